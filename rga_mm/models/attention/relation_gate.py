@@ -1,0 +1,118 @@
+"""One branch of RGA: the relation-aware gate over the nodes of a node map (paper §3.2-3.3).
+
+Symbols → names (paper, official code):
+    θ, φ (theta_*, phi_*)  → ``theta``, ``phi``: 1×1 conv → BN → ReLU, d → d / s1
+    ψ   (gx_*)             → ``appearance_embed``: 1×1 conv → BN → ReLU, d → d / s1, then a
+                              mean over its channels (pool_c in Eq. 2)
+    ϕ   (gg_*)             → ``relation_embed``: 1×1 conv 2N → N / s1 → BN → ReLU
+    W1, W2 (W_*)           → ``gate_mlp``: conv → BN → ReLU → conv (→ 1) → BN (Eq. 3)
+    s1, s2                 → ``reduction``, ``gate_reduction``
+
+A *node map* is a (B, D, H', W') tensor whose H'·W' positions are the nodes and whose D
+channels are their features. The spatial branch (RGA-S) reads the feature map itself
+(nodes = positions); the channel branch (RGA-C) reads its transposed view
+(B, H·W, C, 1) (nodes = channels): one code path for both, as the official module's two
+branches compute the same function.
+"""
+from typing import Optional
+
+import torch
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from .reference_grid import pool_to_grid
+from .relation import RELATION_PATHS
+
+
+def reduced_width(width: int, ratio: int, what: str) -> int:
+    """⌊width / ratio⌋, refusing a ratio that leaves no channel."""
+    if ratio < 1 or ratio > width:
+        raise ValueError(f'reduction ratio {ratio} does not fit {what} of size {width}: '
+                         f'it must lie in [1, {width}]')
+    return width // ratio
+
+
+class RelationGate(BaseModule):
+    """Relation-aware attention logits for every node of a node map.
+
+    Args:
+        feature_dim: D, channels of the node map (C for RGA-S, h·w for RGA-C).
+        grid_size: (h', w'), the node grid this gate is built for; N = h'·w' nodes.
+        reduction: s1; θ, φ, ψ embed D → D // s1 and ϕ embeds 2N → N // s1.
+        gate_reduction: s2; W1 maps 1 + N // s1 → max(1, (1 + N // s1) // s2).
+        use_relation: include ϕ(r_p) in y_p (False is the paper's "w/o Rel.").
+        use_appearance: include pool_c(ψ(x_p)) in y_p (False is "w/o Vis.").
+        relation_path: ``'factorized'`` (default) or ``'dense'``; equal results.
+        norm_cfg: normalisation after every 1×1 conv.
+    """
+
+    def __init__(self,
+                 feature_dim: int,
+                 grid_size: tuple[int, int],
+                 reduction: int = 8,
+                 gate_reduction: int = 8,
+                 use_relation: bool = True,
+                 use_appearance: bool = True,
+                 relation_path: str = 'factorized',
+                 norm_cfg: dict = dict(type='BN'),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        if not (use_relation or use_appearance):
+            raise ValueError('an RGA gate needs the relation term, the appearance term or '
+                             'both; got use_relation=False and use_appearance=False')
+        if relation_path not in RELATION_PATHS:
+            raise ValueError(f'relation_path must be one of {sorted(RELATION_PATHS)}, '
+                             f'got {relation_path!r}')
+        self.grid_size = tuple(grid_size)
+        self.num_nodes = self.grid_size[0] * self.grid_size[1]
+        self.relation_path = relation_path
+        embed_dim = reduced_width(feature_dim, reduction, 'a node feature dimension')
+
+        def embedding(in_dim: int, out_dim: int, act: bool = True) -> ConvModule:
+            return ConvModule(in_dim, out_dim, 1, norm_cfg=norm_cfg,
+                              act_cfg=dict(type='ReLU') if act else None)
+
+        gate_in = 0
+        if use_relation:
+            relation_dim = reduced_width(self.num_nodes, reduction, 'a node count')
+            self.theta = embedding(feature_dim, embed_dim)
+            self.phi = embedding(feature_dim, embed_dim)
+            self.relation_embed = embedding(2 * self.num_nodes, relation_dim)
+            gate_in += relation_dim
+        if use_appearance:
+            self.appearance_embed = embedding(feature_dim, embed_dim)
+            gate_in += 1
+        hidden = max(1, gate_in // gate_reduction)
+        self.gate_mlp = nn.Sequential(
+            embedding(gate_in, hidden), embedding(hidden, 1, act=False))
+        self.use_relation = use_relation
+        self.use_appearance = use_appearance
+
+    def relation_features(self, node_map: Tensor) -> Tensor:
+        """ϕ(r_p) for every node: (B, D, H', W') → (B, N // s1, H', W').
+
+        When (H', W') differs from the built grid, relations are taken against the
+        embeddings pooled onto the grid (RoIAlign), giving a full-resolution response.
+        """
+        theta_map = self.theta(node_map)
+        phi_map = self.phi(node_map)
+        theta, phi = theta_map.flatten(2), phi_map.flatten(2)
+        if tuple(node_map.shape[-2:]) == self.grid_size:
+            theta_ref, phi_ref = theta, phi  # the paper's case: relations among the nodes
+        else:
+            theta_ref = pool_to_grid(theta_map, self.grid_size).flatten(2)
+            phi_ref = pool_to_grid(phi_map, self.grid_size).flatten(2)
+        response = RELATION_PATHS[self.relation_path](
+            theta, phi, theta_ref, phi_ref, self.relation_embed.conv.weight)
+        response = response.unflatten(2, node_map.shape[-2:])
+        return self.relation_embed.activate(self.relation_embed.norm(response))
+
+    def forward(self, node_map: Tensor) -> Tensor:
+        """Attention logits (before the sigmoid): (B, D, H', W') → (B, 1, H', W')."""
+        terms = []
+        if self.use_appearance:
+            terms.append(self.appearance_embed(node_map).mean(dim=1, keepdim=True))
+        if self.use_relation:
+            terms.append(self.relation_features(node_map))
+        return self.gate_mlp(torch.cat(terms, dim=1))

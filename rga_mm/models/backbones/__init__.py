@@ -1,0 +1,3 @@
+from .stage_attention import StageAttentionBackbone
+
+__all__ = ['StageAttentionBackbone']

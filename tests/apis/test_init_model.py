@@ -1,0 +1,122 @@
+"""rga_mm.apis.init_model: build any config's model and load weights safely."""
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from rga_mm.apis import init_model
+
+TINY_CONFIG = """
+default_scope = 'rga_mm'
+input_size = (32, 16)
+model = dict(
+    type='StageAttentionBackbone',
+    backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, )),
+    attentions=dict(layer1=dict(type='RGA', in_channels=64, spatial_size=(8, 4), reduction=4)))
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path) -> Path:
+    path = tmp_path / 'tiny_rga.py'
+    path.write_text(TINY_CONFIG)
+    return path
+
+
+def test_builds_from_path_and_config_and_loads_weights(config_file, tmp_path):
+    model = init_model(config_file)
+    assert not model.training and model.cfg.input_size == (32, 16)
+    for param in model.parameters():
+        param.data.normal_()
+    checkpoint = tmp_path / 'weights.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 3}}, checkpoint)
+
+    loaded = init_model(Config.fromfile(config_file), checkpoint=str(checkpoint))
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    image = torch.randn(1, 3, 32, 16)
+    torch.testing.assert_close(loaded(image)[0], model(image)[0])
+
+
+def test_checkpoint_with_mismatched_shape_names_the_key(config_file, tmp_path):
+    model = init_model(config_file, cfg_options={
+        'model.attentions.layer1.reduction': 2})  # theta embeds 64 → 32 instead of 16
+    checkpoint = tmp_path / 'other.pth'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    with pytest.raises(ValueError, match=r"'attentions.layer1.spatial_gate.theta.conv.weight'"
+                                         r" has shape \(32, 64, 1, 1\)"):
+        init_model(config_file, checkpoint=str(checkpoint))
+
+
+class _RunsCode:
+    """A pickle payload that would create a file if it were ever unpickled."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker, ))
+
+
+def test_untrusted_checkpoint_cannot_run_code(config_file, tmp_path):
+    marker = tmp_path / 'pwned'
+    checkpoint = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'payload': _RunsCode(marker)}, checkpoint)
+    with pytest.raises(Exception, match='Weights only load failed'):
+        init_model(config_file, checkpoint=str(checkpoint))
+    assert not marker.exists()
+
+
+def test_missing_files_are_named(config_file, tmp_path):
+    with pytest.raises(FileNotFoundError, match='nowhere.py'):
+        init_model(tmp_path / 'nowhere.py')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        init_model(config_file, checkpoint=str(tmp_path / 'missing.pth'))
+
+
+def test_runner_checkpoints_load_with_weights_only(tmp_path):
+    """A checkpoint written by mmengine's Runner (message hub, numpy scalars) loads under
+    torch's weights-only protection, which stays on."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+    from torch import nn
+
+    class Regressor(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(2, 1)
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            out = self.linear(inputs)  # default_collate stacks the batch
+            return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
+
+    dataset = [dict(inputs=torch.randn(2)) for _ in range(4)]
+    runner = Runner(
+        model=Regressor(), work_dir=str(tmp_path),
+        train_dataloader=dict(dataset=dataset, batch_size=2,
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        default_hooks=dict(logger=None, checkpoint=dict(type='CheckpointHook', interval=1)))
+    runner.train()
+    checkpoint = torch.load(tmp_path / 'epoch_1.pth', weights_only=True)
+    assert checkpoint['meta']['epoch'] == 1
+    assert 'log_scalars' in checkpoint['message_hub']
+
+
+class _ReachesBeyondHistoryBuffer:
+    """Pickles as getattr(HistoryBuffer, '__init__'): an attribute chain out of the allowlist."""
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_checkpoint_getattr_is_limited_to_history_buffer_statistics(tmp_path):
+    checkpoint = tmp_path / 'reach.pth'
+    torch.save({'state_dict': {}, 'payload': _ReachesBeyondHistoryBuffer()}, checkpoint)
+    with pytest.raises(Exception, match=r"refusing getattr\(.*HistoryBuffer.*'__init__'\)"):
+        torch.load(checkpoint, weights_only=True)

@@ -1,0 +1,76 @@
+"""RGA after named stages of an mm backbone, as an mmcv plugin, and as a plain module."""
+import pytest
+import torch
+
+import rga_mm  # noqa: F401  (registers rga_mm's modules)
+from rga_mm.models.attention import RGA
+from rga_mm.registry import MODELS
+
+RESNET18 = dict(type='mmpretrain.ResNet', depth=18, out_indices=(0, 1, 2, 3))
+# a 64×64 input gives stage maps 16×16, 8×8, 4×4, 2×2
+STAGE_RGA = dict(
+    layer1=dict(type='RGA', in_channels=64, spatial_size=(16, 16), reduction=4),
+    layer3=dict(type='RGA', in_channels=256, spatial_size=(4, 4), reduction=4,
+                mode='S'))
+
+
+def test_stage_attention_follows_the_named_stages():
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions=STAGE_RGA)).eval()
+    plain = MODELS.build(RESNET18)
+    plain.eval()  # mmpretrain's ResNet.train() returns None
+    plain.load_state_dict(model.backbone.state_dict())
+    image = torch.randn(2, 3, 64, 64)
+
+    x = plain.maxpool(plain.relu(plain.norm1(plain.conv1(image))))
+    expected = []
+    for name in ('layer1', 'layer2', 'layer3', 'layer4'):
+        x = getattr(plain, name)(x)
+        if name in model.attentions:
+            x = model.attentions[name](x)
+        expected.append(x)
+    outputs = model(image)
+    assert len(outputs) == 4
+    for out, ref in zip(outputs, expected):
+        torch.testing.assert_close(out, ref)
+
+
+def test_backbone_parameter_names_are_untouched():
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions=STAGE_RGA))
+    plain = MODELS.build(RESNET18)
+    assert list(model.backbone.state_dict()) == list(plain.state_dict())
+    assert {n.split('.')[1] for n, _ in model.named_parameters()
+            if n.startswith('attentions.')} == {'layer1', 'layer3'}
+
+
+def test_unknown_stage_names_the_stage():
+    with pytest.raises(KeyError, match=r"no stage named \['layer9'\]"):
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                          attentions=dict(layer9=STAGE_RGA['layer1'])))
+
+
+def test_as_an_mmcv_plugin_of_mmseg_resnet():
+    """mmcv's build_plugin_layer passes in_channels; one entry per stage with its size."""
+    backbone = MODELS.build(dict(
+        type='mmseg.ResNetV1c', depth=50, out_indices=(3, ),
+        plugins=[dict(cfg=dict(type='rga_mm.RGA', spatial_size=(4, 4), variable_size=True),
+                      stages=(False, False, False, True), position='after_conv3')]))
+    rga_layers = [m for m in backbone.modules() if isinstance(m, RGA)]
+    assert len(rga_layers) == 3  # one per bottleneck of the last stage
+    assert all(m.in_channels == 2048 for m in rga_layers)
+    out = backbone(torch.randn(2, 3, 128, 128))[0]
+    assert out.shape == (2, 2048, 4, 4)
+
+
+def test_as_a_plain_module():
+    module = RGA(32, spatial_size=(8, 4))  # the paper's re-ID module: RGA-SC, s1 = s2 = 8
+    assert module.mode == 'SC'
+    assert module.spatial_gate.relation_path == 'factorized'
+    assert module.spatial_gate.theta.conv.out_channels == 32 // 8
+    assert module.spatial_gate.relation_embed.conv.out_channels == 32 // 8
+    x = torch.randn(2, 32, 8, 4)
+    out = module(x)
+    # every output position is the input scaled by a gate in (0, 1) with the input's sign
+    assert out.shape == x.shape
+    assert ((out * x) >= 0).all() and (out.abs() <= x.abs()).all()

@@ -1,0 +1,110 @@
+"""Official RGA_Module / ResNet50_RGA_Model state dicts land one-to-one in rga_mm's modules.
+
+The synthetic state dicts below are written from the official module's definition (conv
+shapes from in_channel, in_spatial and the three ratios), independently of rga_mm's code.
+"""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from rga_mm.models.attention import RGA
+
+CONVERTER = Path(__file__).parents[2] / 'tools/model_converters/rga_official_to_mm.py'
+spec = importlib.util.spec_from_file_location('rga_official_to_mm', CONVERTER)
+converter = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(converter)
+
+
+def _bn(prefix, width, state):
+    for leaf in ('weight', 'bias', 'running_mean', 'running_var'):
+        state[f'{prefix}.{leaf}'] = torch.randn(width)
+    state[f'{prefix}.num_batches_tracked'] = torch.tensor(7)
+
+
+def _conv_bn(prefix, c_in, c_out, state, conv_index=0):
+    state[f'{prefix}.{conv_index}.weight'] = torch.randn(c_out, c_in, 1, 1)
+    _bn(f'{prefix}.{conv_index + 1}', c_out, state)
+
+
+def official_rga_state(in_channel, in_spatial, use_spatial=True, use_channel=True,
+                       cha_ratio=8, spa_ratio=8, down_ratio=8):
+    """The keys and shapes of official RGA_Module(in_channel, in_spatial, ...)."""
+    inter_channel, inter_spatial = in_channel // cha_ratio, in_spatial // spa_ratio
+    state = {}
+    if use_spatial:
+        for name in ('theta', 'phi', 'gx'):
+            _conv_bn(f'{name}_spatial', in_channel, inter_channel, state)
+        _conv_bn('gg_spatial', 2 * in_spatial, inter_spatial, state)
+        width = 1 + inter_spatial
+        _conv_bn('W_spatial', width, width // down_ratio, state)
+        _conv_bn('W_spatial', width // down_ratio, 1, state, conv_index=3)
+    if use_channel:
+        for name in ('theta', 'phi', 'gx'):
+            _conv_bn(f'{name}_channel', in_spatial, inter_spatial, state)
+        _conv_bn('gg_channel', 2 * in_channel, inter_channel, state)
+        width = 1 + inter_channel
+        _conv_bn('W_channel', width, width // down_ratio, state)
+        _conv_bn('W_channel', width // down_ratio, 1, state, conv_index=3)
+    return state
+
+
+@pytest.mark.parametrize('mode,flags', [('SC', {}), ('S', dict(use_channel=False)),
+                                        ('C', dict(use_spatial=False))])
+@pytest.mark.parametrize('channels,size', [(256, (64, 32)), (2048, (16, 8))])
+def test_every_official_tensor_lands_in_rga(mode, flags, channels, size):
+    official = official_rga_state(channels, size[0] * size[1], **flags)
+    converted = converter.convert_rga_module(official)
+    module = RGA(channels, spatial_size=size, mode=mode)
+    assert len(converted) == len(official) == len(module.state_dict())
+    module.load_state_dict(converted, strict=True)  # names and shapes all fit
+    own = module.state_dict()
+    for key, value in converted.items():
+        assert torch.equal(own[key], value)
+    # spot-check two mappings against the official layout
+    assert torch.equal(own['spatial_gate.gate_mlp.1.conv.weight'] if 'S' in mode else
+                       own['channel_gate.gate_mlp.1.conv.weight'],
+                       official['W_spatial.3.weight'] if 'S' in mode else
+                       official['W_channel.3.weight'])
+
+
+def test_unknown_module_key_is_named():
+    with pytest.raises(KeyError, match="'theta_spatial.2.weight' is not a parameter"):
+        converter.convert_rga_module({'theta_spatial.2.weight': torch.zeros(1)})
+
+
+def test_reid_model_keys():
+    """Backbone keys keep torchvision names under backbone.backbone; head renamed."""
+    state = {'module.backbone.conv1.weight': torch.randn(64, 3, 7, 7),
+             'backbone.layer4.2.bn3.running_var': torch.randn(2048),
+             'feat_bn.bias': torch.randn(2048),
+             'cls.weight': torch.randn(751, 2048)}
+    for key, value in official_rga_state(256, 2048).items():
+        state[f'backbone.rga_att1.{key}'] = value
+    converted = converter.convert_official_reid(state)
+    assert torch.equal(converted['backbone.backbone.conv1.weight'],
+                       state['module.backbone.conv1.weight'])
+    assert torch.equal(converted['backbone.backbone.layer4.2.bn3.running_var'],
+                       state['backbone.layer4.2.bn3.running_var'])
+    assert torch.equal(converted['head.feat_bn.bias'], state['feat_bn.bias'])
+    assert torch.equal(converted['head.classifier.weight'], state['cls.weight'])
+    assert torch.equal(converted['backbone.attentions.layer1.spatial_gate.theta.conv.weight'],
+                       state['backbone.rga_att1.theta_spatial.0.weight'])
+    assert len(converted) == len(state)
+    with pytest.raises(KeyError, match="'fc.weight' is not part of"):
+        converter.convert_official_reid({'fc.weight': torch.zeros(1)})
+
+
+def test_converter_command_line(tmp_path):
+    import subprocess
+    import sys
+    state = {f'backbone.rga_att4.{k}': v for k, v in official_rga_state(64, 32).items()}
+    state['cls.weight'] = torch.randn(10, 64)
+    src, dst = tmp_path / 'official.pth', tmp_path / 'mm.pth'
+    torch.save({'state_dict': state, 'epoch': 600}, src)
+    subprocess.run([sys.executable, str(CONVERTER), str(src), str(dst)], check=True)
+    converted = torch.load(dst, weights_only=True)['state_dict']
+    assert torch.equal(converted['backbone.attentions.layer4.channel_gate.gate_mlp.0.bn.weight'],
+                       state['backbone.rga_att4.W_channel.1.weight'])
+    assert len(converted) == len(state)

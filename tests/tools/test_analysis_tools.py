@@ -1,0 +1,79 @@
+"""tools/analysis_tools: get_flops.py and the pieces of benchmark_rga.py."""
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from rga_mm.apis import init_model
+from rga_mm.models.attention import RGA
+from rga_mm.utils.memory import TensorMemoryTracker
+
+ROOT = Path(__file__).parents[2]
+
+
+def _flops_output(config, *extra):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(config), *extra],
+        check=True, capture_output=True, text=True, cwd=ROOT)
+    lines = dict(line.split(': ', 1) for line in result.stdout.splitlines() if ': ' in line)
+    return int(lines['Params'].split()[0]), int(lines['FLOPs'].split()[0])
+
+
+def test_get_flops_counts_the_models_parameters_and_the_relation_savings(tmp_path):
+    config = tmp_path / 'one_rga.py'
+    config.write_text(
+        "default_scope = 'rga_mm'\ninput_size = (16, 8)\n"
+        "model = dict(type='StageAttentionBackbone', backbone=dict(type='mmpretrain.ResNet',"
+        " depth=18, out_indices=(0, ), strides=(1, 1, 1, 1)),"
+        " attentions=dict(layer1=dict(type='RGA', in_channels=64, spatial_size=(4, 2),"
+        " reduction=2)))\n")
+    params, factorized_flops = _flops_output(config)
+    model = init_model(config)
+    assert params == sum(p.numel() for p in model.parameters())
+    _, dense_flops = _flops_output(
+        config, '--cfg-options', 'model.attentions.layer1.relation_path=dense')
+    # N = 8 nodes, c' = 32, n' = 4 for the spatial gate; C = 64 nodes, d' = 4, c'' = 32 for
+    # the channel gate. Dense: N²·c' + 2N·n'·N; factorized: 4·n'·c'·N (design §2).
+    spatial = (8 * 8 * 32 + 2 * 8 * 4 * 8) - 4 * 4 * 32 * 8
+    channel = (64 * 64 * 4 + 2 * 64 * 32 * 64) - 4 * 32 * 4 * 64
+    assert dense_flops - factorized_flops == spatial + channel
+
+
+def _is_relation_sized(shape, num_nodes):
+    """Ends in an N×N, 2N×N or N×2N block: R, the stacked relation map or their grads."""
+    sizes = {num_nodes, 2 * num_nodes}
+    return len(shape) >= 2 and shape[-1] in sizes and shape[-2] in sizes
+
+
+def test_factorized_path_allocates_no_relation_sized_tensor():
+    """Design §2: Z = (W_row Φᵀ) Θ + (W_col Θᵀ) Φ never forms R nor the 2N-channel map.
+
+    Sizes are chosen so that no other tensor of RGA-SC ends in such a block: N = 144
+    positions, C = 10 channels, embeddings of 5 (spatial) and 72 (channel) features."""
+    x = torch.randn(2, 10, 12, 12)
+    counts = {}
+    for path in ('dense', 'factorized'):
+        module = RGA(10, spatial_size=(12, 12), reduction=2, relation_path=path)
+        with TensorMemoryTracker(record_shapes=True) as tracker:
+            module(x).sum().backward()
+        counts[path] = sum(_is_relation_sized(s, 144) or _is_relation_sized(s, 10)
+                           for s in tracker.shapes)
+    assert counts['factorized'] == 0
+    # R and the stacked map per branch, in the forward pass and as gradients
+    assert counts['dense'] >= 8
+
+
+def test_memory_tracker_follows_allocation_and_release():
+    x = torch.randn(1000)
+    with TensorMemoryTracker() as tracker:
+        a = x * 2  # 4000 bytes
+        b = a + 1  # 8000 live
+        del a      # 4000 live
+        c = b.view(10, 100)  # a view allocates nothing
+        d = c * 3  # 8000 live
+    assert tracker.peak_bytes == 8000
+    assert tracker.largest_bytes == 4000
+    assert tracker.live_bytes == 8000
+    del b, c, d
+    assert tracker.live_bytes == 0

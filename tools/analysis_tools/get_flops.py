@@ -1,0 +1,59 @@
+"""Parameters and FLOPs of a config's model, counted by mmengine's analysis module.
+
+FLOPs follow mmengine's (fvcore's) convention: one multiply-add counts as one FLOP.
+
+    python tools/analysis_tools/get_flops.py CONFIG [--shape H W] [--cfg-options k=v ...]
+"""
+import argparse
+
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import DictAction
+from mmengine.model import BaseModel
+from torch import nn
+
+from rga_mm.apis import init_model
+
+
+class TensorForward(nn.Module):
+    """Call a model on a bare image tensor: ``mode='tensor'`` for OpenMMLab models."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor):
+        if isinstance(self.model, BaseModel):
+            return self.model(inputs, mode='tensor')
+        return self.model(inputs)
+
+
+def input_shape(cfg, shape) -> tuple[int, int]:
+    """(H, W) from ``--shape`` or the config's ``input_size``."""
+    if shape:
+        return tuple(shape)
+    if 'input_size' in cfg:
+        return tuple(cfg.input_size)
+    raise SystemExit('the config defines no input_size: pass --shape H W')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model.')
+    parser.add_argument('config')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help="input size (default: the config's input_size)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config entries, as in tools/train.py')
+    args = parser.parse_args()
+    model = init_model(args.config, cfg_options=args.cfg_options)
+    height, width = input_shape(model.cfg, args.shape)
+    info = get_model_complexity_info(
+        TensorForward(model), inputs=(torch.zeros(1, 3, height, width),), show_table=False,
+        show_arch=False)
+    print(f'Input shape: (3, {height}, {width})')
+    print(f"Params: {info['params']} ({info['params_str']})")
+    print(f"FLOPs: {info['flops']} ({info['flops_str']}, one multiply-add = one FLOP)")
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite. Sets up .venv/ on first use (tools/misc/ensure_env.sh).
+# Extra arguments go to pytest, e.g. `bash tools/misc/run_tests.sh -m "not slow"`.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+bash "$root/tools/misc/ensure_env.sh"
+cd "$root"
+exec "$root/.venv/bin/python" -m pytest tests "$@"
