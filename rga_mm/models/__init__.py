@@ -1,2 +1,3 @@
 from .attention import *  # noqa: F401,F403
 from .backbones import *  # noqa: F401,F403
+from .reid import *  # noqa: F401,F403

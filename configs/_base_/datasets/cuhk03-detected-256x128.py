@@ -1,0 +1,9 @@
+"""CUHK03 (new protocol, detected boxes) at 256×128 for re-ID training and evaluation.
+
+Expected folder: data/cuhk03-np/ (see README, "Preparing re-ID datasets").
+"""
+_base_ = ['./reid_256x128.py']
+reid_dataset = dict(type='CUHK03', data_root='data/cuhk03-np', box_type='detected')
+train_dataloader = dict(dataset=reid_dataset)
+val_dataloader = dict(dataset=reid_dataset)
+test_dataloader = dict(dataset=reid_dataset)

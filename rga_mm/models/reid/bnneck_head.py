@@ -1,0 +1,70 @@
+"""The BNNeck re-ID head of the official RGA model (paper §4.1.1).
+
+pooled feature f (pre-BN) → BatchNorm1d with a frozen zero bias → f_bn (post-BN)
+→ Linear without bias (weights ~ N(0, 0.001²)) → identity logits.
+Training: CE with label smoothing on the logits + batch-hard triplet on f, 1:1.
+Test: the embedding is f or f_bn (``test_feature``).
+"""
+from typing import Optional
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from rga_mm.registry import MODELS
+
+TEST_FEATURES = ('pre_bn', 'post_bn')
+
+
+@MODELS.register_module()
+class BNNeckHead(BaseModule):
+    """BNNeck head: (B, C) pooled features → losses or test embeddings.
+
+    Args:
+        in_channels: C, the pooled feature width (2048 for ResNet-50).
+        num_classes: number of training identities.
+        loss_cls: identity loss on the post-BN logits.
+        loss_triplet: metric loss on the pre-BN feature.
+        test_feature: ``'pre_bn'`` or ``'post_bn'`` embedding at test time.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 loss_cls: dict = dict(type='mmpretrain.LabelSmoothLoss',
+                                       label_smooth_val=0.1, mode='original'),
+                 loss_triplet: dict = dict(type='BatchHardTripletLoss', margin=0.3),
+                 test_feature: str = 'post_bn',
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        if test_feature not in TEST_FEATURES:
+            raise ValueError(f'test_feature must be one of {TEST_FEATURES}, '
+                             f'got {test_feature!r}')
+        self.test_feature = test_feature
+        self.feat_bn = nn.BatchNorm1d(in_channels)
+        self.feat_bn.bias.requires_grad_(False)
+        self.classifier = nn.Linear(in_channels, num_classes, bias=False)
+        nn.init.normal_(self.classifier.weight, std=0.001)
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_triplet = MODELS.build(loss_triplet)
+
+    def forward(self, pooled: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, C) → (pre-BN feature, post-BN feature), both (B, C)."""
+        return pooled, self.feat_bn(pooled)
+
+    def embed(self, pooled: Tensor) -> Tensor:
+        """The test embedding (B, C)."""
+        pre_bn, post_bn = self(pooled)
+        return pre_bn if self.test_feature == 'pre_bn' else post_bn
+
+    def loss(self, pooled: Tensor, labels: Tensor) -> dict[str, Tensor]:
+        """Identity and triplet losses for (B, C) features of identities ``labels`` (B,)."""
+        pre_bn, post_bn = self(pooled)
+        logits = self.classifier(post_bn)
+        if labels.max() >= logits.shape[1]:
+            raise ValueError(f'identity label {int(labels.max())} is out of range for a '
+                             f'classifier of {logits.shape[1]} identities: set the head\'s '
+                             f'num_classes to the number of training identities')
+        return dict(loss_cls=self.loss_cls(logits, labels),
+                    loss_triplet=self.loss_triplet(pre_bn, labels),
+                    accuracy=(logits.argmax(1) == labels).float().mean().detach())

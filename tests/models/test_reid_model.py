@@ -1,0 +1,135 @@
+"""The re-ID model of paper §4.1: BNNeck head, losses, modes, official weights."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+from mmpretrain.structures import DataSample
+
+from rga_mm.apis import init_model
+from rga_mm.models.reid import BatchHardTripletLoss, BNNeckHead
+from rga_mm.registry import MODELS
+
+ROOT = Path(__file__).parents[2]
+MARKET_RGA_SC = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
+
+TINY_MODEL = dict(
+    type='ReIDModel',
+    data_preprocessor=dict(mean=[0., 0., 0.], std=[1., 1., 1.]),
+    backbone=dict(
+        type='StageAttentionBackbone',
+        backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, ),
+                      strides=(1, 2, 2, 1)),
+        attentions=dict(layer4=dict(type='RGA', in_channels=512, spatial_size=(4, 2)))),
+    head=dict(type='BNNeckHead', in_channels=512, num_classes=5))
+
+
+def test_batch_hard_triplet_loss_by_hand():
+    """Anchors on a line: ids [0, 0, 1, 1] at x = [0, 1, 3, 5], margin 0.3.
+    hardest positive: 1, 1, 2, 2; hardest negative: 3, 2, 2, 4
+    losses: max(0, 1-3+.3)=0, max(0, 1-2+.3)=0, max(0, 2-2+.3)=.3, max(0, 2-4+.3)=0."""
+    features = torch.tensor([[0.], [1.], [3.], [5.]])
+    loss = BatchHardTripletLoss(margin=0.3)(features, torch.tensor([0, 0, 1, 1]))
+    torch.testing.assert_close(loss, torch.tensor(0.3 / 4))
+
+
+def test_triplet_loss_needs_two_identities():
+    with pytest.raises(ValueError, match='at least two identities'):
+        BatchHardTripletLoss()(torch.randn(4, 3), torch.tensor([2, 2, 2, 2]))
+
+
+def test_bnneck_head_layers_and_losses():
+    head = BNNeckHead(in_channels=64, num_classes=10)
+    assert not head.feat_bn.bias.requires_grad and head.classifier.bias is None
+    assert 0.0005 < head.classifier.weight.std() < 0.0015
+    pooled = torch.randn(8, 64)
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    losses = head.loss(pooled, labels)
+    # label smoothing 0.1 over 10 classes: CE against (0.9 + 0.01) on the true class
+    logits = head.classifier(head.feat_bn(pooled))
+    smooth = torch.full((8, 10), 0.01).scatter_(1, labels[:, None], 0.91)
+    expected_ce = -(smooth * logits.log_softmax(1)).sum(1).mean()
+    torch.testing.assert_close(losses['loss_cls'], expected_ce)
+    torch.testing.assert_close(losses['loss_triplet'],
+                               BatchHardTripletLoss(0.3)(pooled, labels))
+    with pytest.raises(ValueError, match='label 12 is out of range for a classifier of 10'):
+        head.loss(pooled, labels + 11)
+
+
+@pytest.mark.parametrize('test_feature', ['pre_bn', 'post_bn'])
+def test_model_modes(test_feature):
+    cfg = dict(TINY_MODEL, head=dict(TINY_MODEL['head'], test_feature=test_feature))
+    model = MODELS.build(cfg).eval()
+    images = torch.randn(2, 3, 64, 32)
+    embeddings = model(images, mode='tensor')
+    pooled = model.pooled_features(images)
+    expected = pooled if test_feature == 'pre_bn' else model.head.feat_bn(pooled)
+    torch.testing.assert_close(embeddings, expected)
+    samples = model(images, [DataSample(), DataSample()], mode='predict')
+    torch.testing.assert_close(torch.stack([s.pred_feature for s in samples]), embeddings)
+
+    model.train()
+    samples = [DataSample().set_gt_label(i // 2) for i in range(4)]
+    losses = model(torch.randn(4, 3, 64, 32), samples, mode='loss')
+    assert set(losses) == {'loss_cls', 'loss_triplet', 'accuracy'}
+    with pytest.raises(ValueError, match='built for a 4×2 map but received 2×1'):
+        model(torch.randn(4, 3, 32, 16), samples, mode='loss')
+
+
+def test_missing_imagenet_checkpoint_is_named(tmp_path):
+    cfg = dict(TINY_MODEL)
+    cfg['backbone'] = dict(TINY_MODEL['backbone'], backbone=dict(
+        TINY_MODEL['backbone']['backbone'],
+        init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'resnet18.pth'))))
+    model = MODELS.build(cfg)
+    with pytest.raises(FileNotFoundError, match='ImageNet checkpoint .*resnet18.pth does not'):
+        model.init_weights()
+
+
+def test_imagenet_weights_load_from_a_torchvision_checkpoint(tmp_path):
+    reference = torchvision.models.resnet18()
+    path = tmp_path / 'resnet18.pth'
+    torch.save(reference.state_dict(), path)
+    cfg = dict(TINY_MODEL)
+    cfg['backbone'] = dict(TINY_MODEL['backbone'], backbone=dict(
+        TINY_MODEL['backbone']['backbone'],
+        init_cfg=dict(type='Pretrained', checkpoint=str(path))))
+    model = MODELS.build(cfg)
+    model.init_weights()
+    ours = model.backbone.backbone.state_dict()
+    for key, value in reference.state_dict().items():
+        if not key.startswith('fc.'):
+            assert torch.equal(ours[key], value), key
+
+
+def test_official_checkpoint_lands_in_the_reid_model(tmp_path):
+    """A synthetic checkpoint in the official ResNet50_RGA_Model format, converted by the
+    tool, fills every tensor of the Market-1501 RGA-SC model."""
+    spec = importlib.util.spec_from_file_location(
+        'converter', ROOT / 'tools/model_converters/rga_official_to_mm.py')
+    converter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(converter)
+    from test_official_weights import official_rga_state
+
+    official = {f'backbone.{k}': torch.randn_like(v.float()).to(v.dtype)
+                for k, v in torchvision.models.resnet50().state_dict().items()
+                if not k.startswith('fc.')}
+    for stage, (channels, nodes) in enumerate(((256, 2048), (512, 512), (1024, 128),
+                                               (2048, 128)), start=1):
+        for key, value in official_rga_state(channels, nodes).items():
+            official[f'backbone.rga_att{stage}.{key}'] = value
+    for leaf in ('weight', 'bias', 'running_mean', 'running_var'):
+        official[f'feat_bn.{leaf}'] = torch.randn(2048)
+    official['feat_bn.num_batches_tracked'] = torch.tensor(3)
+    official['cls.weight'] = torch.randn(751, 2048)
+    src, dst = tmp_path / 'official.pth.tar', tmp_path / 'converted.pth'
+    torch.save({'state_dict': official}, src)
+    torch.save({'state_dict': converter.convert_official_reid(official)}, dst)
+
+    model = init_model(MARKET_RGA_SC, checkpoint=str(dst))
+    state = model.state_dict()
+    assert len(state) == len(official)
+    converted = converter.convert_official_reid(official)
+    for key, value in converted.items():
+        assert torch.equal(state[key], value), key
