@@ -1,0 +1,56 @@
+"""Datasets in Market-1501's folder layout: one folder of images per split, identity and
+camera written in each file name."""
+import os.path as osp
+import re
+from typing import Dict, List
+
+from .reid_dataset import ReIDDataset, scan_images
+
+SPLIT_FOLDERS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
+
+
+class MarketStyleDataset(ReIDDataset):
+    """A dataset whose splits are ``{image_root}/{bounding_box_train,query,bounding_box_test}``.
+
+    Subclasses set ``file_pattern`` (a regex whose groups ``identity`` and ``camera`` are
+    read from each file name), ``example_name``, ``suffix`` and ``num_cameras``
+    (cameras are numbered 1..num_cameras in file names and 0-based in the items).
+    """
+
+    file_pattern: re.Pattern
+    example_name = ''
+    suffix = '.jpg'
+    num_cameras = 0
+
+    @property
+    def image_root(self) -> str:
+        """The folder holding the three split folders."""
+        return self.data_root
+
+    def load_split(self, split: str) -> List[dict]:
+        folder = osp.join(self.image_root, SPLIT_FOLDERS[split])
+        names = scan_images(folder, self.suffix)
+        if names is None:
+            raise self.missing_path_error(folder)
+        return [self._parse(folder, name) for name in names]
+
+    def _parse(self, folder: str, name: str) -> Dict:
+        path = osp.join(folder, name)
+        match = self.file_pattern.fullmatch(name)
+        if match is None:
+            raise self.bad_name_error(path, self.file_pattern.pattern, self.example_name)
+        camera = int(match['camera'])
+        if not 1 <= camera <= self.num_cameras:
+            raise ValueError(f'{self.dataset_name}: camera {camera} in {path} is outside '
+                             f'1..{self.num_cameras}')
+        return dict(img_path=path, gt_label=int(match['identity']), camera_id=camera - 1)
+
+    @classmethod
+    def holds_layout(cls, root: str) -> bool:
+        return cls.names_match(root)
+
+    @classmethod
+    def names_match(cls, image_root: str) -> bool:
+        """Whether the first image of the train folder under ``image_root`` parses."""
+        names = scan_images(osp.join(image_root, SPLIT_FOLDERS['train']), cls.suffix)
+        return bool(names) and cls.file_pattern.fullmatch(names[0]) is not None

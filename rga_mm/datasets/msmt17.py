@@ -1,0 +1,82 @@
+"""MSMT17 (Wei et al., "Person Transfer GAN", CVPR 2018), versions V1 and V2."""
+import os.path as osp
+import re
+from typing import List
+
+from rga_mm.registry import DATASETS
+from .reid_dataset import ReIDDataset
+
+# image folders of (train, val) and (query, gallery) per release
+IMAGE_FOLDERS = (('train', 'test'), ('mask_train_v2', 'mask_test_v2'))
+LIST_FILES = dict(train='list_train.txt', val='list_val.txt', query='list_query.txt',
+                  gallery='list_gallery.txt')
+LINE_PATTERN = re.compile(
+    r'(?P<path>\d{4}/\d{4}_\d{3}_(?P<camera>\d{2})_\d{4}[a-z]+_\d{4}_\d+\.jpg) '
+    r'(?P<identity>\d+)')
+EXAMPLE_LINE = '0000/0000_000_01_0303morning_0015_0.jpg 0'
+NUM_CAMERAS = 15
+
+
+@DATASETS.register_module()
+class MSMT17(ReIDDataset):
+    """MSMT17: 1,041 training and 3,060 test identities, 15 cameras.
+
+    ``data_root`` is ``MSMT17_V1`` (images in ``train/`` and ``test/``) or ``MSMT17_V2``
+    (``mask_train_v2/`` and ``mask_test_v2/``, faces blurred); both hold
+    ``list_{train,val,query,gallery}.txt`` with lines ``{identity:04d}/{file}.jpg {label}``,
+    and file names ``{identity}_{index}_{camera:02d}_{date}{time}_{frame}_{n}.jpg``.
+    Expected sizes: train (with val) 1,041 ids / 32,621 images, query 3,060 / 11,659,
+    gallery 3,060 / 82,161.
+
+    Args:
+        with_val: train on ``list_train.txt`` plus ``list_val.txt`` (32,621 images, the
+            training set of the MSMT17 paper and of the RGA results) or on
+            ``list_train.txt`` alone (30,248 images).
+    """
+
+    dataset_name = 'MSMT17'
+    layout = ('list_{train,val,query,gallery}.txt and train/ + test/ (V1) or '
+              'mask_train_v2/ + mask_test_v2/ (V2) under data_root')
+
+    def __init__(self, data_root: str, with_val: bool = True, **kwargs):
+        self.with_val = with_val
+        super().__init__(data_root=data_root, **kwargs)
+
+    @classmethod
+    def holds_layout(cls, root: str) -> bool:
+        return all(osp.isfile(osp.join(root, LIST_FILES[name])) for name in ('train', 'query'))
+
+    def load_split(self, split: str) -> List[dict]:
+        train_folder, test_folder = self._image_folders()
+        if split == 'train':
+            lists = ('train', 'val') if self.with_val else ('train', )
+            return [item for name in lists for item in self._read_list(name, train_folder)]
+        return self._read_list(split, test_folder)
+
+    def _image_folders(self):
+        for folders in IMAGE_FOLDERS:
+            paths = [osp.join(self.data_root, folder) for folder in folders]
+            if all(osp.isdir(path) for path in paths):
+                return paths
+        raise self.missing_path_error(osp.join(self.data_root, 'train'))
+
+    def _read_list(self, name: str, image_folder: str) -> List[dict]:
+        list_path = osp.join(self.data_root, LIST_FILES[name])
+        if not osp.isfile(list_path):
+            raise self.missing_path_error(list_path)
+        items = []
+        with open(list_path) as file:
+            for number, line in enumerate(file, start=1):
+                if not line.strip():
+                    continue
+                match = LINE_PATTERN.fullmatch(line.strip())
+                if match is None:
+                    raise self.bad_name_error(f'line {number} of {list_path}',
+                                              LINE_PATTERN.pattern, EXAMPLE_LINE)
+                camera = int(match['camera'])
+                if not 1 <= camera <= NUM_CAMERAS:
+                    raise ValueError(f'MSMT17: camera {camera} on line {number} of '
+                                     f'{list_path} is outside 1..{NUM_CAMERAS}')
+                items.append(dict(img_path=osp.join(image_folder, match['path']),
+                                  gt_label=int(match['identity']), camera_id=camera - 1))
+        return items

@@ -1,0 +1,143 @@
+"""The base of rga_mm's person re-ID datasets: splits, relabelling, checks, statistics."""
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+from prettytable import PrettyTable
+
+JUNK_ID = -1
+
+
+class ReIDDataset(BaseDataset):
+    """A person re-ID dataset on disk (paper §4.1), one split per instance.
+
+    Every item is a dict with ``img_path``, ``gt_label`` (the identity) and ``camera_id``
+    (0-based); evaluation items also hold ``is_query``. Junk images (identity -1) are
+    dropped; distractors (Market-1501's identity 0) stay in the gallery. Identities of
+    ``split='train'`` are relabelled to 0..K-1 in ascending order of the original ids;
+    query and gallery keep the original ids, so that the two can be compared.
+    A statistics table (identities / images / cameras per split) is logged on load.
+
+    Subclasses set ``dataset_name`` and ``layout`` (one line describing the folder layout,
+    used in error messages) and implement :meth:`load_split` and :meth:`holds_layout`.
+
+    Args:
+        data_root: the dataset's folder; its layout is described in docs/reid_datasets.md.
+        split: ``'train'``, ``'query'``, ``'gallery'``, or ``'test'``: all query items,
+            then all gallery items, for one evaluation dataloader (``ReIDMetric``).
+        **kwargs: passed to mmengine's ``BaseDataset`` (``pipeline``, ``lazy_init``, ...).
+    """
+
+    SPLITS = ('train', 'query', 'gallery', 'test')
+    dataset_name = ''
+    layout = ''
+
+    def __init__(self, data_root: str, split: str = 'train', **kwargs):
+        if split not in self.SPLITS:
+            raise ValueError(f'{self.dataset_name}: split must be one of {self.SPLITS}, '
+                             f'got {split!r}')
+        self.split = split
+        kwargs.setdefault('test_mode', split != 'train')
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_split(self, split: str) -> List[dict]:
+        """Items of ``'train'``, ``'query'`` or ``'gallery'`` with their original ids.
+
+        Returns:
+            Dicts with ``img_path`` (str), ``gt_label`` (int, original id, -1 for junk) and
+            ``camera_id`` (int, 0-based).
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def holds_layout(cls, root: str) -> bool:
+        """Whether ``root`` looks like this dataset's folder (a cheap check)."""
+        raise NotImplementedError
+
+    def load_data_list(self) -> List[dict]:
+        if not osp.isdir(self.data_root):
+            raise FileNotFoundError(f'{self.dataset_name}: data_root {self.data_root} is '
+                                    f'not a folder; expected {self.layout}')
+        if self.split == 'test':
+            query, gallery = self._load_nonempty('query'), self._load_nonempty('gallery')
+            self._log_statistics(dict(query=query, gallery=gallery))
+            return ([dict(item, is_query=True) for item in query] +
+                    [dict(item, is_query=False) for item in gallery])
+        items = self._load_nonempty(self.split)
+        if self.split == 'train':
+            items = _relabel(items)
+        self._log_statistics({self.split: items})
+        return items
+
+    def _load_nonempty(self, split: str) -> List[dict]:
+        items = [item for item in self.load_split(split) if item['gt_label'] != JUNK_ID]
+        if not items:
+            raise ValueError(f'{self.dataset_name}: the {split} split under '
+                             f'{self.data_root} has no images; expected {self.layout}')
+        return items
+
+    def _log_statistics(self, splits: Dict[str, List[dict]]) -> None:
+        table = PrettyTable(['split', 'identities', 'images', 'cameras'])
+        for name, items in splits.items():
+            table.add_row([name, len({item['gt_label'] for item in items}), len(items),
+                           len({item['camera_id'] for item in items})])
+        print_log(f'{self.dataset_name} ({self.data_root}):\n{table}', logger='current')
+
+    def missing_path_error(self, path: str) -> FileNotFoundError:
+        """The error for a missing folder or list file of this dataset's layout."""
+        return FileNotFoundError(f'{self.dataset_name}: {path} not found; expected '
+                                 f'{self.layout}{self.layout_hint()}')
+
+    def bad_name_error(self, path: str, pattern: str, example: str) -> ValueError:
+        """The error for a file name (or list line) that does not parse."""
+        return ValueError(f'{self.dataset_name}: cannot parse {path}; expected the pattern '
+                          f'{pattern} (e.g. {example}){self.layout_hint()}')
+
+    def layout_hint(self) -> str:
+        """A clause naming what ``data_root`` holds instead, or '' if nothing is known."""
+        for other in _dataset_classes():
+            if other is not type(self) and other.holds_layout(self.data_root):
+                return (f'; {self.data_root} holds the {other.dataset_name} layout, use '
+                        f'{other.__name__} for it')
+        for child in _subfolders(self.data_root):
+            if type(self).holds_layout(child):
+                return f'; did you mean data_root={child}?'
+        return ''
+
+
+def _relabel(items: List[dict]) -> List[dict]:
+    """Map the identities to 0..K-1 in ascending order of the original ids."""
+    label_of = {identity: label for label, identity in
+                enumerate(sorted({item['gt_label'] for item in items}))}
+    return [dict(item, gt_label=label_of[item['gt_label']]) for item in items]
+
+
+def _dataset_classes() -> Sequence[type]:
+    """All concrete subclasses of ReIDDataset (those with a dataset_name)."""
+    found, stack = [], list(ReIDDataset.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.dataset_name:
+            found.append(cls)
+    return found
+
+
+def _subfolders(root: str) -> List[str]:
+    try:
+        return sorted(entry.path for entry in os.scandir(root) if entry.is_dir())
+    except OSError:
+        return []
+
+
+def scan_images(folder: str, suffix: str) -> Optional[List[str]]:
+    """Sorted names of the ``suffix`` files in ``folder``; None if it is not a folder.
+
+    Other files (such as the ``Thumbs.db`` found in Market-1501) are ignored.
+    """
+    if not osp.isdir(folder):
+        return None
+    return sorted(entry.name for entry in os.scandir(folder)
+                  if entry.name.endswith(suffix) and entry.is_file())

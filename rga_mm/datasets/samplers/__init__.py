@@ -1,0 +1,3 @@
+from .identity_batch_sampler import IdentityBatchSampler
+
+__all__ = ['IdentityBatchSampler']

@@ -1,0 +1,96 @@
+"""P × K identity batches for metric learning (the official RGA ``RandomIdentitySampler``)."""
+from typing import Iterator, List
+
+import numpy as np
+from torch.utils.data import BatchSampler, Sampler
+
+from rga_mm.registry import DATA_SAMPLERS
+
+
+@DATA_SAMPLERS.register_module()
+class IdentityBatchSampler(BatchSampler):
+    """Batches of P identities × K images each (paper §4.1: 16 × 4 = 64).
+
+    Each epoch visits every identity of the dataset once, in a random order; an identity
+    gives K of its images, drawn without replacement, or with replacement when it has fewer
+    than K. Consecutive groups of P identities form the batches (a last incomplete group is
+    dropped, like the official ``drop_last=True``), so an epoch has
+    ``num_identities // P`` batches, dealt out to the ranks in turn: every rank gets
+    ``num_identities // P // world_size`` complete, disjoint batches (the remainder is
+    dropped). The plan depends only on the seed and the epoch, so all ranks agree on it.
+
+    Used as mmengine's ``batch_sampler`` on top of its ``DefaultSampler``, from which it
+    takes the dataset, the seed (shared by all ranks), the epoch (set by
+    ``DistSamplerSeedHook``) and rank / world size; the DefaultSampler's own order is not
+    used, since identity batches need the whole epoch's plan::
+
+        train_dataloader = dict(
+            batch_size=64,  # P × K
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_sampler=dict(type='rga_mm.IdentityBatchSampler', num_instances=4),
+            dataset=...)
+
+    Args:
+        sampler: mmengine's ``DefaultSampler`` (or any sampler with ``dataset``, ``seed``,
+            ``epoch``, ``rank`` and ``world_size``); its dataset's ``get_data_info(i)``
+            must hold the identity in ``gt_label``.
+        batch_size: P × K.
+        num_instances: K, the images per identity.
+    """
+
+    def __init__(self, sampler: Sampler, batch_size: int, num_instances: int = 4):
+        missing = [name for name in ('dataset', 'seed', 'epoch', 'rank', 'world_size')
+                   if not hasattr(sampler, name)]
+        if missing:
+            raise TypeError(f'IdentityBatchSampler needs a sampler with {missing} '
+                            f'(mmengine DefaultSampler), got {type(sampler).__name__}')
+        if num_instances < 1 or batch_size % num_instances:
+            raise ValueError(f'batch_size {batch_size} must be a multiple of num_instances '
+                             f'{num_instances}')
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.num_instances = num_instances
+        self.num_identities_per_batch = batch_size // num_instances
+        self.drop_last = True
+
+        dataset = sampler.dataset
+        labels = np.array([dataset.get_data_info(i)['gt_label'] for i in range(len(dataset))])
+        identities, groups = np.unique(labels, return_inverse=True)
+        self.indices_of_identity = np.split(np.argsort(groups, kind='stable'),
+                                            np.cumsum(np.bincount(groups))[:-1])
+        num_batches = len(identities) // self.num_identities_per_batch
+        if num_batches == 0:
+            raise ValueError(
+                f'IdentityBatchSampler needs at least P = {self.num_identities_per_batch} '
+                f'identities for batches of {self.num_identities_per_batch} × '
+                f'{num_instances}, but the dataset has {len(identities)}')
+        if num_batches < sampler.world_size:
+            raise ValueError(
+                f'{len(identities)} identities give {num_batches} batches of '
+                f'{self.num_identities_per_batch} identities, fewer than the '
+                f'{sampler.world_size} ranks')
+        self.num_batches_per_rank = num_batches // sampler.world_size
+
+    def epoch_plan(self, epoch: int) -> List[List[int]]:
+        """All batches of ``epoch``, for all ranks (rank r takes batches r, r + world, ...)."""
+        rng = np.random.default_rng([self.sampler.seed, epoch])
+        indices = []
+        for identity in rng.permutation(len(self.indices_of_identity)):
+            own = self.indices_of_identity[identity]
+            indices.append(rng.choice(own, self.num_instances,
+                                      replace=len(own) < self.num_instances))
+        size = self.num_identities_per_batch
+        return [np.concatenate(indices[start:start + size]).tolist()
+                for start in range(0, len(indices) - size + 1, size)]
+
+    def __iter__(self) -> Iterator[List[int]]:
+        plan = self.epoch_plan(self.sampler.epoch)
+        world_size, rank = self.sampler.world_size, self.sampler.rank
+        yield from plan[rank:self.num_batches_per_rank * world_size:world_size]
+
+    def __len__(self) -> int:
+        return self.num_batches_per_rank
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forwarded to the wrapped sampler, which holds the epoch."""
+        self.sampler.set_epoch(epoch)

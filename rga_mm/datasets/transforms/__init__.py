@@ -1,0 +1,3 @@
+from .reid_random_erasing import IMAGENET_MEAN_BGR, ReIDRandomErasing
+
+__all__ = ['IMAGENET_MEAN_BGR', 'ReIDRandomErasing']

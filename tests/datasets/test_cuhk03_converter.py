@@ -1,0 +1,122 @@
+"""tools/dataset_converters/cuhk03.py on a tiny cuhk-03.mat (MATLAB v7.3 = HDF5) with
+new-protocol split files (MATLAB v5), then rga_mm.CUHK03 on its output."""
+import importlib.util
+import os
+import os.path as osp
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from rga_mm.datasets import CUHK03
+
+CONVERTER = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters',
+                     'cuhk03.py')
+# camera pair → persons → image indices (1..10) present; 1-5 are view 1, 6-10 view 2
+PRESENT = {1: {1: [1, 2, 6], 2: [1, 7, 8]}, 2: {1: [3, 6, 10]}}
+LABELS = {(1, 1): 1, (1, 2): 2, (2, 1): 3}  # the protocol's identity of (pair, person)
+
+
+def image(box_type, pair, person, index):
+    """A distinct (H, W, 3) RGB image: the pixel values encode where it comes from."""
+    height, width = 6 + index, 4
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[..., 0] = pair * 10 + np.arange(width)[None, :]
+    rgb[..., 1] = person * 10 + np.arange(height)[:, None]
+    rgb[..., 2] = index + (100 if box_type == 'detected' else 0)
+    return rgb
+
+
+def write_release(path):
+    """cuhk-03.mat as MATLAB writes it: cell arrays of object references, each array stored
+    with its axes reversed, empty cells as a (2,) uint64 array of zeros."""
+    with h5py.File(path, 'w') as mat:
+        refs = mat.create_group('#refs#')
+        counter = iter(range(10**6))
+        for box_type in ('labeled', 'detected'):
+            pair_refs = []
+            for pair, persons in PRESENT.items():
+                cells = np.empty((10, len(persons)), h5py.ref_dtype)  # (10, persons)
+                for person, indices in persons.items():
+                    for index in range(1, 11):
+                        data = (image(box_type, pair, person, index).T
+                                if index in indices else np.zeros(2, np.uint64))
+                        cells[index - 1, person - 1] = refs.create_dataset(
+                            str(next(counter)), data=data).ref
+                pair_refs.append(refs.create_dataset(str(next(counter)), data=cells).ref)
+            mat.create_dataset(box_type, data=np.array([pair_refs], h5py.ref_dtype))
+
+
+def write_split(path):
+    """Train on identity 1; query = the first view-1 image of identities 2 and 3."""
+    entries = [(pair, person, index) for pair, persons in PRESENT.items()
+               for person, indices in persons.items() for index in indices]
+    names = np.empty((len(entries), 1), object)
+    names[:, 0] = [f'{pair}_{person:03d}_{1 if index <= 5 else 2}_{index:02d}.png'
+                   for pair, person, index in entries]
+    labels = [LABELS[pair, person] for pair, person, _ in entries]
+    train = [i + 1 for i, label in enumerate(labels) if label == 1]
+    query = [4, 7]  # 1_002_1_01.png, 2_001_1_03.png
+    gallery = [i + 1 for i, label in enumerate(labels) if label != 1 and i + 1 not in query]
+    column = lambda values: np.array(values, float)[:, None]  # noqa: E731
+    savemat(path, dict(filelist=names, labels=column(labels),
+                       camId=column([1 if index <= 5 else 2 for *_, index in entries]),
+                       train_idx=column(train), query_idx=column(query),
+                       gallery_idx=column(gallery)))
+
+
+@pytest.fixture
+def converter():
+    spec = importlib.util.spec_from_file_location('cuhk03_converter', CONVERTER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def release_root(tmp_path):
+    root = tmp_path / 'cuhk03'
+    (root / 'cuhk03_release').mkdir(parents=True)
+    write_release(str(root / 'cuhk03_release' / 'cuhk-03.mat'))
+    for box_type in ('labeled', 'detected'):
+        write_split(str(root / f'cuhk03_new_protocol_config_{box_type}.mat'))
+    return str(root)
+
+
+def test_converter_writes_the_cuhk03_np_layout(converter, release_root, tmp_path, capsys):
+    out = str(tmp_path / 'cuhk03-np')
+    converter.main([release_root, out])
+    assert 'labeled: bounding_box_train 3 images, query 2 images, bounding_box_test 4 ' \
+        'images' in capsys.readouterr().out
+    listing = {folder: sorted(os.listdir(osp.join(out, 'labeled', folder)))
+               for folder in ('bounding_box_train', 'query', 'bounding_box_test')}
+    assert listing == {
+        'bounding_box_train': ['0001_c1_1.png', '0001_c1_2.png', '0001_c2_6.png'],
+        'query': ['0002_c1_1.png', '0003_c1_3.png'],
+        'bounding_box_test': ['0002_c2_7.png', '0002_c2_8.png', '0003_c2_10.png',
+                              '0003_c2_6.png'],
+    }
+    # pixels survive the axis order of the .mat file and the BGR order of image files
+    for box_type in ('labeled', 'detected'):
+        written = cv2.imread(osp.join(out, box_type, 'query', '0003_c1_3.png'))
+        np.testing.assert_array_equal(written[..., ::-1], image(box_type, 2, 1, 3))
+
+    test = CUHK03(data_root=out, box_type='detected', split='test')
+    data = [test.get_data_info(i) for i in range(len(test))]
+    assert [(osp.basename(d['img_path']), d['gt_label'], d['camera_id'], d['is_query'])
+            for d in data] == [
+        ('0002_c1_1.png', 2, 0, True), ('0003_c1_3.png', 3, 0, True),
+        ('0002_c2_7.png', 2, 1, False), ('0002_c2_8.png', 2, 1, False),
+        ('0003_c2_10.png', 3, 1, False), ('0003_c2_6.png', 3, 1, False)]
+    train = CUHK03(data_root=out, box_type='labeled', split='train')
+    assert [train.get_data_info(i)['gt_label'] for i in range(len(train))] == [0, 0, 0]
+
+
+def test_converter_names_a_missing_split_file(converter, release_root, tmp_path):
+    os.remove(osp.join(release_root, 'cuhk03_new_protocol_config_detected.mat'))
+    with pytest.raises(FileNotFoundError,
+                       match=r'cuhk03_new_protocol_config_detected\.mat not found; expected '
+                             r'cuhk03_release.cuhk-03\.mat and'):
+        converter.main([release_root, str(tmp_path / 'out')])

@@ -1,0 +1,185 @@
+"""The re-ID datasets on tiny trees in the real layouts (paper §4.1 datasets)."""
+import os
+import os.path as osp
+
+import pytest
+from reid_trees import DUKE, MARKET, write_msmt17, write_tree
+
+from rga_mm.datasets import CUHK03, MSMT17, DukeMTMCReID, Market1501
+from rga_mm.registry import DATASETS
+
+
+def items(dataset):
+    return [dataset.get_data_info(i) for i in range(len(dataset))]
+
+
+def summary(dataset):
+    """(file name, identity, camera) of every item, in order."""
+    return [(osp.basename(item['img_path']), item['gt_label'], item['camera_id'])
+            for item in items(dataset)]
+
+
+def test_market_train_is_relabelled_in_id_order(market_root, logged):
+    dataset = Market1501(data_root=market_root, split='train')
+    assert summary(dataset) == [
+        ('0002_c1s1_000451_03.jpg', 0, 0), ('0002_c2s1_000301_01.jpg', 0, 1),
+        ('0002_c3s1_000551_01.jpg', 0, 2), ('0007_c1s6_028546_01.jpg', 1, 0),
+        ('0007_c6s1_001151_02.jpg', 1, 5), ('0010_c2s1_001976_04.jpg', 2, 1)]
+    assert not dataset.test_mode
+    table = logged[0]
+    assert 'Market-1501' in table and market_root in table
+    assert ' train ' in table and ' 3 ' in table and ' 6 ' in table and ' 4 ' in table
+
+
+def test_market_gallery_drops_junk_keeps_distractors(market_root):
+    dataset = Market1501(data_root=market_root, split='gallery')
+    assert summary(dataset) == [
+        ('0000_c1s1_000151_01.jpg', 0, 0), ('0000_c4s2_059471_04.jpg', 0, 3),
+        ('0001_c1s1_001051_01.jpg', 1, 0), ('0001_c2s1_000301_01.jpg', 1, 1),
+        ('0003_c3s1_000551_02.jpg', 3, 2)]
+    assert dataset.test_mode
+
+
+def test_test_split_is_query_then_gallery_with_original_ids(market_root, logged):
+    dataset = DATASETS.build(dict(type='Market1501', data_root=market_root, split='test'))
+    data = items(dataset)
+    assert [item['is_query'] for item in data] == [True] * 2 + [False] * 5
+    assert [item['gt_label'] for item in data] == [1, 3, 0, 0, 1, 1, 3]
+    table = logged[0]
+    assert ' query ' in table and ' gallery ' in table
+
+
+def test_duke_has_eight_cameras(duke_root):
+    dataset = DukeMTMCReID(data_root=duke_root, split='train')
+    assert summary(dataset) == [
+        ('0001_c2_f0046182.jpg', 0, 1), ('0001_c5_f0051341.jpg', 0, 4),
+        ('0005_c2_f0070232.jpg', 1, 1), ('0005_c8_f0002470.jpg', 1, 7)]
+
+
+def test_duke_camera_beyond_eight_names_the_file(tmp_path):
+    tree = dict(DUKE, query=['0005_c9_f0046985.jpg'])
+    root = str(write_tree(tmp_path / 'duke', tree))
+    with pytest.raises(ValueError, match=r'camera 9 in .*0005_c9_f0046985\.jpg is outside '
+                                         r'1\.\.8'):
+        DukeMTMCReID(data_root=root, split='query')
+
+
+@pytest.mark.parametrize('box_type', ['labeled', 'detected'])
+def test_cuhk03_np_layout(cuhk03_np_root, box_type):
+    dataset = CUHK03(data_root=cuhk03_np_root, box_type=box_type, split='train')
+    assert summary(dataset) == [('0001_c1_1.png', 0, 0), ('0001_c2_6.png', 0, 1),
+                                ('0003_c1_2.png', 1, 0), ('0003_c2_7.png', 1, 1)]
+    assert all(f'{os.sep}{box_type}{os.sep}' in item['img_path'] for item in items(dataset))
+
+
+@pytest.mark.parametrize('version, folders', [('MSMT17_V1', ('train', 'test')),
+                                              ('MSMT17_V2', ('mask_train_v2', 'mask_test_v2'))])
+def test_msmt17_v1_and_v2(tmp_path, version, folders):
+    root = write_msmt17(tmp_path / version, folders)
+    train = MSMT17(data_root=root, split='train')
+    assert summary(train) == [('0000_000_01_0303morning_0008_0.jpg', 0, 0),
+                              ('0000_001_01_0303morning_0009_1.jpg', 0, 0),
+                              ('0001_000_07_0303noon_0020_0.jpg', 1, 6),
+                              ('0002_003_15_0303afternoon_0702_0.jpg', 2, 14)]
+    assert all(osp.isfile(item['img_path']) for item in items(train))
+    assert all(f'{os.sep}{folders[0]}{os.sep}' in item['img_path'] for item in items(train))
+    test = MSMT17(data_root=root, split='test')
+    assert [(osp.basename(item['img_path']), item['gt_label'], item['camera_id'],
+             item['is_query']) for item in items(test)] == [
+        ('0000_000_01_0303morning_0015_0.jpg', 0, 0, True),
+        ('0003_005_12_0304morning_0100_2.jpg', 3, 11, True),
+        ('0000_001_03_0303morning_0016_0.jpg', 0, 2, False),
+        ('0003_006_04_0304noon_0110_1.jpg', 3, 3, False),
+        ('0003_007_04_0304noon_0111_0.jpg', 3, 3, False)]
+    assert all(f'{os.sep}{folders[1]}{os.sep}' in item['img_path'] for item in items(test))
+
+
+def test_msmt17_without_val(tmp_path):
+    train = MSMT17(data_root=write_msmt17(tmp_path / 'MSMT17_V1'), split='train',
+                   with_val=False)
+    assert len(train) == 3 and {item['gt_label'] for item in items(train)} == {0, 1}
+
+
+def test_msmt17_bad_list_line_names_the_line(tmp_path):
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    with open(osp.join(root, 'list_query.txt'), 'a') as file:
+        file.write('0004/broken.jpg 4\n')
+    with pytest.raises(ValueError, match=r'cannot parse line 3 of .*list_query\.txt; '
+                                         r'expected the pattern .*0303morning'):
+        MSMT17(data_root=root, split='query')
+
+
+# Bad input: each one a clear error naming the path and what was expected
+
+def test_missing_folder_names_path_and_layout(market_root):
+    os.rename(osp.join(market_root, 'query'), osp.join(market_root, 'queries'))
+    with pytest.raises(FileNotFoundError, match=r'Market-1501: .*query not found; expected '
+                                                r'bounding_box_train/, query/ and '
+                                                r'bounding_box_test/ under data_root'):
+        Market1501(data_root=market_root, split='query')
+
+
+def test_missing_root(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r'data_root .*nowhere is not a folder'):
+        Market1501(data_root=str(tmp_path / 'nowhere'))
+
+
+def test_unparsable_name_names_file_and_pattern(tmp_path):
+    tree = dict(MARKET, query=['0001_c1s1_001051_00.jpg', 'person1_cam1.jpg'])
+    root = str(write_tree(tmp_path / 'market', tree))
+    with pytest.raises(ValueError, match=r'cannot parse .*query.person1_cam1\.jpg; expected '
+                                         r'the pattern .*\(e\.g\. 0002_c1s1_000451_03\.jpg\)'):
+        Market1501(data_root=root, split='query')
+
+
+def test_empty_query_is_an_error(tmp_path):
+    root = str(write_tree(tmp_path / 'market', dict(MARKET, query=['Thumbs.db'])))
+    with pytest.raises(ValueError, match='Market-1501: the query split under .* has no '
+                                         'images'):
+        Market1501(data_root=root, split='test')
+
+
+def test_duke_root_given_to_market_is_recognised(duke_root):
+    with pytest.raises(ValueError, match=r'holds the DukeMTMC-reID layout, use '
+                                         r'DukeMTMCReID for it'):
+        Market1501(data_root=duke_root)
+
+
+def test_msmt17_root_given_to_market_is_recognised(tmp_path):
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    with pytest.raises(FileNotFoundError, match=r'bounding_box_train not found.*holds the '
+                                                r'MSMT17 layout, use MSMT17 for it'):
+        Market1501(data_root=root)
+
+
+def test_market_root_given_to_msmt17_is_recognised(market_root):
+    with pytest.raises(FileNotFoundError, match='holds the Market-1501 layout'):
+        MSMT17(data_root=market_root)
+
+
+def test_market_root_given_to_cuhk03_is_recognised(market_root):
+    with pytest.raises(FileNotFoundError, match=r'labeled.bounding_box_train not found.*'
+                                                r'holds the Market-1501 layout'):
+        CUHK03(data_root=market_root)
+
+
+def test_parent_folder_suggests_the_dataset_folder(market_root):
+    parent = osp.dirname(market_root)
+    with pytest.raises(FileNotFoundError, match='did you mean data_root=' + market_root):
+        Market1501(data_root=parent)
+
+
+def test_original_cuhk03_release_asks_for_the_converter(tmp_path):
+    (tmp_path / 'cuhk03_release').mkdir()
+    (tmp_path / 'cuhk03_release' / 'cuhk-03.mat').touch()
+    with pytest.raises(FileNotFoundError, match=r'holds the original CUHK03 release, convert '
+                                                r'it first: python tools/dataset_converters/'
+                                                r'cuhk03\.py'):
+        CUHK03(data_root=str(tmp_path))
+
+
+def test_bad_split_and_box_type(market_root, cuhk03_np_root):
+    with pytest.raises(ValueError, match="split must be one of"):
+        Market1501(data_root=market_root, split='val')
+    with pytest.raises(ValueError, match="box_type must be one of"):
+        CUHK03(data_root=cuhk03_np_root, box_type='manual')

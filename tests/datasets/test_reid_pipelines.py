@@ -1,0 +1,119 @@
+"""The design §4 re-ID pipelines: load, resize, flip, pad-and-crop, erase, pack."""
+import re
+
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import Compose
+from mmpretrain.models import ClsDataPreprocessor
+from mmpretrain.structures import DataSample
+from reid_trees import MARKET, write_tree
+
+from rga_mm.datasets import (IMAGENET_MEAN_BGR, TEST_PIPELINE, TRAIN_PIPELINE, Market1501,
+                             ReIDRandomErasing, reid_train_pipeline)
+from rga_mm.registry import TRANSFORMS
+
+IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+
+
+@pytest.fixture
+def market_images(tmp_path):
+    return str(write_tree(tmp_path / 'Market-1501-v15.09.15', MARKET, images=True))
+
+
+def test_train_pipeline_packs_a_float_256x128_sample(market_images):
+    dataset = Market1501(data_root=market_images, split='train', pipeline=TRAIN_PIPELINE)
+    packed = dataset[4]  # 0007_c6s1_001151_02.jpg: relabelled identity 1, camera 6
+    assert packed['inputs'].shape == (3, 256, 128)
+    assert packed['inputs'].dtype == torch.float32
+    sample = packed['data_samples']
+    assert isinstance(sample, DataSample)
+    assert sample.gt_label.tolist() == [1]
+    assert sample.camera_id == 5
+    assert sample.img_path.endswith('0007_c6s1_001151_02.jpg')
+    assert sample.ori_shape == (24, 12)
+
+
+def test_test_pipeline_keeps_the_query_flag(market_images):
+    dataset = Market1501(data_root=market_images, split='test', pipeline=TEST_PIPELINE)
+    query, gallery = dataset[0]['data_samples'], dataset[len(dataset) - 1]['data_samples']
+    assert dataset[0]['inputs'].shape == (3, 256, 128)
+    assert query.is_query is True and gallery.is_query is False
+    assert query.gt_label.tolist() == [1] and query.camera_id == 0
+
+
+def test_erasing_is_zero_after_the_model_normalisation():
+    """Design §4 erases with 0 after normalisation; the pipeline fills the mean instead."""
+    np.random.seed(0)
+    image = np.full((256, 128, 3), 200, np.uint8)
+    erased = ReIDRandomErasing(prob=1.0)(dict(img=image))['img']
+    mask = (erased != 200).all(axis=-1)
+    assert mask.sum() > 0.02 * 256 * 128
+    preprocessor = ClsDataPreprocessor(**IMAGENET)
+    inputs = torch.from_numpy(np.ascontiguousarray(erased.transpose(2, 0, 1)))
+    normalised = preprocessor(dict(inputs=[inputs]))['inputs'][0]
+    assert (normalised[:, torch.from_numpy(mask)] == 0).all()
+    assert (normalised[:, ~torch.from_numpy(mask)] != 0).all()
+
+
+def test_erasing_follows_the_official_distribution():
+    """Area uniform in 0.02-0.4 of the image, aspect h / w uniform in (0.3, 1 / 0.3), which
+    has mean 1.82 (a log-uniform aspect, as in mmpretrain, would have mean 1.26)."""
+    np.random.seed(0)
+    eraser = ReIDRandomErasing(prob=1.0)
+    boxes = np.array([eraser.rectangle(256, 128) for _ in range(2000)])
+    area = boxes[:, 2] * boxes[:, 3] / (256 * 128)
+    aspect = boxes[:, 2] / boxes[:, 3]
+    assert area.min() > 0.019 and area.max() < 0.41
+    assert aspect.min() > 0.28 and aspect.max() < 3.5
+    assert 1.72 < aspect.mean() < 1.92
+    assert (boxes[:, 0] + boxes[:, 2] <= 256).all() and (boxes[:, 1] + boxes[:, 3] <= 128).all()
+    half = ReIDRandomErasing(prob=0.5)
+    assert 900 < sum(half.rectangle(256, 128) is not None for _ in range(2000)) < 1100
+
+
+def test_pad_and_random_crop_is_a_window_of_the_padded_image():
+    """With p = 0.5 the image is padded by 16 (top/bottom) and 8 (left/right) pixels,
+    i.e. ×1.125, and a 256 × 128 window is cut at a random offset."""
+    crop_step = next(step for step in TRAIN_PIPELINE if step['type'] == 'RandomApply')
+    assert crop_step['prob'] == 0.5
+    crop = TRANSFORMS.build(dict(crop_step, prob=1.0))
+    rng = np.random.default_rng(0)
+    image = rng.integers(1, 256, (256, 128, 3), dtype=np.uint8)  # no zero pixel
+    padded = np.zeros((288, 144, 3), np.uint8)
+    padded[16:272, 8:136] = image
+    np.random.seed(0)
+    offsets = []
+    for _ in range(40):
+        out = crop(dict(img=image.copy(), img_shape=(256, 128)))['img']
+        assert out.shape == (256, 128, 3)
+        found = [(dy, dx) for dy in range(33) for dx in range(17)
+                 if np.array_equal(padded[dy:dy + 256, dx:dx + 128], out)]
+        assert len(found) == 1
+        offsets.append(found[0])
+    offsets = np.array(offsets)
+    assert offsets[:, 0].min() < 8 and offsets[:, 0].max() > 24
+
+
+def test_train_pipeline_randomness_is_reproducible(market_images):
+    pipeline = Compose(reid_train_pipeline())
+    path = f'{market_images}/bounding_box_train/0002_c1s1_000451_03.jpg'
+    outputs = []
+    for _ in range(2):
+        np.random.seed(3)
+        outputs.append(pipeline(dict(img_path=path, gt_label=0, camera_id=0))['inputs'])
+    assert torch.equal(*outputs)
+
+
+def test_unreadable_image_names_the_file(market_images):
+    dataset = Market1501(data_root=market_images, split='train', pipeline=TRAIN_PIPELINE)
+    path = dataset.get_data_info(0)['img_path']
+    with open(path, 'wb') as file:
+        file.write(b'not a jpeg')
+    with pytest.raises(Exception, match=re.escape(path)):
+        dataset[0]
+
+
+def test_fill_is_the_imagenet_mean_in_bgr_order():
+    # mmcv loads BGR; the preprocessor's mean is in RGB order
+    assert IMAGENET_MEAN_BGR == tuple(IMAGENET['mean'][::-1])

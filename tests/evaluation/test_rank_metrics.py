@@ -1,0 +1,134 @@
+"""rank_metrics against hand-worked values of the design §4 protocol."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from rga_mm.evaluation.functional import rank_metrics
+
+# Gallery of the hand-worked case: (identity, camera)
+GALLERY_IDS = np.array([2, 1, 1, 0, -1, 1, 3])
+GALLERY_CAMS = np.array([1, 0, 1, 1, 1, 2, 2])
+QUERY_IDS = np.array([1, 2, 3])
+QUERY_CAMS = np.array([0, 0, 2])
+DISTMAT = np.array([
+    # g0    g1    g2    g3    g4    g5    g6
+    [0.1, 0.2, 0.3, 0.4, 0.05, 0.6, 0.5],  # q0: id 1, cam 0
+    [0.9, 0.1, 0.2, 0.3, 0.0, 0.4, 0.5],  # q1: id 2, cam 0
+    [0.5, 0.4, 0.3, 0.2, 0.1, 0.6, 0.0],  # q2: id 3, cam 2
+])
+
+
+def test_hand_worked_cmc_ap_inp():
+    """q0: g1 (same id, same camera) and g4 (junk) leave its list, which is
+    g0 -, g2 +, g3 - (distractor), g6 -, g5 + → matches at ranks 2 and 5:
+    AP = (1/2 + 2/5) / 2 = 0.45, INP = 2/5.
+    q1: junk g4 at distance 0 leaves; its one match g0 is 6th: AP = INP = 1/6.
+    q2: its only match g6 shares its camera → no valid match, skipped."""
+    out = rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS,
+                       max_rank=7)
+    assert out['num_valid_queries'] == 2
+    np.testing.assert_allclose(out['cmc'], [0, 0.5, 0.5, 0.5, 0.5, 1, 1])
+    assert out['mAP'] == pytest.approx((0.45 + 1 / 6) / 2)
+    assert out['mINP'] == pytest.approx((0.4 + 1 / 6) / 2)
+
+
+def test_cmc_has_max_rank_entries_even_beyond_the_gallery():
+    out = rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS,
+                       max_rank=50)
+    assert out['cmc'].shape == (50, )
+    assert out['cmc'][-1] == 1.0
+
+
+def test_ties_are_broken_by_gallery_order():
+    """Equal distances: the item listed first in the gallery ranks first."""
+    ids, cams = np.array([1]), np.array([0])
+    negative_first = rank_metrics(np.array([[0.5, 0.5]]), ids, np.array([2, 1]), cams,
+                                  np.array([1, 1]))
+    match_first = rank_metrics(np.array([[0.5, 0.5]]), ids, np.array([1, 2]), cams,
+                               np.array([1, 1]))
+    assert negative_first['mAP'] == 0.5 and negative_first['cmc'][0] == 0
+    assert match_first['mAP'] == 1.0 and match_first['cmc'][0] == 1
+
+
+def test_tie_with_a_removed_same_camera_item_does_not_count():
+    # g0 (same id, same camera) ties with and precedes the valid match g1: g1 is rank 1
+    out = rank_metrics(np.array([[0.5, 0.5, 0.7]]), [1], [1, 1, 2], [0], [0, 1, 1])
+    assert out['mAP'] == 1.0 and out['mINP'] == 1.0
+
+
+def test_no_valid_match_in_any_query_is_an_error():
+    with pytest.raises(ValueError, match='none of the 1 queries has a match'):
+        rank_metrics(np.array([[0.1, 0.2]]), [1], [1, 2], [0], [0, 1])
+
+
+@pytest.mark.parametrize('shape', [(0, 3), (2, 0)])
+def test_empty_query_or_gallery_is_an_error(shape):
+    with pytest.raises(ValueError, match=r'at least one query and one gallery.*' +
+                       str(shape).replace('(', r'\(').replace(')', r'\)')):
+        rank_metrics(np.zeros(shape), np.zeros(shape[0]), np.zeros(shape[1]),
+                     np.zeros(shape[0]), np.zeros(shape[1]))
+
+
+def test_label_sizes_are_checked():
+    with pytest.raises(ValueError, match='gallery_cams has 6 entries but distmat has 7 '
+                                         'gallery columns'):
+        rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS[:6])
+
+
+def test_nan_is_an_error():
+    distmat = DISTMAT.copy()
+    distmat[1, 3] = np.nan
+    with pytest.raises(ValueError, match='NaN'):
+        rank_metrics(distmat, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS)
+
+
+def straightforward_rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
+                                 max_rank):
+    """The protocol written plainly: sort each row, filter, walk the matches."""
+    cmcs, aps, inps = [], [], []
+    for q in range(distmat.shape[0]):
+        order = np.argsort(distmat[q], kind='stable')
+        ids, cams = gallery_ids[order], gallery_cams[order]
+        keep = (ids != -1) & ~((ids == query_ids[q]) & (cams == query_cams[q]))
+        match_ranks = np.flatnonzero(ids[keep] == query_ids[q]) + 1
+        if match_ranks.size == 0:
+            continue
+        cmcs.append(np.arange(1, max_rank + 1) >= match_ranks[0])
+        aps.append(np.mean(np.arange(1, match_ranks.size + 1) / match_ranks))
+        inps.append(match_ranks.size / match_ranks[-1])
+    return np.mean(cmcs, axis=0), np.mean(aps), np.mean(inps)
+
+
+@pytest.mark.parametrize('seed', range(5))
+def test_matches_the_straightforward_protocol_in_any_chunking(seed):
+    """Random problems with many ties, junk and distractors; chunks of 1 query up to all."""
+    rng = np.random.default_rng(seed)
+    num_query, num_gallery = 40, 120
+    query_ids = rng.integers(1, 10, num_query)
+    gallery_ids = rng.integers(-1, 10, num_gallery)
+    query_cams, gallery_cams = rng.integers(0, 3, num_query), rng.integers(0, 3, num_gallery)
+    distmat = rng.integers(0, 6, (num_query, num_gallery)).astype(np.float32)
+    cmc, mean_ap, mean_inp = straightforward_rank_metrics(
+        distmat, query_ids, gallery_ids, query_cams, gallery_cams, max_rank=20)
+    for max_work_bytes in (1, 2000, 10**9):
+        out = rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
+                           max_rank=20, max_work_bytes=max_work_bytes)
+        np.testing.assert_allclose(out['cmc'], cmc)
+        assert out['mAP'] == pytest.approx(mean_ap)
+        assert out['mINP'] == pytest.approx(mean_inp)
+
+
+def test_work_arrays_stay_within_the_budget():
+    rng = np.random.default_rng(0)
+    num_query, num_gallery, budget = 300, 4000, 2 * 2**20
+    distmat = rng.random((num_query, num_gallery), dtype=np.float32)
+    query_ids = rng.integers(0, 100, num_query)
+    gallery_ids = rng.integers(-1, 100, num_gallery)  # junk forces a column-filtered copy
+    cams = rng.integers(0, 6, num_query), rng.integers(0, 6, num_gallery)
+    tracemalloc.start()
+    rank_metrics(distmat, query_ids, gallery_ids, cams[0], cams[1], max_work_bytes=budget)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert distmat.nbytes > 2 * budget
+    assert peak < 1.3 * budget

@@ -1,0 +1,109 @@
+"""ReIDMetric: the mmengine shell around pairwise_distance, re-ranking and rank_metrics."""
+import numpy as np
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+from rga_mm.evaluation import ReIDMetric, k_reciprocal_rerank, rank_metrics
+from rga_mm.evaluation.functional import pairwise_distance
+
+
+def sample(feature, identity, camera, is_query):
+    """A data sample as a re-ID dataset and the model fill it."""
+    data = DataSample(metainfo=dict(camera_id=camera, is_query=is_query))
+    data.set_gt_label(identity)
+    data.set_field(torch.tensor(feature, dtype=torch.float32), 'pred_feature')
+    return data
+
+
+# query (id 1) = [1, 0]; g0 (id 1) points the same way but is far; g1 (id 2) is near
+COSINE_VS_EUCLIDEAN = [sample([1.0, 0.0], 1, 0, True), sample([10.0, 1.0], 1, 1, False),
+                       sample([0.9, 0.5], 2, 1, False)]
+
+
+@pytest.mark.parametrize('distance, mean_ap', [('cosine', 100.0), ('euclidean', 50.0)])
+def test_cosine_and_euclidean_rankings(distance, mean_ap):
+    metric = ReIDMetric(distance=distance, topk=(1, 2), max_rank=2)
+    metric.process(None, [s.to_dict() for s in COSINE_VS_EUCLIDEAN])
+    result = metric.evaluate(size=3)
+    assert result == {'reid/mAP': mean_ap, 'reid/mINP': mean_ap,
+                      'reid/rank1': 100.0 if distance == 'cosine' else 0.0,
+                      'reid/rank2': 100.0}
+
+
+def random_samples(seed, num_query=12, num_gallery=40):
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(num_query + num_gallery, 8, generator=generator)
+    identities = torch.randint(0, 5, (num_query + num_gallery, ), generator=generator)
+    cameras = torch.randint(0, 3, (num_query + num_gallery, ), generator=generator)
+    return [sample(f.tolist(), int(i), int(c), n < num_query)
+            for n, (f, i, c) in enumerate(zip(features, identities, cameras))]
+
+
+def expected(samples, distance, rerank):
+    query = [s for s in samples if s.is_query]
+    gallery = [s for s in samples if not s.is_query]
+
+    def features(items):
+        return torch.stack([s.pred_feature for s in items])
+
+    distmat = pairwise_distance(features(query), features(gallery), distance).numpy()
+    if rerank:
+        distmat = k_reciprocal_rerank(
+            distmat, pairwise_distance(features(query), features(query), distance).numpy(),
+            pairwise_distance(features(gallery), features(gallery), distance).numpy())
+    return rank_metrics(distmat, [int(s.gt_label) for s in query],
+                        [int(s.gt_label) for s in gallery], [s.camera_id for s in query],
+                        [s.camera_id for s in gallery])
+
+
+@pytest.mark.parametrize('rerank', [False, True])
+def test_reports_rank_metrics_in_percent(rerank):
+    samples = random_samples(0)
+    metric = ReIDMetric(distance='euclidean', rerank=rerank)
+    metric.process(None, [s.to_dict() for s in samples])
+    result = metric.evaluate(size=len(samples))
+    scores = expected(samples, 'euclidean', rerank)
+    assert result['reid/mAP'] == pytest.approx(100 * scores['mAP'])
+    assert result['reid/mINP'] == pytest.approx(100 * scores['mINP'])
+    for k in (1, 5, 10):
+        assert result[f'reid/rank{k}'] == pytest.approx(100 * scores['cmc'][k - 1])
+
+
+def test_padding_of_the_distributed_sampler_is_dropped():
+    """mmengine pads the last ranks with repeats of the first items; ``size`` trims them."""
+    samples = random_samples(1)
+    plain, padded = ReIDMetric(), ReIDMetric()
+    plain.process(None, [s.to_dict() for s in samples])
+    padded.process(None, [s.to_dict() for s in samples + samples[:3]])
+    assert padded.evaluate(size=len(samples)) == plain.evaluate(size=len(samples))
+
+
+def test_result_order_does_not_matter():
+    samples = random_samples(2)
+    order = np.random.default_rng(0).permutation(len(samples))
+    straight, shuffled = ReIDMetric(), ReIDMetric()
+    straight.process(None, [s.to_dict() for s in samples])
+    shuffled.process(None, [samples[i].to_dict() for i in order])
+    assert shuffled.evaluate(len(samples)) == straight.evaluate(len(samples))
+
+
+def test_no_query_items_is_an_error():
+    metric = ReIDMetric()
+    metric.process(None, [s.to_dict() for s in random_samples(3) if not s.is_query])
+    with pytest.raises(ValueError, match='got 0 query and 40 gallery items'):
+        metric.evaluate(size=40)
+
+
+def test_missing_feature_is_named():
+    data = COSINE_VS_EUCLIDEAN[0].to_dict()
+    del data['pred_feature']
+    with pytest.raises(KeyError, match='pred_feature'):
+        ReIDMetric().process(None, [data])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="distance must be one of"):
+        ReIDMetric(distance='manhattan')
+    with pytest.raises(ValueError, match='topk .* beyond max_rank 5'):
+        ReIDMetric(topk=(1, 10), max_rank=5)

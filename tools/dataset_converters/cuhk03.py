@@ -1,0 +1,105 @@
+"""Convert the original CUHK03 release to the CUHK03-NP folder layout (new protocol).
+
+Input (``CUHK03_ROOT``)::
+
+    cuhk03_release/cuhk-03.mat                 the original release (MATLAB v7.3 = HDF5)
+    cuhk03_new_protocol_config_labeled.mat     the new-protocol splits (Zhong et al.,
+    cuhk03_new_protocol_config_detected.mat    CVPR 2017; MATLAB v5)
+
+Output (``OUT_DIR``, usable as ``data_root`` of ``rga_mm.CUHK03``)::
+
+    {labeled,detected}/{bounding_box_train,query,bounding_box_test}/{id:04d}_c{view}_{n}.png
+
+where ``id`` is the protocol's identity label, ``view`` its camera (1 or 2) and ``n`` the
+image's index (1..10) within its identity in ``cuhk-03.mat``. The split files name images
+``{pair}_{person:03d}_{view}_{n:02d}.png`` after their place in ``cuhk-03.mat``
+(camera pair 1..5, person within the pair, view, index); that is how the two are joined.
+
+Usage::
+
+    python tools/dataset_converters/cuhk03.py data/cuhk03 data/cuhk03-np
+"""
+import argparse
+import os.path as osp
+from typing import Dict, List, Optional
+
+import h5py
+import mmcv
+import numpy as np
+from scipy.io import loadmat
+
+BOX_TYPES = ('labeled', 'detected')
+RELEASE_FILE = osp.join('cuhk03_release', 'cuhk-03.mat')
+SPLIT_FILE = 'cuhk03_new_protocol_config_{}.mat'
+SPLIT_FOLDERS = dict(train_idx='bounding_box_train', query_idx='query',
+                     gallery_idx='bounding_box_test')
+
+
+def release_images(release: h5py.File, box_type: str) -> Dict[str, h5py.Reference]:
+    """Map the protocol's image names to the image references of ``cuhk-03.mat``.
+
+    ``release[box_type]`` holds one cell array per camera pair, (10 images × persons) in
+    HDF5's order; empty cells (a person without a 5th image in a view) are skipped.
+    """
+    images = {}
+    for pair, pair_ref in enumerate(release[box_type][()].ravel(), start=1):
+        cells = release[pair_ref][()].T  # (persons, 10)
+        for person, row in enumerate(cells, start=1):
+            for index, image_ref in enumerate(row, start=1):
+                if release[image_ref].ndim == 3:
+                    view = 1 if index <= 5 else 2
+                    images[f'{pair}_{person:03d}_{view}_{index:02d}.png'] = image_ref
+    return images
+
+
+def convert_box_type(release: h5py.File, split_path: str, out_dir: str,
+                     box_type: str) -> Dict[str, int]:
+    """Write one box type's three split folders; returns the image count per folder."""
+    images = release_images(release, box_type)
+    split = loadmat(split_path)
+    names = [str(np.asarray(cell).ravel()[0]) for cell in split['filelist'].ravel()]
+    labels, cameras = split['labels'].ravel(), split['camId'].ravel()
+    counts = {}
+    for key, folder in SPLIT_FOLDERS.items():
+        positions = split[key].ravel().astype(int) - 1  # 1-based in MATLAB
+        for position in positions:
+            name = names[position]
+            if name not in images:
+                raise KeyError(f'{split_path} lists {name}, which is not among the '
+                               f'{box_type} images of {RELEASE_FILE}')
+            index = int(osp.splitext(name)[0].split('_')[3])
+            rgb = release[images[name]][()].T  # (H, W, 3)
+            out_name = f'{int(labels[position]):04d}_c{int(cameras[position])}_{index}.png'
+            mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]),
+                         osp.join(out_dir, box_type, folder, out_name))
+        counts[folder] = len(positions)
+    return counts
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('cuhk03_root', help='folder holding cuhk03_release/ and the '
+                        'cuhk03_new_protocol_config_*.mat files')
+    parser.add_argument('out_dir', help='where to write the CUHK03-NP layout')
+    parser.add_argument('--box-types', nargs='+', choices=BOX_TYPES, default=BOX_TYPES)
+    args = parser.parse_args(argv)
+
+    release_path = osp.join(args.cuhk03_root, RELEASE_FILE)
+    split_paths = {box: osp.join(args.cuhk03_root, SPLIT_FILE.format(box))
+                   for box in args.box_types}
+    for path in [release_path, *split_paths.values()]:
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'{path} not found; expected {RELEASE_FILE} and '
+                f'{SPLIT_FILE.format("{labeled,detected}")} under {args.cuhk03_root} '
+                f'(the split files come with github.com/zhunzhong07/person-re-ranking, '
+                f'evaluation/data/CUHK03)')
+    with h5py.File(release_path, 'r') as release:
+        for box_type, split_path in split_paths.items():
+            counts = convert_box_type(release, split_path, args.out_dir, box_type)
+            print(f'{box_type}: ' + ', '.join(f'{folder} {count} images'
+                                              for folder, count in counts.items()))
+
+
+if __name__ == '__main__':
+    main()
