@@ -5,6 +5,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # average BN statistics over the ranks after every epoch, so that every rank evaluates
+    # (and saves) the same model
+    sync_buffers=dict(type='SyncBuffersHook'),
 )
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -28,7 +28,7 @@ def test_cosine_and_euclidean_rankings(distance, mean_ap):
     result = metric.evaluate(size=3)
     assert result == {'reid/mAP': mean_ap, 'reid/mINP': mean_ap,
                       'reid/rank1': 100.0 if distance == 'cosine' else 0.0,
-                      'reid/rank2': 100.0}
+                      'reid/rank2': 100.0, 'reid/num_query': 1, 'reid/num_gallery': 2}
 
 
 def random_samples(seed, num_query=12, num_gallery=40):

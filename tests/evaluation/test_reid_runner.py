@@ -69,7 +69,9 @@ def test_runner_test_loop_reports_the_hand_worked_metrics(tmp_path):
         log_level='WARNING')
     metrics = runner.test()
     assert metrics == {'reid/mAP': 75.0, 'reid/mINP': 75.0, 'reid/rank1': 50.0,
-                       'reid/rank5': 100.0}
+                       'reid/rank5': 100.0,
+                       # three queries; seven gallery files less the junk one
+                       'reid/num_query': 3, 'reid/num_gallery': 6}
 
 
 def test_train_dataloader_yields_identity_batches(tmp_path):

@@ -22,7 +22,8 @@ class ReIDMetric(BaseMetric):
     (set by the datasets' ``split='test'``). After mmengine has collected the results of all
     ranks (dropping the sampler's padding), ``compute_metrics`` computes the query × gallery
     distances, optionally re-ranks them, and calls :func:`rank_metrics`. Results are in
-    percent: ``mAP``, ``mINP`` and ``rank{k}`` for k in ``topk`` (``reid/mAP`` in logs).
+    percent: ``mAP``, ``mINP`` and ``rank{k}`` for k in ``topk`` (``reid/mAP`` in logs),
+    plus the counts ``num_query`` and ``num_gallery`` of evaluated items.
 
     Args:
         distance: ``'cosine'`` (the paper's test setting) or ``'euclidean'``.
@@ -94,4 +95,7 @@ class ReIDMetric(BaseMetric):
                               field(gallery, 'camera'), max_rank=self.max_rank)
         metrics = dict(mAP=100 * scores['mAP'], mINP=100 * scores['mINP'])
         metrics.update({f'rank{k}': 100 * scores['cmc'][k - 1] for k in self.topk})
+        # how many items were evaluated: under distributed evaluation every query and
+        # gallery image must be counted exactly once
+        metrics.update(num_query=len(query), num_gallery=len(gallery))
         return metrics
