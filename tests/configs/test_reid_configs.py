@@ -7,12 +7,13 @@ from mmengine.config import Config
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA
 
-CONFIGS = sorted((Path(__file__).parents[2] / 'configs/reid').glob('*.py'))
 EXPECTED_MODES = {'baseline': None, 'rga-s': ('S', True, True), 'rga-c': ('C', True, True),
                   'rga-sc': ('SC', True, True), 'rga-cs': ('CS', True, True),
                   'rga-s-par-c': ('S//C', True, True), 'rga-s-norel': ('S', False, True),
                   'rga-s-novis': ('S', True, False), 'rga-c-norel': ('C', False, True),
                   'rga-c-novis': ('C', True, False)}
+CONFIGS = sorted(path for path in (Path(__file__).parents[2] / 'configs/reid').glob('*.py')
+                 if path.name.split('_')[0] in EXPECTED_MODES)
 NUM_CLASSES = {'market1501': 751, 'cuhk03-labeled': 767, 'cuhk03-detected': 767,
                'dukemtmc': 702, 'msmt17': 1041}
 

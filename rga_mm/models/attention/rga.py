@@ -26,6 +26,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from rga_mm.registry import MODELS
+from .input_checks import check_feature_map
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
@@ -98,12 +99,7 @@ class RGA(BaseModule):
 
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
-        if x.dim() != 4:
-            raise ValueError(f'RGA expects a 4-D (B, C, H, W) feature map, got a '
-                             f'{x.dim()}-D tensor of shape {tuple(x.shape)}')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f'RGA was built for {self.in_channels} channels but the feature '
-                             f'map has {x.shape[1]} (shape {tuple(x.shape)})')
+        check_feature_map(x, self.in_channels, 'RGA')
         size = tuple(x.shape[-2:])
         if size != self.spatial_size and not self.variable_size:
             built = '×'.join(map(str, self.spatial_size))

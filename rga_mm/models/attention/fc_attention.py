@@ -1,0 +1,148 @@
+"""Fully-connected attention (Liu et al., "Spatial and Temporal Mutual Promotion for
+Video-based Person Re-identification", AAAI 2019), as re-implemented for the "FC-S",
+"FC-C" and "FC-S/C" rows of the paper's Table 2.
+
+The RGA paper describes them (§2 and §4.1.2): the features are first embedded by a 1×1
+convolution; FC-S then averages the embedding over its channels and applies two fully
+connected layers over the h·w positions ("each spatial position corresponds to a FC node
+with unshared parameters"); FC-C averages the embedding over the positions and applies a
+fully connected layer over the channels. For a (B, C, h, w) map x with N = h·w:
+    embedding  e = δ(BN(W_e x)),  W_e: 1×1 conv C → C/r_e, δ = ReLU
+    FC-S       a_s = σ(W_2 δ(W_1 mean_c(e) + b_1) + b_2),  W_1: N → N/r_h, W_2: N/r_h → N
+    FC-C       a_c = σ(W_3 mean_{h,w}(e) + b_3),           W_3: C/r_e → C
+    FC-S/C     out = x · a_s · a_c  (both gates from x, in parallel)
+Our choices where the papers leave them open: r_e = 8 and r_h = 8, RGA's s1 and s2, so
+that the comparison runs at RGA's reductions; FC-S/C gates in parallel (``'S//C'``): the
+refining unit of Liu et al. computes its spatial and channel gates from the same input,
+and the RGA paper writes "S/C" rather than a sequential "SC"/"CS". ``mode`` selects another
+order. The fully connected layers are 1×1 ``ConvModule``s on (B, N, 1, 1) and (B, C/r_e,
+1, 1) tensors (the same weights and biases as ``nn.Linear``).
+"""
+from typing import Optional
+
+import torch
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from rga_mm.registry import MODELS
+from .cbam import SpatialChannelAttention
+from .relation_gate import reduced_width
+from .input_checks import check_feature_map
+
+
+def embedding(in_channels: int, ratio: int, norm_cfg: dict) -> ConvModule:
+    """The 1×1 conv → BN → ReLU embedding C → C // ratio that precedes FC-S and FC-C."""
+    return ConvModule(in_channels, reduced_width(in_channels, ratio, 'a channel count'), 1,
+                      norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
+
+
+@MODELS.register_module()
+class FCSpatial(BaseModule):
+    """FC-S: fully connected spatial attention over the h·w positions of a fixed-size map.
+
+    Parameters (C' = C/r_e, N = h·w, N' = N/r_h): C·C' + 2·C' + 2·N·N' + N' + N.
+
+    Args:
+        in_channels: C.
+        spatial_size: (h, w), the map size the module is built for.
+        embed_ratio: r_e, reduction of the 1×1 embedding (8).
+        hidden_ratio: r_h, reduction inside the two fully connected layers (8).
+        norm_cfg: normalisation after the embedding conv.
+    """
+
+    _abbr_ = 'fc_spatial'
+
+    def __init__(self, in_channels: int, spatial_size: tuple[int, int],
+                 embed_ratio: int = 8, hidden_ratio: int = 8,
+                 norm_cfg: dict = dict(type='BN'), init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        if len(spatial_size) != 2 or min(spatial_size) < 1:
+            raise ValueError(f'spatial_size must be (h, w) with h, w >= 1, got {spatial_size}')
+        self.in_channels = in_channels
+        self.spatial_size = tuple(int(s) for s in spatial_size)
+        num_positions = self.spatial_size[0] * self.spatial_size[1]
+        hidden = reduced_width(num_positions, hidden_ratio, 'a position count')
+        self.embedding = embedding(in_channels, embed_ratio, norm_cfg)
+        self.position_fc = nn.Sequential(
+            ConvModule(num_positions, hidden, 1, act_cfg=dict(type='ReLU')),
+            ConvModule(hidden, num_positions, 1, act_cfg=None))
+
+    def check_size(self, x: Tensor) -> None:
+        """Raise one sentence naming both sizes when ``x`` is not the built map size."""
+        size = tuple(x.shape[-2:])
+        if size != self.spatial_size:
+            built = '×'.join(map(str, self.spatial_size))
+            got = '×'.join(map(str, size))
+            raise ValueError(f'FCSpatial was built for a {built} map but received {got}: its '
+                             f'fully connected layers read exactly {built} positions; build '
+                             f'it with spatial_size={size}')
+
+    def spatial_attention(self, x: Tensor) -> Tensor:
+        """a_s: (B, C, h, w) → (B, 1, h, w), values in (0, 1)."""
+        self.check_size(x)
+        pooled = self.embedding(x).mean(dim=1)  # (B, h, w): cross-channel average pooling
+        logits = self.position_fc(pooled.flatten(1)[..., None, None])  # (B, N, 1, 1)
+        return torch.sigmoid(logits).view(x.shape[0], 1, *self.spatial_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Attend ``x`` (B, C, h, w); returns a tensor of the same shape."""
+        check_feature_map(x, self.in_channels, 'FCSpatial')
+        return x * self.spatial_attention(x)
+
+
+@MODELS.register_module()
+class FCChannel(BaseModule):
+    """FC-C: one fully connected layer over the spatially pooled embedding → channel gate.
+
+    Parameters (C' = C/r_e): C·C' + 2·C' + C'·C + C.
+
+    Args:
+        in_channels: C.
+        embed_ratio: r_e, reduction of the 1×1 embedding (8).
+        norm_cfg: normalisation after the embedding conv.
+    """
+
+    _abbr_ = 'fc_channel'
+
+    def __init__(self, in_channels: int, embed_ratio: int = 8,
+                 norm_cfg: dict = dict(type='BN'), init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.in_channels = in_channels
+        self.embedding = embedding(in_channels, embed_ratio, norm_cfg)
+        self.channel_fc = ConvModule(self.embedding.conv.out_channels, in_channels, 1,
+                                     act_cfg=None)
+
+    def channel_attention(self, x: Tensor) -> Tensor:
+        """a_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
+        pooled = self.embedding(x).mean(dim=(2, 3), keepdim=True)
+        return torch.sigmoid(self.channel_fc(pooled))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
+        check_feature_map(x, self.in_channels, 'FCChannel')
+        return x * self.channel_attention(x)
+
+
+@MODELS.register_module()
+class FCSpatialChannel(SpatialChannelAttention):
+    """FC-S/C: FC-S and FC-C gates together (parallel by default, see module docstring).
+
+    Args:
+        in_channels: C.
+        spatial_size: (h, w) of the map (for FC-S).
+        embed_ratio: r_e of both embeddings (8).
+        hidden_ratio: r_h of FC-S (8).
+        mode: ``'S//C'`` (default), ``'SC'`` or ``'CS'``.
+        norm_cfg: normalisation after the embedding convs.
+    """
+
+    _abbr_ = 'fc_spatial_channel'
+
+    def __init__(self, in_channels: int, spatial_size: tuple[int, int],
+                 embed_ratio: int = 8, hidden_ratio: int = 8, mode: str = 'S//C',
+                 norm_cfg: dict = dict(type='BN'), init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            in_channels, FCChannel(in_channels, embed_ratio, norm_cfg),
+            FCSpatial(in_channels, spatial_size, embed_ratio, hidden_ratio, norm_cfg), mode,
+            init_cfg)
