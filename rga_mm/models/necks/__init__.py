@@ -1,0 +1,3 @@
+from .rga_neck import RGANeck
+
+__all__ = ['RGANeck']

@@ -1,0 +1,93 @@
+"""RGA as a segmentation neck (paper §4.2): attend the last backbone map, then concatenate.
+
+For Cityscapes the paper applies RGA-SC to the last map of a dilated ResNet-101 (stride 8)
+and concatenates the attended map with its input before the PSP / ASPP / FCN head, so the
+decode head reads 2·C channels. The neck is built for one ``spatial_size`` and, by default,
+accepts maps of any other size through RGA's RoIAlign reference grid (design §2): training
+crops (769×769 → a 97×97 map) and whole-image testing (1024×2048 → 128×256) use one module.
+"""
+from typing import Optional, Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from rga_mm.registry import MODELS
+from ..attention import RGA
+
+
+@MODELS.register_module()
+class RGANeck(BaseModule):
+    """Replace one backbone map x by cat([x, RGA(x)], dim=1); the other maps pass through.
+
+    Args:
+        in_channels: C, channels of the attended map; the decode head must read 2·C.
+        spatial_size: (h, w), the reference grid RGA is built for (its parameter count grows
+            with h·w: see ``configs/cityscapes``).
+        in_index: which map of the backbone's tuple to attend (default the last).
+        variable_size: accept maps of another size through the reference grid (default
+            True; False makes any other size an error).
+        **rga_options: the other arguments of :class:`rga_mm.models.attention.RGA`
+            (``mode`` default ``'SC'``, ``reduction``, ``gate_reduction``,
+            ``relation_path``, ``norm_cfg``, ...).
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 spatial_size: Sequence[int],
+                 in_index: int = -1,
+                 variable_size: bool = True,
+                 init_cfg: Optional[dict] = None,
+                 **rga_options) -> None:
+        super().__init__(init_cfg)
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f'RGANeck in_channels must be a positive int (the channels of '
+                             f'the attended backbone map), got {in_channels!r}')
+        height, width = tuple(spatial_size)
+        reduction = rga_options.get('reduction', 8)
+        if height * width < reduction:
+            raise ValueError(
+                f'RGANeck spatial_size={tuple(spatial_size)} gives {height * width} reference '
+                f'positions, fewer than reduction={reduction}: the relation embedding '
+                f'(N → N/{reduction}) would have no channel; build a grid with h·w ≥ '
+                f'{reduction}')
+        self.in_channels = in_channels
+        self.in_index = in_index
+        self.rga = RGA(in_channels, tuple(spatial_size), variable_size=variable_size,
+                       **{'mode': 'SC', **rga_options})
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the replaced map: the decode head's ``in_channels``."""
+        return 2 * self.in_channels
+
+    def check_inputs(self, inputs: Sequence[Tensor]) -> Tensor:
+        """The map to attend, or one clear sentence saying why it cannot be attended."""
+        if isinstance(inputs, Tensor):
+            inputs = (inputs,)
+        if not -len(inputs) <= self.in_index < len(inputs):
+            raise IndexError(f'RGANeck in_index={self.in_index} but the backbone returned '
+                             f'{len(inputs)} maps')
+        x = inputs[self.in_index]
+        if x.dim() != 4:
+            raise ValueError(f'RGANeck expects (B, C, H, W) backbone maps, got shape '
+                             f'{tuple(x.shape)} at in_index={self.in_index}')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'RGANeck in_channels={self.in_channels} does not match the backbone map at '
+                f'in_index={self.in_index}, which has {x.shape[1]} channels: set the neck\'s '
+                f'in_channels={x.shape[1]} and the decode head\'s in_channels='
+                f'{2 * x.shape[1]}')
+        if min(x.shape[-2:]) < 1:
+            raise ValueError(
+                f'RGANeck received a {x.shape[-2]}×{x.shape[-1]} map at in_index='
+                f'{self.in_index}: the input image is too small for the backbone\'s '
+                f'downsampling to leave at least 1×1 positions')
+        return x
+
+    def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
+        """Backbone maps → the same tuple with map ``in_index`` now (B, 2·C, H, W)."""
+        x = self.check_inputs(inputs)
+        outputs = list(inputs) if not isinstance(inputs, Tensor) else [inputs]
+        outputs[self.in_index] = torch.cat([x, self.rga(x)], dim=1)
+        return tuple(outputs)

@@ -1,0 +1,98 @@
+"""The RGA neck of paper §4.2: x → cat([x, RGA-SC(x)]) on the last backbone map."""
+import pytest
+import torch
+
+from rga_mm.models.attention import RGA
+from rga_mm.models.necks import RGANeck
+from rga_mm.registry import MODELS
+
+
+def _maps(channels=16, size=(9, 11), batch=2):
+    return (torch.randn(batch, 4, 20, 20), torch.randn(batch, 8, 9, 11),
+            torch.randn(batch, channels, *size))
+
+
+def test_registered_and_built_from_an_mmseg_scope_type():
+    neck = MODELS.build(dict(type='rga_mm.RGANeck', in_channels=16, spatial_size=(5, 5)))
+    assert isinstance(neck, RGANeck) and neck.rga.mode == 'SC' and neck.out_channels == 32
+
+
+def test_last_map_doubles_its_channels_and_keeps_its_first_half():
+    neck = RGANeck(16, spatial_size=(9, 11), reduction=2)
+    inputs = _maps()
+    outputs = neck(inputs)
+    assert isinstance(outputs, tuple) and len(outputs) == 3
+    assert outputs[0] is inputs[0] and outputs[1] is inputs[1]
+    assert outputs[2].shape == (2, 32, 9, 11)
+    assert torch.equal(outputs[2][:, :16], inputs[2])
+
+
+def test_second_half_is_rga_sc_of_the_map():
+    neck = RGANeck(16, spatial_size=(9, 11), reduction=2).eval()
+    reference = RGA(16, (9, 11), mode='SC', reduction=2).eval()
+    reference.load_state_dict(neck.rga.state_dict())
+    inputs = _maps()
+    torch.testing.assert_close(neck(inputs)[2][:, 16:], reference(inputs[2]))
+
+
+def test_in_index_picks_the_map():
+    neck = RGANeck(8, spatial_size=(9, 11), in_index=1, reduction=2)
+    inputs = _maps()
+    outputs = neck(inputs)
+    assert outputs[1].shape == (2, 16, 9, 11) and outputs[2] is inputs[2]
+
+
+@pytest.mark.parametrize('size', [(9, 11), (13, 13), (4, 6), (1, 1), (16, 32)])
+@pytest.mark.parametrize('relation_path', ['factorized', 'dense'])
+def test_other_map_sizes_go_through_the_reference_grid(size, relation_path):
+    """One neck built for a crop's grid serves training crops and whole-image testing."""
+    neck = RGANeck(16, spatial_size=(5, 5), reduction=2, relation_path=relation_path).eval()
+    out = neck(_maps(size=size, batch=1))[2]
+    assert out.shape == (1, 32, *size) and torch.isfinite(out).all()
+
+
+def test_factorized_and_dense_necks_agree_on_another_size():
+    factorized = RGANeck(16, (5, 5), reduction=2).double().eval()
+    dense = RGANeck(16, (5, 5), reduction=2, relation_path='dense').double().eval()
+    dense.load_state_dict(factorized.state_dict())
+    x = (torch.randn(2, 16, 12, 24, dtype=torch.float64),)
+    torch.testing.assert_close(dense(x)[0], factorized(x)[0], rtol=0, atol=1e-10)
+
+
+def test_gradients_reach_the_neck_and_the_input():
+    neck = RGANeck(16, (5, 5), reduction=2)
+    x = torch.randn(2, 16, 7, 7, requires_grad=True)
+    neck((x,))[0].sum().backward()
+    assert x.grad is not None
+    assert all(p.grad is not None for p in neck.parameters() if p.requires_grad)
+
+
+def test_channel_mismatch_names_the_option():
+    neck = RGANeck(2048, (5, 5))
+    with pytest.raises(ValueError, match=r'in_channels=2048 .*1024 channels.*'
+                                         r"neck's in_channels=1024.*in_channels=2048"):
+        neck((torch.randn(1, 1024, 5, 5),))
+
+
+def test_fixed_size_neck_names_both_sizes():
+    neck = RGANeck(16, (5, 5), reduction=2, variable_size=False)
+    with pytest.raises(ValueError, match=r'built for a 5×5 map but received 7×9'):
+        neck((torch.randn(1, 16, 7, 9),))
+
+
+def test_an_empty_map_is_refused():
+    neck = RGANeck(16, (5, 5), reduction=2)
+    with pytest.raises(ValueError, match=r'0×4 map.*too small'):
+        neck((torch.randn(1, 16, 0, 4),))
+
+
+def test_a_grid_smaller_than_the_reduction_is_refused():
+    with pytest.raises(ValueError, match=r'spatial_size=\(1, 2\) gives 2 reference positions'):
+        RGANeck(16, (1, 2))
+
+
+def test_bad_in_index_and_bad_in_channels():
+    with pytest.raises(IndexError, match='in_index=5 but the backbone returned 3 maps'):
+        RGANeck(16, (5, 5), in_index=5)(_maps())
+    with pytest.raises(ValueError, match='positive int'):
+        RGANeck([16], (5, 5))
