@@ -1,4 +1,5 @@
 """Person re-ID datasets (paper §4.1), the P × K identity sampler and the re-ID pipelines."""
+from .cifar import CIFAR10, CIFAR100
 from .cuhk03 import CUHK03
 from .dukemtmc import DukeMTMCReID
 from .market1501 import Market1501

@@ -1,0 +1,24 @@
+# Schedule of He et al. 2016 (§4.2) for CIFAR ResNets, with the runtime it needs.
+# SGD, momentum 0.9, weight decay 1e-4, batch 128 (set by each config), lr 0.1 divided by 10
+# at 32k and 48k iterations, stop at 64k. For 110 layers (and deeper) He et al. warm up at
+# lr 0.01 until the training error is below 80 % (about 400 iterations): a constant 0.01 for
+# the first 400 iterations here. Iteration based: validation and checkpoints every 4k.
+# Every CIFAR config runs in mmpretrain's scope with rga_mm's parts named ``rga_mm.X``.
+_base_ = ['../default_runtime.py']
+default_scope = 'mmpretrain'
+custom_imports = dict(imports=['rga_mm'], allow_failed_imports=False)
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=False))
+param_scheduler = [
+    dict(type='ConstantLR', factor=0.1, begin=0, end=400, by_epoch=False),
+    dict(type='MultiStepLR', milestones=[32000, 48000], gamma=0.1, by_epoch=False),
+]
+train_cfg = dict(by_epoch=False, max_iters=64000, val_interval=4000)
+val_cfg = dict()
+test_cfg = dict()
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=100),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3))
+log_processor = dict(by_epoch=False)

@@ -1,0 +1,28 @@
+"""rga_mm.CIFAR10/100: mmpretrain's CIFAR loading with an optional md5 check (design §5)."""
+import numpy as np
+import pytest
+
+from rga_mm.datasets import CIFAR10, CIFAR100
+from cifar_files import write_cifar
+
+
+@pytest.mark.parametrize('dataset, which, first_file', [
+    (CIFAR10, 10, 'cifar-10-batches-py/data_batch_1'),
+    (CIFAR100, 100, 'cifar-100-python/train')])
+def test_generated_pickles_load_through_mmpretrains_parser(tmp_path, dataset, which,
+                                                           first_file):
+    root = write_cifar(tmp_path, which, num_train=20, num_test=10)
+    train = dataset(data_root=str(root), split='train', verify_md5=False)
+    test = dataset(data_root=str(root), split='test', verify_md5=False)
+    assert len(train) == 20 and len(test) == 10
+    sample = train.get_data_info(3)
+    assert sample['img'].shape == (32, 32, 3) and sample['img'].dtype == np.uint8
+    assert sample['gt_label'] == 3
+    assert len(train.CLASSES) == which
+    # the default keeps mmpretrain's md5 check: generated files are not the official ones
+    with pytest.raises(RuntimeError, match='Cannot find'):
+        dataset(data_root=str(root), split='train')
+    # the structure is still required without md5
+    (root / first_file).unlink()
+    with pytest.raises(RuntimeError, match='Cannot find'):
+        dataset(data_root=str(root), split='test', verify_md5=False)

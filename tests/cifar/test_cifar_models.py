@@ -1,0 +1,67 @@
+"""CIFAR backbones and where RGA-SC goes in them (paper §4.3, design §3)."""
+import pytest
+import torch
+
+from rga_mm.models.attention import RGA
+from rga_mm.models.backbones import CifarDenseNet, CifarResNet, StageAttentionBackbone
+from rga_mm.models.backbones.cifar_densenet import layers_per_block
+
+
+def _count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_cifar_resnet_is_6n_plus_2_with_parameter_free_shortcuts():
+    net = CifarResNet(depth=20, out_indices=(0, 1, 2))
+    outs = net(torch.zeros(2, 3, 32, 32))
+    assert [tuple(o.shape[1:]) for o in outs] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
+    assert [len(getattr(net, f'layer{i}')) for i in (1, 2, 3)] == [3, 3, 3]
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) + 1 == 20  # 19 convs + the classifier = depth (option A: no 1×1)
+    with pytest.raises(ValueError, match='6n \\+ 2'):
+        CifarResNet(depth=100)
+
+
+def test_densenet_layers_per_block_follow_huang_et_al():
+    assert layers_per_block(100, bottleneck=False) == (32, 32, 32)
+    assert layers_per_block(115, bottleneck=False) == (37, 37, 37)
+    assert layers_per_block(100, bottleneck=True) == (16, 16, 16)
+    with pytest.raises(ValueError, match='num_layers'):
+        layers_per_block(115, bottleneck=True)
+
+
+def test_densenet_bc_transition1_is_the_papers_16x16x108_map():
+    net = CifarDenseNet(depth=100, bottleneck=True, compression=0.5)
+    assert net.out_channels == [108, 150, 342]
+    seen = {}
+    net.transition1.register_forward_hook(lambda m, i, o: seen.update(shape=o.shape))
+    assert net(torch.zeros(1, 3, 32, 32))[0].shape == (1, 342, 8, 8)
+    assert tuple(seen['shape']) == (1, 108, 16, 16)  # 24 + 16·12 = 216, halved, pooled
+
+
+@pytest.mark.parametrize('backbone, stage, map_shape, reduction', [
+    # ResNet: after the first stage, 16 channels at 32×32, s1 = s2 = 4
+    (dict(type='CifarResNet', depth=20), 'layer1', (16, 32, 32), 4),
+    # DenseNet-BC (L = 40 for speed): after block 1 + transition, (24 + 6·12)/2 at 16×16
+    (dict(type='CifarDenseNet', depth=40, bottleneck=True, compression=0.5), 'transition1',
+     (48, 16, 16), 8),
+])
+def test_rga_sc_runs_on_the_stage_the_paper_names(backbone, stage, map_shape, reduction):
+    channels, height, width = map_shape
+    model = StageAttentionBackbone(
+        backbone=backbone,
+        attentions={stage: dict(type='RGA', in_channels=channels, spatial_size=(height, width),
+                                mode='SC', reduction=reduction, gate_reduction=reduction)})
+    seen = {}
+    model.attentions[stage].register_forward_hook(
+        lambda m, i, o: seen.update(shape=tuple(i[0].shape)))
+    out = model(torch.zeros(2, 3, 32, 32))[0]
+    assert seen['shape'] == (2, *map_shape)
+    assert out.shape[-2:] == (8, 8)
+
+
+def test_rga_sc_parameter_costs_of_the_cifar_placements():
+    # ResNet-110: (16, 32×32), s1 = s2 = 4: the 1.3 M between Table 7's 1.7 M and 3.0 M
+    assert _count(RGA(16, (32, 32), mode='SC', reduction=4, gate_reduction=4)) == 1329772
+    # DenseNet-BC: (108, 16×16), s1 = s2 = 8: the 0.05 M between 0.8 M and 0.85 M
+    assert _count(RGA(108, (16, 16), mode='SC', reduction=8, gate_reduction=8)) == 48505
