@@ -9,9 +9,11 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
+from rga_mm.apis import check_checkpoint_shapes, load_state_dict_file
 from rga_mm.utils.distributed import prepare_cpu_distributed
 
 
@@ -47,6 +49,9 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
+    # mmengine only warns about tensors whose shapes differ and tests random weights
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    check_checkpoint_shapes(model, load_state_dict_file(args.checkpoint))
     metrics = runner.test()
     if args.out and runner.rank == 0:
         with open(args.out, 'w') as f:

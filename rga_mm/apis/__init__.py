@@ -1,3 +1,3 @@
-from .inference import init_model
+from .inference import check_checkpoint_shapes, init_model, load_state_dict_file
 
-__all__ = ['init_model']
+__all__ = ['check_checkpoint_shapes', 'init_model', 'load_state_dict_file']

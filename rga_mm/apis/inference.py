@@ -32,6 +32,19 @@ def check_checkpoint_shapes(model: nn.Module, state_dict: dict) -> None:
                 f'trained with another configuration (input size, number of classes, ...)')
 
 
+def load_state_dict_file(checkpoint: str) -> dict:
+    """The state dict of a checkpoint file, read with ``torch.load(weights_only=True)``.
+
+    Accepts ``{'state_dict': ...}`` or a bare state dict; a ``module.`` prefix (saved from
+    a data-parallel wrapper) is removed.
+    """
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f'checkpoint file {checkpoint} does not exist')
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state_dict = state.get('state_dict', state)
+    return {k.removeprefix('module.'): v for k, v in state_dict.items()}
+
+
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -54,11 +67,7 @@ def init_model(config: Union[str, Path, Config],
     init_default_scope(config.get('default_scope', 'rga_mm'))
     model = MODELS.build(config.model)
     if checkpoint is not None:
-        if not Path(checkpoint).is_file():
-            raise FileNotFoundError(f'checkpoint file {checkpoint} does not exist')
-        state = torch.load(checkpoint, map_location='cpu', weights_only=True)
-        state_dict = state.get('state_dict', state)
-        state_dict = {k.removeprefix('module.'): v for k, v in state_dict.items()}
+        state_dict = load_state_dict_file(checkpoint)
         check_checkpoint_shapes(model, state_dict)
         load_state_dict(model, state_dict, strict=False)
     model.cfg = config

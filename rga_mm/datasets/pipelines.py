@@ -4,8 +4,8 @@ Normalisation is not here: the model's data preprocessor does it (ImageNet mean 
 ``to_rgb=True``), e.g. ``data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor',
 mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)``.
 mmcv's transforms live in mmengine's root registry and the others carry their scope, so
-the lists work under any ``default_scope``. docs/reid_datasets.md compares them with the
-official RGA transforms.
+the lists work under any ``default_scope``. The README ("Differences from the official RGA
+code") compares them with the official RGA transforms.
 """
 from typing import List
 

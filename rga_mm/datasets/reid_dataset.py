@@ -24,7 +24,8 @@ class ReIDDataset(BaseDataset):
     used in error messages) and implement :meth:`load_split` and :meth:`holds_layout`.
 
     Args:
-        data_root: the dataset's folder; its layout is described in docs/reid_datasets.md.
+        data_root: the dataset's folder; its layout is in the README ("Preparing re-ID
+            datasets").
         split: ``'train'``, ``'query'``, ``'gallery'``, or ``'test'``: all query items,
             then all gallery items, for one evaluation dataloader (``ReIDMetric``).
         **kwargs: passed to mmengine's ``BaseDataset`` (``pipeline``, ``lazy_init``, ...).

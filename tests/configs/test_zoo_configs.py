@@ -1,9 +1,8 @@
 """The attention-zoo configs: one per row of paper Tables 2 and 3 and dataset, each building
 the named attentions at the places of RGA (non-local where Wang et al. put them).
 
-Every config builds; the Market-1501 ones also run one training iteration of the real
-model (256×128, 2 identities × 2 images). The CUHK03 ones differ from them only in the
-number of classes (checked), so they are built but not trained, to keep CI short.
+Every config builds and runs one training iteration of the real model (256×128,
+2 identities × 2 images).
 """
 import ast
 from pathlib import Path
@@ -12,9 +11,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from mmpretrain.structures import DataSample
 
 from rga_mm.apis import init_model
+from rga_mm.utils.fake_data import fake_reid_batch
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs/reid'
 DATASETS = {'market1501': 751, 'cuhk03-labeled': 767}
@@ -47,7 +46,6 @@ ROWS = {
 }
 CONFIGS = [(algo, dataset, CONFIG_DIR / f'{algo}_r50-ls1_1xb64-600e_{dataset}-256x128.py')
            for dataset in DATASETS for algo in ROWS]
-MARKET = [path for _, dataset, path in CONFIGS if dataset == 'market1501']
 
 
 def expected_attentions(algo: str) -> dict:
@@ -90,28 +88,19 @@ def test_config_builds_the_rows_attentions_at_the_places_of_rga(algo, dataset, p
         stage.replace('.', '_'): spec[0] for stage, spec in expected_attentions(algo).items()}
     for stage, (_, channels, _, _) in expected_attentions(algo).items():
         assert modules[stage.replace('.', '_')].in_channels == channels
-    if dataset != 'market1501':  # trained below through its Market-1501 twin
+    if dataset != 'market1501':  # the same network as its Market-1501 twin
         market = Config.fromfile(str(path).replace(dataset, 'market1501'))
         assert cfg.model.backbone == market.model.backbone
 
 
-def fake_batch(identities: int = 2, images_per_id: int = 2, size=(256, 128)) -> dict:
-    """A batch as the P×K dataloader yields it (see tools/analysis_tools/benchmark.py)."""
-    images = [torch.randint(0, 256, (3, *size), dtype=torch.uint8)
-              for _ in range(identities * images_per_id)]
-    samples = [DataSample().set_gt_label(i // images_per_id)
-               for i in range(identities * images_per_id)]
-    return dict(inputs=images, data_samples=samples)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize('path', MARKET, ids=lambda p: p.stem)
+@pytest.mark.parametrize('path', [path for *_, path in CONFIGS], ids=lambda p: p.stem)
 def test_one_training_iteration(path):
     model = init_model(path).train()
     optim_wrapper = build_optim_wrapper(model, model.cfg.optim_wrapper)
     before = {name: p.detach().clone()
               for name, p in model.backbone.attentions.named_parameters()}
-    log = model.train_step(fake_batch(), optim_wrapper)
+    log = model.train_step(fake_reid_batch(2, 2, 256, 128), optim_wrapper)
     assert {'loss_cls', 'loss_triplet'} <= set(log)
     assert all(torch.isfinite(value).all() for value in log.values())
     after = dict(model.backbone.attentions.named_parameters())

@@ -86,6 +86,14 @@ def test_train_test_and_resume(tiny_market, tmp_path):
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
     assert 0 <= metrics['reid/mAP'] <= 100 and 'reid/rank1' in metrics
 
+    # a checkpoint that does not fit the config is refused, naming the tensor
+    mismatch = subprocess.run(
+        [sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'epoch_2.pth'),
+         '--work-dir', str(tmp_path / 'mismatch'), *_overrides(tiny_market, max_epochs=2),
+         'model.head.num_classes=9'], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert mismatch.returncode != 0
+    assert "'head.classifier.weight' has shape (8, 512)" in mismatch.stderr
+
 
 def test_two_process_gloo_training(tiny_market, tmp_path):
     work_dir = tmp_path / 'dist'

@@ -13,20 +13,12 @@ import time
 
 import torch
 from mmengine.optim import build_optim_wrapper
-from mmpretrain.structures import DataSample
 from prettytable import PrettyTable
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RelationGate
+from rga_mm.utils.fake_data import fake_reid_batch
 from rga_mm.utils.memory import TensorMemoryTracker
-
-
-def fake_batch(batch: int, height: int, width: int, images_per_id: int = 4) -> dict:
-    """A batch as the dataloader yields it: uint8 images and samples with identities."""
-    images = [torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
-              for _ in range(batch)]
-    samples = [DataSample().set_gt_label(i // images_per_id) for i in range(batch)]
-    return dict(inputs=images, data_samples=samples)
 
 
 def set_relation_path(model: torch.nn.Module, path: str) -> int:
@@ -61,7 +53,10 @@ def main() -> None:
         raise SystemExit(f'{args.config} has no RGA module to compare')
     height, width = model.cfg.input_size
     optim_wrapper = build_optim_wrapper(model, model.cfg.optim_wrapper)
-    data = fake_batch(args.batch, height, width)
+    if args.batch % 4:
+        raise SystemExit(f'--batch must be a multiple of 4 (identities × 4 images), '
+                         f'got {args.batch}')
+    data = fake_reid_batch(args.batch // 4, 4, height, width)
     results = {}
     for path in ('dense', 'factorized'):
         set_relation_path(model, path)
