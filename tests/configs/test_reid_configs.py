@@ -48,3 +48,14 @@ def test_config_builds_the_named_model(path):
     for module in modules:
         gate = getattr(module, 'spatial_gate', None) or module.channel_gate
         assert (module.mode, gate.use_relation, gate.use_appearance) == expected
+
+
+def test_config_pipelines_equal_the_importable_ones():
+    """configs/_base_/datasets/reid_256x128.py spells out rga_mm.datasets' pipelines."""
+    from rga_mm.datasets import reid_test_pipeline, reid_train_pipeline
+
+    cfg = Config.fromfile(Path(__file__).parents[2] / 'configs/_base_/datasets/reid_256x128.py')
+    importable = Config(dict(train=reid_train_pipeline(256, 128),
+                             test=reid_test_pipeline(256, 128)))
+    assert cfg.train_pipeline == importable.train
+    assert cfg.test_pipeline == importable.test

@@ -23,8 +23,8 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(128, 256), keep_ratio=False),
     dict(type='mmpretrain.PackInputs',
-         meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'camera_id',
-                    'is_query')),
+         meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'flip',
+                    'flip_direction', 'camera_id', 'is_query')),
 ]
 train_dataloader = dict(
     batch_size=64,
