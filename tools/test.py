@@ -8,13 +8,14 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import check_checkpoint_shapes, load_state_dict_file
 from rga_mm.utils.distributed import prepare_cpu_distributed
+from rga_mm.utils.run_config import load_run_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,17 +36,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    for path, what in ((args.config, 'config file'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            raise SystemExit(f'{what} {path} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
+    cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)

@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.utils.distributed import prepare_cpu_distributed
+from rga_mm.utils.run_config import load_run_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,16 +36,7 @@ def parse_args() -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied."""
-    if not osp.isfile(args.config):
-        raise SystemExit(f'config file {args.config} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         if not torch.cuda.is_available():
             raise SystemExit('--amp needs a CUDA device: mmengine\'s AmpOptimWrapper does '
