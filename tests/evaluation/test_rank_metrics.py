@@ -100,26 +100,67 @@ def straightforward_rank_metrics(distmat, query_ids, gallery_ids, query_cams, ga
     return np.mean(cmcs, axis=0), np.mean(aps), np.mean(inps)
 
 
+def small_integers(rng, shape):
+    """Many ties; non-negative, so rows are sorted as the integers their bits read as."""
+    return rng.integers(0, 6, shape).astype(np.float32)
+
+
+def signed_halves(rng, shape):
+    """Negative distances and -0.0 (equal to 0.0, but not as bits): sorted as floats."""
+    distmat = (rng.integers(-3, 4, shape) / 2).astype(np.float32)
+    return np.where(rng.random(shape) < 0.1, np.float32(-0.0), distmat)
+
+
+def float64_quarters(rng, shape):
+    return rng.integers(0, 12, shape) / 4
+
+
+@pytest.mark.parametrize('distances', [small_integers, signed_halves, float64_quarters])
 @pytest.mark.parametrize('seed', range(5))
-def test_matches_the_straightforward_protocol_in_any_chunking(seed):
-    """Random problems with many ties, junk and distractors; chunks of 1 query up to all."""
+def test_matches_the_straightforward_protocol_in_any_chunking(seed, distances):
+    """Random problems with many ties, junk and distractors; chunks of 1 query up to all,
+    evaluated by one or several threads."""
     rng = np.random.default_rng(seed)
     num_query, num_gallery = 40, 120
     query_ids = rng.integers(1, 10, num_query)
     gallery_ids = rng.integers(-1, 10, num_gallery)
     query_cams, gallery_cams = rng.integers(0, 3, num_query), rng.integers(0, 3, num_gallery)
-    distmat = rng.integers(0, 6, (num_query, num_gallery)).astype(np.float32)
+    distmat = distances(rng, (num_query, num_gallery))
     cmc, mean_ap, mean_inp = straightforward_rank_metrics(
         distmat, query_ids, gallery_ids, query_cams, gallery_cams, max_rank=20)
     for max_work_bytes in (1, 2000, 10**9):
-        out = rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
-                           max_rank=20, max_work_bytes=max_work_bytes)
-        np.testing.assert_allclose(out['cmc'], cmc)
-        assert out['mAP'] == pytest.approx(mean_ap)
-        assert out['mINP'] == pytest.approx(mean_inp)
+        for num_threads in (1, 3):
+            out = rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
+                               max_rank=20, max_work_bytes=max_work_bytes,
+                               num_threads=num_threads)
+            np.testing.assert_allclose(out['cmc'], cmc)
+            assert out['mAP'] == pytest.approx(mean_ap)
+            assert out['mINP'] == pytest.approx(mean_inp)
 
 
-def test_work_arrays_stay_within_the_budget():
+def test_chunking_and_threads_do_not_change_the_sums():
+    """mAP and mINP are exactly rounded sums over the queries: the same to the last bit
+    whatever the chunks, the threads and the order of the queries."""
+    rng = np.random.default_rng(0)
+    distmat = rng.random((200, 300))
+    query_ids, gallery_ids = rng.integers(0, 20, 200), rng.integers(0, 20, 300)
+    query_cams, gallery_cams = rng.integers(0, 4, 200), rng.integers(0, 4, 300)
+    reference = rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
+                             num_threads=1)
+    shuffled = rng.permutation(200)
+    every = slice(None)
+    for max_work_bytes, num_threads, rows in ((1, 1, every), (3000, 2, every),
+                                              (10**9, 4, shuffled)):
+        out = rank_metrics(distmat[rows], query_ids[rows], gallery_ids, query_cams[rows],
+                           gallery_cams, max_work_bytes=max_work_bytes,
+                           num_threads=num_threads)
+        assert out['mAP'] == reference['mAP'] and out['mINP'] == reference['mINP']
+        np.testing.assert_array_equal(out['cmc'], reference['cmc'])
+
+
+@pytest.mark.parametrize('num_threads', [1, 2])
+def test_work_arrays_stay_within_the_budget(num_threads):
+    """The budget bounds the work arrays of all threads together."""
     rng = np.random.default_rng(0)
     num_query, num_gallery, budget = 300, 4000, 2 * 2**20
     distmat = rng.random((num_query, num_gallery), dtype=np.float32)
@@ -127,7 +168,8 @@ def test_work_arrays_stay_within_the_budget():
     gallery_ids = rng.integers(-1, 100, num_gallery)  # junk forces a column-filtered copy
     cams = rng.integers(0, 6, num_query), rng.integers(0, 6, num_gallery)
     tracemalloc.start()
-    rank_metrics(distmat, query_ids, gallery_ids, cams[0], cams[1], max_work_bytes=budget)
+    rank_metrics(distmat, query_ids, gallery_ids, cams[0], cams[1], max_work_bytes=budget,
+                 num_threads=num_threads)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert distmat.nbytes > 2 * budget

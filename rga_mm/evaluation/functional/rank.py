@@ -15,19 +15,30 @@ sort), so results are deterministic.
 
 How it is computed without sorting each row's indices: only the ranks of the gallery items
 that share the query's identity matter (a few per query). Each row's *values* are sorted (a
-SIMD sort, several times faster than an index sort; rows are sorted a few at a time, while
-they sit in the CPU cache), and the rank of each same-identity item is found by a binary
-search run for all of them at once; the items of the query's own camera are then taken out
-of the count. Queries are processed in chunks so that the work arrays stay within
-``max_work_bytes`` (default 32 MiB, whatever the problem size).
+SIMD sort, several times faster than an index sort; non-negative distances are sorted as
+the integers their bits read as, which is faster still; rows are sorted a few at a time,
+while they sit in the CPU cache), and the rank of each same-identity item is found by a
+binary search run for all of them at once; the items of the query's own camera are then
+taken out of the count. Queries are processed in chunks, several at once on a thread pool
+(NumPy sorts outside Python's GIL), so that the work arrays of all threads stay within
+``max_work_bytes`` (default 32 MiB, whatever the problem size). mAP and mINP are exactly
+rounded sums over the queries, so they depend neither on the query order nor on the
+chunking.
 """
-from typing import Dict, Tuple, Union
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 
 JUNK_ID = -1
 DEFAULT_MAX_WORK_BYTES = 32 * 2**20
 SORT_PIECE_BYTES = 2 * 2**20
+# threads used by default at most: each one gets its share of the memory budget, so more of
+# them would make the chunks (and so the sorts) small
+DEFAULT_MAX_THREADS = 8
 
 
 def rank_metrics(distmat: np.ndarray,
@@ -36,7 +47,8 @@ def rank_metrics(distmat: np.ndarray,
                  query_cams: np.ndarray,
                  gallery_cams: np.ndarray,
                  max_rank: int = 50,
-                 max_work_bytes: int = DEFAULT_MAX_WORK_BYTES
+                 max_work_bytes: int = DEFAULT_MAX_WORK_BYTES,
+                 num_threads: Optional[int] = None
                  ) -> Dict[str, Union[np.ndarray, float, int]]:
     """Evaluate a re-ID ranking (design §4 protocol, see the module docstring).
 
@@ -47,8 +59,11 @@ def rank_metrics(distmat: np.ndarray,
         query_cams: (Q,) camera of each query.
         gallery_cams: (G,) camera of each gallery item.
         max_rank: length of the returned CMC curve.
-        max_work_bytes: bound on the memory of the work arrays (the input ``distmat`` is
-            not counted); a chunk holds at least one query row, whatever the bound.
+        max_work_bytes: bound on the memory of the work arrays of all threads together
+            (the input ``distmat`` is not counted); a chunk holds at least one query row,
+            whatever the bound.
+        num_threads: query chunks evaluated at once; default: the CPUs this process may
+            run on, at most ``DEFAULT_MAX_THREADS``.
 
     Returns:
         ``cmc``: (max_rank,) float64, ``cmc[k]`` = share of valid queries matched within
@@ -60,48 +75,83 @@ def rank_metrics(distmat: np.ndarray,
         distmat, query_ids, gallery_ids, query_cams, gallery_cams, max_rank)
     if not np.issubdtype(distmat.dtype, np.floating):
         distmat = distmat.astype(np.float64)
+    if num_threads is None:
+        num_threads = min(_usable_cpus(), DEFAULT_MAX_THREADS)
+    num_threads = max(1, num_threads)
 
-    kept = np.flatnonzero(gallery_ids != JUNK_ID)
-    columns = kept if kept.size < gallery_ids.size else slice(None)
-    by_identity = _IdentityIndex(gallery_ids[kept])
-    gallery_cams = gallery_cams[kept]
-    num_query, num_cols = distmat.shape[0], max(kept.size, 1)
-    # half of the budget for the sorted rows, a quarter for tie counting, the rest for the
-    # per-match arrays (a few dozen bytes per same-identity pair)
-    rows_per_chunk = min(num_query,
-                         max(1, max_work_bytes // 2 // (num_cols * distmat.itemsize)))
-    sorted_rows = np.empty((rows_per_chunk, kept.size), distmat.dtype)  # reused
+    evaluate = _ChunkEvaluator(distmat, query_ids, query_cams, gallery_ids, gallery_cams,
+                               max_work_bytes // num_threads)
+    num_query, step = distmat.shape[0], evaluate.rows_per_chunk
+    chunks = [slice(start, min(start + step, num_query))
+              for start in range(0, num_query, step)]
+    if num_threads == 1 or len(chunks) == 1:
+        per_chunk = [evaluate(rows) for rows in chunks]
+    else:
+        with ThreadPoolExecutor(min(num_threads, len(chunks))) as pool:
+            per_chunk = list(pool.map(evaluate, chunks))
+    ap, inp, first_rank = (np.concatenate(values) for values in zip(*per_chunk))
 
-    first_rank_hist = np.zeros(max_rank + 1, np.int64)  # last bin: first match > max_rank
-    ap_sum = inp_sum = 0.0
-    num_valid = 0
-    for start in range(0, num_query, rows_per_chunk):
-        rows = slice(start, min(start + rows_per_chunk, num_query))
-        _sort_rows(distmat[rows], columns, sorted_rows)
-        query, rank, hit = _valid_match_ranks(
-            distmat[rows], columns, sorted_rows, query_ids[rows], query_cams[rows],
-            gallery_cams, by_identity, max_work_bytes)
-        if query.size == 0:
-            continue
-        is_first = np.r_[True, query[1:] != query[:-1]]
-        is_last = np.r_[query[1:] != query[:-1], True]
-        num_matches = hit[is_last]
-        ap_sum += np.bincount(query, weights=hit / rank)[query[is_last]].dot(
-            1.0 / num_matches)
-        inp_sum += (num_matches / rank[is_last]).sum()
-        num_valid += num_matches.size
-        first_rank_hist += np.bincount(
-            np.minimum(rank[is_first], max_rank + 1) - 1, minlength=max_rank + 1)
-
-    if num_valid == 0:
+    if ap.size == 0:
         raise ValueError(f'none of the {num_query} queries has a match in the gallery '
                          f'outside its own camera; check that query and gallery come from '
                          f'the same dataset split')
+    first_rank_hist = np.bincount(np.minimum(first_rank, max_rank + 1) - 1,
+                                  minlength=max_rank + 1)  # last bin: beyond max_rank
     return dict(
-        cmc=np.cumsum(first_rank_hist[:max_rank]) / num_valid,
-        mAP=ap_sum / num_valid,
-        mINP=inp_sum / num_valid,
-        num_valid_queries=num_valid)
+        cmc=np.cumsum(first_rank_hist[:max_rank]) / ap.size,
+        mAP=math.fsum(ap) / ap.size,
+        mINP=math.fsum(inp) / ap.size,
+        num_valid_queries=ap.size)
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (all of them where the OS cannot tell)."""
+    if hasattr(os, 'sched_getaffinity'):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class _ChunkEvaluator:
+    """``evaluate(rows)`` evaluates a chunk of query rows: it returns the AP, the INP and
+    the rank of the first match of each of the chunk's valid queries, in query order.
+
+    A thread's work arrays stay within ``max_work_bytes``: half of it for the sorted rows
+    of a chunk (a buffer per thread, allocated on its first chunk and reused), a quarter
+    for tie counting, the rest for the per-match arrays (a few dozen bytes per
+    same-identity pair).
+    """
+
+    def __init__(self, distmat: np.ndarray, query_ids: np.ndarray, query_cams: np.ndarray,
+                 gallery_ids: np.ndarray, gallery_cams: np.ndarray, max_work_bytes: int):
+        self.distmat, self.query_ids, self.query_cams = distmat, query_ids, query_cams
+        self.max_work_bytes = max_work_bytes
+        kept = np.flatnonzero(gallery_ids != JUNK_ID)
+        self.columns = kept if kept.size < gallery_ids.size else slice(None)
+        self.by_identity = _IdentityIndex(gallery_ids[kept])
+        self.gallery_cams = gallery_cams[kept]
+        row_bytes = max(kept.size, 1) * distmat.itemsize
+        self.rows_per_chunk = max(1, min(distmat.shape[0],
+                                         max_work_bytes // 2 // row_bytes))
+        self.sorted_shape = (self.rows_per_chunk, kept.size)
+        self.per_thread = threading.local()
+
+    def __call__(self, rows: slice) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sorted_rows = getattr(self.per_thread, 'sorted_rows', None)
+        if sorted_rows is None:
+            sorted_rows = np.empty(self.sorted_shape, self.distmat.dtype)
+            self.per_thread.sorted_rows = sorted_rows
+        block = self.distmat[rows]
+        _sort_rows(block, self.columns, sorted_rows)
+        query, rank, hit = _valid_match_ranks(
+            block, self.columns, sorted_rows, self.query_ids[rows], self.query_cams[rows],
+            self.gallery_cams, self.by_identity, self.max_work_bytes)
+        if query.size == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+        is_first = np.r_[True, query[1:] != query[:-1]]
+        is_last = np.r_[query[1:] != query[:-1], True]
+        num_matches = hit[is_last]
+        ap = np.bincount(query, weights=hit / rank)[query[is_last]] / num_matches
+        return ap, num_matches / rank[is_last], rank[is_first]
 
 
 class _IdentityIndex:
@@ -139,7 +189,18 @@ def _sort_rows(block: np.ndarray, columns: Union[np.ndarray, slice],
             np.copyto(piece, block[start:start + step])
         else:
             np.take(block[start:start + step], columns, axis=1, out=piece)
-        piece.sort(axis=1)
+        _sort_values(piece)
+
+
+def _sort_values(rows: np.ndarray) -> None:
+    """Sort each row in place. Floats without a sign bit (no negative value, and no -0.0,
+    which must stay equal to 0.0) order as their bit patterns read as integers, which NumPy
+    sorts faster; NaN still sorts last."""
+    as_int = rows.view(f'i{rows.itemsize}') if rows.itemsize in (4, 8) else None
+    if as_int is not None and as_int.size and as_int.min() >= 0:
+        as_int.sort(axis=1)
+    else:
+        rows.sort(axis=1)
 
 
 def _valid_match_ranks(block: np.ndarray, columns: Union[np.ndarray, slice],
