@@ -1,36 +1,12 @@
 # CIFAR-100 (paper §4.3): 50k train / 10k test 32×32 images, read offline from
 # data/cifar100/cifar-100-python/ (the official python archive, extracted).
-# rga_mm.CIFAR100 is mmpretrain's CIFAR100 with an optional md5 check (design §5); the real
-# files pass it, so it stays on. Augmentation of He et al. and Huang et al.: random 32×32
-# crop from the image padded by 4 pixels, horizontal flip; per-channel normalisation (RGB
-# statistics of the training set, as mmpretrain) happens in the data preprocessor.
+# Everything else (md5 check, augmentation, loaders) as in ./cifar10.py; only the dataset,
+# the class count and the training-set statistics differ.
+_base_ = ['./cifar10.py']
 dataset_type = 'rga_mm.CIFAR100'
 data_preprocessor = dict(
-    type='ClsDataPreprocessor', num_classes=100,
-    mean=[129.304, 124.070, 112.434], std=[68.170, 65.392, 70.418],
-    to_rgb=False)
-
-train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-test_pipeline = [dict(type='PackInputs')]
-
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=2,
-    persistent_workers=True,
-    dataset=dict(type=dataset_type, data_root='data/cifar100', split='train',
-                 verify_md5=True, pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True))
-val_dataloader = dict(
-    batch_size=128,
-    num_workers=2,
-    persistent_workers=True,
-    dataset=dict(type=dataset_type, data_root='data/cifar100', split='test',
-                 verify_md5=True, pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False))
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_dataloader = val_dataloader
-test_evaluator = val_evaluator
+    num_classes=100, mean=[129.304, 124.070, 112.434], std=[68.170, 65.392, 70.418])
+cifar100 = dict(type=dataset_type, data_root='data/cifar100')
+train_dataloader = dict(dataset=cifar100)
+val_dataloader = dict(dataset=cifar100)
+test_dataloader = dict(dataset=cifar100)
