@@ -1,0 +1,193 @@
+"""Training and validation curves from mmengine's JSON scalar logs.
+
+mmengine's ``LoggerHook`` writes one JSON dict per logged step to
+``<work_dir>/<timestamp>/vis_data/scalars.json``:
+
+- training lines carry ``lr``, ``loss`` (and its parts), ``time``, ``data_time``, ``iter``,
+  ``step`` (the global iteration) and, in epoch-based runs, ``epoch``;
+- validation lines carry the metrics (``reid/mAP``, ``reid/rank1``, ``accuracy/top1``,
+  ``mIoU``, ...), ``time``, ``data_time`` and ``step``: the epoch in epoch-based runs (the
+  default ``log_metric_by_epoch=True``), the iteration in iteration-based runs.
+
+Lines are read and split by :func:`mmpretrain.utils.load_json_log` (a line with ``lr`` is a
+training line, any other a validation line) instead of a parser of our own;
+:func:`load_scalar_log` only adds error messages that name the file and what is wrong with
+it. (That split assumes every training line logs ``lr``, as mmengine's ``LogProcessor``
+does for a run with one optimizer.) :func:`plot_curves` draws one subplot per key, one
+curve per log, with matplotlib's Agg canvas (no display, no pyplot state), and writes a PNG
+of ``SUBPLOT_INCHES`` per subplot, ``MAX_COLUMNS`` subplots a row, at ``dpi`` dots per inch.
+
+    logs = {'rga-sc': load_scalar_log(find_scalar_log('work_dirs/rga-sc')),
+            'baseline': load_scalar_log(find_scalar_log('work_dirs/baseline'))}
+    plot_curves(logs, default_keys(logs), 'curves.png', title='Market-1501')
+"""
+import glob
+import json
+import math
+import os.path as osp
+from collections.abc import Sequence
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from mmpretrain.utils import load_json_log
+
+__all__ = ['find_scalar_log', 'load_scalar_log', 'default_keys', 'draw_curves', 'plot_curves']
+
+ScalarLog = dict[str, list[dict]]  # {'train': [line, ...], 'val': [line, ...]}
+
+SCALAR_LOG_NAME = 'scalars.json'
+# keys of every line that are bookkeeping, not curves worth plotting by default
+# not plotted by default; compared by the last part of a key ('reid/num_query' → 'num_query')
+BOOKKEEPING_KEYS = ('time', 'data_time', 'step', 'epoch', 'iter', 'memory', 'num_query',
+                    'num_gallery')
+SUBPLOT_INCHES = (5.0, 3.5)  # (width, height) of one subplot
+MAX_COLUMNS = 3
+DEFAULT_DPI = 100
+
+
+def find_scalar_log(path: str) -> str:
+    """``path`` itself if it is a file, else the newest ``*/vis_data/scalars.json`` under it.
+
+    ``path`` may be a scalar log or a work dir; mmengine names each run's folder in the work
+    dir by its start time (``YYYYMMDD_HHMMSS``), so the newest run's folder sorts last.
+    """
+    if osp.isfile(path):
+        return path
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'{path} is neither a scalar log nor a work dir')
+    logs = sorted(glob.glob(osp.join(path, '*', 'vis_data', SCALAR_LOG_NAME)))
+    if not logs:
+        raise FileNotFoundError(
+            f'no <timestamp>/vis_data/{SCALAR_LOG_NAME} under the work dir {path}: '
+            'mmengine writes it there during training (LoggerHook with the default '
+            'LocalVisBackend)')
+    return logs[-1]
+
+
+def load_scalar_log(path: str) -> ScalarLog:
+    """The training and validation lines of one scalar log.
+
+    Returns ``{'train': [...], 'val': [...]}``, each a list of the log's dicts in file order,
+    as :func:`mmpretrain.utils.load_json_log` splits them; lines without a ``step`` (which
+    mmengine always writes) are dropped. Raises ``FileNotFoundError`` for a missing file and
+    ``ValueError`` for a file that is not JSON lines or has no line with a ``step``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'no scalar log at {path}: mmengine writes it to '
+            f'<work_dir>/<timestamp>/vis_data/{SCALAR_LOG_NAME} during training')
+    try:
+        log = load_json_log(path)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{path} is not an mmengine scalar log (one JSON dict a line): '
+                         f'{error}') from error
+    log = {split: [line for line in lines if isinstance(line, dict) and 'step' in line]
+           for split, lines in log.items()}
+    if not log['train'] and not log['val']:
+        raise ValueError(f'{path} has no usable line: mmengine writes one JSON dict with a '
+                         '"step" key per logged iteration or validation')
+    return log
+
+
+def is_epoch_based(log: ScalarLog) -> bool:
+    """Whether the run was epoch-based: its training lines carry an ``epoch``.
+
+    In an epoch-based run the ``step`` of a validation line is the epoch."""
+    return any('epoch' in line for line in log['train'])
+
+
+def available_keys(log: ScalarLog, split: str) -> list[str]:
+    """Every key of ``log``'s ``split`` lines, in order of first appearance."""
+    return list(dict.fromkeys(key for line in log[split] for key in line))
+
+
+def default_keys(logs: dict[str, ScalarLog]) -> list[str]:
+    """``loss``, ``lr`` (where logged) and every validation metric of any of ``logs``."""
+    train = {key for log in logs.values() for key in available_keys(log, 'train')}
+    keys = [key for key in ('loss', 'lr') if key in train]
+    metrics = (key for log in logs.values() for key in available_keys(log, 'val')
+               if key.rpartition('/')[2] not in BOOKKEEPING_KEYS)
+    return keys + [key for key in dict.fromkeys(metrics) if key not in keys]
+
+
+def key_split(logs: dict[str, ScalarLog], key: str) -> str:
+    """``'train'`` if any log has ``key`` in a training line, else ``'val'`` if any has it in
+    a validation line; a ``KeyError`` that lists the available keys otherwise."""
+    for split in ('train', 'val'):
+        if any(key in available_keys(log, split) for log in logs.values()):
+            return split
+    train, val = ({k for log in logs.values() for k in available_keys(log, split)}
+                  for split in ('train', 'val'))
+    raise KeyError(f'no log has the key {key!r}; training keys: {sorted(train)}, '
+                   f'validation keys: {sorted(val)}')
+
+
+def curve(log: ScalarLog, split: str, key: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of ``key`` over ``log``'s ``split`` lines that have it."""
+    lines = [line for line in log[split] if key in line]
+    return [line['step'] for line in lines], [line[key] for line in lines]
+
+
+def step_label(logs: Sequence[ScalarLog], split: str) -> str:
+    """The x-axis label: a training step is an iteration; a validation step is an epoch
+    in epoch-based runs and an iteration otherwise."""
+    if split == 'train':
+        return 'iteration'
+    labels = dict.fromkeys('epoch' if is_epoch_based(log) else 'iteration' for log in logs)
+    return ' / '.join(labels)
+
+
+def draw_subplot(ax: Axes, logs: dict[str, ScalarLog], key: str, split: str,
+                 legend: bool) -> None:
+    """One line per log that has ``key`` in its ``split`` lines, labelled by the log's name;
+    validation lines get a marker per evaluation."""
+    with_key = {name: log for name, log in logs.items() if key in available_keys(log, split)}
+    for name, log in with_key.items():
+        ax.plot(*curve(log, split, key), label=name, marker='o' if split == 'val' else None)
+    ax.set_title(key)
+    ax.set_xlabel(step_label(list(with_key.values()), split))
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend()
+
+
+def draw_curves(logs: dict[str, ScalarLog], keys: Sequence[str],
+                title: str | None = None) -> Figure:
+    """A figure with one subplot per key (in order) and one line per log that has the key.
+
+    ``logs`` maps a legend name to a loaded log (:func:`load_scalar_log`); the legend is
+    drawn when there is more than one log.
+    """
+    if not logs:
+        raise ValueError('no log to plot')
+    if not keys:
+        raise ValueError('no key to plot')
+    splits = [key_split(logs, key) for key in keys]
+    columns = min(len(keys), MAX_COLUMNS)
+    rows = math.ceil(len(keys) / columns)
+    figure = Figure(figsize=(SUBPLOT_INCHES[0] * columns, SUBPLOT_INCHES[1] * rows))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax in axes[len(keys):]:
+        ax.remove()
+    for ax, key, split in zip(axes, keys, splits):
+        draw_subplot(ax, logs, key, split, legend=len(logs) > 1)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_curves(logs: dict[str, ScalarLog], keys: Sequence[str], out_file: str,
+                title: str | None = None, dpi: int = DEFAULT_DPI) -> str:
+    """Draw ``keys`` of ``logs`` (:func:`draw_curves`) into the PNG ``out_file``; returns it.
+
+    The image is ``SUBPLOT_INCHES × dpi`` pixels per subplot, ``MAX_COLUMNS`` subplots a
+    row. The output folder must exist.
+    """
+    out_dir = osp.dirname(osp.abspath(out_file))
+    if not osp.isdir(out_dir):
+        raise FileNotFoundError(f'the folder of the output file {out_file} does not exist')
+    draw_curves(logs, keys, title).savefig(out_file, dpi=dpi, format='png')
+    return out_file

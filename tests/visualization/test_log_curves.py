@@ -1,0 +1,224 @@
+"""rga_mm.visualization.log_curves and tools/analysis_tools/analyze_logs.py on logs written
+by a real mmengine Runner: one epoch-based run (2 epochs × 2 iterations, validation after
+each epoch) and one iteration-based run (4 iterations, validation every 2)."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from PIL import Image
+
+from rga_mm.visualization.log_curves import (MAX_COLUMNS, SUBPLOT_INCHES, default_keys,
+                                             draw_curves, find_scalar_log, load_scalar_log,
+                                             plot_curves)
+
+ROOT = Path(__file__).parents[2]
+
+
+class Scale(BaseModel):
+    """loss = weight × mean(inputs): one parameter for the optimizer to update."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        if mode == 'loss':
+            return dict(loss=self.weight * inputs.mean())
+        return [dict(score=0.0)] * len(inputs)
+
+
+class CountingMetric(BaseMetric):
+    """The k-th evaluation reports mAP = 10·k and rank1 = 50, so each point is known."""
+    default_prefix = 'reid'
+
+    def __init__(self):
+        super().__init__()
+        self.evaluations = 0
+
+    def process(self, data_batch, data_samples):
+        self.results.extend(data_samples)
+
+    def compute_metrics(self, results):
+        self.evaluations += 1
+        return dict(mAP=10.0 * self.evaluations, rank1=50.0, num_query=4)  # a count: not plotted
+
+
+def _train(work_dir: Path, by_epoch: bool) -> Path:
+    """Train ``Scale`` on 4 samples in batches of 2; returns the work dir."""
+    loader = dict(dataset=[dict(inputs=torch.tensor(float(i))) for i in range(4)],
+                  batch_size=2, num_workers=0, collate_fn=dict(type='default_collate'),
+                  sampler=dict(type='DefaultSampler', shuffle=False))
+    train_cfg = (dict(by_epoch=True, max_epochs=2, val_interval=1) if by_epoch else
+                 dict(by_epoch=False, max_iters=4, val_interval=2))
+    runner = Runner(
+        model=Scale(), work_dir=str(work_dir), experiment_name=f'log_curves_{work_dir.name}',
+        train_dataloader=loader, train_cfg=train_cfg,
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        val_dataloader=loader, val_cfg=dict(), val_evaluator=dict(type=CountingMetric),
+        log_processor=dict(by_epoch=by_epoch),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1,
+                                       log_metric_by_epoch=by_epoch), checkpoint=None),
+        default_scope='rga_mm', log_level='WARNING')
+    runner.train()
+    return work_dir
+
+
+@pytest.fixture(scope='module')
+def work_dirs(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp('runs')
+    return dict(epochs=_train(root / 'epochs', by_epoch=True),
+                iters=_train(root / 'iters', by_epoch=False))
+
+
+@pytest.fixture(scope='module')
+def logs(work_dirs) -> dict:
+    return {name: load_scalar_log(find_scalar_log(str(path)))
+            for name, path in work_dirs.items()}
+
+
+def _curves(figure) -> dict:
+    """{subplot title: (x label, [(legend label, x, y) per line])}."""
+    return {ax.get_title(): (ax.get_xlabel(),
+                             [(line.get_label(), list(line.get_xdata()), list(line.get_ydata()))
+                              for line in ax.get_lines()])
+            for ax in figure.axes}
+
+
+def test_runner_log_splits_into_training_and_validation_lines(logs):
+    epochs, iters = logs['epochs'], logs['iters']
+    assert [(line['epoch'], line['step']) for line in epochs['train']] == [
+        (1, 1), (1, 2), (2, 3), (2, 4)]
+    # epoch-based: a validation line's step is the epoch
+    assert [(line['step'], line['reid/mAP']) for line in epochs['val']] == [(1, 10), (2, 20)]
+    assert [line['step'] for line in iters['train']] == [1, 2, 3, 4]
+    assert not any('epoch' in line for line in iters['train'])
+    # iteration-based: a validation line's step is the iteration
+    assert [(line['step'], line['reid/mAP']) for line in iters['val']] == [(2, 10), (4, 20)]
+
+
+def test_default_keys_are_loss_lr_and_the_validation_metrics(logs):
+    assert default_keys(logs) == ['loss', 'lr', 'reid/mAP', 'reid/rank1']
+    assert default_keys({'val only': dict(train=[], val=logs['epochs']['val'])}) == [
+        'reid/mAP', 'reid/rank1']
+
+
+def test_one_subplot_per_key_one_point_per_logged_line(logs):
+    figure = draw_curves({'epochs': logs['epochs']}, default_keys(logs))
+    curves = _curves(figure)
+    assert list(curves) == ['loss', 'lr', 'reid/mAP', 'reid/rank1']
+    assert len(figure.axes) == 4  # the 2 spare cells of the 2×3 grid are removed
+    label, points = curves['lr']
+    assert (label, points) == ('iteration', [('epochs', [1, 2, 3, 4], [0.1] * 4)])
+    assert curves['loss'][1][0][1] == [1, 2, 3, 4]
+    assert curves['reid/mAP'] == ('epoch', [('epochs', [1, 2], [10.0, 20.0])])
+    assert curves['reid/rank1'] == ('epoch', [('epochs', [1, 2], [50.0, 50.0])])
+
+
+def test_two_runs_share_each_subplot_with_a_legend(logs):
+    figure = draw_curves(logs, ['reid/mAP', 'loss'], title='epochs vs iterations')
+    curves = _curves(figure)
+    assert curves['reid/mAP'] == ('epoch / iteration', [('epochs', [1, 2], [10.0, 20.0]),
+                                                        ('iters', [2, 4], [10.0, 20.0])])
+    assert [name for name, _, _ in curves['loss'][1]] == ['epochs', 'iters']
+    legend = figure.axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ['epochs', 'iters']
+    assert figure.get_suptitle() == 'epochs vs iterations'
+    iteration_only = _curves(draw_curves({'iters': logs['iters']}, ['reid/mAP']))
+    assert iteration_only['reid/mAP'][0] == 'iteration'
+
+
+@pytest.mark.parametrize('keys, grid', [(['loss'], (1, 1)),
+                                        (['loss', 'lr', 'reid/mAP', 'reid/rank1'], (2, 3))])
+def test_png_has_the_size_of_its_subplot_grid(logs, tmp_path, keys, grid):
+    rows, columns = grid
+    assert columns <= MAX_COLUMNS
+    out_file = str(tmp_path / 'curves.png')
+    assert plot_curves(logs, keys, out_file, dpi=40) == out_file
+    with Image.open(out_file) as image:
+        assert image.format == 'PNG'
+        assert image.size == (round(SUBPLOT_INCHES[0] * columns * 40),
+                              round(SUBPLOT_INCHES[1] * rows * 40))
+
+
+def test_find_scalar_log_takes_the_newest_run_of_a_work_dir(work_dirs, tmp_path):
+    (newest, ) = Path(work_dirs['epochs']).glob('*/vis_data/scalars.json')
+    assert find_scalar_log(str(work_dirs['epochs'])) == str(newest)
+    assert find_scalar_log(str(newest)) == str(newest)
+    for timestamp in ('20240101_120000', '20240102_090000', '20231231_235959'):
+        (tmp_path / timestamp / 'vis_data').mkdir(parents=True)
+        (tmp_path / timestamp / 'vis_data' / 'scalars.json').write_text('{"step": 1}\n')
+    assert find_scalar_log(str(tmp_path)) == str(
+        tmp_path / '20240102_090000' / 'vis_data' / 'scalars.json')
+
+
+def test_missing_log_names_the_path_and_where_mmengine_writes_it(tmp_path):
+    missing = str(tmp_path / 'scalars.json')
+    with pytest.raises(FileNotFoundError, match='vis_data/scalars.json') as error:
+        load_scalar_log(missing)
+    assert missing in str(error.value)
+
+
+def test_work_dir_without_logs_says_so(tmp_path):
+    (tmp_path / '20240101_120000' / 'vis_data').mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match='no <timestamp>/vis_data/scalars.json under'):
+        find_scalar_log(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='neither a scalar log nor a work dir'):
+        find_scalar_log(str(tmp_path / 'nowhere'))
+
+
+def test_log_without_usable_lines_says_so(tmp_path):
+    empty = tmp_path / 'empty.json'
+    empty.write_text('')
+    with pytest.raises(ValueError, match='has no usable line'):
+        load_scalar_log(str(empty))
+    no_step = tmp_path / 'no_step.json'
+    no_step.write_text('{"lr": 0.1, "loss": 1.0}\n{"reid/mAP": 3.0}\n')
+    with pytest.raises(ValueError, match='has no usable line'):
+        load_scalar_log(str(no_step))
+    truncated = tmp_path / 'truncated.json'
+    truncated.write_text('{"lr": 0.1, "loss": 1.0, "step": 1}\n{"lr": 0.1, "lo')
+    with pytest.raises(ValueError, match='not an mmengine scalar log'):
+        load_scalar_log(str(truncated))
+
+
+def test_unknown_key_lists_the_available_keys(logs):
+    with pytest.raises(KeyError) as error:
+        draw_curves(logs, ['loss', 'reid/rank5'])
+    message = error.value.args[0]
+    assert "no log has the key 'reid/rank5'" in message
+    train = ['data_time', 'epoch', 'iter', 'loss', 'lr', 'step', 'time']
+    val = ['data_time', 'reid/mAP', 'reid/num_query', 'reid/rank1', 'step', 'time']
+    assert f'training keys: {train}, validation keys: {val}' in message
+
+
+def _analyze_logs():
+    spec = importlib.util.spec_from_file_location(
+        'analyze_logs', ROOT / 'tools/analysis_tools/analyze_logs.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_plots_work_dirs_and_prints_the_png(work_dirs, tmp_path, capsys):
+    out_file = str(tmp_path / 'curves.png')
+    _analyze_logs().main([str(work_dirs['epochs']), str(work_dirs['iters']), '--out', out_file,
+                          '--keys', 'loss', 'reid/mAP', '--legend', 'a', 'b', '--dpi', '20'])
+    assert capsys.readouterr().out == out_file + '\n'
+    with Image.open(out_file) as image:
+        assert image.size == (round(SUBPLOT_INCHES[0] * 2 * 20), round(SUBPLOT_INCHES[1] * 20))
+
+
+def test_cli_errors_are_one_line_messages(work_dirs, tmp_path):
+    tool = _analyze_logs()
+    out = ['--out', str(tmp_path / 'curves.png')]
+    with pytest.raises(SystemExit, match='--legend gives 1 names for 2 logs'):
+        tool.main([str(work_dirs['epochs']), str(work_dirs['iters']), '--legend', 'a', *out])
+    with pytest.raises(SystemExit, match='^no log has the key'):
+        tool.main([str(work_dirs['epochs']), '--keys', 'mIoU', *out])
+    with pytest.raises(SystemExit, match='no <timestamp>/vis_data/scalars.json under'):
+        tool.main([str(tmp_path), *out])
+    assert not (tmp_path / 'curves.png').exists()
