@@ -1,0 +1,139 @@
+"""What a model attends to on a batch: RGA spatial gates and a class activation map.
+
+One entry point for the three tasks. The model's ``forward(inputs, mode='tensor')`` output
+decides the score the CAM explains:
+
+* re-ID (:class:`rga_mm.models.ReIDModel`, a (B, D) embedding): the embedding's L2 norm;
+* classification (mmpretrain ``ImageClassifier``, (B, K) logits): the logit of
+  ``target_class``, default the predicted class;
+* segmentation (mmseg segmentors, (B, K, h, w) logits): the mean logit of ``target_class``
+  over the pixels predicted as that class (over all pixels if there is none), default the
+  class predicted on most pixels.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import torch
+from torch import Tensor, nn
+
+from rga_mm.models.reid import ReIDModel
+from .grad_cam import GradCAM, last_feature_map
+from .spatial_gates import SpatialGateRecorder, display_name
+
+# CAM target tried first to last when none is given: the neck when it outputs a map (mmseg
+# RGANeck), else the backbone's last map (after the last RGA in re-ID and CIFAR models)
+DEFAULT_CAM_TARGETS = ('neck', 'backbone')
+
+
+@dataclass
+class AttentionExplanation:
+    """What one image's forward pass attended to.
+
+    Attributes:
+        gates: RGA module title → (H, W) spatial gate in (0, 1), at its feature map's size.
+        cam: (h, w) non-negative class activation map at the target layer's size.
+        cam_target: what the CAM explains, e.g. ``'embedding norm'`` or ``'class 3'``.
+    """
+    gates: Dict[str, Tensor] = field(default_factory=dict)
+    cam: Optional[Tensor] = None
+    cam_target: str = ''
+
+
+def resolve_cam_layer(model: nn.Module, inputs: Tensor, layer: Optional[str]) -> nn.Module:
+    """The module named ``layer`` (dotted path), or the first of ``DEFAULT_CAM_TARGETS``
+    that the model has and whose output is a (B, C, h, w) map."""
+    if layer is not None:
+        try:
+            return model.get_submodule(layer)
+        except AttributeError:
+            top_level = [name for name, _ in model.named_children()]
+            raise ValueError(f'the model has no submodule {layer!r} for the CAM; its '
+                             f'top-level submodules are {top_level}') from None
+    candidates = {name: getattr(model, name) for name in DEFAULT_CAM_TARGETS
+                  if isinstance(getattr(model, name, None), nn.Module)}
+    outputs = {}
+
+    def record(name: str, output) -> None:  # returns None: the output stays unchanged
+        outputs.setdefault(name, last_feature_map(output))
+
+    handles = [module.register_forward_hook(
+        lambda module, args, output, name=name: record(name, output))
+        for name, module in candidates.items()]
+    try:
+        with torch.no_grad():
+            model(inputs[:1], mode='tensor')
+    finally:
+        for handle in handles:
+            handle.remove()
+    for name in DEFAULT_CAM_TARGETS:
+        output = outputs.get(name)
+        if isinstance(output, Tensor) and output.dim() == 4:
+            return candidates[name]
+    raise ValueError(f'neither of {DEFAULT_CAM_TARGETS} outputs a (B, C, h, w) map; name '
+                     f'the CAM layer explicitly (a dotted submodule path)')
+
+
+def _scores(model: nn.Module, inputs: Tensor, target_class: Optional[int],
+            targets: List[str]) -> Tensor:
+    """(B,) scores the CAM explains (module docstring); appends each image's description
+    to ``targets``."""
+    output = model(inputs, mode='tensor')
+    output = output[-1] if isinstance(output, (tuple, list)) else output
+    if isinstance(model, ReIDModel):
+        targets.extend(['embedding norm'] * output.shape[0])
+        return output.norm(dim=1)
+    if output.dim() not in (2, 4):
+        raise ValueError(f"the model's tensor output has shape {tuple(output.shape)}; "
+                         f'expected (B, D) embeddings, (B, K) logits or (B, K, h, w) logits')
+    num_classes = output.shape[1]
+    if target_class is not None and not 0 <= target_class < num_classes:
+        raise ValueError(f'target class {target_class} is outside the model\'s '
+                         f'{num_classes} classes')
+    scores = []
+    for logits in output:
+        if logits.dim() == 1:
+            chosen = int(logits.argmax()) if target_class is None else target_class
+            scores.append(logits[chosen])
+        else:
+            predicted = logits.argmax(dim=0)
+            chosen = (int(predicted.flatten().mode().values) if target_class is None
+                      else target_class)
+            pixels = predicted == chosen
+            class_logits = logits[chosen]
+            scores.append(class_logits[pixels].mean() if pixels.any()
+                          else class_logits.mean())
+        targets.append(f'class {chosen}')
+    return torch.stack(scores)
+
+
+def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: Optional[str] = None,
+                      target_class: Optional[int] = None,
+                      weighting: str = 'element') -> List[AttentionExplanation]:
+    """RGA spatial gates and a CAM for each image of a batch.
+
+    Args:
+        model: an mmengine model in eval mode whose ``forward(inputs, mode='tensor')``
+            gives embeddings or logits (module docstring).
+        inputs: (B, 3, H, W) preprocessed images (the output of the model's data
+            preprocessor).
+        cam_layer: dotted name of the module whose output map the CAM explains; default
+            the neck if it outputs a map, else the backbone.
+        target_class: class whose score the CAM explains (classification, segmentation).
+        weighting: ``'element'`` (LayerCAM) or ``'channel'`` (Grad-CAM); see
+            :mod:`rga_mm.visualization.grad_cam`.
+
+    Returns:
+        One :class:`AttentionExplanation` per image.
+    """
+    if model.training:
+        raise ValueError('explain_attention needs the model in eval mode (call model.eval()): '
+                         'in training mode BatchNorm would mix the images of the batch')
+    cam = GradCAM(resolve_cam_layer(model, inputs, cam_layer), weighting)
+    inputs = inputs.detach().requires_grad_(True)  # a graph even for frozen weights
+    targets: List[str] = []
+    with SpatialGateRecorder(model) as recorder:
+        maps = cam(lambda: _scores(model, inputs, target_class, targets))
+    return [AttentionExplanation(
+        gates={display_name(name): gate[index, 0] for name, gate in recorder.gates.items()},
+        cam=maps[index], cam_target=targets[index]) for index in range(inputs.shape[0])]
+

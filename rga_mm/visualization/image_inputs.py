@@ -1,0 +1,68 @@
+"""Feeding image files to a model the way its config's test pipeline feeds dataset items.
+
+OpenMMLab test pipelines start by loading from the dataset (``LoadImageFromFile``, and in
+mmseg ``LoadAnnotations``); datasets such as mmpretrain's CIFAR hold decoded RGB arrays and
+have no loading step at all. For image files named on a command line, the loading steps are
+dropped and the file is read here, in the channel order the model was trained on: BGR where
+the pipeline loads files (``LoadImageFromFile`` decodes to BGR), RGB for decoded-array
+datasets (mmpretrain's CIFAR and MNIST store RGB).
+"""
+from pathlib import Path
+from typing import Iterable, Optional, Sequence, Tuple
+
+import mmcv
+import numpy as np
+from mmengine.dataset import Compose
+from torch import Tensor
+
+LOADING_TRANSFORMS = ('LoadImageFromFile', 'LoadAnnotations')
+
+
+def _transform_name(transform) -> str:
+    """``'mmseg.LoadAnnotations'`` or a transform object → ``'LoadAnnotations'``."""
+    if isinstance(transform, dict):
+        kind = transform.get('type', '')
+        return kind.rpartition('.')[2] if isinstance(kind, str) else kind.__name__
+    return type(transform).__name__
+
+
+def pipeline_channel_order(pipeline: Iterable) -> str:
+    """``'bgr'`` if the pipeline (transform configs or objects) loads image files, else
+    ``'rgb'`` (module docstring)."""
+    loads_files = any(_transform_name(t) == 'LoadImageFromFile' for t in pipeline)
+    return 'bgr' if loads_files else 'rgb'
+
+
+def file_pipeline(test_pipeline: Sequence[dict]) -> Tuple[Compose, str]:
+    """A test pipeline config → (the pipeline without its loading steps, the channel order
+    files must be read in)."""
+    kept = [t for t in test_pipeline if _transform_name(t) not in LOADING_TRANSFORMS]
+    return Compose(kept), pipeline_channel_order(test_pipeline)
+
+
+def load_image_file(path: str, pipeline: Compose, channel_order: str,
+                    input_size: Optional[Tuple[int, int]] = None) -> dict:
+    """Read ``path`` and run ``pipeline`` on it → the packed data dict (``inputs``,
+    ``data_samples``).
+
+    Args:
+        input_size: (height, width) to resize the image to before the pipeline (for
+            pipelines without a resize step, e.g. CIFAR's).
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'image {path} does not exist')
+    image = mmcv.imread(path, channel_order=channel_order)
+    if image is None:
+        raise ValueError(f'image {path} could not be decoded (not an image file?)')
+    if input_size is not None:
+        image = mmcv.imresize(image, (input_size[1], input_size[0]))
+    shape = image.shape[:2]
+    return pipeline(dict(img=image, img_path=str(path), ori_shape=shape, img_shape=shape))
+
+
+def displayed_image(packed_inputs: Tensor, channel_order: str) -> np.ndarray:
+    """(3, H, W) packed uint8 inputs of a pipeline → (H, W, 3) RGB uint8 image."""
+    image = packed_inputs.detach().cpu().numpy().transpose(1, 2, 0)
+    if channel_order == 'bgr':
+        image = image[..., ::-1]
+    return np.ascontiguousarray(image.clip(0, 255).astype(np.uint8))

@@ -1,0 +1,100 @@
+"""Draw what RGA attends to on images: input, every RGA spatial gate, and a CAM (paper Fig. 3).
+
+    python tools/visualization/vis_attention.py CONFIG CHECKPOINT IMAGE [IMAGE ...] \
+        --out DIR [--cam-layer NAME] [--target-class K] [--weighting element|channel] \
+        [--input-size H W] [--panel-height PX] [--device cpu] [--cfg-options k=v ...]
+
+Works for the configs of all three tasks: re-ID (the CAM explains the embedding), CIFAR
+classification and Cityscapes segmentation (the CAM explains a class: ``--target-class``,
+default the predicted one). An IMAGE may be a folder: its image files are drawn in name
+order. Each image gives ``DIR/<image name>.png``; images are fed through the config's test
+pipeline (see ``rga_mm.visualization.image_inputs``). CIFAR's pipeline has no resize step, so
+pass ``--input-size 32 32`` for images of other sizes.
+"""
+import argparse
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import mmcv
+from mmengine.config import DictAction
+from mmengine.dataset import pseudo_collate
+
+import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
+from rga_mm.apis import init_model
+from rga_mm.visualization import AttentionVisualizer, explain_attention
+from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='config file of the model')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('images', nargs='+', help='image files or folders of images')
+    parser.add_argument('--out', required=True, help='folder to write the PNG grids to')
+    parser.add_argument('--cam-layer', help='dotted name of the module whose output the CAM '
+                        'explains (default: the neck if it outputs a map, else the backbone)')
+    parser.add_argument('--target-class', type=int,
+                        help='class the CAM explains (classification, segmentation)')
+    parser.add_argument('--weighting', choices=['element', 'channel'], default='element',
+                        help="CAM weighting: 'element' (LayerCAM) or 'channel' (Grad-CAM)")
+    parser.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
+                        help='resize images to H×W before the test pipeline')
+    parser.add_argument('--panel-height', type=int, default=256,
+                        help='displayed height of each panel in pixels')
+    parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries')
+    return parser.parse_args(argv)
+
+
+def expand_images(paths: List[str]) -> List[Path]:
+    """Files as given; folders → their image files in name order."""
+    images = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise SystemExit(f'folder {path} holds no image file '
+                                 f'({", ".join(IMAGE_SUFFIXES)})')
+            images.extend(found)
+        elif path.is_file():
+            images.append(path)
+        else:
+            raise SystemExit(f'image {path} does not exist')
+    return images
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    images = expand_images(args.images)
+    try:
+        model = init_model(args.config, args.checkpoint, args.device, args.cfg_options)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(str(error)) from None
+    pipeline, channel_order = file_pipeline(model.cfg.test_dataloader.dataset.pipeline)
+    visualizer = AttentionVisualizer(name='vis_attention', panel_height=args.panel_height)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in images:
+        try:
+            data = load_image_file(str(path), pipeline, channel_order, args.input_size)
+            batch = model.data_preprocessor(pseudo_collate([data]), False)
+            explanation, = explain_attention(
+                model, batch['inputs'], cam_layer=args.cam_layer,
+                target_class=args.target_class, weighting=args.weighting)
+        except (FileNotFoundError, ValueError) as error:
+            hint = ('' if args.input_size else '; if the config\'s test pipeline does not '
+                    'resize images (CIFAR), pass --input-size H W')
+            raise SystemExit(f'{path}: {error}{hint}') from None
+        grid = visualizer.draw_attention_grid(
+            displayed_image(data['inputs'], channel_order), explanation)
+        target = out_dir / f'{path.stem}.png'
+        mmcv.imwrite(grid[..., ::-1], str(target))
+        gates = ', '.join(explanation.gates) or 'no RGA spatial gate'
+        print(f'{path} → {target} ({gates}; CAM of the {explanation.cam_target})')
+
+
+if __name__ == '__main__':
+    main()
