@@ -1,0 +1,4 @@
+"""Runner extensions: hooks."""
+from .hooks import AttentionVisualizationHook
+
+__all__ = ['AttentionVisualizationHook']

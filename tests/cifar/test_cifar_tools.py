@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mmcv
 import pytest
 import torch
 from cifar_files import write_cifar
@@ -39,8 +40,19 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):
     data_root = write_cifar(tmp_path / 'cifar10', 10, num_train=64, num_test=32)
     work_dir = tmp_path / 'work'
-    _run('tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
+    # the config plus the attention hook (issue 8), logging through mmpretrain's visualizer
+    with_hook = tmp_path / 'with_attention_hook.py'
+    with_hook.write_text(f"_base_ = ['{CONFIG}']\ncustom_hooks = [dict(type="
+                         f"'rga_mm.AttentionVisualizationHook', by_epoch=False, interval=2, "
+                         f"num_images=2, panel_height=64)]\n")
+    _run('tools/train.py', str(with_hook), '--work-dir', str(work_dir),
          *_overrides(data_root, iters=4))
+    # CIFAR items have no file: named by validation index (0 and 31 of 32); input, layer1
+    # gate and CAM panels of 64×64 under 30 title pixels
+    images = sorted(work_dir.glob('*/vis_data/vis_image/*.png'))
+    assert [p.name for p in images] == [f'attention_val{i}_{step}.png'
+                                        for i in (0, 31) for step in (2, 4)]
+    assert all(mmcv.imread(str(p)).shape == (94, 3 * 64 + 2 * 4, 3) for p in images)
     checkpoint = work_dir / 'iter_4.pth'
     state = torch.load(checkpoint, weights_only=False, map_location='cpu')
     assert state['meta']['iter'] == 4

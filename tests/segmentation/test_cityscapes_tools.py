@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mmcv
 import numpy as np
 import pytest
 from mmengine.config import Config
@@ -51,6 +52,8 @@ val_dataloader = dict(**loader, dataset=dict(data_root=data_root, pipeline=test_
 test_dataloader = val_dataloader
 train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
+custom_hooks = [dict(type='rga_mm.AttentionVisualizationHook', by_epoch=False, interval=2,
+                     num_images=1, panel_height=32)]
 '''
 
 
@@ -94,6 +97,10 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
     log = train.stdout + train.stderr
     assert 'Iter(train) [2/2]' in log and 'decode.loss_ce' in log
     assert 'mIoU' in log  # the validation after iteration 2
+    # the attention hook (issue 8) through mmseg's SegLocalVisualizer: input, neck gate, CAM
+    image, = work_dir.glob('*/vis_data/vis_image/*.png')
+    assert image.name == 'attention_tinycity_000000_000019_leftImg8bit_2.png'
+    assert mmcv.imread(str(image)).shape == (30 + 32, 3 * 64 + 2 * 4, 3)
 
     out = tmp_path / 'metrics.json'
     _run('tools/test.py', str(config), str(checkpoint), '--work-dir', str(work_dir),

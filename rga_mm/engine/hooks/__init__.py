@@ -1,0 +1,3 @@
+from .attention_visualization_hook import AttentionVisualizationHook
+
+__all__ = ['AttentionVisualizationHook']

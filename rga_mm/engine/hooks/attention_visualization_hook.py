@@ -1,0 +1,117 @@
+"""Training-time pictures of what RGA attends to, logged through the runner's visualizer.
+
+Example (any task; mmseg and mmpretrain configs write ``type='rga_mm.Attention...'``)::
+
+    custom_hooks = [dict(type='AttentionVisualizationHook', num_images=4, interval=10)]
+    visualizer = dict(type='Visualizer', vis_backends=[
+        dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+
+Every ``interval`` epochs (or iterations with ``by_epoch=False``) the hook draws the
+:class:`~rga_mm.visualization.AttentionVisualizer` grid (input, RGA spatial gates, CAM) of
+the same validation images and sends each one to the runner's visualizer as the image
+``attention_<image name>`` at that step: ``LocalVisBackend`` writes
+``<work_dir>/<timestamp>/vis_data/vis_image/attention_<image name>_<step>.png``,
+``TensorboardVisBackend`` an image series per name.
+"""
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmengine.dataset import pseudo_collate
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from rga_mm.registry import HOOKS
+from rga_mm.visualization import AttentionVisualizer, explain_attention
+from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
+
+
+@HOOKS.register_module()
+class AttentionVisualizationHook(Hook):
+    """Log attention grids of fixed validation images during training.
+
+    Args:
+        num_images: how many validation images, spread evenly over the validation set
+            (ignored when ``indices`` is given).
+        indices: validation-set indices of the images to draw.
+        interval: draw every ``interval`` epochs (``by_epoch=True``) or iterations.
+        by_epoch: count ``interval`` in epochs or in iterations.
+        cam_layer, target_class, weighting: see
+            :func:`rga_mm.visualization.explain_attention`.
+        panel_height: displayed height of each panel in pixels.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, num_images: int = 4, indices: Optional[Sequence[int]] = None,
+                 interval: int = 1, by_epoch: bool = True, cam_layer: Optional[str] = None,
+                 target_class: Optional[int] = None, weighting: str = 'element',
+                 panel_height: int = 256) -> None:
+        if interval < 1:
+            raise ValueError(f'interval must be at least 1, got {interval}')
+        if indices is None and num_images < 1:
+            raise ValueError(f'num_images must be at least 1, got {num_images}')
+        self.num_images = num_images
+        self.indices = None if indices is None else list(indices)
+        self.interval = interval
+        self.by_epoch = by_epoch
+        self.explain_options = dict(cam_layer=cam_layer, target_class=target_class,
+                                    weighting=weighting)
+        self.drawer = AttentionVisualizer(name=f'attention_hook_{id(self)}',
+                                          panel_height=panel_height)
+        self.images: List[dict] = []
+        self.names: List[str] = []
+        self.channel_order = 'bgr'
+
+    def before_train(self, runner) -> None:
+        """Pick the images and run them through the validation pipeline once."""
+        if runner.val_loop is None:
+            raise ValueError('AttentionVisualizationHook draws validation images, but the '
+                             'config has no val_dataloader / val_cfg')
+        dataset = runner.val_dataloader.dataset
+        if len(dataset) == 0:
+            raise ValueError('AttentionVisualizationHook: the validation set is empty')
+        indices = self.indices
+        if indices is None:
+            count = min(self.num_images, len(dataset))
+            indices = np.linspace(0, len(dataset) - 1, count).round().astype(int).tolist()
+        outside = [i for i in indices if not 0 <= i < len(dataset)]
+        if outside:
+            raise IndexError(f'AttentionVisualizationHook indices {outside} are outside the '
+                             f'validation set of {len(dataset)} items')
+        self.images = [dataset[i] for i in indices]
+        self.names = [self._image_name(data, i) for data, i in zip(self.images, indices)]
+        self.channel_order = pipeline_channel_order(dataset.pipeline.transforms)
+
+    def after_train_epoch(self, runner) -> None:
+        if self.by_epoch and self.every_n_epochs(runner, self.interval):
+            self.log_attention(runner, step=runner.epoch + 1)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if not self.by_epoch and self.every_n_train_iters(runner, self.interval):
+            self.log_attention(runner, step=runner.iter + 1)
+
+    def log_attention(self, runner, step: int) -> None:
+        """Draw every image's grid with the current weights and log it at ``step``."""
+        if not is_main_process():
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        was_training = model.training
+        model.eval()
+        try:
+            for name, data in zip(self.names, self.images):
+                batch = model.data_preprocessor(pseudo_collate([data]), False)
+                explanation, = explain_attention(model, batch['inputs'],
+                                                 **self.explain_options)
+                grid = self.drawer.draw_attention_grid(
+                    displayed_image(data['inputs'], self.channel_order), explanation)
+                runner.visualizer.add_image(f'attention_{name}', grid, step)
+        finally:
+            model.train(was_training)
+
+    @staticmethod
+    def _image_name(data: dict, index: int) -> str:
+        path = data['data_samples'].metainfo.get('img_path')
+        return Path(path).stem if path else f'val{index}'
