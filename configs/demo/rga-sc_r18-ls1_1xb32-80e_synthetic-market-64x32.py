@@ -59,9 +59,14 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=3),
     dict(type='MultiStepLR', by_epoch=True, milestones=[60, 72], gamma=0.1),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=80, val_interval=80)
+train_cfg = dict(by_epoch=True, max_epochs=80, val_interval=20)  # 4 points on the curves
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=80, max_keep_ckpts=1))
+# every 20 epochs: input, RGA gates and CAM of 4 validation images, as PNG files under
+# vis_data/vis_image/ and as TensorBoard images (tensorboard --logdir work_dirs/demo)
+custom_hooks = [dict(type='AttentionVisualizationHook', num_images=4, interval=20)]
+visualizer = dict(type='Visualizer', vis_backends=[
+    dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The project's main job: re-ID with RGA-SC on a synthetic Market-1501, end to end on a CPU.
 # Sets up .venv/ on first use (tools/misc/ensure_env.sh), generates the data on first use,
-# trains configs/demo/... with tools/train.py, tests it with tools/test.py and prints
-# Rank-1 / mAP next to chance. Extra arguments go to tools/train.py (e.g. --cfg-options ...).
+# trains configs/demo/... with tools/train.py, tests it with tools/test.py, prints
+# Rank-1 / mAP next to chance, and draws what RGA attends to on four query images
+# (work_dirs/demo/attention/) and the training curves (work_dirs/demo/curves.png).
+# Extra arguments go to tools/train.py (e.g. --cfg-options ...).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bash "$root/tools/misc/ensure_env.sh"
@@ -16,3 +18,9 @@ work=work_dirs/demo
 "$py" tools/test.py "$config" "$(cat "$work/last_checkpoint")" --work-dir "$work/test" \
     --out "$work/metrics.json"
 "$py" tools/misc/demo_report.py "$work/metrics.json" "$data/Market-1501-v15.09.15"
+# four query images of different identities: every 25th query file in name order
+mapfile -t queries < <(ls "$data/Market-1501-v15.09.15/query"/*.jpg | awk 'NR % 25 == 1' | head -4)
+"$py" tools/visualization/vis_attention.py "$config" "$(cat "$work/last_checkpoint")" \
+    "${queries[@]}" --out "$work/attention"
+"$py" tools/analysis_tools/analyze_logs.py "$work" --out "$work/curves.png" \
+    --keys loss loss_cls loss_triplet lr reid/rank1 reid/mAP
