@@ -3,9 +3,9 @@
 ``input | <RGA module 1> gate | ... | <RGA module n> gate | CAM``. Each map is upsampled
 (bilinear) to the displayed image and overlaid as a heat map with mmengine's
 ``Visualizer.draw_featmap``; heat maps are min–max normalised per panel, so each gate panel's
-title gives the gate's actual range. Titles are drawn with ``Visualizer.draw_texts``, and
-``add_attention_grid`` sends the picture to the visualizer's backends (local files,
-TensorBoard, ...).
+title gives the gate's actual range. Titles are drawn with ``Visualizer.draw_texts``; a
+runner's visualizer sends the picture to its backends (local files, TensorBoard, ...) with
+``add_image``, as :class:`rga_mm.engine.hooks.AttentionVisualizationHook` does.
 """
 from typing import List, Tuple
 
@@ -90,15 +90,6 @@ class AttentionVisualizer(Visualizer):
             maps.append(explanation.cam)
         panels = [shown] + [self._overlay(values, shown) for values in maps]
         return self._titled_row(panels, self.panel_titles(image.shape[:2], explanation))
-
-    def add_attention_grid(self, name: str, image: np.ndarray,
-                           explanation: AttentionExplanation, step: int = 0
-                           ) -> np.ndarray:
-        """Draw the grid and send it to every vis backend as image ``name`` at ``step``;
-        returns the grid. Call it on the main process only (mmengine draws there)."""
-        grid = self.draw_attention_grid(image, explanation)
-        self.add_image(name, grid, step)
-        return grid
 
     def _overlay(self, values: Tensor, shown: np.ndarray) -> np.ndarray:
         upsampled = upsample_map(values.detach().cpu(), shown.shape[:2])

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import torch
+from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
 from rga_mm.models.reid import ReIDModel
-from .grad_cam import GradCAM, last_feature_map
+from .grad_cam import GradCAM
 from .spatial_gates import SpatialGateRecorder, display_name
 
 # CAM target tried first to last when none is given: the neck when it outputs a map (mmseg
@@ -39,38 +40,19 @@ class AttentionExplanation:
     cam_target: str = ''
 
 
-def resolve_cam_layer(model: nn.Module, inputs: Tensor, layer: Optional[str]) -> nn.Module:
-    """The module named ``layer`` (dotted path), or the first of ``DEFAULT_CAM_TARGETS``
-    that the model has and whose output is a (B, C, h, w) map."""
-    if layer is not None:
-        try:
-            return model.get_submodule(layer)
-        except AttributeError:
-            top_level = [name for name, _ in model.named_children()]
-            raise ValueError(f'the model has no submodule {layer!r} for the CAM; its '
-                             f'top-level submodules are {top_level}') from None
-    candidates = {name: getattr(model, name) for name in DEFAULT_CAM_TARGETS
-                  if isinstance(getattr(model, name, None), nn.Module)}
-    outputs = {}
-
-    def record(name: str, output) -> None:  # returns None: the output stays unchanged
-        outputs.setdefault(name, last_feature_map(output))
-
-    handles = [module.register_forward_hook(
-        lambda module, args, output, name=name: record(name, output))
-        for name, module in candidates.items()]
+def cam_layer_candidates(model: nn.Module, layer: Optional[str]) -> List[nn.Module]:
+    """The module named ``layer`` (a dotted path), or those of ``DEFAULT_CAM_TARGETS`` the
+    model has, in order of preference (:class:`GradCAM` takes the first that outputs a
+    map)."""
+    if layer is None:
+        return [getattr(model, name) for name in DEFAULT_CAM_TARGETS
+                if isinstance(getattr(model, name, None), nn.Module)]
     try:
-        with torch.no_grad():
-            model(inputs[:1], mode='tensor')
-    finally:
-        for handle in handles:
-            handle.remove()
-    for name in DEFAULT_CAM_TARGETS:
-        output = outputs.get(name)
-        if isinstance(output, Tensor) and output.dim() == 4:
-            return candidates[name]
-    raise ValueError(f'neither of {DEFAULT_CAM_TARGETS} outputs a (B, C, h, w) map; name '
-                     f'the CAM layer explicitly (a dotted submodule path)')
+        return [model.get_submodule(layer)]
+    except AttributeError:
+        top_level = [name for name, _ in model.named_children()]
+        raise ValueError(f'the model has no submodule {layer!r} for the CAM; its top-level '
+                         f'submodules are {top_level}') from None
 
 
 def _scores(model: nn.Module, inputs: Tensor, target_class: Optional[int],
@@ -112,8 +94,8 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: Optional[str]
     """RGA spatial gates and a CAM for each image of a batch.
 
     Args:
-        model: an mmengine model in eval mode whose ``forward(inputs, mode='tensor')``
-            gives embeddings or logits (module docstring).
+        model: an mmengine model (or a wrapped one) in eval mode whose
+            ``forward(inputs, mode='tensor')`` gives embeddings or logits (module docstring).
         inputs: (B, 3, H, W) preprocessed images (the output of the model's data
             preprocessor).
         cam_layer: dotted name of the module whose output map the CAM explains; default
@@ -125,10 +107,12 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: Optional[str]
     Returns:
         One :class:`AttentionExplanation` per image.
     """
+    if is_model_wrapper(model):
+        model = model.module
     if model.training:
         raise ValueError('explain_attention needs the model in eval mode (call model.eval()): '
                          'in training mode BatchNorm would mix the images of the batch')
-    cam = GradCAM(resolve_cam_layer(model, inputs, cam_layer), weighting)
+    cam = GradCAM(cam_layer_candidates(model, cam_layer), weighting)
     inputs = inputs.detach().requires_grad_(True)  # a graph even for frozen weights
     targets: List[str] = []
     with SpatialGateRecorder(model) as recorder:

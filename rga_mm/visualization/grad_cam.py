@@ -14,7 +14,7 @@ G = ∂score/∂A:
 No OpenMMLab package ships a CAM (mmpretrain's ``vis_cam.py`` tool needs the third-party
 ``grad-cam`` package), so this is a small module of our own.
 """
-from typing import Callable, Union
+from typing import Any, Callable, Dict, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,10 +22,11 @@ from torch import Tensor, nn
 WEIGHTINGS = ('element', 'channel')
 
 
-def last_feature_map(output: Union[Tensor, tuple, list]) -> Tensor:
-    """A module's output map: the tensor itself, or the last tensor of a tuple/list."""
+def last_feature_map(output: Any) -> Any:
+    """A module's output map: the output itself, or the last item of a tuple/list (None
+    for an empty one); the caller checks that it is a (B, C, h, w) tensor."""
     if isinstance(output, (tuple, list)):
-        output = output[-1] if output else None
+        return output[-1] if output else None
     return output
 
 
@@ -42,40 +43,54 @@ def class_activation_map(activations: Tensor, gradients: Tensor,
     return weighted.sum(dim=1).clamp(min=0)
 
 
+def _is_map(output: Any) -> bool:
+    return isinstance(output, Tensor) and output.dim() == 4 and output.requires_grad
+
+
 class GradCAM:
-    """Record the output of ``target`` during ``score_fn()`` and turn it into a CAM.
+    """Record the output of the target layer during ``score_fn()`` and turn it into a CAM.
 
     Args:
-        target: the module whose output map (a (B, C, h, w) tensor, or a tuple whose last
-            item is one) is explained.
+        targets: candidate target layers in order of preference; the CAM explains the
+            output map (a (B, C, h, w) tensor, or a tuple whose last item is one) of the
+            first candidate that produces one during the forward pass, so no extra pass
+            is needed to choose.
         weighting: ``'element'`` (LayerCAM, default) or ``'channel'`` (Grad-CAM).
     """
 
-    def __init__(self, target: nn.Module, weighting: str = 'element') -> None:
+    def __init__(self, targets: Sequence[nn.Module], weighting: str = 'element') -> None:
         if weighting not in WEIGHTINGS:
             raise ValueError(f'weighting must be one of {WEIGHTINGS}, got {weighting!r}')
-        self.target = target
+        if not targets:
+            raise ValueError('GradCAM needs at least one target layer')
+        self.targets = list(targets)
         self.weighting = weighting
 
     def __call__(self, score_fn: Callable[[], Tensor]) -> Tensor:
         """Run ``score_fn`` (returns (B,) scores, one per image) → (B, h, w) maps."""
-        recorded = []
-        handle = self.target.register_forward_hook(
-            lambda module, inputs, output: recorded.append(last_feature_map(output)))
+        recorded: Dict[int, Any] = {}
+
+        def record(index: int, output: Any) -> None:  # returns None: output unchanged
+            recorded[index] = last_feature_map(output)
+
+        handles = [target.register_forward_hook(
+            lambda module, inputs, output, index=index: record(index, output))
+            for index, target in enumerate(self.targets)]
         try:
             with torch.enable_grad():
                 scores = score_fn()
         finally:
-            handle.remove()
-        if not recorded or not isinstance(recorded[-1], Tensor) or recorded[-1].dim() != 4:
-            got = 'nothing' if not recorded else (
-                f'shape {tuple(recorded[-1].shape)}' if isinstance(recorded[-1], Tensor)
-                else type(recorded[-1]).__name__)
-            raise ValueError(f'the CAM target layer {type(self.target).__name__} must output '
-                             f'a (B, C, h, w) map (or a tuple ending with one); it gave {got}')
-        activations = recorded[-1]
-        if not activations.requires_grad:
-            raise ValueError(f'the output of the CAM target layer {type(self.target).__name__} '
-                             f'does not depend on any parameter or input that requires grad')
-        gradients, = torch.autograd.grad(scores.sum(), activations)
+            for handle in handles:
+                handle.remove()
+        chosen = next((i for i in range(len(self.targets)) if _is_map(recorded.get(i))), None)
+        if chosen is None:
+            names = ', '.join(type(target).__name__ for target in self.targets)
+            raise ValueError(f'no CAM target layer ({names}) output a (B, C, h, w) map (or a '
+                             f'tuple ending with one) that depends on the input')
+        activations = recorded[chosen]
+        gradients, = torch.autograd.grad(scores.sum(), activations, allow_unused=True)
+        if gradients is None:
+            raise ValueError(f'the score does not depend on the last output map of the CAM '
+                             f'target layer {type(self.targets[chosen]).__name__}; choose a '
+                             f'layer whose last output feeds the head')
         return class_activation_map(activations.detach(), gradients, self.weighting)

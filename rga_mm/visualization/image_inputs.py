@@ -35,7 +35,8 @@ def pipeline_channel_order(pipeline: Iterable) -> str:
 
 def file_pipeline(test_pipeline: Sequence[dict]) -> Tuple[Compose, str]:
     """A test pipeline config → (the pipeline without its loading steps, the channel order
-    files must be read in)."""
+    files must be read in). Transforms are built in the current default registry scope
+    (:func:`rga_mm.apis.init_model` sets the config's)."""
     kept = [t for t in test_pipeline if _transform_name(t) not in LOADING_TRANSFORMS]
     return Compose(kept), pipeline_channel_order(test_pipeline)
 
@@ -51,9 +52,11 @@ def load_image_file(path: str, pipeline: Compose, channel_order: str,
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f'image {path} does not exist')
-    image = mmcv.imread(path, channel_order=channel_order)
+    image = mmcv.imread(path)  # BGR, None when OpenCV cannot decode the file
     if image is None:
         raise ValueError(f'image {path} could not be decoded (not an image file?)')
+    if channel_order == 'rgb':
+        image = np.ascontiguousarray(image[..., ::-1])
     if input_size is not None:
         image = mmcv.imresize(image, (input_size[1], input_size[0]))
     shape = image.shape[:2]

@@ -37,8 +37,8 @@ __all__ = ['find_scalar_log', 'load_scalar_log', 'default_keys', 'draw_curves', 
 ScalarLog = dict[str, list[dict]]  # {'train': [line, ...], 'val': [line, ...]}
 
 SCALAR_LOG_NAME = 'scalars.json'
-# keys of every line that are bookkeeping, not curves worth plotting by default
-# not plotted by default; compared by the last part of a key ('reid/num_query' → 'num_query')
+# bookkeeping and counts, not plotted by default; compared by the last part of a key
+# ('reid/num_query' → 'num_query')
 BOOKKEEPING_KEYS = ('time', 'data_time', 'step', 'epoch', 'iter', 'memory', 'num_query',
                     'num_gallery')
 SUBPLOT_INCHES = (5.0, 3.5)  # (width, height) of one subplot

@@ -43,7 +43,7 @@ def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):
     # the config plus the attention hook (issue 8), logging through mmpretrain's visualizer
     with_hook = tmp_path / 'with_attention_hook.py'
     with_hook.write_text(f"_base_ = ['{CONFIG}']\ncustom_hooks = [dict(type="
-                         f"'rga_mm.AttentionVisualizationHook', by_epoch=False, interval=2, "
+                         f"'rga_mm.AttentionVisualizationHook', interval=2, "
                          f"num_images=2, panel_height=64)]\n")
     _run('tools/train.py', str(with_hook), '--work-dir', str(work_dir),
          *_overrides(data_root, iters=4))

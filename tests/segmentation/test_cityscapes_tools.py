@@ -52,8 +52,8 @@ val_dataloader = dict(**loader, dataset=dict(data_root=data_root, pipeline=test_
 test_dataloader = val_dataloader
 train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
-custom_hooks = [dict(type='rga_mm.AttentionVisualizationHook', by_epoch=False, interval=2,
-                     num_images=1, panel_height=32)]
+custom_hooks = [dict(type='rga_mm.AttentionVisualizationHook', interval=2, num_images=1,
+                     panel_height=32)]  # iterations: the loop is iteration-based
 '''
 
 

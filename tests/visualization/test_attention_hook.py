@@ -30,16 +30,22 @@ def tiny_market(tmp_path_factory) -> Path:
         query_cameras_per_id=(1, 2), num_distractors=2, num_junk=1, seed=5)
 
 
-def train(data_root: Path, work_dir: Path, hooks: list) -> Runner:
+def build_runner(data_root: Path, work_dir: Path, hooks: list,
+                 train_cfg: dict = dict(by_epoch=True, max_epochs=2, val_interval=2)) -> Runner:
+    """The demo config on ``data_root`` with batches of 8, the given hooks and loop."""
     cfg = Config.fromfile(DEMO_CONFIG)
     loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=str(data_root)))
     cfg.merge_from_dict(dict(
         work_dir=str(work_dir), train_dataloader=dict(batch_size=8, **loader),
         val_dataloader=loader, test_dataloader=loader, model=dict(head=dict(num_classes=8)),
-        train_cfg=dict(max_epochs=2, val_interval=2),
         default_hooks=dict(logger=dict(interval=1), checkpoint=dict(interval=2))))
+    cfg.train_cfg = train_cfg
     cfg.custom_hooks = hooks
-    runner = Runner.from_cfg(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def train(data_root: Path, work_dir: Path, hooks: list) -> Runner:
+    runner = build_runner(data_root, work_dir, hooks)
     runner.train()
     return runner
 
@@ -54,18 +60,20 @@ def logged_images(work_dir: Path) -> dict:
             for tag in accumulator.Tags()['images']}
 
 
-@pytest.mark.parametrize('by_epoch', [True, False])
+@pytest.mark.parametrize('by_epoch', [None, False])  # None: epochs, as the loop is by epoch
 def test_hook_logs_grids_to_files_and_tensorboard(tiny_market, tmp_path, by_epoch):
     hook = dict(type='AttentionVisualizationHook', num_images=2, panel_height=64,
-                by_epoch=by_epoch, interval=1 if by_epoch else 3)
+                by_epoch=by_epoch, interval=1 if by_epoch is None else 3)
     runner = train(tiny_market, tmp_path, [hook])
     iters_per_epoch = len(runner.train_dataloader)
-    steps = [1, 2] if by_epoch else list(range(3, 2 * iters_per_epoch + 1, 3))
+    steps = [1, 2] if by_epoch is None else list(range(3, 2 * iters_per_epoch + 1, 3))
 
     dataset = runner.val_dataloader.dataset
     names = [Path(dataset[i]['data_samples'].img_path).stem for i in (0, len(dataset) - 1)]
+    four_gates = AttentionExplanation(gates={name: torch.zeros(1) for name in GATES},
+                                      cam=torch.zeros(1))
     expected_size = AttentionVisualizer(name='test_hook_size', panel_height=64).grid_size(
-        (64, 32), AttentionExplanation(gates={name: torch.zeros(1) for name in GATES}, cam=torch.zeros(1)))
+        (64, 32), four_gates)
     images = sorted(tmp_path.glob('*/vis_data/vis_image/*.png'))
     assert [p.name for p in images] == sorted(
         f'attention_{name}_{step}.png' for name in names for step in steps)
@@ -82,3 +90,12 @@ def test_hook_does_not_change_training(tiny_market, tmp_path):
     assert with_hook.keys() == without.keys()
     for key in with_hook:
         torch.testing.assert_close(with_hook[key], without[key], rtol=0, atol=0, msg=key)
+
+
+def test_epoch_interval_on_an_iteration_loop_is_refused(tiny_market, tmp_path):
+    runner = build_runner(tiny_market, tmp_path,
+                          [dict(type='AttentionVisualizationHook', by_epoch=True)],
+                          train_cfg=dict(by_epoch=False, max_iters=2, val_interval=2))
+    with pytest.raises(ValueError, match='needs an epoch-based training loop, but the runner '
+                                         'has IterBasedTrainLoop.*set by_epoch=False'):
+        runner.train()

@@ -2,15 +2,19 @@
 
 * ``class_activation_map`` against the two formulas written out by hand (Grad-CAM,
   Selvaraju et al. 2017; LayerCAM, Jiang et al. 2021);
-* a re-ID model whose head reads only the top half of the last feature map, so only the
-  top of the image can change the output: the CAM is zero outside that region and, once
-  upsampled to the image, strongest inside it;
+* a re-ID model that zeroes the bottom half of its input image and pools only the top half
+  of its last feature map, so only the top half of the image can change the output: the
+  (LayerCAM) map is zero outside that region and, once upsampled to the image, strongest
+  inside it;
+* the score a CAM explains: the predicted (or a chosen) class of a CIFAR classifier, and the
+  class predicted on most pixels of a segmentation-like model;
 * the recorded gate of each RGA module equals ``RGA.spatial_attention`` of its input
   (paper Eq. 5), also in the CS mode where the gate is taken after channel attention.
 """
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from torch import nn
 
 from rga_mm.models import RGA
@@ -19,6 +23,7 @@ from rga_mm.visualization import SpatialGateRecorder, class_activation_map, expl
 from rga_mm.visualization.attention_visualizer import upsample_map
 
 DEMO_CONFIG = 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+CIFAR_CONFIG = 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'
 
 
 def test_channel_weighting_is_grad_cam():
@@ -44,21 +49,43 @@ def test_unknown_weighting_is_refused():
 
 
 class TopHalfPooling(nn.Module):
-    """Average only the top half of the last map: the bottom of the image cannot matter."""
+    """Average only the top half of the last feature map."""
 
     def forward(self, features):
         last = features[-1] if isinstance(features, tuple) else features
         return (last[:, :, :last.shape[2] // 2].mean(dim=(2, 3)),)
 
 
+def zero_bottom_half(backbone: nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook: the backbone sees the top half of the image only."""
+    images = args[0].clone()
+    images[:, :, images.shape[2] // 2:] = 0
+    return (images,)
+
+
 @pytest.fixture(scope='module')
 def top_half_reid_model():
-    """The demo's ResNet-18 + 4 RGA-SC re-ID model (64×32 input, 4×2 last map) with the
-    pooling replaced by :class:`TopHalfPooling`; random weights, eval mode."""
+    """The demo's ResNet-18 + 4 RGA-SC re-ID model (64×32 input, 4×2 last map) that
+    zeroes the bottom half of the image and pools the top half of the last map (RGA's
+    global relations would otherwise carry bottom pixels into every position); random
+    weights, eval mode."""
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(DEMO_CONFIG).model)
+    model.backbone.register_forward_pre_hook(zero_bottom_half)
     model.neck = TopHalfPooling()
     return model.eval()
+
+
+def test_only_the_top_half_of_the_image_changes_the_output(top_half_reid_model):
+    torch.manual_seed(1)
+    images = torch.randn(2, 3, 64, 32)
+    changed = images.clone()
+    changed[:, :, 32:] = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(top_half_reid_model(images), top_half_reid_model(changed),
+                                   rtol=0, atol=0)
+        changed[:, :, :32] += 1
+        assert not torch.allclose(top_half_reid_model(images), top_half_reid_model(changed))
 
 
 def test_cam_is_strongest_where_the_output_is_read(top_half_reid_model):
@@ -72,10 +99,10 @@ def test_cam_is_strongest_where_the_output_is_read(top_half_reid_model):
         assert torch.all(cam[2:] == 0) and cam[:2].max() > 0
         upsampled = upsample_map(cam, (64, 32))[0]
         assert int(upsampled.flatten().argmax()) // 32 < 32  # the peak is in the top half
-        assert upsampled[:24].mean() > 10 * upsampled[40:].mean()
+        assert upsampled[:32].sum() > 10 * upsampled[32:].sum()  # only bilinear bleed below
 
 
-def test_cam_of_a_class_logit_is_explained_per_image(top_half_reid_model):
+def test_a_batch_is_explained_image_by_image(top_half_reid_model):
     torch.manual_seed(2)
     images = torch.randn(2, 3, 64, 32)
     single = [explain_attention(top_half_reid_model, image[None])[0] for image in images]
@@ -84,6 +111,73 @@ def test_cam_of_a_class_logit_is_explained_per_image(top_half_reid_model):
         torch.testing.assert_close(alone.cam, together.cam)
         for name in alone.gates:
             torch.testing.assert_close(alone.gates[name], together.gates[name])
+
+
+@pytest.fixture(scope='module')
+def cifar_classifier():
+    """CIFAR-10 ResNet-20 + RGA-SC after layer1 (mmpretrain ImageClassifier), random."""
+    cfg = Config.fromfile(CIFAR_CONFIG)
+    cfg.model.backbone.backbone.depth = 20
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model).eval()
+
+
+def test_classification_cam_explains_the_predicted_or_chosen_class(cifar_classifier):
+    torch.manual_seed(3)
+    images = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        predicted = cifar_classifier(images, mode='tensor').argmax(dim=1).tolist()
+    explanations = explain_attention(cifar_classifier, images)
+    assert [e.cam_target for e in explanations] == [f'class {k}' for k in predicted]
+    assert [list(e.gates) for e in explanations] == [['layer1']] * 4
+    assert all(e.gates['layer1'].shape == (32, 32) for e in explanations)
+    assert all(e.cam.shape == (8, 8) for e in explanations)  # the last stage, stride 4
+    chosen = explain_attention(cifar_classifier, images, target_class=3)
+    assert [e.cam_target for e in chosen] == ['class 3'] * 4
+    with pytest.raises(ValueError, match="target class 10 is outside the model's 10 classes"):
+        explain_attention(cifar_classifier, images, target_class=10)
+
+
+class PixelClassifier(nn.Module):
+    """A segmentor-shaped model: ``backbone`` is a 1×1 conv whose 3 output maps are the
+    logits of 3 classes, so every pixel's class is the argmax of its input channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Conv2d(3, 3, 1, bias=False)
+        nn.init.eye_(self.backbone.weight[:, :, 0, 0])
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.backbone(inputs)
+
+
+def test_segmentation_cam_explains_the_class_on_most_pixels():
+    model = PixelClassifier().eval()
+    image = torch.zeros(1, 3, 4, 4)
+    image[0, 2, :, 1:] = 1.0  # class 2 on 12 pixels
+    image[0, 0, :, :1] = 2.0  # class 0 on the 4 pixels of the left column
+    explanation, = explain_attention(model, image)
+    assert explanation.cam_target == 'class 2'
+    # d(mean class-2 logit over its 12 pixels)/d(A_2) = 1/12 there, 0 elsewhere
+    expected = torch.zeros(4, 4)
+    expected[:, 1:] = 1.0 / 12
+    torch.testing.assert_close(explanation.cam, expected)
+    column, = explain_attention(model, image, target_class=0)
+    assert column.cam_target == 'class 0'
+    expected = torch.zeros(4, 4)
+    expected[:, :1] = 2.0 / 4
+    torch.testing.assert_close(column.cam, expected)
+
+
+def test_a_cam_layer_that_the_score_does_not_read_is_named():
+    model = PixelClassifier().eval()
+    model.unused = nn.Conv2d(3, 3, 1)
+    model.forward = lambda inputs, data_samples=None, mode='tensor': (
+        model.unused(inputs), model.backbone(inputs))[1]
+    with pytest.raises(ValueError, match='does not depend on the last output map of the CAM '
+                                         'target layer Conv2d'):
+        explain_attention(model, torch.randn(1, 3, 4, 4), cam_layer='unused')
 
 
 def test_explain_refuses_a_model_in_training_mode(top_half_reid_model):

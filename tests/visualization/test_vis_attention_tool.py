@@ -4,7 +4,8 @@ Each run draws real PNGs from a checkpoint of the config's model: the re-ID demo
 (4 RGA gates, CAM of the embedding), the CIFAR-10 ResNet-110 + RGA-SC config (1 gate, CAM of
 a class) and the PSPNet + RGA-SC Cityscapes config shrunk to ResNet-18 (the RGANeck gate,
 CAM of a class). The PNG must have the grid's exact size and show the input in its true
-colours (a red/blue image stays red on the left), which catches a BGR/RGB mix-up.
+colours (a red/blue image stays red on the left). Image files must also reach the model in
+the channel order of the dataset items it was trained on.
 """
 import importlib.util
 from pathlib import Path
@@ -14,8 +15,14 @@ import numpy as np
 import pytest
 import torch
 
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
 from rga_mm.apis import init_model
+from rga_mm.datasets.synthetic import generate_synthetic_market
+from rga_mm.registry import DATASETS
 from rga_mm.visualization.attention_visualizer import PANEL_GAP, TITLE_HEIGHT
+from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
 
 ROOT = Path(__file__).parents[2]
 REID_CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -131,3 +138,33 @@ def test_bad_inputs_are_named(tmp_path):
         vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path)
     with pytest.raises(SystemExit, match='checkpoint file .*nope.pth does not exist'):
         vis_attention(REID_CONFIG, tmp_path / 'nope.pth', not_an_image, '--out', tmp_path)
+
+
+def test_a_dataset_file_reaches_the_model_as_the_dataset_item_does(tmp_path):
+    root = generate_synthetic_market(
+        str(tmp_path), num_train_ids=2, num_test_ids=2, num_cameras=2,
+        cameras_per_id=(2, 2), images_per_camera=(2, 2), query_cameras_per_id=(1, 1),
+        num_distractors=0, num_junk=0, seed=1)
+    test_set = Config.fromfile(REID_CONFIG).test_dataloader.dataset
+    dataset = DATASETS.build(dict(test_set, data_root=str(root)))
+    pipeline, channel_order = file_pipeline(test_set.pipeline)
+    assert channel_order == 'bgr'  # LoadImageFromFile decodes to BGR
+    item = dataset[0]
+    from_file = load_image_file(item['data_samples'].img_path, pipeline, channel_order)
+    assert torch.equal(from_file['inputs'], item['inputs'])
+
+
+def test_cifar_files_are_read_as_rgb_like_its_arrays(tmp_path):
+    cfg = Config.fromfile(CIFAR_CONFIG)
+    init_default_scope(cfg.default_scope)  # as init_model does: PackInputs is mmpretrain's
+    pipeline, channel_order = file_pipeline(cfg.test_dataloader.dataset.pipeline)
+    assert channel_order == 'rgb'  # mmpretrain's CIFAR holds RGB arrays, no loading step
+    rgb = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mmcv.imwrite(rgb[..., ::-1], str(tmp_path / 'image.png'))
+    packed = load_image_file(str(tmp_path / 'image.png'), pipeline, channel_order)
+    # what PackInputs makes of the dataset's (H, W, 3) RGB array
+    assert torch.equal(packed['inputs'], torch.from_numpy(rgb).permute(2, 0, 1))
+    not_an_image = tmp_path / 'notes.png'
+    not_an_image.write_text('not an image')
+    with pytest.raises(ValueError, match='notes.png could not be decoded'):
+        load_image_file(str(not_an_image), pipeline, channel_order)

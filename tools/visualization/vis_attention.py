@@ -85,8 +85,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                 model, batch['inputs'], cam_layer=args.cam_layer,
                 target_class=args.target_class, weighting=args.weighting)
         except (FileNotFoundError, ValueError) as error:
-            hint = ('' if args.input_size else '; if the config\'s test pipeline does not '
-                    'resize images (CIFAR), pass --input-size H W')
+            size_error = 'was built for a' in str(error) and not args.input_size
+            hint = ('; if the config\'s test pipeline does not resize images (CIFAR), pass '
+                    '--input-size H W') if size_error else ''
             raise SystemExit(f'{path}: {error}{hint}') from None
         grid = visualizer.draw_attention_grid(
             displayed_image(data['inputs'], channel_order), explanation)

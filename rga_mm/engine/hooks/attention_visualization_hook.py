@@ -6,7 +6,8 @@ Example (any task; mmseg and mmpretrain configs write ``type='rga_mm.Attention..
     visualizer = dict(type='Visualizer', vis_backends=[
         dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
 
-Every ``interval`` epochs (or iterations with ``by_epoch=False``) the hook draws the
+Every ``interval`` epochs of an epoch-based training loop (iterations of an iteration-based
+one, as mmseg's and mmpretrain's CIFAR schedules use) the hook draws the
 :class:`~rga_mm.visualization.AttentionVisualizer` grid (input, RGA spatial gates, CAM) of
 the same validation images and sends each one to the runner's visualizer as the image
 ``attention_<image name>`` at that step: ``LocalVisBackend`` writes
@@ -21,6 +22,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.runner import EpochBasedTrainLoop
 
 from rga_mm.registry import HOOKS
 from rga_mm.visualization import AttentionVisualizer, explain_attention
@@ -36,7 +38,8 @@ class AttentionVisualizationHook(Hook):
             (ignored when ``indices`` is given).
         indices: validation-set indices of the images to draw.
         interval: draw every ``interval`` epochs (``by_epoch=True``) or iterations.
-        by_epoch: count ``interval`` in epochs or in iterations.
+        by_epoch: count ``interval`` in epochs or in iterations; default: epochs for an
+            ``EpochBasedTrainLoop``, iterations for any other loop.
         cam_layer, target_class, weighting: see
             :func:`rga_mm.visualization.explain_attention`.
         panel_height: displayed height of each panel in pixels.
@@ -45,9 +48,9 @@ class AttentionVisualizationHook(Hook):
     priority = 'LOW'
 
     def __init__(self, num_images: int = 4, indices: Optional[Sequence[int]] = None,
-                 interval: int = 1, by_epoch: bool = True, cam_layer: Optional[str] = None,
-                 target_class: Optional[int] = None, weighting: str = 'element',
-                 panel_height: int = 256) -> None:
+                 interval: int = 1, by_epoch: Optional[bool] = None,
+                 cam_layer: Optional[str] = None, target_class: Optional[int] = None,
+                 weighting: str = 'element', panel_height: int = 256) -> None:
         if interval < 1:
             raise ValueError(f'interval must be at least 1, got {interval}')
         if indices is None and num_images < 1:
@@ -65,7 +68,17 @@ class AttentionVisualizationHook(Hook):
         self.channel_order = 'bgr'
 
     def before_train(self, runner) -> None:
-        """Pick the images and run them through the validation pipeline once."""
+        """Settle epochs vs iterations; pick the images and run them through the validation
+        pipeline once."""
+        epoch_loop = isinstance(runner.train_loop, EpochBasedTrainLoop)
+        if self.by_epoch is None:
+            self.by_epoch = epoch_loop
+        elif self.by_epoch and not epoch_loop:
+            raise ValueError(f'AttentionVisualizationHook(by_epoch=True) needs an epoch-based '
+                             f'training loop, but the runner has '
+                             f'{type(runner.train_loop).__name__}, whose single epoch never '
+                             f'ends before training does: set by_epoch=False (or leave it '
+                             f'unset) to count the interval in iterations')
         if runner.val_loop is None:
             raise ValueError('AttentionVisualizationHook draws validation images, but the '
                              'config has no val_dataloader / val_cfg')
