@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import pytest
 import torch
 from mmengine.registry import init_default_scope
+
+from rga_mm.datasets.synthetic import generate_synthetic_market
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +14,13 @@ def _seed_and_scope():
     torch.manual_seed(0)
     init_default_scope('rga_mm')
     yield
+
+
+@pytest.fixture(scope='session')
+def tiny_market(tmp_path_factory) -> Path:
+    """A tiny synthetic Market-1501 (the demo's generator): 8 train ids, 6 test ids,
+    3 cameras. Shared by the end-to-end tests, which must not write into it."""
+    return generate_synthetic_market(
+        str(tmp_path_factory.mktemp('synthetic')), num_train_ids=8, num_test_ids=6,
+        num_cameras=3, cameras_per_id=(2, 3), images_per_camera=(2, 3),
+        query_cameras_per_id=(1, 2), num_distractors=4, num_junk=2, seed=3)

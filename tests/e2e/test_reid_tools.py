@@ -12,20 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from rga_mm.datasets.synthetic import generate_synthetic_market
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope='module')
-def tiny_market(tmp_path_factory) -> Path:
-    """8 train ids, 6 test ids, 3 cameras."""
-    return generate_synthetic_market(
-        str(tmp_path_factory.mktemp('synthetic')), num_train_ids=8, num_test_ids=6,
-        num_cameras=3, cameras_per_id=(2, 3), images_per_camera=(2, 3),
-        query_cameras_per_id=(1, 2), num_distractors=4, num_junk=2, seed=3)
 
 
 def _overrides(data_root: Path, max_epochs: int) -> list[str]:

@@ -14,20 +14,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rga_mm.datasets.synthetic import generate_synthetic_market
 from rga_mm.visualization import AttentionExplanation, AttentionVisualizer
 
 DEMO_CONFIG = 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 pytestmark = pytest.mark.slow
 GATES = ('layer1', 'layer2', 'layer3', 'layer4')
-
-
-@pytest.fixture(scope='module')
-def tiny_market(tmp_path_factory) -> Path:
-    return generate_synthetic_market(
-        str(tmp_path_factory.mktemp('synthetic')), num_train_ids=8, num_test_ids=4,
-        num_cameras=3, cameras_per_id=(2, 3), images_per_camera=(2, 3),
-        query_cameras_per_id=(1, 2), num_distractors=2, num_junk=1, seed=5)
 
 
 def build_runner(data_root: Path, work_dir: Path, hooks: list,
