@@ -5,17 +5,15 @@
 """
 import argparse
 import json
-import os
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import check_checkpoint_shapes, load_state_dict_file
 from rga_mm.utils.distributed import prepare_cpu_distributed
-from rga_mm.utils.run_config import load_run_config
+from rga_mm.utils.run_config import add_run_arguments, load_run_config, parse_run_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -24,14 +22,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the evaluation log')
     parser.add_argument('--out', help='write the metrics to this JSON file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_run_arguments(parser)
+    return parse_run_args(parser)
 
 
 def main() -> None:
