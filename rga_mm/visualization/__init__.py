@@ -1,10 +1,10 @@
 """Pictures of what RGA attends to (spatial gates, CAMs) and of training curves."""
 from .attention_visualizer import AttentionVisualizer
-from .explain import AttentionExplanation, explain_attention
+from .explain import AttentionExplanation, explain_attention, explain_packed_item
 from .grad_cam import GradCAM, class_activation_map
 from .log_curves import default_keys, draw_curves, find_scalar_log, load_scalar_log, plot_curves
 from .spatial_gates import SpatialGateRecorder
 
 __all__ = ['AttentionExplanation', 'AttentionVisualizer', 'GradCAM', 'SpatialGateRecorder',
            'class_activation_map', 'default_keys', 'draw_curves', 'explain_attention',
-           'find_scalar_log', 'load_scalar_log', 'plot_curves']
+           'explain_packed_item', 'find_scalar_log', 'load_scalar_log', 'plot_curves']

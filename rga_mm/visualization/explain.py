@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import torch
+from mmengine.dataset import pseudo_collate
 from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
@@ -121,3 +122,10 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: Optional[str]
         gates={display_name(name): gate[index, 0] for name, gate in recorder.gates.items()},
         cam=maps[index], cam_target=targets[index]) for index in range(inputs.shape[0])]
 
+
+def explain_packed_item(model: nn.Module, data: dict, **options) -> AttentionExplanation:
+    """:func:`explain_attention` of one pipeline output (``inputs``, ``data_samples``),
+    preprocessed by the model's own data preprocessor as in testing; ``options`` are
+    ``cam_layer``, ``target_class`` and ``weighting``."""
+    batch = model.data_preprocessor(pseudo_collate([data]), False)
+    return explain_attention(model, batch['inputs'], **options)[0]

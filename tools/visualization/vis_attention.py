@@ -17,11 +17,10 @@ from typing import List, Optional, Sequence
 
 import mmcv
 from mmengine.config import DictAction
-from mmengine.dataset import pseudo_collate
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
-from rga_mm.visualization import AttentionVisualizer, explain_attention
+from rga_mm.visualization import AttentionVisualizer, explain_packed_item
 from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -80,10 +79,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     for path in images:
         try:
             data = load_image_file(str(path), pipeline, channel_order, args.input_size)
-            batch = model.data_preprocessor(pseudo_collate([data]), False)
-            explanation, = explain_attention(
-                model, batch['inputs'], cam_layer=args.cam_layer,
-                target_class=args.target_class, weighting=args.weighting)
+            explanation = explain_packed_item(
+                model, data, cam_layer=args.cam_layer, target_class=args.target_class,
+                weighting=args.weighting)
         except (FileNotFoundError, ValueError) as error:
             size_error = 'was built for a' in str(error) and not args.input_size
             hint = ('; if the config\'s test pipeline does not resize images (CIFAR), pass '

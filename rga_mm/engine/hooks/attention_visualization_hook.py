@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 import numpy as np
-from mmengine.dataset import pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
 from rga_mm.registry import HOOKS
-from rga_mm.visualization import AttentionVisualizer, explain_attention
+from rga_mm.visualization import AttentionVisualizer, explain_packed_item
 from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
 
 
@@ -115,9 +114,7 @@ class AttentionVisualizationHook(Hook):
         model.eval()
         try:
             for name, data in zip(self.names, self.images):
-                batch = model.data_preprocessor(pseudo_collate([data]), False)
-                explanation, = explain_attention(model, batch['inputs'],
-                                                 **self.explain_options)
+                explanation = explain_packed_item(model, data, **self.explain_options)
                 grid = self.drawer.draw_attention_grid(
                     displayed_image(data['inputs'], self.channel_order), explanation)
                 runner.visualizer.add_image(f'attention_{name}', grid, step)
