@@ -1,23 +1,84 @@
-"""Pooling a feature map onto RGA's reference grid with RoIAlign (paper §4.2, Discussion).
+"""Pooling a feature map onto RGA's reference grid (paper §4.2, Discussion).
 
 A module built for an h × w map reads relations against h·w reference nodes. For a map of
-another size the embeddings are pooled to (h, w) by mmcv's RoIAlign over the whole map
-(``aligned=True``, adaptive sampling), so that every 1×1 convolution over relations or
-positions sees exactly the length it was built for.
+another size the embeddings are pooled to (h, w) as RoIAlign does over the whole map
+(``aligned=True``, ``sampling_ratio=0``, average), so that every 1×1 convolution over
+relations or positions sees exactly the length it was built for.
+
+RoIAlign over the box [0, 0, W, H] is separable, and is computed here as exact linear
+algebra rather than through a compiled op: a sample point (y, x) is bilinearly interpolated
+with weights that factor into a y part and an x part, and each output bin averages a
+regular S_h × S_w lattice of such points. So the pooled map is ``A_h · X · A_wᵀ``, where
+row i of A_h (h × H) holds the interpolation weights of the S_h sample rows of bin i,
+averaged. Sample row s of bin i lies at ``y = -0.5 + (i + (s + 0.5) / S_h) · H / h`` with
+``S_h = ⌈H / h⌉`` (RoIAlign's adaptive sampling); a sample below -1 or above H contributes
+nothing, one in [-1, 0] is clamped to 0 and one at or beyond H - 1 takes row H - 1 alone,
+exactly as RoIAlign interpolates. The two products are plain matrix multiplications: pure
+torch, differentiable, on any device and dtype, and two MatMuls in an exported graph.
 """
+import functools
+import math
+
 import torch
-from mmcv.ops import roi_align
 from torch import Tensor
+
+
+def _pooling_matrix_float64(in_size: int, out_size: int) -> Tensor:
+    """The (out_size, in_size) matrix of :func:`pooling_matrix` in float64 on the CPU."""
+    samples = math.ceil(in_size / out_size)
+    bin_size = in_size / out_size
+    matrix = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for index in range(out_size):
+        for sample in range(samples):
+            coord = -0.5 + index * bin_size + (sample + 0.5) * bin_size / samples
+            if coord < -1.0 or coord > in_size:
+                continue
+            coord = max(coord, 0.0)
+            low = int(coord)
+            if low >= in_size - 1:
+                matrix[index, in_size - 1] += 1.0
+                continue
+            frac = coord - low
+            matrix[index, low] += 1.0 - frac
+            matrix[index, low + 1] += frac
+    return matrix / samples
+
+
+@functools.lru_cache(maxsize=128)
+def pooling_matrix(in_size: int, out_size: int, dtype: torch.dtype = torch.float64,
+                   device: torch.device | str = 'cpu') -> Tensor:
+    """RoIAlign's whole-axis pooling as a matrix: (out_size, in_size).
+
+    ``pooling_matrix(H, h) @ v`` pools a length-H signal ``v`` onto h bins exactly as
+    RoIAlign (aligned, adaptive sampling) pools one axis of the box [0, H]. Every row sums
+    to 1; with ``in_size == out_size`` the matrix is the identity. The weights are computed
+    in float64 and then cast; the result is cached per (sizes, dtype, device) and shared, so
+    it must not be modified in place.
+    """
+    for size, what in ((in_size, 'feature map side'), (out_size, 'reference grid side')):
+        if size < 1:
+            raise ValueError(f'a {what} must be at least 1 to pool onto RGA\'s reference '
+                             f'grid, got {size}')
+    return _pooling_matrix_float64(in_size, out_size).to(device=device, dtype=dtype)
 
 
 def pool_to_grid(features: Tensor, grid_size: tuple[int, int]) -> Tensor:
     """RoIAlign ``features`` (B, C, H, W) over the whole map to (B, C, h, w).
 
-    With (H, W) == (h, w) this is the identity (each output bin samples its own pixel
-    centre).
+    An axis whose length already equals the grid's is left untouched, so with
+    (H, W) == (h, w) this returns ``features`` itself (each bin samples its own pixel
+    centre: the pooling matrix is the identity).
     """
-    batch, _, height, width = features.shape
-    boxes = features.new_tensor([[0.0, 0.0, float(width), float(height)]]).repeat(batch, 1)
-    indices = torch.arange(batch, dtype=features.dtype, device=features.device)[:, None]
-    return roi_align(features, torch.cat((indices, boxes), dim=1), tuple(grid_size),
-                     1.0, 0, 'avg', True)
+    if features.dim() != 4 or 0 in features.shape:
+        raise ValueError(f'pooling onto the reference grid needs a non-empty (B, C, H, W) '
+                         f'feature map, got shape {tuple(features.shape)}')
+    height, width = features.shape[-2:]
+    grid_height, grid_width = grid_size
+    pooled = features
+    if grid_height != height:
+        rows = pooling_matrix(height, grid_height, features.dtype, features.device)
+        pooled = torch.matmul(rows, pooled)  # (h, H) · (B, C, H, W) → (B, C, h, W)
+    if grid_width != width:
+        cols = pooling_matrix(width, grid_width, features.dtype, features.device)
+        pooled = torch.matmul(pooled, cols.t())  # (B, C, h, W) · (W, w) → (B, C, h, w)
+    return pooled
