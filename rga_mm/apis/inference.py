@@ -9,13 +9,12 @@ from mmengine.runner import load_state_dict
 from torch import nn
 
 from rga_mm.registry import MODELS
+from rga_mm.utils.config_loader import load_config
 
 
 def _load_config(config: Union[str, Path, Config]) -> Config:
     if isinstance(config, (str, Path)):
-        if not Path(config).is_file():
-            raise FileNotFoundError(f'config file {config} does not exist')
-        return Config.fromfile(str(config))
+        return load_config(config)
     if isinstance(config, Config):
         return config
     raise TypeError(f'config must be a path or an mmengine Config, got {type(config).__name__}')

@@ -6,6 +6,8 @@ from typing import Optional
 
 from mmengine.config import Config, DictAction
 
+from .config_loader import load_config
+
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--cfg-options``, ``--launcher`` and ``--local-rank``, as in OpenMMLab's tools."""
@@ -33,7 +35,10 @@ def load_run_config(config: str, launcher: str, cfg_options: Optional[dict],
     """
     if not osp.isfile(config):
         raise SystemExit(f'config file {config} does not exist')
-    cfg = Config.fromfile(config)
+    try:
+        cfg = load_config(config)
+    except ImportError as error:  # a segmentation config without the seg extra
+        raise SystemExit(str(error)) from error
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

@@ -83,13 +83,15 @@ def main() -> None:
 
 def measure_whole_model(args: argparse.Namespace) -> None:
     """One whole-image forward of a segmentation config (plain BN, random weights)."""
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
+
+    from rga_mm.utils.config_loader import load_config, require_segmentation
+    require_segmentation('--model-config (a whole segmentation model)')
     from mmseg.registry import MODELS
 
     height, width = args.image
     for path in args.paths:
-        cfg = Config.fromfile(args.model_config)
+        cfg = load_config(args.model_config)
         cfg.merge_from_dict({
             'model.pretrained': None, 'model.backbone.norm_cfg.type': 'BN',
             'model.neck.norm_cfg.type': 'BN', 'model.decode_head.norm_cfg.type': 'BN',

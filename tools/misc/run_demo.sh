@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The project's main job: re-ID with RGA-SC on a synthetic Market-1501, end to end on a CPU.
-# Sets up .venv/ on first use (tools/misc/ensure_env.sh), generates the data on first use,
-# trains configs/demo/... with tools/train.py, tests it with tools/test.py, prints
-# Rank-1 / mAP next to chance, and draws what RGA attends to on four query images
-# (work_dirs/demo/attention/) and the training curves (work_dirs/demo/curves.png).
+# Sets up .venv/ with the core (no compiler) on first use (tools/misc/ensure_env.sh),
+# generates the data on first use, trains configs/demo/... with tools/train.py, tests it with
+# tools/test.py, prints Rank-1 / mAP next to chance, and draws what RGA attends to on four
+# query images (work_dirs/demo/attention/) and the training curves (work_dirs/demo/curves.png).
 # Extra arguments go to tools/train.py (e.g. --cfg-options ...).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite. Sets up .venv/ on first use (tools/misc/ensure_env.sh).
+# The whole test suite. Sets up .venv/ with everything (segmentation and test tools included)
+# on first use (tools/misc/ensure_env.sh full).
 # Extra arguments go to pytest, e.g. `bash tools/misc/run_tests.sh -m "not slow"`.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-bash "$root/tools/misc/ensure_env.sh"
+bash "$root/tools/misc/ensure_env.sh" full
 cd "$root"
 exec "$root/.venv/bin/python" -m pytest tests "$@"
