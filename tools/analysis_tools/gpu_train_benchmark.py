@@ -1,0 +1,199 @@
+"""Re-ID training throughput and peak GPU memory: baseline vs RGA-SC, fp32 vs AMP.
+
+Three models of paper §4.1 at a 256×128 input: the ResNet-50 baseline, ResNet-50 + RGA-SC
+with factorized relations (rga_mm's default) and the same with dense relations (the paper's
+N×N relation matrices). One training step is ``model.train_step`` on a P×K batch
+(``--batch 64`` = 16 identities × 4 images, as the configs train) whose images already lie
+on the device: normalisation, forward, CE + triplet losses, backward and the configs'
+Adam update. Data loading is not included.
+
+Precisions:
+    fp32  full fp32: TF32 is switched off for matmuls and cuDNN convolutions
+    tf32  fp32 with TF32 allowed in matmuls and convolutions (opt-in: ``--precision tf32``)
+    amp   mmengine's AmpOptimWrapper, fp16 autocast with a dynamic loss scale, exactly as
+          ``tools/train.py --amp`` (what stays in fp32 runs without TF32); in the CPU smoke
+          run, bf16 CPU autocast instead
+
+Each row builds its model afresh (PyTorch's default initialisation), runs ``--warmup``
+steps, then times ``--iters`` steps between ``torch.cuda.synchronize()`` calls. Peak memory
+is ``torch.cuda.max_memory_allocated()`` from the row's start (weights, Adam state and
+activations), reset for every row. cuDNN autotuning stays off, as in the configs' env_cfg.
+Prints a Markdown table.
+
+    python tools/analysis_tools/gpu_train_benchmark.py [--batch 64] [--warmup 5] [--iters 20]
+    python tools/analysis_tools/gpu_train_benchmark.py --device cpu   # smoke run, batch 8
+"""
+import argparse
+import contextlib
+import gc
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+
+from rga_mm.apis import init_model
+from rga_mm.utils.fake_data import fake_reid_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / 'configs/reid/baseline_r50-ls1_1xb64-600e_market1501-256x128.py'
+RGA_SC = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
+# (row name, config, relation path of every RGA module or None)
+MODELS = (('baseline', BASELINE, None),
+          ('RGA-SC factorized', RGA_SC, 'factorized'),
+          ('RGA-SC dense', RGA_SC, 'dense'))
+PRECISIONS = ('fp32', 'tf32', 'amp')
+IMAGES_PER_ID = 4
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--device', choices=['cuda', 'cpu'], default='cuda')
+    parser.add_argument('--batch', type=int, default=None,
+                        help='images per step, a multiple of 4 (default 64; 8 on the CPU)')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='untimed steps per row (default 5; 1 on the CPU)')
+    parser.add_argument('--iters', type=int, default=None,
+                        help='timed steps per row (default 20; 1 on the CPU)')
+    parser.add_argument('--precision', nargs='+', choices=PRECISIONS, default=['fp32', 'amp'],
+                        help='precisions to time (default: fp32 amp)')
+    args = parser.parse_args()
+    on_cpu = args.device == 'cpu'
+    args.batch = args.batch or (8 if on_cpu else 64)
+    args.warmup = args.warmup if args.warmup is not None else (1 if on_cpu else 5)
+    args.iters = args.iters or (1 if on_cpu else 20)
+    if args.batch % IMAGES_PER_ID or args.batch < 2 * IMAGES_PER_ID:
+        parser.error(f'--batch must be a multiple of {IMAGES_PER_ID} and at least '
+                     f'{2 * IMAGES_PER_ID} (P identities × {IMAGES_PER_ID} images, P ≥ 2 for '
+                     f'the triplet loss), got {args.batch}')
+    return args
+
+
+def load_config(config: Path, relation_path: str) -> Config:
+    """The config with no ImageNet checkpoint and, for RGA models, the given relation path
+    in every stage's RGA module (``model.backbone.attentions.layerN.relation_path``)."""
+    cfg = Config.fromfile(str(config))
+    cfg.model.backbone.backbone.init_cfg = None
+    if relation_path is not None:
+        for attention in cfg.model.backbone.attentions.values():
+            attention.relation_path = relation_path
+    return cfg
+
+
+@contextlib.contextmanager
+def precision_context(precision: str, device: str):
+    """TF32 switches for the row (restored after) and, for CPU amp, bf16 autocast."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = (
+        precision == 'tf32')
+    cpu_amp = device == 'cpu' and precision == 'amp'
+    try:
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=cpu_amp):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def synchronize(device: str) -> None:
+    if device == 'cuda':
+        torch.cuda.synchronize()
+
+
+def time_row(config: Path, relation_path: str, precision: str, args) -> dict:
+    """Images per second and peak bytes of one model at one precision."""
+    gc.collect()
+    if args.device == 'cuda':
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    torch.manual_seed(0)
+    cfg = load_config(config, relation_path)
+    model = init_model(cfg, device=args.device).train()
+    optim_cfg = cfg.optim_wrapper.to_dict()
+    if precision == 'amp' and args.device == 'cuda':
+        optim_cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')
+    # optimizers and their wrappers live in mmengine's registries (rga_mm registers none)
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        optim_wrapper = build_optim_wrapper(model, optim_cfg)
+    height, width = cfg.input_size
+    data = fake_reid_batch(args.batch // IMAGES_PER_ID, IMAGES_PER_ID, height, width)
+    data['inputs'] = [image.to(args.device) for image in data['inputs']]
+
+    losses = []
+    with precision_context(precision, args.device):
+        for _ in range(args.warmup):
+            model.train_step(data, optim_wrapper)
+        synchronize(args.device)
+        start = time.perf_counter()
+        for _ in range(args.iters):
+            losses.append(model.train_step(data, optim_wrapper)['loss'].detach())
+        synchronize(args.device)
+        seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated() if args.device == 'cuda' else None
+    finite = all(math.isfinite(loss.item()) for loss in losses)
+    del model, optim_wrapper, data
+    return dict(images_per_s=args.batch * args.iters / seconds, peak=peak, finite=finite)
+
+
+def describe_device(device: str) -> str:
+    if device == 'cuda':
+        return (f'GPU: {torch.cuda.get_device_name()} (CUDA {torch.version.cuda}), '
+                f'torch {torch.__version__}')
+    return f'CPU smoke run ({torch.get_num_threads()} threads), torch {torch.__version__}'
+
+
+def format_row(row: dict, base: dict) -> str:
+    """One Markdown table row; ratios are to the baseline at the same precision."""
+    if 'error' in row or 'error' in base:
+        return f"| {row['model']} | {row['precision']} | {row.get('error', '')} | | |"
+    speed = row['images_per_s'] / base['images_per_s']
+    if row['peak'] is None:
+        memory, ratio = 'n/a', f'{speed:.2f}× speed'
+    else:
+        memory = f"{row['peak'] / 2**30:.2f}"
+        ratio = f"{speed:.2f}× speed, {row['peak'] / base['peak']:.2f}× memory"
+    return (f"| {row['model']} | {row['precision']} | {row['images_per_s']:.1f} | {memory} "
+            f'| {ratio} |')
+
+
+def main() -> None:
+    args = parse_args()
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        print('gpu_train_benchmark.py: no CUDA device (torch.cuda.is_available() is False); '
+              'use --device cpu for a smoke run', file=sys.stderr)
+        sys.exit(1)
+    amp = ('AmpOptimWrapper, fp16 autocast + dynamic loss scale' if args.device == 'cuda'
+           else 'bf16 CPU autocast (stand-in)')
+    print(describe_device(args.device))
+    print(f'Re-ID train step (normalise, forward, CE + triplet, backward, Adam), batch '
+          f'{args.batch} = {args.batch // IMAGES_PER_ID} ids × {IMAGES_PER_ID}, 256×128, '
+          f'{args.warmup} warm-up + {args.iters} timed steps; fp32 = TF32 off; tf32 = TF32 on; '
+          f'amp = {amp}; cudnn.benchmark off; ratios are to the baseline at the same '
+          f'precision')
+    print()
+    print('| model | precision | images/s | peak memory (GiB) | ratio to baseline |')
+    print('| --- | --- | ---: | ---: | ---: |', flush=True)
+    broken = []
+    for precision in args.precision:
+        base = None
+        for name, config, relation_path in MODELS:  # the baseline first
+            row = dict(model=name, precision=precision)
+            try:
+                row.update(time_row(config, relation_path, precision, args))
+            except torch.cuda.OutOfMemoryError:
+                row['error'] = 'out of memory'
+                broken.append(f'{name} ({precision}): out of memory')
+            base = base or row
+            print(format_row(row, base), flush=True)
+            if not row.get('finite', True):
+                broken.append(f'{name} ({precision}): non-finite losses')
+    if broken:
+        print(f"\nfailed rows: {'; '.join(broken)}")
+        sys.exit(1)
+
+
+if __name__ == '__main__':
+    main()
