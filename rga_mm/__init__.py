@@ -2,9 +2,15 @@
 
 Importing the package registers all of its modules in the ``rga_mm`` registry scope.
 """
-from .utils import register_all_modules
-from .utils.checkpoint import allow_runner_checkpoints
-from .version import __version__
+import warnings
+
+# rga_mm's core runs on mmcv-lite (no compiled ops); mmcv.cnn then warns on import that
+# MultiScaleDeformableAttention is missing and advises the full mmcv, which rga_mm does not need.
+warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+
+from .utils import register_all_modules  # noqa: E402
+from .utils.checkpoint import allow_runner_checkpoints  # noqa: E402
+from .version import __version__  # noqa: E402
 
 register_all_modules(init_default_scope=False)
 allow_runner_checkpoints()
