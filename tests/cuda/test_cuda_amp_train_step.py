@@ -10,7 +10,6 @@ Run with ``pytest -m cuda tests/cuda``; without a CUDA device these tests are sk
 import math
 from pathlib import Path
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
@@ -18,12 +17,9 @@ from mmengine.registry import init_default_scope
 
 from rga_mm.registry import MODELS
 from rga_mm.utils.fake_data import fake_reid_batch
+from cuda_only import CUDA_ONLY
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(),
-                       reason='needs a CUDA device (torch.cuda.is_available() is False)'),
-]
+pytestmark = CUDA_ONLY
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'

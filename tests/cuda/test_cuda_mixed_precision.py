@@ -23,13 +23,10 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.models.attention import RGA, relation_map
+from cuda_only import CUDA_ONLY
 from test_cuda_rga_equivalence import strict_fp32
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(),
-                       reason='needs a CUDA device (torch.cuda.is_available() is False)'),
-]
+pytestmark = CUDA_ONLY
 
 # (C, h, w) after ResNet-50 stages 1-4 for a 256×128 input, last stride 1 (paper §4.1)
 REID_STAGES = [(256, 64, 32), (512, 32, 16), (1024, 16, 8), (2048, 16, 8)]

@@ -16,12 +16,9 @@ import pytest
 import torch
 
 from rga_mm.models.attention import RGA
+from cuda_only import CUDA_ONLY
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(),
-                       reason='needs a CUDA device (torch.cuda.is_available() is False)'),
-]
+pytestmark = CUDA_ONLY
 
 # (C, h, w) after ResNet-50 stages 1 and 4 for a 256×128 input, last stride 1 (paper §4.1)
 REID_SHAPES = [(256, 64, 32), (2048, 16, 8)]

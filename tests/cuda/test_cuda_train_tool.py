@@ -13,14 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-import torch
+from cuda_only import CUDA_ONLY
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(),
-                       reason='needs a CUDA device (torch.cuda.is_available() is False)'),
-]
+pytestmark = CUDA_ONLY
 
 ROOT = Path(__file__).parents[2]
 DEMO_CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'

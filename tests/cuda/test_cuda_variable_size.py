@@ -16,13 +16,10 @@ import pytest
 import torch
 
 from rga_mm.models.attention import RGA
+from cuda_only import CUDA_ONLY
 from test_cuda_rga_equivalence import relative_error
 
-pytestmark = [
-    pytest.mark.cuda,
-    pytest.mark.skipif(not torch.cuda.is_available(),
-                       reason='needs a CUDA device (torch.cuda.is_available() is False)'),
-]
+pytestmark = CUDA_ONLY
 
 TOLERANCE = 1e-9
 
