@@ -57,7 +57,7 @@ class BuildWithMimFiles(build_py):
 
     def run(self) -> None:
         super().run()
-        if not self.editable_mode:
+        if not getattr(self, 'editable_mode', False):  # setuptools < 64 has no such mode
             place_mim_files(osp.join(self.build_lib, 'rga_mm'), link=False)
 
 

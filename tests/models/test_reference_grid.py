@@ -91,6 +91,16 @@ def test_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(lambda x: pool_to_grid(x, (3, 4)), (features, ))
 
 
+def test_a_grid_first_used_under_inference_mode_still_trains():
+    """The pooling matrices are cached: one made under ``torch.inference_mode`` must not be an
+    inference tensor, which autograd refuses to save for a later backward pass."""
+    with torch.inference_mode():
+        pool_to_grid(torch.randn(1, 2, 11, 6), (5, 4))
+    features = torch.randn(1, 2, 11, 6, requires_grad=True)
+    pool_to_grid(features, (5, 4)).sum().backward()
+    assert features.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64, torch.bfloat16])
 def test_keeps_the_dtype_and_device(dtype):
     features = torch.randn(2, 3, 9, 6).to(dtype)

@@ -59,7 +59,8 @@ def pooling_matrix(in_size: int, out_size: int, dtype: torch.dtype = torch.float
         if size < 1:
             raise ValueError(f'a {what} must be at least 1 to pool onto RGA\'s reference '
                              f'grid, got {size}')
-    return _pooling_matrix_float64(in_size, out_size).to(device=device, dtype=dtype)
+    with torch.inference_mode(False):  # a cached inference tensor would break training later
+        return _pooling_matrix_float64(in_size, out_size).to(device=device, dtype=dtype)
 
 
 def pool_to_grid(features: Tensor, grid_size: tuple[int, int]) -> Tensor:
