@@ -3,7 +3,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=50, max_keep_ckpts=3),
+    # mmengine's CheckpointHook, but a kill at any moment leaves a complete checkpoint to
+    # resume from (rga_mm/engine/hooks/atomic_checkpoint_hook.py)
+    checkpoint=dict(type='rga_mm.AtomicCheckpointHook', interval=50, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # average BN statistics over the ranks after every epoch, so that every rank evaluates
     # (and saves) the same model

@@ -64,7 +64,7 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=80, max_keep_ckpts=1))
+    checkpoint=dict(interval=80, max_keep_ckpts=1))
 # every 20 epochs: input, RGA gates and CAM of 4 validation images, as PNG files under
 # vis_data/vis_image/ and as TensorBoard images (tensorboard --logdir work_dirs/demo)
 custom_hooks = [dict(type='AttentionVisualizationHook', num_images=4, interval=20)]

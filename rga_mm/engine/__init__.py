@@ -1,4 +1,4 @@
 """Runner extensions: hooks."""
-from .hooks import AttentionVisualizationHook
+from .hooks import AtomicCheckpointHook, AttentionVisualizationHook
 
-__all__ = ['AttentionVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook']

@@ -20,5 +20,5 @@ test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=4000, max_keep_ckpts=3))
+    checkpoint=dict(by_epoch=False, interval=4000, max_keep_ckpts=3))
 log_processor = dict(by_epoch=False)

@@ -1,3 +1,4 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .attention_visualization_hook import AttentionVisualizationHook
 
-__all__ = ['AttentionVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook']
