@@ -1,11 +1,13 @@
 """The base of rga_mm's person re-ID datasets: splits, relabelling, checks, statistics."""
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from prettytable import PrettyTable
+
+from .augmentation_seed import SampleIndex, augmentation_random_state
 
 JUNK_ID = -1
 
@@ -19,6 +21,11 @@ class ReIDDataset(BaseDataset):
     ``split='train'`` are relabelled to 0..K-1 in ascending order of the original ids;
     query and gallery keep the original ids, so that the two can be compared.
     A statistics table (identities / images / cameras per split) is logged on load.
+
+    An item asked for by a :class:`~rga_mm.datasets.augmentation_seed.SampleIndex` (the
+    training draws of ``IdentityBatchSampler``) runs its pipeline with the random state of
+    (seed, epoch, draw), so its augmentations are the same for any number of data-loader
+    workers and after a resume; a plain index runs it on the ambient random state.
 
     Subclasses set ``dataset_name`` and ``layout`` (one line describing the folder layout,
     used in error messages) and implement :meth:`load_split` and :meth:`holds_layout`.
@@ -71,6 +78,14 @@ class ReIDDataset(BaseDataset):
             items = _relabel(items)
         self._log_statistics({self.split: items})
         return items
+
+    def prepare_data(self, idx: int) -> Any:
+        """Item ``idx`` through the pipeline, with the random state of its draw if it
+        names one (a ``SampleIndex``)."""
+        if not isinstance(idx, SampleIndex):
+            return super().prepare_data(idx)
+        with augmentation_random_state(idx.seed, idx.epoch, idx.draw):
+            return super().prepare_data(int(idx))
 
     def _load_nonempty(self, split: str) -> List[dict]:
         items = [item for item in self.load_split(split) if item['gt_label'] != JUNK_ID]

@@ -4,6 +4,7 @@ from typing import Iterator, List
 import numpy as np
 from torch.utils.data import BatchSampler, Sampler
 
+from rga_mm.datasets.augmentation_seed import SampleIndex
 from rga_mm.registry import DATA_SAMPLERS
 
 
@@ -18,6 +19,13 @@ class IdentityBatchSampler(BatchSampler):
     ``num_identities // P`` batches, dealt out to the ranks in turn: every rank gets
     ``num_identities // P // world_size`` complete, disjoint batches (the remainder is
     dropped). The plan depends only on the seed and the epoch, so all ranks agree on it.
+
+    The indices are :class:`~rga_mm.datasets.augmentation_seed.SampleIndex` items, which
+    also carry the seed, the epoch and the draw (position in the epoch's plan), so that
+    :class:`~rga_mm.datasets.ReIDDataset` draws every image's augmentations from
+    (seed, epoch, draw) alone: the same for any number of workers or ranks and after a
+    resume. Two draws of one image in a batch (an identity with fewer than K images) are
+    two different draws.
 
     Used as mmengine's ``batch_sampler`` on top of its ``DefaultSampler``, from which it
     takes the dataset, the seed (shared by all ranks), the epoch (set by
@@ -83,10 +91,13 @@ class IdentityBatchSampler(BatchSampler):
         return [np.concatenate(indices[start:start + size]).tolist()
                 for start in range(0, len(indices) - size + 1, size)]
 
-    def __iter__(self) -> Iterator[List[int]]:
-        plan = self.epoch_plan(self.sampler.epoch)
+    def __iter__(self) -> Iterator[List[SampleIndex]]:
+        seed, epoch = self.sampler.seed, self.sampler.epoch
+        plan = self.epoch_plan(epoch)
         world_size, rank = self.sampler.world_size, self.sampler.rank
-        yield from plan[rank:self.num_batches_per_rank * world_size:world_size]
+        for number in range(rank, self.num_batches_per_rank * world_size, world_size):
+            yield [SampleIndex(index, seed, epoch, draw=number * self.batch_size + slot)
+                   for slot, index in enumerate(plan[number])]
 
     def __len__(self) -> int:
         return self.num_batches_per_rank
