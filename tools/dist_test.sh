@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
+# A rank that hangs stops the run after env_cfg.dist_cfg.timeout seconds (default 600);
+# change it with --cfg-options env_cfg.dist_cfg.timeout=SECONDS.
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3

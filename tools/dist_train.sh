@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Usage: bash tools/dist_train.sh CONFIG GPUS [train.py options]
 # Runs on CPU too (gloo), e.g. `bash tools/dist_train.sh CONFIG 2` on a 2-core machine.
+# A rank that hangs stops the run after env_cfg.dist_cfg.timeout seconds (default 600);
+# change it with --cfg-options env_cfg.dist_cfg.timeout=SECONDS.
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}

@@ -10,9 +10,10 @@ from .reid_dataset import ReIDDataset
 IMAGE_FOLDERS = (('train', 'test'), ('mask_train_v2', 'mask_test_v2'))
 LIST_FILES = dict(train='list_train.txt', val='list_val.txt', query='list_query.txt',
                   gallery='list_gallery.txt')
-LINE_PATTERN = re.compile(
-    r'(?P<path>\d{4}/\d{4}_\d{3}_(?P<camera>\d{2})_\d{4}[a-z]+_\d{4}_\d+\.jpg) '
-    r'(?P<identity>\d+)')
+PATH_PATTERN = r'(?P<path>\d{4}/\d{4}_\d{3}_(?P<camera>\d{2})_\d{4}[a-z]+_\d{4}_\d+\.jpg)'
+LINE_PATTERN = re.compile(PATH_PATTERN + r' (?P<identity>\d+)')
+# a line whose path parses but whose identity does not, e.g. '... 3.5' or '... 3.0'
+BAD_IDENTITY_PATTERN = re.compile(PATH_PATTERN + r' (?P<identity>\S+)')
 EXAMPLE_LINE = '0000/0000_000_01_0303morning_0015_0.jpg 0'
 NUM_CAMERAS = 15
 
@@ -71,8 +72,7 @@ class MSMT17(ReIDDataset):
                     continue
                 match = LINE_PATTERN.fullmatch(line.strip())
                 if match is None:
-                    raise self.bad_name_error(f'line {number} of {list_path}',
-                                              LINE_PATTERN.pattern, EXAMPLE_LINE)
+                    raise self._bad_line_error(line.strip(), f'line {number} of {list_path}')
                 camera = int(match['camera'])
                 if not 1 <= camera <= NUM_CAMERAS:
                     raise ValueError(f'MSMT17: camera {camera} on line {number} of '
@@ -80,3 +80,14 @@ class MSMT17(ReIDDataset):
                 items.append(dict(img_path=osp.join(image_folder, match['path']),
                                   gt_label=int(match['identity']), camera_id=camera - 1))
         return items
+
+    def _bad_line_error(self, line: str, where: str) -> ValueError:
+        """The error for a list line that does not parse; a label that is not a whole
+        number (``3.5``, or even ``3.0``) is named as such rather than truncated."""
+        bad_identity = BAD_IDENTITY_PATTERN.fullmatch(line)
+        identity = bad_identity['identity'] if bad_identity else None
+        if identity is not None and not re.fullmatch(r'[+-]?\d+', identity):
+            return ValueError(f'MSMT17: the identity {identity!r} on {where} '
+                              f'is not an integer; list lines end with a whole-number '
+                              f'label (e.g. {EXAMPLE_LINE!r})')
+        return self.bad_name_error(where, LINE_PATTERN.pattern, EXAMPLE_LINE)

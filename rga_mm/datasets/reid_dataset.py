@@ -1,4 +1,5 @@
 """The base of rga_mm's person re-ID datasets: splits, relabelling, checks, statistics."""
+import numbers
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence
@@ -88,7 +89,10 @@ class ReIDDataset(BaseDataset):
             return super().prepare_data(int(idx))
 
     def _load_nonempty(self, split: str) -> List[dict]:
-        items = [item for item in self.load_split(split) if item['gt_label'] != JUNK_ID]
+        loaded = self.load_split(split)
+        for item in loaded:
+            _check_integer_labels(self.dataset_name, item)
+        items = [item for item in loaded if item['gt_label'] != JUNK_ID]
         if not items:
             raise ValueError(f'{self.dataset_name}: the {split} split under '
                              f'{self.data_root} has no images; expected {self.layout}')
@@ -121,6 +125,18 @@ class ReIDDataset(BaseDataset):
             if type(self).holds_layout(child):
                 return f'; did you mean data_root={child}?'
         return ''
+
+
+def _check_integer_labels(dataset_name: str, item: dict) -> None:
+    """An item's identity and camera must be integers: a float (even 3.0, which says the
+    annotations are not what the loader expects) is an error naming it and its image, where
+    it would otherwise be truncated further on (3.7 → 3, merging two identities)."""
+    for key in ('gt_label', 'camera_id'):
+        value = item[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f'{dataset_name}: {key} of {item["img_path"]} is {value!r}; '
+                             f'identities and cameras must be integers, and a float one is '
+                             f'refused rather than truncated')
 
 
 def _relabel(items: List[dict]) -> List[dict]:

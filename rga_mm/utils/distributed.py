@@ -1,23 +1,72 @@
-"""Distributed training on CPU-only machines (gloo), where mmengine's defaults fail.
+"""Distributed runs: gloo data parallelism without CUDA, and a bounded wait for a hung rank.
 
-mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and its DDP wrapper passes
-``device_ids=[LOCAL_RANK]``; both fail without CUDA. The measured fix (design §5): create the
-gloo process group before the Runner is built (the Runner then skips its own
-initialisation) and wrap the model with ``device_ids=None``.
+**CPU-only machines.** mmengine's ``pytorch`` launcher calls ``torch.cuda.set_device`` and
+its DDP wrapper passes ``device_ids=[LOCAL_RANK]``; both fail without CUDA. So the gloo
+process group is created here, before the Runner is built (the Runner then skips its own
+initialisation), and the model is wrapped with ``device_ids=None``.
+
+**Timeout.** A collective operation (the gradient all-reduce, the buffer sync, gathering
+evaluation results, a barrier) waits at most ``env_cfg.dist_cfg.timeout`` seconds for the
+other ranks; torch's own default is 30 minutes, so a rank that hangs instead of dying would
+keep the others waiting that long. rga_mm's default is :data:`DEFAULT_TIMEOUT_S`, which is
+far above the longest step one rank does while the others wait (rank 0 computing the
+metrics, saving a checkpoint). mmengine's ``init_dist`` passes the value to
+``init_process_group`` on GPUs; the gloo group made here gets it too. On gloo the waiting
+rank raises, and :func:`explain_timeouts` around the run turns that into a
+:class:`CollectiveTimeoutError` naming the limit and how to change it; on NCCL, torch's
+watchdog aborts the process and logs ``Timeout(ms)``.
 """
+import datetime
 import os
+import re
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+from mmengine.logging import print_log
+
+DEFAULT_TIMEOUT_S = 600
+TIMEOUT_OPTION = 'env_cfg.dist_cfg.timeout'
+# gloo raises a plain RuntimeError: "[.../unbound_buffer.cc:81] Timed out waiting 10000ms for
+# recv operation to complete"; torch's own errors are DistError subclasses
+GLOO_TIMEOUT = re.compile(r'Timed out waiting \d+ms')
+ANY_TIMEOUT = re.compile(r'timed out|timeout', re.IGNORECASE)
+
+
+class CollectiveTimeoutError(RuntimeError):
+    """A collective operation waited longer than ``env_cfg.dist_cfg.timeout``."""
+
+
+def dist_timeout(cfg: Config) -> float:
+    """``env_cfg.dist_cfg.timeout`` of ``cfg`` in seconds (checked); the default where it
+    is missing or None."""
+    dist_cfg = (cfg.get('env_cfg') or {}).get('dist_cfg') or {}
+    timeout = dist_cfg.get('timeout')
+    if timeout is None:
+        return DEFAULT_TIMEOUT_S
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f'{TIMEOUT_OPTION} must be a positive number of seconds, got '
+                         f'{timeout!r}')
+    return timeout
 
 
 def prepare_cpu_distributed(cfg: Config) -> bool:
-    """Set up gloo data parallelism for ``cfg`` when launched without CUDA.
+    """Set the collective timeout of a distributed ``cfg`` and, when launched without CUDA,
+    set up gloo data parallelism.
 
     Returns True when it initialised the process group (launcher set, no CUDA device).
     """
-    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+    if cfg.get('launcher', 'none') == 'none':
+        return False
+    timeout = dist_timeout(cfg)
+    dist_cfg = _dist_cfg(cfg)
+    dist_cfg.timeout = timeout  # read by mmengine's init_dist when the Runner initialises
+    if os.environ.get('RANK', '0') == '0':
+        print_log(f'distributed: a rank waits at most {timeout:g} s for the others '
+                  f'({TIMEOUT_OPTION})', logger='current')
+    if torch.cuda.is_available():
         return False
     if cfg.launcher != 'pytorch':
         raise ValueError(f'CPU-only distributed runs support the pytorch launcher '
@@ -28,8 +77,43 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
         if missing:
             raise RuntimeError(f'--launcher pytorch expects torchrun\'s environment; '
                                f'{missing} not set (use tools/dist_train.sh)')
-        dist.init_process_group(backend='gloo')
+        with explain_timeouts(cfg):  # a rank that never arrives times out here
+            dist.init_process_group(backend='gloo',
+                                    timeout=datetime.timedelta(seconds=timeout))
     cfg.model_wrapper_cfg = dict(
         type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    dist_cfg.backend = 'gloo'
     return True
+
+
+def _dist_cfg(cfg: Config) -> dict:
+    """``cfg.env_cfg.dist_cfg``, created empty where missing."""
+    if cfg.get('env_cfg') is None:
+        cfg.env_cfg = dict()
+    if cfg.env_cfg.get('dist_cfg') is None:
+        cfg.env_cfg.dist_cfg = dict()
+    return cfg.env_cfg.dist_cfg
+
+
+@contextmanager
+def explain_timeouts(cfg: Config) -> Iterator[None]:
+    """Re-raise a collective operation's timeout inside the block as a
+    :class:`CollectiveTimeoutError` that names the limit and how to change it."""
+    try:
+        yield
+    except RuntimeError as error:
+        if isinstance(error, CollectiveTimeoutError) or not _is_timeout(error):
+            raise
+        rank = dist.get_rank() if dist.is_initialized() else os.environ.get('RANK', '?')
+        raise CollectiveTimeoutError(
+            f'rank {rank} waited {dist_timeout(cfg):g} s ({TIMEOUT_OPTION}) for the other '
+            f'ranks in a collective operation and gave up: another rank hung or is that '
+            f'much slower (the other ranks\' logs show where they stopped). If a rank '
+            f'legitimately needs longer, raise the limit, e.g. --cfg-options '
+            f'{TIMEOUT_OPTION}=1800') from error
+
+
+def _is_timeout(error: RuntimeError) -> bool:
+    if isinstance(error, dist.DistError):
+        return ANY_TIMEOUT.search(str(error)) is not None
+    return GLOO_TIMEOUT.search(str(error)) is not None

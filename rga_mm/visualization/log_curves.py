@@ -40,7 +40,7 @@ SCALAR_LOG_NAME = 'scalars.json'
 # bookkeeping and counts, not plotted by default; compared by the last part of a key
 # ('reid/num_query' → 'num_query')
 BOOKKEEPING_KEYS = ('time', 'data_time', 'step', 'epoch', 'iter', 'memory', 'num_query',
-                    'num_gallery')
+                    'num_query_skipped', 'num_gallery')
 SUBPLOT_INCHES = (5.0, 3.5)  # (width, height) of one subplot
 MAX_COLUMNS = 3
 DEFAULT_DPI = 100

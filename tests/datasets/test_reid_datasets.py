@@ -1,11 +1,14 @@
 """The re-ID datasets on tiny trees in the real layouts (paper §4.1 datasets)."""
 import os
 import os.path as osp
+import re
 
+import numpy as np
 import pytest
 from reid_trees import DUKE, MARKET, write_msmt17, write_tree
 
 from rga_mm.datasets import CUHK03, MSMT17, DukeMTMCReID, Market1501
+from rga_mm.datasets.reid_dataset import ReIDDataset
 from rga_mm.registry import DATASETS
 
 
@@ -107,6 +110,61 @@ def test_msmt17_bad_list_line_names_the_line(tmp_path):
     with pytest.raises(ValueError, match=r'cannot parse line 3 of .*list_query\.txt; '
                                          r'expected the pattern .*0303morning'):
         MSMT17(data_root=root, split='query')
+
+
+# Identities are whole numbers wherever they enter: a float is an error naming the value and
+# its file, never truncated (3.5 would become 3); an integral float such as 3.0 is refused
+# too, since it says the file is not what the parser expects.
+
+@pytest.mark.parametrize('label', ['3.5', '3.0', '3e0'])
+def test_msmt17_non_integer_identity_names_value_and_file(tmp_path, label):
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    with open(osp.join(root, 'list_query.txt'), 'a') as file:
+        file.write(f'0003/0003_008_12_0304morning_0120_0.jpg {label}\n')
+    with pytest.raises(ValueError, match=rf"MSMT17: the identity '{re.escape(label)}' on "
+                                         rf"line 3 of .*list_query\.txt is not an integer"):
+        MSMT17(data_root=root, split='query')
+
+
+def test_market_non_integer_identity_names_the_file(tmp_path):
+    tree = dict(MARKET, query=['0001_c1s1_001051_00.jpg', '0003.5_c1s1_000151_00.jpg'])
+    root = str(write_tree(tmp_path / 'market', tree))
+    with pytest.raises(ValueError,
+                       match=r'cannot parse .*query.0003\.5_c1s1_000151_00\.jpg'):
+        Market1501(data_root=root, split='query')
+
+
+class FloatLabelDataset(ReIDDataset):
+    """A user's dataset whose annotations hold float identities (e.g. read from a CSV)."""
+
+    dataset_name = 'FloatLabels'
+    layout = 'a CSV'
+
+    def __init__(self, data_root, label, **kwargs):
+        self.label = label
+        super().__init__(data_root=data_root, **kwargs)
+
+    def load_split(self, split):
+        return [dict(img_path=f'{split}/0.jpg', gt_label=1, camera_id=0),
+                dict(img_path=f'{split}/1.jpg', gt_label=self.label, camera_id=1)]
+
+    @classmethod
+    def holds_layout(cls, root):
+        return False
+
+
+@pytest.mark.parametrize('label', [2.5, 2.0])
+@pytest.mark.parametrize('split, first_loaded', [('train', 'train'), ('test', 'query')])
+def test_float_identity_from_any_dataset_names_value_and_image(tmp_path, label, split,
+                                                               first_loaded):
+    with pytest.raises(ValueError, match=rf'FloatLabels: gt_label of {first_loaded}/1\.jpg is '
+                                         rf'{re.escape(repr(label))}; .* integers'):
+        FloatLabelDataset(str(tmp_path), label, split=split)
+
+
+def test_integer_identity_of_a_numpy_type_is_accepted(tmp_path):
+    dataset = FloatLabelDataset(str(tmp_path), np.int64(4), split='query')
+    assert [item['gt_label'] for item in items(dataset)] == [1, 4]
 
 
 # Bad input: each one a clear error naming the path and what was expected

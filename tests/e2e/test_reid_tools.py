@@ -1,4 +1,4 @@
-"""Re-ID end to end through the real tools/train.py and tools/test.py (issue 4, item 3).
+"""Re-ID end to end through the real tools/train.py and tools/test.py.
 
 A tiny synthetic Market-1501 (the demo's generator) and the demo config shrunk to a few
 iterations: single-process training and testing, resuming, and 2-process gloo training.

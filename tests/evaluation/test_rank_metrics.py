@@ -1,8 +1,9 @@
-"""rank_metrics against hand-worked values of the design §4 protocol."""
+"""rank_metrics against hand-worked values of the protocol (README, "Evaluation protocol")."""
 import tracemalloc
 
 import numpy as np
 import pytest
+import torch
 
 from rga_mm.evaluation.functional import rank_metrics
 
@@ -27,7 +28,7 @@ def test_hand_worked_cmc_ap_inp():
     q2: its only match g6 shares its camera → no valid match, skipped."""
     out = rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS,
                        max_rank=7)
-    assert out['num_valid_queries'] == 2
+    assert out['num_valid_queries'] == 2 and out['num_skipped_queries'] == 1
     np.testing.assert_allclose(out['cmc'], [0, 0.5, 0.5, 0.5, 0.5, 1, 1])
     assert out['mAP'] == pytest.approx((0.45 + 1 / 6) / 2)
     assert out['mINP'] == pytest.approx((0.4 + 1 / 6) / 2)
@@ -74,6 +75,42 @@ def test_label_sizes_are_checked():
     with pytest.raises(ValueError, match='gallery_cams has 6 entries but distmat has 7 '
                                          'gallery columns'):
         rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS[:6])
+
+
+def test_skipped_queries_are_counted_apart_from_the_evaluated_ones():
+    """Gallery: g0 (id 1, cam 1), g1 (id 1, cam 1), g2 (id 2, cam 0).
+    q0 (id 1, cam 0) ranks g2, g0, g1: matches at ranks 2 and 3, AP = (1/2 + 2/3) / 2 = 7/12,
+    INP = 2/3. q1 (id 1, cam 1): both items of its identity share its camera → skipped.
+    q2 (id 5): no item of its identity → skipped. The scores are q0's alone (not divided by
+    3), and the counts say 1 evaluated, 2 skipped."""
+    distmat = np.array([[0.2, 0.3, 0.1], [0.2, 0.1, 0.3], [0.3, 0.2, 0.1]])
+    out = rank_metrics(distmat, [1, 1, 5], [1, 1, 2], [0, 1, 0], [1, 1, 0], max_rank=3)
+    assert out['num_valid_queries'] == 1 and out['num_skipped_queries'] == 2
+    assert out['mAP'] == pytest.approx(7 / 12) and out['mINP'] == pytest.approx(2 / 3)
+    np.testing.assert_array_equal(out['cmc'], [0, 1, 1])
+
+
+@pytest.mark.parametrize('name, values, shown', [
+    ('query_ids', np.array([1.0, 2.7, 3.0]), r'2\.7 at position 1'),
+    # integral floats are refused too: an identity must arrive as an integer
+    ('gallery_ids', np.array([2.0, 1.0, 1.0, 0.0, -1.0, 1.0, 3.0]), r'2\.0 at position 0'),
+    ('query_cams', torch.tensor([0.0, 0.0, 2.0]), r'0\.0 at position 0'),
+    ('gallery_cams', [1, 0, 1, 1, 1, 2, 2.5], r'2\.5 at position 6'),
+])
+def test_float_labels_are_an_error_not_truncated(name, values, shown):
+    labels = dict(query_ids=QUERY_IDS, gallery_ids=GALLERY_IDS, query_cams=QUERY_CAMS,
+                  gallery_cams=GALLERY_CAMS)
+    labels[name] = values
+    with pytest.raises(ValueError, match=f'{name} must be integers, got dtype float.* with '
+                                         f'{shown}'):
+        rank_metrics(DISTMAT, **labels)
+
+
+def test_integer_labels_of_any_integer_type_are_accepted():
+    reference = rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS)
+    out = rank_metrics(DISTMAT, torch.tensor(QUERY_IDS), GALLERY_IDS.astype(np.int16),
+                       QUERY_CAMS.tolist(), GALLERY_CAMS.astype(np.uint8))
+    assert out['mAP'] == reference['mAP']
 
 
 def test_nan_is_an_error():

@@ -28,7 +28,48 @@ def test_cosine_and_euclidean_rankings(distance, mean_ap):
     result = metric.evaluate(size=3)
     assert result == {'reid/mAP': mean_ap, 'reid/mINP': mean_ap,
                       'reid/rank1': 100.0 if distance == 'cosine' else 0.0,
-                      'reid/rank2': 100.0, 'reid/num_query': 1, 'reid/num_gallery': 2}
+                      'reid/rank2': 100.0, 'reid/num_query': 1, 'reid/num_query_skipped': 0,
+                      'reid/num_gallery': 2}
+
+
+def test_skipped_queries_are_reported_apart_from_the_evaluated_ones():
+    """q0 (id 1, cam 0) has its match g0 (cam 1) first: AP = INP = 1. q1 (id 2, cam 1): its
+    only gallery image g1 is in its own camera → skipped. q2 (id 7): not in the gallery →
+    skipped. num_query counts q0 alone, the skipped two are reported apart, and the scores
+    are q0's (skipped queries are not scored as zeros)."""
+    samples = [sample([1.0, 0.0], 1, 0, True), sample([0.0, 1.0], 2, 1, True),
+               sample([1.0, 1.0], 7, 0, True),
+               sample([1.0, 0.1], 1, 1, False), sample([0.0, 1.0], 2, 1, False)]
+    metric = ReIDMetric(topk=(1, ), max_rank=2)
+    metric.process(None, [s.to_dict() for s in samples])
+    assert metric.evaluate(size=5) == {
+        'reid/mAP': 100.0, 'reid/mINP': 100.0, 'reid/rank1': 100.0, 'reid/num_query': 1,
+        'reid/num_query_skipped': 2, 'reid/num_gallery': 2}
+
+
+@pytest.mark.parametrize('field, value, shown', [
+    ('gt_label', torch.tensor([3.7]), r'tensor\(\[3\.7000\]\)'),
+    # an integral float is refused too: it is no more trustworthy than 3.7
+    ('gt_label', torch.tensor([3.0]), r'tensor\(\[3\.\]\)'),
+    ('gt_label', 3.0, r'3\.0'),
+    ('gt_label', torch.tensor([3, 4]), r'tensor\(\[3, 4\]\)'),
+    ('camera_id', 1.5, r'1\.5'),
+])
+def test_non_integer_identity_or_camera_is_an_error_naming_the_image(field, value, shown):
+    data = dict(COSINE_VS_EUCLIDEAN[0].to_dict(), img_path='query/0003_c1s1_000151_00.jpg')
+    data[field] = value
+    with pytest.raises(ValueError, match=f'ReIDMetric: {field} of query/0003_c1s1_000151_00'
+                                         f'\\.jpg is {shown}; .* must be single integers'):
+        ReIDMetric().process(None, [data])
+
+
+def test_integer_identities_of_any_integer_type_are_accepted():
+    data = [s.to_dict() for s in COSINE_VS_EUCLIDEAN]
+    data[0]['gt_label'], data[1]['gt_label'] = 1, np.int32(1)
+    data[2]['gt_label'] = torch.tensor(2, dtype=torch.int32)
+    metric = ReIDMetric(distance='cosine', topk=(1, 2), max_rank=2)
+    metric.process(None, data)
+    assert metric.evaluate(size=3)['reid/mAP'] == 100.0
 
 
 def random_samples(seed, num_query=12, num_gallery=40):

@@ -53,7 +53,8 @@ class MeanColour(BaseModel):
 
 def test_runner_test_loop_reports_the_hand_worked_metrics(tmp_path):
     """0001: the tied distractor ranks first, its match second: AP = INP = 1/2.
-    0003: match first: AP = INP = 1. 0004: skipped. mAP = mINP = 75 %, R1 = 50 %."""
+    0003: match first: AP = INP = 1. 0004: skipped (no valid match), so the scores average
+    over two queries: mAP = mINP = 75 %, R1 = 50 %."""
     root = write_market(tmp_path / 'Market-1501-v15.09.15')
     runner = Runner(
         model=MeanColour(),
@@ -70,8 +71,10 @@ def test_runner_test_loop_reports_the_hand_worked_metrics(tmp_path):
     metrics = runner.test()
     assert metrics == {'reid/mAP': 75.0, 'reid/mINP': 75.0, 'reid/rank1': 50.0,
                        'reid/rank5': 100.0,
-                       # three queries; seven gallery files less the junk one
-                       'reid/num_query': 3, 'reid/num_gallery': 6}
+                       # three queries: two evaluated, 0004 skipped;
+                       # seven gallery files less the junk one
+                       'reid/num_query': 2, 'reid/num_query_skipped': 1,
+                       'reid/num_gallery': 6}
 
 
 def test_train_dataloader_yields_identity_batches(tmp_path):

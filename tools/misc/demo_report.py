@@ -49,7 +49,8 @@ def main() -> None:
     keys = ('reid/rank1', 'reid/rank5', 'reid/rank10', 'reid/mAP', 'reid/mINP')
     table.add_row(['RGA-SC (trained)', *(f'{trained[k]:.1f}' for k in keys)])
     table.add_row(['chance (random ranking)', *(f'{chance[k]:.1f}' for k in keys)])
-    print(f"re-ID on {args.data_root}: {int(trained['reid/num_query'])} queries, "
+    print(f"re-ID on {args.data_root}: {int(trained['reid/num_query'])} queries evaluated "
+          f"({int(trained['reid/num_query_skipped'])} skipped: no valid match), "
           f"{int(trained['reid/num_gallery'])} gallery images (%)")
     print(table)
 

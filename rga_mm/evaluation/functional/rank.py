@@ -1,14 +1,18 @@
 """CMC, mAP and mINP of a re-ID ranking, computed from a query × gallery distance matrix.
 
-Protocol (design §4; the same as torchreid's ``eval_market1501``):
+Protocol (the README's "Evaluation protocol"; the same as torchreid's ``eval_market1501``):
 
 * gallery items with the junk identity ``-1`` are removed from every ranking;
   distractors (identity 0 in Market-1501) stay and never match a real query;
 * for each query, gallery items with the query's identity **and** camera are removed;
-* a query with no remaining match (a *valid* match) is skipped;
+* a query with no remaining match (a *valid* match) is skipped, and counted as skipped;
 * CMC@k is the share of valid queries whose first match is within the top k;
 * AP averages the precision at the rank of every match of the ranked valid list;
 * INP (Ye et al., TPAMI 2021) is ``number of matches / rank of the last match``.
+
+Identities and cameras are labels: they must come as integers. A float array is refused,
+even one of integral values such as 3.0, rather than truncated (3.7 would become 3 and merge
+two identities; float32 holds integers exactly only up to 2**24).
 
 Ranks are by ascending distance; equal distances are broken by gallery order (a stable
 sort), so results are deterministic.
@@ -50,14 +54,14 @@ def rank_metrics(distmat: np.ndarray,
                  max_work_bytes: int = DEFAULT_MAX_WORK_BYTES,
                  num_threads: Optional[int] = None
                  ) -> Dict[str, Union[np.ndarray, float, int]]:
-    """Evaluate a re-ID ranking (design §4 protocol, see the module docstring).
+    """Evaluate a re-ID ranking (the protocol of the module docstring).
 
     Args:
         distmat: (Q, G) distances, smaller is more similar; any real dtype (not NaN).
-        query_ids: (Q,) identity of each query.
-        gallery_ids: (G,) identity of each gallery item; ``-1`` marks junk.
-        query_cams: (Q,) camera of each query.
-        gallery_cams: (G,) camera of each gallery item.
+        query_ids: (Q,) identity of each query (integers).
+        gallery_ids: (G,) identity of each gallery item (integers); ``-1`` marks junk.
+        query_cams: (Q,) camera of each query (integers).
+        gallery_cams: (G,) camera of each gallery item (integers).
         max_rank: length of the returned CMC curve.
         max_work_bytes: bound on the memory of the work arrays of all threads together
             (the input ``distmat`` is not counted); a chunk holds at least one query row,
@@ -68,7 +72,12 @@ def rank_metrics(distmat: np.ndarray,
     Returns:
         ``cmc``: (max_rank,) float64, ``cmc[k]`` = share of valid queries matched within
         the top k + 1; ``mAP`` and ``mINP``: floats in [0, 1]; ``num_valid_queries``: the
-        number of queries that have at least one valid match.
+        number of queries that have at least one valid match (those evaluated);
+        ``num_skipped_queries``: the others, Q - ``num_valid_queries``.
+
+    Raises:
+        ValueError: on inconsistent sizes, NaN distances, labels that are not integers,
+            or when no query has a valid match.
     """
     distmat = np.asarray(distmat)
     query_ids, gallery_ids, query_cams, gallery_cams = _check_inputs(
@@ -101,7 +110,8 @@ def rank_metrics(distmat: np.ndarray,
         cmc=np.cumsum(first_rank_hist[:max_rank]) / ap.size,
         mAP=math.fsum(ap) / ap.size,
         mINP=math.fsum(inp) / ap.size,
-        num_valid_queries=ap.size)
+        num_valid_queries=ap.size,
+        num_skipped_queries=num_query - ap.size)
 
 
 def _usable_cpus() -> int:
@@ -289,7 +299,7 @@ def _exclusive_cumsum(flags: np.ndarray) -> np.ndarray:
 
 
 def _check_inputs(distmat: np.ndarray, *labels_and_max_rank) -> Tuple[np.ndarray, ...]:
-    """Validate shapes; return the four label arrays as 1-D int64 arrays."""
+    """Validate shapes and label types; return the four label arrays as 1-D int64 arrays."""
     *labels, max_rank = labels_and_max_rank
     if distmat.ndim != 2:
         raise ValueError(f'distmat must be 2-D (num_query × num_gallery), got shape '
@@ -309,5 +319,21 @@ def _check_inputs(distmat: np.ndarray, *labels_and_max_rank) -> Tuple[np.ndarray
             side = 'query rows' if name.startswith('query') else 'gallery columns'
             raise ValueError(f'{name} has {values.size} entries but distmat has {size} '
                              f'{side}')
-        arrays.append(values.astype(np.int64))
+        arrays.append(_integer_labels(name, values))
     return tuple(arrays)
+
+
+def _integer_labels(name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` as int64 if they are of an integer dtype; an error naming the first
+    offending value otherwise (see the module docstring: floats are never truncated)."""
+    if values.dtype.kind in 'iu':
+        return values.astype(np.int64)
+    position = 0
+    if values.dtype.kind == 'f':
+        fractional = np.flatnonzero(values != np.round(values))
+        position = int(fractional[0]) if fractional.size else 0
+    value = values[position:position + 1].tolist()[0]
+    raise ValueError(f'{name} must be integers, got dtype {values.dtype} with '
+                     f'{value!r} at position {position}; identities and cameras '
+                     f'are labels, and rank_metrics refuses to truncate them (convert exact '
+                     f'values with .astype(int))')

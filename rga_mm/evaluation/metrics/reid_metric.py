@@ -1,5 +1,5 @@
 """The re-ID metric of the mmengine evaluator: gathers embeddings, ranks the gallery."""
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -15,7 +15,7 @@ REQUIRED_FIELDS = ('pred_feature', 'gt_label', 'camera_id', 'is_query')
 
 @METRICS.register_module()
 class ReIDMetric(BaseMetric):
-    """CMC, mAP and mINP of query-to-gallery retrieval (design §4 protocol).
+    """CMC, mAP and mINP of query-to-gallery retrieval (protocol: ``functional/rank.py``).
 
     ``process`` keeps, per data sample, the embedding ``pred_feature`` (1-D tensor, set by
     the model), the identity ``gt_label``, and the metainfo ``camera_id`` and ``is_query``
@@ -23,7 +23,14 @@ class ReIDMetric(BaseMetric):
     ranks (dropping the sampler's padding), ``compute_metrics`` computes the query × gallery
     distances, optionally re-ranks them, and calls :func:`rank_metrics`. Results are in
     percent: ``mAP``, ``mINP`` and ``rank{k}`` for k in ``topk`` (``reid/mAP`` in logs),
-    plus the counts ``num_query`` and ``num_gallery`` of evaluated items.
+    plus three counts: ``num_query``, the queries evaluated (those with a valid match, over
+    which the scores are averaged); ``num_query_skipped``, the queries without one; and
+    ``num_gallery``, the gallery items received. ``num_query + num_query_skipped`` is the
+    number of query items received, each counted once however many ranks evaluated.
+
+    ``gt_label`` and ``camera_id`` must be integers (an int, or a one-element integer
+    tensor or array): a float one, even 3.0, is an error naming the value and the image,
+    never truncated.
 
     Args:
         distance: ``'cosine'`` (the paper's test setting) or ``'euclidean'``.
@@ -67,8 +74,8 @@ class ReIDMetric(BaseMetric):
                                f'from a re-ID dataset with split="test"')
             self.results.append(dict(
                 feature=sample['pred_feature'].detach().to('cpu', torch.float32),
-                identity=int(sample['gt_label']),
-                camera=int(sample['camera_id']),
+                identity=_one_integer(sample, 'gt_label'),
+                camera=_one_integer(sample, 'camera_id'),
                 is_query=bool(sample['is_query'])))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -95,7 +102,24 @@ class ReIDMetric(BaseMetric):
                               field(gallery, 'camera'), max_rank=self.max_rank)
         metrics = dict(mAP=100 * scores['mAP'], mINP=100 * scores['mINP'])
         metrics.update({f'rank{k}': 100 * scores['cmc'][k - 1] for k in self.topk})
-        # how many items were evaluated: under distributed evaluation every query and
-        # gallery image must be counted exactly once
-        metrics.update(num_query=len(query), num_gallery=len(gallery))
+        # under distributed evaluation every query and gallery image must be counted
+        # exactly once: num_query + num_query_skipped == len(query)
+        metrics.update(num_query=scores['num_valid_queries'],
+                       num_query_skipped=scores['num_skipped_queries'],
+                       num_gallery=len(gallery))
         return metrics
+
+
+def _one_integer(sample: Dict[str, Any], name: str) -> int:
+    """``sample[name]`` as an int: an int, or a one-element tensor or array of an integer
+    dtype. Anything else (a float, even 3.0; several values) is an error naming the value
+    and the image, where ``int()`` would silently truncate 3.7 to 3."""
+    value = sample[name]
+    array = (value.detach().cpu().numpy() if isinstance(value, torch.Tensor)
+             else np.asarray(value))
+    if array.size == 1 and array.dtype.kind in 'iu':
+        return int(array.reshape(()))
+    where = sample.get('img_path', f"the sample with sample_idx={sample.get('sample_idx')}")
+    raise ValueError(f'ReIDMetric: {name} of {where} is {value!r}; identities and cameras '
+                     f'must be single integers (an int or an integer tensor), and a float '
+                     f'one is refused rather than truncated')
