@@ -1,43 +1,58 @@
 """Evaluate a checkpoint with an rga_mm config (mmengine's test loop).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.json]
-                         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+                         [--partial-load] [--cfg-options k=v ...]
+                         [--launcher none|pytorch|slurm|mpi]
+
+The checkpoint must fit the config's model (every tensor name and shape), or the tool stops
+before evaluating: mmengine alone would evaluate random weights for whatever is missing.
+``--partial-load`` accepts a checkpoint that fills the model only in part, on purpose.
 """
 import argparse
 import json
-import os.path as osp
+from typing import Optional, Sequence
 
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
-from rga_mm.apis import check_checkpoint_shapes, load_state_dict_file
-from rga_mm.utils.distributed import prepare_cpu_distributed
-from rga_mm.utils.run_config import add_run_arguments, load_run_config, parse_run_args
+from rga_mm.apis import (CheckpointError, check_checkpoint_fits, model_of, read_checkpoint,
+                         state_dict_of)
+from rga_mm.utils.distributed import explain_timeouts, prepare_cpu_distributed
+from rga_mm.utils.run_config import (add_run_arguments, check_output_file, load_run_config,
+                                     parse_run_args)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the evaluation log')
     parser.add_argument('--out', help='write the metrics to this JSON file')
     add_run_arguments(parser)
-    return parse_run_args(parser)
+    return parse_run_args(parser, argv)
 
 
-def main() -> None:
-    args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    try:
+        checkpoint = read_checkpoint(args.checkpoint)
+    except (FileNotFoundError, CheckpointError) as error:
+        raise SystemExit(str(error)) from None
     cfg.load_from = args.checkpoint
     prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
-    # mmengine only warns about tensors whose shapes differ and tests random weights
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    check_checkpoint_shapes(model, load_state_dict_file(args.checkpoint))
-    metrics = runner.test()
+    # a collective that waits env_cfg.dist_cfg.timeout for a hung rank: say so
+    with explain_timeouts(cfg):
+        runner = Runner.from_cfg(cfg)
+    try:  # mmengine loads with strict=False: it logs what does not fit and goes on
+        check_checkpoint_fits(model_of(runner.model), state_dict_of(checkpoint),
+                              args.checkpoint, strict=not args.partial_load)
+    except CheckpointError as error:
+        raise SystemExit(str(error)) from None
+    del checkpoint  # the Runner reads the file again, with its hooks
+    with explain_timeouts(cfg):
+        metrics = runner.test()
     if args.out and runner.rank == 0:
         with open(args.out, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)

@@ -1,34 +1,65 @@
 """Train a model from an rga_mm config with mmengine's Runner.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-                                 [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --resume-or-start]
+                                 [--partial-load] [--amp] [--cfg-options k=v ...]
+                                 [--launcher none|pytorch|slurm|mpi]
+
+``--resume`` without CKPT resumes from the work dir's latest checkpoint and stops if there is
+none; ``--resume-or-start`` starts from scratch then (for jobs that are requeued). A
+checkpoint to resume from, or the config's ``load_from``, must fit the model (every tensor
+name and shape) unless ``--partial-load`` is given; a weights-only file cannot be resumed.
 """
 import argparse
 import os.path as osp
+from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
-from rga_mm.utils.distributed import prepare_cpu_distributed
+from rga_mm.apis import (CheckpointError, check_checkpoint_fits, check_resumable, model_of,
+                         read_checkpoint, state_dict_of)
+from rga_mm.utils.distributed import explain_timeouts, prepare_cpu_distributed
 from rga_mm.utils.run_config import add_run_arguments, load_run_config, parse_run_args
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
-    parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
-        help='resume from CKPT, or from the latest checkpoint in the work dir if no CKPT')
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        '--resume', nargs='?', type=str, const='auto', metavar='CKPT',
+        help='resume from CKPT, or from the latest checkpoint in the work dir if no CKPT '
+             '(stops if there is none)')
+    resume.add_argument(
+        '--resume-or-start', action='store_true',
+        help='resume from the latest checkpoint in the work dir, or start from scratch if '
+             'there is none')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     add_run_arguments(parser)
-    return parse_run_args(parser)
+    return parse_run_args(parser, argv)
+
+
+def latest_checkpoint(work_dir: str, or_start: bool) -> Optional[str]:
+    """The checkpoint the work dir's ``last_checkpoint`` names; None, with ``or_start``,
+    when there is none."""
+    latest = find_latest_checkpoint(work_dir)
+    if latest is None and not or_start:
+        raise SystemExit(
+            f'--resume found no checkpoint to resume from in {work_dir} (it has no '
+            f'last_checkpoint file); check --work-dir, give the checkpoint as --resume CKPT, '
+            f'or pass --resume-or-start to start from scratch when there is none')
+    if latest is not None and not osp.isfile(latest):
+        raise SystemExit(f'{osp.join(work_dir, "last_checkpoint")} names {latest}, which does '
+                         f'not exist; give the checkpoint to resume from as --resume CKPT')
+    return latest
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    """The config with the command line applied."""
+    """The config with the command line applied; ``load_from`` names the checkpoint to
+    resume from when there is one."""
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         if not torch.cuda.is_available():
@@ -36,22 +67,50 @@ def build_config(args: argparse.Namespace) -> Config:
                              'not run on the CPU')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
+    if args.resume not in (None, 'auto'):
         if not osp.isfile(args.resume):
             raise SystemExit(f'checkpoint {args.resume} does not exist')
         cfg.resume = True
         cfg.load_from = args.resume
+    elif args.resume == 'auto' or args.resume_or_start:
+        cfg.resume = True
+        cfg.load_from = None
+    if cfg.get('resume') and not cfg.get('load_from'):  # auto-resume, also from the config
+        cfg.load_from = latest_checkpoint(cfg.work_dir, args.resume_or_start)
     return cfg
 
 
-def main() -> None:
-    cfg = build_config(parse_args())
+def read_start_checkpoint(cfg: Config) -> Optional[dict]:
+    """The checkpoint training starts from (``load_from``), refused early if it is no
+    checkpoint, or, for resuming, holds weights only."""
+    if not cfg.get('load_from'):
+        return None
+    checkpoint = read_checkpoint(cfg.load_from)
+    if cfg.get('resume'):
+        check_resumable(checkpoint, cfg.load_from)
+    return checkpoint
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    cfg = build_config(args)
+    try:
+        checkpoint = read_start_checkpoint(cfg)
+    except (FileNotFoundError, CheckpointError) as error:
+        raise SystemExit(str(error)) from None
     prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    # a collective that waits env_cfg.dist_cfg.timeout for a hung rank: say so
+    with explain_timeouts(cfg):
+        runner = Runner.from_cfg(cfg)
+    if checkpoint is not None:  # mmengine loads with strict=False and trains on regardless
+        try:
+            check_checkpoint_fits(model_of(runner.model), state_dict_of(checkpoint),
+                                  cfg.load_from, strict=not args.partial_load)
+        except CheckpointError as error:
+            raise SystemExit(str(error)) from None
+        del checkpoint  # the Runner reads the file again, with its hooks
+    with explain_timeouts(cfg):
+        runner.train()
 
 
 if __name__ == '__main__':

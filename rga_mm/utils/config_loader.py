@@ -1,15 +1,23 @@
-"""Loading a config file, with one clear sentence when it needs the segmentation extra.
+"""Loading a config file, with one clear sentence when it needs the segmentation extra, and
+merging ``--cfg-options`` into it without losing a mistyped key.
 
 rga_mm's core (the RGA family, re-ID, CIFAR, the tools) runs on mmcv-lite. Segmentation
 configs are mmsegmentation configs, and mmsegmentation imports mmcv's compiled ops, so they
 need ``pip install 'rga_mm[seg]'``. Without it mmengine fails deep inside a base lookup or a
 registry import; this module names the extra instead.
+
+mmengine's ``Config.merge_from_dict`` adds any key it is given, so ``randomnes.seed=5``
+creates a top-level entry nobody reads and the run goes on with the old seed;
+:func:`merge_cfg_options` refuses unknown top-level keys instead, naming the closest one.
 """
+import difflib
 import importlib
+import inspect
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from mmengine.config import Config
+from mmengine.runner import Runner
 
 SEGMENTATION_EXTRA = ("pip install 'rga_mm[seg]' (mmsegmentation and mmcv with its compiled "
                       "ops; in a checkout: bash tools/misc/ensure_env.sh full)")
@@ -58,3 +66,37 @@ def load_config(path: Union[str, Path]) -> Config:
     if mentions_mmseg(cfg.to_dict()):
         require_segmentation(f'the config {path}')
     return cfg
+
+
+# top-level keys mmengine's Runner reads although no config of ours sets them
+RUNNER_KEYS = frozenset(
+    [name for name in inspect.signature(Runner.__init__).parameters
+     if name not in ('self', 'cfg')] +
+    ['model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'compile',
+     'activation_checkpointing', 'efficient_conv_bn_eval'])
+
+
+def merge_cfg_options(cfg: Config, options: Optional[dict], source: str = '') -> None:
+    """``cfg.merge_from_dict(options)``, refusing a key whose first part is neither in the
+    config nor read by mmengine's Runner (a typo would be silently ignored).
+
+    Only the top level is checked: adding a new entry inside an existing dict (an option
+    of a transform, a hook) is legitimate.
+
+    Raises:
+        ValueError: one sentence naming the key, the closest existing key and ``source``.
+    """
+    if not options:
+        return
+    known = set(cfg.keys()) | RUNNER_KEYS
+    for key in options:
+        top = key.split('.')[0]
+        if top not in known:
+            close = difflib.get_close_matches(top, sorted(known), n=1)
+            hint = (f'did you mean {close[0]!r}?' if close else
+                    f'its top-level keys are {", ".join(sorted(cfg.keys()))}')
+            where = f'the config {source}' if source else 'the config'
+            raise ValueError(
+                f'--cfg-options {key}: {where} has no top-level key {top!r} and mmengine\'s '
+                f'Runner does not read one, so the option would be ignored; {hint}')
+    cfg.merge_from_dict(options)

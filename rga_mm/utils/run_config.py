@@ -2,26 +2,35 @@
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
-from .config_loader import load_config
+from .config_loader import load_config, merge_cfg_options
+
+PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
+                     'ones or ones of other shapes: only the tensors whose names and shapes '
+                     'match are loaded, the others keep their initial values (without it such '
+                     'a checkpoint is refused)')
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as in OpenMMLab's tools."""
+    """``--cfg-options``, ``--partial-load``, ``--launcher`` and ``--local-rank``, as in
+    OpenMMLab's tools (``--partial-load`` is rga_mm's)."""
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. train_cfg.max_epochs=10')
+    parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def parse_run_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-    """Parse the command line; a ``--local-rank`` given by an old launcher becomes
-    ``LOCAL_RANK`` unless the environment already has one (torchrun sets it)."""
-    args = parser.parse_args()
+def parse_run_args(parser: argparse.ArgumentParser,
+                   argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line (``argv``, default ``sys.argv``); a ``--local-rank`` given by
+    an old launcher becomes ``LOCAL_RANK`` unless the environment already has one (torchrun
+    sets it)."""
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
@@ -31,7 +40,8 @@ def load_run_config(config: str, launcher: str, cfg_options: Optional[dict],
     """Load ``config`` and apply ``--launcher``, ``--cfg-options`` and ``--work-dir``.
 
     Without ``--work-dir`` or a ``work_dir`` in the config, runs go to
-    ``./work_dirs/<config name>``, as in OpenMMLab's tools.
+    ``./work_dirs/<config name>``, as in OpenMMLab's tools. A ``--cfg-options`` key whose
+    top level the config does not have (a typo) stops the run, naming the closest key.
     """
     if not osp.isfile(config):
         raise SystemExit(f'config file {config} does not exist')
@@ -40,10 +50,32 @@ def load_run_config(config: str, launcher: str, cfg_options: Optional[dict],
     except ImportError as error:  # a segmentation config without the seg extra
         raise SystemExit(str(error)) from error
     cfg.launcher = launcher
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    try:
+        merge_cfg_options(cfg, cfg_options, config)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def check_output_file(path: Optional[str], option: str = '--out') -> None:
+    """Stop now, not after a whole evaluation, if the file ``path`` cannot be written: its
+    folder is missing or read-only, or ``path`` is a folder."""
+    if path is None:
+        return
+    folder = osp.dirname(osp.abspath(path))
+    if osp.isdir(path):
+        raise SystemExit(f'{option} {path} is a folder; give a file name in it, e.g. '
+                         f'{osp.join(path, "metrics.json")}')
+    if osp.exists(folder) and not osp.isdir(folder):
+        raise SystemExit(f'{option} {path}: {folder} is a file, not a folder; choose another '
+                         f'path')
+    if not osp.isdir(folder):
+        raise SystemExit(f'{option} {path}: the folder {folder} does not exist; create it '
+                         f'first (mkdir -p {folder}) or choose another path')
+    if not os.access(folder, os.W_OK) or (osp.exists(path) and not os.access(path, os.W_OK)):
+        raise SystemExit(f'{option} {path} cannot be written (no write permission); choose '
+                         f'another path')

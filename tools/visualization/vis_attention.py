@@ -2,14 +2,17 @@
 
     python tools/visualization/vis_attention.py CONFIG CHECKPOINT IMAGE [IMAGE ...] \
         --out DIR [--cam-layer NAME] [--target-class K] [--weighting element|channel] \
-        [--input-size H W] [--panel-height PX] [--device cpu] [--cfg-options k=v ...]
+        [--input-size H W] [--panel-height PX] [--device cpu] [--partial-load] \
+        [--cfg-options k=v ...]
 
 Works for the configs of all three tasks: re-ID (the CAM explains the embedding), CIFAR
 classification and Cityscapes segmentation (the CAM explains a class: ``--target-class``,
 default the predicted one). An IMAGE may be a folder: its image files are drawn in name
 order. Each image gives ``DIR/<image name>.png``; images are fed through the config's test
 pipeline (see ``rga_mm.visualization.image_inputs``). CIFAR's pipeline has no resize step, so
-pass ``--input-size 32 32`` for images of other sizes.
+pass ``--input-size 32 32`` for images of other sizes. Every image is read once before the
+first is drawn, so an unreadable one stops the tool at once, named. The checkpoint must fit
+the config's model (every tensor name and shape) unless ``--partial-load`` is given.
 """
 import argparse
 from pathlib import Path
@@ -20,6 +23,8 @@ from mmengine.config import DictAction
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
+from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
+from rga_mm.utils.run_config import PARTIAL_LOAD_HELP
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item
 from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
 
@@ -43,6 +48,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--panel-height', type=int, default=256,
                         help='displayed height of each panel in pixels')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
+    parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries')
     return parser.parse_args(argv)
@@ -65,13 +71,27 @@ def expand_images(paths: List[str]) -> List[Path]:
     return images
 
 
+def check_images_readable(images: List[Path]) -> None:
+    """Decode every image once, as the datasets' loading step does; stop naming the first
+    one that cannot be read."""
+    reader = LoadImageFromFile()
+    for path in images:
+        try:
+            reader.read(str(path))
+        except UnreadableImageError as error:
+            raise SystemExit(f'{path}: image {path} could not be decoded: {error.reason}; '
+                             f'give image files that OpenCV can decode') from None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     images = expand_images(args.images)
     try:
-        model = init_model(args.config, args.checkpoint, args.device, args.cfg_options)
+        model = init_model(args.config, args.checkpoint, args.device, args.cfg_options,
+                           strict=not args.partial_load)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(str(error)) from None
+    check_images_readable(images)
     pipeline, channel_order = file_pipeline(model.cfg.test_dataloader.dataset.pipeline)
     visualizer = AttentionVisualizer(name='vis_attention', panel_height=args.panel_height)
     out_dir = Path(args.out)

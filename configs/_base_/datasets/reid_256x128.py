@@ -7,7 +7,7 @@ Evaluation: query then gallery images of split='test', cosine distance, no re-ra
 The dataset configs fill in ``type`` and ``data_root``.
 """
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='rga_mm.LoadImageFromFile'),  # mmcv's, naming unreadable files
     dict(type='Resize', scale=(128, 256), keep_ratio=False),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomApply', prob=0.5, transforms=[
@@ -20,7 +20,7 @@ train_pipeline = [
                     'flip_direction', 'camera_id', 'is_query')),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='rga_mm.LoadImageFromFile'),  # mmcv's, naming unreadable files
     dict(type='Resize', scale=(128, 256), keep_ratio=False),
     dict(type='mmpretrain.PackInputs',
          meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'flip',

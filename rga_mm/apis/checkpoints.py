@@ -1,0 +1,219 @@
+"""Reading checkpoint files safely and checking that they fit the model they are meant for.
+
+One path for every tool that takes weights (``tools/test.py``, ``tools/train.py``'s
+``load_from`` and ``--resume``, ``tools/visualization/vis_attention.py``,
+:func:`rga_mm.apis.init_model`):
+
+1. :func:`read_checkpoint` reads the file with ``torch.load(weights_only=True)`` (a file
+   from elsewhere cannot run pickled code; ``rga_mm.utils.checkpoint`` allowlists what the
+   Runner's own checkpoints need) and names the file in one sentence when it is empty,
+   truncated, no checkpoint at all, or holds no state dict.
+2. :func:`check_resumable` refuses, for ``--resume``, a file that holds weights only.
+3. :func:`check_checkpoint_fits` refuses a state dict whose tensor names or shapes differ
+   from the model's. mmengine's Runner loads ``load_from`` with ``strict=False``: it logs
+   the missing keys and goes on with random weights, so a wrong checkpoint gives a wrong
+   number with exit status 0. Partial loading stays possible on purpose: ``--partial-load``
+   in the tools, ``strict=False`` in :func:`rga_mm.apis.init_model`.
+
+mmengine has the loading (``CheckpointLoader``, ``load_state_dict``) but none of these
+checks, so they are written here; the loading itself stays mmengine's.
+"""
+import os
+import re
+from pathlib import Path
+from typing import Iterable, List, Tuple
+
+import torch
+from mmengine.model import is_model_wrapper
+from mmengine.runner import CheckpointLoader
+from torch import nn
+
+PARTIAL_HINT = ('if it is meant to fill only part of the model, pass --partial-load to the '
+                'tool (strict=False to rga_mm.apis.init_model) to load just the tensors whose '
+                'names and shapes match')
+# the first bytes of the files torch.save writes: a zip archive, or the legacy format's
+# pickled magic number
+TORCH_FILE_HEADS = (b'PK\x03\x04', b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19')
+# BatchNorm counters that torch itself fills in when a checkpoint lacks them
+OPTIONAL_KEY_SUFFIXES = ('num_batches_tracked', )
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot serve as asked; the message names the file."""
+
+
+def _first(names: Iterable[str], count: int = 3) -> str:
+    names = list(names)
+    shown = ', '.join(names[:count])
+    return f'{shown}, ...' if len(names) > count else shown
+
+
+def _unsafe_detail(error: Exception) -> str:
+    """The line of torch's weights-only error that says what was refused."""
+    text = str(error)
+    for pattern in (r'(Unsupported global: GLOBAL \S+)', r"(refusing getattr\([^\n]*\))"):
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1)
+    return ''
+
+
+def _load_failure(error: Exception) -> str:
+    """torch.load's error in a few words (its weights-only errors run to paragraphs)."""
+    text = str(error).strip()
+    if 'WeightsUnpickler error:' in text:
+        text = text.split('WeightsUnpickler error:', 1)[1].strip()
+    line = text.splitlines()[0][:200] if text else ''
+    return f'{type(error).__name__}: {line}' if line else type(error).__name__
+
+
+def _torch_load(path: str) -> object:
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:
+        unsafe = _unsafe_detail(error)
+        if unsafe:
+            raise CheckpointError(
+                f'checkpoint {path} holds Python objects that safe loading refuses, because '
+                f'rebuilding them could run code (Weights only load failed: {unsafe}); load '
+                f'only checkpoints from a source you trust, saved as tensors') from None
+        with open(path, 'rb') as file:
+            head = file.read(len(TORCH_FILE_HEADS[1]))
+        reason = _load_failure(error)
+        if any(head.startswith(magic) for magic in TORCH_FILE_HEADS):
+            raise CheckpointError(
+                f'checkpoint {path} ({os.path.getsize(path)} bytes) is a PyTorch file that '
+                f'is truncated or corrupt ({reason}); it was probably cut short while being '
+                f'written or copied: copy it again or use another checkpoint') from None
+        raise CheckpointError(
+            f'{path} is not a PyTorch checkpoint: torch.load cannot read it ({reason}); give '
+            f'a .pth file written by torch.save or by the Runner') from None
+
+
+def state_dict_of(checkpoint: dict) -> dict:
+    """The state dict of a checkpoint dict (``checkpoint['state_dict']``, or the dict itself
+    when it is a bare state dict), with a ``module.`` prefix (a data-parallel wrapper's)
+    removed."""
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    return {k.removeprefix('module.'): v for k, v in state_dict.items()}
+
+
+def read_checkpoint(path: str) -> dict:
+    """The whole checkpoint dict in ``path``, read with ``torch.load(weights_only=True)``.
+
+    Accepts what the Runner writes (``meta``, ``state_dict``, ``optimizer``, ...),
+    ``{'state_dict': ...}`` and a bare state dict. A path with ``://`` (a URL,
+    ``torchvision://`` ...) is fetched by mmengine's ``CheckpointLoader``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: one sentence naming the file and what it is instead: empty,
+            truncated or corrupt, no PyTorch file, objects refused by safe loading, or no
+            state dict of tensors in it.
+    """
+    path = str(path)
+    if '://' in path:
+        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    else:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f'checkpoint file {path} does not exist')
+        if os.path.getsize(path) == 0:
+            raise CheckpointError(
+                f'checkpoint {path} is an empty file (0 bytes), not a checkpoint; it was '
+                f'probably cut short while being written: use another checkpoint')
+        checkpoint = _torch_load(path)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f'{path} holds a {type(checkpoint).__name__}, not a checkpoint (a dict with a '
+            f"'state_dict' of tensors, or a dict of tensors itself)")
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    if (not isinstance(state_dict, dict)
+            or not any(isinstance(v, torch.Tensor) for v in state_dict.values())):
+        raise CheckpointError(
+            f"{path} holds no state dict: a dict with keys ({_first(checkpoint, 5)}) instead "
+            f"of a 'state_dict' of tensors or a dict of tensors; convert it first (see "
+            f'tools/model_converters/)')
+    return checkpoint
+
+
+def load_state_dict_file(checkpoint: str) -> dict:
+    """The state dict of a checkpoint file (:func:`read_checkpoint`, :func:`state_dict_of`)."""
+    return state_dict_of(read_checkpoint(checkpoint))
+
+
+def check_resumable(checkpoint: dict, path: str) -> None:
+    """Refuse a checkpoint training cannot resume from (mmengine's ``Runner.resume`` needs
+    ``meta`` with the epoch and iteration, and the message hub)."""
+    meta = checkpoint.get('meta')
+    if not isinstance(meta, dict) or 'message_hub' not in checkpoint:
+        raise CheckpointError(
+            f"checkpoint {path} holds weights only (no 'meta' with the epoch and iteration, "
+            f'no optimizer or message hub state), so training cannot resume from it; to '
+            f'start a new run from these weights, pass --cfg-options load_from={path} '
+            f'instead of --resume')
+    missing = [key for key in ('epoch', 'iter') if key not in meta]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} cannot be resumed: its 'meta' lacks "
+                              f'{missing}; resume from a checkpoint the Runner wrote')
+
+
+def checkpoint_key_mismatch(model: nn.Module, state_dict: dict) -> Tuple[List[str], List[str]]:
+    """(model keys the state dict lacks, state dict keys the model lacks), in model order
+    and file order; BatchNorm's ``num_batches_tracked`` counters may be missing."""
+    expected = model.state_dict()
+    missing = [k for k in _required_keys(expected) if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    return missing, unexpected
+
+
+def _required_keys(model_state: dict) -> List[str]:
+    return [k for k in model_state if not k.endswith(OPTIONAL_KEY_SUFFIXES)]
+
+
+def check_checkpoint_keys(model: nn.Module, state_dict: dict,
+                          path: str = 'checkpoint') -> None:
+    """Raise naming how many keys (and the first few) the checkpoint misses or adds."""
+    missing, unexpected = checkpoint_key_mismatch(model, state_dict)
+    if not missing and not unexpected:
+        return
+    parts = []
+    if missing:
+        parts.append(f"misses {len(missing)} of the model's "
+                     f'{len(_required_keys(model.state_dict()))} keys '
+                     f'({_first(missing)})')
+    if unexpected:
+        parts.append(f'has {len(unexpected)} keys the model does not have '
+                     f'({_first(unexpected)})')
+    raise CheckpointError(
+        f'checkpoint {path} does not fit the model built from the config: it '
+        f'{" and ".join(parts)}; it was saved from another model or config, and '
+        f'{PARTIAL_HINT}')
+
+
+def check_checkpoint_shapes(model: nn.Module, state_dict: dict,
+                            path: str = 'checkpoint') -> None:
+    """Raise naming the first tensor whose shape differs between checkpoint and model."""
+    expected = model.state_dict()
+    for key, value in state_dict.items():
+        if (key in expected and isinstance(value, torch.Tensor)
+                and tuple(value.shape) != tuple(expected[key].shape)):
+            raise CheckpointError(
+                f'{path}: checkpoint tensor {key!r} has shape {tuple(value.shape)} but the '
+                f'model built from the config expects {tuple(expected[key].shape)}; the '
+                f'checkpoint was trained with another configuration (input size, number of '
+                f'classes, ...), and {PARTIAL_HINT}')
+
+
+def check_checkpoint_fits(model: nn.Module, state_dict: dict, path: str = 'checkpoint',
+                          strict: bool = True) -> None:
+    """With ``strict``, refuse a state dict whose tensor shapes or names differ from the
+    model's; without, accept anything (mmengine's ``load_state_dict(strict=False)`` then
+    loads the tensors whose names and shapes match and logs the others)."""
+    if strict:
+        check_checkpoint_shapes(model, state_dict, path)
+        check_checkpoint_keys(model, state_dict, path)
+
+
+def model_of(runner_model: nn.Module) -> nn.Module:
+    """The model inside a data-parallel wrapper, or the model itself."""
+    return runner_model.module if is_model_wrapper(runner_model) else runner_model

@@ -1,0 +1,96 @@
+"""Image loading whose every failure names the file.
+
+mmcv's ``LoadImageFromFile`` names a file that OpenCV cannot decode, but an empty file ends
+in OpenCV's own ``!buf.empty()`` assertion, without the file's name, possibly hours into a
+run. :class:`LoadImageFromFile` here is mmcv's with one reading path,
+:meth:`LoadImageFromFile.read`, that turns every failure (missing, unreadable, empty,
+undecodable) into an :class:`UnreadableImageError` naming the file and the reason. It is
+registered under mmcv's name in the ``rga_mm`` scope, as mmocr does with its own
+``LoadImageFromFile``: configs with ``default_scope='rga_mm'`` get it without a change, and
+tools that recognise the loading step by name (the attention visualiser) still do.
+``tools/misc/check_dataset.py`` reads a config's images through the same method.
+"""
+from typing import Optional
+
+import mmcv
+import mmengine.fileio as fileio
+import numpy as np
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
+
+from rga_mm.registry import TRANSFORMS
+
+CHECK_HINT = ('replace or remove it (python tools/misc/check_dataset.py CONFIG lists every '
+              'unreadable image of a config)')
+
+
+class UnreadableImageError(OSError):
+    """An image file that cannot be read or decoded; the message names the file.
+
+    ``path`` and ``reason`` are kept apart for listings. The message alone is enough to
+    rebuild the error, as PyTorch does when a DataLoader worker raised it.
+    """
+
+    def __init__(self, message: str, path: Optional[str] = None,
+                 reason: Optional[str] = None):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+    @classmethod
+    def of(cls, path: str, reason: str) -> 'UnreadableImageError':
+        return cls(f'cannot read image {path}: {reason}; {CHECK_HINT}', path, reason)
+
+    def __reduce__(self):  # pickled (multiprocessing) with its path and reason
+        return type(self), (str(self), self.path, self.reason)
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(MMCVLoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` whose failures name the file (module docstring).
+
+    The arguments and the produced keys (``img``, ``img_shape``, ``ori_shape``) are
+    mmcv's. With ``ignore_empty=True`` an unreadable file gives ``None`` (the item is
+    skipped) instead of an error; mmcv skips only files that cannot be fetched or decoded
+    with an error, and stops on those OpenCV decodes to nothing.
+    """
+
+    def read(self, filename: str) -> np.ndarray:
+        """The decoded image of ``filename``, or :class:`UnreadableImageError`."""
+        try:
+            if self.file_client_args is not None:
+                client = fileio.FileClient.infer_client(self.file_client_args, filename)
+                img_bytes = client.get(filename)
+            else:
+                img_bytes = fileio.get(filename, backend_args=self.backend_args)
+        except FileNotFoundError:
+            raise UnreadableImageError.of(filename, 'the file does not exist') from None
+        except OSError as error:  # a folder, no permission, a failing mount
+            reason = error.strerror or str(error) or type(error).__name__
+            raise UnreadableImageError.of(filename, reason) from None
+        if not img_bytes:
+            raise UnreadableImageError.of(filename, 'the file is empty (0 bytes)')
+        try:
+            img = mmcv.imfrombytes(img_bytes, flag=self.color_type,
+                                   backend=self.imdecode_backend)
+            detail = ''
+        except Exception as error:  # OpenCV / Pillow / turbojpeg decoding errors
+            img, detail = None, f' ({type(error).__name__}: {str(error).strip()})'
+        if img is None:
+            raise UnreadableImageError.of(
+                filename, f'{len(img_bytes)} bytes that {self.imdecode_backend} cannot decode '
+                f'as an image (truncated, corrupt or not an image file){detail}')
+        return img
+
+    def transform(self, results: dict) -> Optional[dict]:
+        try:
+            img = self.read(results['img_path'])
+        except UnreadableImageError:
+            if self.ignore_empty:
+                return None
+            raise
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results

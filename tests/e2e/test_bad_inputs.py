@@ -1,0 +1,221 @@
+"""Bad inputs to the real tools stop them early with one sentence naming the file and the fix,
+instead of a bare library error hours into a run or a wrong number with exit status 0.
+
+Images: a copy of the tiny synthetic Market-1501 with an empty training image and a
+truncated gallery image. Checkpoints: files that are no checkpoint, hold weights only, or
+hold another model's tensors. Command line: ``--resume`` with nothing to resume, a mistyped
+``--cfg-options`` key, ``--out`` into a missing folder. The demo config is shrunk as in
+test_reid_tools.py; the tools run in this process (``main(argv)``) except where a DataLoader
+worker process matters.
+"""
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+import torch
+from test_reid_tools import CONFIG, ROOT, _overrides
+
+from rga_mm.apis import init_model
+
+pytestmark = pytest.mark.slow
+
+
+def tool(path: str):
+    """A tool script as a module, to call its ``main(argv)``."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its functions can be pickled for worker processes
+    spec.loader.exec_module(module)
+    return module
+
+
+def args(*argv) -> list:
+    return [str(arg) for arg in argv]
+
+
+class BrokenMarket(NamedTuple):
+    root: Path
+    empty: Path  # a training image of 0 bytes
+    truncated: Path  # a gallery image cut to its first 300 bytes
+
+
+@pytest.fixture
+def broken_market(tiny_market, tmp_path) -> BrokenMarket:
+    """A copy of the shared tree (which must stay intact) with two unreadable images.
+
+    The empty image belongs to an identity with at most 4 training images, all of which
+    every epoch draws (IdentityBatchSampler, K = 4)."""
+    root = tmp_path / tiny_market.name
+    shutil.copytree(tiny_market, root)
+    by_identity = defaultdict(list)
+    for image in sorted((root / 'bounding_box_train').glob('*.jpg')):
+        by_identity[image.name[:4]].append(image)
+    empty = next(images[0] for images in by_identity.values() if len(images) <= 4)
+    empty.write_bytes(b'')
+    truncated = sorted((root / 'bounding_box_test').glob('0[0-9][0-9][1-9]_*.jpg'))[0]
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    return BrokenMarket(root, empty, truncated)
+
+
+@pytest.fixture
+def weights(tmp_path) -> Path:
+    """A weights-only checkpoint of the shrunk demo model (8 training identities)."""
+    path = tmp_path / 'weights.pth'
+    model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture
+def foreign(tmp_path) -> Path:
+    """A checkpoint of some other model: none of the demo model's tensors."""
+    path = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': {'encoder.weight': torch.zeros(4, 4)}}, path)
+    return path
+
+
+def test_check_dataset_lists_exactly_the_unreadable_images(broken_market, tiny_market, capsys):
+    check_dataset = tool('tools/misc/check_dataset.py')
+    for nproc in ('1', '2'):
+        assert check_dataset.main(args(CONFIG, '--nproc', nproc,
+                                       *_overrides(broken_market.root, 1))) == 1
+        out = capsys.readouterr().out
+        listed = dict(re.findall(r'^(/\S+\.jpg): (.+)$', out, re.MULTILINE))
+        assert listed.keys() == {str(broken_market.empty), str(broken_market.truncated)}
+        assert listed[str(broken_market.empty)] == 'the file is empty (0 bytes)'
+        assert 'cv2 cannot decode' in listed[str(broken_market.truncated)]
+        assert '2 of ' in out
+    assert check_dataset.main(args(CONFIG, *_overrides(tiny_market, 1))) == 0
+    assert re.search(r'all \d+ images can be read', capsys.readouterr().out)
+
+
+def test_training_names_the_empty_image(broken_market, tmp_path):
+    """Read in a DataLoader worker process, as real runs do; the visualisation hook, which
+    reads validation images before training, is left out."""
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path / 'work'),
+         *_overrides(broken_market.root, 1), 'train_dataloader.num_workers=1',
+         'custom_hooks=[]'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert (f'cannot read image {broken_market.empty}: the file is empty (0 bytes)'
+            in result.stderr), result.stderr[-3000:]
+
+
+def test_testing_names_the_truncated_image(broken_market, weights, tmp_path):
+    with pytest.raises(OSError, match=re.escape(f'cannot read image {broken_market.truncated}: '
+                                                f'300 bytes that cv2 cannot decode')):
+        tool('tools/test.py').main(args(CONFIG, weights, '--work-dir', tmp_path / 'test',
+                                        *_overrides(broken_market.root, 1)))
+
+
+def test_vis_attention_names_the_empty_image(broken_market, weights, tmp_path):
+    with pytest.raises(SystemExit, match=re.escape(
+            f'{broken_market.empty}: image {broken_market.empty} could not be decoded: the '
+            f'file is empty (0 bytes)')):
+        tool('tools/visualization/vis_attention.py').main(args(
+            CONFIG, weights, broken_market.empty, '--out', tmp_path / 'vis',
+            '--cfg-options', 'model.head.num_classes=8'))
+
+
+def test_a_checkpoint_of_another_model_is_refused_unless_partial(tiny_market, foreign,
+                                                                  tmp_path):
+    model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
+    num_keys = sum(not key.endswith('num_batches_tracked') for key in model.state_dict())
+    refusal = (rf"checkpoint {re.escape(str(foreign))} does not fit the model built from the "
+               rf"config: it misses {num_keys} of the model's {num_keys} keys "
+               rf"\(backbone\.\S+, backbone\.\S+, backbone\.\S+, \.\.\.\) and has 1 keys the "
+               rf"model does not have \(encoder\.weight\).* pass --partial-load")
+    test, train = tool('tools/test.py'), tool('tools/train.py')
+    with pytest.raises(SystemExit, match=refusal):
+        test.main(args(CONFIG, foreign, '--work-dir', tmp_path / 'test',
+                       *_overrides(tiny_market, 1)))
+    with pytest.raises(SystemExit, match=refusal):
+        tool('tools/visualization/vis_attention.py').main(args(
+            CONFIG, foreign, next((tiny_market / 'query').glob('*.jpg')), '--out',
+            tmp_path / 'vis', '--cfg-options', 'model.head.num_classes=8'))
+    with pytest.raises(SystemExit, match=refusal):
+        train.main(args(CONFIG, '--work-dir', tmp_path / 'train',
+                        *_overrides(tiny_market, 1), f'load_from={foreign}'))
+
+    out = tmp_path / 'partial.json'  # on purpose: the switch evaluates what loads
+    test.main(args(CONFIG, foreign, '--partial-load', '--work-dir', tmp_path / 'partial',
+                   '--out', out, *_overrides(tiny_market, 1)))
+    assert 'reid/mAP' in json.loads(out.read_text())
+
+
+def test_an_extra_tensor_is_refused(tiny_market, weights, tmp_path):
+    checkpoint = torch.load(weights, weights_only=True)
+    checkpoint['state_dict']['neck.extra.weight'] = torch.zeros(1)
+    extra = tmp_path / 'extra.pth'
+    torch.save(checkpoint, extra)
+    with pytest.raises(SystemExit, match=r'has 1 keys the model does not have '
+                                         r'\(neck\.extra\.weight\)'):
+        tool('tools/test.py').main(args(CONFIG, extra, '--work-dir', tmp_path / 'test',
+                                        *_overrides(tiny_market, 1)))
+
+
+def _truncated_checkpoint(path: Path, weights: Path) -> None:
+    data = weights.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def _bare_state_dict(path: Path, weights: Path) -> None:
+    torch.save(torch.load(weights, weights_only=True)['state_dict'], path)
+
+
+@pytest.mark.parametrize('make, what', [
+    (lambda path, weights: path.write_bytes(b''), r'is an empty file \(0 bytes\), not a '
+                                                  r'checkpoint'),
+    (_truncated_checkpoint, r'\(\d+ bytes\) is a PyTorch file that is truncated or corrupt'),
+    (lambda path, weights: path.write_text('epoch = 3\n'), 'is not a PyTorch checkpoint'),
+    (lambda path, weights: shutil.copy(weights, path), 'holds weights only'),
+    (_bare_state_dict, 'holds weights only'),
+], ids=['empty', 'truncated', 'not-a-checkpoint', 'state-dict-file', 'bare-state-dict'])
+def test_resume_names_what_the_file_is(make, what, weights, tiny_market, tmp_path):
+    path = tmp_path / 'resume_from.pth'
+    make(path, weights)
+    with pytest.raises(SystemExit, match=re.escape(str(path)) + '.*' + what) as stopped:
+        tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'work',
+                                         '--resume', path, *_overrides(tiny_market, 1)))
+    if 'weights only' in what:  # and says how to start from those weights instead
+        assert f'--cfg-options load_from={path} instead of --resume' in str(stopped.value)
+
+
+def test_resume_without_a_checkpoint_stops_and_resume_or_start_starts(tiny_market, tmp_path):
+    train = tool('tools/train.py')
+    work_dir = tmp_path / 'work'
+    with pytest.raises(SystemExit, match=rf'--resume found no checkpoint to resume from in '
+                                         rf'{re.escape(str(work_dir))}.*--resume-or-start'):
+        train.main(args(CONFIG, '--work-dir', work_dir, '--resume',
+                        *_overrides(tiny_market, 1)))
+    assert not (work_dir / 'epoch_1.pth').exists()
+
+    train.main(args(CONFIG, '--work-dir', work_dir, '--resume-or-start',
+                    *_overrides(tiny_market, 1), 'custom_hooks=[]'))
+    assert torch.load(work_dir / 'epoch_1.pth', weights_only=True)['meta']['epoch'] == 1
+
+
+def test_a_mistyped_cfg_option_names_the_closest_key(tiny_market, tmp_path):
+    with pytest.raises(SystemExit, match=r"--cfg-options randomnes.seed: the config \S+ has "
+                                         r"no top-level key 'randomnes'.*did you mean "
+                                         r"'randomness'\?"):
+        tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'work',
+                                         *_overrides(tiny_market, 1), 'randomnes.seed=5'))
+
+
+def test_out_into_a_missing_folder_stops_before_evaluating(tiny_market, weights, tmp_path):
+    missing = tmp_path / 'no_such_folder'
+    with pytest.raises(SystemExit, match=rf'--out .*: the folder {re.escape(str(missing))} '
+                                         r'does not exist; create it first'):
+        tool('tools/test.py').main(args(CONFIG, weights, '--work-dir', tmp_path / 'test',
+                                        '--out', missing / 'metrics.json',
+                                        *_overrides(tiny_market, 1)))
+    assert not (tmp_path / 'test').exists()  # stopped before the Runner was built

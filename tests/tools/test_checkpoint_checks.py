@@ -1,0 +1,95 @@
+"""rga_mm.apis' checkpoint checks: what a bad file is, whether it can be resumed, whether its
+tensors fit the model (names and shapes), and init_model's strict / partial loading."""
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from rga_mm.apis import (CheckpointError, check_checkpoint_fits, check_resumable, init_model,
+                         load_state_dict_file, read_checkpoint)
+
+TINY_CONFIG = """
+default_scope = 'rga_mm'
+model = dict(
+    type='StageAttentionBackbone',
+    backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, )),
+    attentions=dict(layer1=dict(type='RGA', in_channels=64, spatial_size=(8, 4), reduction=4)))
+"""
+
+
+def _save(path: Path, obj) -> Path:
+    torch.save(obj, path)
+    return path
+
+
+def _truncated(path: Path) -> Path:
+    _save(path, {'state_dict': {'weight': torch.randn(64, 64)}})
+    path.write_bytes(path.read_bytes()[:-100])
+    return path
+
+
+@pytest.mark.parametrize('make, what', [
+    (lambda p: p.write_bytes(b''), r'is an empty file \(0 bytes\), not a checkpoint'),
+    (_truncated, r'is a PyTorch file that is truncated or corrupt'),
+    (lambda p: p.write_text("model = dict(type='RGA')\n"),
+     r'is not a PyTorch checkpoint: torch.load cannot read it'),
+    (lambda p: _save(p, torch.zeros(3)), r'holds a Tensor, not a checkpoint'),
+    (lambda p: _save(p, {'model': {'w': torch.zeros(1)}, 'epoch': 3}),
+     r'holds no state dict: a dict with keys \(model, epoch\)'),
+], ids=['empty', 'truncated', 'text', 'tensor', 'other-layout'])
+def test_a_bad_file_is_named_with_what_it_is(make, what, tmp_path):
+    path = tmp_path / 'bad.pth'
+    make(path)
+    with pytest.raises(CheckpointError, match=re.escape(str(path)) + r'.*' + what):
+        load_state_dict_file(str(path))
+
+
+def test_weights_cannot_be_resumed_but_a_runner_checkpoint_can(tmp_path):
+    state_dict = {'w': torch.zeros(2)}
+    for weights in ({'state_dict': state_dict}, state_dict):
+        path = _save(tmp_path / 'weights.pth', weights)
+        with pytest.raises(CheckpointError, match=r'holds weights only .* pass --cfg-options '
+                                                  rf'load_from={re.escape(str(path))} '
+                                                  r'instead of --resume'):
+            check_resumable(read_checkpoint(str(path)), str(path))
+    runner_like = _save(tmp_path / 'epoch_3.pth', {
+        'meta': {'epoch': 3, 'iter': 30}, 'state_dict': state_dict, 'message_hub': {},
+        'optimizer': {}})
+    check_resumable(read_checkpoint(str(runner_like)), str(runner_like))
+
+
+def test_missing_and_extra_tensors_are_counted_and_named():
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Linear(4, 2))
+    state_dict = {k: v for k, v in model.state_dict().items() if not k.startswith('2.')}
+    state_dict['3.weight'] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match=re.escape(
+            "checkpoint ckpt.pth does not fit the model built from the config: it misses 2 of "
+            "the model's 8 keys (2.weight, 2.bias) and has 1 keys the model does not have "
+            "(3.weight); it was saved from another model or config, and if it is meant to "
+            "fill only part of the model, pass --partial-load")):
+        check_checkpoint_fits(model, state_dict, 'ckpt.pth')
+    check_checkpoint_fits(model, state_dict, 'ckpt.pth', strict=False)
+
+    complete = dict(model.state_dict())
+    del complete['1.num_batches_tracked']  # torch fills BatchNorm's counter in
+    check_checkpoint_fits(model, complete, 'ckpt.pth')
+
+
+def test_init_model_refuses_another_models_weights_unless_not_strict(tmp_path):
+    config = tmp_path / 'tiny_rga.py'
+    config.write_text(TINY_CONFIG)
+    model = init_model(config)
+    backbone_only = {k: v.clone().normal_() if v.is_floating_point() else v
+                     for k, v in model.state_dict().items() if k.startswith('backbone.')}
+    num_attention = sum(k.startswith('attentions.') and not k.endswith('num_batches_tracked')
+                        for k in model.state_dict())
+    checkpoint = _save(tmp_path / 'backbone.pth', {'state_dict': backbone_only})
+
+    with pytest.raises(CheckpointError, match=rf'misses {num_attention} of the model\'s '
+                                              r'\d+ keys \(attentions\.layer1\.'):
+        init_model(config, checkpoint=str(checkpoint))
+    partial = init_model(config, checkpoint=str(checkpoint), strict=False)
+    for key, value in backbone_only.items():
+        assert torch.equal(partial.state_dict()[key], value), key

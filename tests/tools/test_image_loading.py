@@ -1,0 +1,76 @@
+"""rga_mm's LoadImageFromFile: mmcv's loading step whose every failure names the file, used
+by every re-ID pipeline (the base configs', rga_mm.datasets', and through the rga_mm scope
+the configs that still say ``LoadImageFromFile``)."""
+import pickle
+import re
+from pathlib import Path
+
+import mmcv
+import numpy as np
+import pytest
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
+from mmengine.config import Config
+from mmengine.dataset import Compose
+
+from rga_mm.datasets import TEST_PIPELINE, TRAIN_PIPELINE
+from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
+from rga_mm.registry import TRANSFORMS
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def image(tmp_path) -> Path:
+    path = tmp_path / 'person.jpg'
+    mmcv.imwrite(np.random.default_rng(0).integers(0, 255, (64, 32, 3), np.uint8), str(path))
+    return path
+
+
+def _bad_files(tmp_path: Path, image: Path) -> dict:
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    truncated = tmp_path / 'truncated.jpg'
+    truncated.write_bytes(image.read_bytes()[:200])
+    text = tmp_path / 'notes.jpg'
+    text.write_text('not an image')
+    folder = tmp_path / 'folder.jpg'
+    folder.mkdir()
+    return {empty: 'the file is empty (0 bytes)',
+            truncated: '200 bytes that cv2 cannot decode as an image',
+            text: '12 bytes that cv2 cannot decode as an image',
+            folder: 'Is a directory',
+            tmp_path / 'missing.jpg': 'the file does not exist'}
+
+
+def test_every_unreadable_file_is_named_with_the_reason(tmp_path, image):
+    load = LoadImageFromFile()
+    for path, reason in _bad_files(tmp_path, image).items():
+        with pytest.raises(UnreadableImageError,
+                           match=re.escape(f'cannot read image {path}: {reason}')) as error:
+            load(dict(img_path=str(path)))
+        assert error.value.path == str(path) and error.value.reason.startswith(reason)
+        assert 'tools/misc/check_dataset.py' in str(error.value)
+        copy = pickle.loads(pickle.dumps(error.value))  # as a worker process hands it over
+        assert str(copy) == str(error.value) and copy.reason == error.value.reason
+        assert LoadImageFromFile(ignore_empty=True)(dict(img_path=str(path))) is None
+
+
+def test_a_readable_image_loads_as_with_mmcv(image):
+    ours = LoadImageFromFile(to_float32=True)(dict(img_path=str(image)))
+    mmcv_result = MMCVLoadImageFromFile(to_float32=True)(dict(img_path=str(image)))
+    assert np.array_equal(ours['img'], mmcv_result['img']) and ours['img'].dtype == np.float32
+    assert ours['img_shape'] == ours['ori_shape'] == (64, 32)
+
+
+@pytest.mark.parametrize('pipeline', [
+    TRAIN_PIPELINE, TEST_PIPELINE,
+    Config.fromfile(ROOT / 'configs/_base_/datasets/market1501-256x128.py').train_pipeline,
+    Config.fromfile(ROOT / 'configs/_base_/datasets/market1501-256x128.py').test_pipeline,
+    [dict(type='LoadImageFromFile')],  # a config in the rga_mm scope, unchanged
+], ids=['TRAIN_PIPELINE', 'TEST_PIPELINE', 'base-train', 'base-test', 'scope'])
+def test_re_id_pipelines_name_an_empty_image(pipeline, tmp_path):
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    assert isinstance(TRANSFORMS.build(pipeline[0]), LoadImageFromFile)
+    with pytest.raises(UnreadableImageError, match=re.escape(str(empty))):
+        Compose(pipeline)(dict(img_path=str(empty), gt_label=0, camera_id=0))
