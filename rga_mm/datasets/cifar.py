@@ -1,8 +1,8 @@
 """CIFAR-10/100 (paper §4.3) through mmpretrain's own loading code, md5 check optional.
 
 mmpretrain's ``CIFAR10`` / ``CIFAR100`` refuse any ``cifar-10-batches-py`` /
-``cifar-100-python`` folder whose files do not carry the md5 sums of the official archives
-(design §5). That is right for the real data, but pickles generated in the same format for
+``cifar-100-python`` folder whose files do not carry the md5 sums of the official archives.
+That is right for the real data, but pickles generated in the same format for
 tests (or re-pickled copies) can never match. The subclasses below change nothing but that
 check: with ``verify_md5=False`` the files must still exist under the same names and are
 parsed by mmpretrain's unchanged ``load_data_list``; with the default ``verify_md5=True``

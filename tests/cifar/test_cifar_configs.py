@@ -1,4 +1,4 @@
-"""Every Table 7 row on CIFAR-10 and CIFAR-100 is a config (issue 7, items 3-4)."""
+"""Every Table 7 row on CIFAR-10 and CIFAR-100 is a config."""
 import re
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""rga_mm.CIFAR10/100: mmpretrain's CIFAR loading with an optional md5 check (design §5)."""
+"""rga_mm.CIFAR10/100: mmpretrain's CIFAR loading with an optional md5 check."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""CIFAR backbones and where RGA-SC goes in them (paper §4.3, design §3)."""
+"""CIFAR backbones and where RGA-SC goes in them (paper §4.3)."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""CIFAR-10 end to end through the real tools/train.py and tools/test.py (issue 7, item 5).
+"""CIFAR-10 end to end through the real tools/train.py and tools/test.py.
 
 Generated pickles in the official format (64 train / 32 test images) and the ResNet-110 +
 RGA-SC config shrunk to a few iterations; the md5 check is turned off for the generated
@@ -40,7 +40,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):
     data_root = write_cifar(tmp_path / 'cifar10', 10, num_train=64, num_test=32)
     work_dir = tmp_path / 'work'
-    # the config plus the attention hook (issue 8), logging through mmpretrain's visualizer
+    # the config plus the attention hook, logging through mmpretrain's visualizer
     with_hook = tmp_path / 'with_attention_hook.py'
     with_hook.write_text(f"_base_ = ['{CONFIG}']\ncustom_hooks = [dict(type="
                          f"'rga_mm.AttentionVisualizationHook', interval=2, "

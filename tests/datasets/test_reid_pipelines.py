@@ -1,4 +1,4 @@
-"""The design §4 re-ID pipelines: load, resize, flip, pad-and-crop, erase, pack."""
+"""The re-ID pipelines of paper §4.1.1: load, resize, flip, pad-and-crop, erase, pack."""
 import re
 
 import numpy as np

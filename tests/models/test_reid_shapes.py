@@ -1,4 +1,4 @@
-"""The paper's re-ID network shapes (§4.1.1, design §3), run once at full size."""
+"""The paper's re-ID network shapes (§4.1.1), run once at full size."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""Issue 6, item 4: tools/train.py and tools/test.py on a tiny Cityscapes tree (paper §4.2).
+"""tools/train.py and tools/test.py on a tiny Cityscapes tree (paper §4.2).
 
 The tree has mmseg's real layout and file suffixes, so mmseg's CityscapesDataset, its
 pipelines and IoUMetric read it unchanged. The model is the PSPNet + RGA-SC config shrunk
@@ -97,7 +97,7 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
     log = train.stdout + train.stderr
     assert 'Iter(train) [2/2]' in log and 'decode.loss_ce' in log
     assert 'mIoU' in log  # the validation after iteration 2
-    # the attention hook (issue 8) through mmseg's SegLocalVisualizer: input, neck gate, CAM
+    # the attention hook through mmseg's SegLocalVisualizer: input, neck gate, CAM
     image, = work_dir.glob('*/vis_data/vis_image/*.png')
     assert image.name == 'attention_tinycity_000000_000019_leftImg8bit_2.png'
     assert mmcv.imread(str(image)).shape == (30 + 32, 3 * 64 + 2 * 4, 3)

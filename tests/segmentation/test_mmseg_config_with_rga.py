@@ -1,4 +1,4 @@
-"""Issue 6, item 3: RGA added to an unmodified mmseg config by the README's diff (§4.2)."""
+"""RGA added to an unmodified mmseg config by the README's diff (§4.2)."""
 import re
 from pathlib import Path
 

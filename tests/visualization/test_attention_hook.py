@@ -1,4 +1,4 @@
-"""Issue 8, item 2: AttentionVisualizationHook logs attention grids during training.
+"""AttentionVisualizationHook logs attention grids during training.
 
 The demo config on a tiny synthetic Market-1501, trained in-process by an mmengine Runner
 with the local and TensorBoard vis backends: the hook writes one PNG per image and step and

@@ -1,4 +1,4 @@
-"""Issue 8, item 1: the attention grid (paper Fig. 3) is laid out and overlaid correctly.
+"""The attention grid (paper Fig. 3) is laid out and overlaid correctly.
 
 Hand-made gates and CAMs with one hot quadrant each: the heat map (JET: hot = red, cold =
 blue) of every panel must be hot in that quadrant and nowhere else, on a grid of the exact

@@ -1,4 +1,4 @@
-"""Issue 8, item 4: the CAM and the recorded RGA gates are the quantities they claim to be.
+"""The CAM and the recorded RGA gates are the quantities they claim to be.
 
 * ``class_activation_map`` against the two formulas written out by hand (Grad-CAM,
   Selvaraju et al. 2017; LayerCAM, Jiang et al. 2021);

@@ -1,4 +1,4 @@
-"""Issue 8, items 1 and 4: tools/visualization/vis_attention.py on configs of all three tasks.
+"""tools/visualization/vis_attention.py on configs of all three tasks.
 
 Each run draws real PNGs from a checkpoint of the config's model: the re-ID demo config
 (4 RGA gates, CAM of the embedding), the CIFAR-10 ResNet-110 + RGA-SC config (1 gate, CAM of

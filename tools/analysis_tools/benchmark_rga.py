@@ -18,7 +18,7 @@ from prettytable import PrettyTable
 from rga_mm.models.attention import RGA
 from rga_mm.utils.memory import TensorMemoryTracker
 
-# (C, h, w) after ResNet-50 stages 1-4 for a 256×128 input with last stride 1 (design §3)
+# (C, h, w) after ResNet-50 stages 1-4 for a 256×128 input with last stride 1 (paper §4.1.1)
 REID_STAGES = ((256, 64, 32), (512, 32, 16), (1024, 16, 8), (2048, 16, 8))
 
 

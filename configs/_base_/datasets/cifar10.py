@@ -1,6 +1,6 @@
 # CIFAR-10 (paper §4.3): 50k train / 10k test 32×32 images, read offline from
 # data/cifar10/cifar-10-batches-py/ (the official python archive, extracted).
-# rga_mm.CIFAR10 is mmpretrain's CIFAR10 with an optional md5 check (design §5); the real
+# rga_mm.CIFAR10 is mmpretrain's CIFAR10 with an optional md5 check; the real
 # files pass it, so it stays on. Augmentation of He et al. and Huang et al.: random 32×32
 # crop from the image padded by 4 pixels, horizontal flip; per-channel normalisation (RGB
 # statistics of the training set, as mmpretrain) happens in the data preprocessor.

@@ -1,4 +1,4 @@
-"""Re-ID data at 256×128 (design §4), shared by every re-ID dataset config.
+"""Re-ID data at 256×128 (paper §4.1.1), shared by every re-ID dataset config.
 
 Training: resize, horizontal flip, with p = 0.5 pad ×1.125 and random crop back, random
 erasing (p = 0.5, area 0.02-0.4, aspect ≥ 0.3, the ImageNet mean = 0 after the model's

@@ -2,7 +2,7 @@
 stages + global average pooling + BNNeck head.
 
 At a 256×128 input the four stages give (C, h × w) = (256, 64×32), (512, 32×16),
-(1024, 16×8), (2048, 16×8) (design §3); RGA defaults: s1 = s2 = 8, factorized relations.
+(1024, 16×8), (2048, 16×8) (paper §4.1.1); RGA defaults: s1 = s2 = 8, factorized relations.
 The backbone starts from torchvision's ImageNet ResNet-50 (the official code's
 ``resnet50-19c8e357.pth``); put the file at the path below or override it with
 ``--cfg-options model.backbone.backbone.init_cfg.checkpoint=PATH``.

@@ -1,4 +1,4 @@
-"""The official RGA re-ID schedule (design §4): Adam, lr 8e-4, weight decay 5e-4; linear
+"""The official RGA re-ID schedule (paper §4.1.1): Adam, lr 8e-4, weight decay 5e-4; linear
 warm-up from 8e-6 over 20 epochs, then ×0.5 at epochs 80, 120, ..., 360; 600 epochs."""
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=8e-4, weight_decay=5e-4))
 param_scheduler = [

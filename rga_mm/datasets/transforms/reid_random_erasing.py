@@ -14,7 +14,7 @@ IMAGENET_MEAN_BGR = (103.53, 116.28, 123.675)
 
 @TRANSFORMS.register_module()
 class ReIDRandomErasing(BaseTransform):
-    """Erase a random rectangle with probability ``prob`` (design §4).
+    """Erase a random rectangle with probability ``prob`` (paper §4.1.1).
 
     Up to ``max_attempts`` times, an area (``area_range`` × image area) and an aspect ratio
     h / w are drawn uniformly, from ``area_range`` and (``min_aspect``, 1 / ``min_aspect``);

@@ -3,7 +3,7 @@
 For Cityscapes the paper applies RGA-SC to the last map of a dilated ResNet-101 (stride 8)
 and concatenates the attended map with its input before the PSP / ASPP / FCN head, so the
 decode head reads 2·C channels. The neck is built for one ``spatial_size`` and, by default,
-accepts maps of any other size through RGA's RoIAlign reference grid (design §2): training
+accepts maps of any other size through RGA's RoIAlign reference grid (paper §4.2): training
 crops (769×769 → a 97×97 map) and whole-image testing (1024×2048 → 128×256) use one module.
 """
 from typing import Optional, Sequence
