@@ -12,14 +12,11 @@ import argparse
 import json
 from typing import Optional, Sequence
 
-from mmengine.runner import Runner
-
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
-from rga_mm.apis import (CheckpointError, check_checkpoint_fits, model_of, read_checkpoint,
-                         state_dict_of)
+from rga_mm.apis import CheckpointError, read_checkpoint
 from rga_mm.utils.distributed import explain_timeouts, prepare_cpu_distributed
-from rga_mm.utils.run_config import (add_run_arguments, check_output_file, load_run_config,
-                                     parse_run_args)
+from rga_mm.utils.run_config import (add_run_arguments, build_checked_runner, check_output_file,
+                                     load_run_config, parse_run_args)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -42,14 +39,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(str(error)) from None
     cfg.load_from = args.checkpoint
     prepare_cpu_distributed(cfg)
-    # a collective that waits env_cfg.dist_cfg.timeout for a hung rank: say so
-    with explain_timeouts(cfg):
-        runner = Runner.from_cfg(cfg)
-    try:  # mmengine loads with strict=False: it logs what does not fit and goes on
-        check_checkpoint_fits(model_of(runner.model), state_dict_of(checkpoint),
-                              args.checkpoint, strict=not args.partial_load)
-    except CheckpointError as error:
-        raise SystemExit(str(error)) from None
+    runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load)
     del checkpoint  # the Runner reads the file again, with its hooks
     with explain_timeouts(cfg):
         metrics = runner.test()

@@ -15,13 +15,13 @@ from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner, find_latest_checkpoint
+from mmengine.runner import find_latest_checkpoint
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
-from rga_mm.apis import (CheckpointError, check_checkpoint_fits, check_resumable, model_of,
-                         read_checkpoint, state_dict_of)
+from rga_mm.apis import CheckpointError, check_resumable, read_checkpoint
 from rga_mm.utils.distributed import explain_timeouts, prepare_cpu_distributed
-from rga_mm.utils.run_config import add_run_arguments, load_run_config, parse_run_args
+from rga_mm.utils.run_config import (add_run_arguments, build_checked_runner, load_run_config,
+                                     parse_run_args)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -99,16 +99,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except (FileNotFoundError, CheckpointError) as error:
         raise SystemExit(str(error)) from None
     prepare_cpu_distributed(cfg)
-    # a collective that waits env_cfg.dist_cfg.timeout for a hung rank: say so
-    with explain_timeouts(cfg):
-        runner = Runner.from_cfg(cfg)
-    if checkpoint is not None:  # mmengine loads with strict=False and trains on regardless
-        try:
-            check_checkpoint_fits(model_of(runner.model), state_dict_of(checkpoint),
-                                  cfg.load_from, strict=not args.partial_load)
-        except CheckpointError as error:
-            raise SystemExit(str(error)) from None
-        del checkpoint  # the Runner reads the file again, with its hooks
+    runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'), args.partial_load)
+    del checkpoint  # the Runner reads the file again, with its hooks
     with explain_timeouts(cfg):
         runner.train()
 

@@ -5,8 +5,11 @@ import os.path as osp
 from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
 
+from rga_mm.apis import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
 from .config_loader import load_config, merge_cfg_options
+from .distributed import explain_timeouts
 
 PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
                      'ones or ones of other shapes: only the tensors whose names and shapes '
@@ -79,3 +82,23 @@ def check_output_file(path: Optional[str], option: str = '--out') -> None:
     if not os.access(folder, os.W_OK) or (osp.exists(path) and not os.access(path, os.W_OK)):
         raise SystemExit(f'{option} {path} cannot be written (no write permission); choose '
                          f'another path')
+
+
+def build_checked_runner(cfg: Config, checkpoint: Optional[dict], checkpoint_path: Optional[str],
+                         partial_load: bool) -> Runner:
+    """``Runner.from_cfg(cfg)``, refusing a ``checkpoint`` (read from ``checkpoint_path``, to
+    be loaded by the Runner) that does not fit the Runner's model.
+
+    mmengine loads with ``strict=False``: it logs what does not fit and runs on with random
+    weights. The check runs on the model the Runner built, before it loads anything; a
+    collective timing out on a hung rank while the Runner is built is explained.
+    """
+    with explain_timeouts(cfg):
+        runner = Runner.from_cfg(cfg)
+    if checkpoint is not None:
+        try:
+            check_checkpoint_fits(model_of(runner.model), state_dict_of(checkpoint),
+                                  checkpoint_path, strict=not partial_load)
+        except CheckpointError as error:
+            raise SystemExit(str(error)) from None
+    return runner
