@@ -1,5 +1,6 @@
 """Install rga_mm: ``pip install .`` (re-ID, CIFAR, the attention zoo, the tools), with the
-extras ``seg`` (Cityscapes on mmsegmentation, mmcv with its compiled ops) and ``tests``.
+extras ``seg`` (Cityscapes on mmsegmentation, mmcv with its compiled ops), ``deploy`` (ONNX
+export and checking) and ``tests``.
 
 As in OpenMMLab packages, the configs, the tools and the model index travel inside the
 package as ``rga_mm/.mim/`` (copied into wheels, linked in a ``setup.py develop`` checkout),
@@ -102,8 +103,9 @@ setup(
     install_requires=read_requirements('runtime'),
     extras_require={
         'seg': read_requirements('seg'),
-        'tests': read_requirements('tests'),
-        'all': read_requirements('seg') + read_requirements('tests'),
+        'deploy': read_requirements('deploy'),
+        'tests': read_requirements('tests') + read_requirements('deploy'),
+        'all': read_requirements('seg') + read_requirements('tests') + read_requirements('deploy'),
     },
     cmdclass={'build_py': BuildWithMimFiles, 'develop': DevelopWithMimFiles},
     zip_safe=False,

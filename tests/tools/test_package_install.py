@@ -71,7 +71,8 @@ def test_wheel_metadata_names_dependencies_extras_license_and_urls(wheel):
     assert 'openmim; extra == "tests"' in requires
     assert not any(r.startswith(('mmcv==', 'mmsegmentation')) and 'extra' not in r
                    for r in requires)  # the core installs no compiled op
-    assert set(metadata.get_all('Provides-Extra')) == {'seg', 'tests', 'all'}
+    assert set(metadata.get_all('Provides-Extra')) == {'seg', 'deploy', 'tests', 'all'}
+    assert 'onnxruntime; extra == "deploy"' in requires
     assert metadata['Requires-Python'] == '>=3.10'
     assert metadata['License'] == 'Apache License 2.0'
     assert any('Relation-Aware-Global-Attention' in url

@@ -2,8 +2,8 @@
 # Create .venv/ at the repository root and install rga_mm into it, once per profile:
 #   core  (default) what the demo, re-ID, CIFAR and the tools need: pure-Python wheels,
 #         mmcv-lite, no compiler; about 2 minutes on a fresh 2-core machine
-#   full  core + the `seg` and `tests` extras: mmsegmentation and mmcv 2.1.0 compiled with
-#         its CPU ops (about 9 minutes the first time), pytest and openmim
+#   full  core + the `seg`, `tests` and `deploy` extras: mmsegmentation and mmcv 2.1.0
+#         compiled with its CPU ops (about 9 minutes the first time), pytest, openmim, onnx
 # Exact versions come from requirements/constraints.txt. A stamp per profile holds a hash of
 # the files that define it: a second run with unchanged files installs nothing.
 # Usage: bash tools/misc/ensure_env.sh [core|full]
@@ -22,7 +22,7 @@ pip=("$py" -m pip install --disable-pip-version-check -c "$req/constraints.txt")
 profile_hash() {  # the files that define a profile, hashed
   local files=("$req/constraints.txt" "$req/runtime.txt" "$root/setup.py"
                "$root/tools/misc/patch_torchvision.sh")
-  [ "$1" = full ] && files+=("$req/build.txt" "$req/seg.txt" "$req/tests.txt")
+  [ "$1" = full ] && files+=("$req/build.txt" "$req/seg.txt" "$req/tests.txt" "$req/deploy.txt")
   cat "${files[@]}" | sha256sum | cut -d' ' -f1
 }
 
@@ -47,8 +47,8 @@ install_full() {
   # mmcv (with ops) ships the Python files of mmcv-lite 2.1.0 plus its compiled extension;
   # the GPUs are hidden so that its setup.py builds CPU kernels only (no nvcc needed).
   PATH="$venv/bin:$PATH" MAX_JOBS=${MAX_JOBS:-2} CUDA_VISIBLE_DEVICES='' \
-    "${pip[@]}" --no-build-isolation -r "$req/seg.txt" -r "$req/tests.txt"
-  "$py" -c "import mmcv.ops, mmseg, mim, pytest, rga_mm"
+    "${pip[@]}" --no-build-isolation -r "$req/seg.txt" -r "$req/tests.txt" -r "$req/deploy.txt"
+  "$py" -c "import mmcv.ops, mmseg, mim, pytest, onnx, onnxruntime, onnxscript, rga_mm"
   profile_hash full > "$venv/.rga_mm-full"
 }
 
