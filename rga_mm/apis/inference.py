@@ -43,6 +43,8 @@ def init_model(config: Union[str, Path, Config],
     """
     config = _load_config(config)
     merge_cfg_options(config, cfg_options)
+    if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does
+        config.model.setdefault('data_preprocessor', config.data_preprocessor)
     init_default_scope(config.get('default_scope', 'rga_mm'))
     model = MODELS.build(config.model)
     if checkpoint is not None:

@@ -120,3 +120,13 @@ def test_checkpoint_getattr_is_limited_to_history_buffer_statistics(tmp_path):
     torch.save({'state_dict': {}, 'payload': _ReachesBeyondHistoryBuffer()}, checkpoint)
     with pytest.raises(Exception, match=r"refusing getattr\(.*HistoryBuffer.*'__init__'\)"):
         torch.load(checkpoint, weights_only=True)
+
+
+def test_a_top_level_data_preprocessor_reaches_the_model():
+    """CIFAR configs state their normalisation at the top level, where mmengine's Runner
+    merges it into the model; init_model must do the same."""
+    root = Path(__file__).parents[2]
+    config = Config.fromfile(str(root / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'))
+    model = init_model(config)
+    expected = torch.tensor(config.data_preprocessor.mean).view(-1, 1, 1)
+    torch.testing.assert_close(model.data_preprocessor.mean, expected)

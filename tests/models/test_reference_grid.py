@@ -101,6 +101,22 @@ def test_a_grid_first_used_under_inference_mode_still_trains():
     assert features.grad.abs().sum() > 0
 
 
+def test_tracing_a_graph_leaves_no_traced_matrix_for_eager_calls():
+    """torch.export (as the ONNX exporter uses it) traces with fake tensors; a matrix made
+    then must not be cached and handed to a later eager call."""
+
+    class Pool(torch.nn.Module):
+        def forward(self, x):
+            return pool_to_grid(x, (4, 3))
+
+    torch.export.export(Pool(), (torch.randn(1, 2, 13, 10), ))
+    features = torch.randn(1, 2, 13, 10, dtype=torch.float64)
+    pooled = pool_to_grid(features.float(), (4, 3))
+    assert type(pooled) is torch.Tensor
+    torch.testing.assert_close(pooled.double(), roi_align_whole_map(features, (4, 3)),
+                               rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64, torch.bfloat16])
 def test_keeps_the_dtype_and_device(dtype):
     features = torch.randn(2, 3, 9, 6).to(dtype)

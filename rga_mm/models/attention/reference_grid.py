@@ -44,7 +44,6 @@ def _pooling_matrix_float64(in_size: int, out_size: int) -> Tensor:
     return matrix / samples
 
 
-@functools.lru_cache(maxsize=128)
 def pooling_matrix(in_size: int, out_size: int, dtype: torch.dtype = torch.float64,
                    device: torch.device | str = 'cpu') -> Tensor:
     """RoIAlign's whole-axis pooling as a matrix: (out_size, in_size).
@@ -53,12 +52,23 @@ def pooling_matrix(in_size: int, out_size: int, dtype: torch.dtype = torch.float
     RoIAlign (aligned, adaptive sampling) pools one axis of the box [0, H]. Every row sums
     to 1; with ``in_size == out_size`` the matrix is the identity. The weights are computed
     in float64 and then cast; the result is cached per (sizes, dtype, device) and shared, so
-    it must not be modified in place.
+    it must not be modified in place. While a graph is traced (``torch.export``,
+    ``torch.compile``, ONNX export) the matrix is built afresh and not cached: a traced
+    tensor in the cache would be returned to later eager calls.
     """
     for size, what in ((in_size, 'feature map side'), (out_size, 'reference grid side')):
         if size < 1:
             raise ValueError(f'a {what} must be at least 1 to pool onto RGA\'s reference '
                              f'grid, got {size}')
+    if torch.compiler.is_compiling():
+        return _pooling_matrix_float64(in_size, out_size).to(device=device, dtype=dtype)
+    return _cached_pooling_matrix(in_size, out_size, dtype, device)
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_pooling_matrix(in_size: int, out_size: int, dtype: torch.dtype,
+                           device: torch.device | str) -> Tensor:
+    """:func:`pooling_matrix` of eager calls, built once per (sizes, dtype, device)."""
     with torch.inference_mode(False):  # a cached inference tensor would break training later
         return _pooling_matrix_float64(in_size, out_size).to(device=device, dtype=dtype)
 
