@@ -1,5 +1,5 @@
 """The re-ID metric of the mmengine evaluator: gathers embeddings, ranks the gallery."""
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -7,7 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
 
 from rga_mm.registry import METRICS
-from ..functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
+from ..functional import (average_query_expansion, k_reciprocal_rerank, pairwise_distance,
+                          rank_metrics, tpr_at_fpr)
 from ..functional.distance import DISTANCES
 
 REQUIRED_FIELDS = ('pred_feature', 'gt_label', 'camera_id', 'is_query')
@@ -32,12 +33,32 @@ class ReIDMetric(BaseMetric):
     tensor or array): a float one, even 3.0, is an error naming the value and the image,
     never truncated.
 
+    Options, all off by default, applied in this order: query expansion (``aqe``) replaces
+    the query embeddings; the distances are computed; re-ranking (``rerank``) replaces
+    them; the ranking scores and the verification scores (``tpr_at_fpr``) both read the
+    final distances. Flip test-time augmentation is not an option of the metric, which sees
+    embeddings only: it is the model's (``ReIDModel(test_cfg=dict(flip=True))``).
+
     Args:
         distance: ``'cosine'`` (the paper's test setting) or ``'euclidean'``.
         rerank: apply k-reciprocal re-ranking (Zhong et al., CVPR 2017) with ``k1``, ``k2``
             and ``lambda_value``; needs a dense (Q + G)² matrix (Market-1501: 1.5 GB).
         topk: CMC ranks to report.
         max_rank: length of the CMC curve computed.
+        aqe: replace each query embedding by the weighted mean of itself and its ``aqe_k``
+            nearest gallery embeddings, weights cos ** ``aqe_alpha`` (0: a plain mean), then
+            L2-normalise (:func:`~rga_mm.evaluation.functional.average_query_expansion`);
+            needs ``distance='cosine'``.
+        aqe_k, aqe_alpha: its neighbours and exponent (fast-reid's defaults).
+        tpr_at_fpr: target false positive rates, e.g. ``(1e-4, 1e-3, 1e-2)``; for each one
+            ``TPR@FPR=1e-4`` (percent) is the true positive rate of query-gallery
+            verification at the largest distance threshold whose FPR is at most the target,
+            over the pairs the ranking keeps
+            (:func:`~rga_mm.evaluation.functional.tpr_at_fpr`). Empty: not computed.
+        exclude_same_camera: the protocol's rule that a gallery image of the query's
+            identity and camera is no match (and no verification pair). Set it False only for
+            data without cameras (every image camera 0), where the rule would remove every
+            true match.
         collect_device, prefix, collect_dir: as mmengine's ``BaseMetric``.
     """
 
@@ -51,17 +72,37 @@ class ReIDMetric(BaseMetric):
                  lambda_value: float = 0.3,
                  topk: Sequence[int] = (1, 5, 10),
                  max_rank: int = 50,
+                 aqe: bool = False,
+                 aqe_k: int = 5,
+                 aqe_alpha: float = 3.0,
+                 tpr_at_fpr: Sequence[float] = (),
+                 exclude_same_camera: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         if max(topk) > max_rank:
             raise ValueError(f'topk {tuple(topk)} goes beyond max_rank {max_rank}')
         if distance not in DISTANCES:
             raise ValueError(f'distance must be one of {DISTANCES}, got {distance!r}')
+        if aqe and distance != 'cosine':
+            raise ValueError(f"ReIDMetric: aqe averages L2-normalised embeddings, which only "
+                             f"the cosine distance ranks consistently; use distance='cosine' "
+                             f"with it, not {distance!r}")
+        if aqe and (aqe_k < 1 or aqe_alpha < 0):
+            raise ValueError(f'ReIDMetric: aqe needs aqe_k >= 1 and aqe_alpha >= 0, got '
+                             f'aqe_k={aqe_k} and aqe_alpha={aqe_alpha}')
+        bad_rates = [rate for rate in tpr_at_fpr if not 0 < rate <= 1]
+        if bad_rates:
+            raise ValueError(f'ReIDMetric: tpr_at_fpr takes false positive rates in (0, 1], '
+                             f'got {bad_rates}')
         self.distance = distance
         self.rerank = rerank
         self.rerank_args = dict(k1=k1, k2=k2, lambda_value=lambda_value)
         self.topk = tuple(topk)
         self.max_rank = max_rank
+        self.aqe = aqe
+        self.aqe_args = dict(k=aqe_k, alpha=aqe_alpha)
+        self.fpr_targets = tuple(tpr_at_fpr)
+        self.exclude_same_camera = exclude_same_camera
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -86,6 +127,9 @@ class ReIDMetric(BaseMetric):
                              f'items; evaluate on a re-ID dataset with split="test"')
         query_features = torch.stack([item['feature'] for item in query])
         gallery_features = torch.stack([item['feature'] for item in gallery])
+        if self.aqe:
+            query_features = average_query_expansion(query_features, gallery_features,
+                                                     **self.aqe_args)
         distmat = pairwise_distance(query_features, gallery_features, self.distance)
         if self.rerank:
             distmat = k_reciprocal_rerank(
@@ -97,17 +141,41 @@ class ReIDMetric(BaseMetric):
         def field(items, name):
             return np.array([item[name] for item in items])
 
-        scores = rank_metrics(np.asarray(distmat), field(query, 'identity'),
-                              field(gallery, 'identity'), field(query, 'camera'),
-                              field(gallery, 'camera'), max_rank=self.max_rank)
+        labels = (field(query, 'identity'), field(gallery, 'identity'),
+                  *self._cameras(field(query, 'camera'), field(gallery, 'camera')))
+        scores = rank_metrics(np.asarray(distmat), *labels, max_rank=self.max_rank)
         metrics = dict(mAP=100 * scores['mAP'], mINP=100 * scores['mINP'])
         metrics.update({f'rank{k}': 100 * scores['cmc'][k - 1] for k in self.topk})
+        if self.fpr_targets:
+            rates = tpr_at_fpr(np.asarray(distmat), *labels, fpr_targets=self.fpr_targets)
+            metrics.update({f'TPR@FPR={_rate_name(rate)}': 100 * tpr
+                            for rate, tpr in rates.items()})
         # under distributed evaluation every query and gallery image must be counted
         # exactly once: num_query + num_query_skipped == len(query)
         metrics.update(num_query=scores['num_valid_queries'],
                        num_query_skipped=scores['num_skipped_queries'],
                        num_gallery=len(gallery))
         return metrics
+
+    def _cameras(self, query_cams: np.ndarray,
+                 gallery_cams: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """The cameras the protocol compares; with ``exclude_same_camera=False``, a query
+        camera that no gallery item has, so that no gallery item is removed."""
+        if not self.exclude_same_camera:
+            return np.zeros_like(query_cams), np.ones_like(gallery_cams)
+        cameras = np.unique(np.concatenate([query_cams, gallery_cams]))
+        if cameras.size == 1:
+            raise ValueError(f'ReIDMetric: every query and gallery image comes from camera '
+                             f'{cameras[0]}, so the protocol (no match from the query\'s own '
+                             f'camera) leaves no true match; give the dataset its cameras, '
+                             f'or set exclude_same_camera=False for data without them')
+        return query_cams, gallery_cams
+
+
+def _rate_name(rate: float) -> str:
+    """1e-4 → '1e-4', 0.005 → '5e-3', 0.25 → '2.5e-1' (the key of ``TPR@FPR=…``)."""
+    mantissa, exponent = f'{rate:e}'.split('e')
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def _one_integer(sample: Dict[str, Any], name: str) -> int:

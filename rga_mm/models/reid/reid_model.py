@@ -27,25 +27,34 @@ class ReIDModel(BaseModel):
 
     Modes of :meth:`forward`:
         ``'loss'``: dict of losses for a batch with identity labels (``gt_label``);
-        ``'predict'``: the data samples with ``pred_feature`` (C,) set;
-        ``'tensor'``: the test embeddings (B, C).
+        ``'predict'``: the data samples with ``pred_feature`` (C,) set to the test
+        embedding (:meth:`test_embeddings`: flip-averaged when ``test_cfg`` asks for it);
+        ``'tensor'``: the network's embeddings (B, C) of one forward pass, never flipped
+        (what FLOPs counting and the attention visualisation hook into).
 
     Args:
         backbone: e.g. ``StageAttentionBackbone`` around ``mmpretrain.ResNet``.
         head: ``BNNeckHead`` config.
         neck: pooling config (default mmpretrain's ``GlobalAveragePooling``).
         data_preprocessor: normalisation config (mean/std, BGR→RGB).
+        test_cfg: test-time options. ``flip=True``: flip test-time augmentation, the
+            embedding of an image is the mean of those of the image and of its horizontal
+            mirror, (f(x) + f(flip(x))) / 2 (two forward passes). Default off.
     """
+
+    TEST_OPTIONS = dict(flip=False)
 
     def __init__(self,
                  backbone: dict,
                  head: dict,
                  neck: Optional[dict] = dict(type='mmpretrain.GlobalAveragePooling'),
                  data_preprocessor: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is not None and 'type' not in data_preprocessor:
             data_preprocessor = dict(type='mmpretrain.ClsDataPreprocessor', **data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.test_cfg = _checked_test_cfg(test_cfg)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck) if neck is not None else None
         self.head = MODELS.build(head)
@@ -71,16 +80,40 @@ class ReIDModel(BaseModel):
         """(B, 3, H, W) → (B, C) test embeddings (pre- or post-BN, per the head)."""
         return self.head.embed(self.pooled_features(inputs))
 
+    def test_embeddings(self, inputs: Tensor) -> Tensor:
+        """(B, 3, H, W) → (B, C) embeddings as evaluated: :meth:`extract_feat`, or with
+        ``test_cfg.flip`` the mean of those of the images and of their mirrors (flipping
+        the normalised input along its width is flipping the image: normalisation is per
+        channel)."""
+        embeddings = self.extract_feat(inputs)
+        if self.test_cfg['flip']:
+            embeddings = (embeddings + self.extract_feat(inputs.flip(-1))) / 2
+        return embeddings
+
     def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[dict, list, Tensor]:
         if mode == 'loss':
             labels = torch.cat([sample.gt_label for sample in data_samples]).to(inputs.device)
             return self.head.loss(self.pooled_features(inputs), labels)
         if mode == 'predict':
-            embeddings = self.extract_feat(inputs)
+            embeddings = self.test_embeddings(inputs)
             for sample, embedding in zip(data_samples, embeddings):
                 sample.set_field(embedding, 'pred_feature')
             return data_samples
         if mode == 'tensor':
             return self.extract_feat(inputs)
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+
+def _checked_test_cfg(test_cfg: Optional[dict]) -> dict:
+    """``ReIDModel.TEST_OPTIONS`` updated with ``test_cfg``; an unknown key or a non-bool
+    ``flip`` is an error naming it."""
+    test_cfg = dict(test_cfg or {})
+    unknown = sorted(set(test_cfg) - set(ReIDModel.TEST_OPTIONS))
+    if unknown:
+        raise ValueError(f'ReIDModel: unknown test_cfg key(s) {unknown}; the test options '
+                         f'are {sorted(ReIDModel.TEST_OPTIONS)}')
+    if not isinstance(test_cfg.get('flip', False), bool):
+        raise ValueError(f"ReIDModel: test_cfg flip must be True or False, got "
+                         f"{test_cfg['flip']!r}")
+    return {**ReIDModel.TEST_OPTIONS, **test_cfg}

@@ -1,0 +1,104 @@
+"""Re-ID data of your own in folders: ``<data_root>/<split>/<person_id>/<image>``."""
+import os
+import os.path as osp
+import re
+from typing import List, Optional, Sequence
+
+from rga_mm.registry import DATASETS
+from .custom_reid import CustomReIDDataset, parse_integer
+
+SPLIT_FOLDERS = ('train', 'query', 'gallery')
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+@DATASETS.register_module()
+class CustomReIDFolders(CustomReIDDataset):
+    """Re-ID images in one folder per person and split::
+
+        data_root/
+        ├── train/0001/0001_c1_000.jpg, 0001/0001_c2_004.jpg, 0007/..., ...
+        ├── query/0002/...
+        └── gallery/0002/..., 0000/... (distractors), -1/... (junk, dropped)
+
+    A person folder is named by its integer identity (``0001`` and ``1`` are the same
+    identity, and may not both exist). Images are the files with one of ``suffixes``
+    (any case) directly in a person folder; other files and deeper folders are ignored.
+
+    The camera of an image is read from its file name by ``camera_pattern``, a regular
+    expression with a group named ``camera`` searched in the name (e.g.
+    ``r'c(?P<camera>\\d+)'`` reads 3 from ``0001_c3_000.jpg``), and kept as written; an
+    image whose name it does not match is an error naming the file. Without a pattern every
+    image is camera 0: the protocol then finds no match outside the query's own camera, so
+    evaluate such data with ``ReIDMetric(exclude_same_camera=False)``.
+
+    Args:
+        data_root: the folder holding ``train/``, ``query/`` and ``gallery/``.
+        camera_pattern: the regular expression above, or None for camera 0 everywhere.
+        suffixes: file name endings of images.
+        split, **kwargs: as :class:`~rga_mm.datasets.reid_dataset.ReIDDataset`.
+    """
+
+    dataset_name = 'CustomReIDFolders'
+    layout = ('train/, query/ and gallery/ under data_root, each holding one folder per '
+              'person named by its integer id (-1 for junk), e.g. train/0001/image.jpg')
+
+    def __init__(self, data_root: str, camera_pattern: Optional[str] = None,
+                 suffixes: Sequence[str] = IMAGE_SUFFIXES, **kwargs):
+        self.camera_pattern = None if camera_pattern is None else re.compile(camera_pattern)
+        if self.camera_pattern is not None and 'camera' not in self.camera_pattern.groupindex:
+            raise ValueError(f"{self.dataset_name}: camera_pattern r'{camera_pattern}' has "
+                             f"no group named camera; write it like r'c(?P<camera>\\d+)'")
+        self.suffixes = tuple(suffix.lower() for suffix in suffixes)
+        super().__init__(data_root=data_root, **kwargs)
+
+    @classmethod
+    def holds_layout(cls, root: str) -> bool:
+        if not all(osp.isdir(osp.join(root, split)) for split in SPLIT_FOLDERS):
+            return False
+        with os.scandir(osp.join(root, 'train')) as entries:
+            return any(entry.is_dir() and parse_integer(entry.name) is not None
+                       for entry in entries)
+
+    def load_split(self, split: str) -> List[dict]:
+        folder = osp.join(self.data_root, split)
+        if not osp.isdir(folder):
+            raise self.missing_path_error(folder)
+        items, folder_of = [], {}
+        for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
+            if not entry.is_dir():
+                if entry.name.lower().endswith(self.suffixes):
+                    raise ValueError(f'{self.dataset_name}: the image {entry.path} lies '
+                                     f'directly in {folder}; put it in its person\'s folder, '
+                                     f'{folder}{os.sep}<person_id>{os.sep}')
+                continue
+            identity = parse_integer(entry.name)
+            if identity is None:
+                raise ValueError(f'{self.dataset_name}: the person folder {entry.path} is not '
+                                 f'named by an integer identity; expected {self.layout}')
+            if identity in folder_of:
+                raise ValueError(f'{self.dataset_name}: the person folders '
+                                 f'{folder_of[identity]} and {entry.path} both name identity '
+                                 f'{identity}; merge them')
+            folder_of[identity] = entry.path
+            items.extend(dict(img_path=osp.join(entry.path, name), gt_label=identity,
+                              camera_id=self._camera(entry.path, name))
+                         for name in self._images(entry.path))
+        return items
+
+    def _images(self, person_folder: str) -> List[str]:
+        with os.scandir(person_folder) as entries:
+            return sorted(entry.name for entry in entries
+                          if entry.is_file() and entry.name.lower().endswith(self.suffixes))
+
+    def _camera(self, person_folder: str, name: str) -> int:
+        if self.camera_pattern is None:
+            return 0
+        match = self.camera_pattern.search(name)
+        camera = None if match is None else parse_integer(match['camera'])
+        if camera is None:
+            found = 'does not match' if match is None else f'gives camera {match["camera"]!r} in'
+            raise ValueError(f"{self.dataset_name}: camera_pattern "
+                             f"r'{self.camera_pattern.pattern}' {found} the file name of "
+                             f'{osp.join(person_folder, name)}; every image name must give '
+                             f'an integer camera, or set camera_pattern=None for camera 0')
+        return camera

@@ -1,0 +1,56 @@
+"""What the re-ID datasets for your own data share: integer parsing and the test-split check."""
+import numbers
+import re
+from typing import Any, List, Optional
+
+from .reid_dataset import ReIDDataset
+
+INTEGER = re.compile(r'[+-]?\d+')
+# query identities named in the error when some have no gallery image
+MAX_LISTED_IDS = 10
+
+
+class CustomReIDDataset(ReIDDataset):
+    """A re-ID dataset whose identities and cameras come from the user's own files.
+
+    On top of :class:`ReIDDataset` (splits, relabelling, junk -1, statistics, integer
+    labels), ``split='test'`` refuses query identities that have no gallery image at all:
+    such a query can never be matched, which says the split is wrong. (A query whose gallery
+    images all come from its own camera is legal: the metric skips and counts it.)
+    """
+
+    def load_data_list(self) -> List[dict]:
+        items = super().load_data_list()
+        if self.split == 'test':
+            self._check_queries_in_gallery(items)
+        return items
+
+    def _check_queries_in_gallery(self, items: List[dict]) -> None:
+        gallery_ids = {item['gt_label'] for item in items if not item['is_query']}
+        missing = sorted({item['gt_label'] for item in items if item['is_query']} -
+                         gallery_ids)
+        if missing:
+            listed = ', '.join(str(identity) for identity in missing[:MAX_LISTED_IDS])
+            if len(missing) > MAX_LISTED_IDS:
+                listed += f' and {len(missing) - MAX_LISTED_IDS} more'
+            count = ('1 query identity has' if len(missing) == 1 else
+                     f'{len(missing)} query identities have')
+            raise ValueError(f'{self.dataset_name}: {count} no gallery image at all ({listed}) '
+                             f'in {self.source()}; every query identity needs gallery '
+                             f'images, or its queries can never match')
+
+    def source(self) -> str:
+        """Where the annotations come from, for error messages."""
+        return self.data_root
+
+
+def parse_integer(value: Any) -> Optional[int]:
+    """``value`` as an int if it is one (an int, or a string of one such as '0042' or '-1');
+    None for anything else, a float or '3.0' included, which the caller reports."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    return None

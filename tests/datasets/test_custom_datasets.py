@@ -1,0 +1,378 @@
+"""Re-ID datasets for your own data: an annotation file (CSV / JSON lines) and folders per
+person, on tiny trees made here; the same splits, relabelling, junk, statistics and checks as
+the public datasets (paper §4.1 protocol), and a bad row named by file and line."""
+import json
+import os
+import os.path as osp
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders, Market1501
+from rga_mm.registry import DATASETS
+
+ROOT = Path(__file__).parents[2]
+CONFIGS = {name: ROOT / f'configs/reid/rga-sc_r50-ls1_1xb64-600e_custom-{name}-256x128.py'
+           for name in ('annotations', 'folders')}
+MARKET_CONFIG = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
+DEMO_CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+MARKET_NAME = re.compile(r'(?P<identity>-1|\d{4})_c(?P<camera>\d)s')
+
+# (img_path, person_id, camera_id, split): identity 3 and 7 to train, -1 junk, 0 a
+# distractor, query 9 whose only gallery image shares its camera (legal: skipped by the metric)
+ROWS = [('images/p7_a.jpg', 7, 1, 'train'), ('images/p7_b.jpg', 7, 2, 'train'),
+        ('images/p3_a.jpg', 3, 1, 'train'), ('images/junk_a.jpg', -1, 3, 'train'),
+        ('images/q5.jpg', 5, 1, 'query'), ('images/q9.jpg', 9, 2, 'query'),
+        ('images/g5.jpg', 5, 2, 'gallery'), ('images/g9.jpg', 9, 2, 'gallery'),
+        ('images/g0.jpg', 0, 3, 'gallery'), ('images/junk_b.jpg', -1, 1, 'gallery')]
+HEADER = 'img_path,person_id,camera_id,split'
+
+
+def summary(dataset):
+    """(path relative to data_root, identity, camera[, is_query]) of every item, in order."""
+    rows = []
+    for index in range(len(dataset)):
+        item = dataset.get_data_info(index)
+        row = (osp.relpath(item['img_path'], dataset.data_root), item['gt_label'],
+               item['camera_id'])
+        rows.append(row + (item['is_query'], ) if 'is_query' in item else row)
+    return rows
+
+
+def write_annotations(root: Path, rows, suffix='.csv', images=True) -> str:
+    """An annotation file of ``rows`` under ``root`` (and an empty file per image)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if images:
+        for path, *_ in rows:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).touch()
+    name = f'annotations{suffix}'
+    if suffix == '.csv':
+        lines = [HEADER] + [','.join(str(value) for value in row) for row in rows]
+    else:
+        lines = [json.dumps(dict(zip(HEADER.split(','), row))) for row in rows]
+    (root / name).write_text('\n'.join(lines) + '\n')
+    return name
+
+
+# --- the annotation file --------------------------------------------------------------
+
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+def test_annotations_train_is_relabelled_and_junk_dropped(tmp_path, logged, suffix):
+    ann_file = write_annotations(tmp_path, ROWS, suffix)
+    dataset = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file)
+    # ids 3 → 0, 7 → 1 (ascending original ids); rows keep the file's order; cameras as written
+    assert summary(dataset) == [('images/p7_a.jpg', 1, 1), ('images/p7_b.jpg', 1, 2),
+                                ('images/p3_a.jpg', 0, 1)]
+    assert not dataset.test_mode
+    assert re.search(r'\| train \|\s+2\s+\|\s+3\s+\|\s+2\s+\|', logged[0])  # ids, images, cams
+
+
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+def test_annotations_test_split_is_query_then_gallery(tmp_path, logged, suffix):
+    ann_file = write_annotations(tmp_path, ROWS, suffix)
+    dataset = DATASETS.build(dict(type='CustomReIDAnnotations', data_root=str(tmp_path),
+                                  ann_file=ann_file, split='test'))
+    assert summary(dataset) == [
+        ('images/q5.jpg', 5, 1, True), ('images/q9.jpg', 9, 2, True),
+        ('images/g5.jpg', 5, 2, False), ('images/g9.jpg', 9, 2, False),
+        ('images/g0.jpg', 0, 3, False)]
+    assert dataset.test_mode
+    assert re.search(r'\|\s+query\s+\|\s+2\s+\|\s+2\s+\|\s+2\s+\|', logged[0])
+    assert re.search(r'\|\s+gallery\s+\|\s+3\s+\|\s+3\s+\|\s+2\s+\|', logged[0])
+
+
+def test_absolute_paths_json_strings_and_extra_columns(tmp_path):
+    (tmp_path / 'data').mkdir()
+    image, junk = tmp_path / 'elsewhere.jpg', tmp_path / 'junk.jpg'
+    image.touch()
+    junk.touch()
+    lines = [dict(img_path=str(image), person_id='0042', camera_id='3', split='train',
+                  note='extra keys are ignored'),
+             dict(img_path=str(junk), person_id=-1, camera_id=0, split='train')]
+    (tmp_path / 'ann.jsonl').write_text('\n'.join(json.dumps(line) for line in lines) + '\n')
+    dataset = CustomReIDAnnotations(data_root=str(tmp_path / 'data'),
+                                    ann_file=str(tmp_path / 'ann.jsonl'))
+    assert len(dataset) == 1
+    item = dataset.get_data_info(0)
+    assert (item['img_path'], item['gt_label'], item['camera_id']) == (str(image), 0, 3)
+
+
+def bad_row_error(tmp_path, rows, suffix='.csv', split='train'):
+    ann_file = write_annotations(tmp_path, rows, suffix)
+    missing = tmp_path / 'images' / 'absent.jpg'
+    if missing.exists():
+        missing.unlink()
+    with pytest.raises((ValueError, FileNotFoundError)) as error:
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split=split)
+    return str(error.value)
+
+
+# the bad row is the 4th data row: line 5 of the CSV (after the header), line 4 of JSON lines
+@pytest.mark.parametrize('suffix, line', [('.csv', 5), ('.jsonl', 4)])
+@pytest.mark.parametrize('bad_row, message', [
+    (('images/x.jpg', 4, '', 'train'), r'line {line} of .*annotations{suffix} has no '
+                                        r'camera_id; every row gives img_path, person_id'),
+    (('images/x.jpg', '3.0', 1, 'train'), r"person_id '3\.0' on line {line} of "
+                                           r".*annotations{suffix} is not an integer"),
+    (('images/x.jpg', 4, 'c1', 'train'), r"camera_id 'c1' on line {line} of .* is not an "
+                                          r"integer"),
+    (('images/x.jpg', 4, 1, 'val'), r"split 'val' on line {line} of .*annotations{suffix} "
+                                     r"is not one of train, query, gallery"),
+    (('images/absent.jpg', 4, 1, 'gallery'), r'the image .*images.absent\.jpg on line {line} '
+                                             r'of .*annotations{suffix} does not exist'),
+    (('images/p7_a.jpg', 7, 3, 'gallery'), r'line {line} of .*annotations{suffix} lists '
+                                           r'images/p7_a\.jpg again \(first on line {first}\)'),
+])
+def test_a_bad_row_is_named_by_file_and_line(tmp_path, suffix, line, bad_row, message):
+    """Whatever the split asked for: the bad row is a query, gallery or train row."""
+    rows = ROWS[:3] + [bad_row] + ROWS[3:]
+    expected = message.format(line=line, suffix=re.escape(suffix), first=line - 3)
+    assert re.search(expected, bad_row_error(tmp_path, rows, suffix, split='query'))
+
+
+def test_json_float_identity_is_refused(tmp_path):
+    (tmp_path / 'a.jpg').touch()
+    (tmp_path / 'ann.jsonl').write_text(
+        '{"img_path": "a.jpg", "person_id": 3.0, "camera_id": 1, "split": "train"}\n')
+    with pytest.raises(ValueError, match=r'person_id 3\.0 on line 1 of .*ann\.jsonl is not an '
+                                         r'integer'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='ann.jsonl')
+
+
+def test_file_level_errors(tmp_path):
+    write_annotations(tmp_path, ROWS)
+    (tmp_path / 'no_split.csv').write_text('img_path,person_id,camera_id\nimages/q5.jpg,5,1\n')
+    with pytest.raises(ValueError, match=r'the header on line 1 of .*no_split\.csv lacks '
+                                         r'split'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='no_split.csv')
+    (tmp_path / 'broken.jsonl').write_text('{"img_path": "images/q5.jpg"}\n{"img_path": \n')
+    with pytest.raises(ValueError, match=r'line 1 of .*broken\.jsonl has no person_id, '
+                                         r'camera_id, split'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='broken.jsonl')
+    (tmp_path / 'broken.jsonl').write_text('\n{"img_path": \n')
+    with pytest.raises(ValueError, match=r'line 2 of .*broken\.jsonl is not valid JSON'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='broken.jsonl')
+    (tmp_path / 'ann.txt').write_text(HEADER + '\n')
+    with pytest.raises(ValueError, match=r'cannot tell the format of .*ann\.txt'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='ann.txt')
+    with pytest.raises(FileNotFoundError, match=r'CustomReIDAnnotations: .*nothing\.csv not '
+                                                r'found; expected rows of the splits'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='nothing.csv')
+
+
+def test_queries_absent_from_the_gallery_are_counted_and_named(tmp_path):
+    rows = ROWS + [('images/q11.jpg', 11, 1, 'query'), ('images/q12.jpg', 12, 1, 'query'),
+                   ('images/q12b.jpg', 12, 2, 'query')]
+    message = bad_row_error(tmp_path, rows, split='test')
+    assert re.search(r'CustomReIDAnnotations: 2 query identities have no gallery image at all '
+                     r'\(11, 12\) in .*annotations\.csv', message)
+    one = bad_row_error(tmp_path, ROWS + [('images/q11.jpg', 11, 1, 'query')], split='test')
+    assert '1 query identity has no gallery image at all (11)' in one
+
+
+def test_an_empty_split_is_an_error(tmp_path):
+    rows = [row for row in ROWS if row[3] != 'query']
+    assert re.search(r'CustomReIDAnnotations: the query split under .* has no images; '
+                     r'expected rows of the splits train, query and gallery in '
+                     r'.*annotations\.csv', bad_row_error(tmp_path, rows, split='test'))
+    junk_only = [row for row in ROWS if row[3] != 'train'] + [ROWS[3]]
+    assert 'the train split under' in bad_row_error(tmp_path, junk_only)
+
+
+# --- folders per person ---------------------------------------------------------------
+
+FOLDERS = ['train/0007/0007_c1_000.jpg', 'train/0007/0007_c2_001.JPG',
+           'train/0003/0003_c1_000.png', 'train/0003/Thumbs.db', 'train/-1/junk_c3_000.jpg',
+           'query/0005/0005_c1_000.jpg', 'query/0009/0009_c2_000.jpg',
+           'gallery/0005/0005_c2_001.jpg', 'gallery/0009/0009_c2_001.jpg',
+           'gallery/0000/0000_c3_000.jpg', 'gallery/-1/junk_c1_000.jpg']
+CAMERA = r'_c(?P<camera>\d+)_'
+
+
+def write_folders(root: Path, paths=FOLDERS) -> str:
+    for path in paths:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).touch()
+    return str(root)
+
+
+def test_folders_train_with_cameras(tmp_path, logged):
+    dataset = CustomReIDFolders(data_root=write_folders(tmp_path), camera_pattern=CAMERA)
+    # folders in name order (-1, 0003, 0007); junk dropped; 3 → 0, 7 → 1; any suffix case
+    assert summary(dataset) == [('train/0003/0003_c1_000.png', 0, 1),
+                                ('train/0007/0007_c1_000.jpg', 1, 1),
+                                ('train/0007/0007_c2_001.JPG', 1, 2)]
+    assert re.search(r'\| train \|\s+2\s+\|\s+3\s+\|\s+2\s+\|', logged[0])
+
+
+def test_folders_test_split_and_camera_zero_without_a_pattern(tmp_path):
+    root = write_folders(tmp_path)
+    with_cameras = CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='test')
+    assert summary(with_cameras) == [
+        ('query/0005/0005_c1_000.jpg', 5, 1, True), ('query/0009/0009_c2_000.jpg', 9, 2, True),
+        ('gallery/0000/0000_c3_000.jpg', 0, 3, False),
+        ('gallery/0005/0005_c2_001.jpg', 5, 2, False),
+        ('gallery/0009/0009_c2_001.jpg', 9, 2, False)]
+    without = DATASETS.build(dict(type='CustomReIDFolders', data_root=root, split='test'))
+    assert [row[:2] + (0, row[3]) for row in summary(with_cameras)] == summary(without)
+
+
+@pytest.mark.parametrize('extra, split, error, message', [
+    (['train/alice/a_c1_0.jpg'], 'train', ValueError,
+     r'the person folder .*train.alice is not named by an integer identity'),
+    (['train/7/0007_c1_009.jpg'], 'train', ValueError,
+     r'the person folders .*train.0007 and .*train.7 both name identity 7; merge them'),
+    (['query/loose_c1_0.jpg'], 'query', ValueError,
+     r'the image .*query.loose_c1_0\.jpg lies directly in .*query; put it in its person'),
+    (['gallery/0005/0005.jpg'], 'gallery', ValueError,
+     r"camera_pattern r'_c\(\?P<camera>\\d\+\)_' does not match the file name of "
+     r'.*gallery.0005.0005\.jpg'),
+    (['query/0011/0011_c1_000.jpg', 'query/0012/0012_c1_000.jpg'], 'test', ValueError,
+     r'CustomReIDFolders: 2 query identities have no gallery image at all \(11, 12\)'),
+])
+def test_folder_errors_name_the_path(tmp_path, extra, split, error, message):
+    root = write_folders(tmp_path, FOLDERS + extra)
+    with pytest.raises(error, match=message):
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+
+
+def test_folder_layout_errors(tmp_path, market_root):
+    with pytest.raises(ValueError, match=r'camera_pattern .* has no group named camera'):
+        CustomReIDFolders(data_root=str(tmp_path), camera_pattern=r'c(\d+)')
+    root = write_folders(tmp_path / 'custom', [p for p in FOLDERS if p.startswith('train')])
+    with pytest.raises(FileNotFoundError, match=r'CustomReIDFolders: .*custom.query not found; '
+                                                r'expected train/, query/ and gallery/ under '
+                                                r'data_root'):
+        CustomReIDFolders(data_root=root, split='query')
+    os.makedirs(osp.join(root, 'query', '0005'))  # a person folder with no image
+    with pytest.raises(ValueError, match='CustomReIDFolders: the query split under .* has no '
+                                         'images'):
+        CustomReIDFolders(data_root=root, split='query')
+    # each layout recognised when given to the other dataset
+    with pytest.raises(FileNotFoundError, match='holds the Market-1501 layout, use Market1501'):
+        CustomReIDFolders(data_root=market_root)
+    os.makedirs(osp.join(root, 'gallery'))
+    with pytest.raises(FileNotFoundError, match='holds the CustomReIDFolders layout, use '
+                                                'CustomReIDFolders for it'):
+        Market1501(data_root=root)
+
+
+# --- the same images through Market1501 and both custom layouts -----------------------
+
+def as_annotations(market: Path, root: Path) -> str:
+    """A CSV listing the Market-1501 images in place (absolute paths)."""
+    folders = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
+    lines = [HEADER]
+    for split, folder in folders.items():
+        for path in sorted((market / folder).glob('*.jpg')):
+            match = MARKET_NAME.match(path.name)
+            lines.append(f'{path},{int(match["identity"])},{match["camera"]},{split}')
+    root.mkdir(parents=True, exist_ok=True)
+    (root / 'annotations.csv').write_text('\n'.join(lines) + '\n')
+    return str(root)
+
+
+def as_folders(market: Path, root: Path) -> str:
+    """The Market-1501 images copied into <root>/<split>/<person_id>/<name>."""
+    folders = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
+    for split, folder in folders.items():
+        for path in (market / folder).glob('*.jpg'):
+            person = root / split / MARKET_NAME.match(path.name)['identity']
+            person.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, person / path.name)
+    return str(root)
+
+
+def identities_and_cameras(dataset, camera_offset=0):
+    items = [dataset.get_data_info(i) for i in range(len(dataset))]
+    return sorted((osp.basename(item['img_path']), item['gt_label'],
+                   item['camera_id'] + camera_offset, item.get('is_query')) for item in items)
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_both_layouts_give_market1501s_items(tiny_market, tmp_path, split):
+    """The tiny synthetic Market-1501 rewritten in each layout gives Market1501's items:
+    same identities (relabelled alike), same cameras (written 1-based, Market1501's 0-based)."""
+    market = Market1501(data_root=str(tiny_market), split=split)
+    annotations = CustomReIDAnnotations(
+        data_root=as_annotations(tiny_market, tmp_path / 'ann'), ann_file='annotations.csv',
+        split=split)
+    folders = CustomReIDFolders(data_root=as_folders(tiny_market, tmp_path / 'folders'),
+                                camera_pattern=r'_c(?P<camera>\d)s', split=split)
+    expected = identities_and_cameras(market, camera_offset=1)
+    assert len(expected) > 10
+    assert identities_and_cameras(annotations) == expected
+    assert identities_and_cameras(folders) == expected
+
+
+# --- the configs ----------------------------------------------------------------------
+
+def without_dataset(config_path: Path) -> dict:
+    """The config as a dict, its datasets reduced to split and pipeline, no num_classes."""
+    config = Config.fromfile(config_path).to_dict()
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        config[loader]['dataset'] = {key: config[loader]['dataset'][key]
+                                     for key in ('split', 'pipeline')}
+    del config['reid_dataset'], config['model']['head']['num_classes']
+    return config
+
+
+@pytest.mark.parametrize('name, dataset_type', [('annotations', 'CustomReIDAnnotations'),
+                                                ('folders', 'CustomReIDFolders')])
+def test_config_changes_only_the_dataset_of_the_market_config(name, dataset_type):
+    cfg = Config.fromfile(CONFIGS[name])
+    assert {cfg[loader].dataset.type for loader in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')} == {dataset_type}
+    assert without_dataset(CONFIGS[name]) == without_dataset(MARKET_CONFIG)
+
+
+@pytest.mark.parametrize('name', ['annotations', 'folders'])
+def test_config_datasets_load_the_layout(tmp_path, name):
+    """The config's dataset dicts, pointed at a tiny tree, load it (the folders config's
+    camera_pattern reads c3 as 3)."""
+    cfg = Config.fromfile(CONFIGS[name])
+    if name == 'annotations':
+        root = str(tmp_path)
+        write_annotations(tmp_path, ROWS)
+    else:
+        root = write_folders(tmp_path)
+    train = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=root))
+    test = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=root))
+    assert len(train) == 3 and len(test) == 5
+    assert {test.get_data_info(i)['camera_id'] for i in range(len(test))} == {1, 2, 3}
+
+
+@pytest.mark.slow
+def test_one_epoch_through_tools_train(tiny_market, tmp_path):
+    """tools/train.py trains and evaluates on an annotation file: the demo's small network
+    with the dataset swapped for CustomReIDAnnotations (the 256×128 ResNet-50 would be slow)."""
+    data_root = as_annotations(tiny_market, tmp_path / 'data')
+    config = tmp_path / 'custom_demo.py'
+    dataset = (f"dict(type='CustomReIDAnnotations', data_root={data_root!r}, "
+               f"ann_file='annotations.csv')")
+    config.write_text(f"_base_ = [{str(DEMO_CONFIG)!r}]\n"
+                      f"train_dataloader = dict(dataset={dataset})\n"
+                      f"val_dataloader = dict(dataset={dataset})\n"
+                      f"test_dataloader = val_dataloader\n")
+    work_dir = tmp_path / 'work'
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', str(config), '--work-dir', str(work_dir),
+         '--cfg-options', 'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
+         'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+         'val_dataloader.persistent_workers=False', 'model.head.num_classes=8',
+         'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', 'default_hooks.logger.interval=1',
+         'default_hooks.checkpoint.interval=1', 'custom_hooks=[]'],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (work_dir / 'epoch_1.pth').is_file()
+    assert 'CustomReIDAnnotations' in result.stdout + result.stderr  # its statistics table
+    [scalars] = work_dir.glob('*/vis_data/scalars.json')
+    evaluation = [json.loads(line) for line in scalars.read_text().splitlines()
+                  if 'reid/mAP' in line]
+    assert evaluation[-1]['reid/num_query'] == len(list((tiny_market / 'query').glob('*.jpg')))

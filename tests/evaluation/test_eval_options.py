@@ -1,0 +1,195 @@
+"""ReIDMetric's options, each checked on a case worked out by hand: average query expansion
+(αQE, Radenović et al. TPAMI 2018), TPR at fixed FPR over query-gallery pairs, and data
+without cameras. (Flip test-time augmentation is the model's: tests/models/test_flip_test.py.)"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+from rga_mm.evaluation import ReIDMetric
+from rga_mm.evaluation.functional import average_query_expansion, tpr_at_fpr
+from rga_mm.evaluation.functional import verification
+
+
+def sample(feature, identity, camera, is_query):
+    data = DataSample(metainfo=dict(camera_id=camera, is_query=is_query))
+    data.set_gt_label(identity)
+    data.set_field(torch.tensor(feature, dtype=torch.float32), 'pred_feature')
+    return data.to_dict()
+
+
+def evaluate(metric, samples):
+    metric.process(None, samples)
+    return metric.evaluate(size=len(samples))
+
+
+# --- average query expansion ------------------------------------------------------------
+
+# q = (1, 0); gallery at cosine 0, 0.8, 0.6 and -1 from it (raw lengths 3, 5, 2, 1)
+QUERY = torch.tensor([[2.0, 0.0]])
+GALLERY = torch.tensor([[0.0, 3.0], [4.0, 3.0], [1.2, -1.6], [-1.0, 0.0]])
+
+
+def test_aqe_alpha_weighted_by_hand():
+    """k = 1, alpha = 1: the nearest is ĝ1 = (0.8, 0.6) with weight 0.8;
+    q' ∝ (1, 0) + 0.8 (0.8, 0.6) = (1.64, 0.48), |q'| = √2.92."""
+    expanded = average_query_expansion(QUERY, GALLERY, k=1, alpha=1.0)
+    torch.testing.assert_close(expanded, torch.tensor([[1.64, 0.48]]) / math.sqrt(2.92))
+
+
+def test_aqe_plain_mean_by_hand():
+    """k = 2, alpha = 0: plain mean of q̂, ĝ1 = (0.8, 0.6), ĝ2 = (0.6, -0.8):
+    q' ∝ (2.4, -0.2), |q'| = √5.8."""
+    expanded = average_query_expansion(QUERY, GALLERY, k=2, alpha=0.0)
+    torch.testing.assert_close(expanded, torch.tensor([[2.4, -0.2]]) / math.sqrt(5.8))
+
+
+def test_aqe_weights_negative_similarity_zero_and_clamps_k():
+    """k = 9 > G = 4 uses all four; alpha = 0.5: weights √0 = 0, √0.8, √0.6, and 0 (not
+    NaN) for cosine -1: q' ∝ (1, 0) + √0.8 (0.8, 0.6) + √0.6 (0.6, -0.8)."""
+    expanded = average_query_expansion(QUERY, GALLERY, k=9, alpha=0.5)
+    a, b = math.sqrt(0.8), math.sqrt(0.6)
+    expected = torch.tensor([[1 + 0.8 * a + 0.6 * b, 0.6 * a - 0.8 * b]])
+    torch.testing.assert_close(expanded, expected / expected.norm())
+
+
+def test_aqe_ties_take_the_earlier_gallery_item():
+    """ĝ1 = (0.6, 0.8) and ĝ2 = (0.6, -0.8) are both at cosine 0.6; k = 1 takes ĝ1 (as the
+    ranking breaks ties by gallery order): q' ∝ (1.6, 0.8) = (2, 1) · 0.8."""
+    gallery = torch.tensor([[0.0, 1.0], [0.6, 0.8], [0.6, -0.8]])
+    expanded = average_query_expansion(torch.tensor([[1.0, 0.0]]), gallery, k=1, alpha=0.0)
+    torch.testing.assert_close(expanded, torch.tensor([[2.0, 1.0]]) / math.sqrt(5))
+
+
+def test_aqe_blocks_of_queries_give_the_same_result(monkeypatch):
+    generator = torch.Generator().manual_seed(0)
+    query, gallery = torch.randn(7, 4, generator=generator), torch.randn(5, 4,
+                                                                         generator=generator)
+    whole = average_query_expansion(query, gallery, k=3)
+    monkeypatch.setattr('rga_mm.evaluation.functional.query_expansion.MAX_BLOCK_ELEMENTS', 10)
+    torch.testing.assert_close(average_query_expansion(query, gallery, k=3), whole)
+
+
+# q (id 1, cam 0) = (1, 0); gallery A (id 2) at cosine 0.8, B and C (id 1) at 0.6 and 0.28
+AQE_CASE = [sample([1.0, 0.0], 1, 0, True), sample([0.8, -0.6], 2, 1, False),
+            sample([0.6, 0.8], 1, 1, False), sample([0.28, 0.96], 1, 1, False)]
+
+
+def test_metric_aqe_by_hand():
+    """Without AQE the ranking is A, B, C: rank-1 0, AP = (1/2 + 2/3) / 2 = 7/12.
+    AQE, k = 3, alpha = 0: q' ∝ (1, 0) + A + B + C = (2.68, 1.16); q'·(A, B, C) = 1.448,
+    2.536, 1.864, so the ranking is B, C, A: rank-1 100, AP 1.
+    alpha = 1 weighs A most: q' ∝ (2.0784, 0.2688), q'·(A, B, C) = 1.501, 1.462, 0.840:
+    A, B, C again."""
+    plain = evaluate(ReIDMetric(topk=(1, ), max_rank=3), AQE_CASE)
+    expanded = evaluate(ReIDMetric(topk=(1, ), max_rank=3, aqe=True, aqe_k=3, aqe_alpha=0.0),
+                        AQE_CASE)
+    weighted = evaluate(ReIDMetric(topk=(1, ), max_rank=3, aqe=True, aqe_k=3, aqe_alpha=1.0),
+                        AQE_CASE)
+    assert (plain['reid/rank1'], plain['reid/mAP']) == (0.0, pytest.approx(100 * 7 / 12))
+    assert (expanded['reid/rank1'], expanded['reid/mAP']) == (100.0, 100.0)
+    assert (weighted['reid/rank1'], weighted['reid/mAP']) == (0.0, pytest.approx(100 * 7 / 12))
+
+
+def test_aqe_options_are_checked():
+    with pytest.raises(ValueError, match="aqe averages L2-normalised embeddings.*use "
+                                         "distance='cosine'"):
+        ReIDMetric(distance='euclidean', aqe=True)
+    with pytest.raises(ValueError, match='aqe needs aqe_k >= 1 and aqe_alpha >= 0'):
+        ReIDMetric(aqe=True, aqe_k=0)
+
+
+# --- TPR at FPR ---------------------------------------------------------------------------
+
+# q0 (id 1, cam 0) and q1 (id 2, cam 0) against g0 (id 1, cam 1), g1 (id 2, cam 1),
+# g2 (id 1, cam 0: q0's own identity and camera, no pair for q0), g3 (id 3), g4 (junk)
+DISTMAT = np.array([[0.10, 0.30, 0.05, 0.60, 0.00],
+                    [0.40, 0.40, 0.35, 0.50, 0.01]])
+LABELS = dict(query_ids=np.array([1, 2]), gallery_ids=np.array([1, 2, 1, 3, -1]),
+              query_cams=np.array([0, 0]), gallery_cams=np.array([1, 1, 0, 1, 1]))
+
+
+@pytest.mark.parametrize('target, tpr', [
+    (1e-4, 0.5),  # n = 0: threshold below 0.30 accepts the positive 0.10
+    (0.2, 0.5),   # n = 1: below 0.35
+    (0.4, 0.5),   # n = 2: below 0.40; the positive at 0.40 would bring the negative 0.40
+    (0.6, 1.0),   # n = 3: below 0.50 accepts both positives
+    (1.0, 1.0),
+])
+def test_tpr_at_fpr_by_hand(target, tpr):
+    """Positives: q0-g0 0.10, q1-g1 0.40. Negatives: 0.30, 0.60 (q0), 0.40, 0.35, 0.50 (q1),
+    sorted 0.30 0.35 0.40 0.50 0.60. Not pairs: q0-g2 0.05 (same identity and camera) and
+    the junk g4 (0.00, 0.01), which would otherwise be the closest. The threshold must stay
+    below the (n + 1)-th negative, n = floor(target · 5)."""
+    assert tpr_at_fpr(DISTMAT, **LABELS, fpr_targets=(target, )) == {target: tpr}
+
+
+def test_tpr_is_zero_when_no_positive_beats_the_closest_negative():
+    assert tpr_at_fpr(np.array([[0.5, 0.2, 0.6]]), np.array([1]), np.array([1, 2, 3]),
+                      np.array([0]), np.array([1, 1, 1]), fpr_targets=(0.1, )) == {0.1: 0.0}
+
+
+def test_tpr_at_fpr_equals_a_brute_force_roc(monkeypatch):
+    """Against every threshold of the ROC (each distinct distance, and below all): the best
+    TPR whose FPR is at most the target; blocks of 7 values cross the query rows."""
+    rng = np.random.default_rng(0)
+    distmat = rng.integers(0, 40, (13, 17)) / 40  # many ties
+    ids_q, ids_g = rng.integers(0, 4, 13), rng.integers(-1, 4, 17)
+    cams_q, cams_g = rng.integers(0, 2, 13), rng.integers(0, 2, 17)
+    valid = (ids_g[None] != -1) & ~((ids_q[:, None] == ids_g[None]) &
+                                     (cams_q[:, None] == cams_g[None]))
+    positive = (ids_q[:, None] == ids_g[None]) & valid
+    negative = (ids_q[:, None] != ids_g[None]) & valid
+    targets = (0.01, 0.05, 0.1, 0.3, 0.77)
+    expected = {}
+    for target in targets:
+        best = 0.0
+        for threshold in np.concatenate([[-1.0], np.unique(distmat)]):
+            accepted = distmat <= threshold
+            if (accepted & negative).sum() <= target * negative.sum():
+                best = max(best, (accepted & positive).sum() / positive.sum())
+        expected[target] = best
+    monkeypatch.setattr(verification, 'MAX_BLOCK_ELEMENTS', 7)
+    assert tpr_at_fpr(distmat, ids_q, ids_g, cams_q, cams_g, targets) == pytest.approx(expected)
+
+
+def test_allowed_false_positives_forgives_float_error():
+    assert 0.57 * 100 < 57  # 56.99999999999999
+    assert verification._allowed_false_positives(0.57, 100) == 57
+
+
+def test_metric_reports_tpr_on_the_final_distances():
+    """AQE_CASE, cosine distances A 0.2 (negative), B 0.4, C 0.72 (positives): one negative,
+    so FPR 1e-4 allows none and the threshold stays below 0.2: TPR 0. With AQE (k = 3,
+    alpha = 0) B and C are closer than A (q'·: 2.536, 1.864 > 1.448): TPR 100."""
+    options = dict(topk=(1, ), max_rank=3, tpr_at_fpr=(1e-4, 1e-3, 1e-2))
+    plain = evaluate(ReIDMetric(**options), AQE_CASE)
+    expanded = evaluate(ReIDMetric(aqe=True, aqe_k=3, aqe_alpha=0.0, **options), AQE_CASE)
+    keys = ['reid/TPR@FPR=1e-4', 'reid/TPR@FPR=1e-3', 'reid/TPR@FPR=1e-2']
+    assert [plain[key] for key in keys] == [0.0, 0.0, 0.0]
+    assert [expanded[key] for key in keys] == [100.0, 100.0, 100.0]
+    assert 'reid/TPR@FPR=1e-4' not in evaluate(ReIDMetric(topk=(1, ), max_rank=3), AQE_CASE)
+
+
+def test_tpr_targets_are_checked():
+    with pytest.raises(ValueError, match=r'tpr_at_fpr takes false positive rates in '
+                                         r'\(0, 1\], got \[0, 2\]'):
+        ReIDMetric(tpr_at_fpr=(0, 2))
+
+
+# --- data without cameras -------------------------------------------------------------------
+
+def test_single_camera_data_needs_exclude_same_camera_false():
+    """Every image camera 0: the protocol would remove q's only true match g1, so the default
+    says why; with exclude_same_camera=False, g1 (cosine 1) ranks first."""
+    samples = [sample([1.0, 0.0], 1, 0, True), sample([0.0, 1.0], 2, 0, False),
+               sample([1.0, 0.0], 1, 0, False)]
+    with pytest.raises(ValueError, match=r'every query and gallery image comes from camera 0.*'
+                                         r'exclude_same_camera=False'):
+        evaluate(ReIDMetric(topk=(1, ), max_rank=2), samples)
+    result = evaluate(ReIDMetric(topk=(1, ), max_rank=2, exclude_same_camera=False,
+                                 tpr_at_fpr=(0.5, )), samples)
+    assert (result['reid/rank1'], result['reid/mAP'], result['reid/TPR@FPR=5e-1']) == (
+        100.0, 100.0, 100.0)
