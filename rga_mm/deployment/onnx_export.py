@@ -1,0 +1,327 @@
+"""Exporting a model built from an rga_mm config to ONNX, and checking the file with ONNX
+Runtime against PyTorch.
+
+As in OpenMMLab's deployment tools, the graph starts after the config's data preprocessor:
+it takes a normalised float32 image batch (B, 3, H, W) and returns one tensor.
+
+==============================  ===========================  ===============================
+model                           output                       what it is
+==============================  ===========================  ===============================
+``ReIDModel``                   ``embedding`` (B, D)         the test embedding
+mmpretrain ``ImageClassifier``  ``logits`` (B, K)            class scores before the softmax
+mmseg segmentor                 ``seg_logits`` (B, K, H, W)  class scores at the input size
+any other model                 ``output``                   what ``mode='tensor'`` returns
+==============================  ===========================  ===============================
+
+A segmentor's decode head works at a fraction of the input size (1/8 for the d8 models);
+the graph includes the bilinear resize to the input size that mmseg's whole-image
+inference applies, so ``argmax`` over the class axis is the label map. Slide-window
+inference is not part of the graph.
+
+The exporter is ``torch.onnx.export(dynamo=True)`` (``torch.export`` and onnxscript). The
+TorchScript exporter (``dynamo=False``, deprecated) cannot export PSPNet's adaptive average
+pooling when a bin count does not divide the map side (3 or 6 bins on a side of 10), which
+``torch.export`` decomposes into ordinary ONNX operators.
+
+An RGA module of ``variable_size=True`` pools onto its reference grid with two matrix
+products whose matrices follow from the input size (README, "Variable input sizes"); in the
+graph they are two MatMuls against constant matrices, so a file serves the one (H, W) it
+was exported for, and ``dynamic_batch`` leaves only the batch size free.
+"""
+import json
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.model import BaseModel, revert_sync_batchnorm
+from torch import Tensor, nn
+
+RELATIVE_TOLERANCE = 1e-4
+INPUT_NAME = 'input'
+DEPLOY_EXTRA = "pip install 'rga_mm[deploy]' (onnx, onnxscript and onnxruntime)"
+
+
+class ExportError(ValueError):
+    """A model that cannot be exported or checked as asked; the message says why."""
+
+
+def require_deploy() -> None:
+    """Raise one sentence naming the ``deploy`` extra when onnx, onnxscript or onnxruntime
+    cannot be imported."""
+    missing = []
+    for name in ('onnx', 'onnxscript', 'onnxruntime'):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ImportError(f'ONNX export needs {", ".join(missing)}, which cannot be imported '
+                          f'here; install the deploy extra: {DEPLOY_EXTRA}')
+
+
+def _is_segmentor(model: nn.Module) -> bool:
+    # an mmseg model can only exist once mmseg has been imported, so no import is needed
+    segmentors = sys.modules.get('mmseg.models.segmentors')
+    return segmentors is not None and isinstance(model, segmentors.BaseSegmentor)
+
+
+def output_name_of(model: nn.Module) -> str:
+    """The name of the graph's output: ``embedding``, ``logits``, ``seg_logits`` or
+    ``output`` (see the module docstring)."""
+    from mmpretrain.models import ImageClassifier
+
+    from rga_mm.models.reid import ReIDModel
+    if _is_segmentor(model):
+        return 'seg_logits'
+    if isinstance(model, ReIDModel):
+        return 'embedding'
+    if isinstance(model, ImageClassifier) and model.with_head:
+        return 'logits'
+    return 'output'
+
+
+class ExportedForward(nn.Module):
+    """The tensor path of a model, as exported: (B, 3, H, W) → one tensor.
+
+    mmengine models run ``forward(inputs, mode='tensor')``; a segmentor's logits are then
+    resized to the input size as mmseg's whole-image inference does (its ``resize`` is
+    ``F.interpolate``); any other ``nn.Module`` is called on the batch.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.output_name = output_name_of(model)
+        self.resize_to_input = _is_segmentor(model)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        if isinstance(self.model, BaseModel):
+            outputs = self.model(inputs, mode='tensor')
+        else:
+            outputs = self.model(inputs)
+        if self.resize_to_input:
+            outputs = F.interpolate(outputs, size=inputs.shape[2:], mode='bilinear',
+                                    align_corners=getattr(self.model, 'align_corners', False))
+        return outputs
+
+
+def prepare_for_export(model: nn.Module) -> ExportedForward:
+    """``model`` in eval mode with SyncBN layers made plain BN (mmseg's configs use SyncBN,
+    which only synchronises in distributed training), wrapped in :class:`ExportedForward`."""
+    return ExportedForward(revert_sync_batchnorm(model)).eval()
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What an image needs before the exported graph sees it: the config's data
+    preprocessor, which is not part of the graph.
+
+    Attributes:
+        mean, std: per-channel statistics on the 0-255 scale, in the graph's channel order
+            (``None``: no normalisation).
+        reverse_channels: the preprocessor reverses the channel order (BGR → RGB for images
+            read by mmcv).
+    """
+    mean: Optional[tuple[float, ...]]
+    std: Optional[tuple[float, ...]]
+    reverse_channels: bool
+
+    def describe(self, shape: Sequence[int]) -> str:
+        """One paragraph for a user who feeds the graph images of (H, W) = ``shape``."""
+        height, width = shape
+        order = ('channels in RGB order (mmcv reads images as BGR: reverse the channels)'
+                 if self.reverse_channels else
+                 'channels in the order the config\'s test pipeline delivers them (the data '
+                 'preprocessor keeps it)')
+        if self.mean is None:
+            values = 'pixel values as the pipeline delivers them (no normalisation)'
+        else:
+            values = (f'each channel normalised as (value - mean) / std on the 0-255 scale '
+                      f'with mean = {_numbers(self.mean)} and std = {_numbers(self.std)}')
+        return (f'float32 (B, 3, {height}, {width}): images resized to {height}×{width} '
+                f'(H×W), {order}, {values}, in (B, C, H, W) layout')
+
+    def to_json(self) -> str:
+        return json.dumps(dict(mean=self.mean, std=self.std,
+                               reverse_channels=self.reverse_channels))
+
+
+def _numbers(values: Sequence[float]) -> str:
+    return '(' + ', '.join(str(v) for v in values) + ')'
+
+
+def preprocessing_of(cfg: Config) -> Preprocessing:
+    """The normalisation and channel order of the config's data preprocessor (mmengine's,
+    mmpretrain's or mmseg's): ``model.data_preprocessor``, else the top-level
+    ``data_preprocessor``, which mmengine's Runner merges into the model (the CIFAR configs
+    keep it there)."""
+    preprocessor = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
+    mean, std = preprocessor.get('mean'), preprocessor.get('std')
+    # mmpretrain: to_rgb; mmengine and mmseg: bgr_to_rgb or rgb_to_bgr (the same swap)
+    reverse = any(preprocessor.get(key, False)
+                  for key in ('to_rgb', 'bgr_to_rgb', 'rgb_to_bgr'))
+    if mean is None or std is None:
+        return Preprocessing(None, None, reverse)
+    return Preprocessing(tuple(float(v) for v in mean), tuple(float(v) for v in std), reverse)
+
+
+def describe_output(module: ExportedForward, shape: Sequence[int]) -> str:
+    """What the graph's output means, for the user of the file."""
+    model, name = module.model, module.output_name
+    test_cfg = getattr(model, 'test_cfg', None) or {}
+    if name == 'embedding':
+        note = ''
+        if test_cfg.get('flip'):
+            note = ('; the config averages the embeddings of each image and of its mirror '
+                    '(test_cfg.flip), the graph computes one pass: run it on both and '
+                    'average')
+        return (f"'{name}' (B, D): the re-ID test embedding, compared by the config's "
+                f"test distance (cosine for rga_mm's configs){note}")
+    if name == 'logits':
+        return f"'{name}' (B, K): class scores before the softmax"
+    if name == 'seg_logits':
+        note = ''
+        if test_cfg.get('mode') == 'slide':
+            note = ('; the config tests with slide windows, the graph runs the whole '
+                    'image in one pass')
+        return (f"'{name}' (B, K, {shape[0]}, {shape[1]}): class scores resized to the input "
+                f'size, argmax over K gives the label map{note}')
+    return f"'{name}': what the model returns in mode='tensor'"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def run_pytorch(module: nn.Module, inputs: Tensor) -> Tensor:
+    """The module's output on ``inputs``; a model that refuses the input (an RGA module
+    built for another map size, ...) or returns no single tensor is an
+    :class:`ExportError`."""
+    try:
+        with torch.no_grad():
+            outputs = module(inputs)
+    except (ValueError, RuntimeError) as error:
+        size = '×'.join(map(str, inputs.shape[2:]))
+        raise ExportError(f'the model does not accept a {size} input '
+                          f'{tuple(inputs.shape)}: {_first_line(error)}') from error
+    if not isinstance(outputs, Tensor):
+        raise ExportError(f"the model returns a {type(outputs).__name__} in mode='tensor', "
+                          f'not one tensor; export a model whose tensor path gives one (a '
+                          f're-ID embedding, classifier logits, segmentation logits)')
+    return outputs
+
+
+def random_images(batch: int, shape: Sequence[int], seed: int = 0) -> Tensor:
+    """A normalised image batch (batch, 3, H, W) of standard normal values."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, 3, *shape, generator=generator)
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    path: str
+    opset: int
+    input_shape: tuple
+    output_shape: tuple
+
+
+def export_onnx(module: nn.Module,
+                path: Union[str, Path],
+                shape: Sequence[int],
+                dynamic_batch: bool = False,
+                opset: Optional[int] = None,
+                metadata: Optional[dict] = None) -> ExportedFile:
+    """Export ``module`` for (B, 3, H, W) inputs with (H, W) = ``shape`` and save it.
+
+    The batch is 1, or free with ``dynamic_batch`` (traced at 2: ``torch.export``
+    specialises a dimension it sees at size 1). ``module`` is run in PyTorch first, so a
+    shape it refuses is reported in its own words. ``opset=None`` takes the exporter's
+    default; an opset the exporter could not produce (it writes opset 18 or later and
+    converts down only some graphs) is an error rather than a file of another opset.
+    ``metadata`` goes into the file's ``metadata_props``.
+    """
+    require_deploy()
+    import onnx
+    output_name = getattr(module, 'output_name', 'output')
+    example = random_images(2 if dynamic_batch else 1, shape)
+    # Running it first also computes RGA's pooling matrices for this size (cached) as real
+    # tensors, which the exporter takes in as constants; first computed while tracing they
+    # would be cached as traced tensors and break later eager calls at this size.
+    run_pytorch(module, example)
+    dynamic_shapes = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None
+    size = '×'.join(map(str, shape))
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.filterwarnings('ignore', category=FutureWarning,
+                                    message='.*treespec, LeafSpec')
+            program = torch.onnx.export(
+                module, (example, ), None, dynamo=True, opset_version=opset, verbose=False,
+                input_names=[INPUT_NAME], output_names=[output_name],
+                dynamic_shapes=dynamic_shapes)
+    except Exception as error:
+        raise ExportError(f'torch.onnx.export could not export the model at {size}: '
+                          f'{type(error).__name__}: {_first_line(error)}') from error
+    written = program.model.opset_imports.get('', None)
+    if opset is not None and written != opset:
+        raise ExportError(f'opset {opset} was asked for but the exporter wrote opset '
+                          f'{written} (it implements opset 18 and later and could not convert '
+                          f'this graph down); ask for opset {written} or later')
+    program.model.metadata_props.update(metadata or {})
+    program.save(str(path), external_data=False)  # external data only beyond 2 GB
+    onnx.checker.check_model(str(path))
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return ExportedFile(str(path), written, _shape_of(graph.input[0]),
+                        _shape_of(graph.output[0]))
+
+
+def _shape_of(value_info) -> tuple:
+    return tuple(d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim)
+
+
+def relative_difference(reference: np.ndarray, result: np.ndarray) -> tuple[float, float]:
+    """(max |Δ|, max |Δ| / max |reference|): the largest absolute difference, and the same
+    relative to the largest reference value (0 when both are 0, inf when only the
+    reference is)."""
+    max_abs = float(np.abs(result.astype(np.float64) - reference).max())
+    scale = float(np.abs(reference).max())
+    if scale == 0:
+        return max_abs, 0.0 if max_abs == 0 else float('inf')
+    return max_abs, max_abs / scale
+
+
+@dataclass(frozen=True)
+class Difference:
+    batch: int
+    max_abs: float
+    relative: float
+
+
+def compare_with_onnxruntime(path: Union[str, Path], module: nn.Module,
+                             shape: Sequence[int], batch_sizes: Sequence[int] = (1, ),
+                             seed: int = 1) -> list[Difference]:
+    """Run the file with ONNX Runtime (CPU) and ``module`` with PyTorch on random
+    normalised images of each batch size; the differences per batch size."""
+    require_deploy()
+    import onnxruntime
+    session = onnxruntime.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    differences = []
+    for index, batch in enumerate(batch_sizes):
+        images = random_images(batch, shape, seed + index)
+        reference = run_pytorch(module, images).numpy()
+        try:
+            result, = session.run(None, {INPUT_NAME: images.numpy()})
+        except Exception as error:
+            raise ExportError(f'ONNX Runtime cannot run {path} on a {tuple(images.shape)} '
+                              f'input: {_first_line(error)}') from error
+        if result.shape != reference.shape:
+            raise ExportError(f'{path} returns shape {result.shape} for a '
+                              f'{tuple(images.shape)} input, PyTorch {reference.shape}')
+        differences.append(Difference(batch, *relative_difference(reference, result)))
+    return differences

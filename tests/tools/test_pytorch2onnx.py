@@ -1,0 +1,276 @@
+"""tools/deployment/pytorch2onnx.py: the re-ID, CIFAR and segmentation models of the paper
+(§4.1-4.3) exported to ONNX and run by ONNX Runtime, and RGA's variable-size reference grid
+(§4.2, Discussion) as two plain MatMuls in the graph.
+
+Besides the tool's own check (ONNX Runtime against PyTorch, both float32), each file is
+checked here independently: ONNX Runtime on new random images against the model's own
+PyTorch path (``mode='tensor'``; mmseg's ``encode_decode`` for the segmentor) run in
+float64, the exact function the file should compute; relative difference
+max |Δ| / max |reference| ≤ 1e-4.
+"""
+import copy
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+from mmengine.model import revert_sync_batchnorm
+from onnx import numpy_helper
+from torch import nn
+
+from rga_mm.apis import init_model
+from rga_mm.deployment.onnx_export import ExportError, export_onnx, relative_difference
+from rga_mm.models.attention import RGA
+from rga_mm.models.attention.reference_grid import pooling_matrix
+
+ROOT = Path(__file__).parents[2]
+TOOL = ROOT / 'tools/deployment/pytorch2onnx.py'
+REID_CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+CIFAR_CONFIG = ROOT / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'
+CIFAR_OPTIONS = {'model.backbone.backbone.depth': 8}  # one block per stage; RGA after layer1
+SEG_CONFIG = ROOT / 'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py'
+# the config itself (SyncBN included), shrunk to ResNet-18 and a 5×5 reference grid
+SEG_OPTIONS = {
+    'model.pretrained': None, 'model.backbone.depth': 18, 'model.neck.in_channels': 512,
+    'model.neck.spatial_size': (5, 5), 'model.decode_head.in_channels': 1024,
+    'model.decode_head.channels': 16, 'model.auxiliary_head.in_channels': 256,
+    'model.auxiliary_head.channels': 8}
+TARGET = 1e-4
+pytestmark = pytest.mark.slow  # each export takes a few seconds
+
+
+def _cli(options: dict) -> list[str]:
+    return ['--cfg-options', *(f'{key}={value}'.replace(' ', '') for key, value in
+                               options.items())]
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('pytorch2onnx', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return lambda *argv: module.main([str(arg) for arg in argv])
+
+
+def _trained_like(model: nn.Module, shape: tuple, batches: int = 4) -> nn.Module:
+    """Give every BN a trained network's kind of values: scales in [0.5, 1.5], shifts in
+    [0, 0.5] (frozen ones, BNNeck's bias, stay), statistics of images of varied brightness
+    and colour. A freshly built network shrinks its activations layer by layer, and BN
+    statistics of plain noise leave the demo's RGA network ill-conditioned: its own float32
+    embedding is then up to 3e-4 (relative) away from float64, which no export can beat.
+    These weights give about 3e-5, as the trained demo's do."""
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over the batches below
+            with torch.no_grad():
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                if module.bias.requires_grad:
+                    module.bias.uniform_(0.0, 0.5, generator=generator)
+    model.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            images = torch.randn(16, 3, *shape, generator=generator)
+            contrast = torch.rand(16, 1, 1, 1, generator=generator) * 1.5 + 0.25
+            model(images * contrast + torch.randn(16, 3, 1, 1, generator=generator) * 0.7,
+                  mode='tensor')
+    return model.eval()
+
+
+def _save(model: nn.Module, path: Path) -> Path:
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def reid(tmp_path_factory):
+    model = _trained_like(init_model(REID_CONFIG), (64, 32))
+    return model, _save(model, tmp_path_factory.mktemp('reid') / 'reid.pth')
+
+
+@pytest.fixture(scope='module')
+def cifar(tmp_path_factory):
+    model = _trained_like(init_model(CIFAR_CONFIG, cfg_options=CIFAR_OPTIONS), (32, 32))
+    return model, _save(model, tmp_path_factory.mktemp('cifar') / 'cifar.pth')
+
+
+def _float64(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).double()
+
+
+def _onnxruntime_relative(path: Path, reference_fn, shape: tuple, batch: int) -> float:
+    """max |Δ| / max |reference| of the file on new random images of ``batch``;
+    ``reference_fn`` gets them in float64."""
+    images = torch.randn(batch, 3, *shape, generator=torch.Generator().manual_seed(99))
+    with torch.no_grad():
+        reference = reference_fn(images.double()).numpy()
+    session = onnxruntime.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    result, = session.run(None, {'input': images.numpy()})
+    assert result.shape == reference.shape
+    return float(np.abs(result - reference).max() / np.abs(reference).max())
+
+
+def _printed_relative(stdout: str) -> list[float]:
+    return [float(line.split('relative ')[1].split()[0]) for line in stdout.splitlines()
+            if line.startswith('ONNX Runtime vs PyTorch')]
+
+
+def test_relative_difference_is_max_abs_over_the_largest_reference_value():
+    reference = np.array([[1.0, -4.0], [2.0, 0.5]], dtype=np.float32)
+    result = reference + np.array([[0.5, 0.0], [-0.25, 0.0]], dtype=np.float32)
+    assert relative_difference(reference, result) == (0.5, 0.125)
+    assert relative_difference(np.zeros(3), np.zeros(3)) == (0.0, 0.0)
+
+
+def test_reid_embedding_from_the_command_line(reid, tmp_path):
+    """§4.1's network (the demo's ResNet-18 + RGA-SC): images → post-BN test embedding."""
+    model, checkpoint = reid
+    out = tmp_path / 'reid.onnx'
+    result = subprocess.run([sys.executable, str(TOOL), str(REID_CONFIG), str(checkpoint),
+                             '--out', str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "output 'embedding' (1, 512)" in result.stdout
+    assert "input 'input' (1, 3, 64, 32)" in result.stdout
+    # the preprocessing the user must apply, from the config's data preprocessor
+    assert 'channels in RGB order' in result.stdout
+    assert ('mean = (123.675, 116.28, 103.53) and std = (58.395, 57.12, 57.375)'
+            in result.stdout)
+    relative, = _printed_relative(result.stdout)
+    assert relative <= TARGET
+
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(props['preprocessing']) == dict(
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], reverse_channels=True)
+    exact = _float64(model)
+    assert _onnxruntime_relative(out, lambda x: exact(x, mode='tensor'), (64, 32), 1) <= TARGET
+
+
+def test_cifar_classifier_logits_at_a_chosen_opset(tool, cifar, tmp_path, capsys):
+    """§4.3's classifier: CIFAR ResNet + RGA-SC after layer1, mmpretrain's ImageClassifier."""
+    model, checkpoint = cifar
+    out = tmp_path / 'cifar.onnx'
+    tool(CIFAR_CONFIG, checkpoint, '--out', out, '--opset', 18, *_cli(CIFAR_OPTIONS))
+    stdout = capsys.readouterr().out
+    assert "(opset 18)" in stdout and "output 'logits' (1, 10)" in stdout
+    # the data preprocessor of the dataset base (top level, merged by the Runner)
+    assert 'the data preprocessor keeps it' in stdout  # to_rgb=False
+    assert 'mean = (125.307, 122.961, 113.8575)' in stdout
+    assert _printed_relative(stdout)[0] <= TARGET
+    assert onnx.load(str(out)).opset_import[0].version == 18
+    exact = _float64(model)
+    assert _onnxruntime_relative(out, lambda x: exact(x, mode='tensor'), (32, 32), 1) <= TARGET
+
+
+def test_segmentor_at_another_size_with_a_dynamic_batch(tool, tmp_path, capsys):
+    """§4.2's PSPNet + RGA-SC neck, built for a 5×5 grid and run on a 6×10 map (48×80
+    input): the neck pools onto its grid (variable size). With ``--dynamic-batch`` one file
+    serves batches 1 and 3, each equal to mmseg's whole-image inference."""
+    model = init_model(SEG_CONFIG, cfg_options=SEG_OPTIONS)
+    assert type(model.backbone.layer1[0].bn1).__name__ == 'SyncBatchNorm'
+    model = _trained_like(revert_sync_batchnorm(model), (48, 80), batches=2)
+    assert model.neck.rga.spatial_size == (5, 5) and model.neck.rga.variable_size
+    with torch.no_grad():
+        assert model.extract_feat(torch.zeros(1, 3, 48, 80))[-1].shape[-2:] == (6, 10)
+    checkpoint = _save(model, tmp_path / 'pspnet.pth')
+    out = tmp_path / 'pspnet.onnx'
+
+    tool(SEG_CONFIG, checkpoint, '--out', out, '--shape', 48, 80, '--dynamic-batch',
+         *_cli(SEG_OPTIONS))
+    stdout = capsys.readouterr().out
+    assert "input 'input' ('batch', 3, 48, 80)" in stdout
+    assert "output 'seg_logits' ('batch', 19, 48, 80)" in stdout
+    assert [line.split(':')[0][-7:] for line in stdout.splitlines()
+            if line.startswith('ONNX Runtime')] == ['batch 1', 'batch 3']
+    assert all(relative <= TARGET for relative in _printed_relative(stdout))
+
+    exact = _float64(model)
+
+    def mmseg_whole_inference(images):
+        metas = [dict(img_shape=(48, 80), pad_shape=(48, 80))] * len(images)
+        return exact.encode_decode(images, metas)
+
+    for batch in (1, 3):
+        assert _onnxruntime_relative(out, mmseg_whole_inference, (48, 80), batch) <= TARGET
+
+
+def _on_images(rga: RGA) -> nn.Module:
+    """An RGA module behind a 1×1 conv, so that it reads a (B, 3, H, W) batch."""
+    return nn.Sequential(nn.Conv2d(3, rga.in_channels, 1), rga).eval()
+
+
+def _node_inputs(graph, node) -> list:
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    return [constants.get(name) for name in node.input]
+
+
+def test_variable_size_rga_exports_its_reference_grid_as_two_matmuls(tmp_path):
+    """A 7×9 map pooled onto a 5×5 grid: A_h · X · A_wᵀ with RoIAlign's pooling matrices
+    as constants of the graph; standard ONNX operators only, no RoIAlign, no custom domain."""
+    module = _on_images(RGA(16, (5, 5), reduction=2, variable_size=True))
+    out = tmp_path / 'rga.onnx'
+    export_onnx(module, out, (7, 9))  # the tool's export, on a bare module
+    model = onnx.load(str(out))
+    graph = model.graph
+    assert {node.domain for node in graph.node} <= {'', 'ai.onnx'}
+    assert {opset.domain for opset in model.opset_import} <= {'', 'ai.onnx'}
+    assert not any('roi' in node.op_type.lower() for node in graph.node)
+    rows = pooling_matrix(7, 5, torch.float32).numpy()
+    cols = pooling_matrix(9, 5, torch.float32).numpy().T
+    pooled_rows = pooled_cols = 0
+    for node in graph.node:
+        if node.op_type == 'MatMul':
+            left, right = _node_inputs(graph, node)
+            pooled_rows += left is not None and np.array_equal(left, rows)
+            pooled_cols += right is not None and np.array_equal(right, cols)
+    assert pooled_rows >= 1 and pooled_cols >= 1
+
+    assert _onnxruntime_relative(out, _float64(module), (7, 9), 1) <= TARGET
+    # exporting leaves the module's eager path intact (no traced tensor cached for 7×9)
+    assert type(module(torch.randn(1, 3, 7, 9))) is torch.Tensor
+
+
+def test_opset_the_exporter_cannot_write_is_refused(tmp_path):
+    module = _on_images(RGA(16, (5, 5), reduction=2))
+    out = tmp_path / 'rga.onnx'
+    with pytest.raises(ExportError, match=r'opset 17 was asked for but the exporter wrote opset 18'):
+        export_onnx(module, out, (5, 5), opset=17)
+    assert not out.exists()
+
+
+def test_missing_checkpoint_is_named(tool, tmp_path):
+    missing = tmp_path / 'missing.pth'
+    with pytest.raises(SystemExit, match=f'checkpoint file {missing} does not exist'):
+        tool(REID_CONFIG, missing, '--out', tmp_path / 'reid.onnx')
+
+
+def test_checkpoint_of_another_model_is_refused(tool, cifar, tmp_path):
+    with pytest.raises(SystemExit, match=r"tensor 'backbone.attentions.layer1.spatial_gate."
+                                         r"theta.conv.weight' has shape \(4, 16, 1, 1\) but "
+                                         r'the model built from the config expects '
+                                         r'\(8, 64, 1, 1\).*pass --partial-load'):
+        tool(REID_CONFIG, cifar[1], '--out', tmp_path / 'reid.onnx')
+
+
+def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
+    """The demo's RGA modules are built for a 64×32 input (16×8 after layer1)."""
+    out = tmp_path / 'reid.onnx'
+    with pytest.raises(SystemExit, match=r'does not accept a 128×64 input \(1, 3, 128, 64\): '
+                                         r'RGA was built for a 16×8 map but received 32×16'):
+        tool(REID_CONFIG, reid[1], '--out', out, '--shape', 128, 64)
+    assert not out.exists()
+
+
+def test_a_difference_above_the_target_exits_nonzero(tool, cifar, tmp_path, capsys):
+    out = tmp_path / 'cifar.onnx'
+    with pytest.raises(SystemExit, match=r'differs from PyTorch by .* above the target 1e-12; '
+                                         r'the file is kept'):
+        tool(CIFAR_CONFIG, cifar[1], '--out', out, '--max-relative-diff', 1e-12,
+             *_cli(CIFAR_OPTIONS))
+    assert out.is_file() and 'ONNX Runtime vs PyTorch' in capsys.readouterr().out

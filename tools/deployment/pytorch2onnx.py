@@ -1,0 +1,120 @@
+"""Export a model built from an rga_mm config to ONNX and check the file with ONNX Runtime.
+
+    python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT --out FILE [--shape H W]
+                                            [--dynamic-batch] [--opset N]
+                                            [--max-relative-diff R] [--partial-load]
+                                            [--cfg-options k=v ...]
+
+The graph starts after the config's data preprocessor, as in OpenMMLab's deployment tools:
+in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), classifier
+``logits`` (B, K) or segmentation ``seg_logits`` (B, K, H, W) at the input size
+(``rga_mm/deployment/onnx_export.py``). The tool
+
+1. builds the config's model and loads the checkpoint, which must fit it (every tensor name
+   and shape) unless ``--partial-load`` is given;
+2. prints the preprocessing an image needs (also stored in the file's metadata as
+   ``preprocessing``);
+3. exports at (H, W) = ``--shape`` (default: the config's ``input_size``, else its
+   ``crop_size``) for batch 1, or any batch with ``--dynamic-batch``;
+4. runs the file with ONNX Runtime and the model with PyTorch on random normalised images
+   (batch 1; batches 1 and 3 with ``--dynamic-batch``) and prints the largest absolute
+   difference and the relative one, max |Δ| / max |PyTorch output|; it exits with status 1
+   when that exceeds ``--max-relative-diff`` (default 1e-4; the file is kept for
+   inspection).
+
+Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
+"""
+import argparse
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import DictAction
+
+from rga_mm.apis import CheckpointError, init_model
+from rga_mm.deployment.onnx_export import (INPUT_NAME, RELATIVE_TOLERANCE, ExportError,
+                                           compare_with_onnxruntime, describe_output,
+                                           export_onnx, prepare_for_export, preprocessing_of,
+                                           require_deploy)
+from rga_mm.utils.run_config import PARTIAL_LOAD_HELP, check_output_file
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {value}')
+    return value
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Export a model to ONNX and check it against PyTorch with ONNX Runtime.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file whose weights fit the config')
+    parser.add_argument('--out', required=True, help='the .onnx file to write')
+    parser.add_argument('--shape', type=_positive, nargs=2, metavar=('H', 'W'),
+                        help="input height and width (default: the config's input_size, "
+                        'else its crop_size)')
+    parser.add_argument('--dynamic-batch', action='store_true',
+                        help='leave the batch size free (height and width stay fixed)')
+    parser.add_argument('--opset', type=_positive,
+                        help="ONNX opset (default: the exporter's; 18 or later)")
+    parser.add_argument('--max-relative-diff', type=float, default=RELATIVE_TOLERANCE,
+                        metavar='R', help='largest accepted max |Δ| / max |PyTorch output| '
+                        '(default %(default)g)')
+    parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, as in tools/train.py')
+    return parser.parse_args(argv)
+
+
+def export_shape(cfg, shape: Optional[Sequence[int]]) -> tuple[int, int]:
+    """(H, W) from ``--shape``, else the config's ``input_size`` or ``crop_size``."""
+    if shape:
+        return tuple(shape)
+    for key in ('input_size', 'crop_size'):
+        if key in cfg:
+            return tuple(cfg[key])
+    raise SystemExit('the config defines neither input_size nor crop_size: pass --shape H W')
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    check_output_file(args.out)
+    try:
+        require_deploy()
+        model = init_model(args.config, args.checkpoint, cfg_options=args.cfg_options,
+                           strict=not args.partial_load)
+    except (FileNotFoundError, ImportError, CheckpointError, ValueError) as error:
+        raise SystemExit(str(error)) from None
+    shape = export_shape(model.cfg, args.shape)
+    module = prepare_for_export(model)
+    preprocessing = preprocessing_of(model.cfg)
+    metadata = dict(config=osp.basename(args.config), preprocessing=preprocessing.to_json(),
+                    output=describe_output(module, shape))
+    try:
+        exported = export_onnx(module, args.out, shape, args.dynamic_batch, args.opset,
+                               metadata)
+        differences = compare_with_onnxruntime(
+            args.out, module, shape, (1, 3) if args.dynamic_batch else (1, ))
+    except ExportError as error:
+        raise SystemExit(str(error)) from None
+
+    print(f'Exported {args.config} with {args.checkpoint} to {args.out} (opset '
+          f'{exported.opset}): input {INPUT_NAME!r} {exported.input_shape}, '
+          f'output {module.output_name!r} {exported.output_shape}')
+    print(f'Input: {preprocessing.describe(shape)}')
+    print(f'Output: {metadata["output"]}')
+    tolerance = args.max_relative_diff
+    for difference in differences:
+        print(f'ONNX Runtime vs PyTorch, batch {difference.batch}: max |Δ| = '
+              f'{difference.max_abs:.3g}, relative {difference.relative:.3g} (max |Δ| / max '
+              f'|PyTorch output|; target ≤ {tolerance:g})')
+    worst = max(difference.relative for difference in differences)
+    if worst > tolerance:
+        raise SystemExit(f'{args.out} differs from PyTorch by {worst:.3g} relative to the '
+                         f'largest output, above the target {tolerance:g}; the file is kept '
+                         f'for inspection, but do not deploy it')
+
+
+if __name__ == '__main__':
+    main()
