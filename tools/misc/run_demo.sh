@@ -2,8 +2,10 @@
 # The project's main job: re-ID with RGA-SC on a synthetic Market-1501, end to end on a CPU.
 # Sets up .venv/ with the core (no compiler) on first use (tools/misc/ensure_env.sh),
 # generates the data on first use, trains configs/demo/... with tools/train.py, tests it with
-# tools/test.py, prints Rank-1 / mAP next to chance, and draws what RGA attends to on four
-# query images (work_dirs/demo/attention/) and the training curves (work_dirs/demo/curves.png).
+# tools/test.py, prints Rank-1 / mAP next to chance, draws what RGA attends to on four
+# query images (work_dirs/demo/attention/) and the training curves (work_dirs/demo/curves.png),
+# and searches the test gallery for the same four queries (ranked lists in
+# work_dirs/demo/search/).
 # Extra arguments go to tools/train.py (e.g. --cfg-options ...).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,3 +26,6 @@ mapfile -t queries < <(ls "$data/Market-1501-v15.09.15/query"/*.jpg | awk 'NR % 
     "${queries[@]}" --out "$work/attention"
 "$py" tools/analysis_tools/analyze_logs.py "$work" --out "$work/curves.png" \
     --keys loss loss_cls loss_triplet lr reid/rank1 reid/mAP
+"$py" tools/search.py "$config" "$(cat "$work/last_checkpoint")" \
+    --gallery "$data/Market-1501-v15.09.15/bounding_box_test" --query "${queries[@]}" \
+    --out "$work/search"

@@ -1,0 +1,302 @@
+"""Re-ID embeddings of images, through mmengine's ``BaseInferencer`` workflow.
+
+:class:`ReIDInferencer` follows mmengine's inferencer (``preprocess`` → ``forward`` →
+``visualize`` → ``postprocess``, keyword arguments dispatched by name) and mmpretrain's
+``FeatureExtractor`` (``forward`` is the data preprocessor and ``extract_feat``). It differs
+where re-ID needs it:
+
+* the model is built and loaded by :func:`rga_mm.apis.init_model`, so a checkpoint that does
+  not fit the config is refused with a sentence naming the file (mmengine's
+  ``_load_checkpoint_to_model`` loads it non-strictly and goes on with random weights);
+* the result is one (N, D) tensor, not a list of per-image features, and the progress bar
+  is mmengine's ``ProgressBar`` over images (mmengine's ``__call__`` uses rich's ``track``
+  over batches, whose number it does not know);
+* an unreadable image stops the call naming the file, or is skipped (``on_unreadable``);
+* ``flip=True`` embeds every image and its mirror image and averages the two.
+"""
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from mmengine.infer import BaseInferencer
+from mmengine.logging import print_log
+from mmengine.structures import BaseDataElement
+from mmengine.utils import ProgressBar
+from torch import nn
+
+from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
+from rga_mm.utils.config_loader import load_config
+from rga_mm.visualization.image_inputs import file_pipeline
+from .inference import init_model
+from .model_index import list_models, model_config
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+ON_UNREADABLE = ('stop', 'skip')
+InputType = Union[str, Path, np.ndarray]
+InputsType = Union[InputType, Sequence[InputType]]
+
+
+def image_files(folder: Union[str, Path]) -> List[str]:
+    """The image files of ``folder`` (by suffix, case-insensitive), in name order.
+
+    Raises:
+        ValueError: the folder holds no image file.
+    """
+    found = sorted(entry.path for entry in os.scandir(folder)
+                   if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES)
+    if not found:
+        raise ValueError(f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)})')
+    return found
+
+
+def _resolve_config(config: Union[str, Path, Config]) -> Config:
+    """A config file, a loaded Config, or the name of a model of the model index."""
+    if isinstance(config, Config):
+        return config
+    if not isinstance(config, (str, Path)):
+        raise TypeError(f'config must be a config file, a model name or an mmengine Config, '
+                        f'got {type(config).__name__}')
+    text = str(config)
+    if text.endswith('.py') or os.sep in text or Path(text).exists():
+        return load_config(text)
+    return load_config(model_config(text))
+
+
+class ReIDInferencer(BaseInferencer):
+    """(N, D) re-ID embeddings of images, as the model's ``extract_feat`` gives them.
+
+    Images go through the config's test pipeline (its loading step replaced by one that
+    takes files and arrays), are collated in batches, normalised by the model's data
+    preprocessor and embedded by ``extract_feat`` (= ``forward(mode='tensor')``).
+
+    Args:
+        config: a config file, an mmengine ``Config``, or the name of a model of the model
+            index (``rga_mm.apis.list_models()``).
+        checkpoint: weights to load; they must fit the config's model unless ``strict`` is
+            False (:func:`rga_mm.apis.init_model`).
+        device: e.g. ``'cpu'`` or ``'cuda:0'``; default: CUDA when available.
+        cfg_options: overrides merged into the config, as ``--cfg-options`` does.
+        strict: refuse a checkpoint whose tensor names or shapes differ from the model's.
+        show_progress: draw mmengine's progress bar over the images.
+
+    Example:
+        >>> inferencer = ReIDInferencer('configs/demo/rga-sc_r18-ls1_1xb32-80e_'
+        ...                             'synthetic-market-64x32.py', 'epoch_80.pth')
+        >>> embeddings = inferencer('data/query/', batch_size=64)  # (N, 512)
+        >>> samples = inferencer(images, return_datasamples=True, on_unreadable='skip')
+    """
+
+    preprocess_kwargs: set = {'on_unreadable'}
+    forward_kwargs: set = {'flip'}
+    visualize_kwargs: set = set()
+    postprocess_kwargs: set = set()
+
+    def __init__(self,
+                 config: Union[str, Path, Config],
+                 checkpoint: Optional[str] = None,
+                 device: Optional[str] = None,
+                 cfg_options: Optional[dict] = None,
+                 strict: bool = True,
+                 show_progress: bool = True) -> None:
+        self._cfg_options = cfg_options
+        self._strict = strict
+        super().__init__(model=_resolve_config(config), weights=checkpoint, device=device,
+                         scope='rga_mm', show_progress=show_progress)
+
+    def __call__(self,
+                 inputs: InputsType,
+                 return_datasamples: bool = False,
+                 batch_size: int = 16,
+                 **kwargs) -> Union[torch.Tensor, List[BaseDataElement]]:
+        """Embed images.
+
+        Args:
+            inputs: an image file, a folder (its image files in name order), an (H, W, 3)
+                BGR uint8 array as ``mmcv.imread`` returns it, or a list of these.
+            return_datasamples: return mmpretrain ``DataSample`` s (``pred_feature``, and
+                the metainfo ``sample_idx``: the image's position among the inputs, and
+                ``img_path`` for files) instead of a tensor.
+            batch_size: images per forward pass.
+            on_unreadable: ``'stop'`` (default) raises
+                :class:`rga_mm.datasets.transforms.UnreadableImageError` naming the first
+                file that cannot be read; ``'skip'`` leaves such files out with a warning
+                naming each.
+            flip: embed each image and its horizontal mirror image and return the mean
+                of the two embeddings (the mirror images go through the data preprocessor
+                themselves). Default: as the model is evaluated, i.e. its
+                ``test_cfg['flip']`` where it has one, else off.
+
+        Returns:
+            (N, D) embeddings on the CPU in the order of the inputs (N = images read), or
+            N data samples.
+        """
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+        preprocess_kwargs, forward_kwargs, _, _ = self._dispatch_kwargs(**kwargs)
+        ori_inputs = self._inputs_to_list(inputs)
+        progress = ProgressBar(len(ori_inputs)) if self.show_progress else None
+        preds, skipped = [], []
+        for data, batch_skipped in self.preprocess(ori_inputs, batch_size,
+                                                   **preprocess_kwargs):
+            if data is not None:
+                samples = data['data_samples'] if return_datasamples else None
+                preds.append((samples, self.forward(data, **forward_kwargs)))
+            skipped.extend(batch_skipped)
+            if progress is not None:
+                progress.update(len(data['inputs']) + len(batch_skipped) if data
+                                else len(batch_skipped))
+        if progress is not None:
+            progress.file.write('\n')
+        for error in skipped:
+            print_log(f'skipped {error.path}: {error.reason}', logger='current',
+                      level=logging.WARNING)
+        if not preds:
+            raise ValueError(f'none of the {len(ori_inputs)} images could be read (the '
+                             f'first: {skipped[0].path}: {skipped[0].reason})')
+        return self.postprocess(preds, None, return_datasamples)
+
+    def _inputs_to_list(self, inputs: InputsType) -> list:
+        """Files and arrays in order; a folder becomes its image files in name order."""
+        if isinstance(inputs, np.ndarray) and inputs.ndim == 4:
+            inputs = list(inputs)
+        if not isinstance(inputs, (list, tuple)):
+            inputs = [inputs]
+        items = []
+        for item in inputs:
+            if isinstance(item, (str, Path)) and Path(item).is_dir():
+                items.extend(image_files(item))
+            else:
+                items.append(str(item) if isinstance(item, Path) else item)
+        if not items:
+            raise ValueError('no images to embed: the inputs are an empty list')
+        return items
+
+    def preprocess(self, inputs: list, batch_size: int = 16,
+                   on_unreadable: str = 'stop') -> Iterator[Tuple[Optional[dict], list]]:
+        """Yield (collated batch or None, the UnreadableImageErrors of its skipped files)."""
+        if on_unreadable not in ON_UNREADABLE:
+            raise ValueError(f'on_unreadable must be one of {ON_UNREADABLE}, '
+                             f'got {on_unreadable!r}')
+        batch, skipped = [], []
+        for index, item in enumerate(inputs):
+            try:
+                batch.append(self.pipeline((index, item)))
+            except UnreadableImageError as error:
+                if on_unreadable == 'stop':
+                    raise
+                skipped.append(error)
+            if len(batch) == batch_size:
+                yield self.collate_fn(batch), skipped
+                batch, skipped = [], []
+        if batch or skipped:
+            yield (self.collate_fn(batch) if batch else None), skipped
+
+    @torch.no_grad()
+    def forward(self, inputs: dict, flip: Optional[bool] = None) -> torch.Tensor:
+        """A collated batch → (B, D) embeddings (mean with the mirror images' if ``flip``;
+        ``None``: the model's ``test_cfg['flip']``, False for a model without one)."""
+        embeddings = self._embed(inputs)
+        if self.uses_flip(flip):
+            images = inputs['inputs']
+            mirrored = (images.flip(-1) if isinstance(images, torch.Tensor)
+                        else [image.flip(-1) for image in images])
+            embeddings = (embeddings + self._embed(dict(inputs, inputs=mirrored))) / 2
+        return embeddings
+
+    def uses_flip(self, flip: Optional[bool] = None) -> bool:
+        """Whether ``flip`` (``None``: the model's default) means embedding mirror images."""
+        if flip is None:
+            return bool((getattr(self.model, 'test_cfg', None) or {}).get('flip', False))
+        return bool(flip)
+
+    def _embed(self, data: dict) -> torch.Tensor:
+        inputs = self.model.data_preprocessor(data, False)['inputs']
+        embeddings = self.model.extract_feat(inputs)
+        if not isinstance(embeddings, torch.Tensor) or embeddings.dim() != 2:
+            kind = (f'a tensor of shape {tuple(embeddings.shape)}'
+                    if isinstance(embeddings, torch.Tensor) else type(embeddings).__name__)
+            raise ValueError(f'ReIDInferencer needs a model whose extract_feat gives (B, D) '
+                             f'embeddings, but {type(self.model).__name__} gives {kind}')
+        return embeddings
+
+    def visualize(self, inputs: list, preds, show: bool = False, **kwargs) -> None:
+        """Embeddings have no picture of their own (tools/search.py draws ranked lists)."""
+        if show:
+            raise NotImplementedError('ReIDInferencer draws nothing; tools/search.py draws '
+                                      'ranked lists')
+        return None
+
+    def postprocess(self, preds: list, visualization=None, return_datasample: bool = False,
+                    **kwargs) -> Union[torch.Tensor, List[BaseDataElement]]:
+        """[(data samples or None, (B, D) embeddings)] → (N, D) CPU tensor or samples."""
+        embeddings = torch.cat([batch for _, batch in preds]).cpu()
+        if not return_datasample:
+            return embeddings
+        samples = [sample for batch_samples, _ in preds for sample in batch_samples]
+        for sample, embedding in zip(samples, embeddings):
+            sample.set_field(embedding, 'pred_feature')
+        return samples
+
+    def _init_model(self, cfg: Config, weights: Optional[str],
+                    device: str = 'cpu') -> nn.Module:
+        """:func:`rga_mm.apis.init_model`: strict checkpoint checks, one-sentence errors."""
+        if weights is None:
+            warnings.warn('no checkpoint given: the embeddings come from the initial weights')
+        return init_model(cfg, weights, str(device), self._cfg_options, strict=self._strict)
+
+    def _init_pipeline(self, cfg: Config) -> Callable:
+        """(index, file or array) → packed item: loading (with the options of the config's
+        ``LoadImageFromFile``), then the config's test pipeline without its loading steps
+        (``rga_mm.visualization.image_inputs.file_pipeline``). A pipeline that loads no
+        files (decoded-array datasets) gets RGB images, as its dataset holds them."""
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        loading = next((step for step in pipeline
+                        if str(step.get('type')).rpartition('.')[2] == 'LoadImageFromFile'),
+                       {})
+        loader_args = {key: value for key, value in loading.items()
+                       if key not in ('type', 'ignore_empty')}
+        rest, channel_order = file_pipeline(pipeline)
+        load_step = _LoadImage(LoadImageFromFile(**loader_args), to_rgb=channel_order == 'rgb')
+        return Compose([load_step, *rest.transforms])
+
+    def _init_visualizer(self, cfg: Config) -> None:
+        """None: the config's visualizer (TensorBoard, ...) is for training runs."""
+        return None
+
+    @staticmethod
+    def list_models(pattern: Optional[str] = None) -> List[str]:
+        """Names of the model index (``rga_mm.apis.list_models``)."""
+        return list_models(pattern)
+
+
+class _LoadImage:
+    """(index, file path or BGR array) → the loading step's results, with ``sample_idx``;
+    the image is turned to RGB if ``to_rgb``."""
+
+    def __init__(self, loader: LoadImageFromFile, to_rgb: bool = False) -> None:
+        self.loader = loader
+        self.to_rgb = to_rgb
+
+    def __call__(self, indexed_item: Tuple[int, InputType]) -> dict:
+        index, item = indexed_item
+        if isinstance(item, str):
+            results = self.loader.transform(dict(img_path=item))
+        elif isinstance(item, np.ndarray):
+            if item.ndim != 3 or item.shape[2] != 3:
+                raise ValueError(f'input {index} is an array of shape {item.shape}; give '
+                                 f'(H, W, 3) BGR images as mmcv.imread returns them')
+            image = item.astype(np.float32) if self.loader.to_float32 else item
+            results = dict(img=image, img_shape=item.shape[:2], ori_shape=item.shape[:2])
+        else:
+            raise TypeError(f'input {index} is a {type(item).__name__}; give image files, '
+                            f'folders or (H, W, 3) BGR arrays')
+        if self.to_rgb:
+            results['img'] = np.ascontiguousarray(results['img'][..., ::-1])
+        results['sample_idx'] = index
+        return results

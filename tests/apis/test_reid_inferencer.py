@@ -1,0 +1,185 @@
+"""``rga_mm.apis.ReIDInferencer`` and ``get_model``: a trained re-ID model put to work.
+
+The inferencer's embeddings must be exactly the model's ``forward(mode='tensor')`` on the
+batch the config's test pipeline makes of the same images (as the test dataloader makes
+it), whatever form the images come in; flipping must average an image's and its mirror's
+embedding; bad input is refused in one sentence naming what is wrong.
+"""
+import shutil
+from pathlib import Path
+
+import mmcv
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from modelindex.load_model_index import load
+from torch import nn
+
+from rga_mm.apis import (CheckpointError, ReIDInferencer, get_model, init_model, list_models,
+                         model_config)
+from rga_mm.apis import model_index
+from rga_mm.datasets.transforms import UnreadableImageError
+from rga_mm.registry import DATASETS
+
+ROOT = Path(__file__).parents[2]
+DEMO = 'rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32'
+CONFIG = ROOT / f'configs/demo/{DEMO}.py'
+BATCH = 8
+
+
+def trained_like(model: nn.Module, images: list) -> nn.Module:
+    """Set every BN's statistics from ``images`` as training would: a freshly built network
+    shrinks its activations layer by layer (the demo's embeddings to 1e-10..1e-3), where
+    comparisons would measure rounding noise only."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over the batch below
+    model.train()
+    with torch.no_grad():
+        model(model.data_preprocessor(pseudo_collate(images), False)['inputs'], mode='tensor')
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tiny_market, tmp_path_factory) -> Path:
+    """The demo model, initial weights and BN statistics of the tiny training set."""
+    torch.manual_seed(0)
+    model = init_model(CONFIG)
+    train = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(tiny_market),
+                                split='train'))
+    trained_like(model, [train[i] for i in range(len(train))])
+    path = tmp_path_factory.mktemp('checkpoint') / 'demo.pth'
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def inferencer(checkpoint) -> ReIDInferencer:
+    return ReIDInferencer(CONFIG, str(checkpoint), 'cpu', show_progress=False)
+
+
+@pytest.fixture(scope='module')
+def gallery(tiny_market) -> list:
+    """The gallery items of the tiny dataset, loaded by the config's test pipeline."""
+    cfg = init_model(CONFIG).cfg
+    dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=str(tiny_market),
+                                  split='gallery'))
+    return [dataset[i] for i in range(len(dataset))]
+
+
+def model_embeddings(model, items: list) -> torch.Tensor:
+    """What the test loop feeds the model: batches of BATCH collated items, then
+    ``forward(mode='tensor')`` on the preprocessed inputs."""
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(items), BATCH):
+            data = model.data_preprocessor(pseudo_collate(items[start:start + BATCH]), False)
+            out.append(model(data['inputs'], mode='tensor'))
+    return torch.cat(out)
+
+
+def test_embeddings_are_the_models_on_the_same_batches(inferencer, gallery):
+    paths = [item['data_samples'].img_path for item in gallery]
+    embeddings = inferencer(paths, batch_size=BATCH)
+    assert embeddings.shape == (len(paths), 512) and embeddings.device.type == 'cpu'
+    assert torch.equal(embeddings, model_embeddings(inferencer.model, gallery))
+
+
+def test_files_folders_and_arrays_give_the_same_embeddings(inferencer, tiny_market):
+    folder = tiny_market / 'query'
+    paths = sorted(str(p) for p in folder.glob('*.jpg'))
+    from_folder = inferencer(str(folder), batch_size=BATCH)
+    assert torch.equal(from_folder, inferencer(paths, batch_size=BATCH))
+    arrays = [mmcv.imread(path) for path in paths]  # BGR, as mmcv reads
+    assert torch.equal(from_folder, inferencer(arrays, batch_size=BATCH))
+    one = inferencer(arrays[3], batch_size=1)
+    assert one.shape == (1, 512)
+    # a batch of 1, not of 8: the same up to the order of the convolutions' sums
+    torch.testing.assert_close(one[0], from_folder[3], rtol=1e-3, atol=1e-3)
+    samples = inferencer([folder], return_datasamples=True, batch_size=BATCH)
+    assert [s.img_path for s in samples] == paths
+    assert [s.sample_idx for s in samples] == list(range(len(paths)))
+    assert torch.equal(torch.stack([s.pred_feature for s in samples]), from_folder)
+
+
+def test_flip_averages_the_image_and_its_mirror(inferencer, tiny_market):
+    paths = sorted(str(p) for p in (tiny_market / 'query').glob('*.jpg'))
+    plain = inferencer(paths, batch_size=BATCH)
+    mirrored = inferencer([mmcv.imflip(mmcv.imread(p)) for p in paths], batch_size=BATCH)
+    flipped = inferencer(paths, batch_size=BATCH, flip=True)
+    torch.testing.assert_close(flipped, (plain + mirrored) / 2)
+    assert not torch.allclose(plain, mirrored, atol=1e-3)  # the mirror is another input
+
+
+def test_an_unreadable_image_stops_or_is_skipped(inferencer, tiny_market, tmp_path):
+    folder = tmp_path / 'images'
+    shutil.copytree(tiny_market / 'query', folder)
+    paths = sorted(str(p) for p in folder.glob('*.jpg'))
+    Path(paths[2]).write_bytes(b'not a jpeg')
+    with pytest.raises(UnreadableImageError, match=f'cannot read image {paths[2]}: 10 bytes'):
+        inferencer(str(folder), batch_size=BATCH)
+    samples = inferencer(str(folder), batch_size=3, return_datasamples=True,
+                         on_unreadable='skip')
+    assert [s.sample_idx for s in samples] == [0, 1, 3, 4, 5, 6, 7]
+    readable = [p for i, p in enumerate(paths) if i != 2]
+    embeddings = inferencer(str(folder), batch_size=3, on_unreadable='skip')
+    torch.testing.assert_close(embeddings, inferencer(readable, batch_size=3))
+    with pytest.raises(ValueError, match="on_unreadable must be one of"):
+        inferencer(readable, on_unreadable='ignore')
+
+
+def test_bad_inputs_are_named_in_one_sentence(inferencer, tmp_path):
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'empty' / 'notes.txt').write_text('no images here')
+    with pytest.raises(ValueError, match=r'folder .*empty holds no image file \(\.jpg'):
+        inferencer(str(tmp_path / 'empty'))
+    with pytest.raises(ValueError, match=r'input 0 is an array of shape \(64, 32\)'):
+        inferencer(torch.zeros(64, 32).numpy())
+    with pytest.raises(ValueError, match="unknown argument {'flips'}"):
+        inferencer([], flips=True)
+
+
+def test_a_checkpoint_that_does_not_fit_is_refused(checkpoint):
+    with pytest.raises(CheckpointError) as error:
+        ReIDInferencer(CONFIG, str(checkpoint), 'cpu',
+                       cfg_options={'model.head.num_classes': 9})
+    message = str(error.value)
+    assert message.startswith(f'{checkpoint}: checkpoint tensor ')
+    assert "'head.classifier.weight' has shape (60, 512)" in message and '(9, 512)' in message
+
+
+def test_get_model_builds_an_index_entry_with_its_weights(checkpoint):
+    model = get_model(DEMO, str(checkpoint))
+    saved = torch.load(checkpoint, weights_only=True)['state_dict']
+    assert all(torch.equal(value, saved[key]) for key, value in model.state_dict().items())
+    assert not model.training and model.cfg.filename.endswith(f'{DEMO}.py')
+    by_name = ReIDInferencer(DEMO, str(checkpoint), 'cpu', show_progress=False)
+    assert by_name.cfg.filename == model.cfg.filename
+
+
+def test_every_index_entry_is_listed_and_unknown_names_get_the_closest():
+    index = load(str(ROOT / 'model-index.yml'))
+    assert list_models() == sorted(model.name for model in index.models)
+    assert list_models('rga-sc_r50*market1501*') == [
+        'rga-sc_r50-ls1_1xb64-600e_market1501-256x128']
+    assert model_config(DEMO).resolve() == CONFIG.resolve()
+    with pytest.raises(ValueError) as error:
+        get_model('rga-sc_r50_market1501')
+    message = str(error.value)
+    assert "'rga-sc_r50_market1501' is not a model of the index" in message
+    assert 'the closest are rga-sc_r50-ls1_1xb64-600e_market1501-256x128' in message
+
+
+def test_an_installed_package_reads_the_index_in_its_mim_folder(tmp_path, monkeypatch):
+    """``pip install`` copies model-index.yml and configs/ into ``rga_mm/.mim/``."""
+    mim = tmp_path / '.mim'
+    mim.mkdir()
+    shutil.copy(ROOT / 'model-index.yml', mim)
+    shutil.copytree(ROOT / 'configs', mim / 'configs')
+    monkeypatch.setattr(model_index, 'INDEX_LOCATIONS', (mim, tmp_path / 'no-checkout'))
+    assert model_index.model_index_path() == mim / 'model-index.yml'
+    assert model_config(DEMO) == mim / f'configs/demo/{DEMO}.py'
+    monkeypatch.setattr(model_index, 'INDEX_LOCATIONS', (tmp_path / 'a', tmp_path / 'b'))
+    with pytest.raises(FileNotFoundError, match='rga_mm has no model index'):
+        list_models()

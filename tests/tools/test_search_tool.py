@@ -1,0 +1,282 @@
+"""tools/search.py on the tiny synthetic Market-1501: gallery search with a re-ID model.
+
+Its first result for each query must be the gallery image the evaluation ranks first
+(README, "Evaluation protocol": the same distance, junk and same-camera matches removed,
+ties to the earlier image), computed here from the model's features of the test split as
+tools/test.py computes them and ranked by the project's ``rank_metrics``. It must write one
+ranked-list PNG per query and results.json, embed only the gallery images that are new or
+changed since its cache was written, notice a cache made by another model, and refuse bad
+input in one sentence.
+"""
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from torch import nn
+
+from rga_mm.apis import init_model
+from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
+from rga_mm.registry import DATASETS
+from rga_mm.visualization import RankedListVisualizer
+from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
+from rga_mm.visualization.ranked_list import (FRAME_WIDTH, LABEL_HEIGHT, MATCH_COLOURS,
+                                              QUERY_GAP, RESULT_GAP)
+
+ROOT = Path(__file__).parents[2]
+CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+TOOL = ROOT / 'tools/search.py'
+
+
+def trained_like(model: nn.Module, images: list) -> nn.Module:
+    """Set every BN's statistics from ``images`` as training would (a freshly built network
+    shrinks its activations layer by layer, so that distances would be rounding noise)."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over the batch below
+    model.train()
+    with torch.no_grad():
+        model(model.data_preprocessor(pseudo_collate(images), False)['inputs'], mode='tensor')
+    return model.eval()
+
+
+@pytest.fixture(scope='module')
+def market(tiny_market, tmp_path_factory) -> Path:
+    """A copy of the tiny dataset that the tests may change."""
+    root = tmp_path_factory.mktemp('search') / 'market'
+    shutil.copytree(tiny_market, root)
+    return root
+
+
+@pytest.fixture(scope='module')
+def checkpoints(market, tmp_path_factory) -> dict:
+    """Two demo models from different initial weights, BN statistics of the training set."""
+    folder = tmp_path_factory.mktemp('checkpoints')
+    paths = {}
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = init_model(CONFIG)
+        train = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(market),
+                                    split='train'))
+        trained_like(model, [train[i] for i in range(len(train))])
+        paths[seed] = folder / f'model{seed}.pth'
+        torch.save({'state_dict': model.state_dict()}, paths[seed])
+    return paths
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('search_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def search(tool):
+    return lambda *argv: tool.main([str(arg) for arg in argv])
+
+
+def evaluation_features(market: Path, checkpoint: Path) -> tuple:
+    """Query and gallery features and labels of the test split, as tools/test.py gets
+    them: the dataset (junk dropped), the test pipeline, ``test_step``."""
+    model = init_model(CONFIG, str(checkpoint))
+    dataset = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(market),
+                                  split='test'))
+    samples = []
+    with torch.no_grad():
+        for start in range(0, len(dataset), 32):
+            batch = [dataset[i] for i in range(start, min(start + 32, len(dataset)))]
+            samples += model.test_step(pseudo_collate(batch))
+    query = [s for s in samples if s.is_query]
+    gallery = [s for s in samples if not s.is_query]
+
+    def stack(items):
+        return (torch.stack([s.pred_feature for s in items]),
+                np.array([int(s.gt_label) for s in items]),
+                np.array([s.camera_id for s in items]),
+                [s.img_path for s in items])
+
+    return stack(query), stack(gallery)
+
+
+def evaluation_ranks_first(distances: np.ndarray, query_id: int, query_cam: int,
+                           gallery_ids: np.ndarray, gallery_cams: np.ndarray,
+                           candidate: int) -> bool:
+    """Whether ``rank_metrics`` ranks gallery item ``candidate`` first for this query row.
+
+    Relabelled so that the candidate is the query's only match: the items the protocol
+    removes for the real labels (same identity and camera; junk is not in the dataset)
+    become junk, the candidate gets the query's identity, the others another one, and the
+    query a camera no gallery item has. Rank-1 is then 1 exactly when the evaluation's
+    ranking (stable: ties to the earlier item) puts the candidate first.
+    """
+    removed = (gallery_ids == query_id) & (gallery_cams == query_cam)
+    ids = np.where(removed, -1, 2)
+    ids[candidate] = -1 if removed[candidate] else 1
+    if not (ids == 1).any():
+        return False  # the candidate is one the protocol removes
+    scores = rank_metrics(distances[None], np.array([1]), ids, np.array([-5]), gallery_cams,
+                          max_rank=1)
+    return scores['cmc'][0] == 1
+
+
+@pytest.mark.parametrize('rerank', [False, True], ids=['plain', 'rerank'])
+def test_first_results_are_what_the_evaluation_ranks_first(search, market, checkpoints,
+                                                           tmp_path, rerank):
+    out = tmp_path / 'out'
+    summary = search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test',
+                     '--query', market / 'query', '--out', out, '--topk', 5,
+                     *(['--rerank'] if rerank else []))
+    report = json.loads((out / 'results.json').read_text())
+    assert report['distance'] == 'cosine' and report['evaluation_protocol'] is True
+    (query, query_ids, query_cams, query_paths), (gallery, gallery_ids, gallery_cams,
+                                                  gallery_paths) = evaluation_features(
+        market, checkpoints[0])
+    distmat = pairwise_distance(query, gallery, 'cosine').numpy()
+    if rerank:
+        distmat = k_reciprocal_rerank(distmat,
+                                      pairwise_distance(query, query, 'cosine').numpy(),
+                                      pairwise_distance(gallery, gallery, 'cosine').numpy())
+    assert [entry['query'] for entry in report['queries']] == query_paths
+    for row, entry in enumerate(report['queries']):
+        assert len(entry['gallery']) == len(entry['distances']) == 5
+        first = gallery_paths.index(entry['gallery'][0])  # junk is not in the dataset
+        assert evaluation_ranks_first(distmat[row], query_ids[row], query_cams[row],
+                                      gallery_ids, gallery_cams, first), entry['query']
+        listed = [gallery_paths.index(path) for path in entry['gallery']]
+        np.testing.assert_allclose(entry['distances'], distmat[row, listed], atol=1e-4)
+        assert entry['distances'] == sorted(entry['distances'])
+        assert entry['matches'] == [bool(gallery_ids[i] == query_ids[row]) for i in listed]
+    assert summary['num_queries'] == len(query_paths)
+
+
+def test_one_ranked_list_png_per_query(search, market, checkpoints, tmp_path):
+    out = tmp_path / 'out'
+    search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test',
+           '--query', market / 'query', '--out', out, '--topk', 4)
+    report = json.loads((out / 'results.json').read_text())
+    pngs = sorted(out.glob('*.png'))
+    assert [p.stem for p in pngs] == sorted(p.stem for p in (market / 'query').glob('*.jpg'))
+    # the query and 4 results, 128×64 thumbnails in frames under their labels
+    panel = 64 + 2 * FRAME_WIDTH
+    size = (LABEL_HEIGHT + 128 + 2 * FRAME_WIDTH, 5 * panel + QUERY_GAP + 3 * RESULT_GAP)
+    assert RankedListVisualizer(thumbnail_size=(128, 64)).canvas_size(4) == size
+    for entry in report['queries']:
+        picture = mmcv.imread(entry['png'], channel_order='rgb')
+        assert picture.shape[:2] == size
+        # the first result's frame: green for the query's identity, red for another
+        left = panel + QUERY_GAP
+        frame = picture[LABEL_HEIGHT + 1, left + panel // 2].astype(int)
+        assert np.abs(frame - MATCH_COLOURS[entry['matches'][0]]).max() <= 8
+        thumbnail = picture[LABEL_HEIGHT + FRAME_WIDTH:, left + FRAME_WIDTH:left + panel
+                            - FRAME_WIDTH]
+        shown = mmcv.imresize(mmcv.imread(entry['gallery'][0], channel_order='rgb'),
+                              (64, 128), interpolation='area')
+        assert np.abs(thumbnail[:128].astype(int) - shown).mean() < 3
+
+
+def test_the_cache_embeds_only_what_changed(search, market, checkpoints, tmp_path, capsys):
+    gallery_folder = tmp_path / 'gallery'
+    shutil.copytree(market / 'bounding_box_test', gallery_folder)
+    num_gallery = len(list(gallery_folder.glob('*.jpg')))
+    out = tmp_path / 'out'
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', market / 'query',
+            '--out', out, '--topk', 3)
+    first = search(*args)
+    assert (first['embedded'], first['from_cache']) == (num_gallery, 0)
+    assert (out / 'gallery_cache.pth').is_file()
+    results = (out / 'results.json').read_text()
+
+    second = search(*args)
+    assert (second['embedded'], second['from_cache']) == (0, num_gallery)
+    assert f'{num_gallery} images, 0 embedded, {num_gallery} read' in capsys.readouterr().out
+    assert (out / 'results.json').read_text() == results  # cached = embedded embeddings
+
+    touched = sorted(gallery_folder.glob('*.jpg'))[7]
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    third = search(*args)
+    assert (third['embedded'], third['from_cache']) == (1, num_gallery - 1)
+    assert third['embedded_files'] == [str(touched)]
+
+    # a file replaced by another image is embedded anew, not read from the cache
+    replaced = sorted(gallery_folder.glob('*.jpg'))[12]
+    shutil.copyfile(market / 'query' / sorted(os.listdir(market / 'query'))[0], replaced)
+    fourth = search(*args)
+    assert fourth['embedded_files'] == [str(replaced)]
+    cache = torch.load(out / 'gallery_cache.pth', weights_only=True)
+    row = cache['paths'].index(str(replaced))
+    fresh = init_model(CONFIG, str(checkpoints[0]))
+    data = fresh.data_preprocessor(pseudo_collate([_packed(fresh, replaced)]), False)
+    torch.testing.assert_close(cache['features'][row],
+                               fresh(data['inputs'], mode='tensor')[0], rtol=1e-3, atol=1e-3)
+
+    capsys.readouterr()
+    other = search(CONFIG, checkpoints[1], *args[2:])
+    assert (other['embedded'], other['from_cache']) == (num_gallery, 0)
+    assert 'was made by another model' in capsys.readouterr().out
+    flipped = search(CONFIG, checkpoints[1], *args[2:], '--flip')
+    assert flipped['embedded'] == num_gallery  # --flip changes the embeddings
+
+
+def _packed(model, path: Path) -> dict:
+    """``path`` as the model's test pipeline packs it."""
+    pipeline, order = file_pipeline(model.cfg.test_dataloader.dataset.pipeline)
+    return load_image_file(str(path), pipeline, order)
+
+
+def test_bad_input_is_named_in_one_sentence(tool, search, market, checkpoints, tmp_path,
+                                            capsys, monkeypatch):
+    gallery_folder = tmp_path / 'gallery'
+    shutil.copytree(market / 'bounding_box_test', gallery_folder)
+    num_gallery = len(list(gallery_folder.glob('*.jpg')))
+    num_junk = len(list(gallery_folder.glob('-1_*.jpg')))
+    common = (CONFIG, checkpoints[0], '--query', market / 'query')
+
+    summary = search(*common, '--gallery', gallery_folder, '--topk', 100)
+    printed = capsys.readouterr().out
+    assert f'junk images ({num_junk})' in printed
+    assert f'--topk 100 is more than the {num_gallery - num_junk} gallery images' in printed
+    assert summary['topk'] == num_gallery - num_junk
+
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(SystemExit, match=r'folder .*empty holds no image file'):
+        search(*common, '--gallery', tmp_path / 'empty')
+
+    broken = sorted(gallery_folder.glob('*.jpg'))[5]
+    broken.write_bytes(b'')
+    with pytest.raises(SystemExit, match=rf'cannot read image {broken}: the file is empty '
+                       r'\(0 bytes\); remove or replace it, or pass --skip-unreadable'):
+        search(*common, '--gallery', gallery_folder)
+    skipped = search(*common, '--gallery', gallery_folder, '--skip-unreadable')
+    assert skipped['skipped'] == [str(broken)]
+    assert skipped['num_gallery'] == num_gallery - 1
+
+    monkeypatch.setattr(tool, 'MAX_RERANK_IMAGES', 30)
+    with pytest.raises(SystemExit, match=r'\(Q \+ G\)² distance matrix .* limited to 30 '):
+        search(*common, '--gallery', gallery_folder, '--rerank', '--skip-unreadable')
+
+    misfit = tmp_path / 'misfit.pth'
+    torch.save({'state_dict': init_model(
+        CONFIG, cfg_options={'model.head.num_classes': 9}).state_dict()}, misfit)
+    with pytest.raises(SystemExit, match=rf"{misfit}: checkpoint tensor 'head.classifier"):
+        search(CONFIG, misfit, '--query', market / 'query', '--gallery', gallery_folder)
+
+
+def test_the_command_line_exits_with_the_sentence(market, checkpoints, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(TOOL), str(CONFIG), str(checkpoints[0]), '--gallery',
+         str(tmp_path / 'missing'), '--query', str(market / 'query')],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f'gallery {tmp_path / "missing"} is not a folder of images']

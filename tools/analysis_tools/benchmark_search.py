@@ -1,0 +1,131 @@
+"""Time and extra memory of gallery search (``gallery_topk``) at a large gallery's size.
+
+Random features, by default 100,000 gallery and 1,000 query embeddings of 2,048 floats
+(the gallery alone is 781 MiB), cosine distance, top 10. ``gallery_topk`` walks the gallery
+in blocks and keeps each query's k nearest; the straightforward way computes the whole
+(Q, G) distance matrix with ``pairwise_distance`` and calls ``torch.topk`` on it. Both must
+return the same lists.
+
+Time is the best of ``--repeat`` runs. Extra memory, beyond the query and gallery features
+the caller holds, is measured in separate runs, two ways:
+
+* tensors: the peak total of the tensor storages created during the search, seen by
+  ``rga_mm.utils.memory.TensorMemoryTracker`` (a TorchDispatchMode that sees every tensor
+  an aten op creates);
+* process: the rise of the process's peak resident memory (Linux ``VmHWM``, reset through
+  ``/proc/self/clear_refs`` just before the search) over its resident memory then; it
+  includes the allocator's and the libraries' own memory ("n/a" where the kernel does not
+  allow the reset).
+
+Usage::
+
+    PYTHONPATH=. python tools/analysis_tools/benchmark_search.py [--num-gallery 100000 \
+        --num-query 1000 --dim 2048 --topk 10 --max-chunk-mib 128 --repeat 3 --skip-baseline]
+"""
+import argparse
+import gc
+import time
+from typing import Callable, Optional, Sequence, Tuple
+
+import torch
+
+from rga_mm.evaluation.functional import gallery_topk, pairwise_distance
+from rga_mm.utils.memory import TensorMemoryTracker
+
+MIB = 2**20
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--num-gallery', type=int, default=100_000)
+    parser.add_argument('--num-query', type=int, default=1_000)
+    parser.add_argument('--dim', type=int, default=2048)
+    parser.add_argument('--topk', type=int, default=10)
+    parser.add_argument('--max-chunk-mib', type=float, default=128,
+                        help="gallery_topk's work memory budget (max_chunk_bytes) in MiB")
+    parser.add_argument('--repeat', type=int, default=3, help='timed runs (the best counts)')
+    parser.add_argument('--skip-baseline', action='store_true',
+                        help='measure gallery_topk only')
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def _status_kib(field: str) -> int:
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith(f'{field}:'):
+                return int(line.split()[1])
+    raise OSError(f'/proc/self/status has no {field}')
+
+
+def process_peak_rise(run: Callable[[], object]) -> Optional[float]:
+    """MiB by which ``run`` raises the process's peak resident memory, or None where the
+    peak cannot be reset (not Linux, or not allowed)."""
+    gc.collect()
+    try:
+        with open('/proc/self/clear_refs', 'w') as clear_refs:
+            clear_refs.write('5')  # resets VmHWM to the current VmRSS
+        before = _status_kib('VmRSS')
+        if _status_kib('VmHWM') > before + 1024:
+            return None  # the reset did not take
+    except OSError:
+        return None
+    run()
+    return (_status_kib('VmHWM') - before) / 1024
+
+
+def tensor_peak(run: Callable[[], object]) -> float:
+    """MiB: the peak of the tensors created by ``run`` and alive at the same time."""
+    with TensorMemoryTracker() as tracker:
+        run()
+    return tracker.peak_bytes / MIB
+
+
+def best_time(run: Callable[[], object], repeat: int) -> Tuple[float, object]:
+    best, result = float('inf'), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    args = parse_args(argv)
+    generator = torch.Generator().manual_seed(args.seed)
+    gallery = torch.randn(args.num_gallery, args.dim, generator=generator)
+    query = torch.randn(args.num_query, args.dim, generator=generator)
+    budget = int(args.max_chunk_mib * MIB)
+
+    def blockwise():
+        return gallery_topk(query, gallery, args.topk, 'cosine', max_chunk_bytes=budget)
+
+    def full_matrix():
+        distances = pairwise_distance(query, gallery, 'cosine')
+        return torch.topk(distances, args.topk, dim=1, largest=False)
+
+    methods = [(f'gallery_topk (blocks, {args.max_chunk_mib:g} MiB budget)', blockwise)]
+    if not args.skip_baseline:
+        methods.append(('full matrix (pairwise_distance + topk)', full_matrix))
+    print(f'problem: {args.num_query:,} queries × {args.num_gallery:,} gallery, '
+          f'{args.dim}-d float32 features (gallery {gallery.nbytes / MIB:.0f} MiB, queries '
+          f'{query.nbytes / MIB:.0f} MiB: not counted), top {args.topk}, cosine; '
+          f'{torch.get_num_threads()} CPU threads')
+    print('| method | time (s) | peak extra tensors (MiB) | peak extra RSS (MiB) |')
+    print('|---|---:|---:|---:|')
+    results = []
+    for name, run in methods:
+        seconds, result = best_time(run, args.repeat)
+        results.append(result)
+        tensors = tensor_peak(run)
+        rss = process_peak_rise(run)
+        rss_text = 'n/a' if rss is None else f'{rss:.0f}'
+        print(f'| {name} | {seconds:.2f} | {tensors:.0f} | {rss_text} |')
+    if len(results) == 2:
+        same = torch.equal(results[0][1], results[1][1])
+        gap = (results[0][0] - results[1][0]).abs().max().item()
+        print(f'same top-{args.topk} lists: {same}; largest distance difference {gap:.1e}')
+
+
+if __name__ == '__main__':
+    main()
