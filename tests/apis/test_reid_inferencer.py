@@ -13,32 +13,18 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 from modelindex.load_model_index import load
-from torch import nn
 
 from rga_mm.apis import (CheckpointError, ReIDInferencer, get_model, init_model, list_models,
                          model_config)
 from rga_mm.apis import model_index
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.registry import DATASETS
+from bn_calibration import trained_like
 
 ROOT = Path(__file__).parents[2]
 DEMO = 'rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32'
 CONFIG = ROOT / f'configs/demo/{DEMO}.py'
 BATCH = 8
-
-
-def trained_like(model: nn.Module, images: list) -> nn.Module:
-    """Set every BN's statistics from ``images`` as training would: a freshly built network
-    shrinks its activations layer by layer (the demo's embeddings to 1e-10..1e-3), where
-    comparisons would measure rounding noise only."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # a cumulative average over the batch below
-    model.train()
-    with torch.no_grad():
-        model(model.data_preprocessor(pseudo_collate(images), False)['inputs'], mode='tensor')
-    return model.eval()
 
 
 @pytest.fixture(scope='module')

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
-from torch import nn
 
 from rga_mm.apis import init_model
 from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
@@ -30,23 +29,11 @@ from rga_mm.visualization import RankedListVisualizer
 from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
 from rga_mm.visualization.ranked_list import (FRAME_WIDTH, LABEL_HEIGHT, MATCH_COLOURS,
                                               QUERY_GAP, RESULT_GAP)
+from bn_calibration import trained_like
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 TOOL = ROOT / 'tools/search.py'
-
-
-def trained_like(model: nn.Module, images: list) -> nn.Module:
-    """Set every BN's statistics from ``images`` as training would (a freshly built network
-    shrinks its activations layer by layer, so that distances would be rounding noise)."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # a cumulative average over the batch below
-    model.train()
-    with torch.no_grad():
-        model(model.data_preprocessor(pseudo_collate(images), False)['inputs'], mode='tensor')
-    return model.eval()
 
 
 @pytest.fixture(scope='module')
