@@ -6,6 +6,8 @@ reid_dataset = dict(type='CustomReIDAnnotations', data_root='data/my_reid',
 train_dataloader = dict(dataset=reid_dataset)
 val_dataloader = dict(dataset=reid_dataset)
 test_dataloader = dict(dataset=reid_dataset)
+# reid_dataset is copied into the dataloaders when this file is read: on the command line
+# override them, e.g. --cfg-options train_dataloader.dataset.data_root=... (and val/test)
 # One classifier output per training identity, a number the config cannot know: set it to
 # the "identities" of the "train" row in the table logged when the data loads (fewer stops
 # training with an error naming the label; more leaves outputs that are never a target).

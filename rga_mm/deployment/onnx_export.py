@@ -251,9 +251,7 @@ def export_onnx(module: nn.Module,
     import onnx
     output_name = getattr(module, 'output_name', 'output')
     example = random_images(2 if dynamic_batch else 1, shape)
-    # Running it first also computes RGA's pooling matrices for this size (cached) as real
-    # tensors, which the exporter takes in as constants; first computed while tracing they
-    # would be cached as traced tensors and break later eager calls at this size.
+    # an eager run first: a size the model refuses fails here with the model's own message
     run_pytorch(module, example)
     dynamic_shapes = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None
     size = '×'.join(map(str, shape))
