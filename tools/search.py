@@ -11,7 +11,7 @@ a time (``rga_mm.evaluation.functional.gallery_topk``), with the distance of the
 ``test_evaluator`` (``ReIDMetric``'s default: cosine); ``--rerank`` applies k-reciprocal
 re-ranking first, which needs dense matrices and is refused above ``MAX_RERANK_IMAGES``
 images. When every file name is a Market-1501 name (``0001_c1s1_000151_01.jpg``) the
-evaluation protocol applies (README, "Evaluation protocol"): junk images (``-1``) and
+evaluation protocol applies (docs/reid.md, "Evaluation protocol"): junk images (``-1``) and
 images of the query's identity from the query's camera are left out, and results are framed
 green (same identity as the query) or red. A ``--topk`` larger than the gallery lists the
 whole gallery, with a notice.
@@ -54,8 +54,8 @@ from rga_mm.visualization import RankedListVisualizer
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 1'
 # k-reciprocal re-ranking works on a dense (Q + G)² distance matrix: at Market-1501's 19,281
-# test images about 14 s and a 3.8 GB peak on one CPU core (README, "Pipelines, sampler and
-# evaluator"); it grows with the square of the number of images
+# test images about 14 s and a 3.8 GB peak on one CPU core (docs/reid.md, "Pipelines, sampler
+# and evaluator at 256×128"); it grows with the square of the number of images
 MAX_RERANK_IMAGES = 20_000
 
 

@@ -24,9 +24,9 @@ pooling when a bin count does not divide the map side (3 or 6 bins on a side of 
 ``torch.export`` decomposes into ordinary ONNX operators.
 
 An RGA module of ``variable_size=True`` pools onto its reference grid with two matrix
-products whose matrices follow from the input size (README, "Variable input sizes"); in the
-graph they are two MatMuls against constant matrices, so a file serves the one (H, W) it
-was exported for, and ``dynamic_batch`` leaves only the batch size free.
+products whose matrices follow from the input size (docs/architecture.md, "Variable input
+sizes"); in the graph they are two MatMuls against constant matrices, so a file serves the
+one (H, W) it was exported for, and ``dynamic_batch`` leaves only the batch size free.
 """
 import json
 import sys

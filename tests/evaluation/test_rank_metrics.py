@@ -1,4 +1,5 @@
-"""rank_metrics against hand-worked values of the protocol (README, "Evaluation protocol")."""
+"""rank_metrics against hand-worked values of the protocol (docs/reid.md, "Evaluation
+protocol")."""
 import tracemalloc
 
 import numpy as np

@@ -1,7 +1,7 @@
 """Exact top-k retrieval a block at a time (``rga_mm.evaluation.functional.topk``).
 
-Its lists must be the evaluation's ranking cut at k (README, "Evaluation protocol": ascending
-distance, ties to the earlier gallery item, junk and same-camera images of the query's
+Its lists must be the evaluation's ranking cut at k (docs/reid.md, "Evaluation protocol":
+ascending distance, ties to the earlier gallery item, junk and same-camera images of the query's
 identity removed), whatever the block and chunk sizes, and its work memory must stay within
 its budget, never forming the (Q, G) matrix.
 """

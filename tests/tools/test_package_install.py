@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).parents[2]
 SOURCE_FILES = ('setup.py', 'MANIFEST.in', 'README.md', 'LICENSE', 'model-index.yml',
-                'requirements', 'rga_mm', 'configs', 'tools')
+                'requirements', 'rga_mm', 'configs', 'tools', 'docs')
 DEMO_CONFIG = 'rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 
 

@@ -1,7 +1,7 @@
 """tools/search.py on the tiny synthetic Market-1501: gallery search with a re-ID model.
 
 Its first result for each query must be the gallery image the evaluation ranks first
-(README, "Evaluation protocol": the same distance, junk and same-camera matches removed,
+(docs/reid.md, "Evaluation protocol": the same distance, junk and same-camera matches removed,
 ties to the earlier image), computed here from the model's features of the test split as
 tools/test.py computes them and ranked by the project's ``rank_metrics``. It must write one
 ranked-list PNG per query and results.json, embed only the gallery images that are new or
