@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from rga_mm.datasets.synthetic import generate_synthetic_market
+from rga_mm.synthetic import generate_synthetic_market
 
 
 @pytest.fixture(autouse=True)

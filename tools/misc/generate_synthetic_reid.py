@@ -6,7 +6,7 @@ Output (``ROOT``, default ``data/synthetic_reid``)::
     ROOT/Market-1501-v15.09.15/synthetic_manifest.json
 
 usable as ``data_root`` of ``rga_mm.datasets.Market1501``. Running it again with the same
-options returns at once; see ``rga_mm.datasets.synthetic.generate_synthetic_market``.
+options returns at once; see ``rga_mm.synthetic.generate_synthetic_market``.
 
 Usage::
 
@@ -15,15 +15,14 @@ Usage::
 import argparse
 import inspect
 import time
-from typing import List, Optional
 
-from rga_mm.datasets.synthetic import describe, generate_synthetic_market
+from rga_mm.synthetic import describe, generate_synthetic_market
 
 DEFAULTS = {name: parameter.default for name, parameter in
             inspect.signature(generate_synthetic_market).parameters.items()}
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -54,7 +53,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     print(f'Writing a synthetic Market-1501 under {args.root} (seed {args.seed}) ...',
           flush=True)

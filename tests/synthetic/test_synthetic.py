@@ -1,19 +1,17 @@
-"""The synthetic Market-1501 (rga_mm.datasets.synthetic): layout, protocol, determinism,
+"""The synthetic Market-1501 (rga_mm.synthetic): layout, protocol, determinism,
 idempotence, and that its identities are learnable but not trivial."""
 import importlib.util
 import json
 import re
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
 import pytest
 
-from rga_mm.datasets.synthetic import (DATASET_FOLDER, MANIFEST_NAME, Camera,
-                                       generate_synthetic_market, render_person,
-                                       sample_appearance, sample_camera)
+from rga_mm.synthetic import (DATASET_FOLDER, MANIFEST_NAME, Camera, generate_synthetic_market,
+                              render_person, sample_appearance, sample_camera)
 
 ROOT = Path(__file__).parents[2]
 # the real Market-1501 file names: identity (or -1 for junk), camera, sequence, frame, box
@@ -25,7 +23,7 @@ SMALL = dict(num_train_ids=6, num_test_ids=8, num_cameras=4, cameras_per_id=(2, 
              images_per_camera=(2, 3), query_cameras_per_id=(1, 2), image_size=(64, 32),
              num_distractors=5, num_junk=4)
 
-Entry = Tuple[int, int, str]  # identity, camera, file name
+Entry = tuple[int, int, str]  # identity, camera, file name
 
 
 @pytest.fixture(scope='module')
@@ -33,7 +31,7 @@ def small(tmp_path_factory) -> Path:
     return generate_synthetic_market(tmp_path_factory.mktemp('small'), **SMALL)
 
 
-def entries(folder: Path, split: str) -> List[Entry]:
+def entries(folder: Path, split: str) -> list[Entry]:
     """(identity, camera, name) of every image of a split, parsed from the file names."""
     found = []
     for path in sorted((folder / SPLITS[split]).iterdir()):
@@ -43,11 +41,11 @@ def entries(folder: Path, split: str) -> List[Entry]:
     return found
 
 
-def identities(items: List[Entry]) -> set:
+def identities(items: list[Entry]) -> set:
     return {identity for identity, _, _ in items}
 
 
-def file_bytes(folder: Path) -> Dict[str, bytes]:
+def file_bytes(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes()
             for path in sorted(folder.rglob('*.jpg'))}
 
@@ -183,7 +181,7 @@ def colour_descriptor(image: np.ndarray) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def cross_camera_rank1(folder: Path) -> Tuple[float, float]:
+def cross_camera_rank1(folder: Path) -> tuple[float, float]:
     """Nearest-neighbour Rank-1 of the colour descriptor under Market's protocol (gallery
     images of the query's identity and camera, and junk, are ignored), and its chance."""
     def load(split):
