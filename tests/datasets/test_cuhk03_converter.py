@@ -3,6 +3,7 @@ new-protocol split files (MATLAB v5), then rga_mm.CUHK03 on its output."""
 import importlib.util
 import os
 import os.path as osp
+import re
 
 import cv2
 import h5py
@@ -120,3 +121,28 @@ def test_converter_names_a_missing_split_file(converter, release_root, tmp_path)
                        match=r'cuhk03_new_protocol_config_detected\.mat not found; expected '
                              r'cuhk03_release.cuhk-03\.mat and'):
         converter.main([release_root, str(tmp_path / 'out')])
+
+
+def test_converter_reports_each_stage_and_a_bar_over_every_image(converter, release_root,
+                                                                 tmp_path, capsys):
+    """The real release takes minutes: each stage says what it does, and each box type's
+    progress bar counts 0/N .. N/N over the N images its split file lists."""
+    # write_split puts every image of the release in train, query or gallery
+    listed = sum(len(indices) for persons in PRESENT.values() for indices in persons.values())
+    out = str(tmp_path / 'cuhk03-np')
+    converter.main([release_root, out])
+    printed = capsys.readouterr().out
+    assert printed.startswith(
+        f'Reading {osp.join(release_root, "cuhk03_release", "cuhk-03.mat")}\n')
+    for box_type in ('labeled', 'detected'):
+        section = printed[printed.index(f'{box_type}: indexing'):]
+        stages = [f'{box_type}: indexing the images of cuhk03_release/cuhk-03.mat ...\n',
+                  f'{box_type}: reading the splits of cuhk03_new_protocol_config_{box_type}.mat',
+                  f'{box_type}: writing {listed} images to {osp.join(out, box_type)}\n',
+                  f'{box_type}: bounding_box_train 3 images']
+        positions = [section.index(stage) for stage in stages]
+        assert positions == sorted(positions)
+        bar = section[positions[2]:positions[3]]
+        assert [(int(done), int(total)) for done, total in re.findall(r'(\d+)/(\d+), ', bar)] \
+            == [(done, listed) for done in range(listed + 1)]
+        assert sum(len(files) for _, _, files in os.walk(osp.join(out, box_type))) == listed

@@ -15,17 +15,22 @@ image's index (1..10) within its identity in ``cuhk-03.mat``. The split files na
 ``{pair}_{person:03d}_{view}_{n:02d}.png`` after their place in ``cuhk-03.mat``
 (camera pair 1..5, person within the pair, view, index); that is how the two are joined.
 
+It says what it is doing at each stage (indexing ``cuhk-03.mat``, reading a split file,
+writing a box type's images, with a progress bar over them), since the real release takes
+minutes.
+
 Usage::
 
     python tools/dataset_converters/cuhk03.py data/cuhk03 data/cuhk03-np
 """
 import argparse
 import os.path as osp
-from typing import Dict, List, Optional
+import sys
 
 import h5py
 import mmcv
 import numpy as np
+from mmengine.utils import track_iter_progress
 from scipy.io import loadmat
 
 BOX_TYPES = ('labeled', 'detected')
@@ -35,7 +40,7 @@ SPLIT_FOLDERS = dict(train_idx='bounding_box_train', query_idx='query',
                      gallery_idx='bounding_box_test')
 
 
-def release_images(release: h5py.File, box_type: str) -> Dict[str, h5py.Reference]:
+def release_images(release: h5py.File, box_type: str) -> dict[str, h5py.Reference]:
     """Map the protocol's image names to the image references of ``cuhk-03.mat``.
 
     ``release[box_type]`` holds one cell array per camera pair, (10 images × persons) in
@@ -52,31 +57,47 @@ def release_images(release: h5py.File, box_type: str) -> Dict[str, h5py.Referenc
     return images
 
 
-def convert_box_type(release: h5py.File, split_path: str, out_dir: str,
-                     box_type: str) -> Dict[str, int]:
-    """Write one box type's three split folders; returns the image count per folder."""
-    images = release_images(release, box_type)
+def split_images(split_path: str, images: dict[str, h5py.Reference],
+                 box_type: str) -> list[tuple[str, str, h5py.Reference]]:
+    """(split folder, output file name, image reference) of every image a split file lists,
+    train first, then query, then gallery; checked against ``images`` before any is written.
+    """
     split = loadmat(split_path)
     names = [str(np.asarray(cell).ravel()[0]) for cell in split['filelist'].ravel()]
     labels, cameras = split['labels'].ravel(), split['camId'].ravel()
-    counts = {}
+    listed = []
     for key, folder in SPLIT_FOLDERS.items():
-        positions = split[key].ravel().astype(int) - 1  # 1-based in MATLAB
-        for position in positions:
+        for position in split[key].ravel().astype(int) - 1:  # 1-based in MATLAB
             name = names[position]
             if name not in images:
                 raise KeyError(f'{split_path} lists {name}, which is not among the '
                                f'{box_type} images of {RELEASE_FILE}')
             index = int(osp.splitext(name)[0].split('_')[3])
-            rgb = release[images[name]][()].T  # (H, W, 3)
             out_name = f'{int(labels[position]):04d}_c{int(cameras[position])}_{index}.png'
-            mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]),
-                         osp.join(out_dir, box_type, folder, out_name))
-        counts[folder] = len(positions)
-    return counts
+            listed.append((folder, out_name, images[name]))
+    return listed
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def convert_box_type(release: h5py.File, split_path: str, out_dir: str,
+                     box_type: str) -> dict[str, int]:
+    """Write one box type's three split folders, with a progress bar over its images;
+    returns the image count per folder."""
+    print(f'{box_type}: indexing the images of {RELEASE_FILE} ...', flush=True)
+    images = release_images(release, box_type)
+    print(f'{box_type}: reading the splits of {osp.basename(split_path)} ...', flush=True)
+    listed = split_images(split_path, images, box_type)
+    print(f'{box_type}: writing {len(listed)} images to {osp.join(out_dir, box_type)}',
+          flush=True)
+    # sys.stdout as it is now: mmengine's default is the one it saw when it was imported
+    for folder, out_name, image_ref in track_iter_progress(listed, file=sys.stdout):
+        rgb = release[image_ref][()].T  # (H, W, 3)
+        mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]),
+                     osp.join(out_dir, box_type, folder, out_name))
+    return {folder: sum(folder == written for written, _, _ in listed)
+            for folder in SPLIT_FOLDERS.values()}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('cuhk03_root', help='folder holding cuhk03_release/ and the '
                         'cuhk03_new_protocol_config_*.mat files')
@@ -94,6 +115,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 f'{SPLIT_FILE.format("{labeled,detected}")} under {args.cuhk03_root} '
                 f'(the split files come with github.com/zhunzhong07/person-re-ranking, '
                 f'evaluation/data/CUHK03)')
+    print(f'Reading {release_path}', flush=True)
     with h5py.File(release_path, 'r') as release:
         for box_type, split_path in split_paths.items():
             counts = convert_box_type(release, split_path, args.out_dir, box_type)
