@@ -1,37 +1,30 @@
-"""The demo: RGA-SC re-ID trained and evaluated on a synthetic Market-1501 in minutes on a CPU.
-
-`bash tools/misc/run_demo.sh` generates the data on first use
-(``rga_mm.datasets.synthetic.generate_synthetic_market``: 60 + 60 identities whose identity
-lives in clothing colours and patterns, seen by 6 cameras with their own lighting and
-backgrounds) into ``data/synthetic_reid/``, trains this config and tests it.
-
-The paper's recipe scaled down to run on 2 CPU cores in under 10 minutes: ResNet-18 (last
-stride 1, no ImageNet weights, which cannot be downloaded here) with RGA-SC after its four
-stages at a 64×32 input, so the stage maps are 16×8, 8×4, 4×2 and 4×2; batches of
-8 identities × 4 images; Adam with the paper's learning rate and a shorter schedule.
-"""
+"""The CPU demo: RGA-SC re-ID on a synthetic Market-1501 (configs/demo/README.md)."""
 _base_ = [
     '../_base_/models/reid_r50-ls1_rga-sc-256x128.py',
     '../_base_/datasets/market1501-256x128.py',
     '../_base_/default_runtime.py',
 ]
-input_size = (64, 32)
+input_size = (64, 32)  # (height, width): the pipelines and the RGA modules follow from it
+__height, __width = input_size
+# ResNet-18, last stride 1: stage → (channels, height, width) of its output
+stage_shapes = dict(layer1=(64, __height // 4, __width // 4),
+                    layer2=(128, __height // 8, __width // 8),
+                    layer3=(256, __height // 16, __width // 16),
+                    layer4=(512, __height // 16, __width // 16))
 model = dict(
     backbone=dict(
         backbone=dict(depth=18, init_cfg=None),
-        attentions=dict(
-            layer1=dict(in_channels=64, spatial_size=(16, 8)),
-            layer2=dict(in_channels=128, spatial_size=(8, 4)),
-            layer3=dict(in_channels=256, spatial_size=(4, 2)),
-            layer4=dict(in_channels=512, spatial_size=(4, 2)))),
+        attentions={stage: dict(in_channels=channels, spatial_size=(height, width))
+                    for stage, (channels, height, width) in stage_shapes.items()}),
     head=dict(in_channels=512, num_classes=60))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(32, 64), keep_ratio=False),
+    dict(type='Resize', scale=(__width, __height), keep_ratio=False),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomApply', prob=0.5, transforms=[
-        dict(type='mmpretrain.RandomCrop', crop_size=(64, 32), padding=(2, 4), pad_val=0)]),
+        dict(type='mmpretrain.RandomCrop', crop_size=(__height, __width),
+             padding=(__width // 16, __height // 16), pad_val=0)]),
     dict(type='rga_mm.ReIDRandomErasing', prob=0.5, area_range=(0.02, 0.4), min_aspect=0.3,
          fill=(103.53, 116.28, 123.675)),
     dict(type='mmpretrain.PackInputs',
@@ -40,7 +33,7 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(32, 64), keep_ratio=False),
+    dict(type='Resize', scale=(__width, __height), keep_ratio=False),
     dict(type='mmpretrain.PackInputs',
          meta_keys=('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'camera_id',
                     'is_query')),

@@ -1,6 +1,7 @@
-"""Baseline on CUHK03 (new protocol, detected boxes) — paper Table 4, row "Baseline": Rank-1 70.5, mAP 65.5.
-
-The RGA-SC recipe without any attention module.
-"""
-_base_ = ['./rga-sc_r50-ls1_1xb64-600e_cuhk03-detected-256x128.py']
-model = dict(backbone=dict(attentions=dict(_delete_=True)))
+_base_ = [
+    '../_base_/models/reid_r50-ls1-256x128.py',
+    '../_base_/datasets/cuhk03-detected-256x128.py',
+    '../_base_/schedules/reid_adam-600e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=767))

@@ -1,6 +1,7 @@
-"""Baseline on Market-1501 — paper Table 1, row "Baseline": Rank-1 94.2, mAP 83.7.
-
-The RGA-SC recipe without any attention module.
-"""
-_base_ = ['./rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py']
-model = dict(backbone=dict(attentions=dict(_delete_=True)))
+_base_ = [
+    '../_base_/models/reid_r50-ls1-256x128.py',
+    '../_base_/datasets/market1501-256x128.py',
+    '../_base_/schedules/reid_adam-600e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=751))

@@ -1,13 +1,7 @@
-"""FC-C on Market-1501 — paper Table 2, row "FC-C": Rank-1 95.3, mAP 86.7.
-
-The RGA-SC recipe with FC-C in place of RGA after each of the four ResNet-50 stages (the
-places of RGA). FC-C (Liu et al., AAAI 2019): a 1×1 embedding C → C/8, the spatial mean,
-one fully connected layer C/8 → C, sigmoid.
-"""
-_base_ = ['./rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py']
-model = dict(backbone=dict(attentions=dict(
-    _delete_=True,
-    layer1=dict(type='FCChannel', in_channels=256),
-    layer2=dict(type='FCChannel', in_channels=512),
-    layer3=dict(type='FCChannel', in_channels=1024),
-    layer4=dict(type='FCChannel', in_channels=2048))))
+_base_ = [
+    '../_base_/models/reid_r50-ls1_fc-c-256x128.py',
+    '../_base_/datasets/market1501-256x128.py',
+    '../_base_/schedules/reid_adam-600e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=751))

@@ -1,7 +1,7 @@
-"""RGA-C w/o Rel. on CUHK03 (new protocol, labeled boxes) — paper Table 1, row "RGA-C w/o Rel.": Rank-1 77.8, mAP 73.7.
-
-The RGA-SC recipe with the same four modules changed to mode='C', use_relation=False.
-"""
-_base_ = ['./rga-sc_r50-ls1_1xb64-600e_cuhk03-labeled-256x128.py']
-rga = dict(mode='C', use_relation=False)
-model = dict(backbone=dict(attentions=dict(layer1=rga, layer2=rga, layer3=rga, layer4=rga)))
+_base_ = [
+    '../_base_/models/reid_r50-ls1_rga-c-norel-256x128.py',
+    '../_base_/datasets/cuhk03-labeled-256x128.py',
+    '../_base_/schedules/reid_adam-600e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=767))

@@ -1,7 +1,7 @@
-"""RGA-S w/o Rel. on Market-1501 — paper Table 1, row "RGA-S w/o Rel.": Rank-1 94.3, mAP 83.8.
-
-The RGA-SC recipe with the same four modules changed to mode='S', use_relation=False.
-"""
-_base_ = ['./rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py']
-rga = dict(mode='S', use_relation=False)
-model = dict(backbone=dict(attentions=dict(layer1=rga, layer2=rga, layer3=rga, layer4=rga)))
+_base_ = [
+    '../_base_/models/reid_r50-ls1_rga-s-norel-256x128.py',
+    '../_base_/datasets/market1501-256x128.py',
+    '../_base_/schedules/reid_adam-600e.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(head=dict(num_classes=751))

@@ -1,8 +1,3 @@
-"""RGA-SC on DukeMTMC-reID — paper Table 4, row "RGA-SC": Rank-1 86.1, mAP 74.9.
-
-ResNet-50 (last stride 1) with RGA-SC (s1 = s2 = 8) after each of its four stages, BNNeck
-head, CE with label smoothing + batch-hard triplet, 600 epochs of Adam (paper §4.1.1).
-"""
 _base_ = [
     '../_base_/models/reid_r50-ls1_rga-sc-256x128.py',
     '../_base_/datasets/dukemtmc-256x128.py',

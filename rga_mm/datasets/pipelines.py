@@ -1,47 +1,56 @@
-"""The re-ID data pipelines of paper §4.1, as config lists.
+"""The re-ID data pipelines of paper §4.1, for code that builds datasets without a config.
+
+There is one statement of them: the config base ``configs/_base_/datasets/reid_256x128.py``,
+which every re-ID config trains and tests with. ``TRAIN_PIPELINE``, ``TEST_PIPELINE`` and
+``REID_META_KEYS`` are read from it when first used (``configs/`` of the installed package,
+``rga_mm/.mim/configs``, else of the checkout) and every use gets a fresh copy. For another
+input size, write a config (configs/reid/README.md).
 
 Normalisation is not here: the model's data preprocessor does it (ImageNet mean / std,
-``to_rgb=True``), e.g. ``data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor',
-mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)``.
-mmcv's transforms live in mmengine's root registry and the others carry their scope, so
-the lists work under any ``default_scope``; ``rga_mm.LoadImageFromFile`` is mmcv's loading
-step with errors that name the unreadable file. The README ("Differences from the official
-RGA code") compares them with the official RGA transforms.
+``to_rgb=True``). mmcv's transforms live in mmengine's root registry and the others carry
+their scope, so the lists work under any ``default_scope``; ``rga_mm.LoadImageFromFile`` is
+mmcv's loading step with errors that name the unreadable file. docs/reid.md ("Differences
+from the official RGA code") compares them with the official RGA transforms.
 """
-from typing import List
+import copy
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict
 
-from .transforms import IMAGENET_MEAN_BGR
+from mmengine.config import Config
 
-# metainfo packed into each mmpretrain DataSample (identity goes to gt_label)
-REID_META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'flip',
-                  'flip_direction', 'camera_id', 'is_query')
-
-
-def reid_train_pipeline(height: int = 256, width: int = 128) -> List[dict]:
-    """Load → resize to (height, width) → horizontal flip (p = 0.5) → with p = 0.5, pad by
-    1/16 of the size on every side (×1.125, black) and crop back at a random offset →
-    random erasing (p = 0.5, area 0.02-0.4, aspect ≥ 0.3, 0 after normalisation) → pack."""
-    return [
-        dict(type='rga_mm.LoadImageFromFile'),
-        dict(type='Resize', scale=(width, height), keep_ratio=False),
-        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-        dict(type='RandomApply', prob=0.5, transforms=[
-            dict(type='mmpretrain.RandomCrop', crop_size=(height, width),
-                 padding=(width // 16, height // 16), pad_val=0)]),
-        dict(type='rga_mm.ReIDRandomErasing', prob=0.5, area_range=(0.02, 0.4),
-             min_aspect=0.3, fill=IMAGENET_MEAN_BGR),
-        dict(type='mmpretrain.PackInputs', meta_keys=REID_META_KEYS),
-    ]
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: folders searched for the configs, in order: installed package, checkout
+CONFIG_DIRS = (_PACKAGE_DIR / '.mim' / 'configs', _PACKAGE_DIR.parent / 'configs')
+#: the config base that states the re-ID pipelines, relative to a folder of CONFIG_DIRS
+PIPELINES_CONFIG = '_base_/datasets/reid_256x128.py'
+_NAMES = ('TRAIN_PIPELINE', 'TEST_PIPELINE', 'REID_META_KEYS')
 
 
-def reid_test_pipeline(height: int = 256, width: int = 128) -> List[dict]:
-    """Load → resize to (height, width) → pack (no flip, no crop)."""
-    return [
-        dict(type='rga_mm.LoadImageFromFile'),
-        dict(type='Resize', scale=(width, height), keep_ratio=False),
-        dict(type='mmpretrain.PackInputs', meta_keys=REID_META_KEYS),
-    ]
+def pipelines_config_path() -> Path:
+    """The config base the pipelines come from (module docstring)."""
+    for folder in CONFIG_DIRS:
+        if (folder / PIPELINES_CONFIG).is_file():
+            return folder / PIPELINES_CONFIG
+    raise FileNotFoundError(
+        f'rga_mm reads the re-ID pipelines from {PIPELINES_CONFIG} under the configs folder, '
+        f'but neither {CONFIG_DIRS[0]} (installed package) nor {CONFIG_DIRS[1]} (checkout) '
+        f'has it; reinstall rga_mm')
 
 
-TRAIN_PIPELINE = reid_train_pipeline()
-TEST_PIPELINE = reid_test_pipeline()
+@lru_cache(maxsize=None)
+def _read(path: Path) -> Dict[str, Any]:
+    cfg = Config.fromfile(str(path))
+    pack = next(step for step in cfg.test_pipeline if step['type'].endswith('PackInputs'))
+    return dict(TRAIN_PIPELINE=cfg.to_dict()['train_pipeline'],
+                TEST_PIPELINE=cfg.to_dict()['test_pipeline'],
+                REID_META_KEYS=tuple(pack['meta_keys']))
+
+
+def __getattr__(name: str) -> Any:
+    """``TRAIN_PIPELINE``, ``TEST_PIPELINE`` (lists of transform configs) and
+    ``REID_META_KEYS`` (the metainfo packed into each mmpretrain DataSample; identity goes
+    to ``gt_label``), read from the config base."""
+    if name in _NAMES:
+        return copy.deepcopy(_read(pipelines_config_path())[name])
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -32,7 +32,7 @@ class ReIDDataset(BaseDataset):
     used in error messages) and implement :meth:`load_split` and :meth:`holds_layout`.
 
     Args:
-        data_root: the dataset's folder; its layout is in the README ("Preparing re-ID
+        data_root: the dataset's folder; its layout is in docs/reid.md ("Preparing re-ID
             datasets").
         split: ``'train'``, ``'query'``, ``'gallery'``, or ``'test'``: all query items,
             then all gallery items, for one evaluation dataloader (``ReIDMetric``).

@@ -10,7 +10,7 @@ from mmpretrain.structures import DataSample
 from reid_trees import MARKET, write_tree
 
 from rga_mm.datasets import (IMAGENET_MEAN_BGR, TEST_PIPELINE, TRAIN_PIPELINE, Market1501,
-                             ReIDRandomErasing, reid_train_pipeline)
+                             ReIDRandomErasing)
 from rga_mm.registry import TRANSFORMS
 
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
@@ -96,7 +96,7 @@ def test_pad_and_random_crop_is_a_window_of_the_padded_image():
 
 
 def test_train_pipeline_randomness_is_reproducible(market_images):
-    pipeline = Compose(reid_train_pipeline())
+    pipeline = Compose(TRAIN_PIPELINE)
     path = f'{market_images}/bounding_box_train/0002_c1s1_000451_03.jpg'
     outputs = []
     for _ in range(2):

@@ -47,14 +47,15 @@ def test_config_is_mmseg_r101_d8_plus_the_neck(name):
     assert cfg.model.test_cfg.crop_size == (769, 769)
 
 
-def test_docstring_states_the_built_neck_size_and_its_parameters():
+def test_readme_states_the_built_neck_size_and_its_parameters():
     cfg = Config.fromfile(str(_path('pspnet')))
     neck = RGANeck(**{k: v for k, v in cfg.model.neck.items()
                       if k not in ('type', 'norm_cfg')})
     count = sum(p.numel() for p in neck.parameters())
+    text = (ROOT / 'configs/cityscapes/README.md').read_text()
     for name in CONFIGS:
-        text = _path(name).read_text()
-        size = 'x'.join(map(str, cfg.model.neck.spatial_size)).replace('x', '×')
-        assert f'Built size {size}, {count:,} neck parameters' in text
-        stated = re.search(r'33×33\s+1089\s+([\d.]+) M', text).group(1)
-        assert abs(float(stated) - count / 1e6) < 0.05
+        assert Config.fromfile(str(_path(name))).model.neck == cfg.model.neck
+    size = 'x'.join(map(str, cfg.model.neck.spatial_size)).replace('x', '×')
+    assert f'Built size {size}, {count:,} neck parameters' in text
+    stated = re.search(r'33×33 \(the configs\)\*\* \| 1089 \| \*\*([\d.]+) M', text).group(1)
+    assert abs(float(stated) - count / 1e6) < 0.05

@@ -1,0 +1,6 @@
+"""RGA-S//C, both branches in parallel (paper §3, Table 1): RGA-SC's four modules with
+mode='S//C'."""
+_base_ = ['./reid_r50-ls1_rga-sc-256x128.py']
+__rga = dict(mode='S//C')
+model = dict(backbone=dict(attentions=dict(
+    layer1=__rga, layer2=__rga, layer3=__rga, layer4=__rga)))
