@@ -1,4 +1,5 @@
-"""Peak tensor memory of a piece of PyTorch code on any device, CPU included.
+"""Peak memory of a piece of code: of its PyTorch tensors on any device, CPU included, or of
+the whole process.
 
 PyTorch reports peak memory only for CUDA (``torch.cuda.max_memory_allocated``); on the CPU
 nothing tracks the allocations of its ops, and process-level RSS is dominated by the
@@ -6,8 +7,15 @@ allocator's caching. :class:`TensorMemoryTracker` is a ``TorchDispatchMode`` tha
 tensor an aten op creates — forward, backward and autograd's saved tensors alike — and keeps
 a running total of the bytes of the storages that are still alive, and the peak of that
 total. It also records every output shape so that a test can check which tensors were formed.
+
+Code that also allocates outside PyTorch (NumPy, SciPy) is measured by
+:func:`process_peak_rise`, the rise of the process's peak resident memory: everything, the
+allocators' caches included.
 """
+import gc
 import weakref
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -71,3 +79,31 @@ class TensorMemoryTracker(TorchDispatchMode):
                     self.shapes.append(tuple(tensor.shape))
                 self._track(tensor, is_alias)
         return out
+
+
+def process_peak_rise(run: Callable[[], object]) -> Optional[int]:
+    """Run ``run()``; return the bytes by which it raised the process's peak resident memory
+    above the resident memory before it, or None where the peak cannot be reset (not Linux,
+    or not allowed).
+
+    The peak is Linux's ``VmHWM``, reset to the current ``VmRSS`` through
+    ``/proc/self/clear_refs`` just before ``run``.
+    """
+    gc.collect()
+    try:
+        with open('/proc/self/clear_refs', 'w') as clear_refs:
+            clear_refs.write('5')  # resets VmHWM to the current VmRSS
+        before = _status_kib('VmRSS')
+        reset = _status_kib('VmHWM') <= before + 1024
+    except OSError:
+        reset = False
+    run()
+    return (_status_kib('VmHWM') - before) * 1024 if reset else None
+
+
+def _status_kib(field: str) -> int:
+    with open('/proc/self/status') as status:
+        for line in status:
+            if line.startswith(f'{field}:'):
+                return int(line.split()[1])
+    raise OSError(f'/proc/self/status has no {field}')

@@ -9,7 +9,7 @@ import torch
 from mmpretrain.structures import DataSample
 
 from rga_mm.evaluation import ReIDMetric
-from rga_mm.evaluation.functional import average_query_expansion, tpr_at_fpr
+from rga_mm.evaluation.functional import TprAccumulator, average_query_expansion, tpr_at_fpr
 from rga_mm.evaluation.functional import verification
 
 
@@ -153,6 +153,19 @@ def test_tpr_at_fpr_equals_a_brute_force_roc(monkeypatch):
         expected[target] = best
     monkeypatch.setattr(verification, 'MAX_BLOCK_ELEMENTS', 7)
     assert tpr_at_fpr(distmat, ids_q, ids_g, cams_q, cams_g, targets) == pytest.approx(expected)
+
+
+def test_tpr_of_chunks_accumulated_equals_that_of_the_whole_matrix():
+    """TprAccumulator, as re-ranking feeds it: uneven chunks of queries in shuffled order."""
+    rng = np.random.default_rng(1)
+    distmat = rng.integers(0, 40, (29, 17)) / 40
+    ids_q, ids_g = rng.integers(0, 4, 29), rng.integers(-1, 4, 17)
+    cams_q, cams_g = rng.integers(0, 2, 29), rng.integers(0, 2, 17)
+    targets = (0.01, 0.05, 0.3)
+    accumulator = TprAccumulator(ids_g, cams_g, 29, targets)
+    for rows in (slice(20, 29), slice(0, 1), slice(1, 20)):
+        accumulator.add(distmat[rows], ids_q[rows], cams_q[rows])
+    assert accumulator.result() == tpr_at_fpr(distmat, ids_q, ids_g, cams_q, cams_g, targets)
 
 
 def test_allowed_false_positives_forgives_float_error():

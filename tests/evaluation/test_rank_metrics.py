@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rga_mm.evaluation.functional import rank_metrics
+from rga_mm.evaluation.functional import RankAccumulator, rank_metrics
 
 # Gallery of the hand-worked case: (identity, camera)
 GALLERY_IDS = np.array([2, 1, 1, 0, -1, 1, 3])
@@ -194,6 +194,37 @@ def test_chunking_and_threads_do_not_change_the_sums():
                            num_threads=num_threads)
         assert out['mAP'] == reference['mAP'] and out['mINP'] == reference['mINP']
         np.testing.assert_array_equal(out['cmc'], reference['cmc'])
+
+
+def test_chunks_accumulated_equal_the_whole_matrix():
+    """RankAccumulator, as re-ranking feeds it: uneven chunks of queries in shuffled order,
+    float32 and float64 ones (with values exact in both), give rank_metrics of the whole
+    matrix to the last bit."""
+    rng = np.random.default_rng(3)
+    distmat = rng.integers(0, 40, (97, 150)) / 8  # ties, exact in float32
+    query_ids, gallery_ids = rng.integers(0, 12, 97), rng.integers(-1, 12, 150)
+    query_cams, gallery_cams = rng.integers(0, 3, 97), rng.integers(0, 3, 150)
+    whole = rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
+                         max_rank=30)
+    accumulator = RankAccumulator(gallery_ids, gallery_cams, max_rank=30, max_work_bytes=3000,
+                                  num_threads=2)
+    bounds = [0, 1, 13, 40, 41, 97]
+    for number in rng.permutation(len(bounds) - 1):
+        rows = slice(bounds[number], bounds[number + 1])
+        chunk = distmat[rows].astype(np.float32 if number % 2 else np.float64)
+        accumulator.add(chunk, query_ids[rows], query_cams[rows])
+    result = accumulator.result()
+    np.testing.assert_array_equal(result.pop('cmc'), whole.pop('cmc'))
+    assert result == whole
+
+
+def test_accumulator_checks_each_chunk():
+    accumulator = RankAccumulator(GALLERY_IDS, GALLERY_CAMS)
+    with pytest.raises(ValueError, match='gallery_ids has 7 entries but distmat has 6 '
+                                         'gallery columns'):
+        accumulator.add(DISTMAT[:, :6], QUERY_IDS, QUERY_CAMS)
+    with pytest.raises(ValueError, match='gallery_ids has 7 entries but gallery_cams has 6'):
+        RankAccumulator(GALLERY_IDS, GALLERY_CAMS[:6])
 
 
 @pytest.mark.parametrize('num_threads', [1, 2])

@@ -5,7 +5,8 @@ import torch
 from mmpretrain.structures import DataSample
 
 from rga_mm.evaluation import ReIDMetric, k_reciprocal_rerank, rank_metrics
-from rga_mm.evaluation.functional import pairwise_distance
+from rga_mm.evaluation.functional import pairwise_distance, tpr_at_fpr
+from rga_mm.evaluation.metrics import reid_metric
 
 
 def sample(feature, identity, camera, is_query):
@@ -81,9 +82,8 @@ def random_samples(seed, num_query=12, num_gallery=40):
             for n, (f, i, c) in enumerate(zip(features, identities, cameras))]
 
 
-def expected(samples, distance, rerank):
-    query = [s for s in samples if s.is_query]
-    gallery = [s for s in samples if not s.is_query]
+def expected_distances(query, gallery, distance, rerank):
+    """The final (Q, G) distances, re-ranked from the three dense matrices."""
 
     def features(items):
         return torch.stack([s.pred_feature for s in items])
@@ -93,6 +93,13 @@ def expected(samples, distance, rerank):
         distmat = k_reciprocal_rerank(
             distmat, pairwise_distance(features(query), features(query), distance).numpy(),
             pairwise_distance(features(gallery), features(gallery), distance).numpy())
+    return distmat
+
+
+def expected(samples, distance, rerank):
+    query = [s for s in samples if s.is_query]
+    gallery = [s for s in samples if not s.is_query]
+    distmat = expected_distances(query, gallery, distance, rerank)
     return rank_metrics(distmat, [int(s.gt_label) for s in query],
                         [int(s.gt_label) for s in gallery], [s.camera_id for s in query],
                         [s.camera_id for s in gallery])
@@ -109,6 +116,43 @@ def test_reports_rank_metrics_in_percent(rerank):
     assert result['reid/mINP'] == pytest.approx(100 * scores['mINP'])
     for k in (1, 5, 10):
         assert result[f'reid/rank{k}'] == pytest.approx(100 * scores['cmc'][k - 1])
+
+
+def test_rerank_a_chunk_of_queries_at_a_time_scores_the_whole_matrix(monkeypatch):
+    """A budget of a few queries per chunk: the scores and TPR@FPR are those of the whole
+    re-ranked matrix."""
+    samples = random_samples(4)
+    chunk_sizes, rerank_chunks = [], reid_metric.k_reciprocal_rerank_chunks
+
+    def counted(*args, **kwargs):
+        for rows, distances in rerank_chunks(*args, **kwargs):
+            chunk_sizes.append(distances.shape[0])
+            yield rows, distances
+
+    monkeypatch.setattr(reid_metric, 'k_reciprocal_rerank_chunks', counted)
+    metric = ReIDMetric(rerank=True, rerank_memory_mb=0.02, tpr_at_fpr=(0.05, 0.2))
+    metric.process(None, [s.to_dict() for s in samples])
+    result = metric.evaluate(size=len(samples))
+    assert len(chunk_sizes) > 1 and sum(chunk_sizes) == 12
+
+    query = [s for s in samples if s.is_query]
+    gallery = [s for s in samples if not s.is_query]
+    distmat = expected_distances(query, gallery, 'cosine', rerank=True)
+    labels = ([int(s.gt_label) for s in query], [int(s.gt_label) for s in gallery],
+              [s.camera_id for s in query], [s.camera_id for s in gallery])
+    scores = rank_metrics(distmat, *labels)
+    assert result['reid/mAP'] == pytest.approx(100 * scores['mAP'])
+    assert result['reid/rank1'] == pytest.approx(100 * scores['cmc'][0])
+    rates = tpr_at_fpr(distmat, *labels, fpr_targets=(0.05, 0.2))
+    assert result['reid/TPR@FPR=5e-2'] == pytest.approx(100 * rates[0.05])
+    assert result['reid/TPR@FPR=2e-1'] == pytest.approx(100 * rates[0.2])
+
+
+def test_rerank_budget_too_small_is_named():
+    metric = ReIDMetric(rerank=True, rerank_memory_mb=0.001)
+    metric.process(None, [s.to_dict() for s in random_samples(0)])
+    with pytest.raises(ValueError, match='cannot hold one row of work over 52 images'):
+        metric.evaluate(size=52)
 
 
 def test_padding_of_the_distributed_sampler_is_dropped():

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, pairwise_distance
+from rga_mm.evaluation.functional.topk import square_topk
 from rga_mm.utils.memory import TensorMemoryTracker
 
 BENCHMARK = Path(__file__).parents[2] / 'tools/analysis_tools/benchmark_search.py'
@@ -52,6 +53,30 @@ def test_ties_go_to_the_earlier_gallery_item(budget):
         ref_values, ref_indices = stable_reference(distmat, k)
         assert torch.equal(indices, torch.from_numpy(ref_indices)), (k, budget)
         assert torch.equal(values, torch.from_numpy(ref_values))
+
+
+@pytest.mark.parametrize('symmetric', [True, False])
+@pytest.mark.parametrize('tile', [1, 7, 25, 60])
+def test_square_topk_lists_items_among_themselves_ties_first_by_index(tile, symmetric):
+    """The nearest of 60 items among themselves (re-ranking's neighbourhoods): the full
+    matrix sorted stably, whether a tile stands for its transpose or both are computed."""
+    items = integer_features(60, 4, 3)
+    items[30:40] = items[5]  # exact duplicates spread over tiles
+    distmat = pairwise_distance(items, items, 'euclidean')
+    calls = []
+
+    def block(rows, columns):
+        calls.append((rows.start, columns.start))
+        return distmat[rows, columns].clone()
+
+    for k in (1, 12, 60):
+        calls.clear()
+        values, indices = square_topk(block, 60, k, tile, symmetric)
+        ref_values, ref_indices = stable_reference(distmat.numpy(), k)
+        assert torch.equal(indices, torch.from_numpy(ref_indices)), (k, tile)
+        assert torch.equal(values, torch.from_numpy(ref_values))
+        tiles = -(-60 // tile)
+        assert len(calls) == (tiles * (tiles + 1) // 2 if symmetric else tiles**2)
 
 
 @pytest.mark.parametrize('budget', BUDGETS)

@@ -30,7 +30,7 @@ from rga_mm.evaluation.functional.rank import DEFAULT_MAX_THREADS
 def straightforward_rank_metrics(distmat: np.ndarray, query_ids: np.ndarray,
                                  gallery_ids: np.ndarray, query_cams: np.ndarray,
                                  gallery_cams: np.ndarray, max_rank: int = 50) -> Dict:
-    """The same protocol (README) with a full argsort and a loop over queries."""
+    """The same protocol (docs/reid.md) with a full argsort and a loop over queries."""
     order = np.argsort(distmat, axis=1)
     cmc, ap, inp = np.zeros(max_rank), [], []
     for q in range(distmat.shape[0]):

@@ -13,9 +13,9 @@ the caller holds, is measured in separate runs, two ways:
   ``rga_mm.utils.memory.TensorMemoryTracker`` (a TorchDispatchMode that sees every tensor
   an aten op creates);
 * process: the rise of the process's peak resident memory (Linux ``VmHWM``, reset through
-  ``/proc/self/clear_refs`` just before the search) over its resident memory then; it
-  includes the allocator's and the libraries' own memory ("n/a" where the kernel does not
-  allow the reset).
+  ``/proc/self/clear_refs`` just before the search: ``rga_mm.utils.memory.process_peak_rise``)
+  over its resident memory then; it includes the allocator's and the libraries' own memory
+  ("n/a" where the kernel does not allow the reset).
 
 Usage::
 
@@ -23,14 +23,13 @@ Usage::
         --num-query 1000 --dim 2048 --topk 10 --max-chunk-mib 128 --repeat 3 --skip-baseline]
 """
 import argparse
-import gc
 import time
 from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
 from rga_mm.evaluation.functional import gallery_topk, pairwise_distance
-from rga_mm.utils.memory import TensorMemoryTracker
+from rga_mm.utils.memory import TensorMemoryTracker, process_peak_rise
 
 MIB = 2**20
 
@@ -48,30 +47,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='measure gallery_topk only')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
-
-
-def _status_kib(field: str) -> int:
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith(f'{field}:'):
-                return int(line.split()[1])
-    raise OSError(f'/proc/self/status has no {field}')
-
-
-def process_peak_rise(run: Callable[[], object]) -> Optional[float]:
-    """MiB by which ``run`` raises the process's peak resident memory, or None where the
-    peak cannot be reset (not Linux, or not allowed)."""
-    gc.collect()
-    try:
-        with open('/proc/self/clear_refs', 'w') as clear_refs:
-            clear_refs.write('5')  # resets VmHWM to the current VmRSS
-        before = _status_kib('VmRSS')
-        if _status_kib('VmHWM') > before + 1024:
-            return None  # the reset did not take
-    except OSError:
-        return None
-    run()
-    return (_status_kib('VmHWM') - before) / 1024
 
 
 def tensor_peak(run: Callable[[], object]) -> float:
@@ -119,7 +94,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         results.append(result)
         tensors = tensor_peak(run)
         rss = process_peak_rise(run)
-        rss_text = 'n/a' if rss is None else f'{rss:.0f}'
+        rss_text = 'n/a' if rss is None else f'{rss / MIB:.0f}'
         print(f'| {name} | {seconds:.2f} | {tensors:.0f} | {rss_text} |')
     if len(results) == 2:
         same = torch.equal(results[0][1], results[1][1])

@@ -1,12 +1,13 @@
 """Pure functions of re-ID evaluation: distances, re-ranking, CMC / mAP / mINP, top-k."""
 from .distance import pairwise_distance
 from .query_expansion import average_query_expansion
-from .rank import rank_metrics
-from .rerank import k_reciprocal_rerank
+from .rank import RankAccumulator, rank_metrics
+from .rerank import k_reciprocal_rerank, k_reciprocal_rerank_chunks
 from .topk import distance_topk, gallery_topk
-from .verification import tpr_at_fpr
+from .verification import TprAccumulator, tpr_at_fpr
 
 __all__ = [
-    'average_query_expansion', 'distance_topk', 'gallery_topk', 'k_reciprocal_rerank',
-    'pairwise_distance', 'rank_metrics', 'tpr_at_fpr'
+    'RankAccumulator', 'TprAccumulator', 'average_query_expansion', 'distance_topk',
+    'gallery_topk', 'k_reciprocal_rerank', 'k_reciprocal_rerank_chunks', 'pairwise_distance',
+    'rank_metrics', 'tpr_at_fpr'
 ]

@@ -1,6 +1,6 @@
 """CMC, mAP and mINP of a re-ID ranking, computed from a query × gallery distance matrix.
 
-Protocol (the README's "Evaluation protocol"; the same as torchreid's ``eval_market1501``):
+Protocol (docs/reid.md, "Evaluation protocol"; the same as torchreid's ``eval_market1501``):
 
 * gallery items with the junk identity ``-1`` are removed from every ranking;
   distractors (identity 0 in Market-1501) stay and never match a real query;
@@ -33,7 +33,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, Optional, Tuple, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def rank_metrics(distmat: np.ndarray,
                  max_rank: int = 50,
                  max_work_bytes: int = DEFAULT_MAX_WORK_BYTES,
                  num_threads: Optional[int] = None
-                 ) -> Dict[str, Union[np.ndarray, float, int]]:
+                 ) -> dict[str, Union[np.ndarray, float, int]]:
     """Evaluate a re-ID ranking (the protocol of the module docstring).
 
     Args:
@@ -82,36 +82,86 @@ def rank_metrics(distmat: np.ndarray,
     distmat = np.asarray(distmat)
     query_ids, gallery_ids, query_cams, gallery_cams = _check_inputs(
         distmat, query_ids, gallery_ids, query_cams, gallery_cams, max_rank)
-    if not np.issubdtype(distmat.dtype, np.floating):
-        distmat = distmat.astype(np.float64)
-    if num_threads is None:
-        num_threads = min(_usable_cpus(), DEFAULT_MAX_THREADS)
-    num_threads = max(1, num_threads)
+    accumulator = RankAccumulator(gallery_ids, gallery_cams, max_rank, max_work_bytes,
+                                  num_threads)
+    accumulator.add(distmat, query_ids, query_cams)
+    return accumulator.result()
 
-    evaluate = _ChunkEvaluator(distmat, query_ids, query_cams, gallery_ids, gallery_cams,
-                               max_work_bytes // num_threads)
-    num_query, step = distmat.shape[0], evaluate.rows_per_chunk
-    chunks = [slice(start, min(start + step, num_query))
-              for start in range(0, num_query, step)]
-    if num_threads == 1 or len(chunks) == 1:
-        per_chunk = [evaluate(rows) for rows in chunks]
-    else:
-        with ThreadPoolExecutor(min(num_threads, len(chunks))) as pool:
-            per_chunk = list(pool.map(evaluate, chunks))
-    ap, inp, first_rank = (np.concatenate(values) for values in zip(*per_chunk))
 
-    if ap.size == 0:
-        raise ValueError(f'none of the {num_query} queries has a match in the gallery '
-                         f'outside its own camera; check that query and gallery come from '
-                         f'the same dataset split')
-    first_rank_hist = np.bincount(np.minimum(first_rank, max_rank + 1) - 1,
-                                  minlength=max_rank + 1)  # last bin: beyond max_rank
-    return dict(
-        cmc=np.cumsum(first_rank_hist[:max_rank]) / ap.size,
-        mAP=math.fsum(ap) / ap.size,
-        mINP=math.fsum(inp) / ap.size,
-        num_valid_queries=ap.size,
-        num_skipped_queries=num_query - ap.size)
+class RankAccumulator:
+    """:func:`rank_metrics` of a distance matrix given a chunk of query rows at a time,
+    e.g. re-ranked distances that are never held whole.
+
+    ``add`` the chunks (of any sizes, in any order, each query once), then read
+    ``result()``: it equals :func:`rank_metrics` of the whole matrix, to the last bit (the
+    scores of each query do not depend on the others, and mAP and mINP are exactly rounded
+    sums). Arguments as :func:`rank_metrics`; ``max_work_bytes`` bounds the work arrays of
+    each ``add``.
+    """
+
+    def __init__(self,
+                 gallery_ids: np.ndarray,
+                 gallery_cams: np.ndarray,
+                 max_rank: int = 50,
+                 max_work_bytes: int = DEFAULT_MAX_WORK_BYTES,
+                 num_threads: Optional[int] = None) -> None:
+        gallery_ids = _integer_labels('gallery_ids', np.asarray(gallery_ids).reshape(-1))
+        gallery_cams = _integer_labels('gallery_cams', np.asarray(gallery_cams).reshape(-1))
+        if gallery_ids.size != gallery_cams.size:
+            raise ValueError(f'gallery_ids has {gallery_ids.size} entries but gallery_cams '
+                             f'has {gallery_cams.size}')
+        if max_rank < 1:
+            raise ValueError(f'max_rank must be at least 1, got {max_rank}')
+        if num_threads is None:
+            num_threads = min(_usable_cpus(), DEFAULT_MAX_THREADS)
+        self.gallery_ids, self.gallery_cams = gallery_ids, gallery_cams
+        self.max_rank, self.max_work_bytes = max_rank, max_work_bytes
+        self.num_threads = max(1, num_threads)
+        self.evaluators: dict[np.dtype, _ChunkEvaluator] = {}
+        self.per_chunk: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.num_query = 0
+
+    def add(self, distmat: np.ndarray, query_ids: np.ndarray, query_cams: np.ndarray) -> None:
+        """Take in the (q, G) distances of q queries, their (q,) identities and cameras."""
+        distmat = np.asarray(distmat)
+        query_ids, _, query_cams, _ = _check_inputs(
+            distmat, query_ids, self.gallery_ids, query_cams, self.gallery_cams, self.max_rank)
+        if not np.issubdtype(distmat.dtype, np.floating):
+            distmat = distmat.astype(np.float64)
+        if distmat.dtype not in self.evaluators:
+            self.evaluators[distmat.dtype] = _ChunkEvaluator(
+                self.gallery_ids, self.gallery_cams, distmat.dtype,
+                self.max_work_bytes // self.num_threads)
+        evaluator = self.evaluators[distmat.dtype]
+
+        def evaluate(rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return evaluator(distmat[rows], query_ids[rows], query_cams[rows])
+
+        num_query, step = distmat.shape[0], evaluator.rows_per_chunk
+        chunks = [slice(start, min(start + step, num_query))
+                  for start in range(0, num_query, step)]
+        if self.num_threads == 1 or len(chunks) == 1:
+            self.per_chunk += [evaluate(rows) for rows in chunks]
+        else:
+            with ThreadPoolExecutor(min(self.num_threads, len(chunks))) as pool:
+                self.per_chunk += pool.map(evaluate, chunks)
+        self.num_query += num_query
+
+    def result(self) -> dict[str, Union[np.ndarray, float, int]]:
+        """The scores of all queries added (see :func:`rank_metrics`)."""
+        ap, inp, first_rank = (np.concatenate(values) for values in zip(*self.per_chunk))
+        if ap.size == 0:
+            raise ValueError(f'none of the {self.num_query} queries has a match in the '
+                             f'gallery outside its own camera; check that query and gallery '
+                             f'come from the same dataset split')
+        first_rank_hist = np.bincount(np.minimum(first_rank, self.max_rank + 1) - 1,
+                                      minlength=self.max_rank + 1)  # last bin: beyond
+        return dict(
+            cmc=np.cumsum(first_rank_hist[:self.max_rank]) / ap.size,
+            mAP=math.fsum(ap) / ap.size,
+            mINP=math.fsum(inp) / ap.size,
+            num_valid_queries=ap.size,
+            num_skipped_queries=self.num_query - ap.size)
 
 
 def _usable_cpus() -> int:
@@ -122,39 +172,39 @@ def _usable_cpus() -> int:
 
 
 class _ChunkEvaluator:
-    """``evaluate(rows)`` evaluates a chunk of query rows: it returns the AP, the INP and
-    the rank of the first match of each of the chunk's valid queries, in query order.
+    """``evaluate(block, query_ids, query_cams)`` evaluates a chunk of query rows of a
+    given dtype: it returns the AP, the INP and the rank of the first match of each of the
+    chunk's valid queries, in query order.
 
     A thread's work arrays stay within ``max_work_bytes``: half of it for the sorted rows
-    of a chunk (a buffer per thread, allocated on its first chunk and reused), a quarter
+    of a chunk of up to ``rows_per_chunk`` rows (a buffer per thread, allocated on its
+    first chunk and reused, grown if a later chunk has more rows), a quarter
     for tie counting, the rest for the per-match arrays (a few dozen bytes per
     same-identity pair).
     """
 
-    def __init__(self, distmat: np.ndarray, query_ids: np.ndarray, query_cams: np.ndarray,
-                 gallery_ids: np.ndarray, gallery_cams: np.ndarray, max_work_bytes: int):
-        self.distmat, self.query_ids, self.query_cams = distmat, query_ids, query_cams
-        self.max_work_bytes = max_work_bytes
+    def __init__(self, gallery_ids: np.ndarray, gallery_cams: np.ndarray, dtype: np.dtype,
+                 max_work_bytes: int):
+        self.dtype, self.max_work_bytes = dtype, max_work_bytes
         kept = np.flatnonzero(gallery_ids != JUNK_ID)
         self.columns = kept if kept.size < gallery_ids.size else slice(None)
         self.by_identity = _IdentityIndex(gallery_ids[kept])
         self.gallery_cams = gallery_cams[kept]
-        row_bytes = max(kept.size, 1) * distmat.itemsize
-        self.rows_per_chunk = max(1, min(distmat.shape[0],
-                                         max_work_bytes // 2 // row_bytes))
-        self.sorted_shape = (self.rows_per_chunk, kept.size)
+        self.num_kept = kept.size
+        row_bytes = max(kept.size, 1) * dtype.itemsize
+        self.rows_per_chunk = max(1, max_work_bytes // 2 // row_bytes)
         self.per_thread = threading.local()
 
-    def __call__(self, rows: slice) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(self, block: np.ndarray, query_ids: np.ndarray,
+                 query_cams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sorted_rows = getattr(self.per_thread, 'sorted_rows', None)
-        if sorted_rows is None:
-            sorted_rows = np.empty(self.sorted_shape, self.distmat.dtype)
+        if sorted_rows is None or sorted_rows.shape[0] < block.shape[0]:
+            sorted_rows = np.empty((block.shape[0], self.num_kept), self.dtype)
             self.per_thread.sorted_rows = sorted_rows
-        block = self.distmat[rows]
         _sort_rows(block, self.columns, sorted_rows)
         query, rank, hit = _valid_match_ranks(
-            block, self.columns, sorted_rows, self.query_ids[rows], self.query_cams[rows],
-            self.gallery_cams, self.by_identity, self.max_work_bytes)
+            block, self.columns, sorted_rows, query_ids, query_cams, self.gallery_cams,
+            self.by_identity, self.max_work_bytes)
         if query.size == 0:
             return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
         is_first = np.r_[True, query[1:] != query[:-1]]
@@ -173,7 +223,7 @@ class _IdentityIndex:
         self.ids, self.starts, self.counts = np.unique(
             gallery_ids[self.order], return_index=True, return_counts=True)
 
-    def items(self, query_ids: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def items(self, query_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query position, gallery position) of every same-identity pair, query-major."""
         if self.ids.size == 0:
             empty = np.zeros(0, np.int64)
@@ -217,7 +267,7 @@ def _valid_match_ranks(block: np.ndarray, columns: Union[np.ndarray, slice],
                        sorted_rows: np.ndarray, query_ids: np.ndarray,
                        query_cams: np.ndarray, gallery_cams: np.ndarray,
                        by_identity: _IdentityIndex,
-                       max_work_bytes: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       max_work_bytes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ranks of the valid matches of a chunk of queries.
 
     Args:
@@ -298,7 +348,7 @@ def _exclusive_cumsum(flags: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _check_inputs(distmat: np.ndarray, *labels_and_max_rank) -> Tuple[np.ndarray, ...]:
+def _check_inputs(distmat: np.ndarray, *labels_and_max_rank) -> tuple[np.ndarray, ...]:
     """Validate shapes and label types; return the four label arrays as 1-D int64 arrays."""
     *labels, max_rank = labels_and_max_rank
     if distmat.ndim != 2:

@@ -7,16 +7,19 @@ gallery in blocks of rows: it computes the distances of a chunk of queries to on
 cosine distance), keeps each query's k nearest of the block and merges them into the k
 nearest so far. :func:`distance_topk` does the same on a distance matrix already computed
 (e.g. re-ranked). The work arrays stay within ``max_chunk_bytes`` whatever Q and G.
+:func:`square_topk` finds the k nearest of items among themselves (re-ranking's
+neighbourhoods) from square tiles of their distances, which a function computes.
 
 The result is the evaluation's ranking cut at k: ascending distance, equal distances in
 gallery order (the evaluation sorts stably). ``torch.topk`` leaves the order of equal values
 open, so the items kept from a block are re-sorted by (distance, index), a block row whose
 items tied at the k-th distance do not all fit is sorted whole (stably), and blocks are
 merged with a stable sort, earlier blocks first. With identities and cameras given, the
-items the evaluation protocol removes (README, "Evaluation protocol") are left out: junk
+items the evaluation protocol removes (docs/reid.md, "Evaluation protocol") are left out: junk
 (identity -1), and the query's own identity seen by the query's own camera.
 """
-from typing import Callable, Optional, Tuple, Union
+from collections.abc import Callable
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -30,7 +33,7 @@ DEFAULT_MAX_CHUNK_BYTES = 128 * 2**20
 BYTES_PER_PAIR = 4 + 4 + 1 + 1
 MAX_BLOCK_ROWS = 4096
 ArrayLike = Union[np.ndarray, torch.Tensor]
-Labels = Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+Labels = Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
 
 
 def gallery_topk(query: torch.Tensor,
@@ -42,7 +45,7 @@ def gallery_topk(query: torch.Tensor,
                  query_cams: Optional[ArrayLike] = None,
                  gallery_cams: Optional[ArrayLike] = None,
                  max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
-                 ) -> Tuple[torch.Tensor, torch.Tensor]:
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The k nearest gallery items of every query, without a (Q, G) matrix.
 
     Args:
@@ -84,7 +87,7 @@ def distance_topk(distmat: ArrayLike,
                   query_cams: Optional[ArrayLike] = None,
                   gallery_cams: Optional[ArrayLike] = None,
                   max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
-                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`gallery_topk` of a (Q, G) distance matrix already computed (e.g. by
     :func:`k_reciprocal_rerank`): same arguments and results; ``distmat`` is not changed."""
     distmat = torch.as_tensor(distmat)
@@ -103,7 +106,7 @@ def distance_topk(distmat: ArrayLike,
 
 def _blockwise_topk(distances: Callable[[slice, slice], torch.Tensor], num_query: int,
                     num_gallery: int, k: int, labels: Labels, block: int,
-                    max_chunk_bytes: int) -> Tuple[torch.Tensor, torch.Tensor]:
+                    max_chunk_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k of the (Q, G) matrix whose (rows, columns) blocks ``distances`` computes."""
     rows = max(1, (max_chunk_bytes // 2) // (BYTES_PER_PAIR * block))
     values = torch.empty((num_query, k), dtype=torch.float32)
@@ -125,6 +128,39 @@ def _blockwise_topk(distances: Callable[[slice, slice], torch.Tensor], num_query
     return values, indices
 
 
+def square_topk(distances: Callable[[slice, slice], torch.Tensor], num_items: int, k: int,
+                tile: int, symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k nearest of each of N items among the same N items (itself included), from the
+    (N, N) distances whose (rows, columns) blocks ``distances`` computes, ``tile`` × ``tile``
+    items at a time.
+
+    With ``symmetric`` distances each pair of tiles is computed once and read both ways:
+    half the work. Every row meets the tiles of its columns in order, so the result is
+    ordered as :func:`gallery_topk`'s: ascending distance, equal distances in item order.
+    The distances must not be NaN.
+
+    Returns:
+        ``distances``: (N, k) float32, ascending along each row; ``indices``: (N, k) int64.
+    """
+    values = torch.full((num_items, k), float('inf'))
+    indices = torch.full((num_items, k), -1, dtype=torch.int64)
+
+    def take(rows: slice, block: torch.Tensor, first_column: int) -> None:
+        values[rows], indices[rows] = _merge(
+            (values[rows], indices[rows]),
+            _smallest(block, min(k, block.shape[1]), first_column), k)
+
+    for first_row in range(0, num_items, tile):
+        rows = slice(first_row, min(first_row + tile, num_items))
+        for first_column in range(first_row, num_items, tile):
+            columns = slice(first_column, min(first_column + tile, num_items))
+            block = distances(rows, columns)
+            take(rows, block, first_column)
+            if first_column > first_row:  # the rows of ``columns`` met earlier tiles first
+                take(columns, block.T if symmetric else distances(columns, rows), first_row)
+    return values, indices
+
+
 def _remove_protocol_items(block: torch.Tensor, labels: Labels, rows: slice,
                            columns: slice) -> None:
     """Set to inf, in place, the distances the evaluation protocol ignores: junk gallery
@@ -136,7 +172,7 @@ def _remove_protocol_items(block: torch.Tensor, labels: Labels, rows: slice,
     block.masked_fill_(removed, float('inf'))
 
 
-def _smallest(block: torch.Tensor, k: int, offset: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def _smallest(block: torch.Tensor, k: int, offset: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, b) distances → their k smallest per row and the gallery indices (column +
     ``offset``), ordered by (distance, index)."""
     values, indices = torch.topk(block, k, dim=1, largest=False, sorted=True)
@@ -153,8 +189,8 @@ def _smallest(block: torch.Tensor, k: int, offset: int) -> Tuple[torch.Tensor, t
     return values, indices + offset
 
 
-def _merge(best: Tuple[torch.Tensor, torch.Tensor], new: Tuple[torch.Tensor, torch.Tensor],
-           k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def _merge(best: tuple[torch.Tensor, torch.Tensor], new: tuple[torch.Tensor, torch.Tensor],
+           k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k smallest of two (distance, index)-ordered lists whose second holds only later
     gallery items: a stable sort keeps equal distances in gallery order."""
     values = torch.cat([best[0], new[0]], dim=1)

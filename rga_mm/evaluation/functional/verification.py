@@ -22,7 +22,7 @@ Memory: the distance matrix is read in blocks of query rows; only the positives'
 and the smallest n_max + 1 negative distances are kept (n_max for the largest f).
 """
 import math
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def tpr_at_fpr(distmat: np.ndarray,
                gallery_ids: np.ndarray,
                query_cams: np.ndarray,
                gallery_cams: np.ndarray,
-               fpr_targets: Sequence[float] = (1e-4, 1e-3, 1e-2)) -> Dict[float, float]:
+               fpr_targets: Sequence[float] = (1e-4, 1e-3, 1e-2)) -> dict[float, float]:
     """TPR (in [0, 1]) at each target FPR, over the pairs of the module docstring.
 
     Args:
@@ -56,48 +56,80 @@ def tpr_at_fpr(distmat: np.ndarray,
         ValueError: on mismatched sizes, a target outside (0, 1], or no positive pair.
     """
     distmat = np.asarray(distmat)
-    if not np.issubdtype(distmat.dtype, np.floating):
-        distmat = distmat.astype(np.float64)
-    query_ids, gallery_ids = np.asarray(query_ids), np.asarray(gallery_ids)
-    query_cams, gallery_cams = np.asarray(query_cams), np.asarray(gallery_cams)
-    if distmat.ndim != 2 or distmat.shape != (query_ids.size, gallery_ids.size) or \
-            query_cams.size != query_ids.size or gallery_cams.size != gallery_ids.size:
-        raise ValueError(f'distmat of shape {distmat.shape} does not fit {query_ids.size} '
-                         f'query and {gallery_ids.size} gallery labels')
-    bad = [f for f in fpr_targets if not 0 < f <= 1]
-    if bad:
-        raise ValueError(f'target false positive rates must be in (0, 1], got {bad}')
+    query_ids, query_cams = np.asarray(query_ids), np.asarray(query_cams)
+    accumulator = TprAccumulator(gallery_ids, gallery_cams, query_ids.size, fpr_targets)
+    accumulator.add(distmat, query_ids, query_cams)
+    return accumulator.result()
 
-    real_gallery = gallery_ids != JUNK_ID
-    positives, num_negatives, smallest = [], 0, np.empty(0, distmat.dtype)
-    # at most floor(f_max · pairs) negatives are accepted at the largest target f_max: keep
-    # that many + 1 of the smallest negative distances
-    keep_smallest = _allowed_false_positives(max(fpr_targets), distmat.size) + 1
-    rows = max(1, MAX_BLOCK_ELEMENTS // max(1, distmat.shape[1]))
-    for start in range(0, distmat.shape[0], rows):
-        block = distmat[start:start + rows]
-        same_id = query_ids[start:start + rows, None] == gallery_ids[None]
-        same_cam = query_cams[start:start + rows, None] == gallery_cams[None]
-        positives.append(block[same_id & ~same_cam & real_gallery])
-        negatives = block[~same_id & real_gallery]
-        num_negatives += negatives.size
-        smallest = _smallest(np.concatenate([smallest, negatives]), keep_smallest)
-    positives = np.sort(np.concatenate(positives))
-    if positives.size == 0:
-        raise ValueError('TPR@FPR needs at least one positive pair (a query and a gallery '
-                         'image of its identity from another camera); there is none')
-    smallest = np.sort(smallest)
 
-    result = {}
-    for target in fpr_targets:
-        allowed = _allowed_false_positives(target, num_negatives)
-        if allowed >= num_negatives:  # every threshold is allowed: accept every pair
-            result[target] = 1.0
-        else:
-            first_refused = smallest[allowed]  # the (allowed + 1)-th smallest negative
-            accepted = np.searchsorted(positives, first_refused, side='left')
-            result[target] = float(accepted / positives.size)
-    return result
+class TprAccumulator:
+    """:func:`tpr_at_fpr` of a distance matrix given a chunk of query rows at a time, e.g.
+    re-ranked distances that are never held whole.
+
+    ``add`` the chunks of the ``num_query`` queries (in any order, each query once), then
+    read ``result()``: it equals :func:`tpr_at_fpr` of the whole matrix.
+    """
+
+    def __init__(self, gallery_ids: np.ndarray, gallery_cams: np.ndarray, num_query: int,
+                 fpr_targets: Sequence[float] = (1e-4, 1e-3, 1e-2)) -> None:
+        self.gallery_ids, self.gallery_cams = np.asarray(gallery_ids), np.asarray(gallery_cams)
+        if self.gallery_cams.size != self.gallery_ids.size:
+            raise ValueError(f'{self.gallery_ids.size} gallery identities do not fit '
+                             f'{self.gallery_cams.size} gallery cameras')
+        bad = [f for f in fpr_targets if not 0 < f <= 1]
+        if bad:
+            raise ValueError(f'target false positive rates must be in (0, 1], got {bad}')
+        self.fpr_targets = tuple(fpr_targets)
+        self.real_gallery = self.gallery_ids != JUNK_ID
+        self.num_query = num_query
+        self.positives: list[np.ndarray] = []
+        self.num_negatives = 0
+        self.smallest = np.empty(0)
+        # at most floor(f_max · pairs) negatives are accepted at the largest target f_max:
+        # keep that many + 1 of the smallest negative distances
+        self.keep_smallest = _allowed_false_positives(
+            max(self.fpr_targets), num_query * self.gallery_ids.size) + 1
+
+    def add(self, distmat: np.ndarray, query_ids: np.ndarray, query_cams: np.ndarray) -> None:
+        """Take in the (q, G) distances of q queries, their (q,) identities and cameras."""
+        distmat = np.asarray(distmat)
+        if not np.issubdtype(distmat.dtype, np.floating):
+            distmat = distmat.astype(np.float64)
+        query_ids, query_cams = np.asarray(query_ids), np.asarray(query_cams)
+        if distmat.ndim != 2 or distmat.shape != (query_ids.size, self.gallery_ids.size) or \
+                query_cams.size != query_ids.size:
+            raise ValueError(f'distmat of shape {distmat.shape} does not fit '
+                             f'{query_ids.size} query and {self.gallery_ids.size} gallery '
+                             f'labels')
+        rows = max(1, MAX_BLOCK_ELEMENTS // max(1, distmat.shape[1]))
+        for start in range(0, distmat.shape[0], rows):
+            block = distmat[start:start + rows]
+            same_id = query_ids[start:start + rows, None] == self.gallery_ids[None]
+            same_cam = query_cams[start:start + rows, None] == self.gallery_cams[None]
+            self.positives.append(block[same_id & ~same_cam & self.real_gallery])
+            negatives = block[~same_id & self.real_gallery]
+            self.num_negatives += negatives.size
+            self.smallest = _smallest(np.concatenate([self.smallest, negatives]),
+                                      self.keep_smallest)
+
+    def result(self) -> dict[float, float]:
+        """``{f: TPR@FPR=f}`` over the pairs of all queries added."""
+        positives = np.sort(np.concatenate(self.positives or [np.empty(0)]))
+        if positives.size == 0:
+            raise ValueError('TPR@FPR needs at least one positive pair (a query and a '
+                             'gallery image of its identity from another camera); there is '
+                             'none')
+        smallest = np.sort(self.smallest)
+        result = {}
+        for target in self.fpr_targets:
+            allowed = _allowed_false_positives(target, self.num_negatives)
+            if allowed >= self.num_negatives:  # every threshold is allowed: accept all
+                result[target] = 1.0
+            else:
+                first_refused = smallest[allowed]  # the (allowed + 1)-th smallest negative
+                accepted = np.searchsorted(positives, first_refused, side='left')
+                result[target] = float(accepted / positives.size)
+        return result
 
 
 def _allowed_false_positives(target: float, num_negatives: int) -> int:

@@ -1,5 +1,6 @@
 """The re-ID metric of the mmengine evaluator: gathers embeddings, ranks the gallery."""
-from typing import Any, Dict, List, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -7,9 +8,10 @@ from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
 
 from rga_mm.registry import METRICS
-from ..functional import (average_query_expansion, k_reciprocal_rerank, pairwise_distance,
-                          rank_metrics, tpr_at_fpr)
+from ..functional import (RankAccumulator, TprAccumulator, average_query_expansion,
+                          k_reciprocal_rerank_chunks, pairwise_distance)
 from ..functional.distance import DISTANCES
+from ..functional.rerank import DEFAULT_MAX_MEMORY_BYTES
 
 REQUIRED_FIELDS = ('pred_feature', 'gt_label', 'camera_id', 'is_query')
 
@@ -22,7 +24,8 @@ class ReIDMetric(BaseMetric):
     the model), the identity ``gt_label``, and the metainfo ``camera_id`` and ``is_query``
     (set by the datasets' ``split='test'``). After mmengine has collected the results of all
     ranks (dropping the sampler's padding), ``compute_metrics`` computes the query × gallery
-    distances, optionally re-ranks them, and calls :func:`rank_metrics`. Results are in
+    distances, optionally re-ranks them, and scores them as :func:`rank_metrics` does
+    (re-ranked distances a chunk of queries at a time, never held whole). Results are in
     percent: ``mAP``, ``mINP`` and ``rank{k}`` for k in ``topk`` (``reid/mAP`` in logs),
     plus three counts: ``num_query``, the queries evaluated (those with a valid match, over
     which the scores are averaged); ``num_query_skipped``, the queries without one; and
@@ -42,7 +45,12 @@ class ReIDMetric(BaseMetric):
     Args:
         distance: ``'cosine'`` (the paper's test setting) or ``'euclidean'``.
         rerank: apply k-reciprocal re-ranking (Zhong et al., CVPR 2017) with ``k1``, ``k2``
-            and ``lambda_value``; needs a dense (Q + G)² matrix (Market-1501: 1.5 GB).
+            and ``lambda_value``, computed from the embeddings
+            (:func:`~rga_mm.evaluation.functional.k_reciprocal_rerank_chunks`) without any
+            (Q + G)² or (Q, G) matrix.
+        rerank_memory_mb: bound, in MiB, on the work arrays of each step of re-ranking
+            (its sparse encodings come on top); at least 128 bytes per query and gallery
+            image.
         topk: CMC ranks to report.
         max_rank: length of the CMC curve computed.
         aqe: replace each query embedding by the weighted mean of itself and its ``aqe_k``
@@ -70,6 +78,7 @@ class ReIDMetric(BaseMetric):
                  k1: int = 20,
                  k2: int = 6,
                  lambda_value: float = 0.3,
+                 rerank_memory_mb: float = DEFAULT_MAX_MEMORY_BYTES / 2**20,
                  topk: Sequence[int] = (1, 5, 10),
                  max_rank: int = 50,
                  aqe: bool = False,
@@ -96,7 +105,8 @@ class ReIDMetric(BaseMetric):
                              f'got {bad_rates}')
         self.distance = distance
         self.rerank = rerank
-        self.rerank_args = dict(k1=k1, k2=k2, lambda_value=lambda_value)
+        self.rerank_args = dict(k1=k1, k2=k2, lambda_value=lambda_value,
+                                max_memory_bytes=int(rerank_memory_mb * 2**20))
         self.topk = tuple(topk)
         self.max_rank = max_rank
         self.aqe = aqe
@@ -119,37 +129,34 @@ class ReIDMetric(BaseMetric):
                 camera=_one_integer(sample, 'camera_id'),
                 is_query=bool(sample['is_query'])))
 
-    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
         query = [item for item in results if item['is_query']]
         gallery = [item for item in results if not item['is_query']]
         if not query or not gallery:
             raise ValueError(f'ReIDMetric got {len(query)} query and {len(gallery)} gallery '
                              f'items; evaluate on a re-ID dataset with split="test"')
-        query_features = torch.stack([item['feature'] for item in query])
-        gallery_features = torch.stack([item['feature'] for item in gallery])
-        if self.aqe:
-            query_features = average_query_expansion(query_features, gallery_features,
-                                                     **self.aqe_args)
-        distmat = pairwise_distance(query_features, gallery_features, self.distance)
-        if self.rerank:
-            distmat = k_reciprocal_rerank(
-                distmat.numpy(),
-                pairwise_distance(query_features, query_features, self.distance).numpy(),
-                pairwise_distance(gallery_features, gallery_features, self.distance).numpy(),
-                **self.rerank_args)
 
         def field(items, name):
             return np.array([item[name] for item in items])
 
-        labels = (field(query, 'identity'), field(gallery, 'identity'),
-                  *self._cameras(field(query, 'camera'), field(gallery, 'camera')))
-        scores = rank_metrics(np.asarray(distmat), *labels, max_rank=self.max_rank)
+        query_ids, gallery_ids = field(query, 'identity'), field(gallery, 'identity')
+        query_cams, gallery_cams = self._cameras(field(query, 'camera'),
+                                                 field(gallery, 'camera'))
+        ranking = RankAccumulator(gallery_ids, gallery_cams, max_rank=self.max_rank)
+        verification = (TprAccumulator(gallery_ids, gallery_cams, len(query),
+                                       self.fpr_targets) if self.fpr_targets else None)
+        query_features = torch.stack([item['feature'] for item in query])
+        gallery_features = torch.stack([item['feature'] for item in gallery])
+        for rows, distances in self._distances(query_features, gallery_features):
+            ranking.add(distances, query_ids[rows], query_cams[rows])
+            if verification is not None:
+                verification.add(distances, query_ids[rows], query_cams[rows])
+        scores = ranking.result()
         metrics = dict(mAP=100 * scores['mAP'], mINP=100 * scores['mINP'])
         metrics.update({f'rank{k}': 100 * scores['cmc'][k - 1] for k in self.topk})
-        if self.fpr_targets:
-            rates = tpr_at_fpr(np.asarray(distmat), *labels, fpr_targets=self.fpr_targets)
+        if verification is not None:
             metrics.update({f'TPR@FPR={_rate_name(rate)}': 100 * tpr
-                            for rate, tpr in rates.items()})
+                            for rate, tpr in verification.result().items()})
         # under distributed evaluation every query and gallery image must be counted
         # exactly once: num_query + num_query_skipped == len(query)
         metrics.update(num_query=scores['num_valid_queries'],
@@ -157,8 +164,19 @@ class ReIDMetric(BaseMetric):
                        num_gallery=len(gallery))
         return metrics
 
+    def _distances(self, query: torch.Tensor,
+                   gallery: torch.Tensor) -> Iterable[tuple[slice, np.ndarray]]:
+        """The final (Q, G) distances of (Q, D) query and (G, D) gallery embeddings, as
+        ``(rows, distances)`` chunks of query rows: one chunk, or the re-ranked ones."""
+        if self.aqe:
+            query = average_query_expansion(query, gallery, **self.aqe_args)
+        if self.rerank:
+            return k_reciprocal_rerank_chunks(query, gallery, self.distance,
+                                              **self.rerank_args)
+        return [(slice(None), pairwise_distance(query, gallery, self.distance).numpy())]
+
     def _cameras(self, query_cams: np.ndarray,
-                 gallery_cams: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+                 gallery_cams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The cameras the protocol compares; with ``exclude_same_camera=False``, a query
         camera that no gallery item has, so that no gallery item is removed."""
         if not self.exclude_same_camera:
@@ -178,7 +196,7 @@ def _rate_name(rate: float) -> str:
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def _one_integer(sample: Dict[str, Any], name: str) -> int:
+def _one_integer(sample: dict[str, Any], name: str) -> int:
     """``sample[name]`` as an int: an int, or a one-element tensor or array of an integer
     dtype. Anything else (a float, even 3.0; several values) is an error naming the value
     and the image, where ``int()`` would silently truncate 3.7 to 3."""
