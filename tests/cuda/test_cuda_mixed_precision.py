@@ -8,8 +8,8 @@ These tests run the four RGA-SC modules of the re-ID network (after ResNet-50 st
 (BN on running statistics gathered from training batches, as after training), and check
 
 * that autocast outputs are finite and close to fp32, and so are both gates;
-* that the pre-BN relation response ϕ(r_p), and R where the dense path forms it, stay far
-  below fp16's maximum.
+* that the relation response ϕ(r_p) as computed (before BN in train mode, with the BN
+  folded in eval mode), and R where the dense path forms it, stay far below fp16's maximum.
 
 Inputs are post-ReLU features at the scale of a trained ResNet-50's stage outputs:
 x = ReLU(z)·2 with z ~ N(0, 1) (mean ≈ 0.8, largest value ≈ 10 over a batch). θ, φ and ψ
@@ -23,6 +23,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.models.attention import RGA, relation_map
+from rga_mm.models.attention.relation import RELATION_PATHS
 from cuda_only import CUDA_ONLY
 from test_cuda_rga_equivalence import strict_fp32
 
@@ -119,36 +120,35 @@ def test_autocast_output_and_gates_stay_close_to_fp32(channels, height, width, t
 @pytest.mark.parametrize('train', [True, False], ids=['train', 'eval'])
 @pytest.mark.parametrize('channels, height, width', REID_STAGES)
 def test_fp16_relation_response_stays_far_below_the_fp16_maximum(channels, height, width,
-                                                                  train, relation_path):
-    """max |ϕ's pre-BN response| (and max |R|, formed by the dense path) under fp16 autocast
-    is at most 65504 / 16 in both branches, and finite; the factorized path's intermediates
-    (W_row Φᵀ, W_col Θᵀ) would show up as inf in the response if they overflowed."""
+                                                                  train, relation_path,
+                                                                  monkeypatch):
+    """max |ϕ's response| as computed (pre-BN in train mode; with the eval-mode BN folded in,
+    in eval mode), and max |R| where the dense path forms it, under fp16 autocast is at most
+    65504 / 16 in both branches, and finite; the factorized path's intermediates (Φ W_rowᵀ,
+    Θ W_colᵀ) would show up as inf in the response if they overflowed."""
     module = build_rga(channels, height, width, train, relation_path)
-    captured, hooks = {}, []
-    for branch in ('spatial', 'channel'):
-        gate = getattr(module, f'{branch}_gate')
-        for part in ('theta', 'phi'):
-            hooks.append(getattr(gate, part).register_forward_hook(
-                lambda m, args, out, key=(branch, part): captured.__setitem__(key, out)))
-        hooks.append(gate.relation_embed.norm.register_forward_pre_hook(
-            lambda m, args, key=(branch, 'response'): captured.__setitem__(key, args[0])))
+    captured = []  # (θ, φ, response) per relation call: the spatial branch first, then channel
+    compute = RELATION_PATHS[relation_path]
+
+    def recording(theta, phi, theta_ref, phi_ref, weight, bias=None):
+        response = compute(theta, phi, theta_ref, phi_ref, weight, bias)
+        captured.append((theta, phi, response))
+        return response
+
+    monkeypatch.setitem(RELATION_PATHS, relation_path, recording)
     x = reid_features(channels, height, width)
     quantities = ['response'] + (['R'] if relation_path == 'dense' else [])
-    try:
-        with torch.no_grad(), torch.autocast('cuda', dtype=torch.float16):
-            out = module(x)
-            for branch in ('spatial', 'channel') if 'R' in quantities else ():
-                # the R = ΘᵀΦ that the dense path formed, from the same fp16 embeddings
-                theta = captured[branch, 'theta'].flatten(2)
-                phi = captured[branch, 'phi'].flatten(2)
-                captured[branch, 'R'] = relation_map(theta, phi, theta, phi)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with torch.no_grad(), torch.autocast('cuda', dtype=torch.float16):
+        out = module(x)
+        values = {}
+        for branch, (theta, phi, response) in zip(('spatial', 'channel'), captured):
+            values[branch, 'response'] = response
+            if 'R' in quantities:  # the R = ΘᵀΦ that the dense path formed
+                values[branch, 'R'] = relation_map(theta, phi, theta, phi)
     assert torch.isfinite(out).all()
     for branch in ('spatial', 'channel'):
         for quantity in quantities:
-            value = captured[branch, quantity]
+            value = values[branch, quantity]
             assert value.dtype == torch.float16, f'{branch} {quantity} was not fp16 autocast'
             largest = value.float().abs().max().item()
             assert largest <= FP16_MAX / RANGE_HEADROOM, (

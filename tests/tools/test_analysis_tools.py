@@ -34,10 +34,11 @@ def test_get_flops_counts_the_models_parameters_and_the_relation_savings(tmp_pat
     _, dense_flops = _flops_output(
         config, '--cfg-options', 'model.attentions.layer1.relation_path=dense')
     # N = 8 nodes, c' = 32, n' = 4 for the spatial gate; C = 64 nodes, d' = 4, c'' = 32 for
-    # the channel gate. Dense: N²·c' + 2N·n'·N; factorized: 4·n'·c'·N
+    # the channel gate. Dense: N²·c' + 2N·n'·N; factorized: 4·n'·c'·N + n'·N, the last term
+    # being ϕ's eval-mode BN shift, which enters its product as a row of ones
     # (docs/architecture.md, "Factorized relations").
-    spatial = (8 * 8 * 32 + 2 * 8 * 4 * 8) - 4 * 4 * 32 * 8
-    channel = (64 * 64 * 4 + 2 * 64 * 32 * 64) - 4 * 32 * 4 * 64
+    spatial = (8 * 8 * 32 + 2 * 8 * 4 * 8) - (4 * 4 * 32 * 8 + 4 * 8)
+    channel = (64 * 64 * 4 + 2 * 64 * 32 * 64) - (4 * 32 * 4 * 64 + 32 * 64)
     assert dense_flops - factorized_flops == spatial + channel
 
 

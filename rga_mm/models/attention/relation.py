@@ -4,9 +4,12 @@ For one branch, nodes carry embedded features Θ = θ(X) and Φ = φ(X) of shape
 M nodes. The paper's affinity matrix is R = Θᵀ Φ (Eq. 1, no softmax, no scaling) and the
 relation feature of node p is r_p = [R(p, :), R(:, p)] ∈ R^{2N}: row first, then column.
 The relation embedding ϕ is a 1×1 convolution of r_p with weight W = [W_row | W_col]
-(each n' × N) followed by BN and ReLU; the functions here return the pre-BN response
+(each n' × N) and bias b followed by BN and ReLU; the functions here return the pre-BN
+response
 
-    Z = W_row · R(p, :)ᵀ + W_col · R(:, p)        for every node p, shape (B, n', M).
+    Z = W_row · R(p, :)ᵀ + W_col · R(:, p) + b    for every node p, shape (B, n', M).
+
+(An eval-mode BN is affine, so callers may fold it into W and b.)
 
 Relations may be taken against a *reference grid* of N nodes (Θ_ref, Φ_ref, shape (B, d, N))
 instead of the M nodes themselves: R_row = Θᵀ Φ_ref (M × N), R_col = Θ_refᵀ Φ (N × M).
@@ -19,6 +22,8 @@ Two equal ways to compute Z:
 * :func:`factorized_relation_response` uses that ϕ is linear before its BN:
   Z = (W_row Φ_refᵀ) Θ + (W_col Θ_refᵀ) Φ, cost 4·n'·d·N, and never forms an N×N tensor.
 """
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -54,32 +59,44 @@ def relation_map(theta: Tensor, phi: Tensor, theta_ref: Tensor, phi_ref: Tensor)
 
 
 def dense_relation_response(theta: Tensor, phi: Tensor, theta_ref: Tensor, phi_ref: Tensor,
-                            weight: Tensor) -> Tensor:
+                            weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """ϕ's pre-BN response computed through the materialised relation map.
 
     Args:
         theta, phi: (B, d, M). theta_ref, phi_ref: (B, d, N).
         weight: ϕ's conv weight, (n', 2N) or (n', 2N, 1, 1).
+        bias: ϕ's bias (n',), or None.
 
     Returns:
         Tensor (B, n', M).
     """
     w_row, w_col = _split_relation_weight(weight, theta_ref.shape[-1])
-    return torch.matmul(torch.cat((w_row, w_col), dim=1),
-                        relation_map(theta, phi, theta_ref, phi_ref))
+    response = torch.matmul(torch.cat((w_row, w_col), dim=1),
+                            relation_map(theta, phi, theta_ref, phi_ref))
+    return response if bias is None else response + bias.to(response.dtype).unsqueeze(-1)
 
 
 def factorized_relation_response(theta: Tensor, phi: Tensor, theta_ref: Tensor,
-                                 phi_ref: Tensor, weight: Tensor) -> Tensor:
-    """ϕ's pre-BN response without forming R: (W_row Φ_refᵀ) Θ + (W_col Θ_refᵀ) Φ.
+                                 phi_ref: Tensor, weight: Tensor,
+                                 bias: Optional[Tensor] = None) -> Tensor:
+    """ϕ's pre-BN response without forming R, as one product (bias included)::
+
+        Zᵀ = [Θ; Φ; 1]ᵀ · [Φ_ref W_rowᵀ; Θ_ref W_colᵀ; bᵀ]        (B, M, n')
 
     Args and returns as :func:`dense_relation_response`; the largest intermediate is
-    (B, n', d).
+    (B, 2d + 1, M). The result is node-major in memory (a transposed (B, M, n') tensor), so
+    a 1×1 convolution reads it as a channels-last map.
     """
     w_row, w_col = _split_relation_weight(weight, theta_ref.shape[-1])
-    row_projection = torch.matmul(w_row, phi_ref.transpose(1, 2))  # (B, n', d)
-    col_projection = torch.matmul(w_col, theta_ref.transpose(1, 2))  # (B, n', d)
-    return torch.matmul(row_projection, theta) + torch.matmul(col_projection, phi)
+    projections = [torch.matmul(phi_ref, w_row.t()),  # (B, d, n')
+                   torch.matmul(theta_ref, w_col.t())]
+    nodes = [theta, phi]  # (B, d, M)
+    if bias is not None:
+        projections.append(bias.to(projections[0].dtype).expand(theta.shape[0], 1, -1))
+        nodes.append(theta.new_ones(theta.shape[0], 1, theta.shape[2]))
+    response = torch.matmul(torch.cat(nodes, dim=1).transpose(1, 2),
+                            torch.cat(projections, dim=1))
+    return response.transpose(1, 2)
 
 
 RELATION_PATHS = {

@@ -21,6 +21,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from .fused_convs import conv_over_concatenation, folded_conv_norm, shared_input_convs
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
 
@@ -89,30 +90,52 @@ class RelationGate(BaseModule):
         self.use_relation = use_relation
         self.use_appearance = use_appearance
 
-    def relation_features(self, node_map: Tensor) -> Tensor:
-        """ϕ(r_p) for every node: (B, D, H', W') → (B, N // s1, H', W').
+    def embeddings(self, node_map: Tensor) -> dict[str, Tensor]:
+        """θ, φ and ψ of every node, as one convolution (they read the same node map).
+
+        Returns a dict of (B, D // s1, H', W') maps keyed ``'theta'``, ``'phi'`` and
+        ``'appearance_embed'`` (those the gate has).
+        """
+        names = [name for name in ('theta', 'phi', 'appearance_embed') if hasattr(self, name)]
+        return dict(zip(names, shared_input_convs([getattr(self, n) for n in names], node_map)))
+
+    def relation_features(self, theta_map: Tensor, phi_map: Tensor) -> Tensor:
+        """ϕ(r_p) for every node from its embeddings θ, φ: (B, d, H', W') → (B, N // s1, H', W').
 
         When (H', W') differs from the built grid, relations are taken against the
         embeddings pooled onto the grid (RoIAlign), giving a full-resolution response.
         """
-        theta_map = self.theta(node_map)
-        phi_map = self.phi(node_map)
         theta, phi = theta_map.flatten(2), phi_map.flatten(2)
-        if tuple(node_map.shape[-2:]) == self.grid_size:
+        if tuple(theta_map.shape[-2:]) == self.grid_size:
             theta_ref, phi_ref = theta, phi  # the paper's case: relations among the nodes
         else:
             theta_ref = pool_to_grid(theta_map, self.grid_size).flatten(2)
             phi_ref = pool_to_grid(phi_map, self.grid_size).flatten(2)
-        response = RELATION_PATHS[self.relation_path](
-            theta, phi, theta_ref, phi_ref, self.relation_embed.conv.weight)
-        response = response.unflatten(2, node_map.shape[-2:])
-        return self.relation_embed.activate(self.relation_embed.norm(response))
+        embed = self.relation_embed
+        folded = folded_conv_norm(embed)
+        weight, bias = folded if folded is not None else (embed.conv.weight, embed.conv.bias)
+        response = RELATION_PATHS[self.relation_path](theta, phi, theta_ref, phi_ref, weight,
+                                                      bias)
+        response = response.unflatten(2, theta_map.shape[-2:])
+        if folded is None:
+            response = embed.norm(response)
+        return embed.activate(response)
+
+    def gate_terms(self, node_map: Tensor) -> list[Tensor]:
+        """The parts of y_p (Eq. 2), in order: pool_c(ψ(x_p)) (B, 1, H', W') and
+        ϕ(r_p) (B, N // s1, H', W'), those the gate has."""
+        embeddings = self.embeddings(node_map)
+        terms = []
+        if self.use_appearance:
+            terms.append(embeddings['appearance_embed'].mean(dim=1, keepdim=True))
+        if self.use_relation:
+            terms.append(self.relation_features(embeddings['theta'], embeddings['phi']))
+        return terms
+
+    def gate_logits(self, terms: list[Tensor]) -> Tensor:
+        """W2 · ReLU(W1 · y_p) with BNs (Eq. 3) from :meth:`gate_terms`: → (B, 1, H', W')."""
+        return self.gate_mlp[1](conv_over_concatenation(self.gate_mlp[0], terms))
 
     def forward(self, node_map: Tensor) -> Tensor:
         """Attention logits (before the sigmoid): (B, D, H', W') → (B, 1, H', W')."""
-        terms = []
-        if self.use_appearance:
-            terms.append(self.appearance_embed(node_map).mean(dim=1, keepdim=True))
-        if self.use_relation:
-            terms.append(self.relation_features(node_map))
-        return self.gate_mlp(torch.cat(terms, dim=1))
+        return self.gate_logits(self.gate_terms(node_map))

@@ -19,6 +19,7 @@ Variable input sizes (§4.2 Discussion): with ``variable_size=True`` a map of an
 takes its spatial relations against the built (h, w) grid pooled by RoIAlign, and the channel
 gate is computed from the map pooled to (h, w); the gates are applied at full resolution.
 """
+import math
 from typing import Optional
 
 import torch
@@ -31,6 +32,16 @@ from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
 MODES = ('S', 'C', 'SC', 'CS', 'S//C')
+
+
+def channel_node_grid(channels: int) -> tuple[int, int]:
+    """(g, C / g), g the largest divisor of C up to √C: the grid the channel nodes are laid on.
+
+    The channel branch relates all C channels whatever their arrangement; a grid with both
+    sides above 1 lets the transposed view of a (B, C, H, W) map be a channels-last tensor.
+    """
+    rows = max(g for g in range(1, math.isqrt(channels) + 1) if channels % g == 0)
+    return rows, channels // rows
 
 
 @MODELS.register_module()
@@ -83,7 +94,8 @@ class RGA(BaseModule):
         if 'S' in mode:
             self.spatial_gate = RelationGate(in_channels, self.spatial_size, **gate_cfg)
         if 'C' in mode:
-            self.channel_gate = RelationGate(height * width, (in_channels, 1), **gate_cfg)
+            self.channel_gate = RelationGate(height * width, channel_node_grid(in_channels),
+                                             **gate_cfg)
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """RGA-S gate a_s: (B, C, H, W) → (B, 1, H, W), values in (0, 1)."""
@@ -91,11 +103,20 @@ class RGA(BaseModule):
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """RGA-C gate a_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
+        logits = self.channel_gate(self.channel_nodes(x))  # (B, 1, g, C / g)
+        return torch.sigmoid(logits).reshape(x.shape[0], -1, 1, 1)
+
+    def channel_nodes(self, x: Tensor) -> Tensor:
+        """The node map of the channel branch: (B, C, H, W) → (B, h·w, g, C / g).
+
+        Channel c is node (c // (C / g), c % (C / g)) and its features are its h·w values
+        (the map pooled to (h, w) first when its size differs). The view copies nothing and
+        is a channels-last tensor, which a 1×1 convolution reads as one large GEMM.
+        """
         if tuple(x.shape[-2:]) != self.spatial_size:
             x = pool_to_grid(x, self.spatial_size)
-        transposed = x.flatten(2).transpose(1, 2).unsqueeze(-1)  # (B, h·w, C, 1)
-        logits = self.channel_gate(transposed)  # (B, 1, C, 1)
-        return torch.sigmoid(logits).transpose(1, 2)
+        grid_height, grid_width = self.channel_gate.grid_size
+        return x.reshape(x.shape[0], grid_height, grid_width, -1).permute(0, 3, 1, 2)
 
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
@@ -112,14 +133,16 @@ class RGA(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
         self.check_input(x)
-        if self.mode == 'S':
-            return x * self.spatial_attention(x)
-        if self.mode == 'C':
-            return x * self.channel_attention(x)
-        if self.mode == 'SC':
-            x = x * self.spatial_attention(x)
-            return x * self.channel_attention(x)
-        if self.mode == 'CS':
-            x = x * self.channel_attention(x)
-            return x * self.spatial_attention(x)
-        return x * self.spatial_attention(x) * self.channel_attention(x)
+        if self.mode == 'S//C':  # both gates read x
+            spatial, channel = self.spatial_attention(x), self.channel_attention(x)
+            return _apply_gate(x * spatial, channel, owned=True)
+        out = x
+        for branch in self.mode:  # 'S', 'C', 'SC' or 'CS': each gate reads the map gated so far
+            attention = self.spatial_attention if branch == 'S' else self.channel_attention
+            out = _apply_gate(out, attention(out), owned=out is not x)
+        return out
+
+
+def _apply_gate(x: Tensor, gate: Tensor, owned: bool) -> Tensor:
+    """``x · gate``, in place when ``x`` is RGA's own temporary and autograd is off."""
+    return x.mul_(gate) if owned and not torch.is_grad_enabled() else x * gate

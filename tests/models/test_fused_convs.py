@@ -1,0 +1,71 @@
+"""The fused evaluation of RGA's 1×1 ConvModules equals running them one by one (float64)."""
+import pytest
+import torch
+from mmcv.cnn import ConvModule
+
+from rga_mm.models.attention.fused_convs import (conv_over_concatenation, folded_conv_norm,
+                                                 shared_input_convs)
+
+NORMS = [dict(type='BN'), dict(type='GN', num_groups=2), None]
+
+
+def _modules(in_channels, widths, norm_cfg, act=True):
+    torch.manual_seed(0)
+    modules = [ConvModule(in_channels, width, 1, norm_cfg=norm_cfg,
+                          act_cfg=dict(type='ReLU') if act else None).double()
+               for width in widths]
+    for module in modules:  # non-trivial affine parameters and running statistics
+        for m in module.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._NormBase):
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+    return modules
+
+
+@pytest.mark.parametrize('norm_cfg', NORMS)
+@pytest.mark.parametrize('train', [True, False])
+def test_shared_input_convs_equal_each_module(norm_cfg, train):
+    fused, reference = _modules(6, [4, 4, 2], norm_cfg), _modules(6, [4, 4, 2], norm_cfg)
+    for module in fused + reference:
+        module.train(train)
+    x = torch.randn(3, 6, 5, 4, dtype=torch.float64)
+    expected = [module(x) for module in reference]
+    for got, want in zip(shared_input_convs(fused, x), expected):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    for a, b in zip(fused, reference):  # train mode: the same running statistics
+        for buffer, reference_buffer in zip(a.buffers(), b.buffers()):
+            torch.testing.assert_close(buffer, reference_buffer, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize('norm_cfg', NORMS)
+@pytest.mark.parametrize('train', [True, False])
+def test_conv_over_concatenation_equals_the_module_on_the_concatenation(norm_cfg, train):
+    module, twin = _modules(7, [4], norm_cfg)[0], _modules(7, [4], norm_cfg)[0]
+    module.train(train)
+    twin.train(train)
+    parts = [torch.randn(2, 1, 3, 3, dtype=torch.float64),
+             torch.randn(2, 6, 3, 3, dtype=torch.float64)]
+    torch.testing.assert_close(conv_over_concatenation(module, parts),
+                               twin(torch.cat(parts, dim=1)), rtol=0, atol=1e-12)
+
+
+def test_folding_happens_only_for_eval_batch_norm_or_no_norm():
+    bn, gn, plain = (_modules(4, [2], cfg, act=False)[0] for cfg in NORMS)
+    assert folded_conv_norm(bn.train()) is None
+    assert folded_conv_norm(gn.eval()) is None
+    weight, bias = folded_conv_norm(bn.eval())
+    x = torch.randn(2, 4, 3, 3, dtype=torch.float64)
+    torch.testing.assert_close(torch.nn.functional.conv2d(x, weight, bias), bn(x),
+                               rtol=0, atol=1e-12)
+    weight, bias = folded_conv_norm(plain)
+    torch.testing.assert_close(torch.nn.functional.conv2d(x, weight, bias), plain(x),
+                               rtol=0, atol=1e-12)
+
+
+def test_modules_with_different_activations_are_refused():
+    with_relu = _modules(4, [2], None)[0]
+    without = _modules(4, [2], None, act=False)[0]
+    with pytest.raises(ValueError, match='same activation'):
+        shared_input_convs([with_relu, without], torch.randn(1, 4, 2, 2, dtype=torch.float64))

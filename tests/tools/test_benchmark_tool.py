@@ -1,0 +1,63 @@
+"""tools/analysis_tools/benchmark.py: its three reports on the demo model, and its batch check."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+DEMO = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+TOOL = ROOT / 'tools/analysis_tools/benchmark.py'
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def _flops(config):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(config)],
+        check=True, capture_output=True, text=True, cwd=ROOT)
+    return int(re.search(r'^FLOPs: (\d+)', result.stdout, re.M).group(1))
+
+
+def _table_rows(text):
+    """The cells of every data row of the PrettyTable tables in ``text``."""
+    return [[cell.strip() for cell in line.strip('|').split('|')]
+            for line in text.splitlines() if line.startswith('|')]
+
+
+def test_reports_paths_baseline_ratio_and_every_modules_branches(tmp_path):
+    baseline = tmp_path / 'demo_without_attention.py'
+    baseline.write_text(f"_base_ = ['{DEMO}']\n"
+                        "model = dict(backbone=dict(attentions=dict(_delete_=True)))\n")
+    result = _run(DEMO, '--baseline', baseline, '--profile', '--batch', 8, '--infer-batch', 2,
+                  '--repeats', 1)
+    assert result.returncode == 0, result.stderr
+    rows = _table_rows(result.stdout)
+    assert [row[0] for row in rows if row[0] in ('dense', 'factorized')] == ['dense',
+                                                                            'factorized']
+    ratios = {row[0]: row for row in rows if row[0].startswith(('inference', 'train step'))}
+    assert set(ratios) == {'inference, batch 2', 'train step, batch 8'}
+    flop_ratio = _flops(DEMO) / _flops(baseline)
+    for row in ratios.values():
+        assert row[4] == f'{flop_ratio:.2f}×'
+        assert float(row[3].rstrip('×')) == pytest.approx(float(row[2]) / float(row[1]),
+                                                          rel=0.02, abs=0.01)
+    profile = [row for row in rows if row[2] in ('spatial', 'channel')]
+    assert [row[2] for row in profile] == ['spatial', 'channel'] * 4
+    assert [row[0] for row in profile[::2]] == [f'backbone.attentions.layer{i}'
+                                               for i in range(1, 5)]
+    for spatial, channel in zip(profile[::2], profile[1::2]):  # times; one total per module
+        assert all(float(ms) >= 0 for ms in spatial[3:] + channel[3:7])
+        assert channel[7] == ''
+
+
+@pytest.mark.parametrize('batch', [4, 6])
+def test_a_batch_without_two_whole_identities_is_refused_before_any_work(batch):
+    result = _run(DEMO, '--batch', batch)
+    assert result.returncode == 2
+    assert '--batch must be a multiple of 4 and at least 8' in result.stderr
+    assert 'Training step' not in result.stdout
