@@ -1,6 +1,7 @@
 """rga_mm: Relation-Aware Global Attention (Zhang et al., CVPR 2020) for OpenMMLab.
 
-Importing the package registers all of its modules in the ``rga_mm`` registry scope.
+Importing the package registers all of its modules in the ``rga_mm`` registry scope. The RGA
+module itself is ``rga_mm.RGA`` (the same class as ``rga_mm.models.attention.RGA``).
 """
 import warnings
 
@@ -8,11 +9,11 @@ import warnings
 # MultiScaleDeformableAttention is missing and advises the full mmcv, which rga_mm does not need.
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
-from .utils import register_all_modules  # noqa: E402
-from .utils.checkpoint import allow_runner_checkpoints  # noqa: E402
+from .models.attention import RGA  # noqa: E402
+from .utils import allow_runner_checkpoints, register_all_modules  # noqa: E402
 from .version import __version__  # noqa: E402
 
 register_all_modules(init_default_scope=False)
 allow_runner_checkpoints()
 
-__all__ = ['__version__', 'register_all_modules']
+__all__ = ['RGA', '__version__', 'register_all_modules']

@@ -21,8 +21,7 @@ from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
@@ -36,50 +35,44 @@ from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
+
+def _child(parent: Registry, location: str) -> Registry:
+    """The ``rga_mm`` child of one of mmengine's root registries, named as it is; the
+    registry imports ``location`` on first use."""
+    return Registry(parent.name, parent=parent, scope='rga_mm', locations=[location])
+
+
 # rga_mm.engine: running
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['rga_mm.engine'])
-RUNNER_CONSTRUCTORS = Registry(
-    'runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS, locations=['rga_mm.engine'])
-STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES, locations=['rga_mm.engine'])
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['rga_mm.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['rga_mm.engine'])
-LOG_PROCESSORS = Registry(
-    'log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['rga_mm.engine'])
-OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=['rga_mm.engine'])
-OPTIM_WRAPPERS = Registry(
-    'optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['rga_mm.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    locations=['rga_mm.engine'])
-PARAM_SCHEDULERS = Registry(
-    'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['rga_mm.engine'])
+RUNNERS = _child(MMENGINE_RUNNERS, 'rga_mm.engine')
+RUNNER_CONSTRUCTORS = _child(MMENGINE_RUNNER_CONSTRUCTORS, 'rga_mm.engine')
+STRATEGIES = _child(MMENGINE_STRATEGIES, 'rga_mm.engine')
+LOOPS = _child(MMENGINE_LOOPS, 'rga_mm.engine')
+HOOKS = _child(MMENGINE_HOOKS, 'rga_mm.engine')
+LOG_PROCESSORS = _child(MMENGINE_LOG_PROCESSORS, 'rga_mm.engine')
+OPTIMIZERS = _child(MMENGINE_OPTIMIZERS, 'rga_mm.engine')
+OPTIM_WRAPPERS = _child(MMENGINE_OPTIM_WRAPPERS, 'rga_mm.engine')
+OPTIM_WRAPPER_CONSTRUCTORS = _child(MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, 'rga_mm.engine')
+PARAM_SCHEDULERS = _child(MMENGINE_PARAM_SCHEDULERS, 'rga_mm.engine')
 
 # rga_mm.datasets
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['rga_mm.datasets'])
-DATA_SAMPLERS = Registry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['rga_mm.datasets'])
-TRANSFORMS = Registry(
-    'transform', parent=MMENGINE_TRANSFORMS, locations=['rga_mm.datasets'])
-FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, locations=['rga_mm.datasets'])
+DATASETS = _child(MMENGINE_DATASETS, 'rga_mm.datasets')
+DATA_SAMPLERS = _child(MMENGINE_DATA_SAMPLERS, 'rga_mm.datasets')
+TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'rga_mm.datasets')
+FUNCTIONS = _child(MMENGINE_FUNCTIONS, 'rga_mm.datasets')
 
 # rga_mm.models
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['rga_mm.models'])
-MODEL_WRAPPERS = Registry(
-    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['rga_mm.models'])
-WEIGHT_INITIALIZERS = Registry(
-    'weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['rga_mm.models'])
-TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, locations=['rga_mm.models'])
+MODELS = _child(MMENGINE_MODELS, 'rga_mm.models')
+MODEL_WRAPPERS = _child(MMENGINE_MODEL_WRAPPERS, 'rga_mm.models')
+WEIGHT_INITIALIZERS = _child(MMENGINE_WEIGHT_INITIALIZERS, 'rga_mm.models')
+TASK_UTILS = _child(MMENGINE_TASK_UTILS, 'rga_mm.models')
 
 # rga_mm.evaluation
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['rga_mm.evaluation'])
-EVALUATOR = Registry(
-    'evaluator', parent=MMENGINE_EVALUATOR, locations=['rga_mm.evaluation'])
+METRICS = _child(MMENGINE_METRICS, 'rga_mm.evaluation')
+EVALUATOR = _child(MMENGINE_EVALUATOR, 'rga_mm.evaluation')
 
 # rga_mm.visualization
-VISUALIZERS = Registry(
-    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['rga_mm.visualization'])
-VISBACKENDS = Registry(
-    'vis_backend', parent=MMENGINE_VISBACKENDS, locations=['rga_mm.visualization'])
+VISUALIZERS = _child(MMENGINE_VISUALIZERS, 'rga_mm.visualization')
+VISBACKENDS = _child(MMENGINE_VISBACKENDS, 'rga_mm.visualization')
 
 # rga_mm.apis
-INFERENCERS = Registry('inferencer', parent=MMENGINE_INFERENCERS, locations=['rga_mm.apis'])
+INFERENCERS = _child(MMENGINE_INFERENCERS, 'rga_mm.apis')

@@ -9,8 +9,8 @@ the model's test embedding); ``--flip`` averages each image's embedding with its
 image's. Each query's k nearest gallery images are found exactly, a block of the gallery at
 a time (``rga_mm.evaluation.functional.gallery_topk``), with the distance of the config's
 ``test_evaluator`` (``ReIDMetric``'s default: cosine); ``--rerank`` applies k-reciprocal
-re-ranking first, which needs dense matrices and is refused above ``MAX_RERANK_IMAGES``
-images. When every file name is a Market-1501 name (``0001_c1s1_000151_01.jpg``) the
+re-ranking first, from the embeddings and a chunk of queries at a time (docs/benchmarks.md,
+"Re-ranking at scale"). When every file name is a Market-1501 name (``0001_c1s1_000151_01.jpg``) the
 evaluation protocol applies (docs/reid.md, "Evaluation protocol"): junk images (``-1``) and
 images of the query's identity from the query's camera are left out, and results are framed
 green (same identity as the query) or red. A ``--topk`` larger than the gallery lists the
@@ -32,8 +32,8 @@ import hashlib
 import json
 import os
 import os.path as osp
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -46,20 +46,15 @@ from rga_mm.apis import ReIDInferencer
 from rga_mm.apis.inferencer import image_files
 from rga_mm.datasets import Market1501
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.evaluation.functional import (distance_topk, gallery_topk, k_reciprocal_rerank,
-                                          pairwise_distance)
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP
+from rga_mm.evaluation.functional import distance_topk, gallery_topk, k_reciprocal_rerank_chunks
 from rga_mm.evaluation.functional.rank import JUNK_ID
-from rga_mm.utils.run_config import PARTIAL_LOAD_HELP
 from rga_mm.visualization import RankedListVisualizer
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 1'
-# k-reciprocal re-ranking works on a dense (Q + G)² distance matrix: at Market-1501's 19,281
-# test images about 14 s and a 3.8 GB peak on one CPU core (docs/reid.md, "Pipelines, sampler
-# and evaluator at 256×128"); it grows with the square of the number of images
-MAX_RERANK_IMAGES = 20_000
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file of the model')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -69,8 +64,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--topk', type=int, default=10, help='results per query')
     parser.add_argument('--out', help='folder for the ranked-list PNGs and results.json')
     parser.add_argument('--rerank', action='store_true',
-                        help=f'k-reciprocal re-ranking (k1=20, k2=6, λ=0.3); up to '
-                        f'{MAX_RERANK_IMAGES:,} query + gallery images')
+                        help='k-reciprocal re-ranking (k1=20, k2=6, λ=0.3), a chunk of '
+                        'queries at a time')
     parser.add_argument('--flip', action='store_true',
                         help='embed the mean of each image\'s and its mirror image\'s '
                         'embedding (default: as the config\'s model.test_cfg.flip)')
@@ -103,7 +98,7 @@ def model_key(inferencer: ReIDInferencer, checkpoint: str, flip: bool) -> str:
     return digest.hexdigest()
 
 
-def file_stamp(path: str) -> Tuple[int, int]:
+def file_stamp(path: str) -> tuple[int, int]:
     """(size in bytes, modification time in ns): a changed file changes its stamp."""
     stat = os.stat(path)
     return stat.st_size, stat.st_mtime_ns
@@ -113,10 +108,10 @@ class GalleryCache:
     """The embeddings of a cache file made with the model ``key``: ``rows`` maps a path to
     (its file stamp, its row of ``features``); empty when there is no usable cache."""
 
-    def __init__(self, cache: Optional[str], key: str) -> None:
-        self.rows: Dict[str, Tuple[Tuple[int, int], int]] = {}
-        self.paths: List[str] = []
-        self.features: Optional[torch.Tensor] = None
+    def __init__(self, cache: str | None, key: str) -> None:
+        self.rows: dict[str, tuple[tuple[int, int], int]] = {}
+        self.paths: list[str] = []
+        self.features: torch.Tensor | None = None
         saved = self._load(cache, key)
         if saved is not None:
             self.paths, self.features = list(saved['paths']), saved['features']
@@ -125,7 +120,7 @@ class GalleryCache:
                          for row, (path, stamp) in enumerate(zip(self.paths, stamps))}
 
     @staticmethod
-    def _load(cache: Optional[str], key: str) -> Optional[dict]:
+    def _load(cache: str | None, key: str) -> dict | None:
         if cache is None or not osp.isfile(cache):
             return None
         try:
@@ -142,12 +137,12 @@ class GalleryCache:
             return None
         return saved
 
-    def holds(self, path: str, stamp: Tuple[int, int]) -> bool:
+    def holds(self, path: str, stamp: tuple[int, int]) -> bool:
         """Whether the cache has ``path``'s embedding for the file as it is now."""
         return path in self.rows and self.rows[path][0] == stamp
 
 
-def write_cache(cache: str, key: str, paths: List[str], stamps: List[Tuple[int, int]],
+def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, int]],
                 features: torch.Tensor) -> None:
     """Write the cache next to its final name, then rename it into place."""
     Path(cache).parent.mkdir(parents=True, exist_ok=True)
@@ -159,8 +154,8 @@ def write_cache(cache: str, key: str, paths: List[str], stamps: List[Tuple[int, 
     os.replace(partial, cache)
 
 
-def embed(inferencer: ReIDInferencer, paths: List[str], args: argparse.Namespace,
-          flip: bool) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+def embed(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
+          flip: bool) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Path → embedding of the readable ``paths``, and the paths skipped as unreadable."""
     if not paths:
         return {}, []
@@ -177,8 +172,8 @@ def embed(inferencer: ReIDInferencer, paths: List[str], args: argparse.Namespace
     return embedded, [path for path in paths if path not in embedded]
 
 
-def embed_gallery(inferencer: ReIDInferencer, paths: List[str], args: argparse.Namespace,
-                  flip: bool, cache: Optional[str]) -> Tuple[List[str], torch.Tensor, Dict]:
+def embed_gallery(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
+                  flip: bool, cache: str | None) -> tuple[list[str], torch.Tensor, dict]:
     """(gallery paths kept, (G, D) embeddings, statistics), reusing the cached rows of the
     files that have not changed and updating the cache."""
     key = model_key(inferencer, args.checkpoint, flip)
@@ -213,7 +208,7 @@ def embed_gallery(inferencer: ReIDInferencer, paths: List[str], args: argparse.N
     return kept, features, stats
 
 
-def market_labels(paths: Sequence[str]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+def market_labels(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
     """(identities, cameras) read from Market-1501 file names, or None unless every name is
     one."""
     ids, cams = [], []
@@ -235,24 +230,22 @@ def evaluation_distance(inferencer: ReIDInferencer) -> str:
 
 
 def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank: bool,
-         labels: Optional[Tuple[np.ndarray, ...]]) -> Tuple[torch.Tensor, torch.Tensor]:
+         labels: tuple[np.ndarray, ...] | None) -> tuple[torch.Tensor, torch.Tensor]:
     """(Q, k) distances and gallery indices of each query's k nearest (-1: none left)."""
     if not rerank:
         return gallery_topk(query, gallery, k, metric, *(labels or ()))
-    total = query.shape[0] + gallery.shape[0]
-    if total > MAX_RERANK_IMAGES:
-        raise SystemExit(f'--rerank needs a dense (Q + G)² distance matrix '
-                         f'({4 * total**2 / 2**30:.1f} GB for these {total:,} images, and '
-                         f'several times that at its peak), so it is limited to '
-                         f'{MAX_RERANK_IMAGES:,} query + gallery images; search without it')
-    distmat = k_reciprocal_rerank(pairwise_distance(query, gallery, metric).numpy(),
-                                  pairwise_distance(query, query, metric).numpy(),
-                                  pairwise_distance(gallery, gallery, metric).numpy())
-    return distance_topk(distmat, k, *(labels or ()))
+    distances, indices = [], []
+    for rows, reranked in k_reciprocal_rerank_chunks(query, gallery, metric):
+        chunk_labels = () if labels is None else (labels[0][rows], labels[1], labels[2][rows],
+                                                   labels[3])
+        chunk_distances, chunk_indices = distance_topk(reranked, k, *chunk_labels)
+        distances.append(chunk_distances)
+        indices.append(chunk_indices)
+    return torch.cat(distances), torch.cat(indices)
 
 
-def draw(out: Path, queries: List[str], results: List[dict],
-         thumbnail_size: Tuple[int, int] = (128, 64)) -> List[str]:
+def draw(out: Path, queries: list[str], results: list[dict],
+         thumbnail_size: tuple[int, int] = (128, 64)) -> list[str]:
     """One ranked-list PNG per query in ``out``; their paths."""
     visualizer = RankedListVisualizer(name='search', thumbnail_size=thumbnail_size)
     pngs, used = [], set()
@@ -270,7 +263,7 @@ def draw(out: Path, queries: List[str], results: List[dict],
     return pngs
 
 
-def list_queries(items: Sequence[str]) -> List[str]:
+def list_queries(items: Sequence[str]) -> list[str]:
     paths = []
     for item in items:
         if osp.isdir(item):
@@ -282,8 +275,8 @@ def list_queries(items: Sequence[str]) -> List[str]:
     return [osp.abspath(path) for path in paths]
 
 
-def apply_protocol(query_paths: List[str], gallery_paths: List[str], gallery: torch.Tensor
-                   ) -> Tuple[List[str], torch.Tensor, Optional[Tuple[np.ndarray, ...]]]:
+def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: torch.Tensor
+                   ) -> tuple[list[str], torch.Tensor, tuple[np.ndarray, ...] | None]:
     """With Market-1501 names everywhere, the evaluation's gallery (junk dropped, as the
     datasets drop it: re-ranking would see it) and the labels (query ids, gallery ids,
     query cameras, gallery cameras) that remove same-camera matches; else all unchanged."""
@@ -301,8 +294,8 @@ def apply_protocol(query_paths: List[str], gallery_paths: List[str], gallery: to
     return [gallery_paths[i] for i in real], gallery[real], labels
 
 
-def ranked_lists(query_paths: List[str], gallery_paths: List[str], distances: torch.Tensor,
-                 indices: torch.Tensor, labels: Optional[Tuple[np.ndarray, ...]]) -> List[dict]:
+def ranked_lists(query_paths: list[str], gallery_paths: list[str], distances: torch.Tensor,
+                 indices: torch.Tensor, labels: tuple[np.ndarray, ...] | None) -> list[dict]:
     """Per query: its path, the ranked gallery paths, their distances and (with labels)
     whether each is the query's identity."""
     results = []
@@ -317,7 +310,7 @@ def ranked_lists(query_paths: List[str], gallery_paths: List[str], distances: to
     return results
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     """Run the search; returns its statistics (gallery size, images embedded and read from
     the cache, skipped files, the results file)."""
     args = parse_args(argv)

@@ -10,16 +10,22 @@ before evaluating: mmengine alone would evaluate random weights for whatever is 
 """
 import argparse
 import json
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import CheckpointError, read_checkpoint
-from rga_mm.utils.distributed import explain_timeouts, prepare_cpu_distributed
-from rga_mm.utils.run_config import (add_run_arguments, build_checked_runner, check_output_file,
-                                     load_run_config, parse_run_args)
+from rga_mm.engine.launch import (
+    add_run_arguments,
+    build_checked_runner,
+    check_output_file,
+    explain_timeouts,
+    load_run_config,
+    parse_run_args,
+    prepare_cpu_distributed,
+)
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -29,7 +35,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parse_run_args(parser, argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)

@@ -11,7 +11,7 @@ name and shape) unless ``--partial-load`` is given; a weights-only file cannot b
 """
 import argparse
 import os.path as osp
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from mmengine.config import Config
@@ -19,12 +19,17 @@ from mmengine.runner import find_latest_checkpoint
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import CheckpointError, check_resumable, read_checkpoint
-from rga_mm.utils.distributed import explain_timeouts, prepare_cpu_distributed
-from rga_mm.utils.run_config import (add_run_arguments, build_checked_runner, load_run_config,
-                                     parse_run_args)
+from rga_mm.engine.launch import (
+    add_run_arguments,
+    build_checked_runner,
+    explain_timeouts,
+    load_run_config,
+    parse_run_args,
+    prepare_cpu_distributed,
+)
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
@@ -42,7 +47,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parse_run_args(parser, argv)
 
 
-def latest_checkpoint(work_dir: str, or_start: bool) -> Optional[str]:
+def latest_checkpoint(work_dir: str, or_start: bool) -> str | None:
     """The checkpoint the work dir's ``last_checkpoint`` names; None, with ``or_start``,
     when there is none."""
     latest = find_latest_checkpoint(work_dir)
@@ -80,7 +85,7 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def read_start_checkpoint(cfg: Config) -> Optional[dict]:
+def read_start_checkpoint(cfg: Config) -> dict | None:
     """The checkpoint training starts from (``load_from``), refused early if it is no
     checkpoint, or, for resuming, holds weights only."""
     if not cfg.get('load_from'):
@@ -91,7 +96,7 @@ def read_start_checkpoint(cfg: Config) -> Optional[dict]:
     return checkpoint
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
     try:

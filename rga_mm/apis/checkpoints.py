@@ -5,7 +5,7 @@ One path for every tool that takes weights (``tools/test.py``, ``tools/train.py`
 :func:`rga_mm.apis.init_model`):
 
 1. :func:`read_checkpoint` reads the file with ``torch.load(weights_only=True)`` (a file
-   from elsewhere cannot run pickled code; ``rga_mm.utils.checkpoint`` allowlists what the
+   from elsewhere cannot run pickled code; ``rga_mm.utils.setup_env`` allowlists what the
    Runner's own checkpoints need) and names the file in one sentence when it is empty,
    truncated, no checkpoint at all, or holds no state dict.
 2. :func:`check_resumable` refuses, for ``--resume``, a file that holds weights only.
@@ -20,8 +20,8 @@ checks, so they are written here; the loading itself stays mmengine's.
 """
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, List, Tuple
 
 import torch
 from mmengine.model import is_model_wrapper
@@ -157,7 +157,7 @@ def check_resumable(checkpoint: dict, path: str) -> None:
                               f'{missing}; resume from a checkpoint the Runner wrote')
 
 
-def checkpoint_key_mismatch(model: nn.Module, state_dict: dict) -> Tuple[List[str], List[str]]:
+def checkpoint_key_mismatch(model: nn.Module, state_dict: dict) -> tuple[list[str], list[str]]:
     """(model keys the state dict lacks, state dict keys the model lacks), in model order
     and file order; BatchNorm's ``num_batches_tracked`` counters may be missing."""
     expected = model.state_dict()
@@ -166,7 +166,7 @@ def checkpoint_key_mismatch(model: nn.Module, state_dict: dict) -> Tuple[List[st
     return missing, unexpected
 
 
-def _required_keys(model_state: dict) -> List[str]:
+def _required_keys(model_state: dict) -> list[str]:
     return [k for k in model_state if not k.endswith(OPTIONAL_KEY_SUFFIXES)]
 
 

@@ -1,18 +1,17 @@
 """Building a model from an rga_mm config and loading its weights."""
 from pathlib import Path
-from typing import Optional, Union
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_state_dict
 from torch import nn
 
+from rga_mm.engine.launch import load_config, merge_cfg_options
 from rga_mm.registry import MODELS
-from rga_mm.utils.config_loader import load_config, merge_cfg_options
 from .checkpoints import check_checkpoint_fits, load_state_dict_file
 
 
-def _load_config(config: Union[str, Path, Config]) -> Config:
+def _load_config(config: str | Path | Config) -> Config:
     if isinstance(config, (str, Path)):
         return load_config(config)
     if isinstance(config, Config):
@@ -20,10 +19,10 @@ def _load_config(config: Union[str, Path, Config]) -> Config:
     raise TypeError(f'config must be a path or an mmengine Config, got {type(config).__name__}')
 
 
-def init_model(config: Union[str, Path, Config],
-               checkpoint: Optional[str] = None,
+def init_model(config: str | Path | Config,
+               checkpoint: str | None = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None,
+               cfg_options: dict | None = None,
                strict: bool = True) -> nn.Module:
     """Build ``config.model`` and load ``checkpoint`` into it.
 

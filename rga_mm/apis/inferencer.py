@@ -17,8 +17,8 @@ where re-ID needs it:
 import logging
 import os
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -31,18 +31,18 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.utils.config_loader import load_config
+from rga_mm.engine.launch import load_config
 from rga_mm.visualization.image_inputs import file_pipeline
 from .inference import init_model
 from .model_index import list_models, model_config
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 ON_UNREADABLE = ('stop', 'skip')
-InputType = Union[str, Path, np.ndarray]
-InputsType = Union[InputType, Sequence[InputType]]
+InputType = str | Path | np.ndarray
+InputsType = InputType | Sequence[InputType]
 
 
-def image_files(folder: Union[str, Path]) -> List[str]:
+def image_files(folder: str | Path) -> list[str]:
     """The image files of ``folder`` (by suffix, case-insensitive), in name order.
 
     Raises:
@@ -55,7 +55,7 @@ def image_files(folder: Union[str, Path]) -> List[str]:
     return found
 
 
-def _resolve_config(config: Union[str, Path, Config]) -> Config:
+def _resolve_config(config: str | Path | Config) -> Config:
     """A config file, a loaded Config, or the name of a model of the model index."""
     if isinstance(config, Config):
         return config
@@ -98,10 +98,10 @@ class ReIDInferencer(BaseInferencer):
     postprocess_kwargs: set = set()
 
     def __init__(self,
-                 config: Union[str, Path, Config],
-                 checkpoint: Optional[str] = None,
-                 device: Optional[str] = None,
-                 cfg_options: Optional[dict] = None,
+                 config: str | Path | Config,
+                 checkpoint: str | None = None,
+                 device: str | None = None,
+                 cfg_options: dict | None = None,
                  strict: bool = True,
                  show_progress: bool = True) -> None:
         self._cfg_options = cfg_options
@@ -113,7 +113,7 @@ class ReIDInferencer(BaseInferencer):
                  inputs: InputsType,
                  return_datasamples: bool = False,
                  batch_size: int = 16,
-                 **kwargs) -> Union[torch.Tensor, List[BaseDataElement]]:
+                 **kwargs) -> torch.Tensor | list[BaseDataElement]:
         """Embed images.
 
         Args:
@@ -178,7 +178,7 @@ class ReIDInferencer(BaseInferencer):
         return items
 
     def preprocess(self, inputs: list, batch_size: int = 16,
-                   on_unreadable: str = 'stop') -> Iterator[Tuple[Optional[dict], list]]:
+                   on_unreadable: str = 'stop') -> Iterator[tuple[dict | None, list]]:
         """Yield (collated batch or None, the UnreadableImageErrors of its skipped files)."""
         if on_unreadable not in ON_UNREADABLE:
             raise ValueError(f'on_unreadable must be one of {ON_UNREADABLE}, '
@@ -198,7 +198,7 @@ class ReIDInferencer(BaseInferencer):
             yield (self.collate_fn(batch) if batch else None), skipped
 
     @torch.no_grad()
-    def forward(self, inputs: dict, flip: Optional[bool] = None) -> torch.Tensor:
+    def forward(self, inputs: dict, flip: bool | None = None) -> torch.Tensor:
         """A collated batch → (B, D) embeddings (mean with the mirror images' if ``flip``;
         ``None``: the model's ``test_cfg['flip']``, False for a model without one)."""
         embeddings = self._embed(inputs)
@@ -209,7 +209,7 @@ class ReIDInferencer(BaseInferencer):
             embeddings = (embeddings + self._embed(dict(inputs, inputs=mirrored))) / 2
         return embeddings
 
-    def uses_flip(self, flip: Optional[bool] = None) -> bool:
+    def uses_flip(self, flip: bool | None = None) -> bool:
         """Whether ``flip`` (``None``: the model's default) means embedding mirror images."""
         if flip is None:
             return bool((getattr(self.model, 'test_cfg', None) or {}).get('flip', False))
@@ -233,7 +233,7 @@ class ReIDInferencer(BaseInferencer):
         return None
 
     def postprocess(self, preds: list, visualization=None, return_datasample: bool = False,
-                    **kwargs) -> Union[torch.Tensor, List[BaseDataElement]]:
+                    **kwargs) -> torch.Tensor | list[BaseDataElement]:
         """[(data samples or None, (B, D) embeddings)] → (N, D) CPU tensor or samples."""
         embeddings = torch.cat([batch for _, batch in preds]).cpu()
         if not return_datasample:
@@ -243,7 +243,7 @@ class ReIDInferencer(BaseInferencer):
             sample.set_field(embedding, 'pred_feature')
         return samples
 
-    def _init_model(self, cfg: Config, weights: Optional[str],
+    def _init_model(self, cfg: Config, weights: str | None,
                     device: str = 'cpu') -> nn.Module:
         """:func:`rga_mm.apis.init_model`: strict checkpoint checks, one-sentence errors."""
         if weights is None:
@@ -270,7 +270,7 @@ class ReIDInferencer(BaseInferencer):
         return None
 
     @staticmethod
-    def list_models(pattern: Optional[str] = None) -> List[str]:
+    def list_models(pattern: str | None = None) -> list[str]:
         """Names of the model index (``rga_mm.apis.list_models``)."""
         return list_models(pattern)
 
@@ -283,7 +283,7 @@ class _LoadImage:
         self.loader = loader
         self.to_rgb = to_rgb
 
-    def __call__(self, indexed_item: Tuple[int, InputType]) -> dict:
+    def __call__(self, indexed_item: tuple[int, InputType]) -> dict:
         index, item = indexed_item
         if isinstance(item, str):
             results = self.loader.transform(dict(img_path=item))

@@ -11,38 +11,32 @@ import difflib
 import fnmatch
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional, Union
 
 import torch
 from modelindex.load_model_index import load
 from torch import nn
 
+from rga_mm.package_files import MIM_ROOTS, find_package_file
 from .inference import init_model
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-INDEX_LOCATIONS = (PACKAGE_DIR / '.mim', PACKAGE_DIR.parent)  # installed, checkout
+INDEX_LOCATIONS = MIM_ROOTS  # installed, checkout
 
 
 def model_index_path() -> Path:
     """The ``model-index.yml`` of this installation (module docstring)."""
-    for folder in INDEX_LOCATIONS:
-        if (folder / 'model-index.yml').is_file():
-            return folder / 'model-index.yml'
-    raise FileNotFoundError(
-        f'rga_mm has no model index: neither {INDEX_LOCATIONS[0]}/model-index.yml (installed '
-        f'package) nor {INDEX_LOCATIONS[1]}/model-index.yml (checkout) exists; reinstall '
-        f'rga_mm or give a config file instead of a name')
+    return find_package_file('model-index.yml', INDEX_LOCATIONS, 'rga_mm has no model index',
+                             'reinstall rga_mm or give a config file instead of a name')
 
 
 @lru_cache(maxsize=None)
-def _configs(index_path: Path) -> Dict[str, Path]:
+def _configs(index_path: Path) -> dict[str, Path]:
     """Model name → config file, for every model of the index (relative paths are relative
     to the index's folder, as in OpenMMLab's metafiles)."""
     index = load(str(index_path))
     return {model.name: index_path.parent / model.config for model in index.models}
 
 
-def list_models(pattern: Optional[str] = None) -> List[str]:
+def list_models(pattern: str | None = None) -> list[str]:
     """Names in the model index, sorted; ``pattern`` is a shell-style wildcard
     (``'rga-sc*market1501*'``)."""
     names = sorted(_configs(model_index_path()))
@@ -67,9 +61,9 @@ def model_config(name: str) -> Path:
 
 
 def get_model(name: str,
-              checkpoint: Optional[str] = None,
-              device: Union[str, torch.device] = 'cpu',
-              cfg_options: Optional[dict] = None,
+              checkpoint: str | None = None,
+              device: str | torch.device = 'cpu',
+              cfg_options: dict | None = None,
               strict: bool = True) -> nn.Module:
     """Build the model called ``name`` in the model index, in eval mode on ``device``.
 

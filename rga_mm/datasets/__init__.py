@@ -14,7 +14,7 @@ from .samplers import IdentityBatchSampler
 from .transforms import IMAGENET_MEAN_BGR, ReIDRandomErasing
 
 __all__ = [
-    'CUHK03', 'CustomReIDAnnotations', 'CustomReIDFolders', 'DukeMTMCReID',
+    'CIFAR10', 'CIFAR100', 'CUHK03', 'CustomReIDAnnotations', 'CustomReIDFolders', 'DukeMTMCReID',
     'IMAGENET_MEAN_BGR', 'IdentityBatchSampler', 'MSMT17', 'Market1501', 'REID_META_KEYS',
     'ReIDDataset', 'ReIDRandomErasing', 'TEST_PIPELINE', 'TRAIN_PIPELINE'
 ]

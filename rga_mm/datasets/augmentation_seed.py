@@ -15,8 +15,8 @@ also carry the seed, the epoch and the draw (the position in the epoch's plan), 
 :func:`augmentation_random_state` of that key, wherever the item is loaded.
 """
 import random
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 import torch

@@ -2,7 +2,7 @@
 import csv
 import json
 import os.path as osp
-from typing import Dict, Iterator, List, Tuple
+from collections.abc import Iterator
 
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
@@ -61,12 +61,12 @@ class CustomReIDAnnotations(CustomReIDDataset):
     def source(self) -> str:
         return self.ann_file
 
-    def load_split(self, split: str) -> List[dict]:
+    def load_split(self, split: str) -> list[dict]:
         if self._rows_by_split is None:
             self._rows_by_split = self._read()
         return self._rows_by_split[split]
 
-    def _read(self) -> Dict[str, List[dict]]:
+    def _read(self) -> dict[str, list[dict]]:
         """Every row of the file, checked, by split."""
         if not osp.isfile(self.ann_file):
             raise self.missing_path_error(self.ann_file)
@@ -88,7 +88,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
             by_split[split].append(item)
         return by_split
 
-    def _csv_rows(self) -> Iterator[Tuple[int, dict]]:
+    def _csv_rows(self) -> Iterator[tuple[int, dict]]:
         with open(self.ann_file, newline='', encoding='utf-8-sig') as file:
             reader = csv.DictReader(file)
             header = [name.strip() for name in reader.fieldnames or []]
@@ -101,7 +101,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
             for row in reader:
                 yield reader.line_num, row
 
-    def _json_rows(self) -> Iterator[Tuple[int, dict]]:
+    def _json_rows(self) -> Iterator[tuple[int, dict]]:
         with open(self.ann_file, encoding='utf-8-sig') as file:
             for line, text in enumerate(file, start=1):
                 if not text.strip():
@@ -117,7 +117,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
                                      f'is not a JSON object; expected e.g. {EXAMPLE_JSON}')
                 yield line, record
 
-    def _item(self, line: int, record: dict) -> Tuple[str, dict]:
+    def _item(self, line: int, record: dict) -> tuple[str, dict]:
         """(split, item) of one row; an error naming the line if the row is bad."""
         where = f'line {line} of {self.ann_file}'
         missing = [name for name in FIELDS if record.get(name) is None or

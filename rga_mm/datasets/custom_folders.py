@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 import re
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
@@ -42,7 +42,7 @@ class CustomReIDFolders(CustomReIDDataset):
     layout = ('train/, query/ and gallery/ under data_root, each holding one folder per '
               'person named by its integer id (-1 for junk), e.g. train/0001/image.jpg')
 
-    def __init__(self, data_root: str, camera_pattern: Optional[str] = None,
+    def __init__(self, data_root: str, camera_pattern: str | None = None,
                  suffixes: Sequence[str] = IMAGE_SUFFIXES, **kwargs):
         self.camera_pattern = None if camera_pattern is None else re.compile(camera_pattern)
         if self.camera_pattern is not None and 'camera' not in self.camera_pattern.groupindex:
@@ -59,7 +59,7 @@ class CustomReIDFolders(CustomReIDDataset):
             return any(entry.is_dir() and parse_integer(entry.name) is not None
                        for entry in entries)
 
-    def load_split(self, split: str) -> List[dict]:
+    def load_split(self, split: str) -> list[dict]:
         folder = osp.join(self.data_root, split)
         if not osp.isdir(folder):
             raise self.missing_path_error(folder)
@@ -85,7 +85,7 @@ class CustomReIDFolders(CustomReIDDataset):
                          for name in self._images(entry.path))
         return items
 
-    def _images(self, person_folder: str) -> List[str]:
+    def _images(self, person_folder: str) -> list[str]:
         with os.scandir(person_folder) as entries:
             return sorted(entry.name for entry in entries
                           if entry.is_file() and entry.name.lower().endswith(self.suffixes))

@@ -1,7 +1,7 @@
 """What the re-ID datasets for your own data share: integer parsing and the test-split check."""
 import numbers
 import re
-from typing import Any, List, Optional
+from typing import Any
 
 from .reid_dataset import ReIDDataset
 
@@ -19,13 +19,13 @@ class CustomReIDDataset(ReIDDataset):
     images all come from its own camera is legal: the metric skips and counts it.)
     """
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         items = super().load_data_list()
         if self.split == 'test':
             self._check_queries_in_gallery(items)
         return items
 
-    def _check_queries_in_gallery(self, items: List[dict]) -> None:
+    def _check_queries_in_gallery(self, items: list[dict]) -> None:
         gallery_ids = {item['gt_label'] for item in items if not item['is_query']}
         missing = sorted({item['gt_label'] for item in items if item['is_query']} -
                          gallery_ids)
@@ -44,7 +44,7 @@ class CustomReIDDataset(ReIDDataset):
         return self.data_root
 
 
-def parse_integer(value: Any) -> Optional[int]:
+def parse_integer(value: Any) -> int | None:
     """``value`` as an int if it is one (an int, or a string of one such as '0042' or '-1');
     None for anything else, a float or '3.0' included, which the caller reports."""
     if isinstance(value, bool):

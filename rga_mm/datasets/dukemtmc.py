@@ -15,8 +15,6 @@ class DukeMTMCReID(MarketStyleDataset):
     """
 
     dataset_name = 'DukeMTMC-reID'
-    layout = ('bounding_box_train/, query/ and bounding_box_test/ under data_root, with '
-              'files like 0001_c2_f0046182.jpg')
     file_pattern = re.compile(r'(?P<identity>-1|\d{4})_c(?P<camera>\d)_f\d{7}\.jpg')
     example_name = '0001_c2_f0046182.jpg'
     num_cameras = 8

@@ -16,8 +16,6 @@ class Market1501(MarketStyleDataset):
     """
 
     dataset_name = 'Market-1501'
-    layout = ('bounding_box_train/, query/ and bounding_box_test/ under data_root, with '
-              'files like 0002_c1s1_000451_03.jpg')
     file_pattern = re.compile(r'(?P<identity>-1|\d{4})_c(?P<camera>\d)s\d_\d{6}_\d{2}\.jpg')
     example_name = '0002_c1s1_000451_03.jpg'
     num_cameras = 6

@@ -2,7 +2,6 @@
 camera written in each file name."""
 import os.path as osp
 import re
-from typing import Dict, List
 
 from .reid_dataset import ReIDDataset, scan_images
 
@@ -23,18 +22,25 @@ class MarketStyleDataset(ReIDDataset):
     num_cameras = 0
 
     @property
+    def layout(self) -> str:
+        """The three split folders under ``data_root``, and a file name of the dataset."""
+        return (f'{SPLIT_FOLDERS["train"]}/, {SPLIT_FOLDERS["query"]}/ and '
+                f'{SPLIT_FOLDERS["gallery"]}/ under data_root, with files like '
+                f'{self.example_name}')
+
+    @property
     def image_root(self) -> str:
         """The folder holding the three split folders."""
         return self.data_root
 
-    def load_split(self, split: str) -> List[dict]:
+    def load_split(self, split: str) -> list[dict]:
         folder = osp.join(self.image_root, SPLIT_FOLDERS[split])
         names = scan_images(folder, self.suffix)
         if names is None:
             raise self.missing_path_error(folder)
         return [self._parse(folder, name) for name in names]
 
-    def _parse(self, folder: str, name: str) -> Dict:
+    def _parse(self, folder: str, name: str) -> dict:
         path = osp.join(folder, name)
         match = self.file_pattern.fullmatch(name)
         if match is None:

@@ -1,7 +1,6 @@
 """MSMT17 (Wei et al., "Person Transfer GAN", CVPR 2018), versions V1 and V2."""
 import os.path as osp
 import re
-from typing import List
 
 from rga_mm.registry import DATASETS
 from .reid_dataset import ReIDDataset
@@ -47,7 +46,7 @@ class MSMT17(ReIDDataset):
     def holds_layout(cls, root: str) -> bool:
         return all(osp.isfile(osp.join(root, LIST_FILES[name])) for name in ('train', 'query'))
 
-    def load_split(self, split: str) -> List[dict]:
+    def load_split(self, split: str) -> list[dict]:
         train_folder, test_folder = self._image_folders()
         if split == 'train':
             lists = ('train', 'val') if self.with_val else ('train', )
@@ -61,7 +60,7 @@ class MSMT17(ReIDDataset):
                 return paths
         raise self.missing_path_error(osp.join(self.data_root, 'train'))
 
-    def _read_list(self, name: str, image_folder: str) -> List[dict]:
+    def _read_list(self, name: str, image_folder: str) -> list[dict]:
         list_path = osp.join(self.data_root, LIST_FILES[name])
         if not osp.isfile(list_path):
             raise self.missing_path_error(list_path)

@@ -15,13 +15,14 @@ from the official RGA code") compares them with the official RGA transforms.
 import copy
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from mmengine.config import Config
 
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+from rga_mm.package_files import MIM_ROOTS, find_package_file
+
 #: folders searched for the configs, in order: installed package, checkout
-CONFIG_DIRS = (_PACKAGE_DIR / '.mim' / 'configs', _PACKAGE_DIR.parent / 'configs')
+CONFIG_DIRS = tuple(root / 'configs' for root in MIM_ROOTS)
 #: the config base that states the re-ID pipelines, relative to a folder of CONFIG_DIRS
 PIPELINES_CONFIG = '_base_/datasets/reid_256x128.py'
 _NAMES = ('TRAIN_PIPELINE', 'TEST_PIPELINE', 'REID_META_KEYS')
@@ -29,17 +30,12 @@ _NAMES = ('TRAIN_PIPELINE', 'TEST_PIPELINE', 'REID_META_KEYS')
 
 def pipelines_config_path() -> Path:
     """The config base the pipelines come from (module docstring)."""
-    for folder in CONFIG_DIRS:
-        if (folder / PIPELINES_CONFIG).is_file():
-            return folder / PIPELINES_CONFIG
-    raise FileNotFoundError(
-        f'rga_mm reads the re-ID pipelines from {PIPELINES_CONFIG} under the configs folder, '
-        f'but neither {CONFIG_DIRS[0]} (installed package) nor {CONFIG_DIRS[1]} (checkout) '
-        f'has it; reinstall rga_mm')
+    return find_package_file(PIPELINES_CONFIG, CONFIG_DIRS, 'rga_mm reads the re-ID pipelines '
+                             'from a config base', 'reinstall rga_mm')
 
 
 @lru_cache(maxsize=None)
-def _read(path: Path) -> Dict[str, Any]:
+def _read(path: Path) -> dict[str, Any]:
     cfg = Config.fromfile(str(path))
     pack = next(step for step in cfg.test_pipeline if step['type'].endswith('PackInputs'))
     return dict(TRAIN_PIPELINE=cfg.to_dict()['train_pipeline'],

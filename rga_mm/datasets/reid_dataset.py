@@ -2,7 +2,8 @@
 import numbers
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
@@ -51,7 +52,7 @@ class ReIDDataset(BaseDataset):
         kwargs.setdefault('test_mode', split != 'train')
         super().__init__(data_root=data_root, **kwargs)
 
-    def load_split(self, split: str) -> List[dict]:
+    def load_split(self, split: str) -> list[dict]:
         """Items of ``'train'``, ``'query'`` or ``'gallery'`` with their original ids.
 
         Returns:
@@ -65,7 +66,7 @@ class ReIDDataset(BaseDataset):
         """Whether ``root`` looks like this dataset's folder (a cheap check)."""
         raise NotImplementedError
 
-    def load_data_list(self) -> List[dict]:
+    def load_data_list(self) -> list[dict]:
         if not osp.isdir(self.data_root):
             raise FileNotFoundError(f'{self.dataset_name}: data_root {self.data_root} is '
                                     f'not a folder; expected {self.layout}')
@@ -88,7 +89,7 @@ class ReIDDataset(BaseDataset):
         with augmentation_random_state(idx.seed, idx.epoch, idx.draw):
             return super().prepare_data(int(idx))
 
-    def _load_nonempty(self, split: str) -> List[dict]:
+    def _load_nonempty(self, split: str) -> list[dict]:
         loaded = self.load_split(split)
         for item in loaded:
             _check_integer_labels(self.dataset_name, item)
@@ -98,7 +99,7 @@ class ReIDDataset(BaseDataset):
                              f'{self.data_root} has no images; expected {self.layout}')
         return items
 
-    def _log_statistics(self, splits: Dict[str, List[dict]]) -> None:
+    def _log_statistics(self, splits: dict[str, list[dict]]) -> None:
         table = PrettyTable(['split', 'identities', 'images', 'cameras'])
         for name, items in splits.items():
             table.add_row([name, len({item['gt_label'] for item in items}), len(items),
@@ -139,7 +140,7 @@ def _check_integer_labels(dataset_name: str, item: dict) -> None:
                              f'refused rather than truncated')
 
 
-def _relabel(items: List[dict]) -> List[dict]:
+def _relabel(items: list[dict]) -> list[dict]:
     """Map the identities to 0..K-1 in ascending order of the original ids."""
     label_of = {identity: label for label, identity in
                 enumerate(sorted({item['gt_label'] for item in items}))}
@@ -157,14 +158,14 @@ def _dataset_classes() -> Sequence[type]:
     return found
 
 
-def _subfolders(root: str) -> List[str]:
+def _subfolders(root: str) -> list[str]:
     try:
         return sorted(entry.path for entry in os.scandir(root) if entry.is_dir())
     except OSError:
         return []
 
 
-def scan_images(folder: str, suffix: str) -> Optional[List[str]]:
+def scan_images(folder: str, suffix: str) -> list[str] | None:
     """Sorted names of the ``suffix`` files in ``folder``; None if it is not a folder.
 
     Other files (such as the ``Thumbs.db`` found in Market-1501) are ignored.

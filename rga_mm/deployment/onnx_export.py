@@ -31,9 +31,9 @@ one (H, W) it was exported for, and ``dynamic_batch`` leaves only the batch size
 import json
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -128,8 +128,8 @@ class Preprocessing:
         reverse_channels: the preprocessor reverses the channel order (BGR → RGB for images
             read by mmcv).
     """
-    mean: Optional[tuple[float, ...]]
-    std: Optional[tuple[float, ...]]
+    mean: tuple[float, ...] | None
+    std: tuple[float, ...] | None
     reverse_channels: bool
 
     def describe(self, shape: Sequence[int]) -> str:
@@ -233,11 +233,11 @@ class ExportedFile:
 
 
 def export_onnx(module: nn.Module,
-                path: Union[str, Path],
+                path: str | Path,
                 shape: Sequence[int],
                 dynamic_batch: bool = False,
-                opset: Optional[int] = None,
-                metadata: Optional[dict] = None) -> ExportedFile:
+                opset: int | None = None,
+                metadata: dict | None = None) -> ExportedFile:
     """Export ``module`` for (B, 3, H, W) inputs with (H, W) = ``shape`` and save it.
 
     The batch is 1, or free with ``dynamic_batch`` (traced at 2: ``torch.export``
@@ -301,7 +301,7 @@ class Difference:
     relative: float
 
 
-def compare_with_onnxruntime(path: Union[str, Path], module: nn.Module,
+def compare_with_onnxruntime(path: str | Path, module: nn.Module,
                              shape: Sequence[int], batch_sizes: Sequence[int] = (1, ),
                              seed: int = 1) -> list[Difference]:
     """Run the file with ONNX Runtime (CPU) and ``module`` with PyTorch on random

@@ -1,3 +1,4 @@
-from .setup_env import register_all_modules
+"""Setting up the environment rga_mm runs in, as OpenMMLab's ``utils/setup_env.py``."""
+from .setup_env import allow_runner_checkpoints, register_all_modules
 
-__all__ = ['register_all_modules']
+__all__ = ['allow_runner_checkpoints', 'register_all_modules']

@@ -7,7 +7,6 @@ title gives the gate's actual range. Titles are drawn with ``Visualizer.draw_tex
 runner's visualizer sends the picture to its backends (local files, TensorBoard, ...) with
 ``add_image``, as :class:`rga_mm.engine.hooks.AttentionVisualizationHook` does.
 """
-from typing import List, Tuple
 
 import cv2
 import numpy as np
@@ -31,7 +30,7 @@ def resize_for_display(image: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=interpolation)
 
 
-def upsample_map(values: Tensor, size: Tuple[int, int]) -> Tensor:
+def upsample_map(values: Tensor, size: tuple[int, int]) -> Tensor:
     """(h, w) map → (1, H, W), bilinear as the feature map's positions cover the image."""
     return F.interpolate(values[None, None].float(), size=size, mode='bilinear',
                          align_corners=False)[0]
@@ -58,8 +57,8 @@ class AttentionVisualizer(Visualizer):
         self.alpha = alpha
 
     @staticmethod
-    def panel_titles(image_shape: Tuple[int, int],
-                     explanation: AttentionExplanation) -> List[str]:
+    def panel_titles(image_shape: tuple[int, int],
+                     explanation: AttentionExplanation) -> list[str]:
         """Two-line titles of the grid's panels, left to right, for an (H, W) image."""
         titles = [f'input\n{image_shape[0]}×{image_shape[1]}']
         titles += [f'{name} gate\n{float(gate.min()):.2f}–{float(gate.max()):.2f}'
@@ -68,8 +67,8 @@ class AttentionVisualizer(Visualizer):
             titles.append(f'CAM\n{explanation.cam_target}')
         return titles
 
-    def grid_size(self, image_shape: Tuple[int, int],
-                  explanation: AttentionExplanation) -> Tuple[int, int]:
+    def grid_size(self, image_shape: tuple[int, int],
+                  explanation: AttentionExplanation) -> tuple[int, int]:
         """(height, width) in pixels of the grid of an (H, W) image."""
         panel_width = max(1, round(image_shape[1] * self.panel_height / image_shape[0]))
         num_panels = len(self.panel_titles(image_shape, explanation))
@@ -96,7 +95,7 @@ class AttentionVisualizer(Visualizer):
         return self.draw_featmap(upsampled, shown, channel_reduction='squeeze_mean',
                                  alpha=self.alpha)
 
-    def _titled_row(self, panels: List[np.ndarray], titles: List[str]) -> np.ndarray:
+    def _titled_row(self, panels: list[np.ndarray], titles: list[str]) -> np.ndarray:
         height = TITLE_HEIGHT + self.panel_height
         width = sum(panel.shape[1] for panel in panels) + (len(panels) - 1) * PANEL_GAP
         canvas = np.full((height, width, 3), 255, np.uint8)

@@ -11,7 +11,6 @@ decides the score the CAM explains:
   class predicted on most pixels.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
 
 import torch
 from mmengine.dataset import pseudo_collate
@@ -36,12 +35,12 @@ class AttentionExplanation:
         cam: (h, w) non-negative class activation map at the target layer's size.
         cam_target: what the CAM explains, e.g. ``'embedding norm'`` or ``'class 3'``.
     """
-    gates: Dict[str, Tensor] = field(default_factory=dict)
-    cam: Optional[Tensor] = None
+    gates: dict[str, Tensor] = field(default_factory=dict)
+    cam: Tensor | None = None
     cam_target: str = ''
 
 
-def cam_layer_candidates(model: nn.Module, layer: Optional[str]) -> List[nn.Module]:
+def cam_layer_candidates(model: nn.Module, layer: str | None) -> list[nn.Module]:
     """The module named ``layer`` (a dotted path), or those of ``DEFAULT_CAM_TARGETS`` the
     model has, in order of preference (:class:`GradCAM` takes the first that outputs a
     map)."""
@@ -56,8 +55,8 @@ def cam_layer_candidates(model: nn.Module, layer: Optional[str]) -> List[nn.Modu
                          f'submodules are {top_level}') from None
 
 
-def _scores(model: nn.Module, inputs: Tensor, target_class: Optional[int],
-            targets: List[str]) -> Tensor:
+def _scores(model: nn.Module, inputs: Tensor, target_class: int | None,
+            targets: list[str]) -> Tensor:
     """(B,) scores the CAM explains (module docstring); appends each image's description
     to ``targets``."""
     output = model(inputs, mode='tensor')
@@ -89,9 +88,9 @@ def _scores(model: nn.Module, inputs: Tensor, target_class: Optional[int],
     return torch.stack(scores)
 
 
-def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: Optional[str] = None,
-                      target_class: Optional[int] = None,
-                      weighting: str = 'element') -> List[AttentionExplanation]:
+def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: str | None = None,
+                      target_class: int | None = None,
+                      weighting: str = 'element') -> list[AttentionExplanation]:
     """RGA spatial gates and a CAM for each image of a batch.
 
     Args:
@@ -115,7 +114,7 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: Optional[str]
                          'in training mode BatchNorm would mix the images of the batch')
     cam = GradCAM(cam_layer_candidates(model, cam_layer), weighting)
     inputs = inputs.detach().requires_grad_(True)  # a graph even for frozen weights
-    targets: List[str] = []
+    targets: list[str] = []
     with SpatialGateRecorder(model) as recorder:
         maps = cam(lambda: _scores(model, inputs, target_class, targets))
     return [AttentionExplanation(

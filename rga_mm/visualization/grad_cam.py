@@ -14,7 +14,8 @@ G = ∂score/∂A:
 No OpenMMLab package ships a CAM (mmpretrain's ``vis_cam.py`` tool needs the third-party
 ``grad-cam`` package), so this is a small module of our own.
 """
-from typing import Any, Callable, Dict, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -68,7 +69,7 @@ class GradCAM:
 
     def __call__(self, score_fn: Callable[[], Tensor]) -> Tensor:
         """Run ``score_fn`` (returns (B,) scores, one per image) → (B, h, w) maps."""
-        recorded: Dict[int, Any] = {}
+        recorded: dict[int, Any] = {}
 
         def record(index: int, output: Any) -> None:  # returns None: output unchanged
             recorded[index] = last_feature_map(output)

@@ -7,8 +7,8 @@ dropped and the file is read here, in the channel order the model was trained on
 the pipeline loads files (``LoadImageFromFile`` decodes to BGR), RGB for decoded-array
 datasets (mmpretrain's CIFAR and MNIST store RGB).
 """
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -33,7 +33,7 @@ def pipeline_channel_order(pipeline: Iterable) -> str:
     return 'bgr' if loads_files else 'rgb'
 
 
-def file_pipeline(test_pipeline: Sequence[dict]) -> Tuple[Compose, str]:
+def file_pipeline(test_pipeline: Sequence[dict]) -> tuple[Compose, str]:
     """A test pipeline config → (the pipeline without its loading steps, the channel order
     files must be read in). Transforms are built in the current default registry scope
     (:func:`rga_mm.apis.init_model` sets the config's)."""
@@ -42,7 +42,7 @@ def file_pipeline(test_pipeline: Sequence[dict]) -> Tuple[Compose, str]:
 
 
 def load_image_file(path: str, pipeline: Compose, channel_order: str,
-                    input_size: Optional[Tuple[int, int]] = None) -> dict:
+                    input_size: tuple[int, int] | None = None) -> dict:
     """Read ``path`` and run ``pipeline`` on it → the packed data dict (``inputs``,
     ``data_samples``).
 

@@ -13,7 +13,7 @@ known size. The frames are painted into the canvas (exact pixels); the labels ar
 mmengine's ``Visualizer.draw_texts``, and the result can go to any of its backends through
 ``add_image``.
 """
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -41,14 +41,14 @@ class RankedListVisualizer(Visualizer):
     """
 
     def __init__(self, name: str = 'ranked_list_visualizer',
-                 thumbnail_size: Tuple[int, int] = (128, 64), **kwargs) -> None:
+                 thumbnail_size: tuple[int, int] = (128, 64), **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         if min(thumbnail_size) < 8:
             raise ValueError(f'thumbnail_size must be at least 8×8 pixels, got '
                              f'{tuple(thumbnail_size)}')
         self.thumbnail_size = tuple(thumbnail_size)
 
-    def canvas_size(self, num_results: int) -> Tuple[int, int]:
+    def canvas_size(self, num_results: int) -> tuple[int, int]:
         """(height, width) in pixels of the picture of a query and ``num_results`` results."""
         panel_height, panel_width = (size + 2 * FRAME_WIDTH for size in self.thumbnail_size)
         width = (1 + num_results) * panel_width + max(num_results - 1, 0) * RESULT_GAP
@@ -56,7 +56,7 @@ class RankedListVisualizer(Visualizer):
 
     def draw_ranked_list(self, query: np.ndarray, results: Sequence[np.ndarray],
                          distances: Sequence[float],
-                         matches: Optional[Sequence[Optional[bool]]] = None) -> np.ndarray:
+                         matches: Sequence[bool | None] | None = None) -> np.ndarray:
         """Draw one query's ranked list.
 
         Args:
@@ -77,7 +77,7 @@ class RankedListVisualizer(Visualizer):
         matches = [None] * len(results) if matches is None else list(matches)
         height, width = self.canvas_size(len(results))
         canvas = np.full((height, width, 3), 255, np.uint8)
-        labels: List[str] = ['query\n']
+        labels: list[str] = ['query\n']
         lefts = [0]
         self._paste(canvas, 0, query, QUERY_COLOUR)
         left = self._panel_width() + QUERY_GAP
@@ -95,7 +95,7 @@ class RankedListVisualizer(Visualizer):
         return self.thumbnail_size[1] + 2 * FRAME_WIDTH
 
     def _paste(self, canvas: np.ndarray, left: int, image: np.ndarray,
-               colour: Tuple[int, int, int]) -> None:
+               colour: tuple[int, int, int]) -> None:
         """Frame of ``colour`` and the resized image inside it, at column ``left``."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f'draw_ranked_list needs (H, W, 3) RGB images, got shape '

@@ -5,7 +5,6 @@ RGA-S multiplies a (B, C, H, W) map by a gate a_s = σ(S(x)) of shape (B, 1, H, 
 (the RelationGate that computes S(x)), so it sees the gate the module actually applied,
 also in the ``CS`` mode where it is computed on the channel-attended map.
 """
-from typing import Dict
 
 import torch
 from torch import Tensor, nn
@@ -13,7 +12,7 @@ from torch import Tensor, nn
 from rga_mm.models.attention import RGA
 
 
-def rga_modules_with_spatial_gate(model: nn.Module) -> Dict[str, RGA]:
+def rga_modules_with_spatial_gate(model: nn.Module) -> dict[str, RGA]:
     """Name → module for every RGA in ``model`` that has a spatial branch, in model order."""
     return {name: module for name, module in model.named_modules()
             if isinstance(module, RGA) and hasattr(module, 'spatial_gate')}
@@ -30,7 +29,7 @@ class SpatialGateRecorder:
 
     def __init__(self, model: nn.Module) -> None:
         self.modules = rga_modules_with_spatial_gate(model)
-        self.gates: Dict[str, Tensor] = {}
+        self.gates: dict[str, Tensor] = {}
         self._handles = []
 
     def __enter__(self) -> 'SpatialGateRecorder':

@@ -14,9 +14,15 @@ import torch
 from mmengine.dataset import pseudo_collate
 from modelindex.load_model_index import load
 
-from rga_mm.apis import (CheckpointError, ReIDInferencer, get_model, init_model, list_models,
-                         model_config)
-from rga_mm.apis import model_index
+from rga_mm.apis import (
+    CheckpointError,
+    ReIDInferencer,
+    get_model,
+    init_model,
+    list_models,
+    model_config,
+    model_index,
+)
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.registry import DATASETS
 from bn_calibration import trained_like

@@ -13,6 +13,7 @@ from pathlib import Path
 import mmcv
 import pytest
 import torch
+
 from cifar_files import write_cifar
 
 ROOT = Path(__file__).parents[2]

@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from rga_mm.apis import init_model
-from rga_mm.utils.fake_data import fake_reid_batch
+from rga_mm.testing import fake_reid_batch
 
 CONFIG_DIR = Path(__file__).parents[2] / 'configs/reid'
 README = (CONFIG_DIR / 'README.md').read_text()

@@ -16,7 +16,7 @@ from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from rga_mm.registry import MODELS
-from rga_mm.utils.fake_data import fake_reid_batch
+from rga_mm.testing import fake_reid_batch
 from cuda_only import CUDA_ONLY
 
 pytestmark = CUDA_ONLY

@@ -1,7 +1,7 @@
 """Fixtures: tiny re-ID dataset trees under tmp_path, and the datasets' log messages."""
-from typing import List
 
 import pytest
+
 from reid_trees import CUHK03_NP, DUKE, MARKET, write_tree
 
 
@@ -24,7 +24,7 @@ def cuhk03_np_root(tmp_path) -> str:
 
 
 @pytest.fixture
-def logged(monkeypatch) -> List[str]:
+def logged(monkeypatch) -> list[str]:
     """Messages the datasets log (their statistics tables)."""
     messages = []
     monkeypatch.setattr('rga_mm.datasets.reid_dataset.print_log',

@@ -1,6 +1,5 @@
 """Tiny re-ID dataset trees in the real public layouts (file names, folders, list files)."""
 from pathlib import Path
-from typing import Dict, List
 
 import cv2
 import numpy as np
@@ -48,7 +47,7 @@ def write_image(path: str) -> None:
     assert cv2.imwrite(path, image)
 
 
-def write_tree(root: Path, folders: Dict[str, List[str]], images: bool = False) -> Path:
+def write_tree(root: Path, folders: dict[str, list[str]], images: bool = False) -> Path:
     """Create ``root/folder/name`` for every name; real images or empty files."""
     for folder, names in folders.items():
         for name in names:

@@ -5,11 +5,11 @@ import re
 
 import numpy as np
 import pytest
-from reid_trees import DUKE, MARKET, write_msmt17, write_tree
 
 from rga_mm.datasets import CUHK03, MSMT17, DukeMTMCReID, Market1501
 from rga_mm.datasets.reid_dataset import ReIDDataset
 from rga_mm.registry import DATASETS
+from reid_trees import DUKE, MARKET, write_msmt17, write_tree
 
 
 def items(dataset):

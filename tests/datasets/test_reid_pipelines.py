@@ -7,11 +7,16 @@ import torch
 from mmcv.transforms import Compose
 from mmpretrain.models import ClsDataPreprocessor
 from mmpretrain.structures import DataSample
-from reid_trees import MARKET, write_tree
 
-from rga_mm.datasets import (IMAGENET_MEAN_BGR, TEST_PIPELINE, TRAIN_PIPELINE, Market1501,
-                             ReIDRandomErasing)
+from rga_mm.datasets import (
+    IMAGENET_MEAN_BGR,
+    TEST_PIPELINE,
+    TRAIN_PIPELINE,
+    Market1501,
+    ReIDRandomErasing,
+)
 from rga_mm.registry import TRANSFORMS
+from reid_trees import MARKET, write_tree
 
 IMAGENET = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 

@@ -2,8 +2,8 @@
 
 README.md stays short (what it is, install, quick start, links); the rest lives in docs/.
 Every relative link of README.md, docs/*.md and the configs' READMEs reaches a file of the
-repository (and a heading of it, for a link with an anchor), the sdist ships what the README links to, and no
-file refers the reader to notes outside the repository.
+repository (and a heading of it, for a link with an anchor), the sdist ships what the README
+links to, and no file refers the reader to notes outside the repository.
 """
 import fnmatch
 import re

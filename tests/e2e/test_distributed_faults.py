@@ -17,8 +17,13 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from rga_mm.utils.distributed import (DEFAULT_TIMEOUT_S, CollectiveTimeoutError, dist_timeout,
-                                     explain_timeouts, prepare_cpu_distributed)
+from rga_mm.engine.launch import (
+    DEFAULT_TIMEOUT_S,
+    CollectiveTimeoutError,
+    dist_timeout,
+    explain_timeouts,
+    prepare_cpu_distributed,
+)
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'

@@ -14,7 +14,6 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
 
 import numpy as np
 import pytest
@@ -46,7 +45,7 @@ def _train(data_root: Path, work_dir: Path, num_workers: int, max_epochs: int,
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def _final_state(work_dir: Path) -> Dict[str, torch.Tensor]:
+def _final_state(work_dir: Path) -> dict[str, torch.Tensor]:
     """The model's state dict and the optimizer's state tensors of the last checkpoint."""
     checkpoint = torch.load(work_dir / f'epoch_{EPOCHS}.pth', weights_only=True)
     assert checkpoint['meta']['epoch'] == EPOCHS
@@ -56,7 +55,7 @@ def _final_state(work_dir: Path) -> Dict[str, torch.Tensor]:
     return tensors
 
 
-def _assert_bit_equal(actual: Dict[str, torch.Tensor], expected: Dict[str, torch.Tensor]):
+def _assert_bit_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]):
     assert actual.keys() == expected.keys()
     differing = [name for name in expected if not torch.equal(actual[name], expected[name])]
     largest = max(((actual[name].double() - expected[name].double()).abs().max().item(), name)
@@ -66,7 +65,7 @@ def _assert_bit_equal(actual: Dict[str, torch.Tensor], expected: Dict[str, torch
 
 
 @pytest.fixture(scope='module')
-def straight(tiny_market, tmp_path_factory) -> Dict[str, torch.Tensor]:
+def straight(tiny_market, tmp_path_factory) -> dict[str, torch.Tensor]:
     """The final state of 4 uninterrupted epochs, data loaded in the main process."""
     work_dir = tmp_path_factory.mktemp('straight')
     _train(tiny_market, work_dir, num_workers=0, max_epochs=EPOCHS)

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import torch
 
-
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 pytestmark = pytest.mark.slow

@@ -9,8 +9,12 @@ import torch
 from mmpretrain.structures import DataSample
 
 from rga_mm.evaluation import ReIDMetric
-from rga_mm.evaluation.functional import TprAccumulator, average_query_expansion, tpr_at_fpr
-from rga_mm.evaluation.functional import verification
+from rga_mm.evaluation.functional import (
+    TprAccumulator,
+    average_query_expansion,
+    tpr_at_fpr,
+    verification,
+)
 
 
 def sample(feature, identity, camera, is_query):

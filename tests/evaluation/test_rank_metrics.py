@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from rga_mm.evaluation.functional import RankAccumulator, rank_metrics
+from rga_mm.testing import plain_rank_metrics
 
 # Gallery of the hand-worked case: (identity, camera)
 GALLERY_IDS = np.array([2, 1, 1, 0, -1, 1, 3])
@@ -29,6 +30,17 @@ def test_hand_worked_cmc_ap_inp():
     q2: its only match g6 shares its camera → no valid match, skipped."""
     out = rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS,
                        max_rank=7)
+    assert out['num_valid_queries'] == 2 and out['num_skipped_queries'] == 1
+    np.testing.assert_allclose(out['cmc'], [0, 0.5, 0.5, 0.5, 0.5, 1, 1])
+    assert out['mAP'] == pytest.approx((0.45 + 1 / 6) / 2)
+    assert out['mINP'] == pytest.approx((0.4 + 1 / 6) / 2)
+
+
+def test_the_plain_reference_gives_the_hand_worked_values():
+    """``rga_mm.testing.plain_rank_metrics``, which the tests below and the metric benchmark
+    compare against, on the hand-worked case above."""
+    out = plain_rank_metrics(DISTMAT, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS,
+                             max_rank=7)
     assert out['num_valid_queries'] == 2 and out['num_skipped_queries'] == 1
     np.testing.assert_allclose(out['cmc'], [0, 0.5, 0.5, 0.5, 0.5, 1, 1])
     assert out['mAP'] == pytest.approx((0.45 + 1 / 6) / 2)
@@ -121,23 +133,6 @@ def test_nan_is_an_error():
         rank_metrics(distmat, QUERY_IDS, GALLERY_IDS, QUERY_CAMS, GALLERY_CAMS)
 
 
-def straightforward_rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
-                                 max_rank):
-    """The protocol written plainly: sort each row, filter, walk the matches."""
-    cmcs, aps, inps = [], [], []
-    for q in range(distmat.shape[0]):
-        order = np.argsort(distmat[q], kind='stable')
-        ids, cams = gallery_ids[order], gallery_cams[order]
-        keep = (ids != -1) & ~((ids == query_ids[q]) & (cams == query_cams[q]))
-        match_ranks = np.flatnonzero(ids[keep] == query_ids[q]) + 1
-        if match_ranks.size == 0:
-            continue
-        cmcs.append(np.arange(1, max_rank + 1) >= match_ranks[0])
-        aps.append(np.mean(np.arange(1, match_ranks.size + 1) / match_ranks))
-        inps.append(match_ranks.size / match_ranks[-1])
-    return np.mean(cmcs, axis=0), np.mean(aps), np.mean(inps)
-
-
 def small_integers(rng, shape):
     """Many ties; non-negative, so rows are sorted as the integers their bits read as."""
     return rng.integers(0, 6, shape).astype(np.float32)
@@ -155,17 +150,19 @@ def float64_quarters(rng, shape):
 
 @pytest.mark.parametrize('distances', [small_integers, signed_halves, float64_quarters])
 @pytest.mark.parametrize('seed', range(5))
-def test_matches_the_straightforward_protocol_in_any_chunking(seed, distances):
-    """Random problems with many ties, junk and distractors; chunks of 1 query up to all,
-    evaluated by one or several threads."""
+def test_matches_the_plain_protocol_in_any_chunking(seed, distances):
+    """Against the protocol written plainly (``rga_mm.testing.plain_rank_metrics``: sort each
+    row, filter, walk the matches) on random problems with many ties, junk and distractors;
+    chunks of 1 query up to all, evaluated by one or several threads."""
     rng = np.random.default_rng(seed)
     num_query, num_gallery = 40, 120
     query_ids = rng.integers(1, 10, num_query)
     gallery_ids = rng.integers(-1, 10, num_gallery)
     query_cams, gallery_cams = rng.integers(0, 3, num_query), rng.integers(0, 3, num_gallery)
     distmat = distances(rng, (num_query, num_gallery))
-    cmc, mean_ap, mean_inp = straightforward_rank_metrics(
-        distmat, query_ids, gallery_ids, query_cams, gallery_cams, max_rank=20)
+    plain = plain_rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,
+                               max_rank=20)
+    cmc, mean_ap, mean_inp = plain['cmc'], plain['mAP'], plain['mINP']
     for max_work_bytes in (1, 2000, 10**9):
         for num_threads in (1, 3):
             out = rank_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams,

@@ -9,10 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from rga_mm.evaluation.functional import (RankAccumulator, k_reciprocal_rerank,
-                                          k_reciprocal_rerank_chunks, pairwise_distance,
-                                          rank_metrics)
-from rga_mm.utils.memory import TensorMemoryTracker
+from rga_mm.evaluation.functional import (
+    RankAccumulator,
+    k_reciprocal_rerank,
+    k_reciprocal_rerank_chunks,
+    pairwise_distance,
+    rank_metrics,
+)
+from rga_mm.testing import TensorMemoryTracker
 
 BENCHMARK = Path(__file__).parents[2] / 'tools/analysis_tools/benchmark_rerank.py'
 

@@ -14,7 +14,7 @@ import torch
 
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, pairwise_distance
 from rga_mm.evaluation.functional.topk import square_topk
-from rga_mm.utils.memory import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker
 
 BENCHMARK = Path(__file__).parents[2] / 'tools/analysis_tools/benchmark_search.py'
 BUDGETS = (1, 2**12, 2**16, 2**30)  # one query × one gallery row per block ... one block

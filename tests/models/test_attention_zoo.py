@@ -9,8 +9,16 @@ import torch.nn.functional as F
 from mmcv.cnn import build_plugin_layer
 
 import rga_mm  # noqa: F401  (registers rga_mm's modules)
-from rga_mm.models.attention import (CBAM, SE, CBAMChannel, CBAMSpatial, FCChannel,
-                                     FCSpatial, FCSpatialChannel, NonLocal)
+from rga_mm.models.attention import (
+    CBAM,
+    SE,
+    CBAMChannel,
+    CBAMSpatial,
+    FCChannel,
+    FCSpatial,
+    FCSpatialChannel,
+    NonLocal,
+)
 from rga_mm.registry import MODELS
 
 C, H, W = 32, 6, 4  # a tiny (C, h, w) map; N = 24 positions
@@ -58,9 +66,9 @@ def test_se_scales_each_channel_by_its_excitation():
 
 def test_se_bottleneck_is_c_over_r_and_params_follow_the_formula():
     """mmpretrain's SELayer would round C/16 = 2 up to 8; Hu et al. use C/r."""
-    for channels, ratio in ((C, 16), (256, 16), (64, 4)):
-        module = SE(channels, ratio)
-        hidden = channels // ratio
+    for channels, reduction in ((C, 16), (256, 16), (64, 4)):
+        module = SE(channels, reduction)
+        hidden = channels // reduction
         assert module.conv1.conv.out_channels == hidden
         assert num_params(module) == 2 * channels * hidden + hidden + channels
 
@@ -292,7 +300,7 @@ def test_after_named_stages_of_an_mm_backbone():
     model = MODELS.build(dict(
         type='StageAttentionBackbone',
         backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, )),
-        attentions={'layer1': dict(type='SE', in_channels=64, ratio=4),
+        attentions={'layer1': dict(type='SE', in_channels=64, reduction=4),
                     'layer2.1': dict(type='NonLocal', in_channels=128),
                     'layer3': dict(type='FCSpatialChannel', in_channels=256,
                                    spatial_size=(4, 2)),

@@ -3,8 +3,11 @@ import pytest
 import torch
 from mmcv.cnn import ConvModule
 
-from rga_mm.models.attention.fused_convs import (conv_over_concatenation, folded_conv_norm,
-                                                 shared_input_convs)
+from rga_mm.models.attention.fused_convs import (
+    conv_over_concatenation,
+    folded_conv_norm,
+    shared_input_convs,
+)
 
 NORMS = [dict(type='BN'), dict(type='GN', num_groups=2), None]
 

@@ -34,6 +34,14 @@ def test_batch_hard_triplet_loss_by_hand():
     torch.testing.assert_close(loss, torch.tensor(0.3 / 4))
 
 
+def test_triplet_loss_gradient_stays_finite_where_features_coincide():
+    """Each anchor's distance to itself, and to a duplicate, is 0, where √ has an infinite
+    slope: the squared distances are floored before the root, so training never sees NaN."""
+    features = torch.tensor([[0., 1.], [0., 1.], [2., 0.], [3., 1.]], requires_grad=True)
+    BatchHardTripletLoss(margin=0.3)(features, torch.tensor([0, 0, 1, 1])).backward()
+    assert torch.isfinite(features.grad).all()
+
+
 def test_triplet_loss_needs_two_identities():
     with pytest.raises(ValueError, match='at least two identities'):
         BatchHardTripletLoss()(torch.randn(4, 3), torch.tensor([2, 2, 2, 2]))

@@ -10,8 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from rga_mm.synthetic import (DATASET_FOLDER, MANIFEST_NAME, Camera, generate_synthetic_market,
-                              render_person, sample_appearance, sample_camera)
+from rga_mm.synthetic import (
+    DATASET_FOLDER,
+    MANIFEST_NAME,
+    Camera,
+    generate_synthetic_market,
+    render_person,
+    sample_appearance,
+    sample_camera,
+)
 
 ROOT = Path(__file__).parents[2]
 # the real Market-1501 file names: identity (or -1 for junk), camera, sequence, frame, box

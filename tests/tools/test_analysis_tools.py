@@ -7,7 +7,7 @@ import torch
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA
-from rga_mm.utils.memory import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker
 
 ROOT = Path(__file__).parents[2]
 

@@ -7,8 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from rga_mm.apis import (CheckpointError, check_checkpoint_fits, check_resumable, init_model,
-                         load_state_dict_file, read_checkpoint)
+from rga_mm.apis import (
+    CheckpointError,
+    check_checkpoint_fits,
+    check_resumable,
+    init_model,
+    load_state_dict_file,
+    read_checkpoint,
+)
 
 TINY_CONFIG = """
 default_scope = 'rga_mm'

@@ -4,7 +4,7 @@ import pytest
 from mmengine.config import Config
 
 from rga_mm.apis import init_model
-from rga_mm.utils.run_config import check_output_file, load_run_config
+from rga_mm.engine.launch import check_output_file, load_run_config
 
 CONFIG = """
 default_scope = 'rga_mm'

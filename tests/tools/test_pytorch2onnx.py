@@ -239,7 +239,8 @@ def test_variable_size_rga_exports_its_reference_grid_as_two_matmuls(tmp_path):
 def test_opset_the_exporter_cannot_write_is_refused(tmp_path):
     module = _on_images(RGA(16, (5, 5), reduction=2))
     out = tmp_path / 'rga.onnx'
-    with pytest.raises(ExportError, match=r'opset 17 was asked for but the exporter wrote opset 18'):
+    with pytest.raises(ExportError,
+                       match=r'opset 17 was asked for but the exporter wrote opset 18'):
         export_onnx(module, out, (5, 5), opset=17)
     assert not out.exists()
 

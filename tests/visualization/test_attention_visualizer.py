@@ -56,9 +56,10 @@ def test_grid_layout_and_overlays(visualizer):
     # (panel index, hot quadrant) for layer1, layer4 and the CAM
     for index, (top, left) in ((1, (True, True)), (2, (False, False)), (3, (True, False))):
         overlay = panel(grid, index, width)
-        quadrants = {(t, l): overlay[(slice(8, half_h - 8) if t else slice(half_h + 8, None)),
-                                     (slice(2, half_w - 2) if l else slice(half_w + 2, None))]
-                     for t in (True, False) for l in (True, False)}
+        rows = {True: slice(8, half_h - 8), False: slice(half_h + 8, None)}  # top, bottom
+        cols = {True: slice(2, half_w - 2), False: slice(half_w + 2, None)}  # left, right
+        quadrants = {(is_top, is_left): overlay[rows[is_top], cols[is_left]]
+                     for is_top in (True, False) for is_left in (True, False)}
         hot = redness(quadrants.pop((top, left)))
         assert hot > 40, (index, hot)
         assert all(redness(q) < -40 for q in quadrants.values()), index

@@ -11,9 +11,15 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from PIL import Image
 
-from rga_mm.visualization.log_curves import (MAX_COLUMNS, SUBPLOT_INCHES, default_keys,
-                                             draw_curves, find_scalar_log, load_scalar_log,
-                                             plot_curves)
+from rga_mm.visualization.log_curves import (
+    MAX_COLUMNS,
+    SUBPLOT_INCHES,
+    default_keys,
+    draw_curves,
+    find_scalar_log,
+    load_scalar_log,
+    plot_curves,
+)
 
 ROOT = Path(__file__).parents[2]
 

@@ -14,13 +14,12 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from rga_mm.apis import init_model
-from rga_mm.synthetic import generate_synthetic_market
 from rga_mm.registry import DATASETS
+from rga_mm.synthetic import generate_synthetic_market
 from rga_mm.visualization.attention_visualizer import PANEL_GAP, TITLE_HEIGHT
 from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
 

@@ -15,8 +15,14 @@ import argparse
 import os.path as osp
 from collections.abc import Sequence
 
-from rga_mm.visualization.log_curves import (DEFAULT_DPI, ScalarLog, default_keys,
-                                             find_scalar_log, load_scalar_log, plot_curves)
+from rga_mm.visualization.log_curves import (
+    DEFAULT_DPI,
+    ScalarLog,
+    default_keys,
+    find_scalar_log,
+    load_scalar_log,
+    plot_curves,
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -24,7 +24,7 @@ other work on the machine), on random images at the config's ``input_size``.
 import argparse
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from mmengine.analysis import get_model_complexity_info
@@ -35,8 +35,7 @@ from torch import Tensor, nn
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA, RelationGate
-from rga_mm.utils.fake_data import fake_reid_batch
-from rga_mm.utils.memory import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker, fake_reid_batch
 
 IMAGES_PER_IDENTITY = 4
 

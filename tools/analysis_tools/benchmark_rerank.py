@@ -13,7 +13,7 @@ The measured run is what ``ReIDMetric(rerank=True)`` does: re-ranking from the e
 (``k_reciprocal_rerank_chunks``, cosine distance, k1 = 20, k2 = 6, λ = 0.3) streamed into
 ``RankAccumulator`` a chunk of queries at a time. Peak extra memory is the rise of the
 process's resident-memory high-water mark (Linux ``VmHWM``, reset just before the run,
-``rga_mm.utils.memory.process_peak_rise``) over its resident memory then: NumPy, SciPy and
+``rga_mm.testing.process_peak_rise``) over its resident memory then: NumPy, SciPy and
 PyTorch memory together, the allocators' caches included; the features, made before, are not
 counted. For comparison the table shows the (Q + G)² float32 matrix that a dense
 implementation holds, and mAP / rank-1 without and with re-ranking (the plain ranking is
@@ -29,14 +29,17 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from rga_mm.evaluation.functional import (RankAccumulator, k_reciprocal_rerank_chunks,
-                                          pairwise_distance)
-from rga_mm.utils.memory import process_peak_rise
+from rga_mm.evaluation.functional import (
+    RankAccumulator,
+    k_reciprocal_rerank_chunks,
+    pairwise_distance,
+)
+from rga_mm.testing import process_peak_rise
 
 MIB = 2**20
 # the standard deviation of an image's noise around its identity's centre (whose entries
@@ -56,7 +59,7 @@ class Size(NamedTuple):
 SIZES = {'market': Size(3368, 15913, 750, 6), 'msmt17': Size(11659, 82161, 3060, 15)}
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', nargs='+', choices=sorted(SIZES), default=list(SIZES),
                         help='problem sizes to run, in order')
@@ -107,7 +110,7 @@ def scaled(size: Size, scale: float) -> Size:
                 max(num_ids, math.ceil(size.num_gallery * scale)), num_ids, size.num_cams)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     budget = int(args.memory_mib * MIB)
     print(f'{args.dim}-d float32 features, cosine distance, k1 = 20, k2 = 6, λ = 0.3, '

@@ -5,18 +5,19 @@ at a 256×128 input, last stride 1) this measures forward + backward time and th
 of the tensors created, for the dense path (materialises the N×N relation matrix, as the
 paper) and the factorized path (rga_mm's default), on identical weights and inputs, and the
 largest single tensor each path allocates next to the size of the batch's larger relation
-matrices (N×N spatial or C×C channel) (tests/tools/test_analysis_tools.py proves that the factorized path allocates no
-relation-sized tensor at all).
+matrices (N×N spatial or C×C channel) (tests/tools/test_analysis_tools.py proves that the
+factorized path allocates no relation-sized tensor at all).
 
     python tools/analysis_tools/benchmark_rga.py [--batch 4] [--repeats 5]
 """
 import argparse
 import time
+
 import torch
 from prettytable import PrettyTable
 
 from rga_mm.models.attention import RGA
-from rga_mm.utils.memory import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker
 
 # (C, h, w) after ResNet-50 stages 1-4 for a 256×128 input with last stride 1 (paper §4.1.1)
 REID_STAGES = ((256, 64, 32), (512, 32, 16), (1024, 16, 8), (2048, 16, 8))

@@ -10,10 +10,10 @@ Time is the best of ``--repeat`` runs. Extra memory, beyond the query and galler
 the caller holds, is measured in separate runs, two ways:
 
 * tensors: the peak total of the tensor storages created during the search, seen by
-  ``rga_mm.utils.memory.TensorMemoryTracker`` (a TorchDispatchMode that sees every tensor
+  ``rga_mm.testing.TensorMemoryTracker`` (a TorchDispatchMode that sees every tensor
   an aten op creates);
 * process: the rise of the process's peak resident memory (Linux ``VmHWM``, reset through
-  ``/proc/self/clear_refs`` just before the search: ``rga_mm.utils.memory.process_peak_rise``)
+  ``/proc/self/clear_refs`` just before the search: ``rga_mm.testing.process_peak_rise``)
   over its resident memory then; it includes the allocator's and the libraries' own memory
   ("n/a" where the kernel does not allow the reset).
 
@@ -24,17 +24,17 @@ Usage::
 """
 import argparse
 import time
-from typing import Callable, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import torch
 
 from rga_mm.evaluation.functional import gallery_topk, pairwise_distance
-from rga_mm.utils.memory import TensorMemoryTracker, process_peak_rise
+from rga_mm.testing import TensorMemoryTracker, process_peak_rise
 
 MIB = 2**20
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--num-gallery', type=int, default=100_000)
     parser.add_argument('--num-query', type=int, default=1_000)
@@ -56,7 +56,7 @@ def tensor_peak(run: Callable[[], object]) -> float:
     return tracker.peak_bytes / MIB
 
 
-def best_time(run: Callable[[], object], repeat: int) -> Tuple[float, object]:
+def best_time(run: Callable[[], object], repeat: int) -> tuple[float, object]:
     best, result = float('inf'), None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -65,7 +65,7 @@ def best_time(run: Callable[[], object], repeat: int) -> Tuple[float, object]:
     return best, result
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     generator = torch.Generator().manual_seed(args.seed)
     gallery = torch.randn(args.num_gallery, args.dim, generator=generator)

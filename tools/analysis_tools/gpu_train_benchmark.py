@@ -37,7 +37,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from rga_mm.apis import init_model
-from rga_mm.utils.fake_data import fake_reid_batch
+from rga_mm.testing import fake_reid_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / 'configs/reid/baseline_r50-ls1_1xb64-600e_market1501-256x128.py'

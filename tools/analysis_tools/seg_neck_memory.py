@@ -16,7 +16,7 @@ import torch
 from mmengine.analysis import FlopAnalyzer
 
 from rga_mm.models.necks import RGANeck
-from rga_mm.utils.memory import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker
 
 
 class Attend(torch.nn.Module):
@@ -85,7 +85,7 @@ def measure_whole_model(args: argparse.Namespace) -> None:
     """One whole-image forward of a segmentation config (plain BN, random weights)."""
     from mmengine.registry import init_default_scope
 
-    from rga_mm.utils.config_loader import load_config, require_segmentation
+    from rga_mm.engine.launch import load_config, require_segmentation
     require_segmentation('--model-config (a whole segmentation model)')
     from mmseg.registry import MODELS
 

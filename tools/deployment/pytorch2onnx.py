@@ -26,16 +26,23 @@ Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
 """
 import argparse
 import os.path as osp
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from mmengine.config import DictAction
 
 from rga_mm.apis import CheckpointError, init_model
-from rga_mm.deployment.onnx_export import (INPUT_NAME, RELATIVE_TOLERANCE, ExportError,
-                                           compare_with_onnxruntime, describe_output,
-                                           export_onnx, prepare_for_export, preprocessing_of,
-                                           require_deploy)
-from rga_mm.utils.run_config import PARTIAL_LOAD_HELP, check_output_file
+from rga_mm.deployment.onnx_export import (
+    INPUT_NAME,
+    RELATIVE_TOLERANCE,
+    ExportError,
+    compare_with_onnxruntime,
+    describe_output,
+    export_onnx,
+    prepare_for_export,
+    preprocessing_of,
+    require_deploy,
+)
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP, check_output_file
 
 
 def _positive(text: str) -> int:
@@ -45,7 +52,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Export a model to ONNX and check it against PyTorch with ONNX Runtime.')
     parser.add_argument('config', help='config file')
@@ -67,7 +74,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def export_shape(cfg, shape: Optional[Sequence[int]]) -> tuple[int, int]:
+def export_shape(cfg, shape: Sequence[int] | None) -> tuple[int, int]:
     """(H, W) from ``--shape``, else the config's ``input_size`` or ``crop_size``."""
     if shape:
         return tuple(shape)
@@ -77,7 +84,7 @@ def export_shape(cfg, shape: Optional[Sequence[int]]) -> tuple[int, int]:
     raise SystemExit('the config defines neither input_size nor crop_size: pass --shape H W')
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     check_output_file(args.out)
     try:

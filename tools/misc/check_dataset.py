@@ -13,7 +13,7 @@ skipped.
 """
 import argparse
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmengine.config import DictAction
@@ -22,12 +22,12 @@ from mmengine.utils import track_iter_progress, track_parallel_progress
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.utils.config_loader import load_config, merge_cfg_options
+from rga_mm.engine.launch import load_config, merge_cfg_options
 
 SPLITS = ('train', 'val', 'test')
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file whose datasets to check')
     parser.add_argument('--nproc', type=int, default=1,
@@ -38,9 +38,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def split_datasets(cfg) -> List[Tuple[str, dict]]:
+def split_datasets(cfg) -> list[tuple[str, dict]]:
     """(split names, dataset config) for each distinct dataset of the dataloaders."""
-    found: List[Tuple[List[str], dict]] = []
+    found: list[tuple[list[str], dict]] = []
     for split in SPLITS:
         loader = cfg.get(f'{split}_dataloader')
         if not loader or not loader.get('dataset'):
@@ -54,7 +54,7 @@ def split_datasets(cfg) -> List[Tuple[str, dict]]:
     return [('/'.join(names), dataset) for names, dataset in found]
 
 
-def image_reader(dataset) -> Optional[LoadImageFromFile]:
+def image_reader(dataset) -> LoadImageFromFile | None:
     """The loading step of the dataset's pipeline as rga_mm's ``LoadImageFromFile``, or
     None if the pipeline loads no image files."""
     for step in getattr(getattr(dataset, 'pipeline', None), 'transforms', []):
@@ -67,7 +67,7 @@ def image_reader(dataset) -> Optional[LoadImageFromFile]:
     return None
 
 
-def read_problem(task: Tuple[str, LoadImageFromFile]) -> Optional[str]:
+def read_problem(task: tuple[str, LoadImageFromFile]) -> str | None:
     """Why the image cannot be read, or None when it can."""
     path, reader = task
     try:
@@ -77,7 +77,7 @@ def read_problem(task: Tuple[str, LoadImageFromFile]) -> Optional[str]:
     return None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cfg = load_config(args.config)
@@ -85,7 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
     init_default_scope(cfg.get('default_scope', 'rga_mm'))
-    tasks: Dict[str, LoadImageFromFile] = {}
+    tasks: dict[str, LoadImageFromFile] = {}
     for splits, dataset_cfg in split_datasets(cfg):
         dataset = DATASETS.build(dataset_cfg)
         reader = image_reader(dataset)

@@ -3,7 +3,8 @@
 #   core  (default) what the demo, re-ID, CIFAR and the tools need: pure-Python wheels,
 #         mmcv-lite, no compiler; about 2 minutes on a fresh 2-core machine
 #   full  core + the `seg`, `tests` and `deploy` extras: mmsegmentation and mmcv 2.1.0
-#         compiled with its CPU ops (about 9 minutes the first time), pytest, openmim, onnx
+#         compiled with its CPU ops (about 9 minutes the first time), pytest, ruff, openmim,
+#         onnx
 # Exact versions come from requirements/constraints.txt. A stamp per profile holds a hash of
 # the files that define it: a second run with unchanged files installs nothing.
 # Usage: bash tools/misc/ensure_env.sh [core|full]
@@ -49,6 +50,7 @@ install_full() {
   PATH="$venv/bin:$PATH" MAX_JOBS=${MAX_JOBS:-2} CUDA_VISIBLE_DEVICES='' \
     "${pip[@]}" --no-build-isolation -r "$req/seg.txt" -r "$req/tests.txt" -r "$req/deploy.txt"
   "$py" -c "import mmcv.ops, mmseg, mim, pytest, onnx, onnxruntime, onnxscript, rga_mm"
+  "$py" -m ruff --version
   profile_hash full > "$venv/.rga_mm-full"
 }
 

@@ -15,8 +15,8 @@ first is drawn, so an unreadable one stops the tool at once, named. The checkpoi
 the config's model (every tensor name and shape) unless ``--partial-load`` is given.
 """
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 import mmcv
 from mmengine.config import DictAction
@@ -24,14 +24,14 @@ from mmengine.config import DictAction
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.utils.run_config import PARTIAL_LOAD_HELP
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item
 from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file of the model')
     parser.add_argument('checkpoint', help='checkpoint file')
@@ -54,7 +54,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def expand_images(paths: List[str]) -> List[Path]:
+def expand_images(paths: list[str]) -> list[Path]:
     """Files as given; folders → their image files in name order."""
     images = []
     for path in map(Path, paths):
@@ -71,7 +71,7 @@ def expand_images(paths: List[str]) -> List[Path]:
     return images
 
 
-def check_images_readable(images: List[Path]) -> None:
+def check_images_readable(images: list[Path]) -> None:
     """Decode every image once, as the datasets' loading step does; stop naming the first
     one that cannot be read."""
     reader = LoadImageFromFile()
@@ -83,7 +83,7 @@ def check_images_readable(images: List[Path]) -> None:
                              f'give image files that OpenCV can decode') from None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     images = expand_images(args.images)
     try:

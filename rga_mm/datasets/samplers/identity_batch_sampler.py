@@ -1,5 +1,5 @@
 """P × K identity batches for metric learning (the official RGA ``RandomIdentitySampler``)."""
-from typing import Iterator, List
+from collections.abc import Iterator
 
 import numpy as np
 from torch.utils.data import BatchSampler, Sampler
@@ -79,7 +79,7 @@ class IdentityBatchSampler(BatchSampler):
                 f'{sampler.world_size} ranks')
         self.num_batches_per_rank = num_batches // sampler.world_size
 
-    def epoch_plan(self, epoch: int) -> List[List[int]]:
+    def epoch_plan(self, epoch: int) -> list[list[int]]:
         """All batches of ``epoch``, for all ranks (rank r takes batches r, r + world, ...)."""
         rng = np.random.default_rng([self.sampler.seed, epoch])
         indices = []
@@ -91,7 +91,7 @@ class IdentityBatchSampler(BatchSampler):
         return [np.concatenate(indices[start:start + size]).tolist()
                 for start in range(0, len(indices) - size + 1, size)]
 
-    def __iter__(self) -> Iterator[List[SampleIndex]]:
+    def __iter__(self) -> Iterator[list[SampleIndex]]:
         seed, epoch = self.sampler.seed, self.sampler.epoch
         plan = self.epoch_plan(epoch)
         world_size, rank = self.sampler.world_size, self.sampler.rank

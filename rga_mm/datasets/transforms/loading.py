@@ -10,7 +10,6 @@ registered under mmcv's name in the ``rga_mm`` scope, as mmocr does with its own
 tools that recognise the loading step by name (the attention visualiser) still do.
 ``tools/misc/check_dataset.py`` reads a config's images through the same method.
 """
-from typing import Optional
 
 import mmcv
 import mmengine.fileio as fileio
@@ -30,8 +29,8 @@ class UnreadableImageError(OSError):
     rebuild the error, as PyTorch does when a DataLoader worker raised it.
     """
 
-    def __init__(self, message: str, path: Optional[str] = None,
-                 reason: Optional[str] = None):
+    def __init__(self, message: str, path: str | None = None,
+                 reason: str | None = None):
         super().__init__(message)
         self.path = path
         self.reason = reason
@@ -81,7 +80,7 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
                 f'as an image (truncated, corrupt or not an image file){detail}')
         return img
 
-    def transform(self, results: dict) -> Optional[dict]:
+    def transform(self, results: dict) -> dict | None:
         try:
             img = self.read(results['img_path'])
         except UnreadableImageError:

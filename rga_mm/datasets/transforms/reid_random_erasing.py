@@ -1,6 +1,6 @@
 """Random erasing as the official RGA training applies it (Zhong et al., AAAI 2020)."""
 import math
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -43,7 +43,7 @@ class ReIDRandomErasing(BaseTransform):
 
     def __init__(self,
                  prob: float = 0.5,
-                 area_range: Tuple[float, float] = (0.02, 0.4),
+                 area_range: tuple[float, float] = (0.02, 0.4),
                  min_aspect: float = 0.3,
                  fill: Sequence[float] = IMAGENET_MEAN_BGR,
                  max_attempts: int = 100):
@@ -59,7 +59,7 @@ class ReIDRandomErasing(BaseTransform):
         self.max_attempts = max_attempts
 
     @cache_randomness
-    def rectangle(self, height: int, width: int) -> Optional[Tuple[int, int, int, int]]:
+    def rectangle(self, height: int, width: int) -> tuple[int, int, int, int] | None:
         """(top, left, h, w) of the rectangle to erase, or None."""
         if np.random.rand() >= self.prob:
             return None

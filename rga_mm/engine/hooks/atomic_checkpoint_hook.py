@@ -13,7 +13,6 @@ truncated checkpoint, with ``max_keep_ckpts=1`` no complete one at all, and a
 """
 import os
 import os.path as osp
-from typing import List
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
@@ -75,7 +74,7 @@ class AtomicCheckpointHook(CheckpointHook):
         for outdated_step in outdated:
             self._remove(self.filename_tmpl.format(outdated_step))
 
-    def _keep(self, runner, step: int) -> List[int]:
+    def _keep(self, runner, step: int) -> list[int]:
         """Record ``step`` among the kept checkpoints (in the message hub, so that the
         checkpoint itself knows), and return the steps that no longer fit."""
         if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids and

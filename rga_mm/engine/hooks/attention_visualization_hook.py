@@ -14,8 +14,8 @@ the same validation images and sends each one to the runner's visualizer as the 
 ``<work_dir>/<timestamp>/vis_data/vis_image/attention_<image name>_<step>.png``,
 ``TensorboardVisBackend`` an image series per name.
 """
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.dist import is_main_process
@@ -46,9 +46,9 @@ class AttentionVisualizationHook(Hook):
 
     priority = 'LOW'
 
-    def __init__(self, num_images: int = 4, indices: Optional[Sequence[int]] = None,
-                 interval: int = 1, by_epoch: Optional[bool] = None,
-                 cam_layer: Optional[str] = None, target_class: Optional[int] = None,
+    def __init__(self, num_images: int = 4, indices: Sequence[int] | None = None,
+                 interval: int = 1, by_epoch: bool | None = None,
+                 cam_layer: str | None = None, target_class: int | None = None,
                  weighting: str = 'element', panel_height: int = 256) -> None:
         if interval < 1:
             raise ValueError(f'interval must be at least 1, got {interval}')
@@ -62,8 +62,8 @@ class AttentionVisualizationHook(Hook):
                                     weighting=weighting)
         self.drawer = AttentionVisualizer(name=f'attention_hook_{id(self)}',
                                           panel_height=panel_height)
-        self.images: List[dict] = []
-        self.names: List[str] = []
+        self.images: list[dict] = []
+        self.names: list[str] = []
         self.channel_order = 'bgr'
 
     def before_train(self, runner) -> None:

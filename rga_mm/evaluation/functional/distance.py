@@ -1,12 +1,44 @@
-"""Distances between re-ID embeddings."""
-import torch
+"""Distances between re-ID embeddings: the evaluation's, the re-ranking's and the triplet
+loss's Euclidean distance all come from :func:`euclidean_from_dots`."""
 import torch.nn.functional as F
+from torch import Tensor
 
 DISTANCES = ('cosine', 'euclidean')
 
 
-def pairwise_distance(query: torch.Tensor, gallery: torch.Tensor,
-                      metric: str = 'cosine') -> torch.Tensor:
+def euclidean_from_dots(dots: Tensor, row_squared_norms: Tensor, column_squared_norms: Tensor,
+                        min_squared: float = 0.0) -> Tensor:
+    """‖x_i − y_j‖ = √(‖x_i‖² + ‖y_j‖² − 2 x_i·y_j) from the dot products and the norms.
+
+    Rounding can make a squared distance slightly negative; it is clamped to ``min_squared``
+    before the square root. The root's gradient is infinite at 0, so a loss that
+    differentiates the distances (the triplet loss) passes a small positive ``min_squared``;
+    the evaluation passes 0.
+
+    Args:
+        dots: (n, m) dot products x_i·y_j; overwritten with the result unless it requires
+            a gradient.
+        row_squared_norms: (n, ) ‖x_i‖², or (n, 1).
+        column_squared_norms: (m, ) ‖y_j‖².
+        min_squared: the least squared distance.
+
+    Returns:
+        (n, m) distances.
+    """
+    rows = row_squared_norms.reshape(-1, 1)
+    if dots.requires_grad:  # autograd records it: no in-place op
+        squared = dots * -2 + rows + column_squared_norms
+        return squared.clamp(min=min_squared).sqrt()
+    squared = dots.mul_(-2).add_(rows).add_(column_squared_norms)
+    return squared.clamp_(min=min_squared).sqrt_()
+
+
+def euclidean_distance(x: Tensor, y: Tensor, min_squared: float = 0.0) -> Tensor:
+    """(n, D), (m, D) → (n, m) Euclidean distances, by :func:`euclidean_from_dots`."""
+    return euclidean_from_dots(x @ y.T, x.pow(2).sum(dim=1), y.pow(2).sum(dim=1), min_squared)
+
+
+def pairwise_distance(query: Tensor, gallery: Tensor, metric: str = 'cosine') -> Tensor:
     """Distance of every query embedding to every gallery embedding.
 
     Args:
@@ -26,6 +58,4 @@ def pairwise_distance(query: torch.Tensor, gallery: torch.Tensor,
     query, gallery = query.float(), gallery.float()
     if metric == 'cosine':
         return 1 - F.normalize(query, dim=1) @ F.normalize(gallery, dim=1).T
-    squared = (query.pow(2).sum(1, keepdim=True) + gallery.pow(2).sum(1)
-               - 2 * query @ gallery.T)
-    return squared.clamp_(min=0).sqrt_()
+    return euclidean_distance(query, gallery)

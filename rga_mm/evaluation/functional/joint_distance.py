@@ -3,22 +3,22 @@
 k-reciprocal re-ranking (``rerank.py``) treats the Q queries and G gallery items as one set
 of Q + G items, queries first: item Q + j is gallery item j. It never holds their
 (Q + G)² distance matrix; it asks for blocks of it. :class:`EmbeddingDistances` computes
-them from the embeddings by the formulas of the evaluation's :func:`pairwise_distance`, from
-dot products and norms computed once (so that no normalised copy of the gallery is made for
-every block: the results differ from :func:`pairwise_distance`'s in the last bits only);
+them from the embeddings by the formulas of the evaluation's :func:`pairwise_distance` (the
+Euclidean one by the same :func:`euclidean_from_dots`), from dot products and norms computed
+once (so that no normalised copy of the gallery is made for every block: the results differ
+from :func:`pairwise_distance`'s in the last bits only);
 :class:`MatrixDistances` reads them from the query-gallery, query-query and gallery-gallery
 matrices, already computed. Both have ``block(rows, columns)``: the (n, m) float32
 distances of the n items of the range ``rows`` to the m items ``columns``, a range or a
 sorted array of item numbers.
 """
-from typing import Union
 
 import numpy as np
 import torch
 
-from .distance import DISTANCES
+from .distance import DISTANCES, euclidean_from_dots
 
-Items = Union[slice, np.ndarray]
+Items = slice | np.ndarray
 # embedding rows checked for NaN / inf, and whose norms are computed, at once
 CHECK_ROWS = 4096
 # F.normalize's: a norm below it counts as it
@@ -58,12 +58,11 @@ class EmbeddingDistances:
 
     def block(self, rows: slice, columns: Items) -> torch.Tensor:
         """(n, m) float32 distances of the items ``rows`` to the items ``columns``."""
-        distances = self._embeddings(rows) @ self._embeddings(columns).T
-        row_norms, column_norms = self.norms[rows, None], self.norms[columns]
+        dots = self._embeddings(rows) @ self._embeddings(columns).T
+        row_norms, column_norms = self.norms[rows], self.norms[columns]
         if self.metric == 'cosine':
-            return distances.mul_(row_norms).mul_(column_norms).neg_().add_(1)
-        distances = distances.mul_(-2).add_(row_norms).add_(column_norms)
-        return distances.clamp_(min=0).sqrt_()
+            return dots.mul_(row_norms[:, None]).mul_(column_norms).neg_().add_(1)
+        return euclidean_from_dots(dots, row_norms, column_norms)
 
     def _embeddings(self, items: Items) -> torch.Tensor:
         """The embeddings of a range or a sorted array of items."""
@@ -95,8 +94,8 @@ class MatrixDistances:
         if (min(num_query, num_gallery) < 1 or query_query.shape != (num_query, num_query)
                 or gallery_gallery.shape != (num_gallery, num_gallery)):
             raise ValueError(f'expected (Q, G), (Q, Q) and (G, G) distance matrices with '
-                             f'Q, G >= 1, got shapes {query_gallery.shape}, {query_query.shape} and '
-                             f'{gallery_gallery.shape}')
+                             f'Q, G >= 1, got shapes {query_gallery.shape}, '
+                             f'{query_query.shape} and {gallery_gallery.shape}')
         for name, matrix in (('query-gallery', query_gallery), ('query-query', query_query),
                              ('gallery-gallery', gallery_gallery)):
             if not np.isfinite(matrix).all():

@@ -33,7 +33,6 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional, Union
 
 import numpy as np
 
@@ -52,8 +51,8 @@ def rank_metrics(distmat: np.ndarray,
                  gallery_cams: np.ndarray,
                  max_rank: int = 50,
                  max_work_bytes: int = DEFAULT_MAX_WORK_BYTES,
-                 num_threads: Optional[int] = None
-                 ) -> dict[str, Union[np.ndarray, float, int]]:
+                 num_threads: int | None = None
+                 ) -> dict[str, np.ndarray | float | int]:
     """Evaluate a re-ID ranking (the protocol of the module docstring).
 
     Args:
@@ -80,7 +79,7 @@ def rank_metrics(distmat: np.ndarray,
             or when no query has a valid match.
     """
     distmat = np.asarray(distmat)
-    query_ids, gallery_ids, query_cams, gallery_cams = _check_inputs(
+    query_ids, gallery_ids, query_cams, gallery_cams = _check_input(
         distmat, query_ids, gallery_ids, query_cams, gallery_cams, max_rank)
     accumulator = RankAccumulator(gallery_ids, gallery_cams, max_rank, max_work_bytes,
                                   num_threads)
@@ -104,7 +103,7 @@ class RankAccumulator:
                  gallery_cams: np.ndarray,
                  max_rank: int = 50,
                  max_work_bytes: int = DEFAULT_MAX_WORK_BYTES,
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: int | None = None) -> None:
         gallery_ids = _integer_labels('gallery_ids', np.asarray(gallery_ids).reshape(-1))
         gallery_cams = _integer_labels('gallery_cams', np.asarray(gallery_cams).reshape(-1))
         if gallery_ids.size != gallery_cams.size:
@@ -124,7 +123,7 @@ class RankAccumulator:
     def add(self, distmat: np.ndarray, query_ids: np.ndarray, query_cams: np.ndarray) -> None:
         """Take in the (q, G) distances of q queries, their (q,) identities and cameras."""
         distmat = np.asarray(distmat)
-        query_ids, _, query_cams, _ = _check_inputs(
+        query_ids, _, query_cams, _ = _check_input(
             distmat, query_ids, self.gallery_ids, query_cams, self.gallery_cams, self.max_rank)
         if not np.issubdtype(distmat.dtype, np.floating):
             distmat = distmat.astype(np.float64)
@@ -147,7 +146,7 @@ class RankAccumulator:
                 self.per_chunk += pool.map(evaluate, chunks)
         self.num_query += num_query
 
-    def result(self) -> dict[str, Union[np.ndarray, float, int]]:
+    def result(self) -> dict[str, np.ndarray | float | int]:
         """The scores of all queries added (see :func:`rank_metrics`)."""
         ap, inp, first_rank = (np.concatenate(values) for values in zip(*self.per_chunk))
         if ap.size == 0:
@@ -235,7 +234,7 @@ class _IdentityIndex:
         return query, self.order[np.repeat(self.starts[where], counts) + offset]
 
 
-def _sort_rows(block: np.ndarray, columns: Union[np.ndarray, slice],
+def _sort_rows(block: np.ndarray, columns: np.ndarray | slice,
                out: np.ndarray) -> None:
     """Write the sorted ``block[:, columns]`` into the first rows of ``out``.
 
@@ -263,7 +262,7 @@ def _sort_values(rows: np.ndarray) -> None:
         rows.sort(axis=1)
 
 
-def _valid_match_ranks(block: np.ndarray, columns: Union[np.ndarray, slice],
+def _valid_match_ranks(block: np.ndarray, columns: np.ndarray | slice,
                        sorted_rows: np.ndarray, query_ids: np.ndarray,
                        query_cams: np.ndarray, gallery_cams: np.ndarray,
                        by_identity: _IdentityIndex,
@@ -327,7 +326,7 @@ def _lower_bound(flat: np.ndarray, row_start: np.ndarray, row_length: int,
     return base - row_start + (flat[base] < values)
 
 
-def _count_ties_before(block: np.ndarray, columns: Union[np.ndarray, slice],
+def _count_ties_before(block: np.ndarray, columns: np.ndarray | slice,
                        rows: np.ndarray, cols: np.ndarray, values: np.ndarray,
                        max_work_bytes: int) -> np.ndarray:
     """Per pair i, how many of ``block[rows[i], columns][:cols[i]]`` equal ``values[i]``."""
@@ -348,7 +347,7 @@ def _exclusive_cumsum(flags: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _check_inputs(distmat: np.ndarray, *labels_and_max_rank) -> tuple[np.ndarray, ...]:
+def _check_input(distmat: np.ndarray, *labels_and_max_rank) -> tuple[np.ndarray, ...]:
     """Validate shapes and label types; return the four label arrays as 1-D int64 arrays."""
     *labels, max_rank = labels_and_max_rank
     if distmat.ndim != 2:

@@ -32,7 +32,6 @@ change their last bit, and so the order of two items at the same distance up to 
 """
 import math
 from collections.abc import Iterator
-from typing import Union
 
 import numpy as np
 import torch
@@ -41,7 +40,7 @@ from scipy import sparse
 from .joint_distance import EmbeddingDistances, MatrixDistances
 from .topk import square_topk
 
-Distances = Union[EmbeddingDistances, MatrixDistances]
+Distances = EmbeddingDistances | MatrixDistances
 
 DEFAULT_MAX_MEMORY_BYTES = 256 * 2**20
 # the least budget: one row of work over all N items (step 5's arrays for one query row,

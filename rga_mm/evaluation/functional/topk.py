@@ -19,7 +19,6 @@ items the evaluation protocol removes (docs/reid.md, "Evaluation protocol") are 
 (identity -1), and the query's own identity seen by the query's own camera.
 """
 from collections.abc import Callable
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -32,18 +31,13 @@ DEFAULT_MAX_CHUNK_BYTES = 128 * 2**20
 # temporary they are computed from, the boolean exclusion mask, the boolean tie count
 BYTES_PER_PAIR = 4 + 4 + 1 + 1
 MAX_BLOCK_ROWS = 4096
-ArrayLike = Union[np.ndarray, torch.Tensor]
-Labels = Optional[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+ArrayLike = np.ndarray | torch.Tensor
+Labels = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None
 
 
-def gallery_topk(query: torch.Tensor,
-                 gallery: torch.Tensor,
-                 k: int,
-                 metric: str = 'cosine',
-                 query_ids: Optional[ArrayLike] = None,
-                 gallery_ids: Optional[ArrayLike] = None,
-                 query_cams: Optional[ArrayLike] = None,
-                 gallery_cams: Optional[ArrayLike] = None,
+def gallery_topk(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str = 'cosine',
+                 query_ids: ArrayLike | None = None, gallery_ids: ArrayLike | None = None,
+                 query_cams: ArrayLike | None = None, gallery_cams: ArrayLike | None = None,
                  max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """The k nearest gallery items of every query, without a (Q, G) matrix.
@@ -80,12 +74,9 @@ def gallery_topk(query: torch.Tensor,
                            max_chunk_bytes)
 
 
-def distance_topk(distmat: ArrayLike,
-                  k: int,
-                  query_ids: Optional[ArrayLike] = None,
-                  gallery_ids: Optional[ArrayLike] = None,
-                  query_cams: Optional[ArrayLike] = None,
-                  gallery_cams: Optional[ArrayLike] = None,
+def distance_topk(distmat: ArrayLike, k: int,
+                  query_ids: ArrayLike | None = None, gallery_ids: ArrayLike | None = None,
+                  query_cams: ArrayLike | None = None, gallery_cams: ArrayLike | None = None,
                   max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES
                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`gallery_topk` of a (Q, G) distance matrix already computed (e.g. by

@@ -8,8 +8,13 @@ from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
 
 from rga_mm.registry import METRICS
-from ..functional import (RankAccumulator, TprAccumulator, average_query_expansion,
-                          k_reciprocal_rerank_chunks, pairwise_distance)
+from ..functional import (
+    RankAccumulator,
+    TprAccumulator,
+    average_query_expansion,
+    k_reciprocal_rerank_chunks,
+    pairwise_distance,
+)
 from ..functional.distance import DISTANCES
 from ..functional.rerank import DEFAULT_MAX_MEMORY_BYTES
 

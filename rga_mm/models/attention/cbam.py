@@ -10,41 +10,33 @@ Equations of Woo et al. (§3), for a (B, C, H, W) map F:
 
 The MLP carries biases as in their released code. Eq. 3 is a bare convolution; their code
 adds a BatchNorm after it (conv without bias); ``norm_cfg=dict(type='BN')`` gives that.
-
-:class:`SpatialChannelAttention` (two gates in the orders of RGA's modes) is shared with
-the FC attention of ``fc_attention.py``.
+CBAM composes the two gates with ``helpers.SpatialChannelAttention``, as FC-S/C does.
 """
-from typing import Optional
-
 import torch
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from rga_mm.registry import MODELS
-from .relation_gate import reduced_width
-from .input_checks import check_feature_map
-
-GATE_ORDERS = ('CS', 'SC', 'S//C')
+from .helpers import ChannelAttention, SpatialAttention, SpatialChannelAttention, reduced_width
 
 
 @MODELS.register_module()
-class CBAMChannel(BaseModule):
+class CBAMChannel(ChannelAttention):
     """CBAM channel attention (Woo et al. Eq. 2); output = input scaled per channel.
 
     Parameters: 2·C·(C/r) + C/r + C.
 
     Args:
         in_channels: C.
-        ratio: r, the reduction of the shared MLP (16 in Woo et al.).
+        reduction: r, the reduction of the shared MLP (16 in Woo et al.).
     """
 
     _abbr_ = 'cbam_channel'
 
-    def __init__(self, in_channels: int, ratio: int = 16,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(self, in_channels: int, reduction: int = 16,
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
-        hidden = reduced_width(in_channels, ratio, 'a channel count')
+        hidden = reduced_width(in_channels, reduction, 'a channel count')
         self.in_channels = in_channels
         self.shared_mlp = nn.Sequential(
             ConvModule(in_channels, hidden, 1, act_cfg=dict(type='ReLU')),
@@ -56,14 +48,9 @@ class CBAMChannel(BaseModule):
         pooled_max = x.amax(dim=(2, 3), keepdim=True)
         return torch.sigmoid(self.shared_mlp(pooled_avg) + self.shared_mlp(pooled_max))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, 'CBAMChannel')
-        return x * self.channel_attention(x)
-
 
 @MODELS.register_module()
-class CBAMSpatial(BaseModule):
+class CBAMSpatial(SpatialAttention):
     """CBAM spatial attention (Woo et al. Eq. 3); output = input scaled per position.
 
     Parameters: 2·k² + 1 (paper: conv with bias), or 2·k² + 2 with ``norm_cfg`` BN (code).
@@ -77,7 +64,7 @@ class CBAMSpatial(BaseModule):
     _abbr_ = 'cbam_spatial'
 
     def __init__(self, in_channels: int, kernel_size: int = 7,
-                 norm_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+                 norm_cfg: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f'CBAMSpatial needs an odd kernel_size to keep the map size, '
@@ -91,43 +78,6 @@ class CBAMSpatial(BaseModule):
         pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
         return torch.sigmoid(self.conv(pooled))
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, 'CBAMSpatial')
-        return x * self.spatial_attention(x)
-
-
-class SpatialChannelAttention(BaseModule):
-    """A channel gate and a spatial gate applied in one of RGA's orders.
-
-    ``'CS'``: x̂ = x·a_c(x), out = x̂·a_s(x̂); ``'SC'``: the reverse; ``'S//C'`` (parallel):
-    out = x·a_s(x)·a_c(x). The gates are modules with ``channel_attention`` /
-    ``spatial_attention`` methods, kept as ``channel_gate`` and ``spatial_gate``.
-    """
-
-    def __init__(self, in_channels: int, channel_gate: nn.Module, spatial_gate: nn.Module,
-                 mode: str, init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg)
-        if mode not in GATE_ORDERS:
-            raise ValueError(f'{type(self).__name__} mode must be one of {GATE_ORDERS}, '
-                             f'got {mode!r}')
-        self.in_channels = in_channels
-        self.mode = mode
-        self.channel_gate = channel_gate
-        self.spatial_gate = spatial_gate
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, type(self).__name__)
-        channel, spatial = self.channel_gate, self.spatial_gate
-        if self.mode == 'CS':
-            x = x * channel.channel_attention(x)
-            return x * spatial.spatial_attention(x)
-        if self.mode == 'SC':
-            x = x * spatial.spatial_attention(x)
-            return x * channel.channel_attention(x)
-        return x * spatial.spatial_attention(x) * channel.channel_attention(x)
-
 
 @MODELS.register_module()
 class CBAM(SpatialChannelAttention):
@@ -135,7 +85,7 @@ class CBAM(SpatialChannelAttention):
 
     Args:
         in_channels: C.
-        ratio: r of the channel MLP (16).
+        reduction: r of the channel MLP (16).
         kernel_size: k of the spatial conv (7).
         mode: ``'CS'`` (Woo et al.'s, default), ``'SC'`` or ``'S//C'`` (their ablation).
         spatial_norm_cfg: norm after the spatial conv (None as in Eq. 3).
@@ -143,9 +93,9 @@ class CBAM(SpatialChannelAttention):
 
     _abbr_ = 'cbam'
 
-    def __init__(self, in_channels: int, ratio: int = 16, kernel_size: int = 7,
-                 mode: str = 'CS', spatial_norm_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(in_channels, CBAMChannel(in_channels, ratio),
+    def __init__(self, in_channels: int, reduction: int = 16, kernel_size: int = 7,
+                 mode: str = 'CS', spatial_norm_cfg: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(in_channels, CBAMChannel(in_channels, reduction),
                          CBAMSpatial(in_channels, kernel_size, spatial_norm_cfg), mode,
                          init_cfg)

@@ -11,34 +11,36 @@ fully connected layer over the channels. For a (B, C, h, w) map x with N = h·w:
     FC-S       a_s = σ(W_2 δ(W_1 mean_c(e) + b_1) + b_2),  W_1: N → N/r_h, W_2: N/r_h → N
     FC-C       a_c = σ(W_3 mean_{h,w}(e) + b_3),           W_3: C/r_e → C
     FC-S/C     out = x · a_s · a_c  (both gates from x, in parallel)
-Our choices where the papers leave them open: r_e = 8 and r_h = 8, RGA's s1 and s2, so
-that the comparison runs at RGA's reductions; FC-S/C gates in parallel (``'S//C'``): the
-refining unit of Liu et al. computes its spatial and channel gates from the same input,
-and the RGA paper writes "S/C" rather than a sequential "SC"/"CS". ``mode`` selects another
-order. The fully connected layers are 1×1 ``ConvModule``s on (B, N, 1, 1) and (B, C/r_e,
-1, 1) tensors (the same weights and biases as ``nn.Linear``).
+Our choices where the papers leave them open: r_e = 8 and r_h = 8 (``reduction`` and
+``hidden_reduction``), RGA's s1 and s2, so that the comparison runs at RGA's reductions;
+FC-S/C gates in parallel (``'S//C'``): the refining unit of Liu et al. computes its spatial
+and channel gates from the same input, and the RGA paper writes "S/C" rather than a
+sequential "SC"/"CS". ``mode`` selects another order. The fully connected layers are 1×1
+``ConvModule``s on (B, N, 1, 1) and (B, C/r_e, 1, 1) tensors (the same weights and biases
+as ``nn.Linear``).
 """
-from typing import Optional
-
 import torch
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from rga_mm.registry import MODELS
-from .cbam import SpatialChannelAttention
-from .relation_gate import reduced_width
-from .input_checks import check_feature_map
+from .helpers import (
+    ChannelAttention,
+    SpatialAttention,
+    SpatialChannelAttention,
+    check_feature_map,
+    reduced_width,
+)
 
 
-def embedding(in_channels: int, ratio: int, norm_cfg: dict) -> ConvModule:
-    """The 1×1 conv → BN → ReLU embedding C → C // ratio that precedes FC-S and FC-C."""
-    return ConvModule(in_channels, reduced_width(in_channels, ratio, 'a channel count'), 1,
+def embedding(in_channels: int, reduction: int, norm_cfg: dict) -> ConvModule:
+    """The 1×1 conv → BN → ReLU embedding C → C // reduction that precedes FC-S and FC-C."""
+    return ConvModule(in_channels, reduced_width(in_channels, reduction, 'a channel count'), 1,
                       norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
 
 
 @MODELS.register_module()
-class FCSpatial(BaseModule):
+class FCSpatial(SpatialAttention):
     """FC-S: fully connected spatial attention over the h·w positions of a fixed-size map.
 
     Parameters (C' = C/r_e, N = h·w, N' = N/r_h): C·C' + 2·C' + 2·N·N' + N' + N.
@@ -46,30 +48,32 @@ class FCSpatial(BaseModule):
     Args:
         in_channels: C.
         spatial_size: (h, w), the map size the module is built for.
-        embed_ratio: r_e, reduction of the 1×1 embedding (8).
-        hidden_ratio: r_h, reduction inside the two fully connected layers (8).
+        reduction: r_e, reduction of the 1×1 embedding (8).
+        hidden_reduction: r_h, reduction inside the two fully connected layers (8).
         norm_cfg: normalisation after the embedding conv.
     """
 
     _abbr_ = 'fc_spatial'
 
     def __init__(self, in_channels: int, spatial_size: tuple[int, int],
-                 embed_ratio: int = 8, hidden_ratio: int = 8,
-                 norm_cfg: dict = dict(type='BN'), init_cfg: Optional[dict] = None) -> None:
+                 reduction: int = 8, hidden_reduction: int = 8,
+                 norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if len(spatial_size) != 2 or min(spatial_size) < 1:
             raise ValueError(f'spatial_size must be (h, w) with h, w >= 1, got {spatial_size}')
         self.in_channels = in_channels
         self.spatial_size = tuple(int(s) for s in spatial_size)
         num_positions = self.spatial_size[0] * self.spatial_size[1]
-        hidden = reduced_width(num_positions, hidden_ratio, 'a position count')
-        self.embedding = embedding(in_channels, embed_ratio, norm_cfg)
+        hidden = reduced_width(num_positions, hidden_reduction, 'a position count')
+        self.embedding = embedding(in_channels, reduction, norm_cfg)
         self.position_fc = nn.Sequential(
             ConvModule(num_positions, hidden, 1, act_cfg=dict(type='ReLU')),
             ConvModule(hidden, num_positions, 1, act_cfg=None))
 
-    def check_size(self, x: Tensor) -> None:
-        """Raise one sentence naming both sizes when ``x`` is not the built map size."""
+    def check_input(self, x: Tensor) -> None:
+        """Raise one clear sentence unless ``x`` is a (B, C, h, w) map of the built size
+        (naming both sizes when they differ)."""
+        check_feature_map(x, self.in_channels, 'FCSpatial')
         size = tuple(x.shape[-2:])
         if size != self.spatial_size:
             built = '×'.join(map(str, self.spatial_size))
@@ -80,36 +84,31 @@ class FCSpatial(BaseModule):
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """a_s: (B, C, h, w) → (B, 1, h, w), values in (0, 1)."""
-        self.check_size(x)
+        self.check_input(x)
         pooled = self.embedding(x).mean(dim=1)  # (B, h, w): cross-channel average pooling
         logits = self.position_fc(pooled.flatten(1)[..., None, None])  # (B, N, 1, 1)
         return torch.sigmoid(logits).view(x.shape[0], 1, *self.spatial_size)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, h, w); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, 'FCSpatial')
-        return x * self.spatial_attention(x)
-
 
 @MODELS.register_module()
-class FCChannel(BaseModule):
+class FCChannel(ChannelAttention):
     """FC-C: one fully connected layer over the spatially pooled embedding → channel gate.
 
     Parameters (C' = C/r_e): C·C' + 2·C' + C'·C + C.
 
     Args:
         in_channels: C.
-        embed_ratio: r_e, reduction of the 1×1 embedding (8).
+        reduction: r_e, reduction of the 1×1 embedding (8).
         norm_cfg: normalisation after the embedding conv.
     """
 
     _abbr_ = 'fc_channel'
 
-    def __init__(self, in_channels: int, embed_ratio: int = 8,
-                 norm_cfg: dict = dict(type='BN'), init_cfg: Optional[dict] = None) -> None:
+    def __init__(self, in_channels: int, reduction: int = 8,
+                 norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         self.in_channels = in_channels
-        self.embedding = embedding(in_channels, embed_ratio, norm_cfg)
+        self.embedding = embedding(in_channels, reduction, norm_cfg)
         self.channel_fc = ConvModule(self.embedding.conv.out_channels, in_channels, 1,
                                      act_cfg=None)
 
@@ -117,11 +116,6 @@ class FCChannel(BaseModule):
         """a_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
         pooled = self.embedding(x).mean(dim=(2, 3), keepdim=True)
         return torch.sigmoid(self.channel_fc(pooled))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, 'FCChannel')
-        return x * self.channel_attention(x)
 
 
 @MODELS.register_module()
@@ -131,8 +125,8 @@ class FCSpatialChannel(SpatialChannelAttention):
     Args:
         in_channels: C.
         spatial_size: (h, w) of the map (for FC-S).
-        embed_ratio: r_e of both embeddings (8).
-        hidden_ratio: r_h of FC-S (8).
+        reduction: r_e of both embeddings (8).
+        hidden_reduction: r_h of FC-S (8).
         mode: ``'S//C'`` (default), ``'SC'`` or ``'CS'``.
         norm_cfg: normalisation after the embedding convs.
     """
@@ -140,9 +134,9 @@ class FCSpatialChannel(SpatialChannelAttention):
     _abbr_ = 'fc_spatial_channel'
 
     def __init__(self, in_channels: int, spatial_size: tuple[int, int],
-                 embed_ratio: int = 8, hidden_ratio: int = 8, mode: str = 'S//C',
-                 norm_cfg: dict = dict(type='BN'), init_cfg: Optional[dict] = None) -> None:
+                 reduction: int = 8, hidden_reduction: int = 8, mode: str = 'S//C',
+                 norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
         super().__init__(
-            in_channels, FCChannel(in_channels, embed_ratio, norm_cfg),
-            FCSpatial(in_channels, spatial_size, embed_ratio, hidden_ratio, norm_cfg), mode,
+            in_channels, FCChannel(in_channels, reduction, norm_cfg),
+            FCSpatial(in_channels, spatial_size, reduction, hidden_reduction, norm_cfg), mode,
             init_cfg)

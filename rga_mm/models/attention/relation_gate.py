@@ -16,22 +16,14 @@ branches compute the same function.
 """
 from typing import Optional
 
-import torch
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from .fused_convs import conv_over_concatenation, folded_conv_norm, shared_input_convs
+from .helpers import reduced_width
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
-
-
-def reduced_width(width: int, ratio: int, what: str) -> int:
-    """⌊width / ratio⌋, refusing a ratio that leaves no channel."""
-    if ratio < 1 or ratio > width:
-        raise ValueError(f'reduction ratio {ratio} does not fit {what} of size {width}: '
-                         f'it must lie in [1, {width}]')
-    return width // ratio
 
 
 class RelationGate(BaseModule):

@@ -27,7 +27,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from rga_mm.registry import MODELS
-from .input_checks import check_feature_map
+from .helpers import check_feature_map
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 

@@ -7,18 +7,15 @@ Equations of Hu et al. (§3), for a (B, C, H, W) map u:
     scale      x̃_c = s_c · u_c                                           (Eq. 4)
 with r = 16 (their default). Like their released models, W1 and W2 carry biases.
 """
-from typing import Optional
-
 from mmpretrain.models.utils.se_layer import SELayer
 from torch import Tensor
 
 from rga_mm.registry import MODELS
-from .input_checks import check_feature_map
-from .relation_gate import reduced_width
+from .helpers import ChannelAttention, reduced_width
 
 
 @MODELS.register_module()
-class SE(SELayer):
+class SE(ChannelAttention, SELayer):
     """Squeeze-and-excitation channel attention; output = input scaled per channel.
 
     A thin subclass of mmpretrain's ``SELayer`` (global average pooling, then two 1×1
@@ -31,25 +28,20 @@ class SE(SELayer):
 
     Args:
         in_channels: C.
-        ratio: r, the reduction of the bottleneck (16 in Hu et al.).
+        reduction: r, the reduction of the bottleneck (16 in Hu et al.).
     """
 
     _abbr_ = 'se'  # name stem when built by mmcv's build_plugin_layer
 
-    def __init__(self, in_channels: int, ratio: int = 16,
-                 init_cfg: Optional[dict] = None) -> None:
-        squeeze_channels = reduced_width(in_channels, ratio, 'a channel count')
+    def __init__(self, in_channels: int, reduction: int = 16,
+                 init_cfg: dict | None = None) -> None:
+        squeeze_channels = reduced_width(in_channels, reduction, 'a channel count')
         super().__init__(in_channels, squeeze_channels=squeeze_channels,
                          act_cfg=(dict(type='ReLU'), dict(type='Sigmoid')),
                          init_cfg=init_cfg)
         self.in_channels = in_channels
-        self.ratio = ratio
+        self.reduction = reduction
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """The excitation s: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
         return self.conv2(self.conv1(self.global_avgpool(x)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, 'SE')
-        return x * self.channel_attention(x)

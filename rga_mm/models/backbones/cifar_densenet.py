@@ -15,7 +15,7 @@ Submodules are ``stem``, ``block1``, ``transition1``, ``block2``, ``transition2`
 DenseNet-BC-100 is the output of ``transition1``: 24 + 16·12 = 216 channels at 32×32,
 compressed to 108 and pooled to 16×16.
 """
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from mmcv.cnn import build_norm_layer

@@ -7,7 +7,7 @@ the shape changes a stride-2 subsample padded with zero channels, so no shortcut
 parameters (ResNet-110: 1.73 M). mmpretrain's ``ResNet_CIFAR`` is the ImageNet ResNet with a
 3×3 stem (64..512 channels, 1×1-conv shortcuts), not this network, hence this file.
 """
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule

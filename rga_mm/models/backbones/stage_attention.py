@@ -18,7 +18,7 @@ Example::
             layer4=dict(type='rga_mm.RGA', in_channels=2048, spatial_size=(16, 8))))
 """
 from functools import partial
-from typing import Any, Optional
+from typing import Any
 
 from mmengine.model import BaseModule
 from torch import nn
@@ -44,7 +44,7 @@ class StageAttentionBackbone(BaseModule):
     """
 
     def __init__(self, backbone: dict, attentions: dict[str, dict],
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         self.backbone = MODELS.build(backbone)
         stages = dict(self.backbone.named_modules())

@@ -6,7 +6,7 @@ decode head reads 2·C channels. The neck is built for one ``spatial_size`` and,
 accepts maps of any other size through RGA's RoIAlign reference grid (paper §4.2): training
 crops (769×769 → a 97×97 map) and whole-image testing (1024×2048 → 128×256) use one module.
 """
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from mmengine.model import BaseModule
@@ -37,7 +37,7 @@ class RGANeck(BaseModule):
                  spatial_size: Sequence[int],
                  in_index: int = -1,
                  variable_size: bool = True,
-                 init_cfg: Optional[dict] = None,
+                 init_cfg: dict | None = None,
                  **rga_options) -> None:
         super().__init__(init_cfg)
         if not isinstance(in_channels, int) or in_channels < 1:
@@ -61,7 +61,7 @@ class RGANeck(BaseModule):
         """Channels of the replaced map: the decode head's ``in_channels``."""
         return 2 * self.in_channels
 
-    def check_inputs(self, inputs: Sequence[Tensor]) -> Tensor:
+    def check_input(self, inputs: Sequence[Tensor]) -> Tensor:
         """The map to attend, or one clear sentence saying why it cannot be attended."""
         if isinstance(inputs, Tensor):
             inputs = (inputs,)
@@ -87,7 +87,7 @@ class RGANeck(BaseModule):
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
         """Backbone maps → the same tuple with map ``in_index`` now (B, 2·C, H, W)."""
-        x = self.check_inputs(inputs)
+        x = self.check_input(inputs)
         outputs = list(inputs) if not isinstance(inputs, Tensor) else [inputs]
         outputs[self.in_index] = torch.cat([x, self.rga(x)], dim=1)
         return tuple(outputs)

@@ -5,9 +5,7 @@ pooled feature f (pre-BN) → BatchNorm1d with a frozen zero bias → f_bn (post
 Training: CE with label smoothing on the logits + batch-hard triplet on f, 1:1.
 Test: the embedding is f or f_bn (``test_feature``).
 """
-from typing import Optional
 
-import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -35,7 +33,7 @@ class BNNeckHead(BaseModule):
                                        label_smooth_val=0.1, mode='original'),
                  loss_triplet: dict = dict(type='BatchHardTripletLoss', margin=0.3),
                  test_feature: str = 'post_bn',
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if test_feature not in TEST_FEATURES:
             raise ValueError(f'test_feature must be one of {TEST_FEATURES}, '

@@ -1,6 +1,5 @@
 """Person re-ID model: backbone → neck (pooling) → BNNeck head, as an mmengine BaseModel."""
 from pathlib import Path
-from typing import Optional, Union
 
 import torch
 from mmengine.model import BaseModel
@@ -47,10 +46,10 @@ class ReIDModel(BaseModel):
     def __init__(self,
                  backbone: dict,
                  head: dict,
-                 neck: Optional[dict] = dict(type='mmpretrain.GlobalAveragePooling'),
-                 data_preprocessor: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 neck: dict | None = dict(type='mmpretrain.GlobalAveragePooling'),
+                 data_preprocessor: dict | None = None,
+                 test_cfg: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
         if data_preprocessor is not None and 'type' not in data_preprocessor:
             data_preprocessor = dict(type='mmpretrain.ClsDataPreprocessor', **data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -90,8 +89,8 @@ class ReIDModel(BaseModel):
             embeddings = (embeddings + self.extract_feat(inputs.flip(-1))) / 2
         return embeddings
 
-    def forward(self, inputs: Tensor, data_samples: Optional[list] = None,
-                mode: str = 'tensor') -> Union[dict, list, Tensor]:
+    def forward(self, inputs: Tensor, data_samples: list | None = None,
+                mode: str = 'tensor') -> dict | list | Tensor:
         if mode == 'loss':
             labels = torch.cat([sample.gt_label for sample in data_samples]).to(inputs.device)
             return self.head.loss(self.pooled_features(inputs), labels)
@@ -105,7 +104,7 @@ class ReIDModel(BaseModel):
         raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
 
 
-def _checked_test_cfg(test_cfg: Optional[dict]) -> dict:
+def _checked_test_cfg(test_cfg: dict | None) -> dict:
     """``ReIDModel.TEST_OPTIONS`` updated with ``test_cfg``; an unknown key or a non-bool
     ``flip`` is an error naming it."""
     test_cfg = dict(test_cfg or {})

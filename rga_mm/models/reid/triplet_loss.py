@@ -7,14 +7,12 @@ Euclidean distance, enter a margin ranking loss (paper §4.1, margin 0.3).
 import torch
 from torch import Tensor, nn
 
+from rga_mm.evaluation.functional.distance import euclidean_distance
 from rga_mm.registry import MODELS
 
-
-def pairwise_euclidean(features: Tensor) -> Tensor:
-    """(B, D) → (B, B) Euclidean distances, with a gradient that stays finite at 0."""
-    squared = features.pow(2).sum(dim=1)
-    distances = squared[:, None] + squared[None, :] - 2 * features @ features.t()
-    return distances.clamp(min=1e-12).sqrt()
+# squared distances are clamped to at least this before the square root, so that its gradient
+# stays finite where two features coincide (the anchor with itself, duplicates)
+MIN_SQUARED_DISTANCE = 1e-12
 
 
 @MODELS.register_module()
@@ -36,7 +34,7 @@ class BatchHardTripletLoss(nn.Module):
         if labels.unique().numel() < 2:
             raise ValueError('batch-hard triplet loss needs at least two identities in a '
                              f'batch, got labels {labels.tolist()}')
-        distances = pairwise_euclidean(features)
+        distances = euclidean_distance(features, features, MIN_SQUARED_DISTANCE)  # (B, B)
         same = labels[:, None] == labels[None, :]
         hardest_positive = distances.masked_fill(~same, 0).amax(dim=1)
         hardest_negative = distances.masked_fill(same, float('inf')).amin(dim=1)

@@ -14,7 +14,7 @@ import difflib
 import importlib
 import inspect
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -52,7 +52,7 @@ def mentions_mmseg(node: Any) -> bool:
     return False
 
 
-def load_config(path: Union[str, Path]) -> Config:
+def load_config(path: str | Path) -> Config:
     """``Config.fromfile(path)``, refusing a missing file or a missing ``seg`` extra."""
     path = str(path)
     if not Path(path).is_file():
@@ -76,7 +76,7 @@ RUNNER_KEYS = frozenset(
      'activation_checkpointing', 'efficient_conv_bn_eval'])
 
 
-def merge_cfg_options(cfg: Config, options: Optional[dict], source: str = '') -> None:
+def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> None:
     """``cfg.merge_from_dict(options)``, refusing a key whose first part is neither in the
     config nor read by mmengine's Runner (a typo would be silently ignored).
 

@@ -19,8 +19,8 @@ watchdog aborts the process and logs ``Timeout(ms)``.
 import datetime
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 import torch.distributed as dist

@@ -1,14 +1,15 @@
-"""The command-line handling tools/train.py and tools/test.py share."""
+"""The command-line handling tools/train.py and tools/test.py share (the other tools take
+``--partial-load`` and ``--out`` with the same help and checks)."""
 import argparse
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from rga_mm.apis import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
-from .config_loader import load_config, merge_cfg_options
+from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
+from .config import load_config, merge_cfg_options
 from .distributed import explain_timeouts
 
 PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
@@ -29,7 +30,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_run_args(parser: argparse.ArgumentParser,
-                   argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+                   argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line (``argv``, default ``sys.argv``); a ``--local-rank`` given by
     an old launcher becomes ``LOCAL_RANK`` unless the environment already has one (torchrun
     sets it)."""
@@ -38,8 +39,8 @@ def parse_run_args(parser: argparse.ArgumentParser,
     return args
 
 
-def load_run_config(config: str, launcher: str, cfg_options: Optional[dict],
-                    work_dir: Optional[str]) -> Config:
+def load_run_config(config: str, launcher: str, cfg_options: dict | None,
+                    work_dir: str | None) -> Config:
     """Load ``config`` and apply ``--launcher``, ``--cfg-options`` and ``--work-dir``.
 
     Without ``--work-dir`` or a ``work_dir`` in the config, runs go to
@@ -64,7 +65,7 @@ def load_run_config(config: str, launcher: str, cfg_options: Optional[dict],
     return cfg
 
 
-def check_output_file(path: Optional[str], option: str = '--out') -> None:
+def check_output_file(path: str | None, option: str = '--out') -> None:
     """Stop now, not after a whole evaluation, if the file ``path`` cannot be written: its
     folder is missing or read-only, or ``path`` is a folder."""
     if path is None:
@@ -84,7 +85,7 @@ def check_output_file(path: Optional[str], option: str = '--out') -> None:
                          f'another path')
 
 
-def build_checked_runner(cfg: Config, checkpoint: Optional[dict], checkpoint_path: Optional[str],
+def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: str | None,
                          partial_load: bool) -> Runner:
     """``Runner.from_cfg(cfg)``, refusing a ``checkpoint`` (read from ``checkpoint_path``, to
     be loaded by the Runner) that does not fit the Runner's model.

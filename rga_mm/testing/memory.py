@@ -15,7 +15,6 @@ allocators' caches included.
 import gc
 import weakref
 from collections.abc import Callable
-from typing import Optional
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -81,7 +80,7 @@ class TensorMemoryTracker(TorchDispatchMode):
         return out
 
 
-def process_peak_rise(run: Callable[[], object]) -> Optional[int]:
+def process_peak_rise(run: Callable[[], object]) -> int | None:
     """Run ``run()``; return the bytes by which it raised the process's peak resident memory
     above the resident memory before it, or None where the peak cannot be reset (not Linux,
     or not allowed).

@@ -1,0 +1,37 @@
+"""Starting a run, as the tools do: loading its config (naming the ``seg`` extra where one
+needs it, refusing mistyped ``--cfg-options``), the command line that tools/train.py and
+tools/test.py share, and distributed set-up (gloo without CUDA, a bounded wait for a hung
+rank).
+
+Not imported by ``import rga_mm``: only the tools and :mod:`rga_mm.apis` use it.
+"""
+from .config import (
+    SEGMENTATION_EXTRA,
+    load_config,
+    merge_cfg_options,
+    require_segmentation,
+    segmentation_unavailable,
+)
+from .distributed import (
+    DEFAULT_TIMEOUT_S,
+    CollectiveTimeoutError,
+    dist_timeout,
+    explain_timeouts,
+    prepare_cpu_distributed,
+)
+from .run_config import (
+    PARTIAL_LOAD_HELP,
+    add_run_arguments,
+    build_checked_runner,
+    check_output_file,
+    load_run_config,
+    parse_run_args,
+)
+
+__all__ = [
+    'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CollectiveTimeoutError',
+    'add_run_arguments', 'build_checked_runner', 'check_output_file', 'dist_timeout',
+    'explain_timeouts', 'load_config', 'load_run_config', 'merge_cfg_options',
+    'parse_run_args', 'prepare_cpu_distributed', 'require_segmentation',
+    'segmentation_unavailable'
+]

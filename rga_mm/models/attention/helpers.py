@@ -1,0 +1,109 @@
+"""What the attention modules of rga_mm share: the input check, the width of a reduced
+embedding, and the ``forward`` of a gate, alone or two in one of RGA's orders.
+
+* :func:`check_feature_map`: every module takes a (B, C, H, W) map built for C channels and
+  says so in one sentence when it gets something else;
+* :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
+  FC attentions, refusing a reduction that leaves nothing;
+* :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
+  defines ``channel_attention`` (SE, CBAM-C, FC-C) or ``spatial_attention`` (CBAM-S, FC-S);
+* :class:`SpatialChannelAttention`: the ``'CS'``, ``'SC'`` and ``'S//C'`` compositions of two
+  gates (paper §3.4), which CBAM and FC-S/C use.
+"""
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+GATE_ORDERS = ('CS', 'SC', 'S//C')
+
+
+def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
+    """Raise one clear sentence unless ``x`` is a (B, ``in_channels``, H, W) tensor."""
+    if x.dim() != 4:
+        raise ValueError(f'{owner} expects a 4-D (B, C, H, W) feature map, got a '
+                         f'{x.dim()}-D tensor of shape {tuple(x.shape)}')
+    if x.shape[1] != in_channels:
+        raise ValueError(f'{owner} was built for {in_channels} channels but the feature '
+                         f'map has {x.shape[1]} (shape {tuple(x.shape)})')
+
+
+def reduced_width(width: int, reduction: int, what: str) -> int:
+    """⌊width / reduction⌋, refusing a reduction that leaves no channel.
+
+    Args:
+        width: the width to reduce (channels, positions or nodes).
+        reduction: the reduction ratio, 1..width.
+        what: how an error names ``width``, e.g. ``'a channel count'``.
+    """
+    if reduction < 1 or reduction > width:
+        raise ValueError(f'reduction ratio {reduction} does not fit {what} of size {width}: '
+                         f'it must lie in [1, {width}]')
+    return width // reduction
+
+
+class ChannelAttention(BaseModule):
+    """An attention that scales each channel: out = x · a_c(x).
+
+    Subclasses set ``in_channels`` and define ``channel_attention``: (B, C, H, W) →
+    (B, C, 1, 1), values in (0, 1).
+    """
+
+    in_channels: int
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
+        check_feature_map(x, self.in_channels, type(self).__name__)
+        return x * self.channel_attention(x)
+
+
+class SpatialAttention(BaseModule):
+    """An attention that scales each position: out = x · a_s(x).
+
+    Subclasses set ``in_channels`` and define ``spatial_attention``: (B, C, H, W) →
+    (B, 1, H, W), values in (0, 1).
+    """
+
+    in_channels: int
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
+        check_feature_map(x, self.in_channels, type(self).__name__)
+        return x * self.spatial_attention(x)
+
+
+class SpatialChannelAttention(BaseModule):
+    """A channel gate and a spatial gate applied in one of RGA's orders.
+
+    ``'CS'``: x̂ = x·a_c(x), out = x̂·a_s(x̂); ``'SC'``: the reverse; ``'S//C'`` (parallel):
+    out = x·a_s(x)·a_c(x). The gates are modules with ``channel_attention`` (B, C, H, W) →
+    (B, C, 1, 1) and ``spatial_attention`` (B, C, H, W) → (B, 1, H, W) methods, kept as
+    ``channel_gate`` and ``spatial_gate``.
+
+    Args:
+        in_channels: C.
+        channel_gate: the module whose ``channel_attention`` gives a_c.
+        spatial_gate: the module whose ``spatial_attention`` gives a_s.
+        mode: ``'CS'``, ``'SC'`` or ``'S//C'``.
+    """
+
+    def __init__(self, in_channels: int, channel_gate: nn.Module, spatial_gate: nn.Module,
+                 mode: str, init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if mode not in GATE_ORDERS:
+            raise ValueError(f'{type(self).__name__} mode must be one of {GATE_ORDERS}, '
+                             f'got {mode!r}')
+        self.in_channels = in_channels
+        self.mode = mode
+        self.channel_gate = channel_gate
+        self.spatial_gate = spatial_gate
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
+        check_feature_map(x, self.in_channels, type(self).__name__)
+        channel, spatial = self.channel_gate, self.spatial_gate
+        if self.mode == 'CS':
+            x = x * channel.channel_attention(x)
+            return x * spatial.spatial_attention(x)
+        if self.mode == 'SC':
+            x = x * spatial.spatial_attention(x)
+            return x * channel.channel_attention(x)
+        return x * spatial.spatial_attention(x) * channel.channel_attention(x)
