@@ -16,7 +16,7 @@ The functions here compute exactly the same results with
 Any other norm (SyncBN, GroupNorm, ...) runs as its module's own on its slice, so it behaves
 as in ``ConvModule``.
 """
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
-def folded_conv_norm(module: ConvModule) -> Optional[tuple[Tensor, Tensor]]:
+def folded_conv_norm(module: ConvModule) -> tuple[Tensor, Tensor] | None:
     """(weight, bias) of ``module``'s conv → norm as one convolution, or None.
 
     Returns a (C_out, C_in, 1, 1) weight and a (C_out,) bias when the module has no norm or
@@ -87,7 +87,7 @@ def shared_input_convs(modules: Sequence[ConvModule], x: Tensor) -> list[Tensor]
             for m, r in zip(modules, stacked.split(widths, dim=1))]
 
 
-def _stackable(norms: Sequence[Optional[nn.Module]]) -> bool:
+def _stackable(norms: Sequence[nn.Module | None]) -> bool:
     """Whether :func:`stacked_batch_norm` equals applying ``norms`` one by one."""
     first = norms[0]
     return all(isinstance(n, nn.BatchNorm2d) and n.affine and n.track_running_stats

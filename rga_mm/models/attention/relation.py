@@ -22,7 +22,6 @@ Two equal ways to compute Z:
 * :func:`factorized_relation_response` uses that ϕ is linear before its BN:
   Z = (W_row Φ_refᵀ) Θ + (W_col Θ_refᵀ) Φ, cost 4·n'·d·N, and never forms an N×N tensor.
 """
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -59,7 +58,7 @@ def relation_map(theta: Tensor, phi: Tensor, theta_ref: Tensor, phi_ref: Tensor)
 
 
 def dense_relation_response(theta: Tensor, phi: Tensor, theta_ref: Tensor, phi_ref: Tensor,
-                            weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+                            weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """ϕ's pre-BN response computed through the materialised relation map.
 
     Args:
@@ -78,7 +77,7 @@ def dense_relation_response(theta: Tensor, phi: Tensor, theta_ref: Tensor, phi_r
 
 def factorized_relation_response(theta: Tensor, phi: Tensor, theta_ref: Tensor,
                                  phi_ref: Tensor, weight: Tensor,
-                                 bias: Optional[Tensor] = None) -> Tensor:
+                                 bias: Tensor | None = None) -> Tensor:
     """ϕ's pre-BN response without forming R, as one product (bias included)::
 
         Zᵀ = [Θ; Φ; 1]ᵀ · [Φ_ref W_rowᵀ; Θ_ref W_colᵀ; bᵀ]        (B, M, n')

@@ -14,7 +14,6 @@ channels are their features. The spatial branch (RGA-S) reads the feature map it
 (B, H·W, C, 1) (nodes = channels): one code path for both, as the official module's two
 branches compute the same function.
 """
-from typing import Optional
 
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
@@ -49,7 +48,7 @@ class RelationGate(BaseModule):
                  use_appearance: bool = True,
                  relation_path: str = 'factorized',
                  norm_cfg: dict = dict(type='BN'),
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if not (use_relation or use_appearance):
             raise ValueError('an RGA gate needs the relation term, the appearance term or '

@@ -20,7 +20,6 @@ takes its spatial relations against the built (h, w) grid pooled by RoIAlign, an
 gate is computed from the map pooled to (h, w); the gates are applied at full resolution.
 """
 import math
-from typing import Optional
 
 import torch
 from mmengine.model import BaseModule
@@ -76,7 +75,7 @@ class RGA(BaseModule):
                  relation_path: str = 'factorized',
                  variable_size: bool = False,
                  norm_cfg: dict = dict(type='BN'),
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         mode = mode.upper()
         if mode not in MODES:
