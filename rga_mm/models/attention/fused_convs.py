@@ -52,9 +52,10 @@ def _conv_bias(module: ConvModule) -> Tensor:
     return conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
 
 
-def _normalize_and_activate(module: ConvModule, response: Tensor, folded: bool) -> Tensor:
-    """The part of ``module`` after its convolution (its norm unless folded, then its act)."""
-    if module.with_norm and not folded:
+def _normalize_and_activate(module: ConvModule, response: Tensor, normalized: bool) -> Tensor:
+    """The part of ``module`` after its convolution: its norm (unless ``response`` is
+    already normalized, by folding or stacking), then its activation."""
+    if module.with_norm and not normalized:
         response = module.norm(response)
     return module.activate(response) if module.with_activation else response
 
@@ -92,7 +93,8 @@ def _stackable(norms: Sequence[nn.Module | None]) -> bool:
     first = norms[0]
     return all(isinstance(n, nn.BatchNorm2d) and n.affine and n.track_running_stats
                and (n.eps, n.momentum, n.training) == (first.eps, first.momentum, True)
-               and int(n.num_batches_tracked) == int(first.num_batches_tracked)
+               and (n.momentum is not None  # else the factor reads num_batches_tracked
+                    or int(n.num_batches_tracked) == int(first.num_batches_tracked))
                for n in norms)
 
 

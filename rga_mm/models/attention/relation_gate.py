@@ -10,9 +10,10 @@ Symbols → names (paper, official code):
 
 A *node map* is a (B, D, H', W') tensor whose H'·W' positions are the nodes and whose D
 channels are their features. The spatial branch (RGA-S) reads the feature map itself
-(nodes = positions); the channel branch (RGA-C) reads its transposed view
-(B, H·W, C, 1) (nodes = channels): one code path for both, as the official module's two
-branches compute the same function.
+(nodes = positions); the channel branch (RGA-C) reads its transposed view, laid out as
+(B, H·W, g, C / g) (nodes = channels, see ``RGA.channel_nodes``): one code path for both, as
+the official module's two branches compute the same function. The 1×1 convolutions run fused
+(``fused_convs.py``; docs/architecture.md, "RGA at its FLOP share").
 """
 
 from mmcv.cnn import ConvModule
