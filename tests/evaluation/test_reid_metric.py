@@ -118,6 +118,27 @@ def test_reports_rank_metrics_in_percent(rerank):
         assert result[f'reid/rank{k}'] == pytest.approx(100 * scores['cmc'][k - 1])
 
 
+def test_plain_ranking_a_chunk_of_queries_at_a_time_scores_the_whole_matrix(monkeypatch):
+    """A budget of three queries' distances per chunk: four chunks of the 12 queries, and
+    the scores of the whole (Q, G) matrix."""
+    samples = random_samples(2)
+    chunk_sizes, distances = [], reid_metric.pairwise_distance
+
+    def counted(query, gallery, metric):
+        chunk_sizes.append(query.shape[0])
+        return distances(query, gallery, metric)
+
+    monkeypatch.setattr(reid_metric, 'pairwise_distance', counted)
+    metric = ReIDMetric(memory_mb=3 * 4 * 40 / 2**20)  # 40 gallery items, float32
+    metric.process(None, [s.to_dict() for s in samples])
+    result = metric.evaluate(size=len(samples))
+    assert chunk_sizes == [3, 3, 3, 3]
+    scores = expected(samples, 'cosine', rerank=False)
+    assert result['reid/mAP'] == pytest.approx(100 * scores['mAP'])
+    assert result['reid/mINP'] == pytest.approx(100 * scores['mINP'])
+    assert result['reid/rank1'] == pytest.approx(100 * scores['cmc'][0])
+
+
 def test_rerank_a_chunk_of_queries_at_a_time_scores_the_whole_matrix(monkeypatch):
     """A budget of a few queries per chunk: the scores and TPR@FPR are those of the whole
     re-ranked matrix."""
@@ -130,7 +151,7 @@ def test_rerank_a_chunk_of_queries_at_a_time_scores_the_whole_matrix(monkeypatch
             yield rows, distances
 
     monkeypatch.setattr(reid_metric, 'k_reciprocal_rerank_chunks', counted)
-    metric = ReIDMetric(rerank=True, rerank_memory_mb=0.02, tpr_at_fpr=(0.05, 0.2))
+    metric = ReIDMetric(rerank=True, memory_mb=0.02, tpr_at_fpr=(0.05, 0.2))
     metric.process(None, [s.to_dict() for s in samples])
     result = metric.evaluate(size=len(samples))
     assert len(chunk_sizes) > 1 and sum(chunk_sizes) == 12
@@ -149,7 +170,7 @@ def test_rerank_a_chunk_of_queries_at_a_time_scores_the_whole_matrix(monkeypatch
 
 
 def test_rerank_budget_too_small_is_named():
-    metric = ReIDMetric(rerank=True, rerank_memory_mb=0.001)
+    metric = ReIDMetric(rerank=True, memory_mb=0.001)
     metric.process(None, [s.to_dict() for s in random_samples(0)])
     with pytest.raises(ValueError, match='cannot hold one row of work over 52 images'):
         metric.evaluate(size=52)

@@ -53,9 +53,9 @@ class ReIDMetric(BaseMetric):
             and ``lambda_value``, computed from the embeddings
             (:func:`~rga_mm.evaluation.functional.k_reciprocal_rerank_chunks`) without any
             (Q + G)² or (Q, G) matrix.
-        rerank_memory_mb: bound, in MiB, on the work arrays of each step of re-ranking
-            (its sparse encodings come on top); at least 128 bytes per query and gallery
-            image.
+        memory_mb: bound, in MiB, on the work arrays of each step: the (rows, G) distances
+            of a chunk of queries, and re-ranking's work arrays (its sparse encodings come on
+            top; at least 128 bytes per query and gallery image). No (Q, G) matrix is held.
         topk: CMC ranks to report.
         max_rank: length of the CMC curve computed.
         aqe: replace each query embedding by the weighted mean of itself and its ``aqe_k``
@@ -83,7 +83,7 @@ class ReIDMetric(BaseMetric):
                  k1: int = 20,
                  k2: int = 6,
                  lambda_value: float = 0.3,
-                 rerank_memory_mb: float = DEFAULT_MAX_MEMORY_BYTES / 2**20,
+                 memory_mb: float = DEFAULT_MAX_MEMORY_BYTES / 2**20,
                  topk: Sequence[int] = (1, 5, 10),
                  max_rank: int = 50,
                  aqe: bool = False,
@@ -110,8 +110,9 @@ class ReIDMetric(BaseMetric):
                              f'got {bad_rates}')
         self.distance = distance
         self.rerank = rerank
+        self.max_memory_bytes = int(memory_mb * 2**20)
         self.rerank_args = dict(k1=k1, k2=k2, lambda_value=lambda_value,
-                                max_memory_bytes=int(rerank_memory_mb * 2**20))
+                                max_memory_bytes=self.max_memory_bytes)
         self.topk = tuple(topk)
         self.max_rank = max_rank
         self.aqe = aqe
@@ -172,13 +173,16 @@ class ReIDMetric(BaseMetric):
     def _distances(self, query: torch.Tensor,
                    gallery: torch.Tensor) -> Iterable[tuple[slice, np.ndarray]]:
         """The final (Q, G) distances of (Q, D) query and (G, D) gallery embeddings, as
-        ``(rows, distances)`` chunks of query rows: one chunk, or the re-ranked ones."""
+        ``(rows, distances)`` chunks of query rows within ``memory_mb``."""
         if self.aqe:
             query = average_query_expansion(query, gallery, **self.aqe_args)
         if self.rerank:
             return k_reciprocal_rerank_chunks(query, gallery, self.distance,
                                               **self.rerank_args)
-        return [(slice(None), pairwise_distance(query, gallery, self.distance).numpy())]
+        step = max(1, self.max_memory_bytes // (4 * gallery.shape[0]))
+        return ((slice(start, start + step),
+                 pairwise_distance(query[start:start + step], gallery, self.distance).numpy())
+                for start in range(0, query.shape[0], step))
 
     def _cameras(self, query_cams: np.ndarray,
                  gallery_cams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
