@@ -8,8 +8,7 @@ The functions here compute exactly the same results with
 * one convolution for several modules reading the same input (stacked weights);
 * the concatenated input never formed (the weight is split along its input channels);
 * in eval mode, a BatchNorm folded into its convolution (weight·s, (bias − μ)·s + β with
-  s = γ / √(σ² + ε)), so the normalisation costs no pass of its own.
-
+  s = γ / √(σ² + ε)), so the normalisation costs no pass of its own;
 * in training mode, BatchNorms of modules reading the same input as one normalisation over
   the stacked channels, running statistics written back to each.
 
@@ -46,6 +45,16 @@ def folded_conv_norm(module: ConvModule) -> tuple[Tensor, Tensor] | None:
     return conv.weight * scale.view(-1, 1, 1, 1), bias
 
 
+def conv_weights(module: ConvModule) -> tuple[Tensor, Tensor | None, bool]:
+    """(weight, bias, normalized) to convolve with in place of ``module``'s conv: its norm
+    folded in where :func:`folded_conv_norm` can (``normalized`` True), else the conv's own
+    weight and bias (None where it has none), its norm still to apply."""
+    folded = folded_conv_norm(module)
+    if folded is not None:
+        return *folded, True
+    return module.conv.weight, module.conv.bias, False
+
+
 def _conv_bias(module: ConvModule) -> Tensor:
     """The convolution's bias, zeros where it has none: (C_out,)."""
     conv = module.conv
@@ -77,15 +86,15 @@ def shared_input_convs(modules: Sequence[ConvModule], x: Tensor) -> list[Tensor]
     if all(f is not None for f in folded):
         weight = torch.cat([w for w, _ in folded])
         stacked = F.conv2d(x, weight, torch.cat([b for _, b in folded]))
-        return list(_normalize_and_activate(modules[0], stacked, True).split(widths, dim=1))
-    weight = torch.cat([m.conv.weight for m in modules])
-    stacked = F.conv2d(x, weight, torch.cat([_conv_bias(m) for m in modules]))
-    norms = [m.norm if m.with_norm else None for m in modules]
-    if _stackable(norms):
+    else:
+        weight = torch.cat([m.conv.weight for m in modules])
+        stacked = F.conv2d(x, weight, torch.cat([_conv_bias(m) for m in modules]))
+        norms = [m.norm if m.with_norm else None for m in modules]
+        if not _stackable(norms):
+            return [_normalize_and_activate(m, r, False)
+                    for m, r in zip(modules, stacked.split(widths, dim=1))]
         stacked = stacked_batch_norm(norms, stacked)
-        return list(_normalize_and_activate(modules[0], stacked, True).split(widths, dim=1))
-    return [_normalize_and_activate(m, r, False)
-            for m, r in zip(modules, stacked.split(widths, dim=1))]
+    return list(_normalize_and_activate(modules[0], stacked, True).split(widths, dim=1))
 
 
 def _stackable(norms: Sequence[nn.Module | None]) -> bool:
@@ -141,11 +150,10 @@ def conv_over_concatenation(module: ConvModule, parts: Sequence[Tensor]) -> Tens
     Returns:
         (B, C_out, H, W).
     """
-    folded = folded_conv_norm(module)
-    weight, bias = folded if folded is not None else (module.conv.weight, _conv_bias(module))
+    weight, bias, normalized = conv_weights(module)
     widths = [part.shape[1] for part in parts]
     response = None
     for part, part_weight in zip(parts, weight.split(widths, dim=1)):
         term = F.conv2d(part, part_weight, bias if response is None else None)
         response = term if response is None else response + term
-    return _normalize_and_activate(module, response, folded is not None)
+    return _normalize_and_activate(module, response, normalized)

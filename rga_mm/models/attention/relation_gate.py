@@ -20,7 +20,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from .fused_convs import conv_over_concatenation, folded_conv_norm, shared_input_convs
+from .fused_convs import conv_over_concatenation, conv_weights, shared_input_convs
 from .helpers import reduced_width
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
@@ -104,12 +104,11 @@ class RelationGate(BaseModule):
             theta_ref = pool_to_grid(theta_map, self.grid_size).flatten(2)
             phi_ref = pool_to_grid(phi_map, self.grid_size).flatten(2)
         embed = self.relation_embed
-        folded = folded_conv_norm(embed)
-        weight, bias = folded if folded is not None else (embed.conv.weight, embed.conv.bias)
+        weight, bias, normalized = conv_weights(embed)
         response = RELATION_PATHS[self.relation_path](theta, phi, theta_ref, phi_ref, weight,
                                                       bias)
         response = response.unflatten(2, theta_map.shape[-2:])
-        if folded is None:
+        if not normalized:
             response = embed.norm(response)
         return embed.activate(response)
 
