@@ -1,8 +1,8 @@
 """The layout of configs/: every re-ID config composes a model, a dataset, a schedule and a
 runtime base in at most 12 lines; no config deletes what it inherits; the re-ID input size
-(256×128, paper §4.1.1) is stated once in the model bases and once in the data bases, and
-every pipeline size and every built attention size follows from it; each folder's README
-lists its configs with the numbers of the model index."""
+(256×128, paper §4.1.1) is stated once, in configs/_base_/reid_input_size.py, and every
+pipeline size and every built attention size follows from it; each folder's README lists
+its configs with the numbers of the model index."""
 import ast
 import re
 import shutil
@@ -18,9 +18,8 @@ REID_LEAVES = sorted((CONFIGS / 'reid').glob('*.py'))
 DEMO = CONFIGS / 'demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 # ResNet with last stride 1 (paper §4.1.1): a stage's map is (H/s, W/s) at an H×W input
 STAGE_STRIDES = {'layer1': 4, 'layer2': 8, 'layer3': 16, 'layer4': 16}
-# the one statement of the size on each side, in the model bases and in the data bases
-MODEL_SIZE = ('_base_/models/reid_r50-ls1-256x128.py', 'input_size = (256, 128)')
-DATA_SIZE = ('_base_/datasets/reid_256x128.py', '__height, __width = 256, 128')
+# the one statement of the re-ID input size
+SIZE_BASE, SIZE_STATEMENT = '_base_/reid_input_size.py', 'input_size = (256, 128)'
 
 
 def bases(path: Path) -> list:
@@ -68,20 +67,19 @@ def test_every_size_follows_from_the_input_size(path):
     assert_sizes_follow_the_input_size(Config.fromfile(path))
 
 
-def test_the_size_is_stated_once_on_each_side(tmp_path):
-    """Restating the one statement in the model bases and the one in the data bases (in a
-    copy of configs/) moves every size of the re-ID configs: no other statement exists."""
+def test_the_size_is_stated_once(tmp_path):
+    """Restating the one statement (in a copy of configs/) moves every size of the re-ID
+    configs, model and data alike: no other statement exists."""
     copy = tmp_path / 'configs'
     shutil.copytree(CONFIGS, copy)
-    for relative, statement in (MODEL_SIZE, DATA_SIZE):
-        text = (copy / relative).read_text()
-        assert text.count(statement) == 1
-        (copy / relative).write_text(text.replace(statement, statement.replace(
-            '256, 128', '384, 192')))
+    text = (copy / SIZE_BASE).read_text()
+    assert text.count(SIZE_STATEMENT) == 1
+    (copy / SIZE_BASE).write_text(text.replace(SIZE_STATEMENT, 'input_size = (384, 192)'))
     for algo in ('rga-sc', 'rga-s-novis', 'fc-s', 'fc-s-c', 'nonlocal-rga-s'):
         cfg = Config.fromfile(copy / f'reid/{algo}_r50-ls1_1xb64-600e_market1501-256x128.py')
         assert cfg.input_size == (384, 192)
         assert cfg.model.backbone.attentions.layer1.spatial_size == (96, 48)
+        assert cfg.train_pipeline[1]['scale'] == (192, 384)
         assert_sizes_follow_the_input_size(cfg)
 
 

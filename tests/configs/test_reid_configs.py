@@ -1,4 +1,5 @@
 """Every re-ID config builds the model its name promises (paper Tables 1, 4, 5)."""
+import shutil
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,8 @@ def test_config_builds_the_named_model(path):
 def test_the_importable_pipelines_are_the_config_bases(tmp_path, monkeypatch):
     """rga_mm.datasets.TRAIN_PIPELINE / TEST_PIPELINE are read from the one statement of the
     re-ID pipelines, configs/_base_/datasets/reid_256x128.py: they equal what a config trains
-    and tests with, and an edit of that base is what they give."""
+    and tests with, and an edit of that base or of the input size it reads is what they
+    give."""
     from rga_mm import datasets
     from rga_mm.datasets import pipelines
 
@@ -64,9 +66,8 @@ def test_the_importable_pipelines_are_the_config_bases(tmp_path, monkeypatch):
     assert datasets.TEST_PIPELINE == cfg.test_dataloader.dataset.pipeline
     assert datasets.REID_META_KEYS == cfg.test_pipeline[-1]['meta_keys']
 
-    edited = tmp_path / pipelines.PIPELINES_CONFIG
-    edited.parent.mkdir(parents=True)
-    text = pipelines.pipelines_config_path().read_text()
-    edited.write_text(text.replace('__height, __width = 256, 128', '__height, __width = 384, 192'))
+    shutil.copytree(pipelines.pipelines_config_path().parents[1], tmp_path / '_base_')
+    size_base = tmp_path / '_base_/reid_input_size.py'
+    size_base.write_text(size_base.read_text().replace('(256, 128)', '(384, 192)'))
     monkeypatch.setattr(pipelines, 'CONFIG_DIRS', (tmp_path, ))
     assert [step.get('scale') for step in datasets.TEST_PIPELINE] == [None, (192, 384), None]

@@ -5,10 +5,12 @@ Training: resize, horizontal flip, with p = 0.5 pad by 1/16 of the size on every
 ImageNet mean = 0 after the model's normalisation); batches of 16 identities × 4 images
 (IdentityBatchSampler). Evaluation: query then gallery images of split='test', cosine
 distance, no re-ranking. The dataset configs fill in ``type`` and ``data_root``.
-Every size below follows from the one (height, width) here, the ``input_size`` of the re-ID
-model bases (configs/_base_/models/reid_r50-ls1-256x128.py).
+Every size below follows from ``input_size`` (../reid_input_size.py). This base reads it
+and does not carry it on: the model bases do, and mmengine refuses a key that two bases of
+one config both carry.
 """
-__height, __width = 256, 128
+_base_ = ['../reid_input_size.py']
+__height, __width = _base_.pop('input_size')
 __meta_keys = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'flip', 'flip_direction',
                'camera_id', 'is_query')
 train_pipeline = [

@@ -1,14 +1,13 @@
 """The re-ID network of paper §4.1.1 without attention (the baseline): ResNet-50 with last
 stride 1, global average pooling, BNNeck head (CE with label smoothing + batch-hard triplet).
 
-``input_size`` is the one statement of the input size on the model side: the stage shapes
-below, and through them the ``spatial_size`` of every size-aware attention base, follow
-from it. The backbone starts from torchvision's ImageNet ResNet-50 (the official code's
+The stage shapes below, and through them the ``spatial_size`` of every size-aware attention
+base, follow from ``input_size`` (../reid_input_size.py), which this base carries on. The backbone starts from torchvision's ImageNet ResNet-50 (the official code's
 ``resnet50-19c8e357.pth``); put the file at the path below or override it with
 ``--cfg-options model.backbone.backbone.init_cfg.checkpoint=PATH``.
 """
-input_size = (256, 128)  # (height, width)
-__height, __width = input_size
+_base_ = ['../reid_input_size.py']
+__height, __width = _base_.input_size
 # stage → (channels, height, width) of its output: strides 4, 8, 16 and 16 (last stride 1)
 stage_shapes = dict(layer1=(256, __height // 4, __width // 4),
                     layer2=(512, __height // 8, __width // 8),
