@@ -11,7 +11,8 @@ from rga_mm.registry import MODELS
 from .checkpoints import check_checkpoint_fits, load_state_dict_file
 
 
-def _load_config(config: str | Path | Config) -> Config:
+def as_config(config: str | Path | Config) -> Config:
+    """A loaded Config as it is, or the config file at a path loaded."""
     if isinstance(config, (str, Path)):
         return load_config(config)
     if isinstance(config, Config):
@@ -40,7 +41,7 @@ def init_model(config: str | Path | Config,
             (:class:`rga_mm.apis.CheckpointError`); with ``False`` only the matching tensors
             are loaded and mmengine logs the others.
     """
-    config = _load_config(config)
+    config = as_config(config)
     merge_cfg_options(config, cfg_options)
     if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does
         config.model.setdefault('data_preprocessor', config.data_preprocessor)

@@ -31,9 +31,8 @@ from mmengine.utils import ProgressBar
 from torch import nn
 
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.engine.launch import load_config
 from rga_mm.visualization.image_inputs import file_pipeline
-from .inference import init_model
+from .inference import as_config, init_model
 from .model_index import list_models, model_config
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -57,15 +56,11 @@ def image_files(folder: str | Path) -> list[str]:
 
 def _resolve_config(config: str | Path | Config) -> Config:
     """A config file, a loaded Config, or the name of a model of the model index."""
-    if isinstance(config, Config):
-        return config
-    if not isinstance(config, (str, Path)):
-        raise TypeError(f'config must be a config file, a model name or an mmengine Config, '
-                        f'got {type(config).__name__}')
-    text = str(config)
-    if text.endswith('.py') or os.sep in text or Path(text).exists():
-        return load_config(text)
-    return load_config(model_config(text))
+    if isinstance(config, (str, Path)):
+        text = str(config)
+        if not (text.endswith('.py') or os.sep in text or Path(text).exists()):
+            config = model_config(text)
+    return as_config(config)
 
 
 class ReIDInferencer(BaseInferencer):
