@@ -105,6 +105,15 @@ def test_aqe_options_are_checked():
         ReIDMetric(aqe=True, aqe_k=0)
 
 
+def test_aqe_refuses_embeddings_that_are_not_finite():
+    gallery = GALLERY.clone()
+    gallery[1, 0] = float('nan')
+    query = torch.cat([QUERY, torch.full_like(QUERY, float('inf'))])
+    with pytest.raises(ValueError, match='got 1 query and 1 gallery embeddings with NaN or '
+                                         'infinite values'):
+        average_query_expansion(query, gallery)
+
+
 # --- TPR at FPR ---------------------------------------------------------------------------
 
 # q0 (id 1, cam 0) and q1 (id 2, cam 0) against g0 (id 1, cam 1), g1 (id 2, cam 1),

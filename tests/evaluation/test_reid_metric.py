@@ -211,5 +211,7 @@ def test_missing_feature_is_named():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="distance must be one of"):
         ReIDMetric(distance='manhattan')
-    with pytest.raises(ValueError, match='topk .* beyond max_rank 5'):
-        ReIDMetric(topk=(1, 10), max_rank=5)
+    for topk in ((1, 10), (0, 1), (-2, ), (), (1.5, )):  # rank0 would read cmc[-1]
+        with pytest.raises(ValueError, match=r'topk takes one or more ranks from 1 to '
+                           r'max_rank \(5\), got'):
+            ReIDMetric(topk=topk, max_rank=5)

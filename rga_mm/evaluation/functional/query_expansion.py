@@ -47,6 +47,12 @@ def average_query_expansion(query: torch.Tensor, gallery: torch.Tensor, k: int =
         raise ValueError(f'query expansion needs k >= 1 gallery neighbours, got k={k}')
     if alpha < 0:
         raise ValueError(f'query expansion needs alpha >= 0, got alpha={alpha}')
+    bad = {name: int((~torch.isfinite(e)).any(dim=1).sum())
+           for name, e in (('query', query), ('gallery', gallery))}
+    if any(bad.values()):
+        raise ValueError(f"query expansion got {bad['query']} query and {bad['gallery']} "
+                         f'gallery embeddings with NaN or infinite values; they have no '
+                         f'neighbours: check the model that produced them')
     query = F.normalize(query.float(), dim=1)
     gallery = F.normalize(gallery.float(), dim=1)
     k = min(k, gallery.shape[0])

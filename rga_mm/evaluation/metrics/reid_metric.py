@@ -93,8 +93,10 @@ class ReIDMetric(BaseMetric):
                  exclude_same_camera: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        if max(topk) > max_rank:
-            raise ValueError(f'topk {tuple(topk)} goes beyond max_rank {max_rank}')
+        if max_rank < 1 or not topk or not all(
+                isinstance(k, int) and 1 <= k <= max_rank for k in topk):
+            raise ValueError(f'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
+                             f'({max_rank}), got {tuple(topk)}')
         if distance not in DISTANCES:
             raise ValueError(f'distance must be one of {DISTANCES}, got {distance!r}')
         if aqe and distance != 'cosine':
