@@ -64,7 +64,8 @@ def latest_checkpoint(work_dir: str, or_start: bool) -> str | None:
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied; ``load_from`` names the checkpoint to
-    resume from when there is one."""
+    resume from when there is one. With ``--resume-or-start`` and none yet, the run starts
+    as it would without the flag (from the config's ``load_from`` weights, if any)."""
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     if args.amp:
         if not torch.cuda.is_available():
@@ -78,10 +79,11 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
     elif args.resume == 'auto' or args.resume_or_start:
-        cfg.resume = True
-        cfg.load_from = None
-    if cfg.get('resume') and not cfg.get('load_from'):  # auto-resume, also from the config
-        cfg.load_from = latest_checkpoint(cfg.work_dir, args.resume_or_start)
+        latest = latest_checkpoint(cfg.work_dir, args.resume_or_start)
+        cfg.resume = latest is not None
+        cfg.load_from = latest or cfg.get('load_from')
+    elif cfg.get('resume') and not cfg.get('load_from'):  # auto-resume set in the config
+        cfg.load_from = latest_checkpoint(cfg.work_dir, or_start=False)
     return cfg
 
 

@@ -1,5 +1,9 @@
 """Command-line options that used to be ignored or to fail late: a mistyped top-level
-``--cfg-options`` key and an ``--out`` file that cannot be written."""
+``--cfg-options`` key, an ``--out`` file that cannot be written, and the ``load_from`` weights
+of a ``--resume-or-start`` run that has nothing to resume yet."""
+import importlib.util
+from pathlib import Path
+
 import pytest
 from mmengine.config import Config
 
@@ -54,3 +58,31 @@ def test_out_must_be_a_writable_file_in_an_existing_folder(tmp_path):
     a_file.write_text('')
     with pytest.raises(SystemExit, match=r'a_file is a file, not a folder'):
         check_output_file(str(a_file / 'metrics.json'))
+
+
+def _train_tool():
+    path = Path(__file__).parents[2] / 'tools/train.py'
+    spec = importlib.util.spec_from_file_location('train_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_resume_or_start_starts_from_load_from_until_there_is_a_checkpoint(config_file,
+                                                                           tmp_path):
+    train = _train_tool()
+    work_dir, weights = tmp_path / 'work', tmp_path / 'weights.pth'
+    work_dir.mkdir()
+    argv = [config_file, '--work-dir', str(work_dir), '--cfg-options', f'load_from={weights}']
+
+    first = train.build_config(train.parse_args(argv + ['--resume-or-start']))
+    assert (first.resume, first.load_from) == (False, str(weights))
+    with pytest.raises(SystemExit, match='--resume found no checkpoint'):
+        train.build_config(train.parse_args(argv + ['--resume']))
+
+    latest = work_dir / 'epoch_3.pth'
+    latest.write_bytes(b'')
+    (work_dir / 'last_checkpoint').write_text(str(latest))
+    for flag in ('--resume-or-start', '--resume'):
+        again = train.build_config(train.parse_args(argv + [flag]))
+        assert (again.resume, again.load_from) == (True, str(latest))
