@@ -49,7 +49,7 @@ from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, k_reciprocal_rerank_chunks
 from rga_mm.evaluation.functional.rank import JUNK_ID
-from rga_mm.visualization import RankedListVisualizer
+from rga_mm.visualization import RankedListVisualizer, unique_stems
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 1'
 
@@ -248,11 +248,9 @@ def draw(out: Path, queries: list[str], results: list[dict],
          thumbnail_size: tuple[int, int] = (128, 64)) -> list[str]:
     """One ranked-list PNG per query in ``out``; their paths."""
     visualizer = RankedListVisualizer(name='search', thumbnail_size=thumbnail_size)
-    pngs, used = [], set()
-    for query, result in zip(track_iter_progress(queries), results):
-        stem = Path(query).stem
-        name = stem if stem not in used else f'{stem}_{len(used)}'
-        used.add(name)
+    pngs = []
+    for query, result, name in zip(track_iter_progress(queries), results,
+                                   unique_stems(queries)):
         picture = visualizer.draw_ranked_list(
             mmcv.imread(query, channel_order='rgb'),
             [mmcv.imread(path, channel_order='rgb') for path in result['gallery']],
@@ -348,8 +346,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
               f'all of them')
         k = len(gallery_paths)
     metric = evaluation_distance(inferencer)
-    results = ranked_lists(query_paths, gallery_paths,
-                           *rank(query, gallery, k, metric, args.rerank, labels), labels)
+    try:
+        ranking = rank(query, gallery, k, metric, args.rerank, labels)
+    except ValueError as error:  # too few images for re-ranking's neighbourhoods
+        raise SystemExit(f'--rerank: {error}; search without --rerank') from None
+    results = ranked_lists(query_paths, gallery_paths, *ranking, labels)
 
     summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped, topk=k,
                    distance=metric, results=None, pngs=[])

@@ -252,6 +252,15 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
     assert skipped['skipped'] == [str(broken)]
     assert skipped['num_gallery'] == num_gallery - 1
 
+    few = tmp_path / 'few'
+    few.mkdir()
+    for image in sorted((market / 'bounding_box_test').glob('0*.jpg'))[:5]:
+        shutil.copy(image, few)
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    with pytest.raises(SystemExit, match=r'--rerank: re-ranking needs 1 <= k1 <= 5 .* got '
+                                         r'k1=20; search without --rerank'):
+        search(CONFIG, checkpoints[0], '--query', query, '--gallery', few, '--rerank')
+
     misfit = tmp_path / 'misfit.pth'
     torch.save({'state_dict': init_model(
         CONFIG, cfg_options={'model.head.num_classes': 9}).state_dict()}, misfit)

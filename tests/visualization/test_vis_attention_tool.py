@@ -83,10 +83,13 @@ def test_reid_grid_has_every_rga_gate_and_the_embedding_cam(tmp_path, capsys):
     images.mkdir()
     red_blue_image(images / 'a.png', 128, 64)
     red_blue_image(images / 'b.jpg', 96, 48)
-    vis_attention(REID_CONFIG, checkpoint, images, '--out', tmp_path / 'out',
-                  '--panel-height', 128)
+    (tmp_path / 'more').mkdir()
+    red_blue_image(tmp_path / 'more/a.png', 64, 32)  # the name of another image: a_2.png
+    vis_attention(REID_CONFIG, checkpoint, images, tmp_path / 'more/a.png', '--out',
+                  tmp_path / 'out', '--panel-height', 128)
     # resized to 64×32 by the test pipeline; input + 4 gates + CAM
-    for name in ('a', 'b'):
+    assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == ['a.png', 'a_2.png', 'b.png']
+    for name in ('a', 'b', 'a_2'):
         png = tmp_path / 'out' / f'{name}.png'
         grid = mmcv.imread(str(png))
         assert grid.shape == (TITLE_HEIGHT + 128, 6 * 64 + 5 * PANEL_GAP, 3)

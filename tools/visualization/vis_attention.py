@@ -25,7 +25,7 @@ import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP
-from rga_mm.visualization import AttentionVisualizer, explain_packed_item
+from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -75,7 +75,7 @@ def check_images_readable(images: list[Path]) -> None:
     """Decode every image once, as the datasets' loading step does; stop naming the first
     one that cannot be read."""
     reader = LoadImageFromFile()
-    for path in images:
+    for path, name in zip(images, unique_stems(images)):
         try:
             reader.read(str(path))
         except UnreadableImageError as error:
@@ -89,14 +89,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         model = init_model(args.config, args.checkpoint, args.device, args.cfg_options,
                            strict=not args.partial_load)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ImportError, ValueError) as error:  # ImportError: no mmseg
         raise SystemExit(str(error)) from None
     check_images_readable(images)
     pipeline, channel_order = file_pipeline(model.cfg.test_dataloader.dataset.pipeline)
     visualizer = AttentionVisualizer(name='vis_attention', panel_height=args.panel_height)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path in images:
+    for path, name in zip(images, unique_stems(images)):
         try:
             data = load_image_file(str(path), pipeline, channel_order, args.input_size)
             explanation = explain_packed_item(
@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(f'{path}: {error}{hint}') from None
         grid = visualizer.draw_attention_grid(
             displayed_image(data['inputs'], channel_order), explanation)
-        target = out_dir / f'{path.stem}.png'
+        target = out_dir / f'{name}.png'
         mmcv.imwrite(grid[..., ::-1], str(target))
         gates = ', '.join(explanation.gates) or 'no RGA spatial gate'
         print(f'{path} → {target} ({gates}; CAM of the {explanation.cam_target})')
