@@ -1,4 +1,5 @@
 """Building a model from an rga_mm config and loading its weights."""
+import copy
 from pathlib import Path
 
 from mmengine.config import Config
@@ -12,11 +13,12 @@ from .checkpoints import check_checkpoint_fits, load_state_dict_file
 
 
 def as_config(config: str | Path | Config) -> Config:
-    """A loaded Config as it is, or the config file at a path loaded."""
+    """A copy of a loaded Config (what is merged into it stays out of the caller's), or the
+    config file at a path loaded."""
     if isinstance(config, (str, Path)):
         return load_config(config)
     if isinstance(config, Config):
-        return config
+        return copy.deepcopy(config)
     raise TypeError(f'config must be a path or an mmengine Config, got {type(config).__name__}')
 
 

@@ -130,3 +130,11 @@ def test_a_top_level_data_preprocessor_reaches_the_model():
     model = init_model(config)
     expected = torch.tensor(config.data_preprocessor.mean).view(-1, 1, 1)
     torch.testing.assert_close(model.data_preprocessor.mean, expected)
+
+
+def test_overrides_stay_out_of_the_callers_config(config_file):
+    config = Config.fromfile(config_file)
+    deeper = init_model(config, cfg_options={'model.backbone.depth': 34})
+    assert len(deeper.backbone.layer1) == 3  # ResNet-34
+    assert config.model.backbone.depth == 18
+    assert len(init_model(config).backbone.layer1) == 2  # ResNet-18 again
