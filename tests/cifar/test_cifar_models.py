@@ -65,3 +65,22 @@ def test_rga_sc_parameter_costs_of_the_cifar_placements():
     assert _count(RGA(16, (32, 32), mode='SC', reduction=4, gate_reduction=4)) == 1329772
     # DenseNet-BC: (108, 16×16), s1 = s2 = 8: the 0.05 M between 0.8 M and 0.85 M
     assert _count(RGA(108, (16, 16), mode='SC', reduction=8, gate_reduction=8)) == 48505
+
+
+@pytest.mark.parametrize('build', [lambda **kw: CifarResNet(20, **kw),
+                                   lambda **kw: CifarDenseNet(40, **kw)],
+                         ids=['resnet', 'densenet'])
+def test_out_indices_count_from_the_end_and_are_checked(build):
+    x = torch.randn(2, 3, 32, 32)
+    last, both = build(out_indices=(-1, )), build(out_indices=(0, -1))
+    last.load_state_dict(both.state_dict())
+    last.eval()
+    both.eval()
+    with torch.no_grad():
+        only, (first, also_last) = last(x), both(x)
+    assert len(only) == 1 and torch.equal(only[0], also_last)
+    assert first.shape[-1] > also_last.shape[-1] == 8
+    for bad in ((3, ), (-4, ), ()):
+        with pytest.raises(ValueError, match=r'out_indices takes one or more of the stages '
+                                             r'0\.\.2 \(or -3\.\.-1 from the last\), got'):
+            build(out_indices=bad)

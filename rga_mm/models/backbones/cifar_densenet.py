@@ -23,6 +23,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from torch import Tensor, nn
 
 from rga_mm.registry import MODELS
+from .out_indices import checked_out_indices
 
 NUM_BLOCKS = 3
 
@@ -69,7 +70,8 @@ class CifarDenseNet(BaseBackbone):
         bottleneck: 1×1 bottleneck of 4k channels in every dense layer (the "B").
         compression: θ, fraction of channels kept by a transition (the "C": 0.5).
         num_layers: explicit dense layers per block, overriding ``depth``.
-        out_indices: blocks (0..2) whose outputs are returned; the last one after BN-ReLU.
+        out_indices: blocks (0..2; -1 the last) whose outputs are returned; the last block
+            after BN-ReLU.
     """
 
     def __init__(self, depth: int, growth_rate: int = 12, bottleneck: bool = False,
@@ -80,7 +82,7 @@ class CifarDenseNet(BaseBackbone):
         super().__init__(init_cfg=list(init_cfg) if init_cfg else None)
         self.num_layers = (tuple(num_layers) if num_layers
                            else layers_per_block(depth, bottleneck))
-        self.out_indices = tuple(out_indices)
+        self.out_indices = checked_out_indices(out_indices, len(self.num_layers), 'CifarDenseNet')
         channels = 2 * growth_rate if bottleneck else 16
         self.stem = nn.Conv2d(3, channels, 3, padding=1, bias=False)
         self.out_channels = []

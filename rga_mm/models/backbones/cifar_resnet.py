@@ -15,6 +15,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from torch import Tensor, nn
 
 from rga_mm.registry import MODELS
+from .out_indices import checked_out_indices
 
 STAGE_CHANNELS = (16, 32, 64)
 
@@ -57,7 +58,7 @@ class CifarResNet(BaseBackbone):
 
     Args:
         depth: 6n + 2 (110, 218, ...).
-        out_indices: stages (0..2) whose outputs are returned, as a tuple.
+        out_indices: stages (0..2; -1 the last) whose outputs are returned, as a tuple.
         init_cfg: mmengine initialisation; default Kaiming for convs, ones/zeros for BN.
 
     Submodules ``stem``, ``layer1``, ``layer2``, ``layer3``: RGA-SC after ``layer1`` (a
@@ -72,7 +73,7 @@ class CifarResNet(BaseBackbone):
             raise ValueError(f'a CIFAR ResNet has depth 6n + 2 (110, 218), got {depth}')
         blocks_per_stage = (depth - 2) // 6
         self.depth = depth
-        self.out_indices = tuple(out_indices)
+        self.out_indices = checked_out_indices(out_indices, len(STAGE_CHANNELS), 'CifarResNet')
         self.stem = ConvModule(3, STAGE_CHANNELS[0], 3, 1, 1, bias=False,
                                norm_cfg=dict(type='BN'))
         in_channels = STAGE_CHANNELS[0]
