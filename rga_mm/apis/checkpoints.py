@@ -68,8 +68,15 @@ def _load_failure(error: Exception) -> str:
 
 
 def _torch_load(path: str) -> object:
+    """torch.load(weights_only=True); any failure but running out of memory or being denied
+    the file is put down to the file's content: torch and pickle raise many exception types
+    for a corrupt or foreign file (a truncated archive gives an OSError)."""
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
+    except MemoryError:
+        raise
+    except PermissionError as error:
+        raise CheckpointError(f'cannot read checkpoint {path}: {error.strerror}') from None
     except Exception as error:
         unsafe = _unsafe_detail(error)
         if unsafe:

@@ -52,6 +52,21 @@ def test_a_bad_file_is_named_with_what_it_is(make, what, tmp_path):
         load_state_dict_file(str(path))
 
 
+def test_a_failure_of_the_machine_is_not_blamed_on_the_file(tmp_path, monkeypatch):
+    """Faults injected into torch.load: running out of memory stays a MemoryError, an
+    unreadable file is said to be unreadable (not corrupt)."""
+    path = _save(tmp_path / 'good.pth', {'state_dict': {'weight': torch.zeros(2)}})
+    for fault in (MemoryError('cannot allocate 8 GiB'),
+                  PermissionError(13, 'Permission denied')):
+        def failing_load(*args, fault=fault, **kwargs):
+            raise fault
+        monkeypatch.setattr(torch, 'load', failing_load)
+        expected = (MemoryError, 'cannot allocate') if isinstance(fault, MemoryError) else (
+            CheckpointError, f'cannot read checkpoint {re.escape(str(path))}: Permission denied$')
+        with pytest.raises(expected[0], match=expected[1]):
+            read_checkpoint(str(path))
+
+
 def test_weights_cannot_be_resumed_but_a_runner_checkpoint_can(tmp_path):
     state_dict = {'w': torch.zeros(2)}
     for weights in ({'state_dict': state_dict}, state_dict):
