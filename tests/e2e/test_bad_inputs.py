@@ -94,6 +94,10 @@ def test_check_dataset_lists_exactly_the_unreadable_images(broken_market, tiny_m
         assert '2 of ' in out
     assert check_dataset.main(args(CONFIG, *_overrides(tiny_market, 1))) == 0
     assert re.search(r'all \d+ images can be read', capsys.readouterr().out)
+    missing = broken_market.root.parent / 'no_such_root'
+    with pytest.raises(SystemExit, match=rf'train: Market-1501: data_root {missing} is not a '
+                                         r'folder'):
+        check_dataset.main(args(CONFIG, *_overrides(missing, 1)))
 
 
 def test_training_names_the_empty_image(broken_market, tmp_path):

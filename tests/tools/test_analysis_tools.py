@@ -42,6 +42,15 @@ def test_get_flops_counts_the_models_parameters_and_the_relation_savings(tmp_pat
     assert dense_flops - factorized_flops == spatial + channel
 
 
+def test_get_flops_names_a_missing_config_in_one_sentence(tmp_path):
+    missing = tmp_path / 'nonexistent.py'
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(missing)],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert f'{missing} does not exist' in result.stderr
+
+
 def _is_relation_sized(shape, num_nodes):
     """Ends in an N×N, 2N×N or N×2N block: R, the stacked relation map or their grads."""
     sizes = {num_nodes, 2 * num_nodes}

@@ -45,7 +45,10 @@ def main() -> None:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, as in tools/train.py')
     args = parser.parse_args()
-    model = init_model(args.config, cfg_options=args.cfg_options)
+    try:
+        model = init_model(args.config, cfg_options=args.cfg_options)
+    except (FileNotFoundError, ImportError, ValueError) as error:
+        raise SystemExit(str(error)) from None
     height, width = input_shape(model.cfg, args.shape)
     info = get_model_complexity_info(
         TensorForward(model), inputs=(torch.zeros(1, 3, height, width),), show_table=False,

@@ -87,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     init_default_scope(cfg.get('default_scope', 'rga_mm'))
     tasks: dict[str, LoadImageFromFile] = {}
     for splits, dataset_cfg in split_datasets(cfg):
-        dataset = DATASETS.build(dataset_cfg)
+        try:
+            dataset = DATASETS.build(dataset_cfg)
+        except (FileNotFoundError, ValueError) as error:  # a wrong data_root, a bad layout
+            raise SystemExit(f'{splits}: {error}') from None
         reader = image_reader(dataset)
         if reader is None:
             print(f'{splits}: {type(dataset).__name__} loads no image files; skipped')
