@@ -219,3 +219,12 @@ def test_single_camera_data_needs_exclude_same_camera_false():
                                  tpr_at_fpr=(0.5, )), samples)
     assert (result['reid/rank1'], result['reid/mAP'], result['reid/TPR@FPR=5e-1']) == (
         100.0, 100.0, 100.0)
+
+
+def test_tpr_needs_targets_and_distances_without_nan():
+    with pytest.raises(ValueError, match=r'one or more in \(0, 1\], got \[\]'):
+        tpr_at_fpr(DISTMAT, **LABELS, fpr_targets=())
+    with_nan = DISTMAT.copy()
+    with_nan[0, 1] = np.nan
+    with pytest.raises(ValueError, match='distmat contains NaN values'):
+        tpr_at_fpr(with_nan, **LABELS, fpr_targets=(0.5, ))

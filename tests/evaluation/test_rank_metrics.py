@@ -240,3 +240,10 @@ def test_work_arrays_stay_within_the_budget(num_threads):
     tracemalloc.stop()
     assert distmat.nbytes > 2 * budget
     assert peak < 1.3 * budget
+
+
+def test_an_accumulator_without_queries_or_gallery_says_so():
+    with pytest.raises(ValueError, match='no query was added'):
+        RankAccumulator(np.array([1, 2]), np.array([0, 1])).result()
+    with pytest.raises(ValueError, match='gallery_ids is empty'):
+        RankAccumulator([], [])

@@ -148,6 +148,8 @@ class RankAccumulator:
 
     def result(self) -> dict[str, np.ndarray | float | int]:
         """The scores of all queries added (see :func:`rank_metrics`)."""
+        if not self.per_chunk:
+            raise ValueError('RankAccumulator.result: no query was added')
         ap, inp, first_rank = (np.concatenate(values) for values in zip(*self.per_chunk))
         if ap.size == 0:
             raise ValueError(f'none of the {self.num_query} queries has a match in the '
@@ -377,6 +379,8 @@ def _integer_labels(name: str, values: np.ndarray) -> np.ndarray:
     offending value otherwise (see the module docstring: floats are never truncated)."""
     if values.dtype.kind in 'iu':
         return values.astype(np.int64)
+    if values.size == 0:
+        raise ValueError(f'{name} is empty: ranking needs at least one image on each side')
     position = 0
     if values.dtype.kind == 'f':
         fractional = np.flatnonzero(values != np.round(values))

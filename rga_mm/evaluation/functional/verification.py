@@ -77,8 +77,9 @@ class TprAccumulator:
             raise ValueError(f'{self.gallery_ids.size} gallery identities do not fit '
                              f'{self.gallery_cams.size} gallery cameras')
         bad = [f for f in fpr_targets if not 0 < f <= 1]
-        if bad:
-            raise ValueError(f'target false positive rates must be in (0, 1], got {bad}')
+        if bad or not fpr_targets:
+            raise ValueError(f'target false positive rates: one or more in (0, 1], got '
+                             f'{bad or list(fpr_targets)}')
         self.fpr_targets = tuple(fpr_targets)
         self.real_gallery = self.gallery_ids != JUNK_ID
         self.num_query = num_query
@@ -101,6 +102,9 @@ class TprAccumulator:
             raise ValueError(f'distmat of shape {distmat.shape} does not fit '
                              f'{query_ids.size} query and {self.gallery_ids.size} gallery '
                              f'labels')
+        if np.isnan(distmat).any():
+            raise ValueError('distmat contains NaN values (NaN in the embeddings or '
+                             'distances), which no threshold accepts or rejects')
         rows = max(1, MAX_BLOCK_ELEMENTS // max(1, distmat.shape[1]))
         for start in range(0, distmat.shape[0], rows):
             block = distmat[start:start + rows]
