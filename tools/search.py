@@ -83,6 +83,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be at least 1, got '
                          f'{getattr(args, name)}')
+    if args.cache and osp.isdir(args.cache):
+        parser.error(f'--cache {args.cache} is a folder; give a file name, e.g. '
+                     f'{osp.join(args.cache, "gallery_cache.pth")}')
     return args
 
 

@@ -50,6 +50,27 @@ def test_unknown_stage_names_the_stage():
                           attentions=dict(layer9=STAGE_RGA['layer1'])))
 
 
+class StageNamesThatMeet(torch.nn.Module):
+    """A backbone with submodules ``stages.0`` and ``stages_0``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 1))
+        self.stages_0 = torch.nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        return self.stages_0(self.stages(x))
+
+
+def test_stage_names_that_meet_as_module_names_are_refused():
+    MODELS.register_module(module=StageNamesThatMeet, force=True)
+    se = dict(type='SE', in_channels=8, reduction=2)
+    with pytest.raises(KeyError, match=r"stage names \['stages.0', 'stages_0'\] give the "
+                                       r"same attention module name"):
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=dict(
+            type='StageNamesThatMeet'), attentions={'stages.0': se, 'stages_0': se}))
+
+
 def test_as_an_mmcv_plugin_of_mmseg_resnet():
     """mmcv's build_plugin_layer passes in_channels; one entry per stage with its size."""
     backbone = MODELS.build(dict(

@@ -261,6 +261,10 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
                                          r'k1=20; search without --rerank'):
         search(CONFIG, checkpoints[0], '--query', query, '--gallery', few, '--rerank')
 
+    with pytest.raises(SystemExit):
+        search(*common, '--gallery', gallery_folder, '--cache', tmp_path)
+    assert f'--cache {tmp_path} is a folder; give a file name' in capsys.readouterr().err
+
     misfit = tmp_path / 'misfit.pth'
     torch.save({'state_dict': init_model(
         CONFIG, cfg_options={'model.head.num_classes': 9}).state_dict()}, misfit)

@@ -77,7 +77,8 @@ def shared_input_convs(modules: Sequence[ConvModule], x: Tensor) -> list[Tensor]
         x: (B, C_in, H, W).
 
     Returns:
-        One (B, C_out_i, H, W) tensor per module (views into one stacked response).
+        One (B, C_out_i, H, W) tensor per module: views into one stacked response, or,
+        where the norms cannot run stacked, each module's own normalised slice.
     """
     if len({repr(m.activate) if m.with_activation else None for m in modules}) != 1:
         raise ValueError('shared_input_convs needs modules with the same activation')

@@ -40,7 +40,9 @@ class StageAttentionBackbone(BaseModule):
             ``mmseg.ResNetV1c``).
         attentions: stage name → attention config. A stage name is a dotted submodule
             path of the backbone (``'layer1'``, ``'stages.0'``); its output must be a
-            (B, C, H, W) tensor.
+            (B, C, H, W) tensor. The module is ``attentions.<stage name>`` with dots as
+            underscores (``attentions.stages_0``), so two names that differ only there
+            are refused.
     """
 
     def __init__(self, backbone: dict, attentions: dict[str, dict],
@@ -53,6 +55,10 @@ class StageAttentionBackbone(BaseModule):
             top_level = [name for name, _ in self.backbone.named_children()]
             raise KeyError(f'{type(self.backbone).__name__} has no stage named {unknown}; '
                            f'its top-level submodules are {top_level}')
+        keys = [name.replace('.', '_') for name in attentions]
+        if len(set(keys)) < len(keys):
+            raise KeyError(f'stage names {sorted(attentions)} give the same attention module '
+                           f'name once dots become underscores; attend each stage once')
         self.attentions = nn.ModuleDict(
             {name.replace('.', '_'): MODELS.build(cfg) for name, cfg in attentions.items()})
         for name in attentions:
