@@ -24,7 +24,8 @@ Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` 
 ``--out``, none without), keyed by each file's path, size and modification time and by a
 hash of the model config, the test pipeline, the checkpoint's bytes and ``--flip``: a file
 added or changed since is embedded, the others are read from the cache; a cache made by
-another model is noticed and the whole gallery embedded again. An unreadable image stops the
+another model is noticed and the whole gallery embedded again; a file that is no cache is
+refused, never overwritten. An unreadable image stops the
 tool, named, unless ``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
@@ -129,11 +130,14 @@ class GalleryCache:
         try:
             saved = torch.load(cache, map_location='cpu', weights_only=True)
             if not isinstance(saved, dict) or saved.get('format') != CACHE_FORMAT:
-                raise ValueError('it is no gallery cache of tools/search.py')
-        except Exception as error:  # unreadable, truncated, or another file
-            print(f'cache {cache} cannot be read ({type(error).__name__}: '
-                  f'{str(error).strip().splitlines()[0][:120]}); embedding the whole gallery')
-            return None
+                raise ValueError('it holds something else')
+        except Exception as error:  # another file: never overwritten (caches are renamed
+            # into place whole, so no cache of ours is ever found truncated)
+            reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else ''
+            raise SystemExit(
+                f'--cache {cache} exists and is no gallery cache of tools/search.py '
+                f'({type(error).__name__}: {reason}); search leaves it as it is: give '
+                f'another --cache file') from None
         if saved['model_key'] != key:
             print(f'cache {cache} was made by another model (config, checkpoint or --flip '
                   f'differ); embedding the whole gallery again')

@@ -265,6 +265,14 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
         search(*common, '--gallery', gallery_folder, '--cache', tmp_path)
     assert f'--cache {tmp_path} is a folder; give a file name' in capsys.readouterr().err
 
+    not_a_cache = tmp_path / 'weights.pth'
+    shutil.copy(checkpoints[0], not_a_cache)
+    before = not_a_cache.read_bytes()
+    with pytest.raises(SystemExit, match=rf'--cache {not_a_cache} exists and is no gallery '
+                                         r'cache of tools/search.py .*leaves it as it is'):
+        search(*common, '--gallery', gallery_folder, '--cache', not_a_cache)
+    assert not_a_cache.read_bytes() == before
+
     misfit = tmp_path / 'misfit.pth'
     torch.save({'state_dict': init_model(
         CONFIG, cfg_options={'model.head.num_classes': 9}).state_dict()}, misfit)
