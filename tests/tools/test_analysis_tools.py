@@ -42,13 +42,21 @@ def test_get_flops_counts_the_models_parameters_and_the_relation_savings(tmp_pat
     assert dense_flops - factorized_flops == spatial + channel
 
 
-def test_get_flops_names_a_missing_config_in_one_sentence(tmp_path):
+def test_get_flops_names_a_missing_config_or_a_misfit_shape_in_one_sentence(tmp_path):
     missing = tmp_path / 'nonexistent.py'
     result = subprocess.run(
         [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(missing)],
         capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert f'{missing} does not exist' in result.stderr
+
+    demo = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(demo), '--shape',
+         '128', '64'], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert ('--shape 128 64: RGA was built for a 16×8 map but received 32×16; build it with '
+            'spatial_size=(32, 16)') in result.stderr
 
 
 def _is_relation_sized(shape, num_nodes):

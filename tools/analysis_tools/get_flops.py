@@ -50,9 +50,12 @@ def main() -> None:
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
     height, width = input_shape(model.cfg, args.shape)
-    info = get_model_complexity_info(
-        TensorForward(model), inputs=(torch.zeros(1, 3, height, width),), show_table=False,
-        show_arch=False)
+    try:
+        info = get_model_complexity_info(
+            TensorForward(model), inputs=(torch.zeros(1, 3, height, width),),
+            show_table=False, show_arch=False)
+    except ValueError as error:  # e.g. a --shape the model's attention was not built for
+        raise SystemExit(f'--shape {height} {width}: {error}') from None
     print(f'Input shape: (3, {height}, {width})')
     print(f"Params: {info['params']} ({info['params_str']})")
     print(f"FLOPs: {info['flops']} ({info['flops_str']}, one multiply-add = one FLOP)")

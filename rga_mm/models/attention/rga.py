@@ -120,7 +120,7 @@ class RGA(BaseModule):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA')
-        size = tuple(x.shape[-2:])
+        size = tuple(int(s) for s in x.shape[-2:])  # ints also under tracing
         if size != self.spatial_size and not self.variable_size:
             built = '×'.join(map(str, self.spatial_size))
             got = '×'.join(map(str, size))
