@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv/ at the repository root and install rga_mm into it, once per profile:
 #   core  (default) what the demo, re-ID, CIFAR and the tools need: pure-Python wheels,
-#         mmcv-lite, no compiler; about 2 minutes on a fresh 2-core machine
+#         mmcv-lite, no compiler; under a minute on a fresh 2-core machine
 #   full  core + the `seg`, `tests` and `deploy` extras: mmsegmentation and mmcv 2.1.0
 #         compiled with its CPU ops (about 9 minutes the first time), pytest, ruff, openmim,
 #         onnx
@@ -32,7 +32,7 @@ is_current() {  # is_current PROFILE: its stamp matches the files
 }
 
 install_core() {
-  echo "[rga_mm] installing the core environment into $venv (about 2 minutes)"
+  echo "[rga_mm] installing the core environment into $venv (under a minute)"
   [ -x "$py" ] || python3 -m venv "$venv"
   "${pip[@]}" -r "$req/runtime.txt"
   bash "$root/tools/misc/patch_torchvision.sh" "$py"
