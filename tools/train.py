@@ -26,6 +26,7 @@ from rga_mm.engine.launch import (
     load_run_config,
     parse_run_args,
     prepare_cpu_distributed,
+    stop_on_missing_files,
 )
 
 
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     prepare_cpu_distributed(cfg)
     runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'), args.partial_load)
     del checkpoint  # the Runner reads the file again, with its hooks
-    with explain_timeouts(cfg):
+    with explain_timeouts(cfg), stop_on_missing_files():
         runner.train()
 
 

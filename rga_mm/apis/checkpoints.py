@@ -122,6 +122,9 @@ def read_checkpoint(path: str) -> dict:
     if '://' in path:
         checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     else:
+        if Path(path).is_dir():
+            raise FileNotFoundError(f'checkpoint {path} is a folder; give a checkpoint file '
+                                    f'(.pth) in it')
         if not Path(path).is_file():
             raise FileNotFoundError(f'checkpoint file {path} does not exist')
         if os.path.getsize(path) == 0:

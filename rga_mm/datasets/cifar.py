@@ -8,6 +8,8 @@ check: with ``verify_md5=False`` the files must still exist under the same names
 parsed by mmpretrain's unchanged ``load_data_list``; with the default ``verify_md5=True``
 they behave exactly as mmpretrain's classes. ``download`` defaults to False (offline).
 """
+import os.path as osp
+
 from mmpretrain.datasets import CIFAR10 as _MMPretrainCIFAR10
 from mmpretrain.datasets import CIFAR100 as _MMPretrainCIFAR100
 
@@ -29,6 +31,19 @@ class _OptionalMD5:
             self.test_list = _without_md5(self.test_list)
             self.meta = {**self.meta, 'md5': None}
         super().__init__(*args, download=download, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        """mmpretrain's, after naming the folder and the files when data is missing
+        (mmpretrain's own message suggests a download, which offline runs do not do)."""
+        folder = osp.join(self.data_prefix['root'], self.base_folder)
+        missing = [name for name, _ in self.train_list + self.test_list + [[
+            self.meta['filename'], None]] if not osp.isfile(osp.join(folder, name))]
+        if missing and not self.download:
+            raise FileNotFoundError(
+                f'{type(self).__name__}: {folder} lacks {", ".join(missing)}; extract the '
+                f'official "python version" archive ({self.url}) under data_root '
+                f'(docs/classification.md), or pass download=True to fetch it')
+        return super().load_data_list()
 
 
 @DATASETS.register_module()

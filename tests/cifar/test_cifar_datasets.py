@@ -22,7 +22,15 @@ def test_generated_pickles_load_through_mmpretrains_parser(tmp_path, dataset, wh
     # the default keeps mmpretrain's md5 check: generated files are not the official ones
     with pytest.raises(RuntimeError, match='Cannot find'):
         dataset(data_root=str(root), split='train')
-    # the structure is still required without md5
+    # the structure is still required without md5, and a missing file is named
     (root / first_file).unlink()
-    with pytest.raises(RuntimeError, match='Cannot find'):
+    with pytest.raises(FileNotFoundError, match=f'lacks {first_file.split("/")[1]}; extract'):
         dataset(data_root=str(root), split='test', verify_md5=False)
+
+
+@pytest.mark.parametrize('dataset, folder, first', [
+    (CIFAR10, 'cifar-10-batches-py', 'data_batch_1'), (CIFAR100, 'cifar-100-python', 'train')])
+def test_missing_data_names_the_folder_and_files_offline(tmp_path, dataset, folder, first):
+    with pytest.raises(FileNotFoundError, match=rf'{tmp_path / folder} lacks {first}, .*extract '
+                                                r'the official "python version" archive'):
+        dataset(data_root=str(tmp_path), split='train')

@@ -223,3 +223,20 @@ def test_out_into_a_missing_folder_stops_before_evaluating(tiny_market, weights,
                                         '--out', missing / 'metrics.json',
                                         *_overrides(tiny_market, 1)))
     assert not (tmp_path / 'test').exists()  # stopped before the Runner was built
+
+
+def test_missing_data_and_folders_given_as_files_stop_in_one_sentence(weights, tmp_path):
+    """Found when the Runner builds its data loaders, inside train() / test()."""
+    missing = tmp_path / 'no_data'
+    not_a_folder = rf'Market-1501: data_root {re.escape(str(missing))} is not a folder'
+    with pytest.raises(SystemExit, match=not_a_folder):
+        tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'train',
+                                         *_overrides(missing, 1)))
+    test = tool('tools/test.py')
+    with pytest.raises(SystemExit, match=not_a_folder):
+        test.main(args(CONFIG, weights, '--work-dir', tmp_path / 'test', *_overrides(missing, 1)))
+    with pytest.raises(SystemExit, match=rf'checkpoint {re.escape(str(tmp_path))} is a folder; '
+                                         r'give a checkpoint file'):
+        test.main(args(CONFIG, tmp_path, '--work-dir', tmp_path / 'test'))
+    with pytest.raises(SystemExit, match=rf'config {re.escape(str(tmp_path))} is a folder'):
+        test.main(args(tmp_path, weights))

@@ -55,8 +55,13 @@ def mentions_mmseg(node: Any) -> bool:
 def load_config(path: str | Path) -> Config:
     """``Config.fromfile(path)``, refusing a missing file or a missing ``seg`` extra."""
     path = str(path)
+    if Path(path).is_dir():
+        raise FileNotFoundError(f'config {path} is a folder; give a config file (.py) in it')
     if not Path(path).is_file():
         raise FileNotFoundError(f'config file {path} does not exist')
+    if Path(path).suffix not in ('.py', '.json', '.yml', '.yaml'):
+        raise ValueError(f'config {path} is no config file: mmengine reads .py (and '
+                         f'.json, .yml, .yaml) configs')
     try:
         cfg = Config.fromfile(path)
     except Exception as error:

@@ -3,7 +3,8 @@
 import argparse
 import os
 import os.path as osp
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -47,10 +48,10 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
     ``./work_dirs/<config name>``, as in OpenMMLab's tools. A ``--cfg-options`` key whose
     top level the config does not have (a typo) stops the run, naming the closest key.
     """
-    if not osp.isfile(config):
-        raise SystemExit(f'config file {config} does not exist')
     try:
         cfg = load_config(config)
+    except (FileNotFoundError, ValueError) as error:  # missing, a folder, no config file
+        raise SystemExit(str(error)) from None
     except ImportError as error:  # a segmentation config without the seg extra
         raise SystemExit(str(error)) from error
     cfg.launcher = launcher
@@ -63,6 +64,20 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+@contextmanager
+def stop_on_missing_files() -> Iterator[None]:
+    """Turn a FileNotFoundError inside the block into a stop with its message alone.
+
+    The Runner builds its data loaders and initialises the model inside ``train()`` and
+    ``test()``, so a wrong ``data_root`` or a missing ImageNet checkpoint surfaces there; the
+    message names the path and what to do, and a traceback through mmengine adds nothing.
+    """
+    try:
+        yield
+    except FileNotFoundError as error:
+        raise SystemExit(str(error)) from None
 
 
 def check_output_file(path: str | None, option: str = '--out') -> None:
