@@ -2,6 +2,7 @@
 import copy
 from pathlib import Path
 
+import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_state_dict
@@ -43,6 +44,9 @@ def init_model(config: str | Path | Config,
             (:class:`rga_mm.apis.CheckpointError`); with ``False`` only the matching tensors
             are loaded and mmengine logs the others.
     """
+    if str(device).startswith('cuda') and not torch.cuda.is_available():
+        raise ValueError(f'device {device} asked for, but this PyTorch sees no CUDA device '
+                         f'(torch.cuda.is_available() is False): use cpu')
     config = as_config(config)
     merge_cfg_options(config, cfg_options)
     if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does

@@ -138,3 +138,10 @@ def test_overrides_stay_out_of_the_callers_config(config_file):
     assert len(deeper.backbone.layer1) == 3  # ResNet-34
     assert config.model.backbone.depth == 18
     assert len(init_model(config).backbone.layer1) == 2  # ResNet-18 again
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks a machine without CUDA')
+def test_a_cuda_device_without_cuda_is_refused_in_one_sentence(config_file):
+    with pytest.raises(ValueError, match=r'device cuda:0 asked for, but this PyTorch sees no '
+                                         r'CUDA device .*: use cpu'):
+        init_model(config_file, device='cuda:0')

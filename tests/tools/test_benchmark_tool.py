@@ -61,3 +61,10 @@ def test_a_batch_without_two_whole_identities_is_refused_before_any_work(batch):
     assert result.returncode == 2
     assert '--batch must be a multiple of 4 and at least 8' in result.stderr
     assert 'Training step' not in result.stdout
+
+
+def test_a_missing_config_is_refused_before_any_work(tmp_path):
+    result = _run(DEMO, '--baseline', tmp_path / 'nope.py')
+    assert result.returncode == 2
+    assert f'--baseline {tmp_path / "nope.py"} is no config file' in result.stderr
+    assert 'Training step' not in result.stdout

@@ -140,6 +140,9 @@ def test_bad_inputs_are_named(tmp_path):
         vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path)
     with pytest.raises(SystemExit, match='checkpoint file .*nope.pth does not exist'):
         vis_attention(REID_CONFIG, tmp_path / 'nope.pth', not_an_image, '--out', tmp_path)
+    image = red_blue_image(tmp_path / 'a.png', 64, 32)
+    with pytest.raises(SystemExit, match=r'--out .*notes.png is a file; give a folder'):
+        vis_attention(REID_CONFIG, checkpoint, image, '--out', not_an_image)
 
 
 def test_a_dataset_file_reaches_the_model_as_the_dataset_item_does(tmp_path):

@@ -23,6 +23,7 @@ other work on the machine), on random images at the config's ``input_size``.
 """
 import argparse
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -199,6 +200,9 @@ def parse_args() -> argparse.Namespace:
                      f'got {args.batch}')
     if args.infer_batch < 1 or args.repeats < 1:
         parser.error('--infer-batch and --repeats must be at least 1')
+    for option, config in (('config', args.config), ('--baseline', args.baseline)):
+        if config is not None and not os.path.isfile(config):
+            parser.error(f'{option} {config} is no config file')
     return args
 
 

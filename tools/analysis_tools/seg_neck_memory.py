@@ -10,6 +10,7 @@ forward on the whole-image map under ``torch.no_grad`` (``TensorMemoryTracker``)
 relation path. It also prints the parameter count of the neck built at other grid sizes.
 """
 import argparse
+import os
 import time
 
 import torch
@@ -46,6 +47,8 @@ def main() -> None:
                         'segmentation config (slow: ResNet-101 at 1024x2048)')
     parser.add_argument('--image', type=int, nargs=2, default=(1024, 2048))
     args = parser.parse_args()
+    if args.model_config and not os.path.isfile(args.model_config):  # before minutes of work
+        parser.error(f'--model-config {args.model_config} is no config file')
     torch.set_grad_enabled(False)
 
     for side in args.other_grids:

@@ -26,6 +26,8 @@ from collections import OrderedDict
 
 import torch
 
+from rga_mm.apis import CheckpointError, load_state_dict_file
+
 _EMBEDDINGS = {'theta': 'theta', 'phi': 'phi', 'gx': 'appearance_embed',
                'gg': 'relation_embed'}
 _GATE_LAYERS = {'0': '0.conv', '1': '0.bn', '3': '1.conv', '4': '1.bn'}
@@ -80,9 +82,10 @@ def main() -> None:
     parser.add_argument('src', help='official checkpoint ({"state_dict": ...})')
     parser.add_argument('dst', help='where to save the rga_mm checkpoint')
     args = parser.parse_args()
-    # weights_only keeps pickled code in a downloaded file from running
-    checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
-    state_dict = checkpoint.get('state_dict', checkpoint)
+    try:  # weights only: pickled code in a downloaded file does not run
+        state_dict = load_state_dict_file(args.src)
+    except (FileNotFoundError, CheckpointError) as error:
+        raise SystemExit(str(error)) from None
     converted = convert_official_reid(state_dict)
     torch.save({'state_dict': converted, 'meta': {'converted_from': args.src}}, args.dst)
     print(f'converted {len(converted)} tensors from {args.src} to {args.dst}')

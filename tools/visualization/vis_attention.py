@@ -95,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     pipeline, channel_order = file_pipeline(model.cfg.test_dataloader.dataset.pipeline)
     visualizer = AttentionVisualizer(name='vis_attention', panel_height=args.panel_height)
     out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SystemExit(f'--out {out_dir} is a file; give a folder for the PNG grids')
     out_dir.mkdir(parents=True, exist_ok=True)
     for path, name in zip(images, unique_stems(images)):
         try:
