@@ -117,7 +117,7 @@ def test_converter_writes_the_cuhk03_np_layout(converter, release_root, tmp_path
 
 def test_converter_names_a_missing_split_file(converter, release_root, tmp_path):
     os.remove(osp.join(release_root, 'cuhk03_new_protocol_config_detected.mat'))
-    with pytest.raises(FileNotFoundError,
+    with pytest.raises(SystemExit,
                        match=r'cuhk03_new_protocol_config_detected\.mat not found; expected '
                              r'cuhk03_release.cuhk-03\.mat and'):
         converter.main([release_root, str(tmp_path / 'out')])

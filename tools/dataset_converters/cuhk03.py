@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
                    for box in args.box_types}
     for path in [release_path, *split_paths.values()]:
         if not osp.isfile(path):
-            raise FileNotFoundError(
+            raise SystemExit(
                 f'{path} not found; expected {RELEASE_FILE} and '
                 f'{SPLIT_FILE.format("{labeled,detected}")} under {args.cuhk03_root} '
                 f'(the split files come with github.com/zhunzhong07/person-re-ranking, '
