@@ -243,3 +243,6 @@ def test_command_line_prints_one_summary_line(tmp_path, capsys):
     assert lines[0].startswith(f'Writing a synthetic Market-1501 under {tmp_path}')
     assert f'{tmp_path / DATASET_FOLDER}: train 2 ids /' in lines[-1]
     assert 'query 3 ids /' in lines[-1]
+    with pytest.raises(SystemExit, match=r'num_train_ids \(0\) and num_test_ids \(3\) must be '
+                                         r'>= 1'):
+        tool.main([str(tmp_path / 'other'), '--train-ids', '0', '--test-ids', '3'])

@@ -42,8 +42,12 @@ def main() -> None:
     parser.add_argument('data_root', help='the Market-1501-style folder that was tested')
     parser.add_argument('--trials', type=int, default=5)
     args = parser.parse_args()
-    with open(args.metrics) as f:
-        trained = json.load(f)
+    try:
+        with open(args.metrics) as f:
+            trained = json.load(f)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f'cannot read the metrics {args.metrics} ({error}); give the JSON '
+                         f'that tools/test.py --out wrote') from None
     chance = chance_metrics(args.data_root, args.trials)
     table = PrettyTable(['', 'Rank-1', 'Rank-5', 'Rank-10', 'mAP', 'mINP'])
     keys = ('reid/rank1', 'reid/rank5', 'reid/rank10', 'reid/mAP', 'reid/mINP')

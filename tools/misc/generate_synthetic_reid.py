@@ -58,13 +58,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f'Writing a synthetic Market-1501 under {args.root} (seed {args.seed}) ...',
           flush=True)
     start = time.perf_counter()
-    folder = generate_synthetic_market(
-        args.root, num_train_ids=args.train_ids, num_test_ids=args.test_ids,
-        num_cameras=args.cameras, cameras_per_id=args.cameras_per_id,
-        images_per_camera=args.images_per_camera,
-        query_cameras_per_id=args.query_cameras_per_id, image_size=args.image_size,
-        num_distractors=args.distractors, num_junk=args.junk, seed=args.seed,
-        overwrite=args.overwrite)
+    try:
+        folder = generate_synthetic_market(
+            args.root, num_train_ids=args.train_ids, num_test_ids=args.test_ids,
+            num_cameras=args.cameras, cameras_per_id=args.cameras_per_id,
+            images_per_camera=args.images_per_camera,
+            query_cameras_per_id=args.query_cameras_per_id, image_size=args.image_size,
+            num_distractors=args.distractors, num_junk=args.junk, seed=args.seed,
+            overwrite=args.overwrite)
+    except (FileExistsError, ValueError) as error:  # bad counts, a folder it did not write
+        raise SystemExit(str(error)) from None
     print(f'{folder}: {describe(folder)}; {time.perf_counter() - start:.1f} s')
 
 
