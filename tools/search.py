@@ -22,7 +22,7 @@ ranked gallery paths and their distances. Without it the lists are printed.
 
 Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` with
 ``--out``, none without), keyed by each file's path, size and modification time and by a
-hash of the model config, the test pipeline, the checkpoint's bytes and ``--flip``: a file
+hash of the model config, the test pipeline, the loaded weights and ``--flip``: a file
 added or changed since is embedded, the others are read from the cache; a cache made by
 another model is noticed and the whole gallery embedded again; a file that is no cache is
 refused, never overwritten. An unreadable image stops the
@@ -90,15 +90,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def model_key(inferencer: ReIDInferencer, checkpoint: str, flip: bool) -> str:
-    """Hash of what decides the embeddings: model config, test pipeline, weights, flip."""
+def model_key(inferencer: ReIDInferencer, flip: bool) -> str:
+    """Hash of what decides the embeddings: model config, test pipeline, the weights as
+    loaded (so a checkpoint given by URL keys the cache too) and flip."""
     digest = hashlib.sha256()
     described = dict(model=inferencer.cfg.model.to_dict(),
                      pipeline=inferencer.cfg.test_dataloader.dataset.pipeline, flip=flip)
     digest.update(json.dumps(described, sort_keys=True, default=str).encode())
-    with open(checkpoint, 'rb') as file:
-        for block in iter(lambda: file.read(2**20), b''):
-            digest.update(block)
+    for name, value in sorted(inferencer.model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -183,7 +184,7 @@ def embed_gallery(inferencer: ReIDInferencer, paths: list[str], args: argparse.N
                   flip: bool, cache: str | None) -> tuple[list[str], torch.Tensor, dict]:
     """(gallery paths kept, (G, D) embeddings, statistics), reusing the cached rows of the
     files that have not changed and updating the cache."""
-    key = model_key(inferencer, args.checkpoint, flip)
+    key = model_key(inferencer, flip)
     cached = GalleryCache(cache, key)
     stamps = {path: file_stamp(path) for path in paths}
     todo = [path for path in paths if not cached.holds(path, stamps[path])]

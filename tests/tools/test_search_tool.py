@@ -212,6 +212,14 @@ def test_the_cache_embeds_only_what_changed(search, market, checkpoints, tmp_pat
     torch.testing.assert_close(cache['features'][row],
                                fresh(data['inputs'], mode='tensor')[0], rtol=1e-3, atol=1e-3)
 
+    # the key is the weights as loaded, not the file: a re-saved checkpoint with other
+    # metadata keeps the cache
+    resaved = tmp_path / 'resaved.pth'
+    torch.save({'state_dict': torch.load(checkpoints[0], weights_only=True)['state_dict'],
+                'meta': {'epoch': 80}}, resaved)
+    again = search(CONFIG, resaved, *args[2:])
+    assert (again['embedded'], again['from_cache']) == (0, num_gallery)
+
     capsys.readouterr()
     other = search(CONFIG, checkpoints[1], *args[2:])
     assert (other['embedded'], other['from_cache']) == (num_gallery, 0)
