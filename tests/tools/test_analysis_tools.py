@@ -1,8 +1,10 @@
-"""tools/analysis_tools: get_flops.py and the pieces of benchmark_rga.py."""
+"""tools/analysis_tools: get_flops.py, the pieces of benchmark_rga.py and
+benchmark_reference_grid.py."""
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from rga_mm.apis import init_model
@@ -96,3 +98,15 @@ def test_memory_tracker_follows_allocation_and_release():
     assert tracker.live_bytes == 8000
     del b, c, d
     assert tracker.live_bytes == 0
+
+
+def test_reference_grid_benchmark_prints_mmcvs_agreement_for_every_case():
+    pytest.importorskip('mmcv.ops', reason='mmcv was installed without its ops')
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/benchmark_reference_grid.py'),
+         '--repeats', '1'], check=True, capture_output=True, text=True, cwd=ROOT)
+    rows = [line.split('|')[1:-1] for line in result.stdout.splitlines()
+            if line.startswith('|') and '×' in line.split('|')[1] and 'B ×' not in line]
+    assert len(rows) == 4
+    # mmcv's float32 sample coordinates are the only difference (docs/benchmarks.md)
+    assert all(float(row[2]) < 1e-4 for row in rows)
