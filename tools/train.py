@@ -5,7 +5,8 @@
                                  [--launcher none|pytorch|slurm|mpi]
 
 ``--resume`` without CKPT resumes from the work dir's latest checkpoint and stops if there is
-none; ``--resume-or-start`` starts from scratch then (for jobs that are requeued). A
+none; ``--resume-or-start`` then starts as a run without the flag would, from the config's
+``load_from`` if it has one (for jobs that are requeued). A
 checkpoint to resume from, or the config's ``load_from``, must fit the model (every tensor
 name and shape) unless ``--partial-load`` is given; a weights-only file cannot be resumed.
 """
@@ -41,8 +42,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
              '(stops if there is none)')
     resume.add_argument(
         '--resume-or-start', action='store_true',
-        help='resume from the latest checkpoint in the work dir, or start from scratch if '
-             'there is none')
+        help='resume from the latest checkpoint in the work dir, or, if there is none, '
+             'start as without the flag (from the config\'s load_from, if any)')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     add_run_arguments(parser)
     return parse_run_args(parser, argv)
@@ -56,7 +57,7 @@ def latest_checkpoint(work_dir: str, or_start: bool) -> str | None:
         raise SystemExit(
             f'--resume found no checkpoint to resume from in {work_dir} (it has no '
             f'last_checkpoint file); check --work-dir, give the checkpoint as --resume CKPT, '
-            f'or pass --resume-or-start to start from scratch when there is none')
+            f'or pass --resume-or-start to start anew when there is none')
     if latest is not None and not osp.isfile(latest):
         raise SystemExit(f'{osp.join(work_dir, "last_checkpoint")} names {latest}, which does '
                          f'not exist; give the checkpoint to resume from as --resume CKPT')

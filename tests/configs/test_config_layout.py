@@ -1,7 +1,8 @@
 """The layout of configs/: every re-ID config composes a model, a dataset, a schedule and a
 runtime base in at most 12 lines; no config deletes what it inherits; the re-ID input size
 (256×128, paper §4.1.1) is stated once, in configs/_base_/reid_input_size.py, and every
-pipeline size and every built attention size follows from it; each folder's README lists
+pipeline size and every built attention size follows from it (the documented 384×192 config
+included); each folder's README lists
 its configs with the numbers of the model index."""
 import ast
 import re
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 from modelindex.load_model_index import load
+
+from rga_mm.apis import init_model
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = ROOT / 'configs'
@@ -81,6 +84,24 @@ def test_the_size_is_stated_once(tmp_path):
         assert cfg.model.backbone.attentions.layer1.spatial_size == (96, 48)
         assert cfg.train_pipeline[1]['scale'] == (192, 384)
         assert_sizes_follow_the_input_size(cfg)
+
+
+def test_the_documented_384x192_config_builds_at_that_size(tmp_path):
+    """The config of docs/reid.md, "Another input size", written beside (a copy of)
+    configs/ as the page says, moves model and data to 384×192 and builds."""
+    page = (ROOT / 'docs/reid.md').read_text(encoding='utf-8')
+    section = page[page.index('### Another input size'):]
+    snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
+    shutil.copytree(CONFIGS, tmp_path / 'configs')
+    path = tmp_path / 'my_configs/rga-sc_r50-ls1_1xb64-600e_market1501-384x192.py'
+    path.parent.mkdir()
+    path.write_text(snippet)
+    cfg = Config.fromfile(path)
+    assert cfg.input_size == (384, 192)
+    assert cfg.model.backbone.attentions.layer1.spatial_size == (96, 48)
+    assert_sizes_follow_the_input_size(cfg)
+    model = init_model(cfg)
+    assert model.backbone.attentions.layer4.spatial_size == (24, 12)
 
 
 def test_the_demo_states_its_size_once(tmp_path):

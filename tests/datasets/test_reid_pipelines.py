@@ -48,7 +48,8 @@ def test_test_pipeline_keeps_the_query_flag(market_images):
 
 
 def test_erasing_is_zero_after_the_model_normalisation():
-    """Design §4 erases with 0 after normalisation; the pipeline fills the mean instead."""
+    """The official RGA code erases with 0 after normalisation; the pipeline fills the mean
+    instead (docs/reid.md, "Differences from the official RGA code")."""
     np.random.seed(0)
     image = np.full((256, 128, 3), 200, np.uint8)
     erased = ReIDRandomErasing(prob=1.0)(dict(img=image))['img']

@@ -68,7 +68,8 @@ def _is_relation_sized(shape, num_nodes):
 
 
 def test_factorized_path_allocates_no_relation_sized_tensor():
-    """Design §2: Z = (W_row Φᵀ) Θ + (W_col Θᵀ) Φ never forms R nor the 2N-channel map.
+    """Z = (W_row Φᵀ) Θ + (W_col Θᵀ) Φ (docs/architecture.md, "Factorized relations") never
+    forms R nor the 2N-channel map.
 
     Sizes are chosen so that no other tensor of RGA-SC ends in such a block: N = 144
     positions, C = 10 channels, embeddings of 5 (spatial) and 72 (channel) features."""
