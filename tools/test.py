@@ -22,7 +22,7 @@ from rga_mm.engine.launch import (
     load_run_config,
     parse_run_args,
     prepare_cpu_distributed,
-    stop_on_missing_files,
+    stop_on_input_errors,
 )
 
 
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     prepare_cpu_distributed(cfg)
     runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load)
     del checkpoint  # the Runner reads the file again, with its hooks
-    with explain_timeouts(cfg), stop_on_missing_files():
+    with explain_timeouts(cfg), stop_on_input_errors():
         metrics = runner.test()
     if args.out and runner.rank == 0:
         with open(args.out, 'w') as f:

@@ -27,7 +27,7 @@ from rga_mm.engine.launch import (
     load_run_config,
     parse_run_args,
     prepare_cpu_distributed,
-    stop_on_missing_files,
+    stop_on_input_errors,
 )
 
 
@@ -100,6 +100,20 @@ def read_start_checkpoint(cfg: Config) -> dict | None:
     return checkpoint
 
 
+def nothing_left_to_train(cfg: Config, checkpoint: dict | None) -> str:
+    """Why resuming ``checkpoint`` would train nothing (it is at or past the end of the
+    schedule), or '' when there is training left."""
+    if checkpoint is None or not cfg.get('resume'):
+        return ''
+    meta, train_cfg = checkpoint.get('meta', {}), cfg.get('train_cfg', {})
+    for unit, limit in (('epoch', 'max_epochs'), ('iter', 'max_iters')):
+        done, end = meta.get(unit), train_cfg.get(limit)
+        if done is not None and end is not None and done >= end:
+            return (f'{cfg.load_from} is at {unit} {done} and train_cfg.{limit} is {end}: '
+                    f'nothing is left to train; raise train_cfg.{limit} to train on')
+    return ''
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
@@ -107,10 +121,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         checkpoint = read_start_checkpoint(cfg)
     except (FileNotFoundError, CheckpointError) as error:
         raise SystemExit(str(error)) from None
+    finished = nothing_left_to_train(cfg, checkpoint)
+    if finished:
+        print(finished)
+        return
     prepare_cpu_distributed(cfg)
     runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'), args.partial_load)
     del checkpoint  # the Runner reads the file again, with its hooks
-    with explain_timeouts(cfg), stop_on_missing_files():
+    with explain_timeouts(cfg), stop_on_input_errors():
         runner.train()
 
 

@@ -7,6 +7,7 @@ from .cuhk03 import CUHK03
 from .custom_annotations import CustomReIDAnnotations
 from .custom_folders import CustomReIDFolders
 from .dukemtmc import DukeMTMCReID
+from .errors import DatasetError
 from .market1501 import Market1501
 from .msmt17 import MSMT17
 from .reid_dataset import ReIDDataset
@@ -14,7 +15,8 @@ from .samplers import IdentityBatchSampler
 from .transforms import IMAGENET_MEAN_BGR, ReIDRandomErasing
 
 __all__ = [
-    'CIFAR10', 'CIFAR100', 'CUHK03', 'CustomReIDAnnotations', 'CustomReIDFolders', 'DukeMTMCReID',
+    'CIFAR10', 'CIFAR100', 'CUHK03', 'CustomReIDAnnotations', 'CustomReIDFolders', 'DatasetError',
+    'DukeMTMCReID',
     'IMAGENET_MEAN_BGR', 'IdentityBatchSampler', 'MSMT17', 'Market1501', 'REID_META_KEYS',
     'ReIDDataset', 'ReIDRandomErasing', 'TEST_PIPELINE', 'TRAIN_PIPELINE'
 ]

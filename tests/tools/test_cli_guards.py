@@ -1,14 +1,18 @@
-"""Command-line options that used to be ignored or to fail late: a mistyped top-level
-``--cfg-options`` key, an ``--out`` file that cannot be written, and the ``load_from`` weights
-of a ``--resume-or-start`` run that has nothing to resume yet."""
+"""Command-line options that used to be ignored or to fail late: a mistyped top-level or
+nested ``--cfg-options`` key, an ``--out`` file that cannot be written, a ``--work-dir`` that
+is a file, ``num_workers=0`` beside ``persistent_workers``, the ``load_from`` weights of a
+``--resume-or-start`` run that has nothing to resume yet, a resume with nothing left to
+train, and a malformed dataset met inside the Runner."""
 import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from rga_mm.apis import init_model
-from rga_mm.engine.launch import check_output_file, load_run_config
+from rga_mm.datasets import DatasetError
+from rga_mm.engine.launch import check_output_file, load_run_config, stop_on_input_errors
 
 CONFIG = """
 default_scope = 'rga_mm'
@@ -86,3 +90,65 @@ def test_resume_or_start_starts_from_load_from_until_there_is_a_checkpoint(confi
     for flag in ('--resume-or-start', '--resume'):
         again = train.build_config(train.parse_args(argv + [flag]))
         assert (again.resume, again.load_from) == (True, str(latest))
+
+
+def test_a_misspelt_nested_key_names_the_existing_one(config_file):
+    for key, existing in (('default_hooks.checkpoint.intervl', 'interval'),
+                          ('model.backbone.dept', 'depth'),
+                          ('model.backbone.out_indice', 'out_indices')):
+        parent, name = key.rsplit('.', 1)
+        with pytest.raises(SystemExit, match=rf"--cfg-options {key}: {parent} in the config "
+                                             rf"\S+tiny.py has no key '{name}'; did you mean "
+                                             rf"'{existing}'\?"):
+            load_run_config(config_file, 'none', {key: 1}, None)
+    # new entries: no existing key this close, or one that differs in digits only
+    cfg = load_run_config(config_file, 'none', {'model.backbone.frozen_stages': 1,
+                                                'default_hooks.checkpoint2.interval': 1,
+                                                'randomness.deterministic': True}, None)
+    assert cfg.model.backbone.frozen_stages == 1 and cfg.default_hooks.checkpoint2.interval == 1
+
+
+def test_a_work_dir_that_is_a_file_stops_before_the_runner(config_file, tmp_path):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('kept')
+    for work_dir in (a_file, a_file / 'run'):
+        with pytest.raises(SystemExit, match=rf'work dir \S+: {a_file} is a file, not a '
+                                             rf'folder; choose another --work-dir'):
+            load_run_config(config_file, 'none', None, str(work_dir))
+    assert a_file.read_text() == 'kept'
+
+
+def test_no_workers_means_no_persistent_workers(tmp_path):
+    path = tmp_path / 'loaders.py'
+    path.write_text(CONFIG + 'train_dataloader = dict(num_workers=2, persistent_workers=True)\n'
+                    'val_dataloader = dict(num_workers=2, persistent_workers=True)\n')
+    cfg = load_run_config(str(path), 'none', {'train_dataloader.num_workers': 0}, None)
+    assert cfg.train_dataloader.persistent_workers is False  # DataLoader refuses the pair
+    assert cfg.val_dataloader.persistent_workers is True
+
+
+def test_resuming_a_finished_run_says_so_and_builds_nothing(config_file, tmp_path, capsys):
+    train = _train_tool()
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    finished = work_dir / 'epoch_8.pth'
+    torch.save(dict(meta=dict(epoch=8, iter=16), message_hub={},
+                    state_dict=dict(weight=torch.zeros(1))), finished)
+    argv = [config_file, '--work-dir', str(work_dir), '--resume', str(finished)]
+    train.main(argv + ['--cfg-options', 'train_cfg.max_epochs=4'])
+    assert capsys.readouterr().out.strip() == (
+        f'{finished} is at epoch 8 and train_cfg.max_epochs is 4: nothing is left to train; '
+        f'raise train_cfg.max_epochs to train on')
+    assert sorted(p.name for p in work_dir.iterdir()) == ['epoch_8.pth']  # no run started
+    config = train.build_config(train.parse_args(argv + ['--cfg-options',
+                                                         'train_cfg.max_epochs=9']))
+    assert train.nothing_left_to_train(config, torch.load(finished, weights_only=True)) == ''
+
+
+def test_a_malformed_dataset_stops_with_its_sentence_alone():
+    with pytest.raises(SystemExit, match=r'^MyData: person_id .abc. on line 8 is no integer$'):
+        with stop_on_input_errors():
+            raise DatasetError("MyData: person_id 'abc' on line 8 is no integer")
+    with pytest.raises(ValueError, match='a bug'):  # any other error keeps its traceback
+        with stop_on_input_errors():
+            raise ValueError('a bug')

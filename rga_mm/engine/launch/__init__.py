@@ -26,7 +26,7 @@ from .run_config import (
     check_output_file,
     load_run_config,
     parse_run_args,
-    stop_on_missing_files,
+    stop_on_input_errors,
 )
 
 __all__ = [
@@ -34,5 +34,5 @@ __all__ = [
     'add_run_arguments', 'build_checked_runner', 'check_output_file', 'dist_timeout',
     'explain_timeouts', 'load_config', 'load_run_config', 'merge_cfg_options',
     'parse_run_args', 'prepare_cpu_distributed', 'require_segmentation',
-    'segmentation_unavailable', 'stop_on_missing_files'
+    'segmentation_unavailable', 'stop_on_input_errors'
 ]

@@ -8,7 +8,8 @@ registry import; this module names the extra instead.
 
 mmengine's ``Config.merge_from_dict`` adds any key it is given, so ``randomnes.seed=5``
 creates a top-level entry nobody reads and the run goes on with the old seed;
-:func:`merge_cfg_options` refuses unknown top-level keys instead, naming the closest one.
+:func:`merge_cfg_options` refuses unknown top-level keys instead, naming the closest one, and
+new nested keys that look like a misspelt existing one (``train_cfg.max_epoch``).
 """
 import difflib
 import importlib
@@ -83,10 +84,13 @@ RUNNER_KEYS = frozenset(
 
 def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> None:
     """``cfg.merge_from_dict(options)``, refusing a key whose first part is neither in the
-    config nor read by mmengine's Runner (a typo would be silently ignored).
+    config nor read by mmengine's Runner (a typo would be silently ignored), and a new key
+    inside an existing dict that is a near-spelling of one of its keys.
 
-    Only the top level is checked: adding a new entry inside an existing dict (an option
-    of a transform, a hook) is legitimate.
+    Adding a new entry inside an existing dict (an option of a transform, a hook) is
+    legitimate, so a nested key is refused only when it is that close to an existing
+    sibling (:func:`misspelt_sibling`): mistyped, it would be ignored
+    (``env_cfg.cudnn_bencmark``) or fail the run where it is read, perhaps hours in.
 
     Raises:
         ValueError: one sentence naming the key, the closest existing key and ``source``.
@@ -94,14 +98,42 @@ def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> No
     if not options:
         return
     known = set(cfg.keys()) | RUNNER_KEYS
+    where = f'the config {source}' if source else 'the config'
     for key in options:
         top = key.split('.')[0]
         if top not in known:
             close = difflib.get_close_matches(top, sorted(known), n=1)
             hint = (f'did you mean {close[0]!r}?' if close else
                     f'its top-level keys are {", ".join(sorted(cfg.keys()))}')
-            where = f'the config {source}' if source else 'the config'
             raise ValueError(
                 f'--cfg-options {key}: {where} has no top-level key {top!r} and mmengine\'s '
                 f'Runner does not read one, so the option would be ignored; {hint}')
+        sibling = misspelt_sibling(cfg, key)
+        if sibling is not None:
+            parent, name = key.rsplit('.', 1)
+            raise ValueError(
+                f'--cfg-options {key}: {parent} in {where} has no key {name!r}; did you mean '
+                f'{sibling!r}? (a new key this close to an existing one is taken for a '
+                f'typo; to add it on purpose, set it in a config file)')
     cfg.merge_from_dict(options)
+
+
+def misspelt_sibling(cfg: Config, key: str) -> str | None:
+    """The existing key that a new dotted ``key`` seems to misspell, or None.
+
+    ``key`` is new when its parent dict exists in ``cfg`` without its last part; it is a
+    misspelling when an existing key of that dict is within difflib's 0.8 similarity and
+    differs from it in more than digits (``layer2`` beside ``layer1`` is a new entry).
+    """
+    *path, name = key.split('.')
+    parent = cfg
+    for part in path:
+        if not isinstance(parent, (Config, dict)) or part not in parent:
+            return None
+        parent = parent[part]
+    if not path or not isinstance(parent, dict) or name in parent:
+        return None
+    siblings = [k for k in parent if isinstance(k, str)
+                and k.rstrip('0123456789') != name.rstrip('0123456789')]
+    close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.8)
+    return close[0] if close else None

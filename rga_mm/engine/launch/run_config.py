@@ -10,6 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
+from rga_mm.datasets import DatasetError
 from .config import load_config, merge_cfg_options
 from .distributed import explain_timeouts
 
@@ -63,20 +64,48 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    check_work_dir(cfg.work_dir)
+    keep_workers_only_with_workers(cfg)
     return cfg
 
 
+def check_work_dir(work_dir: str) -> None:
+    """Stop now if ``work_dir`` or a folder above it is a file (the Runner cannot make it)."""
+    path = osp.abspath(work_dir)
+    while path != osp.dirname(path):
+        if osp.exists(path) and not osp.isdir(path):
+            raise SystemExit(f'work dir {work_dir}: {path} is a file, not a folder; choose '
+                             f'another --work-dir')
+        path = osp.dirname(path)
+
+
+def keep_workers_only_with_workers(cfg: Config) -> None:
+    """Turn off ``persistent_workers`` in a data loader set to ``num_workers=0``.
+
+    PyTorch's DataLoader refuses the pair, so ``--cfg-options train_dataloader.
+    num_workers=0`` (to debug in one process) would stop a config that keeps its workers;
+    with no worker there is nothing to keep.
+    """
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if loader and loader.get('num_workers', 0) == 0 and loader.get('persistent_workers'):
+            loader.persistent_workers = False
+
+
 @contextmanager
-def stop_on_missing_files() -> Iterator[None]:
-    """Turn a FileNotFoundError inside the block into a stop with its message alone.
+def stop_on_input_errors() -> Iterator[None]:
+    """Turn a missing file or a malformed dataset inside the block into a stop with its
+    message alone.
 
     The Runner builds its data loaders and initialises the model inside ``train()`` and
-    ``test()``, so a wrong ``data_root`` or a missing ImageNet checkpoint surfaces there; the
-    message names the path and what to do, and a traceback through mmengine adds nothing.
+    ``test()``, so a wrong ``data_root``, a bad annotation row or a missing ImageNet
+    checkpoint surfaces there; the message (a FileNotFoundError's or a
+    :class:`~rga_mm.datasets.DatasetError`'s) names the file and what to do, and a traceback
+    through mmengine adds nothing.
     """
     try:
         yield
-    except FileNotFoundError as error:
+    except (FileNotFoundError, DatasetError) as error:
         raise SystemExit(str(error)) from None
 
 
