@@ -11,6 +11,8 @@ truncated checkpoint, with ``max_keep_ckpts=1`` no complete one at all, and a
     default_hooks = dict(
         checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1))
 """
+import difflib
+import inspect
 import os
 import os.path as osp
 
@@ -46,7 +48,23 @@ class AtomicCheckpointHook(CheckpointHook):
     as ``s3://``) or ``file_client_args`` the checkpoint is written in place, as mmengine
     does, but old ones are still deleted after it. Best checkpoints (``save_best``) are
     written by mmengine's code.
+
+    An argument mmengine's hook does not know (a typo such as ``max_keep_ckpt``) is refused
+    when the hook is built: mmengine passes it on to ``Runner.save_checkpoint``, which takes
+    no other argument, so the run would fail at its first save, its epochs lost.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.args:
+            known = [name for name in inspect.signature(CheckpointHook.__init__).parameters
+                     if name not in ('self', 'kwargs')]
+            unknown = sorted(self.args)[0]
+            close = difflib.get_close_matches(unknown, known, n=1)
+            hint = f'did you mean {close[0]!r}?' if close else f'it takes {", ".join(known)}'
+            raise ValueError(f'{type(self).__name__} (default_hooks.checkpoint) has no '
+                             f'argument {unknown!r}, and the run would fail at its first '
+                             f'save; {hint}')
 
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
         outdated = self._keep(runner, step)
