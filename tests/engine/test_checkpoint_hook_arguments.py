@@ -1,7 +1,11 @@
-"""AtomicCheckpointHook refuses, when built, an argument that would fail the first save."""
+"""AtomicCheckpointHook refuses, when built, an argument that would fail the first save, and
+leaves a Ctrl-C during a save a KeyboardInterrupt."""
+import mmengine.config.config as mmengine_config
 import pytest
+from mmengine.config import Config
 
 from rga_mm.engine.hooks import AtomicCheckpointHook
+from rga_mm.engine.hooks.atomic_checkpoint_hook import interrupts_kept
 from rga_mm.registry import HOOKS
 
 
@@ -14,3 +18,18 @@ def test_a_misspelt_argument_is_refused_when_the_hook_is_built():
 def test_mmengines_arguments_build_the_hook():
     hook = AtomicCheckpointHook(interval=2, max_keep_ckpts=1, save_last=False, save_begin=1)
     assert (hook.interval, hook.max_keep_ckpts, hook.args) == (2, 1, {})
+
+
+def test_a_ctrl_c_while_the_config_is_formatted_stays_an_interrupt(monkeypatch):
+    """A Ctrl-C that lands in mmengine's config formatting (part of every checkpoint save),
+    injected here into yapf, which mmengine calls under a bare ``except``."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mmengine_config, 'FormatCode', interrupted)
+    with pytest.raises(SyntaxError, match='Failed to format the config file'):
+        Config(dict(a=1)).pretty_text  # what mmengine makes of it
+    with pytest.raises(KeyboardInterrupt), interrupts_kept():
+        Config(dict(a=1)).pretty_text
+    with pytest.raises(SyntaxError, match='a real one'), interrupts_kept():
+        raise SyntaxError('a real one')

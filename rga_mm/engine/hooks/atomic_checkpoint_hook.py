@@ -15,6 +15,8 @@ import difflib
 import inspect
 import os
 import os.path as osp
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
@@ -73,16 +75,17 @@ class AtomicCheckpointHook(CheckpointHook):
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
 
         atomic = isinstance(self.file_backend, LocalBackend)
-        runner.save_checkpoint(
+        with interrupts_kept():
+            runner.save_checkpoint(
             self.out_dir,
-            filename + PARTIAL_SUFFIX if atomic else filename,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
+                filename + PARTIAL_SUFFIX if atomic else filename,
+                self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args)
         # model parallel-like training gathers shards from all ranks; only rank 0 writes
         if not is_main_process():
             return
@@ -111,6 +114,23 @@ class AtomicCheckpointHook(CheckpointHook):
             self.file_backend.remove(path)
         elif self.file_backend.isdir(path):  # checkpoints saved by DeepSpeed are folders
             self.file_backend.rmtree(path)
+
+
+@contextmanager
+def interrupts_kept() -> Iterator[None]:
+    """Let a Ctrl-C inside the block stay a KeyboardInterrupt.
+
+    ``Runner.save_checkpoint`` formats the config for the checkpoint's meta inside
+    mmengine's bare ``except``, which turns a Ctrl-C landing there into
+    ``SyntaxError('Failed to format the config file ...')`` followed by the whole config;
+    such an error is raised again as the interrupt it was.
+    """
+    try:
+        yield
+    except SyntaxError as error:
+        if isinstance(error.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise
 
 
 def replace_durably(source: str, target: str) -> None:
