@@ -1,17 +1,22 @@
 """Re-ID data of your own, listed in an annotation file: CSV with a header, or JSON lines."""
+import codecs
 import csv
+import io
 import json
+import ntpath
 import os.path as osp
 from collections.abc import Iterator
 
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
+from .errors import DatasetError
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')
 SUFFIXES = {'.csv': 'csv', '.jsonl': 'json', '.json': 'json'}
 EXAMPLE_JSON = ('{"img_path": "images/0001_c1_000.jpg", "person_id": 1, "camera_id": 1, '
                 '"split": "train"}')
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 @DATASETS.register_module()
@@ -29,7 +34,14 @@ class CustomReIDAnnotations(CustomReIDDataset):
 
     ``.jsonl`` (or ``.json``): one JSON object per line, e.g. ``{"img_path":
     "images/0001_c1_000.jpg", "person_id": 1, "camera_id": 1, "split": "train"}``;
-    integers may also be written as strings of digits.
+    integers may also be written as strings of digits. A JSON array (an ordinary indented
+    ``.json`` file) is refused as such. The file is UTF-8, with or without a byte-order mark;
+    another encoding (UTF-16, cp1252) is an error naming the file.
+
+    A backslash in ``img_path`` separates folders on every system, so that paths written on
+    Windows (``images\\train\\0001_c1_000.jpg``) load on Linux too; a POSIX file name that
+    contains a backslash, which datasets practically never have, thus cannot be listed. A
+    Windows absolute path (``C:\\...``) cannot be opened elsewhere: its error says so.
 
     The whole file is checked on load, whatever the split asked for: a missing field, an
     identity or camera that is not an integer (3.0 included), an unknown split, an image
@@ -72,50 +84,84 @@ class CustomReIDAnnotations(CustomReIDDataset):
             raise self.missing_path_error(self.ann_file)
         suffix = osp.splitext(self.ann_file)[1].lower()
         if suffix not in SUFFIXES:
-            raise ValueError(f'{self.dataset_name}: cannot tell the format of {self.ann_file} '
-                             f'from its extension; name it .csv (with the header '
-                             f'{",".join(FIELDS)}) or .jsonl (one JSON object per line)')
-        records = self._csv_rows() if SUFFIXES[suffix] == 'csv' else self._json_rows()
+            raise DatasetError(f'{self.dataset_name}: cannot tell the format of '
+                               f'{self.ann_file} from its extension; name it .csv (with the '
+                               f'header {",".join(FIELDS)}) or .jsonl (one JSON object per '
+                               f'line)')
+        text = self._text()
+        records = self._csv_rows(text) if SUFFIXES[suffix] == 'csv' else self._json_rows(text)
         by_split = {split: [] for split in FILE_SPLITS}
         first_line_of = {}
         for line, record in records:
             split, item = self._item(line, record)
             if item['img_path'] in first_line_of:
-                raise ValueError(f'{self.dataset_name}: line {line} of {self.ann_file} lists '
-                                 f'{record["img_path"]} again (first on line '
-                                 f'{first_line_of[item["img_path"]]}); each image has one row')
+                raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} '
+                                   f'lists {record["img_path"]} again (first on line '
+                                   f'{first_line_of[item["img_path"]]}); each image has one '
+                                   f'row')
             first_line_of[item['img_path']] = line
             by_split[split].append(item)
         return by_split
 
-    def _csv_rows(self) -> Iterator[tuple[int, dict]]:
-        with open(self.ann_file, newline='', encoding='utf-8-sig') as file:
-            reader = csv.DictReader(file)
-            header = [name.strip() for name in reader.fieldnames or []]
-            missing = [name for name in FIELDS if name not in header]
-            if missing:
-                raise ValueError(f'{self.dataset_name}: the header on line 1 of '
-                                 f'{self.ann_file} lacks {", ".join(missing)}; the first '
-                                 f'line names the columns, e.g. {",".join(FIELDS)}')
-            reader.fieldnames = header
-            for row in reader:
-                yield reader.line_num, row
+    def _text(self) -> str:
+        """The file decoded as UTF-8, with or without a byte-order mark; an error naming the
+        file (and the line of the first bad byte) for any other encoding."""
+        with open(self.ann_file, 'rb') as file:
+            data = file.read()
+        if data.startswith(UTF16_BOMS):
+            raise DatasetError(f'{self.dataset_name}: {self.ann_file} is UTF-16 (it starts '
+                               f'with a UTF-16 byte-order mark, as Excel\'s "Unicode Text" '
+                               f'and PowerShell\'s > write); save it as UTF-8, e.g. as '
+                               f'Excel\'s "CSV UTF-8" or with Out-File -Encoding utf8')
+        try:
+            return data.decode('utf-8-sig')
+        except UnicodeDecodeError as error:
+            line = error.object[:error.start].count(b'\n') + 1
+            raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} is not '
+                               f'UTF-8 (byte {error.object[error.start]:#04x}, e.g. an '
+                               f'accented letter in cp1252, the encoding of Excel\'s plain '
+                               f'CSV on Western Windows); save the file as UTF-8, e.g. as '
+                               f'Excel\'s "CSV UTF-8"') from None
 
-    def _json_rows(self) -> Iterator[tuple[int, dict]]:
-        with open(self.ann_file, encoding='utf-8-sig') as file:
-            for line, text in enumerate(file, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f'{self.dataset_name}: line {line} of {self.ann_file} '
-                                     f'is not valid JSON ({error.msg}); expected one object '
-                                     f'per line, e.g. {EXAMPLE_JSON}') from None
-                if not isinstance(record, dict):
-                    raise ValueError(f'{self.dataset_name}: line {line} of {self.ann_file} '
-                                     f'is not a JSON object; expected e.g. {EXAMPLE_JSON}')
-                yield line, record
+    def _csv_rows(self, text: str) -> Iterator[tuple[int, dict]]:
+        reader = csv.DictReader(io.StringIO(text, newline=''))
+        header = [name.strip() for name in reader.fieldnames or []]
+        missing = [name for name in FIELDS if name not in header]
+        if missing:
+            raise DatasetError(f'{self.dataset_name}: the header on line 1 of '
+                               f'{self.ann_file} lacks {", ".join(missing)}; the first '
+                               f'line names the columns, e.g. {",".join(FIELDS)}')
+        reader.fieldnames = header
+        for row in reader:
+            yield reader.line_num, row
+
+    def _json_rows(self, text: str) -> Iterator[tuple[int, dict]]:
+        for line, row in enumerate(io.StringIO(text, newline=None), start=1):
+            if not row.strip():
+                continue
+            try:
+                record = json.loads(row)
+            except json.JSONDecodeError as error:
+                if row.lstrip().startswith('['):
+                    raise self._json_array_error(line) from None
+                raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} '
+                                   f'is not valid JSON ({_decoder_message(error)}); expected '
+                                   f'one object per line, e.g. {EXAMPLE_JSON}') from None
+            if isinstance(record, list):
+                raise self._json_array_error(line)
+            if not isinstance(record, dict):
+                raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} '
+                                   f'is not a JSON object; expected e.g. {EXAMPLE_JSON}')
+            yield line, record
+
+    def _json_array_error(self, line: int) -> DatasetError:
+        """The error for a JSON array where JSON lines are expected (an ordinary .json
+        file, indented or not)."""
+        return DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} holds a '
+                            f'JSON array, but .json and .jsonl annotation files are read as '
+                            f'JSON lines; write one object per line without enclosing '
+                            f"brackets (e.g. jq -c '.[]' {self.ann_file}), each like "
+                            f'{EXAMPLE_JSON}')
 
     def _item(self, line: int, record: dict) -> tuple[str, dict]:
         """(split, item) of one row; an error naming the line if the row is bad."""
@@ -123,27 +169,44 @@ class CustomReIDAnnotations(CustomReIDDataset):
         missing = [name for name in FIELDS if record.get(name) is None or
                    (isinstance(record[name], str) and not record[name].strip())]
         if missing:
-            raise ValueError(f'{self.dataset_name}: {where} has no {", ".join(missing)}; '
-                             f'every row gives {", ".join(FIELDS)}')
+            raise DatasetError(f'{self.dataset_name}: {where} has no {", ".join(missing)}; '
+                               f'every row gives {", ".join(FIELDS)}')
         labels = {}
         for name in ('person_id', 'camera_id'):
             labels[name] = parse_integer(record[name])
             if labels[name] is None:
-                raise ValueError(f'{self.dataset_name}: {name} {record[name]!r} on {where} is '
-                                 f'not an integer; identities and cameras are whole numbers '
-                                 f'(person_id -1 for junk), and a float one is refused '
-                                 f'rather than truncated')
+                raise DatasetError(f'{self.dataset_name}: {name} {record[name]!r} on {where} '
+                                   f'is not an integer; identities and cameras are whole '
+                                   f'numbers (person_id -1 for junk), and a float one is '
+                                   f'refused rather than truncated')
         split = str(record['split']).strip()
         if split not in FILE_SPLITS:
-            raise ValueError(f'{self.dataset_name}: split {split!r} on {where} is not one of '
-                             f'{", ".join(FILE_SPLITS)}')
+            raise DatasetError(f'{self.dataset_name}: split {split!r} on {where} is not one '
+                               f'of {", ".join(FILE_SPLITS)}')
         if not isinstance(record['img_path'], str):
-            raise ValueError(f'{self.dataset_name}: img_path {record["img_path"]!r} on '
-                             f'{where} is not a path')
-        path = osp.normpath(osp.join(self.data_prefix['img_path'], record['img_path'].strip()))
+            raise DatasetError(f'{self.dataset_name}: img_path {record["img_path"]!r} on '
+                               f'{where} is not a path')
+        written = record['img_path'].strip()
+        path = osp.normpath(osp.join(self.data_prefix['img_path'], written.replace('\\', '/')))
         if not osp.isfile(path):
-            raise FileNotFoundError(f'{self.dataset_name}: the image {path} on {where} does '
-                                    f'not exist (relative paths start at '
-                                    f'{self.data_prefix["img_path"]})')
+            raise self._missing_image_error(written, path, where)
         return split, dict(img_path=path, gt_label=labels['person_id'],
                            camera_id=labels['camera_id'])
+
+    def _missing_image_error(self, written: str, path: str, where: str) -> FileNotFoundError:
+        """The error for the image ``written`` on ``where`` (``path`` once resolved) that
+        does not exist, with the likely cause."""
+        prefix = self.data_prefix['img_path']
+        if ntpath.isabs(written) and not osp.isabs(written):
+            return FileNotFoundError(f'{self.dataset_name}: the image {written} on {where} '
+                                     f'does not exist (it is a Windows absolute path; write '
+                                     f'it relative to {prefix}, or as a path on this machine)')
+        return FileNotFoundError(f'{self.dataset_name}: the image {path} on {where} does not '
+                                 f'exist (relative paths start at {prefix}, with / or \\ '
+                                 f'between folders; check the name, its case included)')
+
+
+def _decoder_message(error: json.JSONDecodeError) -> str:
+    """json's reason and column: ``error.msg`` alone can end in a cut-off 'at'
+    ('Invalid control character at')."""
+    return f'{error.msg.removesuffix(" at")} at column {error.colno}'

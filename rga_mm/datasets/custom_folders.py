@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
+from .errors import DatasetError
+from .reid_dataset import is_visible
 
 SPLIT_FOLDERS = ('train', 'query', 'gallery')
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
@@ -22,7 +24,10 @@ class CustomReIDFolders(CustomReIDDataset):
 
     A person folder is named by its integer identity (``0001`` and ``1`` are the same
     identity, and may not both exist). Images are the files with one of ``suffixes``
-    (any case) directly in a person folder; other files and deeper folders are ignored.
+    (any case) directly in a person folder; other files and deeper folders are ignored, and
+    so are hidden entries and OS metadata in split and person folders: names starting with
+    '.' (the ``._<image>`` AppleDouble files macOS writes beside images, ``.DS_Store``,
+    ``.ipynb_checkpoints``) and ``__MACOSX`` folders.
 
     The camera of an image is read from its file name by ``camera_pattern``, a regular
     expression with a group named ``camera`` searched in the name (e.g.
@@ -55,30 +60,29 @@ class CustomReIDFolders(CustomReIDDataset):
     def holds_layout(cls, root: str) -> bool:
         if not all(osp.isdir(osp.join(root, split)) for split in SPLIT_FOLDERS):
             return False
-        with os.scandir(osp.join(root, 'train')) as entries:
-            return any(entry.is_dir() and parse_integer(entry.name) is not None
-                       for entry in entries)
+        return any(entry.is_dir() and parse_integer(entry.name) is not None
+                   for entry in _visible_entries(osp.join(root, 'train')))
 
     def load_split(self, split: str) -> list[dict]:
         folder = osp.join(self.data_root, split)
         if not osp.isdir(folder):
             raise self.missing_path_error(folder)
         items, folder_of = [], {}
-        for entry in sorted(os.scandir(folder), key=lambda entry: entry.name):
+        for entry in _visible_entries(folder):
             if not entry.is_dir():
                 if entry.name.lower().endswith(self.suffixes):
-                    raise ValueError(f'{self.dataset_name}: the image {entry.path} lies '
-                                     f'directly in {folder}; put it in its person\'s folder, '
-                                     f'{folder}{os.sep}<person_id>{os.sep}')
+                    raise DatasetError(f'{self.dataset_name}: the image {entry.path} lies '
+                                       f'directly in {folder}; put it in its person\'s '
+                                       f'folder, {folder}{os.sep}<person_id>{os.sep}')
                 continue
             identity = parse_integer(entry.name)
             if identity is None:
-                raise ValueError(f'{self.dataset_name}: the person folder {entry.path} is not '
-                                 f'named by an integer identity; expected {self.layout}')
+                raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} is '
+                                   f'not named by an integer identity; expected {self.layout}')
             if identity in folder_of:
-                raise ValueError(f'{self.dataset_name}: the person folders '
-                                 f'{folder_of[identity]} and {entry.path} both name identity '
-                                 f'{identity}; merge them')
+                raise DatasetError(f'{self.dataset_name}: the person folders '
+                                   f'{folder_of[identity]} and {entry.path} both name '
+                                   f'identity {identity}; merge them')
             folder_of[identity] = entry.path
             items.extend(dict(img_path=osp.join(entry.path, name), gt_label=identity,
                               camera_id=self._camera(entry.path, name))
@@ -86,9 +90,8 @@ class CustomReIDFolders(CustomReIDDataset):
         return items
 
     def _images(self, person_folder: str) -> list[str]:
-        with os.scandir(person_folder) as entries:
-            return sorted(entry.name for entry in entries
-                          if entry.is_file() and entry.name.lower().endswith(self.suffixes))
+        return [entry.name for entry in _visible_entries(person_folder)
+                if entry.is_file() and entry.name.lower().endswith(self.suffixes)]
 
     def _camera(self, person_folder: str, name: str) -> int:
         if self.camera_pattern is None:
@@ -97,8 +100,16 @@ class CustomReIDFolders(CustomReIDDataset):
         camera = None if match is None else parse_integer(match['camera'])
         if camera is None:
             found = 'does not match' if match is None else f'gives camera {match["camera"]!r} in'
-            raise ValueError(f"{self.dataset_name}: camera_pattern "
-                             f"r'{self.camera_pattern.pattern}' {found} the file name of "
-                             f'{osp.join(person_folder, name)}; every image name must give '
-                             f'an integer camera, or set camera_pattern=None for camera 0')
+            raise DatasetError(f"{self.dataset_name}: camera_pattern "
+                               f"r'{self.camera_pattern.pattern}' {found} the file name of "
+                               f'{osp.join(person_folder, name)}; every image name must give '
+                               f'an integer camera, or set camera_pattern=None for camera 0')
         return camera
+
+
+def _visible_entries(folder: str) -> list[os.DirEntry]:
+    """The entries of ``folder`` in name order, without hidden ones and OS metadata
+    (:func:`~rga_mm.datasets.reid_dataset.is_visible`)."""
+    with os.scandir(folder) as entries:
+        return sorted((entry for entry in entries if is_visible(entry.name)),
+                      key=lambda entry: entry.name)

@@ -3,6 +3,7 @@ import numbers
 import re
 from typing import Any
 
+from .errors import DatasetError
 from .reid_dataset import ReIDDataset
 
 INTEGER = re.compile(r'[+-]?\d+')
@@ -35,9 +36,9 @@ class CustomReIDDataset(ReIDDataset):
                 listed += f' and {len(missing) - MAX_LISTED_IDS} more'
             count = ('1 query identity has' if len(missing) == 1 else
                      f'{len(missing)} query identities have')
-            raise ValueError(f'{self.dataset_name}: {count} no gallery image at all ({listed}) '
-                             f'in {self.source()}; every query identity needs gallery '
-                             f'images, or its queries can never match')
+            raise DatasetError(f'{self.dataset_name}: {count} no gallery image at all '
+                               f'({listed}) in {self.source()}; every query identity needs '
+                               f'gallery images, or its queries can never match')
 
     def source(self) -> str:
         """Where the annotations come from, for error messages."""

@@ -3,6 +3,7 @@ camera written in each file name."""
 import os.path as osp
 import re
 
+from .errors import DatasetError
 from .reid_dataset import ReIDDataset, scan_images
 
 SPLIT_FOLDERS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
@@ -47,8 +48,8 @@ class MarketStyleDataset(ReIDDataset):
             raise self.bad_name_error(path, self.file_pattern.pattern, self.example_name)
         camera = int(match['camera'])
         if not 1 <= camera <= self.num_cameras:
-            raise ValueError(f'{self.dataset_name}: camera {camera} in {path} is outside '
-                             f'1..{self.num_cameras}')
+            raise DatasetError(f'{self.dataset_name}: camera {camera} in {path} is outside '
+                               f'1..{self.num_cameras}')
         return dict(img_path=path, gt_label=int(match['identity']), camera_id=camera - 1)
 
     @classmethod

@@ -3,6 +3,7 @@ import os.path as osp
 import re
 
 from rga_mm.registry import DATASETS
+from .errors import DatasetError
 from .reid_dataset import ReIDDataset
 
 # image folders of (train, val) and (query, gallery) per release
@@ -74,19 +75,19 @@ class MSMT17(ReIDDataset):
                     raise self._bad_line_error(line.strip(), f'line {number} of {list_path}')
                 camera = int(match['camera'])
                 if not 1 <= camera <= NUM_CAMERAS:
-                    raise ValueError(f'MSMT17: camera {camera} on line {number} of '
-                                     f'{list_path} is outside 1..{NUM_CAMERAS}')
+                    raise DatasetError(f'MSMT17: camera {camera} on line {number} of '
+                                       f'{list_path} is outside 1..{NUM_CAMERAS}')
                 items.append(dict(img_path=osp.join(image_folder, match['path']),
                                   gt_label=int(match['identity']), camera_id=camera - 1))
         return items
 
-    def _bad_line_error(self, line: str, where: str) -> ValueError:
+    def _bad_line_error(self, line: str, where: str) -> DatasetError:
         """The error for a list line that does not parse; a label that is not a whole
         number (``3.5``, or even ``3.0``) is named as such rather than truncated."""
         bad_identity = BAD_IDENTITY_PATTERN.fullmatch(line)
         identity = bad_identity['identity'] if bad_identity else None
         if identity is not None and not re.fullmatch(r'[+-]?\d+', identity):
-            return ValueError(f'MSMT17: the identity {identity!r} on {where} '
-                              f'is not an integer; list lines end with a whole-number '
-                              f'label (e.g. {EXAMPLE_LINE!r})')
+            return DatasetError(f'MSMT17: the identity {identity!r} on {where} '
+                                f'is not an integer; list lines end with a whole-number '
+                                f'label (e.g. {EXAMPLE_LINE!r})')
         return self.bad_name_error(where, LINE_PATTERN.pattern, EXAMPLE_LINE)

@@ -10,6 +10,7 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from .augmentation_seed import SampleIndex, augmentation_random_state
+from .errors import DatasetError
 
 JUNK_ID = -1
 
@@ -95,8 +96,8 @@ class ReIDDataset(BaseDataset):
             _check_integer_labels(self.dataset_name, item)
         items = [item for item in loaded if item['gt_label'] != JUNK_ID]
         if not items:
-            raise ValueError(f'{self.dataset_name}: the {split} split under '
-                             f'{self.data_root} has no images; expected {self.layout}')
+            raise DatasetError(f'{self.dataset_name}: the {split} split under '
+                               f'{self.data_root} has no images; expected {self.layout}')
         return items
 
     def _log_statistics(self, splits: dict[str, list[dict]]) -> None:
@@ -111,10 +112,10 @@ class ReIDDataset(BaseDataset):
         return FileNotFoundError(f'{self.dataset_name}: {path} not found; expected '
                                  f'{self.layout}{self.layout_hint()}')
 
-    def bad_name_error(self, path: str, pattern: str, example: str) -> ValueError:
+    def bad_name_error(self, path: str, pattern: str, example: str) -> DatasetError:
         """The error for a file name (or list line) that does not parse."""
-        return ValueError(f'{self.dataset_name}: cannot parse {path}; expected the pattern '
-                          f'{pattern} (e.g. {example}){self.layout_hint()}')
+        return DatasetError(f'{self.dataset_name}: cannot parse {path}; expected the pattern '
+                            f'{pattern} (e.g. {example}){self.layout_hint()}')
 
     def layout_hint(self) -> str:
         """A clause naming what ``data_root`` holds instead, or '' if nothing is known."""
@@ -135,9 +136,9 @@ def _check_integer_labels(dataset_name: str, item: dict) -> None:
     for key in ('gt_label', 'camera_id'):
         value = item[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise ValueError(f'{dataset_name}: {key} of {item["img_path"]} is {value!r}; '
-                             f'identities and cameras must be integers, and a float one is '
-                             f'refused rather than truncated')
+            raise DatasetError(f'{dataset_name}: {key} of {item["img_path"]} is {value!r}; '
+                               f'identities and cameras must be integers, and a float one is '
+                               f'refused rather than truncated')
 
 
 def _relabel(items: list[dict]) -> list[dict]:
@@ -160,17 +161,26 @@ def _dataset_classes() -> Sequence[type]:
 
 def _subfolders(root: str) -> list[str]:
     try:
-        return sorted(entry.path for entry in os.scandir(root) if entry.is_dir())
+        return sorted(entry.path for entry in os.scandir(root)
+                      if is_visible(entry.name) and entry.is_dir())
     except OSError:
         return []
+
+
+def is_visible(name: str) -> bool:
+    """Whether a folder entry is data rather than hidden or OS metadata: names starting
+    with '.' (macOS ``._*`` AppleDouble files and ``.DS_Store``, ``.ipynb_checkpoints``)
+    and the ``__MACOSX`` folder of archives made on macOS are not."""
+    return not name.startswith('.') and name != '__MACOSX'
 
 
 def scan_images(folder: str, suffix: str) -> list[str] | None:
     """Sorted names of the ``suffix`` files in ``folder``; None if it is not a folder.
 
-    Other files (such as the ``Thumbs.db`` found in Market-1501) are ignored.
+    Other files (such as the ``Thumbs.db`` found in Market-1501) and hidden ones (such as
+    the ``._0002_c1s1_000451_03.jpg`` that macOS writes beside an image) are ignored.
     """
     if not osp.isdir(folder):
         return None
     return sorted(entry.name for entry in os.scandir(folder)
-                  if entry.name.endswith(suffix) and entry.is_file())
+                  if entry.name.endswith(suffix) and is_visible(entry.name) and entry.is_file())

@@ -1,6 +1,7 @@
 """Re-ID datasets for your own data: an annotation file (CSV / JSON lines) and folders per
 person, on tiny trees made here; the same splits, relabelling, junk, statistics and checks as
 the public datasets (paper §4.1 protocol), and a bad row named by file and line."""
+import codecs
 import json
 import os
 import os.path as osp
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders, Market1501
+from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders, DatasetError, Market1501
 from rga_mm.registry import DATASETS
 
 ROOT = Path(__file__).parents[2]
@@ -103,8 +104,8 @@ def test_absolute_paths_json_strings_and_extra_columns(tmp_path):
     assert (item['img_path'], item['gt_label'], item['camera_id']) == (str(image), 0, 3)
 
 
-def bad_row_error(tmp_path, rows, suffix='.csv', split='train'):
-    ann_file = write_annotations(tmp_path, rows, suffix)
+def bad_row_error(tmp_path, rows, suffix='.csv', split='train', images=True):
+    ann_file = write_annotations(tmp_path, rows, suffix, images)
     missing = tmp_path / 'images' / 'absent.jpg'
     if missing.exists():
         missing.unlink()
@@ -185,6 +186,113 @@ def test_an_empty_split_is_an_error(tmp_path):
     assert 'the train split under' in bad_row_error(tmp_path, junk_only)
 
 
+# the file's encoding: UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes
+CAFE = ('images/café_c2.jpg', 3, 2, 'train')
+
+
+def reencode(path: Path, encoding: str, bom: bytes = b'') -> None:
+    """Rewrite the UTF-8 text file ``path`` in ``encoding``, after ``bom``."""
+    path.write_bytes(bom + path.read_text(encoding='utf-8').encode(encoding))
+
+
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path, suffix):
+    ann_file = write_annotations(tmp_path, ROWS + [CAFE], suffix)
+    reencode(tmp_path / ann_file, 'utf-8', codecs.BOM_UTF8)
+    dataset = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file)
+    assert summary(dataset)[-1] == ('images/café_c2.jpg', 0, 2)
+
+
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+@pytest.mark.parametrize('bom, encoding', [(codecs.BOM_UTF16_LE, 'utf-16-le'),
+                                           (codecs.BOM_UTF16_BE, 'utf-16-be')],
+                         ids=['utf-16-le', 'utf-16-be'])
+def test_a_utf16_file_is_named_with_the_fix(tmp_path, suffix, bom, encoding):
+    """As Excel's "Unicode Text" and Windows PowerShell's > write it: a byte-order mark."""
+    ann_file = write_annotations(tmp_path, ROWS, suffix)
+    reencode(tmp_path / ann_file, encoding, bom)
+    with pytest.raises(DatasetError, match=rf'CustomReIDAnnotations: .*annotations'
+                                           rf'{re.escape(suffix)} is UTF-16 \(it starts with a '
+                                           rf'UTF-16 byte-order mark.*; save it as UTF-8'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file)
+
+
+def test_a_cp1252_file_is_named_by_file_and_line(tmp_path):
+    """Excel's plain CSV on Western Windows: é is the single byte 0xe9, on line 4."""
+    ann_file = write_annotations(tmp_path, ROWS[:2] + [CAFE] + ROWS[2:])
+    reencode(tmp_path / ann_file, 'cp1252')
+    with pytest.raises(DatasetError, match=r'CustomReIDAnnotations: line 4 of '
+                                           r'.*annotations\.csv is not UTF-8 \(byte 0xe9, .*'
+                                           r'cp1252.*\); save the file as UTF-8'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file)
+
+
+# paths written on Windows
+def windows_rows(rows):
+    return [(path.replace('/', '\\'), *labels) for path, *labels in rows]
+
+
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_backslashes_separate_folders(tmp_path, suffix, split):
+    """``images\\p7_a.jpg`` is ``images/p7_a.jpg`` on every system."""
+    ann_file = write_annotations(tmp_path, ROWS, suffix)
+    expected = summary(CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file,
+                                             split=split))
+    write_annotations(tmp_path, windows_rows(ROWS), suffix, images=False)
+    dataset = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split=split)
+    assert summary(dataset) == expected
+
+
+def test_one_image_written_with_either_separator_is_listed_twice(tmp_path):
+    write_annotations(tmp_path, ROWS)
+    message = bad_row_error(tmp_path, ROWS + windows_rows(ROWS[:1]), images=False)
+    assert re.search(r'line 12 of .*annotations\.csv lists images\\p7_a\.jpg again \(first on '
+                     r'line 2\)', message)
+
+
+@pytest.mark.skipif(os.name == 'nt', reason='a drive letter is an absolute path on Windows')
+def test_a_windows_absolute_path_is_named_as_such(tmp_path):
+    write_annotations(tmp_path, ROWS)
+    rows = ROWS[:1] + [('C:\\data\\my_reid\\images\\p3_a.jpg', 3, 1, 'train')] + ROWS[1:]
+    message = bad_row_error(tmp_path, rows, images=False)
+    assert re.search(r'the image C:\\data\\my_reid\\images\\p3_a\.jpg on line 3 of '
+                     r'.*annotations\.csv does not exist \(it is a Windows absolute path; '
+                     r'write it relative to ', message)
+
+
+def test_a_missing_image_hints_at_separators_and_case(tmp_path):
+    message = bad_row_error(tmp_path, ROWS + [('images/absent.jpg', 3, 1, 'train')])
+    assert re.search(r'the image .*images.absent\.jpg on line 12 of .*annotations\.csv does '
+                     r'not exist \(relative paths start at .*, with / or \\ between folders; '
+                     r'check the name, its case included\)', message)
+
+
+# JSON lines, not a JSON document
+@pytest.mark.parametrize('indent', [2, None])
+def test_a_json_array_is_refused_as_such(tmp_path, indent):
+    """An ordinary .json file: one array of objects, indented or on one line."""
+    write_annotations(tmp_path, ROWS, '.json')
+    records = [dict(zip(HEADER.split(','), row)) for row in ROWS]
+    (tmp_path / 'annotations.json').write_text(json.dumps(records, indent=indent) + '\n')
+    with pytest.raises(DatasetError, match=r'line 1 of .*annotations\.json holds a JSON array, '
+                                           r'but \.json and \.jsonl annotation files are read '
+                                           r'as JSON lines; write one object per line'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='annotations.json')
+
+
+def test_a_broken_json_line_gives_the_reason_and_column(tmp_path):
+    """A tab inside a string: json's message ends in a cut-off 'at' on its own."""
+    write_annotations(tmp_path, ROWS, '.jsonl')
+    (tmp_path / 'broken.jsonl').write_text(
+        '\n{"img_path": "images/p7\t_a.jpg", "person_id": 7, "camera_id": 1, '
+        '"split": "train"}\n')
+    with pytest.raises(DatasetError, match=r'line 2 of .*broken\.jsonl is not valid JSON '
+                                           r'\(Invalid control character at column 24\); '
+                                           r'expected one object per line'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='broken.jsonl')
+
+
 # --- folders per person ---------------------------------------------------------------
 
 FOLDERS = ['train/0007/0007_c1_000.jpg', 'train/0007/0007_c2_001.JPG',
@@ -224,16 +332,16 @@ def test_folders_test_split_and_camera_zero_without_a_pattern(tmp_path):
 
 
 @pytest.mark.parametrize('extra, split, error, message', [
-    (['train/alice/a_c1_0.jpg'], 'train', ValueError,
+    (['train/alice/a_c1_0.jpg'], 'train', DatasetError,
      r'the person folder .*train.alice is not named by an integer identity'),
-    (['train/7/0007_c1_009.jpg'], 'train', ValueError,
+    (['train/7/0007_c1_009.jpg'], 'train', DatasetError,
      r'the person folders .*train.0007 and .*train.7 both name identity 7; merge them'),
-    (['query/loose_c1_0.jpg'], 'query', ValueError,
+    (['query/loose_c1_0.jpg'], 'query', DatasetError,
      r'the image .*query.loose_c1_0\.jpg lies directly in .*query; put it in its person'),
-    (['gallery/0005/0005.jpg'], 'gallery', ValueError,
+    (['gallery/0005/0005.jpg'], 'gallery', DatasetError,
      r"camera_pattern r'_c\(\?P<camera>\\d\+\)_' does not match the file name of "
      r'.*gallery.0005.0005\.jpg'),
-    (['query/0011/0011_c1_000.jpg', 'query/0012/0012_c1_000.jpg'], 'test', ValueError,
+    (['query/0011/0011_c1_000.jpg', 'query/0012/0012_c1_000.jpg'], 'test', DatasetError,
      r'CustomReIDFolders: 2 query identities have no gallery image at all \(11, 12\)'),
 ])
 def test_folder_errors_name_the_path(tmp_path, extra, split, error, message):
@@ -243,16 +351,17 @@ def test_folder_errors_name_the_path(tmp_path, extra, split, error, message):
 
 
 def test_folder_layout_errors(tmp_path, market_root):
-    with pytest.raises(ValueError, match=r'camera_pattern .* has no group named camera'):
+    with pytest.raises(ValueError, match=r'camera_pattern .* has no group named camera') as bad:
         CustomReIDFolders(data_root=str(tmp_path), camera_pattern=r'c(\d+)')
+    assert not isinstance(bad.value, DatasetError)  # an argument, not the data, is wrong
     root = write_folders(tmp_path / 'custom', [p for p in FOLDERS if p.startswith('train')])
     with pytest.raises(FileNotFoundError, match=r'CustomReIDFolders: .*custom.query not found; '
                                                 r'expected train/, query/ and gallery/ under '
                                                 r'data_root'):
         CustomReIDFolders(data_root=root, split='query')
     os.makedirs(osp.join(root, 'query', '0005'))  # a person folder with no image
-    with pytest.raises(ValueError, match='CustomReIDFolders: the query split under .* has no '
-                                         'images'):
+    with pytest.raises(DatasetError, match='CustomReIDFolders: the query split under .* has '
+                                           'no images'):
         CustomReIDFolders(data_root=root, split='query')
     # each layout recognised when given to the other dataset
     with pytest.raises(FileNotFoundError, match='holds the Market-1501 layout, use Market1501'):
@@ -261,6 +370,25 @@ def test_folder_layout_errors(tmp_path, market_root):
     with pytest.raises(FileNotFoundError, match='holds the CustomReIDFolders layout, use '
                                                 'CustomReIDFolders for it'):
         Market1501(data_root=root)
+
+
+# hidden entries and OS metadata: what macOS (AppleDouble ``._`` files beside each image,
+# ``.DS_Store``, an archive's ``__MACOSX`` folder) and Jupyter leave in a tree
+METADATA = ['__MACOSX/train/0007/._0007_c1_000.jpg', 'train/.DS_Store',
+            'train/._0007', 'train/.ipynb_checkpoints/notes-checkpoint.ipynb',
+            'train/__MACOSX/0007/._0007_c1_000.jpg', 'train/0007/._0007_c1_000.jpg',
+            'train/0003/._0003_c1_000.png', 'query/._loose_c1_0.jpg',
+            'query/0005/._0005_c1_000.jpg', 'gallery/0009/.hidden_c2_000.jpg']
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_folders_skip_hidden_entries_and_os_metadata(tmp_path, split):
+    clean = CustomReIDFolders(data_root=write_folders(tmp_path / 'clean'),
+                              camera_pattern=CAMERA, split=split)
+    dataset = CustomReIDFolders(data_root=write_folders(tmp_path / 'mac', FOLDERS + METADATA),
+                                camera_pattern=CAMERA, split=split)
+    assert summary(dataset) == summary(clean)
+    assert CustomReIDFolders.holds_layout(str(tmp_path / 'mac'))
 
 
 # --- the same images through Market1501 and both custom layouts -----------------------

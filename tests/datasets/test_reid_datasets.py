@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from rga_mm.datasets import CUHK03, MSMT17, DukeMTMCReID, Market1501
+from rga_mm.datasets import CUHK03, MSMT17, DatasetError, DukeMTMCReID, Market1501
 from rga_mm.datasets.reid_dataset import ReIDDataset
 from rga_mm.registry import DATASETS
 from reid_trees import DUKE, MARKET, write_msmt17, write_tree
@@ -185,9 +185,22 @@ def test_missing_root(tmp_path):
 def test_unparsable_name_names_file_and_pattern(tmp_path):
     tree = dict(MARKET, query=['0001_c1s1_001051_00.jpg', 'person1_cam1.jpg'])
     root = str(write_tree(tmp_path / 'market', tree))
-    with pytest.raises(ValueError, match=r'cannot parse .*query.person1_cam1\.jpg; expected '
-                                         r'the pattern .*\(e\.g\. 0002_c1s1_000451_03\.jpg\)'):
+    with pytest.raises(DatasetError, match=r'cannot parse .*query.person1_cam1\.jpg; expected '
+                                           r'the pattern .*\(e\.g\. 0002_c1s1_000451_03\.jpg\)'):
         Market1501(data_root=root, split='query')
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_macos_metadata_files_are_skipped(tmp_path, market_root, split):
+    """The ``._`` AppleDouble file macOS writes beside each image, in the split folders and
+    in the ``__MACOSX`` folder of an archive made on macOS."""
+    tree = {folder: names + [f'._{name}' for name in names] for folder, names in MARKET.items()}
+    tree.update({f'__MACOSX/{folder}': [f'._{name}' for name in names]
+                 for folder, names in MARKET.items()})
+    root = str(write_tree(tmp_path / 'unzipped_on_a_mac', tree))
+    assert Market1501.holds_layout(root)
+    assert (summary(Market1501(data_root=root, split=split)) ==
+            summary(Market1501(data_root=market_root, split=split)))
 
 
 def test_empty_query_is_an_error(tmp_path):
