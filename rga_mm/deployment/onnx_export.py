@@ -65,6 +65,28 @@ def require_deploy() -> None:
                           f'here; install the deploy extra: {DEPLOY_EXTRA}')
 
 
+def newest_opset() -> int:
+    """The newest ONNX opset the exporter can write: the newest the installed onnx defines.
+
+    ``torch.onnx.export(dynamo=True)`` builds the graph at opset 18 or later and converts it
+    to the opset asked for with onnxscript's version converter, falling back to onnx's,
+    which accepts no opset newer than its own ``onnx.defs.onnx_opset_version()``.
+    """
+    require_deploy()
+    import onnx
+    return onnx.defs.onnx_opset_version()
+
+
+def check_opset(opset: int | None, name: str = 'opset') -> None:
+    """Raise an :class:`ExportError` naming ``name`` (the option that gave it) for an opset
+    newer than :func:`newest_opset`; ``None`` (the exporter's default) passes."""
+    newest = newest_opset()
+    if opset is not None and opset > newest:
+        raise ExportError(f'{name} {opset} is newer than opset {newest}, the newest the '
+                          f'installed onnx defines and so the newest the exporter can write; '
+                          f'ask for opset {newest} or older')
+
+
 def _is_segmentor(model: nn.Module) -> bool:
     # an mmseg model can only exist once mmseg has been imported, so no import is needed
     segmentors = sys.modules.get('mmseg.models.segmentors')
@@ -244,10 +266,12 @@ def export_onnx(module: nn.Module,
     specialises a dimension it sees at size 1). ``module`` is run in PyTorch first, so a
     shape it refuses is reported in its own words. ``opset=None`` takes the exporter's
     default; an opset the exporter could not produce (it writes opset 18 or later and
-    converts down only some graphs) is an error rather than a file of another opset.
+    converts down only some graphs; none newer than :func:`newest_opset`) is an error
+    rather than a file of another opset.
     ``metadata`` goes into the file's ``metadata_props``.
     """
     require_deploy()
+    check_opset(opset)
     import onnx
     output_name = getattr(module, 'output_name', 'output')
     example = random_images(2 if dynamic_batch else 1, shape)
@@ -269,8 +293,8 @@ def export_onnx(module: nn.Module,
     written = program.model.opset_imports.get('', None)
     if opset is not None and written != opset:
         raise ExportError(f'opset {opset} was asked for but the exporter wrote opset '
-                          f'{written} (it implements opset 18 and later and could not convert '
-                          f'this graph down); ask for opset {written} or later')
+                          f'{written}: it could not convert this graph to opset {opset}; ask '
+                          f'for opset {written}')
     program.model.metadata_props.update(metadata or {})
     program.save(str(path), external_data=False)  # external data only beyond 2 GB
     onnx.checker.check_model(str(path))

@@ -9,13 +9,17 @@ mmengine's ``LoggerHook`` writes one JSON dict per logged step to
   ``mIoU``, ...), ``time``, ``data_time`` and ``step``: the epoch in epoch-based runs (the
   default ``log_metric_by_epoch=True``), the iteration in iteration-based runs.
 
-Lines are read and split by :func:`mmpretrain.utils.load_json_log` (a line with ``lr`` is a
-training line, any other a validation line) instead of a parser of our own;
-:func:`load_scalar_log` only adds error messages that name the file and what is wrong with
-it. (That split assumes every training line logs ``lr``, as mmengine's ``LogProcessor``
-does for a run with one optimizer.) :func:`plot_curves` draws one subplot per key, one
-curve per log, with matplotlib's Agg canvas (no display, no pyplot state), and writes a PNG
-of ``SUBPLOT_INCHES`` per subplot, ``MAX_COLUMNS`` subplots a row, at ``dpi`` dots per inch.
+:func:`load_scalar_log` splits the lines as :func:`mmpretrain.utils.load_json_log` does (a
+line with ``lr`` is a training line, any other a validation line; that assumes every
+training line logs ``lr``, as mmengine's ``LogProcessor`` does for a run with one optimizer)
+but reads them itself: mmpretrain's reader names a broken line by its position inside the
+line, not in the file, and refuses a whole log whose last line a killed run cut short. Here
+a broken line is named by its line and column, and a last line without its newline (mmengine
+ends every line it writes with one) is skipped with a notice on stderr.
+:func:`plot_curves` draws one subplot per key, one curve per log, with matplotlib's Agg
+canvas (no display, no pyplot state), and writes an image in the format its file name's
+suffix names (``.png``, ``.pdf``, ``.svg``, ...) of ``SUBPLOT_INCHES`` per subplot,
+``MAX_COLUMNS`` subplots a row, at ``dpi`` dots per inch.
 
     logs = {'rga-sc': load_scalar_log(find_scalar_log('work_dirs/rga-sc')),
             'baseline': load_scalar_log(find_scalar_log('work_dirs/baseline'))}
@@ -25,12 +29,12 @@ import glob
 import json
 import math
 import os.path as osp
+import sys
 from collections.abc import Sequence
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from mmpretrain.utils import load_json_log
 
 __all__ = ['find_scalar_log', 'load_scalar_log', 'default_keys', 'draw_curves', 'plot_curves']
 
@@ -68,26 +72,44 @@ def find_scalar_log(path: str) -> str:
 def load_scalar_log(path: str) -> ScalarLog:
     """The training and validation lines of one scalar log.
 
-    Returns ``{'train': [...], 'val': [...]}``, each a list of the log's dicts in file order,
-    as :func:`mmpretrain.utils.load_json_log` splits them; lines without a ``step`` (which
-    mmengine always writes) are dropped. Raises ``FileNotFoundError`` for a missing file and
-    ``ValueError`` for a file that is not JSON lines or has no line with a ``step``.
+    Returns ``{'train': [...], 'val': [...]}``, each a list of the log's dicts in file order
+    (a line with ``lr`` is a training line); lines without a ``step`` (which mmengine always
+    writes) are dropped, and so is a last line cut short (see the module docstring). Raises
+    ``FileNotFoundError`` for a missing file and ``ValueError`` naming the line and column of
+    a broken line, or for a file with no line with a ``step``.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'no scalar log at {path}: mmengine writes it to '
             f'<work_dir>/<timestamp>/vis_data/{SCALAR_LOG_NAME} during training')
-    try:
-        log = load_json_log(path)
-    except json.JSONDecodeError as error:
-        raise ValueError(f'{path} is not an mmengine scalar log (one JSON dict a line): '
-                         f'{error}') from error
-    log = {split: [line for line in lines if isinstance(line, dict) and 'step' in line]
-           for split, lines in log.items()}
-    if not log['train'] and not log['val']:
+    lines = [line for line in _json_lines(path) if isinstance(line, dict) and 'step' in line]
+    if not lines:
         raise ValueError(f'{path} has no usable line: mmengine writes one JSON dict with a '
                          '"step" key per logged iteration or validation')
-    return log
+    return {'train': [line for line in lines if 'lr' in line],
+            'val': [line for line in lines if 'lr' not in line]}
+
+
+def _json_lines(path: str) -> list:
+    """The JSON value of each line of ``path``, but a last line without its newline, which
+    is skipped with a notice on stderr; bytes that are not UTF-8 read as U+FFFD, so that
+    their line is named too."""
+    with open(path, encoding='utf-8', errors='replace') as file:
+        lines = file.read().splitlines(keepends=True)
+    values = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            values.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            if number == len(lines) and not line.endswith('\n'):
+                print(f'{path}: skipped line {number}, cut short (no newline: the run stopped '
+                      f'while writing it); plotting the {number - 1} lines before it',
+                      file=sys.stderr)
+                break
+            raise ValueError(f'{path} line {number} column {error.colno} is not JSON '
+                             f'({error.msg}); an mmengine scalar log has one JSON dict a '
+                             f'line: repair or delete that line') from None
+    return values
 
 
 def is_epoch_based(log: ScalarLog) -> bool:
@@ -181,7 +203,8 @@ def draw_curves(logs: dict[str, ScalarLog], keys: Sequence[str],
 
 def plot_curves(logs: dict[str, ScalarLog], keys: Sequence[str], out_file: str,
                 title: str | None = None, dpi: int = DEFAULT_DPI) -> str:
-    """Draw ``keys`` of ``logs`` (:func:`draw_curves`) into the PNG ``out_file``; returns it.
+    """Draw ``keys`` of ``logs`` (:func:`draw_curves`) into ``out_file``, in the format its
+    suffix names (matplotlib's ``savefig``); returns it.
 
     The image is ``SUBPLOT_INCHES × dpi`` pixels per subplot, ``MAX_COLUMNS`` subplots a
     row. The output folder must exist.
@@ -189,5 +212,5 @@ def plot_curves(logs: dict[str, ScalarLog], keys: Sequence[str], out_file: str,
     out_dir = osp.dirname(osp.abspath(out_file))
     if not osp.isdir(out_dir):
         raise FileNotFoundError(f'the folder of the output file {out_file} does not exist')
-    draw_curves(logs, keys, title).savefig(out_file, dpi=dpi, format='png')
+    draw_curves(logs, keys, title).savefig(out_file, dpi=dpi)
     return out_file

@@ -61,6 +61,19 @@ def test_get_flops_names_a_missing_config_or_a_misfit_shape_in_one_sentence(tmp_
             'spatial_size=(32, 16)') in result.stderr
 
 
+@pytest.mark.parametrize('height', ['0', '-64'])
+def test_get_flops_refuses_a_shape_below_one_in_one_line(height):
+    """argparse refuses it, as tools/deployment/pytorch2onnx.py does, before the model is
+    built (it used to reach the first convolution and end in a RuntimeError)."""
+    demo = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(demo), '--shape',
+         height, '32'], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f'get_flops.py: error: argument --shape: must be a positive integer, got {height}')
+
+
 def _is_relation_sized(shape, num_nodes):
     """Ends in an N×N, 2N×N or N×2N block: R, the stacked relation map or their grads."""
     sizes = {num_nodes, 2 * num_nodes}

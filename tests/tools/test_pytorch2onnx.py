@@ -11,6 +11,7 @@ max |Δ| / max |reference| ≤ 1e-4.
 import copy
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -243,6 +244,38 @@ def test_opset_the_exporter_cannot_write_is_refused(tmp_path):
                        match=r'opset 17 was asked for but the exporter wrote opset 18'):
         export_onnx(module, out, (5, 5), opset=17)
     assert not out.exists()
+
+
+def test_opset_newer_than_onnx_defines_is_refused_up_front(tool, tmp_path):
+    """Before the model is built (the checkpoint is not even looked for), not after an
+    export that onnx's version converter rejects."""
+    newest = onnx.defs.onnx_opset_version()
+    message = re.escape(f'opset {newest + 1} is newer than opset {newest}, the newest the '
+                        f'installed onnx defines and so the newest the exporter can write; '
+                        f'ask for opset {newest} or older')
+    with pytest.raises(SystemExit, match=f'^--{message}$'):
+        tool(REID_CONFIG, tmp_path / 'missing.pth', '--out', tmp_path / 'reid.onnx', '--opset',
+             newest + 1)
+    module = _on_images(RGA(16, (5, 5), reduction=2))
+    with pytest.raises(ExportError, match=f'^{message}$'):
+        export_onnx(module, tmp_path / 'rga.onnx', (5, 5), opset=newest + 1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_out_folder_gets_an_onnx_name_to_suggest(tool, tmp_path):
+    message = re.escape(f'--out {tmp_path} is a folder; give a file name in it, e.g. '
+                        f'{tmp_path / "model.onnx"}')
+    with pytest.raises(SystemExit, match=f'^{message}$'):
+        tool(REID_CONFIG, tmp_path / 'missing.pth', '--out', tmp_path)
+
+
+@pytest.mark.parametrize('option', [('--shape', 0, 32), ('--shape', -64, 32), ('--opset', 0)])
+def test_shape_or_opset_below_one_is_refused_by_argparse(tool, tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exit_info:
+        tool(REID_CONFIG, tmp_path / 'missing.pth', '--out', tmp_path / 'reid.onnx', *option)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f': error: argument {option[0]}: must be a positive integer, got {option[1]}')
 
 
 def test_missing_checkpoint_is_named(tool, tmp_path):

@@ -2,6 +2,9 @@
 by a real mmengine Runner: one epoch-based run (2 epochs × 2 iterations, validation after
 each epoch) and one iteration-based run (4 iterations, validation every 2)."""
 import importlib.util
+import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -185,10 +188,10 @@ def test_log_without_usable_lines_says_so(tmp_path):
     no_step.write_text('{"lr": 0.1, "loss": 1.0}\n{"reid/mAP": 3.0}\n')
     with pytest.raises(ValueError, match='has no usable line'):
         load_scalar_log(str(no_step))
-    truncated = tmp_path / 'truncated.json'
-    truncated.write_text('{"lr": 0.1, "loss": 1.0, "step": 1}\n{"lr": 0.1, "lo')
-    with pytest.raises(ValueError, match='not an mmengine scalar log'):
-        load_scalar_log(str(truncated))
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"lr": 0.1, "loss": 1.0, "step": 1}\n{"lr": 0.1, "lo\n')
+    with pytest.raises(ValueError, match='line 2 column 16 is not JSON'):
+        load_scalar_log(str(broken))
 
 
 def test_unknown_key_lists_the_available_keys(logs):
@@ -228,3 +231,70 @@ def test_cli_errors_are_one_line_messages(work_dirs, tmp_path):
     with pytest.raises(SystemExit, match='no <timestamp>/vis_data/scalars.json under'):
         tool.main([str(tmp_path), *out])
     assert not (tmp_path / 'curves.png').exists()
+
+
+# the first bytes of each format, as its writer starts the file
+MAGIC = {'pdf': b'%PDF', 'svg': b'<?xml', 'jpg': b'\xff\xd8\xff', 'PNG': b'\x89PNG'}
+
+
+@pytest.mark.parametrize('suffix', list(MAGIC))
+def test_cli_writes_the_format_its_suffix_names(work_dirs, tmp_path, capsys, suffix):
+    out_file = str(tmp_path / f'curves.{suffix}')
+    _analyze_logs().main([str(work_dirs['epochs']), '--out', out_file, '--dpi', '20'])
+    assert capsys.readouterr().out == out_file + '\n'
+    assert Path(out_file).read_bytes().startswith(MAGIC[suffix])
+
+
+def test_cli_refuses_an_out_it_cannot_write_in_one_sentence(work_dirs, tmp_path):
+    tool = _analyze_logs()
+    log = str(work_dirs['epochs'])
+    folder = re.escape(f'--out {tmp_path} is a folder; give a file name in it, e.g. '
+                       f'{tmp_path / "curves.png"}')
+    with pytest.raises(SystemExit, match=f'^{folder}$'):
+        tool.main([log, '--out', str(tmp_path)])
+    with pytest.raises(SystemExit, match='the name has no suffix to give the image format; '
+                                         r'end it in one of .*\.pdf, .*\.png, .*\.svg'):
+        tool.main([log, '--out', str(tmp_path / 'curves')])
+    with pytest.raises(SystemExit, match=r'matplotlib writes no \.docx files; end it in one '
+                                         r'of .*\.png'):
+        tool.main([log, '--out', str(tmp_path / 'curves.docx')])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which('xelatex') is not None, reason='writes .pgf with xelatex')
+def test_cli_names_a_format_whose_writer_cannot_run(work_dirs, tmp_path):
+    out_file = tmp_path / 'curves.pgf'
+    with pytest.raises(SystemExit, match=r"cannot write \.pgf files here \('xelatex' not "
+                                         r'found.*\); choose another suffix'):
+        _analyze_logs().main([str(work_dirs['epochs']), '--out', str(out_file)])
+
+
+LINES = ['{"lr": 0.1, "loss": 1.0, "step": 1}', '{"lr": 0.1, "loss": 0.5, "step": 2}',
+         '{"reid/mAP": 3.0, "step": 1}']
+
+
+def test_cli_names_a_broken_line_by_its_line_in_the_file(tmp_path):
+    log = tmp_path / 'scalars.json'
+    log.write_text('\n'.join([*LINES, '{"lr": 0.1, garbage', LINES[0]]) + '\n')
+    with pytest.raises(SystemExit, match=f'^{re.escape(str(log))} line 4 column 13 is not '
+                                         'JSON .*repair or delete that line$'):
+        _analyze_logs().main([str(log), '--out', str(tmp_path / 'curves.png')])
+    # a last line with its newline was written whole: broken, not cut short
+    log.write_text('\n'.join([*LINES, 'garbage']) + '\n')
+    with pytest.raises(SystemExit, match='line 4 column 1 is not JSON'):
+        _analyze_logs().main([str(log), '--out', str(tmp_path / 'curves.png')])
+
+
+def test_cli_skips_a_last_line_cut_short_with_a_notice(tmp_path, capsys):
+    """A run killed while mmengine wrote a line leaves it without its newline."""
+    log = tmp_path / 'scalars.json'
+    log.write_text('\n'.join(LINES) + '\n{"lr": 0.1, "lo')
+    tool = _analyze_logs()
+    out_file = str(tmp_path / 'curves.png')
+    tool.main([str(log), '--out', out_file])
+    captured = capsys.readouterr()
+    assert captured.out == out_file + '\n'
+    assert captured.err == (f'{log}: skipped line 4, cut short (no newline: the run stopped '
+                            'while writing it); plotting the 3 lines before it\n')
+    assert load_scalar_log(str(log)) == {'train': [json.loads(line) for line in LINES[:2]],
+                                              'val': [json.loads(LINES[2])]}

@@ -4,7 +4,13 @@ Each LOG is a ``scalars.json`` or a work dir (its newest run's
 ``<timestamp>/vis_data/scalars.json`` is used). One subplot per key, one curve per LOG;
 training keys are plotted against the iteration, validation metrics against the epoch
 (epoch-based runs) or the iteration (iteration-based runs). Without ``--keys``: ``loss``,
-``lr`` and every validation metric. Prints the path of the PNG written.
+``lr`` and every validation metric. Writes the image in the format its suffix names (any
+matplotlib writes: ``.png``, ``.pdf``, ``.svg``, ``.jpg``, ...) and prints its path.
+
+A log line that is not JSON stops the tool, naming its line and column in the file, except
+a last line without its newline: mmengine ends every line it writes with one, so that line
+was cut short by a run stopped mid-write (killed, out of memory, out of time). It is skipped
+with a notice on stderr and the complete lines before it are plotted.
 
 Usage::
 
@@ -15,6 +21,9 @@ import argparse
 import os.path as osp
 from collections.abc import Sequence
 
+from matplotlib.backend_bases import FigureCanvasBase
+
+from rga_mm.engine.launch import check_output_file
 from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
     ScalarLog,
@@ -29,7 +38,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('logs', nargs='+', metavar='LOG',
                         help='a scalars.json, or a work dir to take the newest run from')
-    parser.add_argument('--out', required=True, help='the PNG to write')
+    parser.add_argument('--out', required=True,
+                        help='the image to write, in the format its suffix names (.png, .pdf, '
+                        '.svg, ...)')
     parser.add_argument('--keys', nargs='+',
                         help='keys to plot (default: loss, lr and every validation metric)')
     parser.add_argument('--legend', nargs='+',
@@ -37,6 +48,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--title', help='title of the figure')
     parser.add_argument('--dpi', type=int, default=DEFAULT_DPI)
     return parser.parse_args(argv)
+
+
+def check_out(path: str) -> str:
+    """The format matplotlib infers from ``--out``'s suffix (lower-cased, as it does); a
+    ``SystemExit`` for a folder, a name without a suffix, a suffix matplotlib cannot write,
+    and what :func:`check_output_file` refuses (a missing or read-only folder)."""
+    check_output_file(path, example='curves.png')
+    suffix = osp.splitext(path)[1][1:].lower()
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix not in formats:
+        problem = (f'matplotlib writes no .{suffix} files' if suffix else
+                   'the name has no suffix to give the image format')
+        raise SystemExit(f'--out {path}: {problem}; end it in one of '
+                         f'{", ".join("." + name for name in formats)}')
+    return suffix
 
 
 def run_name(scalar_log: str) -> str:
@@ -66,14 +92,18 @@ def load_logs(paths: Sequence[str], legend: Sequence[str] | None) -> dict[str, S
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    image_format = check_out(args.out)  # before reading any log
     try:
         logs = load_logs(args.logs, args.legend)
         keys = args.keys or default_keys(logs)
-        out_file = plot_curves(logs, keys, args.out, title=args.title, dpi=args.dpi)
+        plot_curves(logs, keys, args.out, title=args.title, dpi=args.dpi)
     except (FileNotFoundError, KeyError, ValueError) as error:
         # a KeyError's str() quotes its message
         raise SystemExit(error.args[0] if isinstance(error, KeyError) else str(error))
-    print(out_file)
+    except RuntimeError as error:  # a writer that cannot run here: pgf without TeX
+        raise SystemExit(f'--out {args.out}: matplotlib cannot write .{image_format} files '
+                         f'here ({error}); choose another suffix, e.g. .png') from None
+    print(args.out)
 
 
 if __name__ == '__main__':

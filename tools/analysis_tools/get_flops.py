@@ -13,6 +13,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from rga_mm.apis import init_model
+from rga_mm.deployment.arguments import add_shape_argument
 
 
 class TensorForward(nn.Module):
@@ -40,8 +41,7 @@ def input_shape(cfg, shape) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model.')
     parser.add_argument('config')
-    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
-                        help="input size (default: the config's input_size)")
+    add_shape_argument(parser, help="input size (default: the config's input_size)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config entries, as in tools/train.py')
     args = parser.parse_args()

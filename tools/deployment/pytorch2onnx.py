@@ -31,10 +31,12 @@ from collections.abc import Sequence
 from mmengine.config import DictAction
 
 from rga_mm.apis import CheckpointError, init_model
+from rga_mm.deployment.arguments import add_shape_argument, positive_int
 from rga_mm.deployment.onnx_export import (
     INPUT_NAME,
     RELATIVE_TOLERANCE,
     ExportError,
+    check_opset,
     compare_with_onnxruntime,
     describe_output,
     export_onnx,
@@ -45,26 +47,19 @@ from rga_mm.deployment.onnx_export import (
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, check_output_file
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be a positive integer, got {value}')
-    return value
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Export a model to ONNX and check it against PyTorch with ONNX Runtime.')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file whose weights fit the config')
     parser.add_argument('--out', required=True, help='the .onnx file to write')
-    parser.add_argument('--shape', type=_positive, nargs=2, metavar=('H', 'W'),
-                        help="input height and width (default: the config's input_size, "
-                        'else its crop_size)')
+    add_shape_argument(parser, help="input height and width (default: the config's "
+                       'input_size, else its crop_size)')
     parser.add_argument('--dynamic-batch', action='store_true',
                         help='leave the batch size free (height and width stay fixed)')
-    parser.add_argument('--opset', type=_positive,
-                        help="ONNX opset (default: the exporter's; 18 or later)")
+    parser.add_argument('--opset', type=positive_int,
+                        help="ONNX opset (default: the exporter's; 18 or later, and none "
+                        'newer than the installed onnx defines)')
     parser.add_argument('--max-relative-diff', type=float, default=RELATIVE_TOLERANCE,
                         metavar='R', help='largest accepted max |Δ| / max |PyTorch output| '
                         '(default %(default)g)')
@@ -86,9 +81,10 @@ def export_shape(cfg, shape: Sequence[int] | None) -> tuple[int, int]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    check_output_file(args.out)
+    check_output_file(args.out, example='model.onnx')
     try:
         require_deploy()
+        check_opset(args.opset, '--opset')
         model = init_model(args.config, args.checkpoint, cfg_options=args.cfg_options,
                            strict=not args.partial_load)
     except (FileNotFoundError, ImportError, CheckpointError, ValueError) as error:

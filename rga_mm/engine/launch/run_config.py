@@ -109,15 +109,17 @@ def stop_on_input_errors() -> Iterator[None]:
         raise SystemExit(str(error)) from None
 
 
-def check_output_file(path: str | None, option: str = '--out') -> None:
+def check_output_file(path: str | None, option: str = '--out',
+                      example: str = 'metrics.json') -> None:
     """Stop now, not after a whole evaluation, if the file ``path`` cannot be written: its
-    folder is missing or read-only, or ``path`` is a folder."""
+    folder is missing or read-only, or ``path`` is a folder (the error suggests the file
+    ``example`` in it)."""
     if path is None:
         return
     folder = osp.dirname(osp.abspath(path))
     if osp.isdir(path):
         raise SystemExit(f'{option} {path} is a folder; give a file name in it, e.g. '
-                         f'{osp.join(path, "metrics.json")}')
+                         f'{osp.join(path, example)}')
     if osp.exists(folder) and not osp.isdir(folder):
         raise SystemExit(f'{option} {path}: {folder} is a file, not a folder; choose another '
                          f'path')
