@@ -2,6 +2,7 @@
 benchmark_reference_grid.py."""
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA
-from rga_mm.testing import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker, fastest_seconds
 
 ROOT = Path(__file__).parents[2]
 
@@ -124,3 +125,15 @@ def test_reference_grid_benchmark_prints_mmcvs_agreement_for_every_case():
     assert len(rows) == 4
     # mmcv's float32 sample coordinates are the only difference (docs/benchmarks.md)
     assert all(float(row[2]) < 1e-4 for row in rows)
+
+
+def test_fastest_seconds_excludes_its_warm_up_call():
+    calls = []
+
+    def run():
+        calls.append(None)
+        if len(calls) == 1:
+            time.sleep(0.2)  # a slow first call (allocation, caches) is not timed
+
+    assert 0 <= fastest_seconds(run, repeats=3) < 0.1
+    assert len(calls) == 4

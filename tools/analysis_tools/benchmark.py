@@ -25,7 +25,6 @@ import argparse
 import logging
 import os
 import time
-from collections.abc import Callable
 
 import torch
 from mmengine.analysis import get_model_complexity_info
@@ -36,20 +35,9 @@ from torch import Tensor, nn
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA, RelationGate
-from rga_mm.testing import TensorMemoryTracker, fake_reid_batch
+from rga_mm.testing import TensorMemoryTracker, fake_reid_batch, fastest_seconds
 
 IMAGES_PER_IDENTITY = 4
-
-
-def fastest_seconds(run: Callable[[], object], repeats: int) -> float:
-    """Seconds of the fastest of ``repeats`` calls of ``run``, after one warm-up call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def set_relation_path(model: nn.Module, path: str) -> int:

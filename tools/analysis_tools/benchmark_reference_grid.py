@@ -12,14 +12,13 @@ command's environment, ``pip install .[seg]``).
     python tools/analysis_tools/benchmark_reference_grid.py [--repeats 5]
 """
 import argparse
-import time
-from collections.abc import Callable
 
 import torch
 from prettytable import PrettyTable
 from torch import Tensor
 
 from rga_mm.models.attention.reference_grid import pool_to_grid
+from rga_mm.testing import fastest_seconds
 
 # (B, C, H, W) → (h, w): the sizes of the reference-grid tests, a non-square and odd pair,
 # an up-sampling, and the 1024×2048 Cityscapes d8 map onto a 33×33 grid
@@ -27,17 +26,6 @@ CASES = (((2, 4, 128, 256), (97, 97)),
          ((2, 8, 37, 23), (16, 8)),
          ((2, 8, 9, 5), (16, 8)),
          ((2, 256, 128, 256), (33, 33)))
-
-
-def fastest_ms(run: Callable[[], Tensor], repeats: int) -> float:
-    """Milliseconds of the fastest of ``repeats`` calls of ``run``, after one warm-up."""
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def whole_map_roi_align(features: Tensor, grid_size: tuple[int, int]) -> Tensor:
@@ -65,8 +53,9 @@ def main() -> None:
         ours = pool_to_grid(features, grid_size)
         theirs = whole_map_roi_align(features, grid_size)
         difference = (ours - theirs).abs().max().item()
-        grid_ms = fastest_ms(lambda: pool_to_grid(features, grid_size), args.repeats)
-        mmcv_ms = fastest_ms(lambda: whole_map_roi_align(features, grid_size), args.repeats)
+        grid_ms = 1e3 * fastest_seconds(lambda: pool_to_grid(features, grid_size), args.repeats)
+        mmcv_ms = 1e3 * fastest_seconds(lambda: whole_map_roi_align(features, grid_size),
+                                         args.repeats)
         table.add_row([' × '.join(map(str, shape)), ' × '.join(map(str, grid_size)),
                        f'{difference:.1e}', f'{difference / features.abs().max().item():.1e}',
                        f'{grid_ms:.2f}', f'{mmcv_ms:.2f}', f'{mmcv_ms / grid_ms:.1f}×'])
