@@ -4,6 +4,7 @@ import pytest
 import torch
 from mmpretrain.structures import DataSample
 
+from rga_mm.datasets import DatasetError
 from rga_mm.evaluation import ReIDMetric, k_reciprocal_rerank, rank_metrics
 from rga_mm.evaluation.functional import pairwise_distance, tpr_at_fpr
 from rga_mm.evaluation.metrics import reid_metric
@@ -194,11 +195,26 @@ def test_result_order_does_not_matter():
     assert shuffled.evaluate(len(samples)) == straight.evaluate(len(samples))
 
 
-def test_no_query_items_is_an_error():
+def test_data_the_protocol_cannot_rank_is_a_dataset_error():
+    """A DatasetError, which tools/test.py prints as its sentence alone."""
     metric = ReIDMetric()
     metric.process(None, [s.to_dict() for s in random_samples(3) if not s.is_query])
-    with pytest.raises(ValueError, match='got 0 query and 40 gallery items'):
+    with pytest.raises(DatasetError, match='got 0 query and 40 gallery items'):
         metric.evaluate(size=40)
+    metric = ReIDMetric(rerank=True, k1=60)
+    metric.process(None, [s.to_dict() for s in random_samples(0)])
+    with pytest.raises(DatasetError, match=r're-ranking needs 1 <= k1 <= 51'):
+        metric.evaluate(size=52)
+
+
+def test_one_rank_may_be_given_as_an_int():
+    samples = [s.to_dict() for s in random_samples(0)]
+    one, listed = ReIDMetric(topk=5), ReIDMetric(topk=(5, ))
+    one.process(None, samples)
+    listed.process(None, samples)
+    result = one.evaluate(size=len(samples))
+    assert result == listed.evaluate(size=len(samples))
+    assert [key for key in result if 'rank' in key] == ['reid/rank5']
 
 
 def test_missing_feature_is_named():

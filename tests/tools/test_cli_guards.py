@@ -58,6 +58,10 @@ def test_out_must_be_a_writable_file_in_an_existing_folder(tmp_path):
         check_output_file(str(tmp_path / 'missing' / 'metrics.json'))
     with pytest.raises(SystemExit, match=r'is a folder; give a file name in it'):
         check_output_file(str(tmp_path))
+    new_folder = f'{tmp_path / "results"}/'  # abspath would drop the slash
+    with pytest.raises(SystemExit, match=r'results/ ends in a separator, so names a folder; '
+                                         r'give a file name in it, e.g. \S+results/metrics.json'):
+        check_output_file(new_folder)
     a_file = tmp_path / 'a_file'
     a_file.write_text('')
     with pytest.raises(SystemExit, match=r'a_file is a file, not a folder'):

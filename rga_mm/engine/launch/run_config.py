@@ -117,8 +117,9 @@ def check_output_file(path: str | None, option: str = '--out',
     if path is None:
         return
     folder = osp.dirname(osp.abspath(path))
-    if osp.isdir(path):
-        raise SystemExit(f'{option} {path} is a folder; give a file name in it, e.g. '
+    if osp.isdir(path) or path.endswith(('/', os.sep)):
+        kind = 'is a folder' if osp.isdir(path) else 'ends in a separator, so names a folder'
+        raise SystemExit(f'{option} {path} {kind}; give a file name in it, e.g. '
                          f'{osp.join(path, example)}')
     if osp.exists(folder) and not osp.isdir(folder):
         raise SystemExit(f'{option} {path}: {folder} is a file, not a folder; choose another '

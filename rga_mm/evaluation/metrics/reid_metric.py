@@ -7,6 +7,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
 
+from rga_mm.datasets.errors import DatasetError
 from rga_mm.registry import METRICS
 from ..functional import (
     RankAccumulator,
@@ -56,7 +57,7 @@ class ReIDMetric(BaseMetric):
         memory_mb: bound, in MiB, on the work arrays of each step: the (rows, G) distances
             of a chunk of queries, and re-ranking's work arrays (its sparse encodings come on
             top; at least 128 bytes per query and gallery image). No (Q, G) matrix is held.
-        topk: CMC ranks to report.
+        topk: CMC ranks to report (one int for one rank).
         max_rank: length of the CMC curve computed.
         aqe: replace each query embedding by the weighted mean of itself and its ``aqe_k``
             nearest gallery embeddings, weights cos ** ``aqe_alpha`` (0: a plain mean), then
@@ -84,7 +85,7 @@ class ReIDMetric(BaseMetric):
                  k2: int = 6,
                  lambda_value: float = 0.3,
                  memory_mb: float = DEFAULT_MAX_MEMORY_BYTES / 2**20,
-                 topk: Sequence[int] = (1, 5, 10),
+                 topk: int | Sequence[int] = (1, 5, 10),
                  max_rank: int = 50,
                  aqe: bool = False,
                  aqe_k: int = 5,
@@ -93,6 +94,7 @@ class ReIDMetric(BaseMetric):
                  exclude_same_camera: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        topk = (topk, ) if isinstance(topk, int) else topk
         if max_rank < 1 or not topk or not all(
                 isinstance(k, int) and 1 <= k <= max_rank for k in topk):
             raise ValueError(f'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
@@ -138,6 +140,17 @@ class ReIDMetric(BaseMetric):
                 is_query=bool(sample['is_query'])))
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
+        """The metrics of the processed ``results``; data the protocol cannot rank (no
+        query with a true match, one camera only, fewer images than re-ranking's k1) is a
+        :class:`~rga_mm.datasets.DatasetError`, which the tools print as one sentence."""
+        try:
+            return self._metrics(results)
+        except DatasetError:
+            raise
+        except ValueError as error:
+            raise DatasetError(str(error)) from error
+
+    def _metrics(self, results: list[dict]) -> dict[str, float]:
         query = [item for item in results if item['is_query']]
         gallery = [item for item in results if not item['is_query']]
         if not query or not gallery:
