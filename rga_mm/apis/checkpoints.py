@@ -13,7 +13,8 @@ One path for every tool that takes weights (``tools/test.py``, ``tools/train.py`
    from the model's. mmengine's Runner loads ``load_from`` with ``strict=False``: it logs
    the missing keys and goes on with random weights, so a wrong checkpoint gives a wrong
    number with exit status 0. Partial loading stays possible on purpose: ``--partial-load``
-   in the tools, ``strict=False`` in :func:`rga_mm.apis.init_model`.
+   in the tools, ``strict=False`` in :func:`rga_mm.apis.init_model`; even then a state dict
+   that fills none of the model's tensors is refused.
 
 mmengine has the loading (``CheckpointLoader``, ``load_state_dict``) but none of these
 checks, so they are written here; the loading itself stays mmengine's.
@@ -217,11 +218,33 @@ def check_checkpoint_shapes(model: nn.Module, state_dict: dict,
 def check_checkpoint_fits(model: nn.Module, state_dict: dict, path: str = 'checkpoint',
                           strict: bool = True) -> None:
     """With ``strict``, refuse a state dict whose tensor shapes or names differ from the
-    model's; without, accept anything (mmengine's ``load_state_dict(strict=False)`` then
-    loads the tensors whose names and shapes match and logs the others)."""
+    model's; without, accept any state dict that fills at least one of the model's tensors
+    (mmengine's ``load_state_dict(strict=False)`` then loads the tensors whose names and
+    shapes match and logs the others)."""
     if strict:
         check_checkpoint_shapes(model, state_dict, path)
         check_checkpoint_keys(model, state_dict, path)
+    else:
+        check_checkpoint_overlaps(model, state_dict, path)
+
+
+def check_checkpoint_overlaps(model: nn.Module, state_dict: dict,
+                              path: str = 'checkpoint') -> None:
+    """Raise when not one of the model's tensors has its name and shape in the state dict:
+    loading it partially would leave the whole model with its initial weights."""
+    expected = model.state_dict()
+    required = _required_keys(expected)
+    if not required or any(_fits(state_dict.get(key), expected[key]) for key in required):
+        return
+    raise CheckpointError(
+        f"checkpoint {path} shares no tensor with the model built from the config: none of "
+        f"the model's {len(required)} tensors has its name and shape in it (it has "
+        f'{_first(state_dict)}), so even partial loading would load nothing; it is likely a '
+        f'checkpoint of another model: give one saved from this model or config')
+
+
+def _fits(value: object, expected: torch.Tensor) -> bool:
+    return isinstance(value, torch.Tensor) and tuple(value.shape) == tuple(expected.shape)
 
 
 def model_of(runner_model: nn.Module) -> nn.Module:

@@ -23,6 +23,31 @@ def as_config(config: str | Path | Config) -> Config:
     raise TypeError(f'config must be a path or an mmengine Config, got {type(config).__name__}')
 
 
+# device type → (name in messages, expression in messages, availability check)
+ACCELERATORS = {
+    'cuda': ('CUDA', 'torch.cuda.is_available()', lambda: torch.cuda.is_available()),
+    'mps': ('MPS', 'torch.backends.mps.is_available()',
+            lambda: torch.backends.mps.is_available()),
+    'xpu': ('XPU', 'torch.xpu.is_available()',
+            lambda: hasattr(torch, 'xpu') and torch.xpu.is_available()),
+}
+
+
+def check_device(device: str | torch.device) -> None:
+    """Refuse, in one sentence, a device string torch cannot parse or an accelerator
+    (CUDA, MPS, XPU) this PyTorch does not see."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a device PyTorch knows: give e.g. 'cpu', "
+                         f"'cuda' or 'cuda:0'") from None
+    if parsed.type in ACCELERATORS:
+        name, expression, available = ACCELERATORS[parsed.type]
+        if not available():
+            raise ValueError(f'device {device} asked for, but this PyTorch sees no {name} '
+                             f'device ({expression} is False): use cpu')
+
+
 def init_model(config: str | Path | Config,
                checkpoint: str | None = None,
                device: str = 'cpu',
@@ -44,9 +69,7 @@ def init_model(config: str | Path | Config,
             (:class:`rga_mm.apis.CheckpointError`); with ``False`` only the matching tensors
             are loaded and mmengine logs the others.
     """
-    if str(device).startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f'device {device} asked for, but this PyTorch sees no CUDA device '
-                         f'(torch.cuda.is_available() is False): use cpu')
+    check_device(device)
     config = as_config(config)
     merge_cfg_options(config, cfg_options)
     if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does

@@ -15,6 +15,7 @@ where re-ID needs it:
 * ``flip=True`` embeds every image and its mirror image and averages the two.
 """
 import logging
+import numbers
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +38,8 @@ from .model_index import list_models, model_config
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 ON_UNREADABLE = ('stop', 'skip')
+# the dtypes cv2.resize (the pipeline's resizing) takes; float16 is widened to float32
+ARRAY_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 InputType = str | Path | np.ndarray
 InputsType = InputType | Sequence[InputType]
 
@@ -44,14 +47,25 @@ InputsType = InputType | Sequence[InputType]
 def image_files(folder: str | Path) -> list[str]:
     """The image files of ``folder`` (by suffix, case-insensitive), in name order.
 
+    A symbolic link is followed; one that leads nowhere (dangling, or a loop of links) is
+    left out.
+
     Raises:
         ValueError: the folder holds no image file.
     """
     found = sorted(entry.path for entry in os.scandir(folder)
-                   if entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES)
+                   if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and _is_file(entry))
     if not found:
         raise ValueError(f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)})')
     return found
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a file, following links; False for a loop of links."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def _resolve_config(config: str | Path | Config) -> Config:
@@ -113,11 +127,12 @@ class ReIDInferencer(BaseInferencer):
 
         Args:
             inputs: an image file, a folder (its image files in name order), an (H, W, 3)
-                BGR uint8 array as ``mmcv.imread`` returns it, or a list of these.
+                BGR array with values 0-255 as ``mmcv.imread`` returns it (uint8, uint16,
+                int16, float16, float32 or float64, finite), or a list of these.
             return_datasamples: return mmpretrain ``DataSample`` s (``pred_feature``, and
                 the metainfo ``sample_idx``: the image's position among the inputs, and
                 ``img_path`` for files) instead of a tensor.
-            batch_size: images per forward pass.
+            batch_size: images per forward pass, an int of at least 1.
             on_unreadable: ``'stop'`` (default) raises
                 :class:`rga_mm.datasets.transforms.UnreadableImageError` naming the first
                 file that cannot be read; ``'skip'`` leaves such files out with a warning
@@ -131,8 +146,9 @@ class ReIDInferencer(BaseInferencer):
             (N, D) embeddings on the CPU in the order of the inputs (N = images read), or
             N data samples.
         """
-        if batch_size < 1:
-            raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+        if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+                or batch_size < 1):
+            raise ValueError(f'batch_size must be an int of at least 1, got {batch_size!r}')
         preprocess_kwargs, forward_kwargs, _, _ = self._dispatch_kwargs(**kwargs)
         ori_inputs = self._inputs_to_list(inputs)
         progress = ProgressBar(len(ori_inputs)) if self.show_progress else None
@@ -283,9 +299,7 @@ class _LoadImage:
         if isinstance(item, str):
             results = self.loader.transform(dict(img_path=item))
         elif isinstance(item, np.ndarray):
-            if item.ndim != 3 or item.shape[2] != 3:
-                raise ValueError(f'input {index} is an array of shape {item.shape}; give '
-                                 f'(H, W, 3) BGR images as mmcv.imread returns them')
+            item = checked_array(index, item)
             image = item.astype(np.float32) if self.loader.to_float32 else item
             results = dict(img=image, img_shape=item.shape[:2], ori_shape=item.shape[:2])
         else:
@@ -295,3 +309,39 @@ class _LoadImage:
             results['img'] = np.ascontiguousarray(results['img'][..., ::-1])
         results['sample_idx'] = index
         return results
+
+
+def checked_array(index: int, array: np.ndarray) -> np.ndarray:
+    """``array`` (the input at position ``index``) if the pipeline can take it as an image
+    (float16 is widened to float32), with a warning for a float image scaled to [0, 1].
+
+    Raises:
+        ValueError: not (H, W, 3), empty, a dtype cv2.resize cannot take, or NaN or inf.
+    """
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f'input {index} is an array of shape {array.shape}; give (H, W, 3) '
+                         f'BGR images as mmcv.imread returns them')
+    if array.size == 0:
+        raise ValueError(f'input {index} is an empty array of shape {array.shape}; give '
+                         f'images at least one pixel high and wide')
+    if array.dtype == np.float16:
+        array = array.astype(np.float32)
+    if array.dtype not in ARRAY_DTYPES:
+        names = ', '.join(np.dtype(dtype).name for dtype in ARRAY_DTYPES)
+        raise ValueError(f'input {index} is an array of dtype {array.dtype}, which the '
+                         f'pipeline cannot resize; convert it to one of {names} (uint8 as '
+                         f'mmcv.imread returns)')
+    if array.dtype.kind == 'f':
+        _check_float_values(index, array)
+    return array
+
+
+def _check_float_values(index: int, array: np.ndarray) -> None:
+    """Refuse NaN or inf; warn when every value lies in [0, 1] (an image scaled to 0-1)."""
+    if not np.isfinite(array).all():
+        raise ValueError(f'input {index} holds NaN or infinite values; give finite pixel '
+                         f'values 0-255')
+    if array.min() >= 0 and array.max() <= 1 and array.any():
+        warnings.warn(f'input {index} is a float array with all values in [0, 1], but the '
+                      f'pipeline expects BGR values 0-255 as mmcv.imread gives; multiply it '
+                      f'by 255 unless it is a very dark image', UserWarning)

@@ -47,8 +47,12 @@ def model_config(name: str) -> Path:
     """The config file of the model called ``name`` in the index.
 
     Raises:
+        TypeError: a name that is not a string.
         ValueError: an unknown name, naming the closest names of the index.
     """
+    if not isinstance(name, str):
+        raise TypeError(f'the model name must be a string, got {type(name).__name__}: '
+                        f'rga_mm.apis.list_models() lists the names of the index')
     index_path = model_index_path()
     configs = _configs(index_path)
     if name in configs:

@@ -1,4 +1,5 @@
 """rga_mm.apis.init_model: build any config's model and load weights safely."""
+import re
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,38 @@ def test_a_cuda_device_without_cuda_is_refused_in_one_sentence(config_file):
     with pytest.raises(ValueError, match=r'device cuda:0 asked for, but this PyTorch sees no '
                                          r'CUDA device .*: use cpu'):
         init_model(config_file, device='cuda:0')
+
+
+@pytest.mark.parametrize('device', ['gpu', 'cuda:x', 'cpu:0:1'])
+def test_a_device_torch_does_not_know_is_refused_in_one_sentence(config_file, device):
+    with pytest.raises(ValueError, match=rf"device '{device}' is not a device PyTorch knows: "
+                                         rf"give e\.g\. 'cpu', 'cuda' or 'cuda:0'"):
+        init_model(config_file, device=device)
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason='checks a machine without MPS')
+def test_an_mps_device_without_mps_is_refused_in_one_sentence(config_file):
+    with pytest.raises(ValueError, match=r'device mps asked for, but this PyTorch sees no MPS '
+                                         r'device \(torch\.backends\.mps\.is_available\(\) is '
+                                         r'False\): use cpu'):
+        init_model(config_file, device='mps')
+
+
+def test_partial_loading_refuses_a_checkpoint_that_fills_no_tensor(config_file, tmp_path):
+    model = init_model(config_file)
+    foreign = tmp_path / 'foreign.pth'
+    torch.save({'state_dict': {'encoder.weight': torch.zeros(3, 3)}}, foreign)
+    count = sum(not key.endswith('num_batches_tracked') for key in model.state_dict())
+    with pytest.raises(ValueError, match=rf"checkpoint {re.escape(str(foreign))} shares no "
+                                         rf"tensor with the "
+                                         rf"model built from the config: none of the model's "
+                                         rf'{count} tensors .* likely a checkpoint of another '
+                                         rf'model'):
+        init_model(config_file, checkpoint=str(foreign), strict=False)
+    reshaped = {key: torch.zeros(1, *value.shape) for key, value in model.state_dict().items()}
+    torch.save(reshaped, foreign)
+    with pytest.raises(ValueError, match='shares no tensor with the model'):
+        init_model(config_file, checkpoint=str(foreign), strict=False)
+    partial = tmp_path / 'partial.pth'
+    torch.save({'backbone.conv1.weight': model.state_dict()['backbone.conv1.weight']}, partial)
+    assert not init_model(config_file, checkpoint=str(partial), strict=False).training

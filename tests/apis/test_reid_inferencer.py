@@ -5,10 +5,13 @@ batch the config's test pipeline makes of the same images (as the test dataloade
 it), whatever form the images come in; flipping must average an image's and its mirror's
 embedding; bad input is refused in one sentence naming what is wrong.
 """
+import re
 import shutil
+import warnings
 from pathlib import Path
 
 import mmcv
+import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
@@ -23,6 +26,7 @@ from rga_mm.apis import (
     model_config,
     model_index,
 )
+from rga_mm.apis.inferencer import ON_UNREADABLE, image_files
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.registry import DATASETS
 from bn_calibration import trained_like
@@ -132,6 +136,59 @@ def test_bad_inputs_are_named_in_one_sentence(inferencer, tmp_path):
         inferencer([], flips=True)
 
 
+def test_arrays_the_pipeline_cannot_take_are_refused_naming_their_position(inferencer):
+    image = np.full((64, 32, 3), 128, dtype=np.uint8)
+    for dtype in (np.int64, bool):
+        with pytest.raises(ValueError, match=rf'input 1 is an array of dtype '
+                                             rf'{np.dtype(dtype).name}, which the pipeline '
+                                             rf'cannot resize; convert it to one of uint8'):
+            inferencer([image, image.astype(dtype)])
+    with pytest.raises(ValueError, match=r'input 1 is an empty array of shape \(0, 0, 3\)'):
+        inferencer([image, np.zeros((0, 0, 3), np.uint8)])
+    for bad in (np.nan, np.inf):
+        broken = image.astype(np.float32)
+        broken[3, 4, 1] = bad
+        with pytest.raises(ValueError, match='input 0 holds NaN or infinite values'):
+            inferencer([broken, image])
+
+
+def test_other_resizable_dtypes_give_the_uint8_embedding(inferencer):
+    image = np.random.default_rng(0).integers(0, 256, (64, 32, 3), dtype=np.uint8)
+    expected = inferencer(image, batch_size=1)
+    for dtype in (np.uint16, np.int16, np.float16, np.float32, np.float64):
+        torch.testing.assert_close(inferencer(image.astype(dtype), batch_size=1), expected)
+
+
+def test_a_float_image_scaled_to_0_1_warns_but_is_embedded(inferencer):
+    image = np.random.default_rng(0).random((64, 32, 3), dtype=np.float32)
+    with pytest.warns(UserWarning, match='input 0 is a float array with all values in '
+                                         r'\[0, 1\], but the pipeline expects BGR values 0-255'):
+        assert inferencer(image).shape == (1, 512)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        inferencer([np.zeros((64, 32, 3), np.float32), image * 255])
+
+
+@pytest.mark.parametrize('batch_size', [2.5, True, '2', 0])
+def test_batch_size_must_be_an_int_of_at_least_1(inferencer, batch_size):
+    with pytest.raises(ValueError, match=rf'batch_size must be an int of at least 1, got '
+                                         rf'{re.escape(repr(batch_size))}'):
+        inferencer(np.zeros((64, 32, 3), np.uint8), batch_size=batch_size)
+
+
+def test_a_loop_of_links_is_left_out_like_a_dangling_link(inferencer, tiny_market, tmp_path):
+    folder = tmp_path / 'images'
+    shutil.copytree(tiny_market / 'query', folder)
+    (folder / 'loopB.jpg').symlink_to('loopA')
+    (folder / 'loopA').symlink_to('loopB.jpg')
+    (folder / 'dangling.jpg').symlink_to('nowhere.jpg')
+    paths = sorted(str(p) for p in (tiny_market / 'query').glob('*.jpg'))
+    assert [Path(p).name for p in image_files(folder)] == [Path(p).name for p in paths]
+    for on_unreadable in ON_UNREADABLE:
+        torch.testing.assert_close(inferencer(str(folder), on_unreadable=on_unreadable),
+                                   inferencer(paths))
+
+
 def test_a_checkpoint_that_does_not_fit_is_refused(checkpoint):
     with pytest.raises(CheckpointError) as error:
         ReIDInferencer(CONFIG, str(checkpoint), 'cpu',
@@ -161,6 +218,9 @@ def test_every_index_entry_is_listed_and_unknown_names_get_the_closest():
     message = str(error.value)
     assert "'rga-sc_r50_market1501' is not a model of the index" in message
     assert 'the closest are rga-sc_r50-ls1_1xb64-600e_market1501-256x128' in message
+    with pytest.raises(TypeError, match=r'the model name must be a string, got NoneType: '
+                                        r'rga_mm\.apis\.list_models\(\) lists the names'):
+        get_model(None)
 
 
 def test_an_installed_package_reads_the_index_in_its_mim_folder(tmp_path, monkeypatch):
