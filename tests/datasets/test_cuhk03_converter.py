@@ -146,3 +146,28 @@ def test_converter_reports_each_stage_and_a_bar_over_every_image(converter, rele
         assert [(int(done), int(total)) for done, total in re.findall(r'(\d+)/(\d+), ', bar)] \
             == [(done, listed) for done in range(listed + 1)]
         assert sum(len(files) for _, _, files in os.walk(osp.join(out, box_type))) == listed
+
+
+def test_converter_names_a_release_file_that_is_no_hdf5(converter, release_root, tmp_path):
+    release = osp.join(release_root, 'cuhk03_release', 'cuhk-03.mat')
+    with open(release, 'wb') as file:
+        file.write(np.random.default_rng(0).bytes(256))
+    with pytest.raises(SystemExit, match=rf'^{re.escape(release)} is not an HDF5 file '
+                                         r'\(MATLAB v7\.3 \.mat\); the CUHK03 release'):
+        converter.main([release_root, str(tmp_path / 'out')])
+
+
+@pytest.mark.parametrize('contents', [{}, {'labeled': np.zeros(3)}])
+def test_converter_names_a_release_file_without_its_cell_arrays(converter, release_root,
+                                                                tmp_path, contents):
+    """An HDF5 file lacking 'labeled', or holding numbers instead of object references."""
+    release = osp.join(release_root, 'cuhk03_release', 'cuhk-03.mat')
+    with h5py.File(release, 'w') as mat:
+        for name, data in contents.items():
+            mat.create_dataset(name, data=data)
+    out = str(tmp_path / 'out')
+    with pytest.raises(SystemExit, match=rf"^{re.escape(release)} holds no 'labeled' cell "
+                                         r"array; the CUHK03 release's cuhk-03\.mat holds "
+                                         r"'labeled' and 'detected'"):
+        converter.main([release_root, out])
+    assert not osp.exists(out)

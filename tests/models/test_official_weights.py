@@ -4,10 +4,12 @@ The synthetic state dicts below are written from the official module's definitio
 shapes from in_channel, in_spatial and the three ratios), independently of rga_mm's code.
 """
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 
 from rga_mm.models.attention import RGA
 
@@ -70,7 +72,8 @@ def test_every_official_tensor_lands_in_rga(mode, flags, channels, size):
 
 
 def test_unknown_module_key_is_named():
-    with pytest.raises(KeyError, match="'theta_spatial.2.weight' is not a parameter"):
+    with pytest.raises(converter.ConversionError,
+                       match="'theta_spatial.2.weight' is not a parameter"):
         converter.convert_rga_module({'theta_spatial.2.weight': torch.zeros(1)})
 
 
@@ -92,8 +95,10 @@ def test_reid_model_keys():
     assert torch.equal(converted['backbone.attentions.layer1.spatial_gate.theta.conv.weight'],
                        state['backbone.rga_att1.theta_spatial.0.weight'])
     assert len(converted) == len(state)
-    with pytest.raises(KeyError, match="'fc.weight' is not part of"):
-        converter.convert_official_reid({'fc.weight': torch.zeros(1)})
+    with pytest.raises(converter.ConversionError,
+                       match="'fc.weight' is not part of an official ResNet50_RGA_Model"):
+        converter.convert_official_reid({'cls.weight': torch.zeros(1), 'fc.weight': state[
+            'cls.weight']})
 
 
 def test_converter_command_line(tmp_path):
@@ -108,3 +113,61 @@ def test_converter_command_line(tmp_path):
     assert torch.equal(converted['backbone.attentions.layer4.channel_gate.gate_mlp.0.bn.weight'],
                        state['backbone.rga_att4.W_channel.1.weight'])
     assert len(converted) == len(state)
+
+
+def _run(tmp_path, state, dst='mm.pth'):
+    """The converter's command line on ``state`` saved as tmp_path/in.pth."""
+    torch.save({'state_dict': state}, tmp_path / 'in.pth')
+    converter.main([str(tmp_path / 'in.pth'), str(tmp_path / dst)])
+
+
+@pytest.mark.parametrize('state,seems', [
+    (torchvision.models.resnet50().state_dict(), 'is a plain torchvision ResNet'),
+    ({'backbone.backbone.conv1.weight': torch.zeros(1), 'head.classifier.weight':
+      torch.zeros(1)}, "already uses rga_mm's names"),
+    ({'conv1.weight': torch.zeros(1), 'linear.weight': torch.zeros(1)},
+     "holds no official RGA keys \\(first key 'conv1.weight'\\)"),
+    ({'backbone.conv1.weight': torch.zeros(1), 'backbone.rga_att1.zzz': torch.zeros(1)},
+     "'backbone.rga_att1.zzz' is not a parameter of an official RGA_Module, whose keys"),
+])
+def test_wrong_checkpoint_is_one_sentence(tmp_path, state, seems):
+    """No official checkpoint: what the file seems to be and what is expected, nothing
+    written."""
+    with pytest.raises(SystemExit, match=f'^{re.escape(str(tmp_path / "in.pth"))}: {seems}'):
+        _run(tmp_path, state)
+    assert not (tmp_path / 'mm.pth').exists()
+
+
+def test_missing_output_folder_stops_before_reading(tmp_path):
+    with pytest.raises(SystemExit, match=r'^DST .*missing_dir.out\.pth: the folder .* does '
+                                         r'not exist; create it first'):
+        converter.main([str(tmp_path / 'not_read.pth'), str(tmp_path / 'missing_dir/out.pth')])
+
+
+def test_partial_checkpoint_is_converted_with_a_warning(tmp_path, capsys):
+    """Two official tensors: converted, and the 268 other required tensors of the official
+    network (265 ResNet-50, 3 feat_bn; no RGA module in the file) are counted."""
+    _run(tmp_path, {'feat_bn.bias': torch.zeros(4), 'cls.weight': torch.zeros(3, 4)})
+    printed = capsys.readouterr()
+    assert printed.err.startswith(f'warning: {tmp_path / "in.pth"} lacks 268 tensors of the '
+                                  f'official ResNet50_RGA_Model (e.g. backbone.conv1.weight,')
+    assert 'converted 2 tensors' in printed.out
+    assert len(torch.load(tmp_path / 'mm.pth', weights_only=True)['state_dict']) == 2
+
+
+def test_full_official_network_lacks_nothing():
+    """The expected keys are torchvision's ResNet-50 (no fc), feat_bn, cls and four RGA
+    modules with the file's branches; without the spatial branch nothing spatial is asked."""
+    state = {f'backbone.{k}': v for k, v in torchvision.models.resnet50().state_dict().items()
+             if not k.startswith('fc.')}
+    for stage in range(1, 5):
+        for key, value in official_rga_state(64, 32, use_spatial=False).items():
+            state[f'module.backbone.rga_att{stage}.{key}'] = value
+    for leaf in ('weight', 'bias', 'running_mean', 'running_var'):
+        state[f'feat_bn.{leaf}'] = torch.zeros(1)
+    state['cls.weight'] = torch.zeros(1)
+    assert converter.missing_official_keys(state) == []
+    del state['backbone.layer2.0.downsample.0.weight']
+    del state['module.backbone.rga_att3.gg_channel.1.running_var']
+    assert converter.missing_official_keys(state) == [
+        'backbone.layer2.0.downsample.0.weight', 'backbone.rga_att3.gg_channel.1.running_var']

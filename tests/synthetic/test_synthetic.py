@@ -246,3 +246,20 @@ def test_command_line_prints_one_summary_line(tmp_path, capsys):
     with pytest.raises(SystemExit, match=r'num_train_ids \(0\) and num_test_ids \(3\) must be '
                                          r'>= 1'):
         tool.main([str(tmp_path / 'other'), '--train-ids', '0', '--test-ids', '3'])
+
+
+def test_default_cameras_per_id_is_clamped_to_few_cameras(tmp_path, capsys):
+    """Without --cameras-per-id, its default (3, 5) shrinks to fit --cameras 3; a range given
+    explicitly that does not fit is still refused, naming the option."""
+    spec = importlib.util.spec_from_file_location(
+        'generate_synthetic_reid', ROOT / 'tools/misc/generate_synthetic_reid.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.parse_args(['--cameras', '3']).cameras_per_id == (3, 3)
+    assert tool.parse_args(['--cameras', '2']).cameras_per_id == (2, 2)
+    assert tool.parse_args([]).cameras_per_id == tuple(tool.DEFAULTS['cameras_per_id'])
+    tool.main([str(tmp_path), '--train-ids', '8', '--test-ids', '6', '--cameras', '3',
+               '--image-size', '32', '16', '--distractors', '1', '--junk', '1'])
+    assert 'train 8 ids /' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r'cameras_per_id \(3, 5\) must satisfy'):
+        tool.main([str(tmp_path / 'other'), '--cameras', '3', '--cameras-per-id', '3', '5'])

@@ -36,6 +36,7 @@ from scipy.io import loadmat
 BOX_TYPES = ('labeled', 'detected')
 RELEASE_FILE = osp.join('cuhk03_release', 'cuhk-03.mat')
 SPLIT_FILE = 'cuhk03_new_protocol_config_{}.mat'
+RELEASE_CONTENTS = ' and '.join(map(repr, BOX_TYPES)) + ' cell arrays of images'
 SPLIT_FOLDERS = dict(train_idx='bounding_box_train', query_idx='query',
                      gallery_idx='bounding_box_test')
 
@@ -78,6 +79,28 @@ def split_images(split_path: str, images: dict[str, h5py.Reference],
     return listed
 
 
+def open_release(path: str) -> h5py.File:
+    """``cuhk-03.mat`` opened read-only; SystemExit naming the file when it is no HDF5
+    file (the release is a MATLAB v7.3 .mat, which is HDF5)."""
+    try:
+        return h5py.File(path, 'r')
+    except OSError:
+        raise SystemExit(f'{path} is not an HDF5 file (MATLAB v7.3 .mat); the CUHK03 '
+                         f'release\'s cuhk-03.mat is one, holding {RELEASE_CONTENTS}: '
+                         f'download and unpack cuhk03_release again') from None
+
+
+def check_release(release: h5py.File, path: str, box_types: list[str]) -> None:
+    """SystemExit naming ``path`` unless it holds a cell array (of object references) for
+    each of ``box_types``, before any image is written."""
+    for box_type in box_types:
+        cells = release.get(box_type)
+        if not isinstance(cells, h5py.Dataset) or h5py.check_dtype(ref=cells.dtype) is None:
+            raise SystemExit(f'{path} holds no {box_type!r} cell array; the CUHK03 '
+                             f'release\'s cuhk-03.mat holds {RELEASE_CONTENTS}: check that '
+                             f'this is the original release file')
+
+
 def convert_box_type(release: h5py.File, split_path: str, out_dir: str,
                      box_type: str) -> dict[str, int]:
     """Write one box type's three split folders, with a progress bar over its images;
@@ -116,7 +139,8 @@ def main(argv: list[str] | None = None) -> None:
                 f'(the split files come with github.com/zhunzhong07/person-re-ranking, '
                 f'evaluation/data/CUHK03)')
     print(f'Reading {release_path}', flush=True)
-    with h5py.File(release_path, 'r') as release:
+    with open_release(release_path) as release:
+        check_release(release, release_path, args.box_types)
         for box_type, split_path in split_paths.items():
             counts = convert_box_type(release, split_path, args.out_dir, box_type)
             print(f'{box_type}: ' + ', '.join(f'{folder} {count} images'

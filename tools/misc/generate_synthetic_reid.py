@@ -34,8 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='test identities (query and gallery)')
     parser.add_argument('--cameras', type=int, default=DEFAULTS['num_cameras'],
                         help='cameras c1..cN')
-    ranges = dict(cameras_per_id='cameras that see each identity',
-                  images_per_camera='images of an identity per camera',
+    parser.add_argument('--cameras-per-id', type=int, nargs=2, metavar=('MIN', 'MAX'),
+                        default=argparse.SUPPRESS,
+                        help='cameras that see each identity (default: %s, each clamped to '
+                             '--cameras)' % (DEFAULTS['cameras_per_id'], ))
+    ranges = dict(images_per_camera='images of an identity per camera',
                   query_cameras_per_id='cameras giving one query image per test identity')
     for name, meaning in ranges.items():
         parser.add_argument('--' + name.replace('_', '-'), type=int, nargs=2,
@@ -50,7 +53,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='everything follows from it')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace split folders that this tool did not write')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.cameras_per_id = cameras_per_id(args)
+    return args
+
+
+def cameras_per_id(args: argparse.Namespace) -> tuple[int, int]:
+    """``--cameras-per-id`` as given, or its default clamped to ``--cameras`` so that a
+    small camera count works without it (a given range that does not fit stays an error)."""
+    if hasattr(args, 'cameras_per_id'):  # given (the option's default is SUPPRESS)
+        return tuple(args.cameras_per_id)
+    low, high = DEFAULTS['cameras_per_id']
+    return min(low, args.cameras), min(high, args.cameras)
 
 
 def main(argv: list[str] | None = None) -> None:
