@@ -130,7 +130,7 @@ def test_vis_attention_names_the_empty_image(broken_market, weights, tmp_path):
 
 
 def test_a_checkpoint_of_another_model_is_refused_unless_partial(tiny_market, foreign,
-                                                                  tmp_path):
+                                                                  weights, tmp_path):
     model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
     num_keys = sum(not key.endswith('num_batches_tracked') for key in model.state_dict())
     refusal = (rf"checkpoint {re.escape(str(foreign))} does not fit the model built from the "
@@ -149,8 +149,19 @@ def test_a_checkpoint_of_another_model_is_refused_unless_partial(tiny_market, fo
         train.main(args(CONFIG, '--work-dir', tmp_path / 'train',
                         *_overrides(tiny_market, 1), f'load_from={foreign}'))
 
+    # --partial-load loads what fits on purpose, but a checkpoint that fills no tensor at all
+    # would leave the whole model random
+    with pytest.raises(SystemExit, match=rf'checkpoint {re.escape(str(foreign))} shares no '
+                                         rf"tensor with the model .* none of the model's "
+                                         rf'{num_keys} tensors has its name and shape in it'):
+        test.main(args(CONFIG, foreign, '--partial-load', '--work-dir', tmp_path / 'none',
+                       *_overrides(tiny_market, 1)))
+    headless = tmp_path / 'headless.pth'
+    torch.save({'state_dict': {key: value for key, value in torch.load(
+        weights, weights_only=True)['state_dict'].items() if not key.startswith('head.')}},
+               headless)
     out = tmp_path / 'partial.json'  # on purpose: the switch evaluates what loads
-    test.main(args(CONFIG, foreign, '--partial-load', '--work-dir', tmp_path / 'partial',
+    test.main(args(CONFIG, headless, '--partial-load', '--work-dir', tmp_path / 'partial',
                    '--out', out, *_overrides(tiny_market, 1)))
     assert 'reid/mAP' in json.loads(out.read_text())
 
