@@ -75,7 +75,7 @@ def check_images_readable(images: list[Path]) -> None:
     """Decode every image once, as the datasets' loading step does; stop naming the first
     one that cannot be read."""
     reader = LoadImageFromFile()
-    for path, name in zip(images, unique_stems(images)):
+    for path in images:
         try:
             reader.read(str(path))
         except UnreadableImageError as error:

@@ -77,7 +77,7 @@ class AtomicCheckpointHook(CheckpointHook):
         atomic = isinstance(self.file_backend, LocalBackend)
         with interrupts_kept():
             runner.save_checkpoint(
-            self.out_dir,
+                self.out_dir,
                 filename + PARTIAL_SUFFIX if atomic else filename,
                 self.file_client_args,
                 save_optimizer=self.save_optimizer,

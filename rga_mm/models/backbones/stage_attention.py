@@ -60,10 +60,9 @@ class StageAttentionBackbone(BaseModule):
             raise KeyError(f'stage names {sorted(attentions)} give the same attention module '
                            f'name once dots become underscores; attend each stage once')
         self.attentions = nn.ModuleDict(
-            {name.replace('.', '_'): MODELS.build(cfg) for name, cfg in attentions.items()})
-        for name in attentions:
-            stages[name].register_forward_hook(
-                partial(_attend_output, self.attentions[name.replace('.', '_')]))
+            {key: MODELS.build(cfg) for key, cfg in zip(keys, attentions.values())})
+        for name, key in zip(attentions, keys):
+            stages[name].register_forward_hook(partial(_attend_output, self.attentions[key]))
 
     def forward(self, *args, **kwargs) -> Any:
         """Run the backbone; every configured stage's output passes through its attention."""
