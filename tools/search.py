@@ -44,8 +44,8 @@ from mmengine.utils import track_iter_progress
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import ReIDInferencer
-from rga_mm.apis.inferencer import image_files
 from rga_mm.datasets import Market1501
+from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, k_reciprocal_rerank_chunks

@@ -31,41 +31,17 @@ from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar
 from torch import nn
 
+from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.visualization.image_inputs import file_pipeline
 from .inference import as_config, init_model
 from .model_index import list_models, model_config
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 ON_UNREADABLE = ('stop', 'skip')
 # the dtypes cv2.resize (the pipeline's resizing) takes; float16 is widened to float32
 ARRAY_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 InputType = str | Path | np.ndarray
 InputsType = InputType | Sequence[InputType]
-
-
-def image_files(folder: str | Path) -> list[str]:
-    """The image files of ``folder`` (by suffix, case-insensitive), in name order.
-
-    A symbolic link is followed; one that leads nowhere (dangling, or a loop of links) is
-    left out.
-
-    Raises:
-        ValueError: the folder holds no image file.
-    """
-    found = sorted(entry.path for entry in os.scandir(folder)
-                   if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and _is_file(entry))
-    if not found:
-        raise ValueError(f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)})')
-    return found
-
-
-def _is_file(entry: os.DirEntry) -> bool:
-    """Whether ``entry`` is a file, following links; False for a loop of links."""
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
 
 
 def _resolve_config(config: str | Path | Config) -> Config:

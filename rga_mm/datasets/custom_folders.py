@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
 from .errors import DatasetError
-from .reid_dataset import is_visible
+from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
 
 SPLIT_FOLDERS = ('train', 'query', 'gallery')
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 
 
 @DATASETS.register_module()
@@ -60,7 +59,7 @@ class CustomReIDFolders(CustomReIDDataset):
     def holds_layout(cls, root: str) -> bool:
         if not all(osp.isdir(osp.join(root, split)) for split in SPLIT_FOLDERS):
             return False
-        return any(entry.is_dir() and parse_integer(entry.name) is not None
+        return any(is_folder(entry) and parse_integer(entry.name) is not None
                    for entry in _visible_entries(osp.join(root, 'train')))
 
     def load_split(self, split: str) -> list[dict]:
@@ -69,7 +68,7 @@ class CustomReIDFolders(CustomReIDDataset):
             raise self.missing_path_error(folder)
         items, folder_of = [], {}
         for entry in _visible_entries(folder):
-            if not entry.is_dir():
+            if not is_folder(entry):
                 if entry.name.lower().endswith(self.suffixes):
                     raise DatasetError(f'{self.dataset_name}: the image {entry.path} lies '
                                        f'directly in {folder}; put it in its person\'s '
@@ -91,7 +90,7 @@ class CustomReIDFolders(CustomReIDDataset):
 
     def _images(self, person_folder: str) -> list[str]:
         return [entry.name for entry in _visible_entries(person_folder)
-                if entry.is_file() and entry.name.lower().endswith(self.suffixes)]
+                if is_file(entry) and entry.name.lower().endswith(self.suffixes)]
 
     def _camera(self, person_folder: str, name: str) -> int:
         if self.camera_pattern is None:
@@ -109,7 +108,7 @@ class CustomReIDFolders(CustomReIDDataset):
 
 def _visible_entries(folder: str) -> list[os.DirEntry]:
     """The entries of ``folder`` in name order, without hidden ones and OS metadata
-    (:func:`~rga_mm.datasets.reid_dataset.is_visible`)."""
+    (:func:`~rga_mm.datasets.folder_listing.is_visible`)."""
     with os.scandir(folder) as entries:
         return sorted((entry for entry in entries if is_visible(entry.name)),
                       key=lambda entry: entry.name)

@@ -11,6 +11,7 @@ from prettytable import PrettyTable
 
 from .augmentation_seed import SampleIndex, augmentation_random_state
 from .errors import DatasetError
+from .folder_listing import is_file, is_folder, is_visible
 
 JUNK_ID = -1
 
@@ -162,16 +163,9 @@ def _dataset_classes() -> Sequence[type]:
 def _subfolders(root: str) -> list[str]:
     try:
         return sorted(entry.path for entry in os.scandir(root)
-                      if is_visible(entry.name) and entry.is_dir())
+                      if is_visible(entry.name) and is_folder(entry))
     except OSError:
         return []
-
-
-def is_visible(name: str) -> bool:
-    """Whether a folder entry is data rather than hidden or OS metadata: names starting
-    with '.' (macOS ``._*`` AppleDouble files and ``.DS_Store``, ``.ipynb_checkpoints``)
-    and the ``__MACOSX`` folder of archives made on macOS are not."""
-    return not name.startswith('.') and name != '__MACOSX'
 
 
 def scan_images(folder: str, suffix: str) -> list[str] | None:
@@ -183,4 +177,4 @@ def scan_images(folder: str, suffix: str) -> list[str] | None:
     if not osp.isdir(folder):
         return None
     return sorted(entry.name for entry in os.scandir(folder)
-                  if entry.name.endswith(suffix) and is_visible(entry.name) and entry.is_file())
+                  if entry.name.endswith(suffix) and is_visible(entry.name) and is_file(entry))

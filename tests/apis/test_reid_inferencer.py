@@ -26,7 +26,8 @@ from rga_mm.apis import (
     model_config,
     model_index,
 )
-from rga_mm.apis.inferencer import ON_UNREADABLE, image_files
+from rga_mm.apis.inferencer import ON_UNREADABLE
+from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.registry import DATASETS
 from bn_calibration import trained_like

@@ -23,12 +23,11 @@ from mmengine.config import DictAction
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
+from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
-
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -55,15 +54,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def expand_images(paths: list[str]) -> list[Path]:
-    """Files as given; folders → their image files in name order."""
+    """Files as given; folders → their image files in name order (the inferencer's rule:
+    :func:`~rga_mm.datasets.folder_listing.image_files`)."""
     images = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise SystemExit(f'folder {path} holds no image file '
-                                 f'({", ".join(IMAGE_SUFFIXES)})')
-            images.extend(found)
+            try:
+                images.extend(map(Path, image_files(path)))
+            except ValueError as error:  # no image in the folder
+                raise SystemExit(str(error)) from None
         elif path.is_file():
             images.append(path)
         else:

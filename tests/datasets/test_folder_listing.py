@@ -1,0 +1,73 @@
+"""One rule for which folder entries are images, shared by the datasets, the inferencer and
+the tools: suffix in any case, hidden entries and OS metadata left out, links followed and
+those that lead nowhere (dangling, or a loop) left out instead of crashing the listing."""
+import os.path as osp
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rga_mm.datasets import CustomReIDFolders, Market1501
+from rga_mm.datasets.folder_listing import image_files
+from reid_trees import write_image
+
+SUBFOLDER_LIKE_AN_IMAGE = 'album.jpg'
+
+
+def add_links_that_lead_nowhere(folder: Path) -> None:
+    (folder / 'loopB.jpg').symlink_to('loopA')
+    (folder / 'loopA').symlink_to('loopB.jpg')
+    (folder / 'dangling.jpg').symlink_to('nowhere.jpg')
+
+
+def test_image_files_lists_only_visible_image_files(tmp_path):
+    for name in ('b.jpg', 'A.PNG', 'c.tif', 'd.WebP', 'notes.txt', 'Thumbs.db', '.DS_Store',
+                 '._b.jpg', '.hidden.jpg'):
+        (tmp_path / name).touch()
+    (tmp_path / SUBFOLDER_LIKE_AN_IMAGE).mkdir()
+    (tmp_path / '__MACOSX').mkdir()
+    (tmp_path / 'linked.jpg').symlink_to(tmp_path / 'b.jpg')
+    add_links_that_lead_nowhere(tmp_path)
+    assert [Path(path).name for path in image_files(tmp_path)] == [
+        'A.PNG', 'b.jpg', 'c.tif', 'd.WebP', 'linked.jpg']
+
+
+def test_a_folder_of_hidden_images_holds_no_image(tmp_path):
+    (tmp_path / '._a.jpg').touch()
+    with pytest.raises(ValueError, match=rf'folder {tmp_path} holds no image file \(.jpg, '):
+        image_files(tmp_path)
+
+
+def dataset_items(dataset) -> list[tuple[str, int, int]]:
+    return [(osp.basename(info['img_path']), info['gt_label'], info['camera_id'])
+            for info in map(dataset.get_data_info, range(len(dataset)))]
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+def test_market1501_skips_links_that_lead_nowhere(tiny_market, tmp_path, split):
+    root = tmp_path / 'market'
+    shutil.copytree(tiny_market, root)
+    for folder in ('bounding_box_train', 'query', 'bounding_box_test'):
+        add_links_that_lead_nowhere(root / folder)
+    assert (dataset_items(Market1501(data_root=str(root), split=split))
+            == dataset_items(Market1501(data_root=str(tiny_market), split=split)))
+
+
+def test_layout_hints_look_past_a_loop_of_links(tiny_market, tmp_path):
+    (tmp_path / 'market').symlink_to(tiny_market)
+    add_links_that_lead_nowhere(tmp_path)
+    with pytest.raises(FileNotFoundError, match=rf'did you mean data_root={tmp_path}/market\?'):
+        Market1501(data_root=str(tmp_path))
+
+
+def test_person_folders_list_every_image_suffix_and_skip_loops(tmp_path):
+    for name in ('0001_c1_0.jpg', '0001_c2_1.tif', '0001_c3_2.webp'):
+        (tmp_path / 'train' / '0001').mkdir(parents=True, exist_ok=True)
+        write_image(str(tmp_path / 'train' / '0001' / name))
+    for split in ('query', 'gallery'):
+        (tmp_path / split / '0002').mkdir(parents=True)
+        (tmp_path / split / '0002' / '0002_c1_0.jpg').touch()
+    add_links_that_lead_nowhere(tmp_path / 'train' / '0001')
+    dataset = CustomReIDFolders(data_root=str(tmp_path), camera_pattern=r'_c(?P<camera>\d)_')
+    assert dataset_items(dataset) == [('0001_c1_0.jpg', 0, 1), ('0001_c2_1.tif', 0, 2),
+                                      ('0001_c3_2.webp', 0, 3)]
