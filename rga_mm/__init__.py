@@ -9,6 +9,7 @@ import warnings
 # MultiScaleDeformableAttention is missing and advises the full mmcv, which rga_mm does not need.
 warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
 
+from .errors import ConfigError, DatasetError  # noqa: E402
 from .models.attention import RGA  # noqa: E402
 from .utils import allow_runner_checkpoints, register_all_modules  # noqa: E402
 from .version import __version__  # noqa: E402
@@ -16,4 +17,4 @@ from .version import __version__  # noqa: E402
 register_all_modules(init_default_scope=False)
 allow_runner_checkpoints()
 
-__all__ = ['RGA', '__version__', 'register_all_modules']
+__all__ = ['RGA', 'ConfigError', 'DatasetError', '__version__', 'register_all_modules']

@@ -1,13 +1,13 @@
 """Person re-ID datasets (paper §4.1), the P × K identity sampler and the re-ID pipelines."""
 from typing import Any
 
+from rga_mm.errors import DatasetError
 from . import pipelines
 from .cifar import CIFAR10, CIFAR100
 from .cuhk03 import CUHK03
 from .custom_annotations import CustomReIDAnnotations
 from .custom_folders import CustomReIDFolders
 from .dukemtmc import DukeMTMCReID
-from .errors import DatasetError
 from .market1501 import Market1501
 from .msmt17 import MSMT17
 from .reid_dataset import ReIDDataset

@@ -7,9 +7,9 @@ import ntpath
 import os.path as osp
 from collections.abc import Iterator
 
+from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
-from .errors import DatasetError
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')

@@ -4,9 +4,9 @@ import os.path as osp
 import re
 from collections.abc import Sequence
 
+from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
-from .errors import DatasetError
 from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
 
 SPLIT_FOLDERS = ('train', 'query', 'gallery')

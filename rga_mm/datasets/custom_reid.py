@@ -3,7 +3,7 @@ import numbers
 import re
 from typing import Any
 
-from .errors import DatasetError
+from rga_mm.errors import DatasetError
 from .reid_dataset import ReIDDataset
 
 INTEGER = re.compile(r'[+-]?\d+')

@@ -3,7 +3,7 @@ camera written in each file name."""
 import os.path as osp
 import re
 
-from .errors import DatasetError
+from rga_mm.errors import DatasetError
 from .reid_dataset import ReIDDataset, scan_images
 
 SPLIT_FOLDERS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')

@@ -2,8 +2,8 @@
 import os.path as osp
 import re
 
+from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
-from .errors import DatasetError
 from .reid_dataset import ReIDDataset
 
 # image folders of (train, val) and (query, gallery) per release

@@ -9,8 +9,8 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from prettytable import PrettyTable
 
+from rga_mm.errors import DatasetError
 from .augmentation_seed import SampleIndex, augmentation_random_state
-from .errors import DatasetError
 from .folder_listing import is_file, is_folder, is_visible
 
 JUNK_ID = -1

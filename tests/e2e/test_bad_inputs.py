@@ -251,3 +251,22 @@ def test_missing_data_and_folders_given_as_files_stop_in_one_sentence(weights, t
         test.main(args(CONFIG, tmp_path, '--work-dir', tmp_path / 'test'))
     with pytest.raises(SystemExit, match=rf'config {re.escape(str(tmp_path))} is a folder'):
         test.main(args(tmp_path, weights))
+
+
+@pytest.mark.parametrize('option, message', [
+    ('val_evaluator.topk=0', r'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
+                             r'\(50\), got \(0,\)'),
+    ('model.head.num_classes=5', r'identity label \d+ is out of range for a classifier of 5 '
+                                 r"identities: set the head's num_classes"),
+    ('model.backbone.attentions.layer1.spatial_size=(9,9)',
+     r'RGA was built for a 9×9 map but received \d+×\d+; build it with spatial_size=')])
+def test_a_setting_a_component_cannot_take_stops_train_in_one_sentence(tiny_market, tmp_path,
+                                                                       option, message):
+    """Raised as the Runner builds the evaluator, and at the first training iteration (the
+    classifier's size, the RGA module's map size): the sentence alone, exit status 1."""
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path / 'work'),
+         *_overrides(tiny_market, 1), 'custom_hooks=[]', option],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1
+    assert re.fullmatch(message + r'.*\n', result.stderr), result.stderr[-3000:]

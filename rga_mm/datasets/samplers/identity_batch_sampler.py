@@ -5,6 +5,7 @@ import numpy as np
 from torch.utils.data import BatchSampler, Sampler
 
 from rga_mm.datasets.augmentation_seed import SampleIndex
+from rga_mm.errors import ConfigError
 from rga_mm.registry import DATA_SAMPLERS
 
 
@@ -53,8 +54,8 @@ class IdentityBatchSampler(BatchSampler):
             raise TypeError(f'IdentityBatchSampler needs a sampler with {missing} '
                             f'(mmengine DefaultSampler), got {type(sampler).__name__}')
         if num_instances < 1 or batch_size % num_instances:
-            raise ValueError(f'batch_size {batch_size} must be a multiple of num_instances '
-                             f'{num_instances}')
+            raise ConfigError(f'batch_size {batch_size} must be a multiple of num_instances '
+                              f'{num_instances}')
         self.sampler = sampler
         self.batch_size = batch_size
         self.num_instances = num_instances
@@ -68,12 +69,12 @@ class IdentityBatchSampler(BatchSampler):
                                             np.cumsum(np.bincount(groups))[:-1])
         num_batches = len(identities) // self.num_identities_per_batch
         if num_batches == 0:
-            raise ValueError(
+            raise ConfigError(
                 f'IdentityBatchSampler needs at least P = {self.num_identities_per_batch} '
                 f'identities for batches of {self.num_identities_per_batch} × '
                 f'{num_instances}, but the dataset has {len(identities)}')
         if num_batches < sampler.world_size:
-            raise ValueError(
+            raise ConfigError(
                 f'{len(identities)} identities give {num_batches} batches of '
                 f'{self.num_identities_per_batch} identities, fewer than the '
                 f'{sampler.world_size} ranks')

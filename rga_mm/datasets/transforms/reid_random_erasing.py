@@ -6,6 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import TRANSFORMS
 
 # ImageNet mean in the BGR order in which mmcv loads images
@@ -48,10 +49,10 @@ class ReIDRandomErasing(BaseTransform):
                  fill: Sequence[float] = IMAGENET_MEAN_BGR,
                  max_attempts: int = 100):
         if not 0 <= prob <= 1 or not 0 < area_range[0] <= area_range[1] <= 1:
-            raise ValueError(f'need 0 <= prob <= 1 and 0 < area_range[0] <= area_range[1] '
-                             f'<= 1, got prob={prob}, area_range={area_range}')
+            raise ConfigError(f'need 0 <= prob <= 1 and 0 < area_range[0] <= area_range[1] '
+                              f'<= 1, got prob={prob}, area_range={area_range}')
         if not 0 < min_aspect <= 1:
-            raise ValueError(f'min_aspect must be in (0, 1], got {min_aspect}')
+            raise ConfigError(f'min_aspect must be in (0, 1], got {min_aspect}')
         self.prob = prob
         self.area_range = tuple(area_range)
         self.aspect_range = (min_aspect, 1 / min_aspect)

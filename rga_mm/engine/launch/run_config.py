@@ -10,7 +10,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
-from rga_mm.datasets import DatasetError
+from rga_mm.errors import ConfigError, DatasetError
 from .config import load_config, merge_cfg_options
 from .distributed import explain_timeouts
 
@@ -94,18 +94,19 @@ def keep_workers_only_with_workers(cfg: Config) -> None:
 
 @contextmanager
 def stop_on_input_errors() -> Iterator[None]:
-    """Turn a missing file or a malformed dataset inside the block into a stop with its
-    message alone.
+    """Turn a missing file, a malformed dataset or a setting a component cannot take inside
+    the block into a stop with its message alone.
 
-    The Runner builds its data loaders and initialises the model inside ``train()`` and
-    ``test()``, so a wrong ``data_root``, a bad annotation row or a missing ImageNet
-    checkpoint surfaces there; the message (a FileNotFoundError's or a
-    :class:`~rga_mm.datasets.DatasetError`'s) names the file and what to do, and a traceback
-    through mmengine adds nothing.
+    The Runner builds its components from the config and, inside ``train()`` and ``test()``,
+    its data loaders, so a wrong ``data_root``, a bad annotation row, a missing ImageNet
+    checkpoint, an out-of-range metric option or a model built for another input size
+    surfaces there; the message (a FileNotFoundError's, a
+    :class:`~rga_mm.errors.DatasetError`'s or a :class:`~rga_mm.errors.ConfigError`'s) names
+    the file or setting and what to do, and a traceback through mmengine adds nothing.
     """
     try:
         yield
-    except (FileNotFoundError, DatasetError) as error:
+    except (FileNotFoundError, DatasetError, ConfigError) as error:
         raise SystemExit(str(error)) from None
 
 
@@ -141,7 +142,7 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     weights. The check runs on the model the Runner built, before it loads anything; a
     collective timing out on a hung rank while the Runner is built is explained.
     """
-    with explain_timeouts(cfg):
+    with explain_timeouts(cfg), stop_on_input_errors():
         runner = Runner.from_cfg(cfg)
     if checkpoint is not None:
         try:

@@ -7,7 +7,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.structures import BaseDataElement
 
-from rga_mm.datasets.errors import DatasetError
+from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.registry import METRICS
 from ..functional import (
     RankAccumulator,
@@ -97,21 +97,21 @@ class ReIDMetric(BaseMetric):
         topk = (topk, ) if isinstance(topk, int) else topk
         if max_rank < 1 or not topk or not all(
                 isinstance(k, int) and 1 <= k <= max_rank for k in topk):
-            raise ValueError(f'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
-                             f'({max_rank}), got {tuple(topk)}')
+            raise ConfigError(f'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
+                              f'({max_rank}), got {tuple(topk)}')
         if distance not in DISTANCES:
-            raise ValueError(f'distance must be one of {DISTANCES}, got {distance!r}')
+            raise ConfigError(f'distance must be one of {DISTANCES}, got {distance!r}')
         if aqe and distance != 'cosine':
-            raise ValueError(f"ReIDMetric: aqe averages L2-normalised embeddings, which only "
-                             f"the cosine distance ranks consistently; use distance='cosine' "
-                             f"with it, not {distance!r}")
+            raise ConfigError(f"ReIDMetric: aqe averages L2-normalised embeddings, which only "
+                              f"the cosine distance ranks consistently; use distance='cosine' "
+                              f"with it, not {distance!r}")
         if aqe and (aqe_k < 1 or aqe_alpha < 0):
-            raise ValueError(f'ReIDMetric: aqe needs aqe_k >= 1 and aqe_alpha >= 0, got '
-                             f'aqe_k={aqe_k} and aqe_alpha={aqe_alpha}')
+            raise ConfigError(f'ReIDMetric: aqe needs aqe_k >= 1 and aqe_alpha >= 0, got '
+                              f'aqe_k={aqe_k} and aqe_alpha={aqe_alpha}')
         bad_rates = [rate for rate in tpr_at_fpr if not 0 < rate <= 1]
         if bad_rates:
-            raise ValueError(f'ReIDMetric: tpr_at_fpr takes false positive rates in (0, 1], '
-                             f'got {bad_rates}')
+            raise ConfigError(f'ReIDMetric: tpr_at_fpr takes false positive rates in (0, 1], '
+                              f'got {bad_rates}')
         self.distance = distance
         self.rerank = rerank
         self.max_memory_bytes = int(memory_mb * 2**20)
@@ -207,10 +207,10 @@ class ReIDMetric(BaseMetric):
             return np.zeros_like(query_cams), np.ones_like(gallery_cams)
         cameras = np.unique(np.concatenate([query_cams, gallery_cams]))
         if cameras.size == 1:
-            raise ValueError(f'ReIDMetric: every query and gallery image comes from camera '
-                             f'{cameras[0]}, so the protocol (no match from the query\'s own '
-                             f'camera) leaves no true match; give the dataset its cameras, '
-                             f'or set exclude_same_camera=False for data without them')
+            raise ConfigError(f'ReIDMetric: every query and gallery image comes from camera '
+                              f'{cameras[0]}, so the protocol (no match from the query\'s own '
+                              f'camera) leaves no true match; give the dataset its cameras, '
+                              f'or set exclude_same_camera=False for data without them')
         return query_cams, gallery_cams
 
 

@@ -13,17 +13,19 @@ embedding, and the ``forward`` of a gate, alone or two in one of RGA's orders.
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from rga_mm.errors import ConfigError
+
 GATE_ORDERS = ('CS', 'SC', 'S//C')
 
 
 def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
     """Raise one clear sentence unless ``x`` is a (B, ``in_channels``, H, W) tensor."""
     if x.dim() != 4:
-        raise ValueError(f'{owner} expects a 4-D (B, C, H, W) feature map, got a '
-                         f'{x.dim()}-D tensor of shape {tuple(x.shape)}')
+        raise ConfigError(f'{owner} expects a 4-D (B, C, H, W) feature map, got a '
+                          f'{x.dim()}-D tensor of shape {tuple(x.shape)}')
     if x.shape[1] != in_channels:
-        raise ValueError(f'{owner} was built for {in_channels} channels but the feature '
-                         f'map has {x.shape[1]} (shape {tuple(x.shape)})')
+        raise ConfigError(f'{owner} was built for {in_channels} channels but the feature '
+                          f'map has {x.shape[1]} (shape {tuple(x.shape)})')
 
 
 def reduced_width(width: int, reduction: int, what: str) -> int:
@@ -35,8 +37,8 @@ def reduced_width(width: int, reduction: int, what: str) -> int:
         what: how an error names ``width``, e.g. ``'a channel count'``.
     """
     if reduction < 1 or reduction > width:
-        raise ValueError(f'reduction ratio {reduction} does not fit {what} of size {width}: '
-                         f'it must lie in [1, {width}]')
+        raise ConfigError(f'reduction ratio {reduction} does not fit {what} of size {width}: '
+                          f'it must lie in [1, {width}]')
     return width // reduction
 
 
@@ -89,8 +91,8 @@ class SpatialChannelAttention(BaseModule):
                  mode: str, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if mode not in GATE_ORDERS:
-            raise ValueError(f'{type(self).__name__} mode must be one of {GATE_ORDERS}, '
-                             f'got {mode!r}')
+            raise ConfigError(f'{type(self).__name__} mode must be one of {GATE_ORDERS}, '
+                              f'got {mode!r}')
         self.in_channels = in_channels
         self.mode = mode
         self.channel_gate = channel_gate

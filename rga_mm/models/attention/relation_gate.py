@@ -20,6 +20,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from rga_mm.errors import ConfigError
 from .fused_convs import conv_over_concatenation, conv_weights, shared_input_convs
 from .helpers import reduced_width
 from .reference_grid import pool_to_grid
@@ -52,11 +53,11 @@ class RelationGate(BaseModule):
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if not (use_relation or use_appearance):
-            raise ValueError('an RGA gate needs the relation term, the appearance term or '
-                             'both; got use_relation=False and use_appearance=False')
+            raise ConfigError('an RGA gate needs the relation term, the appearance term or '
+                              'both; got use_relation=False and use_appearance=False')
         if relation_path not in RELATION_PATHS:
-            raise ValueError(f'relation_path must be one of {sorted(RELATION_PATHS)}, '
-                             f'got {relation_path!r}')
+            raise ConfigError(f'relation_path must be one of {sorted(RELATION_PATHS)}, '
+                              f'got {relation_path!r}')
         self.grid_size = tuple(grid_size)
         self.num_nodes = self.grid_size[0] * self.grid_size[1]
         self.relation_path = relation_path

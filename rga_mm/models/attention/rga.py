@@ -25,6 +25,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from .helpers import check_feature_map
 from .reference_grid import pool_to_grid
@@ -79,9 +80,9 @@ class RGA(BaseModule):
         super().__init__(init_cfg)
         mode = mode.upper()
         if mode not in MODES:
-            raise ValueError(f'RGA mode must be one of {MODES}, got {mode!r}')
+            raise ConfigError(f'RGA mode must be one of {MODES}, got {mode!r}')
         if len(spatial_size) != 2 or min(spatial_size) < 1:
-            raise ValueError(f'spatial_size must be (h, w) with h, w >= 1, got {spatial_size}')
+            raise ConfigError(f'spatial_size must be (h, w) with h, w >= 1, got {spatial_size}')
         self.in_channels = in_channels
         self.spatial_size = tuple(int(s) for s in spatial_size)
         self.mode = mode
@@ -124,7 +125,7 @@ class RGA(BaseModule):
         if size != self.spatial_size and not self.variable_size:
             built = '×'.join(map(str, self.spatial_size))
             got = '×'.join(map(str, size))
-            raise ValueError(
+            raise ConfigError(
                 f'RGA was built for a {built} map but received {got}; build it with '
                 f'spatial_size={size} or set variable_size=True to pool onto the {built} '
                 f'reference grid')

@@ -12,6 +12,7 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from ..attention import RGA
 
@@ -41,12 +42,12 @@ class RGANeck(BaseModule):
                  **rga_options) -> None:
         super().__init__(init_cfg)
         if not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(f'RGANeck in_channels must be a positive int (the channels of '
-                             f'the attended backbone map), got {in_channels!r}')
+            raise ConfigError(f'RGANeck in_channels must be a positive int (the channels of '
+                              f'the attended backbone map), got {in_channels!r}')
         height, width = tuple(spatial_size)
         reduction = rga_options.get('reduction', 8)
         if height * width < reduction:
-            raise ValueError(
+            raise ConfigError(
                 f'RGANeck spatial_size={tuple(spatial_size)} gives {height * width} reference '
                 f'positions, fewer than reduction={reduction}: the relation embedding '
                 f'(N → N/{reduction}) would have no channel; build a grid with h·w ≥ '
@@ -70,16 +71,16 @@ class RGANeck(BaseModule):
                              f'{len(inputs)} maps')
         x = inputs[self.in_index]
         if x.dim() != 4:
-            raise ValueError(f'RGANeck expects (B, C, H, W) backbone maps, got shape '
-                             f'{tuple(x.shape)} at in_index={self.in_index}')
+            raise ConfigError(f'RGANeck expects (B, C, H, W) backbone maps, got shape '
+                              f'{tuple(x.shape)} at in_index={self.in_index}')
         if x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise ConfigError(
                 f'RGANeck in_channels={self.in_channels} does not match the backbone map at '
                 f'in_index={self.in_index}, which has {x.shape[1]} channels: set the neck\'s '
                 f'in_channels={x.shape[1]} and the decode head\'s in_channels='
                 f'{2 * x.shape[1]}')
         if min(x.shape[-2:]) < 1:
-            raise ValueError(
+            raise ConfigError(
                 f'RGANeck received a {x.shape[-2]}×{x.shape[-1]} map at in_index='
                 f'{self.in_index}: the input image is too small for the backbone\'s '
                 f'downsampling to leave at least 1×1 positions')

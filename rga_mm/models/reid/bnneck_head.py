@@ -9,6 +9,7 @@ Test: the embedding is f or f_bn (``test_feature``).
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 
 TEST_FEATURES = ('pre_bn', 'post_bn')
@@ -36,8 +37,8 @@ class BNNeckHead(BaseModule):
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if test_feature not in TEST_FEATURES:
-            raise ValueError(f'test_feature must be one of {TEST_FEATURES}, '
-                             f'got {test_feature!r}')
+            raise ConfigError(f'test_feature must be one of {TEST_FEATURES}, '
+                              f'got {test_feature!r}')
         self.test_feature = test_feature
         self.feat_bn = nn.BatchNorm1d(in_channels)
         self.feat_bn.bias.requires_grad_(False)
@@ -60,9 +61,9 @@ class BNNeckHead(BaseModule):
         pre_bn, post_bn = self(pooled)
         logits = self.classifier(post_bn)
         if labels.max() >= logits.shape[1]:
-            raise ValueError(f'identity label {int(labels.max())} is out of range for a '
-                             f'classifier of {logits.shape[1]} identities: set the head\'s '
-                             f'num_classes to the number of training identities')
+            raise ConfigError(f'identity label {int(labels.max())} is out of range for a '
+                              f'classifier of {logits.shape[1]} identities: set the head\'s '
+                              f'num_classes to the number of training identities')
         return dict(loss_cls=self.loss_cls(logits, labels),
                     loss_triplet=self.loss_triplet(pre_bn, labels),
                     accuracy=(logits.argmax(1) == labels).float().mean().detach())

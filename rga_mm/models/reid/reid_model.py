@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 
 
@@ -110,9 +111,9 @@ def _checked_test_cfg(test_cfg: dict | None) -> dict:
     test_cfg = dict(test_cfg or {})
     unknown = sorted(set(test_cfg) - set(ReIDModel.TEST_OPTIONS))
     if unknown:
-        raise ValueError(f'ReIDModel: unknown test_cfg key(s) {unknown}; the test options '
-                         f'are {sorted(ReIDModel.TEST_OPTIONS)}')
+        raise ConfigError(f'ReIDModel: unknown test_cfg key(s) {unknown}; the test options '
+                          f'are {sorted(ReIDModel.TEST_OPTIONS)}')
     if not isinstance(test_cfg.get('flip', False), bool):
-        raise ValueError(f"ReIDModel: test_cfg flip must be True or False, got "
-                         f"{test_cfg['flip']!r}")
+        raise ConfigError(f"ReIDModel: test_cfg flip must be True or False, got "
+                          f"{test_cfg['flip']!r}")
     return {**ReIDModel.TEST_OPTIONS, **test_cfg}
