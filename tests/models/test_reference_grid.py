@@ -117,6 +117,25 @@ def test_tracing_a_graph_leaves_no_traced_matrix_for_eager_calls():
                                rtol=0, atol=1e-6)
 
 
+def test_a_compiled_graph_does_not_grow_with_the_map_size():
+    """Under torch.compile the matrices are built inside the graph: a few tensor operations,
+    not one per weight (a 97 → 33 pooling has 194 weights per axis)."""
+    node_counts = []
+
+    def counting_backend(graph_module, example_inputs):
+        node_counts.append(len(graph_module.graph.nodes))
+        return graph_module.forward
+
+    for (height, width), grid in (((12, 10), (8, 8)), ((97, 97), (33, 33))):
+        torch._dynamo.reset()
+        pool = torch.compile(lambda x, grid=grid: pool_to_grid(x, grid),
+                             backend=counting_backend, fullgraph=True)
+        features = torch.randn(1, 2, height, width, dtype=torch.float64)
+        torch.testing.assert_close(pool(features), roi_align_whole_map(features, grid),
+                                   rtol=0, atol=1e-12)
+    assert node_counts[0] == node_counts[1] < 100
+
+
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64, torch.bfloat16])
 def test_keeps_the_dtype_and_device(dtype):
     features = torch.randn(2, 3, 9, 6).to(dtype)

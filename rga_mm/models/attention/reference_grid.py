@@ -24,23 +24,27 @@ from torch import Tensor
 
 
 def _pooling_matrix_float64(in_size: int, out_size: int) -> Tensor:
-    """The (out_size, in_size) matrix of :func:`pooling_matrix` in float64 on the CPU."""
+    """The (out_size, in_size) matrix of :func:`pooling_matrix` in float64 on the CPU.
+
+    Every sample point at once, in a few tensor operations, so that a compiled graph stays
+    small whatever the sizes.
+    """
     samples = math.ceil(in_size / out_size)
     bin_size = in_size / out_size
+    index = torch.arange(out_size, dtype=torch.float64).unsqueeze(1)  # (out_size, 1)
+    sample = torch.arange(samples, dtype=torch.float64)  # (samples,)
+    coord = -0.5 + index * bin_size + (sample + 0.5) * bin_size / samples
+    inside = (coord >= -1.0) & (coord <= in_size)
+    coord = coord.clamp(min=0.0)
+    low = coord.floor()
+    frac = coord - low
+    at_end = low >= in_size - 1  # the last row alone, with weight 1
+    low = low.long().clamp(max=in_size - 1)
+    high = (low + 1).clamp(max=in_size - 1)
+    low_weight = torch.where(at_end, 1.0, 1.0 - frac) * inside
+    high_weight = torch.where(at_end, 0.0, frac) * inside
     matrix = torch.zeros(out_size, in_size, dtype=torch.float64)
-    for index in range(out_size):
-        for sample in range(samples):
-            coord = -0.5 + index * bin_size + (sample + 0.5) * bin_size / samples
-            if coord < -1.0 or coord > in_size:
-                continue
-            coord = max(coord, 0.0)
-            low = int(coord)
-            if low >= in_size - 1:
-                matrix[index, in_size - 1] += 1.0
-                continue
-            frac = coord - low
-            matrix[index, low] += 1.0 - frac
-            matrix[index, low + 1] += frac
+    matrix.scatter_add_(1, low, low_weight).scatter_add_(1, high, high_weight)
     return matrix / samples
 
 
