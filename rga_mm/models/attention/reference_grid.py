@@ -26,26 +26,27 @@ from torch import Tensor
 def _pooling_matrix_float64(in_size: int, out_size: int) -> Tensor:
     """The (out_size, in_size) matrix of :func:`pooling_matrix` in float64 on the CPU.
 
-    Every sample point at once, in a few tensor operations, so that a compiled graph stays
-    small whatever the sizes.
+    Every sample point at once, in a few elementwise operations and one sum (its two
+    neighbours found by comparison with the column index, no scatter), so that a traced
+    graph stays small whatever the sizes and an exporter can fold it into one constant.
     """
     samples = math.ceil(in_size / out_size)
-    bin_size = in_size / out_size
-    index = torch.arange(out_size, dtype=torch.float64).unsqueeze(1)  # (out_size, 1)
-    sample = torch.arange(samples, dtype=torch.float64)  # (samples,)
-    coord = -0.5 + index * bin_size + (sample + 0.5) * bin_size / samples
+    index = torch.arange(out_size, dtype=torch.float64).view(-1, 1, 1)  # (out_size, 1, 1)
+    sample = torch.arange(samples, dtype=torch.float64).view(1, -1, 1)  # (1, samples, 1)
+    # -0.5 + (index + (sample + 0.5) / samples) · in_size / out_size, as one division of
+    # integers: every constant is an int, so any exporter folds it to the same doubles
+    numerator = (2 * (index * samples + sample) + 1) * in_size
+    coord = numerator / (2 * out_size * samples) - 0.5
     inside = (coord >= -1.0) & (coord <= in_size)
     coord = coord.clamp(min=0.0)
     low = coord.floor()
     frac = coord - low
     at_end = low >= in_size - 1  # the last row alone, with weight 1
-    low = low.long().clamp(max=in_size - 1)
-    high = (low + 1).clamp(max=in_size - 1)
-    low_weight = torch.where(at_end, 1.0, 1.0 - frac) * inside
-    high_weight = torch.where(at_end, 0.0, frac) * inside
-    matrix = torch.zeros(out_size, in_size, dtype=torch.float64)
-    matrix.scatter_add_(1, low, low_weight).scatter_add_(1, high, high_weight)
-    return matrix / samples
+    low = low.clamp(max=in_size - 1)
+    column = torch.arange(in_size, dtype=torch.float64)  # (in_size,)
+    weights = (torch.where(at_end, 1.0, 1.0 - frac) * (column == low)
+               + torch.where(at_end, 0.0, frac) * (column == low + 1)) * inside
+    return weights.sum(dim=1) / samples  # (out_size, samples, in_size) → (out_size, in_size)
 
 
 def pooling_matrix(in_size: int, out_size: int, dtype: torch.dtype = torch.float64,
