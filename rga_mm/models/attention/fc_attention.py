@@ -28,6 +28,7 @@ from .helpers import (
     ChannelAttention,
     SpatialAttention,
     SpatialChannelAttention,
+    built_map_size,
     check_feature_map,
     reduced_width,
 )
@@ -47,7 +48,8 @@ class FCSpatial(SpatialAttention):
 
     Args:
         in_channels: C.
-        spatial_size: (h, w), the map size the module is built for.
+        spatial_size: (h, w), the map size the module is built for; one int for a square
+            map.
         reduction: r_e, reduction of the 1×1 embedding (8).
         hidden_reduction: r_h, reduction inside the two fully connected layers (8).
         norm_cfg: normalisation after the embedding conv.
@@ -55,14 +57,12 @@ class FCSpatial(SpatialAttention):
 
     _abbr_ = 'fc_spatial'
 
-    def __init__(self, in_channels: int, spatial_size: tuple[int, int],
+    def __init__(self, in_channels: int, spatial_size: int | tuple[int, int],
                  reduction: int = 8, hidden_reduction: int = 8,
                  norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
-        if len(spatial_size) != 2 or min(spatial_size) < 1:
-            raise ValueError(f'spatial_size must be (h, w) with h, w >= 1, got {spatial_size}')
         self.in_channels = in_channels
-        self.spatial_size = tuple(int(s) for s in spatial_size)
+        self.spatial_size = built_map_size(spatial_size, type(self).__name__)
         num_positions = self.spatial_size[0] * self.spatial_size[1]
         hidden = reduced_width(num_positions, hidden_reduction, 'a position count')
         self.embedding = embedding(in_channels, reduction, norm_cfg)
@@ -124,7 +124,7 @@ class FCSpatialChannel(SpatialChannelAttention):
 
     Args:
         in_channels: C.
-        spatial_size: (h, w) of the map (for FC-S).
+        spatial_size: (h, w) of the map (for FC-S), or one int for a square map.
         reduction: r_e of both embeddings (8).
         hidden_reduction: r_h of FC-S (8).
         mode: ``'S//C'`` (default), ``'SC'`` or ``'CS'``.
@@ -133,7 +133,7 @@ class FCSpatialChannel(SpatialChannelAttention):
 
     _abbr_ = 'fc_spatial_channel'
 
-    def __init__(self, in_channels: int, spatial_size: tuple[int, int],
+    def __init__(self, in_channels: int, spatial_size: int | tuple[int, int],
                  reduction: int = 8, hidden_reduction: int = 8, mode: str = 'S//C',
                  norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
         super().__init__(

@@ -1,8 +1,11 @@
-"""What the attention modules of rga_mm share: the input check, the width of a reduced
-embedding, and the ``forward`` of a gate, alone or two in one of RGA's orders.
+"""What the attention modules of rga_mm share: the input check, the built map size, the
+width of a reduced embedding, and the ``forward`` of a gate, alone or two in one of RGA's
+orders.
 
 * :func:`check_feature_map`: every module takes a (B, C, H, W) map built for C channels and
   says so in one sentence when it gets something else;
+* :func:`built_map_size`: the (h, w) a size-aware module (RGA, FC-S) is built for, from a
+  pair or one int for a square map;
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
   FC attentions, refusing a reduction that leaves nothing;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
@@ -10,6 +13,8 @@ embedding, and the ``forward`` of a gate, alone or two in one of RGA's orders.
 * :class:`SpatialChannelAttention`: the ``'CS'``, ``'SC'`` and ``'S//C'`` compositions of two
   gates (paper §3.4), which CBAM and FC-S/C use.
 """
+from collections.abc import Sequence
+
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -26,6 +31,16 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
     if x.shape[1] != in_channels:
         raise ConfigError(f'{owner} was built for {in_channels} channels but the feature '
                           f'map has {x.shape[1]} (shape {tuple(x.shape)})')
+
+
+def built_map_size(spatial_size: int | Sequence[int], owner: str) -> tuple[int, int]:
+    """(h, w) from ``spatial_size``: a pair of positive ints, or one for a square map."""
+    size = (spatial_size, spatial_size) if isinstance(spatial_size, int) else spatial_size
+    if (not isinstance(size, Sequence) or len(size) != 2
+            or not all(isinstance(side, int) and side >= 1 for side in size)):
+        raise ConfigError(f'{owner} spatial_size must be (h, w) with ints h, w >= 1 (or one '
+                          f'int for a square map), got {spatial_size!r}')
+    return tuple(size)
 
 
 def reduced_width(width: int, reduction: int, what: str) -> int:

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import check_feature_map
+from .helpers import built_map_size, check_feature_map
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
@@ -50,7 +50,8 @@ class RGA(BaseModule):
 
     Args:
         in_channels: C.
-        spatial_size: (h, w), the map size the module is built for (N = h·w).
+        spatial_size: (h, w), the map size the module is built for (N = h·w); one int
+            for a square map.
         mode: one of ``'S'``, ``'C'``, ``'SC'``, ``'CS'``, ``'S//C'`` (see module docstring).
         reduction: s1, embedding reduction of θ, φ, ψ and ϕ (official ``cha_ratio`` and
             ``spa_ratio``).
@@ -67,7 +68,7 @@ class RGA(BaseModule):
 
     def __init__(self,
                  in_channels: int,
-                 spatial_size: tuple[int, int],
+                 spatial_size: int | tuple[int, int],
                  mode: str = 'SC',
                  reduction: int = 8,
                  gate_reduction: int = 8,
@@ -81,10 +82,8 @@ class RGA(BaseModule):
         mode = mode.upper()
         if mode not in MODES:
             raise ConfigError(f'RGA mode must be one of {MODES}, got {mode!r}')
-        if len(spatial_size) != 2 or min(spatial_size) < 1:
-            raise ConfigError(f'spatial_size must be (h, w) with h, w >= 1, got {spatial_size}')
         self.in_channels = in_channels
-        self.spatial_size = tuple(int(s) for s in spatial_size)
+        self.spatial_size = built_map_size(spatial_size, 'RGA')
         self.mode = mode
         self.variable_size = variable_size
         height, width = self.spatial_size
@@ -99,10 +98,12 @@ class RGA(BaseModule):
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """RGA-S gate a_s: (B, C, H, W) → (B, 1, H, W), values in (0, 1)."""
+        self.check_input(x)
         return torch.sigmoid(self.spatial_gate(x))
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """RGA-C gate a_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
+        self.check_input(x)
         logits = self.channel_gate(self.channel_nodes(x))  # (B, 1, g, C / g)
         return torch.sigmoid(logits).reshape(x.shape[0], -1, 1, 1)
 
@@ -131,8 +132,8 @@ class RGA(BaseModule):
                 f'reference grid')
 
     def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        self.check_input(x)
+        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape (each gate checks
+        the map it reads)."""
         if self.mode == 'S//C':  # both gates read x
             spatial, channel = self.spatial_attention(x), self.channel_attention(x)
             return _apply_gate(x * spatial, channel, owned=True)
@@ -144,5 +145,11 @@ class RGA(BaseModule):
 
 
 def _apply_gate(x: Tensor, gate: Tensor, owned: bool) -> Tensor:
-    """``x · gate``, in place when ``x`` is RGA's own temporary and autograd is off."""
-    return x.mul_(gate) if owned and not torch.is_grad_enabled() else x * gate
+    """``x · gate``, in place when ``x`` is RGA's own temporary and autograd is off.
+
+    Never in place under ``torch.jit.trace``: the traced graph must not depend on the grad
+    mode it was traced in (the tracer's check reruns it without grad, and a graph traced
+    without grad is trained with it).
+    """
+    in_place = owned and not torch.is_grad_enabled() and not torch.jit.is_tracing()
+    return x.mul_(gate) if in_place else x * gate

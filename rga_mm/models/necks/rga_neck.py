@@ -15,6 +15,7 @@ from torch import Tensor
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from ..attention import RGA
+from ..attention.helpers import built_map_size
 
 
 @MODELS.register_module()
@@ -24,7 +25,7 @@ class RGANeck(BaseModule):
     Args:
         in_channels: C, channels of the attended map; the decode head must read 2·C.
         spatial_size: (h, w), the reference grid RGA is built for (its parameter count grows
-            with h·w: see ``configs/cityscapes``).
+            with h·w: see ``configs/cityscapes``); one int for a square grid.
         in_index: which map of the backbone's tuple to attend (default the last).
         variable_size: accept maps of another size through the reference grid (default
             True; False makes any other size an error).
@@ -35,7 +36,7 @@ class RGANeck(BaseModule):
 
     def __init__(self,
                  in_channels: int,
-                 spatial_size: Sequence[int],
+                 spatial_size: int | Sequence[int],
                  in_index: int = -1,
                  variable_size: bool = True,
                  init_cfg: dict | None = None,
@@ -44,17 +45,17 @@ class RGANeck(BaseModule):
         if not isinstance(in_channels, int) or in_channels < 1:
             raise ConfigError(f'RGANeck in_channels must be a positive int (the channels of '
                               f'the attended backbone map), got {in_channels!r}')
-        height, width = tuple(spatial_size)
+        height, width = built_map_size(spatial_size, 'RGANeck')
         reduction = rga_options.get('reduction', 8)
         if height * width < reduction:
             raise ConfigError(
-                f'RGANeck spatial_size={tuple(spatial_size)} gives {height * width} reference '
+                f'RGANeck spatial_size={(height, width)} gives {height * width} reference '
                 f'positions, fewer than reduction={reduction}: the relation embedding '
                 f'(N → N/{reduction}) would have no channel; build a grid with h·w ≥ '
                 f'{reduction}')
         self.in_channels = in_channels
         self.in_index = in_index
-        self.rga = RGA(in_channels, tuple(spatial_size), variable_size=variable_size,
+        self.rga = RGA(in_channels, (height, width), variable_size=variable_size,
                        **{'mode': 'SC', **rga_options})
 
     @property
