@@ -5,7 +5,8 @@
 
 Builds ``RGANeck(channels, spatial_size=grid)`` and reports its parameters, its FLOPs on
 the d8 map of a training crop and of a whole image (mmengine's counter: one multiply-add =
-one FLOP; RoIAlign is not counted), and the peak bytes of tensors created by one eval-mode
+one FLOP; the RoIAlign pooling onto the grid, two matrix products, counted with them),
+and the peak bytes of tensors created by one eval-mode
 forward on the whole-image map under ``torch.no_grad`` (``TensorMemoryTracker``), for each
 relation path. It also prints the parameter count of the neck built at other grid sizes.
 """
