@@ -1,7 +1,10 @@
 """CIFAR backbones and where RGA-SC goes in them (paper §4.3)."""
+import re
+
 import pytest
 import torch
 
+from rga_mm.errors import ConfigError
 from rga_mm.models.attention import RGA
 from rga_mm.models.backbones import CifarDenseNet, CifarResNet, StageAttentionBackbone
 from rga_mm.models.backbones.cifar_densenet import layers_per_block
@@ -20,6 +23,19 @@ def test_cifar_resnet_is_6n_plus_2_with_parameter_free_shortcuts():
     assert len(convs) + 1 == 20  # 19 convs + the classifier = depth (option A: no 1×1)
     with pytest.raises(ValueError, match='6n \\+ 2'):
         CifarResNet(depth=100)
+
+
+@pytest.mark.parametrize('depth', [2, -4, 0, 1, 20.0, '20', True])
+def test_cifar_resnet_refuses_depths_without_a_block_per_stage(depth):
+    """Below 8 (n = 0 or negative) the network used to be ResNet-8, silently."""
+    with pytest.raises(ConfigError, match=rf"CifarResNet depth {re.escape(repr(depth))} is "
+                                          r"not 6n \+ 2 with n >= 1: pass one of 8, 14, 20"):
+        CifarResNet(depth)
+
+
+def test_cifar_resnet_8_has_one_block_per_stage():
+    net = CifarResNet(8)
+    assert [len(getattr(net, f'layer{i}')) for i in (1, 2, 3)] == [1, 1, 1]
 
 
 def test_densenet_layers_per_block_follow_huang_et_al():

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import rga_mm  # noqa: F401  (registers rga_mm's modules)
+from rga_mm.errors import ConfigError
 from rga_mm.models.attention import RGA
 from rga_mm.registry import MODELS
 
@@ -69,6 +70,57 @@ def test_stage_names_that_meet_as_module_names_are_refused():
                                        r"same attention module name"):
         MODELS.build(dict(type='StageAttentionBackbone', backbone=dict(
             type='StageNamesThatMeet'), attentions={'stages.0': se, 'stages_0': se}))
+
+
+# stages of a Swin return (tokens, hw_shape) tuples; a tiny one builds in a blink
+TINY_SWIN = dict(type='mmpretrain.SwinTransformer', img_size=32, window_size=2,
+                 arch=dict(embed_dims=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1]))
+
+
+def test_a_stage_that_returns_a_tuple_is_a_config_error_naming_it():
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=TINY_SWIN, attentions={
+        'stages.0': dict(type='rga_mm.SE', in_channels=8, reduction=2)}))
+    with pytest.raises(ConfigError, match=r"StageAttentionBackbone stage 'stages.0' of "
+                                          r"SwinTransformer returns a tuple, not a \(B, C, H, W\) "
+                                          r"tensor: move attentions\['stages.0'\]"):
+        model(torch.randn(1, 3, 32, 32))
+
+
+def test_a_stage_that_returns_tokens_is_a_config_error_with_their_shape():
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=TINY_SWIN, attentions={
+        'stages.0.blocks.0': dict(type='rga_mm.SE', in_channels=8, reduction=2)}))
+    with pytest.raises(ConfigError, match=r"stage 'stages.0.blocks.0' of SwinTransformer "
+                                          r"returns a 3-D tensor of shape \(1, 64, 8\)"):
+        model(torch.randn(1, 3, 32, 32))
+
+
+def test_an_attention_error_names_the_stage_and_its_config_key():
+    attentions = dict(STAGE_RGA, layer2=dict(type='RGA', in_channels=64, spatial_size=(8, 8),
+                                             reduction=4))
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions=attentions))
+    with pytest.raises(ConfigError, match=r"^StageAttentionBackbone stage 'layer2' "
+                                          r"\(attentions\['layer2'\]\): RGA was built for 64 "
+                                          r"channels but the feature map has 128"):
+        model(torch.randn(1, 3, 64, 64))
+
+
+class Failing(torch.nn.Module):
+    """An attention that fails with an error that is not about its settings."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+
+    def forward(self, x):
+        raise RuntimeError('out of memory')
+
+
+def test_other_attention_errors_pass_through_unchanged():
+    MODELS.register_module(module=Failing, force=True)
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions=dict(layer1=dict(type='Failing', in_channels=64))))
+    with pytest.raises(RuntimeError, match='^out of memory$'):
+        model(torch.randn(1, 3, 64, 64))
 
 
 def test_as_an_mmcv_plugin_of_mmseg_resnet():

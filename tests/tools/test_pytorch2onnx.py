@@ -296,7 +296,9 @@ def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
     """The demo's RGA modules are built for a 64×32 input (16×8 after layer1)."""
     out = tmp_path / 'reid.onnx'
     with pytest.raises(SystemExit, match=r'does not accept a 128×64 input \(1, 3, 128, 64\): '
-                                         r'RGA was built for a 16×8 map but received 32×16'):
+                                         r"StageAttentionBackbone stage 'layer1' "
+                                         r"\(attentions\['layer1'\]\): RGA was built for a "
+                                         r'16×8 map but received 32×16'):
         tool(REID_CONFIG, reid[1], '--out', out, '--shape', 128, 64)
     assert not out.exists()
 

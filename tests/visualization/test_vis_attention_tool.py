@@ -107,8 +107,9 @@ def test_cifar_grid_and_the_input_size_option(tmp_path, capsys):
     assert 'layer1; CAM of the class 6' in capsys.readouterr().out
 
     large = red_blue_image(tmp_path / 'large.png', 48, 48)
-    with pytest.raises(SystemExit, match=r'large.png: RGA was built for a 32×32 map but '
-                                         r'received 48×48.*pass --input-size H W'):
+    with pytest.raises(SystemExit, match=r"large.png: StageAttentionBackbone stage 'layer1' "
+                                         r"\(attentions\['layer1'\]\): RGA was built for a "
+                                         r'32×32 map but received 48×48.*pass --input-size H W'):
         vis_attention(CIFAR_CONFIG, checkpoint, large, '--out', tmp_path / 'out')
     vis_attention(CIFAR_CONFIG, checkpoint, large, '--out', tmp_path / 'out',
                   '--input-size', 32, 32)

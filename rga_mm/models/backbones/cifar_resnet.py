@@ -14,10 +14,25 @@ from mmcv.cnn import ConvModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from torch import Tensor, nn
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from .out_indices import checked_out_indices
 
 STAGE_CHANNELS = (16, 32, 64)
+
+
+def blocks_per_stage(depth: int) -> int:
+    """Basic blocks n in each of the three stages for a depth 6n + 2 with n >= 1.
+
+    Raises:
+        ConfigError: ``depth`` is not an int of the form 6n + 2 with n >= 1; a depth below 8
+            would otherwise build ResNet-8 (one block per stage) silently.
+    """
+    if (not isinstance(depth, int) or isinstance(depth, bool) or depth < 8
+            or (depth - 2) % 6):
+        raise ConfigError(f'CifarResNet depth {depth!r} is not 6n + 2 with n >= 1: pass one '
+                          f'of 8, 14, 20, 32, 44, 56, 110, ...')
+    return (depth - 2) // 6
 
 
 class ZeroPadShortcut(nn.Module):
@@ -57,7 +72,7 @@ class CifarResNet(BaseBackbone):
     """ResNet-(6n+2) for 32×32 images (He et al. 2016, CIFAR-10 experiments).
 
     Args:
-        depth: 6n + 2 (110, 218, ...).
+        depth: 6n + 2 with n >= 1 (8, 20, 110, 218, ...); others raise ``ConfigError``.
         out_indices: stages (0..2; -1 the last) whose outputs are returned, as a tuple.
         init_cfg: mmengine initialisation; default Kaiming for convs, ones/zeros for BN.
 
@@ -69,9 +84,7 @@ class CifarResNet(BaseBackbone):
                  init_cfg=(dict(type='Kaiming', layer='Conv2d'),
                            dict(type='Constant', val=1, layer='_BatchNorm'))) -> None:
         super().__init__(init_cfg=list(init_cfg) if init_cfg else None)
-        if (depth - 2) % 6:
-            raise ValueError(f'a CIFAR ResNet has depth 6n + 2 (110, 218), got {depth}')
-        blocks_per_stage = (depth - 2) // 6
+        num_blocks = blocks_per_stage(depth)
         self.depth = depth
         self.out_indices = checked_out_indices(out_indices, len(STAGE_CHANNELS), 'CifarResNet')
         self.stem = ConvModule(3, STAGE_CHANNELS[0], 3, 1, 1, bias=False,
@@ -80,7 +93,7 @@ class CifarResNet(BaseBackbone):
         for index, channels in enumerate(STAGE_CHANNELS):
             first_stride = 1 if index == 0 else 2
             blocks = [CifarBasicBlock(in_channels, channels, first_stride)]
-            blocks += [CifarBasicBlock(channels, channels) for _ in range(blocks_per_stage - 1)]
+            blocks += [CifarBasicBlock(channels, channels) for _ in range(num_blocks - 1)]
             self.add_module(f'layer{index + 1}', nn.Sequential(*blocks))
             in_channels = channels
 

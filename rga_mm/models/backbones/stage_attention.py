@@ -21,14 +21,48 @@ from functools import partial
 from typing import Any
 
 from mmengine.model import BaseModule
-from torch import nn
+from torch import Tensor, nn
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 
 
-def _attend_output(attention: nn.Module, stage: nn.Module, inputs: Any, output: Any) -> Any:
-    """Forward hook: replace a stage's output (a tensor) by its attended version."""
-    return attention(output)
+def _describe(output: Any) -> str:
+    """What a stage returned, for an error message: a tensor's shape, else its type."""
+    if isinstance(output, Tensor):
+        return f'a {output.dim()}-D tensor of shape {tuple(output.shape)}'
+    return f'a {type(output).__name__}'
+
+
+def _check_stage_output(output: Any, backbone: str, stage: str) -> None:
+    """Refuse a stage output that is not a (B, C, H, W) tensor, naming the stage.
+
+    Raises:
+        ConfigError: ``output`` is not a 4-D tensor (a tuple from a Swin stage, a (B, L, C)
+            token sequence).
+    """
+    if not isinstance(output, Tensor) or output.dim() != 4:
+        raise ConfigError(
+            f"StageAttentionBackbone stage {stage!r} of {backbone} returns "
+            f"{_describe(output)}, not a (B, C, H, W) tensor: move attentions[{stage!r}] to a "
+            f"submodule that returns a feature map")
+
+
+def _attend_output(attention: nn.Module, backbone: str, stage: str, module: nn.Module,
+                   inputs: Any, output: Any) -> Tensor:
+    """Forward hook: replace a stage's (B, C, H, W) output by its attended version.
+
+    Raises:
+        ConfigError: the stage's output is not a (B, C, H, W) tensor, or the attention
+            refuses it (a wrong ``in_channels`` or map size); the message names the stage
+            and the ``attentions`` key to fix.
+    """
+    _check_stage_output(output, backbone, stage)
+    try:
+        return attention(output)
+    except ValueError as error:
+        raise ConfigError(f'StageAttentionBackbone stage {stage!r} '
+                          f'(attentions[{stage!r}]): {error}') from error
 
 
 @MODELS.register_module()
@@ -40,7 +74,9 @@ class StageAttentionBackbone(BaseModule):
             ``mmseg.ResNetV1c``).
         attentions: stage name → attention config. A stage name is a dotted submodule
             path of the backbone (``'layer1'``, ``'stages.0'``); its output must be a
-            (B, C, H, W) tensor. The module is ``attentions.<stage name>`` with dots as
+            (B, C, H, W) tensor, else the first forward raises a ``ConfigError`` naming
+            the stage, as does an attention that refuses the map (a wrong
+            ``in_channels``). The module is ``attentions.<stage name>`` with dots as
             underscores (``attentions.stages_0``), so two names that differ only there
             are refused.
     """
@@ -62,7 +98,8 @@ class StageAttentionBackbone(BaseModule):
         self.attentions = nn.ModuleDict(
             {key: MODELS.build(cfg) for key, cfg in zip(keys, attentions.values())})
         for name, key in zip(attentions, keys):
-            stages[name].register_forward_hook(partial(_attend_output, self.attentions[key]))
+            stages[name].register_forward_hook(partial(
+                _attend_output, self.attentions[key], type(self.backbone).__name__, name))
 
     def forward(self, *args, **kwargs) -> Any:
         """Run the backbone; every configured stage's output passes through its attention."""
