@@ -35,8 +35,10 @@ class CustomReIDAnnotations(CustomReIDDataset):
     ``.jsonl`` (or ``.json``): one JSON object per line, e.g. ``{"img_path":
     "images/0001_c1_000.jpg", "person_id": 1, "camera_id": 1, "split": "train"}``;
     integers may also be written as strings of digits. A JSON array (an ordinary indented
-    ``.json`` file) is refused as such. The file is UTF-8, with or without a byte-order mark;
-    another encoding (UTF-16, cp1252) is an error naming the file.
+    ``.json`` file) is refused as such. Blank lines are skipped in both formats, and so are
+    CSV rows whose cells are all empty or spaces (the ``,,,`` of a cleared spreadsheet row).
+    The file is UTF-8, with or without a byte-order mark; another encoding (UTF-16, cp1252)
+    is an error naming the file.
 
     A backslash in ``img_path`` separates folders on every system, so that paths written on
     Windows (``images\\train\\0001_c1_000.jpg``) load on Linux too; a POSIX file name that
@@ -48,7 +50,8 @@ class CustomReIDAnnotations(CustomReIDDataset):
     that does not exist or an image listed twice is an error naming the file and the line.
 
     Args:
-        data_root: the folder image paths are relative to.
+        data_root: the folder image paths are relative to; required (None is an error) even
+            when every path in the file is absolute.
         ann_file: the annotation file, relative to ``data_root`` or absolute.
         split, **kwargs: as :class:`~rga_mm.datasets.reid_dataset.ReIDDataset`
             (``data_prefix=dict(img_path='images')`` makes image paths relative to
@@ -56,6 +59,8 @@ class CustomReIDAnnotations(CustomReIDDataset):
     """
 
     dataset_name = 'CustomReIDAnnotations'
+    data_root_note = (', which a relative img_path or ann_file starts from (set it even when '
+                      'every path is absolute)')
 
     def __init__(self, data_root: str, ann_file: str, **kwargs):
         self._rows_by_split = None
@@ -133,7 +138,8 @@ class CustomReIDAnnotations(CustomReIDDataset):
                                f'line names the columns, e.g. {",".join(FIELDS)}')
         reader.fieldnames = header
         for row in reader:
-            yield reader.line_num, row
+            if not _is_blank(row):
+                yield reader.line_num, row
 
     def _json_rows(self, text: str) -> Iterator[tuple[int, dict]]:
         for line, row in enumerate(io.StringIO(text, newline=None), start=1):
@@ -204,6 +210,15 @@ class CustomReIDAnnotations(CustomReIDDataset):
         return FileNotFoundError(f'{self.dataset_name}: the image {path} on {where} does not '
                                  f'exist (relative paths start at {prefix}, with / or \\ '
                                  f'between folders; check the name, its case included)')
+
+
+def _is_blank(row: dict) -> bool:
+    """Whether every cell of a CSV row is empty or whitespace: a line of spaces, or the
+    ``,,,`` a spreadsheet writes for a cleared row (cells beyond the header included, which
+    ``csv.DictReader`` gathers in a list)."""
+    cells = [cell for value in row.values()
+             for cell in (value if isinstance(value, list) else [value])]
+    return all(cell is None or not cell.strip() for cell in cells)
 
 
 def _decoder_message(error: json.JSONDecodeError) -> str:

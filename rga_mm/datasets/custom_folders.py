@@ -10,6 +10,8 @@ from .custom_reid import CustomReIDDataset, parse_integer
 from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
 
 SPLIT_FOLDERS = ('train', 'query', 'gallery')
+# subfolders named in the error for a person folder without an image
+MAX_LISTED_SUBFOLDERS = 5
 
 
 @DATASETS.register_module()
@@ -23,7 +25,9 @@ class CustomReIDFolders(CustomReIDDataset):
 
     A person folder is named by its integer identity (``0001`` and ``1`` are the same
     identity, and may not both exist). Images are the files with one of ``suffixes``
-    (any case) directly in a person folder; other files and deeper folders are ignored, and
+    (any case) directly in a person folder, which must hold at least one (a person folder
+    without, such as one whose images lie in per-camera subfolders ``0001/cam1/``, is an
+    error naming it and its subfolders); other files and deeper folders are ignored, and
     so are hidden entries and OS metadata in split and person folders: names starting with
     '.' (the ``._<image>`` AppleDouble files macOS writes beside images, ``.DS_Store``,
     ``.ipynb_checkpoints``) and ``__MACOSX`` folders.
@@ -89,8 +93,30 @@ class CustomReIDFolders(CustomReIDDataset):
         return items
 
     def _images(self, person_folder: str) -> list[str]:
-        return [entry.name for entry in _visible_entries(person_folder)
-                if is_file(entry) and entry.name.lower().endswith(self.suffixes)]
+        """The names of the images directly in ``person_folder``; an error naming it if it
+        holds none, which would silently drop its identity."""
+        entries = _visible_entries(person_folder)
+        images = [entry.name for entry in entries
+                  if is_file(entry) and entry.name.lower().endswith(self.suffixes)]
+        if not images:
+            raise self._no_image_error(person_folder,
+                                       [entry.name for entry in entries if is_folder(entry)])
+        return images
+
+    def _no_image_error(self, person_folder: str, subfolders: list[str]) -> DatasetError:
+        """The error for a person folder without an image directly in it, naming the
+        subfolders (such as one per camera) whose images are not read."""
+        start = f'{self.dataset_name}: the person folder {person_folder} holds no image'
+        if subfolders:
+            listed = ', '.join(subfolders[:MAX_LISTED_SUBFOLDERS])
+            if len(subfolders) > MAX_LISTED_SUBFOLDERS:
+                listed += f' and {len(subfolders) - MAX_LISTED_SUBFOLDERS} more'
+            return DatasetError(f'{start} directly, only the subfolders {listed}, which are '
+                                f'not read; move their images up into {person_folder} '
+                                f"(camera_pattern reads each image's camera from its file "
+                                f'name)')
+        return DatasetError(f'{start} (a file ending in {", ".join(self.suffixes)}); put the '
+                            f"person's images directly in it, or remove it")
 
     def _camera(self, person_folder: str, name: str) -> int:
         if self.camera_pattern is None:

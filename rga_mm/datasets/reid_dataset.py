@@ -9,7 +9,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from prettytable import PrettyTable
 
-from rga_mm.errors import DatasetError
+from rga_mm.errors import ConfigError, DatasetError
 from .augmentation_seed import SampleIndex, augmentation_random_state
 from .folder_listing import is_file, is_folder, is_visible
 
@@ -24,7 +24,10 @@ class ReIDDataset(BaseDataset):
     dropped; distractors (Market-1501's identity 0) stay in the gallery. Identities of
     ``split='train'`` are relabelled to 0..K-1 in ascending order of the original ids;
     query and gallery keep the original ids, so that the two can be compared.
-    A statistics table (identities / images / cameras per split) is logged on load.
+    A statistics table (identities / images / cameras per split) is logged on load, and
+    ``split='test'`` puts the sorted camera ids of its query and gallery images in the
+    metainfo as ``cameras`` (mmengine hands it to the evaluator when the validation or test
+    loop is built, so that ``ReIDMetric`` can refuse single-camera data before any epoch).
 
     An item asked for by a :class:`~rga_mm.datasets.augmentation_seed.SampleIndex` (the
     training draws of ``IdentityBatchSampler``) runs its pipeline with the random state of
@@ -45,11 +48,16 @@ class ReIDDataset(BaseDataset):
     SPLITS = ('train', 'query', 'gallery', 'test')
     dataset_name = ''
     layout = ''
+    # said after "set data_root to the dataset's folder" when data_root is None
+    data_root_note = ''
 
     def __init__(self, data_root: str, split: str = 'train', **kwargs):
         if split not in self.SPLITS:
             raise ValueError(f'{self.dataset_name}: split must be one of {self.SPLITS}, '
                              f'got {split!r}')
+        if data_root is None:
+            raise ConfigError(f"{self.dataset_name}: data_root is None; set data_root to the "
+                              f"dataset's folder{self.data_root_note}")
         self.split = split
         kwargs.setdefault('test_mode', split != 'train')
         super().__init__(data_root=data_root, **kwargs)
@@ -75,6 +83,7 @@ class ReIDDataset(BaseDataset):
         if self.split == 'test':
             query, gallery = self._load_nonempty('query'), self._load_nonempty('gallery')
             self._log_statistics(dict(query=query, gallery=gallery))
+            self._metainfo['cameras'] = sorted({item['camera_id'] for item in query + gallery})
             return ([dict(item, is_query=True) for item in query] +
                     [dict(item, is_query=False) for item in gallery])
         items = self._load_nonempty(self.split)

@@ -15,6 +15,7 @@ import pytest
 from mmengine.config import Config
 
 from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders, DatasetError, Market1501
+from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
 
 ROOT = Path(__file__).parents[2]
@@ -102,6 +103,52 @@ def test_absolute_paths_json_strings_and_extra_columns(tmp_path):
     assert len(dataset) == 1
     item = dataset.get_data_info(0)
     assert (item['img_path'], item['gt_label'], item['camera_id']) == (str(image), 0, 3)
+
+
+def test_data_root_none_is_refused_even_with_absolute_paths(tmp_path):
+    """mmengine's default data_root=None: a sentence saying to set it, not a TypeError from
+    a stat of None; every path in the file and ann_file itself are absolute."""
+    image = tmp_path / 'elsewhere.jpg'
+    image.touch()
+    (tmp_path / 'ann.csv').write_text(f'{HEADER}\n{image},1,1,train\n')
+    with pytest.raises(ConfigError, match=r"CustomReIDAnnotations: data_root is None; set "
+                                          r"data_root to the dataset's folder, which a "
+                                          r'relative img_path or ann_file starts from \(set it '
+                                          r'even when every path is absolute\)$'):
+        CustomReIDAnnotations(data_root=None, ann_file=str(tmp_path / 'ann.csv'))
+    with pytest.raises(ConfigError, match=r"CustomReIDFolders: data_root is None; set "
+                                          r"data_root to the dataset's folder$"):
+        DATASETS.build(dict(type='CustomReIDFolders', data_root=None))
+
+
+@pytest.mark.parametrize('blank', ['   ', '\t', ',,,', ' , ,\t, ', ',,,,,', ' ,,,,, '],
+                         ids=['spaces', 'tab', 'commas', 'spaced-commas', 'extra-cells',
+                              'spaced-extra-cells'])
+def test_csv_rows_of_blank_cells_are_skipped_as_empty_lines_are(tmp_path, blank):
+    """A line of spaces or a spreadsheet's cleared row (``,,,``), even with cells beyond
+    the header, is skipped like an empty line; a bad row after it keeps its line number."""
+    write_annotations(tmp_path, ROWS)
+    lines = (tmp_path / 'annotations.csv').read_text().splitlines()
+    lines[3:3] = [blank, '', blank]
+    (tmp_path / 'blank.csv').write_text('\n'.join(lines) + '\n')
+    dataset = CustomReIDAnnotations(data_root=str(tmp_path), ann_file='blank.csv')
+    expected = CustomReIDAnnotations(data_root=str(tmp_path), ann_file='annotations.csv')
+    assert summary(dataset) == summary(expected)
+    (tmp_path / 'bad.csv').write_text('\n'.join(lines + ['images/x.jpg,4,,train']) + '\n')
+    with pytest.raises(DatasetError, match=rf'line {len(lines) + 1} of .*bad\.csv has no '
+                                           r'camera_id'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='bad.csv')
+
+
+def test_a_csv_row_with_only_an_extra_column_is_not_blank(tmp_path):
+    """Something written beyond the header's columns: the row is not blank, and its missing
+    fields are named."""
+    write_annotations(tmp_path, ROWS)
+    lines = (tmp_path / 'annotations.csv').read_text().splitlines() + [',,,,note']
+    (tmp_path / 'extra.csv').write_text('\n'.join(lines) + '\n')
+    with pytest.raises(DatasetError, match=r'line 12 of .*extra\.csv has no img_path, '
+                                           r'person_id, camera_id, split'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='extra.csv')
 
 
 def bad_row_error(tmp_path, rows, suffix='.csv', split='train', images=True):
@@ -319,6 +366,18 @@ def test_folders_train_with_cameras(tmp_path, logged):
     assert re.search(r'\| train \|\s+2\s+\|\s+3\s+\|\s+2\s+\|', logged[0])
 
 
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+def test_the_test_split_puts_its_cameras_in_the_metainfo(tmp_path, suffix):
+    """The sorted cameras of query (1, 2) and gallery (2, 3), for mmengine to hand to the
+    metric; other splits add nothing to the metainfo."""
+    ann_file = write_annotations(tmp_path, ROWS, suffix)
+    test = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split='test')
+    assert test.metainfo == dict(cameras=[1, 2, 3])
+    for split in ('train', 'query', 'gallery'):
+        other = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split=split)
+        assert 'cameras' not in other.metainfo
+
+
 def test_folders_test_split_and_camera_zero_without_a_pattern(tmp_path):
     root = write_folders(tmp_path)
     with_cameras = CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='test')
@@ -329,6 +388,8 @@ def test_folders_test_split_and_camera_zero_without_a_pattern(tmp_path):
         ('gallery/0009/0009_c2_001.jpg', 9, 2, False)]
     without = DATASETS.build(dict(type='CustomReIDFolders', data_root=root, split='test'))
     assert [row[:2] + (0, row[3]) for row in summary(with_cameras)] == summary(without)
+    assert with_cameras.metainfo['cameras'] == [1, 2, 3]  # query c1, c2; gallery c2, c3
+    assert without.metainfo['cameras'] == [0]
 
 
 @pytest.mark.parametrize('extra, split, error, message', [
@@ -359,7 +420,8 @@ def test_folder_layout_errors(tmp_path, market_root):
                                                 r'expected train/, query/ and gallery/ under '
                                                 r'data_root'):
         CustomReIDFolders(data_root=root, split='query')
-    os.makedirs(osp.join(root, 'query', '0005'))  # a person folder with no image
+    os.makedirs(osp.join(root, 'query', '-1'))  # only a junk person: no image kept
+    (Path(root) / 'query' / '-1' / 'junk_c1_000.jpg').touch()
     with pytest.raises(DatasetError, match='CustomReIDFolders: the query split under .* has '
                                            'no images'):
         CustomReIDFolders(data_root=root, split='query')
@@ -370,6 +432,40 @@ def test_folder_layout_errors(tmp_path, market_root):
     with pytest.raises(FileNotFoundError, match='holds the CustomReIDFolders layout, use '
                                                 'CustomReIDFolders for it'):
         Market1501(data_root=root)
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+@pytest.mark.parametrize('person, inside, message', [
+    ('train/0011', ['cam1/0011_c1_000.jpg', 'cam2/0011_c2_000.jpg'],
+     r'train.0011 holds no image directly, only the subfolders cam1, cam2, which are not '
+     r'read; move their images up into .*train.0011 \(camera_pattern reads'),
+    ('gallery/0013', ['c1/0013_c1_009.jpg', '.ipynb_checkpoints/x.jpg', 'notes.txt'],
+     r'gallery.0013 holds no image directly, only the subfolders c1, which are not read'),
+    ('gallery/0012', ['0012_c1_000.gif', 'Thumbs.db'],
+     r'gallery.0012 holds no image \(a file ending in \.jpg, \.jpeg, .*\); put the '
+     r"person's images directly in it, or remove it$"),
+    ('query/-1', [], r'query.-1 holds no image \(a file ending in'),
+], ids=['per-camera-subfolders', 'subfolder-beside-other-files', 'no-image-file', 'empty'])
+def test_a_person_folder_without_an_image_is_named(tmp_path, split, person, inside, message):
+    """Images in per-camera subfolders (or none at all) would silently drop the identity;
+    the split that holds the folder refuses it, whichever split is asked for."""
+    root = write_folders(tmp_path, FOLDERS + [f'{person}/{path}' for path in inside])
+    os.makedirs(tmp_path / person, exist_ok=True)
+    loads_it = split == 'train' if person.startswith('train') else split == 'test'
+    if not loads_it:
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+        return
+    with pytest.raises(DatasetError, match=r'CustomReIDFolders: the person folder .*' +
+                                           message):
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+
+
+def test_many_subfolders_are_counted_past_the_first_five(tmp_path):
+    root = write_folders(tmp_path, FOLDERS + [f'train/0011/cam{n}/0011_c{n}_0.jpg'
+                                              for n in range(1, 8)])
+    with pytest.raises(DatasetError, match=r'only the subfolders cam1, cam2, cam3, cam4, cam5 '
+                                           r'and 2 more, which'):
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA)
 
 
 # hidden entries and OS metadata: what macOS (AppleDouble ``._`` files beside each image,

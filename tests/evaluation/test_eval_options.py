@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from mmengine.evaluator import Evaluator
 from mmpretrain.structures import DataSample
 
+from rga_mm.errors import ConfigError
 from rga_mm.evaluation import ReIDMetric
 from rga_mm.evaluation.functional import (
     TprAccumulator,
@@ -219,6 +221,38 @@ def test_single_camera_data_needs_exclude_same_camera_false():
                                  tpr_at_fpr=(0.5, )), samples)
     assert (result['reid/rank1'], result['reid/mAP'], result['reid/TPR@FPR=5e-1']) == (
         100.0, 100.0, 100.0)
+
+
+SINGLE_CAMERA = (r"^ReIDMetric: every query and gallery image comes from camera 4, so the "
+                 r"protocol \(no match from the query's own camera\) leaves no true match; "
+                 r"give the dataset its cameras, or set exclude_same_camera=False for data "
+                 r"without them$")
+
+
+def test_single_camera_metainfo_is_refused_when_the_loop_hands_it_over():
+    """mmengine's validation and test loops set ``evaluator.dataset_meta`` to the dataset's
+    metainfo when they are built, before any training or inference: a re-ID dataset's
+    ``split='test'`` gives its cameras there, and one camera is refused at once."""
+    with pytest.raises(ConfigError, match=SINGLE_CAMERA):
+        ReIDMetric().dataset_meta = dict(cameras=[4])
+    evaluator = Evaluator(dict(type='ReIDMetric'))
+    with pytest.raises(ConfigError, match=SINGLE_CAMERA):
+        evaluator.dataset_meta = dict(cameras=[4])
+
+
+@pytest.mark.parametrize('meta', [dict(cameras=[0, 4]), dict(classes=('a', )), dict(), None])
+def test_metainfo_with_cameras_or_without_them_is_kept(meta):
+    """Several cameras, or metainfo that does not say (another dataset, lazy loading, a
+    metric used alone): kept, and the check waits for compute time."""
+    metric = ReIDMetric()
+    metric.dataset_meta = meta
+    assert metric.dataset_meta == meta
+
+
+def test_single_camera_metainfo_is_kept_without_the_same_camera_rule():
+    metric = ReIDMetric(exclude_same_camera=False)
+    metric.dataset_meta = dict(cameras=[0])
+    assert metric.dataset_meta == dict(cameras=[0])
 
 
 def test_tpr_needs_targets_and_distances_without_nan():

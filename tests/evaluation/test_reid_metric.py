@@ -5,6 +5,7 @@ import torch
 from mmpretrain.structures import DataSample
 
 from rga_mm.datasets import DatasetError
+from rga_mm.errors import ConfigError
 from rga_mm.evaluation import ReIDMetric, k_reciprocal_rerank, rank_metrics
 from rga_mm.evaluation.functional import pairwise_distance, tpr_at_fpr
 from rga_mm.evaluation.metrics import reid_metric
@@ -231,3 +232,20 @@ def test_bad_arguments():
         with pytest.raises(ValueError, match=r'topk takes one or more ranks from 1 to '
                            r'max_rank \(5\), got'):
             ReIDMetric(topk=topk, max_rank=5)
+
+
+@pytest.mark.parametrize('option', ['rerank', 'aqe', 'exclude_same_camera'])
+@pytest.mark.parametrize('value, shown', [('Ture', r"'Ture' \(str\)"),
+                                          ('False', r"'False' \(str\)"),
+                                          (1, r'1 \(int\)'), (None, r'None \(NoneType\)')])
+def test_switches_take_true_or_false_only(option, value, shown):
+    """A mistyped ``--cfg-options val_evaluator.rerank=Ture`` arrives as the string 'Ture',
+    which is truthy: it would silently switch re-ranking on."""
+    with pytest.raises(ConfigError, match=rf'^ReIDMetric: {option} takes True or False, got '
+                                          rf'{shown}; set {option}=True or {option}=False$'):
+        ReIDMetric(**{option: value})
+
+
+def test_switches_accept_bools_of_python_and_numpy():
+    metric = ReIDMetric(rerank=np.bool_(True), aqe=False, exclude_same_camera=True)
+    assert metric.rerank and not metric.aqe and metric.exclude_same_camera

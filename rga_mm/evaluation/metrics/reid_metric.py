@@ -42,6 +42,10 @@ class ReIDMetric(BaseMetric):
     tensor or array): a float one, even 3.0, is an error naming the value and the image,
     never truncated.
 
+    The switches ``rerank``, ``aqe`` and ``exclude_same_camera`` take True or False only:
+    anything else (such as the string ``'Ture'`` from a mistyped ``--cfg-options`` value,
+    which is truthy) is a ConfigError naming the option.
+
     Options, all off by default, applied in this order: query expansion (``aqe``) replaces
     the query embeddings; the distances are computed; re-ranking (``rerank``) replaces
     them; the ranking scores and the verification scores (``tpr_at_fpr``) both read the
@@ -72,7 +76,10 @@ class ReIDMetric(BaseMetric):
         exclude_same_camera: the protocol's rule that a gallery image of the query's
             identity and camera is no match (and no verification pair). Set it False only for
             data without cameras (every image camera 0), where the rule would remove every
-            true match.
+            true match: with it True, single-camera data is a ConfigError, raised when the
+            evaluator receives the dataset's metainfo (its ``cameras``, set by the re-ID
+            datasets' ``split='test'``), i.e. before training or inference starts, else when
+            the metrics are computed.
         collect_device, prefix, collect_dir: as mmengine's ``BaseMetric``.
     """
 
@@ -94,6 +101,7 @@ class ReIDMetric(BaseMetric):
                  exclude_same_camera: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        _check_switches(rerank=rerank, aqe=aqe, exclude_same_camera=exclude_same_camera)
         topk = (topk, ) if isinstance(topk, int) else topk
         if max_rank < 1 or not topk or not all(
                 isinstance(k, int) and 1 <= k <= max_rank for k in topk):
@@ -123,6 +131,16 @@ class ReIDMetric(BaseMetric):
         self.aqe_args = dict(k=aqe_k, alpha=aqe_alpha)
         self.fpr_targets = tuple(tpr_at_fpr)
         self.exclude_same_camera = exclude_same_camera
+
+    @BaseMetric.dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict | None) -> None:
+        """The dataset's metainfo, which mmengine's loops set when they are built (before
+        training or inference); single-camera data (its ``cameras``, as a re-ID dataset's
+        ``split='test'`` gives them) is refused there under ``exclude_same_camera=True``."""
+        cameras = sorted(set((dataset_meta or {}).get('cameras') or ()))
+        if self.exclude_same_camera and len(cameras) == 1:
+            raise _single_camera_error(cameras[0])
+        self._dataset_meta = dataset_meta
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for sample in data_samples:
@@ -207,11 +225,26 @@ class ReIDMetric(BaseMetric):
             return np.zeros_like(query_cams), np.ones_like(gallery_cams)
         cameras = np.unique(np.concatenate([query_cams, gallery_cams]))
         if cameras.size == 1:
-            raise ConfigError(f'ReIDMetric: every query and gallery image comes from camera '
-                              f'{cameras[0]}, so the protocol (no match from the query\'s own '
-                              f'camera) leaves no true match; give the dataset its cameras, '
-                              f'or set exclude_same_camera=False for data without them')
+            raise _single_camera_error(cameras[0])
         return query_cams, gallery_cams
+
+
+def _single_camera_error(camera: int) -> ConfigError:
+    """The error for data whose query and gallery images all come from ``camera`` while
+    ``exclude_same_camera=True``."""
+    return ConfigError(f'ReIDMetric: every query and gallery image comes from camera '
+                       f'{camera}, so the protocol (no match from the query\'s own camera) '
+                       f'leaves no true match; give the dataset its cameras, or set '
+                       f'exclude_same_camera=False for data without them')
+
+
+def _check_switches(**switches: Any) -> None:
+    """Each on/off option must be a bool: a string such as 'Ture' or 'False' (a mistyped
+    ``--cfg-options`` value) is truthy and would silently switch the option on."""
+    for name, value in switches.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ConfigError(f'ReIDMetric: {name} takes True or False, got {value!r} '
+                              f'({type(value).__name__}); set {name}=True or {name}=False')
 
 
 def _rate_name(rate: float) -> str:
