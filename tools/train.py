@@ -9,6 +9,8 @@ none; ``--resume-or-start`` then starts as a run without the flag would, from th
 ``load_from`` if it has one (for jobs that are requeued). A
 checkpoint to resume from, or the config's ``load_from``, must fit the model (every tensor
 name and shape) unless ``--partial-load`` is given; a weights-only file cannot be resumed.
+A re-ID classifier (``model.head.num_classes``) with fewer outputs than the training data has
+identities stops the run before its first iteration.
 """
 import argparse
 import os.path as osp
@@ -23,6 +25,7 @@ from rga_mm.apis import CheckpointError, check_resumable, read_checkpoint
 from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
+    check_classifier_size,
     explain_timeouts,
     load_run_config,
     parse_run_args,
@@ -129,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'), args.partial_load)
     del checkpoint  # the Runner reads the file again, with its hooks
     with explain_timeouts(cfg), stop_on_input_errors():
+        check_classifier_size(runner)  # builds the train loop, which train() then reuses
         runner.train()
 
 

@@ -6,5 +6,6 @@ _base_ = [
 ]
 # One classifier output per training identity, a number the config cannot know: set it to
 # the "identities" of the "train" row in the table logged when the data loads (fewer stops
-# training with an error naming the label; more leaves outputs that are never a target).
+# tools/train.py before the first iteration, naming the number to set; more leaves outputs
+# that are never a target).
 model = dict(head=dict(num_classes=100))

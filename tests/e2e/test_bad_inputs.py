@@ -4,7 +4,8 @@ instead of a bare library error hours into a run or a wrong number with exit sta
 Images: a copy of the tiny synthetic Market-1501 with an empty training image and a
 truncated gallery image. Checkpoints: files that are no checkpoint, hold weights only, or
 hold another model's tensors. Command line: ``--resume`` with nothing to resume, a mistyped
-``--cfg-options`` key, ``--out`` into a missing folder. The demo config is shrunk as in
+``--cfg-options`` key or one that would change nothing, ``--out`` into a missing folder, a
+classifier smaller than the training identities. The demo config is shrunk as in
 test_reid_tools.py; the tools run in this process (``main(argv)``) except where a DataLoader
 worker process matters.
 """
@@ -23,6 +24,7 @@ import torch
 from test_reid_tools import CONFIG, ROOT, _overrides
 
 from rga_mm.apis import init_model
+from rga_mm.models.reid import ReIDModel
 
 pytestmark = pytest.mark.slow
 
@@ -226,14 +228,12 @@ def test_a_mistyped_cfg_option_names_the_closest_key(tiny_market, tmp_path):
                                          *_overrides(tiny_market, 1), 'randomnes.seed=5'))
 
 
-def test_out_into_a_missing_folder_stops_before_evaluating(tiny_market, weights, tmp_path):
-    missing = tmp_path / 'no_such_folder'
-    with pytest.raises(SystemExit, match=rf'--out .*: the folder {re.escape(str(missing))} '
-                                         r'does not exist; create it first'):
-        tool('tools/test.py').main(args(CONFIG, weights, '--work-dir', tmp_path / 'test',
-                                        '--out', missing / 'metrics.json',
-                                        *_overrides(tiny_market, 1)))
-    assert not (tmp_path / 'test').exists()  # stopped before the Runner was built
+def test_out_into_a_missing_folder_creates_it(tiny_market, weights, tmp_path):
+    """As mmengine's ``dump`` does: here a folder inside the work dir the run creates."""
+    out = tmp_path / 'test' / 'results' / 'metrics.json'
+    tool('tools/test.py').main(args(CONFIG, weights, '--work-dir', tmp_path / 'test',
+                                    '--out', out, *_overrides(tiny_market, 1)))
+    assert 'reid/mAP' in json.loads(out.read_text())
 
 
 def test_missing_data_and_folders_given_as_files_stop_in_one_sentence(weights, tmp_path):
@@ -256,17 +256,61 @@ def test_missing_data_and_folders_given_as_files_stop_in_one_sentence(weights, t
 @pytest.mark.parametrize('option, message', [
     ('val_evaluator.topk=0', r'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
                              r'\(50\), got \(0,\)'),
-    ('model.head.num_classes=5', r'identity label \d+ is out of range for a classifier of 5 '
-                                 r"identities: set the head's num_classes"),
+    ('model.head.num_classes=5', r'the training data has 8 identities but the re-ID '
+                                 r'classifier has 5 outputs, one per identity: set '
+                                 r'model\.head\.num_classes=8'),
     ('model.backbone.attentions.layer1.spatial_size=(9,9)',
-     r'RGA was built for a 9×9 map but received \d+×\d+; build it with spatial_size=')])
+     r"StageAttentionBackbone stage 'layer1' \(attentions\['layer1'\]\): RGA was built for "
+     r'a 9×9 map but received \d+×\d+; build it with spatial_size=')])
 def test_a_setting_a_component_cannot_take_stops_train_in_one_sentence(tiny_market, tmp_path,
                                                                        option, message):
-    """Raised as the Runner builds the evaluator, and at the first training iteration (the
-    classifier's size, the RGA module's map size): the sentence alone, exit status 1."""
+    """Raised as the Runner builds the evaluator, before the first training iteration (the
+    classifier's size) and at it (the RGA module's map size): the sentence alone, exit
+    status 1."""
     result = subprocess.run(
         [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path / 'work'),
          *_overrides(tiny_market, 1), 'custom_hooks=[]', option],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 1
     assert re.fullmatch(message + r'.*\n', result.stderr), result.stderr[-3000:]
+
+
+CUSTOM_FOLDERS = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_custom-folders-256x128.py'
+INSTEAD_OF_DATA_ROOT = ('set train_dataloader.dataset.data_root, val_dataloader.dataset.data_root '
+                        'and test_dataloader.dataset.data_root instead')
+
+
+@pytest.mark.parametrize('path, config, option, instead', [
+    ('tools/misc/check_dataset.py', CONFIG, 'data_root=/tmp/x', INSTEAD_OF_DATA_ROOT),
+    ('tools/misc/check_dataset.py', CUSTOM_FOLDERS, 'reid_dataset.data_root=/tmp/x',
+     INSTEAD_OF_DATA_ROOT),
+    ('tools/train.py', CONFIG, 'input_size=(128,64)',
+     'write a config that inherits this one and restates the sizes derived from input_size '
+     '(docs/reid.md, "Another input size")')])
+def test_a_config_files_helper_variable_is_refused_by_the_tools(path, config, option, instead,
+                                                                tmp_path):
+    """The file used the variable while it was read (the dataloaders hold the data root, the
+    pipelines and RGA modules the input size): the tools used to run on with the old value."""
+    key, top = option.split('=')[0], option.split('.')[0].split('=')[0]
+    with pytest.raises(SystemExit, match='^' + re.escape(
+            f'--cfg-options {key}: {top} is a variable of the config {config} that the Runner '
+            f'does not read, and its value was already used when the config file was read, so '
+            f'setting it now changes nothing; {instead}') + '$'):
+        tool(path).main(args(config, '--work-dir', tmp_path / 'work', '--cfg-options', option)
+                        if path.endswith('train.py') else args(config, '--cfg-options', option))
+    assert not (tmp_path / 'work').exists()
+
+
+def test_a_classifier_smaller_than_the_identities_stops_before_the_first_iteration(
+        tiny_market, tmp_path, monkeypatch):
+    """8 training identities, 5 outputs: stopped once the training data is loaded, before any
+    batch is drawn (it used to stop at the first batch holding a label of 5 or more)."""
+    steps = []
+    monkeypatch.setattr(ReIDModel, 'train_step', lambda *_, **__: steps.append(1))
+    with pytest.raises(SystemExit, match=r'^the training data has 8 identities but the re-ID '
+                                         r'classifier has 5 outputs, one per identity: set '
+                                         r'model\.head\.num_classes=8$'):
+        tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'work',
+                                         *_overrides(tiny_market, 1), 'custom_hooks=[]',
+                                         'model.head.num_classes=5'))
+    assert steps == []

@@ -138,10 +138,12 @@ def test_wrong_checkpoint_is_one_sentence(tmp_path, state, seems):
     assert not (tmp_path / 'mm.pth').exists()
 
 
-def test_missing_output_folder_stops_before_reading(tmp_path):
-    with pytest.raises(SystemExit, match=r'^DST .*missing_dir.out\.pth: the folder .* does '
-                                         r'not exist; create it first'):
+def test_a_missing_output_folder_is_created_before_reading(tmp_path):
+    """As mmengine's ``dump`` does; the source is read only after the output is checked."""
+    with pytest.raises(SystemExit, match=r'not_read\.pth does not exist'):
         converter.main([str(tmp_path / 'not_read.pth'), str(tmp_path / 'missing_dir/out.pth')])
+    assert (tmp_path / 'missing_dir').is_dir()
+    assert not (tmp_path / 'missing_dir/out.pth').exists()
 
 
 def test_partial_checkpoint_is_converted_with_a_warning(tmp_path, capsys):

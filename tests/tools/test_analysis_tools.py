@@ -58,8 +58,22 @@ def test_get_flops_names_a_missing_config_or_a_misfit_shape_in_one_sentence(tmp_
         [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(demo), '--shape',
          '128', '64'], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
-    assert ('--shape 128 64: RGA was built for a 16×8 map but received 32×16; build it with '
+    assert "--shape 128 64: StageAttentionBackbone stage 'layer1' " in result.stderr
+    assert ('RGA was built for a 16×8 map but received 32×16; build it with '
             'spatial_size=(32, 16)') in result.stderr
+
+
+def test_get_flops_without_shape_names_the_configs_input_size_in_a_misfit():
+    """The size comes from the config's input_size, not from a --shape nobody passed."""
+    demo = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(demo),
+         '--cfg-options', 'model.backbone.attentions.layer1.spatial_size=(9,9)'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert ("the config's input_size (64, 32), used as no --shape was given: "
+            "StageAttentionBackbone stage 'layer1' ") in result.stderr
+    assert 'RGA was built for a 9×9 map but received 16×8' in result.stderr
 
 
 @pytest.mark.parametrize('height', ['0', '-64'])

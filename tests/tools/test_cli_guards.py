@@ -1,18 +1,30 @@
 """Command-line options that used to be ignored or to fail late: a mistyped top-level or
-nested ``--cfg-options`` key, an ``--out`` file that cannot be written, a ``--work-dir`` that
+nested ``--cfg-options`` key, one inside a config file's helper variable, an ``--out`` file
+that cannot be written (its missing folders are created), a ``--work-dir`` that
 is a file, ``num_workers=0`` beside ``persistent_workers``, the ``load_from`` weights of a
 ``--resume-or-start`` run that has nothing to resume yet, a resume with nothing left to
-train, and a malformed dataset met inside the Runner."""
+train, a malformed dataset met inside the Runner, and a re-ID classifier with fewer outputs
+than the training data has identities."""
 import importlib.util
+import os
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from rga_mm.apis import init_model
-from rga_mm.datasets import DatasetError
-from rga_mm.engine.launch import check_output_file, load_run_config, stop_on_input_errors
+from rga_mm.datasets import DatasetError, Market1501
+from rga_mm.engine.launch import (
+    check_classifier_size,
+    check_output_file,
+    load_run_config,
+    stop_on_input_errors,
+)
+from rga_mm.errors import ConfigError
+from rga_mm.models.reid import BNNeckHead
 
 CONFIG = """
 default_scope = 'rga_mm'
@@ -50,12 +62,12 @@ def test_new_nested_keys_and_keys_the_runner_reads_are_accepted(config_file):
     assert isinstance(cfg, Config)
 
 
-def test_out_must_be_a_writable_file_in_an_existing_folder(tmp_path):
+def test_out_must_be_a_writable_file_and_its_missing_folders_are_created(tmp_path):
     check_output_file(None)
     check_output_file(str(tmp_path / 'metrics.json'))
-    with pytest.raises(SystemExit, match=r'the folder \S+missing does not exist; create it '
-                                         r'first \(mkdir -p \S+missing\)'):
-        check_output_file(str(tmp_path / 'missing' / 'metrics.json'))
+    check_output_file(str(tmp_path / 'missing' / 'deeper' / 'metrics.json'))
+    assert (tmp_path / 'missing' / 'deeper').is_dir()  # as mmengine's dump does
+    assert not (tmp_path / 'missing' / 'deeper' / 'metrics.json').exists()
     with pytest.raises(SystemExit, match=r'is a folder; give a file name in it'):
         check_output_file(str(tmp_path))
     new_folder = f'{tmp_path / "results"}/'  # abspath would drop the slash
@@ -64,8 +76,23 @@ def test_out_must_be_a_writable_file_in_an_existing_folder(tmp_path):
         check_output_file(new_folder)
     a_file = tmp_path / 'a_file'
     a_file.write_text('')
-    with pytest.raises(SystemExit, match=r'a_file is a file, not a folder'):
-        check_output_file(str(a_file / 'metrics.json'))
+    for below in (a_file / 'metrics.json', a_file / 'sub' / 'metrics.json'):
+        with pytest.raises(SystemExit, match=rf'^--out {below}: {a_file} is a file, not a '
+                                             r'folder; choose another path$'):
+            check_output_file(str(below))
+    assert a_file.read_text() == ''
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root may write into any folder')
+def test_out_in_a_folder_that_cannot_be_created_is_refused(tmp_path):
+    locked = tmp_path / 'locked'
+    locked.mkdir(mode=0o500)
+    try:
+        with pytest.raises(SystemExit, match=rf'^--out \S+: the folder {locked / "new"} '
+                                             r'cannot be created \(no write permission\)'):
+            check_output_file(str(locked / 'new' / 'metrics.json'))
+    finally:
+        locked.chmod(0o700)
 
 
 def _train_tool():
@@ -156,3 +183,70 @@ def test_a_malformed_dataset_stops_with_its_sentence_alone():
     with pytest.raises(ValueError, match='a bug'):  # any other error keeps its traceback
         with stop_on_input_errors():
             raise ValueError('a bug')
+
+
+HELPERS = """
+input_size = (64, 32)
+data_root = 'data/somewhere'
+train_pipeline = [dict(type='Resize', scale=input_size[::-1]), dict(type='PackInputs')]
+train_dataloader = dict(dataset=dict(type='Market1501', data_root=data_root,
+                                     pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type='Market1501', data_root=data_root, split='test'))
+reid_meta = dict(flag=True)
+"""
+
+
+@pytest.fixture
+def helpers_file(tmp_path):
+    path = tmp_path / 'helpers.py'
+    path.write_text(CONFIG + HELPERS)
+    return str(path)
+
+
+@pytest.mark.parametrize('key, instead', [
+    ('data_root', 'set train_dataloader.dataset.data_root and val_dataloader.dataset.data_root '
+                  'instead'),
+    ('input_size', 'write a config that inherits this one and restates the sizes derived from '
+                   'input_size (docs/reid.md, "Another input size")'),
+    ('train_pipeline.0.scale', 'set train_dataloader.dataset.pipeline.0.scale instead'),
+    ('reid_meta.flag', 'write a config that inherits this one (_base_) and sets, besides '
+                       'reid_meta, the entries derived from it')])
+def test_a_config_files_helper_variable_is_refused(helpers_file, key, instead):
+    """Read only while the file was evaluated (the dataloaders, the pipelines hold its value):
+    a new value would change nothing, so the key is refused, naming what to set instead."""
+    top = key.split('.')[0]
+    with pytest.raises(SystemExit, match='^' + re.escape(
+            f'--cfg-options {key}: {top} is a variable of the config {helpers_file} that the '
+            f'Runner does not read, and its value was already used when the config file was '
+            f'read, so setting it now changes nothing; {instead}') + '$'):
+        load_run_config(helpers_file, 'none', {key: 1}, None)
+    with pytest.raises(ValueError, match=f'--cfg-options {re.escape(key)}: {top} is a variable'):
+        init_model(helpers_file, cfg_options={key: 1})  # get_flops.py, pytorch2onnx.py, ...
+    cfg = load_run_config(helpers_file, 'none', {'train_dataloader.dataset.data_root': 'x',
+                                                 'val_dataloader.dataset.data_root': 'x'}, None)
+    assert cfg.train_dataloader.dataset.data_root == cfg.val_dataloader.dataset.data_root == 'x'
+
+
+def _runner_of(model: torch.nn.Module, dataset) -> SimpleNamespace:
+    """What check_classifier_size reads of a Runner: its model and its train loop's data."""
+    return SimpleNamespace(model=model, train_loop=SimpleNamespace(
+        dataloader=SimpleNamespace(dataset=dataset)))
+
+
+def test_a_classifier_with_fewer_outputs_than_training_identities_is_refused(tiny_market):
+    """The tiny Market-1501's train split holds 8 identities (labels 0..7): a 5-way
+    classifier is refused before any batch; 8 or more outputs, a model without a re-ID head
+    and data other than a re-ID training split are not looked at further."""
+    train = Market1501(data_root=str(tiny_market), split='train')
+    reid = torch.nn.Module()
+    for num_classes in (8, 12):
+        reid.head = BNNeckHead(in_channels=4, num_classes=num_classes)
+        check_classifier_size(_runner_of(reid, train))
+    reid.head = BNNeckHead(in_channels=4, num_classes=5)
+    with pytest.raises(ConfigError, match=r'^the training data has 8 identities but the re-ID '
+                                          r'classifier has 5 outputs, one per identity: set '
+                                          r'model\.head\.num_classes=8$'):
+        check_classifier_size(_runner_of(reid, train))
+    check_classifier_size(_runner_of(reid, Market1501(data_root=str(tiny_market), split='test')))
+    check_classifier_size(_runner_of(torch.nn.Linear(4, 5), train))
+    check_classifier_size(_runner_of(reid, list(range(100))))

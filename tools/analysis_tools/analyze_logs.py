@@ -53,7 +53,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def check_out(path: str) -> str:
     """The format matplotlib infers from ``--out``'s suffix (lower-cased, as it does); a
     ``SystemExit`` for a folder, a name without a suffix, a suffix matplotlib cannot write,
-    and what :func:`check_output_file` refuses (a missing or read-only folder)."""
+    and what :func:`check_output_file` refuses (a read-only folder, a file where a folder
+    should be); a missing folder is created."""
     check_output_file(path, example='curves.png')
     suffix = osp.splitext(path)[1][1:].lower()
     formats = sorted(FigureCanvasBase.get_supported_filetypes())

@@ -5,6 +5,7 @@ FLOPs follow mmengine's (fvcore's) convention: one multiply-add counts as one FL
     python tools/analysis_tools/get_flops.py CONFIG [--shape H W] [--cfg-options k=v ...]
 """
 import argparse
+from collections.abc import Sequence
 
 import torch
 from mmengine.analysis import get_model_complexity_info
@@ -38,6 +39,14 @@ def input_shape(cfg, shape) -> tuple[int, int]:
     raise SystemExit('the config defines no input_size: pass --shape H W')
 
 
+def size_origin(shape: Sequence[int] | None, height: int, width: int) -> str:
+    """Where the input size came from, to open an error message: ``--shape H W``, or the
+    config's ``input_size`` when no ``--shape`` was given."""
+    if shape:
+        return f'--shape {height} {width}'
+    return f"the config's input_size ({height}, {width}), used as no --shape was given"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model.')
     parser.add_argument('config')
@@ -54,8 +63,8 @@ def main() -> None:
         info = get_model_complexity_info(
             TensorForward(model), inputs=(torch.zeros(1, 3, height, width),),
             show_table=False, show_arch=False)
-    except ValueError as error:  # e.g. a --shape the model's attention was not built for
-        raise SystemExit(f'--shape {height} {width}: {error}') from None
+    except ValueError as error:  # e.g. a size the model's attention was not built for
+        raise SystemExit(f'{size_origin(args.shape, height, width)}: {error}') from None
     print(f'Input shape: (3, {height}, {width})')
     print(f"Params: {info['params']} ({info['params_str']})")
     print(f"FLOPs: {info['flops']} ({info['flops_str']}, one multiply-add = one FLOP)")

@@ -1,6 +1,9 @@
-"""MSMT17 (V1; V2 works with data_root=data/MSMT17_V2) at 256×128 for re-ID training and evaluation.
+"""MSMT17 (V1) at 256×128 for re-ID training and evaluation.
 
-Expected folder: data/MSMT17_V1/ (docs/reid.md, "Preparing re-ID datasets").
+Expected folder: data/MSMT17_V1/ (docs/reid.md, "Preparing re-ID datasets"). V2 loads the
+same way from its own folder: set data_root=data/MSMT17_V2 in reid_dataset of a config
+inheriting this one, or in each of train_, val_ and test_dataloader.dataset on the command
+line.
 """
 _base_ = ['./reid_256x128.py']
 reid_dataset = dict(type='MSMT17', data_root='data/MSMT17_V1')

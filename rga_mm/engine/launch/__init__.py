@@ -1,10 +1,12 @@
 """Starting a run, as the tools do: loading its config (naming the ``seg`` extra where one
-needs it, refusing mistyped ``--cfg-options``), the command line that tools/train.py and
-tools/test.py share, and distributed set-up (gloo without CUDA, a bounded wait for a hung
-rank).
+needs it, refusing mistyped ``--cfg-options`` and ones that would change nothing), the
+command line that tools/train.py and tools/test.py share, distributed set-up (gloo without
+CUDA, a bounded wait for a hung rank) and, before training, a re-ID classifier checked
+against the number of training identities.
 
 Not imported by ``import rga_mm``: only the tools and :mod:`rga_mm.apis` use it.
 """
+from .classifier_size import check_classifier_size
 from .config import (
     SEGMENTATION_EXTRA,
     load_config,
@@ -31,7 +33,8 @@ from .run_config import (
 
 __all__ = [
     'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CollectiveTimeoutError',
-    'add_run_arguments', 'build_checked_runner', 'check_output_file', 'dist_timeout',
+    'add_run_arguments', 'build_checked_runner', 'check_classifier_size', 'check_output_file',
+    'dist_timeout',
     'explain_timeouts', 'load_config', 'load_run_config', 'merge_cfg_options',
     'parse_run_args', 'prepare_cpu_distributed', 'require_segmentation',
     'segmentation_unavailable', 'stop_on_input_errors'

@@ -9,11 +9,15 @@ registry import; this module names the extra instead.
 mmengine's ``Config.merge_from_dict`` adds any key it is given, so ``randomnes.seed=5``
 creates a top-level entry nobody reads and the run goes on with the old seed;
 :func:`merge_cfg_options` refuses unknown top-level keys instead, naming the closest one, and
-new nested keys that look like a misspelt existing one (``train_cfg.max_epoch``).
+new nested keys that look like a misspelt existing one (``train_cfg.max_epoch``). It also
+refuses the config file's helper variables (``input_size``, ``data_root``, ``reid_dataset``,
+``train_pipeline``, ...): the file used them while it was read, to fill in what the Runner
+reads, so setting one afterwards changes nothing.
 """
 import difflib
 import importlib
 import inspect
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +87,17 @@ RUNNER_KEYS = frozenset(
 
 
 def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> None:
-    """``cfg.merge_from_dict(options)``, refusing a key whose first part is neither in the
-    config nor read by mmengine's Runner (a typo would be silently ignored), and a new key
-    inside an existing dict that is a near-spelling of one of its keys.
+    """``cfg.merge_from_dict(options)``, refusing a key that would change nothing: one whose
+    first part is neither in the config nor read by mmengine's Runner (a typo), one inside a
+    helper variable of the config file, and a new key inside an existing dict that is a
+    near-spelling of one of its keys.
+
+    A helper variable is a top-level key that the Runner does not read (``input_size``,
+    ``data_root``, ``reid_dataset``, ``train_pipeline``, ...): the config file used it while
+    it was read, to derive what the Runner reads (the pipelines, the RGA modules' sizes, the
+    dataloaders' datasets), so a new value reaches none of those (:func:`check_not_helper`).
+    A tool that reads one itself (``input_size`` in get_flops.py) would then measure a model
+    that was not built for it.
 
     Adding a new entry inside an existing dict (an option of a transform, a hook) is
     legitimate, so a nested key is refused only when it is that close to an existing
@@ -93,21 +105,14 @@ def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> No
     (``env_cfg.cudnn_bencmark``) or fail the run where it is read, perhaps hours in.
 
     Raises:
-        ValueError: one sentence naming the key, the closest existing key and ``source``.
+        ValueError: one sentence naming the key, what to set instead and ``source``.
     """
     if not options:
         return
-    known = set(cfg.keys()) | RUNNER_KEYS
     where = f'the config {source}' if source else 'the config'
     for key in options:
-        top = key.split('.')[0]
-        if top not in known:
-            close = difflib.get_close_matches(top, sorted(known), n=1)
-            hint = (f'did you mean {close[0]!r}?' if close else
-                    f'its top-level keys are {", ".join(sorted(cfg.keys()))}')
-            raise ValueError(
-                f'--cfg-options {key}: {where} has no top-level key {top!r} and mmengine\'s '
-                f'Runner does not read one, so the option would be ignored; {hint}')
+        check_known_top_level(cfg, key, where)
+        check_not_helper(cfg, key, where)
         sibling = misspelt_sibling(cfg, key)
         if sibling is not None:
             parent, name = key.rsplit('.', 1)
@@ -116,6 +121,94 @@ def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> No
                 f'{sibling!r}? (a new key this close to an existing one is taken for a '
                 f'typo; to add it on purpose, set it in a config file)')
     cfg.merge_from_dict(options)
+
+
+def check_known_top_level(cfg: Config, key: str, where: str) -> None:
+    """Refuse ``key`` when its first part is neither in ``cfg`` nor read by the Runner,
+    naming the closest key that can be set."""
+    top = key.split('.')[0]
+    if top in cfg or top in RUNNER_KEYS:
+        return
+    close = difflib.get_close_matches(top, sorted(RUNNER_KEYS), n=1)
+    settable = sorted(name for name in cfg.keys() if name in RUNNER_KEYS)
+    hint = (f'did you mean {close[0]!r}?' if close else
+            f'its top-level keys are {", ".join(settable)}')
+    raise ValueError(
+        f'--cfg-options {key}: {where} has no top-level key {top!r} and mmengine\'s '
+        f'Runner does not read one, so the option would be ignored; {hint}')
+
+
+def check_not_helper(cfg: Config, key: str, where: str) -> None:
+    """Refuse ``key`` when its first part is a helper variable of the config file: a
+    top-level key of ``cfg`` that the Runner does not read (module docstring)."""
+    top = key.split('.')[0]
+    if top not in cfg or top in RUNNER_KEYS:
+        return
+    raise ValueError(
+        f'--cfg-options {key}: {top} is a variable of {where} that the Runner does not '
+        f'read, and its value was already used when the config file was read, so setting '
+        f'it now changes nothing; {instead_of_helper(cfg, key)}')
+
+
+def instead_of_helper(cfg: Config, key: str) -> str:
+    """What to do instead of setting ``key`` inside a helper variable: set the entries the
+    Runner reads that hold its value, where there are such (:func:`copies_of`), or write a
+    config that inherits this one and restates what was derived from it."""
+    top = key.split('.')[0]
+    paths = [f'{path}{key[len(top):]}' for path in copies_of(cfg, top)]
+    if not paths and key.split('.')[-1] == 'data_root':
+        paths = [f'{loader}.dataset.data_root' for loader in DATALOADERS
+                 if 'data_root' in ((cfg.get(loader) or {}).get('dataset') or {})]
+    if paths:
+        return f'set {join_names(paths)} instead'
+    if top in ('input_size', 'stage_shapes'):
+        return ('write a config that inherits this one and restates the sizes derived from '
+                'input_size (docs/reid.md, "Another input size")')
+    if top == 'custom_imports':  # mmengine imports them as it reads the file
+        return 'write a config that inherits this one (_base_) and sets custom_imports there'
+    return (f'write a config that inherits this one (_base_) and sets, besides {top}, the '
+            f'entries derived from it')
+
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def copies_of(cfg: Config, top: str) -> list[str]:
+    """Dotted paths, in config order, of the entries the Runner reads that received the
+    value of the helper dict or list ``top`` (a dataloader's ``dataset`` filled from
+    ``reid_dataset``, its ``pipeline`` from ``train_pipeline``); [] for a helper of another
+    type."""
+    value = cfg[top]
+    if not isinstance(value, (dict, list)) or not value:
+        return []
+    return [path for name in cfg.keys() if name in RUNNER_KEYS
+            for path in _paths_holding(name, cfg[name], value)]
+
+
+def _paths_holding(path: str, node: Any, value: dict | list) -> Iterator[str]:
+    """``path`` if ``node`` holds ``value`` (:func:`holds`), else the paths below it that do."""
+    if holds(node, value):
+        yield path
+    elif isinstance(node, dict):
+        for name, child in node.items():
+            yield from _paths_holding(f'{path}.{name}', child, value)
+    elif isinstance(node, (list, tuple)):
+        for index, child in enumerate(node):
+            yield from _paths_holding(f'{path}.{index}', child, value)
+
+
+def holds(node: Any, value: dict | list) -> bool:
+    """Whether ``node`` is a copy of ``value``: equal to it, or, for a dict, a dict holding
+    all of its items (a dataloader's dataset adds ``split`` and ``pipeline``)."""
+    if isinstance(value, dict):
+        return isinstance(node, dict) and all(
+            name in node and node[name] == item for name, item in value.items())
+    return node == value
+
+
+def join_names(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f'{", ".join(names[:-1])} and {names[-1]}'
 
 
 def misspelt_sibling(cfg: Config, key: str) -> str | None:

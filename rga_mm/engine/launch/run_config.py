@@ -71,12 +71,10 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
 
 def check_work_dir(work_dir: str) -> None:
     """Stop now if ``work_dir`` or a folder above it is a file (the Runner cannot make it)."""
-    path = osp.abspath(work_dir)
-    while path != osp.dirname(path):
-        if osp.exists(path) and not osp.isdir(path):
-            raise SystemExit(f'work dir {work_dir}: {path} is a file, not a folder; choose '
-                             f'another --work-dir')
-        path = osp.dirname(path)
+    a_file = file_above(osp.abspath(work_dir))
+    if a_file is not None:
+        raise SystemExit(f'work dir {work_dir}: {a_file} is a file, not a folder; choose '
+                         f'another --work-dir')
 
 
 def keep_workers_only_with_workers(cfg: Config) -> None:
@@ -112,9 +110,10 @@ def stop_on_input_errors() -> Iterator[None]:
 
 def check_output_file(path: str | None, option: str = '--out',
                       example: str = 'metrics.json') -> None:
-    """Stop now, not after a whole evaluation, if the file ``path`` cannot be written: its
-    folder is missing or read-only, or ``path`` is a folder (the error suggests the file
-    ``example`` in it)."""
+    """Make sure, now and not after a whole evaluation, that the file ``path`` can be
+    written: its missing folders are created (as mmengine's ``dump`` does), and a ``path``
+    that is a folder (the error suggests the file ``example`` in it), below a file, or in a
+    folder without write permission stops the tool."""
     if path is None:
         return
     folder = osp.dirname(osp.abspath(path))
@@ -122,15 +121,30 @@ def check_output_file(path: str | None, option: str = '--out',
         kind = 'is a folder' if osp.isdir(path) else 'ends in a separator, so names a folder'
         raise SystemExit(f'{option} {path} {kind}; give a file name in it, e.g. '
                          f'{osp.join(path, example)}')
-    if osp.exists(folder) and not osp.isdir(folder):
-        raise SystemExit(f'{option} {path}: {folder} is a file, not a folder; choose another '
+    a_file = file_above(folder)
+    if a_file is not None:
+        raise SystemExit(f'{option} {path}: {a_file} is a file, not a folder; choose another '
                          f'path')
-    if not osp.isdir(folder):
-        raise SystemExit(f'{option} {path}: the folder {folder} does not exist; create it '
-                         f'first (mkdir -p {folder}) or choose another path')
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:  # no write permission, a read-only file system, ...
+        reason = ('no write permission' if isinstance(error, PermissionError) else
+                  error.strerror or type(error).__name__)
+        raise SystemExit(f'{option} {path}: the folder {folder} cannot be created '
+                         f'({reason}); choose another path') from None
     if not os.access(folder, os.W_OK) or (osp.exists(path) and not os.access(path, os.W_OK)):
         raise SystemExit(f'{option} {path} cannot be written (no write permission); choose '
                          f'another path')
+
+
+def file_above(folder: str) -> str | None:
+    """``folder`` or the first folder above it that exists as a file, or None."""
+    path = folder
+    while path != osp.dirname(path):
+        if osp.exists(path) and not osp.isdir(path):
+            return path
+        path = osp.dirname(path)
+    return None
 
 
 def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: str | None,

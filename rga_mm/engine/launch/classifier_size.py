@@ -1,0 +1,53 @@
+"""Checking, before the first training iteration, that a re-ID classifier has an output for
+every training identity.
+
+:class:`~rga_mm.models.reid.BNNeckHead` finds a label beyond its classifier only when a batch
+holding one arrives, which may be late in the first epoch; :func:`check_classifier_size`
+compares the two numbers as soon as the Runner's training data is loaded.
+"""
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from torch import nn
+
+from rga_mm.datasets.reid_dataset import ReIDDataset
+from rga_mm.errors import ConfigError
+from rga_mm.models.reid.bnneck_head import BNNeckHead
+
+
+def classifier_size(model: nn.Module) -> int | None:
+    """The number of identities the re-ID head of ``model`` (a DDP wrapper is looked
+    through) tells apart, ``model.head.num_classes``; None without a re-ID head."""
+    model = model.module if is_model_wrapper(model) else model
+    head = getattr(model, 'head', None)
+    if not isinstance(head, BNNeckHead):
+        return None
+    return head.classifier.out_features
+
+
+def training_identities(dataset: object) -> int | None:
+    """How many identities a re-ID training split holds (its labels are 0..K-1, see
+    :class:`~rga_mm.datasets.reid_dataset.ReIDDataset`); None for any other dataset."""
+    if not isinstance(dataset, ReIDDataset) or dataset.split != 'train':
+        return None
+    return len({dataset.get_data_info(index)['gt_label'] for index in range(len(dataset))})
+
+
+def check_classifier_size(runner: Runner) -> None:
+    """Refuse a re-ID model whose classifier has fewer outputs than the training data has
+    identities, before the first iteration.
+
+    Reading ``runner.train_loop`` builds the training loop and its data loader, which
+    mmengine's ``Runner.train()`` would build first thing, in the same order, and then
+    reuses; CIFAR, segmentation and other non-re-ID runs are not looked at.
+
+    Raises:
+        ConfigError: one sentence naming both numbers and the ``num_classes`` to set.
+    """
+    outputs = classifier_size(runner.model)
+    if outputs is None or runner.train_loop is None:
+        return
+    identities = training_identities(runner.train_loop.dataloader.dataset)
+    if identities is not None and identities > outputs:
+        raise ConfigError(f'the training data has {identities} identities but the re-ID '
+                          f'classifier has {outputs} outputs, one per identity: set '
+                          f'model.head.num_classes={identities}')
