@@ -13,8 +13,9 @@ One path for every tool that takes weights (``tools/test.py``, ``tools/train.py`
    from the model's. mmengine's Runner loads ``load_from`` with ``strict=False``: it logs
    the missing keys and goes on with random weights, so a wrong checkpoint gives a wrong
    number with exit status 0. Partial loading stays possible on purpose: ``--partial-load``
-   in the tools, ``strict=False`` in :func:`rga_mm.apis.init_model`; even then a state dict
-   that fills none of the model's tensors is refused.
+   in the tools, ``strict=False`` in :func:`rga_mm.apis.init_model`,
+   :func:`rga_mm.apis.get_model` and :class:`rga_mm.apis.ReIDInferencer` (the refusal names
+   both); even then a state dict that fills none of the model's tensors is refused.
 
 mmengine has the loading (``CheckpointLoader``, ``load_state_dict``) but none of these
 checks, so they are written here; the loading itself stays mmengine's.
@@ -29,9 +30,10 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader
 from torch import nn
 
-PARTIAL_HINT = ('if it is meant to fill only part of the model, pass --partial-load to the '
-                'tool (strict=False to rga_mm.apis.init_model) to load just the tensors whose '
-                'names and shapes match')
+# the two ways to load a checkpoint partially: the tools' option and the API's argument
+PARTIAL_HINT = ('if it is meant to fill only part of the model, pass --partial-load to a '
+                'command-line tool, or strict=False to rga_mm.apis.init_model, get_model or '
+                'ReIDInferencer, to load just the tensors whose names and shapes match')
 # the first bytes of the files torch.save writes: a zip archive, or the legacy format's
 # pickled magic number
 TORCH_FILE_HEADS = (b'PK\x03\x04', b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19')

@@ -42,6 +42,11 @@ from mmengine.config import Config
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
+from rga_mm.visualization.image_inputs import (
+    pipeline_channel_order,
+    preprocessed_channel_order,
+)
+
 RELATIVE_TOLERANCE = 1e-4
 INPUT_NAME = 'input'
 DEPLOY_EXTRA = "pip install 'rga_mm[deploy]' (onnx, onnxscript and onnxruntime)"
@@ -147,50 +152,85 @@ class Preprocessing:
     Attributes:
         mean, std: per-channel statistics on the 0-255 scale, in the graph's channel order
             (``None``: no normalisation).
-        reverse_channels: the preprocessor reverses the channel order (BGR → RGB for images
-            read by mmcv).
+        reverse_channels: the preprocessor reverses the channel order of what the test
+            pipeline delivers (``to_rgb``, ``bgr_to_rgb`` or ``rgb_to_bgr``).
+        channel_order: ``'rgb'`` or ``'bgr'``, the order the graph takes; ``None`` when the
+            config has no test pipeline to tell it.
+        source_order: ``'bgr'`` when the test pipeline reads image files (OpenCV decodes to
+            BGR), ``'rgb'`` for datasets of decoded RGB arrays (CIFAR); ``None`` as above.
     """
     mean: tuple[float, ...] | None
     std: tuple[float, ...] | None
     reverse_channels: bool
+    channel_order: str | None = None
+    source_order: str | None = None
+
+    def describe_order(self) -> str:
+        """The graph's channel order, where it comes from, and what images read with
+        OpenCV need."""
+        step = ('the data preprocessor reverses that order' if self.reverse_channels
+                else 'the data preprocessor keeps that order')
+        if self.channel_order is None:
+            return (f"channels in the order the config's test pipeline delivers them, which "
+                    f'the config does not tell (no test_dataloader.dataset.pipeline); {step}')
+        source = ('the test pipeline reads image files as BGR' if self.source_order == 'bgr'
+                  else 'the dataset holds RGB images')
+        hint = ('images read with cv2 or mmcv are BGR: reverse their channels'
+                if self.channel_order == 'rgb' else 'as cv2 and mmcv read images')
+        return f'channels in {self.channel_order.upper()} order ({source} and {step}; {hint})'
 
     def describe(self, shape: Sequence[int]) -> str:
         """One paragraph for a user who feeds the graph images of (H, W) = ``shape``."""
         height, width = shape
-        order = ('channels in RGB order (mmcv reads images as BGR: reverse the channels)'
-                 if self.reverse_channels else
-                 'channels in the order the config\'s test pipeline delivers them (the data '
-                 'preprocessor keeps it)')
         if self.mean is None:
             values = 'pixel values as the pipeline delivers them (no normalisation)'
         else:
             values = (f'each channel normalised as (value - mean) / std on the 0-255 scale '
                       f'with mean = {_numbers(self.mean)} and std = {_numbers(self.std)}')
         return (f'float32 (B, 3, {height}, {width}): images resized to {height}×{width} '
-                f'(H×W), {order}, {values}, in (B, C, H, W) layout')
+                f'(H×W), {self.describe_order()}, {values}, in (B, C, H, W) layout')
 
     def to_json(self) -> str:
+        """The file's ``preprocessing`` metadata: mean, std, reverse_channels and
+        channel_order (the graph's, ``'rgb'`` or ``'bgr'``)."""
         return json.dumps(dict(mean=self.mean, std=self.std,
-                               reverse_channels=self.reverse_channels))
+                               reverse_channels=self.reverse_channels,
+                               channel_order=self.channel_order))
 
 
 def _numbers(values: Sequence[float]) -> str:
     return '(' + ', '.join(str(v) for v in values) + ')'
 
 
+def config_test_pipeline(cfg: Config) -> list | None:
+    """The transforms of ``test_dataloader.dataset.pipeline`` (looking through dataset
+    wrappers, which keep theirs in ``dataset``); ``None`` when the config has none."""
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    while 'pipeline' not in dataset and isinstance(dataset.get('dataset'), dict):
+        dataset = dataset['dataset']
+    return dataset.get('pipeline')
+
+
 def preprocessing_of(cfg: Config) -> Preprocessing:
     """The normalisation and channel order of the config's data preprocessor (mmengine's,
     mmpretrain's or mmseg's): ``model.data_preprocessor``, else the top-level
     ``data_preprocessor``, which mmengine's Runner merges into the model (the CIFAR configs
-    keep it there)."""
+    keep it there). The graph's channel order is the test pipeline's, reversed when the
+    preprocessor swaps channels (``preprocessed_channel_order`` of
+    :mod:`rga_mm.visualization.image_inputs`): RGB for rga_mm's re-ID, CIFAR and Cityscapes
+    configs."""
     preprocessor = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
     mean, std = preprocessor.get('mean'), preprocessor.get('std')
     # mmpretrain: to_rgb; mmengine and mmseg: bgr_to_rgb or rgb_to_bgr (the same swap)
     reverse = any(preprocessor.get(key, False)
                   for key in ('to_rgb', 'bgr_to_rgb', 'rgb_to_bgr'))
+    pipeline = config_test_pipeline(cfg)
+    orders = ((None, None) if pipeline is None else
+              (preprocessed_channel_order(pipeline, reverse), pipeline_channel_order(pipeline)))
     if mean is None or std is None:
-        return Preprocessing(None, None, reverse)
-    return Preprocessing(tuple(float(v) for v in mean), tuple(float(v) for v in std), reverse)
+        return Preprocessing(None, None, reverse, *orders)
+    return Preprocessing(tuple(float(v) for v in mean), tuple(float(v) for v in std), reverse,
+                         *orders)
 
 
 def describe_output(module: ExportedForward, shape: Sequence[int]) -> str:

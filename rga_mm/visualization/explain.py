@@ -9,6 +9,8 @@ decides the score the CAM explains:
 * segmentation (mmseg segmentors, (B, K, h, w) logits): the mean logit of ``target_class``
   over the pixels predicted as that class (over all pixels if there is none), default the
   class predicted on most pixels.
+
+A target class is refused for a re-ID model: its embedding has no classes to choose from.
 """
 from dataclasses import dataclass, field
 
@@ -53,6 +55,20 @@ def cam_layer_candidates(model: nn.Module, layer: str | None) -> list[nn.Module]
         top_level = [name for name, _ in model.named_children()]
         raise ValueError(f'the model has no submodule {layer!r} for the CAM; its top-level '
                          f'submodules are {top_level}') from None
+
+
+def check_target_class(model: nn.Module, target_class: int | None,
+                       name: str = 'target_class') -> None:
+    """Refuse a ``target_class`` for a model without classes (a re-ID model, whose CAM
+    explains the embedding norm) in one sentence naming ``name``, the option that gave it;
+    ``None`` passes, and so does any class for the other models (their output tells how
+    many classes they have, see :func:`explain_attention`)."""
+    if is_model_wrapper(model):
+        model = model.module
+    if target_class is not None and isinstance(model, ReIDModel):
+        raise ValueError(f'{name} {target_class} is for classification and segmentation '
+                         f'models, but this re-ID model has no classes (its CAM explains the '
+                         f'embedding norm): leave {name} out')
 
 
 def _scores(model: nn.Module, inputs: Tensor, target_class: int | None,
@@ -100,7 +116,8 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: str | None = 
             preprocessor).
         cam_layer: dotted name of the module whose output map the CAM explains; default
             the neck if it outputs a map, else the backbone.
-        target_class: class whose score the CAM explains (classification, segmentation).
+        target_class: class whose score the CAM explains (classification, segmentation);
+            refused for a re-ID model (:func:`check_target_class`).
         weighting: ``'element'`` (LayerCAM) or ``'channel'`` (Grad-CAM); see
             :mod:`rga_mm.visualization.grad_cam`.
 
@@ -109,6 +126,7 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: str | None = 
     """
     if is_model_wrapper(model):
         model = model.module
+    check_target_class(model, target_class)
     if model.training:
         raise ValueError('explain_attention needs the model in eval mode (call model.eval()): '
                          'in training mode BatchNorm would mix the images of the batch')

@@ -11,6 +11,7 @@ from rga_mm.apis import (
     CheckpointError,
     check_checkpoint_fits,
     check_resumable,
+    get_model,
     init_model,
     load_state_dict_file,
     read_checkpoint,
@@ -114,3 +115,31 @@ def test_init_model_refuses_another_models_weights_unless_not_strict(tmp_path):
     partial = init_model(config, checkpoint=str(checkpoint), strict=False)
     for key, value in backbone_only.items():
         assert torch.equal(partial.state_dict()[key], value), key
+
+
+BOTH_WAYS = ('pass --partial-load to a command-line tool, or strict=False to '
+             'rga_mm.apis.init_model, get_model or ReIDInferencer, to load just the tensors '
+             'whose names and shapes match')
+
+
+def test_a_refusal_names_the_tools_option_and_the_apis_argument():
+    """Missing keys and other shapes alike: a refusal reaches tool and API users, so it names
+    both ways to load partially."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), nn.Linear(4, 2))
+    missing = {k: v for k, v in model.state_dict().items() if k.startswith('0.')}
+    other_shape = dict(model.state_dict(), **{'1.bias': torch.zeros(3)})
+    for state_dict in (missing, other_shape):
+        with pytest.raises(CheckpointError, match=re.escape(BOTH_WAYS) + '$'):
+            check_checkpoint_fits(model, state_dict, 'ckpt.pth')
+
+
+def test_get_model_names_its_strict_argument_for_a_checkpoint_that_does_not_fit(tmp_path):
+    name = 'rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32'
+    backbone_only = {k: v for k, v in get_model(name).state_dict().items()
+                     if k.startswith('backbone.')}
+    checkpoint = _save(tmp_path / 'backbone.pth', {'state_dict': backbone_only})
+    with pytest.raises(CheckpointError, match=r'misses \d+ .*strict=False to '
+                                              r'rga_mm\.apis\.init_model, get_model or '
+                                              r'ReIDInferencer'):
+        get_model(name, checkpoint=str(checkpoint))
+    get_model(name, checkpoint=str(checkpoint), strict=False)

@@ -21,12 +21,18 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from onnx import numpy_helper
 from torch import nn
 
 from rga_mm.apis import init_model
-from rga_mm.deployment.onnx_export import ExportError, export_onnx, relative_difference
+from rga_mm.deployment.onnx_export import (
+    ExportError,
+    export_onnx,
+    preprocessing_of,
+    relative_difference,
+)
 from rga_mm.models.attention import RGA
 from rga_mm.models.attention.reference_grid import pooling_matrix
 
@@ -130,6 +136,41 @@ def test_relative_difference_is_max_abs_over_the_largest_reference_value():
     assert relative_difference(np.zeros(3), np.zeros(3)) == (0.0, 0.0)
 
 
+READS_BGR = 'the test pipeline reads image files as BGR'
+HOLDS_RGB = 'the dataset holds RGB images'
+
+
+@pytest.mark.parametrize('config, options, order, source', [
+    (REID_CONFIG, {}, 'rgb', f'{READS_BGR} and the data preprocessor reverses that order'),
+    (CIFAR_CONFIG, {}, 'rgb', f'{HOLDS_RGB} and the data preprocessor keeps that order'),
+    (SEG_CONFIG, {}, 'rgb', f'{READS_BGR} and the data preprocessor reverses that order'),
+    (REID_CONFIG, {'model.data_preprocessor.to_rgb': False}, 'bgr',
+     f'{READS_BGR} and the data preprocessor keeps that order'),
+    (CIFAR_CONFIG, {'data_preprocessor.to_rgb': True}, 'bgr',
+     f'{HOLDS_RGB} and the data preprocessor reverses that order'),
+], ids=['reid', 'cifar', 'cityscapes', 'reid-bgr', 'cifar-bgr'])
+def test_the_channel_order_the_graph_takes_is_named(config, options, order, source):
+    """The test pipeline's order (BGR from files, RGB from CIFAR's arrays), reversed when
+    the data preprocessor swaps channels, in the printed text and in the metadata."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(options)
+    preprocessing = preprocessing_of(cfg)
+    assert preprocessing.channel_order == order
+    hint = ('images read with cv2 or mmcv are BGR: reverse their channels' if order == 'rgb'
+            else 'as cv2 and mmcv read images')
+    assert (f'channels in {order.upper()} order ({source}; {hint})'
+            in preprocessing.describe((8, 8)))
+    assert json.loads(preprocessing.to_json())['channel_order'] == order
+
+
+def test_a_config_without_a_test_pipeline_says_the_order_is_unknown():
+    cfg = Config(dict(model=dict(data_preprocessor=dict(mean=[0] * 3, std=[1] * 3))))
+    preprocessing = preprocessing_of(cfg)
+    assert preprocessing.channel_order is None
+    assert 'which the config does not tell (no test_dataloader.dataset.pipeline)' in (
+        preprocessing.describe((8, 8)))
+
+
 def test_reid_embedding_from_the_command_line(reid, tmp_path):
     """§4.1's network (the demo's ResNet-18 + RGA-SC): images → post-BN test embedding."""
     model, checkpoint = reid
@@ -140,7 +181,9 @@ def test_reid_embedding_from_the_command_line(reid, tmp_path):
     assert "output 'embedding' (1, 512)" in result.stdout
     assert "input 'input' (1, 3, 64, 32)" in result.stdout
     # the preprocessing the user must apply, from the config's data preprocessor
-    assert 'channels in RGB order' in result.stdout
+    assert ('channels in RGB order (the test pipeline reads image files as BGR and the data '
+            'preprocessor reverses that order; images read with cv2 or mmcv are BGR: reverse '
+            'their channels)' in result.stdout)
     assert ('mean = (123.675, 116.28, 103.53) and std = (58.395, 57.12, 57.375)'
             in result.stdout)
     relative, = _printed_relative(result.stdout)
@@ -148,7 +191,8 @@ def test_reid_embedding_from_the_command_line(reid, tmp_path):
 
     props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert json.loads(props['preprocessing']) == dict(
-        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], reverse_channels=True)
+        mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], reverse_channels=True,
+        channel_order='rgb')
     exact = _float64(model)
     assert _onnxruntime_relative(out, lambda x: exact(x, mode='tensor'), (64, 32), 1) <= TARGET
 
@@ -161,7 +205,11 @@ def test_cifar_classifier_logits_at_a_chosen_opset(tool, cifar, tmp_path, capsys
     stdout = capsys.readouterr().out
     assert "(opset 18)" in stdout and "output 'logits' (1, 10)" in stdout
     # the data preprocessor of the dataset base (top level, merged by the Runner)
-    assert 'the data preprocessor keeps it' in stdout  # to_rgb=False
+    # CIFAR's dataset holds RGB arrays and to_rgb=False keeps them: the graph takes RGB
+    assert ('channels in RGB order (the dataset holds RGB images and the data preprocessor '
+            'keeps that order; images read with cv2 or mmcv are BGR' in stdout)
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(props['preprocessing'])['channel_order'] == 'rgb'
     assert 'mean = (125.307, 122.961, 113.8575)' in stdout
     assert _printed_relative(stdout)[0] <= TARGET
     assert onnx.load(str(out)).opset_import[0].version == 18

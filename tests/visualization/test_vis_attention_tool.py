@@ -21,6 +21,7 @@ from rga_mm.apis import init_model
 from rga_mm.registry import DATASETS
 from rga_mm.synthetic import generate_synthetic_market
 from rga_mm.visualization.attention_visualizer import PANEL_GAP, TITLE_HEIGHT
+from rga_mm.visualization.explain import explain_attention
 from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
 
 ROOT = Path(__file__).parents[2]
@@ -174,3 +175,39 @@ def test_cifar_files_are_read_as_rgb_like_its_arrays(tmp_path):
     not_an_image.write_text('not an image')
     with pytest.raises(ValueError, match='notes.png could not be decoded'):
         load_image_file(str(not_an_image), pipeline, channel_order)
+
+
+@pytest.mark.parametrize('option, message', [
+    (('--panel-height', 0), 'argument --panel-height: must be at least 8 pixels, got 0'),
+    (('--panel-height', 7), 'argument --panel-height: must be at least 8 pixels, got 7'),
+    (('--input-size', 0, 0), 'argument --input-size: must be a positive integer, got 0'),
+    (('--input-size', 64, -32), 'argument --input-size: must be a positive integer, got -32'),
+])
+def test_sizes_below_the_minimum_are_refused_by_argparse(tmp_path, capsys, option, message):
+    """Before anything is loaded: neither the checkpoint nor the image exists."""
+    with pytest.raises(SystemExit) as exit_info:
+        vis_attention(REID_CONFIG, tmp_path / 'missing.pth', tmp_path / 'missing.png',
+                      '--out', tmp_path / 'out', *option)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f': error: {message}')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_a_target_class_is_refused_for_a_reid_model(tmp_path):
+    """The re-ID CAM explains the embedding norm, which has no classes: a target class is
+    refused before any image is read or the output folder is made."""
+    checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
+    not_an_image = tmp_path / 'notes.png'
+    not_an_image.write_text('not an image')
+    with pytest.raises(SystemExit, match=r'^--target-class 5 is for classification and '
+                                         r'segmentation models, but this re-ID model has no '
+                                         r'classes \(its CAM explains the embedding norm\): '
+                                         r'leave --target-class out$'):
+        vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out',
+                      '--target-class', 5)
+    assert not (tmp_path / 'out').exists()
+
+    model = init_model(REID_CONFIG)
+    with pytest.raises(ValueError, match=r'^target_class 0 is for classification and '
+                                         r'segmentation models.*leave target_class out$'):
+        explain_attention(model, torch.zeros(1, 3, 64, 32), target_class=0)

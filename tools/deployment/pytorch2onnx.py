@@ -12,8 +12,9 @@ in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), 
 
 1. builds the config's model and loads the checkpoint, which must fit it (every tensor name
    and shape) unless ``--partial-load`` is given;
-2. prints the preprocessing an image needs (also stored in the file's metadata as
-   ``preprocessing``);
+2. prints the preprocessing an image needs: the channel order the graph takes (the test
+   pipeline's, reversed when the data preprocessor swaps channels; RGB for rga_mm's
+   configs), mean and std (also stored in the file's metadata as ``preprocessing``);
 3. exports at (H, W) = ``--shape`` (default: the config's ``input_size``, else its
    ``crop_size``) for batch 1, or any batch with ``--dynamic-batch``;
 4. runs the file with ONNX Runtime and the model with PyTorch on random normalised images

@@ -5,14 +5,16 @@
         [--input-size H W] [--panel-height PX] [--device cpu] [--partial-load] \
         [--cfg-options k=v ...]
 
-Works for the configs of all three tasks: re-ID (the CAM explains the embedding), CIFAR
-classification and Cityscapes segmentation (the CAM explains a class: ``--target-class``,
-default the predicted one). An IMAGE may be a folder: its image files are drawn in name
-order. Each image gives ``DIR/<image name>.png``; images are fed through the config's test
-pipeline (see ``rga_mm.visualization.image_inputs``). CIFAR's pipeline has no resize step, so
-pass ``--input-size 32 32`` for images of other sizes. Every image is read once before the
-first is drawn, so an unreadable one stops the tool at once, named. The checkpoint must fit
-the config's model (every tensor name and shape) unless ``--partial-load`` is given.
+Works for the configs of all three tasks: re-ID (the CAM explains the embedding, which has
+no classes, so ``--target-class`` is refused), CIFAR classification and Cityscapes
+segmentation (the CAM explains a class: ``--target-class``, default the predicted one). An
+IMAGE may be a folder: its image files are drawn in name order. Each image gives
+``DIR/<image name>.png``; images are fed through the config's test pipeline (see
+``rga_mm.visualization.image_inputs``). CIFAR's pipeline has no resize step, so pass
+``--input-size 32 32`` for images of other sizes. Sizes below 1 (``--input-size``) or 8
+(``--panel-height``) are refused before anything is loaded. Every image is read once before
+the first is drawn, so an unreadable one stops the tool at once, named. The checkpoint must
+fit the config's model (every tensor name and shape) unless ``--partial-load`` is given.
 """
 import argparse
 from collections.abc import Sequence
@@ -25,9 +27,14 @@ import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
+from rga_mm.deployment.arguments import int_at_least, positive_int
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
+from rga_mm.visualization.explain import check_target_class
 from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
+
+# the smallest panel_height AttentionVisualizer draws
+MIN_PANEL_HEIGHT = 8
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -39,13 +46,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cam-layer', help='dotted name of the module whose output the CAM '
                         'explains (default: the neck if it outputs a map, else the backbone)')
     parser.add_argument('--target-class', type=int,
-                        help='class the CAM explains (classification, segmentation)')
+                        help='class the CAM explains (classification, segmentation; refused '
+                        'for re-ID models, whose CAM explains the embedding)')
     parser.add_argument('--weighting', choices=['element', 'channel'], default='element',
                         help="CAM weighting: 'element' (LayerCAM) or 'channel' (Grad-CAM)")
-    parser.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
-                        help='resize images to H×W before the test pipeline')
-    parser.add_argument('--panel-height', type=int, default=256,
-                        help='displayed height of each panel in pixels')
+    parser.add_argument('--input-size', type=positive_int, nargs=2, metavar=('H', 'W'),
+                        help='resize images to H×W before the test pipeline (positive '
+                        'integers)')
+    parser.add_argument('--panel-height', type=int_at_least(MIN_PANEL_HEIGHT, 'pixels'),
+                        default=256, help='displayed height of each panel in pixels '
+                        f'(at least {MIN_PANEL_HEIGHT}; default %(default)s)')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -89,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         model = init_model(args.config, args.checkpoint, args.device, args.cfg_options,
                            strict=not args.partial_load)
     except (FileNotFoundError, ImportError, ValueError) as error:  # ImportError: no mmseg
+        raise SystemExit(str(error)) from None
+    try:
+        check_target_class(model, args.target_class, '--target-class')
+    except ValueError as error:
         raise SystemExit(str(error)) from None
     check_images_readable(images)
     pipeline, channel_order = file_pipeline(model.cfg.test_dataloader.dataset.pipeline)
