@@ -20,6 +20,7 @@ from .explain import AttentionExplanation
 TITLE_HEIGHT = 30  # pixels above each panel: two lines of text
 PANEL_GAP = 4  # white pixels between panels
 TITLE_FONT_SIZE = 9
+MIN_PANEL_HEIGHT = 8  # pixels: room for a panel below its title
 
 
 def resize_for_display(image: np.ndarray, height: int) -> np.ndarray:
@@ -51,8 +52,9 @@ class AttentionVisualizer(Visualizer):
     def __init__(self, name: str = 'attention_visualizer', panel_height: int = 256,
                  alpha: float = 0.5, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
-        if panel_height < 8:
-            raise ValueError(f'panel_height must be at least 8 pixels, got {panel_height}')
+        if panel_height < MIN_PANEL_HEIGHT:
+            raise ValueError(f'panel_height must be at least {MIN_PANEL_HEIGHT} pixels, got '
+                             f'{panel_height}')
         self.panel_height = panel_height
         self.alpha = alpha
 

@@ -19,6 +19,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
+from rga_mm.errors import ConfigError
 from rga_mm.models.reid import ReIDModel
 from .grad_cam import GradCAM
 from .spatial_gates import SpatialGateRecorder, display_name
@@ -66,9 +67,9 @@ def check_target_class(model: nn.Module, target_class: int | None,
     if is_model_wrapper(model):
         model = model.module
     if target_class is not None and isinstance(model, ReIDModel):
-        raise ValueError(f'{name} {target_class} is for classification and segmentation '
-                         f'models, but this re-ID model has no classes (its CAM explains the '
-                         f'embedding norm): leave {name} out')
+        raise ConfigError(f'{name} {target_class} is for classification and segmentation '
+                          f'models, but this re-ID model has no classes (its CAM explains the '
+                          f'embedding norm): leave {name} out')
 
 
 def _scores(model: nn.Module, inputs: Tensor, target_class: int | None,

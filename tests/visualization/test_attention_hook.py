@@ -14,6 +14,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from rga_mm.errors import ConfigError
 from rga_mm.visualization import AttentionExplanation, AttentionVisualizer
 
 DEMO_CONFIG = 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -90,3 +91,13 @@ def test_epoch_interval_on_an_iteration_loop_is_refused(tiny_market, tmp_path):
     with pytest.raises(ValueError, match='needs an epoch-based training loop, but the runner '
                                          'has IterBasedTrainLoop.*set by_epoch=False'):
         runner.train()
+
+
+def test_a_target_class_on_a_reid_model_is_refused_before_training(tiny_market, tmp_path):
+    runner = build_runner(tiny_market, tmp_path,
+                          [dict(type='AttentionVisualizationHook', target_class=3)])
+    with pytest.raises(ConfigError, match='AttentionVisualizationHook target_class 3 is for '
+                                          'classification and segmentation models, but this '
+                                          're-ID model has no classes'):
+        runner.train()
+    assert runner.iter == 0 and not list(tmp_path.glob('*.pth'))

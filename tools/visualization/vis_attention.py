@@ -30,11 +30,9 @@ from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
+from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import check_target_class
 from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
-
-# the smallest panel_height AttentionVisualizer draws
-MIN_PANEL_HEIGHT = 8
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

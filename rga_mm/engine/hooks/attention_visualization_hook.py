@@ -25,6 +25,7 @@ from mmengine.runner import EpochBasedTrainLoop
 
 from rga_mm.registry import HOOKS
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item
+from rga_mm.visualization.explain import check_target_class
 from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
 
 
@@ -78,6 +79,8 @@ class AttentionVisualizationHook(Hook):
                              f'{type(runner.train_loop).__name__}, whose single epoch never '
                              f'ends before training does: set by_epoch=False (or leave it '
                              f'unset) to count the interval in iterations')
+        check_target_class(runner.model, self.explain_options['target_class'],
+                           'AttentionVisualizationHook target_class')
         if runner.val_loop is None:
             raise ValueError('AttentionVisualizationHook draws validation images, but the '
                              'config has no val_dataloader / val_cfg')
