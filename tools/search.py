@@ -13,27 +13,42 @@ re-ranking first, from the embeddings and a chunk of queries at a time (docs/ben
 "Re-ranking at scale"). When every file name is a Market-1501 name (``0001_c1s1_000151_01.jpg``) the
 evaluation protocol applies (docs/reid.md, "Evaluation protocol"): junk images (``-1``) and
 images of the query's identity from the query's camera are left out, and results are framed
-green (same identity as the query) or red. A ``--topk`` larger than the gallery lists the
-whole gallery, with a notice.
+green (same identity as the query) or red; where a query or gallery file name is no such name,
+one line per side says that the protocol is off and names the first such file. Otherwise a
+gallery item that is the query's own file (the same file, as ``os.path.samefile`` sees it) is
+left out of that query's list. Distances below 0 by rounding (an identical image's cosine
+distance) are given as 0. A ``--topk`` larger than the gallery lists the whole gallery, with a
+notice.
 
 With ``--out DIR``: one ranked-list PNG per query (``DIR/<query name>.png``,
 :class:`rga_mm.visualization.RankedListVisualizer`) and ``DIR/results.json``, per query the
-ranked gallery paths and their distances. Without it the lists are printed.
+ranked gallery paths and their distances; every path in it is absolute. Without it the lists
+are printed.
 
 Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` with
 ``--out``, none without), keyed by each file's path, size and modification time and by a
-hash of the model config, the test pipeline, the loaded weights and ``--flip``: a file
-added or changed since is embedded, the others are read from the cache; a cache made by
-another model is noticed and the whole gallery embedded again; a file that is no cache is
-refused, never overwritten. An unreadable image stops the
-tool, named, unless ``--skip-unreadable`` leaves it out (it is tried again on the next run).
+hash of the model config and test pipeline (``--cfg-options`` merged), the loaded weights and
+``--flip``: a file added or changed since is embedded, the others are read from the cache; a
+cache made by another model is noticed and the whole gallery embedded again; a file that is
+no cache is refused, never overwritten. The cache is written whole to a temporary file beside
+it and renamed into place: every 5 minutes while the gallery is embedded (less often where
+writing a large cache would take more than a tenth of the time) and when the search is stopped
+(SIGINT, SIGTERM, an unreadable image): the next run embeds only the rest. A stopped search
+says in one line how many gallery embeddings the cache keeps and exits with status 130
+(SIGINT) or 143 (SIGTERM). An unreadable image stops the tool, named, unless
+``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
 import hashlib
 import json
 import os
 import os.path as osp
-from collections.abc import Sequence
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import mmcv
@@ -53,6 +68,10 @@ from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.visualization import RankedListVisualizer, unique_stems
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 1'
+# while the gallery is embedded its cache is written every SAVE_INTERVAL_S seconds, or less
+# often where writing a large cache would take more than SAVE_MAX_SHARE of the time
+SAVE_INTERVAL_S = 300
+SAVE_MAX_SHARE = 0.1
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -61,7 +80,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--gallery', required=True, help='folder of gallery images')
     parser.add_argument('--query', required=True, nargs='+',
-                        help='query image files or folders of them')
+                        help='query image files or folders of them; a query that is also a '
+                        'gallery file (the same file) is left out of its own ranked list')
     parser.add_argument('--topk', type=int, default=10, help='results per query')
     parser.add_argument('--out', help='folder for the ranked-list PNGs and results.json')
     parser.add_argument('--rerank', action='store_true',
@@ -72,7 +92,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'embedding (default: as the config\'s model.test_cfg.flip)')
     parser.add_argument('--batch-size', type=int, default=32, help='images per forward pass')
     parser.add_argument('--cache', help='gallery embedding cache file (default: '
-                        'gallery_cache.pth in --out; none without --out)')
+                        'gallery_cache.pth in --out; none without --out), written every '
+                        f'{SAVE_INTERVAL_S // 60} minutes while the gallery is embedded and '
+                        'when the search is stopped, so that a rerun embeds only the rest')
     parser.add_argument('--skip-unreadable', action='store_true',
                         help='leave out images that cannot be read instead of stopping')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
@@ -91,11 +113,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def model_key(inferencer: ReIDInferencer, flip: bool) -> str:
-    """Hash of what decides the embeddings: model config, test pipeline, the weights as
-    loaded (so a checkpoint given by URL keys the cache too) and flip."""
+    """Hash of what decides the embeddings: the model config (with the top-level data
+    preprocessor that init_model merges into it) and the test pipeline of the merged config
+    (``--cfg-options`` included), the weights as loaded (so a checkpoint given by URL keys
+    the cache too) and flip."""
     digest = hashlib.sha256()
-    described = dict(model=inferencer.cfg.model.to_dict(),
-                     pipeline=inferencer.cfg.test_dataloader.dataset.pipeline, flip=flip)
+    cfg = inferencer.cfg
+    described = dict(model=cfg.model.to_dict(), pipeline=cfg.test_dataloader.dataset.pipeline,
+                     flip=flip)
+    if cfg.get('data_preprocessor') is not None:  # else the key of earlier caches stays
+        described['data_preprocessor'] = cfg.data_preprocessor
     digest.update(json.dumps(described, sort_keys=True, default=str).encode())
     for name, value in sorted(inferencer.model.state_dict().items()):
         digest.update(name.encode())
@@ -152,14 +179,116 @@ class GalleryCache:
 
 def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, int]],
                 features: torch.Tensor) -> None:
-    """Write the cache next to its final name, then rename it into place."""
+    """Write the cache to a temporary file in its folder, then rename it into place: an
+    interrupted write leaves the previous cache as it was."""
     Path(cache).parent.mkdir(parents=True, exist_ok=True)
-    sizes, mtimes = zip(*stamps)
-    partial = f'{cache}.partial'
-    torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
-                    sizes=torch.tensor(sizes), mtimes=torch.tensor(mtimes),
-                    features=features.contiguous()), partial)
-    os.replace(partial, cache)
+    sizes, mtimes = zip(*stamps) if stamps else ((), ())
+    partial = f'{cache}.{os.getpid()}.partial'
+    try:
+        with open(partial, 'wb') as file:
+            torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
+                            sizes=torch.tensor(sizes, dtype=torch.int64),
+                            mtimes=torch.tensor(mtimes, dtype=torch.int64),
+                            features=features.contiguous()), file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(partial, cache)
+    except BaseException:  # also a second Ctrl-C while writing
+        if osp.exists(partial):
+            os.remove(partial)
+        raise
+
+
+class CacheWriter:
+    """Writes the gallery cache while the gallery is embedded: when due (``SAVE_INTERVAL_S``
+    after the last write, and at least the last write's time / ``SAVE_MAX_SHARE``) and when
+    the embedding stops; ``rows`` is how many embeddings of this model the file holds (None
+    until the cache has been read)."""
+
+    def __init__(self, cache: str | None) -> None:
+        self.cache = cache
+        self.key = ''
+        self.rows: int | None = None
+        self.last = time.monotonic()
+        self.took = 0.0
+
+    def due(self) -> bool:
+        """Whether the periodic write is due."""
+        return (self.cache is not None
+                and time.monotonic() - self.last >= max(SAVE_INTERVAL_S,
+                                                        self.took / SAVE_MAX_SHARE))
+
+    def write(self, paths: list[str], stamps: list[tuple[int, int]],
+              features: torch.Tensor) -> None:
+        """Write these rows as the cache (nothing without a cache file)."""
+        if self.cache is None:
+            return
+        start = time.monotonic()
+        write_cache(self.cache, self.key, paths, stamps, features)
+        self.last = time.monotonic()
+        self.took = self.last - start
+        self.rows = len(paths)
+
+    def stopped_line(self, signal_name: str) -> str:
+        """The one line printed when the search is stopped."""
+        if self.cache is None:
+            return (f'search stopped by {signal_name}: no gallery embedding is kept without '
+                    f'--cache (or --out); give --cache FILE to make a long search resumable')
+        if self.rows is None:
+            return (f'search stopped by {signal_name} before the gallery was embedded: the '
+                    f'cache {self.cache} is left as it was')
+        return (f'search stopped by {signal_name}: {self.rows} gallery embeddings are kept '
+                f'in the cache {self.cache}, so the same command embeds only the rest')
+
+
+class GalleryRows:
+    """The gallery's (G, D) embeddings as they are filled in: first the rows the cache holds
+    for unchanged files, then the embedded ones; ``done`` marks the rows filled."""
+
+    def __init__(self, paths: list[str], stamps: list[tuple[int, int]],
+                 cached: GalleryCache) -> None:
+        self.paths, self.stamps = paths, stamps
+        self.row_of = {path: row for row, path in enumerate(paths)}
+        self.done = torch.zeros(len(paths), dtype=torch.bool)
+        self.features: torch.Tensor | None = None
+        self.embedded: list[str] = []
+        self.skipped: list[str] = []
+        reused = [row for row, path in enumerate(paths) if cached.holds(path, stamps[row])]
+        if reused:
+            self._allocate(cached.features.shape[1])
+            self.features[reused] = cached.features[[cached.rows[paths[row]][1]
+                                                     for row in reused]]
+            self.done[reused] = True
+        self.from_cache = len(reused)
+
+    def _allocate(self, dim: int) -> None:
+        self.features = torch.empty((len(self.paths), dim))
+
+    def todo(self) -> list[str]:
+        """The paths still to embed, in gallery order."""
+        return [path for row, path in enumerate(self.paths) if not self.done[row]]
+
+    def add(self, todo: list[str], samples: list, skipped: list[UnreadableImageError]
+            ) -> None:
+        """Fill in the rows of a batch of data samples embedded from ``todo`` (their
+        ``sample_idx`` is their position in it); note the skipped files."""
+        for sample in samples:
+            if self.features is None:
+                self._allocate(sample.pred_feature.shape[0])
+            path = todo[sample.sample_idx]
+            self.features[self.row_of[path]] = sample.pred_feature
+            self.done[self.row_of[path]] = True
+            self.embedded.append(path)
+        self.skipped.extend(error.path for error in skipped)
+
+    def filled(self) -> tuple[list[str], list[tuple[int, int]], torch.Tensor]:
+        """The paths, stamps and embeddings of the rows filled so far, in gallery order."""
+        if self.features is None:
+            return [], [], torch.empty((0, 0))
+        rows = torch.nonzero(self.done)[:, 0]
+        picked = rows.tolist()
+        return ([self.paths[row] for row in picked], [self.stamps[row] for row in picked],
+                self.features[rows])
 
 
 def embed(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
@@ -174,59 +303,109 @@ def embed(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace
     except UnreadableImageError as error:
         raise SystemExit(f'cannot read image {error.path}: {error.reason}; remove or replace '
                          f'it, or pass --skip-unreadable to leave such images out') from None
-    except ValueError as error:  # every image unreadable
+    except (ValueError, FileNotFoundError) as error:  # every image unreadable, a file
+        # deleted since it was listed, a model built for another input size
         raise SystemExit(str(error)) from None
     embedded = {paths[sample.sample_idx]: sample.pred_feature for sample in samples}
     return embedded, [path for path in paths if path not in embedded]
 
 
 def embed_gallery(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
-                  flip: bool, cache: str | None) -> tuple[list[str], torch.Tensor, dict]:
+                  flip: bool, writer: CacheWriter) -> tuple[list[str], torch.Tensor, dict]:
     """(gallery paths kept, (G, D) embeddings, statistics), reusing the cached rows of the
-    files that have not changed and updating the cache."""
-    key = model_key(inferencer, flip)
-    cached = GalleryCache(cache, key)
-    stamps = {path: file_stamp(path) for path in paths}
-    todo = [path for path in paths if not cached.holds(path, stamps[path])]
-    embedded, skipped = embed(inferencer, todo, args, flip)
-    kept = [path for path in paths if path not in skipped]
+    files that have not changed; the cache is updated while the gallery is embedded and
+    when the embedding stops (module docstring)."""
+    writer.key = model_key(inferencer, flip)
+    cached = GalleryCache(writer.cache, writer.key)
+    stamps = [file_stamp(path) for path in paths]
+    if cached.paths == paths and all(map(cached.holds, paths, stamps)):
+        writer.rows = len(paths)  # unchanged: no copy of a large gallery, no write
+        return report_gallery(args, writer, paths, cached.features, len(paths), [], [])
+    gallery = GalleryRows(paths, stamps, cached)
+    writer.rows = gallery.from_cache
+    del cached
+    embed_rows(inferencer, gallery, args, flip, writer)
+    kept, kept_stamps, features = gallery.filled()
     if not kept:
         raise SystemExit(f'none of the {len(paths)} gallery images could be read')
-    if not embedded and kept == cached.paths:
-        features = cached.features  # unchanged: no copy of a large gallery
-    else:
-        dim = next(iter(embedded.values())).shape[0] if embedded else cached.features.shape[1]
-        features = torch.empty((len(kept), dim))
-        new_rows = [row for row, path in enumerate(kept) if path in embedded]
-        old_rows = [row for row, path in enumerate(kept) if path not in embedded]
-        if new_rows:
-            features[new_rows] = torch.stack([embedded[kept[row]] for row in new_rows])
-        if old_rows:
-            features[old_rows] = cached.features[[cached.rows[kept[row]][1]
-                                                  for row in old_rows]]
-    stats = dict(num_gallery=len(kept), embedded=len(embedded),
-                 from_cache=len(kept) - len(embedded), skipped=skipped,
-                 embedded_files=[path for path in kept if path in embedded])
-    if cache is not None and features is not cached.features:
-        write_cache(cache, key, kept, [stamps[path] for path in kept], features)
-    where = f' from the cache {cache}' if cache else ''
+    writer.write(kept, kept_stamps, features)
+    return report_gallery(args, writer, kept, features, gallery.from_cache, gallery.embedded,
+                          gallery.skipped)
+
+
+def report_gallery(args: argparse.Namespace, writer: CacheWriter, kept: list[str],
+                   features: torch.Tensor, from_cache: int, embedded: list[str],
+                   skipped: list[str]) -> tuple[list[str], torch.Tensor, dict]:
+    """Print the gallery's counts; (kept paths, embeddings, statistics)."""
+    where = f' from the cache {writer.cache}' if writer.cache else ''
     print(f'gallery {args.gallery}: {len(kept)} images, {len(embedded)} embedded, '
-          f'{stats["from_cache"]} read{where}'
+          f'{from_cache} read{where}'
           + (f', {len(skipped)} unreadable left out' if skipped else ''))
+    new = set(embedded)
+    stats = dict(num_gallery=len(kept), embedded=len(embedded), from_cache=from_cache,
+                 skipped=skipped, embedded_files=[path for path in kept if path in new])
     return kept, features, stats
 
 
-def market_labels(paths: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    """(identities, cameras) read from Market-1501 file names, or None unless every name is
-    one."""
-    ids, cams = [], []
+def embed_rows(inferencer: ReIDInferencer, gallery: GalleryRows, args: argparse.Namespace,
+               flip: bool, writer: CacheWriter) -> None:
+    """Embed the gallery rows not filled from the cache, a batch at a time, writing the cache
+    when due and, before the error goes on, when the embedding is stopped."""
+    todo = gallery.todo()
+    if not todo:
+        return
+    try:
+        for samples, skipped in inferencer.embed_batches(
+                todo, args.batch_size, flip=flip,
+                on_unreadable='skip' if args.skip_unreadable else 'stop'):
+            gallery.add(todo, samples, skipped)
+            if writer.due():
+                writer.write(*gallery.filled())
+    except UnreadableImageError as error:
+        keep_filled(gallery, writer)
+        kept = (f' (the {writer.rows} gallery embeddings done are kept in the cache '
+                f'{writer.cache})' if writer.cache else '')
+        raise SystemExit(f'cannot read image {error.path}: {error.reason}; remove or replace '
+                         f'it, or pass --skip-unreadable to leave such images out{kept}'
+                         ) from None
+    except (ValueError, FileNotFoundError) as error:  # a model built for another input
+        # size, a file deleted since the gallery was listed: one sentence naming it
+        keep_filled(gallery, writer)
+        raise SystemExit(str(error)) from None
+    except BaseException:  # SIGINT, SIGTERM: keep what is done
+        keep_filled(gallery, writer)
+        raise
+
+
+def keep_filled(gallery: GalleryRows, writer: CacheWriter) -> None:
+    """Write the rows filled so far as the cache, if some were embedded since the last
+    write."""
+    paths, stamps, features = gallery.filled()
+    if gallery.embedded and len(paths) != writer.rows:
+        writer.write(paths, stamps, features)
+
+
+def market_labels(paths: Sequence[str]
+                  ) -> tuple[tuple[np.ndarray, np.ndarray] | None, list[str]]:
+    """((identities, cameras) read from Market-1501 file names, or None unless every name is
+    one; the paths whose names are not)."""
+    ids, cams, others = [], [], []
     for path in paths:
         match = Market1501.file_pattern.fullmatch(osp.basename(path))
         if match is None:
-            return None
-        ids.append(int(match['identity']))
-        cams.append(int(match['camera']))
-    return np.array(ids), np.array(cams)
+            others.append(path)
+        elif not others:
+            ids.append(int(match['identity']))
+            cams.append(int(match['camera']))
+    return (None if others else (np.array(ids), np.array(cams))), others
+
+
+def protocol_off_line(side: str, others: list[str], total: int) -> str:
+    """The line saying that ``others`` (of ``total`` ``side`` files) turn the protocol off."""
+    return (f'evaluation protocol off: {len(others)} of the {total} {side} file names are no '
+            f'Market-1501 name like 0001_c1s1_000151_01.jpg (the first: {others[0]}), so junk '
+            f'images are kept, images of the query\'s identity from its camera are not left '
+            f'out and the ranked lists get no green or red frames')
 
 
 def evaluation_distance(inferencer: ReIDInferencer) -> str:
@@ -285,9 +464,15 @@ def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: to
                    ) -> tuple[list[str], torch.Tensor, tuple[np.ndarray, ...] | None]:
     """With Market-1501 names everywhere, the evaluation's gallery (junk dropped, as the
     datasets drop it: re-ranking would see it) and the labels (query ids, gallery ids,
-    query cameras, gallery cameras) that remove same-camera matches; else all unchanged."""
-    query_labels, gallery_labels = market_labels(query_paths), market_labels(gallery_paths)
+    query cameras, gallery cameras) that remove same-camera matches; else all unchanged,
+    after a line per side naming the first file whose name is no Market-1501 name."""
+    query_labels, query_others = market_labels(query_paths)
+    gallery_labels, gallery_others = market_labels(gallery_paths)
     if query_labels is None or gallery_labels is None:
+        for side, others, paths in (('query', query_others, query_paths),
+                                    ('gallery', gallery_others, gallery_paths)):
+            if others:
+                print(protocol_off_line(side, others, len(paths)))
         return gallery_paths, gallery, None
     real = np.flatnonzero(gallery_labels[0] != JUNK_ID)
     print(f'Market-1501 file names: as in the evaluation, junk images '
@@ -300,6 +485,34 @@ def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: to
     return [gallery_paths[i] for i in real], gallery[real], labels
 
 
+NOT_IN_GALLERY = -2  # the label of a query that is no gallery file (gallery labels are >= 0)
+
+
+def same_file_labels(query_paths: list[str], gallery_paths: list[str]
+                     ) -> tuple[np.ndarray, ...] | None:
+    """Labels (query ids, gallery ids, query cameras, gallery cameras) with which
+    ``gallery_topk`` leaves out of each query's list the gallery items that are the query's
+    own file (the same device and inode, as ``os.path.samefile`` compares), or None when
+    no query is a gallery file. Used where the evaluation protocol does not apply (under
+    it a query's own file is a same-camera match of its identity, left out anyway)."""
+    files: dict[tuple[int, int], int] = {}
+    gallery_ids = [files.setdefault(file_id(path), len(files)) for path in gallery_paths]
+    query_ids = [files.get(file_id(path), NOT_IN_GALLERY) for path in query_paths]
+    found = sum(label != NOT_IN_GALLERY for label in query_ids)
+    if not found:
+        return None
+    print(f'{found} of the {len(query_paths)} queries are also gallery files: each is left '
+          f'out of its own ranked list')
+    return (np.array(query_ids), np.array(gallery_ids), np.zeros(len(query_paths), int),
+            np.zeros(len(gallery_paths), int))
+
+
+def file_id(path: str) -> tuple[int, int]:
+    """(device, inode) of ``path``: equal for two paths of the same file."""
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
 def ranked_lists(query_paths: list[str], gallery_paths: list[str], distances: torch.Tensor,
                  indices: torch.Tensor, labels: tuple[np.ndarray, ...] | None) -> list[dict]:
     """Per query: its path, the ranked gallery paths, their distances and (with labels)
@@ -308,18 +521,56 @@ def ranked_lists(query_paths: list[str], gallery_paths: list[str], distances: to
     for row, query_path in enumerate(query_paths):
         found = indices[row] >= 0
         ranked = indices[row][found].tolist()
+        # a distance below 0 is rounding (1 - cos of an identical image): given as 0
         result = dict(query=query_path, gallery=[gallery_paths[i] for i in ranked],
-                      distances=distances[row][found].tolist())
+                      distances=[max(0.0, value) for value in distances[row][found].tolist()])
         if labels is not None:
             result['matches'] = [bool(labels[1][i] == labels[0][row]) for i in ranked]
         results.append(result)
     return results
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where SIGINT raises KeyboardInterrupt, so both keep what is done."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block (in the main thread) SIGTERM raises :class:`Terminated`; the previous
+    handler is restored after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     """Run the search; returns its statistics (gallery size, images embedded and read from
-    the cache, skipped files, the results file)."""
+    the cache, skipped files, the results file). Stopped by SIGINT or SIGTERM, it prints how
+    many gallery embeddings the cache keeps and exits with status 130 or 143."""
     args = parse_args(argv)
+    out = Path(osp.abspath(args.out)) if args.out else None
+    writer = CacheWriter(args.cache or (str(out / 'gallery_cache.pth') if out else None))
+    try:
+        with sigterm_as_interrupt():
+            return search(args, out, writer)
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        print(writer.stopped_line('SIGTERM' if terminated else 'SIGINT (Ctrl-C)'),
+              file=sys.stderr)
+        raise SystemExit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
+
+
+def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> dict:
+    """The search of :func:`main`, its gallery cache written by ``writer``."""
     if not osp.isdir(args.gallery):
         raise SystemExit(f'gallery {args.gallery} is not a folder of images')
     try:
@@ -327,13 +578,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         query_paths = list_queries(args.query)
     except ValueError as error:  # a folder without images
         raise SystemExit(str(error)) from None
-    out = Path(args.out) if args.out else None
     if out is not None:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise SystemExit(f'--out {out} cannot be created ({error.strerror})') from None
-    cache = args.cache or (str(out / 'gallery_cache.pth') if out is not None else None)
+            raise SystemExit(f'--out {args.out} cannot be created ({error.strerror})') from None
     try:
         inferencer = ReIDInferencer(args.config, args.checkpoint, args.device,
                                     cfg_options=args.cfg_options, strict=not args.partial_load)
@@ -341,13 +590,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         raise SystemExit(str(error)) from None
     flip = inferencer.uses_flip(True if args.flip else None)
 
-    gallery_paths, gallery, stats = embed_gallery(inferencer, gallery_paths, args, flip, cache)
+    gallery_paths, gallery, stats = embed_gallery(inferencer, gallery_paths, args, flip, writer)
     embedded, skipped = embed(inferencer, query_paths, args, flip)
     query_paths = [path for path in query_paths if path not in skipped]
     if not query_paths:
         raise SystemExit('none of the query images could be read')
     query = torch.stack([embedded[path] for path in query_paths])
     gallery_paths, gallery, labels = apply_protocol(query_paths, gallery_paths, gallery)
+    left_out = labels if labels is not None else same_file_labels(query_paths, gallery_paths)
     k = args.topk
     if k > len(gallery_paths):
         print(f'--topk {k} is more than the {len(gallery_paths)} gallery images: listing '
@@ -355,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         k = len(gallery_paths)
     metric = evaluation_distance(inferencer)
     try:
-        ranking = rank(query, gallery, k, metric, args.rerank, labels)
+        ranking = rank(query, gallery, k, metric, args.rerank, left_out)
     except ValueError as error:  # too few images for re-ranking's neighbourhoods
         raise SystemExit(f'--rerank: {error}; search without --rerank') from None
     results = ranked_lists(query_paths, gallery_paths, *ranking, labels)
@@ -363,23 +613,40 @@ def main(argv: Sequence[str] | None = None) -> dict:
     summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped, topk=k,
                    distance=metric, results=None, pngs=[])
     if out is None:
-        for result in results:
-            print(result['query'])
-            for position, (path, distance) in enumerate(
-                    zip(result['gallery'], result['distances']), 1):
-                print(f'  #{position} {distance:.4f} {path}')
+        print_results(results)
         return summary
+    report = dict(config=absolute(args.config), checkpoint=absolute(args.checkpoint),
+                  gallery=osp.abspath(args.gallery), distance=metric, rerank=args.rerank,
+                  flip=flip, topk=k, evaluation_protocol=labels is not None, queries=results)
+    summary.update(write_results(out, query_paths, results, report))
+    return summary
+
+
+def print_results(results: list[dict]) -> None:
+    """Each query's path, then its ranked gallery paths with their distances."""
+    for result in results:
+        print(result['query'])
+        for position, (path, distance) in enumerate(
+                zip(result['gallery'], result['distances']), 1):
+            print(f'  #{position} {distance:.4f} {path}')
+
+
+def write_results(out: Path, query_paths: list[str], results: list[dict],
+                  report: dict) -> dict:
+    """Draw the ranked lists and write results.json in ``out``; {results, pngs}."""
     pngs = draw(out, query_paths, results)
     for result, png in zip(results, pngs):
         result['png'] = png
-    report = dict(config=args.config, checkpoint=args.checkpoint,
-                  gallery=osp.abspath(args.gallery), distance=metric, rerank=args.rerank,
-                  flip=flip, topk=k, evaluation_protocol=labels is not None, queries=results)
     results_file = out / 'results.json'
     results_file.write_text(json.dumps(report, indent=1))
     print(f'{len(pngs)} ranked lists and {results_file} written to {out}')
-    summary.update(results=str(results_file), pngs=pngs)
-    return summary
+    return dict(results=str(results_file), pngs=pngs)
+
+
+def absolute(path: str) -> str:
+    """``path`` made absolute where it is a local file, else as given (a URL, the name of a
+    model of the model index)."""
+    return osp.abspath(path) if osp.exists(path) else path
 
 
 if __name__ == '__main__':

@@ -5,6 +5,10 @@
 ``FeatureExtractor`` (``forward`` is the data preprocessor and ``extract_feat``). It differs
 where re-ID needs it:
 
+* ``cfg_options`` are merged into the config once, before anything is built, with the
+  tools' :func:`rga_mm.engine.launch.merge_cfg_options`: the model, the pipeline and
+  ``self.cfg`` (read by tools/search.py for its distance) follow the same overrides
+  (mmengine's ``BaseInferencer`` builds the pipeline from the config as given);
 * the model is built and loaded by :func:`rga_mm.apis.init_model`, so a checkpoint that does
   not fit the config is refused with a sentence naming the file (mmengine's
   ``_load_checkpoint_to_model`` loads it non-strictly and goes on with random weights);
@@ -12,6 +16,9 @@ where re-ID needs it:
   is mmengine's ``ProgressBar`` over images (mmengine's ``__call__`` uses rich's ``track``
   over batches, whose number it does not know);
 * an unreadable image stops the call naming the file, or is skipped (``on_unreadable``);
+  a path that does not exist is refused before any image is embedded;
+* :meth:`ReIDInferencer.embed_batches` yields the embeddings a batch at a time, so that a
+  caller can keep what is done when a long run is stopped (tools/search.py's cache);
 * ``flip=True`` embeds every image and its mirror image and averages the two.
 """
 import logging
@@ -33,6 +40,7 @@ from torch import nn
 
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
+from rga_mm.engine.launch import merge_cfg_options
 from rga_mm.visualization.image_inputs import file_pipeline
 from .inference import as_config, init_model
 from .model_index import list_models, model_config
@@ -53,6 +61,28 @@ def _resolve_config(config: str | Path | Config) -> Config:
     return as_config(config)
 
 
+def merged_config(config: str | Path | Config, cfg_options: dict | None) -> Config:
+    """The resolved config (:func:`_resolve_config`) with ``cfg_options`` merged as the
+    tools merge ``--cfg-options``: a key that would change nothing (a typo, a helper
+    variable of the config file) is refused with one sentence naming it."""
+    cfg = _resolve_config(config)
+    source = cfg.filename or (str(config) if isinstance(config, (str, Path)) else '')
+    merge_cfg_options(cfg, cfg_options, source)
+    return cfg
+
+
+def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
+    """Refuse an empty input path, and with ``refuse_missing`` one that does not exist,
+    naming the input's position and the path (relative paths: from the working folder)."""
+    if not path:
+        raise FileNotFoundError(f"input {index} is an empty path (''); give an image file, "
+                                f"a folder of images or an (H, W, 3) BGR array")
+    if refuse_missing and not os.path.exists(path):
+        where = '' if os.path.isabs(path) else f' (relative to {os.getcwd()})'
+        raise FileNotFoundError(f'input {index} is {path}, which does not exist{where}; '
+                                f'give an existing image file or folder')
+
+
 class ReIDInferencer(BaseInferencer):
     """(N, D) re-ID embeddings of images, as the model's ``extract_feat`` gives them.
 
@@ -66,7 +96,9 @@ class ReIDInferencer(BaseInferencer):
         checkpoint: weights to load; they must fit the config's model unless ``strict`` is
             False (:func:`rga_mm.apis.init_model`).
         device: e.g. ``'cpu'`` or ``'cuda:0'``; default: CUDA when available.
-        cfg_options: overrides merged into the config, as ``--cfg-options`` does.
+        cfg_options: overrides merged into the config, as ``--cfg-options`` does (and
+            with the same checks), before the model and the pipeline are built from it:
+            ``self.cfg`` is the merged config.
         strict: refuse a checkpoint whose tensor names or shapes differ from the model's.
         show_progress: draw mmengine's progress bar over the images.
 
@@ -89,10 +121,9 @@ class ReIDInferencer(BaseInferencer):
                  cfg_options: dict | None = None,
                  strict: bool = True,
                  show_progress: bool = True) -> None:
-        self._cfg_options = cfg_options
         self._strict = strict
-        super().__init__(model=_resolve_config(config), weights=checkpoint, device=device,
-                         scope='rga_mm', show_progress=show_progress)
+        super().__init__(model=merged_config(config, cfg_options), weights=checkpoint,
+                         device=device, scope='rga_mm', show_progress=show_progress)
 
     def __call__(self,
                  inputs: InputsType,
@@ -104,15 +135,17 @@ class ReIDInferencer(BaseInferencer):
         Args:
             inputs: an image file, a folder (its image files in name order), an (H, W, 3)
                 BGR array with values 0-255 as ``mmcv.imread`` returns it (uint8, uint16,
-                int16, float16, float32 or float64, finite), or a list of these.
+                int16, float16, float32 or float64, finite; an integer array with values
+                outside 0-255 is refused), or a list of these.
             return_datasamples: return mmpretrain ``DataSample`` s (``pred_feature``, and
                 the metainfo ``sample_idx``: the image's position among the inputs, and
                 ``img_path`` for files) instead of a tensor.
             batch_size: images per forward pass, an int of at least 1.
             on_unreadable: ``'stop'`` (default) raises
                 :class:`rga_mm.datasets.transforms.UnreadableImageError` naming the first
-                file that cannot be read; ``'skip'`` leaves such files out with a warning
-                naming each.
+                file that cannot be read (a path that does not exist is refused with a
+                FileNotFoundError before any image is embedded); ``'skip'`` leaves such
+                files out with a warning naming each.
             flip: embed each image and its horizontal mirror image and return the mean
                 of the two embeddings (the mirror images go through the data preprocessor
                 themselves). Default: as the model is evaluated, i.e. its
@@ -121,45 +154,85 @@ class ReIDInferencer(BaseInferencer):
         Returns:
             (N, D) embeddings on the CPU in the order of the inputs (N = images read), or
             N data samples.
+
+        Raises:
+            FileNotFoundError: an input path is empty, or (with ``on_unreadable='stop'``)
+                does not exist; raised before any image is embedded.
+        """
+        preds, num_inputs, all_skipped = [], 0, []
+        for samples, skipped in self.embed_batches(inputs, batch_size, **kwargs):
+            num_inputs += len(samples) + len(skipped)
+            all_skipped.extend(skipped)
+            if samples:
+                embeddings = torch.stack([sample.pred_feature for sample in samples])
+                preds.append((samples if return_datasamples else None, embeddings))
+        if not preds:
+            raise ValueError(f'none of the {num_inputs} images could be read (the first: '
+                             f'{all_skipped[0].path}: {all_skipped[0].reason})')
+        return self.postprocess(preds, None, return_datasamples)
+
+    def embed_batches(self, inputs: InputsType, batch_size: int = 16, **kwargs
+                      ) -> Iterator[tuple[list[BaseDataElement], list[UnreadableImageError]]]:
+        """Embed images a batch at a time, for a caller that keeps what is done when a long
+        run is stopped (tools/search.py writes its gallery cache).
+
+        Takes the arguments of :meth:`__call__` but ``return_datasamples``, and yields, per
+        forward pass, its data samples (``pred_feature`` on the CPU, ``sample_idx``,
+        ``img_path`` for files) and the :class:`UnreadableImageError` s of the files
+        skipped since the previous one (``on_unreadable='skip'``; each is also logged as a
+        warning at the end). With ``on_unreadable='stop'`` the images before an unreadable
+        one are yielded first, then its error is raised.
         """
         if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
                 or batch_size < 1):
             raise ValueError(f'batch_size must be an int of at least 1, got {batch_size!r}')
         preprocess_kwargs, forward_kwargs, _, _ = self._dispatch_kwargs(**kwargs)
-        ori_inputs = self._inputs_to_list(inputs)
+        ori_inputs = self._inputs_to_list(
+            inputs, refuse_missing=preprocess_kwargs.get('on_unreadable', 'stop') == 'stop')
         progress = ProgressBar(len(ori_inputs)) if self.show_progress else None
-        preds, skipped = [], []
-        for data, batch_skipped in self.preprocess(ori_inputs, batch_size,
-                                                   **preprocess_kwargs):
-            if data is not None:
-                samples = data['data_samples'] if return_datasamples else None
-                preds.append((samples, self.forward(data, **forward_kwargs)))
-            skipped.extend(batch_skipped)
+        skipped = []
+        try:
+            for data, batch_skipped in self.preprocess(ori_inputs, batch_size,
+                                                       **preprocess_kwargs):
+                samples = [] if data is None else self._embedded_samples(data, forward_kwargs)
+                skipped.extend(batch_skipped)
+                if progress is not None:
+                    progress.update(len(samples) + len(batch_skipped))
+                yield samples, batch_skipped
+        finally:
             if progress is not None:
-                progress.update(len(data['inputs']) + len(batch_skipped) if data
-                                else len(batch_skipped))
-        if progress is not None:
-            progress.file.write('\n')
+                progress.file.write('\n')
         for error in skipped:
             print_log(f'skipped {error.path}: {error.reason}', logger='current',
                       level=logging.WARNING)
-        if not preds:
-            raise ValueError(f'none of the {len(ori_inputs)} images could be read (the '
-                             f'first: {skipped[0].path}: {skipped[0].reason})')
-        return self.postprocess(preds, None, return_datasamples)
 
-    def _inputs_to_list(self, inputs: InputsType) -> list:
-        """Files and arrays in order; a folder becomes its image files in name order."""
+    def _embedded_samples(self, data: dict, forward_kwargs: dict) -> list[BaseDataElement]:
+        """The data samples of a collated batch, each with its CPU ``pred_feature``."""
+        embeddings = self.forward(data, **forward_kwargs).cpu()
+        samples = data['data_samples']
+        for sample, embedding in zip(samples, embeddings):
+            sample.set_field(embedding, 'pred_feature')
+        return samples
+
+    def _inputs_to_list(self, inputs: InputsType, refuse_missing: bool = True) -> list:
+        """Files and arrays in order; a folder becomes its image files in name order.
+
+        An empty path is refused, and with ``refuse_missing`` a path that does not exist
+        (else the loading step skips it), before any image is read: one sentence naming
+        the input's position and the path.
+        """
         if isinstance(inputs, np.ndarray) and inputs.ndim == 4:
             inputs = list(inputs)
         if not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
         items = []
         for item in inputs:
-            if isinstance(item, (str, Path)) and Path(item).is_dir():
-                items.extend(image_files(item))
-            else:
-                items.append(str(item) if isinstance(item, Path) else item)
+            if isinstance(item, (str, Path)):
+                check_path(len(items), str(item), refuse_missing)
+                if Path(item).is_dir():
+                    items.extend(image_files(item))
+                    continue
+            items.append(str(item) if isinstance(item, Path) else item)
         if not items:
             raise ValueError('no images to embed: the inputs are an empty list')
         return items
@@ -175,9 +248,12 @@ class ReIDInferencer(BaseInferencer):
             try:
                 batch.append(self.pipeline((index, item)))
             except UnreadableImageError as error:
-                if on_unreadable == 'stop':
-                    raise
-                skipped.append(error)
+                if on_unreadable == 'skip':
+                    skipped.append(error)
+                    continue
+                if batch:  # the images before it are embedded before the error stops
+                    yield self.collate_fn(batch), skipped
+                raise
             if len(batch) == batch_size:
                 yield self.collate_fn(batch), skipped
                 batch, skipped = [], []
@@ -232,10 +308,11 @@ class ReIDInferencer(BaseInferencer):
 
     def _init_model(self, cfg: Config, weights: str | None,
                     device: str = 'cpu') -> nn.Module:
-        """:func:`rga_mm.apis.init_model`: strict checkpoint checks, one-sentence errors."""
+        """:func:`rga_mm.apis.init_model` on ``cfg``, into which the ``cfg_options`` are
+        already merged: strict checkpoint checks, one-sentence errors."""
         if weights is None:
             warnings.warn('no checkpoint given: the embeddings come from the initial weights')
-        return init_model(cfg, weights, str(device), self._cfg_options, strict=self._strict)
+        return init_model(cfg, weights, str(device), strict=self._strict)
 
     def _init_pipeline(self, cfg: Config) -> Callable:
         """(index, file or array) → packed item: loading (with the options of the config's
@@ -292,7 +369,10 @@ def checked_array(index: int, array: np.ndarray) -> np.ndarray:
     (float16 is widened to float32), with a warning for a float image scaled to [0, 1].
 
     Raises:
-        ValueError: not (H, W, 3), empty, a dtype cv2.resize cannot take, or NaN or inf.
+        ValueError: not (H, W, 3), empty, a dtype cv2.resize cannot take, NaN or inf, or
+            an integer array with values outside 0-255 (a 16-bit image: ``mmcv.imread``
+            reads such a file as 8 bits, so the array is refused rather than embedded as
+            garbage).
     """
     if array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f'input {index} is an array of shape {array.shape}; give (H, W, 3) '
@@ -309,7 +389,23 @@ def checked_array(index: int, array: np.ndarray) -> np.ndarray:
                          f'mmcv.imread returns)')
     if array.dtype.kind == 'f':
         _check_float_values(index, array)
+    elif array.dtype != np.uint8:
+        _check_integer_values(index, array)
     return array
+
+
+def _check_integer_values(index: int, array: np.ndarray) -> None:
+    """Refuse a uint16 or int16 array with values outside 0-255, as a 16-bit image gives."""
+    low, high = int(array.min()), int(array.max())
+    if low < 0:
+        raise ValueError(f'input {index} is an {array.dtype} array with values down to '
+                         f'{low}, but the pipeline expects BGR values 0-255 as mmcv.imread '
+                         f'gives; give values 0-255')
+    if high > 255:
+        raise ValueError(f'input {index} is a {array.dtype} array with values up to {high}, '
+                         f'but the pipeline expects BGR values 0-255 as mmcv.imread gives '
+                         f'(it reads a 16-bit image file as 8 bits, value >> 8); convert it '
+                         f'the same way, (array >> 8).astype(np.uint8)')
 
 
 def _check_float_values(index: int, array: np.ndarray) -> None:

@@ -236,3 +236,84 @@ def test_an_installed_package_reads_the_index_in_its_mim_folder(tmp_path, monkey
     monkeypatch.setattr(model_index, 'INDEX_LOCATIONS', (tmp_path / 'a', tmp_path / 'b'))
     with pytest.raises(FileNotFoundError, match='rga_mm has no model index'):
         list_models()
+
+
+def test_cfg_options_reach_the_pipeline_the_model_and_cfg(checkpoint, tiny_market):
+    """One merged config: the pipeline, the model and ``self.cfg`` follow the overrides."""
+    options = {'test_dataloader.dataset.pipeline.1.scale': (16, 32),
+               'test_evaluator.distance': 'euclidean',
+               'model.data_preprocessor.mean': [0, 0, 0]}
+    inferencer = ReIDInferencer(CONFIG, str(checkpoint), 'cpu', cfg_options=options,
+                                show_progress=False)
+    assert inferencer.cfg.test_evaluator.distance == 'euclidean'
+    assert inferencer.cfg.test_dataloader.dataset.pipeline[1].scale == (16, 32)
+    image = np.full((128, 64, 3), 128, np.uint8)
+    assert inferencer.pipeline((0, image))['inputs'].shape == (3, 32, 16)
+    assert inferencer.model.data_preprocessor.mean.flatten().tolist() == [0, 0, 0]
+    # as in tools/test.py, the RGA modules built for 64×32 images refuse another size
+    with pytest.raises(ValueError, match=r'RGA was built for a 16×8 map but received 8×4'):
+        inferencer(image)
+    with pytest.raises(ValueError, match=r'--cfg-options input_size: input_size is a '
+                                         r'variable of the config \S+64x32\.py'):
+        ReIDInferencer(CONFIG, str(checkpoint), 'cpu', cfg_options={'input_size': (32, 16)})
+
+
+def test_paths_that_do_not_exist_are_named_before_anything_is_embedded(
+        inferencer, tiny_market, tmp_path, monkeypatch):
+    paths = sorted(str(p) for p in (tiny_market / 'query').glob('*.jpg'))
+    forwarded = []
+    forward = inferencer.forward
+    monkeypatch.setattr(inferencer, 'forward',
+                        lambda data, **kwargs: forwarded.append(1) or forward(data, **kwargs))
+    with pytest.raises(FileNotFoundError, match=r"^input 0 is an empty path \(''\); give an "
+                                                r"image file, a folder of images or an "):
+        inferencer('')
+    missing = tmp_path / 'missing.jpg'
+    with pytest.raises(FileNotFoundError) as error:
+        inferencer([*paths, missing], batch_size=2)
+    assert str(error.value) == (f'input {len(paths)} is {missing}, which does not exist; '
+                                f'give an existing image file or folder')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=rf'^input 0 is missing\.jpg, which does not '
+                                                rf'exist \(relative to {tmp_path}\); give'):
+        inferencer('missing.jpg')
+    assert forwarded == []
+    # skipped with a warning where unreadable files are skipped
+    embeddings = inferencer([paths[0], str(missing)], on_unreadable='skip')
+    torch.testing.assert_close(embeddings, inferencer(paths[0]))
+
+
+def test_integer_arrays_outside_0_255_are_refused_as_mmcv_reads_16_bit_files(
+        inferencer, tmp_path):
+    image = np.random.default_rng(0).integers(0, 65536, (64, 32, 3), dtype=np.uint16)
+    with pytest.raises(ValueError, match=r'input 1 is a uint16 array with values up to \d+, '
+                                         r'but the pipeline expects BGR values 0-255 as '
+                                         r'mmcv.imread gives \(it reads a 16-bit image file '
+                                         r'as 8 bits, value >> 8\); convert it the same way, '
+                                         r'\(array >> 8\)\.astype\(np\.uint8\)'):
+        inferencer([np.zeros((64, 32, 3), np.uint8), image])
+    # the conversion the message gives is what reading the 16-bit file gives
+    mmcv.imwrite(image, str(tmp_path / 'deep.png'))
+    torch.testing.assert_close(inferencer(str(tmp_path / 'deep.png')),
+                               inferencer((image >> 8).astype(np.uint8)))
+    with pytest.raises(ValueError, match=r'input 0 is an int16 array with values down to -3, '
+                                         r'but the pipeline expects BGR values 0-255'):
+        inferencer(np.full((64, 32, 3), -3, np.int16))
+
+
+def test_embed_batches_yields_the_images_before_an_unreadable_one(inferencer, tiny_market,
+                                                                  tmp_path):
+    folder = tmp_path / 'images'
+    shutil.copytree(tiny_market / 'query', folder)
+    paths = sorted(str(p) for p in folder.glob('*.jpg'))
+    Path(paths[5]).write_bytes(b'not a jpeg')
+    batches = []
+    with pytest.raises(UnreadableImageError, match=f'cannot read image {paths[5]}'):
+        for samples, skipped in inferencer.embed_batches(str(folder), batch_size=3):
+            batches.append([sample.img_path for sample in samples])
+            assert skipped == []
+    assert batches == [paths[:3], paths[3:5]]
+    whole = inferencer(paths[:5], batch_size=3)
+    batched = [sample.pred_feature for samples, _ in inferencer.embed_batches(paths[:5], 3)
+               for sample in samples]
+    assert torch.equal(torch.stack(batched), whole)

@@ -10,10 +10,13 @@ input in one sentence.
 """
 import importlib.util
 import json
+import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mmcv
@@ -22,7 +25,8 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
-from rga_mm.apis import init_model
+from rga_mm.apis import ReIDInferencer, init_model
+from rga_mm.datasets.folder_listing import image_files
 from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
 from rga_mm.registry import DATASETS
 from rga_mm.visualization import RankedListVisualizer
@@ -296,3 +300,216 @@ def test_the_command_line_exits_with_the_sentence(market, checkpoints, tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f'gallery {tmp_path / "missing"} is not a folder of images']
+
+
+def _gallery_copy(market: Path, folder: Path) -> list[Path]:
+    """A copy of the tiny gallery in ``folder``; its images in the tool's (name) order."""
+    shutil.copytree(market / 'bounding_box_test', folder)
+    return [Path(path) for path in image_files(folder)]
+
+
+def test_cfg_options_reach_the_cache_key_the_pipeline_and_the_distance(
+        search, market, checkpoints, tmp_path, capsys):
+    gallery_folder = tmp_path / 'gallery'
+    num_gallery = len(_gallery_copy(market, gallery_folder))
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', query, '--cache',
+            tmp_path / 'cache.pth')
+    assert search(*args)['embedded'] == num_gallery
+    # the data preprocessor's mean is no tensor of the checkpoint: only the merged config
+    # tells the cache that the embeddings change
+    other = search(*args, '--cfg-options', 'model.data_preprocessor.mean=[0,0,0]')
+    assert (other['embedded'], other['from_cache']) == (num_gallery, 0)
+    assert 'was made by another model' in capsys.readouterr().out
+
+    out = tmp_path / 'out'
+    summary = search(*args, '--out', out, '--cfg-options', 'test_evaluator.distance=euclidean')
+    assert summary['distance'] == 'euclidean'
+    report = json.loads((out / 'results.json').read_text())
+    assert report['distance'] == 'euclidean'
+    inferencer = ReIDInferencer(CONFIG, str(checkpoints[0]), 'cpu', show_progress=False)
+    cache = torch.load(tmp_path / 'cache.pth', weights_only=True)
+    entry = report['queries'][0]
+    gallery = cache['features'][[cache['paths'].index(path) for path in entry['gallery']]]
+    expected = pairwise_distance(inferencer(str(query)), gallery, 'euclidean')[0]
+    np.testing.assert_allclose(entry['distances'], expected.numpy(), rtol=1e-4, atol=1e-4)
+
+    # the test pipeline follows an override too: another input size reaches the model,
+    # whose RGA modules were built for 64×32 images, as in tools/test.py
+    with pytest.raises(SystemExit, match=r'RGA was built for a 16×8 map but received 8×4'):
+        search(*args, '--cfg-options', 'test_dataloader.dataset.pipeline.1.scale=(16,32)')
+
+
+def test_a_name_that_is_no_market_name_turns_the_protocol_off_in_one_line(
+        search, market, checkpoints, tmp_path, capsys):
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    shutil.copy(images[-1], gallery_folder / 'IMG_0001.jpg')
+    shutil.copy(images[-2], gallery_folder / 'IMG_0002.jpg')
+    queries = sorted((market / 'query').glob('*.jpg'))
+    out = tmp_path / 'out'
+    search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', *queries,
+           '--out', out)
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith('evaluation protocol off')]
+    assert lines == [
+        f'evaluation protocol off: 2 of the {len(images) + 2} gallery file names are no '
+        f'Market-1501 name like 0001_c1s1_000151_01.jpg (the first: '
+        f'{gallery_folder / "IMG_0001.jpg"}), so junk images are kept, images of the '
+        f'query\'s identity from its camera are not left out and the ranked lists get no '
+        f'green or red frames']
+    report = json.loads((out / 'results.json').read_text())
+    assert report['evaluation_protocol'] is False
+    assert all('matches' not in entry for entry in report['queries'])
+
+    odd_query = tmp_path / 'me.jpg'
+    shutil.copy(queries[0], odd_query)
+    search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query',
+           odd_query, *queries[1:])
+    printed = capsys.readouterr().out
+    assert (f'evaluation protocol off: 1 of the {len(queries)} query file names are no '
+            f'Market-1501 name like 0001_c1s1_000151_01.jpg (the first: {odd_query})'
+            in printed)
+    assert 'gallery file names' not in printed
+
+
+def _stopping_after(batches: int, stop) -> callable:
+    """``ReIDInferencer.embed_batches`` that calls ``stop()`` after ``batches`` batches."""
+    embed_batches = ReIDInferencer.embed_batches
+
+    def stopping(self, *args, **kwargs):
+        for number, batch in enumerate(embed_batches(self, *args, **kwargs), 1):
+            yield batch
+            if number == batches:
+                stop()
+    return stopping
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # the handler raises before this ends
+
+
+@pytest.mark.parametrize('how', ['sigint', 'sigterm'])
+def test_a_stopped_search_keeps_the_embeddings_done(search, market, checkpoints, tmp_path,
+                                                    capsys, monkeypatch, how):
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    cache = tmp_path / 'cache.pth'
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query',
+            market / 'query', '--cache', cache, '--batch-size', 4)
+    handler = signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as patch:
+        patch.setattr(ReIDInferencer, 'embed_batches',
+                      _stopping_after(2, _interrupt if how == 'sigint' else _terminate))
+        with pytest.raises(SystemExit) as stop:
+            search(*args)
+    assert stop.value.code == (130 if how == 'sigint' else 143)
+    name = 'SIGINT (Ctrl-C)' if how == 'sigint' else 'SIGTERM'
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f'search stopped by {name}: 8 gallery embeddings are kept in the cache {cache}, so '
+        f'the same command embeds only the rest')
+    assert signal.getsignal(signal.SIGTERM) == handler  # the tool's handler is undone
+    kept = torch.load(cache, weights_only=True)
+    assert kept['paths'] == [str(path) for path in images[:8]]
+    assert list(tmp_path.glob('*.partial')) == []
+
+    again = search(*args)
+    assert (again['embedded'], again['from_cache']) == (len(images) - 8, 8)
+    assert (f'{len(images)} images, {len(images) - 8} embedded, 8 read from the cache'
+            in capsys.readouterr().out)
+
+
+def test_an_unreadable_image_late_in_the_gallery_keeps_the_images_before_it(
+        search, market, checkpoints, tmp_path, capsys):
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    broken = images[-3]
+    broken.write_bytes(b'not a jpeg')
+    cache = tmp_path / 'cache.pth'
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query',
+            market / 'query', '--cache', cache, '--batch-size', 4)
+    before = len(images) - 3  # not a multiple of 4: part of a batch is kept too
+    with pytest.raises(SystemExit, match=rf'cannot read image {broken}: 10 bytes .*; remove '
+                       rf'or replace it, or pass --skip-unreadable to leave such images out '
+                       rf'\(the {before} gallery embeddings done are kept in the cache '
+                       rf'{cache}\)$'):
+        search(*args)
+    assert torch.load(cache, weights_only=True)['paths'] == [str(p) for p in images[:before]]
+
+    broken.unlink()
+    capsys.readouterr()
+    again = search(*args)
+    assert again['embedded_files'] == [str(path) for path in images[before + 1:]]
+    assert (f'{len(images) - 1} images, 2 embedded, {before} read from the cache'
+            in capsys.readouterr().out)
+
+
+def test_the_cache_is_written_while_the_gallery_is_embedded(search, market, checkpoints,
+                                                            tool, tmp_path, monkeypatch):
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    written = []
+    write_cache = tool.write_cache
+
+    def counting(cache, key, paths, *rest):
+        written.append(len(paths))
+        write_cache(cache, key, paths, *rest)
+
+    monkeypatch.setattr(tool, 'SAVE_INTERVAL_S', 0)
+    monkeypatch.setattr(tool, 'SAVE_MAX_SHARE', math.inf)  # however long a write takes
+    monkeypatch.setattr(tool, 'write_cache', counting)
+    search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', market / 'query',
+           '--cache', tmp_path / 'cache.pth', '--batch-size', 8)
+    batches = list(range(8, len(images), 8)) + [len(images)]
+    assert written == batches + [len(images)]  # after every batch, then the final cache
+
+
+@pytest.mark.parametrize('rerank', [False, True], ids=['plain', 'rerank'])
+def test_a_query_that_is_a_gallery_file_is_left_out_of_its_own_list(
+        search, market, checkpoints, tmp_path, capsys, rerank):
+    gallery_folder = tmp_path / 'gallery'
+    gallery_folder.mkdir()
+    for number, image in enumerate(sorted((market / 'bounding_box_test').glob('*.jpg'))):
+        shutil.copy(image, gallery_folder / f'person_{number:03d}.jpg')
+    own = gallery_folder / 'person_007.jpg'
+    linked = tmp_path / 'linked.jpg'
+    os.link(own, linked)  # the same file under another path
+    copied = tmp_path / 'copied.jpg'
+    shutil.copy(own, copied)  # another file with the same pixels
+    out = tmp_path / 'out'
+    search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', own, linked,
+           copied, '--out', out, '--topk', 5, *(['--rerank'] if rerank else []))
+    assert '2 of the 3 queries are also gallery files: each is left out of its own ranked ' \
+           'list' in capsys.readouterr().out
+    report = json.loads((out / 'results.json').read_text())
+    for entry in report['queries'][:2]:
+        assert str(own) not in entry['gallery'] and len(entry['gallery']) == 5
+    copy_entry = report['queries'][2]
+    assert copy_entry['gallery'][0] == str(own)
+    assert all(distance >= 0 for entry in report['queries'] for distance in entry['distances'])
+
+    search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', copied)
+    printed = capsys.readouterr().out
+    assert f'  #1 0.0000 {own}' in printed and '-0.0000' not in printed
+
+
+def test_results_json_holds_absolute_paths(search, market, checkpoints, tmp_path,
+                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(market / 'query', 'query')
+    shutil.copy(checkpoints[0], 'model.pth')
+    search(os.path.relpath(CONFIG), 'model.pth', '--gallery',
+           os.path.relpath(market / 'bounding_box_test'), '--query', 'query', '--out', 'out',
+           '--topk', 2)
+    report = json.loads(Path('out/results.json').read_text())
+    assert report['config'] == os.path.abspath(CONFIG)
+    assert report['checkpoint'] == str(tmp_path / 'model.pth')
+    paths = [report['gallery']] + [path for entry in report['queries']
+                                   for path in (entry['query'], entry['png'], *entry['gallery'])]
+    assert all(os.path.isabs(path) and os.path.exists(path) for path in paths)
+    assert report['queries'][0]['png'].startswith(str(tmp_path / 'out'))
