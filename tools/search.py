@@ -39,14 +39,12 @@ says in one line how many gallery embeddings the cache keeps and exits with stat
 ``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +57,15 @@ from mmengine.utils import track_iter_progress
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import ReIDInferencer
+from rga_mm.apis.gallery_cache import (
+    SAVE_INTERVAL_S,
+    CacheWriter,
+    GalleryCache,
+    GalleryCacheError,
+    GalleryRows,
+    file_stamp,
+    model_key,
+)
 from rga_mm.datasets import Market1501
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
@@ -66,12 +73,6 @@ from rga_mm.engine.launch import PARTIAL_LOAD_HELP
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, k_reciprocal_rerank_chunks
 from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.visualization import RankedListVisualizer, unique_stems
-
-CACHE_FORMAT = 'rga_mm gallery embeddings 1'
-# while the gallery is embedded its cache is written every SAVE_INTERVAL_S seconds, or less
-# often where writing a large cache would take more than SAVE_MAX_SHARE of the time
-SAVE_INTERVAL_S = 300
-SAVE_MAX_SHARE = 0.1
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -112,185 +113,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def model_key(inferencer: ReIDInferencer, flip: bool) -> str:
-    """Hash of what decides the embeddings: the model config (with the top-level data
-    preprocessor that init_model merges into it) and the test pipeline of the merged config
-    (``--cfg-options`` included), the weights as loaded (so a checkpoint given by URL keys
-    the cache too) and flip."""
-    digest = hashlib.sha256()
-    cfg = inferencer.cfg
-    described = dict(model=cfg.model.to_dict(), pipeline=cfg.test_dataloader.dataset.pipeline,
-                     flip=flip)
-    if cfg.get('data_preprocessor') is not None:  # else the key of earlier caches stays
-        described['data_preprocessor'] = cfg.data_preprocessor
-    digest.update(json.dumps(described, sort_keys=True, default=str).encode())
-    for name, value in sorted(inferencer.model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def file_stamp(path: str) -> tuple[int, int]:
-    """(size in bytes, modification time in ns): a changed file changes its stamp."""
-    stat = os.stat(path)
-    return stat.st_size, stat.st_mtime_ns
-
-
-class GalleryCache:
-    """The embeddings of a cache file made with the model ``key``: ``rows`` maps a path to
-    (its file stamp, its row of ``features``); empty when there is no usable cache."""
-
-    def __init__(self, cache: str | None, key: str) -> None:
-        self.rows: dict[str, tuple[tuple[int, int], int]] = {}
-        self.paths: list[str] = []
-        self.features: torch.Tensor | None = None
-        saved = self._load(cache, key)
-        if saved is not None:
-            self.paths, self.features = list(saved['paths']), saved['features']
-            stamps = zip(saved['sizes'].tolist(), saved['mtimes'].tolist())
-            self.rows = {path: (tuple(stamp), row)
-                         for row, (path, stamp) in enumerate(zip(self.paths, stamps))}
-
-    @staticmethod
-    def _load(cache: str | None, key: str) -> dict | None:
-        if cache is None or not osp.isfile(cache):
-            return None
-        try:
-            saved = torch.load(cache, map_location='cpu', weights_only=True)
-            if not isinstance(saved, dict) or saved.get('format') != CACHE_FORMAT:
-                raise ValueError('it holds something else')
-        except Exception as error:  # another file: never overwritten (caches are renamed
-            # into place whole, so no cache of ours is ever found truncated)
-            reason = str(error).strip().splitlines()[0][:120] if str(error).strip() else ''
-            raise SystemExit(
-                f'--cache {cache} exists and is no gallery cache of tools/search.py '
-                f'({type(error).__name__}: {reason}); search leaves it as it is: give '
-                f'another --cache file') from None
-        if saved['model_key'] != key:
-            print(f'cache {cache} was made by another model (config, checkpoint or --flip '
-                  f'differ); embedding the whole gallery again')
-            return None
-        return saved
-
-    def holds(self, path: str, stamp: tuple[int, int]) -> bool:
-        """Whether the cache has ``path``'s embedding for the file as it is now."""
-        return path in self.rows and self.rows[path][0] == stamp
-
-
-def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, int]],
-                features: torch.Tensor) -> None:
-    """Write the cache to a temporary file in its folder, then rename it into place: an
-    interrupted write leaves the previous cache as it was."""
-    Path(cache).parent.mkdir(parents=True, exist_ok=True)
-    sizes, mtimes = zip(*stamps) if stamps else ((), ())
-    partial = f'{cache}.{os.getpid()}.partial'
-    try:
-        with open(partial, 'wb') as file:
-            torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
-                            sizes=torch.tensor(sizes, dtype=torch.int64),
-                            mtimes=torch.tensor(mtimes, dtype=torch.int64),
-                            features=features.contiguous()), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, cache)
-    except BaseException:  # also a second Ctrl-C while writing
-        if osp.exists(partial):
-            os.remove(partial)
-        raise
-
-
-class CacheWriter:
-    """Writes the gallery cache while the gallery is embedded: when due (``SAVE_INTERVAL_S``
-    after the last write, and at least the last write's time / ``SAVE_MAX_SHARE``) and when
-    the embedding stops; ``rows`` is how many embeddings of this model the file holds (None
-    until the cache has been read)."""
-
-    def __init__(self, cache: str | None) -> None:
-        self.cache = cache
-        self.key = ''
-        self.rows: int | None = None
-        self.last = time.monotonic()
-        self.took = 0.0
-
-    def due(self) -> bool:
-        """Whether the periodic write is due."""
-        return (self.cache is not None
-                and time.monotonic() - self.last >= max(SAVE_INTERVAL_S,
-                                                        self.took / SAVE_MAX_SHARE))
-
-    def write(self, paths: list[str], stamps: list[tuple[int, int]],
-              features: torch.Tensor) -> None:
-        """Write these rows as the cache (nothing without a cache file)."""
-        if self.cache is None:
-            return
-        start = time.monotonic()
-        write_cache(self.cache, self.key, paths, stamps, features)
-        self.last = time.monotonic()
-        self.took = self.last - start
-        self.rows = len(paths)
-
-    def stopped_line(self, signal_name: str) -> str:
-        """The one line printed when the search is stopped."""
-        if self.cache is None:
-            return (f'search stopped by {signal_name}: no gallery embedding is kept without '
-                    f'--cache (or --out); give --cache FILE to make a long search resumable')
-        if self.rows is None:
-            return (f'search stopped by {signal_name} before the gallery was embedded: the '
-                    f'cache {self.cache} is left as it was')
-        return (f'search stopped by {signal_name}: {self.rows} gallery embeddings are kept '
-                f'in the cache {self.cache}, so the same command embeds only the rest')
-
-
-class GalleryRows:
-    """The gallery's (G, D) embeddings as they are filled in: first the rows the cache holds
-    for unchanged files, then the embedded ones; ``done`` marks the rows filled."""
-
-    def __init__(self, paths: list[str], stamps: list[tuple[int, int]],
-                 cached: GalleryCache) -> None:
-        self.paths, self.stamps = paths, stamps
-        self.row_of = {path: row for row, path in enumerate(paths)}
-        self.done = torch.zeros(len(paths), dtype=torch.bool)
-        self.features: torch.Tensor | None = None
-        self.embedded: list[str] = []
-        self.skipped: list[str] = []
-        reused = [row for row, path in enumerate(paths) if cached.holds(path, stamps[row])]
-        if reused:
-            self._allocate(cached.features.shape[1])
-            self.features[reused] = cached.features[[cached.rows[paths[row]][1]
-                                                     for row in reused]]
-            self.done[reused] = True
-        self.from_cache = len(reused)
-
-    def _allocate(self, dim: int) -> None:
-        self.features = torch.empty((len(self.paths), dim))
-
-    def todo(self) -> list[str]:
-        """The paths still to embed, in gallery order."""
-        return [path for row, path in enumerate(self.paths) if not self.done[row]]
-
-    def add(self, todo: list[str], samples: list, skipped: list[UnreadableImageError]
-            ) -> None:
-        """Fill in the rows of a batch of data samples embedded from ``todo`` (their
-        ``sample_idx`` is their position in it); note the skipped files."""
-        for sample in samples:
-            if self.features is None:
-                self._allocate(sample.pred_feature.shape[0])
-            path = todo[sample.sample_idx]
-            self.features[self.row_of[path]] = sample.pred_feature
-            self.done[self.row_of[path]] = True
-            self.embedded.append(path)
-        self.skipped.extend(error.path for error in skipped)
-
-    def filled(self) -> tuple[list[str], list[tuple[int, int]], torch.Tensor]:
-        """The paths, stamps and embeddings of the rows filled so far, in gallery order."""
-        if self.features is None:
-            return [], [], torch.empty((0, 0))
-        rows = torch.nonzero(self.done)[:, 0]
-        picked = rows.tolist()
-        return ([self.paths[row] for row in picked], [self.stamps[row] for row in picked],
-                self.features[rows])
-
-
 def embed(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
           flip: bool) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Path → embedding of the readable ``paths``, and the paths skipped as unreadable."""
@@ -316,7 +138,10 @@ def embed_gallery(inferencer: ReIDInferencer, paths: list[str], args: argparse.N
     files that have not changed; the cache is updated while the gallery is embedded and
     when the embedding stops (module docstring)."""
     writer.key = model_key(inferencer, flip)
-    cached = GalleryCache(writer.cache, writer.key)
+    try:
+        cached = GalleryCache(writer.cache, writer.key)
+    except GalleryCacheError as error:
+        raise SystemExit(str(error)) from None
     stamps = [file_stamp(path) for path in paths]
     if cached.paths == paths and all(map(cached.holds, paths, stamps)):
         writer.rows = len(paths)  # unchanged: no copy of a large gallery, no write

@@ -25,7 +25,7 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 
-from rga_mm.apis import ReIDInferencer, init_model
+from rga_mm.apis import ReIDInferencer, gallery_cache, init_model
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
 from rga_mm.registry import DATASETS
@@ -450,19 +450,19 @@ def test_an_unreadable_image_late_in_the_gallery_keeps_the_images_before_it(
 
 
 def test_the_cache_is_written_while_the_gallery_is_embedded(search, market, checkpoints,
-                                                            tool, tmp_path, monkeypatch):
+                                                            tmp_path, monkeypatch):
     gallery_folder = tmp_path / 'gallery'
     images = _gallery_copy(market, gallery_folder)
     written = []
-    write_cache = tool.write_cache
+    write_cache = gallery_cache.write_cache
 
     def counting(cache, key, paths, *rest):
         written.append(len(paths))
         write_cache(cache, key, paths, *rest)
 
-    monkeypatch.setattr(tool, 'SAVE_INTERVAL_S', 0)
-    monkeypatch.setattr(tool, 'SAVE_MAX_SHARE', math.inf)  # however long a write takes
-    monkeypatch.setattr(tool, 'write_cache', counting)
+    monkeypatch.setattr(gallery_cache, 'SAVE_INTERVAL_S', 0)
+    monkeypatch.setattr(gallery_cache, 'SAVE_MAX_SHARE', math.inf)  # however long a write takes
+    monkeypatch.setattr(gallery_cache, 'write_cache', counting)
     search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', market / 'query',
            '--cache', tmp_path / 'cache.pth', '--batch-size', 8)
     batches = list(range(8, len(images), 8)) + [len(images)]
