@@ -124,10 +124,13 @@ def test_resume_or_start_starts_from_load_from_until_there_is_a_checkpoint(confi
 
 
 def test_a_misspelt_nested_key_names_the_existing_one(config_file):
-    for key, existing in (('default_hooks.checkpoint.intervl', 'interval'),
-                          ('model.backbone.dept', 'depth'),
-                          ('model.backbone.out_indice', 'out_indices')):
-        parent, name = key.rsplit('.', 1)
+    for key, parent, name, existing in (
+            ('default_hooks.checkpoint.intervl', 'default_hooks.checkpoint', 'intervl',
+             'interval'),
+            ('model.backbone.dept', 'model.backbone', 'dept', 'depth'),
+            ('model.backbone.out_indice', 'model.backbone', 'out_indice', 'out_indices'),
+            ('model.backbne.depth', 'model', 'backbne', 'backbone'),  # a typo mid-key
+            ('default_hooks.chekpoint.interval', 'default_hooks', 'chekpoint', 'checkpoint')):
         with pytest.raises(SystemExit, match=rf"--cfg-options {key}: {parent} in the config "
                                              rf"\S+tiny.py has no key '{name}'; did you mean "
                                              rf"'{existing}'\?"):

@@ -113,9 +113,9 @@ def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> No
     for key in options:
         check_known_top_level(cfg, key, where)
         check_not_helper(cfg, key, where)
-        sibling = misspelt_sibling(cfg, key)
-        if sibling is not None:
-            parent, name = key.rsplit('.', 1)
+        misspelt = misspelt_sibling(cfg, key)
+        if misspelt is not None:
+            parent, name, sibling = misspelt
             raise ValueError(
                 f'--cfg-options {key}: {parent} in {where} has no key {name!r}; did you mean '
                 f'{sibling!r}? (a new key this close to an existing one is taken for a '
@@ -211,22 +211,27 @@ def join_names(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f'{", ".join(names[:-1])} and {names[-1]}'
 
 
-def misspelt_sibling(cfg: Config, key: str) -> str | None:
-    """The existing key that a new dotted ``key`` seems to misspell, or None.
+def misspelt_sibling(cfg: Config, key: str) -> tuple[str, str, str] | None:
+    """(parent path, new part, the existing key it seems to misspell) for a dotted ``key``
+    whose first part missing from ``cfg`` looks like a typo, or None.
 
-    ``key`` is new when its parent dict exists in ``cfg`` without its last part; it is a
+    Following ``key`` down ``cfg``, the first part its dict lacks is new (``nek`` in
+    ``model.nek.in_channels``, ``max_epoch`` in ``train_cfg.max_epoch``); it is a
     misspelling when an existing key of that dict is within difflib's 0.8 similarity and
-    differs from it in more than digits (``layer2`` beside ``layer1`` is a new entry).
+    differs from it in more than digits (``layer2`` beside ``layer1`` is a new entry). A key
+    below a list or a non-dict value is not looked into.
     """
-    *path, name = key.split('.')
+    parts = key.split('.')
     parent = cfg
-    for part in path:
-        if not isinstance(parent, (Config, dict)) or part not in parent:
+    for depth, part in enumerate(parts):
+        if not isinstance(parent, (Config, dict)):
             return None
+        if part not in parent:
+            if depth == 0:
+                return None  # a new top-level key: check_known_top_level's case
+            siblings = [k for k in parent if isinstance(k, str)
+                        and k.rstrip('0123456789') != part.rstrip('0123456789')]
+            close = difflib.get_close_matches(part, siblings, n=1, cutoff=0.8)
+            return ('.'.join(parts[:depth]), part, close[0]) if close else None
         parent = parent[part]
-    if not path or not isinstance(parent, dict) or name in parent:
-        return None
-    siblings = [k for k in parent if isinstance(k, str)
-                and k.rstrip('0123456789') != name.rstrip('0123456789')]
-    close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.8)
-    return close[0] if close else None
+    return None
