@@ -21,7 +21,14 @@ from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
-from rga_mm.apis import CheckpointError, check_resumable, read_checkpoint
+from rga_mm.apis import (
+    CheckpointError,
+    check_checkpoint_fits,
+    check_resumable,
+    init_model,
+    read_checkpoint,
+    state_dict_of,
+)
 from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
@@ -117,6 +124,19 @@ def nothing_left_to_train(cfg: Config, checkpoint: dict | None) -> str:
     return ''
 
 
+def check_fits_the_model(cfg: Config, checkpoint: dict, partial_load: bool) -> None:
+    """Refuse, as the Runner's build would, a checkpoint at the end of the schedule that
+    does not fit the config's model: another model's finished run is no finished run of
+    this one."""
+    with stop_on_input_errors():
+        model = init_model(cfg)
+    try:
+        check_checkpoint_fits(model, state_dict_of(checkpoint), cfg.load_from,
+                              strict=not partial_load)
+    except CheckpointError as error:
+        raise SystemExit(str(error)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
@@ -126,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(str(error)) from None
     finished = nothing_left_to_train(cfg, checkpoint)
     if finished:
+        check_fits_the_model(cfg, checkpoint, args.partial_load)
         print(finished)
         return
     prepare_cpu_distributed(cfg)

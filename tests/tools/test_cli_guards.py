@@ -31,7 +31,8 @@ default_scope = 'rga_mm'
 randomness = dict(seed=16)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1))
 model = dict(type='StageAttentionBackbone',
-             backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, )))
+             backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, )),
+             attentions=dict())
 """
 
 
@@ -167,7 +168,7 @@ def test_resuming_a_finished_run_says_so_and_builds_nothing(config_file, tmp_pat
     work_dir.mkdir()
     finished = work_dir / 'epoch_8.pth'
     torch.save(dict(meta=dict(epoch=8, iter=16), message_hub={},
-                    state_dict=dict(weight=torch.zeros(1))), finished)
+                    state_dict=init_model(config_file).state_dict()), finished)
     argv = [config_file, '--work-dir', str(work_dir), '--resume', str(finished)]
     train.main(argv + ['--cfg-options', 'train_cfg.max_epochs=4'])
     assert capsys.readouterr().out.strip() == (
@@ -177,6 +178,20 @@ def test_resuming_a_finished_run_says_so_and_builds_nothing(config_file, tmp_pat
     config = train.build_config(train.parse_args(argv + ['--cfg-options',
                                                          'train_cfg.max_epochs=9']))
     assert train.nothing_left_to_train(config, torch.load(finished, weights_only=True)) == ''
+
+
+def test_another_models_finished_run_is_refused_not_called_finished(config_file, tmp_path,
+                                                                     capsys):
+    train = _train_tool()
+    foreign = tmp_path / 'epoch_8.pth'
+    torch.save(dict(meta=dict(epoch=8, iter=16), message_hub={},
+                    state_dict=dict(weight=torch.zeros(1))), foreign)
+    with pytest.raises(SystemExit, match=rf'^checkpoint {re.escape(str(foreign))} does not '
+                                         rf"fit the model built from the config: it misses "
+                                         rf"100 of the model's 100 keys"):
+        train.main([config_file, '--work-dir', str(tmp_path / 'work'), '--resume',
+                    str(foreign), '--cfg-options', 'train_cfg.max_epochs=4'])
+    assert 'nothing is left to train' not in capsys.readouterr().out
 
 
 def test_a_malformed_dataset_stops_with_its_sentence_alone():
