@@ -9,10 +9,13 @@ parsed by mmpretrain's unchanged ``load_data_list``; with the default ``verify_m
 they behave exactly as mmpretrain's classes. ``download`` defaults to False (offline).
 """
 import os.path as osp
+import pickle
 
 from mmpretrain.datasets import CIFAR10 as _MMPretrainCIFAR10
 from mmpretrain.datasets import CIFAR100 as _MMPretrainCIFAR100
+from mmpretrain.datasets.utils import check_md5
 
+from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
 
 
@@ -33,8 +36,9 @@ class _OptionalMD5:
         super().__init__(*args, download=download, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        """mmpretrain's, after naming the folder and the files when data is missing
-        (mmpretrain's own message suggests a download, which offline runs do not do)."""
+        """mmpretrain's, naming the folder and the files when data is missing, corrupt or
+        of another version (mmpretrain's own messages suggest a download, which offline
+        runs do not do, or end in a bare pickle error)."""
         folder = osp.join(self.data_prefix['root'], self.base_folder)
         missing = [name for name, _ in self.train_list + self.test_list + [[
             self.meta['filename'], None]] if not osp.isfile(osp.join(folder, name))]
@@ -43,7 +47,40 @@ class _OptionalMD5:
                 f'{type(self).__name__}: {folder} lacks {", ".join(missing)}; extract the '
                 f'official "python version" archive ({self.url}) under data_root '
                 f'(docs/classification.md), or pass download=True to fetch it')
-        return super().load_data_list()
+        if not self.download:
+            self._check_md5_sums(folder)
+        try:
+            return super().load_data_list()
+        except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as error:
+            raise DatasetError(
+                f'{type(self).__name__}: {self._unreadable_file(folder)} cannot be read as a '
+                f'CIFAR batch ({type(error).__name__}: {error}); it is truncated or no CIFAR '
+                f'file: extract the official archive ({self.url}) again') from None
+
+    def _unreadable_file(self, folder: str) -> str:
+        """The first file of the split that does not unpickle, else the folder (the files
+        unpickle, but hold no CIFAR batch)."""
+        entries = self.train_list if self.split == 'train' else self.test_list
+        for name, _ in entries:
+            path = osp.join(folder, name)
+            try:
+                with open(path, 'rb') as file:
+                    pickle.load(file, encoding='latin1')
+            except Exception:  # any failure to unpickle (a cut frame may even ask for
+                return path  # more memory than there is)
+        return f'a file in {folder}'
+
+    def _check_md5_sums(self, folder: str) -> None:
+        """Name the files whose md5 sums differ from the official archive's (none are
+        checked with ``verify_md5=False``)."""
+        wrong = [name for name, md5 in self.train_list + self.test_list
+                 if md5 is not None and not check_md5(osp.join(folder, name), md5)]
+        if wrong:
+            raise DatasetError(
+                f'{type(self).__name__}: {", ".join(wrong)} in {folder} do not carry the md5 '
+                f'sums of the official archive (corrupt, truncated or another version): '
+                f'extract the archive ({self.url}) again, or set verify_md5=False for files '
+                f'written in this format on purpose')
 
 
 @DATASETS.register_module()

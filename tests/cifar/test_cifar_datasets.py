@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from rga_mm.datasets import CIFAR10, CIFAR100
+from rga_mm.errors import DatasetError
 from cifar_files import write_cifar
 
 
@@ -19,8 +20,11 @@ def test_generated_pickles_load_through_mmpretrains_parser(tmp_path, dataset, wh
     assert sample['img'].shape == (32, 32, 3) and sample['img'].dtype == np.uint8
     assert sample['gt_label'] == 3
     assert len(train.CLASSES) == which
-    # the default keeps mmpretrain's md5 check: generated files are not the official ones
-    with pytest.raises(RuntimeError, match='Cannot find'):
+    # the default keeps mmpretrain's md5 check: generated files are not the official ones,
+    # and each is named
+    files = ', '.join(name for name, _ in dataset.train_list + dataset.test_list)
+    with pytest.raises(DatasetError, match=rf'{dataset.__name__}: {files} in \S+ do not carry '
+                                           r'the md5 sums of the official archive'):
         dataset(data_root=str(root), split='train')
     # the structure is still required without md5, and a missing file is named
     (root / first_file).unlink()
@@ -34,3 +38,17 @@ def test_missing_data_names_the_folder_and_files_offline(tmp_path, dataset, fold
     with pytest.raises(FileNotFoundError, match=rf'{tmp_path / folder} lacks {first}, .*extract '
                                                 r'the official "python version" archive'):
         dataset(data_root=str(tmp_path), split='train')
+
+
+@pytest.mark.parametrize('content', [b'', b'\x80\x04\x95 truncated'])
+@pytest.mark.parametrize('dataset, which, first_file', [
+    (CIFAR10, 10, 'cifar-10-batches-py/data_batch_1'),
+    (CIFAR100, 100, 'cifar-100-python/train')])
+def test_a_truncated_or_empty_batch_file_is_named_with_the_fix(tmp_path, dataset, which,
+                                                              first_file, content):
+    root = write_cifar(tmp_path, which, num_train=20, num_test=10)
+    (root / first_file).write_bytes(content)
+    with pytest.raises(DatasetError, match=rf'{dataset.__name__}: {root / first_file} cannot '
+                                           r'be read as a CIFAR batch .*extract the official '
+                                           r'archive'):
+        dataset(data_root=str(root), split='train', verify_md5=False)
