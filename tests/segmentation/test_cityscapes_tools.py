@@ -4,8 +4,10 @@ The tree has mmseg's real layout and file suffixes, so mmseg's CityscapesDataset
 pipelines and IoUMetric read it unchanged. The model is the PSPNet + RGA-SC config shrunk
 to ResNet-18 and 64×64 crops by a small config that inherits it.
 """
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +119,39 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
                  '--cfg-options', 'model.test_cfg.mode=slide',
                  'model.test_cfg.crop_size=(64,64)', 'model.test_cfg.stride=(48,48)')
     assert 'mIoU' in slide.stdout + slide.stderr
+
+
+def _check_dataset():
+    """tools/misc/check_dataset.py as a module, to call its ``main(argv)``."""
+    spec = importlib.util.spec_from_file_location('check_dataset',
+                                                  ROOT / 'tools/misc/check_dataset.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its functions can be pickled for worker processes
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_check_dataset_lists_missing_and_truncated_label_maps(tmp_path, capsys):
+    """A labelTrainIds PNG that is gone or cut short fails check_dataset, not training."""
+    data_root = tmp_path / 'cityscapes'
+    write_tiny_cityscapes(data_root)
+    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
+    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    check_dataset = _check_dataset()
+
+    assert check_dataset.main([str(config)]) == 0
+    assert 'all 4 images and 4 label maps can be read' in capsys.readouterr().out
+
+    labels = sorted((data_root / 'gtFine').glob('*/tinycity/*_labelTrainIds.png'))
+    missing, truncated = labels[0], labels[-1]
+    missing.unlink()
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    for nproc in ('1', '2'):
+        assert check_dataset.main([str(config), '--nproc', nproc]) == 1
+        out = capsys.readouterr().out
+        listed = dict(re.findall(r'^(/\S+\.png): (.+)$', out, re.MULTILINE))
+        assert listed.keys() == {str(missing), str(truncated)}
+        assert listed[str(missing)] == 'the file does not exist'
+        assert 'pillow cannot decode' in listed[str(truncated)]
+        assert '2 of 4 label maps cannot be read' in out
+        assert 'images cannot be read' not in out

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from rga_mm.errors import ConfigError
 from rga_mm.models.attention import RGA
 from rga_mm.models.necks import RGANeck
 from rga_mm.registry import MODELS
@@ -74,6 +75,19 @@ def test_channel_mismatch_names_the_option():
         neck((torch.randn(1, 1024, 5, 5),))
 
 
+def test_channel_mismatch_at_another_index_advises_only_the_head_of_that_map():
+    """PSPNet: the auxiliary head reads map 2, the decode head map 3; a neck on map 2 doubles
+    only map 2, so the advice must not tell the decode head to take 2·C of map 2."""
+    neck = RGANeck(512, (5, 5), in_index=1)
+    with pytest.raises(ConfigError) as error:
+        neck(_maps())
+    message = str(error.value)
+    assert "neck's in_channels=8" in message
+    assert 'head that reads map 1 must take in_channels=16' in message
+    assert 'heads that read other maps keep their channels' in message
+    assert "decode head's in_channels" not in message
+
+
 def test_fixed_size_neck_names_both_sizes():
     neck = RGANeck(16, (5, 5), reduction=2, variable_size=False)
     with pytest.raises(ValueError, match=r'built for a 5×5 map but received 7×9'):
@@ -92,7 +106,10 @@ def test_a_grid_smaller_than_the_reduction_is_refused():
 
 
 def test_bad_in_index_and_bad_in_channels():
-    with pytest.raises(IndexError, match='in_index=5 but the backbone returned 3 maps'):
+    with pytest.raises(ConfigError, match=r'in_index=5 but the backbone returned 3 maps: '
+                                          r'set in_index to one of -3\.\.2'):
         RGANeck(16, (5, 5), in_index=5)(_maps())
+    with pytest.raises(ConfigError, match='in_index=-4 but the backbone returned 3 maps'):
+        RGANeck(16, (5, 5), in_index=-4)(_maps())
     with pytest.raises(ValueError, match='positive int'):
         RGANeck([16], (5, 5))

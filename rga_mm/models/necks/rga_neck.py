@@ -23,7 +23,8 @@ class RGANeck(BaseModule):
     """Replace one backbone map x by cat([x, RGA(x)], dim=1); the other maps pass through.
 
     Args:
-        in_channels: C, channels of the attended map; the decode head must read 2·C.
+        in_channels: C, channels of the attended map; the head reading that map must take
+            2·C (heads reading other maps are unchanged).
         spatial_size: (h, w), the reference grid RGA is built for (its parameter count grows
             with h·w: see ``configs/cityscapes``); one int for a square grid.
         in_index: which map of the backbone's tuple to attend (default the last).
@@ -60,16 +61,22 @@ class RGANeck(BaseModule):
 
     @property
     def out_channels(self) -> int:
-        """Channels of the replaced map: the decode head's ``in_channels``."""
+        """Channels of the replaced map: the ``in_channels`` of the head that reads map
+        ``in_index`` (heads reading other maps keep theirs)."""
         return 2 * self.in_channels
+
+    def check_index(self, num_maps: int) -> None:
+        """Raise a ConfigError unless ``in_index`` names one of the backbone's ``num_maps``."""
+        if not -num_maps <= self.in_index < num_maps:
+            raise ConfigError(
+                f'RGANeck in_index={self.in_index} but the backbone returned {num_maps} '
+                f'maps: set in_index to one of {-num_maps}..{num_maps - 1}')
 
     def check_input(self, inputs: Sequence[Tensor]) -> Tensor:
         """The map to attend, or one clear sentence saying why it cannot be attended."""
         if isinstance(inputs, Tensor):
             inputs = (inputs,)
-        if not -len(inputs) <= self.in_index < len(inputs):
-            raise IndexError(f'RGANeck in_index={self.in_index} but the backbone returned '
-                             f'{len(inputs)} maps')
+        self.check_index(len(inputs))
         x = inputs[self.in_index]
         if x.dim() != 4:
             raise ConfigError(f'RGANeck expects (B, C, H, W) backbone maps, got shape '
@@ -78,8 +85,9 @@ class RGANeck(BaseModule):
             raise ConfigError(
                 f'RGANeck in_channels={self.in_channels} does not match the backbone map at '
                 f'in_index={self.in_index}, which has {x.shape[1]} channels: set the neck\'s '
-                f'in_channels={x.shape[1]} and the decode head\'s in_channels='
-                f'{2 * x.shape[1]}')
+                f'in_channels={x.shape[1]}; the neck doubles that map only, so the head '
+                f'that reads map {self.in_index} must take in_channels={2 * x.shape[1]} and '
+                f'the heads that read other maps keep their channels')
         if min(x.shape[-2:]) < 1:
             raise ConfigError(
                 f'RGANeck received a {x.shape[-2]}×{x.shape[-1]} map at in_index='
