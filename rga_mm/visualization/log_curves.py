@@ -16,12 +16,15 @@ but reads them itself: mmpretrain's reader names a broken line by its position i
 line, not in the file, and refuses a whole log whose last line a killed run cut short. Here
 a broken line is named by its line and column, and a last line without its newline (mmengine
 ends every line it writes with one) is skipped with a notice on stderr.
+:func:`find_scalar_logs` lists every run of a work dir (each launch, a ``--resume`` too, writes
+a new ``<timestamp>`` folder) and :func:`load_scalar_logs` joins them into one log, a later
+run's line replacing an earlier one's at the same step.
 :func:`plot_curves` draws one subplot per key, one curve per log, with matplotlib's Agg
 canvas (no display, no pyplot state), and writes an image in the format its file name's
 suffix names (``.png``, ``.pdf``, ``.svg``, ...) of ``SUBPLOT_INCHES`` per subplot,
 ``MAX_COLUMNS`` subplots a row, at ``dpi`` dots per inch.
 
-    logs = {'rga-sc': load_scalar_log(find_scalar_log('work_dirs/rga-sc')),
+    logs = {'rga-sc': load_scalar_logs(find_scalar_logs('work_dirs/rga-sc')),
             'baseline': load_scalar_log(find_scalar_log('work_dirs/baseline'))}
     plot_curves(logs, default_keys(logs), 'curves.png', title='Market-1501')
 """
@@ -36,7 +39,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ['find_scalar_log', 'load_scalar_log', 'default_keys', 'draw_curves', 'plot_curves']
+__all__ = ['find_scalar_log', 'find_scalar_logs', 'load_scalar_log', 'join_scalar_logs',
+           'load_scalar_logs', 'default_keys', 'draw_curves', 'plot_curves']
 
 ScalarLog = dict[str, list[dict]]  # {'train': [line, ...], 'val': [line, ...]}
 
@@ -50,14 +54,15 @@ MAX_COLUMNS = 3
 DEFAULT_DPI = 100
 
 
-def find_scalar_log(path: str) -> str:
-    """``path`` itself if it is a file, else the newest ``*/vis_data/scalars.json`` under it.
+def find_scalar_logs(path: str) -> list[str]:
+    """``[path]`` if it is a file, else every ``*/vis_data/scalars.json`` under it, oldest first.
 
     ``path`` may be a scalar log or a work dir; mmengine names each run's folder in the work
-    dir by its start time (``YYYYMMDD_HHMMSS``), so the newest run's folder sorts last.
+    dir by its start time (``YYYYMMDD_HHMMSS``), so sorting the paths puts the runs in the
+    order they were launched (a ``--resume``d run gets a folder of its own).
     """
     if osp.isfile(path):
-        return path
+        return [path]
     if not osp.isdir(path):
         raise FileNotFoundError(f'{path} is neither a scalar log nor a work dir')
     logs = sorted(glob.glob(osp.join(path, '*', 'vis_data', SCALAR_LOG_NAME)))
@@ -66,7 +71,13 @@ def find_scalar_log(path: str) -> str:
             f'no <timestamp>/vis_data/{SCALAR_LOG_NAME} under the work dir {path}: '
             'mmengine writes it there during training (LoggerHook with the default '
             'LocalVisBackend)')
-    return logs[-1]
+    return logs
+
+
+def find_scalar_log(path: str) -> str:
+    """``path`` itself if it is a file, else the newest ``*/vis_data/scalars.json`` under it
+    (the last of :func:`find_scalar_logs`)."""
+    return find_scalar_logs(path)[-1]
 
 
 def load_scalar_log(path: str) -> ScalarLog:
@@ -88,6 +99,35 @@ def load_scalar_log(path: str) -> ScalarLog:
                          '"step" key per logged iteration or validation')
     return {'train': [line for line in lines if 'lr' in line],
             'val': [line for line in lines if 'lr' not in line]}
+
+
+def join_scalar_logs(logs: Sequence[ScalarLog]) -> ScalarLog:
+    """One log from the logs of successive runs of a work dir, oldest first.
+
+    Each split's lines are joined in step order; where a later run logs a step an earlier
+    run logged too (a resumed run restarts from its checkpoint and logs the steps after it
+    again), the later run's line replaces the earlier one's.
+    """
+    if not logs:
+        raise ValueError('no log to join')
+    return {split: _join_lines([log[split] for log in logs]) for split in ('train', 'val')}
+
+
+def _join_lines(runs: Sequence[list[dict]]) -> list[dict]:
+    """The lines of ``runs`` (oldest first) sorted by step, a later run's winning a step."""
+    joined: list[dict] = []
+    for lines in runs:
+        steps = {line['step'] for line in lines}
+        joined = [line for line in joined if line['step'] not in steps] + list(lines)
+    return sorted(joined, key=lambda line: line['step'])
+
+
+def load_scalar_logs(paths: Sequence[str]) -> ScalarLog:
+    """The scalar logs at ``paths`` (successive runs, oldest first) loaded and joined by
+    :func:`join_scalar_logs`; a single path loads as :func:`load_scalar_log` does."""
+    if len(paths) == 1:
+        return load_scalar_log(paths[0])
+    return join_scalar_logs([load_scalar_log(path) for path in paths])
 
 
 def _json_lines(path: str) -> list:
@@ -163,10 +203,13 @@ def step_label(logs: Sequence[ScalarLog], split: str) -> str:
 def draw_subplot(ax: Axes, logs: dict[str, ScalarLog], key: str, split: str,
                  legend: bool) -> None:
     """One line per log that has ``key`` in its ``split`` lines, labelled by the log's name;
-    validation lines get a marker per evaluation."""
+    validation lines get a marker per evaluation, and so does any line of a single point (a
+    line without a marker would draw nothing)."""
     with_key = {name: log for name, log in logs.items() if key in available_keys(log, split)}
     for name, log in with_key.items():
-        ax.plot(*curve(log, split, key), label=name, marker='o' if split == 'val' else None)
+        steps, values = curve(log, split, key)
+        marker = 'o' if split == 'val' or len(steps) < 2 else None
+        ax.plot(steps, values, label=name, marker=marker)
     ax.set_title(key)
     ax.set_xlabel(step_label(list(with_key.values()), split))
     ax.grid(alpha=0.3)

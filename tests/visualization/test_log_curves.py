@@ -20,7 +20,10 @@ from rga_mm.visualization.log_curves import (
     default_keys,
     draw_curves,
     find_scalar_log,
+    find_scalar_logs,
+    join_scalar_logs,
     load_scalar_log,
+    load_scalar_logs,
     plot_curves,
 )
 
@@ -298,3 +301,67 @@ def test_cli_skips_a_last_line_cut_short_with_a_notice(tmp_path, capsys):
                             'while writing it); plotting the 3 lines before it\n')
     assert load_scalar_log(str(log)) == {'train': [json.loads(line) for line in LINES[:2]],
                                               'val': [json.loads(LINES[2])]}
+
+
+# a run killed in epoch 2 (after its checkpoint at iteration 2), then resumed from it: the
+# resumed run logs iteration 3 again; folders are made newest first, to be sorted by name
+RUNS = {'20240102_090000': ['{"lr": 0.1, "loss": 2.0, "epoch": 2, "step": 3}',
+                            '{"lr": 0.1, "loss": 1.0, "epoch": 2, "step": 4}',
+                            '{"reid/mAP": 20.0, "step": 2}'],
+        '20240101_120000': ['{"lr": 0.1, "loss": 4.0, "epoch": 1, "step": 1}',
+                            '{"lr": 0.1, "loss": 3.0, "epoch": 1, "step": 2}',
+                            '{"reid/mAP": 10.0, "step": 1}',
+                            '{"lr": 0.1, "loss": 9.0, "epoch": 2, "step": 3}']}
+
+
+def _resumed_work_dir(root: Path) -> Path:
+    """A work dir with the two runs of ``RUNS``."""
+    for timestamp, lines in RUNS.items():
+        (root / timestamp / 'vis_data').mkdir(parents=True)
+        (root / timestamp / 'vis_data' / 'scalars.json').write_text('\n'.join(lines) + '\n')
+    return root
+
+
+def test_find_scalar_logs_lists_the_runs_of_a_work_dir_oldest_first(tmp_path):
+    work_dir = _resumed_work_dir(tmp_path / 'work')
+    assert find_scalar_logs(str(work_dir)) == [
+        str(work_dir / timestamp / 'vis_data' / 'scalars.json')
+        for timestamp in ('20240101_120000', '20240102_090000')]
+    newest = find_scalar_log(str(work_dir))
+    assert find_scalar_logs(newest) == [newest]
+
+
+def test_runs_are_joined_in_step_order_a_later_run_winning_a_repeated_step(tmp_path):
+    joined = load_scalar_logs(find_scalar_logs(str(_resumed_work_dir(tmp_path / 'work'))))
+    assert [(line['step'], line['loss']) for line in joined['train']] == [
+        (1, 4.0), (2, 3.0), (3, 2.0), (4, 1.0)]
+    assert [(line['step'], line['reid/mAP']) for line in joined['val']] == [(1, 10.0),
+                                                                           (2, 20.0)]
+    single = join_scalar_logs([joined])
+    assert single == joined
+    with pytest.raises(ValueError, match='no log to join'):
+        join_scalar_logs([])
+
+
+def test_cli_plots_every_run_of_a_work_dir_and_says_how_many(tmp_path, capsys, monkeypatch):
+    work_dir = _resumed_work_dir(tmp_path / 'work')
+    tool = _analyze_logs()
+    plotted = {}
+    monkeypatch.setattr(tool, 'plot_curves', lambda logs, keys, out, **_: plotted.update(logs))
+    out_file = str(tmp_path / 'curves.png')
+    tool.main([str(work_dir), '--out', out_file])
+    captured = capsys.readouterr()
+    assert captured.out == out_file + '\n'
+    assert captured.err == (f'{work_dir}: joined 2 runs (20240101_120000 to 20240102_090000) '
+                            'into one curve per key, a later run winning where a step '
+                            'repeats\n')
+    assert list(plotted) == ['work']
+    assert [line['step'] for line in plotted['work']['train']] == [1, 2, 3, 4]
+
+
+def test_a_series_of_one_point_is_drawn_with_a_marker():
+    one_point = {'train': [json.loads(LINES[0])], 'val': []}
+    two_points = {'train': [json.loads(line) for line in LINES[:2]], 'val': []}
+    lines = draw_curves({'one': one_point, 'two': two_points}, ['loss']).axes[0].get_lines()
+    assert [(line.get_label(), line.get_marker()) for line in lines] == [('one', 'o'),
+                                                                        ('two', 'None')]

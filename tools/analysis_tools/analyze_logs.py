@@ -1,7 +1,10 @@
 """Plot training and validation curves of one or more runs from mmengine's scalar logs.
 
-Each LOG is a ``scalars.json`` or a work dir (its newest run's
-``<timestamp>/vis_data/scalars.json`` is used). One subplot per key, one curve per LOG;
+Each LOG is a ``scalars.json`` or a work dir. mmengine writes each launch of a work dir, a
+``--resume`` too, to a ``<timestamp>/vis_data/scalars.json`` of its own: they are read in time
+order and joined into one curve per key, a later run's point replacing an earlier one's at the
+same step (a resumed run logs the steps after its checkpoint again); a line on stderr says how
+many runs were joined. One subplot per key, one curve per LOG;
 training keys are plotted against the iteration, validation metrics against the epoch
 (epoch-based runs) or the iteration (iteration-based runs). Without ``--keys``: ``loss``,
 ``lr`` and every validation metric. Writes the image in the format its suffix names (any
@@ -19,6 +22,7 @@ Usage::
 """
 import argparse
 import os.path as osp
+import sys
 from collections.abc import Sequence
 
 from matplotlib.backend_bases import FigureCanvasBase
@@ -28,8 +32,8 @@ from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
     ScalarLog,
     default_keys,
-    find_scalar_log,
-    load_scalar_log,
+    find_scalar_logs,
+    load_scalar_logs,
     plot_curves,
 )
 
@@ -37,14 +41,15 @@ from rga_mm.visualization.log_curves import (
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('logs', nargs='+', metavar='LOG',
-                        help='a scalars.json, or a work dir to take the newest run from')
+                        help='a scalars.json, or a work dir whose runs are joined')
     parser.add_argument('--out', required=True,
                         help='the image to write, in the format its suffix names (.png, .pdf, '
                         '.svg, ...)')
     parser.add_argument('--keys', nargs='+',
                         help='keys to plot (default: loss, lr and every validation metric)')
     parser.add_argument('--legend', nargs='+',
-                        help='a name per LOG (default: <work dir>/<timestamp> of each log)')
+                        help='a name per LOG (default: <work dir>/<timestamp> of each log, '
+                        'the work dir alone for joined runs)')
     parser.add_argument('--title', help='title of the figure')
     parser.add_argument('--dpi', type=int, default=DEFAULT_DPI)
     return parser.parse_args(argv)
@@ -72,23 +77,44 @@ def run_name(scalar_log: str) -> str:
     return osp.join(osp.basename(osp.dirname(run_dir)), osp.basename(run_dir))
 
 
-def legend_names(scalar_logs: Sequence[str], legend: Sequence[str] | None) -> list[str]:
-    """``legend`` checked against the logs, or a name made from each log's path."""
+def runs_name(scalar_logs: Sequence[str]) -> str:
+    """:func:`run_name` of a single run; the work dir's name for several runs of it."""
+    if len(scalar_logs) == 1:
+        return run_name(scalar_logs[0])
+    return osp.dirname(run_name(scalar_logs[-1]))
+
+
+def legend_names(runs: Sequence[Sequence[str]], paths: Sequence[str],
+                 legend: Sequence[str] | None) -> list[str]:
+    """``legend`` checked against the LOG ``paths``, or a name made from each one's runs."""
     if legend is None:
-        names = [run_name(path) for path in scalar_logs]
-        return names if len(set(names)) == len(names) else list(scalar_logs)
-    if len(legend) != len(scalar_logs):
-        raise ValueError(f'--legend gives {len(legend)} names for {len(scalar_logs)} logs')
+        names = [runs_name(scalar_logs) for scalar_logs in runs]
+        return names if len(set(names)) == len(names) else list(paths)
+    if len(legend) != len(paths):
+        raise ValueError(f'--legend gives {len(legend)} names for {len(paths)} logs')
     if len(set(legend)) != len(legend):
         raise ValueError(f'--legend names must differ, got {list(legend)}')
     return list(legend)
 
 
+def report_join(path: str, scalar_logs: Sequence[str]) -> None:
+    """One line on stderr naming how many runs of the work dir ``path`` were joined."""
+    if len(scalar_logs) > 1:
+        first, last = (osp.basename(osp.dirname(osp.dirname(log)))
+                       for log in (scalar_logs[0], scalar_logs[-1]))
+        print(f'{path}: joined {len(scalar_logs)} runs ({first} to {last}) into one curve per '
+              'key, a later run winning where a step repeats', file=sys.stderr)
+
+
 def load_logs(paths: Sequence[str], legend: Sequence[str] | None) -> dict[str, ScalarLog]:
-    """{legend name: loaded log} for each LOG argument."""
-    scalar_logs = [find_scalar_log(path) for path in paths]
-    names = legend_names(scalar_logs, legend)
-    return {name: load_scalar_log(path) for name, path in zip(names, scalar_logs)}
+    """{legend name: loaded log} for each LOG argument, the runs of a work dir joined."""
+    runs = [find_scalar_logs(path) for path in paths]
+    names = legend_names(runs, paths, legend)
+    logs = {}
+    for name, path, scalar_logs in zip(names, paths, runs):
+        logs[name] = load_scalar_logs(scalar_logs)
+        report_join(path, scalar_logs)
+    return logs
 
 
 def main(argv: Sequence[str] | None = None) -> None:
