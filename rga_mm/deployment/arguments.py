@@ -1,7 +1,7 @@
-"""Command-line options that the model tools share: tools/deployment/pytorch2onnx.py and
-tools/analysis_tools/get_flops.py both take the input size as ``--shape H W``, and
+"""Command-line options that the tools share: tools/deployment/pytorch2onnx.py and
+tools/analysis_tools/get_flops.py both take the input size as ``--shape H W``,
 tools/visualization/vis_attention.py checks its sizes (``--input-size H W``,
-``--panel-height``) with the same types."""
+``--panel-height``) with the same types, and the benchmarks their counts and budgets."""
 import argparse
 from collections.abc import Callable
 
@@ -12,6 +12,15 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f'must be a positive integer, got {value}')
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An ``argparse`` type: a number above 0 (a size, a memory budget, a scale), refused in
+    argparse's one-line error otherwise."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f'must be a number above 0, got {text}')
     return value
 
 

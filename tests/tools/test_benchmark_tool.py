@@ -1,4 +1,6 @@
-"""tools/analysis_tools/benchmark.py: its three reports on the demo model, and its batch check."""
+"""tools/analysis_tools/benchmark.py: its three reports on the demo model, its batch and
+baseline checks; the other benchmarks' option checks."""
+import os
 import re
 import subprocess
 import sys
@@ -68,3 +70,34 @@ def test_a_missing_config_is_refused_before_any_work(tmp_path):
     assert result.returncode == 2
     assert f'--baseline {tmp_path / "nope.py"} is no config file' in result.stderr
     assert 'Training step' not in result.stdout
+
+
+@pytest.mark.parametrize('baseline, message', [
+    ('configs/reid/baseline_r50-ls1_1xb64-600e_market1501-256x128.py',
+     'runs at 256×128 but the model at 64×32; give a baseline config of the same input_size'),
+    ('configs/cifar/resnet110_1xb128-64k_cifar10.py',
+     'builds the model ImageClassifier, not a re-ID model')])
+def test_a_baseline_of_another_size_or_task_is_refused_before_timing(baseline, message):
+    result = _run(DEMO, '--baseline', ROOT / baseline, '--repeats', 1)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert 'Training step' not in result.stdout
+
+
+@pytest.mark.parametrize('tool, args, message', [
+    ('benchmark_search.py', ['--repeat', 0], 'argument --repeat: must be a positive integer'),
+    ('benchmark_search.py', ['--num-gallery', 1000, '--topk', 2000],
+     '--topk 2000 is more than --num-gallery 1000'),
+    ('benchmark_search.py', ['--max-chunk-mib', 0], 'argument --max-chunk-mib: must be a '
+                                                   'number above 0'),
+    ('benchmark_rerank.py', ['--scale', -1], 'argument --scale: must be a number above 0'),
+    ('benchmark_metric.py', ['--num-gallery', 300, '--num-distractors', 400],
+     '--num-distractors 400 leaves no true match in --num-gallery 300'),
+    ('benchmark_metric.py', ['--repeat', 0], 'argument --repeat: must be a positive integer')])
+def test_the_other_benchmarks_refuse_counts_and_budgets_below_their_minimum(tool, args,
+                                                                           message):
+    result = subprocess.run([sys.executable, str(ROOT / 'tools/analysis_tools' / tool),
+                             *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, 'PYTHONPATH': str(ROOT)})
+    assert result.returncode == 2
+    assert message in result.stderr

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA, RelationGate
+from rga_mm.models.reid import ReIDModel
 from rga_mm.testing import TensorMemoryTracker, fake_reid_batch, fastest_seconds
 
 IMAGES_PER_IDENTITY = 4
@@ -80,6 +81,19 @@ class Workload:
                                              show_arch=False)['flops']
         finally:
             logger.setLevel(level)
+
+
+def check_comparable(work: Workload, baseline: Workload, baseline_config: str) -> None:
+    """Stop unless the baseline is a re-ID model run at the model's input size: the ratios
+    would compare other workloads (the training step feeds both re-ID P×K batches)."""
+    if not isinstance(baseline.model, ReIDModel):
+        raise SystemExit(f'--baseline {baseline_config} builds the model '
+                         f'{type(baseline.model).__name__}, not a re-ID model; give the '
+                         f're-ID config without attention to compare with')
+    if (baseline.height, baseline.width) != (work.height, work.width):
+        raise SystemExit(f'--baseline {baseline_config} runs at {baseline.height}×'
+                         f'{baseline.width} but the model at {work.height}×{work.width}; '
+                         f'give a baseline config of the same input_size')
 
 
 def relation_path_report(work: Workload, repeats: int) -> str:
@@ -200,13 +214,15 @@ def main() -> None:
     work = Workload(args.config, args.batch, args.infer_batch)
     if set_relation_path(work.model, 'factorized') == 0:
         raise SystemExit(f'{args.config} has no RGA module to benchmark')
+    baseline = Workload(args.baseline, args.batch, args.infer_batch) if args.baseline else None
+    if baseline is not None:
+        check_comparable(work, baseline, args.baseline)
     print(f'{args.config}: {work.height}×{work.width}, {torch.get_num_threads()} CPU threads, '
           f'fastest of {args.repeats}')
     print(f'\nTraining step (forward + backward + '
           f'{type(work.optim_wrapper.optimizer).__name__}), batch {args.batch}:')
     print(relation_path_report(work, args.repeats))
-    if args.baseline:
-        baseline = Workload(args.baseline, args.batch, args.infer_batch)
+    if baseline is not None:
         print(f'\nAgainst {args.baseline}:')
         print(baseline_report(work, baseline, args.repeats))
     if args.profile:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from rga_mm.deployment.arguments import int_at_least, positive_int
 from rga_mm.evaluation.functional import rank_metrics
 from rga_mm.evaluation.functional.rank import DEFAULT_MAX_THREADS
 from rga_mm.testing import plain_rank_metrics
@@ -59,18 +60,22 @@ def measure(function: Callable, problem: tuple[np.ndarray, ...],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-query', type=int, default=3368)
-    parser.add_argument('--num-gallery', type=int, default=15913)
-    parser.add_argument('--num-distractors', type=int, default=2793)
-    parser.add_argument('--num-ids', type=int, default=750)
-    parser.add_argument('--num-cams', type=int, default=6)
+    parser.add_argument('--num-query', type=positive_int, default=3368)
+    parser.add_argument('--num-gallery', type=positive_int, default=15913)
+    parser.add_argument('--num-distractors', type=int_at_least(0), default=2793)
+    parser.add_argument('--num-ids', type=positive_int, default=750)
+    parser.add_argument('--num-cams', type=positive_int, default=6)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--repeat', type=int, default=3, help='timed runs (best is kept)')
-    parser.add_argument('--num-threads', type=int, default=None,
+    parser.add_argument('--repeat', type=positive_int, default=3,
+                        help='timed runs (best is kept)')
+    parser.add_argument('--num-threads', type=positive_int, default=None,
                         help="rank_metrics' threads (default: one per usable CPU, up to 8)")
     parser.add_argument('--skip-baseline', action='store_true',
                         help='time rank_metrics only (for MSMT17-sized problems)')
     args = parser.parse_args()
+    if args.num_distractors >= args.num_gallery:
+        parser.error(f'--num-distractors {args.num_distractors} leaves no true match in '
+                     f'--num-gallery {args.num_gallery}')
 
     problem = random_problem(args)
     usable_cpus = len(os.sched_getaffinity(0))

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from rga_mm.deployment.arguments import positive_float, positive_int
 from rga_mm.evaluation.functional import gallery_topk, pairwise_distance
 from rga_mm.testing import TensorMemoryTracker, process_peak_rise
 
@@ -36,17 +37,21 @@ MIB = 2**20
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-gallery', type=int, default=100_000)
-    parser.add_argument('--num-query', type=int, default=1_000)
-    parser.add_argument('--dim', type=int, default=2048)
-    parser.add_argument('--topk', type=int, default=10)
-    parser.add_argument('--max-chunk-mib', type=float, default=128,
+    parser.add_argument('--num-gallery', type=positive_int, default=100_000)
+    parser.add_argument('--num-query', type=positive_int, default=1_000)
+    parser.add_argument('--dim', type=positive_int, default=2048)
+    parser.add_argument('--topk', type=positive_int, default=10)
+    parser.add_argument('--max-chunk-mib', type=positive_float, default=128,
                         help="gallery_topk's work memory budget (max_chunk_bytes) in MiB")
-    parser.add_argument('--repeat', type=int, default=3, help='timed runs (the best counts)')
+    parser.add_argument('--repeat', type=positive_int, default=3,
+                        help='timed runs (the best counts)')
     parser.add_argument('--skip-baseline', action='store_true',
                         help='measure gallery_topk only')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.topk > args.num_gallery:
+        parser.error(f'--topk {args.topk} is more than --num-gallery {args.num_gallery}')
+    return args
 
 
 def tensor_peak(run: Callable[[], object]) -> float:
