@@ -140,6 +140,10 @@ def read_checkpoint(path: str) -> dict:
             f'{path} holds a {type(checkpoint).__name__}, not a checkpoint (a dict with a '
             f"'state_dict' of tensors, or a dict of tensors itself)")
     state_dict = checkpoint.get('state_dict', checkpoint)
+    if isinstance(state_dict, dict) and not state_dict:
+        raise CheckpointError(
+            f'{path} holds an empty state dict (no tensors at all); it was probably saved '
+            f'from an empty model or cut down by hand: use another checkpoint')
     if (not isinstance(state_dict, dict)
             or not any(isinstance(v, torch.Tensor) for v in state_dict.values())):
         raise CheckpointError(

@@ -27,7 +27,8 @@ class ImageRecord:
 def check_parameters(num_train_ids: int, num_test_ids: int, num_cameras: int,
                      cameras_per_id: tuple[int, int], images_per_camera: tuple[int, int],
                      query_cameras_per_id: tuple[int, int],
-                     image_size: tuple[int, int]) -> None:
+                     image_size: tuple[int, int], num_distractors: int = 0,
+                     num_junk: int = 0) -> None:
     """Raise ValueError for parameters that cannot give a Market-style dataset."""
     problems = []
     if num_train_ids < 1 or num_test_ids < 1 or num_train_ids + num_test_ids > 9999:
@@ -48,6 +49,9 @@ def check_parameters(num_train_ids: int, num_test_ids: int, num_cameras: int,
                         f'<= max and min <= min(cameras_per_id) ({cameras_per_id[0]})')
     if image_size[0] < 32 or image_size[1] < 16:
         problems.append(f'image_size (H, W) must be at least (32, 16), got {image_size}')
+    if num_distractors < 0 or num_junk < 0:
+        problems.append(f'num_distractors ({num_distractors}) and num_junk ({num_junk}) '
+                        'must be >= 0')
     if problems:
         raise ValueError('generate_synthetic_market: ' + '; '.join(problems))
 

@@ -129,7 +129,8 @@ def generate_synthetic_market(root: str,
         tuple(int(v) for v in pair) for pair in
         (cameras_per_id, images_per_camera, query_cameras_per_id, image_size))
     check_parameters(num_train_ids, num_test_ids, num_cameras, cameras_per_id,
-                     images_per_camera, query_cameras_per_id, image_size)
+                     images_per_camera, query_cameras_per_id, image_size, num_distractors,
+                     num_junk)
     parameters = dict(num_train_ids=num_train_ids, num_test_ids=num_test_ids,
                       num_cameras=num_cameras, cameras_per_id=list(cameras_per_id),
                       images_per_camera=list(images_per_camera),

@@ -9,7 +9,7 @@ import cv2
 import h5py
 import numpy as np
 import pytest
-from scipy.io import savemat
+from scipy.io import loadmat, savemat
 
 from rga_mm.datasets import CUHK03
 
@@ -18,6 +18,7 @@ CONVERTER = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'dataset_conver
 # camera pair → persons → image indices (1..10) present; 1-5 are view 1, 6-10 view 2
 PRESENT = {1: {1: [1, 2, 6], 2: [1, 7, 8]}, 2: {1: [3, 6, 10]}}
 LABELS = {(1, 1): 1, (1, 2): 2, (2, 1): 3}  # the protocol's identity of (pair, person)
+SPLIT_KEYS = ('filelist', 'labels', 'camId', 'train_idx', 'query_idx', 'gallery_idx')
 
 
 def image(box_type, pair, person, index):
@@ -171,3 +172,57 @@ def test_converter_names_a_release_file_without_its_cell_arrays(converter, relea
                                          r"'labeled' and 'detected'"):
         converter.main([release_root, out])
     assert not osp.exists(out)
+
+
+def split_path(release_root, box_type='labeled'):
+    return osp.join(release_root, f'cuhk03_new_protocol_config_{box_type}.mat')
+
+
+def test_converter_names_an_image_the_release_lacks(converter, release_root, tmp_path):
+    path = split_path(release_root)
+    split = loadmat(path)
+    split['filelist'][0, 0] = np.array(['9_999_1_01.png'])
+    savemat(path, {key: split[key] for key in SPLIT_KEYS})
+    with pytest.raises(SystemExit, match=rf'^{re.escape(path)} lists 9_999_1_01\.png, which '
+                                         r'is not among the labeled images of cuhk03_rel'):
+        converter.main([release_root, str(tmp_path / 'out')])
+
+
+@pytest.mark.parametrize('kind', ['text', 'hdf5'])
+def test_converter_names_a_split_file_it_cannot_read(converter, release_root, tmp_path, kind):
+    """A file that is no .mat file, and an HDF5 (MATLAB v7.3) one, which scipy cannot read."""
+    path = split_path(release_root)
+    if kind == 'text':
+        with open(path, 'w') as file:
+            file.write('not a mat file\n' * 20)
+    else:
+        with h5py.File(path, 'w') as mat:
+            mat.create_dataset('filelist', data=np.zeros(3))
+    expected = 'a MATLAB v7.3 \\(HDF5\\) file' if kind == 'hdf5' else 'no MATLAB \\.mat file'
+    with pytest.raises(SystemExit, match=rf'^{re.escape(path)} is {expected}; the new-protocol '
+                                         r'split files are MATLAB v5 \.mat files holding '
+                                         r'filelist, labels, camId, train_idx, query_idx, '
+                                         r'gallery_idx: '):
+        converter.main([release_root, str(tmp_path / 'out')])
+
+
+def test_converter_names_the_keys_a_split_file_lacks(converter, release_root, tmp_path):
+    path = split_path(release_root, 'detected')
+    savemat(path, dict(labels=np.zeros((3, 1)), query_idx=np.ones((1, 1))))
+    with pytest.raises(SystemExit, match=rf'^{re.escape(path)} lacks filelist, camId, '
+                                         r'train_idx, gallery_idx; a new-protocol split file '
+                                         r'holds filelist, labels, camId, train_idx, '):
+        converter.main([release_root, str(tmp_path / 'out'), '--box-types', 'detected'])
+
+
+@pytest.mark.parametrize('below', [False, True])
+def test_converter_refuses_an_out_dir_that_is_a_file(converter, release_root, tmp_path,
+                                                     capsys, below):
+    """Refused before the release is read, whether OUT_DIR or a folder above it is a file."""
+    a_file = tmp_path / 'taken'
+    a_file.write_text('')
+    out = str(a_file / 'cuhk03-np' if below else a_file)
+    with pytest.raises(SystemExit, match=rf'^OUT_DIR {re.escape(out)}: '
+                                         rf'{re.escape(str(a_file))} is a file, not a folder'):
+        converter.main([release_root, out])
+    assert 'Reading' not in capsys.readouterr().out

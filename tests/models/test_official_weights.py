@@ -173,3 +173,12 @@ def test_full_official_network_lacks_nothing():
     del state['module.backbone.rga_att3.gg_channel.1.running_var']
     assert converter.missing_official_keys(state) == [
         'backbone.layer2.0.downsample.0.weight', 'backbone.rga_att3.gg_channel.1.running_var']
+
+
+def test_an_empty_state_dict_is_called_empty(tmp_path):
+    src = tmp_path / 'in.pth'
+    torch.save({'state_dict': {}}, src)
+    with pytest.raises(SystemExit, match=rf'^{re.escape(str(src))} holds an empty state dict '
+                                         r'\(no tensors at all\)'):
+        converter.main([str(src), str(tmp_path / 'mm.pth')])
+

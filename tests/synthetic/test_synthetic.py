@@ -160,6 +160,10 @@ def test_bad_parameters_name_the_option(tmp_path):
         generate_synthetic_market(tmp_path, images_per_camera=(1, 3))
     with pytest.raises(ValueError, match='cameras_per_id'):
         generate_synthetic_market(tmp_path, num_cameras=3, cameras_per_id=(2, 4))
+    with pytest.raises(ValueError, match=r'num_distractors \(-3\) and num_junk \(-5\) '
+                                         r'must be >= 0'):
+        generate_synthetic_market(tmp_path, num_distractors=-3, num_junk=-5)
+    assert not (tmp_path / DATASET_FOLDER).exists()
 
 
 def test_render_person_is_a_bgr_image_of_the_requested_size():
@@ -263,3 +267,31 @@ def test_default_cameras_per_id_is_clamped_to_few_cameras(tmp_path, capsys):
     assert 'train 8 ids /' in capsys.readouterr().out
     with pytest.raises(SystemExit, match=r'cameras_per_id \(3, 5\) must satisfy'):
         tool.main([str(tmp_path / 'other'), '--cameras', '3', '--cameras-per-id', '3', '5'])
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location(
+        'generate_synthetic_reid', ROOT / 'tools/misc/generate_synthetic_reid.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+@pytest.mark.parametrize('counts', [['--distractors', '-3'], ['--junk', '-5']])
+def test_command_line_refuses_negative_distractors_or_junk(tmp_path, counts):
+    with pytest.raises(SystemExit, match=r'^generate_synthetic_market: num_distractors '
+                                         r'\(-?\d+\) and num_junk \(-?\d+\) must be >= 0$'):
+        load_tool().main([str(tmp_path), *counts])
+    assert not (tmp_path / DATASET_FOLDER).exists()
+
+
+@pytest.mark.parametrize('below', [False, True])
+def test_command_line_names_a_root_that_is_or_lies_below_a_file(tmp_path, capsys, below):
+    a_file = tmp_path / 'taken'
+    a_file.write_text('')
+    root = str(a_file / 'synthetic' if below else a_file)
+    with pytest.raises(SystemExit, match=rf'^root {re.escape(root)}: '
+                                         rf'{re.escape(str(a_file))} is a file, not a folder; '
+                                         r'choose another root$'):
+        load_tool().main([root])
+    assert 'Writing' not in capsys.readouterr().out

@@ -45,7 +45,11 @@ def _truncated(path: Path) -> Path:
     (lambda p: _save(p, torch.zeros(3)), r'holds a Tensor, not a checkpoint'),
     (lambda p: _save(p, {'model': {'w': torch.zeros(1)}, 'epoch': 3}),
      r'holds no state dict: a dict with keys \(model, epoch\)'),
-], ids=['empty', 'truncated', 'text', 'tensor', 'other-layout'])
+    (lambda p: _save(p, {'state_dict': {}}),
+     r'holds an empty state dict \(no tensors at all\); it was probably saved'),
+    (lambda p: _save(p, {}), r'holds an empty state dict \(no tensors at all\)'),
+], ids=['empty', 'truncated', 'text', 'tensor', 'other-layout', 'empty-state-dict',
+        'empty-dict'])
 def test_a_bad_file_is_named_with_what_it_is(make, what, tmp_path):
     path = tmp_path / 'bad.pth'
     make(path)

@@ -32,6 +32,9 @@ import mmcv
 import numpy as np
 from mmengine.utils import track_iter_progress
 from scipy.io import loadmat
+from scipy.io.matlab import MatReadError
+
+from rga_mm.engine.launch.run_config import file_above
 
 BOX_TYPES = ('labeled', 'detected')
 RELEASE_FILE = osp.join('cuhk03_release', 'cuhk-03.mat')
@@ -39,6 +42,8 @@ SPLIT_FILE = 'cuhk03_new_protocol_config_{}.mat'
 RELEASE_CONTENTS = ' and '.join(map(repr, BOX_TYPES)) + ' cell arrays of images'
 SPLIT_FOLDERS = dict(train_idx='bounding_box_train', query_idx='query',
                      gallery_idx='bounding_box_test')
+SPLIT_KEYS = ('filelist', 'labels', 'camId', *SPLIT_FOLDERS)
+SPLIT_SOURCE = 'github.com/zhunzhong07/person-re-ranking, evaluation/data/CUHK03'
 
 
 def release_images(release: h5py.File, box_type: str) -> dict[str, h5py.Reference]:
@@ -58,12 +63,31 @@ def release_images(release: h5py.File, box_type: str) -> dict[str, h5py.Referenc
     return images
 
 
+def read_split(split_path: str) -> dict[str, np.ndarray]:
+    """The arrays of a new-protocol split file; SystemExit naming ``split_path`` when it is
+    no MATLAB v5 .mat file or lacks one of :data:`SPLIT_KEYS`."""
+    try:
+        split = loadmat(split_path)
+    except (MatReadError, ValueError, NotImplementedError):
+        kind = ('a MATLAB v7.3 (HDF5) file' if h5py.is_hdf5(split_path)
+                else 'no MATLAB .mat file')
+        raise SystemExit(f'{split_path} is {kind}; the new-protocol split files are MATLAB '
+                         f'v5 .mat files holding {", ".join(SPLIT_KEYS)}: download it again '
+                         f'from {SPLIT_SOURCE}') from None
+    missing = [key for key in SPLIT_KEYS if key not in split]
+    if missing:
+        raise SystemExit(f'{split_path} lacks {", ".join(missing)}; a new-protocol split '
+                         f'file holds {", ".join(SPLIT_KEYS)}: download it again from '
+                         f'{SPLIT_SOURCE}')
+    return split
+
+
 def split_images(split_path: str, images: dict[str, h5py.Reference],
                  box_type: str) -> list[tuple[str, str, h5py.Reference]]:
     """(split folder, output file name, image reference) of every image a split file lists,
-    train first, then query, then gallery; checked against ``images`` before any is written.
-    """
-    split = loadmat(split_path)
+    train first, then query, then gallery; checked against ``images`` before any is written
+    (SystemExit naming the split file and the first image the release lacks)."""
+    split = read_split(split_path)
     names = [str(np.asarray(cell).ravel()[0]) for cell in split['filelist'].ravel()]
     labels, cameras = split['labels'].ravel(), split['camId'].ravel()
     listed = []
@@ -71,12 +95,22 @@ def split_images(split_path: str, images: dict[str, h5py.Reference],
         for position in split[key].ravel().astype(int) - 1:  # 1-based in MATLAB
             name = names[position]
             if name not in images:
-                raise KeyError(f'{split_path} lists {name}, which is not among the '
-                               f'{box_type} images of {RELEASE_FILE}')
+                raise SystemExit(f'{split_path} lists {name}, which is not among the '
+                                 f'{box_type} images of {RELEASE_FILE}; check that the '
+                                 f'split file belongs to this release')
             index = int(osp.splitext(name)[0].split('_')[3])
             out_name = f'{int(labels[position]):04d}_c{int(cameras[position])}_{index}.png'
             listed.append((folder, out_name, images[name]))
     return listed
+
+
+def check_out_dir(out_dir: str) -> None:
+    """SystemExit, before the release is read, when ``out_dir`` or a folder above it is a
+    file (the images could not be written there)."""
+    a_file = file_above(osp.abspath(out_dir))
+    if a_file is not None:
+        raise SystemExit(f'OUT_DIR {out_dir}: {a_file} is a file, not a folder; choose '
+                         f'another output folder')
 
 
 def open_release(path: str) -> h5py.File:
@@ -136,8 +170,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(
                 f'{path} not found; expected {RELEASE_FILE} and '
                 f'{SPLIT_FILE.format("{labeled,detected}")} under {args.cuhk03_root} '
-                f'(the split files come with github.com/zhunzhong07/person-re-ranking, '
-                f'evaluation/data/CUHK03)')
+                f'(the split files come with {SPLIT_SOURCE})')
+    check_out_dir(args.out_dir)
     print(f'Reading {release_path}', flush=True)
     with open_release(release_path) as release:
         check_release(release, release_path, args.box_types)

@@ -12,7 +12,11 @@ import numpy as np
 from prettytable import PrettyTable
 
 from rga_mm.datasets import Market1501
+from rga_mm.engine.launch import stop_on_input_errors
 from rga_mm.evaluation.functional import rank_metrics
+
+METRIC_KEYS = ('reid/rank1', 'reid/rank5', 'reid/rank10', 'reid/mAP', 'reid/mINP')
+COUNT_KEYS = ('reid/num_query', 'reid/num_query_skipped', 'reid/num_gallery')
 
 
 def chance_metrics(data_root: str, trials: int) -> dict:
@@ -36,23 +40,39 @@ def chance_metrics(data_root: str, trials: int) -> dict:
             'reid/mINP': 100 * np.mean([r['mINP'] for r in runs])}
 
 
-def main() -> None:
+def read_metrics(path: str) -> dict:
+    """The metrics tools/test.py --out wrote; SystemExit naming ``path`` when it cannot be
+    read or lacks one of the re-ID keys the report prints."""
+    try:
+        with open(path) as f:
+            metrics = json.load(f)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f'cannot read the metrics {path} ({error}); give the JSON '
+                         f'that tools/test.py --out wrote') from None
+    found = metrics if isinstance(metrics, dict) else {}
+    missing = [key for key in METRIC_KEYS + COUNT_KEYS if key not in found]
+    if missing:
+        raise SystemExit(f'the metrics {path} lack {", ".join(missing)}; give the JSON that '
+                         f'tools/test.py --out wrote for a re-ID config')
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('metrics', help='JSON written by tools/test.py --out')
     parser.add_argument('data_root', help='the Market-1501-style folder that was tested')
-    parser.add_argument('--trials', type=int, default=5)
-    args = parser.parse_args()
-    try:
-        with open(args.metrics) as f:
-            trained = json.load(f)
-    except (OSError, ValueError) as error:
-        raise SystemExit(f'cannot read the metrics {args.metrics} ({error}); give the JSON '
-                         f'that tools/test.py --out wrote') from None
-    chance = chance_metrics(args.data_root, args.trials)
+    parser.add_argument('--trials', type=int, default=5,
+                        help='random rankings to average for the chance row (at least 1)')
+    args = parser.parse_args(argv)
+    if args.trials < 1:
+        parser.error(f'--trials {args.trials}: the chance row is a mean over that many '
+                     f'random rankings; give 1 or more')
+    trained = read_metrics(args.metrics)
+    with stop_on_input_errors():  # a wrong data_root: its message names the folder
+        chance = chance_metrics(args.data_root, args.trials)
     table = PrettyTable(['', 'Rank-1', 'Rank-5', 'Rank-10', 'mAP', 'mINP'])
-    keys = ('reid/rank1', 'reid/rank5', 'reid/rank10', 'reid/mAP', 'reid/mINP')
-    table.add_row(['RGA-SC (trained)', *(f'{trained[k]:.1f}' for k in keys)])
-    table.add_row(['chance (random ranking)', *(f'{chance[k]:.1f}' for k in keys)])
+    table.add_row(['RGA-SC (trained)', *(f'{trained[k]:.1f}' for k in METRIC_KEYS)])
+    table.add_row(['chance (random ranking)', *(f'{chance[k]:.1f}' for k in METRIC_KEYS)])
     print(f"re-ID on {args.data_root}: {int(trained['reid/num_query'])} queries evaluated "
           f"({int(trained['reid/num_query_skipped'])} skipped: no valid match), "
           f"{int(trained['reid/num_gallery'])} gallery images (%)")

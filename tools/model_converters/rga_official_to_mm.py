@@ -22,13 +22,14 @@ Usage: python tools/model_converters/rga_official_to_mm.py SRC DST
 
 A file that is no official checkpoint (a torchvision ResNet-50, a checkpoint already in
 rga_mm's names, another network) or holds a key the official model does not have stops the
-tool with one sentence naming it, before anything is written; so does a DST whose folder is
-missing. A file that holds only part of the official model (e.g. no backbone) is converted,
-with a warning line saying how many of the official model's tensors it lacks: the full set is
-the torchvision ResNet-50 (without ``fc``), ``feat_bn`` and ``cls`` and four RGA modules with
-the branches (spatial, channel) that the file's own modules have; BatchNorm's
-``num_batches_tracked`` counters are not counted. rga_mm's tools refuse to load such a partial
-file unless given ``--partial-load``.
+tool with one sentence naming it, before anything is written; so does a DST that is a
+folder, lies below a file or cannot be written (a DST whose folder is missing gets it
+created, as mmengine's ``dump`` does). A file that holds only part of the official model
+(e.g. no backbone) is converted, with a warning line saying how many of the official model's
+tensors it lacks: the full set is the torchvision ResNet-50 (without ``fc``), ``feat_bn``
+and ``cls`` and four RGA modules with the branches (spatial, channel) that the file's own
+modules have; BatchNorm's ``num_batches_tracked`` counters are not counted. rga_mm's tools
+refuse to load such a partial file unless given ``--partial-load``.
 """
 import argparse
 import re

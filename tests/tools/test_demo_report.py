@@ -1,0 +1,73 @@
+"""tools/misc/demo_report.py: the trained metrics next to the chance level of a split."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'misc', 'demo_report.py')
+METRICS = {'reid/rank1': 90.0, 'reid/rank5': 95.0, 'reid/rank10': 97.0, 'reid/mAP': 80.0,
+           'reid/mINP': 50.0, 'reid/num_query': 2, 'reid/num_query_skipped': 0,
+           'reid/num_gallery': 5}
+# Market-1501 file names: two queries, each with a true match in another camera
+MARKET = dict(query=['0001_c1s1_001051_00.jpg', '0003_c2s1_000301_00.jpg'],
+              bounding_box_test=['0001_c2s1_000301_01.jpg', '0003_c3s1_000551_02.jpg',
+                                 '0004_c1s1_000151_01.jpg', '0005_c4s2_059471_04.jpg',
+                                 '0006_c5s3_015240_04.jpg'])
+
+
+def write_tree(root):
+    """Empty files in the Market-1501 layout (the report reads names, not pixels)."""
+    for folder, names in MARKET.items():
+        (root / folder).mkdir(parents=True)
+        for name in names:
+            (root / folder / name).touch()
+    return root
+
+
+@pytest.fixture
+def report():
+    spec = importlib.util.spec_from_file_location('demo_report', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_metrics(tmp_path, metrics) -> str:
+    path = tmp_path / 'metrics.json'
+    path.write_text(json.dumps(metrics))
+    return str(path)
+
+
+def test_report_prints_trained_and_chance_rows(report, tmp_path, capsys):
+    root = write_tree(tmp_path / 'market')
+    report.main([write_metrics(tmp_path, METRICS), str(root), '--trials', '2'])
+    printed = capsys.readouterr().out
+    assert f're-ID on {root}: 2 queries evaluated (0 skipped' in printed
+    assert 'RGA-SC (trained)' in printed and 'chance (random ranking)' in printed
+    assert 'nan' not in printed
+
+
+@pytest.mark.parametrize('metrics', [{'accuracy/top1': 1.0}, [1, 2]])
+def test_report_names_the_missing_reid_keys(report, tmp_path, metrics):
+    path = write_metrics(tmp_path, metrics)
+    with pytest.raises(SystemExit, match=rf'^the metrics {path} lack reid/rank1, reid/rank5, '
+                                         r'.*reid/num_gallery; give the JSON that '
+                                         r'tools/test\.py --out wrote for a re-ID config$'):
+        report.main([path, str(tmp_path)])
+
+
+def test_report_names_a_wrong_data_root(report, tmp_path):
+    missing = str(tmp_path / 'no-market')
+    with pytest.raises(SystemExit, match=rf'^Market-1501: data_root {missing} is not a '
+                                         r'folder; expected bounding_box_train/'):
+        report.main([write_metrics(tmp_path, METRICS), missing])
+
+
+@pytest.mark.parametrize('trials', ['0', '-2'])
+def test_report_refuses_trials_below_one(report, tmp_path, capsys, trials):
+    with pytest.raises(SystemExit) as stop:
+        report.main([write_metrics(tmp_path, METRICS), str(tmp_path), '--trials', trials])
+    assert stop.value.code == 2
+    assert f'--trials {trials}: the chance row is a mean over that many random ' \
+        f'rankings; give 1 or more' in capsys.readouterr().err
