@@ -1,6 +1,5 @@
 """tools/dataset_converters/cuhk03.py on a tiny cuhk-03.mat (MATLAB v7.3 = HDF5) with
 new-protocol split files (MATLAB v5), then rga_mm.CUHK03 on its output."""
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -12,6 +11,7 @@ import pytest
 from scipy.io import loadmat, savemat
 
 from rga_mm.datasets import CUHK03
+from rga_mm.testing import load_script
 
 CONVERTER = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters',
                      'cuhk03.py')
@@ -71,10 +71,7 @@ def write_split(path):
 
 @pytest.fixture
 def converter():
-    spec = importlib.util.spec_from_file_location('cuhk03_converter', CONVERTER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(CONVERTER, 'cuhk03_converter')
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ classifier smaller than the training identities. The demo config is shrunk as in
 test_reid_tools.py; the tools run in this process (``main(argv)``) except where a DataLoader
 worker process matters.
 """
-import importlib.util
 import json
 import re
 import shutil
@@ -25,17 +24,15 @@ from test_reid_tools import CONFIG, ROOT, _overrides
 
 from rga_mm.apis import init_model
 from rga_mm.models.reid import ReIDModel
+from rga_mm.testing import load_script
 
 pytestmark = pytest.mark.slow
 
 
 def tool(path: str):
     """A tool script as a module, to call its ``main(argv)``."""
-    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its functions can be pickled for worker processes
-    spec.loader.exec_module(module)
-    return module
+    # registered: its functions can be pickled for worker processes
+    return load_script(ROOT / path, register=True)
 
 
 def args(*argv) -> list:

@@ -1,7 +1,6 @@
 """k-reciprocal re-ranking against the definitions of Zhong et al. (CVPR 2017), written
 plainly with one loop per probe, on the dense (Q + G)² matrix; the implementation must give
 the same distances from the embeddings, a chunk of queries at a time, without that matrix."""
-import importlib.util
 import tracemalloc
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from rga_mm.evaluation.functional import (
     pairwise_distance,
     rank_metrics,
 )
-from rga_mm.testing import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker, load_script
 
 BENCHMARK = Path(__file__).parents[2] / 'tools/analysis_tools/benchmark_rerank.py'
 
@@ -210,9 +209,7 @@ def test_bad_inputs_are_named():
 def test_the_benchmark_runs_at_a_toy_size(capsys):
     """tools/analysis_tools/benchmark_rerank.py on a hundredth of Market-1501: one row of
     the table, with the scaled sizes and scores in percent."""
-    spec = importlib.util.spec_from_file_location('benchmark_rerank', BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(BENCHMARK, 'benchmark_rerank')
     module.main(['--sizes', 'market', '--scale', '0.01', '--dim', '32', '--memory-mib', '1'])
     rows = [line.split('|') for line in capsys.readouterr().out.splitlines()
             if line.startswith('| market')]

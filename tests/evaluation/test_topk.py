@@ -5,7 +5,6 @@ ascending distance, ties to the earlier gallery item, junk and same-camera image
 identity removed), whatever the block and chunk sizes, and its work memory must stay within
 its budget, never forming the (Q, G) matrix.
 """
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import torch
 
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, pairwise_distance
 from rga_mm.evaluation.functional.topk import square_topk
-from rga_mm.testing import TensorMemoryTracker
+from rga_mm.testing import TensorMemoryTracker, load_script
 
 BENCHMARK = Path(__file__).parents[2] / 'tools/analysis_tools/benchmark_search.py'
 BUDGETS = (1, 2**12, 2**16, 2**30)  # one query × one gallery row per block ... one block
@@ -146,9 +145,7 @@ def test_work_memory_stays_within_the_budget():
 def test_the_benchmark_compares_like_with_like(capsys):
     """tools/analysis_tools/benchmark_search.py at a small size: both ways give the same
     lists, and the blockwise way needs a fraction of the full matrix's memory."""
-    spec = importlib.util.spec_from_file_location('benchmark_search', BENCHMARK)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(BENCHMARK, 'benchmark_search')
     module.main(['--num-gallery', '20000', '--num-query', '100', '--dim', '64',
                  '--max-chunk-mib', '1', '--repeat', '1'])
     printed = capsys.readouterr().out

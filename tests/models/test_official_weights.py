@@ -3,7 +3,6 @@
 The synthetic state dicts below are written from the official module's definition (conv
 shapes from in_channel, in_spatial and the three ratios), independently of rga_mm's code.
 """
-import importlib.util
 import re
 from pathlib import Path
 
@@ -12,11 +11,10 @@ import torch
 import torchvision
 
 from rga_mm.models.attention import RGA
+from rga_mm.testing import load_script
 
 CONVERTER = Path(__file__).parents[2] / 'tools/model_converters/rga_official_to_mm.py'
-spec = importlib.util.spec_from_file_location('rga_official_to_mm', CONVERTER)
-converter = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(converter)
+converter = load_script(CONVERTER, 'rga_official_to_mm')
 
 
 def _bn(prefix, width, state):

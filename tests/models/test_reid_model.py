@@ -1,5 +1,4 @@
 """The re-ID model of paper §4.1: BNNeck head, losses, modes, official weights."""
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from mmpretrain.structures import DataSample
 from rga_mm.apis import init_model
 from rga_mm.models.reid import BatchHardTripletLoss, BNNeckHead
 from rga_mm.registry import MODELS
+from rga_mm.testing import load_script
 
 ROOT = Path(__file__).parents[2]
 MARKET_RGA_SC = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
@@ -114,10 +114,7 @@ def test_imagenet_weights_load_from_a_torchvision_checkpoint(tmp_path):
 def test_official_checkpoint_lands_in_the_reid_model(tmp_path):
     """A synthetic checkpoint in the official ResNet50_RGA_Model format, converted by the
     tool, fills every tensor of the Market-1501 RGA-SC model."""
-    spec = importlib.util.spec_from_file_location(
-        'converter', ROOT / 'tools/model_converters/rga_official_to_mm.py')
-    converter = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(converter)
+    converter = load_script(ROOT / 'tools/model_converters/rga_official_to_mm.py', 'converter')
     from test_official_weights import official_rga_state
 
     official = {f'backbone.{k}': torch.randn_like(v.float()).to(v.dtype)

@@ -4,7 +4,6 @@ The tree has mmseg's real layout and file suffixes, so mmseg's CityscapesDataset
 pipelines and IoUMetric read it unchanged. The model is the PSPNet + RGA-SC config shrunk
 to ResNet-18 and 64×64 crops by a small config that inherits it.
 """
-import importlib.util
 import json
 import os
 import re
@@ -17,6 +16,8 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from PIL import Image
+
+from rga_mm.testing import load_script
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py'
@@ -122,13 +123,9 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
 
 
 def _check_dataset():
-    """tools/misc/check_dataset.py as a module, to call its ``main(argv)``."""
-    spec = importlib.util.spec_from_file_location('check_dataset',
-                                                  ROOT / 'tools/misc/check_dataset.py')
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its functions can be pickled for worker processes
-    spec.loader.exec_module(module)
-    return module
+    """tools/misc/check_dataset.py as a module, to call its ``main(argv)``; registered, so
+    that its functions can be pickled for worker processes."""
+    return load_script(ROOT / 'tools/misc/check_dataset.py', 'check_dataset', register=True)
 
 
 def test_check_dataset_lists_missing_and_truncated_label_maps(tmp_path, capsys):

@@ -1,6 +1,5 @@
 """The synthetic Market-1501 (rga_mm.synthetic): layout, protocol, determinism,
 idempotence, and that its identities are learnable but not trivial."""
-import importlib.util
 import json
 import re
 from collections import defaultdict
@@ -19,6 +18,7 @@ from rga_mm.synthetic import (
     sample_appearance,
     sample_camera,
 )
+from rga_mm.testing import load_script
 
 ROOT = Path(__file__).parents[2]
 # the real Market-1501 file names: identity (or -1 for junk), camera, sequence, frame, box
@@ -235,10 +235,7 @@ def test_market1501_reads_the_generated_tree(small):
 
 
 def test_command_line_prints_one_summary_line(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'generate_synthetic_reid', ROOT / 'tools/misc/generate_synthetic_reid.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(ROOT / 'tools/misc/generate_synthetic_reid.py', 'generate_synthetic_reid')
     tool.main([str(tmp_path), '--train-ids', '2', '--test-ids', '3', '--cameras', '3',
                '--cameras-per-id', '2', '3', '--images-per-camera', '2', '2',
                '--query-cameras-per-id', '1', '2', '--image-size', '32', '16',
@@ -255,10 +252,7 @@ def test_command_line_prints_one_summary_line(tmp_path, capsys):
 def test_default_cameras_per_id_is_clamped_to_few_cameras(tmp_path, capsys):
     """Without --cameras-per-id, its default (3, 5) shrinks to fit --cameras 3; a range given
     explicitly that does not fit is still refused, naming the option."""
-    spec = importlib.util.spec_from_file_location(
-        'generate_synthetic_reid', ROOT / 'tools/misc/generate_synthetic_reid.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(ROOT / 'tools/misc/generate_synthetic_reid.py', 'generate_synthetic_reid')
     assert tool.parse_args(['--cameras', '3']).cameras_per_id == (3, 3)
     assert tool.parse_args(['--cameras', '2']).cameras_per_id == (2, 2)
     assert tool.parse_args([]).cameras_per_id == tuple(tool.DEFAULTS['cameras_per_id'])
@@ -270,11 +264,7 @@ def test_default_cameras_per_id_is_clamped_to_few_cameras(tmp_path, capsys):
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'generate_synthetic_reid', ROOT / 'tools/misc/generate_synthetic_reid.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script(ROOT / 'tools/misc/generate_synthetic_reid.py', 'generate_synthetic_reid')
 
 
 @pytest.mark.parametrize('counts', [['--distractors', '-3'], ['--junk', '-5']])

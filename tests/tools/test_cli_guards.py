@@ -5,7 +5,6 @@ is a file, ``num_workers=0`` beside ``persistent_workers``, the ``load_from`` we
 ``--resume-or-start`` run that has nothing to resume yet, a resume with nothing left to
 train, a malformed dataset met inside the Runner, and a re-ID classifier with fewer outputs
 than the training data has identities."""
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -25,6 +24,7 @@ from rga_mm.engine.launch import (
 )
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid import BNNeckHead
+from rga_mm.testing import load_script
 
 CONFIG = """
 default_scope = 'rga_mm'
@@ -98,10 +98,7 @@ def test_out_in_a_folder_that_cannot_be_created_is_refused(tmp_path):
 
 def _train_tool():
     path = Path(__file__).parents[2] / 'tools/train.py'
-    spec = importlib.util.spec_from_file_location('train_tool', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, 'train_tool')
 
 
 def test_resume_or_start_starts_from_load_from_until_there_is_a_checkpoint(config_file,

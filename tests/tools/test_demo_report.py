@@ -1,9 +1,10 @@
 """tools/misc/demo_report.py: the trained metrics next to the chance level of a split."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+
+from rga_mm.testing import load_script
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'misc', 'demo_report.py')
 METRICS = {'reid/rank1': 90.0, 'reid/rank5': 95.0, 'reid/rank10': 97.0, 'reid/mAP': 80.0,
@@ -27,10 +28,7 @@ def write_tree(root):
 
 @pytest.fixture
 def report():
-    spec = importlib.util.spec_from_file_location('demo_report', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'demo_report')
 
 
 def write_metrics(tmp_path, metrics) -> str:

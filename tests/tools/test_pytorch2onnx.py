@@ -9,7 +9,6 @@ float64, the exact function the file should compute; relative difference
 max |Δ| / max |reference| ≤ 1e-4.
 """
 import copy
-import importlib.util
 import json
 import re
 import subprocess
@@ -35,6 +34,7 @@ from rga_mm.deployment.onnx_export import (
 )
 from rga_mm.models.attention import RGA
 from rga_mm.models.attention.reference_grid import pooling_matrix
+from rga_mm.testing import load_script
 
 ROOT = Path(__file__).parents[2]
 TOOL = ROOT / 'tools/deployment/pytorch2onnx.py'
@@ -59,9 +59,7 @@ def _cli(options: dict) -> list[str]:
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('pytorch2onnx', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(TOOL, 'pytorch2onnx')
     return lambda *argv: module.main([str(arg) for arg in argv])
 
 

@@ -8,7 +8,6 @@ ranked-list PNG per query and results.json, embed only the gallery images that a
 changed since its cache was written, notice a cache made by another model, and refuse bad
 input in one sentence.
 """
-import importlib.util
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from rga_mm.apis import ReIDInferencer, gallery_cache, init_model
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
 from rga_mm.registry import DATASETS
+from rga_mm.testing import load_script
 from rga_mm.visualization import RankedListVisualizer
 from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
 from rga_mm.visualization.ranked_list import (
@@ -71,10 +71,7 @@ def checkpoints(market, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('search_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'search_tool')
 
 
 @pytest.fixture(scope='module')

@@ -1,7 +1,6 @@
 """rga_mm.visualization.log_curves and tools/analysis_tools/analyze_logs.py on logs written
 by a real mmengine Runner: one epoch-based run (2 epochs × 2 iterations, validation after
 each epoch) and one iteration-based run (4 iterations, validation every 2)."""
-import importlib.util
 import json
 import re
 import shutil
@@ -14,6 +13,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from PIL import Image
 
+from rga_mm.testing import load_script
 from rga_mm.visualization.log_curves import (
     MAX_COLUMNS,
     SUBPLOT_INCHES,
@@ -208,11 +208,7 @@ def test_unknown_key_lists_the_available_keys(logs):
 
 
 def _analyze_logs():
-    spec = importlib.util.spec_from_file_location(
-        'analyze_logs', ROOT / 'tools/analysis_tools/analyze_logs.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / 'tools/analysis_tools/analyze_logs.py', 'analyze_logs')
 
 
 def test_cli_plots_work_dirs_and_prints_the_png(work_dirs, tmp_path, capsys):

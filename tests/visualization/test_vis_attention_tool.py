@@ -7,7 +7,6 @@ CAM of a class). The PNG must have the grid's exact size and show the input in i
 colours (a red/blue image stays red on the left). Image files must also reach the model in
 the channel order of the dataset items it was trained on.
 """
-import importlib.util
 from pathlib import Path
 
 import mmcv
@@ -20,6 +19,7 @@ from mmengine.registry import init_default_scope
 from rga_mm.apis import init_model
 from rga_mm.registry import DATASETS
 from rga_mm.synthetic import generate_synthetic_market
+from rga_mm.testing import load_script
 from rga_mm.visualization.attention_visualizer import PANEL_GAP, TITLE_HEIGHT
 from rga_mm.visualization.explain import explain_attention
 from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
@@ -46,10 +46,7 @@ test_dataloader = dict(dataset=dict(pipeline=[
 
 
 def vis_attention(*argv: str) -> None:
-    spec = importlib.util.spec_from_file_location(
-        'vis_attention', ROOT / 'tools/visualization/vis_attention.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(ROOT / 'tools/visualization/vis_attention.py', 'vis_attention')
     module.main([str(arg) for arg in argv])
 
 
