@@ -99,11 +99,19 @@ class RGA(BaseModule):
     def spatial_attention(self, x: Tensor) -> Tensor:
         """RGA-S gate a_s: (B, C, H, W) → (B, 1, H, W), values in (0, 1)."""
         self.check_input(x)
-        return torch.sigmoid(self.spatial_gate(x))
+        return self._spatial_attention(x)
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """RGA-C gate a_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
         self.check_input(x)
+        return self._channel_attention(x)
+
+    def _spatial_attention(self, x: Tensor) -> Tensor:
+        """:meth:`spatial_attention` of a map already checked."""
+        return torch.sigmoid(self.spatial_gate(x))
+
+    def _channel_attention(self, x: Tensor) -> Tensor:
+        """:meth:`channel_attention` of a map already checked."""
         logits = self.channel_gate(self.channel_nodes(x))  # (B, 1, g, C / g)
         return torch.sigmoid(logits).reshape(x.shape[0], -1, 1, 1)
 
@@ -132,14 +140,15 @@ class RGA(BaseModule):
                 f'reference grid')
 
     def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape (each gate checks
-        the map it reads)."""
+        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape. ``x`` is checked
+        once: a gated map has its shape."""
+        self.check_input(x)
         if self.mode == 'S//C':  # both gates read x
-            spatial, channel = self.spatial_attention(x), self.channel_attention(x)
+            spatial, channel = self._spatial_attention(x), self._channel_attention(x)
             return _apply_gate(x * spatial, channel, owned=True)
         out = x
         for branch in self.mode:  # 'S', 'C', 'SC' or 'CS': each gate reads the map gated so far
-            attention = self.spatial_attention if branch == 'S' else self.channel_attention
+            attention = self._spatial_attention if branch == 'S' else self._channel_attention
             out = _apply_gate(out, attention(out), owned=out is not x)
         return out
 
