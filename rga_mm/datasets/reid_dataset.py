@@ -24,10 +24,12 @@ class ReIDDataset(BaseDataset):
     dropped; distractors (Market-1501's identity 0) stay in the gallery. Identities of
     ``split='train'`` are relabelled to 0..K-1 in ascending order of the original ids;
     query and gallery keep the original ids, so that the two can be compared.
-    A statistics table (identities / images / cameras per split) is logged on load, and
-    ``split='test'`` puts the sorted camera ids of its query and gallery images in the
-    metainfo as ``cameras`` (mmengine hands it to the evaluator when the validation or test
-    loop is built, so that ``ReIDMetric`` can refuse single-camera data before any epoch).
+    A statistics table (identities / images / cameras per split) is logged on load.
+    ``split='train'`` puts its number of identities K in the metainfo as ``num_identities``
+    (tools/train.py compares it with the classifier's size), and ``split='test'`` the sorted
+    camera ids of its query and gallery images as ``cameras`` (mmengine hands them to the
+    evaluator when the validation or test loop is built, so that ``ReIDMetric`` can refuse
+    single-camera data before any epoch).
 
     An item asked for by a :class:`~rga_mm.datasets.augmentation_seed.SampleIndex` (the
     training draws of ``IdentityBatchSampler``) runs its pipeline with the random state of
@@ -89,6 +91,7 @@ class ReIDDataset(BaseDataset):
         items = self._load_nonempty(self.split)
         if self.split == 'train':
             items = _relabel(items)
+            self._metainfo['num_identities'] = len({item['gt_label'] for item in items})
         self._log_statistics({self.split: items})
         return items
 

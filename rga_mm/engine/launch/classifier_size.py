@@ -25,11 +25,11 @@ def classifier_size(model: nn.Module) -> int | None:
 
 
 def training_identities(dataset: object) -> int | None:
-    """How many identities a re-ID training split holds (its labels are 0..K-1, see
-    :class:`~rga_mm.datasets.reid_dataset.ReIDDataset`); None for any other dataset."""
+    """How many identities a re-ID training split holds (``num_identities`` of its metainfo,
+    see :class:`~rga_mm.datasets.reid_dataset.ReIDDataset`); None for any other dataset."""
     if not isinstance(dataset, ReIDDataset) or dataset.split != 'train':
         return None
-    return len({dataset.get_data_info(index)['gt_label'] for index in range(len(dataset))})
+    return dataset.metainfo['num_identities']
 
 
 def check_classifier_size(runner: Runner) -> None:
