@@ -23,11 +23,9 @@ from mmengine.runner import find_latest_checkpoint
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import (
     CheckpointError,
-    check_checkpoint_fits,
     check_resumable,
     init_model,
     read_checkpoint,
-    state_dict_of,
 )
 from rga_mm.engine.launch import (
     add_run_arguments,
@@ -38,6 +36,7 @@ from rga_mm.engine.launch import (
     parse_run_args,
     prepare_cpu_distributed,
     stop_on_input_errors,
+    stop_unless_fits,
 )
 
 
@@ -130,11 +129,7 @@ def check_fits_the_model(cfg: Config, checkpoint: dict, partial_load: bool) -> N
     this one."""
     with stop_on_input_errors():
         model = init_model(cfg)
-    try:
-        check_checkpoint_fits(model, state_dict_of(checkpoint), cfg.load_from,
-                              strict=not partial_load)
-    except CheckpointError as error:
-        raise SystemExit(str(error)) from None
+    stop_unless_fits(model, checkpoint, cfg.load_from, partial_load)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

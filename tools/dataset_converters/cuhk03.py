@@ -34,7 +34,7 @@ from mmengine.utils import track_iter_progress
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 
-from rga_mm.engine.launch.run_config import file_above
+from rga_mm.engine.launch import check_output_folder
 
 BOX_TYPES = ('labeled', 'detected')
 RELEASE_FILE = osp.join('cuhk03_release', 'cuhk-03.mat')
@@ -104,15 +104,6 @@ def split_images(split_path: str, images: dict[str, h5py.Reference],
     return listed
 
 
-def check_out_dir(out_dir: str) -> None:
-    """SystemExit, before the release is read, when ``out_dir`` or a folder above it is a
-    file (the images could not be written there)."""
-    a_file = file_above(osp.abspath(out_dir))
-    if a_file is not None:
-        raise SystemExit(f'OUT_DIR {out_dir}: {a_file} is a file, not a folder; choose '
-                         f'another output folder')
-
-
 def open_release(path: str) -> h5py.File:
     """``cuhk-03.mat`` opened read-only; SystemExit naming the file when it is no HDF5
     file (the release is a MATLAB v7.3 .mat, which is HDF5)."""
@@ -171,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
                 f'{path} not found; expected {RELEASE_FILE} and '
                 f'{SPLIT_FILE.format("{labeled,detected}")} under {args.cuhk03_root} '
                 f'(the split files come with {SPLIT_SOURCE})')
-    check_out_dir(args.out_dir)
+    check_output_folder(args.out_dir, 'OUT_DIR', 'another output folder')  # before reading
     print(f'Reading {release_path}', flush=True)
     with open_release(release_path) as release:
         check_release(release, release_path, args.box_types)

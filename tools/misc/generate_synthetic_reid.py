@@ -14,10 +14,9 @@ Usage::
 """
 import argparse
 import inspect
-import os.path as osp
 import time
 
-from rga_mm.engine.launch.run_config import file_above
+from rga_mm.engine.launch import check_output_folder
 from rga_mm.synthetic import describe, generate_synthetic_market
 
 DEFAULTS = {name: parameter.default for name, parameter in
@@ -69,18 +68,9 @@ def cameras_per_id(args: argparse.Namespace) -> tuple[int, int]:
     return min(low, args.cameras), min(high, args.cameras)
 
 
-def check_root(root: str) -> None:
-    """SystemExit, before anything is written, when ``root`` or a folder above it is a
-    file (the dataset folder could not be made there)."""
-    a_file = file_above(osp.abspath(root))
-    if a_file is not None:
-        raise SystemExit(f'root {root}: {a_file} is a file, not a folder; choose another '
-                         f'root')
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    check_root(args.root)
+    check_output_folder(args.root, 'root', 'another root')  # before anything is written
     print(f'Writing a synthetic Market-1501 under {args.root} (seed {args.seed}) ...',
           flush=True)
     start = time.perf_counter()

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
+from torch import nn
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
 from rga_mm.errors import ConfigError, DatasetError
@@ -71,10 +72,16 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
 
 def check_work_dir(work_dir: str) -> None:
     """Stop now if ``work_dir`` or a folder above it is a file (the Runner cannot make it)."""
-    a_file = file_above(osp.abspath(work_dir))
+    check_output_folder(work_dir, 'work dir', 'another --work-dir')
+
+
+def check_output_folder(folder: str, label: str, instead: str) -> None:
+    """Stop, before any work, when ``folder`` or a folder above it is a file (nothing
+    could be written there); the message opens with ``label`` and suggests ``instead``."""
+    a_file = file_above(osp.abspath(folder))
     if a_file is not None:
-        raise SystemExit(f'work dir {work_dir}: {a_file} is a file, not a folder; choose '
-                         f'another --work-dir')
+        raise SystemExit(f'{label} {folder}: {a_file} is a file, not a folder; choose '
+                         f'{instead}')
 
 
 def keep_workers_only_with_workers(cfg: Config) -> None:
@@ -159,9 +166,16 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     with explain_timeouts(cfg), stop_on_input_errors():
         runner = Runner.from_cfg(cfg)
     if checkpoint is not None:
-        try:
-            check_checkpoint_fits(model_of(runner.model), state_dict_of(checkpoint),
-                                  checkpoint_path, strict=not partial_load)
-        except CheckpointError as error:
-            raise SystemExit(str(error)) from None
+        stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load)
     return runner
+
+
+def stop_unless_fits(model: nn.Module, checkpoint: dict, checkpoint_path: str | None,
+                     partial_load: bool) -> None:
+    """Stop with one sentence when ``checkpoint`` does not fit ``model`` (every tensor
+    name and shape; with ``partial_load``, at least one tensor)."""
+    try:
+        check_checkpoint_fits(model, state_dict_of(checkpoint), checkpoint_path,
+                              strict=not partial_load)
+    except CheckpointError as error:
+        raise SystemExit(str(error)) from None
