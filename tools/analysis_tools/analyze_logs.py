@@ -100,8 +100,7 @@ def legend_names(runs: Sequence[Sequence[str]], paths: Sequence[str],
 def report_join(path: str, scalar_logs: Sequence[str]) -> None:
     """One line on stderr naming how many runs of the work dir ``path`` were joined."""
     if len(scalar_logs) > 1:
-        first, last = (osp.basename(osp.dirname(osp.dirname(log)))
-                       for log in (scalar_logs[0], scalar_logs[-1]))
+        first, last = (osp.basename(run_name(log)) for log in (scalar_logs[0], scalar_logs[-1]))
         print(f'{path}: joined {len(scalar_logs)} runs ({first} to {last}) into one curve per '
               'key, a later run winning where a step repeats', file=sys.stderr)
 

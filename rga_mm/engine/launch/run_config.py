@@ -12,7 +12,7 @@ from torch import nn
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
 from rga_mm.errors import ConfigError, DatasetError
-from .config import load_config, merge_cfg_options
+from .config import DATALOADERS, load_config, merge_cfg_options
 from .distributed import explain_timeouts
 
 PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
@@ -91,7 +91,7 @@ def keep_workers_only_with_workers(cfg: Config) -> None:
     num_workers=0`` (to debug in one process) would stop a config that keeps its workers;
     with no worker there is nothing to keep.
     """
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    for name in DATALOADERS:
         loader = cfg.get(name)
         if loader and loader.get('num_workers', 0) == 0 and loader.get('persistent_workers'):
             loader.persistent_workers = False
