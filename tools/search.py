@@ -137,7 +137,7 @@ def embed_gallery(inferencer: ReIDInferencer, paths: list[str], args: argparse.N
     """(gallery paths kept, (G, D) embeddings, statistics), reusing the cached rows of the
     files that have not changed; the cache is updated while the gallery is embedded and
     when the embedding stops (module docstring)."""
-    writer.key = model_key(inferencer, flip)
+    writer.key = model_key(inferencer, flip) if writer.cache else ''  # no cache, no hash
     try:
         cached = GalleryCache(writer.cache, writer.key)
     except GalleryCacheError as error:
@@ -205,9 +205,8 @@ def embed_rows(inferencer: ReIDInferencer, gallery: GalleryRows, args: argparse.
 def keep_filled(gallery: GalleryRows, writer: CacheWriter) -> None:
     """Write the rows filled so far as the cache, if some were embedded since the last
     write."""
-    paths, stamps, features = gallery.filled()
-    if gallery.embedded and len(paths) != writer.rows:
-        writer.write(paths, stamps, features)
+    if gallery.embedded and int(gallery.done.sum()) != writer.rows:
+        writer.write(*gallery.filled())
 
 
 def market_labels(paths: Sequence[str]

@@ -206,6 +206,8 @@ class GalleryRows:
         """The paths, stamps and embeddings of the rows filled so far, in gallery order."""
         if self.features is None:
             return [], [], torch.empty((0, 0))
+        if bool(self.done.all()):  # the usual end: no copy of a large gallery
+            return self.paths, self.stamps, self.features
         rows = torch.nonzero(self.done)[:, 0]
         picked = rows.tolist()
         return ([self.paths[row] for row in picked], [self.stamps[row] for row in picked],
