@@ -42,10 +42,7 @@ from mmengine.config import Config
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
-from rga_mm.visualization.image_inputs import (
-    pipeline_channel_order,
-    preprocessed_channel_order,
-)
+from rga_mm.visualization.image_inputs import pipeline_channel_order
 
 RELATIVE_TOLERANCE = 1e-4
 INPUT_NAME = 'input'
@@ -154,16 +151,22 @@ class Preprocessing:
             (``None``: no normalisation).
         reverse_channels: the preprocessor reverses the channel order of what the test
             pipeline delivers (``to_rgb``, ``bgr_to_rgb`` or ``rgb_to_bgr``).
-        channel_order: ``'rgb'`` or ``'bgr'``, the order the graph takes; ``None`` when the
-            config has no test pipeline to tell it.
         source_order: ``'bgr'`` when the test pipeline reads image files (OpenCV decodes to
-            BGR), ``'rgb'`` for datasets of decoded RGB arrays (CIFAR); ``None`` as above.
+            BGR), ``'rgb'`` for datasets of decoded RGB arrays (CIFAR); ``None`` when the
+            config has no test pipeline to tell it.
     """
     mean: tuple[float, ...] | None
     std: tuple[float, ...] | None
     reverse_channels: bool
-    channel_order: str | None = None
     source_order: str | None = None
+
+    @property
+    def channel_order(self) -> str | None:
+        """``'rgb'`` or ``'bgr'``, the order the graph takes: the test pipeline's, reversed
+        when the preprocessor swaps channels; ``None`` where the source order is unknown."""
+        if self.source_order is None or not self.reverse_channels:
+            return self.source_order
+        return 'rgb' if self.source_order == 'bgr' else 'bgr'
 
     def describe_order(self) -> str:
         """The graph's channel order, where it comes from, and what images read with
@@ -215,22 +218,20 @@ def preprocessing_of(cfg: Config) -> Preprocessing:
     """The normalisation and channel order of the config's data preprocessor (mmengine's,
     mmpretrain's or mmseg's): ``model.data_preprocessor``, else the top-level
     ``data_preprocessor``, which mmengine's Runner merges into the model (the CIFAR configs
-    keep it there). The graph's channel order is the test pipeline's, reversed when the
-    preprocessor swaps channels (``preprocessed_channel_order`` of
-    :mod:`rga_mm.visualization.image_inputs`): RGB for rga_mm's re-ID, CIFAR and Cityscapes
-    configs."""
+    keep it there). The graph's channel order is the test pipeline's
+    (``pipeline_channel_order`` of :mod:`rga_mm.visualization.image_inputs`), reversed when
+    the preprocessor swaps channels: RGB for rga_mm's re-ID, CIFAR and Cityscapes configs."""
     preprocessor = cfg.model.get('data_preprocessor') or cfg.get('data_preprocessor') or {}
     mean, std = preprocessor.get('mean'), preprocessor.get('std')
     # mmpretrain: to_rgb; mmengine and mmseg: bgr_to_rgb or rgb_to_bgr (the same swap)
     reverse = any(preprocessor.get(key, False)
                   for key in ('to_rgb', 'bgr_to_rgb', 'rgb_to_bgr'))
     pipeline = config_test_pipeline(cfg)
-    orders = ((None, None) if pipeline is None else
-              (preprocessed_channel_order(pipeline, reverse), pipeline_channel_order(pipeline)))
+    source = None if pipeline is None else pipeline_channel_order(pipeline)
     if mean is None or std is None:
-        return Preprocessing(None, None, reverse, *orders)
+        return Preprocessing(None, None, reverse, source)
     return Preprocessing(tuple(float(v) for v in mean), tuple(float(v) for v in std), reverse,
-                         *orders)
+                         source)
 
 
 def describe_output(module: ExportedForward, shape: Sequence[int]) -> str:

@@ -5,8 +5,7 @@ mmseg ``LoadAnnotations``); datasets such as mmpretrain's CIFAR hold decoded RGB
 have no loading step at all. For image files named on a command line, the loading steps are
 dropped and the file is read here, in the channel order the model was trained on: BGR where
 the pipeline loads files (``LoadImageFromFile`` decodes to BGR), RGB for decoded-array
-datasets (mmpretrain's CIFAR and MNIST store RGB). The model itself sees that order, reversed
-when its data preprocessor swaps channels (:func:`preprocessed_channel_order`).
+datasets (mmpretrain's CIFAR and MNIST store RGB).
 """
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,16 +31,6 @@ def pipeline_channel_order(pipeline: Iterable) -> str:
     ``'rgb'`` (module docstring)."""
     loads_files = any(_transform_name(t) == 'LoadImageFromFile' for t in pipeline)
     return 'bgr' if loads_files else 'rgb'
-
-
-def preprocessed_channel_order(test_pipeline: Iterable, swaps_channels: bool) -> str:
-    """The channel order the model sees after its data preprocessor: the test pipeline's
-    (:func:`pipeline_channel_order`), reversed when the preprocessor swaps channels
-    (mmpretrain's ``to_rgb``, mmengine's and mmseg's ``bgr_to_rgb`` / ``rgb_to_bgr``)."""
-    order = pipeline_channel_order(test_pipeline)
-    if not swaps_channels:
-        return order
-    return 'rgb' if order == 'bgr' else 'bgr'
 
 
 def file_pipeline(test_pipeline: Sequence[dict]) -> tuple[Compose, str]:
