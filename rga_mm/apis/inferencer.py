@@ -163,9 +163,7 @@ class ReIDInferencer(BaseInferencer):
         for samples, skipped in self.embed_batches(inputs, batch_size, **kwargs):
             num_inputs += len(samples) + len(skipped)
             all_skipped.extend(skipped)
-            if samples:
-                embeddings = torch.stack([sample.pred_feature for sample in samples])
-                preds.append((samples if return_datasamples else None, embeddings))
+            preds.extend(samples)
         if not preds:
             raise ValueError(f'none of the {num_inputs} images could be read (the first: '
                              f'{all_skipped[0].path}: {all_skipped[0].reason})')
@@ -297,14 +295,11 @@ class ReIDInferencer(BaseInferencer):
 
     def postprocess(self, preds: list, visualization=None, return_datasample: bool = False,
                     **kwargs) -> torch.Tensor | list[BaseDataElement]:
-        """[(data samples or None, (B, D) embeddings)] → (N, D) CPU tensor or samples."""
-        embeddings = torch.cat([batch for _, batch in preds]).cpu()
-        if not return_datasample:
-            return embeddings
-        samples = [sample for batch_samples, _ in preds for sample in batch_samples]
-        for sample, embedding in zip(samples, embeddings):
-            sample.set_field(embedding, 'pred_feature')
-        return samples
+        """Data samples, each with its CPU ``pred_feature`` → the samples, or their (N, D)
+        embeddings stacked."""
+        if return_datasample:
+            return preds
+        return torch.stack([sample.pred_feature for sample in preds])
 
     def _init_model(self, cfg: Config, weights: str | None,
                     device: str = 'cpu') -> nn.Module:
