@@ -30,6 +30,7 @@ from .helpers import (
     SpatialChannelAttention,
     built_map_size,
     check_feature_map,
+    check_map_size,
     reduced_width,
 )
 
@@ -74,13 +75,8 @@ class FCSpatial(SpatialAttention):
         """Raise one clear sentence unless ``x`` is a (B, C, h, w) map of the built size
         (naming both sizes when they differ)."""
         check_feature_map(x, self.in_channels, 'FCSpatial')
-        size = tuple(x.shape[-2:])
-        if size != self.spatial_size:
-            built = '×'.join(map(str, self.spatial_size))
-            got = '×'.join(map(str, size))
-            raise ValueError(f'FCSpatial was built for a {built} map but received {got}: its '
-                             f'fully connected layers read exactly {built} positions; build '
-                             f'it with spatial_size={size}')
+        check_map_size(x, self.spatial_size, 'FCSpatial', ': its fully connected layers read '
+                       'exactly {built} positions; build it with spatial_size={size}')
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """a_s: (B, C, h, w) → (B, 1, h, w), values in (0, 1)."""

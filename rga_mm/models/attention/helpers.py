@@ -5,7 +5,8 @@ orders.
 * :func:`check_feature_map`: every module takes a (B, C, H, W) map built for C channels and
   says so in one sentence when it gets something else;
 * :func:`built_map_size`: the (h, w) a size-aware module (RGA, FC-S) is built for, from a
-  pair or one int for a square map;
+  pair or one int for a square map, and :func:`check_map_size`, which refuses a map of
+  another size in one sentence;
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
   FC attentions, refusing a reduction that leaves nothing;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
@@ -31,6 +32,17 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
     if x.shape[1] != in_channels:
         raise ConfigError(f'{owner} was built for {in_channels} channels but the feature '
                           f'map has {x.shape[1]} (shape {tuple(x.shape)})')
+
+
+def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str) -> None:
+    """Raise one sentence unless ``x``'s map is ``built_size`` (h, w): ``owner`` was built
+    for one size and received another, then ``fix``, formatted with ``built`` (``'h×w'``)
+    and ``size`` (the received (H, W))."""
+    size = tuple(int(side) for side in x.shape[-2:])  # ints also under tracing
+    if size != built_size:
+        built = '×'.join(map(str, built_size))
+        raise ConfigError(f'{owner} was built for a {built} map but received '
+                          f'{"×".join(map(str, size))}' + fix.format(built=built, size=size))
 
 
 def built_map_size(spatial_size: int | Sequence[int], owner: str) -> tuple[int, int]:

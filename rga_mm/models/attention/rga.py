@@ -27,7 +27,7 @@ from torch import Tensor
 
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import built_map_size, check_feature_map
+from .helpers import built_map_size, check_feature_map, check_map_size
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
@@ -130,14 +130,9 @@ class RGA(BaseModule):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA')
-        size = tuple(int(s) for s in x.shape[-2:])  # ints also under tracing
-        if size != self.spatial_size and not self.variable_size:
-            built = '×'.join(map(str, self.spatial_size))
-            got = '×'.join(map(str, size))
-            raise ConfigError(
-                f'RGA was built for a {built} map but received {got}; build it with '
-                f'spatial_size={size} or set variable_size=True to pool onto the {built} '
-                f'reference grid')
+        if not self.variable_size:
+            check_map_size(x, self.spatial_size, 'RGA', '; build it with spatial_size={size} '
+                           'or set variable_size=True to pool onto the {built} reference grid')
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape. ``x`` is checked
