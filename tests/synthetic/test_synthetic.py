@@ -234,8 +234,12 @@ def test_market1501_reads_the_generated_tree(small):
     assert len(gallery) == len(entries(small, 'gallery')) - SMALL['num_junk']
 
 
+def load_tool():
+    return load_script(ROOT / 'tools/misc/generate_synthetic_reid.py', 'generate_synthetic_reid')
+
+
 def test_command_line_prints_one_summary_line(tmp_path, capsys):
-    tool = load_script(ROOT / 'tools/misc/generate_synthetic_reid.py', 'generate_synthetic_reid')
+    tool = load_tool()
     tool.main([str(tmp_path), '--train-ids', '2', '--test-ids', '3', '--cameras', '3',
                '--cameras-per-id', '2', '3', '--images-per-camera', '2', '2',
                '--query-cameras-per-id', '1', '2', '--image-size', '32', '16',
@@ -252,7 +256,7 @@ def test_command_line_prints_one_summary_line(tmp_path, capsys):
 def test_default_cameras_per_id_is_clamped_to_few_cameras(tmp_path, capsys):
     """Without --cameras-per-id, its default (3, 5) shrinks to fit --cameras 3; a range given
     explicitly that does not fit is still refused, naming the option."""
-    tool = load_script(ROOT / 'tools/misc/generate_synthetic_reid.py', 'generate_synthetic_reid')
+    tool = load_tool()
     assert tool.parse_args(['--cameras', '3']).cameras_per_id == (3, 3)
     assert tool.parse_args(['--cameras', '2']).cameras_per_id == (2, 2)
     assert tool.parse_args([]).cameras_per_id == tuple(tool.DEFAULTS['cameras_per_id'])
@@ -261,10 +265,6 @@ def test_default_cameras_per_id_is_clamped_to_few_cameras(tmp_path, capsys):
     assert 'train 8 ids /' in capsys.readouterr().out
     with pytest.raises(SystemExit, match=r'cameras_per_id \(3, 5\) must satisfy'):
         tool.main([str(tmp_path / 'other'), '--cameras', '3', '--cameras-per-id', '3', '5'])
-
-
-def load_tool():
-    return load_script(ROOT / 'tools/misc/generate_synthetic_reid.py', 'generate_synthetic_reid')
 
 
 @pytest.mark.parametrize('counts', [['--distractors', '-3'], ['--junk', '-5']])

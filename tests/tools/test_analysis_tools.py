@@ -15,10 +15,19 @@ from rga_mm.testing import TensorMemoryTracker, fastest_seconds
 ROOT = Path(__file__).parents[2]
 
 
+DEMO = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+
+
+def _get_flops(*args) -> subprocess.CompletedProcess:
+    """tools/analysis_tools/get_flops.py run on ``args``, whatever its exit status."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), *map(str, args)],
+        capture_output=True, text=True, cwd=ROOT)
+
+
 def _flops_output(config, *extra):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(config), *extra],
-        check=True, capture_output=True, text=True, cwd=ROOT)
+    result = _get_flops(config, *extra)
+    assert result.returncode == 0, result.stderr
     lines = dict(line.split(': ', 1) for line in result.stdout.splitlines() if ': ' in line)
     return int(lines['Params'].split()[0]), int(lines['FLOPs'].split()[0])
 
@@ -47,16 +56,11 @@ def test_get_flops_counts_the_models_parameters_and_the_relation_savings(tmp_pat
 
 def test_get_flops_names_a_missing_config_or_a_misfit_shape_in_one_sentence(tmp_path):
     missing = tmp_path / 'nonexistent.py'
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(missing)],
-        capture_output=True, text=True, cwd=ROOT)
+    result = _get_flops(missing)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert f'{missing} does not exist' in result.stderr
 
-    demo = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(demo), '--shape',
-         '128', '64'], capture_output=True, text=True, cwd=ROOT)
+    result = _get_flops(DEMO, '--shape', 128, 64)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert "--shape 128 64: StageAttentionBackbone stage 'layer1' " in result.stderr
     assert ('RGA was built for a 16×8 map but received 32×16; build it with '
@@ -65,11 +69,8 @@ def test_get_flops_names_a_missing_config_or_a_misfit_shape_in_one_sentence(tmp_
 
 def test_get_flops_without_shape_names_the_configs_input_size_in_a_misfit():
     """The size comes from the config's input_size, not from a --shape nobody passed."""
-    demo = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(demo),
-         '--cfg-options', 'model.backbone.attentions.layer1.spatial_size=(9,9)'],
-        capture_output=True, text=True, cwd=ROOT)
+    result = _get_flops(DEMO, '--cfg-options',
+                        'model.backbone.attentions.layer1.spatial_size=(9,9)')
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert ("the config's input_size (64, 32), used as no --shape was given: "
             "StageAttentionBackbone stage 'layer1' ") in result.stderr
@@ -80,10 +81,7 @@ def test_get_flops_without_shape_names_the_configs_input_size_in_a_misfit():
 def test_get_flops_refuses_a_shape_below_one_in_one_line(height):
     """argparse refuses it, as tools/deployment/pytorch2onnx.py does, before the model is
     built (it used to reach the first convolution and end in a RuntimeError)."""
-    demo = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(demo), '--shape',
-         height, '32'], capture_output=True, text=True, cwd=ROOT)
+    result = _get_flops(DEMO, '--shape', height, 32)
     assert result.returncode == 2 and 'Traceback' not in result.stderr
     assert result.stderr.splitlines()[-1] == (
         f'get_flops.py: error: argument --shape: must be a positive integer, got {height}')

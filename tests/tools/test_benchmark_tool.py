@@ -13,9 +13,10 @@ DEMO = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 TOOL = ROOT / 'tools/analysis_tools/benchmark.py'
 
 
-def _run(*args):
-    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT)
+def _run(*args, tool=TOOL):
+    """Run a benchmark script (the analysis tools import each other from the repository)."""
+    return subprocess.run([sys.executable, str(tool), *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': str(ROOT)})
 
 
 def _flops(config):
@@ -96,8 +97,6 @@ def test_a_baseline_of_another_size_or_task_is_refused_before_timing(baseline, m
     ('benchmark_metric.py', ['--repeat', 0], 'argument --repeat: must be a positive integer')])
 def test_the_other_benchmarks_refuse_counts_and_budgets_below_their_minimum(tool, args,
                                                                            message):
-    result = subprocess.run([sys.executable, str(ROOT / 'tools/analysis_tools' / tool),
-                             *map(str, args)], capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, 'PYTHONPATH': str(ROOT)})
+    result = _run(*args, tool=ROOT / 'tools/analysis_tools' / tool)
     assert result.returncode == 2
     assert message in result.stderr
