@@ -1,16 +1,23 @@
 """Evaluate a checkpoint with an rga_mm config (mmengine's test loop).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.json]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out METRICS.json|.pkl]
                          [--partial-load] [--cfg-options k=v ...]
                          [--launcher none|pytorch|slurm|mpi]
+
+``--out`` writes the metrics (name → number) in the format its suffix names: ``.json`` JSON,
+``.pkl`` or ``.pickle`` a pickle (written by mmengine's ``dump``; unlike the file of
+mmengine's ``DumpResults`` metric it holds the metrics, not per-sample predictions); another
+suffix stops the tool before it evaluates.
 
 The checkpoint must fit the config's model (every tensor name and shape), or the tool stops
 before evaluating: mmengine alone would evaluate random weights for whatever is missing.
 ``--partial-load`` accepts a checkpoint that fills the model only in part, on purpose.
 """
 import argparse
-import json
+import os.path as osp
 from collections.abc import Sequence
+
+from mmengine.fileio import dump
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import CheckpointError, read_checkpoint
@@ -31,14 +38,40 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the directory to save the evaluation log')
-    parser.add_argument('--out', help='write the metrics to this JSON file (its missing '
-                        'folders are created)')
+    parser.add_argument('--out', help='write the metrics to this file: JSON for .json, a '
+                        'pickle for .pkl or .pickle (its missing folders are created)')
     add_run_arguments(parser)
     return parse_run_args(parser, argv)
 
 
+# --out suffix → (mmengine file format, its dump options)
+OUT_FORMATS = {'.json': ('json', dict(indent=2)), '.pkl': ('pkl', {}),
+               '.pickle': ('pkl', {})}
+
+
+def check_out_suffix(path: str | None) -> None:
+    """Stop, before any work, when the suffix of the ``--out`` file ``path`` names no format
+    of :data:`OUT_FORMATS` (a folder is left to ``check_output_file``, which names it)."""
+    if path is None or osp.isdir(path) or path.endswith(('/', osp.sep)):
+        return
+    suffix = osp.splitext(path)[1]
+    if suffix.lower() not in OUT_FORMATS:
+        raise SystemExit(f'--out {path}: {f"the suffix {suffix}" if suffix else "no suffix"} '
+                         f'names no format tools/test.py writes; end the file name in .json '
+                         f'(JSON) or .pkl / .pickle (pickle)')
+
+
+def write_metrics(metrics: dict, path: str) -> None:
+    """Write ``metrics`` (name → number) to ``path`` as floats, in the format its suffix
+    names (:data:`OUT_FORMATS`)."""
+    file_format, options = OUT_FORMATS[osp.splitext(path)[1].lower()]
+    dump({name: float(value) for name, value in metrics.items()}, path,
+         file_format=file_format, **options)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    check_out_suffix(args.out)
     check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     try:
@@ -52,8 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with explain_timeouts(cfg), stop_on_input_errors():
         metrics = runner.test()
     if args.out and runner.rank == 0:
-        with open(args.out, 'w') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+        write_metrics(metrics, args.out)
 
 
 if __name__ == '__main__':

@@ -5,12 +5,15 @@ iterations: single-process training and testing, resuming, and 2-process gloo tr
 """
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from rga_mm.apis import init_model
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -82,6 +85,20 @@ def test_train_test_and_resume(tiny_market, tmp_path):
          'model.head.num_classes=9'], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert mismatch.returncode != 0
     assert "'head.classifier.weight' has shape (8, 512)" in mismatch.stderr
+
+
+def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
+    model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
+    checkpoint = tmp_path / 'model.pth'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    out = tmp_path / 'results.pkl'
+    _run(sys.executable, 'tools/test.py', str(CONFIG), str(checkpoint),
+         '--work-dir', str(tmp_path / 'test'), '--out', str(out),
+         *_overrides(tiny_market, max_epochs=1))
+    with open(out, 'rb') as file:
+        metrics = pickle.load(file)
+    assert metrics['reid/num_query'] == _num_queries(tiny_market)
+    assert all(type(value) is float for value in metrics.values())
 
 
 def test_two_process_gloo_training(tiny_market, tmp_path):
