@@ -14,8 +14,9 @@ re-ranking first, from the embeddings and a chunk of queries at a time (docs/ben
 evaluation protocol applies (docs/reid.md, "Evaluation protocol"): junk images (``-1``) and
 images of the query's identity from the query's camera are left out, and results are framed
 green (same identity as the query) or red; where a query or gallery file name is no such name,
-one line per side says that the protocol is off and names the first such file. Otherwise a
-gallery item that is the query's own file (the same file, as ``os.path.samefile`` sees it) is
+one line per side says that the protocol is off and names the first such file. With the
+protocol or without, a gallery item that is the query's own file under any name (the same
+file, as ``os.path.samefile`` sees it: the query itself, a hard link or a symbolic link) is
 left out of that query's list. Distances below 0 by rounding (an identical image's cosine
 distance) are given as 0. A ``--topk`` larger than the gallery lists the whole gallery, with a
 notice.
@@ -30,7 +31,8 @@ Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` 
 hash of the model config and test pipeline (``--cfg-options`` merged), the loaded weights and
 ``--flip``: a file added or changed since is embedded, the others are read from the cache; a
 cache made by another model is noticed and the whole gallery embedded again; a file that is
-no cache is refused, never overwritten. The cache is written whole to a temporary file beside
+no cache is refused, never overwritten, and one that cannot be written stops the search
+before the gallery is embedded. The cache is written whole to a temporary file beside
 it and renamed into place: every 5 minutes while the gallery is embedded (less often where
 writing a large cache would take more than a tenth of the time) and when the search is stopped
 (SIGINT, SIGTERM, an unreadable image): the next run embeds only the rest. A stopped search
@@ -69,7 +71,7 @@ from rga_mm.apis.gallery_cache import (
 from rga_mm.datasets import Market1501
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP, check_output_file
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, k_reciprocal_rerank_chunks
 from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.visualization import RankedListVisualizer, unique_stems
@@ -113,6 +115,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# errors met while images are embedded that stop the search with one sentence: an unreadable
+# image, every image unreadable, a file deleted since it was listed, a model built for another
+# input size
+STOPPING_ERRORS = (UnreadableImageError, ValueError, FileNotFoundError)
+
+
+def stop_sentence(error: Exception, kept: str = '') -> str:
+    """The sentence that stops the search on one of the :data:`STOPPING_ERRORS`: for an
+    unreadable image its path, why and what to do, followed by ``kept``; else the error's
+    own sentence."""
+    if not isinstance(error, UnreadableImageError):
+        return str(error)
+    return (f'cannot read image {error.path}: {error.reason}; remove or replace it, or pass '
+            f'--skip-unreadable to leave such images out{kept}')
+
+
 def embed(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
           flip: bool) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Path → embedding of the readable ``paths``, and the paths skipped as unreadable."""
@@ -122,30 +140,28 @@ def embed(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace
         samples = inferencer(paths, return_datasamples=True, batch_size=args.batch_size,
                              flip=flip,
                              on_unreadable='skip' if args.skip_unreadable else 'stop')
-    except UnreadableImageError as error:
-        raise SystemExit(f'cannot read image {error.path}: {error.reason}; remove or replace '
-                         f'it, or pass --skip-unreadable to leave such images out') from None
-    except (ValueError, FileNotFoundError) as error:  # every image unreadable, a file
-        # deleted since it was listed, a model built for another input size
-        raise SystemExit(str(error)) from None
+    except STOPPING_ERRORS as error:
+        raise SystemExit(stop_sentence(error)) from None
     embedded = {paths[sample.sample_idx]: sample.pred_feature for sample in samples}
     return embedded, [path for path in paths if path not in embedded]
 
 
-def embed_gallery(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
-                  flip: bool, writer: CacheWriter) -> tuple[list[str], torch.Tensor, dict]:
+def embed_gallery(inferencer: ReIDInferencer, paths: list[str],
+                  stamps: list[tuple[int, int]], args: argparse.Namespace, flip: bool,
+                  writer: CacheWriter) -> tuple[list[str], torch.Tensor, dict]:
     """(gallery paths kept, (G, D) embeddings, statistics), reusing the cached rows of the
-    files that have not changed; the cache is updated while the gallery is embedded and
-    when the embedding stops (module docstring)."""
+    files whose ``stamps`` (:func:`file_stamp`) have not changed; the cache is updated while
+    the gallery is embedded and when the embedding stops (module docstring)."""
     writer.key = model_key(inferencer, flip) if writer.cache else ''  # no cache, no hash
     try:
         cached = GalleryCache(writer.cache, writer.key)
     except GalleryCacheError as error:
         raise SystemExit(str(error)) from None
-    stamps = [file_stamp(path) for path in paths]
     if cached.paths == paths and all(map(cached.holds, paths, stamps)):
         writer.rows = len(paths)  # unchanged: no copy of a large gallery, no write
         return report_gallery(args, writer, paths, cached.features, len(paths), [], [])
+    # a cache that cannot be written stops the search now, not after the embedding it keeps
+    check_output_file(writer.cache, '--cache', 'gallery_cache.pth')
     gallery = GalleryRows(paths, stamps, cached)
     writer.rows = gallery.from_cache
     del cached
@@ -186,20 +202,13 @@ def embed_rows(inferencer: ReIDInferencer, gallery: GalleryRows, args: argparse.
             gallery.add(todo, samples, skipped)
             if writer.due():
                 writer.write(*gallery.filled())
-    except UnreadableImageError as error:
+    except BaseException as error:  # SIGINT and SIGTERM too: keep what is done
         keep_filled(gallery, writer)
+        if not isinstance(error, STOPPING_ERRORS):
+            raise
         kept = (f' (the {writer.rows} gallery embeddings done are kept in the cache '
                 f'{writer.cache})' if writer.cache else '')
-        raise SystemExit(f'cannot read image {error.path}: {error.reason}; remove or replace '
-                         f'it, or pass --skip-unreadable to leave such images out{kept}'
-                         ) from None
-    except (ValueError, FileNotFoundError) as error:  # a model built for another input
-        # size, a file deleted since the gallery was listed: one sentence naming it
-        keep_filled(gallery, writer)
-        raise SystemExit(str(error)) from None
-    except BaseException:  # SIGINT, SIGTERM: keep what is done
-        keep_filled(gallery, writer)
-        raise
+        raise SystemExit(stop_sentence(error, kept)) from None
 
 
 def keep_filled(gallery: GalleryRows, writer: CacheWriter) -> None:
@@ -309,32 +318,55 @@ def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: to
     return [gallery_paths[i] for i in real], gallery[real], labels
 
 
-NOT_IN_GALLERY = -2  # the label of a query that is no gallery file (gallery labels are >= 0)
+def file_stats(paths: Sequence[str]) -> dict[str, os.stat_result]:
+    """Path → ``os.stat`` result, each file stated once: its stamp for the cache and its
+    identity for :func:`own_files` come from it."""
+    try:
+        return {path: os.stat(path) for path in paths}
+    except FileNotFoundError as error:  # removed since its folder was listed
+        raise SystemExit(f'{error.filename} was removed as the search started; run the '
+                         f'search again') from None
 
 
-def same_file_labels(query_paths: list[str], gallery_paths: list[str]
-                     ) -> tuple[np.ndarray, ...] | None:
-    """Labels (query ids, gallery ids, query cameras, gallery cameras) with which
-    ``gallery_topk`` leaves out of each query's list the gallery items that are the query's
-    own file (the same device and inode, as ``os.path.samefile`` compares), or None when
-    no query is a gallery file. Used where the evaluation protocol does not apply (under
-    it a query's own file is a same-camera match of its identity, left out anyway)."""
-    files: dict[tuple[int, int], int] = {}
-    gallery_ids = [files.setdefault(file_id(path), len(files)) for path in gallery_paths]
-    query_ids = [files.get(file_id(path), NOT_IN_GALLERY) for path in query_paths]
-    found = sum(label != NOT_IN_GALLERY for label in query_ids)
-    if not found:
-        return None
-    print(f'{found} of the {len(query_paths)} queries are also gallery files: each is left '
-          f'out of its own ranked list')
-    return (np.array(query_ids), np.array(gallery_ids), np.zeros(len(query_paths), int),
-            np.zeros(len(gallery_paths), int))
+def own_files(query_paths: list[str], gallery_paths: list[str],
+              stats: dict[str, os.stat_result]) -> list[list[int]]:
+    """Per query, the indices of the gallery items that are its own file under any name: the
+    same device and inode (as ``os.path.samefile`` compares), so the query itself, a hard
+    link or a symbolic link of it; a copy is another file."""
+    indices: dict[tuple[int, int], list[int]] = {}
+    for index, path in enumerate(gallery_paths):
+        indices.setdefault(file_id(stats[path]), []).append(index)
+    return [indices.get(file_id(stats[path]), []) for path in query_paths]
 
 
-def file_id(path: str) -> tuple[int, int]:
-    """(device, inode) of ``path``: equal for two paths of the same file."""
-    stat = os.stat(path)
+def file_id(stat: os.stat_result) -> tuple[int, int]:
+    """(device, inode) of a file's ``os.stat`` result: equal for two paths of one file."""
     return stat.st_dev, stat.st_ino
+
+
+def leave_out_own_files(distances: torch.Tensor, indices: torch.Tensor,
+                        own: list[list[int]], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Q, k) distances and gallery indices of each query's list with the items ``own``
+    names for its row (:func:`own_files`) left out, from (Q, k') ones with k' >= k ranked
+    further to make up for them; a row left with fewer than k ends in ``inf`` / ``-1``."""
+    for row, left_out in enumerate(own):
+        if not left_out:
+            continue
+        kept = ~torch.isin(indices[row], torch.tensor(left_out))
+        count = int(kept.sum())
+        distances[row, :count] = distances[row][kept]
+        indices[row, :count] = indices[row][kept]
+        distances[row, count:] = float('inf')
+        indices[row, count:] = -1
+    return distances[:, :k], indices[:, :k]
+
+
+def report_own_files(own: list[list[int]]) -> None:
+    """Say how many queries are also gallery files (:func:`own_files`), if any are."""
+    found = sum(map(bool, own))
+    if found:
+        print(f'{found} of the {len(own)} queries are also gallery files: each is left out of '
+              f'its own ranked list')
 
 
 def ranked_lists(query_paths: list[str], gallery_paths: list[str], distances: torch.Tensor,
@@ -414,25 +446,32 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
         raise SystemExit(str(error)) from None
     flip = inferencer.uses_flip(True if args.flip else None)
 
-    gallery_paths, gallery, stats = embed_gallery(inferencer, gallery_paths, args, flip, writer)
+    files = file_stats([*gallery_paths, *query_paths])
+    gallery_paths, gallery, stats = embed_gallery(
+        inferencer, gallery_paths, [file_stamp(files[path]) for path in gallery_paths], args,
+        flip, writer)
     embedded, skipped = embed(inferencer, query_paths, args, flip)
     query_paths = [path for path in query_paths if path not in skipped]
     if not query_paths:
         raise SystemExit('none of the query images could be read')
     query = torch.stack([embedded[path] for path in query_paths])
     gallery_paths, gallery, labels = apply_protocol(query_paths, gallery_paths, gallery)
-    left_out = labels if labels is not None else same_file_labels(query_paths, gallery_paths)
+    own = own_files(query_paths, gallery_paths, files)
+    report_own_files(own)
     k = args.topk
     if k > len(gallery_paths):
         print(f'--topk {k} is more than the {len(gallery_paths)} gallery images: listing '
               f'all of them')
         k = len(gallery_paths)
     metric = evaluation_distance(inferencer)
+    # ranked further than k: each query's own files are left out afterwards
+    ranked = min(k + max(map(len, own)), len(gallery_paths))
     try:
-        ranking = rank(query, gallery, k, metric, args.rerank, left_out)
+        ranking = rank(query, gallery, ranked, metric, args.rerank, labels)
     except ValueError as error:  # too few images for re-ranking's neighbourhoods
         raise SystemExit(f'--rerank: {error}; search without --rerank') from None
-    results = ranked_lists(query_paths, gallery_paths, *ranking, labels)
+    results = ranked_lists(query_paths, gallery_paths,
+                           *leave_out_own_files(*ranking, own, k), labels)
 
     summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped, topk=k,
                    distance=metric, results=None, pngs=[])

@@ -51,9 +51,9 @@ def model_key(inferencer: ReIDInferencer, flip: bool) -> str:
     return digest.hexdigest()
 
 
-def file_stamp(path: str) -> tuple[int, int]:
-    """(size in bytes, modification time in ns): a changed file changes its stamp."""
-    stat = os.stat(path)
+def file_stamp(stat: os.stat_result) -> tuple[int, int]:
+    """(size in bytes, modification time in ns) of a file's ``os.stat`` result: a changed
+    file changes its stamp."""
     return stat.st_size, stat.st_mtime_ns
 
 

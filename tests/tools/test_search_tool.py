@@ -510,3 +510,47 @@ def test_results_json_holds_absolute_paths(search, market, checkpoints, tmp_path
                                    for path in (entry['query'], entry['png'], *entry['gallery'])]
     assert all(os.path.isabs(path) and os.path.exists(path) for path in paths)
     assert report['queries'][0]['png'].startswith(str(tmp_path / 'out'))
+
+
+@pytest.mark.parametrize('link', [os.link, os.symlink], ids=['hard-link', 'symlink'])
+def test_the_querys_file_under_another_gallery_name_is_left_out_of_its_list(
+        search, market, checkpoints, tmp_path, capsys, link):
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    query = tmp_path / sorted((market / 'query').glob('*.jpg'))[0].name
+    shutil.copy(market / 'query' / query.name, query)
+    identity = query.name.split('_')[0]
+    # the protocol keeps these names: the query's identity, from a camera of no query
+    again = gallery_folder / f'{identity}_c9s1_000001_00.jpg'
+    link(query, again)
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--topk', len(images) + 1)
+    for queried in (query, again):  # a query outside the gallery, and one of its files
+        found = search(*args, '--query', queried, '--out', tmp_path / 'out')
+        assert '1 of the 1 queries are also gallery files: each is left out of its own ' \
+               'ranked list' in capsys.readouterr().out
+        report = json.loads(Path(found['results']).read_text())
+        assert report['evaluation_protocol'] is True
+        assert str(again) not in report['queries'][0]['gallery']
+
+    renamed = tmp_path / 'renamed'  # no Market-1501 names: the protocol is off
+    renamed.mkdir()
+    for number, image in enumerate(images):
+        shutil.copy(image, renamed / f'person_{number:03d}.jpg')
+    link(query, renamed / 'person_again.jpg')
+    search(CONFIG, checkpoints[0], '--gallery', renamed, '--query', query, '--topk',
+           len(images) + 1)
+    printed = capsys.readouterr().out
+    assert '1 of the 1 queries are also gallery files' in printed
+    assert 'person_again.jpg' not in printed and printed.count('  #') == len(images)
+
+
+def test_a_cache_that_cannot_be_written_stops_the_search_before_the_embedding(
+        search, market, checkpoints, tmp_path):
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    cache = a_file / 'cache.pth'
+    with pytest.raises(SystemExit, match=rf'^--cache {cache}: {a_file} is a file, not a '
+                                         r'folder; choose another path$'):
+        search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query',
+               market / 'query', '--cache', cache)
+    assert a_file.read_text() == ''
