@@ -1,5 +1,6 @@
 _base_ = ['mmseg::fcn/fcn_r101-d8_4xb2-80k_cityscapes-769x769.py']
-custom_imports = dict(imports=['rga_mm'], allow_failed_imports=False)
+custom_imports = dict(imports=['rga_mm', 'rga_mm.datasets.cityscapes'],
+                      allow_failed_imports=False)
 model = dict(
     neck=dict(
         type='rga_mm.RGANeck',
@@ -18,5 +19,9 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# mmseg's dataset plus checks that name an empty split, a missing, mis-sized or labelIds
+# label map (rga_mm/datasets/cityscapes.py)
+dataset_type = 'rga_mm.CityscapesDataset'
+train_dataloader = dict(dataset=dict(type=dataset_type))
+val_dataloader = dict(dataset=dict(type=dataset_type, pipeline=test_pipeline))
 test_dataloader = val_dataloader

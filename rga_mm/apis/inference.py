@@ -9,6 +9,7 @@ from mmengine.runner import load_state_dict
 from torch import nn
 
 from rga_mm.engine.launch import load_config, merge_cfg_options
+from rga_mm.models.necks import check_heads_fit_neck
 from rga_mm.registry import MODELS
 from .checkpoints import check_checkpoint_fits, load_state_dict_file
 
@@ -76,6 +77,7 @@ def init_model(config: str | Path | Config,
         config.model.setdefault('data_preprocessor', config.data_preprocessor)
     init_default_scope(config.get('default_scope', 'rga_mm'))
     model = MODELS.build(config.model)
+    check_heads_fit_neck(model)
     if checkpoint is not None:
         state_dict = load_state_dict_file(checkpoint)
         check_checkpoint_fits(model, state_dict, checkpoint, strict=strict)

@@ -1,8 +1,9 @@
 """tools/train.py and tools/test.py on a tiny Cityscapes tree (paper §4.2).
 
-The tree has mmseg's real layout and file suffixes, so mmseg's CityscapesDataset, its
-pipelines and IoUMetric read it unchanged. The model is the PSPNet + RGA-SC config shrunk
-to ResNet-18 and 64×64 crops by a small config that inherits it.
+The tree has mmseg's real layout and file suffixes, so mmseg's CityscapesDataset (through
+rga_mm's, which adds its input checks), its pipelines and IoUMetric read it unchanged. The
+model is the PSPNet + RGA-SC config shrunk to ResNet-18 and 64×64 crops by a small config
+that inherits it.
 """
 import json
 import os
@@ -109,7 +110,7 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
     _run('tools/test.py', str(config), str(checkpoint), '--work-dir', str(work_dir),
          '--out', str(out))
     cfg = Config.fromfile(str(config))
-    assert cfg.test_dataloader.dataset.type == 'CityscapesDataset'
+    assert cfg.test_dataloader.dataset.type == 'rga_mm.CityscapesDataset'
     assert cfg.test_evaluator.type == 'IoUMetric' and cfg.model.test_cfg.mode == 'whole'
     assert cfg.model.neck.type == 'rga_mm.RGANeck'  # 8×16 test maps vs a 5×5 grid
     metrics = json.loads(out.read_text())

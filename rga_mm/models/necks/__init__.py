@@ -1,3 +1,3 @@
-from .rga_neck import RGANeck
+from .rga_neck import RGANeck, check_heads_fit_neck
 
-__all__ = ['RGANeck']
+__all__ = ['RGANeck', 'check_heads_fit_neck']

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import torch
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
 
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
@@ -101,3 +101,52 @@ class RGANeck(BaseModule):
         outputs = list(inputs) if not isinstance(inputs, Tensor) else [inputs]
         outputs[self.in_index] = torch.cat([x, self.rga(x)], dim=1)
         return tuple(outputs)
+
+
+HEAD_NAMES = ('decode_head', 'auxiliary_head')
+
+
+def check_heads_fit_neck(segmentor: nn.Module) -> None:
+    """Raise a ConfigError unless every head of ``segmentor`` (``decode_head``,
+    ``auxiliary_head``, either a ModuleList of heads) that reads the map its RGANeck attends
+    takes that map's 2·C channels; without it the first forward ends in a convolution's
+    shape error inside mmseg. Heads reading other maps, or several maps, are left to mmseg.
+
+    A module does not know the segmentor it sits in, so the tools call this on the model
+    they build (and :func:`rga_mm.apis.init_model` on the model it returns).
+    """
+    neck = getattr(segmentor, 'neck', None)
+    if not isinstance(neck, RGANeck):
+        return
+    num_maps = len(getattr(getattr(segmentor, 'backbone', None), 'out_indices', ()))
+    for key, head in _heads(segmentor):
+        in_index, channels = getattr(head, 'in_index', None), getattr(head, 'in_channels', None)
+        if not isinstance(in_index, int) or not isinstance(channels, int):
+            continue
+        if not _same_map(in_index, neck.in_index, num_maps) or channels == 2 * neck.in_channels:
+            continue
+        raise ConfigError(
+            f'{key}.in_channels={channels} but the map it reads (in_index={in_index}) is the '
+            f'one RGANeck attends and concatenates with its attention (2 × '
+            f'model.neck.in_channels={neck.in_channels}): set '
+            f'{key}.in_channels={2 * neck.in_channels}')
+
+
+def _heads(segmentor: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(config key, head) for each head of ``segmentor``."""
+    heads = []
+    for name in HEAD_NAMES:
+        head = getattr(segmentor, name, None)
+        if isinstance(head, nn.ModuleList):
+            heads += [(f'model.{name}[{position}]', item) for position, item in enumerate(head)]
+        elif isinstance(head, nn.Module):
+            heads.append((f'model.{name}', head))
+    return heads
+
+
+def _same_map(index: int, other: int, num_maps: int) -> bool:
+    """Whether two indices into the backbone's ``num_maps`` maps (0 when unknown: then only
+    equal indices count) name the same map."""
+    if num_maps and -num_maps <= min(index, other) and max(index, other) < num_maps:
+        return index % num_maps == other % num_maps
+    return index == other

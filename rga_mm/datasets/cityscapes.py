@@ -1,0 +1,151 @@
+"""mmseg's Cityscapes dataset with its input errors named: an empty split, missing label maps,
+a label map of another size than its image, labelIds where labelTrainIds are expected.
+
+``rga_mm.CityscapesDataset`` is mmseg's ``CityscapesDataset`` (same layout, suffixes, classes
+and items) plus two checks, each where it is cheapest:
+
+* at build, the split's image folder must hold ``*_leftImg8bit.png`` files and its label
+  folder their ``*_gtFine_labelTrainIds.png`` maps (at least one: a folder of labelIds only
+  is the usual mistake); the listing mmseg makes anyway and, normally, one file test;
+* at load, :class:`CheckCityscapesLabelMap`, which the dataset inserts right after its
+  pipeline's ``LoadAnnotations``, compares the decoded label map with its image's size and
+  with the trainIds range. It reads the array the pipeline has just decoded, so the check
+  costs no file access; in the dataset (before the pipeline) it would decode every label map
+  a second time, and after the pipeline the crop and resize steps have already hidden the size
+  of the file.
+
+mmseg is the ``seg`` extra, so this module is imported by the Cityscapes configs'
+``custom_imports``, not by :mod:`rga_mm.datasets`.
+"""
+import os.path as osp
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
+from mmengine import fileio
+from mmseg.datasets import CityscapesDataset as MMSegCityscapesDataset
+
+from rga_mm.errors import DatasetError
+from rga_mm.registry import DATASETS, TRANSFORMS
+
+CONVERTER = "mmseg's tools/dataset_converters/cityscapes.py"
+LISTED_VALUES = 8  # offending label values named in an error
+
+
+def _size(shape) -> str:
+    """'H×W' of an (H, W, ...) shape."""
+    return f'{shape[0]}×{shape[1]}'
+
+
+def out_of_range_values(label_map: np.ndarray, num_classes: int,
+                        ignore_index: int) -> list[int]:
+    """The sorted values of a (H, W) label map that are neither a class (0..num_classes − 1)
+    nor ``ignore_index``; empty when the map is a valid trainIds map."""
+    outside = label_map[(label_map >= num_classes) & (label_map != ignore_index)]
+    return np.unique(outside).tolist() if outside.size else []
+
+
+@TRANSFORMS.register_module()
+class CheckCityscapesLabelMap(BaseTransform):
+    """Stop on a label map that does not fit its image or is not a trainIds map.
+
+    Goes right after ``LoadAnnotations`` (:class:`CityscapesDataset` puts it there); reads
+    ``gt_seg_map`` (H, W), ``ori_shape`` (the image's size as read, before any resize),
+    ``img_path`` and ``seg_map_path``, and changes nothing.
+
+    Args:
+        num_classes: the classes of the dataset (19 for Cityscapes): trainIds 0..num_classes − 1.
+        ignore_index: the label of ignored pixels (255).
+    """
+
+    def __init__(self, num_classes: int = 19, ignore_index: int = 255) -> None:
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+
+    def check_size(self, results: dict) -> None:
+        """DatasetError unless the label map has its image's height and width."""
+        label_shape, image_shape = results['gt_seg_map'].shape, results['ori_shape']
+        if tuple(label_shape[:2]) != tuple(image_shape[:2]):
+            raise DatasetError(
+                f"label map {results['seg_map_path']} is {_size(label_shape)} but its image "
+                f"{results['img_path']} is {_size(image_shape)}: each *_gtFine_labelTrainIds"
+                f'.png must have its *_leftImg8bit.png\'s size, so replace the label map (or '
+                f'the image) with the one of the same frame')
+
+    def check_values(self, results: dict) -> None:
+        """DatasetError if the label map holds values that are neither trainIds nor ignored."""
+        values = out_of_range_values(results['gt_seg_map'], self.num_classes, self.ignore_index)
+        if values:
+            listed = ', '.join(map(str, values[:LISTED_VALUES]))
+            more = ', ...' if len(values) > LISTED_VALUES else ''
+            raise DatasetError(
+                f"label map {results['seg_map_path']} holds values {listed}{more}, outside "
+                f'the trainIds 0..{self.num_classes - 1} and {self.ignore_index}: it looks like '
+                f'a *_gtFine_labelIds.png map, so run {CONVERTER} on the Cityscapes root to '
+                f'write the *_gtFine_labelTrainIds.png maps and point seg_map_suffix at them')
+
+    def transform(self, results: dict) -> dict:
+        """Check the loaded label map; return ``results`` unchanged."""
+        self.check_size(results)
+        self.check_values(results)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(num_classes={self.num_classes}, '
+                f'ignore_index={self.ignore_index})')
+
+
+@DATASETS.register_module()
+class CityscapesDataset(MMSegCityscapesDataset):
+    """mmseg's ``CityscapesDataset`` that refuses an empty split or missing label maps when
+    built and checks each label map when loaded (:class:`CheckCityscapesLabelMap`, inserted
+    after the pipeline's ``LoadAnnotations`` unless the pipeline already has it). Takes the
+    arguments of mmseg's class."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.insert_label_check()
+
+    def load_data_list(self) -> list[dict]:
+        """mmseg's items, after checking that there is one and that its label maps exist."""
+        data_list = super().load_data_list()
+        self.check_not_empty(data_list)
+        self.check_label_maps_exist(data_list)
+        return data_list
+
+    def check_not_empty(self, data_list: list[dict]) -> None:
+        """DatasetError if the split's image folder holds no image."""
+        if not data_list:
+            folder = self.data_prefix.get('img_path') or self.ann_file
+            raise DatasetError(
+                f'{folder} holds no images named *{self.img_suffix} (in it or its city '
+                f'folders): point data_root and data_prefix.img_path at a Cityscapes '
+                f'leftImg8bit/<split> folder')
+
+    def check_label_maps_exist(self, data_list: list[dict]) -> None:
+        """DatasetError if no image of the split has its label map (a wrong
+        ``seg_map_path`` or suffix, or trainIds never written); stops at the first label map
+        found, so a complete split costs one file test. A few missing label maps are left to
+        ``tools/misc/check_dataset.py``, which lists them all, and to the loader, whose
+        FileNotFoundError names the file."""
+        paths = [info['seg_map_path'] for info in data_list if info.get('seg_map_path')]
+        if not paths or any(fileio.exists(path, backend_args=self.backend_args)
+                            for path in paths):
+            return
+        raise DatasetError(
+            f"{self.data_prefix.get('seg_map_path')} holds none of the label maps of the "
+            f'{len(paths)} images, e.g. {osp.basename(paths[0])}: each *{self.img_suffix} '
+            f'needs a *{self.seg_map_suffix} of the same frame, which {CONVERTER} writes '
+            f'from the gtFine *_gtFine_polygons.json files')
+
+    def insert_label_check(self) -> None:
+        """Put :class:`CheckCityscapesLabelMap` after the pipeline's ``LoadAnnotations``."""
+        steps = self.pipeline.transforms
+        if any(isinstance(step, CheckCityscapesLabelMap) for step in steps):
+            return
+        for position, step in enumerate(steps):
+            if isinstance(step, MMCVLoadAnnotations):
+                check = CheckCityscapesLabelMap(len(self.metainfo['classes']),
+                                                self.ignore_index)
+                steps.insert(position + 1, check)
+                return

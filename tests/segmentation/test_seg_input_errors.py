@@ -1,0 +1,172 @@
+"""Bad segmentation inputs stop with one sentence that names the file or key and the fix: a
+decode head that does not fit the RGA neck, an empty Cityscapes split, missing, mis-sized or
+labelIds label maps. Each case is a real tiny Cityscapes tree and a real ResNet-18 model."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from PIL import Image
+from test_cityscapes_tools import CONFIG, TINY_CONFIG, write_tiny_cityscapes
+
+from rga_mm.apis import init_model
+from rga_mm.errors import ConfigError, DatasetError
+from rga_mm.models.necks import check_heads_fit_neck
+from rga_mm.testing import load_script
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def tiny(tmp_path) -> tuple[Path, Config]:
+    """(data root of a tiny Cityscapes tree, the ResNet-18 PSPNet + RGA-SC config on it)."""
+    data_root = tmp_path / 'cityscapes'
+    write_tiny_cityscapes(data_root)
+    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
+    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    init_default_scope('mmseg')
+    return data_root, Config.fromfile(str(config))
+
+
+def _build_model(cfg: Config, **options):
+    from mmseg.registry import MODELS
+    cfg.merge_from_dict(options)
+    return MODELS.build(cfg.model).eval()
+
+
+def _build_dataset(dataset_cfg: dict):
+    from mmseg.registry import DATASETS
+    return DATASETS.build(dataset_cfg)
+
+
+def _forward(model) -> torch.Tensor:
+    with torch.no_grad():
+        return model(torch.randn(1, 3, 64, 64), mode='tensor')
+
+
+def test_a_decode_head_wider_than_the_neck_output_names_both_numbers_and_the_key(tiny):
+    model = _build_model(tiny[1], **{'model.decode_head.in_channels': 2048})
+    with pytest.raises(ConfigError) as error:
+        check_heads_fit_neck(model)
+    assert str(error.value) == (
+        'model.decode_head.in_channels=2048 but the map it reads (in_index=3) is the one '
+        'RGANeck attends and concatenates with its attention (2 × model.neck.in_channels='
+        '512): set model.decode_head.in_channels=1024')
+    with pytest.raises(RuntimeError, match='expected input.* to have 2048 channels'):
+        _forward(model)  # what the check saves the user from: a convolution's shape error
+
+
+def test_moving_the_neck_to_another_map_names_the_head_that_reads_it(tiny):
+    """The neck on layer3 (256 channels of ResNet-18, in_index 2 of the backbone's 4 maps):
+    the auxiliary head, which reads layer3, must take 512 channels; the decode head reads
+    layer4 unchanged."""
+    neck = {'model.neck.in_index': 2, 'model.neck.in_channels': 256,
+            'model.decode_head.in_channels': 512}
+    with pytest.raises(ConfigError, match=re.escape(
+            'model.auxiliary_head.in_channels=256 but the map it reads (in_index=2) is the one '
+            'RGANeck attends')):
+        check_heads_fit_neck(_build_model(tiny[1].copy(), **neck))
+    fixed = _build_model(tiny[1].copy(), **neck, **{'model.auxiliary_head.in_channels': 512})
+    check_heads_fit_neck(fixed)
+    assert _forward(fixed).shape == (1, 19, 8, 8)  # mode tensor: the stride-8 logits
+
+
+def test_init_model_and_the_tools_check_the_heads(tiny, tmp_path):
+    cfg = tiny[1]
+    wide = {'model.decode_head.in_channels': 2048}
+    with pytest.raises(ConfigError, match='set model.decode_head.in_channels=1024'):
+        init_model(cfg.filename, cfg_options=wide)
+    train = load_script(ROOT / 'tools/train.py', 'train')
+    with pytest.raises(SystemExit, match='^model.decode_head.in_channels=2048 but the map'):
+        train.main([cfg.filename, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                    'model.decode_head.in_channels=2048'])
+    assert not list((tmp_path / 'work').rglob('*.pth'))
+
+
+def test_a_split_folder_without_images_names_the_folder_and_the_pattern(tiny):
+    data_root, cfg = tiny
+    for image in (data_root / 'leftImg8bit/val').rglob('*.png'):
+        image.unlink()
+    with pytest.raises(DatasetError) as error:
+        _build_dataset(cfg.val_dataloader.dataset)
+    assert str(error.value) == (
+        f'{data_root}/leftImg8bit/val holds no images named *_leftImg8bit.png (in it or its '
+        f'city folders): point data_root and data_prefix.img_path at a Cityscapes '
+        f'leftImg8bit/<split> folder')
+
+
+def test_check_dataset_stops_on_an_empty_split_with_that_sentence(tiny, capsys):
+    data_root, cfg = tiny
+    for image in (data_root / 'leftImg8bit/train').rglob('*.png'):
+        image.unlink()
+    check_dataset = load_script(ROOT / 'tools/misc/check_dataset.py', 'check_dataset')
+    with pytest.raises(SystemExit, match=re.escape(
+            f'train: {data_root}/leftImg8bit/train holds no images named *_leftImg8bit.png')):
+        check_dataset.main([cfg.filename])
+
+
+def test_missing_train_id_maps_name_the_folder_and_the_pattern(tiny):
+    """labelIds but no labelTrainIds: cityscapesscripts' conversion was not run."""
+    data_root, cfg = tiny
+    for label in (data_root / 'gtFine/val').rglob('*_labelTrainIds.png'):
+        label.rename(str(label).replace('labelTrainIds', 'labelIds'))
+    with pytest.raises(DatasetError) as error:
+        _build_dataset(cfg.val_dataloader.dataset)
+    assert str(error.value) == (
+        f'{data_root}/gtFine/val holds none of the label maps of the 2 images, e.g. '
+        f'tinycity_000000_000019_gtFine_labelTrainIds.png: each *_leftImg8bit.png needs a '
+        f"*_gtFine_labelTrainIds.png of the same frame, which mmseg's "
+        f'tools/dataset_converters/cityscapes.py writes from the gtFine '
+        f'*_gtFine_polygons.json files')
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_a_label_map_of_another_size_names_both_files_and_sizes(tiny, split):
+    """Training crops and test resizes would otherwise hide (or trip on) the difference."""
+    data_root, cfg = tiny
+    stem = 'tinycity_000000_000019'
+    label = data_root / f'gtFine/{split}/tinycity/{stem}_gtFine_labelTrainIds.png'
+    Image.fromarray(np.zeros((64, 100), np.uint8)).save(label)
+    dataset = _build_dataset(cfg[f'{split}_dataloader'].dataset)
+    image = data_root / f'leftImg8bit/{split}/tinycity/{stem}_leftImg8bit.png'
+    with pytest.raises(DatasetError) as error:
+        dataset[0]
+    assert str(error.value) == (
+        f'label map {label} is 64×100 but its image {image} is 64×128: each '
+        f"*_gtFine_labelTrainIds.png must have its *_leftImg8bit.png's size, so replace the "
+        f'label map (or the image) with the one of the same frame')
+    assert dataset[1]['inputs'].shape[0] == 3  # the other frame loads
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_label_ids_where_train_ids_belong_name_the_file_the_values_and_the_converter(
+        tiny, split):
+    data_root, cfg = tiny
+    label = data_root / f'gtFine/{split}/tinycity/tinycity_000001_000019_gtFine_labelTrainIds.png'
+    label_ids = np.full((64, 128), 7, np.uint8)  # road, sky, car, bicycle of labelIds
+    label_ids[:16], label_ids[16:32], label_ids[32:40] = 23, 26, 33
+    Image.fromarray(label_ids).save(label)
+    dataset = _build_dataset(cfg[f'{split}_dataloader'].dataset)
+    with pytest.raises(DatasetError) as error:
+        dataset[1]
+    assert str(error.value) == (
+        f'label map {label} holds values 23, 26, 33, outside the trainIds 0..18 and 255: it '
+        f"looks like a *_gtFine_labelIds.png map, so run mmseg's "
+        f'tools/dataset_converters/cityscapes.py on the Cityscapes root to write the '
+        f'*_gtFine_labelTrainIds.png maps and point seg_map_suffix at them')
+    assert dataset[0]['data_samples'].gt_sem_seg.data.max() <= 255  # trainIds load
+
+
+def test_the_label_check_follows_load_annotations_once(tiny):
+    from rga_mm.datasets.cityscapes import CheckCityscapesLabelMap
+    cfg = tiny[1]
+    for split in ('train', 'val'):
+        steps = _build_dataset(cfg[f'{split}_dataloader'].dataset).pipeline.transforms
+        names = [type(step).__name__ for step in steps]
+        position = names.index('LoadAnnotations')
+        assert names[position + 1] == 'CheckCityscapesLabelMap'
+        assert names.count('CheckCityscapesLabelMap') == 1
+        assert repr(steps[position + 1]) == repr(CheckCityscapesLabelMap(19, 255))
