@@ -4,7 +4,7 @@ import os.path as osp
 import re
 from collections.abc import Sequence
 
-from rga_mm.errors import DatasetError
+from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
 from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
@@ -12,6 +12,29 @@ from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
 SPLIT_FOLDERS = ('train', 'query', 'gallery')
 # subfolders named in the error for a person folder without an image
 MAX_LISTED_SUBFOLDERS = 5
+
+
+def compile_camera_pattern(pattern: str | None, dataset_name: str) -> re.Pattern | None:
+    """``pattern`` compiled, or None for None; a ConfigError names a pattern that is no
+    string (``--cfg-options`` reads a value that starts with a bracket as a tuple), no
+    regular expression, or one without a group named ``camera``."""
+    if pattern is None:
+        return None
+    example = "r'c(?P<camera>\\d+)'"
+    if not isinstance(pattern, str):
+        raise ConfigError(f'{dataset_name}: camera_pattern must be a regular expression '
+                          f'string like {example}, got the {type(pattern).__name__} '
+                          f'{pattern!r}; set it in a config file, as --cfg-options reads '
+                          f'brackets and commas as tuples and lists')
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise ConfigError(f"{dataset_name}: camera_pattern r'{pattern}' is no regular "
+                          f'expression ({error}); write it like {example}') from None
+    if 'camera' not in compiled.groupindex:
+        raise ConfigError(f"{dataset_name}: camera_pattern r'{pattern}' has no group named "
+                          f'camera; write it like {example}')
+    return compiled
 
 
 @DATASETS.register_module()
@@ -52,10 +75,7 @@ class CustomReIDFolders(CustomReIDDataset):
 
     def __init__(self, data_root: str, camera_pattern: str | None = None,
                  suffixes: Sequence[str] = IMAGE_SUFFIXES, **kwargs):
-        self.camera_pattern = None if camera_pattern is None else re.compile(camera_pattern)
-        if self.camera_pattern is not None and 'camera' not in self.camera_pattern.groupindex:
-            raise ValueError(f"{self.dataset_name}: camera_pattern r'{camera_pattern}' has "
-                             f"no group named camera; write it like r'c(?P<camera>\\d+)'")
+        self.camera_pattern = compile_camera_pattern(camera_pattern, self.dataset_name)
         self.suffixes = tuple(suffix.lower() for suffix in suffixes)
         super().__init__(data_root=data_root, **kwargs)
 

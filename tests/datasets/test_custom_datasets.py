@@ -600,3 +600,23 @@ def test_one_epoch_through_tools_train(tiny_market, tmp_path):
     evaluation = [json.loads(line) for line in scalars.read_text().splitlines()
                   if 'reid/mAP' in line]
     assert evaluation[-1]['reid/num_query'] == len(list((tiny_market / 'query').glob('*.jpg')))
+
+
+EXAMPLE = "write it like r'c(?P<camera>\\d+)'"
+
+
+@pytest.mark.parametrize('pattern, message', [
+    (('?P<camera>\\d+',), "CustomReIDFolders: camera_pattern must be a regular expression "
+                          "string like r'c(?P<camera>\\d+)', got the tuple ('?P<camera>\\\\d+',); "
+                          'set it in a config file, as --cfg-options reads brackets and commas '
+                          'as tuples and lists'),
+    (r'c(?P<camera>\d+', "CustomReIDFolders: camera_pattern r'c(?P<camera>\\d+' is no regular "
+                         'expression (missing ), unterminated subpattern at position 1); '
+                         + EXAMPLE),
+])
+def test_a_camera_pattern_that_is_no_regular_expression_names_the_setting(tmp_path, pattern,
+                                                                         message):
+    """The tuple is what --cfg-options makes of a value starting with a bracket."""
+    with pytest.raises(ConfigError) as error:
+        CustomReIDFolders(data_root=str(tmp_path), camera_pattern=pattern)
+    assert str(error.value) == message

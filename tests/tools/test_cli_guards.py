@@ -1,10 +1,11 @@
 """Command-line options that used to be ignored or to fail late: a mistyped top-level or
 nested ``--cfg-options`` key, one inside a config file's helper variable, an ``--out`` file
-that cannot be written (its missing folders are created), a ``--work-dir`` that
+that cannot be written (its missing folders are created) or whose suffix names no format
+tools/test.py writes, a ``--cfg-options`` value mmengine cannot split, a ``--work-dir`` that
 is a file, ``num_workers=0`` beside ``persistent_workers``, the ``load_from`` weights of a
 ``--resume-or-start`` run that has nothing to resume yet, a resume with nothing left to
 train, a malformed dataset met inside the Runner, and a re-ID classifier with fewer outputs
-than the training data has identities."""
+than the training data has identities, an input error raised in a DataLoader worker."""
 import os
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.config import Config
+from torch.utils.data import DataLoader, Dataset
 
 from rga_mm.apis import init_model
 from rga_mm.datasets import DatasetError, Market1501
@@ -94,6 +96,22 @@ def test_out_in_a_folder_that_cannot_be_created_is_refused(tmp_path):
             check_output_file(str(locked / 'new' / 'metrics.json'))
     finally:
         locked.chmod(0o700)
+
+
+def test_an_out_suffix_that_names_no_format_stops_test_before_anything_is_read(config_file,
+                                                                               tmp_path):
+    test = load_script(Path(__file__).parents[2] / 'tools/test.py', 'test_tool')
+    missing = tmp_path / 'missing.pth'  # never read: the suffix is checked first
+    for name, said in (('metrics.txt', 'the suffix .txt'), ('metrics', 'no suffix')):
+        out = tmp_path / 'new' / name
+        with pytest.raises(SystemExit, match=rf'^--out {out}: {said} names no format '
+                                             r'tools/test.py writes; end the file name in '
+                                             r'\.json \(JSON\) or \.pkl / \.pickle \(pickle\)$'):
+            test.main([config_file, str(missing), '--out', str(out)])
+    assert not (tmp_path / 'new').exists()  # nothing made for a file that is refused
+    for name in ('metrics.json', 'results.PKL', 'results.pickle'):
+        with pytest.raises(SystemExit, match=rf'{missing}'):  # on to the checkpoint
+            test.main([config_file, str(missing), '--out', str(tmp_path / name)])
 
 
 def _train_tool():
@@ -198,6 +216,50 @@ def test_a_malformed_dataset_stops_with_its_sentence_alone():
     with pytest.raises(ValueError, match='a bug'):  # any other error keeps its traceback
         with stop_on_input_errors():
             raise ValueError('a bug')
+
+
+class _RaisesInWorker(Dataset):
+    """Items that raise ``error`` (in the DataLoader worker that reads them)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int):
+        raise self.error
+
+
+@pytest.mark.parametrize('error', [
+    DatasetError('label map a.png holds values 23, 26: run the converter'),
+    FileNotFoundError('data/market/query not found'),
+])
+def test_an_input_error_in_a_dataloader_worker_stops_with_its_sentence_alone(error):
+    """PyTorch re-raises a worker's error with the worker's traceback as its message."""
+    with pytest.raises(SystemExit) as stop:
+        with stop_on_input_errors():
+            next(iter(DataLoader(_RaisesInWorker(error), num_workers=1)))
+    assert str(stop.value) == str(error)
+
+
+@pytest.mark.parametrize('value', ['c(?P<camera>[0-9]{1,3})', '(a,b'])
+def test_a_cfg_option_mmengine_cannot_split_is_an_argparse_error_naming_it(value, capsys):
+    """mmengine's DictAction recurses without end on the first and fails an assertion on the
+    second; the tools say which pair and where such a value belongs."""
+    with pytest.raises(SystemExit) as stop:
+        _train_tool().parse_args(['x.py', '--cfg-options', 'train_cfg.max_epochs=4',
+                                  f'train_dataloader.dataset.camera_pattern={value}'])
+    assert stop.value.code == 2
+    assert (f"argument --cfg-options: cannot read 'train_dataloader.dataset.camera_pattern="
+            f"{value}': --cfg-options reads commas and brackets as lists and tuples and drops "
+            f'spaces; set a value like this in a config file that inherits this one') in (
+                capsys.readouterr().err.replace('\n', ' '))
+    options = _train_tool().parse_args(['x.py', '--cfg-options', 'a=1,2', 'b=(3, 4)'])
+    assert options.cfg_options == {'a': [1, 2], 'b': (3, 4)}  # DictAction's reading kept
+    with pytest.raises(SystemExit):
+        _train_tool().parse_args(['x.py', '--cfg-options', 'max_epochs'])
+    assert "argument --cfg-options: 'max_epochs' is not KEY=VALUE" in capsys.readouterr().err
 
 
 HELPERS = """

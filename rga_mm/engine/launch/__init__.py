@@ -9,6 +9,7 @@ Not imported by ``import rga_mm``: only the tools and :mod:`rga_mm.apis` use it.
 from .classifier_size import check_classifier_size
 from .config import (
     SEGMENTATION_EXTRA,
+    CfgOptionsAction,
     load_config,
     merge_cfg_options,
     require_segmentation,
@@ -34,7 +35,8 @@ from .run_config import (
 )
 
 __all__ = [
-    'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CollectiveTimeoutError',
+    'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CfgOptionsAction',
+    'CollectiveTimeoutError',
     'add_run_arguments', 'build_checked_runner', 'check_classifier_size', 'check_output_file',
     'check_output_folder', 'dist_timeout', 'explain_timeouts', 'load_config',
     'load_run_config', 'merge_cfg_options', 'parse_run_args', 'prepare_cpu_distributed',

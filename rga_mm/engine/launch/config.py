@@ -13,7 +13,11 @@ new nested keys that look like a misspelt existing one (``train_cfg.max_epoch``)
 refuses the config file's helper variables (``input_size``, ``data_root``, ``reid_dataset``,
 ``train_pipeline``, ...): the file used them while it was read, to fill in what the Runner
 reads, so setting one afterwards changes nothing.
+
+:class:`CfgOptionsAction` reads ``--cfg-options`` as mmengine's ``DictAction`` does, but a value
+that ``DictAction`` cannot split into lists and tuples is an argparse error naming it.
 """
+import argparse
 import difflib
 import importlib
 import inspect
@@ -21,11 +25,35 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 SEGMENTATION_EXTRA = ("pip install 'rga_mm[seg]' (mmsegmentation and mmcv with its compiled "
                       "ops; in a checkout: bash tools/misc/ensure_env.sh full)")
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` (``KEY=VALUE`` pairs, commas and brackets read as lists and
+    tuples, spaces dropped), with an argparse error naming the pair it cannot read.
+
+    ``DictAction`` recurses without end on a value such as ``c(?P<camera>\\d{1,3})`` (a
+    comma inside brackets it cannot balance) and fails a bare assertion on unbalanced
+    brackets; either way the tool would end in a traceback that does not name the option.
+    Such values (regular expressions, text with commas or spaces) belong in a config file.
+    """
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: list[str], option_string: str | None = None) -> None:
+        for pair in values:
+            if '=' not in pair:
+                raise argparse.ArgumentError(self, f'{pair!r} is not KEY=VALUE')
+            try:
+                super().__call__(parser, namespace, [pair], option_string)
+            except (RecursionError, AssertionError):
+                raise argparse.ArgumentError(
+                    self, f'cannot read {pair!r}: --cfg-options reads commas and brackets as '
+                    'lists and tuples and drops spaces; set a value like this in a config file '
+                    "that inherits this one (_base_ = ['<this config>'])") from None
 
 
 def segmentation_unavailable() -> str:

@@ -3,16 +3,18 @@
 import argparse
 import os
 import os.path as osp
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 from torch import nn
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
 from rga_mm.errors import ConfigError, DatasetError
-from .config import DATALOADERS, load_config, merge_cfg_options
+from rga_mm.models.necks import check_heads_fit_neck
+from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
 
 PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
@@ -24,7 +26,7 @@ PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors,
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """``--cfg-options``, ``--partial-load``, ``--launcher`` and ``--local-rank``, as in
     OpenMMLab's tools (``--partial-load`` is rga_mm's)."""
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. train_cfg.max_epochs=10')
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -107,12 +109,31 @@ def stop_on_input_errors() -> Iterator[None]:
     checkpoint, an out-of-range metric option or a model built for another input size
     surfaces there; the message (a FileNotFoundError's, a
     :class:`~rga_mm.errors.DatasetError`'s or a :class:`~rga_mm.errors.ConfigError`'s) names
-    the file or setting and what to do, and a traceback through mmengine adds nothing.
+    the file or setting and what to do, and a traceback through mmengine adds nothing
+    (nor does the worker's traceback in the message of one raised in a DataLoader worker).
     """
     try:
         yield
     except (FileNotFoundError, DatasetError, ConfigError) as error:
-        raise SystemExit(str(error)) from None
+        raise SystemExit(worker_error_message(error)) from None
+
+
+# how PyTorch's DataLoader begins the message of an error it re-raises from a worker process
+WORKER_ERROR = re.compile(r'Caught \w+ in DataLoader worker process \d+\.')
+
+
+def worker_error_message(error: Exception) -> str:
+    """The message of ``error``; for one a DataLoader worker raised, the worker's own message
+    (PyTorch re-raises it with the worker's traceback as its message, which ends in
+    ``<type>: <message>``)."""
+    text = str(error)
+    if not WORKER_ERROR.match(text):
+        return text
+    kind = type(error)
+    name = kind.__qualname__ if kind.__module__ == 'builtins' else (
+        f'{kind.__module__}.{kind.__qualname__}')
+    start = text.rfind(f'\n{name}: ')
+    return text[start + len(name) + 3:].strip() if start >= 0 else text
 
 
 def check_output_file(path: str | None, option: str = '--out',
@@ -156,7 +177,8 @@ def file_above(folder: str) -> str | None:
 
 def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: str | None,
                          partial_load: bool) -> Runner:
-    """``Runner.from_cfg(cfg)``, refusing a ``checkpoint`` (read from ``checkpoint_path``, to
+    """``Runner.from_cfg(cfg)``, refusing a segmentor whose heads do not fit its RGA neck and a
+    ``checkpoint`` (read from ``checkpoint_path``, to
     be loaded by the Runner) that does not fit the Runner's model.
 
     mmengine loads with ``strict=False``: it logs what does not fit and runs on with random
@@ -165,6 +187,7 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     """
     with explain_timeouts(cfg), stop_on_input_errors():
         runner = Runner.from_cfg(cfg)
+        check_heads_fit_neck(model_of(runner.model))
     if checkpoint is not None:
         stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load)
     return runner
