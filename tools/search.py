@@ -54,7 +54,6 @@ from pathlib import Path
 import mmcv
 import numpy as np
 import torch
-from mmengine.config import DictAction
 from mmengine.utils import track_iter_progress
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
@@ -71,7 +70,7 @@ from rga_mm.apis.gallery_cache import (
 from rga_mm.datasets import Market1501
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP, check_output_file
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
 from rga_mm.evaluation.functional import distance_topk, gallery_topk, k_reciprocal_rerank_chunks
 from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.visualization import RankedListVisualizer, unique_stems
@@ -102,7 +101,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='leave out images that cannot be read instead of stopping')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries')
     args = parser.parse_args(argv)
     for name in ('topk', 'batch_size'):

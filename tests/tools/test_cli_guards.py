@@ -262,6 +262,19 @@ def test_a_cfg_option_mmengine_cannot_split_is_an_argparse_error_naming_it(value
     assert "argument --cfg-options: 'max_epochs' is not KEY=VALUE" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('tool', ['test.py', 'search.py', 'visualization/vis_attention.py',
+                                  'misc/check_dataset.py', 'deployment/pytorch2onnx.py',
+                                  'analysis_tools/get_flops.py'])
+def test_every_tool_reads_cfg_options_the_same_way(tool, capsys, monkeypatch):
+    argv = ['--cfg-options', 'model.neck.pattern=c(?P<camera>[0-9]{1,3})']
+    module = load_script(Path(__file__).parents[2] / 'tools' / tool, Path(tool).stem)
+    monkeypatch.setattr('sys.argv', [tool, *argv])  # get_flops parses sys.argv
+    with pytest.raises(SystemExit) as stop:
+        module.parse_args(argv) if hasattr(module, 'parse_args') else module.main()
+    assert stop.value.code == 2
+    assert "--cfg-options: cannot read 'model.neck.pattern=" in capsys.readouterr().err
+
+
 HELPERS = """
 input_size = (64, 32)
 data_root = 'data/somewhere'

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 import torch
 from mmengine.analysis import get_model_complexity_info
-from mmengine.config import DictAction
 from mmengine.model import BaseModel
 from torch import nn
 
 from rga_mm.apis import init_model
 from rga_mm.deployment.arguments import add_shape_argument
+from rga_mm.engine.launch import CfgOptionsAction
 
 
 class TensorForward(nn.Module):
@@ -51,7 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model.')
     parser.add_argument('config')
     add_shape_argument(parser, help="input size (default: the config's input_size)")
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},
                         help='override config entries, as in tools/train.py')
     args = parser.parse_args()
     try:

@@ -29,8 +29,6 @@ import argparse
 import os.path as osp
 from collections.abc import Sequence
 
-from mmengine.config import DictAction
-
 from rga_mm.apis import CheckpointError, init_model
 from rga_mm.deployment.arguments import add_shape_argument, positive_int
 from rga_mm.deployment.onnx_export import (
@@ -45,7 +43,7 @@ from rga_mm.deployment.onnx_export import (
     preprocessing_of,
     require_deploy,
 )
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP, check_output_file
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -65,7 +63,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         metavar='R', help='largest accepted max |Δ| / max |PyTorch output| '
                         '(default %(default)g)')
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, as in tools/train.py')
     return parser.parse_args(argv)
 

@@ -19,13 +19,12 @@ from collections.abc import Sequence
 
 from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
-from mmengine.config import DictAction
 from mmengine.registry import DATASETS, init_default_scope
 from mmengine.utils import track_iter_progress, track_parallel_progress
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.engine.launch import load_config, merge_cfg_options
+from rga_mm.engine.launch import CfgOptionsAction, load_config, merge_cfg_options
 
 SPLITS = ('train', 'val', 'test')
 
@@ -35,7 +34,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file whose datasets to check')
     parser.add_argument('--nproc', type=int, default=1,
                         help='processes reading images in parallel')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. '
                         'train_dataloader.dataset.data_root=DIR')
     return parser.parse_args(argv)

@@ -21,14 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import mmcv
-from mmengine.config import DictAction
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import check_target_class
@@ -56,7 +55,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         f'(at least {MIN_PANEL_HEIGHT}; default %(default)s)')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries')
     return parser.parse_args(argv)
 
