@@ -9,6 +9,8 @@ temporary file beside the cache and renamed into place, while a gallery is embed
 * :class:`CacheWriter`: writes them every ``SAVE_INTERVAL_S`` seconds and when embedding
   stops, so that a stopped search loses nothing it embedded.
 """
+import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -26,6 +28,7 @@ CACHE_FORMAT = 'rga_mm gallery embeddings 1'
 # often where writing a large cache would take more than SAVE_MAX_SHARE of the time
 SAVE_INTERVAL_S = 300
 SAVE_MAX_SHARE = 0.1
+PARTIAL_SUFFIX = '.partial'
 
 
 
@@ -101,10 +104,12 @@ class GalleryCache:
 def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, int]],
                 features: torch.Tensor) -> None:
     """Write the cache to a temporary file in its folder, then rename it into place: an
-    interrupted write leaves the previous cache as it was."""
+    interrupted write leaves the previous cache as it was (and the temporary files of
+    killed searches are removed, :func:`remove_dead_partials`)."""
     Path(cache).parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_partials(cache)
     sizes, mtimes = zip(*stamps) if stamps else ((), ())
-    partial = f'{cache}.{os.getpid()}.partial'
+    partial = partial_path(cache, os.getpid())
     try:
         with open(partial, 'wb') as file:
             torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
@@ -118,6 +123,34 @@ def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, 
         if osp.exists(partial):
             os.remove(partial)
         raise
+
+
+def partial_path(cache: str, pid: int) -> str:
+    """The temporary file that process ``pid`` writes ``cache`` to (one per process, so two
+    searches sharing a cache never write one file)."""
+    return f'{cache}.{pid}{PARTIAL_SUFFIX}'
+
+
+def remove_dead_partials(cache: str) -> None:
+    """Remove the temporary files of ``cache`` whose writer no longer runs on this machine:
+    a search killed (SIGKILL, power loss) while it wrote leaves one as large as the cache."""
+    prefix = f'{cache}.'
+    for path in glob.glob(f'{glob.escape(prefix)}*{PARTIAL_SUFFIX}'):
+        pid = path[len(prefix):-len(PARTIAL_SUFFIX)]
+        if pid.isdigit() and not process_runs(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+
+
+def process_runs(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class CacheWriter:
