@@ -12,7 +12,8 @@ and items) plus two checks, each where it is cheapest:
   with the trainIds range. It reads the array the pipeline has just decoded, so the check
   costs no file access; in the dataset (before the pipeline) it would decode every label map
   a second time, and after the pipeline the crop and resize steps have already hidden the size
-  of the file.
+  of the file. ``tools/misc/check_dataset.py`` runs the same two checks
+  (:func:`size_problem`, :func:`values_problem`) on every file before a run.
 
 mmseg is the ``seg`` extra, so this module is imported by the Cityscapes configs'
 ``custom_imports``, not by :mod:`rga_mm.datasets`.
@@ -30,6 +31,8 @@ from rga_mm.registry import DATASETS, TRANSFORMS
 
 CONVERTER = "mmseg's tools/dataset_converters/cityscapes.py"
 LISTED_VALUES = 8  # offending label values named in an error
+IMG_SUFFIX = '_leftImg8bit.png'  # mmseg's Cityscapes suffixes
+SEG_MAP_SUFFIX = '_gtFine_labelTrainIds.png'
 
 
 def _size(shape) -> str:
@@ -45,13 +48,49 @@ def out_of_range_values(label_map: np.ndarray, num_classes: int,
     return np.unique(outside).tolist() if outside.size else []
 
 
+def size_problem(label_shape: tuple, image_shape: tuple, image_path: str,
+                 img_suffix: str = IMG_SUFFIX,
+                 seg_map_suffix: str = SEG_MAP_SUFFIX) -> str | None:
+    """What is wrong with a label map of shape (H, W, ...) whose image ``image_path`` has
+    shape (H', W', ...), as the end of a sentence that begins with the label map's name; None
+    when both have the same height and width. The suffixes name the files in the fix."""
+    if tuple(label_shape[:2]) == tuple(image_shape[:2]):
+        return None
+    return (f'is {_size(label_shape)} but its image {image_path} is {_size(image_shape)}: '
+            f"each *{seg_map_suffix} must have its *{img_suffix}'s size, so replace the label "
+            f'map (or the image) with the one of the same frame')
+
+
+def values_problem(label_map: np.ndarray, num_classes: int, ignore_index: int,
+                   seg_map_suffix: str = SEG_MAP_SUFFIX) -> str | None:
+    """What is wrong with a (H, W) label map holding values that are neither a class
+    (0..num_classes − 1) nor ``ignore_index``, as the end of a sentence that begins with the
+    label map's name; None when it holds none. The fix names Cityscapes' converter when the
+    maps are meant to be labelTrainIds, else the classes of the dataset."""
+    values = out_of_range_values(label_map, num_classes, ignore_index)
+    if not values:
+        return None
+    listed = ', '.join(map(str, values[:LISTED_VALUES])) + (
+        ', ...' if len(values) > LISTED_VALUES else '')
+    if seg_map_suffix == SEG_MAP_SUFFIX:
+        return (f'holds values {listed}, outside the trainIds 0..{num_classes - 1} and '
+                f'{ignore_index}: it looks like a *_gtFine_labelIds.png map, so run '
+                f'{CONVERTER} on the Cityscapes root to write the *{SEG_MAP_SUFFIX} maps and '
+                f'point seg_map_suffix at them')
+    return (f'holds values {listed}, outside the classes 0..{num_classes - 1} and the '
+            f'ignore_index {ignore_index}: give each pixel its class index or {ignore_index}, '
+            f"or set the dataset's metainfo classes to those of the *{seg_map_suffix} maps")
+
+
 @TRANSFORMS.register_module()
 class CheckCityscapesLabelMap(BaseTransform):
     """Stop on a label map that does not fit its image or is not a trainIds map.
 
     Goes right after ``LoadAnnotations`` (:class:`CityscapesDataset` puts it there); reads
     ``gt_seg_map`` (H, W), ``ori_shape`` (the image's size as read, before any resize),
-    ``img_path`` and ``seg_map_path``, and changes nothing.
+    ``img_path`` and ``seg_map_path``, and changes nothing. The checks are
+    :func:`size_problem` and :func:`values_problem`, which ``tools/misc/check_dataset.py``
+    runs on the files.
 
     Args:
         num_classes: the classes of the dataset (19 for Cityscapes): trainIds 0..num_classes − 1.
@@ -62,32 +101,14 @@ class CheckCityscapesLabelMap(BaseTransform):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
 
-    def check_size(self, results: dict) -> None:
-        """DatasetError unless the label map has its image's height and width."""
-        label_shape, image_shape = results['gt_seg_map'].shape, results['ori_shape']
-        if tuple(label_shape[:2]) != tuple(image_shape[:2]):
-            raise DatasetError(
-                f"label map {results['seg_map_path']} is {_size(label_shape)} but its image "
-                f"{results['img_path']} is {_size(image_shape)}: each *_gtFine_labelTrainIds"
-                f'.png must have its *_leftImg8bit.png\'s size, so replace the label map (or '
-                f'the image) with the one of the same frame')
-
-    def check_values(self, results: dict) -> None:
-        """DatasetError if the label map holds values that are neither trainIds nor ignored."""
-        values = out_of_range_values(results['gt_seg_map'], self.num_classes, self.ignore_index)
-        if values:
-            listed = ', '.join(map(str, values[:LISTED_VALUES]))
-            more = ', ...' if len(values) > LISTED_VALUES else ''
-            raise DatasetError(
-                f"label map {results['seg_map_path']} holds values {listed}{more}, outside "
-                f'the trainIds 0..{self.num_classes - 1} and {self.ignore_index}: it looks like '
-                f'a *_gtFine_labelIds.png map, so run {CONVERTER} on the Cityscapes root to '
-                f'write the *_gtFine_labelTrainIds.png maps and point seg_map_suffix at them')
-
     def transform(self, results: dict) -> dict:
-        """Check the loaded label map; return ``results`` unchanged."""
-        self.check_size(results)
-        self.check_values(results)
+        """DatasetError naming the label map if it has another size than its image or
+        values outside the trainIds; else ``results`` unchanged."""
+        label_map = results['gt_seg_map']
+        problem = (size_problem(label_map.shape, results['ori_shape'], results['img_path'])
+                   or values_problem(label_map, self.num_classes, self.ignore_index))
+        if problem:
+            raise DatasetError(f"label map {results['seg_map_path']} {problem}")
         return results
 
     def __repr__(self) -> str:

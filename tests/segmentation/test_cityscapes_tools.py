@@ -153,3 +153,75 @@ def test_check_dataset_lists_missing_and_truncated_label_maps(tmp_path, capsys):
         assert 'pillow cannot decode' in listed[str(truncated)]
         assert '2 of 4 label maps cannot be read' in out
         assert 'images cannot be read' not in out
+
+
+def _break_two_label_maps(data_root: Path) -> tuple[Path, Path]:
+    """(a train label map rewritten 64×100, a val one rewritten with labelIds values)."""
+    stem = 'tinycity_000000_000019_gtFine_labelTrainIds.png'
+    mis_sized = data_root / 'gtFine/train/tinycity' / stem
+    Image.fromarray(np.zeros((64, 100), np.uint8)).save(mis_sized)
+    label_ids = data_root / 'gtFine/val/tinycity' / stem
+    values = np.full((64, 128), 7, np.uint8)  # road, sky, car of labelIds
+    values[:16], values[16:32] = 23, 26
+    Image.fromarray(values).save(label_ids)
+    return mis_sized, label_ids
+
+
+def test_check_dataset_lists_label_maps_of_another_size_or_with_label_ids(tmp_path, capsys):
+    """The two problems CheckCityscapesLabelMap finds at load time, found before the run,
+    with its sentences and one decoding of each file."""
+    data_root = tmp_path / 'cityscapes'
+    write_tiny_cityscapes(data_root)
+    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
+    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    check_dataset = _check_dataset()
+    assert check_dataset.main([str(config)]) == 0
+    assert 'all 4 images and 4 label maps can be read and fit' in capsys.readouterr().out
+
+    mis_sized, label_ids = _break_two_label_maps(data_root)
+    image = data_root / 'leftImg8bit/train/tinycity/tinycity_000000_000019_leftImg8bit.png'
+    for nproc in ('1', '2'):
+        assert check_dataset.main([str(config), '--nproc', nproc]) == 1
+        out = capsys.readouterr().out
+        listed = dict(re.findall(r'^(/\S+\.png): (.+)$', out, re.MULTILINE))
+        assert listed == {
+            str(mis_sized): (
+                f"is 64×100 but its image {image} is 64×128: each *_gtFine_labelTrainIds.png "
+                f"must have its *_leftImg8bit.png's size, so replace the label map (or the "
+                f'image) with the one of the same frame'),
+            str(label_ids): (
+                "holds values 23, 26, outside the trainIds 0..18 and 255: it looks like a "
+                "*_gtFine_labelIds.png map, so run mmseg's tools/dataset_converters/"
+                'cityscapes.py on the Cityscapes root to write the *_gtFine_labelTrainIds.png '
+                'maps and point seg_map_suffix at them')}
+        assert '2 of 4 label maps do not fit their image or the classes:' in out
+        assert 'cannot be read' not in out
+
+
+def test_check_dataset_checks_mmseg_datasets_by_their_metainfo(tmp_path, capsys):
+    """mmseg's own CityscapesDataset gets both checks from its classes and ignore_index; with
+    reduce_zero_label the values of the files cannot be judged, and a line says so."""
+    data_root = tmp_path / 'cityscapes'
+    write_tiny_cityscapes(data_root)
+    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
+    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    mis_sized, label_ids = _break_two_label_maps(data_root)
+    check_dataset = _check_dataset()
+    plain = ['--cfg-options', 'train_dataloader.dataset.type=CityscapesDataset',
+             'val_dataloader.dataset.type=CityscapesDataset',
+             'test_dataloader.dataset.type=CityscapesDataset']
+
+    assert check_dataset.main([str(config), *plain]) == 1
+    out = capsys.readouterr().out
+    assert '(CityscapesDataset)' in out and 'not checked' not in out
+    listed = dict(re.findall(r'^(/\S+\.png): (.+)$', out, re.MULTILINE))
+    assert listed.keys() == {str(mis_sized), str(label_ids)}
+
+    reduced = [*plain, 'val_dataloader.dataset.reduce_zero_label=True',
+               'test_dataloader.dataset.reduce_zero_label=True']
+    assert check_dataset.main([str(config), *reduced]) == 1
+    out = capsys.readouterr().out
+    assert 'val/test: label values not checked' in out
+    listed = dict(re.findall(r'^(/\S+\.png): (.+)$', out, re.MULTILINE))
+    assert listed.keys() == {str(mis_sized)}
+    assert '1 of 4 label maps do not fit' in out

@@ -1,4 +1,5 @@
-"""Read every image and label map of a config's datasets once and list those that cannot be read.
+"""Read every image and label map of a config's datasets once and list those that cannot be
+read or, for label maps, cannot be trained on.
 
     python tools/misc/check_dataset.py CONFIG [--nproc N] [--cfg-options k=v ...]
 
@@ -9,14 +10,23 @@ shared by several splits counts once, and so does an image) and every image is d
 with the loading step of the dataset's own pipeline (``LoadImageFromFile``: its colour type,
 decoder and file backend). Segmentation datasets (mmseg's, whose items have a
 ``seg_map_path``) also have each label map decoded as the pipeline's ``LoadAnnotations``
-step reads it (unchanged, by default with Pillow). Prints each unreadable image or label map
-with the reason; the exit status is 1 if there is one, else 0. Datasets whose pipeline loads
-no image files (CIFAR's arrays) are skipped.
+step reads it (unchanged, by default with Pillow) and checked as
+``rga_mm.CityscapesDataset``'s pipeline checks it when loaded (the same functions of
+:mod:`rga_mm.datasets.cityscapes`): it must have its image's height and width, and hold only
+the classes 0..C − 1 of the dataset's metainfo and its ``ignore_index``. The values are not
+checked (a line says so) where the dataset has no metainfo classes or ``ignore_index``, or
+where ``LoadAnnotations`` changes them after reading (``reduce_zero_label``, or a
+``label_map`` from classes that are a subset of the dataset's). Prints each unreadable image
+or label map and each label map that does not fit, with the reason; the exit status is 1 if
+there is one, else 0. Datasets whose pipeline loads no image files (CIFAR's arrays) are
+skipped.
 """
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NamedTuple
 
+import numpy as np
 from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmengine.registry import DATASETS, init_default_scope
@@ -27,6 +37,23 @@ from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import CfgOptionsAction, load_config, merge_cfg_options
 
 SPLITS = ('train', 'val', 'test')
+
+
+class LabelMaps(NamedTuple):
+    """How to read and check the label maps of one segmentation dataset."""
+    reader: LoadImageFromFile  # decodes them as the pipeline's LoadAnnotations does
+    num_classes: int | None  # values 0..num_classes − 1 allowed; None: values not checked
+    ignore_index: int | None
+    img_suffix: str  # the file names the fixes give
+    seg_map_suffix: str
+
+
+class Item(NamedTuple):
+    """One image to check, with its label map in a segmentation dataset."""
+    image: str
+    reader: LoadImageFromFile
+    label: str | None = None
+    maps: LabelMaps | None = None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -81,21 +108,62 @@ def label_reader(dataset) -> LoadImageFromFile:
     return LoadImageFromFile(color_type='unchanged', imdecode_backend='pillow')
 
 
-def read_problem(task: tuple[str, LoadImageFromFile]) -> str | None:
-    """Why the image cannot be read, or None when it can."""
-    path, reader = task
+def value_classes(dataset) -> int | None:
+    """The number of classes C whose indices 0..C − 1 a label map file of ``dataset`` may hold
+    (besides its ``ignore_index``), or None when that cannot be known from the file: no
+    metainfo classes or ``ignore_index``, ``reduce_zero_label``, or a ``label_map``."""
+    classes = getattr(dataset, 'metainfo', {}).get('classes')
+    if (not classes or getattr(dataset, 'ignore_index', None) is None
+            or getattr(dataset, 'reduce_zero_label', False)
+            or getattr(dataset, 'label_map', None)):
+        return None
+    return len(classes)
+
+
+def label_maps(dataset) -> LabelMaps:
+    """How to read and check the label maps of the segmentation ``dataset``."""
+    return LabelMaps(label_reader(dataset), value_classes(dataset),
+                     getattr(dataset, 'ignore_index', None),
+                     getattr(dataset, 'img_suffix', ''), getattr(dataset, 'seg_map_suffix', ''))
+
+
+def decode(path: str, reader: LoadImageFromFile) -> tuple[np.ndarray | None, str | None]:
+    """(the decoded file, None), or (None, why it cannot be read)."""
     try:
-        reader.read(path)
+        return reader.read(path), None
     except UnreadableImageError as error:
-        return error.reason
-    return None
+        return None, error.reason
 
 
-def collect_files(cfg) -> tuple[dict[str, LoadImageFromFile], dict[str, LoadImageFromFile]]:
-    """(image path → reader, label map path → reader) over the config's distinct datasets;
-    prints each dataset's counts."""
-    images: dict[str, LoadImageFromFile] = {}
-    labels: dict[str, LoadImageFromFile] = {}
+def label_problem(label: np.ndarray, image: np.ndarray | None, image_path: str,
+                  maps: LabelMaps) -> str | None:
+    """What makes the decoded label map (H, W) unfit for its decoded image (H, W, 3), or None
+    if nothing; the size is not compared when the image is unreadable (None)."""
+    # mmseg, the seg extra, is installed wherever a dataset has label maps
+    from rga_mm.datasets.cityscapes import size_problem, values_problem
+    return ((image is not None and size_problem(label.shape, image.shape, image_path,
+                                                maps.img_suffix, maps.seg_map_suffix))
+            or (maps.num_classes is not None and values_problem(
+                label, maps.num_classes, maps.ignore_index, maps.seg_map_suffix))
+            or None)
+
+
+def check_item(item: Item) -> tuple[str | None, str | None, str | None]:
+    """(why the image cannot be read, why its label map cannot be read, what makes the label
+    map unfit for its image), each None when nothing is; each file is decoded once."""
+    image, image_problem = decode(item.image, item.reader)
+    if item.label is None:
+        return image_problem, None, None
+    label, unreadable = decode(item.label, item.maps.reader)
+    if label is None:
+        return image_problem, unreadable, None
+    return image_problem, None, label_problem(label, image, item.image, item.maps)
+
+
+def collect_items(cfg) -> list[Item]:
+    """One item per distinct image of the config's datasets, with its label map for
+    segmentation datasets; prints each dataset's counts."""
+    items: dict[str, Item] = {}
     for splits, dataset_cfg in split_datasets(cfg):
         try:
             dataset = DATASETS.build(dataset_cfg)
@@ -110,24 +178,26 @@ def collect_files(cfg) -> tuple[dict[str, LoadImageFromFile], dict[str, LoadImag
         counts = f'{len(infos)} images' + (f' and {len(seg_maps)} label maps'
                                            if seg_maps else '')
         print(f'{splits}: {counts} ({type(dataset).__name__})')
+        maps = label_maps(dataset) if seg_maps else None
+        if maps and maps.num_classes is None:
+            print(f'{splits}: label values not checked (no metainfo classes or ignore_index, '
+                  f'or reduce_zero_label or a label_map changes them when loaded)')
         for info in infos:
-            images.setdefault(info['img_path'], reader)
-        if seg_maps:
-            seg_reader = label_reader(dataset)
-            for path in seg_maps:
-                labels.setdefault(path, seg_reader)
-    return images, labels
+            label = info.get('seg_map_path')
+            items.setdefault(info['img_path'], Item(info['img_path'], reader, label,
+                                                    maps if label else None))
+    return list(items.values())
 
 
-def report(kind: str, items: list[tuple[str, LoadImageFromFile]],
-           problems: Sequence[str | None]) -> bool:
-    """Print the unreadable files of one kind (images, label maps); True if there is one."""
-    unreadable = [(path, reason) for (path, _), reason in zip(items, problems) if reason]
-    if unreadable:
-        print(f'{len(unreadable)} of {len(items)} {kind} cannot be read:')
-        for path, reason in unreadable:
-            print(f'{path}: {reason}')
-    return bool(unreadable)
+def report(paths: list[str], problems: Sequence[str | None], what: str) -> bool:
+    """Print '<count> of <len(paths)> <what>:' and a 'path: problem' line for each problem;
+    True if there is one."""
+    listed = [(path, problem) for path, problem in zip(paths, problems) if problem]
+    if listed:
+        print(f'{len(listed)} of {len(paths)} {what}:')
+        for path, problem in listed:
+            print(f'{path}: {problem}')
+    return bool(listed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,22 +208,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
     init_default_scope(cfg.get('default_scope', 'rga_mm'))
-    images, labels = collect_files(cfg)
-    if not images:
+    items = collect_items(cfg)
+    if not items:
         print('no image files to check')
         return 0
-    items = list(images.items()) + list(labels.items())
     if args.nproc > 1:
-        problems = track_parallel_progress(read_problem, items, args.nproc)
+        problems = track_parallel_progress(check_item, items, args.nproc)
     else:
-        problems = [read_problem(item) for item in track_iter_progress(items)]
-    split = len(images)
-    bad_images = report('images', items[:split], problems[:split])
-    bad_labels = report('label maps', items[split:], problems[split:])
-    if bad_images or bad_labels:
+        problems = [check_item(item) for item in track_iter_progress(items)]
+    image_problems, label_unreadable, label_unfit = zip(*problems)
+    labelled = [index for index, item in enumerate(items) if item.label]
+    labels = [items[index].label for index in labelled]
+    bad = report([item.image for item in items], image_problems, 'images cannot be read')
+    bad |= report(labels, [label_unreadable[index] for index in labelled],
+                  'label maps cannot be read')
+    bad |= report(labels, [label_unfit[index] for index in labelled],
+                  'label maps do not fit their image or the classes')
+    if bad:
         return 1
-    print(f'all {len(images)} images' + (f' and {len(labels)} label maps' if labels else '')
-          + ' can be read')
+    print(f'all {len(items)} images' + (f' and {len(labels)} label maps' if labels else '')
+          + ' can be read' + (' and fit' if labels else ''))
     return 0
 
 
