@@ -24,7 +24,13 @@ notice.
 With ``--out DIR``: one ranked-list PNG per query (``DIR/<query name>.png``,
 :class:`rga_mm.visualization.RankedListVisualizer`) and ``DIR/results.json``, per query the
 ranked gallery paths and their distances; every path in it is absolute. Without it the lists
-are printed.
+are printed. An ``--out`` that is the gallery folder or inside it is refused before any work:
+the next search would take its PNGs for gallery images.
+
+The images of a folder (``--gallery``, a ``--query`` folder) are those directly in it;
+subfolders are not read, and a line names how many of them hold images and the first. A
+``--rerank`` search of fewer query and gallery images than re-ranking's k1 needs stops with
+re-ranking's sentence once the folders are listed, before anything is embedded.
 
 Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` with
 ``--out``, none without), keyed by each file's path, size and modification time and by a
@@ -41,6 +47,7 @@ says in one line how many gallery embeddings the cache keeps and exits with stat
 ``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
+import inspect
 import json
 import os
 import os.path as osp
@@ -68,10 +75,15 @@ from rga_mm.apis.gallery_cache import (
     model_key,
 )
 from rga_mm.datasets import Market1501
-from rga_mm.datasets.folder_listing import image_files
+from rga_mm.datasets.folder_listing import image_files, unread_subfolders_notice
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
-from rga_mm.evaluation.functional import distance_topk, gallery_topk, k_reciprocal_rerank_chunks
+from rga_mm.evaluation.functional import (
+    check_rerank_options,
+    distance_topk,
+    gallery_topk,
+    k_reciprocal_rerank_chunks,
+)
 from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.visualization import RankedListVisualizer, unique_stems
 
@@ -118,6 +130,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # image, every image unreadable, a file deleted since it was listed, a model built for another
 # input size
 STOPPING_ERRORS = (UnreadableImageError, ValueError, FileNotFoundError)
+# the k1, k2 and memory budget --rerank runs with: k_reciprocal_rerank_chunks' defaults
+RERANK_DEFAULTS = {name: parameter.default for name, parameter in
+                   inspect.signature(k_reciprocal_rerank_chunks).parameters.items()
+                   if name in ('k1', 'k2', 'max_memory_bytes')}
 
 
 def stop_sentence(error: Exception, kept: str = '') -> str:
@@ -280,16 +296,49 @@ def draw(out: Path, queries: list[str], results: list[dict],
     return pngs
 
 
+def list_folder(folder: str) -> list[str]:
+    """The absolute paths of the images directly in ``folder``, after a line naming its
+    subfolders of images, which are not read, where it has some."""
+    notice = unread_subfolders_notice(folder)
+    if notice is not None:
+        print(notice)
+    return [osp.abspath(path) for path in image_files(folder)]
+
+
 def list_queries(items: Sequence[str]) -> list[str]:
     paths = []
     for item in items:
         if osp.isdir(item):
-            paths.extend(image_files(item))
+            paths.extend(list_folder(item))
         elif osp.isfile(item):
             paths.append(osp.abspath(item))
         else:
             raise SystemExit(f'query {item} does not exist')
-    return [osp.abspath(path) for path in paths]
+    return paths
+
+
+def check_out_folder(out: Path, args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that is the gallery folder or lies inside it: its ranked-list
+    PNGs would be gallery images of the next search."""
+    gallery = Path(args.gallery).resolve()
+    if out.resolve() == gallery or gallery in out.resolve().parents:
+        raise SystemExit(f'--out {args.out} is the gallery folder {args.gallery} or inside '
+                         f'it, where the ranked-list PNGs would be searched as gallery images '
+                         f'next time; choose a folder outside the gallery')
+
+
+def rerank_stop(error: ValueError) -> SystemExit:
+    """The exit for a re-ranking refused by its own checks (too few images)."""
+    return SystemExit(f'--rerank: {error}; search without --rerank')
+
+
+def check_rerank_size(num_images: int) -> None:
+    """Stop, before anything is embedded, a ``--rerank`` search of ``num_images`` query
+    and gallery images in all that re-ranking (its default k1 and k2) would refuse."""
+    try:
+        check_rerank_options(num_images, **RERANK_DEFAULTS)
+    except ValueError as error:
+        raise rerank_stop(error) from None
 
 
 def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: torch.Tensor
@@ -428,11 +477,15 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
     """The search of :func:`main`, its gallery cache written by ``writer``."""
     if not osp.isdir(args.gallery):
         raise SystemExit(f'gallery {args.gallery} is not a folder of images')
+    if out is not None:
+        check_out_folder(out, args)
     try:
-        gallery_paths = [osp.abspath(path) for path in image_files(args.gallery)]
+        gallery_paths = list_folder(args.gallery)
         query_paths = list_queries(args.query)
     except ValueError as error:  # a folder without images
         raise SystemExit(str(error)) from None
+    if args.rerank:
+        check_rerank_size(len(gallery_paths) + len(query_paths))
     if out is not None:
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -467,8 +520,8 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
     ranked = min(k + max(map(len, own)), len(gallery_paths))
     try:
         ranking = rank(query, gallery, ranked, metric, args.rerank, labels)
-    except ValueError as error:  # too few images for re-ranking's neighbourhoods
-        raise SystemExit(f'--rerank: {error}; search without --rerank') from None
+    except ValueError as error:  # too few images left (unreadable, junk) for re-ranking
+        raise rerank_stop(error) from None
     results = ranked_lists(query_paths, gallery_paths,
                            *leave_out_own_files(*ranking, own, k), labels)
 

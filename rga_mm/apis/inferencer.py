@@ -38,7 +38,7 @@ from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar
 from torch import nn
 
-from rga_mm.datasets.folder_listing import image_files
+from rga_mm.datasets.folder_listing import image_files, unread_subfolders_notice
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import merge_cfg_options
 from rga_mm.visualization.image_inputs import file_pipeline
@@ -81,6 +81,14 @@ def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
         where = '' if os.path.isabs(path) else f' (relative to {os.getcwd()})'
         raise FileNotFoundError(f'input {index} is {path}, which does not exist{where}; '
                                 f'give an existing image file or folder')
+
+
+def warn_unread_subfolders(folder: str | Path) -> None:
+    """Warn, in one sentence, when subfolders of the input ``folder`` hold images, which
+    are not embedded (only the images directly in it are)."""
+    notice = unread_subfolders_notice(folder)
+    if notice is not None:
+        warnings.warn(notice, UserWarning)
 
 
 class ReIDInferencer(BaseInferencer):
@@ -133,10 +141,11 @@ class ReIDInferencer(BaseInferencer):
         """Embed images.
 
         Args:
-            inputs: an image file, a folder (its image files in name order), an (H, W, 3)
-                BGR array with values 0-255 as ``mmcv.imread`` returns it (uint8, uint16,
-                int16, float16, float32 or float64, finite; an integer array with values
-                outside 0-255 is refused), or a list of these.
+            inputs: an image file, a folder (the image files directly in it, in name
+                order; subfolders are not read, with a warning where they hold images),
+                an (H, W, 3) BGR array with values 0-255 as ``mmcv.imread`` returns it
+                (uint8, uint16, int16, float16, float32 or float64, finite; an integer
+                array with values outside 0-255 is refused), or a list of these.
             return_datasamples: return mmpretrain ``DataSample`` s (``pred_feature``, and
                 the metainfo ``sample_idx``: the image's position among the inputs, and
                 ``img_path`` for files) instead of a tensor.
@@ -149,7 +158,9 @@ class ReIDInferencer(BaseInferencer):
             flip: embed each image and its horizontal mirror image and return the mean
                 of the two embeddings (the mirror images go through the data preprocessor
                 themselves). Default: as the model is evaluated, i.e. its
-                ``test_cfg['flip']`` where it has one, else off.
+                ``test_cfg['flip']`` where it has one, else off. A value that is neither a
+                bool nor None (e.g. the string ``'false'``) is refused with a ValueError
+                before any image is read.
 
         Returns:
             (N, D) embeddings on the CPU in the order of the inputs (N = images read), or
@@ -185,6 +196,8 @@ class ReIDInferencer(BaseInferencer):
                 or batch_size < 1):
             raise ValueError(f'batch_size must be an int of at least 1, got {batch_size!r}')
         preprocess_kwargs, forward_kwargs, _, _ = self._dispatch_kwargs(**kwargs)
+        # resolved (and a bad value refused) once, before any image is read
+        forward_kwargs['flip'] = self.uses_flip(forward_kwargs.get('flip'))
         ori_inputs = self._inputs_to_list(
             inputs, refuse_missing=preprocess_kwargs.get('on_unreadable', 'stop') == 'stop')
         progress = ProgressBar(len(ori_inputs)) if self.show_progress else None
@@ -228,6 +241,7 @@ class ReIDInferencer(BaseInferencer):
             if isinstance(item, (str, Path)):
                 check_path(len(items), str(item), refuse_missing)
                 if Path(item).is_dir():
+                    warn_unread_subfolders(item)
                     items.extend(image_files(item))
                     continue
             items.append(str(item) if isinstance(item, Path) else item)
@@ -271,10 +285,18 @@ class ReIDInferencer(BaseInferencer):
         return embeddings
 
     def uses_flip(self, flip: bool | None = None) -> bool:
-        """Whether ``flip`` (``None``: the model's default) means embedding mirror images."""
+        """Whether ``flip`` (``None``: the model's default) means embedding mirror images.
+
+        Raises:
+            ValueError: ``flip`` is neither a bool nor None (a string such as ``'false'``
+                would otherwise count as true).
+        """
+        if flip is not None and not isinstance(flip, bool):
+            raise ValueError(f'flip must be True, False or None (the model\'s '
+                             f'test_cfg.flip), got {flip!r}')
         if flip is None:
             return bool((getattr(self.model, 'test_cfg', None) or {}).get('flip', False))
-        return bool(flip)
+        return flip
 
     def _embed(self, data: dict) -> torch.Tensor:
         inputs = self.model.data_preprocessor(data, False)['inputs']

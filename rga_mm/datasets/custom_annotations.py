@@ -17,6 +17,11 @@ SUFFIXES = {'.csv': 'csv', '.jsonl': 'json', '.json': 'json'}
 EXAMPLE_JSON = ('{"img_path": "images/0001_c1_000.jpg", "person_id": 1, "camera_id": 1, '
                 '"split": "train"}')
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# separators of other CSV dialects (Excel's in locales with a decimal comma; TSV), found in
+# a header that lacks the columns
+SEPARATORS = ((';', 'semicolon'), ('\t', 'tab'))
+# characters of a header line that an error shows
+HEADER_SHOWN = 120
 
 
 @DATASETS.register_module()
@@ -133,13 +138,25 @@ class CustomReIDAnnotations(CustomReIDDataset):
         header = [name.strip() for name in reader.fieldnames or []]
         missing = [name for name in FIELDS if name not in header]
         if missing:
-            raise DatasetError(f'{self.dataset_name}: the header on line 1 of '
-                               f'{self.ann_file} lacks {", ".join(missing)}; the first '
-                               f'line names the columns, e.g. {",".join(FIELDS)}')
+            raise self._header_error(missing, text.partition('\n')[0].rstrip('\r'))
         reader.fieldnames = header
         for row in reader:
             if not _is_blank(row):
                 yield reader.line_num, row
+
+    def _header_error(self, missing: list[str], first_line: str) -> DatasetError:
+        """The error for a header (``first_line``, as read) that lacks the ``missing``
+        columns; a line with semicolons or tabs is named as such, since the reader splits
+        at commas only."""
+        start = (f'{self.dataset_name}: the header on line 1 of {self.ann_file} lacks '
+                 f'{", ".join(missing)} (the line reads {_shortened(first_line)!r})')
+        separator = next((name for char, name in SEPARATORS if char in first_line), None)
+        if separator is None:
+            return DatasetError(f'{start}; the first line names the columns, e.g. '
+                                f'{",".join(FIELDS)}')
+        return DatasetError(f'{start}; the file looks {separator} separated, but the reader '
+                            f'expects commas: save it comma separated, with the first line '
+                            f'{",".join(FIELDS)}')
 
     def _json_rows(self, text: str) -> Iterator[tuple[int, dict]]:
         for line, row in enumerate(io.StringIO(text, newline=None), start=1):
@@ -219,6 +236,11 @@ def _is_blank(row: dict) -> bool:
     cells = [cell for value in row.values()
              for cell in (value if isinstance(value, list) else [value])]
     return all(cell is None or not cell.strip() for cell in cells)
+
+
+def _shortened(line: str, limit: int = HEADER_SHOWN) -> str:
+    """``line``, cut to ``limit`` characters with '...' where it is longer."""
+    return line if len(line) <= limit else line[:limit] + '...'
 
 
 def _decoder_message(error: json.JSONDecodeError) -> str:

@@ -31,18 +31,53 @@ def is_folder(entry: os.DirEntry) -> bool:
         return False
 
 
+def is_image_file(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a visible (:func:`is_visible`) image file, by suffix in any
+    case, following links (:func:`is_file`)."""
+    return (is_visible(entry.name) and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+            and is_file(entry))
+
+
 def image_files(folder: str | Path) -> list[str]:
     """The visible image files of ``folder`` (by suffix, any case), paths in name order.
 
     A symbolic link is followed; one that leads nowhere (dangling, or a loop of links) is
-    left out, and so are hidden entries and OS metadata (:func:`is_visible`).
+    left out, and so are hidden entries and OS metadata (:func:`is_visible`). Subfolders are
+    not read (:func:`unread_subfolders_notice` tells a user about their images).
 
     Raises:
         ValueError: the folder holds no image file.
     """
-    found = sorted(entry.path for entry in os.scandir(folder)
-                   if is_visible(entry.name) and Path(entry.name).suffix.lower()
-                   in IMAGE_SUFFIXES and is_file(entry))
+    found = sorted(entry.path for entry in os.scandir(folder) if is_image_file(entry))
     if not found:
         raise ValueError(f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)})')
     return found
+
+
+def holds_image(folder: str | Path) -> bool:
+    """Whether ``folder`` holds an image file directly (:func:`is_image_file`); False for
+    a folder that cannot be listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(map(is_image_file, entries))
+    except OSError:
+        return False
+
+
+def image_subfolders(folder: str | Path) -> list[str]:
+    """The visible subfolders of ``folder`` (links followed) that hold an image file
+    directly, paths in name order: the images :func:`image_files` does not list."""
+    return sorted(entry.path for entry in os.scandir(folder)
+                  if is_visible(entry.name) and is_folder(entry) and holds_image(entry.path))
+
+
+def unread_subfolders_notice(folder: str | Path) -> str | None:
+    """One sentence naming how many subfolders of ``folder`` hold images that
+    :func:`image_files` leaves out, and the first of them; None where none does."""
+    subfolders = image_subfolders(folder)
+    if not subfolders:
+        return None
+    count = ('1 subfolder' if len(subfolders) == 1 else f'{len(subfolders)} subfolders')
+    return (f'{folder} has {count} of images that are not read (the first: {subfolders[0]}): '
+            f'only the images directly in a folder are read; move them up, or give such a '
+            f'subfolder as a folder of its own')

@@ -309,7 +309,7 @@ def export_onnx(module: nn.Module,
     default; an opset the exporter could not produce (it writes opset 18 or later and
     converts down only some graphs; none newer than :func:`newest_opset`) is an error
     rather than a file of another opset.
-    ``metadata`` goes into the file's ``metadata_props``.
+    ``metadata`` goes into the file's ``metadata_props``, with :func:`shape_metadata`.
     """
     require_deploy()
     check_opset(opset)
@@ -336,12 +336,21 @@ def export_onnx(module: nn.Module,
         raise ExportError(f'opset {opset} was asked for but the exporter wrote opset '
                           f'{written}: it could not convert this graph to opset {opset}; ask '
                           f'for opset {written}')
-    program.model.metadata_props.update(metadata or {})
+    program.model.metadata_props.update({**(metadata or {}),
+                                         **shape_metadata(shape, dynamic_batch)})
     program.save(str(path), external_data=False)  # external data only beyond 2 GB
     onnx.checker.check_model(str(path))
     graph = onnx.load(str(path), load_external_data=False).graph
     return ExportedFile(str(path), written, _shape_of(graph.input[0]),
                         _shape_of(graph.output[0]))
+
+
+def shape_metadata(shape: Sequence[int], dynamic_batch: bool) -> dict[str, str]:
+    """The file's ``input_size`` (the (H, W) it was exported for, as a JSON list) and
+    ``dynamic_batch`` (JSON ``true`` or ``false``) metadata, for a user who resizes images
+    to the size the file serves."""
+    return dict(input_size=json.dumps([int(side) for side in shape]),
+                dynamic_batch=json.dumps(bool(dynamic_batch)))
 
 
 def _shape_of(value_info) -> tuple:

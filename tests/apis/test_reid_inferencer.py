@@ -317,3 +317,36 @@ def test_embed_batches_yields_the_images_before_an_unreadable_one(inferencer, ti
     batched = [sample.pred_feature for samples, _ in inferencer.embed_batches(paths[:5], 3)
                for sample in samples]
     assert torch.equal(torch.stack(batched), whole)
+
+
+@pytest.mark.parametrize('flip', ['false', 'true', 0, 1])
+def test_flip_must_be_a_bool_or_none(inferencer, flip):
+    """A string such as 'false' is refused rather than read as true (it would flip), before
+    any image is embedded."""
+    message = (rf"^flip must be True, False or None \(the model's test_cfg\.flip\), got "
+               rf'{re.escape(repr(flip))}$')
+    with pytest.raises(ValueError, match=message):
+        inferencer(np.zeros((64, 32, 3), np.uint8), flip=flip)
+    with pytest.raises(ValueError, match=message):
+        inferencer.uses_flip(flip)
+
+
+def test_images_in_subfolders_are_not_read_but_named(inferencer, tiny_market, tmp_path):
+    folder = tmp_path / 'images'
+    shutil.copytree(tiny_market / 'query', folder)
+    paths = sorted(str(p) for p in folder.glob('*.jpg'))
+    for name in ('cam2', 'cam1', '.hidden'):
+        (folder / name).mkdir()
+        shutil.copy(paths[0], folder / name / 'deeper.jpg')
+    (folder / 'notes').mkdir()  # no image in it: not counted
+    (folder / 'notes' / 'readme.txt').write_text('')
+    with pytest.warns(UserWarning) as record:
+        embeddings = inferencer(str(folder), batch_size=BATCH)
+    assert [str(warning.message) for warning in record] == [
+        f'{folder} has 2 subfolders of images that are not read (the first: {folder / "cam1"}): '
+        f'only the images directly in a folder are read; move them up, or give such a '
+        f'subfolder as a folder of its own']
+    assert torch.equal(embeddings, inferencer(paths, batch_size=BATCH))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        inferencer(str(tiny_market / 'query'), batch_size=BATCH)

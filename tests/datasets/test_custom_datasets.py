@@ -184,6 +184,30 @@ def test_a_bad_row_is_named_by_file_and_line(tmp_path, suffix, line, bad_row, me
     assert re.search(expected, bad_row_error(tmp_path, rows, suffix, split='query'))
 
 
+@pytest.mark.parametrize('separator, name', [(';', 'semicolon'), ('\t', 'tab')])
+def test_a_header_split_at_another_separator_is_named(tmp_path, separator, name):
+    """Excel in a locale with a decimal comma writes ';', a TSV export tabs: the header
+    is shown as read, and the separator named."""
+    (tmp_path / 'a.jpg').touch()
+    header = separator.join(HEADER.split(','))
+    (tmp_path / 'ann.csv').write_text(f'{header}\na.jpg{separator}1{separator}1'
+                                      f'{separator}train\n')
+    with pytest.raises(DatasetError) as error:
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='ann.csv')
+    assert str(error.value) == (
+        f'CustomReIDAnnotations: the header on line 1 of {tmp_path / "ann.csv"} lacks '
+        f'img_path, person_id, camera_id, split (the line reads {header!r}); the file looks '
+        f'{name} separated, but the reader expects commas: save it comma separated, with the '
+        f'first line {HEADER}')
+
+
+def test_a_long_header_is_shown_cut(tmp_path):
+    (tmp_path / 'ann.csv').write_text('x' * 500 + '\n')
+    with pytest.raises(DatasetError, match=rf"\(the line reads '{'x' * 120}\.\.\.'\); the "
+                                           r'first line names the columns'):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='ann.csv')
+
+
 def test_json_float_identity_is_refused(tmp_path):
     (tmp_path / 'a.jpg').touch()
     (tmp_path / 'ann.jsonl').write_text(
@@ -197,7 +221,9 @@ def test_file_level_errors(tmp_path):
     write_annotations(tmp_path, ROWS)
     (tmp_path / 'no_split.csv').write_text('img_path,person_id,camera_id\nimages/q5.jpg,5,1\n')
     with pytest.raises(ValueError, match=r'the header on line 1 of .*no_split\.csv lacks '
-                                         r'split'):
+                                         r"split \(the line reads 'img_path,person_id,"
+                                         r"camera_id'\); the first line names the columns, "
+                                         r'e\.g\. img_path,person_id,camera_id,split$'):
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file='no_split.csv')
     (tmp_path / 'broken.jsonl').write_text('{"img_path": "images/q5.jpg"}\n{"img_path": \n')
     with pytest.raises(ValueError, match=r'line 1 of .*broken\.jsonl has no person_id, '

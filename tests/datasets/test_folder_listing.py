@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rga_mm.datasets import CustomReIDFolders, Market1501
-from rga_mm.datasets.folder_listing import image_files
+from rga_mm.datasets.folder_listing import image_files, unread_subfolders_notice
 from reid_trees import write_image
 
 SUBFOLDER_LIKE_AN_IMAGE = 'album.jpg'
@@ -36,6 +36,32 @@ def test_a_folder_of_hidden_images_holds_no_image(tmp_path):
     (tmp_path / '._a.jpg').touch()
     with pytest.raises(ValueError, match=rf'folder {tmp_path} holds no image file \(.jpg, '):
         image_files(tmp_path)
+
+
+def test_subfolders_of_images_are_named_not_read(tmp_path):
+    """Only visible subfolders holding an image directly count; their images stay out of
+    the listing."""
+    (tmp_path / 'top.jpg').touch()
+    assert unread_subfolders_notice(tmp_path) is None
+    for name in ('.ipynb_checkpoints', '__MACOSX', 'notes', 'cam1/deeper'):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / '.ipynb_checkpoints' / 'a.jpg').touch()
+    (tmp_path / '__MACOSX' / 'a.jpg').touch()
+    (tmp_path / 'notes' / 'a.txt').touch()
+    (tmp_path / 'cam1' / 'deeper' / 'a.jpg').touch()  # two levels down: cam1 holds none
+    add_links_that_lead_nowhere(tmp_path / 'notes')
+    assert unread_subfolders_notice(tmp_path) is None
+    (tmp_path / 'cam2').mkdir()
+    (tmp_path / 'cam2' / 'b.PNG').touch()
+    assert unread_subfolders_notice(tmp_path) == (
+        f'{tmp_path} has 1 subfolder of images that are not read (the first: '
+        f'{tmp_path / "cam2"}): only the images directly in a folder are read; move them up, '
+        f'or give such a subfolder as a folder of its own')
+    (tmp_path / 'linked').symlink_to(tmp_path / 'cam2')
+    assert unread_subfolders_notice(tmp_path).startswith(
+        f'{tmp_path} has 2 subfolders of images that are not read (the first: '
+        f'{tmp_path / "cam2"})')
+    assert [Path(path).name for path in image_files(tmp_path)] == ['top.jpg']
 
 
 def dataset_items(dataset) -> list[tuple[str, int, int]]:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 import onnxruntime
@@ -191,8 +192,36 @@ def test_reid_embedding_from_the_command_line(reid, tmp_path):
     assert json.loads(props['preprocessing']) == dict(
         mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], reverse_channels=True,
         channel_order='rgb')
+    assert (json.loads(props['input_size']), json.loads(props['dynamic_batch'])) == (
+        [64, 32], False)
     exact = _float64(model)
     assert _onnxruntime_relative(out, lambda x: exact(x, mode='tensor'), (64, 32), 1) <= TARGET
+    # the deployment snippet of docs/inference_deployment.md, which reads size and
+    # preprocessing from the file, on an image of another size
+    cv2.imwrite(str(tmp_path / 'query.jpg'), np.full((100, 40, 3), 90, np.uint8))
+    assert _run_deployment_snippet(tmp_path).shape == (1, 512)
+
+
+def _run_deployment_snippet(folder: Path) -> np.ndarray:
+    """The ``embedding`` of docs/inference_deployment.md's ONNX Runtime snippet, run in
+    ``folder`` (where it finds reid.onnx and query.jpg)."""
+    text = (ROOT / 'docs/inference_deployment.md').read_text()
+    snippet, = re.findall(r'```python\n(import json, cv2.*?)```', text, re.DOTALL)
+    namespace = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        exec(snippet, namespace)
+    return namespace['embedding']
+
+
+@pytest.mark.parametrize('dynamic_batch', [False, True], ids=['fixed', 'dynamic'])
+def test_the_file_names_its_input_size_and_batch(tmp_path, dynamic_batch):
+    """With the caller's own metadata, whatever the caller."""
+    out = tmp_path / 'conv.onnx'
+    export_onnx(nn.Conv2d(3, 4, 1).eval(), out, (6, 5), dynamic_batch, metadata={'a': 'b'})
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert props == {'a': 'b', 'input_size': '[6, 5]',
+                     'dynamic_batch': 'true' if dynamic_batch else 'false'}
 
 
 def test_cifar_classifier_logits_at_a_chosen_opset(tool, cifar, tmp_path, capsys):

@@ -554,3 +554,62 @@ def test_a_cache_that_cannot_be_written_stops_the_search_before_the_embedding(
         search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query',
                market / 'query', '--cache', cache)
     assert a_file.read_text() == ''
+
+
+def test_an_out_folder_in_the_gallery_is_refused_before_any_work(search, market, tmp_path):
+    """Its PNGs would be gallery images of the next search."""
+    gallery_folder = tmp_path / 'gallery'
+    shutil.copytree(market / 'bounding_box_test', gallery_folder)
+    (tmp_path / 'link').symlink_to(gallery_folder)
+    before = sorted(gallery_folder.iterdir())
+    for out in (gallery_folder, gallery_folder / 'lists', tmp_path / 'link' / 'lists'):
+        with pytest.raises(SystemExit) as stop:
+            search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', gallery_folder,
+                   '--query', market / 'query', '--out', out)
+        assert str(stop.value) == (
+            f'--out {out} is the gallery folder {gallery_folder} or inside it, where the '
+            f'ranked-list PNGs would be searched as gallery images next time; choose a folder '
+            f'outside the gallery')
+    assert sorted(gallery_folder.iterdir()) == before
+
+
+def test_too_few_images_to_rerank_stop_before_the_embedding(search, market, checkpoints,
+                                                            tmp_path):
+    """The counts are known once the folders are listed: the broken image is never read and
+    --out is not created."""
+    few = tmp_path / 'few'
+    few.mkdir()
+    for image in sorted((market / 'bounding_box_test').glob('0*.jpg'))[:5]:
+        shutil.copy(image, few)
+    (few / 'broken.jpg').write_bytes(b'not a jpeg')
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, checkpoints[0], '--query', query, '--gallery', few, '--rerank',
+               '--out', out)
+    assert str(stop.value) == ('--rerank: re-ranking needs 1 <= k1 <= 6 (the number of query '
+                               'and gallery images, 7, minus one), got k1=20; search without '
+                               '--rerank')
+    assert not out.exists()
+
+
+def test_subfolders_of_images_are_named_and_not_searched(search, market, checkpoints,
+                                                          tmp_path, capsys):
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    query_folder = tmp_path / 'query'
+    shutil.copytree(market / 'query', query_folder)
+    for subfolder in (gallery_folder / 'cam2', gallery_folder / 'cam1', query_folder / 'more'):
+        subfolder.mkdir()
+        shutil.copy(images[0], subfolder / 'deeper.jpg')
+    summary = search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query',
+                     query_folder, '--topk', 1)
+    printed = capsys.readouterr().out.splitlines()
+    rest = ('only the images directly in a folder are read; move them up, or give such a '
+            'subfolder as a folder of its own')
+    assert (f'{gallery_folder} has 2 subfolders of images that are not read (the first: '
+            f'{gallery_folder / "cam1"}): {rest}') in printed
+    assert (f'{query_folder} has 1 subfolder of images that are not read (the first: '
+            f'{query_folder / "more"}): {rest}') in printed
+    assert summary['num_gallery'] == len(images)
+    assert summary['num_queries'] == len(list(query_folder.glob('*.jpg')))

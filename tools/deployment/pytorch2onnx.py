@@ -16,7 +16,8 @@ in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), 
    pipeline's, reversed when the data preprocessor swaps channels; RGB for rga_mm's
    configs), mean and std (also stored in the file's metadata as ``preprocessing``);
 3. exports at (H, W) = ``--shape`` (default: the config's ``input_size``, else its
-   ``crop_size``) for batch 1, or any batch with ``--dynamic-batch``;
+   ``crop_size``) for batch 1, or any batch with ``--dynamic-batch``, both stored in the
+   file's metadata (``input_size``, a JSON [H, W]; ``dynamic_batch``, JSON true or false);
 4. runs the file with ONNX Runtime and the model with PyTorch on random normalised images
    (batch 1; batches 1 and 3 with ``--dynamic-batch``) and prints the largest absolute
    difference and the relative one, max |Δ| / max |PyTorch output|; it exits with status 1

@@ -87,7 +87,7 @@ def k_reciprocal_rerank_chunks(query: torch.Tensor,
         chunk.
     """
     distances = EmbeddingDistances(query, gallery, metric)
-    _check_options(distances.num_items, k1, k2, max_memory_bytes)
+    check_rerank_options(distances.num_items, k1, k2, max_memory_bytes)
     return _rerank(distances, k1, k2, lambda_value, max_memory_bytes)
 
 
@@ -116,12 +116,15 @@ def k_reciprocal_rerank(query_gallery: np.ndarray,
     # distances
     distances = MatrixDistances(query_gallery, np.asarray(query_query).T,
                                 np.asarray(gallery_gallery).T)
-    _check_options(distances.num_items, k1, k2, max_memory_bytes)
+    check_rerank_options(distances.num_items, k1, k2, max_memory_bytes)
     return np.concatenate([chunk for _, chunk in _rerank(distances, k1, k2, lambda_value,
                                                          max_memory_bytes)])
 
 
-def _check_options(num_items: int, k1: int, k2: int, max_memory_bytes: int) -> None:
+def check_rerank_options(num_items: int, k1: int, k2: int, max_memory_bytes: int) -> None:
+    """ValueError in one sentence unless re-ranking ``num_items`` query and gallery images
+    can run with ``k1``, ``k2`` and the budget ``max_memory_bytes`` (for a caller that knows
+    the count before it has the embeddings)."""
     if not 1 <= k1 <= num_items - 1:
         raise ValueError(f're-ranking needs 1 <= k1 <= {num_items - 1} (the number of '
                          f'query and gallery images, {num_items}, minus one), got k1={k1}')
