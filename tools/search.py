@@ -24,8 +24,8 @@ notice.
 With ``--out DIR``: one ranked-list PNG per query (``DIR/<query name>.png``,
 :class:`rga_mm.visualization.RankedListVisualizer`) and ``DIR/results.json``, per query the
 ranked gallery paths and their distances; every path in it is absolute. Without it the lists
-are printed. An ``--out`` that is the gallery folder or inside it is refused before any work:
-the next search would take its PNGs for gallery images.
+are printed. An ``--out`` that is the gallery folder or a query folder, or inside one, is
+refused before any work: the next search would take its PNGs for images to search.
 
 The images of a folder (``--gallery``, a ``--query`` folder) are those directly in it;
 subfolders are not read, and a line names how many of them hold images and the first. A
@@ -75,7 +75,7 @@ from rga_mm.apis.gallery_cache import (
     model_key,
 )
 from rga_mm.datasets import Market1501
-from rga_mm.datasets.folder_listing import image_files, unread_subfolders_notice
+from rga_mm.datasets.folder_listing import image_files_with_notice
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
 from rga_mm.evaluation.functional import (
@@ -299,10 +299,7 @@ def draw(out: Path, queries: list[str], results: list[dict],
 def list_folder(folder: str) -> list[str]:
     """The absolute paths of the images directly in ``folder``, after a line naming its
     subfolders of images, which are not read, where it has some."""
-    notice = unread_subfolders_notice(folder)
-    if notice is not None:
-        print(notice)
-    return [osp.abspath(path) for path in image_files(folder)]
+    return [osp.abspath(path) for path in image_files_with_notice(folder, print)]
 
 
 def list_queries(items: Sequence[str]) -> list[str]:
@@ -318,13 +315,16 @@ def list_queries(items: Sequence[str]) -> list[str]:
 
 
 def check_out_folder(out: Path, args: argparse.Namespace) -> None:
-    """Refuse an ``--out`` that is the gallery folder or lies inside it: its ranked-list
-    PNGs would be gallery images of the next search."""
-    gallery = Path(args.gallery).resolve()
-    if out.resolve() == gallery or gallery in out.resolve().parents:
-        raise SystemExit(f'--out {args.out} is the gallery folder {args.gallery} or inside '
-                         f'it, where the ranked-list PNGs would be searched as gallery images '
-                         f'next time; choose a folder outside the gallery')
+    """Refuse an ``--out`` that is the gallery folder or a query folder or lies inside one:
+    its ranked-list PNGs would be searched as images by the next search."""
+    searched = [('gallery', args.gallery)] + [('query', item) for item in args.query
+                                              if osp.isdir(item)]
+    for side, folder in searched:
+        if out.resolve() == Path(folder).resolve() or Path(folder).resolve() in (
+                out.resolve().parents):
+            raise SystemExit(f'--out {args.out} is the {side} folder {folder} or inside it, '
+                             f'where the ranked-list PNGs would be searched as {side} images '
+                             f'next time; choose a folder outside the {side}')
 
 
 def rerank_stop(error: ValueError) -> SystemExit:

@@ -38,7 +38,7 @@ from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar
 from torch import nn
 
-from rga_mm.datasets.folder_listing import image_files, unread_subfolders_notice
+from rga_mm.datasets.folder_listing import image_files_with_notice
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import merge_cfg_options
 from rga_mm.visualization.image_inputs import file_pipeline
@@ -81,14 +81,6 @@ def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
         where = '' if os.path.isabs(path) else f' (relative to {os.getcwd()})'
         raise FileNotFoundError(f'input {index} is {path}, which does not exist{where}; '
                                 f'give an existing image file or folder')
-
-
-def warn_unread_subfolders(folder: str | Path) -> None:
-    """Warn, in one sentence, when subfolders of the input ``folder`` hold images, which
-    are not embedded (only the images directly in it are)."""
-    notice = unread_subfolders_notice(folder)
-    if notice is not None:
-        warnings.warn(notice, UserWarning)
 
 
 class ReIDInferencer(BaseInferencer):
@@ -241,8 +233,7 @@ class ReIDInferencer(BaseInferencer):
             if isinstance(item, (str, Path)):
                 check_path(len(items), str(item), refuse_missing)
                 if Path(item).is_dir():
-                    warn_unread_subfolders(item)
-                    items.extend(image_files(item))
+                    items.extend(image_files_with_notice(item, warnings.warn))
                     continue
             items.append(str(item) if isinstance(item, Path) else item)
         if not items:

@@ -1,6 +1,7 @@
 """Which entries of a folder are images: one rule for the datasets, the inferencer and the
 tools, so that a folder lists the same images wherever it is read."""
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 # what OpenCV's imread (the datasets' and the inferencer's loading step) decodes
@@ -81,3 +82,12 @@ def unread_subfolders_notice(folder: str | Path) -> str | None:
     return (f'{folder} has {count} of images that are not read (the first: {subfolders[0]}): '
             f'only the images directly in a folder are read; move them up, or give such a '
             f'subfolder as a folder of its own')
+
+
+def image_files_with_notice(folder: str | Path, tell: Callable[[str], object]) -> list[str]:
+    """:func:`image_files` of ``folder``, after passing :func:`unread_subfolders_notice` to
+    ``tell`` (``print``, ``warnings.warn``) where its subfolders hold images."""
+    notice = unread_subfolders_notice(folder)
+    if notice is not None:
+        tell(notice)
+    return image_files(folder)

@@ -11,6 +11,7 @@ input in one sentence.
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -557,7 +558,8 @@ def test_a_cache_that_cannot_be_written_stops_the_search_before_the_embedding(
 
 
 def test_an_out_folder_in_the_gallery_is_refused_before_any_work(search, market, tmp_path):
-    """Its PNGs would be gallery images of the next search."""
+    """Its PNGs would be gallery images of the next search (and those in a query folder,
+    queries)."""
     gallery_folder = tmp_path / 'gallery'
     shutil.copytree(market / 'bounding_box_test', gallery_folder)
     (tmp_path / 'link').symlink_to(gallery_folder)
@@ -571,6 +573,12 @@ def test_an_out_folder_in_the_gallery_is_refused_before_any_work(search, market,
             f'ranked-list PNGs would be searched as gallery images next time; choose a folder '
             f'outside the gallery')
     assert sorted(gallery_folder.iterdir()) == before
+    with pytest.raises(SystemExit, match=re.escape(
+            f'--out {market / "query" / "lists"} is the query folder {market / "query"} or '
+            f'inside it, where the ranked-list PNGs would be searched as query images next '
+            f'time; choose a folder outside the query')):
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', gallery_folder,
+               '--query', market / 'query', '--out', market / 'query' / 'lists')
 
 
 def test_too_few_images_to_rerank_stop_before_the_embedding(search, market, checkpoints,

@@ -45,9 +45,12 @@ test_dataloader = dict(dataset=dict(pipeline=[
 '''
 
 
+def _tool():
+    return load_script(ROOT / 'tools/visualization/vis_attention.py', 'vis_attention')
+
+
 def vis_attention(*argv: str) -> None:
-    module = load_script(ROOT / 'tools/visualization/vis_attention.py', 'vis_attention')
-    module.main([str(arg) for arg in argv])
+    _tool().main([str(arg) for arg in argv])
 
 
 def save_checkpoint(config: Path, path: Path) -> Path:
@@ -208,3 +211,14 @@ def test_a_target_class_is_refused_for_a_reid_model(tmp_path):
     with pytest.raises(ValueError, match=r'^target_class 0 is for classification and '
                                          r'segmentation models.*leave target_class out$'):
         explain_attention(model, torch.zeros(1, 3, 64, 32), target_class=0)
+
+
+def test_a_folder_names_its_subfolders_of_images_which_are_not_read(tmp_path, capsys):
+    image = np.zeros((8, 4, 3), np.uint8)
+    mmcv.imwrite(image, str(tmp_path / 'a.jpg'))
+    mmcv.imwrite(image, str(tmp_path / 'cam1' / 'b.jpg'))
+    assert _tool().expand_images([str(tmp_path)]) == [tmp_path / 'a.jpg']
+    assert capsys.readouterr().out == (
+        f'{tmp_path} has 1 subfolder of images that are not read (the first: '
+        f'{tmp_path / "cam1"}): only the images directly in a folder are read; move them up, '
+        f'or give such a subfolder as a folder of its own\n')

@@ -24,7 +24,7 @@ import mmcv
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
-from rga_mm.datasets.folder_listing import image_files
+from rga_mm.datasets.folder_listing import image_files_with_notice
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction
@@ -62,12 +62,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def expand_images(paths: list[str]) -> list[Path]:
     """Files as given; folders → their image files in name order (the inferencer's rule:
-    :func:`~rga_mm.datasets.folder_listing.image_files`)."""
+    :func:`~rga_mm.datasets.folder_listing.image_files`; a line names subfolders of images,
+    which are not read)."""
     images = []
     for path in map(Path, paths):
         if path.is_dir():
             try:
-                images.extend(map(Path, image_files(path)))
+                images.extend(map(Path, image_files_with_notice(path, print)))
             except ValueError as error:  # no image in the folder
                 raise SystemExit(str(error)) from None
         elif path.is_file():
