@@ -31,6 +31,7 @@ from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.registry import DATASETS
 from bn_calibration import trained_like
+from reid_trees import add_links_that_lead_nowhere
 
 ROOT = Path(__file__).parents[2]
 DEMO = 'rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32'
@@ -180,9 +181,7 @@ def test_batch_size_must_be_an_int_of_at_least_1(inferencer, batch_size):
 def test_a_loop_of_links_is_left_out_like_a_dangling_link(inferencer, tiny_market, tmp_path):
     folder = tmp_path / 'images'
     shutil.copytree(tiny_market / 'query', folder)
-    (folder / 'loopB.jpg').symlink_to('loopA')
-    (folder / 'loopA').symlink_to('loopB.jpg')
-    (folder / 'dangling.jpg').symlink_to('nowhere.jpg')
+    add_links_that_lead_nowhere(folder)
     paths = sorted(str(p) for p in (tiny_market / 'query').glob('*.jpg'))
     assert [Path(p).name for p in image_files(folder)] == [Path(p).name for p in paths]
     for on_unreadable in ON_UNREADABLE:

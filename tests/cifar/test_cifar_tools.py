@@ -5,7 +5,6 @@ RGA-SC config shrunk to a few iterations; the md5 check is turned off for the ge
 files, everything else (mmpretrain's loader, pipelines, preprocessor) is the config's own.
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import torch
 
 from cifar_files import write_cifar
+from tool_runs import run_checked
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'
@@ -32,10 +32,7 @@ def _overrides(data_root: Path, iters: int) -> list[str]:
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, 'OMP_NUM_THREADS': '1'}, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+    return run_checked(sys.executable, *args, env={'OMP_NUM_THREADS': '1'})
 
 
 def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):

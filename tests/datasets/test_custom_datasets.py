@@ -6,7 +6,6 @@ import json
 import os
 import os.path as osp
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from mmengine.config import Config
 from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders, DatasetError, Market1501
 from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
+from reid_trees import MARKET_SPLITS, market_as_folders
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = {name: ROOT / f'configs/reid/rga-sc_r50-ls1_1xb64-600e_custom-{name}-256x128.py'
@@ -517,25 +517,13 @@ def test_folders_skip_hidden_entries_and_os_metadata(tmp_path, split):
 
 def as_annotations(market: Path, root: Path) -> str:
     """A CSV listing the Market-1501 images in place (absolute paths)."""
-    folders = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
     lines = [HEADER]
-    for split, folder in folders.items():
+    for split, folder in MARKET_SPLITS.items():
         for path in sorted((market / folder).glob('*.jpg')):
             match = MARKET_NAME.match(path.name)
             lines.append(f'{path},{int(match["identity"])},{match["camera"]},{split}')
     root.mkdir(parents=True, exist_ok=True)
     (root / 'annotations.csv').write_text('\n'.join(lines) + '\n')
-    return str(root)
-
-
-def as_folders(market: Path, root: Path) -> str:
-    """The Market-1501 images copied into <root>/<split>/<person_id>/<name>."""
-    folders = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
-    for split, folder in folders.items():
-        for path in (market / folder).glob('*.jpg'):
-            person = root / split / MARKET_NAME.match(path.name)['identity']
-            person.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, person / path.name)
     return str(root)
 
 
@@ -553,7 +541,7 @@ def test_both_layouts_give_market1501s_items(tiny_market, tmp_path, split):
     annotations = CustomReIDAnnotations(
         data_root=as_annotations(tiny_market, tmp_path / 'ann'), ann_file='annotations.csv',
         split=split)
-    folders = CustomReIDFolders(data_root=as_folders(tiny_market, tmp_path / 'folders'),
+    folders = CustomReIDFolders(data_root=market_as_folders(tiny_market, tmp_path / 'folders'),
                                 camera_pattern=r'_c(?P<camera>\d)s', split=split)
     expected = identities_and_cameras(market, camera_offset=1)
     assert len(expected) > 10

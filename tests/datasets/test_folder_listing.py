@@ -9,15 +9,9 @@ import pytest
 
 from rga_mm.datasets import CustomReIDFolders, Market1501
 from rga_mm.datasets.folder_listing import image_files, unread_subfolders_notice
-from reid_trees import write_image
+from reid_trees import add_links_that_lead_nowhere, write_image
 
 SUBFOLDER_LIKE_AN_IMAGE = 'album.jpg'
-
-
-def add_links_that_lead_nowhere(folder: Path) -> None:
-    (folder / 'loopB.jpg').symlink_to('loopA')
-    (folder / 'loopA').symlink_to('loopB.jpg')
-    (folder / 'dangling.jpg').symlink_to('nowhere.jpg')
 
 
 def test_image_files_lists_only_visible_image_files(tmp_path):

@@ -8,7 +8,6 @@ Data: the tiny synthetic Market-1501 copied into folders per person and read by
 config is shrunk as in test_reid_tools.py; the tools run in this process (``main(argv)``).
 """
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from test_bad_inputs import args, tool
 from test_reid_tools import CONFIG, _overrides
 
 from rga_mm.apis import init_model
+from reid_trees import market_as_folders
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,6 @@ SINGLE_CAMERA = (r"ReIDMetric: every query and gallery image comes from camera 0
                  r"protocol \(no match from the query's own camera\) leaves no true match; "
                  r"give the dataset its cameras, or set exclude_same_camera=False for data "
                  r"without them")
-MARKET_FOLDERS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
 
 
 @pytest.fixture
@@ -33,11 +32,7 @@ def single_camera(tiny_market, tmp_path) -> tuple[Path, Path]:
     """(data_root, config): the tiny Market-1501's images in ``<split>/<person_id>/``, and
     the demo config reading them with ``CustomReIDFolders`` and no camera pattern."""
     root = tmp_path / 'single_camera'
-    for split, folder in MARKET_FOLDERS.items():
-        for image in (tiny_market / folder).glob('*.jpg'):
-            person = root / split / image.name.split('_')[0]
-            person.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(image, person / image.name)
+    market_as_folders(tiny_market, root)
     config = tmp_path / 'single_camera_demo.py'
     dataset = f"dict(type='CustomReIDFolders', data_root={str(root)!r})"
     config.write_text(f"_base_ = [{str(CONFIG)!r}]\n"

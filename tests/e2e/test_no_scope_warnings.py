@@ -5,13 +5,14 @@ constructor, the parameter schedulers, ... from its own root registry and logs
 ``Failed to search registry with scope "rga_mm" in the "optimizer" registry tree`` for each,
 which buries the warnings that matter.
 """
-import subprocess
 import sys
 from pathlib import Path
 
 import mmengine.registry.root as mmengine_root
 import pytest
 from mmengine.registry import Registry
+
+from tool_runs import run_checked
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -43,9 +44,7 @@ def _overrides(data_root: Path) -> list:
 
 
 def _run(*args: str) -> str:
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = run_checked(sys.executable, *args, timeout=300)
     return result.stdout + result.stderr
 
 

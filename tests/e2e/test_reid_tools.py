@@ -4,7 +4,6 @@ A tiny synthetic Market-1501 (the demo's generator) and the demo config shrunk t
 iterations: single-process training and testing, resuming, and 2-process gloo training.
 """
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from rga_mm.apis import init_model
+from tool_runs import run_checked
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -33,13 +33,6 @@ def _overrides(data_root: Path, max_epochs: int) -> list[str]:
             'default_hooks.checkpoint.max_keep_ckpts=3']
 
 
-def _run(*args: str, env: dict = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([*args], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, **(env or {})}, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 def _scalars(work_dir: Path) -> list[dict]:
     logs = sorted(work_dir.glob('*/vis_data/scalars.json'))
     return [json.loads(line) for line in logs[-1].read_text().splitlines()]
@@ -51,8 +44,8 @@ def _num_queries(data_root: Path) -> int:
 
 def test_train_test_and_resume(tiny_market, tmp_path):
     work_dir = tmp_path / 'work'
-    _run(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
-         *_overrides(tiny_market, max_epochs=1))
+    run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
+                *_overrides(tiny_market, max_epochs=1))
     assert (work_dir / 'epoch_1.pth').is_file()
     first = _scalars(work_dir)
     iters_per_epoch = max(entry['step'] for entry in first if 'loss' in entry)
@@ -60,8 +53,8 @@ def test_train_test_and_resume(tiny_market, tmp_path):
 
     # resume: the schedule continues with the second epoch of the warm-up (mmengine's
     # LinearLR, begin=0, end=3, factor 0.1 → 1 reached at the third epoch)
-    _run(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
-         '--resume', *_overrides(tiny_market, max_epochs=2))
+    run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
+                '--resume', *_overrides(tiny_market, max_epochs=2))
     resumed = [entry for entry in _scalars(work_dir) if 'loss' in entry]
     assert [entry['step'] for entry in resumed] == list(
         range(iters_per_epoch + 1, 2 * iters_per_epoch + 1))
@@ -71,9 +64,9 @@ def test_train_test_and_resume(tiny_market, tmp_path):
     assert checkpoint['meta']['epoch'] == 2
 
     out = tmp_path / 'metrics.json'
-    _run(sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'epoch_2.pth'),
-         '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-         *_overrides(tiny_market, max_epochs=2))
+    run_checked(sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'epoch_2.pth'),
+                '--work-dir', str(tmp_path / 'test'), '--out', str(out),
+                *_overrides(tiny_market, max_epochs=2))
     metrics = json.loads(out.read_text())
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
     assert 0 <= metrics['reid/mAP'] <= 100 and 'reid/rank1' in metrics
@@ -92,9 +85,9 @@ def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
     checkpoint = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     out = tmp_path / 'results.pkl'
-    _run(sys.executable, 'tools/test.py', str(CONFIG), str(checkpoint),
-         '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-         *_overrides(tiny_market, max_epochs=1))
+    run_checked(sys.executable, 'tools/test.py', str(CONFIG), str(checkpoint),
+                '--work-dir', str(tmp_path / 'test'), '--out', str(out),
+                *_overrides(tiny_market, max_epochs=1))
     with open(out, 'rb') as file:
         metrics = pickle.load(file)
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
@@ -107,10 +100,10 @@ def test_two_process_gloo_training(tiny_market, tmp_path):
     config.write_text(f"_base_ = ['{CONFIG}']\n"
                       "custom_imports = dict(imports=['rank_weights_hook'])\n"
                       "custom_hooks = [dict(type='SaveRankWeightsHook')]\n")
-    _run('bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir),
-         *_overrides(tiny_market, max_epochs=1),
-         env=dict(PYTHON=sys.executable, PORT='29731', OMP_NUM_THREADS='1',
-                  PYTHONPATH=str(Path(__file__).parent)))
+    run_checked('bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir),
+                *_overrides(tiny_market, max_epochs=1),
+                env=dict(PYTHON=sys.executable, PORT='29731', OMP_NUM_THREADS='1',
+                         PYTHONPATH=str(Path(__file__).parent)))
     rank0 = torch.load(work_dir / 'rank0_weights.pth', weights_only=True)
     rank1 = torch.load(work_dir / 'rank1_weights.pth', weights_only=True)
     assert rank0.keys() == rank1.keys()

@@ -49,6 +49,16 @@ def conv_bn_relu(x, conv_module):
     return y.relu()
 
 
+def assert_gated(module, reference_gate) -> torch.Tensor:
+    """On a random x of shape (2, C, H, W), check ``module(x) == x * reference_gate(module,
+    x)`` (the paper's formula written out) and return the gate the module applied,
+    ``module(x) / x``."""
+    x = torch.randn(2, C, H, W)
+    out = module(x)
+    torch.testing.assert_close(out, x * reference_gate(module, x))
+    return out / x
+
+
 def linear(module, x):
     """A 1×1 ConvModule used as a fully connected layer, applied to (B, D) vectors."""
     return F.linear(x, module.conv.weight[:, :, 0, 0], module.conv.bias)
@@ -93,16 +103,13 @@ def cbam_spatial_gate(module, x):
 
 def test_cbam_channel_sums_the_shared_mlp_of_avg_and_max_pooling():
     module = randomize(CBAMChannel(C))
-    x = torch.randn(2, C, H, W)
-    torch.testing.assert_close(module(x), x * cbam_channel_gate(module, x))
+    assert_gated(module, cbam_channel_gate)
 
 
 def test_cbam_spatial_is_a_7x7_conv_of_channel_mean_and_max_constant_across_channels():
     module = randomize(CBAMSpatial(C))
-    x = torch.randn(2, C, H, W)
-    out = module(x)
-    torch.testing.assert_close(out, x * cbam_spatial_gate(module, x))
-    gate = out / x  # a spatial gate: the same factor for every channel of a position
+    gate = assert_gated(module, cbam_spatial_gate)
+    # a spatial gate: the same factor for every channel of a position
     torch.testing.assert_close(gate, gate[:, :1].expand_as(gate))
     assert module.conv.conv.kernel_size == (7, 7)
 
@@ -140,10 +147,7 @@ def fc_channel_gate(module, x):
 
 def test_fc_spatial_is_fully_connected_over_positions_and_constant_across_channels():
     module = randomize(FCSpatial(C, spatial_size=(H, W)))
-    x = torch.randn(2, C, H, W)
-    out = module(x)
-    torch.testing.assert_close(out, x * fc_spatial_gate(module, x))
-    gate = out / x
+    gate = assert_gated(module, fc_spatial_gate)
     torch.testing.assert_close(gate, gate[:, :1].expand_as(gate))
 
 
@@ -162,10 +166,8 @@ def test_fc_spatial_weights_are_unshared_across_positions():
 
 def test_fc_channel_is_one_fc_layer_over_the_pooled_embedding():
     module = randomize(FCChannel(C))
-    x = torch.randn(2, C, H, W)
-    out = module(x)
-    torch.testing.assert_close(out, x * fc_channel_gate(module, x))
-    gate = out / x  # a channel gate: the same factor at every position of a channel
+    gate = assert_gated(module, fc_channel_gate)
+    # a channel gate: the same factor at every position of a channel
     torch.testing.assert_close(gate, gate[..., :1, :1].expand_as(gate))
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
+from test_reid_model import TINY_MODEL
 
 from rga_mm.apis import init_model
 from rga_mm.registry import MODELS
@@ -21,16 +22,11 @@ COLUMN_MODEL = dict(
     backbone=dict(type='Conv2d', in_channels=1, out_channels=2, kernel_size=(1, 2),
                   bias=False),
     head=dict(type='BNNeckHead', in_channels=2, num_classes=2, test_feature='pre_bn'))
+# test_reid_model.py's tiny ResNet-18 + RGA re-ID model, with ImageNet normalisation
 TINY_RGA_MODEL = dict(
-    type='ReIDModel',
+    TINY_MODEL,
     data_preprocessor=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
-                           to_rgb=True),
-    backbone=dict(
-        type='StageAttentionBackbone',
-        backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, ),
-                      strides=(1, 2, 2, 1)),
-        attentions=dict(layer4=dict(type='RGA', in_channels=512, spatial_size=(4, 2)))),
-    head=dict(type='BNNeckHead', in_channels=512, num_classes=5))
+                           to_rgb=True))
 
 
 def column_model(**test_cfg):

@@ -28,25 +28,28 @@ def _conv_bn(prefix, c_in, c_out, state, conv_index=0):
     _bn(f'{prefix}.{conv_index + 1}', c_out, state)
 
 
+def _branch(suffix, embedded, related, down_ratio, state):
+    """One branch of the official module: theta/phi/gx embed ``embedded = (width, inter)``,
+    gg embeds the ``related = (nodes, inter)`` relations, W the gate's two 1×1 convs."""
+    for name in ('theta', 'phi', 'gx'):
+        _conv_bn(f'{name}_{suffix}', *embedded, state)
+    _conv_bn(f'gg_{suffix}', 2 * related[0], related[1], state)
+    width = 1 + related[1]
+    _conv_bn(f'W_{suffix}', width, width // down_ratio, state)
+    _conv_bn(f'W_{suffix}', width // down_ratio, 1, state, conv_index=3)
+
+
 def official_rga_state(in_channel, in_spatial, use_spatial=True, use_channel=True,
                        cha_ratio=8, spa_ratio=8, down_ratio=8):
     """The keys and shapes of official RGA_Module(in_channel, in_spatial, ...)."""
     inter_channel, inter_spatial = in_channel // cha_ratio, in_spatial // spa_ratio
     state = {}
-    if use_spatial:
-        for name in ('theta', 'phi', 'gx'):
-            _conv_bn(f'{name}_spatial', in_channel, inter_channel, state)
-        _conv_bn('gg_spatial', 2 * in_spatial, inter_spatial, state)
-        width = 1 + inter_spatial
-        _conv_bn('W_spatial', width, width // down_ratio, state)
-        _conv_bn('W_spatial', width // down_ratio, 1, state, conv_index=3)
-    if use_channel:
-        for name in ('theta', 'phi', 'gx'):
-            _conv_bn(f'{name}_channel', in_spatial, inter_spatial, state)
-        _conv_bn('gg_channel', 2 * in_channel, inter_channel, state)
-        width = 1 + inter_channel
-        _conv_bn('W_channel', width, width // down_ratio, state)
-        _conv_bn('W_channel', width // down_ratio, 1, state, conv_index=3)
+    if use_spatial:  # features embedded over channels, relations between positions
+        _branch('spatial', (in_channel, inter_channel), (in_spatial, inter_spatial),
+                down_ratio, state)
+    if use_channel:  # the transpose: embedded over positions, relations between channels
+        _branch('channel', (in_spatial, inter_spatial), (in_channel, inter_channel),
+                down_ratio, state)
     return state
 
 

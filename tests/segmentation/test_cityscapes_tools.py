@@ -6,7 +6,6 @@ model is the PSPNet + RGA-SC config shrunk to ResNet-18 and 64×64 crops by a sm
 that inherits it.
 """
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from rga_mm.testing import load_script
+from tool_runs import run_checked
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py'
@@ -80,19 +80,22 @@ def write_tiny_cityscapes(root: Path, height: int = 64, width: int = 128) -> Non
             Image.fromarray(labels).save(label_dir / f'{stem}_gtFine_labelTrainIds.png')
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True,
-                            text=True, env={**os.environ, 'OMP_NUM_THREADS': '1'},
-                            timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
+def write_tiny_setup(tmp_path: Path) -> tuple[Path, Path]:
+    """(data root, config): a tiny Cityscapes tree under ``tmp_path/cityscapes`` and
+    ``TINY_CONFIG`` on it (the ResNet-18 PSPNet + RGA-SC) written next to it."""
     data_root = tmp_path / 'cityscapes'
     write_tiny_cityscapes(data_root)
     config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
     config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    return data_root, config
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return run_checked(sys.executable, *args, env={'OMP_NUM_THREADS': '1'})
+
+
+def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
+    data_root, config = write_tiny_setup(tmp_path)
     work_dir = tmp_path / 'work'
 
     train = _run('tools/train.py', str(config), '--work-dir', str(work_dir))
@@ -131,10 +134,7 @@ def _check_dataset():
 
 def test_check_dataset_lists_missing_and_truncated_label_maps(tmp_path, capsys):
     """A labelTrainIds PNG that is gone or cut short fails check_dataset, not training."""
-    data_root = tmp_path / 'cityscapes'
-    write_tiny_cityscapes(data_root)
-    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
-    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    data_root, config = write_tiny_setup(tmp_path)
     check_dataset = _check_dataset()
 
     assert check_dataset.main([str(config)]) == 0
@@ -170,10 +170,7 @@ def _break_two_label_maps(data_root: Path) -> tuple[Path, Path]:
 def test_check_dataset_lists_label_maps_of_another_size_or_with_label_ids(tmp_path, capsys):
     """The two problems CheckCityscapesLabelMap finds at load time, found before the run,
     with its sentences and one decoding of each file."""
-    data_root = tmp_path / 'cityscapes'
-    write_tiny_cityscapes(data_root)
-    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
-    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    data_root, config = write_tiny_setup(tmp_path)
     check_dataset = _check_dataset()
     assert check_dataset.main([str(config)]) == 0
     assert 'all 4 images and 4 label maps can be read and fit' in capsys.readouterr().out
@@ -201,10 +198,7 @@ def test_check_dataset_lists_label_maps_of_another_size_or_with_label_ids(tmp_pa
 def test_check_dataset_checks_mmseg_datasets_by_their_metainfo(tmp_path, capsys):
     """mmseg's own CityscapesDataset gets both checks from its classes and ignore_index; with
     reduce_zero_label the values of the files cannot be judged, and a line says so."""
-    data_root = tmp_path / 'cityscapes'
-    write_tiny_cityscapes(data_root)
-    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
-    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    data_root, config = write_tiny_setup(tmp_path)
     mis_sized, label_ids = _break_two_label_maps(data_root)
     check_dataset = _check_dataset()
     plain = ['--cfg-options', 'train_dataloader.dataset.type=CityscapesDataset',

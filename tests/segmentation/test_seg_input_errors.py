@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
-from test_cityscapes_tools import CONFIG, TINY_CONFIG, write_tiny_cityscapes
+from test_cityscapes_tools import write_tiny_setup
 
 from rga_mm.apis import init_model
 from rga_mm.errors import ConfigError, DatasetError
@@ -23,10 +23,7 @@ ROOT = Path(__file__).parents[2]
 @pytest.fixture
 def tiny(tmp_path) -> tuple[Path, Config]:
     """(data root of a tiny Cityscapes tree, the ResNet-18 PSPNet + RGA-SC config on it)."""
-    data_root = tmp_path / 'cityscapes'
-    write_tiny_cityscapes(data_root)
-    config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
-    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    data_root, config = write_tiny_setup(tmp_path)
     init_default_scope('mmseg')
     return data_root, Config.fromfile(str(config))
 

@@ -5,6 +5,7 @@ import os.path as osp
 import pytest
 
 from rga_mm.testing import load_script
+from reid_trees import write_tree
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'misc', 'demo_report.py')
 METRICS = {'reid/rank1': 90.0, 'reid/rank5': 95.0, 'reid/rank10': 97.0, 'reid/mAP': 80.0,
@@ -15,15 +16,6 @@ MARKET = dict(query=['0001_c1s1_001051_00.jpg', '0003_c2s1_000301_00.jpg'],
               bounding_box_test=['0001_c2s1_000301_01.jpg', '0003_c3s1_000551_02.jpg',
                                  '0004_c1s1_000151_01.jpg', '0005_c4s2_059471_04.jpg',
                                  '0006_c5s3_015240_04.jpg'])
-
-
-def write_tree(root):
-    """Empty files in the Market-1501 layout (the report reads names, not pixels)."""
-    for folder, names in MARKET.items():
-        (root / folder).mkdir(parents=True)
-        for name in names:
-            (root / folder / name).touch()
-    return root
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def write_metrics(tmp_path, metrics) -> str:
 
 
 def test_report_prints_trained_and_chance_rows(report, tmp_path, capsys):
-    root = write_tree(tmp_path / 'market')
+    root = write_tree(tmp_path / 'market', MARKET)  # empty files: the report reads names
     report.main([write_metrics(tmp_path, METRICS), str(root), '--trials', '2'])
     printed = capsys.readouterr().out
     assert f're-ID on {root}: 2 queries evaluated (0 skipped' in printed

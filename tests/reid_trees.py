@@ -1,4 +1,7 @@
-"""Tiny re-ID dataset trees in the real public layouts (file names, folders, list files)."""
+"""Tiny re-ID dataset trees in the real public layouts (file names, folders, list files),
+and the same images rewritten or linked in other ways. Shared by tests in several folders
+(importable as ``reid_trees``: tests/conftest.py puts tests/ on ``sys.path``)."""
+import shutil
 from pathlib import Path
 
 import cv2
@@ -26,6 +29,8 @@ CUHK03_NP = dict(
     query=['0002_c1_1.png', '0004_c2_9.png'],
     bounding_box_test=['0002_c2_6.png', '0004_c1_3.png', '0004_c1_4.png'],
 )
+# the Market-1501 image folder of each split
+MARKET_SPLITS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
 # MSMT17 list lines: folder/file label
 MSMT17 = dict(
     train=['0000/0000_000_01_0303morning_0008_0.jpg 0',
@@ -71,3 +76,22 @@ def write_msmt17(root: Path, image_folders=('train', 'test')) -> str:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
     return str(root)
+
+
+def market_as_folders(market: Path, root: Path) -> str:
+    """The Market-1501 images of ``market`` copied into ``<root>/<split>/<person_id>/<name>``
+    (the ``CustomReIDFolders`` layout); the person folder is the name's identity field."""
+    for split, folder in MARKET_SPLITS.items():
+        for path in (market / folder).glob('*.jpg'):
+            person = root / split / path.name.split('_')[0]
+            person.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, person / path.name)
+    return str(root)
+
+
+def add_links_that_lead_nowhere(folder: Path) -> None:
+    """A loop of two links (``loopB.jpg`` → ``loopA`` → ``loopB.jpg``) and a dangling link
+    (``dangling.jpg`` → ``nowhere.jpg``) in ``folder``."""
+    (folder / 'loopB.jpg').symlink_to('loopA')
+    (folder / 'loopA').symlink_to('loopB.jpg')
+    (folder / 'dangling.jpg').symlink_to('nowhere.jpg')
