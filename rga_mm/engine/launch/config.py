@@ -98,12 +98,23 @@ def load_config(path: str | Path) -> Config:
     try:
         cfg = Config.fromfile(path)
     except Exception as error:
-        if 'mmseg' in str(error):  # an ``mmseg::`` base that cannot be resolved
+        # an ``mmseg::`` base that cannot be resolved, a ``custom_imports`` module that
+        # imports mmseg (mmengine re-raises the ImportError with a message of its own)
+        if any('mmseg' in str(cause) for cause in error_chain(error)):
             require_segmentation(f'the config {path}')
         raise
     if mentions_mmseg(cfg.to_dict()):
         require_segmentation(f'the config {path}')
     return cfg
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and the errors it was raised from or while handling, innermost last."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
 
 
 # top-level keys mmengine's Runner reads although no config of ours sets them
