@@ -1,6 +1,7 @@
 """Bad input raises one clear sentence, never a silent broadcast."""
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,7 +52,8 @@ def test_one_int_is_a_square_map_size(module):
             == {name: value.shape for name, value in pair.state_dict().items()})
 
 
-@pytest.mark.parametrize('spatial_size', [0, (4, ), (4, 0), (4.0, 4), 'ab', None])
+@pytest.mark.parametrize('spatial_size', [0, (4, ), (4, 0), (4.0, 4), 'ab', None, True,
+                                          (4, True)])
 @pytest.mark.parametrize('module', [RGA, FCSpatial, RGANeck])
 def test_a_malformed_map_size_is_one_clear_error(module, spatial_size):
     with pytest.raises(ConfigError, match=rf'{module.__name__} spatial_size must be \(h, w\) '
@@ -69,3 +71,72 @@ def test_each_gate_checks_the_map_it_reads(gate):
         getattr(rga, gate)(torch.randn(2, 16, 6, 5))
     with pytest.raises(ConfigError, match='built for 16 channels but the feature map has 8'):
         getattr(rga, gate)(torch.randn(2, 8, 4, 4))
+
+
+@pytest.mark.parametrize('gate_reduction', [0, -2, 2.0])
+def test_a_gate_reduction_that_is_not_a_positive_int_is_one_clear_error(gate_reduction):
+    """0 used to divide by zero and a negative s2 was hidden by W1's width of at least 1."""
+    with pytest.raises(ConfigError, match=rf"^gate_reduction must be a positive int \(s2, the "
+                                          rf"reduction inside the gate's W1; 1 for none\), "
+                                          rf"got {re.escape(repr(gate_reduction))}$"):
+        RGA(64, 8, gate_reduction=gate_reduction)
+
+
+@pytest.mark.parametrize('mode', [None, 1, ('S', 'C')])
+def test_a_mode_that_is_not_a_str_is_one_clear_error(mode):
+    with pytest.raises(ConfigError, match=rf"^RGA mode must be one of \('S', 'C', 'SC', 'CS', "
+                                          rf"'S//C'\), got {re.escape(repr(mode))}$"):
+        RGA(64, 8, mode=mode)
+
+
+@pytest.mark.parametrize('in_channels', [64.0, True, 0, -8, '64', None])
+def test_in_channels_that_are_not_a_positive_int_are_one_clear_error(in_channels):
+    with pytest.raises(ConfigError, match=rf'^RGA in_channels must be a positive int \(the '
+                                          rf'channels of the attended feature map\), got '
+                                          rf'{re.escape(repr(in_channels))}$'):
+        RGA(in_channels, 8)
+
+
+@pytest.mark.parametrize('spatial_size', [np.int64(4), (np.int64(4), np.int32(4)),
+                                          torch.Size([4, 4])])
+@pytest.mark.parametrize('module', [RGA, FCSpatial, RGANeck])
+def test_any_integer_type_is_a_map_size_stored_as_ints(module, spatial_size):
+    built = module(16, spatial_size, reduction=2)
+    size = (built.rga if module is RGANeck else built).spatial_size
+    assert size == (4, 4) and all(type(side) is int for side in size)
+
+
+def test_any_integer_type_is_a_channel_count_stored_as_an_int():
+    rga = RGA(np.int64(16), 4, reduction=2)
+    assert type(rga.in_channels) is int
+    assert rga(torch.randn(2, 16, 4, 4)).shape == (2, 16, 4, 4)
+
+
+@pytest.mark.parametrize('variable_size', [True, False])
+@pytest.mark.parametrize('shape', [(2, 64, 0, 4), (2, 64, 4, 0), (0, 64, 0, 0)])
+def test_a_map_without_positions_is_one_clear_error(shape, variable_size):
+    """Not a padding error from a convolution, nor (at a fixed size) a fix to build RGA
+    for a map with no positions."""
+    rga = RGA(64, 8, variable_size=variable_size)
+    with pytest.raises(ConfigError, match=rf'^RGA received a {shape[2]}×{shape[3]} map: the '
+                                          rf'input image is too small for the downsampling '
+                                          rf'before RGA to leave at least 1×1 positions$'):
+        rga(torch.randn(*shape))
+
+
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('mode', ['SC', 'S//C'])
+@pytest.mark.parametrize(('variable_size', 'size'), [(False, (8, 8)), (True, (8, 8)),
+                                                      (True, (12, 10)), (True, (3, 5))])
+def test_an_empty_batch_gives_an_empty_output(training, mode, variable_size, size):
+    """As a convolution does (detection pipelines feed batches of no boxes): (0, C, H, W)
+    out, and in training a zero gradient for the input and every parameter."""
+    rga = RGA(64, 8, mode=mode, variable_size=variable_size).train(training)
+    x = torch.randn(0, 64, *size, requires_grad=True)
+    out = rga(x)
+    assert out.shape == (0, 64, *size) and out.dtype == x.dtype
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+    for name, param in rga.named_parameters():
+        assert (param.grad is not None and not param.grad.any()) if training else (
+            param.grad is None), name

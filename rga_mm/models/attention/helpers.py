@@ -7,6 +7,8 @@ orders.
 * :func:`built_map_size`: the (h, w) a size-aware module (RGA, FC-S) is built for, from a
   pair or one int for a square map, and :func:`check_map_size`, which refuses a map of
   another size in one sentence;
+* :func:`positive_int`: a width or ratio argument as a plain int, or one sentence saying
+  it must be a positive int (any integer type, never a bool);
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
   FC attentions, refusing a reduction that leaves nothing;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
@@ -14,6 +16,7 @@ orders.
 * :class:`SpatialChannelAttention`: the ``'CS'``, ``'SC'`` and ``'S//C'`` compositions of two
   gates (paper §3.4), which CBAM and FC-S/C use.
 """
+import numbers
 from collections.abc import Sequence
 
 from mmengine.model import BaseModule
@@ -45,14 +48,34 @@ def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str)
                           f'{"×".join(map(str, size))}' + fix.format(built=built, size=size))
 
 
+def is_int(value: object) -> bool:
+    """Whether ``value`` is an integer of any type (``int``, ``numpy.int64``, ...) other
+    than a bool: ``True`` is an int to Python but never a size or a ratio here."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def positive_int(value: object, name: str, meaning: str) -> int:
+    """``value`` as a plain int, or one sentence unless it is an integer >= 1.
+
+    Args:
+        value: the argument as given.
+        name: how the error names it, e.g. ``'RGA in_channels'``.
+        meaning: what it is, in a few words, e.g. ``'the channels of the attended map'``.
+    """
+    if not is_int(value) or value < 1:
+        raise ConfigError(f'{name} must be a positive int ({meaning}), got {value!r}')
+    return int(value)
+
+
 def built_map_size(spatial_size: int | Sequence[int], owner: str) -> tuple[int, int]:
-    """(h, w) from ``spatial_size``: a pair of positive ints, or one for a square map."""
-    size = (spatial_size, spatial_size) if isinstance(spatial_size, int) else spatial_size
+    """(h, w) as plain ints from ``spatial_size``: a pair of positive integers (of any
+    integer type, not bools), or one for a square map."""
+    size = (spatial_size, spatial_size) if is_int(spatial_size) else spatial_size
     if (not isinstance(size, Sequence) or len(size) != 2
-            or not all(isinstance(side, int) and side >= 1 for side in size)):
+            or not all(is_int(side) and side >= 1 for side in size)):
         raise ConfigError(f'{owner} spatial_size must be (h, w) with ints h, w >= 1 (or one '
                           f'int for a square map), got {spatial_size!r}')
-    return tuple(size)
+    return int(size[0]), int(size[1])
 
 
 def reduced_width(width: int, reduction: int, what: str) -> int:

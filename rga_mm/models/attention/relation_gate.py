@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from rga_mm.errors import ConfigError
 from .fused_convs import conv_over_concatenation, conv_weights, shared_input_convs
-from .helpers import reduced_width
+from .helpers import positive_int, reduced_width
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
 
@@ -34,7 +34,7 @@ class RelationGate(BaseModule):
         feature_dim: D, channels of the node map (C for RGA-S, h·w for RGA-C).
         grid_size: (h', w'), the node grid this gate is built for; N = h'·w' nodes.
         reduction: s1; θ, φ, ψ embed D → D // s1 and ϕ embeds 2N → N // s1.
-        gate_reduction: s2; W1 maps 1 + N // s1 → max(1, (1 + N // s1) // s2).
+        gate_reduction: s2, an int >= 1; W1 maps 1 + N // s1 → max(1, (1 + N // s1) // s2).
         use_relation: include ϕ(r_p) in y_p (False is the paper's "w/o Rel.").
         use_appearance: include pool_c(ψ(x_p)) in y_p (False is "w/o Vis.").
         relation_path: ``'factorized'`` (default) or ``'dense'``; equal results.
@@ -58,6 +58,8 @@ class RelationGate(BaseModule):
         if relation_path not in RELATION_PATHS:
             raise ConfigError(f'relation_path must be one of {sorted(RELATION_PATHS)}, '
                               f'got {relation_path!r}')
+        gate_reduction = positive_int(gate_reduction, 'gate_reduction',
+                                      "s2, the reduction inside the gate's W1; 1 for none")
         self.grid_size = tuple(grid_size)
         self.num_nodes = self.grid_size[0] * self.grid_size[1]
         self.relation_path = relation_path

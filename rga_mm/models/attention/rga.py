@@ -27,7 +27,7 @@ from torch import Tensor
 
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import built_map_size, check_feature_map, check_map_size
+from .helpers import built_map_size, check_feature_map, check_map_size, positive_int
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
@@ -49,13 +49,13 @@ class RGA(BaseModule):
     """Relation-Aware Global Attention for a (B, C, H, W) feature map; output has its shape.
 
     Args:
-        in_channels: C.
+        in_channels: C, a positive int.
         spatial_size: (h, w), the map size the module is built for (N = h·w); one int
-            for a square map.
+            for a square map. Any integer type (``numpy.int64`` too), stored as ints.
         mode: one of ``'S'``, ``'C'``, ``'SC'``, ``'CS'``, ``'S//C'`` (see module docstring).
         reduction: s1, embedding reduction of θ, φ, ψ and ϕ (official ``cha_ratio`` and
             ``spa_ratio``).
-        gate_reduction: s2, reduction inside W1 (official ``down_ratio``).
+        gate_reduction: s2, reduction inside W1 (official ``down_ratio``), an int >= 1.
         use_relation: False gives the paper's "w/o Rel." ablation.
         use_appearance: False gives the paper's "w/o Vis." ablation.
         relation_path: ``'factorized'`` (default, never forms the N×N relation matrix) or
@@ -79,9 +79,11 @@ class RGA(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
-        mode = mode.upper()
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode.upper() not in MODES:
             raise ConfigError(f'RGA mode must be one of {MODES}, got {mode!r}')
+        mode = mode.upper()
+        in_channels = positive_int(in_channels, 'RGA in_channels',
+                                   'the channels of the attended feature map')
         self.in_channels = in_channels
         self.spatial_size = built_map_size(spatial_size, 'RGA')
         self.mode = mode
@@ -130,14 +132,20 @@ class RGA(BaseModule):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA')
+        if min(x.shape[-2:]) < 1:
+            raise ConfigError(f'RGA received a {x.shape[-2]}×{x.shape[-1]} map: the input '
+                              f'image is too small for the downsampling before RGA to leave '
+                              f'at least 1×1 positions')
         if not self.variable_size:
             check_map_size(x, self.spatial_size, 'RGA', '; build it with spatial_size={size} '
                            'or set variable_size=True to pool onto the {built} reference grid')
 
     def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape. ``x`` is checked
-        once: a gated map has its shape."""
+        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape (also for B = 0).
+        ``x`` is checked once: a gated map has its shape."""
         self.check_input(x)
+        if x.shape[0] == 0:
+            return self._empty_batch_output(x)
         if self.mode == 'S//C':  # both gates read x
             spatial, channel = self._spatial_attention(x), self._channel_attention(x)
             return _apply_gate(x * spatial, channel, owned=True)
@@ -145,6 +153,22 @@ class RGA(BaseModule):
         for branch in self.mode:  # 'S', 'C', 'SC' or 'CS': each gate reads the map gated so far
             attention = self._spatial_attention if branch == 'S' else self._channel_attention
             out = _apply_gate(out, attention(out), owned=out is not x)
+        return out
+
+    def _empty_batch_output(self, x: Tensor) -> Tensor:
+        """The output of a batch of no images, (0, C, H, W), as a convolution gives it.
+
+        The gates are not computed: the channel nodes of no images cannot be laid out (a
+        reshape of no elements), pooling onto the reference grid refuses an empty map, and
+        torch's BatchNorm learns nothing from an empty batch (it takes one in training and
+        leaves its running statistics as they are). In training the output still depends
+        on every parameter (through a zero), so that each gets a zero gradient, as from a
+        convolution over an empty batch, and a distributed reducer waiting for every
+        parameter's gradient is not left waiting.
+        """
+        out = x.clone()
+        if self.training:
+            out = out + sum(param.view(-1)[0] for param in self.parameters()) * 0.0
         return out
 
 
