@@ -30,6 +30,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader
 from torch import nn
 
+from rga_mm.models.backbones.stage_attention import as_model_reads
+
 # the two ways to load a checkpoint partially: the tools' option and the API's argument
 PARTIAL_HINT = ('if it is meant to fill only part of the model, pass --partial-load to a '
                 'command-line tool, or strict=False to rga_mm.apis.init_model, get_model or '
@@ -226,7 +228,9 @@ def check_checkpoint_fits(model: nn.Module, state_dict: dict, path: str = 'check
     """With ``strict``, refuse a state dict whose tensor shapes or names differ from the
     model's; without, accept any state dict that fills at least one of the model's tensors
     (mmengine's ``load_state_dict(strict=False)`` then loads the tensors whose names and
-    shapes match and logs the others)."""
+    shapes match and logs the others). Names are compared as the model reads them on
+    loading (a plain model's checkpoint fills a StageAttentionBackbone's ``backbone.``)."""
+    state_dict = as_model_reads(model, state_dict)
     if strict:
         check_checkpoint_shapes(model, state_dict, path)
         check_checkpoint_keys(model, state_dict, path)

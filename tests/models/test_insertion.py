@@ -45,10 +45,37 @@ def test_backbone_parameter_names_are_untouched():
             if n.startswith('attentions.')} == {'layer1', 'layer3'}
 
 
-def test_unknown_stage_names_the_stage():
-    with pytest.raises(KeyError, match=r"no stage named \['layer9'\]"):
+RESNET18_TOP_LEVEL = "['conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4']"
+
+
+def test_an_unknown_stage_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError) as error:
         MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
                           attentions=dict(layer9=STAGE_RGA['layer1'])))
+    assert str(error.value) == (f"ResNet has no stage named ['layer9']; its top-level "
+                                f"submodules are {RESNET18_TOP_LEVEL}")
+
+
+def test_an_empty_stage_name_is_a_config_error():
+    """'' is the backbone itself among its named modules, not a stage."""
+    with pytest.raises(ConfigError) as error:
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                          attentions={'': STAGE_RGA['layer1']}))
+    assert str(error.value) == (
+        f"StageAttentionBackbone attentions key '' names the whole ResNet, not a stage: use a "
+        f"dotted submodule path, e.g. one of its top-level submodules {RESNET18_TOP_LEVEL}")
+
+
+def test_an_attention_refusing_its_config_at_build_time_names_the_stage():
+    """RGA's refusal (a reduction of 8 for a 2×2 map's 4 positions) gets the prefix of the
+    forward-time errors."""
+    with pytest.raises(ConfigError) as error:
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18, attentions={
+            'layer4': dict(type='rga_mm.RGA', in_channels=512, spatial_size=2)}))
+    refusal = error.value.__cause__
+    assert isinstance(refusal, ValueError) and 'reduction ratio 8' in str(refusal)
+    assert str(error.value) == (
+        f"StageAttentionBackbone stage 'layer4' (attentions['layer4']): {refusal}")
 
 
 class StageNamesThatMeet(torch.nn.Module):

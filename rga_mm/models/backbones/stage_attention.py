@@ -4,9 +4,10 @@ The paper puts RGA after whole residual stages (re-ID: after ``layer1``..``layer
 ResNet-50; CIFAR: after the first stage or dense block). mmcv's ``plugins`` only reach
 positions *inside* a bottleneck, so this wrapper adds what no OpenMMLab component offers:
 it builds any backbone from the registries and attaches an attention module to the output of
-each named submodule with a forward hook. The backbone's own parameter names stay untouched
-(ImageNet checkpoints load through its ``init_cfg`` as usual) and the attentions live under
-``attentions.<stage name>``.
+each named submodule with a forward hook. The backbone's parameters live under ``backbone.``
+and the attentions under ``attentions.<stage name>``; a checkpoint of the plain model (a stock
+classifier's ``backbone.conv1.weight``, a bare backbone's ``conv1.weight``) loads into the
+wrapped backbone all the same, leaving only the attentions missing.
 
 Example::
 
@@ -17,6 +18,7 @@ Example::
             layer1=dict(type='rga_mm.RGA', in_channels=256, spatial_size=(64, 32)),
             layer4=dict(type='rga_mm.RGA', in_channels=2048, spatial_size=(16, 8))))
 """
+from collections.abc import Iterable, MutableMapping
 from functools import partial
 from typing import Any
 
@@ -32,6 +34,12 @@ def _describe(output: Any) -> str:
     if isinstance(output, Tensor):
         return f'a {output.dim()}-D tensor of shape {tuple(output.shape)}'
     return f'a {type(output).__name__}'
+
+
+def _in_stage(stage: str, error: ValueError) -> ConfigError:
+    """An attention's refusal, prefixed with the stage and its ``attentions`` key."""
+    return ConfigError(f'StageAttentionBackbone stage {stage!r} (attentions[{stage!r}]): '
+                       f'{error}')
 
 
 def _check_stage_output(output: Any, backbone: str, stage: str) -> None:
@@ -61,8 +69,51 @@ def _attend_output(attention: nn.Module, backbone: str, stage: str, module: nn.M
     try:
         return attention(output)
     except ValueError as error:
-        raise ConfigError(f'StageAttentionBackbone stage {stage!r} '
-                          f'(attentions[{stage!r}]): {error}') from error
+        raise _in_stage(stage, error) from error
+
+
+def _nest_backbone_keys(state_dict: MutableMapping[str, Any], prefix: str,
+                        backbone_keys: Iterable[str]) -> None:
+    """Rename a plain model's backbone keys ``<prefix>X`` to the wrapper's
+    ``<prefix>backbone.X``, in place, for each key X of the wrapped backbone's state.
+
+    A state dict already in the wrapper's layout (holding any ``<prefix>backbone.X``) is left
+    untouched, so rga_mm's own checkpoints load exactly as saved.
+    """
+    backbone_keys = list(backbone_keys)
+    if any(f'{prefix}backbone.{key}' in state_dict for key in backbone_keys):
+        return
+    for key in backbone_keys:
+        if prefix + key in state_dict:
+            state_dict[f'{prefix}backbone.{key}'] = state_dict.pop(prefix + key)
+
+
+def _build_attention(cfg: dict, stage: str) -> nn.Module:
+    """Build ``attentions[stage]``; a refusal of its settings is prefixed with the stage.
+
+    Raises:
+        ConfigError: the attention refuses its config (e.g. a ``reduction`` larger than its
+            map's positions); the message names the stage and the ``attentions`` key.
+    """
+    try:
+        return MODELS.build(cfg)
+    except ValueError as error:
+        raise _in_stage(stage, error) from error
+
+
+def _check_stage_names(backbone: nn.Module, names: Iterable[str]) -> None:
+    """Raise a ConfigError unless every name is a dotted submodule path of ``backbone``."""
+    names = list(names)
+    top_level = [name for name, _ in backbone.named_children()]
+    if '' in names:
+        raise ConfigError(
+            f"StageAttentionBackbone attentions key '' names the whole "
+            f'{type(backbone).__name__}, not a stage: use a dotted submodule path, e.g. one of '
+            f'its top-level submodules {top_level}')
+    unknown = sorted(set(names) - {name for name, _ in backbone.named_modules()})
+    if unknown:
+        raise ConfigError(f'{type(backbone).__name__} has no stage named {unknown}; '
+                          f'its top-level submodules are {top_level}')
 
 
 @MODELS.register_module()
@@ -78,29 +129,52 @@ class StageAttentionBackbone(BaseModule):
             the stage, as does an attention that refuses the map (a wrong
             ``in_channels``). The module is ``attentions.<stage name>`` with dots as
             underscores (``attentions.stages_0``), so two names that differ only there
-            are refused.
+            are refused. An unknown or empty stage name, or an attention that refuses its
+            config, raises a ``ConfigError`` naming the stage at build time.
+
+    A state dict with the wrapped backbone's keys one level up (``<prefix>conv1.weight``
+    where this module has ``<prefix>backbone.conv1.weight``: a plain classifier's or a bare
+    backbone's checkpoint) loads into ``backbone``; one in this module's own layout loads
+    unchanged.
     """
 
     def __init__(self, backbone: dict, attentions: dict[str, dict],
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         self.backbone = MODELS.build(backbone)
+        _check_stage_names(self.backbone, attentions)
         stages = dict(self.backbone.named_modules())
-        unknown = sorted(set(attentions) - set(stages))
-        if unknown:
-            top_level = [name for name, _ in self.backbone.named_children()]
-            raise KeyError(f'{type(self.backbone).__name__} has no stage named {unknown}; '
-                           f'its top-level submodules are {top_level}')
         keys = [name.replace('.', '_') for name in attentions]
         if len(set(keys)) < len(keys):
             raise KeyError(f'stage names {sorted(attentions)} give the same attention module '
                            f'name once dots become underscores; attend each stage once')
         self.attentions = nn.ModuleDict(
-            {key: MODELS.build(cfg) for key, cfg in zip(keys, attentions.values())})
+            {key: _build_attention(cfg, name)
+             for key, (name, cfg) in zip(keys, attentions.items())})
         for name, key in zip(attentions, keys):
             stages[name].register_forward_hook(partial(
                 _attend_output, self.attentions[key], type(self.backbone).__name__, name))
 
+    def _load_from_state_dict(self, state_dict: MutableMapping[str, Any], prefix: str,
+                              *args, **kwargs) -> None:
+        """Move a plain model's backbone keys under ``backbone.``, then load as torch does
+        (mmengine's ``load_checkpoint``, ``init_cfg`` Pretrained and ``load_from`` all come
+        through here, as does ``load_state_dict``)."""
+        _nest_backbone_keys(state_dict, prefix, self.backbone.state_dict().keys())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, *args, **kwargs) -> Any:
         """Run the backbone; every configured stage's output passes through its attention."""
         return self.backbone(*args, **kwargs)
+
+
+def as_model_reads(model: nn.Module, state_dict: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``state_dict`` with the keys as ``model`` reads them on loading: a plain
+    model's backbone keys moved under each StageAttentionBackbone's ``backbone.``, for
+    comparing a checkpoint's names with ``model.state_dict()`` before loading it."""
+    state_dict = dict(state_dict)
+    for name, module in model.named_modules():  # outer modules first, as loading goes
+        if isinstance(module, StageAttentionBackbone):
+            prefix = f'{name}.' if name else ''
+            _nest_backbone_keys(state_dict, prefix, module.backbone.state_dict().keys())
+    return state_dict
