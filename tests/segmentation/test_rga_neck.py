@@ -1,4 +1,5 @@
 """The RGA neck of paper §4.2: x → cat([x, RGA-SC(x)]) on the last backbone map."""
+import numpy as np
 import pytest
 import torch
 
@@ -113,3 +114,11 @@ def test_bad_in_index_and_bad_in_channels():
         RGANeck(16, (5, 5), in_index=-4)(_maps())
     with pytest.raises(ValueError, match='positive int'):
         RGANeck([16], (5, 5))
+
+
+def test_in_channels_of_any_integer_type_are_stored_as_an_int():
+    neck = RGANeck(np.int64(16), (5, 5))
+    assert type(neck.in_channels) is int and neck.in_channels == 16
+    with pytest.raises(ConfigError, match=r'^RGANeck in_channels must be a positive int \(the '
+                                          r'channels of the attended backbone map\), got True$'):
+        RGANeck(True, (5, 5))

@@ -71,6 +71,40 @@ def test_moving_the_neck_to_another_map_names_the_head_that_reads_it(tiny):
     assert _forward(fixed).shape == (1, 19, 8, 8)  # mode tensor: the stride-8 logits
 
 
+UPERNET_WITH_RGA = """\
+_base_ = ['mmseg::upernet/upernet_r18_4xb2-40k_cityscapes-512x1024.py']
+custom_imports = dict(imports=['rga_mm'], allow_failed_imports=False)
+model = dict(neck=dict(type='rga_mm.RGANeck', in_channels=512, spatial_size=(8, 8)))
+"""
+# CPU-sized: no pretrained download, plain BN, narrow heads
+SMALL_UPERNET = {'model.pretrained': None, 'model.backbone.norm_cfg.type': 'BN',
+                 'model.decode_head.norm_cfg.type': 'BN', 'model.decode_head.channels': 16,
+                 'model.auxiliary_head.norm_cfg.type': 'BN',
+                 'model.auxiliary_head.channels': 8}
+
+
+def test_a_head_reading_several_maps_names_the_position_of_the_attended_one(tmp_path):
+    """UPerHead reads all four ResNet-18 maps (in_channels [64, 128, 256, 512]); the neck
+    doubles the last, so position 3 must take 1024."""
+    config = tmp_path / 'upernet_r18_rga-sc.py'
+    config.write_text(UPERNET_WITH_RGA)
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(str(config))
+    model = _build_model(cfg.copy(), **SMALL_UPERNET)
+    with pytest.raises(ConfigError) as error:
+        check_heads_fit_neck(model)
+    assert str(error.value) == (
+        'model.decode_head.in_channels[3]=512 but the map it reads (in_index[3]=3) is the one '
+        'RGANeck attends and concatenates with its attention (2 × model.neck.in_channels='
+        '512): set model.decode_head.in_channels[3]=1024')
+    with pytest.raises(RuntimeError, match='expected input.* to have 512 channels'):
+        _forward(model)  # what the check saves the user from: a convolution's shape error
+    fixed = _build_model(cfg.copy(), **SMALL_UPERNET,
+                         **{'model.decode_head.in_channels': [64, 128, 256, 1024]})
+    check_heads_fit_neck(fixed)
+    assert _forward(fixed).shape == (1, 19, 16, 16)  # mode tensor: the stride-4 logits
+
+
 def test_init_model_and_the_tools_check_the_heads(tiny, tmp_path):
     cfg = tiny[1]
     wide = {'model.decode_head.in_channels': 2048}

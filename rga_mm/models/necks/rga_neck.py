@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from ..attention import RGA
-from ..attention.helpers import built_map_size
+from ..attention.helpers import built_map_size, positive_int
 
 
 @MODELS.register_module()
@@ -43,9 +43,8 @@ class RGANeck(BaseModule):
                  init_cfg: dict | None = None,
                  **rga_options) -> None:
         super().__init__(init_cfg)
-        if not isinstance(in_channels, int) or in_channels < 1:
-            raise ConfigError(f'RGANeck in_channels must be a positive int (the channels of '
-                              f'the attended backbone map), got {in_channels!r}')
+        in_channels = positive_int(in_channels, 'RGANeck in_channels',
+                                   'the channels of the attended backbone map')
         height, width = built_map_size(spatial_size, 'RGANeck')
         reduction = rga_options.get('reduction', 8)
         if height * width < reduction:
@@ -110,7 +109,9 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
     """Raise a ConfigError unless every head of ``segmentor`` (``decode_head``,
     ``auxiliary_head``, either a ModuleList of heads) that reads the map its RGANeck attends
     takes that map's 2·C channels; without it the first forward ends in a convolution's
-    shape error inside mmseg. Heads reading other maps, or several maps, are left to mmseg.
+    shape error inside mmseg. A head reading several maps (a list ``in_index`` with a list
+    ``in_channels``, as UPerHead's) is checked at the position of that map; heads reading
+    other maps, or concatenating several into one ``in_channels``, are left to mmseg.
 
     A module does not know the segmentor it sits in, so the tools call this on the model
     they build (and :func:`rga_mm.apis.init_model` on the model it returns).
@@ -120,16 +121,30 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
         return
     num_maps = len(getattr(getattr(segmentor, 'backbone', None), 'out_indices', ()))
     for key, head in _heads(segmentor):
-        in_index, channels = getattr(head, 'in_index', None), getattr(head, 'in_channels', None)
-        if not isinstance(in_index, int) or not isinstance(channels, int):
-            continue
-        if not _same_map(in_index, neck.in_index, num_maps) or channels == 2 * neck.in_channels:
-            continue
-        raise ConfigError(
-            f'{key}.in_channels={channels} but the map it reads (in_index={in_index}) is the '
-            f'one RGANeck attends and concatenates with its attention (2 × '
-            f'model.neck.in_channels={neck.in_channels}): set '
-            f'{key}.in_channels={2 * neck.in_channels}')
+        for channels_key, channels, index_key, index in _maps_read(key, head):
+            if channels == 2 * neck.in_channels or not _same_map(index, neck.in_index,
+                                                                   num_maps):
+                continue
+            raise ConfigError(
+                f'{channels_key}={channels} but the map it reads ({index_key}={index}) is the '
+                f'one RGANeck attends and concatenates with its attention (2 × '
+                f'model.neck.in_channels={neck.in_channels}): set '
+                f'{channels_key}={2 * neck.in_channels}')
+
+
+def _maps_read(key: str, head: nn.Module) -> list[tuple[str, int, str, int]]:
+    """(in_channels key, channels, in_index key, map index) for each map ``head`` reads
+    with its own channel count: one for an int ``in_index``, one per position for list
+    ``in_index`` and ``in_channels`` (``model.decode_head.in_channels[3]``), none otherwise."""
+    in_index, channels = getattr(head, 'in_index', None), getattr(head, 'in_channels', None)
+    if isinstance(in_index, int) and isinstance(channels, int):
+        return [(f'{key}.in_channels', channels, 'in_index', in_index)]
+    if not (isinstance(in_index, (list, tuple)) and isinstance(channels, (list, tuple))
+            and len(in_index) == len(channels)):
+        return []
+    return [(f'{key}.in_channels[{position}]', width, f'in_index[{position}]', index)
+            for position, (index, width) in enumerate(zip(in_index, channels))
+            if isinstance(index, int) and isinstance(width, int)]
 
 
 def _heads(segmentor: nn.Module) -> list[tuple[str, nn.Module]]:
