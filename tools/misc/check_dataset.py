@@ -1,5 +1,7 @@
-"""Read every image and label map of a config's datasets once and list those that cannot be
-read or, for label maps, cannot be trained on.
+"""Read every image and label map of a config's datasets once and list the unreadable ones.
+
+Label maps that cannot be trained on (another size than their image, values outside the
+classes) are listed too.
 
     python tools/misc/check_dataset.py CONFIG [--nproc N] [--cfg-options k=v ...]
 
