@@ -78,6 +78,20 @@ def test_an_attention_refusing_its_config_at_build_time_names_the_stage():
         f"StageAttentionBackbone stage 'layer4' (attentions['layer4']): {refusal}")
 
 
+@pytest.mark.parametrize('attention, message', [
+    (dict(type='rga_mm.RGAA', in_channels=512, spatial_size=2),
+     'rga_mm.RGAA is not in the rga_mm::model registry'),
+    (dict(type='rga_mm.RGA', in_channel=512, spatial_size=2),
+     "RGA.__init__() got an unexpected keyword argument 'in_channel'"),
+])
+def test_an_unknown_attention_type_or_argument_names_the_stage(attention, message):
+    with pytest.raises(ConfigError) as error:
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                          attentions={'layer4': attention}))
+    assert str(error.value).startswith(
+        f"StageAttentionBackbone stage 'layer4' (attentions['layer4']): {message}")
+
+
 class StageNamesThatMeet(torch.nn.Module):
     """A backbone with submodules ``stages.0`` and ``stages_0``."""
 

@@ -1,4 +1,6 @@
 """The RGA neck of paper §4.2: x → cat([x, RGA-SC(x)]) on the last backbone map."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +124,12 @@ def test_in_channels_of_any_integer_type_are_stored_as_an_int():
     with pytest.raises(ConfigError, match=r'^RGANeck in_channels must be a positive int \(the '
                                           r'channels of the attended backbone map\), got True$'):
         RGANeck(True, (5, 5))
+
+
+def test_an_option_rga_does_not_take_is_named_with_the_closest_one():
+    with pytest.raises(ConfigError, match=re.escape(
+            "RGANeck does not take ['varaible_size']; varaible_size: did you mean "
+            "variable_size? (it takes ['in_channels', 'spatial_size', 'in_index', "
+            "'variable_size', 'init_cfg'] and RGA's ['mode', 'reduction'")):
+        RGANeck(16, (5, 5), varaible_size=True)
+    assert RGANeck(16, (5, 5), reduction=4, mode='S').rga.mode == 'S'  # RGA's own options pass

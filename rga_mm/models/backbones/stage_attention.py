@@ -36,10 +36,12 @@ def _describe(output: Any) -> str:
     return f'a {type(output).__name__}'
 
 
-def _in_stage(stage: str, error: ValueError) -> ConfigError:
-    """An attention's refusal, prefixed with the stage and its ``attentions`` key."""
+def _in_stage(stage: str, error: Exception) -> ConfigError:
+    """An attention's refusal, prefixed with the stage and its ``attentions`` key (a
+    KeyError's message without the quotes ``str`` puts around it)."""
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
     return ConfigError(f'StageAttentionBackbone stage {stage!r} (attentions[{stage!r}]): '
-                       f'{error}')
+                       f'{message}')
 
 
 def _check_stage_output(output: Any, backbone: str, stage: str) -> None:
@@ -93,11 +95,12 @@ def _build_attention(cfg: dict, stage: str) -> nn.Module:
 
     Raises:
         ConfigError: the attention refuses its config (e.g. a ``reduction`` larger than its
-            map's positions); the message names the stage and the ``attentions`` key.
+            map's positions), its type is not registered (KeyError) or it takes no such
+            argument (TypeError); the message names the stage and the ``attentions`` key.
     """
     try:
         return MODELS.build(cfg)
-    except ValueError as error:
+    except (ValueError, KeyError, TypeError) as error:
         raise _in_stage(stage, error) from error
 
 

@@ -6,6 +6,8 @@ decode head reads 2·C channels. The neck is built for one ``spatial_size`` and,
 accepts maps of any other size through RGA's RoIAlign reference grid (paper §4.2): training
 crops (769×769 → a 97×97 map) and whole-image testing (1024×2048 → 128×256) use one module.
 """
+import difflib
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -53,6 +55,7 @@ class RGANeck(BaseModule):
                 f'positions, fewer than reduction={reduction}: the relation embedding '
                 f'(N → N/{reduction}) would have no channel; build a grid with h·w ≥ '
                 f'{reduction}')
+        check_rga_options(rga_options)
         self.in_channels = in_channels
         self.in_index = in_index
         self.rga = RGA(in_channels, (height, width), variable_size=variable_size,
@@ -100,6 +103,22 @@ class RGANeck(BaseModule):
         outputs = list(inputs) if not isinstance(inputs, Tensor) else [inputs]
         outputs[self.in_index] = torch.cat([x, self.rga(x)], dim=1)
         return tuple(outputs)
+
+
+def check_rga_options(rga_options: dict) -> None:
+    """Raise a ConfigError naming the options RGANeck passes on to RGA that RGA does not take
+    (a misspelt ``variable_size`` would otherwise be reported by ``RGA.__init__``), with the
+    closest option for each."""
+    known = [name for name in inspect.signature(RGA).parameters
+             if name not in ('in_channels', 'spatial_size', 'variable_size', 'init_cfg')]
+    unknown = sorted(set(rga_options) - set(known))
+    if unknown:
+        own = ['in_channels', 'spatial_size', 'in_index', 'variable_size', 'init_cfg']
+        guesses = [difflib.get_close_matches(name, own + known, n=1) for name in unknown]
+        hints = ''.join(f'; {name}: did you mean {guess[0]}?'
+                        for name, guess in zip(unknown, guesses) if guess)
+        raise ConfigError(f'RGANeck does not take {unknown}{hints} (it takes {own} and RGA\'s '
+                          f'{known})')
 
 
 HEAD_NAMES = ('decode_head', 'auxiliary_head')
