@@ -83,6 +83,7 @@ from rga_mm.evaluation.functional import (
     distance_topk,
     gallery_topk,
     k_reciprocal_rerank_chunks,
+    with_progress,
 )
 from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.visualization import RankedListVisualizer, unique_stems
@@ -270,7 +271,8 @@ def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank
     if not rerank:
         return gallery_topk(query, gallery, k, metric, *(labels or ()))
     distances, indices = [], []
-    for rows, reranked in k_reciprocal_rerank_chunks(query, gallery, metric):
+    for rows, reranked in with_progress(k_reciprocal_rerank_chunks(query, gallery, metric),
+                                        len(query), print):
         chunk_labels = () if labels is None else (labels[0][rows], labels[1], labels[2][rows],
                                                    labels[3])
         chunk_distances, chunk_indices = distance_topk(reranked, k, *chunk_labels)

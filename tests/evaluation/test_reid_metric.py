@@ -1,7 +1,10 @@
 """ReIDMetric: the mmengine shell around pairwise_distance, re-ranking and rank_metrics."""
+import logging
+
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmpretrain.structures import DataSample
 
 from rga_mm.datasets import DatasetError
@@ -249,3 +252,31 @@ def test_switches_take_true_or_false_only(option, value, shown):
 def test_switches_accept_bools_of_python_and_numpy():
     metric = ReIDMetric(rerank=np.bool_(True), aqe=False, exclude_same_camera=True)
     assert metric.rerank and not metric.aqe and metric.exclude_same_camera
+
+
+class _Lines(logging.Handler):
+    """The messages logged to the logger it is added to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_rerank_logs_its_start_and_end_to_the_current_logger():
+    """Re-ranking at MSMT17's size takes minutes after the test loop's last progress line."""
+    samples = random_samples(4)
+    logger, lines = MMLogger.get_current_instance(), _Lines()
+    logger.addHandler(lines)
+    try:
+        metric = ReIDMetric(rerank=True)
+        metric.process(None, [s.to_dict() for s in samples])
+        metric.evaluate(size=len(samples))
+    finally:
+        logger.removeHandler(lines)
+    num_query = sum(bool(s.is_query) for s in samples)
+    assert lines.lines[0] == (f're-ranking {num_query} queries (k-reciprocal neighbours of '
+                              f'every query and gallery image first)')
+    assert lines.lines[-1].startswith(f're-ranked {num_query} queries in ')

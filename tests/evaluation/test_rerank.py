@@ -1,6 +1,7 @@
 """k-reciprocal re-ranking against the definitions of Zhong et al. (CVPR 2017), written
 plainly with one loop per probe, on the dense (Q + G)² matrix; the implementation must give
 the same distances from the embeddings, a chunk of queries at a time, without that matrix."""
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from rga_mm.evaluation.functional import (
     k_reciprocal_rerank_chunks,
     pairwise_distance,
     rank_metrics,
+    with_progress,
 )
 from rga_mm.testing import TensorMemoryTracker, load_script
 
@@ -218,3 +220,19 @@ def test_the_benchmark_runs_at_a_toy_size(capsys):
     assert (int(num_query), int(num_gallery)) == (34, 160) and float(seconds) > 0
     scores = [float(value) for value in mean_ap.split('→') + rank1.split('→')]
     assert all(0 < score <= 100 for score in scores)
+
+
+def test_progress_is_told_at_the_start_every_tenth_and_at_the_end():
+    """25 queries in chunks of 4: the tenths are crossed at 4 (1/10), 8 (3/10), 12, 16, 20
+    and 24 queries; the last chunk gets the closing line alone."""
+    chunks = [(slice(start, min(start + 4, 25)), np.zeros((min(4, 25 - start), 3)))
+              for start in range(0, 25, 4)]
+    told = []
+    passed = list(with_progress(iter(chunks), 25, told.append))
+    assert passed == chunks
+    assert told[0] == ('re-ranking 25 queries (k-reciprocal neighbours of every query and '
+                       'gallery image first)')
+    assert [line.split(' in ')[0] for line in told[1:]] == [
+        f're-ranked {done} of 25 queries' for done in (4, 8, 12, 16, 20, 24)] + [
+        're-ranked 25 queries']
+    assert all(re.fullmatch(r'.* in \d+ s', line) for line in told[1:])

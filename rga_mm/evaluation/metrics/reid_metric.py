@@ -1,10 +1,12 @@
 """The re-ID metric of the mmengine evaluator: gathers embeddings, ranks the gallery."""
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
 from rga_mm.errors import ConfigError, DatasetError
@@ -15,6 +17,7 @@ from ..functional import (
     average_query_expansion,
     k_reciprocal_rerank_chunks,
     pairwise_distance,
+    with_progress,
 )
 from ..functional.distance import DISTANCES
 from ..functional.rerank import DEFAULT_MAX_MEMORY_BYTES
@@ -210,8 +213,9 @@ class ReIDMetric(BaseMetric):
         if self.aqe:
             query = average_query_expansion(query, gallery, **self.aqe_args)
         if self.rerank:
-            return k_reciprocal_rerank_chunks(query, gallery, self.distance,
-                                              **self.rerank_args)
+            return with_progress(k_reciprocal_rerank_chunks(query, gallery, self.distance,
+                                                            **self.rerank_args),
+                                 len(query), partial(print_log, logger='current'))
         step = max(1, self.max_memory_bytes // (4 * gallery.shape[0]))
         return ((slice(start, start + step),
                  pairwise_distance(query[start:start + step], gallery, self.distance).numpy())
