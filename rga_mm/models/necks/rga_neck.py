@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 from mmengine.model import BaseModule
-from torch import Tensor, nn
+from torch import Tensor
 
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
@@ -119,68 +119,3 @@ def check_rga_options(rga_options: dict) -> None:
                         for name, guess in zip(unknown, guesses) if guess)
         raise ConfigError(f'RGANeck does not take {unknown}{hints} (it takes {own} and RGA\'s '
                           f'{known})')
-
-
-HEAD_NAMES = ('decode_head', 'auxiliary_head')
-
-
-def check_heads_fit_neck(segmentor: nn.Module) -> None:
-    """Raise a ConfigError unless every head of ``segmentor`` (``decode_head``,
-    ``auxiliary_head``, either a ModuleList of heads) that reads the map its RGANeck attends
-    takes that map's 2·C channels; without it the first forward ends in a convolution's
-    shape error inside mmseg. A head reading several maps (a list ``in_index`` with a list
-    ``in_channels``, as UPerHead's) is checked at the position of that map; heads reading
-    other maps, or concatenating several into one ``in_channels``, are left to mmseg.
-
-    A module does not know the segmentor it sits in, so the tools call this on the model
-    they build (and :func:`rga_mm.apis.init_model` on the model it returns).
-    """
-    neck = getattr(segmentor, 'neck', None)
-    if not isinstance(neck, RGANeck):
-        return
-    num_maps = len(getattr(getattr(segmentor, 'backbone', None), 'out_indices', ()))
-    for key, head in _heads(segmentor):
-        for channels_key, channels, index_key, index in _maps_read(key, head):
-            if channels == 2 * neck.in_channels or not _same_map(index, neck.in_index,
-                                                                   num_maps):
-                continue
-            raise ConfigError(
-                f'{channels_key}={channels} but the map it reads ({index_key}={index}) is the '
-                f'one RGANeck attends and concatenates with its attention (2 × '
-                f'model.neck.in_channels={neck.in_channels}): set '
-                f'{channels_key}={2 * neck.in_channels}')
-
-
-def _maps_read(key: str, head: nn.Module) -> list[tuple[str, int, str, int]]:
-    """(in_channels key, channels, in_index key, map index) for each map ``head`` reads
-    with its own channel count: one for an int ``in_index``, one per position for list
-    ``in_index`` and ``in_channels`` (``model.decode_head.in_channels[3]``), none otherwise."""
-    in_index, channels = getattr(head, 'in_index', None), getattr(head, 'in_channels', None)
-    if isinstance(in_index, int) and isinstance(channels, int):
-        return [(f'{key}.in_channels', channels, 'in_index', in_index)]
-    if not (isinstance(in_index, (list, tuple)) and isinstance(channels, (list, tuple))
-            and len(in_index) == len(channels)):
-        return []
-    return [(f'{key}.in_channels[{position}]', width, f'in_index[{position}]', index)
-            for position, (index, width) in enumerate(zip(in_index, channels))
-            if isinstance(index, int) and isinstance(width, int)]
-
-
-def _heads(segmentor: nn.Module) -> list[tuple[str, nn.Module]]:
-    """(config key, head) for each head of ``segmentor``."""
-    heads = []
-    for name in HEAD_NAMES:
-        head = getattr(segmentor, name, None)
-        if isinstance(head, nn.ModuleList):
-            heads += [(f'model.{name}[{position}]', item) for position, item in enumerate(head)]
-        elif isinstance(head, nn.Module):
-            heads.append((f'model.{name}', head))
-    return heads
-
-
-def _same_map(index: int, other: int, num_maps: int) -> bool:
-    """Whether two indices into the backbone's ``num_maps`` maps (0 when unknown: then only
-    equal indices count) name the same map."""
-    if num_maps and -num_maps <= min(index, other) and max(index, other) < num_maps:
-        return index % num_maps == other % num_maps
-    return index == other
