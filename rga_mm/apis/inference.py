@@ -11,7 +11,7 @@ from torch import nn
 from rga_mm.engine.launch import load_config, merge_cfg_options
 from rga_mm.models.necks import check_heads_fit_neck
 from rga_mm.registry import MODELS
-from .checkpoints import check_checkpoint_fits, load_state_dict_file
+from .checkpoints import check_checkpoint_fits, read_checkpoint, state_dict_of
 
 
 def as_config(config: str | Path | Config) -> Config:
@@ -58,7 +58,9 @@ def init_model(config: str | Path | Config,
 
     Checkpoints are read with ``torch.load(weights_only=True)``: weights from elsewhere
     cannot run pickled code. The returned model is in eval mode on ``device`` and carries
-    the config as ``model.cfg``.
+    the config as ``model.cfg`` and, where the checkpoint's ``meta`` has it (as the
+    Runner's checkpoints do), the ``dataset_meta`` (classes, palette) that mmseg's and
+    mmpretrain's visualisation helpers read, as their own ``init_model`` sets it.
 
     Args:
         config: a config file path or a loaded :class:`mmengine.Config`.
@@ -79,8 +81,12 @@ def init_model(config: str | Path | Config,
     model = MODELS.build(config.model)
     check_heads_fit_neck(model)
     if checkpoint is not None:
-        state_dict = load_state_dict_file(checkpoint)
+        saved = read_checkpoint(checkpoint)
+        state_dict = state_dict_of(saved)
         check_checkpoint_fits(model, state_dict, checkpoint, strict=strict)
         load_state_dict(model, state_dict, strict=False)
+        dataset_meta = (saved.get('meta') or {}).get('dataset_meta')
+        if dataset_meta:
+            model.dataset_meta = dataset_meta
     model.cfg = config
     return model.to(device).eval()

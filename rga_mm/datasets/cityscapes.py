@@ -103,8 +103,11 @@ class CheckCityscapesLabelMap(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         """DatasetError naming the label map if it has another size than its image or
-        values outside the trainIds; else ``results`` unchanged."""
-        label_map = results['gt_seg_map']
+        values outside the trainIds; else ``results`` unchanged (also without a label map:
+        inferencers drop ``LoadAnnotations`` from the test pipeline, not this step)."""
+        label_map = results.get('gt_seg_map')
+        if label_map is None:
+            return results
         problem = (size_problem(label_map.shape, results['ori_shape'], results['img_path'])
                    or values_problem(label_map, self.num_classes, self.ignore_index))
         if problem:
@@ -128,11 +131,18 @@ class CityscapesDataset(MMSegCityscapesDataset):
         self.insert_label_check()
 
     def load_data_list(self) -> list[dict]:
-        """mmseg's items, after checking that there is one and that its label maps exist."""
+        """mmseg's items, after checking that there is one and, where the pipeline loads
+        label maps, that they exist (a pipeline without ``LoadAnnotations`` predicts only,
+        as mmseg's format-only test of a split without gtFine does)."""
         data_list = super().load_data_list()
         self.check_not_empty(data_list)
-        self.check_label_maps_exist(data_list)
+        if self.loads_label_maps():
+            self.check_label_maps_exist(data_list)
         return data_list
+
+    def loads_label_maps(self) -> bool:
+        """Whether the pipeline has a ``LoadAnnotations`` step."""
+        return any(isinstance(step, MMCVLoadAnnotations) for step in self.pipeline.transforms)
 
     def check_not_empty(self, data_list: list[dict]) -> None:
         """DatasetError if the split's image folder holds no image."""

@@ -181,3 +181,15 @@ def test_partial_loading_refuses_a_checkpoint_that_fills_no_tensor(config_file, 
     partial = tmp_path / 'partial.pth'
     torch.save({'backbone.conv1.weight': model.state_dict()['backbone.conv1.weight']}, partial)
     assert not init_model(config_file, checkpoint=str(partial), strict=False).training
+
+
+def test_the_checkpoints_dataset_meta_reaches_the_model(config_file, tmp_path):
+    """As mmseg's and mmpretrain's init_model set it, for their visualisation helpers."""
+    state_dict = init_model(config_file).state_dict()
+    meta = dict(classes=('road', 'sky'), palette=[[128, 64, 128], [70, 130, 180]])
+    with_meta = tmp_path / 'with_meta.pth'
+    torch.save(dict(meta=dict(epoch=1, dataset_meta=meta), state_dict=state_dict), with_meta)
+    assert init_model(config_file, checkpoint=str(with_meta)).dataset_meta == meta
+    bare = tmp_path / 'bare.pth'
+    torch.save(state_dict, bare)
+    assert not hasattr(init_model(config_file, checkpoint=str(bare)), 'dataset_meta')

@@ -14,6 +14,7 @@ from pathlib import Path
 import mmcv
 import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 from PIL import Image
 
@@ -130,6 +131,21 @@ def _check_dataset():
     """tools/misc/check_dataset.py as a module, to call its ``main(argv)``; registered, so
     that its functions can be pickled for worker processes."""
     return load_script(ROOT / 'tools/misc/check_dataset.py', 'check_dataset', register=True)
+
+
+def test_a_syncbn_config_trains_distributed_on_the_cpu_with_bn(tmp_path):
+    """The Cityscapes configs ask for SyncBN, which PyTorch runs on CUDA only: two gloo
+    ranks train with BN instead, and say so."""
+    data_root, config = write_tiny_setup(tmp_path)
+    work_dir = tmp_path / 'work'
+    sync_bn = [f'model.{part}.norm_cfg.type=SyncBN'
+               for part in ('backbone', 'neck', 'decode_head', 'auxiliary_head')]
+    train = run_checked('bash', 'tools/dist_train.sh', str(config), '2', '--work-dir',
+                        str(work_dir), '--cfg-options', *sync_bn,
+                        env=dict(PYTHON=sys.executable, PORT='29733', OMP_NUM_THREADS='1'))
+    assert 'SyncBN needs CUDA, so the model uses BN' in train.stdout + train.stderr
+    checkpoint = torch.load(work_dir / 'iter_2.pth', weights_only=False)
+    assert checkpoint['meta']['iter'] == 2
 
 
 def test_check_dataset_lists_missing_and_truncated_label_maps(tmp_path, capsys):

@@ -201,3 +201,20 @@ def test_the_label_check_follows_load_annotations_once(tiny):
         assert names[position + 1] == 'CheckCityscapesLabelMap'
         assert names.count('CheckCityscapesLabelMap') == 1
         assert repr(steps[position + 1]) == repr(CheckCityscapesLabelMap(19, 255))
+
+
+def test_a_split_without_label_maps_loads_when_its_pipeline_reads_none(tiny):
+    """mmseg's format-only test (predictions of a split without gtFine): no LoadAnnotations,
+    no label maps needed; the check step lets images through without a label map, as the
+    inferencers run it (they drop LoadAnnotations from the test pipeline, not this step)."""
+    from rga_mm.datasets.cityscapes import CheckCityscapesLabelMap
+    data_root, cfg = tiny
+    for label in (data_root / 'gtFine/val').rglob('*.png'):
+        label.unlink()
+    dataset_cfg = cfg.val_dataloader.dataset.copy()
+    dataset_cfg.pipeline = [step for step in dataset_cfg.pipeline
+                            if step['type'] != 'LoadAnnotations']
+    dataset = _build_dataset(dataset_cfg)
+    assert len(dataset) == 2 and dataset[0]['inputs'].shape[0] == 3
+    image_only = dict(img_path='a.png', ori_shape=(4, 8), img=np.zeros((4, 8, 3), np.uint8))
+    assert CheckCityscapesLabelMap()(dict(image_only)).keys() == image_only.keys()

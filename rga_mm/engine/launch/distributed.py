@@ -83,7 +83,37 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
     cfg.model_wrapper_cfg = dict(
         type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
     dist_cfg.backend = 'gloo'
+    replace_sync_bn(cfg)
     return True
+
+
+def replace_sync_bn(cfg: Config) -> None:
+    """Give the model of a CPU distributed ``cfg`` BatchNorm where it asks for SyncBN (the
+    Cityscapes configs, as mmseg's), saying so: PyTorch's SyncBatchNorm runs on CUDA only,
+    and the DDP wrapper refuses it on the CPU. Each rank then normalises with the statistics
+    of its own batch, as a run without ``--launcher`` does (mmengine's Runner converts SyncBN
+    to BN there). A ``sync_bn`` option that would convert BN to SyncBN is dropped too."""
+    replaced = _sync_bn_as_bn(cfg.model)
+    if cfg.get('sync_bn'):
+        cfg.sync_bn = None
+        replaced += 1
+    if replaced and os.environ.get('RANK', '0') == '0':
+        print_log('distributed on the CPU: SyncBN needs CUDA, so the model uses BN (each rank '
+                  'normalises with its own batch)', logger='current')
+
+
+def _sync_bn_as_bn(node: object) -> int:
+    """Turn every ``type='SyncBN'`` of the config ``node`` (dicts and lists, in place) into
+    ``'BN'``; returns how many."""
+    if isinstance(node, dict):
+        count = 0
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count = 1
+        return count + sum(_sync_bn_as_bn(value) for value in node.values())
+    if isinstance(node, (list, tuple)):
+        return sum(_sync_bn_as_bn(value) for value in node)
+    return 0
 
 
 def _dist_cfg(cfg: Config) -> dict:
