@@ -137,7 +137,8 @@ class ReIDInferencer(BaseInferencer):
                 order; subfolders are not read, with a warning where they hold images),
                 an (H, W, 3) BGR array with values 0-255 as ``mmcv.imread`` returns it
                 (uint8, uint16, int16, float16, float32 or float64, finite; an integer
-                array with values outside 0-255 is refused), or a list of these.
+                array with values outside 0-255 is refused, and a float one more than 1
+                outside), or a list of these.
             return_datasamples: return mmpretrain ``DataSample`` s (``pred_feature``, and
                 the metainfo ``sample_idx``: the image's position among the inputs, and
                 ``img_path`` for files) instead of a tensor.
@@ -372,15 +373,19 @@ class _LoadImage:
         return results
 
 
+# how far a float image may stray outside 0-255 (a bicubic resize overshoots a little)
+FLOAT_MARGIN = 1.0
+
+
 def checked_array(index: int, array: np.ndarray) -> np.ndarray:
     """``array`` (the input at position ``index``) if the pipeline can take it as an image
     (float16 is widened to float32), with a warning for a float image scaled to [0, 1].
 
     Raises:
         ValueError: not (H, W, 3), empty, a dtype cv2.resize cannot take, NaN or inf, or
-            an integer array with values outside 0-255 (a 16-bit image: ``mmcv.imread``
-            reads such a file as 8 bits, so the array is refused rather than embedded as
-            garbage).
+            values outside 0-255 (an integer one: a 16-bit image, which ``mmcv.imread``
+            reads as 8 bits; a float one more than ``FLOAT_MARGIN`` outside: normalised or
+            16-bit), refused rather than embedded as garbage.
     """
     if array.ndim != 3 or array.shape[2] != 3:
         raise ValueError(f'input {index} is an array of shape {array.shape}; give (H, W, 3) '
@@ -417,10 +422,21 @@ def _check_integer_values(index: int, array: np.ndarray) -> None:
 
 
 def _check_float_values(index: int, array: np.ndarray) -> None:
-    """Refuse NaN or inf; warn when every value lies in [0, 1] (an image scaled to 0-1)."""
+    """Refuse NaN or inf and values well outside 0-255 (an image normalised already, or
+    scaled to 16 bits; ``FLOAT_MARGIN`` allows for a resampling's overshoot); warn when
+    every value lies in [0, 1] (an image scaled to 0-1)."""
     if not np.isfinite(array).all():
         raise ValueError(f'input {index} holds NaN or infinite values; give finite pixel '
                          f'values 0-255')
+    low, high = float(array.min()), float(array.max())
+    if low < -FLOAT_MARGIN:
+        raise ValueError(f'input {index} is a float array with values down to {low:.3g}, '
+                         f'as a normalised image has; give BGR values 0-255 as mmcv.imread '
+                         f'gives (the model normalises them itself)')
+    if high > 255 + FLOAT_MARGIN:
+        raise ValueError(f'input {index} is a float array with values up to {high:.6g}; '
+                         f'give BGR values 0-255 as mmcv.imread gives (a 16-bit image: '
+                         f'divide it by 257)')
     if array.min() >= 0 and array.max() <= 1 and array.any():
         warnings.warn(f'input {index} is a float array with all values in [0, 1], but the '
                       f'pipeline expects BGR values 0-255 as mmcv.imread gives; multiply it '

@@ -171,6 +171,25 @@ def test_a_float_image_scaled_to_0_1_warns_but_is_embedded(inferencer):
         inferencer([np.zeros((64, 32, 3), np.float32), image * 255])
 
 
+def test_a_float_image_well_outside_0_255_is_refused(inferencer):
+    """A normalised image (mean/std applied already) or a 16-bit one would be embedded as
+    garbage; a resampling's small overshoot is taken."""
+    image = np.random.default_rng(0).uniform(0, 255, (64, 32, 3))
+    normalised = (image - 120.0) / 60.0
+    with pytest.raises(ValueError, match=re.escape(
+            f'input 1 is a float array with values down to {normalised.min():.3g}, as a '
+            f'normalised image has; give BGR values 0-255 as mmcv.imread gives (the model '
+            f'normalises them itself)')):
+        inferencer([image, normalised])
+    with pytest.raises(ValueError, match=re.escape(
+            f'input 0 is a float array with values up to {image.max() * 257:.6g}; give BGR '
+            f'values 0-255 as mmcv.imread gives (a 16-bit image: divide it by 257)')):
+        inferencer(image * 257)
+    overshoot = image.copy()
+    overshoot[0, 0] = (-0.4, 255.6, 0)
+    assert inferencer(overshoot).shape == (1, 512)
+
+
 @pytest.mark.parametrize('batch_size', [2.5, True, '2', 0])
 def test_batch_size_must_be_an_int_of_at_least_1(inferencer, batch_size):
     with pytest.raises(ValueError, match=rf'batch_size must be an int of at least 1, got '
