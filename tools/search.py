@@ -24,8 +24,8 @@ notice.
 With ``--out DIR``: one ranked-list PNG per query (``DIR/<query name>.png``,
 :class:`rga_mm.visualization.RankedListVisualizer`) and ``DIR/results.json``, per query the
 ranked gallery paths and their distances; every path in it is absolute. Without it the lists
-are printed. An ``--out`` that is the gallery folder or a query folder, or inside one, is
-refused before any work: the next search would take its PNGs for images to search.
+are printed. An ``--out`` that is the gallery folder or a query folder is refused before any
+work: the next search would take its PNGs for images to search.
 
 The images of a folder (``--gallery``, a ``--query`` folder) are those directly in it;
 subfolders are not read, and a line names how many of them hold images and the first. A
@@ -317,16 +317,16 @@ def list_queries(items: Sequence[str]) -> list[str]:
 
 
 def check_out_folder(out: Path, args: argparse.Namespace) -> None:
-    """Refuse an ``--out`` that is the gallery folder or a query folder or lies inside one:
-    its ranked-list PNGs would be searched as images by the next search."""
+    """Refuse an ``--out`` that is the gallery folder or a query folder: its ranked-list
+    PNGs would be searched as images by the next search (a subfolder is not read, so one
+    inside those folders is taken)."""
     searched = [('gallery', args.gallery)] + [('query', item) for item in args.query
                                               if osp.isdir(item)]
     for side, folder in searched:
-        if out.resolve() == Path(folder).resolve() or Path(folder).resolve() in (
-                out.resolve().parents):
-            raise SystemExit(f'--out {args.out} is the {side} folder {folder} or inside it, '
-                             f'where the ranked-list PNGs would be searched as {side} images '
-                             f'next time; choose a folder outside the {side}')
+        if out.resolve() == Path(folder).resolve():
+            raise SystemExit(f'--out {args.out} is the {side} folder {folder}, where the '
+                             f'ranked-list PNGs would be searched as {side} images next '
+                             f'time; choose another folder (a subfolder of it is not read)')
 
 
 def rerank_stop(error: ValueError) -> SystemExit:

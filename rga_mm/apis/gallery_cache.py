@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import socket
 import time
 from pathlib import Path
 
@@ -125,16 +126,18 @@ def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, 
         raise
 
 
-def partial_path(cache: str, pid: int) -> str:
-    """The temporary file that process ``pid`` writes ``cache`` to (one per process, so two
-    searches sharing a cache never write one file)."""
-    return f'{cache}.{pid}{PARTIAL_SUFFIX}'
+def partial_path(cache: str, pid: int, host: str | None = None) -> str:
+    """The temporary file that process ``pid`` on ``host`` (default: this machine) writes
+    ``cache`` to: one per process and machine, so two searches sharing a cache, also on a
+    shared disk, never write one file."""
+    return f'{cache}.{host or socket.gethostname()}.{pid}{PARTIAL_SUFFIX}'
 
 
 def remove_dead_partials(cache: str) -> None:
-    """Remove the temporary files of ``cache`` whose writer no longer runs on this machine:
-    a search killed (SIGKILL, power loss) while it wrote leaves one as large as the cache."""
-    prefix = f'{cache}.'
+    """Remove the temporary files of ``cache`` written on this machine by a process that no
+    longer runs: a search killed (SIGKILL, power loss) while it wrote leaves one as large as
+    the cache. Another machine's are left alone, as its processes cannot be seen from here."""
+    prefix = f'{cache}.{socket.gethostname()}.'
     for path in glob.glob(f'{glob.escape(prefix)}*{PARTIAL_SUFFIX}'):
         pid = path[len(prefix):-len(PARTIAL_SUFFIX)]
         if pid.isdigit() and not process_runs(int(pid)):

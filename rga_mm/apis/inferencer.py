@@ -280,15 +280,15 @@ class ReIDInferencer(BaseInferencer):
         """Whether ``flip`` (``None``: the model's default) means embedding mirror images.
 
         Raises:
-            ValueError: ``flip`` is neither a bool nor None (a string such as ``'false'``
-                would otherwise count as true).
+            ValueError: ``flip`` is neither a bool (Python's or numpy's) nor None (a string
+                such as ``'false'`` would otherwise count as true).
         """
-        if flip is not None and not isinstance(flip, bool):
+        if flip is not None and not isinstance(flip, (bool, np.bool_)):
             raise ValueError(f'flip must be True, False or None (the model\'s '
                              f'test_cfg.flip), got {flip!r}')
         if flip is None:
             return bool((getattr(self.model, 'test_cfg', None) or {}).get('flip', False))
-        return flip
+        return bool(flip)
 
     def _embed(self, data: dict) -> torch.Tensor:
         inputs = self.model.data_preprocessor(data, False)['inputs']
@@ -429,7 +429,8 @@ def _check_float_values(index: int, array: np.ndarray) -> None:
         raise ValueError(f'input {index} holds NaN or infinite values; give finite pixel '
                          f'values 0-255')
     low, high = float(array.min()), float(array.max())
-    if low < -FLOAT_MARGIN:
+    # below the margin, or below 0 with nothing above it: [-1, 1], mean/std normalised
+    if low < -FLOAT_MARGIN or (low < 0 and high <= FLOAT_MARGIN):
         raise ValueError(f'input {index} is a float array with values down to {low:.3g}, '
                          f'as a normalised image has; give BGR values 0-255 as mmcv.imread '
                          f'gives (the model normalises them itself)')
@@ -437,7 +438,7 @@ def _check_float_values(index: int, array: np.ndarray) -> None:
         raise ValueError(f'input {index} is a float array with values up to {high:.6g}; '
                          f'give BGR values 0-255 as mmcv.imread gives (a 16-bit image: '
                          f'divide it by 257)')
-    if array.min() >= 0 and array.max() <= 1 and array.any():
+    if low >= 0 and high <= 1 and high > 0:
         warnings.warn(f'input {index} is a float array with all values in [0, 1], but the '
                       f'pipeline expects BGR values 0-255 as mmcv.imread gives; multiply it '
                       f'by 255 unless it is a very dark image', UserWarning)

@@ -95,11 +95,15 @@ class CheckCityscapesLabelMap(BaseTransform):
     Args:
         num_classes: the classes of the dataset (19 for Cityscapes): trainIds 0..num_classes − 1.
         ignore_index: the label of ignored pixels (255).
+        img_suffix, seg_map_suffix: the dataset's file name endings, named in the fixes.
     """
 
-    def __init__(self, num_classes: int = 19, ignore_index: int = 255) -> None:
+    def __init__(self, num_classes: int = 19, ignore_index: int = 255,
+                 img_suffix: str = IMG_SUFFIX, seg_map_suffix: str = SEG_MAP_SUFFIX) -> None:
         self.num_classes = num_classes
         self.ignore_index = ignore_index
+        self.img_suffix = img_suffix
+        self.seg_map_suffix = seg_map_suffix
 
     def transform(self, results: dict) -> dict:
         """DatasetError naming the label map if it has another size than its image or
@@ -108,15 +112,18 @@ class CheckCityscapesLabelMap(BaseTransform):
         label_map = results.get('gt_seg_map')
         if label_map is None:
             return results
-        problem = (size_problem(label_map.shape, results['ori_shape'], results['img_path'])
-                   or values_problem(label_map, self.num_classes, self.ignore_index))
+        problem = (size_problem(label_map.shape, results['ori_shape'], results['img_path'],
+                                self.img_suffix, self.seg_map_suffix)
+                   or values_problem(label_map, self.num_classes, self.ignore_index,
+                                     self.seg_map_suffix))
         if problem:
             raise DatasetError(f"label map {results['seg_map_path']} {problem}")
         return results
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(num_classes={self.num_classes}, '
-                f'ignore_index={self.ignore_index})')
+                f'ignore_index={self.ignore_index}, img_suffix={self.img_suffix!r}, '
+                f'seg_map_suffix={self.seg_map_suffix!r})')
 
 
 @DATASETS.register_module()
@@ -177,6 +184,7 @@ class CityscapesDataset(MMSegCityscapesDataset):
         for position, step in enumerate(steps):
             if isinstance(step, MMCVLoadAnnotations):
                 check = CheckCityscapesLabelMap(len(self.metainfo['classes']),
-                                                self.ignore_index)
+                                                self.ignore_index, self.img_suffix,
+                                                self.seg_map_suffix)
                 steps.insert(position + 1, check)
                 return

@@ -185,6 +185,9 @@ def test_a_float_image_well_outside_0_255_is_refused(inferencer):
             f'input 0 is a float array with values up to {image.max() * 257:.6g}; give BGR '
             f'values 0-255 as mmcv.imread gives (a 16-bit image: divide it by 257)')):
         inferencer(image * 257)
+    scaled = image / 127.5 - 1  # [-1, 1]: normalised too, though nothing is below -1
+    with pytest.raises(ValueError, match='input 0 is a float array with values down to -1'):
+        inferencer(scaled)
     overshoot = image.copy()
     overshoot[0, 0] = (-0.4, 255.6, 0)
     assert inferencer(overshoot).shape == (1, 512)
@@ -347,6 +350,7 @@ def test_flip_must_be_a_bool_or_none(inferencer, flip):
         inferencer(np.zeros((64, 32, 3), np.uint8), flip=flip)
     with pytest.raises(ValueError, match=message):
         inferencer.uses_flip(flip)
+    assert inferencer.uses_flip(np.bool_(True)) is True  # numpy's bool is a bool
 
 
 def test_images_in_subfolders_are_not_read_but_named(inferencer, tiny_market, tmp_path):

@@ -107,8 +107,8 @@ class StageNamesThatMeet(torch.nn.Module):
 def test_stage_names_that_meet_as_module_names_are_refused():
     MODELS.register_module(module=StageNamesThatMeet, force=True)
     se = dict(type='SE', in_channels=8, reduction=2)
-    with pytest.raises(KeyError, match=r"stage names \['stages.0', 'stages_0'\] give the "
-                                       r"same attention module name"):
+    with pytest.raises(ConfigError, match=r"stage names \['stages.0', 'stages_0'\] give the "
+                                          r"same attention module name"):
         MODELS.build(dict(type='StageAttentionBackbone', backbone=dict(
             type='StageNamesThatMeet'), attentions={'stages.0': se, 'stages_0': se}))
 
@@ -188,3 +188,19 @@ def test_as_a_plain_module():
     # every output position is the input scaled by a gate in (0, 1) with the input's sign
     assert out.shape == x.shape
     assert ((out * x) >= 0).all() and (out.abs() <= x.abs()).all()
+
+
+class _BrokenAttention(torch.nn.Module):
+    """An attention whose constructor has a bug that raises a TypeError."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        len(in_channels)  # TypeError: object of type 'int' has no len()
+
+
+def test_a_bug_inside_an_attention_keeps_its_traceback():
+    """Only an argument the attention does not take is the user's to fix."""
+    MODELS.register_module(module=_BrokenAttention, force=True)
+    with pytest.raises(TypeError, match="object of type 'int' has no len"):
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18, attentions={
+            'layer4': dict(type='_BrokenAttention', in_channels=512)}))

@@ -140,3 +140,18 @@ def test_an_empty_batch_gives_an_empty_output(training, mode, variable_size, siz
     for name, param in rga.named_parameters():
         assert (param.grad is not None and not param.grad.any()) if training else (
             param.grad is None), name
+
+
+@pytest.mark.parametrize('reduction', [2.0, '4', True])
+def test_a_reduction_that_is_not_an_int_is_one_clear_error(reduction):
+    with pytest.raises(ConfigError, match=re.escape(
+            f'a reduction ratio must be an int (1 for none), got {reduction!r}')):
+        RGA(64, 8, reduction=reduction)
+
+
+def test_variable_size_must_be_a_bool():
+    """The string 'false' would otherwise count as true."""
+    with pytest.raises(ConfigError, match=r"^RGA variable_size must be True or False, got "
+                                          r"'false'$"):
+        RGA(64, 8, variable_size='false')
+    assert RGA(64, 8, variable_size=np.bool_(True)).variable_size is True

@@ -152,3 +152,17 @@ def test_rga_mm_checks_name_only_the_attentions_missing_and_load_partially(
                                               rf"model's \d+ keys \(backbone\.attentions\."):
         check_checkpoint_fits(model, state, 'stock.pth')
     check_checkpoint_fits(model, state, 'stock.pth', strict=False)
+
+
+def test_keys_already_in_the_wrappers_layout_are_never_renamed():
+    """The layout is told by any key under ``backbone.``: a state dict holding one keeps
+    every key as it is, even the ones that would be renamed alone."""
+    from rga_mm.models.backbones.stage_attention import _nest_backbone_keys
+    inner = ['conv1.weight', 'bn1.weight']
+    wrapped = {'p.backbone.conv1.weight': 1, 'p.bn1.weight': 2}
+    _nest_backbone_keys(wrapped, 'p.', inner)
+    assert wrapped == {'p.backbone.conv1.weight': 1, 'p.bn1.weight': 2}
+    plain = {'p.conv1.weight': 1, 'p.bn1.weight': 2, 'q.conv1.weight': 3}
+    _nest_backbone_keys(plain, 'p.', inner)
+    assert plain == {'p.backbone.conv1.weight': 1, 'p.backbone.bn1.weight': 2,
+                     'q.conv1.weight': 3}

@@ -133,3 +133,9 @@ def test_an_option_rga_does_not_take_is_named_with_the_closest_one():
             "'variable_size', 'init_cfg'] and RGA's ['mode', 'reduction'")):
         RGANeck(16, (5, 5), varaible_size=True)
     assert RGANeck(16, (5, 5), reduction=4, mode='S').rga.mode == 'S'  # RGA's own options pass
+
+
+def test_a_misspelt_reduction_is_named_before_the_grid_is_judged_by_the_default():
+    with pytest.raises(ConfigError, match=r"RGANeck does not take \['reducton'\]; reducton: "
+                                          r'did you mean reduction\?'):
+        RGANeck(16, (2, 2), reducton=2)

@@ -200,7 +200,8 @@ def test_the_label_check_follows_load_annotations_once(tiny):
         position = names.index('LoadAnnotations')
         assert names[position + 1] == 'CheckCityscapesLabelMap'
         assert names.count('CheckCityscapesLabelMap') == 1
-        assert repr(steps[position + 1]) == repr(CheckCityscapesLabelMap(19, 255))
+        assert repr(steps[position + 1]) == repr(CheckCityscapesLabelMap(
+            19, 255, '_leftImg8bit.png', '_gtFine_labelTrainIds.png'))
 
 
 def test_a_split_without_label_maps_loads_when_its_pipeline_reads_none(tiny):
@@ -218,3 +219,22 @@ def test_a_split_without_label_maps_loads_when_its_pipeline_reads_none(tiny):
     assert len(dataset) == 2 and dataset[0]['inputs'].shape[0] == 3
     image_only = dict(img_path='a.png', ori_shape=(4, 8), img=np.zeros((4, 8, 3), np.uint8))
     assert CheckCityscapesLabelMap()(dict(image_only)).keys() == image_only.keys()
+
+
+
+def test_the_pipeline_check_names_the_datasets_own_suffixes(tiny):
+    """A dataset whose label maps have another suffix gets the sentences check_dataset gives
+    for it (not Cityscapes' converter advice)."""
+    data_root, cfg = tiny
+    for label in data_root.rglob('*_gtFine_labelTrainIds.png'):
+        label.rename(str(label).replace('_gtFine_labelTrainIds.png', '_classes.png'))
+    label = data_root / 'gtFine/val/tinycity/tinycity_000001_000019_classes.png'
+    Image.fromarray(np.full((64, 128), 40, np.uint8)).save(label)
+    dataset_cfg = cfg.val_dataloader.dataset.copy()
+    dataset_cfg.seg_map_suffix = '_classes.png'
+    with pytest.raises(DatasetError) as error:
+        _build_dataset(dataset_cfg)[1]
+    assert str(error.value) == (
+        f'label map {label} holds values 40, outside the classes 0..18 and the ignore_index '
+        f"255: give each pixel its class index or 255, or set the dataset's metainfo classes "
+        f'to those of the *_classes.png maps')

@@ -557,28 +557,32 @@ def test_a_cache_that_cannot_be_written_stops_the_search_before_the_embedding(
     assert a_file.read_text() == ''
 
 
-def test_an_out_folder_in_the_gallery_is_refused_before_any_work(search, market, tmp_path):
+def test_an_out_folder_that_is_the_gallery_is_refused_before_any_work(search, market,
+                                                                      checkpoints, tmp_path):
     """Its PNGs would be gallery images of the next search (and those in a query folder,
-    queries)."""
+    queries); a subfolder is not read, so it may hold them."""
     gallery_folder = tmp_path / 'gallery'
     shutil.copytree(market / 'bounding_box_test', gallery_folder)
     (tmp_path / 'link').symlink_to(gallery_folder)
     before = sorted(gallery_folder.iterdir())
-    for out in (gallery_folder, gallery_folder / 'lists', tmp_path / 'link' / 'lists'):
+    for out in (gallery_folder, tmp_path / 'link'):
         with pytest.raises(SystemExit) as stop:
             search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', gallery_folder,
                    '--query', market / 'query', '--out', out)
         assert str(stop.value) == (
-            f'--out {out} is the gallery folder {gallery_folder} or inside it, where the '
-            f'ranked-list PNGs would be searched as gallery images next time; choose a folder '
-            f'outside the gallery')
+            f'--out {out} is the gallery folder {gallery_folder}, where the ranked-list PNGs '
+            f'would be searched as gallery images next time; choose another folder (a '
+            f'subfolder of it is not read)')
     assert sorted(gallery_folder.iterdir()) == before
     with pytest.raises(SystemExit, match=re.escape(
-            f'--out {market / "query" / "lists"} is the query folder {market / "query"} or '
-            f'inside it, where the ranked-list PNGs would be searched as query images next '
-            f'time; choose a folder outside the query')):
+            f'--out {market / "query"} is the query folder {market / "query"}, where the '
+            f'ranked-list PNGs would be searched as query images next time')):
         search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', gallery_folder,
-               '--query', market / 'query', '--out', market / 'query' / 'lists')
+               '--query', market / 'query', '--out', market / 'query')
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', query, '--out',
+           gallery_folder / 'lists', '--topk', '3')
+    assert sorted(gallery_folder.iterdir()) == sorted(before + [gallery_folder / 'lists'])
 
 
 def test_too_few_images_to_rerank_stop_before_the_embedding(search, market, checkpoints,

@@ -318,4 +318,3 @@ def with_progress(chunks: Iterable[tuple[slice, np.ndarray]], num_query: int,
             tell(f're-ranked {rows.stop} of {num_query} queries in '
                  f'{time.perf_counter() - start:.0f} s')
     tell(f're-ranked {num_query} queries in {time.perf_counter() - start:.0f} s')
-

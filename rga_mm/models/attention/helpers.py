@@ -83,13 +83,15 @@ def reduced_width(width: int, reduction: int, what: str) -> int:
 
     Args:
         width: the width to reduce (channels, positions or nodes).
-        reduction: the reduction ratio, 1..width.
+        reduction: the reduction ratio, an int 1..width.
         what: how an error names ``width``, e.g. ``'a channel count'``.
     """
+    if not is_int(reduction):
+        raise ConfigError(f'a reduction ratio must be an int (1 for none), got {reduction!r}')
     if reduction < 1 or reduction > width:
         raise ConfigError(f'reduction ratio {reduction} does not fit {what} of size {width}: '
                           f'it must lie in [1, {width}]')
-    return width // reduction
+    return width // int(reduction)
 
 
 class ChannelAttention(BaseModule):

@@ -21,6 +21,7 @@ gate is computed from the map pooled to (h, w); the gates are applied at full re
 """
 import math
 
+import numpy as np
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -87,7 +88,10 @@ class RGA(BaseModule):
         self.in_channels = in_channels
         self.spatial_size = built_map_size(spatial_size, 'RGA')
         self.mode = mode
-        self.variable_size = variable_size
+        if not isinstance(variable_size, (bool, np.bool_)):  # 'false' would count as true
+            raise ConfigError(f'RGA variable_size must be True or False, got '
+                              f'{variable_size!r}')
+        self.variable_size = bool(variable_size)
         height, width = self.spatial_size
         gate_cfg = dict(reduction=reduction, gate_reduction=gate_reduction,
                         use_relation=use_relation, use_appearance=use_appearance,

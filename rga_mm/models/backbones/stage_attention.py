@@ -96,11 +96,16 @@ def _build_attention(cfg: dict, stage: str) -> nn.Module:
     Raises:
         ConfigError: the attention refuses its config (e.g. a ``reduction`` larger than its
             map's positions), its type is not registered (KeyError) or it takes no such
-            argument (TypeError); the message names the stage and the ``attentions`` key.
+            argument (a TypeError about an argument; any other TypeError is a bug and keeps
+            its traceback); the message names the stage and the ``attentions`` key.
     """
     try:
         return MODELS.build(cfg)
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError) as error:
+        raise _in_stage(stage, error) from error
+    except TypeError as error:  # only an argument the attention does not take is the user's
+        if 'argument' not in str(error):
+            raise
         raise _in_stage(stage, error) from error
 
 
@@ -149,8 +154,9 @@ class StageAttentionBackbone(BaseModule):
         stages = dict(self.backbone.named_modules())
         keys = [name.replace('.', '_') for name in attentions]
         if len(set(keys)) < len(keys):
-            raise KeyError(f'stage names {sorted(attentions)} give the same attention module '
-                           f'name once dots become underscores; attend each stage once')
+            raise ConfigError(f'stage names {sorted(attentions)} give the same attention '
+                              f'module name once dots become underscores; attend each stage '
+                              f'once')
         self.attentions = nn.ModuleDict(
             {key: _build_attention(cfg, name)
              for key, (name, cfg) in zip(keys, attentions.items())})

@@ -17,7 +17,7 @@ from torch import Tensor
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from ..attention import RGA
-from ..attention.helpers import built_map_size, positive_int
+from ..attention.helpers import built_map_size, is_int, positive_int
 
 
 @MODELS.register_module()
@@ -47,15 +47,15 @@ class RGANeck(BaseModule):
         super().__init__(init_cfg)
         in_channels = positive_int(in_channels, 'RGANeck in_channels',
                                    'the channels of the attended backbone map')
+        check_rga_options(rga_options)
         height, width = built_map_size(spatial_size, 'RGANeck')
         reduction = rga_options.get('reduction', 8)
-        if height * width < reduction:
+        if is_int(reduction) and height * width < reduction:  # RGA names any other value
             raise ConfigError(
                 f'RGANeck spatial_size={(height, width)} gives {height * width} reference '
                 f'positions, fewer than reduction={reduction}: the relation embedding '
                 f'(N → N/{reduction}) would have no channel; build a grid with h·w ≥ '
                 f'{reduction}')
-        check_rga_options(rga_options)
         self.in_channels = in_channels
         self.in_index = in_index
         self.rga = RGA(in_channels, (height, width), variable_size=variable_size,
