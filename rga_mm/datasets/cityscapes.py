@@ -13,7 +13,7 @@ and items) plus two checks, each where it is cheapest:
   costs no file access; in the dataset (before the pipeline) it would decode every label map
   a second time, and after the pipeline the crop and resize steps have already hidden the size
   of the file. ``tools/misc/check_dataset.py`` runs the same two checks
-  (:func:`size_problem`, :func:`values_problem`) on every file before a run.
+  (:func:`label_map_problem`) on every file before a run.
 
 mmseg is the ``seg`` extra, so this module is imported by the Cityscapes configs'
 ``custom_imports``, not by :mod:`rga_mm.datasets`.
@@ -82,15 +82,29 @@ def values_problem(label_map: np.ndarray, num_classes: int, ignore_index: int,
             f"or set the dataset's metainfo classes to those of the *{seg_map_suffix} maps")
 
 
+def label_map_problem(label_map: np.ndarray, image_shape: tuple | None, image_path: str,
+                      num_classes: int | None, ignore_index: int | None,
+                      img_suffix: str = IMG_SUFFIX,
+                      seg_map_suffix: str = SEG_MAP_SUFFIX) -> str | None:
+    """What makes a (H, W) label map unfit, as the end of a sentence that begins with its
+    name: :func:`size_problem` against its image's (H', W', ...) ``image_shape`` (not
+    compared when None: the image is unreadable), then :func:`values_problem` (not checked
+    when ``num_classes`` is None: the classes are unknown); None when it fits."""
+    return ((image_shape is not None and size_problem(label_map.shape, image_shape,
+                                                      image_path, img_suffix, seg_map_suffix))
+            or (num_classes is not None and values_problem(label_map, num_classes,
+                                                           ignore_index, seg_map_suffix))
+            or None)
+
+
 @TRANSFORMS.register_module()
 class CheckCityscapesLabelMap(BaseTransform):
     """Stop on a label map that does not fit its image or is not a trainIds map.
 
     Goes right after ``LoadAnnotations`` (:class:`CityscapesDataset` puts it there); reads
     ``gt_seg_map`` (H, W), ``ori_shape`` (the image's size as read, before any resize),
-    ``img_path`` and ``seg_map_path``, and changes nothing. The checks are
-    :func:`size_problem` and :func:`values_problem`, which ``tools/misc/check_dataset.py``
-    runs on the files.
+    ``img_path`` and ``seg_map_path``, and changes nothing. The check is
+    :func:`label_map_problem`, which ``tools/misc/check_dataset.py`` runs on the files.
 
     Args:
         num_classes: the classes of the dataset (19 for Cityscapes): trainIds 0..num_classes − 1.
@@ -112,10 +126,9 @@ class CheckCityscapesLabelMap(BaseTransform):
         label_map = results.get('gt_seg_map')
         if label_map is None:
             return results
-        problem = (size_problem(label_map.shape, results['ori_shape'], results['img_path'],
-                                self.img_suffix, self.seg_map_suffix)
-                   or values_problem(label_map, self.num_classes, self.ignore_index,
-                                     self.seg_map_suffix))
+        problem = label_map_problem(label_map, results['ori_shape'], results['img_path'],
+                                    self.num_classes, self.ignore_index, self.img_suffix,
+                                    self.seg_map_suffix)
         if problem:
             raise DatasetError(f"label map {results['seg_map_path']} {problem}")
         return results

@@ -142,12 +142,10 @@ def label_problem(label: np.ndarray, image: np.ndarray | None, image_path: str,
     """What makes the decoded label map (H, W) unfit for its decoded image (H, W, 3), or None
     if nothing; the size is not compared when the image is unreadable (None)."""
     # mmseg, the seg extra, is installed wherever a dataset has label maps
-    from rga_mm.datasets.cityscapes import size_problem, values_problem
-    return ((image is not None and size_problem(label.shape, image.shape, image_path,
-                                                maps.img_suffix, maps.seg_map_suffix))
-            or (maps.num_classes is not None and values_problem(
-                label, maps.num_classes, maps.ignore_index, maps.seg_map_suffix))
-            or None)
+    from rga_mm.datasets.cityscapes import label_map_problem
+    return label_map_problem(label, None if image is None else image.shape, image_path,
+                             maps.num_classes, maps.ignore_index, maps.img_suffix,
+                             maps.seg_map_suffix)
 
 
 def check_item(item: Item) -> tuple[str | None, str | None, str | None]:
