@@ -47,7 +47,6 @@ says in one line how many gallery embeddings the cache keeps and exits with stat
 ``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
-import inspect
 import json
 import os
 import os.path as osp
@@ -86,6 +85,11 @@ from rga_mm.evaluation.functional import (
     with_progress,
 )
 from rga_mm.evaluation.functional.rank import JUNK_ID
+from rga_mm.evaluation.functional.rerank import (
+    DEFAULT_K1,
+    DEFAULT_K2,
+    DEFAULT_MAX_MEMORY_BYTES,
+)
 from rga_mm.visualization import RankedListVisualizer, unique_stems
 
 
@@ -131,10 +135,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 # image, every image unreadable, a file deleted since it was listed, a model built for another
 # input size
 STOPPING_ERRORS = (UnreadableImageError, ValueError, FileNotFoundError)
-# the k1, k2 and memory budget --rerank runs with: k_reciprocal_rerank_chunks' defaults
-RERANK_DEFAULTS = {name: parameter.default for name, parameter in
-                   inspect.signature(k_reciprocal_rerank_chunks).parameters.items()
-                   if name in ('k1', 'k2', 'max_memory_bytes')}
 
 
 def stop_sentence(error: Exception, kept: str = '') -> str:
@@ -338,7 +338,7 @@ def check_rerank_size(num_images: int) -> None:
     """Stop, before anything is embedded, a ``--rerank`` search of ``num_images`` query
     and gallery images in all that re-ranking (its default k1 and k2) would refuse."""
     try:
-        check_rerank_options(num_images, **RERANK_DEFAULTS)
+        check_rerank_options(num_images, DEFAULT_K1, DEFAULT_K2, DEFAULT_MAX_MEMORY_BYTES)
     except ValueError as error:
         raise rerank_stop(error) from None
 

@@ -43,6 +43,9 @@ from .topk import square_topk
 
 Distances = EmbeddingDistances | MatrixDistances
 
+# the paper's neighbourhood sizes and weight of the original distance (k-reciprocal
+# re-ranking, Zhong et al. 2017), the defaults of every re-ranking entry point
+DEFAULT_K1, DEFAULT_K2, DEFAULT_LAMBDA = 20, 6, 0.3
 DEFAULT_MAX_MEMORY_BYTES = 256 * 2**20
 # the least budget: one row of work over all N items (step 5's arrays for one query row,
 # step 2's product for one row at worst)
@@ -64,9 +67,9 @@ JACCARD_PAIR_BYTES = 96
 def k_reciprocal_rerank_chunks(query: torch.Tensor,
                                gallery: torch.Tensor,
                                metric: str = 'cosine',
-                               k1: int = 20,
-                               k2: int = 6,
-                               lambda_value: float = 0.3,
+                               k1: int = DEFAULT_K1,
+                               k2: int = DEFAULT_K2,
+                               lambda_value: float = DEFAULT_LAMBDA,
                                max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
                                ) -> Iterator[tuple[slice, np.ndarray]]:
     """Re-ranked query × gallery distances of embeddings, by chunks of queries.
@@ -95,9 +98,9 @@ def k_reciprocal_rerank_chunks(query: torch.Tensor,
 def k_reciprocal_rerank(query_gallery: np.ndarray,
                         query_query: np.ndarray,
                         gallery_gallery: np.ndarray,
-                        k1: int = 20,
-                        k2: int = 6,
-                        lambda_value: float = 0.3,
+                        k1: int = DEFAULT_K1,
+                        k2: int = DEFAULT_K2,
+                        lambda_value: float = DEFAULT_LAMBDA,
                         max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES) -> np.ndarray:
     """Re-rank a query × gallery distance matrix, given the distances among the queries
     and among the gallery items: :func:`k_reciprocal_rerank_chunks` on distances already

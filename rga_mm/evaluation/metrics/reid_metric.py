@@ -20,7 +20,12 @@ from ..functional import (
     with_progress,
 )
 from ..functional.distance import DISTANCES
-from ..functional.rerank import DEFAULT_MAX_MEMORY_BYTES
+from ..functional.rerank import (
+    DEFAULT_K1,
+    DEFAULT_K2,
+    DEFAULT_LAMBDA,
+    DEFAULT_MAX_MEMORY_BYTES,
+)
 
 REQUIRED_FIELDS = ('pred_feature', 'gt_label', 'camera_id', 'is_query')
 
@@ -91,9 +96,9 @@ class ReIDMetric(BaseMetric):
     def __init__(self,
                  distance: str = 'cosine',
                  rerank: bool = False,
-                 k1: int = 20,
-                 k2: int = 6,
-                 lambda_value: float = 0.3,
+                 k1: int = DEFAULT_K1,
+                 k2: int = DEFAULT_K2,
+                 lambda_value: float = DEFAULT_LAMBDA,
                  memory_mb: float = DEFAULT_MAX_MEMORY_BYTES / 2**20,
                  topk: int | Sequence[int] = (1, 5, 10),
                  max_rank: int = 50,
