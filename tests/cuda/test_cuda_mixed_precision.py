@@ -20,12 +20,11 @@ Run with ``pytest -m cuda tests/cuda``; without a CUDA device these tests are sk
 """
 import pytest
 import torch
-from test_cuda_rga_equivalence import strict_fp32
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.models.attention import RGA, relation_map
 from rga_mm.models.attention.relation import RELATION_PATHS
-from cuda_only import CUDA_ONLY
+from cuda_only import CUDA_ONLY, strict_fp32
 
 pytestmark = CUDA_ONLY
 

@@ -9,14 +9,13 @@ input), so the two paths also take different kernels (batched GEMMs of other sha
 
 Run with ``pytest -m cuda tests/cuda``; without a CUDA device these tests are skipped.
 """
-import contextlib
 import copy
 
 import pytest
 import torch
 
 from rga_mm.models.attention import RGA
-from cuda_only import CUDA_ONLY
+from cuda_only import CUDA_ONLY, relative_error, strict_fp32
 
 pytestmark = CUDA_ONLY
 
@@ -48,27 +47,6 @@ REID_SHAPES = [(256, 64, 32), (2048, 16, 8)]
 OUTPUT_TOLERANCE = 1e-4
 GRADIENT_NORM_TOLERANCE = 1e-2
 FLOAT64_TOLERANCE = 1e-10
-
-
-@contextlib.contextmanager
-def strict_fp32():
-    """Switch TF32 off for matmuls and cuDNN convolutions, so that fp32 keeps its 24-bit
-    mantissa (cuDNN allows TF32 by default; TF32 has 10 bits); restores the settings after."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    """max |actual − expected| / max |expected|: the error on the scale of the tensor
-    (the absolute error where ``expected`` is all zero)."""
-    expected = expected.double()
-    scale = expected.abs().max().item() or 1.0
-    return (actual.double() - expected).abs().max().item() / scale
 
 
 def norm_error(actual: torch.Tensor, expected: torch.Tensor) -> float:

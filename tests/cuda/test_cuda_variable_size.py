@@ -14,10 +14,9 @@ import copy
 
 import pytest
 import torch
-from test_cuda_rga_equivalence import relative_error
 
 from rga_mm.models.attention import RGA
-from cuda_only import CUDA_ONLY
+from cuda_only import CUDA_ONLY, relative_error
 
 pytestmark = CUDA_ONLY
 

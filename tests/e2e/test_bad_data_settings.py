@@ -5,7 +5,7 @@ metainfo to the metric), and a metric switch given a string.
 
 Data: the tiny synthetic Market-1501 copied into folders per person and read by
 ``CustomReIDFolders`` without a camera pattern, so that every image is camera 0. The demo
-config is shrunk as in test_reid_tools.py; the tools run in this process (``main(argv)``).
+config is shrunk as in demo_runs.py; the tools run in this process (``main(argv)``).
 """
 import re
 from pathlib import Path
@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.runner import loops
-from test_bad_inputs import args, tool
-from test_reid_tools import CONFIG, _overrides
 
 from rga_mm.apis import init_model
+from demo_runs import CONFIG, args, demo_overrides, tool
 from reid_trees import market_as_folders
 
 pytestmark = pytest.mark.slow
@@ -70,7 +69,7 @@ def test_train_on_single_camera_data_stops_before_the_first_epoch(single_camera,
     work_dir = tmp_path / 'work'
     with pytest.raises(SystemExit, match=f'^{SINGLE_CAMERA}$'):
         tool('tools/train.py').main(args(config, '--work-dir', work_dir,
-                                         *_overrides(root, 1), 'custom_hooks=[]'))
+                                         *demo_overrides(root, 1), 'custom_hooks=[]'))
     assert calls == []
     assert not list(work_dir.glob('*.pth'))
 
@@ -85,10 +84,10 @@ def test_test_on_single_camera_data_stops_before_inference_unless_told(single_ca
     torch.save({'state_dict': model.state_dict()}, weights)
     test = tool('tools/test.py')
     with pytest.raises(SystemExit, match=f'^{SINGLE_CAMERA}$'):
-        test.main(args(config, weights, '--work-dir', tmp_path / 'test', *_overrides(root, 1)))
+        test.main(args(config, weights, '--work-dir', tmp_path / 'test', *demo_overrides(root, 1)))
     assert calls == []
 
-    test.main(args(config, weights, '--work-dir', tmp_path / 'told', *_overrides(root, 1),
+    test.main(args(config, weights, '--work-dir', tmp_path / 'told', *demo_overrides(root, 1),
                    'test_evaluator.exclude_same_camera=False'))
     assert calls and set(calls) == {'test iteration'}
 
@@ -101,6 +100,6 @@ def test_a_mistyped_switch_stops_train_before_the_first_epoch(tiny_market, calls
             "ReIDMetric: rerank takes True or False, got 'Ture' (str); set rerank=True or "
             "rerank=False")):
         tool('tools/train.py').main(args(CONFIG, '--work-dir', work_dir,
-                                         *_overrides(tiny_market, 1), 'custom_hooks=[]',
+                                         *demo_overrides(tiny_market, 1), 'custom_hooks=[]',
                                          'val_evaluator.rerank=Ture'))
     assert calls == []

@@ -6,7 +6,7 @@ truncated gallery image. Checkpoints: files that are no checkpoint, hold weights
 hold another model's tensors. Command line: ``--resume`` with nothing to resume, a mistyped
 ``--cfg-options`` key or one that would change nothing, ``--out`` into a missing folder, a
 classifier smaller than the training identities. The demo config is shrunk as in
-test_reid_tools.py; the tools run in this process (``main(argv)``) except where a DataLoader
+demo_runs.py; the tools run in this process (``main(argv)``) except where a DataLoader
 worker process matters.
 """
 import json
@@ -20,23 +20,12 @@ from typing import NamedTuple
 
 import pytest
 import torch
-from test_reid_tools import CONFIG, ROOT, _overrides
 
 from rga_mm.apis import init_model
 from rga_mm.models.reid import ReIDModel
-from rga_mm.testing import load_script
+from demo_runs import CONFIG, ROOT, args, demo_overrides, tool
 
 pytestmark = pytest.mark.slow
-
-
-def tool(path: str):
-    """A tool script as a module, to call its ``main(argv)``."""
-    # registered: its functions can be pickled for worker processes
-    return load_script(ROOT / path, register=True)
-
-
-def args(*argv) -> list:
-    return [str(arg) for arg in argv]
 
 
 class BrokenMarket(NamedTuple):
@@ -84,19 +73,19 @@ def test_check_dataset_lists_exactly_the_unreadable_images(broken_market, tiny_m
     check_dataset = tool('tools/misc/check_dataset.py')
     for nproc in ('1', '2'):
         assert check_dataset.main(args(CONFIG, '--nproc', nproc,
-                                       *_overrides(broken_market.root, 1))) == 1
+                                       *demo_overrides(broken_market.root, 1))) == 1
         out = capsys.readouterr().out
         listed = dict(re.findall(r'^(/\S+\.jpg): (.+)$', out, re.MULTILINE))
         assert listed.keys() == {str(broken_market.empty), str(broken_market.truncated)}
         assert listed[str(broken_market.empty)] == 'the file is empty (0 bytes)'
         assert 'cv2 cannot decode' in listed[str(broken_market.truncated)]
         assert '2 of ' in out
-    assert check_dataset.main(args(CONFIG, *_overrides(tiny_market, 1))) == 0
+    assert check_dataset.main(args(CONFIG, *demo_overrides(tiny_market, 1))) == 0
     assert re.search(r'all \d+ images can be read', capsys.readouterr().out)
     missing = broken_market.root.parent / 'no_such_root'
     with pytest.raises(SystemExit, match=rf'train: Market-1501: data_root {missing} is not a '
                                          r'folder'):
-        check_dataset.main(args(CONFIG, *_overrides(missing, 1)))
+        check_dataset.main(args(CONFIG, *demo_overrides(missing, 1)))
 
 
 def test_training_names_the_empty_image(broken_market, tmp_path):
@@ -104,7 +93,7 @@ def test_training_names_the_empty_image(broken_market, tmp_path):
     reads validation images before training, is left out."""
     result = subprocess.run(
         [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path / 'work'),
-         *_overrides(broken_market.root, 1), 'train_dataloader.num_workers=1',
+         *demo_overrides(broken_market.root, 1), 'train_dataloader.num_workers=1',
          'custom_hooks=[]'],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
@@ -116,7 +105,7 @@ def test_testing_names_the_truncated_image(broken_market, weights, tmp_path):
     with pytest.raises(OSError, match=re.escape(f'cannot read image {broken_market.truncated}: '
                                                 f'300 bytes that cv2 cannot decode')):
         tool('tools/test.py').main(args(CONFIG, weights, '--work-dir', tmp_path / 'test',
-                                        *_overrides(broken_market.root, 1)))
+                                        *demo_overrides(broken_market.root, 1)))
 
 
 def test_vis_attention_names_the_empty_image(broken_market, weights, tmp_path):
@@ -139,14 +128,14 @@ def test_a_checkpoint_of_another_model_is_refused_unless_partial(tiny_market, fo
     test, train = tool('tools/test.py'), tool('tools/train.py')
     with pytest.raises(SystemExit, match=refusal):
         test.main(args(CONFIG, foreign, '--work-dir', tmp_path / 'test',
-                       *_overrides(tiny_market, 1)))
+                       *demo_overrides(tiny_market, 1)))
     with pytest.raises(SystemExit, match=refusal):
         tool('tools/visualization/vis_attention.py').main(args(
             CONFIG, foreign, next((tiny_market / 'query').glob('*.jpg')), '--out',
             tmp_path / 'vis', '--cfg-options', 'model.head.num_classes=8'))
     with pytest.raises(SystemExit, match=refusal):
         train.main(args(CONFIG, '--work-dir', tmp_path / 'train',
-                        *_overrides(tiny_market, 1), f'load_from={foreign}'))
+                        *demo_overrides(tiny_market, 1), f'load_from={foreign}'))
 
     # --partial-load loads what fits on purpose, but a checkpoint that fills no tensor at all
     # would leave the whole model random
@@ -154,14 +143,14 @@ def test_a_checkpoint_of_another_model_is_refused_unless_partial(tiny_market, fo
                                          rf"tensor with the model .* none of the model's "
                                          rf'{num_keys} tensors has its name and shape in it'):
         test.main(args(CONFIG, foreign, '--partial-load', '--work-dir', tmp_path / 'none',
-                       *_overrides(tiny_market, 1)))
+                       *demo_overrides(tiny_market, 1)))
     headless = tmp_path / 'headless.pth'
     torch.save({'state_dict': {key: value for key, value in torch.load(
         weights, weights_only=True)['state_dict'].items() if not key.startswith('head.')}},
                headless)
     out = tmp_path / 'partial.json'  # on purpose: the switch evaluates what loads
     test.main(args(CONFIG, headless, '--partial-load', '--work-dir', tmp_path / 'partial',
-                   '--out', out, *_overrides(tiny_market, 1)))
+                   '--out', out, *demo_overrides(tiny_market, 1)))
     assert 'reid/mAP' in json.loads(out.read_text())
 
 
@@ -173,7 +162,7 @@ def test_an_extra_tensor_is_refused(tiny_market, weights, tmp_path):
     with pytest.raises(SystemExit, match=r'has 1 keys the model does not have '
                                          r'\(neck\.extra\.weight\)'):
         tool('tools/test.py').main(args(CONFIG, extra, '--work-dir', tmp_path / 'test',
-                                        *_overrides(tiny_market, 1)))
+                                        *demo_overrides(tiny_market, 1)))
 
 
 def _truncated_checkpoint(path: Path, weights: Path) -> None:
@@ -198,7 +187,7 @@ def test_resume_names_what_the_file_is(make, what, weights, tiny_market, tmp_pat
     make(path, weights)
     with pytest.raises(SystemExit, match=re.escape(str(path)) + '.*' + what) as stopped:
         tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'work',
-                                         '--resume', path, *_overrides(tiny_market, 1)))
+                                         '--resume', path, *demo_overrides(tiny_market, 1)))
     if 'weights only' in what:  # and says how to start from those weights instead
         assert f'--cfg-options load_from={path} instead of --resume' in str(stopped.value)
 
@@ -209,11 +198,11 @@ def test_resume_without_a_checkpoint_stops_and_resume_or_start_starts(tiny_marke
     with pytest.raises(SystemExit, match=rf'--resume found no checkpoint to resume from in '
                                          rf'{re.escape(str(work_dir))}.*--resume-or-start'):
         train.main(args(CONFIG, '--work-dir', work_dir, '--resume',
-                        *_overrides(tiny_market, 1)))
+                        *demo_overrides(tiny_market, 1)))
     assert not (work_dir / 'epoch_1.pth').exists()
 
     train.main(args(CONFIG, '--work-dir', work_dir, '--resume-or-start',
-                    *_overrides(tiny_market, 1), 'custom_hooks=[]'))
+                    *demo_overrides(tiny_market, 1), 'custom_hooks=[]'))
     assert torch.load(work_dir / 'epoch_1.pth', weights_only=True)['meta']['epoch'] == 1
 
 
@@ -222,14 +211,14 @@ def test_a_mistyped_cfg_option_names_the_closest_key(tiny_market, tmp_path):
                                          r"no top-level key 'randomnes'.*did you mean "
                                          r"'randomness'\?"):
         tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'work',
-                                         *_overrides(tiny_market, 1), 'randomnes.seed=5'))
+                                         *demo_overrides(tiny_market, 1), 'randomnes.seed=5'))
 
 
 def test_out_into_a_missing_folder_creates_it(tiny_market, weights, tmp_path):
     """As mmengine's ``dump`` does: here a folder inside the work dir the run creates."""
     out = tmp_path / 'test' / 'results' / 'metrics.json'
     tool('tools/test.py').main(args(CONFIG, weights, '--work-dir', tmp_path / 'test',
-                                    '--out', out, *_overrides(tiny_market, 1)))
+                                    '--out', out, *demo_overrides(tiny_market, 1)))
     assert 'reid/mAP' in json.loads(out.read_text())
 
 
@@ -239,10 +228,11 @@ def test_missing_data_and_folders_given_as_files_stop_in_one_sentence(weights, t
     not_a_folder = rf'Market-1501: data_root {re.escape(str(missing))} is not a folder'
     with pytest.raises(SystemExit, match=not_a_folder):
         tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'train',
-                                         *_overrides(missing, 1)))
+                                         *demo_overrides(missing, 1)))
     test = tool('tools/test.py')
     with pytest.raises(SystemExit, match=not_a_folder):
-        test.main(args(CONFIG, weights, '--work-dir', tmp_path / 'test', *_overrides(missing, 1)))
+        test.main(args(CONFIG, weights, '--work-dir', tmp_path / 'test',
+                       *demo_overrides(missing, 1)))
     with pytest.raises(SystemExit, match=rf'checkpoint {re.escape(str(tmp_path))} is a folder; '
                                          r'give a checkpoint file'):
         test.main(args(CONFIG, tmp_path, '--work-dir', tmp_path / 'test'))
@@ -266,7 +256,7 @@ def test_a_setting_a_component_cannot_take_stops_train_in_one_sentence(tiny_mark
     status 1."""
     result = subprocess.run(
         [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path / 'work'),
-         *_overrides(tiny_market, 1), 'custom_hooks=[]', option],
+         *demo_overrides(tiny_market, 1), 'custom_hooks=[]', option],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 1
     assert re.fullmatch(message + r'.*\n', result.stderr), result.stderr[-3000:]
@@ -308,6 +298,6 @@ def test_a_classifier_smaller_than_the_identities_stops_before_the_first_iterati
                                          r'classifier has 5 outputs, one per identity: set '
                                          r'model\.head\.num_classes=8$'):
         tool('tools/train.py').main(args(CONFIG, '--work-dir', tmp_path / 'work',
-                                         *_overrides(tiny_market, 1), 'custom_hooks=[]',
+                                         *demo_overrides(tiny_market, 1), 'custom_hooks=[]',
                                          'model.head.num_classes=5'))
     assert steps == []

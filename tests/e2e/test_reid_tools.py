@@ -13,24 +13,10 @@ import pytest
 import torch
 
 from rga_mm.apis import init_model
+from demo_runs import CONFIG, ROOT, demo_overrides
 from tool_runs import run_checked
 
-ROOT = Path(__file__).parents[2]
-CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 pytestmark = pytest.mark.slow
-
-
-def _overrides(data_root: Path, max_epochs: int) -> list[str]:
-    root = str(data_root)
-    return ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
-            'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
-            'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
-            'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
-            'test_dataloader.persistent_workers=False', 'model.head.num_classes=8',
-            f'train_cfg.max_epochs={max_epochs}', f'train_cfg.val_interval={max_epochs}',
-            'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1',
-            'default_hooks.checkpoint.max_keep_ckpts=3']
 
 
 def _scalars(work_dir: Path) -> list[dict]:
@@ -45,7 +31,7 @@ def _num_queries(data_root: Path) -> int:
 def test_train_test_and_resume(tiny_market, tmp_path):
     work_dir = tmp_path / 'work'
     run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
-                *_overrides(tiny_market, max_epochs=1))
+                *demo_overrides(tiny_market, max_epochs=1))
     assert (work_dir / 'epoch_1.pth').is_file()
     first = _scalars(work_dir)
     iters_per_epoch = max(entry['step'] for entry in first if 'loss' in entry)
@@ -54,7 +40,7 @@ def test_train_test_and_resume(tiny_market, tmp_path):
     # resume: the schedule continues with the second epoch of the warm-up (mmengine's
     # LinearLR, begin=0, end=3, factor 0.1 → 1 reached at the third epoch)
     run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
-                '--resume', *_overrides(tiny_market, max_epochs=2))
+                '--resume', *demo_overrides(tiny_market, max_epochs=2))
     resumed = [entry for entry in _scalars(work_dir) if 'loss' in entry]
     assert [entry['step'] for entry in resumed] == list(
         range(iters_per_epoch + 1, 2 * iters_per_epoch + 1))
@@ -66,7 +52,7 @@ def test_train_test_and_resume(tiny_market, tmp_path):
     out = tmp_path / 'metrics.json'
     run_checked(sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'epoch_2.pth'),
                 '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-                *_overrides(tiny_market, max_epochs=2))
+                *demo_overrides(tiny_market, max_epochs=2))
     metrics = json.loads(out.read_text())
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
     assert 0 <= metrics['reid/mAP'] <= 100 and 'reid/rank1' in metrics
@@ -74,7 +60,7 @@ def test_train_test_and_resume(tiny_market, tmp_path):
     # a checkpoint that does not fit the config is refused, naming the tensor
     mismatch = subprocess.run(
         [sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'epoch_2.pth'),
-         '--work-dir', str(tmp_path / 'mismatch'), *_overrides(tiny_market, max_epochs=2),
+         '--work-dir', str(tmp_path / 'mismatch'), *demo_overrides(tiny_market, max_epochs=2),
          'model.head.num_classes=9'], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert mismatch.returncode != 0
     assert "'head.classifier.weight' has shape (8, 512)" in mismatch.stderr
@@ -87,7 +73,7 @@ def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
     out = tmp_path / 'results.pkl'
     run_checked(sys.executable, 'tools/test.py', str(CONFIG), str(checkpoint),
                 '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-                *_overrides(tiny_market, max_epochs=1))
+                *demo_overrides(tiny_market, max_epochs=1))
     with open(out, 'rb') as file:
         metrics = pickle.load(file)
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
@@ -101,7 +87,7 @@ def test_two_process_gloo_training(tiny_market, tmp_path):
                       "custom_imports = dict(imports=['rank_weights_hook'])\n"
                       "custom_hooks = [dict(type='SaveRankWeightsHook')]\n")
     run_checked('bash', 'tools/dist_train.sh', str(config), '2', '--work-dir', str(work_dir),
-                *_overrides(tiny_market, max_epochs=1),
+                *demo_overrides(tiny_market, max_epochs=1),
                 env=dict(PYTHON=sys.executable, PORT='29731', OMP_NUM_THREADS='1',
                          PYTHONPATH=str(Path(__file__).parent)))
     rank0 = torch.load(work_dir / 'rank0_weights.pth', weights_only=True)

@@ -7,10 +7,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
-from test_reid_model import TINY_MODEL
 
 from rga_mm.apis import init_model
 from rga_mm.registry import MODELS
+from tiny_reid_model import TINY_MODEL
 
 ROOT = Path(__file__).parents[2]
 MARKET_RGA_SC = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'

@@ -10,19 +10,10 @@ from rga_mm.apis import init_model
 from rga_mm.models.reid import BatchHardTripletLoss, BNNeckHead
 from rga_mm.registry import MODELS
 from rga_mm.testing import load_script
+from tiny_reid_model import TINY_MODEL
 
 ROOT = Path(__file__).parents[2]
 MARKET_RGA_SC = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
-
-TINY_MODEL = dict(
-    type='ReIDModel',
-    data_preprocessor=dict(mean=[0., 0., 0.], std=[1., 1., 1.]),
-    backbone=dict(
-        type='StageAttentionBackbone',
-        backbone=dict(type='mmpretrain.ResNet', depth=18, out_indices=(3, ),
-                      strides=(1, 2, 2, 1)),
-        attentions=dict(layer4=dict(type='RGA', in_channels=512, spatial_size=(4, 2)))),
-    head=dict(type='BNNeckHead', in_channels=512, num_classes=5))
 
 
 def test_batch_hard_triplet_loss_by_hand():

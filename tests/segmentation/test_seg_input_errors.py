@@ -10,14 +10,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
-from test_cityscapes_tools import write_tiny_setup
 
 from rga_mm.apis import init_model
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.necks import check_heads_fit_neck
 from rga_mm.testing import load_script
-
-ROOT = Path(__file__).parents[2]
+from tiny_cityscapes import ROOT, write_tiny_setup
 
 
 @pytest.fixture
