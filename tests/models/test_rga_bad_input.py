@@ -149,6 +149,35 @@ def test_a_reduction_that_is_not_an_int_is_one_clear_error(reduction):
         RGA(64, 8, reduction=reduction)
 
 
+@pytest.mark.parametrize('switch', ['use_relation', 'use_appearance'])
+@pytest.mark.parametrize('value', ['False', 0, None])
+def test_the_ablation_switches_must_be_bools(switch, value):
+    """'False' would build the branch it means to leave out; 0 and None would drop it
+    without saying so."""
+    with pytest.raises(ConfigError, match=re.escape(
+            f'RGA {switch} must be True or False, got {value!r}')):
+        RGA(64, 8, **{switch: value})
+    rga = RGA(64, 8, **{switch: np.bool_(False)})
+    assert not hasattr(rga.spatial_gate, 'theta' if switch == 'use_relation'
+                       else 'appearance_embed')
+
+
+@pytest.mark.parametrize('norm_cfg, width, reason', [
+    (dict(type='GN', num_groups=32), 8, 'num_channels (8) must be divisible by num_groups (32)'),
+    (dict(type='GN', num_groups=2), 1, 'num_channels (1) must be divisible by num_groups (2)'),
+    (dict(type='GN'), 8, 'mmcv refused the config')])
+def test_a_norm_that_cannot_normalise_a_gate_layer_names_rga_and_the_fix(norm_cfg, width,
+                                                                       reason):
+    """RGA(64, 8, reduction=8): θ, φ, ψ have 8 channels, the gate logits 1."""
+    with pytest.raises(ConfigError, match=re.escape(
+            f'RGA norm_cfg={norm_cfg!r} cannot normalise the {width}-channel output of one of '
+            f'its 1×1 convs ({reason}): RGA normalises every 1×1 conv, down to the 1-channel '
+            f'gate logits, so use BN or SyncBN, or GN with num_groups=1')):
+        RGA(64, 8, norm_cfg=norm_cfg)
+    rga = RGA(64, 8, norm_cfg=dict(type='GN', num_groups=1))
+    assert rga(torch.randn(2, 64, 8, 8)).shape == (2, 64, 8, 8)
+
+
 def test_variable_size_must_be_a_bool():
     """The string 'false' would otherwise count as true."""
     with pytest.raises(ConfigError, match=r"^RGA variable_size must be True or False, got "

@@ -109,13 +109,24 @@ def test_a_grid_smaller_than_the_reduction_is_refused():
 
 
 def test_bad_in_index_and_bad_in_channels():
-    with pytest.raises(ConfigError, match=r'in_index=5 but the backbone returned 3 maps: '
+    with pytest.raises(ConfigError, match=r'in_index=5 but the backbone returns 3 maps: '
                                           r'set in_index to one of -3\.\.2'):
         RGANeck(16, (5, 5), in_index=5)(_maps())
-    with pytest.raises(ConfigError, match='in_index=-4 but the backbone returned 3 maps'):
+    with pytest.raises(ConfigError, match='in_index=-4 but the backbone returns 3 maps'):
         RGANeck(16, (5, 5), in_index=-4)(_maps())
     with pytest.raises(ValueError, match='positive int'):
         RGANeck([16], (5, 5))
+    with pytest.raises(ConfigError, match=r'^RGANeck received no backbone map'):
+        RGANeck(16, (5, 5))(())
+
+
+@pytest.mark.parametrize('in_index', ['3', [2, 3], 3.0, None])
+def test_an_in_index_that_is_not_an_int_is_refused_when_built(in_index):
+    with pytest.raises(ConfigError, match=re.escape(
+            f"RGANeck in_index must be an int (the position of the attended map in the "
+            f"backbone's outputs, -1 for the last), got {in_index!r}")):
+        RGANeck(16, (5, 5), in_index=in_index)
+    assert type(RGANeck(16, (5, 5), in_index=np.int64(1)).in_index) is int
 
 
 def test_in_channels_of_any_integer_type_are_stored_as_an_int():

@@ -69,6 +69,25 @@ def test_moving_the_neck_to_another_map_names_the_head_that_reads_it(tiny):
     assert _forward(fixed).shape == (1, 19, 8, 8)  # mode tensor: the stride-8 logits
 
 
+
+def test_a_backbone_with_stage_attentions_is_checked_as_the_backbone_it_wraps(tiny):
+    """StageAttentionBackbone returns its wrapped backbone's maps: the neck at in_index=-1 is
+    the map the decode head reads at in_index=3 of the 4, and an in_index past them is
+    named when the model is checked, not at its first forward."""
+    cfg = tiny[1].copy()
+    cfg.model.backbone = dict(type='rga_mm.StageAttentionBackbone', backbone=cfg.model.backbone,
+                              attentions=dict(layer3=dict(type='rga_mm.SE', in_channels=256)))
+    with pytest.raises(ConfigError, match=re.escape(
+            'model.decode_head.in_channels=512 but the map it reads (in_index=3) is the one '
+            'RGANeck attends')):
+        check_heads_fit_neck(_build_model(cfg.copy(), **{'model.decode_head.in_channels': 512}))
+    with pytest.raises(ConfigError, match=r'^RGANeck in_index=4 but the backbone returns 4 '
+                                          r'maps: set in_index to one of -4\.\.3$'):
+        check_heads_fit_neck(_build_model(cfg.copy(), **{'model.neck.in_index': 4}))
+    fitting = _build_model(cfg.copy())
+    check_heads_fit_neck(fitting)
+    assert _forward(fitting).shape == (1, 19, 8, 8)
+
 UPERNET_WITH_RGA = """\
 _base_ = ['mmseg::upernet/upernet_r18_4xb2-40k_cityscapes-512x1024.py']
 custom_imports = dict(imports=['rga_mm'], allow_failed_imports=False)

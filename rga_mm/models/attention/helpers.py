@@ -8,7 +8,8 @@ orders.
   pair or one int for a square map, and :func:`check_map_size`, which refuses a map of
   another size in one sentence;
 * :func:`positive_int`: a width or ratio argument as a plain int, or one sentence saying
-  it must be a positive int (any integer type, never a bool);
+  it must be a positive int (any integer type, never a bool); :func:`flag`: a switch as a
+  plain bool, or one sentence (a string ``'False'`` would count as true);
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
   FC attentions, refusing a reduction that leaves nothing;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
@@ -19,6 +20,7 @@ orders.
 import numbers
 from collections.abc import Sequence
 
+import numpy as np
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -65,6 +67,14 @@ def positive_int(value: object, name: str, meaning: str) -> int:
     if not is_int(value) or value < 1:
         raise ConfigError(f'{name} must be a positive int ({meaning}), got {value!r}')
     return int(value)
+
+
+def flag(value: object, name: str) -> bool:
+    """``value`` as a plain bool, or one sentence unless it is a bool (``numpy.bool_``
+    too): a string or a number would silently count as true or false."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f'{name} must be True or False, got {value!r}')
+    return bool(value)
 
 
 def built_map_size(spatial_size: int | Sequence[int], owner: str) -> tuple[int, int]:

@@ -66,8 +66,16 @@ class RelationGate(BaseModule):
         embed_dim = reduced_width(feature_dim, reduction, 'a node feature dimension')
 
         def embedding(in_dim: int, out_dim: int, act: bool = True) -> ConvModule:
-            return ConvModule(in_dim, out_dim, 1, norm_cfg=norm_cfg,
-                              act_cfg=dict(type='ReLU') if act else None)
+            try:
+                return ConvModule(in_dim, out_dim, 1, norm_cfg=norm_cfg,
+                                  act_cfg=dict(type='ReLU') if act else None)
+            except (ValueError, AssertionError) as error:  # as GroupNorm and mmcv refuse
+                reason = str(error) or 'mmcv refused the config'
+                raise ConfigError(
+                    f'RGA norm_cfg={norm_cfg!r} cannot normalise the {out_dim}-channel '
+                    f'output of one of its 1×1 convs ({reason}): RGA normalises every 1×1 '
+                    f'conv, down to the 1-channel gate logits, so use BN or SyncBN, or GN '
+                    f'with num_groups=1') from error
 
         gate_in = 0
         if use_relation:

@@ -21,14 +21,13 @@ gate is computed from the map pooled to (h, w); the gates are applied at full re
 """
 import math
 
-import numpy as np
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import built_map_size, check_feature_map, check_map_size, positive_int
+from .helpers import built_map_size, check_feature_map, check_map_size, flag, positive_int
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
@@ -62,7 +61,8 @@ class RGA(BaseModule):
         relation_path: ``'factorized'`` (default, never forms the N×N relation matrix) or
             ``'dense'`` (materialises it, as the paper); both give equal results.
         variable_size: accept maps of another size through the RoIAlign reference grid.
-        norm_cfg: normalisation after every 1×1 conv.
+        norm_cfg: normalisation after every 1×1 conv, down to the gate's 1-channel
+            logits: BN (default), SyncBN, or GN with ``num_groups=1``.
     """
 
     _abbr_ = 'rga'  # name stem when built by mmcv's build_plugin_layer
@@ -88,13 +88,11 @@ class RGA(BaseModule):
         self.in_channels = in_channels
         self.spatial_size = built_map_size(spatial_size, 'RGA')
         self.mode = mode
-        if not isinstance(variable_size, (bool, np.bool_)):  # 'false' would count as true
-            raise ConfigError(f'RGA variable_size must be True or False, got '
-                              f'{variable_size!r}')
-        self.variable_size = bool(variable_size)
+        self.variable_size = flag(variable_size, 'RGA variable_size')
         height, width = self.spatial_size
         gate_cfg = dict(reduction=reduction, gate_reduction=gate_reduction,
-                        use_relation=use_relation, use_appearance=use_appearance,
+                        use_relation=flag(use_relation, 'RGA use_relation'),
+                        use_appearance=flag(use_appearance, 'RGA use_appearance'),
                         relation_path=relation_path, norm_cfg=norm_cfg)
         if 'S' in mode:
             self.spatial_gate = RelationGate(in_channels, self.spatial_size, **gate_cfg)

@@ -18,7 +18,7 @@ Example::
             layer1=dict(type='rga_mm.RGA', in_channels=256, spatial_size=(64, 32)),
             layer4=dict(type='rga_mm.RGA', in_channels=2048, spatial_size=(16, 8))))
 """
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -163,6 +163,12 @@ class StageAttentionBackbone(BaseModule):
         for name, key in zip(attentions, keys):
             stages[name].register_forward_hook(partial(
                 _attend_output, self.attentions[key], type(self.backbone).__name__, name))
+
+    @property
+    def out_indices(self) -> Sequence[int]:
+        """The wrapped backbone's ``out_indices`` (which stages' outputs it returns), read by
+        code that counts a backbone's maps; an AttributeError where it has none."""
+        return self.backbone.out_indices
 
     def _load_from_state_dict(self, state_dict: MutableMapping[str, Any], prefix: str,
                               *args, **kwargs) -> None:

@@ -6,25 +6,32 @@ convolution's shape error inside mmseg. A module does not know the segmentor it 
 this check runs on the built segmentor (the tools and :func:`rga_mm.apis.init_model` call
 it), not inside the neck.
 """
+from collections.abc import Sequence
+
 from torch import nn
 
 from rga_mm.errors import ConfigError
+from ..attention.helpers import is_int
 from .rga_neck import RGANeck
 
 HEAD_NAMES = ('decode_head', 'auxiliary_head')
 
 
 def check_heads_fit_neck(segmentor: nn.Module) -> None:
-    """Raise a ConfigError unless every head of ``segmentor`` (``decode_head``,
-    ``auxiliary_head``, either a ModuleList of heads) that reads the map its RGANeck attends
-    takes that map's 2·C channels. A head reading several maps (a list ``in_index`` with a list
-    ``in_channels``, as UPerHead's) is checked at the position of that map; heads reading
-    other maps, or concatenating several into one ``in_channels``, are left to mmseg.
+    """Raise a ConfigError unless the RGANeck's ``in_index`` names one of the backbone's maps
+    (where the backbone's ``out_indices`` tells how many it returns) and every head of
+    ``segmentor`` (``decode_head``, ``auxiliary_head``, either a ModuleList of heads) that
+    reads the map its RGANeck attends takes that map's 2·C channels. A head reading several
+    maps (a list ``in_index`` with a list ``in_channels``, as UPerHead's) is checked at the
+    position of that map; heads reading other maps, or concatenating several into one
+    ``in_channels``, are left to mmseg.
     """
     neck = getattr(segmentor, 'neck', None)
     if not isinstance(neck, RGANeck):
         return
-    num_maps = len(getattr(getattr(segmentor, 'backbone', None), 'out_indices', ()))
+    num_maps = _num_maps(getattr(segmentor, 'backbone', None))
+    if num_maps:
+        neck.check_index(num_maps)
     for key, head in _heads(segmentor):
         for channels_key, channels, index_key, index in _maps_read(key, head):
             if channels == 2 * neck.in_channels or not _same_map(index, neck.in_index,
@@ -62,6 +69,15 @@ def _heads(segmentor: nn.Module) -> list[tuple[str, nn.Module]]:
         elif isinstance(head, nn.Module):
             heads.append((f'model.{name}', head))
     return heads
+
+
+def _num_maps(backbone: nn.Module | None) -> int:
+    """How many maps ``backbone`` returns by its ``out_indices`` (a sequence, or one int);
+    0 when it does not say."""
+    indices = getattr(backbone, 'out_indices', ())
+    if is_int(indices):
+        return 1
+    return len(indices) if isinstance(indices, Sequence) else 0
 
 
 def _same_map(index: int, other: int, num_maps: int) -> bool:

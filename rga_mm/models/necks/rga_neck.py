@@ -29,7 +29,8 @@ class RGANeck(BaseModule):
             2·C (heads reading other maps are unchanged).
         spatial_size: (h, w), the reference grid RGA is built for (its parameter count grows
             with h·w: see ``configs/cityscapes``); one int for a square grid.
-        in_index: which map of the backbone's tuple to attend (default the last).
+        in_index: which map of the backbone's tuple to attend, an int (default -1, the
+            last).
         variable_size: accept maps of another size through the reference grid (default
             True; False makes any other size an error).
         **rga_options: the other arguments of :class:`rga_mm.models.attention.RGA`
@@ -56,8 +57,12 @@ class RGANeck(BaseModule):
                 f'positions, fewer than reduction={reduction}: the relation embedding '
                 f'(N → N/{reduction}) would have no channel; build a grid with h·w ≥ '
                 f'{reduction}')
+        if not is_int(in_index):
+            raise ConfigError(f'RGANeck in_index must be an int (the position of the attended '
+                              f'map in the backbone\'s outputs, -1 for the last), got '
+                              f'{in_index!r}')
         self.in_channels = in_channels
-        self.in_index = in_index
+        self.in_index = int(in_index)
         self.rga = RGA(in_channels, (height, width), variable_size=variable_size,
                        **{'mode': 'SC', **rga_options})
 
@@ -69,9 +74,12 @@ class RGANeck(BaseModule):
 
     def check_index(self, num_maps: int) -> None:
         """Raise a ConfigError unless ``in_index`` names one of the backbone's ``num_maps``."""
+        if num_maps == 0:
+            raise ConfigError('RGANeck received no backbone map: the backbone returns an '
+                              'empty tuple')
         if not -num_maps <= self.in_index < num_maps:
             raise ConfigError(
-                f'RGANeck in_index={self.in_index} but the backbone returned {num_maps} '
+                f'RGANeck in_index={self.in_index} but the backbone returns {num_maps} '
                 f'maps: set in_index to one of {-num_maps}..{num_maps - 1}')
 
     def check_input(self, inputs: Sequence[Tensor]) -> Tensor:
