@@ -25,3 +25,6 @@ dataset_type = 'rga_mm.CityscapesDataset'
 train_dataloader = dict(dataset=dict(type=dataset_type))
 val_dataloader = dict(dataset=dict(type=dataset_type, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# the heads must take the neck's 2·C channels: checked before the first forward also
+# when mmseg's own tools run this config
+custom_hooks = [dict(type='rga_mm.CheckHeadsFitNeckHook')]

@@ -1,4 +1,4 @@
 """Runner extensions: hooks."""
-from .hooks import AtomicCheckpointHook, AttentionVisualizationHook
+from .hooks import AtomicCheckpointHook, AttentionVisualizationHook, CheckHeadsFitNeckHook
 
-__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook', 'CheckHeadsFitNeckHook']

@@ -22,7 +22,7 @@ def documented_diff_config() -> str:
 def test_the_diff_inherits_an_unmodified_mmseg_config():
     text = documented_diff_config()
     assert "_base_ = ['mmseg::pspnet/pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py']" in text
-    assert len(text.splitlines()) <= 6
+    assert len(text.splitlines()) <= 7
 
 
 def test_the_documented_diff_gives_a_working_pspnet_with_rga(tmp_path):
@@ -33,6 +33,7 @@ def test_the_documented_diff_gives_a_working_pspnet_with_rga(tmp_path):
     config.write_text(documented_diff_config())
     cfg = Config.fromfile(str(config))
     assert cfg.model.neck.type == 'rga_mm.RGANeck' and cfg.model.decode_head.in_channels == 4096
+    assert cfg.custom_hooks == [dict(type='rga_mm.CheckHeadsFitNeckHook')]
     # shrink for the CPU only: no pretrained download, plain BN, small head widths
     cfg.merge_from_dict({
         'model.pretrained': None, 'model.backbone.norm_cfg.type': 'BN',

@@ -9,13 +9,14 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
 from PIL import Image
 
 from rga_mm.apis import init_model
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.necks import check_heads_fit_neck
 from rga_mm.testing import load_script
-from tiny_cityscapes import ROOT, write_tiny_setup
+from tiny_cityscapes import CONFIG, ROOT, write_tiny_setup
 
 
 @pytest.fixture
@@ -132,6 +133,22 @@ def test_init_model_and_the_tools_check_the_heads(tiny, tmp_path):
         train.main([cfg.filename, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
                     'model.decode_head.in_channels=2048'])
     assert not list((tmp_path / 'work').rglob('*.pth'))
+
+
+@pytest.mark.parametrize('run', ['train', 'test'])
+def test_the_shipped_hook_checks_the_heads_in_any_runner(tiny, tmp_path, run):
+    """mmseg's own tools build ``Runner.from_cfg(cfg)`` and call ``train()`` or ``test()``
+    without rga_mm's checks; the Cityscapes configs' hook stops them before the first
+    forward, with the same sentence."""
+    cfg = tiny[1].copy()
+    assert Config.fromfile(str(CONFIG)).custom_hooks == [
+        dict(type='rga_mm.CheckHeadsFitNeckHook')]
+    cfg.merge_from_dict({'model.decode_head.in_channels': 2048, 'work_dir': str(tmp_path),
+                         'custom_hooks': [dict(type='rga_mm.CheckHeadsFitNeckHook')]})
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ConfigError, match='^model.decode_head.in_channels=2048 but the map'):
+        getattr(runner, run)()
+    assert runner.iter == 0
 
 
 def test_a_split_folder_without_images_names_the_folder_and_the_pattern(tiny):

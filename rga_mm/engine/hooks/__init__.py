@@ -1,4 +1,5 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .attention_visualization_hook import AttentionVisualizationHook
+from .head_fit_hook import CheckHeadsFitNeckHook
 
-__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook']
+__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook', 'CheckHeadsFitNeckHook']
