@@ -271,8 +271,8 @@ def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank
     if not rerank:
         return gallery_topk(query, gallery, k, metric, *(labels or ()))
     distances, indices = [], []
-    for rows, reranked in with_progress(k_reciprocal_rerank_chunks(query, gallery, metric),
-                                        len(query), print):
+    chunks = k_reciprocal_rerank_chunks(query, gallery, metric, tell=print)
+    for rows, reranked in with_progress(chunks, len(query), print):
         chunk_labels = () if labels is None else (labels[0][rows], labels[1], labels[2][rows],
                                                    labels[3])
         chunk_distances, chunk_indices = distance_topk(reranked, k, *chunk_labels)

@@ -1,5 +1,6 @@
 """ReIDMetric: the mmengine shell around pairwise_distance, re-ranking and rank_metrics."""
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -279,4 +280,8 @@ def test_rerank_logs_its_start_and_end_to_the_current_logger():
     num_query = sum(bool(s.is_query) for s in samples)
     assert lines.lines[0] == (f're-ranking {num_query} queries (k-reciprocal neighbours of '
                               f'every query and gallery image first)')
+    assert re.fullmatch(rf'found the 21 nearest of each of {len(samples)} query and gallery '
+                        r'images in \d+ s', lines.lines[1])  # k1 + 1 = 21 of the defaults
+    assert re.fullmatch(r'encoded the k-reciprocal neighbourhoods \(\d+ weights\) in \d+ s',
+                        lines.lines[2])
     assert lines.lines[-1].startswith(f're-ranked {num_query} queries in ')

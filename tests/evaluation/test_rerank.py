@@ -222,6 +222,25 @@ def test_the_benchmark_runs_at_a_toy_size(capsys):
     assert all(0 < score <= 100 for score in scores)
 
 
+def test_the_work_before_the_first_chunk_is_told_when_it_is_done():
+    """k1 = 3, k2 = 5: the 5 nearest of each of 6 + 20 images; each encoding row weighs at
+    least its own image, so there are at least 26 weights. Nothing is told before the
+    first chunk is asked for."""
+    generator = torch.Generator().manual_seed(0)
+    query, gallery = torch.randn(6, 8, generator=generator), torch.randn(20, 8,
+                                                                         generator=generator)
+    told = []
+    chunks = k_reciprocal_rerank_chunks(query, gallery, k1=3, k2=5, tell=told.append)
+    assert told == []
+    next(chunks)
+    assert len(told) == 2
+    assert re.fullmatch(r'found the 5 nearest of each of 26 query and gallery images in \d+ s',
+                        told[0])
+    weights = int(re.fullmatch(r'encoded the k-reciprocal neighbourhoods \((\d+) weights\) '
+                               r'in \d+ s', told[1]).group(1))
+    assert 26 <= weights <= 26 * 26
+
+
 def test_progress_is_told_at_the_start_every_tenth_and_at_the_end():
     """25 queries in chunks of 4: the tenths are crossed at 4 (1/10), 8 (3/10), 12, 16, 20
     and 24 queries; the last chunk gets the closing line alone."""

@@ -70,7 +70,8 @@ def k_reciprocal_rerank_chunks(query: torch.Tensor,
                                k1: int = DEFAULT_K1,
                                k2: int = DEFAULT_K2,
                                lambda_value: float = DEFAULT_LAMBDA,
-                               max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES
+                               max_memory_bytes: int = DEFAULT_MAX_MEMORY_BYTES,
+                               tell: Callable[[str], object] | None = None
                                ) -> Iterator[tuple[slice, np.ndarray]]:
     """Re-ranked query × gallery distances of embeddings, by chunks of queries.
 
@@ -83,6 +84,9 @@ def k_reciprocal_rerank_chunks(query: torch.Tensor,
         lambda_value: weight of the original distance in the result.
         max_memory_bytes: bound on the work arrays of each step (the sparse encodings
             come on top); at least 128 bytes per image.
+        tell: where to say (``print``, a logger's ``info``) when the nearest neighbours
+            (step 1) and the encodings (steps 2-4) are done, with the time each took:
+            the work before the first chunk; :func:`with_progress` tells the chunks.
 
     Returns:
         An iterator over ``(rows, distances)``: the chunks of queries in order, ``rows`` a
@@ -92,7 +96,11 @@ def k_reciprocal_rerank_chunks(query: torch.Tensor,
     """
     distances = EmbeddingDistances(query, gallery, metric)
     check_rerank_options(distances.num_items, k1, k2, max_memory_bytes)
-    return _rerank(distances, k1, k2, lambda_value, max_memory_bytes)
+    return _rerank(distances, k1, k2, lambda_value, max_memory_bytes, tell or _silent)
+
+
+def _silent(message: str) -> None:
+    """A ``tell`` that says nothing."""
 
 
 def k_reciprocal_rerank(query_gallery: np.ndarray,
@@ -122,7 +130,7 @@ def k_reciprocal_rerank(query_gallery: np.ndarray,
                                 np.asarray(gallery_gallery).T)
     check_rerank_options(distances.num_items, k1, k2, max_memory_bytes)
     return np.concatenate([chunk for _, chunk in _rerank(distances, k1, k2, lambda_value,
-                                                         max_memory_bytes)])
+                                                         max_memory_bytes, _silent)])
 
 
 def check_rerank_options(num_items: int, k1: int, k2: int, max_memory_bytes: int) -> None:
@@ -144,14 +152,21 @@ def check_rerank_options(num_items: int, k1: int, k2: int, max_memory_bytes: int
 
 
 def _rerank(distances: Distances, k1: int, k2: int, lambda_value: float,
-            max_bytes: int) -> Iterator[tuple[slice, np.ndarray]]:
-    """Steps 1 to 5 of the module docstring."""
+            max_bytes: int, tell: Callable[[str], object]
+            ) -> Iterator[tuple[slice, np.ndarray]]:
+    """Steps 1 to 5 of the module docstring, telling ``tell`` when steps 1 and 4 end."""
+    start = time.perf_counter()
     nearest, largest = _nearest_and_largest(distances, max(k1 + 1, k2), max_bytes)
+    tell(f'found the {nearest.shape[1]} nearest of each of {distances.num_items} query and '
+         f'gallery images in {time.perf_counter() - start:.0f} s')
+    start = time.perf_counter()
     largest_squared = np.square(largest)
     expanded = _expanded_reciprocal_sets(nearest, k1, max_bytes)
     encoding = _encoding(distances, expanded, largest_squared, max_bytes)
     if k2 > 1:
         encoding = _local_query_expansion(encoding, nearest[:, :k2])
+    tell(f'encoded the k-reciprocal neighbourhoods ({encoding.nnz} weights) in '
+         f'{time.perf_counter() - start:.0f} s')
     yield from _query_chunks(distances, encoding, largest_squared, lambda_value, max_bytes)
 
 
@@ -308,8 +323,8 @@ def with_progress(chunks: Iterable[tuple[slice, np.ndarray]], num_query: int,
     """The ``(rows, distances)`` chunks of :func:`k_reciprocal_rerank_chunks` as they come,
     telling ``tell`` (``print``, a logger's ``info``) when re-ranking starts, each time
     another 1/``steps`` of the ``num_query`` queries is done (with the time so far), and
-    the total time: at MSMT17's size it takes minutes on a CPU, most of them before the
-    first chunk, during which nothing else shows that the work goes on."""
+    the total time: at MSMT17's size it takes minutes on a CPU. The work before the first
+    chunk is told by the chunks' own ``tell`` (:func:`k_reciprocal_rerank_chunks`)."""
     tell(f're-ranking {num_query} queries (k-reciprocal neighbours of every query and '
          f'gallery image first)')
     start, reported = time.perf_counter(), 0

@@ -218,9 +218,10 @@ class ReIDMetric(BaseMetric):
         if self.aqe:
             query = average_query_expansion(query, gallery, **self.aqe_args)
         if self.rerank:
+            tell = partial(print_log, logger='current')
             return with_progress(k_reciprocal_rerank_chunks(query, gallery, self.distance,
-                                                            **self.rerank_args),
-                                 len(query), partial(print_log, logger='current'))
+                                                            **self.rerank_args, tell=tell),
+                                 len(query), tell)
         step = max(1, self.max_memory_bytes // (4 * gallery.shape[0]))
         return ((slice(start, start + step),
                  pairwise_distance(query[start:start + step], gallery, self.distance).numpy())
