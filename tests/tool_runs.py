@@ -1,9 +1,17 @@
 """Run a command (a tool of the repository, a shell script) as a subprocess from the
-repository root and check that it succeeded. Shared by tests in several folders (importable
+repository root and check that it succeeded, or call a tool's ``main(argv)`` in the test's
+own process as the command line would run it. Shared by tests in several folders (importable
 as ``tool_runs``: tests/conftest.py puts tests/ on ``sys.path``)."""
+import contextlib
+import io
 import os
 import subprocess
+import sys
 from pathlib import Path
+from types import ModuleType
+from unittest import mock
+
+from mmengine.logging import MMLogger
 
 ROOT = Path(__file__).parents[1]
 
@@ -16,3 +24,36 @@ def run_checked(*command: str, env: dict | None = None,
                             env={**os.environ, **(env or {})}, timeout=timeout)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def _exit_status(stop: SystemExit) -> tuple[int, str]:
+    """The exit status and the stderr text the interpreter makes of ``stop``: 0 for no
+    code, an integer code as it is, any other code printed to stderr with status 1."""
+    if stop.code is None:
+        return 0, ''
+    if isinstance(stop.code, int):
+        return stop.code, ''
+    return 1, f'{stop.code}\n'
+
+
+def run_in_process(script: ModuleType, *args: object) -> subprocess.CompletedProcess:
+    """Call ``script.main(argv)`` (a tool loaded with ``rga_mm.testing.load_script``) on
+    ``args`` as ``python SCRIPT ARGS`` would run it, without an interpreter's start-up:
+    ``sys.argv`` names the script (argparse's messages start with its file name), and the
+    exit status and stdout and stderr are those the command would give. An exception other
+    than ``SystemExit`` propagates (the command would end in a traceback).
+
+    The tools' logger is created before the output is captured, so that it keeps writing
+    to this process's stdout afterwards."""
+    argv = [str(arg) for arg in args]
+    MMLogger.get_current_instance()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with (mock.patch.object(sys, 'argv', [script.__file__, *argv]),
+          contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr)):
+        try:
+            script.main(argv)
+            returncode, message = 0, ''
+        except SystemExit as stop:
+            returncode, message = _exit_status(stop)
+    return subprocess.CompletedProcess([script.__file__, *argv], returncode,
+                                       stdout.getvalue(), stderr.getvalue() + message)

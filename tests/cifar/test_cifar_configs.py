@@ -1,13 +1,13 @@
 """Every Table 7 row on CIFAR-10 and CIFAR-100 is a config."""
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from mmengine.config import Config
 
 from rga_mm.apis import init_model
+from rga_mm.testing import load_script
+from tool_runs import run_in_process
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = ROOT / 'configs/cifar'
@@ -68,9 +68,10 @@ def test_table7_params_of_the_four_headline_models_within_3_percent():
 
 
 def test_get_flops_reproduces_the_params_column():
+    """tools/analysis_tools/get_flops.py, run in this process."""
     config = config_path('resnet110_rga-sc', 'cifar100')
-    result = subprocess.run([sys.executable, 'tools/analysis_tools/get_flops.py', str(config)],
-                            check=True, capture_output=True, text=True, cwd=ROOT)
+    result = run_in_process(load_script(ROOT / 'tools/analysis_tools/get_flops.py'), config)
+    assert result.returncode == 0, result.stderr
     params = int(re.search(r'^Params: (\d+)', result.stdout, re.M).group(1))
     assert 'Input shape: (3, 32, 32)' in result.stdout
     assert params == _count(init_model(config)) == 3063584

@@ -1,5 +1,6 @@
 """tools/analysis_tools: get_flops.py, the pieces of benchmark_rga.py and
-benchmark_reference_grid.py."""
+benchmark_reference_grid.py. get_flops.py runs in this process but once, through its
+command line."""
 import subprocess
 import sys
 import time
@@ -10,19 +11,27 @@ import torch
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA
-from rga_mm.testing import TensorMemoryTracker, fastest_seconds
+from rga_mm.testing import TensorMemoryTracker, fastest_seconds, load_script
+from tool_runs import run_in_process
 
 ROOT = Path(__file__).parents[2]
 
 
 DEMO = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+GET_FLOPS = ROOT / 'tools/analysis_tools/get_flops.py'
+get_flops = load_script(GET_FLOPS)
 
 
 def _get_flops(*args) -> subprocess.CompletedProcess:
-    """tools/analysis_tools/get_flops.py run on ``args``, whatever its exit status."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), *map(str, args)],
-        capture_output=True, text=True, cwd=ROOT)
+    """tools/analysis_tools/get_flops.py run on ``args`` in this process, whatever its exit
+    status."""
+    return run_in_process(get_flops, *args)
+
+
+def _get_flops_command(*args) -> subprocess.CompletedProcess:
+    """``python tools/analysis_tools/get_flops.py ARGS``, whatever its exit status."""
+    return subprocess.run([sys.executable, str(GET_FLOPS), *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
 
 
 def _flops_output(config, *extra):
@@ -68,9 +77,10 @@ def test_get_flops_names_a_missing_config_or_a_misfit_shape_in_one_sentence(tmp_
 
 
 def test_get_flops_without_shape_names_the_configs_input_size_in_a_misfit():
-    """The size comes from the config's input_size, not from a --shape nobody passed."""
-    result = _get_flops(DEMO, '--cfg-options',
-                        'model.backbone.attentions.layer1.spatial_size=(9,9)')
+    """The size comes from the config's input_size, not from a --shape nobody passed (the
+    command line's exit status and stderr)."""
+    result = _get_flops_command(DEMO, '--cfg-options',
+                                'model.backbone.attentions.layer1.spatial_size=(9,9)')
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert ("the config's input_size (64, 32), used as no --shape was given: "
             "StageAttentionBackbone stage 'layer1' ") in result.stderr

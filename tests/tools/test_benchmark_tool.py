@@ -1,28 +1,61 @@
 """tools/analysis_tools/benchmark.py: its three reports on the demo model, its batch and
-baseline checks; the other benchmarks' option checks."""
+baseline checks; the other benchmarks' option checks. Most runs call the scripts' ``main`` in
+this process; one run of each script goes through its command line."""
+import functools
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from rga_mm.testing import load_script
+from tool_runs import run_in_process
+
 ROOT = Path(__file__).parents[2]
 DEMO = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
-TOOL = ROOT / 'tools/analysis_tools/benchmark.py'
+TOOLS = ROOT / 'tools/analysis_tools'
+TOOL = TOOLS / 'benchmark.py'
 
 
-def _run(*args, tool=TOOL):
-    """Run a benchmark script (the analysis tools import each other from the repository)."""
-    return subprocess.run([sys.executable, str(tool), *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, 'PYTHONPATH': str(ROOT)})
+def _start(*args, tool=TOOL) -> subprocess.Popen:
+    """Start a benchmark script (the analysis tools import each other from the repository)."""
+    return subprocess.Popen([sys.executable, str(tool), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env={**os.environ, 'PYTHONPATH': str(ROOT)})
+
+
+def _finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    """Wait for a script started by ``_start``; its exit status and output."""
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _run(*args, tool=TOOL) -> subprocess.CompletedProcess:
+    """Run a benchmark script through its command line."""
+    return _finish(_start(*args, tool=tool))
+
+
+@functools.cache
+def _script(name: str) -> ModuleType:
+    """The script tools/analysis_tools/``name`` as a module, loaded once."""
+    return load_script(TOOLS / name)
+
+
+def _run_here(*args, tool: str = 'benchmark.py') -> subprocess.CompletedProcess:
+    """A benchmark script run on ``args`` as ``_run`` runs it, in this process."""
+    return run_in_process(_script(tool), *args)
 
 
 def _flops(config):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/get_flops.py'), str(config)],
-        check=True, capture_output=True, text=True, cwd=ROOT)
+    result = _run_here(config, tool='get_flops.py')
+    assert result.returncode == 0, result.stderr
     return int(re.search(r'^FLOPs: (\d+)', result.stdout, re.M).group(1))
 
 
@@ -36,8 +69,8 @@ def test_reports_paths_baseline_ratio_and_every_modules_branches(tmp_path):
     baseline = tmp_path / 'demo_without_attention.py'
     baseline.write_text(f"_base_ = ['{DEMO}']\n"
                         "model = dict(backbone=dict(attentions=dict(_delete_=True)))\n")
-    result = _run(DEMO, '--baseline', baseline, '--profile', '--batch', 8, '--infer-batch', 2,
-                  '--repeats', 1)
+    result = _run_here(DEMO, '--baseline', baseline, '--profile', '--batch', 8,
+                       '--infer-batch', 2, '--repeats', 1)
     assert result.returncode == 0, result.stderr
     rows = _table_rows(result.stdout)
     assert [row[0] for row in rows if row[0] in ('dense', 'factorized')] == ['dense',
@@ -60,13 +93,14 @@ def test_reports_paths_baseline_ratio_and_every_modules_branches(tmp_path):
 
 @pytest.mark.parametrize('batch', [4, 6])
 def test_a_batch_without_two_whole_identities_is_refused_before_any_work(batch):
-    result = _run(DEMO, '--batch', batch)
+    result = _run_here(DEMO, '--batch', batch)
     assert result.returncode == 2
     assert '--batch must be a multiple of 4 and at least 8' in result.stderr
     assert 'Training step' not in result.stdout
 
 
 def test_a_missing_config_is_refused_before_any_work(tmp_path):
+    """Through the command line: argparse's exit status and sentence."""
     result = _run(DEMO, '--baseline', tmp_path / 'nope.py')
     assert result.returncode == 2
     assert f'--baseline {tmp_path / "nope.py"} is no config file' in result.stderr
@@ -79,7 +113,7 @@ def test_a_missing_config_is_refused_before_any_work(tmp_path):
     ('configs/cifar/resnet110_1xb128-64k_cifar10.py',
      'builds the model ImageClassifier, not a re-ID model')])
 def test_a_baseline_of_another_size_or_task_is_refused_before_timing(baseline, message):
-    result = _run(DEMO, '--baseline', ROOT / baseline, '--repeats', 1)
+    result = _run_here(DEMO, '--baseline', ROOT / baseline, '--repeats', 1)
     assert result.returncode == 1
     assert message in result.stderr
     assert 'Training step' not in result.stdout
@@ -89,14 +123,35 @@ def test_a_baseline_of_another_size_or_task_is_refused_before_timing(baseline, m
     ('benchmark_search.py', ['--repeat', 0], 'argument --repeat: must be a positive integer'),
     ('benchmark_search.py', ['--num-gallery', 1000, '--topk', 2000],
      '--topk 2000 is more than --num-gallery 1000'),
-    ('benchmark_search.py', ['--max-chunk-mib', 0], 'argument --max-chunk-mib: must be a '
-                                                   'number above 0'),
-    ('benchmark_rerank.py', ['--scale', -1], 'argument --scale: must be a number above 0'),
-    ('benchmark_metric.py', ['--num-gallery', 300, '--num-distractors', 400],
-     '--num-distractors 400 leaves no true match in --num-gallery 300'),
     ('benchmark_metric.py', ['--repeat', 0], 'argument --repeat: must be a positive integer')])
 def test_the_other_benchmarks_refuse_counts_and_budgets_below_their_minimum(tool, args,
                                                                            message):
-    result = _run(*args, tool=ROOT / 'tools/analysis_tools' / tool)
+    result = _run_here(*args, tool=tool)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+# one refusal of each of the other benchmarks through its command line
+COMMAND_LINE_REFUSALS = {
+    'benchmark_search.py': (['--max-chunk-mib', 0],
+                            'argument --max-chunk-mib: must be a number above 0'),
+    'benchmark_rerank.py': (['--scale', -1], 'argument --scale: must be a number above 0'),
+    'benchmark_metric.py': (['--num-gallery', 300, '--num-distractors', 400],
+                            '--num-distractors 400 leaves no true match in --num-gallery 300')}
+
+
+@pytest.fixture(scope='module')
+def refused_command_lines() -> dict[str, subprocess.CompletedProcess]:
+    """The runs of COMMAND_LINE_REFUSALS, started together: each spends its seconds
+    importing."""
+    started = {tool: _start(*args, tool=TOOLS / tool)
+               for tool, (args, _) in COMMAND_LINE_REFUSALS.items()}
+    return {tool: _finish(process) for tool, process in started.items()}
+
+
+@pytest.mark.parametrize('tool', list(COMMAND_LINE_REFUSALS))
+def test_the_other_benchmarks_command_lines_refuse_counts_and_budgets_below_their_minimum(
+        tool, refused_command_lines):
+    result = refused_command_lines[tool]
+    assert result.returncode == 2
+    assert COMMAND_LINE_REFUSALS[tool][1] in result.stderr

@@ -25,6 +25,7 @@ import argparse
 import logging
 import os
 import time
+from collections.abc import Sequence
 
 import torch
 from mmengine.analysis import get_model_complexity_info
@@ -185,7 +186,7 @@ def module_profile_report(work: Workload, repeats: int) -> str:
     return str(table)
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--baseline', help='a config to compare the model against')
@@ -195,7 +196,7 @@ def parse_args() -> argparse.Namespace:
                         help='training batch: identities × 4 images, at least 2 identities')
     parser.add_argument('--infer-batch', type=int, default=32)
     parser.add_argument('--repeats', type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.batch % IMAGES_PER_IDENTITY or args.batch < 2 * IMAGES_PER_IDENTITY:
         parser.error(f'--batch must be a multiple of {IMAGES_PER_IDENTITY} and at least '
                      f'{2 * IMAGES_PER_IDENTITY} (the triplet loss needs two identities), '
@@ -208,8 +209,8 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
     torch.manual_seed(0)
     work = Workload(args.config, args.batch, args.infer_batch)
     if set_relation_path(work.model, 'factorized') == 0:

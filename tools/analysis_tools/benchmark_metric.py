@@ -20,7 +20,7 @@ import functools
 import os
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def measure(function: Callable, problem: tuple[np.ndarray, ...],
     return min(seconds), peak, result
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--num-query', type=positive_int, default=3368)
     parser.add_argument('--num-gallery', type=positive_int, default=15913)
@@ -72,7 +72,7 @@ def main() -> None:
                         help="rank_metrics' threads (default: one per usable CPU, up to 8)")
     parser.add_argument('--skip-baseline', action='store_true',
                         help='time rank_metrics only (for MSMT17-sized problems)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.num_distractors >= args.num_gallery:
         parser.error(f'--num-distractors {args.num_distractors} leaves no true match in '
                      f'--num-gallery {args.num_gallery}')

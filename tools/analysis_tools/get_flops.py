@@ -47,13 +47,13 @@ def size_origin(shape: Sequence[int] | None, height: int, width: int) -> str:
     return f"the config's input_size ({height}, {width}), used as no --shape was given"
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model.')
     parser.add_argument('config')
     add_shape_argument(parser, help="input size (default: the config's input_size)")
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},
                         help='override config entries, as in tools/train.py')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         model = init_model(args.config, cfg_options=args.cfg_options)
     except (FileNotFoundError, ImportError, ValueError) as error:
