@@ -1,3 +1,4 @@
+from rga_mm.models.unwrap import model_of
 from .checkpoints import (
     CheckpointError,
     check_checkpoint_fits,
@@ -5,7 +6,6 @@ from .checkpoints import (
     check_checkpoint_shapes,
     check_resumable,
     load_state_dict_file,
-    model_of,
     read_checkpoint,
     state_dict_of,
 )

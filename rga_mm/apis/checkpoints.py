@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
-from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader
 from torch import nn
 
@@ -255,8 +254,3 @@ def check_checkpoint_overlaps(model: nn.Module, state_dict: dict,
 
 def _fits(value: object, expected: torch.Tensor) -> bool:
     return isinstance(value, torch.Tensor) and tuple(value.shape) == tuple(expected.shape)
-
-
-def model_of(runner_model: nn.Module) -> nn.Module:
-    """The model inside a data-parallel wrapper, or the model itself."""
-    return runner_model.module if is_model_wrapper(runner_model) else runner_model

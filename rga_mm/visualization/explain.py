@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.model import is_model_wrapper
 from torch import Tensor, nn
 
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid import ReIDModel
+from rga_mm.models.unwrap import model_of
 from .grad_cam import GradCAM
 from .spatial_gates import SpatialGateRecorder, display_name
 
@@ -64,9 +64,7 @@ def check_target_class(model: nn.Module, target_class: int | None,
     explains the embedding norm) in one sentence naming ``name``, the option that gave it;
     ``None`` passes, and so does any class for the other models (their output tells how
     many classes they have, see :func:`explain_attention`)."""
-    if is_model_wrapper(model):
-        model = model.module
-    if target_class is not None and isinstance(model, ReIDModel):
+    if target_class is not None and isinstance(model_of(model), ReIDModel):
         raise ConfigError(f'{name} {target_class} is for classification and segmentation '
                           f'models, but this re-ID model has no classes (its CAM explains the '
                           f'embedding norm): leave {name} out')
@@ -125,9 +123,8 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: str | None = 
     Returns:
         One :class:`AttentionExplanation` per image.
     """
-    if is_model_wrapper(model):
-        model = model.module
     check_target_class(model, target_class)
+    model = model_of(model)
     if model.training:
         raise ValueError('explain_attention needs the model in eval mode (call model.eval()): '
                          'in training mode BatchNorm would mix the images of the batch')

@@ -25,7 +25,7 @@ suffix names (``.png``, ``.pdf``, ``.svg``, ...) of ``SUBPLOT_INCHES`` per subpl
 ``MAX_COLUMNS`` subplots a row, at ``dpi`` dots per inch.
 
     logs = {'rga-sc': load_scalar_logs(find_scalar_logs('work_dirs/rga-sc')),
-            'baseline': load_scalar_log(find_scalar_log('work_dirs/baseline'))}
+            'baseline': load_scalar_log(find_scalar_logs('work_dirs/baseline')[-1])}
     plot_curves(logs, default_keys(logs), 'curves.png', title='Market-1501')
 """
 import glob
@@ -39,7 +39,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ['find_scalar_log', 'find_scalar_logs', 'load_scalar_log', 'join_scalar_logs',
+__all__ = ['find_scalar_logs', 'load_scalar_log', 'join_scalar_logs',
            'load_scalar_logs', 'default_keys', 'draw_curves', 'plot_curves']
 
 ScalarLog = dict[str, list[dict]]  # {'train': [line, ...], 'val': [line, ...]}
@@ -72,12 +72,6 @@ def find_scalar_logs(path: str) -> list[str]:
             'mmengine writes it there during training (LoggerHook with the default '
             'LocalVisBackend)')
     return logs
-
-
-def find_scalar_log(path: str) -> str:
-    """``path`` itself if it is a file, else the newest ``*/vis_data/scalars.json`` under it
-    (the last of :func:`find_scalar_logs`)."""
-    return find_scalar_logs(path)[-1]
 
 
 def load_scalar_log(path: str) -> ScalarLog:

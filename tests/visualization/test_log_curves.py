@@ -19,7 +19,6 @@ from rga_mm.visualization.log_curves import (
     SUBPLOT_INCHES,
     default_keys,
     draw_curves,
-    find_scalar_log,
     find_scalar_logs,
     join_scalar_logs,
     load_scalar_log,
@@ -88,7 +87,7 @@ def work_dirs(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope='module')
 def logs(work_dirs) -> dict:
-    return {name: load_scalar_log(find_scalar_log(str(path)))
+    return {name: load_scalar_log(find_scalar_logs(str(path))[-1])
             for name, path in work_dirs.items()}
 
 
@@ -156,14 +155,14 @@ def test_png_has_the_size_of_its_subplot_grid(logs, tmp_path, keys, grid):
                               round(SUBPLOT_INCHES[1] * rows * 40))
 
 
-def test_find_scalar_log_takes_the_newest_run_of_a_work_dir(work_dirs, tmp_path):
+def test_the_last_scalar_log_found_is_the_newest_run_of_a_work_dir(work_dirs, tmp_path):
     (newest, ) = Path(work_dirs['epochs']).glob('*/vis_data/scalars.json')
-    assert find_scalar_log(str(work_dirs['epochs'])) == str(newest)
-    assert find_scalar_log(str(newest)) == str(newest)
+    assert find_scalar_logs(str(work_dirs['epochs'])) == [str(newest)]
+    assert find_scalar_logs(str(newest)) == [str(newest)]
     for timestamp in ('20240101_120000', '20240102_090000', '20231231_235959'):
         (tmp_path / timestamp / 'vis_data').mkdir(parents=True)
         (tmp_path / timestamp / 'vis_data' / 'scalars.json').write_text('{"step": 1}\n')
-    assert find_scalar_log(str(tmp_path)) == str(
+    assert find_scalar_logs(str(tmp_path))[-1] == str(
         tmp_path / '20240102_090000' / 'vis_data' / 'scalars.json')
 
 
@@ -177,9 +176,9 @@ def test_missing_log_names_the_path_and_where_mmengine_writes_it(tmp_path):
 def test_work_dir_without_logs_says_so(tmp_path):
     (tmp_path / '20240101_120000' / 'vis_data').mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match='no <timestamp>/vis_data/scalars.json under'):
-        find_scalar_log(str(tmp_path))
+        find_scalar_logs(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='neither a scalar log nor a work dir'):
-        find_scalar_log(str(tmp_path / 'nowhere'))
+        find_scalar_logs(str(tmp_path / 'nowhere'))
 
 
 def test_log_without_usable_lines_says_so(tmp_path):
@@ -323,7 +322,7 @@ def test_find_scalar_logs_lists_the_runs_of_a_work_dir_oldest_first(tmp_path):
     assert find_scalar_logs(str(work_dir)) == [
         str(work_dir / timestamp / 'vis_data' / 'scalars.json')
         for timestamp in ('20240101_120000', '20240102_090000')]
-    newest = find_scalar_log(str(work_dir))
+    newest = find_scalar_logs(str(work_dir))[-1]
     assert find_scalar_logs(newest) == [newest]
 
 

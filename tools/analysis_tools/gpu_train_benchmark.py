@@ -29,6 +29,7 @@ import gc
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -73,7 +74,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def load_config(config: Path, relation_path: str) -> Config:
+def benchmark_config(config: Path, relation_path: str | None) -> Config:
     """The config with no ImageNet checkpoint and, for RGA models, the given relation path
     in every stage's RGA module (``model.backbone.attentions.layerN.relation_path``)."""
     cfg = Config.fromfile(str(config))
@@ -85,7 +86,7 @@ def load_config(config: Path, relation_path: str) -> Config:
 
 
 @contextlib.contextmanager
-def precision_context(precision: str, device: str):
+def precision_context(precision: str, device: str) -> Iterator[None]:
     """TF32 switches for the row (restored after) and, for CPU amp, bf16 autocast."""
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = (
@@ -99,18 +100,20 @@ def precision_context(precision: str, device: str):
 
 
 def synchronize(device: str) -> None:
+    """Wait for the GPU's queued work (nothing to wait for on the CPU)."""
     if device == 'cuda':
         torch.cuda.synchronize()
 
 
-def time_row(config: Path, relation_path: str, precision: str, args) -> dict:
+def time_row(config: Path, relation_path: str | None, precision: str,
+             args: argparse.Namespace) -> dict:
     """Images per second and peak bytes of one model at one precision."""
     gc.collect()
     if args.device == 'cuda':
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(0)
-    cfg = load_config(config, relation_path)
+    cfg = benchmark_config(config, relation_path)
     model = init_model(cfg, device=args.device).train()
     optim_cfg = cfg.optim_wrapper.to_dict()
     if precision == 'amp' and args.device == 'cuda':
@@ -139,6 +142,7 @@ def time_row(config: Path, relation_path: str, precision: str, args) -> dict:
 
 
 def describe_device(device: str) -> str:
+    """The line naming the device and the torch version the table was measured with."""
     if device == 'cuda':
         return (f'GPU: {torch.cuda.get_device_name()} (CUDA {torch.version.cuda}), '
                 f'torch {torch.__version__}')

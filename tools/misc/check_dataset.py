@@ -31,8 +31,11 @@ from typing import NamedTuple
 import numpy as np
 from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
+from mmengine.config import Config
+from mmengine.dataset import BaseDataset
 from mmengine.registry import DATASETS, init_default_scope
 from mmengine.utils import track_iter_progress, track_parallel_progress
+from torch.utils.data import Dataset
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
@@ -69,7 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def split_datasets(cfg) -> list[tuple[str, dict]]:
+def split_datasets(cfg: Config) -> list[tuple[str, dict]]:
     """(split names, dataset config) for each distinct dataset of the dataloaders."""
     found: list[tuple[list[str], dict]] = []
     for split in SPLITS:
@@ -85,7 +88,7 @@ def split_datasets(cfg) -> list[tuple[str, dict]]:
     return [('/'.join(names), dataset) for names, dataset in found]
 
 
-def image_reader(dataset) -> LoadImageFromFile | None:
+def image_reader(dataset: Dataset) -> LoadImageFromFile | None:
     """The loading step of the dataset's pipeline as rga_mm's ``LoadImageFromFile``, or
     None if the pipeline loads no image files."""
     for step in getattr(getattr(dataset, 'pipeline', None), 'transforms', []):
@@ -98,7 +101,7 @@ def image_reader(dataset) -> LoadImageFromFile | None:
     return None
 
 
-def label_reader(dataset) -> LoadImageFromFile:
+def label_reader(dataset: BaseDataset) -> LoadImageFromFile:
     """A reader that decodes label maps as the pipeline's ``LoadAnnotations`` step does
     (mmseg's and mmcv's: flag ``unchanged``, their decoder and file backend), by default
     as mmseg's ``LoadAnnotations()`` (Pillow)."""
@@ -110,7 +113,7 @@ def label_reader(dataset) -> LoadImageFromFile:
     return LoadImageFromFile(color_type='unchanged', imdecode_backend='pillow')
 
 
-def value_classes(dataset) -> int | None:
+def value_classes(dataset: BaseDataset) -> int | None:
     """The number of classes C whose indices 0..C − 1 a label map file of ``dataset`` may hold
     (besides its ``ignore_index``), or None when that cannot be known from the file: no
     metainfo classes or ``ignore_index``, ``reduce_zero_label``, or a ``label_map``."""
@@ -122,7 +125,7 @@ def value_classes(dataset) -> int | None:
     return len(classes)
 
 
-def label_maps(dataset) -> LabelMaps:
+def label_maps(dataset: BaseDataset) -> LabelMaps:
     """How to read and check the label maps of the segmentation ``dataset``."""
     return LabelMaps(label_reader(dataset), value_classes(dataset),
                      getattr(dataset, 'ignore_index', None),
@@ -160,7 +163,7 @@ def check_item(item: Item) -> tuple[str | None, str | None, str | None]:
     return image_problem, None, label_problem(label, image, item.image, item.maps)
 
 
-def collect_items(cfg) -> list[Item]:
+def collect_items(cfg: Config) -> list[Item]:
     """One item per distinct image of the config's datasets, with its label map for
     segmentation datasets; prints each dataset's counts."""
     items: dict[str, Item] = {}

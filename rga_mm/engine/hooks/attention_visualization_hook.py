@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.runner import EpochBasedTrainLoop, Runner
 
+from rga_mm.models.unwrap import model_of
 from rga_mm.registry import HOOKS
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item
 from rga_mm.visualization.explain import check_target_class
@@ -67,7 +67,7 @@ class AttentionVisualizationHook(Hook):
         self.names: list[str] = []
         self.channel_order = 'bgr'
 
-    def before_train(self, runner) -> None:
+    def before_train(self, runner: Runner) -> None:
         """Settle epochs vs iterations; pick the images and run them through the validation
         pipeline once."""
         epoch_loop = isinstance(runner.train_loop, EpochBasedTrainLoop)
@@ -99,20 +99,23 @@ class AttentionVisualizationHook(Hook):
         self.names = [self._image_name(data, i) for data, i in zip(self.images, indices)]
         self.channel_order = pipeline_channel_order(dataset.pipeline.transforms)
 
-    def after_train_epoch(self, runner) -> None:
+    def after_train_epoch(self, runner: Runner) -> None:
+        """Log the grids every ``interval`` epochs of an epoch-based run."""
         if self.by_epoch and self.every_n_epochs(runner, self.interval):
             self.log_attention(runner, step=runner.epoch + 1)
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
+    def after_train_iter(self, runner: Runner, batch_idx: int,
+                         data_batch: dict | tuple | list | None = None,
+                         outputs: dict | None = None) -> None:
+        """Log the grids every ``interval`` iterations of an iteration-based run."""
         if not self.by_epoch and self.every_n_train_iters(runner, self.interval):
             self.log_attention(runner, step=runner.iter + 1)
 
-    def log_attention(self, runner, step: int) -> None:
+    def log_attention(self, runner: Runner, step: int) -> None:
         """Draw every image's grid with the current weights and log it at ``step``."""
         if not is_main_process():
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = model_of(runner.model)
         was_training = model.training
         model.eval()
         try:

@@ -6,9 +6,10 @@ The Cityscapes configs list it::
     custom_hooks = [dict(type='rga_mm.CheckHeadsFitNeckHook')]
 """
 from mmengine.hooks import Hook
+from mmengine.runner import Runner
 
-from rga_mm.apis.checkpoints import model_of
 from rga_mm.models.necks import check_heads_fit_neck
+from rga_mm.models.unwrap import model_of
 from rga_mm.registry import HOOKS
 
 
@@ -20,6 +21,6 @@ class CheckHeadsFitNeckHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def before_run(self, runner) -> None:
+    def before_run(self, runner: Runner) -> None:
         """Check ``runner.model`` (unwrapped from DDP) before its first forward."""
         check_heads_fit_neck(model_of(runner.model))

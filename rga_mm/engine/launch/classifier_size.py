@@ -5,19 +5,20 @@ every training identity.
 holding one arrives, which may be late in the first epoch; :func:`check_classifier_size`
 compares the two numbers as soon as the Runner's training data is loaded.
 """
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from torch import nn
 
 from rga_mm.datasets.reid_dataset import ReIDDataset
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid.bnneck_head import BNNeckHead
+from rga_mm.models.unwrap import model_of
 
 
 def classifier_size(model: nn.Module) -> int | None:
     """The number of identities the re-ID head of ``model`` (a DDP wrapper is looked
-    through) tells apart, ``model.head.num_classes``; None without a re-ID head."""
-    model = model.module if is_model_wrapper(model) else model
+    through) tells apart, the outputs of its head's classifier
+    (``model.head.classifier.out_features``); None without a re-ID head."""
+    model = model_of(model)
     head = getattr(model, 'head', None)
     if not isinstance(head, BNNeckHead):
         return None

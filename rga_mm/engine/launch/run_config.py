@@ -11,9 +11,10 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from torch import nn
 
-from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, model_of, state_dict_of
+from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, state_dict_of
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.necks import check_heads_fit_neck
+from rga_mm.models.unwrap import model_of
 from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
 

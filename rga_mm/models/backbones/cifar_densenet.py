@@ -72,13 +72,16 @@ class CifarDenseNet(BaseBackbone):
         num_layers: explicit dense layers per block, overriding ``depth``.
         out_indices: blocks (0..2; -1 the last) whose outputs are returned; the last block
             after BN-ReLU.
+        init_cfg: mmengine initialisation configs, one dict each; default Kaiming for convs,
+            ones for BN weights.
     """
 
     def __init__(self, depth: int, growth_rate: int = 12, bottleneck: bool = False,
-                 compression: float = 1.0, num_layers: Sequence[int] = None,
+                 compression: float = 1.0, num_layers: Sequence[int] | None = None,
                  out_indices: Sequence[int] = (2, ),
-                 init_cfg=(dict(type='Kaiming', layer='Conv2d'),
-                           dict(type='Constant', val=1, layer='_BatchNorm'))) -> None:
+                 init_cfg: Sequence[dict] | None = (
+                     dict(type='Kaiming', layer='Conv2d'),
+                     dict(type='Constant', val=1, layer='_BatchNorm'))) -> None:
         super().__init__(init_cfg=list(init_cfg) if init_cfg else None)
         self.num_layers = (tuple(num_layers) if num_layers
                            else layers_per_block(depth, bottleneck))
