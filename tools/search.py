@@ -74,8 +74,9 @@ from rga_mm.apis.gallery_cache import (
     model_key,
 )
 from rga_mm.datasets import Market1501
-from rga_mm.datasets.folder_listing import image_files_with_notice
+from rga_mm.datasets.folder_listing import image_files_with_notice, listed_images
 from rga_mm.datasets.transforms import UnreadableImageError
+from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
 from rga_mm.evaluation.functional import (
     check_rerank_options,
@@ -88,6 +89,7 @@ from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.evaluation.functional.rerank import (
     DEFAULT_K1,
     DEFAULT_K2,
+    DEFAULT_LAMBDA,
     DEFAULT_MAX_MEMORY_BYTES,
 )
 from rga_mm.visualization import RankedListVisualizer, unique_stems
@@ -101,15 +103,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--query', required=True, nargs='+',
                         help='query image files or folders of them; a query that is also a '
                         'gallery file (the same file) is left out of its own ranked list')
-    parser.add_argument('--topk', type=int, default=10, help='results per query')
+    parser.add_argument('--topk', type=positive_int_arg, default=10, help='results per query')
     parser.add_argument('--out', help='folder for the ranked-list PNGs and results.json')
     parser.add_argument('--rerank', action='store_true',
-                        help='k-reciprocal re-ranking (k1=20, k2=6, λ=0.3), a chunk of '
-                        'queries at a time')
+                        help=f'k-reciprocal re-ranking (k1={DEFAULT_K1}, k2={DEFAULT_K2}, '
+                        f'λ={DEFAULT_LAMBDA}), a chunk of queries at a time')
     parser.add_argument('--flip', action='store_true',
                         help='embed the mean of each image\'s and its mirror image\'s '
                         'embedding (default: as the config\'s model.test_cfg.flip)')
-    parser.add_argument('--batch-size', type=int, default=32, help='images per forward pass')
+    parser.add_argument('--batch-size', type=positive_int_arg, default=32,
+                        help='images per forward pass')
     parser.add_argument('--cache', help='gallery embedding cache file (default: '
                         'gallery_cache.pth in --out; none without --out), written every '
                         f'{SAVE_INTERVAL_S // 60} minutes while the gallery is embedded and '
@@ -121,10 +124,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries')
     args = parser.parse_args(argv)
-    for name in ('topk', 'batch_size'):
-        if getattr(args, name) < 1:
-            parser.error(f'--{name.replace("_", "-")} must be at least 1, got '
-                         f'{getattr(args, name)}')
     if args.cache and osp.isdir(args.cache):
         parser.error(f'--cache {args.cache} is a folder; give a file name, e.g. '
                      f'{osp.join(args.cache, "gallery_cache.pth")}')
@@ -305,15 +304,10 @@ def list_folder(folder: str) -> list[str]:
 
 
 def list_queries(items: Sequence[str]) -> list[str]:
-    paths = []
-    for item in items:
-        if osp.isdir(item):
-            paths.extend(list_folder(item))
-        elif osp.isfile(item):
-            paths.append(osp.abspath(item))
-        else:
-            raise SystemExit(f'query {item} does not exist')
-    return paths
+    """The absolute paths of the query files and of the images directly in the query
+    folders, in order; stops naming the first item that does not exist."""
+    paths = listed_images(items, print, lambda item: SystemExit(f'query {item} does not exist'))
+    return [osp.abspath(path) for path in paths]
 
 
 def check_out_folder(out: Path, args: argparse.Namespace) -> None:

@@ -22,7 +22,6 @@ where re-ID needs it:
 * ``flip=True`` embeds every image and its mirror image and averages the two.
 """
 import logging
-import numbers
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -38,7 +37,8 @@ from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar
 from torch import nn
 
-from rga_mm.datasets.folder_listing import image_files_with_notice
+from rga_mm.checks import is_flag, is_positive_int
+from rga_mm.datasets.folder_listing import image_paths
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import merge_cfg_options
 from rga_mm.visualization.image_inputs import file_pipeline
@@ -185,8 +185,7 @@ class ReIDInferencer(BaseInferencer):
         warning at the end). With ``on_unreadable='stop'`` the images before an unreadable
         one are yielded first, then its error is raised.
         """
-        if (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
-                or batch_size < 1):
+        if not is_positive_int(batch_size):
             raise ValueError(f'batch_size must be an int of at least 1, got {batch_size!r}')
         preprocess_kwargs, forward_kwargs, _, _ = self._dispatch_kwargs(**kwargs)
         # resolved (and a bad value refused) once, before any image is read
@@ -233,10 +232,9 @@ class ReIDInferencer(BaseInferencer):
         for item in inputs:
             if isinstance(item, (str, Path)):
                 check_path(len(items), str(item), refuse_missing)
-                if Path(item).is_dir():
-                    items.extend(image_files_with_notice(item, warnings.warn))
-                    continue
-            items.append(str(item) if isinstance(item, Path) else item)
+                items.extend(image_paths(item, warnings.warn))
+                continue
+            items.append(item)
         if not items:
             raise ValueError('no images to embed: the inputs are an empty list')
         return items
@@ -283,7 +281,7 @@ class ReIDInferencer(BaseInferencer):
             ValueError: ``flip`` is neither a bool (Python's or numpy's) nor None (a string
                 such as ``'false'`` would otherwise count as true).
         """
-        if flip is not None and not isinstance(flip, (bool, np.bool_)):
+        if flip is not None and not is_flag(flip):
             raise ValueError(f'flip must be True, False or None (the model\'s '
                              f'test_cfg.flip), got {flip!r}')
         if flip is None:

@@ -1,8 +1,8 @@
 """What the re-ID datasets for your own data share: integer parsing and the test-split check."""
-import numbers
 import re
 from typing import Any
 
+from rga_mm.checks import is_int
 from rga_mm.errors import DatasetError
 from .reid_dataset import ReIDDataset
 
@@ -48,9 +48,7 @@ class CustomReIDDataset(ReIDDataset):
 def parse_integer(value: Any) -> int | None:
     """``value`` as an int if it is one (an int, or a string of one such as '0042' or '-1');
     None for anything else, a float or '3.0' included, which the caller reports."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, numbers.Integral):
+    if is_int(value):
         return int(value)
     if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
         return int(value.strip())

@@ -1,7 +1,7 @@
 """Which entries of a folder are images: one rule for the datasets, the inferencer and the
 tools, so that a folder lists the same images wherever it is read."""
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 # what OpenCV's imread (the datasets' and the inferencer's loading step) decodes
@@ -91,3 +91,28 @@ def image_files_with_notice(folder: str | Path, tell: Callable[[str], object]) -
     if notice is not None:
         tell(notice)
     return image_files(folder)
+
+
+def image_paths(path: str | Path, tell: Callable[[str], object]) -> list[str]:
+    """The images a path given as input stands for: a folder's
+    :func:`image_files_with_notice` (``tell`` names its subfolders of images), else ``path``
+    itself as a string."""
+    if os.path.isdir(path):
+        return image_files_with_notice(path, tell)
+    return [str(path)]
+
+
+def listed_images(paths: Iterable[str | Path], tell: Callable[[str], object],
+                  missing: Callable[[str], BaseException]) -> list[str]:
+    """The :func:`image_paths` of ``paths``, in order; raises ``missing(path)`` for the first
+    path that is neither a file nor a folder.
+
+    Raises:
+        ValueError: a folder holds no image file (:func:`image_files`).
+    """
+    images = []
+    for path in paths:
+        if not (os.path.isfile(path) or os.path.isdir(path)):
+            raise missing(str(path))
+        images.extend(image_paths(path, tell))
+    return images

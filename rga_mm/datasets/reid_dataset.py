@@ -1,5 +1,4 @@
 """The base of rga_mm's person re-ID datasets: splits, relabelling, checks, statistics."""
-import numbers
 import os
 import os.path as osp
 from collections.abc import Sequence
@@ -9,6 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from prettytable import PrettyTable
 
+from rga_mm.checks import is_int
 from rga_mm.errors import ConfigError, DatasetError
 from .augmentation_seed import SampleIndex, augmentation_random_state
 from .folder_listing import is_file, is_folder, is_visible
@@ -148,7 +148,7 @@ def _check_integer_labels(dataset_name: str, item: dict) -> None:
     it would otherwise be truncated further on (3.7 → 3, merging two identities)."""
     for key in ('gt_label', 'camera_id'):
         value = item[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if not is_int(value):
             raise DatasetError(f'{dataset_name}: {key} of {item["img_path"]} is {value!r}; '
                                f'identities and cameras must be integers, and a float one is '
                                f'refused rather than truncated')

@@ -1,18 +1,16 @@
 """Command-line options that the tools share: tools/deployment/pytorch2onnx.py and
-tools/analysis_tools/get_flops.py both take the input size as ``--shape H W``,
+tools/analysis_tools/get_flops.py both take the input size as ``--shape H W``, else from the
+config (:func:`input_shape`),
 tools/visualization/vis_attention.py checks its sizes (``--input-size H W``,
 ``--panel-height``) with the same types, and the benchmarks their counts and budgets."""
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from mmengine.config import Config
 
-def positive_int(text: str) -> int:
-    """An ``argparse`` type: an integer of 1 or more, refused in argparse's one-line error
-    otherwise."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'must be a positive integer, got {value}')
-    return value
+# where a config gives its input size: re-ID configs set input_size, segmentation configs
+# their training crop_size; the first one present is used
+CONFIG_SIZE_KEYS = ('input_size', 'crop_size')
 
 
 def positive_float(text: str) -> float:
@@ -26,19 +24,42 @@ def positive_float(text: str) -> float:
 
 def int_at_least(minimum: int, unit: str = '') -> Callable[[str], int]:
     """An ``argparse`` type: an integer of ``minimum`` or more, refused in argparse's
-    one-line error naming the minimum (and ``unit``, e.g. ``'pixels'``) otherwise."""
+    one-line error naming the minimum (and ``unit``, e.g. ``'pixels'``) otherwise, or
+    saying "a positive integer" for a minimum of 1 without a unit."""
     suffix = f' {unit}' if unit else ''
+    requirement = ('a positive integer' if minimum == 1 and not unit
+                   else f'at least {minimum}{suffix}')
 
     def parse(text: str) -> int:
         value = int(text)
         if value < minimum:
-            raise argparse.ArgumentTypeError(f'must be at least {minimum}{suffix}, got {value}')
+            raise argparse.ArgumentTypeError(f'must be {requirement}, got {value}')
         return value
 
     parse.__name__ = 'int'  # argparse's "invalid int value: 'x'" for a non-integer
     return parse
 
 
+positive_int_arg = int_at_least(1)
+"""An ``argparse`` type: an integer of 1 or more (a count, a size), refused in argparse's
+one-line error otherwise."""
+
+
 def add_shape_argument(parser: argparse.ArgumentParser, help: str) -> None:
     """Add ``--shape H W``: the input height and width, two positive integers."""
-    parser.add_argument('--shape', type=positive_int, nargs=2, metavar=('H', 'W'), help=help)
+    parser.add_argument('--shape', type=positive_int_arg, nargs=2, metavar=('H', 'W'), help=help)
+
+
+def config_size_key(cfg: Config) -> str:
+    """The key of ``cfg`` that gives its input size (``input_size``, else ``crop_size``);
+    stops the tool with one sentence when it has neither."""
+    for key in CONFIG_SIZE_KEYS:
+        if key in cfg:
+            return key
+    raise SystemExit('the config defines neither input_size nor crop_size: pass --shape H W')
+
+
+def input_shape(cfg: Config, shape: Sequence[int] | None) -> tuple[int, int]:
+    """(H, W) from ``--shape`` (``shape``), else from the config's ``input_size`` or
+    ``crop_size`` (:func:`config_size_key`)."""
+    return tuple(shape if shape else cfg[config_size_key(cfg)])

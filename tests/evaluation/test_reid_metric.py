@@ -232,10 +232,13 @@ def test_missing_feature_is_named():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="distance must be one of"):
         ReIDMetric(distance='manhattan')
-    for topk in ((1, 10), (0, 1), (-2, ), (), (1.5, )):  # rank0 would read cmc[-1]
+    # rank0 would read cmc[-1]; True is an int to Python but no rank
+    for topk in ((1, 10), (0, 1), (-2, ), (), (1.5, ), True, (True, 5)):
         with pytest.raises(ValueError, match=r'topk takes one or more ranks from 1 to '
                            r'max_rank \(5\), got'):
             ReIDMetric(topk=topk, max_rank=5)
+    ranks = ReIDMetric(topk=(np.int64(1), 5), max_rank=5).topk
+    assert ranks == (1, 5) and all(type(rank) is int for rank in ranks)
 
 
 @pytest.mark.parametrize('option', ['rerank', 'aqe', 'exclude_same_camera'])

@@ -87,6 +87,26 @@ def test_get_flops_without_shape_names_the_configs_input_size_in_a_misfit():
     assert 'RGA was built for a 9×9 map but received 16×8' in result.stderr
 
 
+def test_get_flops_without_shape_falls_back_to_the_configs_crop_size(tmp_path):
+    """A config without input_size (a segmentation config) gives its crop_size, as
+    tools/deployment/pytorch2onnx.py reads it; a config with neither is one sentence."""
+    model = ("model = dict(type='StageAttentionBackbone', backbone=dict(type='mmpretrain.ResNet',"
+             " depth=18, out_indices=(0, ), strides=(1, 1, 1, 1)),"
+             " attentions=dict(layer1=dict(type='RGA', in_channels=64, spatial_size=(4, 2),"
+             " reduction=2)))\n")
+    config = tmp_path / 'crop_size.py'
+    config.write_text("default_scope = 'rga_mm'\ncrop_size = (16, 8)\n" + model)
+    result = _get_flops(config)
+    assert result.returncode == 0, result.stderr
+    assert 'Input shape: (3, 16, 8)' in result.stdout
+
+    config.write_text("default_scope = 'rga_mm'\n" + model)
+    result = _get_flops(config)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert ('the config defines neither input_size nor crop_size: pass --shape H W'
+            in result.stderr)
+
+
 @pytest.mark.parametrize('height', ['0', '-64'])
 def test_get_flops_refuses_a_shape_below_one_in_one_line(height):
     """argparse refuses it, as tools/deployment/pytorch2onnx.py does, before the model is

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rga_mm.deployment.arguments import int_at_least, positive_int
+from rga_mm.deployment.arguments import int_at_least, positive_int_arg
 from rga_mm.evaluation.functional import rank_metrics
 from rga_mm.evaluation.functional.rank import DEFAULT_MAX_THREADS
 from rga_mm.testing import plain_rank_metrics
@@ -60,15 +60,15 @@ def measure(function: Callable, problem: tuple[np.ndarray, ...],
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-query', type=positive_int, default=3368)
-    parser.add_argument('--num-gallery', type=positive_int, default=15913)
+    parser.add_argument('--num-query', type=positive_int_arg, default=3368)
+    parser.add_argument('--num-gallery', type=positive_int_arg, default=15913)
     parser.add_argument('--num-distractors', type=int_at_least(0), default=2793)
-    parser.add_argument('--num-ids', type=positive_int, default=750)
-    parser.add_argument('--num-cams', type=positive_int, default=6)
+    parser.add_argument('--num-ids', type=positive_int_arg, default=750)
+    parser.add_argument('--num-cams', type=positive_int_arg, default=6)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--repeat', type=positive_int, default=3,
+    parser.add_argument('--repeat', type=positive_int_arg, default=3,
                         help='timed runs (best is kept)')
-    parser.add_argument('--num-threads', type=positive_int, default=None,
+    parser.add_argument('--num-threads', type=positive_int_arg, default=None,
                         help="rank_metrics' threads (default: one per usable CPU, up to 8)")
     parser.add_argument('--skip-baseline', action='store_true',
                         help='time rank_metrics only (for MSMT17-sized problems)')

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from rga_mm.deployment.arguments import positive_float, positive_int
+from rga_mm.deployment.arguments import positive_float, positive_int_arg
 from rga_mm.evaluation.functional import (
     RankAccumulator,
     k_reciprocal_rerank_chunks,
@@ -64,7 +64,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', nargs='+', choices=sorted(SIZES), default=list(SIZES),
                         help='problem sizes to run, in order')
-    parser.add_argument('--dim', type=positive_int, default=2048, help='feature dimension')
+    parser.add_argument('--dim', type=positive_int_arg, default=2048, help='feature dimension')
     parser.add_argument('--memory-mib', type=positive_float, default=256,
                         help="re-ranking's work memory budget (max_memory_bytes) in MiB")
     parser.add_argument('--scale', type=positive_float, default=1.0,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from rga_mm.deployment.arguments import positive_float, positive_int
+from rga_mm.deployment.arguments import positive_float, positive_int_arg
 from rga_mm.evaluation.functional import gallery_topk, pairwise_distance
 from rga_mm.testing import TensorMemoryTracker, process_peak_rise
 
@@ -37,13 +37,13 @@ MIB = 2**20
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-gallery', type=positive_int, default=100_000)
-    parser.add_argument('--num-query', type=positive_int, default=1_000)
-    parser.add_argument('--dim', type=positive_int, default=2048)
-    parser.add_argument('--topk', type=positive_int, default=10)
+    parser.add_argument('--num-gallery', type=positive_int_arg, default=100_000)
+    parser.add_argument('--num-query', type=positive_int_arg, default=1_000)
+    parser.add_argument('--dim', type=positive_int_arg, default=2048)
+    parser.add_argument('--topk', type=positive_int_arg, default=10)
     parser.add_argument('--max-chunk-mib', type=positive_float, default=128,
                         help="gallery_topk's work memory budget (max_chunk_bytes) in MiB")
-    parser.add_argument('--repeat', type=positive_int, default=3,
+    parser.add_argument('--repeat', type=positive_int_arg, default=3,
                         help='timed runs (the best counts)')
     parser.add_argument('--skip-baseline', action='store_true',
                         help='measure gallery_topk only')
@@ -62,6 +62,7 @@ def tensor_peak(run: Callable[[], object]) -> float:
 
 
 def best_time(run: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """The shortest of ``repeat`` runs in seconds, and the last run's result."""
     best, result = float('inf'), None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -77,10 +78,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     query = torch.randn(args.num_query, args.dim, generator=generator)
     budget = int(args.max_chunk_mib * MIB)
 
-    def blockwise():
+    def blockwise() -> tuple[torch.Tensor, torch.Tensor]:
         return gallery_topk(query, gallery, args.topk, 'cosine', max_chunk_bytes=budget)
 
-    def full_matrix():
+    def full_matrix() -> tuple[torch.Tensor, torch.Tensor]:
         distances = pairwise_distance(query, gallery, 'cosine')
         return torch.topk(distances, args.topk, dim=1, largest=False)
 

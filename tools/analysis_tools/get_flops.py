@@ -9,11 +9,12 @@ from collections.abc import Sequence
 
 import torch
 from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config
 from mmengine.model import BaseModel
 from torch import nn
 
 from rga_mm.apis import init_model
-from rga_mm.deployment.arguments import add_shape_argument
+from rga_mm.deployment.arguments import add_shape_argument, config_size_key, input_shape
 from rga_mm.engine.launch import CfgOptionsAction
 
 
@@ -24,33 +25,29 @@ class TensorForward(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, inputs: torch.Tensor):
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The model's output for a (B, 3, H, W) batch."""
         if isinstance(self.model, BaseModel):
             return self.model(inputs, mode='tensor')
         return self.model(inputs)
 
 
-def input_shape(cfg, shape) -> tuple[int, int]:
-    """(H, W) from ``--shape`` or the config's ``input_size``."""
-    if shape:
-        return tuple(shape)
-    if 'input_size' in cfg:
-        return tuple(cfg.input_size)
-    raise SystemExit('the config defines no input_size: pass --shape H W')
-
-
-def size_origin(shape: Sequence[int] | None, height: int, width: int) -> str:
+def size_origin(cfg: Config, shape: Sequence[int] | None, height: int, width: int) -> str:
     """Where the input size came from, to open an error message: ``--shape H W``, or the
-    config's ``input_size`` when no ``--shape`` was given."""
+    config's ``input_size`` (else ``crop_size``) when no ``--shape`` was given."""
     if shape:
         return f'--shape {height} {width}'
-    return f"the config's input_size ({height}, {width}), used as no --shape was given"
+    return (f"the config's {config_size_key(cfg)} ({height}, {width}), used as no --shape "
+            f"was given")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Print the parameters and FLOPs of the config's model at ``--shape`` (or the
+    config's size)."""
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model.')
     parser.add_argument('config')
-    add_shape_argument(parser, help="input size (default: the config's input_size)")
+    add_shape_argument(parser, help="input size (default: the config's input_size, else its "
+                       'crop_size)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},
                         help='override config entries, as in tools/train.py')
     args = parser.parse_args(argv)
@@ -64,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             TensorForward(model), inputs=(torch.zeros(1, 3, height, width),),
             show_table=False, show_arch=False)
     except ValueError as error:  # e.g. a size the model's attention was not built for
-        raise SystemExit(f'{size_origin(args.shape, height, width)}: {error}') from None
+        raise SystemExit(f'{size_origin(model.cfg, args.shape, height, width)}: '
+                         f'{error}') from None
     print(f'Input shape: (3, {height}, {width})')
     print(f"Params: {info['params']} ({info['params_str']})")
     print(f"FLOPs: {info['flops']} ({info['flops_str']}, one multiply-add = one FLOP)")

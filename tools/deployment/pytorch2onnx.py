@@ -31,7 +31,7 @@ import os.path as osp
 from collections.abc import Sequence
 
 from rga_mm.apis import CheckpointError, init_model
-from rga_mm.deployment.arguments import add_shape_argument, positive_int
+from rga_mm.deployment.arguments import add_shape_argument, input_shape, positive_int_arg
 from rga_mm.deployment.onnx_export import (
     INPUT_NAME,
     RELATIVE_TOLERANCE,
@@ -57,7 +57,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                        'input_size, else its crop_size)')
     parser.add_argument('--dynamic-batch', action='store_true',
                         help='leave the batch size free (height and width stay fixed)')
-    parser.add_argument('--opset', type=positive_int,
+    parser.add_argument('--opset', type=positive_int_arg,
                         help="ONNX opset (default: the exporter's; 18 or later, and none "
                         'newer than the installed onnx defines)')
     parser.add_argument('--max-relative-diff', type=float, default=RELATIVE_TOLERANCE,
@@ -67,16 +67,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, as in tools/train.py')
     return parser.parse_args(argv)
-
-
-def export_shape(cfg, shape: Sequence[int] | None) -> tuple[int, int]:
-    """(H, W) from ``--shape``, else the config's ``input_size`` or ``crop_size``."""
-    if shape:
-        return tuple(shape)
-    for key in ('input_size', 'crop_size'):
-        if key in cfg:
-            return tuple(cfg[key])
-    raise SystemExit('the config defines neither input_size nor crop_size: pass --shape H W')
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -89,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                            strict=not args.partial_load)
     except (FileNotFoundError, ImportError, CheckpointError, ValueError) as error:
         raise SystemExit(str(error)) from None
-    shape = export_shape(model.cfg, args.shape)
+    shape = input_shape(model.cfg, args.shape)
     module = prepare_for_export(model)
     preprocessing = preprocessing_of(model.cfg)
     metadata = dict(config=osp.basename(args.config), preprocessing=preprocessing.to_json(),

@@ -24,9 +24,9 @@ import mmcv
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
-from rga_mm.datasets.folder_listing import image_files_with_notice
+from rga_mm.datasets.folder_listing import listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.deployment.arguments import int_at_least, positive_int
+from rga_mm.deployment.arguments import int_at_least, positive_int_arg
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
@@ -47,7 +47,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'for re-ID models, whose CAM explains the embedding)')
     parser.add_argument('--weighting', choices=['element', 'channel'], default='element',
                         help="CAM weighting: 'element' (LayerCAM) or 'channel' (Grad-CAM)")
-    parser.add_argument('--input-size', type=positive_int, nargs=2, metavar=('H', 'W'),
+    parser.add_argument('--input-size', type=positive_int_arg, nargs=2, metavar=('H', 'W'),
                         help='resize images to H×W before the test pipeline (positive '
                         'integers)')
     parser.add_argument('--panel-height', type=int_at_least(MIN_PANEL_HEIGHT, 'pixels'),
@@ -62,20 +62,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def expand_images(paths: list[str]) -> list[Path]:
     """Files as given; folders → their image files in name order (the inferencer's rule:
-    :func:`~rga_mm.datasets.folder_listing.image_files`; a line names subfolders of images,
-    which are not read)."""
-    images = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            try:
-                images.extend(map(Path, image_files_with_notice(path, print)))
-            except ValueError as error:  # no image in the folder
-                raise SystemExit(str(error)) from None
-        elif path.is_file():
-            images.append(path)
-        else:
-            raise SystemExit(f'image {path} does not exist')
-    return images
+    :func:`~rga_mm.datasets.folder_listing.listed_images`; a line names subfolders of
+    images, which are not read). Stops naming a path that does not exist or a folder
+    without images."""
+    try:
+        images = listed_images(paths, print,
+                               lambda path: SystemExit(f'image {path} does not exist'))
+    except ValueError as error:  # no image in a folder
+        raise SystemExit(str(error)) from None
+    return list(map(Path, images))
 
 
 def check_images_readable(images: list[Path]) -> None:

@@ -9,6 +9,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
+from rga_mm.checks import is_flag, is_int
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.registry import METRICS
 from ..functional import (
@@ -110,11 +111,7 @@ class ReIDMetric(BaseMetric):
                  **kwargs) -> None:
         super().__init__(**kwargs)
         _check_switches(rerank=rerank, aqe=aqe, exclude_same_camera=exclude_same_camera)
-        topk = (topk, ) if isinstance(topk, int) else topk
-        if max_rank < 1 or not topk or not all(
-                isinstance(k, int) and 1 <= k <= max_rank for k in topk):
-            raise ConfigError(f'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
-                              f'({max_rank}), got {tuple(topk)}')
+        topk = _checked_topk(topk, max_rank)
         if distance not in DISTANCES:
             raise ConfigError(f'distance must be one of {DISTANCES}, got {distance!r}')
         if aqe and distance != 'cosine':
@@ -133,7 +130,7 @@ class ReIDMetric(BaseMetric):
         self.max_memory_bytes = int(memory_mb * 2**20)
         self.rerank_args = dict(k1=k1, k2=k2, lambda_value=lambda_value,
                                 max_memory_bytes=self.max_memory_bytes)
-        self.topk = tuple(topk)
+        self.topk = topk
         self.max_rank = max_rank
         self.aqe = aqe
         self.aqe_args = dict(k=aqe_k, alpha=aqe_alpha)
@@ -150,7 +147,9 @@ class ReIDMetric(BaseMetric):
             raise _single_camera_error(cameras[0])
         self._dataset_meta = dataset_meta
 
-    def process(self, data_batch, data_samples: Sequence) -> None:
+    def process(self, data_batch: Any, data_samples: Sequence[BaseDataElement | dict]) -> None:
+        """Keep each sample's embedding, identity, camera and query flag (the data batch
+        itself is not read)."""
         for sample in data_samples:
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
@@ -183,7 +182,7 @@ class ReIDMetric(BaseMetric):
             raise ValueError(f'ReIDMetric got {len(query)} query and {len(gallery)} gallery '
                              f'items; evaluate on a re-ID dataset with split="test"')
 
-        def field(items, name):
+        def field(items: list[dict], name: str) -> np.ndarray:
             return np.array([item[name] for item in items])
 
         query_ids, gallery_ids = field(query, 'identity'), field(gallery, 'identity')
@@ -252,9 +251,21 @@ def _check_switches(**switches: Any) -> None:
     """Each on/off option must be a bool: a string such as 'Ture' or 'False' (a mistyped
     ``--cfg-options`` value) is truthy and would silently switch the option on."""
     for name, value in switches.items():
-        if not isinstance(value, (bool, np.bool_)):
+        if not is_flag(value):
             raise ConfigError(f'ReIDMetric: {name} takes True or False, got {value!r} '
                               f'({type(value).__name__}); set {name}=True or {name}=False')
+
+
+def _checked_topk(topk: int | Sequence[int], max_rank: int) -> tuple[int, ...]:
+    """``topk`` as a tuple of plain ints, or one sentence unless it is one or more integers
+    (of any integer type, never a bool) from 1 to ``max_rank``."""
+    ranks = (topk, ) if is_int(topk) else topk
+    if not isinstance(ranks, Sequence):
+        ranks = (ranks, )
+    if max_rank < 1 or not ranks or not all(is_int(k) and 1 <= k <= max_rank for k in ranks):
+        raise ConfigError(f'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
+                          f'({max_rank}), got {tuple(ranks)}')
+    return tuple(int(k) for k in ranks)
 
 
 def _rate_name(rate: float) -> str:

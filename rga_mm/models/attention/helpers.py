@@ -7,9 +7,6 @@ orders.
 * :func:`built_map_size`: the (h, w) a size-aware module (RGA, FC-S) is built for, from a
   pair or one int for a square map, and :func:`check_map_size`, which refuses a map of
   another size in one sentence;
-* :func:`positive_int`: a width or ratio argument as a plain int, or one sentence saying
-  it must be a positive int (any integer type, never a bool); :func:`flag`: a switch as a
-  plain bool, or one sentence (a string ``'False'`` would count as true);
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
   FC attentions, refusing a reduction that leaves nothing;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
@@ -17,13 +14,12 @@ orders.
 * :class:`SpatialChannelAttention`: the ``'CS'``, ``'SC'`` and ``'S//C'`` compositions of two
   gates (paper §3.4), which CBAM and FC-S/C use.
 """
-import numbers
 from collections.abc import Sequence
 
-import numpy as np
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from rga_mm.checks import is_int
 from rga_mm.errors import ConfigError
 
 GATE_ORDERS = ('CS', 'SC', 'S//C')
@@ -48,33 +44,6 @@ def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str)
         built = '×'.join(map(str, built_size))
         raise ConfigError(f'{owner} was built for a {built} map but received '
                           f'{"×".join(map(str, size))}' + fix.format(built=built, size=size))
-
-
-def is_int(value: object) -> bool:
-    """Whether ``value`` is an integer of any type (``int``, ``numpy.int64``, ...) other
-    than a bool: ``True`` is an int to Python but never a size or a ratio here."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def positive_int(value: object, name: str, meaning: str) -> int:
-    """``value`` as a plain int, or one sentence unless it is an integer >= 1.
-
-    Args:
-        value: the argument as given.
-        name: how the error names it, e.g. ``'RGA in_channels'``.
-        meaning: what it is, in a few words, e.g. ``'the channels of the attended map'``.
-    """
-    if not is_int(value) or value < 1:
-        raise ConfigError(f'{name} must be a positive int ({meaning}), got {value!r}')
-    return int(value)
-
-
-def flag(value: object, name: str) -> bool:
-    """``value`` as a plain bool, or one sentence unless it is a bool (``numpy.bool_``
-    too): a string or a number would silently count as true or false."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f'{name} must be True or False, got {value!r}')
-    return bool(value)
 
 
 def built_map_size(spatial_size: int | Sequence[int], owner: str) -> tuple[int, int]:

@@ -20,9 +20,10 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from rga_mm.checks import positive_int
 from rga_mm.errors import ConfigError
 from .fused_convs import conv_over_concatenation, conv_weights, shared_input_convs
-from .helpers import positive_int, reduced_width
+from .helpers import reduced_width
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
 

@@ -25,9 +25,10 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from rga_mm.checks import flag, positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import built_map_size, check_feature_map, check_map_size, flag, positive_int
+from .helpers import built_map_size, check_feature_map, check_map_size
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 

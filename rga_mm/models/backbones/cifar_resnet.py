@@ -14,6 +14,7 @@ from mmcv.cnn import ConvModule
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from torch import Tensor, nn
 
+from rga_mm.checks import is_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from .out_indices import checked_out_indices
@@ -28,11 +29,10 @@ def blocks_per_stage(depth: int) -> int:
         ConfigError: ``depth`` is not an int of the form 6n + 2 with n >= 1; a depth below 8
             would otherwise build ResNet-8 (one block per stage) silently.
     """
-    if (not isinstance(depth, int) or isinstance(depth, bool) or depth < 8
-            or (depth - 2) % 6):
+    if not is_int(depth) or depth < 8 or (depth - 2) % 6:
         raise ConfigError(f'CifarResNet depth {depth!r} is not 6n + 2 with n >= 1: pass one '
                           f'of 8, 14, 20, 32, 44, 56, 110, ...')
-    return (depth - 2) // 6
+    return (int(depth) - 2) // 6
 
 
 class ZeroPadShortcut(nn.Module):

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from rga_mm.checks import is_int
 from rga_mm.errors import ConfigError
-from ..attention.helpers import is_int
 from .rga_neck import RGANeck
 
 HEAD_NAMES = ('decode_head', 'auxiliary_head')

@@ -14,10 +14,14 @@ import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from rga_mm.checks import is_int, positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from ..attention import RGA
-from ..attention.helpers import built_map_size, is_int, positive_int
+from ..attention.helpers import built_map_size
+
+# s1 when the config does not set it, read from RGA so that the two never differ
+RGA_REDUCTION = inspect.signature(RGA).parameters['reduction'].default
 
 
 @MODELS.register_module()
@@ -50,7 +54,7 @@ class RGANeck(BaseModule):
                                    'the channels of the attended backbone map')
         check_rga_options(rga_options)
         height, width = built_map_size(spatial_size, 'RGANeck')
-        reduction = rga_options.get('reduction', 8)
+        reduction = rga_options.get('reduction', RGA_REDUCTION)
         if is_int(reduction) and height * width < reduction:  # RGA names any other value
             raise ConfigError(
                 f'RGANeck spatial_size={(height, width)} gives {height * width} reference '

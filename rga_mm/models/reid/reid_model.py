@@ -5,6 +5,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from rga_mm.checks import flag
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 
@@ -113,7 +114,6 @@ def _checked_test_cfg(test_cfg: dict | None) -> dict:
     if unknown:
         raise ConfigError(f'ReIDModel: unknown test_cfg key(s) {unknown}; the test options '
                           f'are {sorted(ReIDModel.TEST_OPTIONS)}')
-    if not isinstance(test_cfg.get('flip', False), bool):
-        raise ConfigError(f"ReIDModel: test_cfg flip must be True or False, got "
-                          f"{test_cfg['flip']!r}")
+    if 'flip' in test_cfg:
+        test_cfg['flip'] = flag(test_cfg['flip'], 'ReIDModel: test_cfg flip')
     return {**ReIDModel.TEST_OPTIONS, **test_cfg}

@@ -1,0 +1,61 @@
+"""The value checks that rga_mm's components and entry points share, so that a size, a
+count or a switch is accepted and refused alike everywhere:
+
+* :func:`is_int`: an integer of any type (``int``, ``numpy.int64``, ...), never a bool;
+* :func:`is_positive_int`, :func:`positive_int`: such an integer of 1 or more, as a test or
+  as the value (a plain int) or one sentence;
+* :func:`is_flag`, :func:`flag`: a switch given as a bool (``numpy.bool_`` too), as a test or
+  as the value (a plain bool) or one sentence: a string such as ``'False'`` would count
+  as true.
+
+A caller whose sentence says more than the shared one keeps it around the test.
+"""
+import numbers
+
+import numpy as np
+
+from rga_mm.errors import ConfigError
+
+
+def is_int(value: object) -> bool:
+    """Whether ``value`` is an integer of any type (``int``, ``numpy.int64``, ...) other
+    than a bool: ``True`` is an int to Python but never a size or a ratio here."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_positive_int(value: object) -> bool:
+    """Whether ``value`` is an integer (:func:`is_int`) of 1 or more."""
+    return is_int(value) and value >= 1
+
+
+def positive_int(value: object, name: str, meaning: str) -> int:
+    """``value`` as a plain int, or one sentence unless it is an integer >= 1.
+
+    Args:
+        value: the argument as given.
+        name: how the error names it, e.g. ``'RGA in_channels'``.
+        meaning: what it is, in a few words, e.g. ``'the channels of the attended map'``.
+
+    Raises:
+        ConfigError: ``value`` is not an integer of 1 or more.
+    """
+    if not is_positive_int(value):
+        raise ConfigError(f'{name} must be a positive int ({meaning}), got {value!r}')
+    return int(value)
+
+
+def is_flag(value: object) -> bool:
+    """Whether ``value`` is a bool, Python's or numpy's."""
+    return isinstance(value, (bool, np.bool_))
+
+
+def flag(value: object, name: str) -> bool:
+    """``value`` as a plain bool, or one sentence unless it is a bool (``numpy.bool_``
+    too): a string or a number would silently count as true or false.
+
+    Raises:
+        ConfigError: ``value`` is not a bool.
+    """
+    if not is_flag(value):
+        raise ConfigError(f'{name} must be True or False, got {value!r}')
+    return bool(value)
