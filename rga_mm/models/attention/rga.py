@@ -145,7 +145,12 @@ class RGA(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape (also for B = 0).
-        ``x`` is checked once: a gated map has its shape."""
+        ``x`` is checked once: a gated map has its shape.
+
+        The orders are those of ``helpers.SpatialChannelAttention`` (CBAM, FC-S/C), written
+        out here because RGA also has the single-branch modes, an empty batch, and gates
+        applied in place to its own temporaries when autograd is off.
+        """
         self.check_input(x)
         if x.shape[0] == 0:
             return self._empty_batch_output(x)
