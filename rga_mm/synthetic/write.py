@@ -9,6 +9,7 @@ import json
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,7 @@ from mmengine.logging import print_log
 from ..datasets.market_style import SPLIT_FOLDERS
 from .plan import ImageRecord, check_parameters, plan_dataset, split_statistics
 from .render import render_record
-from .world import sample_world
+from .world import Appearance, Camera, sample_world
 
 DATASET_FOLDER = 'Market-1501-v15.09.15'
 MANIFEST_NAME = 'synthetic_manifest.json'
@@ -26,7 +27,56 @@ GENERATOR_VERSION = 1
 JPEG_QUALITY = 90
 
 
+def _ints(values: Sequence[int]) -> tuple[int, ...]:
+    """``values`` as a tuple of Python ints (numpy ints and lists accepted)."""
+    return tuple(int(value) for value in values)
+
+
+@dataclass
+class _Parameters:
+    """What to generate: the arguments of :func:`generate_synthetic_market` that shape the
+    dataset, (min, max) pairs and ``image_size`` as int tuples, checked on creation."""
+
+    num_train_ids: int
+    num_test_ids: int
+    num_cameras: int
+    cameras_per_id: tuple[int, int]
+    images_per_camera: tuple[int, int]
+    query_cameras_per_id: tuple[int, int]
+    image_size: tuple[int, int]
+    num_distractors: int
+    num_junk: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        """Normalise the pairs to int tuples and raise ValueError for impossible values."""
+        self.cameras_per_id = _ints(self.cameras_per_id)
+        self.images_per_camera = _ints(self.images_per_camera)
+        self.query_cameras_per_id = _ints(self.query_cameras_per_id)
+        self.image_size = _ints(self.image_size)
+        check_parameters(self.num_train_ids, self.num_test_ids, self.num_cameras,
+                         self.cameras_per_id, self.images_per_camera,
+                         self.query_cameras_per_id, self.image_size, self.num_distractors,
+                         self.num_junk)
+
+    def to_manifest(self) -> dict:
+        """The ``parameters`` entry of the manifest: JSON types, with the generator version."""
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in values.items()} | dict(version=GENERATOR_VERSION)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The dataset before any pixel is drawn: cameras, identities' clothing, and files."""
+
+    cameras: dict[int, Camera]
+    appearances: dict[int, Appearance]
+    records: list[ImageRecord]
+
+
 def _read_manifest(folder: Path) -> dict | None:
+    """The manifest of ``folder``, or None if it is missing or unreadable."""
     try:
         return json.loads((folder / MANIFEST_NAME).read_text())
     except (OSError, ValueError):
@@ -67,13 +117,48 @@ def _clear(folder: Path, overwrite: bool) -> None:
     (folder / MANIFEST_NAME).unlink(missing_ok=True)
 
 
-
 def _write_manifest(folder: Path, parameters: dict, complete: bool,
                     records: Sequence[ImageRecord] = ()) -> None:
+    """Write the manifest: generator, ``complete`` flag, parameters and split statistics."""
     manifest = dict(generator='rga_mm.synthetic', version=GENERATOR_VERSION,
                     complete=complete, parameters=parameters,
                     splits=split_statistics(records))
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + '\n')
+
+
+def _start_folder(folder: Path, parameters: _Parameters, overwrite: bool) -> None:
+    """Empty ``folder`` (see :func:`_clear`) and mark it as an incomplete dataset of
+    ``parameters``."""
+    _clear(folder, overwrite)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_manifest(folder, parameters.to_manifest(), complete=False)
+
+
+def _plan(parameters: _Parameters) -> _Plan:
+    """Sample the world and lay out every file, all from ``parameters.seed``."""
+    rng = np.random.default_rng(parameters.seed)
+    cameras, appearances = sample_world(rng, parameters.num_cameras,
+                                        parameters.num_train_ids + parameters.num_test_ids)
+    records = plan_dataset(parameters.num_train_ids, parameters.num_test_ids,
+                           parameters.num_cameras, parameters.cameras_per_id,
+                           parameters.images_per_camera, parameters.query_cameras_per_id,
+                           parameters.num_distractors, parameters.num_junk, rng)
+    return _Plan(cameras, appearances, records)
+
+
+def _write_images(folder: Path, plan: _Plan, image_size: tuple[int, int]) -> None:
+    """Create the split folders and render every planned file into them as a JPEG.
+
+    Raises:
+        OSError: OpenCV could not write an image.
+    """
+    for name in SPLIT_FOLDERS.values():
+        (folder / name).mkdir()
+    for record in plan.records:
+        image = render_record(record, plan.appearances, plan.cameras, image_size)
+        path = folder / record.folder / record.name
+        if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+            raise OSError(f'could not write {path}')
 
 
 def describe(folder: Path) -> str:
@@ -125,43 +210,22 @@ def generate_synthetic_market(root: str,
     Returns:
         ``{root}/Market-1501-v15.09.15``, usable as ``data_root`` of ``Market1501``.
     """
-    cameras_per_id, images_per_camera, query_cameras_per_id, image_size = (
-        tuple(int(v) for v in pair) for pair in
-        (cameras_per_id, images_per_camera, query_cameras_per_id, image_size))
-    check_parameters(num_train_ids, num_test_ids, num_cameras, cameras_per_id,
-                     images_per_camera, query_cameras_per_id, image_size, num_distractors,
-                     num_junk)
-    parameters = dict(num_train_ids=num_train_ids, num_test_ids=num_test_ids,
-                      num_cameras=num_cameras, cameras_per_id=list(cameras_per_id),
-                      images_per_camera=list(images_per_camera),
-                      query_cameras_per_id=list(query_cameras_per_id),
-                      image_size=list(image_size), num_distractors=num_distractors,
-                      num_junk=num_junk, seed=seed, version=GENERATOR_VERSION)
+    parameters = _Parameters(num_train_ids, num_test_ids, num_cameras, cameras_per_id,
+                             images_per_camera, query_cameras_per_id, image_size,
+                             num_distractors, num_junk, seed)
     folder = Path(root) / DATASET_FOLDER
-    if _is_complete(folder, parameters):
+    if _is_complete(folder, parameters.to_manifest()):
         print_log(f'Synthetic Market-1501 at {folder} is complete; not regenerated',
                   logger='current')
         return folder
 
-    _clear(folder, overwrite)
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_manifest(folder, parameters, complete=False)
-    rng = np.random.default_rng(seed)
-    cameras, appearances = sample_world(rng, num_cameras, num_train_ids + num_test_ids)
-    records = plan_dataset(num_train_ids, num_test_ids, num_cameras, cameras_per_id,
-                           images_per_camera, query_cameras_per_id, num_distractors, num_junk,
-                           rng)
-    print_log(f'Generating a synthetic Market-1501 ({len(records)} images) in {folder}',
+    _start_folder(folder, parameters, overwrite)
+    plan = _plan(parameters)
+    print_log(f'Generating a synthetic Market-1501 ({len(plan.records)} images) in {folder}',
               logger='current')
     start = time.perf_counter()
-    for name in SPLIT_FOLDERS.values():
-        (folder / name).mkdir()
-    for record in records:
-        image = render_record(record, appearances, cameras, image_size)
-        path = folder / record.folder / record.name
-        if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
-            raise OSError(f'could not write {path}')
-    _write_manifest(folder, parameters, complete=True, records=records)
-    print_log(f'Wrote {len(records)} images in {time.perf_counter() - start:.1f} s',
+    _write_images(folder, plan, parameters.image_size)
+    _write_manifest(folder, parameters.to_manifest(), complete=True, records=plan.records)
+    print_log(f'Wrote {len(plan.records)} images in {time.perf_counter() - start:.1f} s',
               logger='current')
     return folder
