@@ -56,6 +56,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import mmcv
 import numpy as np
@@ -67,17 +68,24 @@ from rga_mm.apis import ReIDInferencer
 from rga_mm.apis.gallery_cache import (
     SAVE_INTERVAL_S,
     CacheWriter,
-    GalleryCache,
     GalleryCacheError,
     GalleryRows,
     file_stamp,
-    model_key,
 )
-from rga_mm.datasets import Market1501
+from rga_mm.apis.gallery_embedding import (
+    STOPPING_ERRORS,
+    EmbeddedGallery,
+    EmbeddingStopped,
+    cached_gallery,
+    embed_gallery,
+    embed_images,
+)
+from rga_mm.apis.search_protocol import apply_protocol, leave_out_own_files, own_files
 from rga_mm.datasets.folder_listing import image_files_with_notice, listed_images
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
+from rga_mm.errors import DatasetError
 from rga_mm.evaluation.functional import (
     check_rerank_options,
     distance_topk,
@@ -85,7 +93,6 @@ from rga_mm.evaluation.functional import (
     k_reciprocal_rerank_chunks,
     with_progress,
 )
-from rga_mm.evaluation.functional.rank import JUNK_ID
 from rga_mm.evaluation.functional.rerank import (
     DEFAULT_K1,
     DEFAULT_K2,
@@ -130,12 +137,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-# errors met while images are embedded that stop the search with one sentence: an unreadable
-# image, every image unreadable, a file deleted since it was listed, a model built for another
-# input size
-STOPPING_ERRORS = (UnreadableImageError, ValueError, FileNotFoundError)
-
-
 def stop_sentence(error: Exception, kept: str = '') -> str:
     """The sentence that stops the search on one of the :data:`STOPPING_ERRORS`: for an
     unreadable image its path, why and what to do, followed by ``kept``; else the error's
@@ -146,114 +147,71 @@ def stop_sentence(error: Exception, kept: str = '') -> str:
             f'--skip-unreadable to leave such images out{kept}')
 
 
-def embed(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
-          flip: bool) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Path → embedding of the readable ``paths``, and the paths skipped as unreadable."""
-    if not paths:
-        return {}, []
+def on_unreadable(args: argparse.Namespace) -> str:
+    """What the inferencer does with an unreadable image: skip it or stop."""
+    return 'skip' if args.skip_unreadable else 'stop'
+
+
+def embed_queries(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
+                  flip: bool) -> tuple[list[str], torch.Tensor, list[str]]:
+    """(query paths kept, their (Q, D) embeddings, the paths skipped as unreadable)."""
     try:
-        samples = inferencer(paths, return_datasamples=True, batch_size=args.batch_size,
-                             flip=flip,
-                             on_unreadable='skip' if args.skip_unreadable else 'stop')
+        embedded, skipped = embed_images(inferencer, paths, batch_size=args.batch_size,
+                                         flip=flip, on_unreadable=on_unreadable(args))
     except STOPPING_ERRORS as error:
         raise SystemExit(stop_sentence(error)) from None
-    embedded = {paths[sample.sample_idx]: sample.pred_feature for sample in samples}
-    return embedded, [path for path in paths if path not in embedded]
+    kept = [path for path in paths if path not in skipped]
+    if not kept:
+        raise SystemExit('none of the query images could be read')
+    return kept, torch.stack([embedded[path] for path in kept]), skipped
 
 
-def embed_gallery(inferencer: ReIDInferencer, paths: list[str],
-                  stamps: list[tuple[int, int]], args: argparse.Namespace, flip: bool,
-                  writer: CacheWriter) -> tuple[list[str], torch.Tensor, dict]:
+def embed_search_gallery(inferencer: ReIDInferencer, paths: list[str],
+                         files: dict[str, os.stat_result], args: argparse.Namespace,
+                         flip: bool, writer: CacheWriter
+                         ) -> tuple[list[str], torch.Tensor, dict]:
     """(gallery paths kept, (G, D) embeddings, statistics), reusing the cached rows of the
-    files whose ``stamps`` (:func:`file_stamp`) have not changed; the cache is updated while
+    files that have not changed (``files``: their ``os.stat``); the cache is updated while
     the gallery is embedded and when the embedding stops (module docstring)."""
-    writer.key = model_key(inferencer, flip) if writer.cache else ''  # no cache, no hash
+    stamps = [file_stamp(files[path]) for path in paths]
     try:
-        cached = GalleryCache(writer.cache, writer.key)
+        gallery = cached_gallery(inferencer, paths, stamps, writer, flip)
     except GalleryCacheError as error:
         raise SystemExit(str(error)) from None
-    if cached.paths == paths and all(map(cached.holds, paths, stamps)):
-        writer.rows = len(paths)  # unchanged: no copy of a large gallery, no write
-        return report_gallery(args, writer, paths, cached.features, len(paths), [], [])
-    # a cache that cannot be written stops the search now, not after the embedding it keeps
-    check_output_file(writer.cache, '--cache', 'gallery_cache.pth')
-    gallery = GalleryRows(paths, stamps, cached)
-    writer.rows = gallery.from_cache
-    del cached
-    embed_rows(inferencer, gallery, args, flip, writer)
-    kept, kept_stamps, features = gallery.filled()
-    if not kept:
-        raise SystemExit(f'none of the {len(paths)} gallery images could be read')
-    writer.write(kept, kept_stamps, features)
-    return report_gallery(args, writer, kept, features, gallery.from_cache, gallery.embedded,
-                          gallery.skipped)
+    if isinstance(gallery, GalleryRows):
+        # a cache that cannot be written stops the search now, not after the embedding it keeps
+        check_output_file(writer.cache, '--cache', 'gallery_cache.pth')
+        gallery = embed_changed(inferencer, gallery, args, flip, writer)
+    return report_gallery(args, writer, gallery)
 
 
-def report_gallery(args: argparse.Namespace, writer: CacheWriter, kept: list[str],
-                   features: torch.Tensor, from_cache: int, embedded: list[str],
-                   skipped: list[str]) -> tuple[list[str], torch.Tensor, dict]:
-    """Print the gallery's counts; (kept paths, embeddings, statistics)."""
-    where = f' from the cache {writer.cache}' if writer.cache else ''
-    print(f'gallery {args.gallery}: {len(kept)} images, {len(embedded)} embedded, '
-          f'{from_cache} read{where}'
-          + (f', {len(skipped)} unreadable left out' if skipped else ''))
-    new = set(embedded)
-    stats = dict(num_gallery=len(kept), embedded=len(embedded), from_cache=from_cache,
-                 skipped=skipped, embedded_files=[path for path in kept if path in new])
-    return kept, features, stats
-
-
-def embed_rows(inferencer: ReIDInferencer, gallery: GalleryRows, args: argparse.Namespace,
-               flip: bool, writer: CacheWriter) -> None:
-    """Embed the gallery rows not filled from the cache, a batch at a time, writing the cache
-    when due and, before the error goes on, when the embedding is stopped."""
-    todo = gallery.todo()
-    if not todo:
-        return
+def embed_changed(inferencer: ReIDInferencer, gallery: GalleryRows, args: argparse.Namespace,
+                  flip: bool, writer: CacheWriter) -> EmbeddedGallery:
+    """The gallery with the rows the cache does not hold embedded; a stopping error stops
+    the search, saying how many gallery embeddings the cache keeps."""
     try:
-        for samples, skipped in inferencer.embed_batches(
-                todo, args.batch_size, flip=flip,
-                on_unreadable='skip' if args.skip_unreadable else 'stop'):
-            gallery.add(todo, samples, skipped)
-            if writer.due():
-                writer.write(*gallery.filled())
-    except BaseException as error:  # SIGINT and SIGTERM too: keep what is done
-        keep_filled(gallery, writer)
-        if not isinstance(error, STOPPING_ERRORS):
-            raise
+        return embed_gallery(inferencer, gallery, writer, batch_size=args.batch_size,
+                             flip=flip, on_unreadable=on_unreadable(args))
+    except EmbeddingStopped as stop:
         kept = (f' (the {writer.rows} gallery embeddings done are kept in the cache '
                 f'{writer.cache})' if writer.cache else '')
-        raise SystemExit(stop_sentence(error, kept)) from None
+        raise SystemExit(stop_sentence(stop.error, kept)) from None
+    except DatasetError as error:  # no gallery image could be read
+        raise SystemExit(str(error)) from None
 
 
-def keep_filled(gallery: GalleryRows, writer: CacheWriter) -> None:
-    """Write the rows filled so far as the cache, if some were embedded since the last
-    write."""
-    if gallery.embedded and int(gallery.done.sum()) != writer.rows:
-        writer.write(*gallery.filled())
-
-
-def market_labels(paths: Sequence[str]
-                  ) -> tuple[tuple[np.ndarray, np.ndarray] | None, list[str]]:
-    """((identities, cameras) read from Market-1501 file names, or None unless every name is
-    one; the paths whose names are not)."""
-    ids, cams, others = [], [], []
-    for path in paths:
-        match = Market1501.file_pattern.fullmatch(osp.basename(path))
-        if match is None:
-            others.append(path)
-        elif not others:
-            ids.append(int(match['identity']))
-            cams.append(int(match['camera']))
-    return (None if others else (np.array(ids), np.array(cams))), others
-
-
-def protocol_off_line(side: str, others: list[str], total: int) -> str:
-    """The line saying that ``others`` (of ``total`` ``side`` files) turn the protocol off."""
-    return (f'evaluation protocol off: {len(others)} of the {total} {side} file names are no '
-            f'Market-1501 name like 0001_c1s1_000151_01.jpg (the first: {others[0]}), so junk '
-            f'images are kept, images of the query\'s identity from its camera are not left '
-            f'out and the ranked lists get no green or red frames')
+def report_gallery(args: argparse.Namespace, writer: CacheWriter, gallery: EmbeddedGallery
+                   ) -> tuple[list[str], torch.Tensor, dict]:
+    """Print the gallery's counts; (kept paths, embeddings, statistics)."""
+    where = f' from the cache {writer.cache}' if writer.cache else ''
+    print(f'gallery {args.gallery}: {len(gallery.paths)} images, {len(gallery.embedded)} '
+          f'embedded, {gallery.from_cache} read{where}'
+          + (f', {len(gallery.skipped)} unreadable left out' if gallery.skipped else ''))
+    new = set(gallery.embedded)
+    stats = dict(num_gallery=len(gallery.paths), embedded=len(gallery.embedded),
+                 from_cache=gallery.from_cache, skipped=gallery.skipped,
+                 embedded_files=[path for path in gallery.paths if path in new])
+    return gallery.paths, gallery.features, stats
 
 
 def evaluation_distance(inferencer: ReIDInferencer) -> str:
@@ -337,31 +295,6 @@ def check_rerank_size(num_images: int) -> None:
         raise rerank_stop(error) from None
 
 
-def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: torch.Tensor
-                   ) -> tuple[list[str], torch.Tensor, tuple[np.ndarray, ...] | None]:
-    """With Market-1501 names everywhere, the evaluation's gallery (junk dropped, as the
-    datasets drop it: re-ranking would see it) and the labels (query ids, gallery ids,
-    query cameras, gallery cameras) that remove same-camera matches; else all unchanged,
-    after a line per side naming the first file whose name is no Market-1501 name."""
-    query_labels, query_others = market_labels(query_paths)
-    gallery_labels, gallery_others = market_labels(gallery_paths)
-    if query_labels is None or gallery_labels is None:
-        for side, others, paths in (('query', query_others, query_paths),
-                                    ('gallery', gallery_others, gallery_paths)):
-            if others:
-                print(protocol_off_line(side, others, len(paths)))
-        return gallery_paths, gallery, None
-    real = np.flatnonzero(gallery_labels[0] != JUNK_ID)
-    print(f'Market-1501 file names: as in the evaluation, junk images '
-          f'({len(gallery_paths) - len(real)}) and images of the query\'s identity from its '
-          f'camera are left out')
-    if not real.size:
-        raise SystemExit('every gallery image is junk (identity -1): nothing to search')
-    labels = (query_labels[0], gallery_labels[0][real], query_labels[1],
-              gallery_labels[1][real])
-    return [gallery_paths[i] for i in real], gallery[real], labels
-
-
 def file_stats(paths: Sequence[str]) -> dict[str, os.stat_result]:
     """Path → ``os.stat`` result, each file stated once: its stamp for the cache and its
     identity for :func:`own_files` come from it."""
@@ -372,45 +305,21 @@ def file_stats(paths: Sequence[str]) -> dict[str, os.stat_result]:
                          f'search again') from None
 
 
-def own_files(query_paths: list[str], gallery_paths: list[str],
-              stats: dict[str, os.stat_result]) -> list[list[int]]:
-    """Per query, the indices of the gallery items that are its own file under any name: the
-    same device and inode (as ``os.path.samefile`` compares), so the query itself, a hard
-    link or a symbolic link of it; a copy is another file."""
-    indices: dict[tuple[int, int], list[int]] = {}
-    for index, path in enumerate(gallery_paths):
-        indices.setdefault(file_id(stats[path]), []).append(index)
-    return [indices.get(file_id(stats[path]), []) for path in query_paths]
-
-
-def file_id(stat: os.stat_result) -> tuple[int, int]:
-    """(device, inode) of a file's ``os.stat`` result: equal for two paths of one file."""
-    return stat.st_dev, stat.st_ino
-
-
-def leave_out_own_files(distances: torch.Tensor, indices: torch.Tensor,
-                        own: list[list[int]], k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(Q, k) distances and gallery indices of each query's list with the items ``own``
-    names for its row (:func:`own_files`) left out, from (Q, k') ones with k' >= k ranked
-    further to make up for them; a row left with fewer than k ends in ``inf`` / ``-1``."""
-    for row, left_out in enumerate(own):
-        if not left_out:
-            continue
-        kept = ~torch.isin(indices[row], torch.tensor(left_out))
-        count = int(kept.sum())
-        distances[row, :count] = distances[row][kept]
-        indices[row, :count] = indices[row][kept]
-        distances[row, count:] = float('inf')
-        indices[row, count:] = -1
-    return distances[:, :k], indices[:, :k]
-
-
 def report_own_files(own: list[list[int]]) -> None:
     """Say how many queries are also gallery files (:func:`own_files`), if any are."""
     found = sum(map(bool, own))
     if found:
         print(f'{found} of the {len(own)} queries are also gallery files: each is left out of '
               f'its own ranked list')
+
+
+def listed_topk(topk: int, num_gallery: int) -> int:
+    """How many results each query lists: ``--topk``, or the whole gallery where it holds
+    fewer images, with a notice."""
+    if topk <= num_gallery:
+        return topk
+    print(f'--topk {topk} is more than the {num_gallery} gallery images: listing all of them')
+    return num_gallery
 
 
 def ranked_lists(query_paths: list[str], gallery_paths: list[str], distances: torch.Tensor,
@@ -469,8 +378,37 @@ def main(argv: Sequence[str] | None = None) -> dict:
         raise SystemExit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
 
 
+class Ranking(NamedTuple):
+    """The ranked lists of a search (:func:`ranked_lists`), the number of results per
+    query, the distance and whether the evaluation protocol applied."""
+
+    results: list[dict]
+    topk: int
+    distance: str
+    protocol: bool
+
+
 def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> dict:
-    """The search of :func:`main`, its gallery cache written by ``writer``."""
+    """The search of :func:`main`, its gallery cache written by ``writer``: list the images,
+    embed them, rank the gallery for each query, report."""
+    gallery_paths, query_paths = list_images(args, out)
+    make_out_folder(out, args)
+    inferencer = load_inferencer(args)
+    flip = inferencer.uses_flip(True if args.flip else None)
+    files = file_stats([*gallery_paths, *query_paths])
+    gallery_paths, gallery, stats = embed_search_gallery(inferencer, gallery_paths, files,
+                                                         args, flip, writer)
+    query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
+    ranking = rank_queries(inferencer, args, (query_paths, query), (gallery_paths, gallery),
+                           files)
+    summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped,
+                   topk=ranking.topk, distance=ranking.distance, results=None, pngs=[])
+    return report_results(args, out, flip, query_paths, ranking, summary)
+
+
+def list_images(args: argparse.Namespace, out: Path | None) -> tuple[list[str], list[str]]:
+    """(gallery paths, query paths), absolute, after the checks that stop the search before
+    any work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images."""
     if not osp.isdir(args.gallery):
         raise SystemExit(f'gallery {args.gallery} is not a folder of images')
     if out is not None:
@@ -482,54 +420,68 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
         raise SystemExit(str(error)) from None
     if args.rerank:
         check_rerank_size(len(gallery_paths) + len(query_paths))
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise SystemExit(f'--out {args.out} cannot be created ({error.strerror})') from None
+    return gallery_paths, query_paths
+
+
+def make_out_folder(out: Path | None, args: argparse.Namespace) -> None:
+    """Create the ``--out`` folder, if one is given."""
+    if out is None:
+        return
     try:
-        inferencer = ReIDInferencer(args.config, args.checkpoint, args.device,
-                                    cfg_options=args.cfg_options, strict=not args.partial_load)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f'--out {args.out} cannot be created ({error.strerror})') from None
+
+
+def load_inferencer(args: argparse.Namespace) -> ReIDInferencer:
+    """The inferencer of the config and checkpoint; a model that cannot be built or loaded
+    stops the search with the error's sentence."""
+    try:
+        return ReIDInferencer(args.config, args.checkpoint, args.device,
+                              cfg_options=args.cfg_options, strict=not args.partial_load)
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
-    flip = inferencer.uses_flip(True if args.flip else None)
 
-    files = file_stats([*gallery_paths, *query_paths])
-    gallery_paths, gallery, stats = embed_gallery(
-        inferencer, gallery_paths, [file_stamp(files[path]) for path in gallery_paths], args,
-        flip, writer)
-    embedded, skipped = embed(inferencer, query_paths, args, flip)
-    query_paths = [path for path in query_paths if path not in skipped]
-    if not query_paths:
-        raise SystemExit('none of the query images could be read')
-    query = torch.stack([embedded[path] for path in query_paths])
-    gallery_paths, gallery, labels = apply_protocol(query_paths, gallery_paths, gallery)
+
+def rank_queries(inferencer: ReIDInferencer, args: argparse.Namespace,
+                 queries: tuple[list[str], torch.Tensor],
+                 gallery: tuple[list[str], torch.Tensor],
+                 files: dict[str, os.stat_result]) -> Ranking:
+    """Each query's ranked list of the gallery (``queries`` and ``gallery``: paths and
+    embeddings), with the evaluation protocol where it applies and the query's own files
+    left out."""
+    query_paths, query = queries
+    try:
+        gallery_paths, features, labels = apply_protocol(query_paths, *gallery, print)
+    except DatasetError as error:  # every gallery image is junk
+        raise SystemExit(str(error)) from None
     own = own_files(query_paths, gallery_paths, files)
     report_own_files(own)
-    k = args.topk
-    if k > len(gallery_paths):
-        print(f'--topk {k} is more than the {len(gallery_paths)} gallery images: listing '
-              f'all of them')
-        k = len(gallery_paths)
+    k = listed_topk(args.topk, len(gallery_paths))
     metric = evaluation_distance(inferencer)
     # ranked further than k: each query's own files are left out afterwards
     ranked = min(k + max(map(len, own)), len(gallery_paths))
     try:
-        ranking = rank(query, gallery, ranked, metric, args.rerank, labels)
+        ranking = rank(query, features, ranked, metric, args.rerank, labels)
     except ValueError as error:  # too few images left (unreadable, junk) for re-ranking
         raise rerank_stop(error) from None
     results = ranked_lists(query_paths, gallery_paths,
                            *leave_out_own_files(*ranking, own, k), labels)
+    return Ranking(results, k, metric, labels is not None)
 
-    summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped, topk=k,
-                   distance=metric, results=None, pngs=[])
+
+def report_results(args: argparse.Namespace, out: Path | None, flip: bool,
+                   query_paths: list[str], ranking: Ranking, summary: dict) -> dict:
+    """Without ``--out`` print the ranked lists, else draw them and write results.json in
+    ``out``; ``summary``, with the results file and the PNGs."""
     if out is None:
-        print_results(results)
+        print_results(ranking.results)
         return summary
-    report = dict(config=absolute(args.config), checkpoint=absolute(args.checkpoint),
-                  gallery=osp.abspath(args.gallery), distance=metric, rerank=args.rerank,
-                  flip=flip, topk=k, evaluation_protocol=labels is not None, queries=results)
-    summary.update(write_results(out, query_paths, results, report))
+    written = dict(config=absolute(args.config), checkpoint=absolute(args.checkpoint),
+                   gallery=osp.abspath(args.gallery), distance=ranking.distance,
+                   rerank=args.rerank, flip=flip, topk=ranking.topk,
+                   evaluation_protocol=ranking.protocol, queries=ranking.results)
+    summary.update(write_results(out, query_paths, ranking.results, written))
     return summary
 
 
