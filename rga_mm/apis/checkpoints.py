@@ -71,10 +71,17 @@ def _load_failure(error: Exception) -> str:
     return f'{type(error).__name__}: {line}' if line else type(error).__name__
 
 
+def _out_of_memory(error: Exception) -> bool:
+    """Whether torch.load failed for want of memory: torch's CPU allocator raises a
+    RuntimeError (``DefaultCPUAllocator: can't allocate memory``), not a MemoryError."""
+    return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
+
+
 def _torch_load(path: str) -> object:
-    """torch.load(weights_only=True); any failure but running out of memory or being denied
-    the file is put down to the file's content: torch and pickle raise many exception types
-    for a corrupt or foreign file (a truncated archive gives an OSError)."""
+    """torch.load(weights_only=True); any failure but running out of memory (a MemoryError,
+    also for torch's allocator error) or being denied the file is put down to the file's
+    content: torch and pickle raise many exception types for a corrupt or foreign file (a
+    truncated archive gives an OSError)."""
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except MemoryError:
@@ -82,6 +89,9 @@ def _torch_load(path: str) -> object:
     except PermissionError as error:
         raise CheckpointError(f'cannot read checkpoint {path}: {error.strerror}') from None
     except Exception as error:
+        if _out_of_memory(error):
+            raise MemoryError(f'cannot allocate the memory to read checkpoint {path} '
+                              f'({_load_failure(error)})') from error
         unsafe = _unsafe_detail(error)
         if unsafe:
             raise CheckpointError(

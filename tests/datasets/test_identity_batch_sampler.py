@@ -1,20 +1,38 @@
-"""P × K identity batches (paper §4.1: 16 identities × 4 images), also across ranks."""
+"""P × K identity batches (paper §4.1: 16 identities × 4 images), also across ranks.
+
+The ranks are real: processes forked from this one join a gloo process group of the world
+size a test needs, and each builds the sampler there (mmengine's ``DefaultSampler`` takes
+its rank and world size from the group). One group per world size computes every case that
+world size needs.
+"""
+import multiprocessing
+import queue
 from collections import Counter
-from unittest import mock
+from pathlib import Path
 
 import pytest
+import torch
+import torch.distributed as dist
 from mmengine.dataset import BaseDataset, DefaultSampler
-from mmengine.hooks import DistSamplerSeedHook
+from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from rga_mm.datasets import IdentityBatchSampler
 
 # identity → number of images; identity 6 has fewer images than K = 4
 IMAGES_PER_IDENTITY = {0: 5, 1: 4, 2: 7, 3: 4, 4: 6, 5: 4, 6: 2, 7: 9, 8: 4, 9: 5}
+# what every rank builds in the process groups: name → build()'s arguments
+ON_RANKS = {'plan': dict(batch_size=4, num_instances=2, seed=7),  # P = 2: 5 batches
+            'too few batches': dict(batch_size=16, num_instances=4)}  # 2 batches
+GROUP_TIMEOUT_S = 60
 
 
 class Identities(BaseDataset):
-    """A dataset of bare identities (no images), interleaved as files on disk would be."""
+    """A dataset of bare identities (no images), interleaved as files on disk would be;
+    not serialized (mmengine's serialization runs a full garbage collection, 0.3 s here)."""
+
+    def __init__(self):
+        super().__init__(serialize_data=False)
 
     def load_data_list(self):
         labels = [label for label, count in IMAGES_PER_IDENTITY.items()
@@ -22,11 +40,70 @@ class Identities(BaseDataset):
         return [dict(gt_label=label) for label in sorted(labels, key=lambda x: (x * 7) % 10)]
 
 
-def build(batch_size=8, num_instances=4, rank=0, world_size=1, seed=0):
-    with mock.patch('mmengine.dataset.sampler.get_dist_info',
-                    return_value=(rank, world_size)):
-        sampler = DefaultSampler(Identities(), shuffle=True, seed=seed)
+def build(batch_size=8, num_instances=4, seed=0):
+    """The sampler as this process's rank in its process group (if any) builds it."""
+    sampler = DefaultSampler(Identities(), shuffle=True, seed=seed)
     return IdentityBatchSampler(sampler, batch_size=batch_size, num_instances=num_instances)
+
+
+def _rank(rank: int, world_size: int, store: str, results) -> None:
+    """One rank: join the gloo group, build every ``ON_RANKS`` case and put, for this rank,
+    case → its batches (plain ints) or the error that building raised."""
+    dist.init_process_group('gloo', init_method=f'file://{store}', rank=rank,
+                            world_size=world_size)
+    try:
+        built = {}
+        for name, kwargs in ON_RANKS.items():
+            try:
+                sampler = build(**kwargs)
+                assert (sampler.sampler.rank, sampler.sampler.world_size) == (rank, world_size)
+                built[name] = [[int(index) for index in batch] for batch in sampler]
+            except ValueError as error:
+                built[name] = error
+        results.put((rank, built))
+    finally:
+        dist.destroy_process_group()
+
+
+def on_ranks(world_size: int, folder: Path) -> list[dict]:
+    """Per rank of a real ``world_size``-process gloo group: case → batches or error."""
+    context = multiprocessing.get_context('fork')  # the ranks need nothing re-imported
+    results = context.Queue()
+    processes = [context.Process(target=_rank, args=(rank, world_size, folder / 'store',
+                                                     results))
+                 for rank in range(world_size)]
+    for process in processes:
+        process.start()
+    try:
+        per_rank = dict(results.get(timeout=GROUP_TIMEOUT_S) for _ in processes)
+    except queue.Empty:
+        pytest.fail(f'the {world_size} ranks gave no result in {GROUP_TIMEOUT_S} s')
+    finally:
+        for process in processes:
+            process.join(timeout=GROUP_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+    assert [process.exitcode for process in processes] == [0] * world_size
+    return [per_rank[rank] for rank in range(world_size)]
+
+
+@pytest.fixture(scope='module')
+def ranks(tmp_path_factory):
+    """world size → :func:`on_ranks`' result, one process group per world size."""
+    groups = {}
+
+    def of(world_size: int) -> list[dict]:
+        if world_size not in groups:
+            groups[world_size] = on_ranks(world_size, tmp_path_factory.mktemp('group'))
+        return groups[world_size]
+    return of
+
+
+def outcome(built: dict, name: str) -> list[list[int]]:
+    """A rank's batches of case ``name``, or the error that building it raised."""
+    if isinstance(built[name], BaseException):
+        raise built[name]
+    return built[name]
 
 
 def labels_of(batch, dataset):
@@ -70,11 +147,9 @@ def test_epoch_and_seed_change_the_plan_deterministically():
 
 
 @pytest.mark.parametrize('world_size', [2, 3])
-def test_ranks_get_disjoint_complete_batches_of_one_shared_plan(world_size):
-    per_rank = [list(build(batch_size=4, num_instances=2, rank=rank, world_size=world_size,
-                           seed=7))
-                for rank in range(world_size)]
-    plan = build(batch_size=4, num_instances=2, seed=7).epoch_plan(0)  # P = 2: 5 batches
+def test_ranks_get_disjoint_complete_batches_of_one_shared_plan(world_size, ranks):
+    per_rank = [outcome(built, 'plan') for built in ranks(world_size)]
+    plan = build(**ON_RANKS['plan']).epoch_plan(0)  # P = 2: 5 batches
     assert all(len(batches) == 5 // world_size for batches in per_rank)
     for rank, batches in enumerate(per_rank):
         assert batches == plan[rank:5 // world_size * world_size:world_size]
@@ -91,10 +166,11 @@ def test_fewer_identities_than_p_is_an_error():
         build(batch_size=64, num_instances=4)
 
 
-def test_fewer_batches_than_ranks_is_an_error():
-    with pytest.raises(ValueError, match='10 identities give 2 batches of 4 identities, '
-                                         'fewer than the 3 ranks'):
-        build(batch_size=16, num_instances=4, world_size=3)
+def test_fewer_batches_than_ranks_is_an_error(ranks):
+    for built in ranks(3):
+        with pytest.raises(ValueError, match='10 identities give 2 batches of 4 identities, '
+                                             'fewer than the 3 ranks'):
+            outcome(built, 'too few batches')
 
 
 def test_batch_size_must_be_a_multiple_of_k():
@@ -103,21 +179,40 @@ def test_batch_size_must_be_a_multiple_of_k():
         build(batch_size=10, num_instances=4)
 
 
-def test_built_from_a_dataloader_config_and_epoch_set_by_the_hook():
+class RecordLabels(BaseModel):
+    """A model that records the labels of every batch it trains on."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.batches = []
+
+    def forward(self, gt_label, mode='loss', **other_keys):
+        self.batches.append(list(gt_label))
+        return dict(loss=self.weight.sum())
+
+
+def test_built_from_a_dataloader_config_and_epoch_set_by_the_hook(tmp_path):
     """mmengine builds DefaultSampler, then the batch sampler around it; the
-    DistSamplerSeedHook reaches the epoch through ``batch_sampler.sampler``."""
-    loader = Runner.build_dataloader(dict(
-        batch_size=8, num_workers=0,
-        sampler=dict(type='DefaultSampler', shuffle=True),
-        batch_sampler=dict(type='rga_mm.IdentityBatchSampler', num_instances=4),
-        collate_fn=dict(type='pseudo_collate'),
-        dataset=Identities()), seed=3)
+    DistSamplerSeedHook reaches the epoch through ``batch_sampler.sampler``: a real Runner
+    trains two epochs with it."""
+    model = RecordLabels()
+    runner = Runner(
+        model=model, work_dir=str(tmp_path), train_dataloader=dict(
+            batch_size=8, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_sampler=dict(type='rga_mm.IdentityBatchSampler', num_instances=4),
+            collate_fn=dict(type='pseudo_collate'),
+            dataset=Identities()),
+        train_cfg=dict(by_epoch=True, max_epochs=2),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        default_hooks=dict(sampler_seed=dict(type='DistSamplerSeedHook'), checkpoint=None),
+        randomness=dict(seed=3), log_level='WARNING')
+    runner.train()
+    loader = runner.train_dataloader
     assert isinstance(loader.batch_sampler, IdentityBatchSampler)
-    epoch0 = [batch['gt_label'] for batch in loader]
+    assert loader.batch_sampler.sampler.epoch == 1
+    epoch0, epoch1 = model.batches[:5], model.batches[5:]
     assert len(epoch0) == 5 and all(len(labels) == 8 for labels in epoch0)
     assert all(sorted(Counter(labels).values()) == [4, 4] for labels in epoch0)
-
-    runner = mock.Mock(epoch=1)
-    runner.train_loop.dataloader = loader
-    DistSamplerSeedHook().before_train_epoch(runner)
-    assert [batch['gt_label'] for batch in loader] != epoch0
+    assert epoch1 != epoch0

@@ -5,16 +5,18 @@ metainfo to the metric), and a metric switch given a string.
 
 Data: the tiny synthetic Market-1501 copied into folders per person and read by
 ``CustomReIDFolders`` without a camera pattern, so that every image is camera 0. The demo
-config is shrunk as in demo_runs.py; the tools run in this process (``main(argv)``).
+config is shrunk as in demo_runs.py; the tools run in this process (``main(argv)``), with
+loop_steps_hook's ``RecordLoopStepsHook`` as their only custom hook, which records the
+training epochs and test iterations they start.
 """
 import re
 from pathlib import Path
 
 import pytest
 import torch
-from mmengine.runner import loops
 
 from rga_mm.apis import init_model
+import loop_steps_hook
 from demo_runs import CONFIG, args, demo_overrides, tool
 from reid_trees import market_as_folders
 
@@ -24,6 +26,15 @@ SINGLE_CAMERA = (r"ReIDMetric: every query and gallery image comes from camera 0
                  r"protocol \(no match from the query's own camera\) leaves no true match; "
                  r"give the dataset its cameras, or set exclude_same_camera=False for data "
                  r"without them")
+# the custom hooks of every run here (in place of the demo's attention visualization)
+RECORDED = ("custom_imports = dict(imports=['loop_steps_hook'])\n"
+            "custom_hooks = [dict(type='RecordLoopStepsHook')]\n")
+
+
+def recorded(base: Path, path: Path) -> Path:
+    """A config at ``path`` that is ``base`` with the recording hook as its custom hook."""
+    path.write_text(f"_base_ = [{str(base)!r}]\n" + RECORDED)
+    return path
 
 
 @pytest.fixture
@@ -37,28 +48,17 @@ def single_camera(tiny_market, tmp_path) -> tuple[Path, Path]:
     config.write_text(f"_base_ = [{str(CONFIG)!r}]\n"
                       f"train_dataloader = dict(dataset={dataset})\n"
                       f"val_dataloader = dict(dataset={dataset})\n"
-                      f"test_dataloader = val_dataloader\n")
+                      f"test_dataloader = val_dataloader\n" + RECORDED)
     return root, config
 
 
 @pytest.fixture
-def calls(monkeypatch) -> list[str]:
-    """The training epochs and test iterations the tools start, by name."""
-    started = []
-    train_epoch = loops.EpochBasedTrainLoop.run_epoch
-    test_iter = loops.TestLoop.run_iter
-
-    def run_epoch(self):
-        started.append('train epoch')
-        return train_epoch(self)
-
-    def run_iter(self, idx, data_batch):
-        started.append('test iteration')
-        return test_iter(self, idx, data_batch)
-
-    monkeypatch.setattr(loops.EpochBasedTrainLoop, 'run_epoch', run_epoch)
-    monkeypatch.setattr(loops.TestLoop, 'run_iter', run_iter)
-    return started
+def calls() -> list[str]:
+    """The training epochs and test iterations the tools start, by name (recorded by the
+    runs' ``RecordLoopStepsHook``)."""
+    loop_steps_hook.STARTED.clear()
+    yield loop_steps_hook.STARTED
+    loop_steps_hook.STARTED.clear()
 
 
 def test_train_on_single_camera_data_stops_before_the_first_epoch(single_camera, calls,
@@ -69,7 +69,7 @@ def test_train_on_single_camera_data_stops_before_the_first_epoch(single_camera,
     work_dir = tmp_path / 'work'
     with pytest.raises(SystemExit, match=f'^{SINGLE_CAMERA}$'):
         tool('tools/train.py').main(args(config, '--work-dir', work_dir,
-                                         *demo_overrides(root, 1), 'custom_hooks=[]'))
+                                         *demo_overrides(root, 1)))
     assert calls == []
     assert not list(work_dir.glob('*.pth'))
 
@@ -99,7 +99,7 @@ def test_a_mistyped_switch_stops_train_before_the_first_epoch(tiny_market, calls
     with pytest.raises(SystemExit, match=re.escape(
             "ReIDMetric: rerank takes True or False, got 'Ture' (str); set rerank=True or "
             "rerank=False")):
-        tool('tools/train.py').main(args(CONFIG, '--work-dir', work_dir,
-                                         *demo_overrides(tiny_market, 1), 'custom_hooks=[]',
+        tool('tools/train.py').main(args(recorded(CONFIG, tmp_path / 'demo.py'), '--work-dir',
+                                         work_dir, *demo_overrides(tiny_market, 1),
                                          'val_evaluator.rerank=Ture'))
     assert calls == []

@@ -1,6 +1,11 @@
 """rga_mm.apis' checkpoint checks: what a bad file is, whether it can be resumed, whether its
 tensors fit the model (names and shapes), and init_model's strict / partial loading."""
+import ctypes
+import multiprocessing
+import os
 import re
+import resource
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,19 +62,102 @@ def test_a_bad_file_is_named_with_what_it_is(make, what, tmp_path):
         load_state_dict_file(str(path))
 
 
-def test_a_failure_of_the_machine_is_not_blamed_on_the_file(tmp_path, monkeypatch):
-    """Faults injected into torch.load: running out of memory stays a MemoryError, an
-    unreadable file is said to be unreadable (not corrupt)."""
+# Linux capabilities that let root read any file: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+DAC_CAPABILITIES = (1 << 1) | (1 << 2)
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [('version', ctypes.c_uint32), ('pid', ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [('effective', ctypes.c_uint32), ('permitted', ctypes.c_uint32),
+                ('inheritable', ctypes.c_uint32)]
+
+
+@contextmanager
+def file_modes_enforced():
+    """Inside the block, this thread is denied what a file's mode denies its owner: as root,
+    the capabilities that override file modes leave its effective set (capset(2), this
+    thread only) and come back after."""
+    if os.geteuid() != 0:
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, saved = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), saved) != 0:
+        pytest.skip(f'root here, and capget fails ({os.strerror(ctypes.get_errno())}), so '
+                    'no file can be made unreadable to this process')
+    dropped = (_CapData * 2)(*saved)
+    dropped[0].effective &= ~DAC_CAPABILITIES
+    if libc.capset(ctypes.byref(header), dropped) != 0:
+        pytest.skip(f'root here, and dropping CAP_DAC_OVERRIDE fails '
+                    f'({os.strerror(ctypes.get_errno())}), so no file can be made unreadable '
+                    'to this process')
+    try:
+        yield
+    finally:
+        assert libc.capset(ctypes.byref(header), saved) == 0, os.strerror(ctypes.get_errno())
+
+
+def _address_space() -> int:
+    """This process's virtual memory in bytes (VmSize, what RLIMIT_AS limits)."""
+    status = Path('/proc/self/status').read_text()
+    return int(re.search(r'^VmSize:\s+(\d+) kB', status, re.MULTILINE).group(1)) * 1024
+
+
+def _read_in_address_space(path: str, spare: int, connection) -> None:
+    """In a forked process: read_checkpoint(path) with ``spare`` bytes of address space
+    left (RLIMIT_AS); send back what it raised (None if nothing)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (_address_space() + spare, hard))
+    try:
+        read_checkpoint(path)
+        raised = None
+    except Exception as error:  # MemoryError included
+        raised = error
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    connection.send(raised)
+
+
+def read_with_little_memory(path: Path, spare: int) -> None:
+    """read_checkpoint(path) in a process forked from this one that has ``spare`` bytes of
+    address space left; raise here what it raised there."""
+    context = multiprocessing.get_context('fork')
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_read_in_address_space, args=(str(path), spare, sender))
+    process.start()
+    try:
+        assert receiver.poll(60), 'the reading process sent nothing in 60 s'
+        raised = receiver.recv()
+    finally:
+        process.join(60)
+        if process.is_alive():
+            process.kill()
+    assert process.exitcode == 0
+    if raised is not None:
+        raise raised
+
+
+def test_a_failure_of_the_machine_is_not_blamed_on_the_file(tmp_path):
+    """Real faults: running out of memory (a process whose address space cannot hold the
+    checkpoint's 64 MiB tensor) stays a MemoryError, an unreadable file (mode 000) is said to
+    be unreadable (not corrupt)."""
+    big = _save(tmp_path / 'big.pth', {'state_dict': {'weight': torch.zeros(16 * 2**20)}})
+    with pytest.raises(MemoryError, match='cannot allocate'):
+        read_with_little_memory(big, spare=16 * 2**20)
+
     path = _save(tmp_path / 'good.pth', {'state_dict': {'weight': torch.zeros(2)}})
-    for fault in (MemoryError('cannot allocate 8 GiB'),
-                  PermissionError(13, 'Permission denied')):
-        def failing_load(*args, fault=fault, **kwargs):
-            raise fault
-        monkeypatch.setattr(torch, 'load', failing_load)
-        expected = (MemoryError, 'cannot allocate') if isinstance(fault, MemoryError) else (
-            CheckpointError, f'cannot read checkpoint {re.escape(str(path))}: Permission denied$')
-        with pytest.raises(expected[0], match=expected[1]):
+    path.chmod(0)
+    try:
+        with file_modes_enforced(), pytest.raises(
+                CheckpointError,
+                match=f'cannot read checkpoint {re.escape(str(path))}: Permission denied$'):
             read_checkpoint(str(path))
+    finally:
+        path.chmod(0o644)
 
 
 def test_weights_cannot_be_resumed_but_a_runner_checkpoint_can(tmp_path):
