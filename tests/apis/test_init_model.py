@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from rga_mm.apis import init_model
+from rga_mm.apis import CheckpointError, init_model
 
 TINY_CONFIG = """
 default_scope = 'rga_mm'
@@ -64,8 +64,13 @@ def test_untrusted_checkpoint_cannot_run_code(config_file, tmp_path):
     marker = tmp_path / 'pwned'
     checkpoint = tmp_path / 'evil.pth'
     torch.save({'state_dict': {}, 'payload': _RunsCode(marker)}, checkpoint)
-    with pytest.raises(Exception, match='Weights only load failed'):
+    with pytest.raises(CheckpointError, match=(
+            rf'^checkpoint {re.escape(str(checkpoint))} holds Python objects that safe loading '
+            r'refuses, because rebuilding them could run code \(Weights only load failed: '
+            r'Unsupported global: GLOBAL pathlib\.\w*Path\S*\); load only checkpoints from a '
+            r'source you trust, saved as tensors$')) as error:
         init_model(config_file, checkpoint=str(checkpoint))
+    assert type(error.value) is CheckpointError
     assert not marker.exists()
 
 
@@ -119,8 +124,13 @@ class _ReachesBeyondHistoryBuffer:
 def test_checkpoint_getattr_is_limited_to_history_buffer_statistics(tmp_path):
     checkpoint = tmp_path / 'reach.pth'
     torch.save({'state_dict': {}, 'payload': _ReachesBeyondHistoryBuffer()}, checkpoint)
-    with pytest.raises(Exception, match=r"refusing getattr\(.*HistoryBuffer.*'__init__'\)"):
+    # rga_mm.utils.setup_env.history_buffer_statistic, the allowlisted getattr, refuses it
+    with pytest.raises(ValueError, match=(
+            r"^refusing getattr\(<class 'mmengine\.logging\.history_buffer\.HistoryBuffer'>, "
+            r"'__init__'\) in a checkpoint: only HistoryBuffer statistics \('min', 'max', "
+            r"'current', 'mean'\) are allowed$")) as error:
         torch.load(checkpoint, weights_only=True)
+    assert type(error.value) is ValueError
 
 
 def test_a_top_level_data_preprocessor_reaches_the_model():

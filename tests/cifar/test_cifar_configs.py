@@ -7,6 +7,7 @@ from mmengine.config import Config
 
 from rga_mm.apis import init_model
 from rga_mm.testing import load_script
+from official_params import cifar_resnet_param_count, official_param_count
 from tool_runs import run_in_process
 
 ROOT = Path(__file__).parents[2]
@@ -74,5 +75,10 @@ def test_get_flops_reproduces_the_params_column():
     assert result.returncode == 0, result.stderr
     params = int(re.search(r'^Params: (\d+)', result.stdout, re.M).group(1))
     assert 'Input shape: (3, 32, 32)' in result.stdout
-    assert params == _count(init_model(config)) == 3063584
+    # ResNet-110 for 100 classes (1 733 812, Table 7's 1.7 M) and the official RGA-SC module
+    # on its first stage's (16, 32×32) map with s1 = s2 = 4; 3 063 584 is that sum, the
+    # 3.0 M of Table 7
+    expected = cifar_resnet_param_count(110, 100) + official_param_count(16, 32 * 32, 4)
+    assert params == _count(init_model(config)) == expected == 3063584
+    assert cifar_resnet_param_count(110, 100) == pytest.approx(1.7e6, rel=0.03)
     assert params == pytest.approx(3.0e6, rel=0.03)

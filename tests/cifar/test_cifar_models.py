@@ -8,6 +8,7 @@ from rga_mm.errors import ConfigError
 from rga_mm.models.attention import RGA
 from rga_mm.models.backbones import CifarDenseNet, CifarResNet, StageAttentionBackbone
 from rga_mm.models.backbones.cifar_densenet import layers_per_block
+from official_params import official_param_count
 
 
 def _count(module):
@@ -77,10 +78,17 @@ def test_rga_sc_runs_on_the_stage_the_paper_names(backbone, stage, map_shape, re
 
 
 def test_rga_sc_parameter_costs_of_the_cifar_placements():
+    """The counts are the official RGA_Module's (tests/official_params.py); the literals
+    are that formula's values, kept because they tie to Table 7: its differences between a
+    network with RGA-SC and without."""
     # ResNet-110: (16, 32×32), s1 = s2 = 4: the 1.3 M between Table 7's 1.7 M and 3.0 M
-    assert _count(RGA(16, (32, 32), mode='SC', reduction=4, gate_reduction=4)) == 1329772
+    resnet = _count(RGA(16, (32, 32), mode='SC', reduction=4, gate_reduction=4))
+    assert resnet == official_param_count(16, 32 * 32, 4) == 1329772
+    assert resnet == pytest.approx(3.0e6 - 1.7e6, rel=0.03)
     # DenseNet-BC: (108, 16×16), s1 = s2 = 8: the 0.05 M between 0.8 M and 0.85 M
-    assert _count(RGA(108, (16, 16), mode='SC', reduction=8, gate_reduction=8)) == 48505
+    densenet = _count(RGA(108, (16, 16), mode='SC', reduction=8, gate_reduction=8))
+    assert densenet == official_param_count(108, 16 * 16, 8) == 48505
+    assert densenet == pytest.approx(0.85e6 - 0.8e6, rel=0.03)
 
 
 @pytest.mark.parametrize('build', [lambda **kw: CifarResNet(20, **kw),

@@ -151,37 +151,47 @@ def test_a_csv_row_with_only_an_extra_column_is_not_blank(tmp_path):
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file='extra.csv')
 
 
-def bad_row_error(tmp_path, rows, suffix='.csv', split='train', images=True):
+def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', images=True):
+    """The message of the error, exactly of ``error_type``, that reading ``rows`` raises:
+    a :class:`DatasetError` for a bad row or split, a ``FileNotFoundError`` for a row whose
+    image does not exist."""
     ann_file = write_annotations(tmp_path, rows, suffix, images)
     missing = tmp_path / 'images' / 'absent.jpg'
     if missing.exists():
         missing.unlink()
-    with pytest.raises((ValueError, FileNotFoundError)) as error:
+    with pytest.raises(error_type) as error:
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split=split)
+    assert type(error.value) is error_type
     return str(error.value)
 
 
 # the bad row is the 4th data row: line 5 of the CSV (after the header), line 4 of JSON lines
 @pytest.mark.parametrize('suffix, line', [('.csv', 5), ('.jsonl', 4)])
-@pytest.mark.parametrize('bad_row, message', [
-    (('images/x.jpg', 4, '', 'train'), r'line {line} of .*annotations{suffix} has no '
-                                        r'camera_id; every row gives img_path, person_id'),
-    (('images/x.jpg', '3.0', 1, 'train'), r"person_id '3\.0' on line {line} of "
-                                           r".*annotations{suffix} is not an integer"),
-    (('images/x.jpg', 4, 'c1', 'train'), r"camera_id 'c1' on line {line} of .* is not an "
-                                          r"integer"),
-    (('images/x.jpg', 4, 1, 'val'), r"split 'val' on line {line} of .*annotations{suffix} "
-                                     r"is not one of train, query, gallery"),
-    (('images/absent.jpg', 4, 1, 'gallery'), r'the image .*images.absent\.jpg on line {line} '
-                                             r'of .*annotations{suffix} does not exist'),
-    (('images/p7_a.jpg', 7, 3, 'gallery'), r'line {line} of .*annotations{suffix} lists '
-                                           r'images/p7_a\.jpg again \(first on line {first}\)'),
+@pytest.mark.parametrize('bad_row, error_type, message', [
+    (('images/x.jpg', 4, '', 'train'), DatasetError,
+     r'line {line} of .*annotations{suffix} has no camera_id; every row gives img_path, '
+     r'person_id'),
+    (('images/x.jpg', '3.0', 1, 'train'), DatasetError,
+     r"person_id '3\.0' on line {line} of .*annotations{suffix} is not an integer"),
+    (('images/x.jpg', 4, 'c1', 'train'), DatasetError,
+     r"camera_id 'c1' on line {line} of .* is not an integer"),
+    (('images/x.jpg', 4, 1, 'val'), DatasetError,
+     r"split 'val' on line {line} of .*annotations{suffix} is not one of train, query, "
+     r"gallery"),
+    (('images/absent.jpg', 4, 1, 'gallery'), FileNotFoundError,
+     r'the image .*images.absent\.jpg on line {line} of .*annotations{suffix} does not '
+     r'exist'),
+    (('images/p7_a.jpg', 7, 3, 'gallery'), DatasetError,
+     r'line {line} of .*annotations{suffix} lists images/p7_a\.jpg again \(first on line '
+     r'{first}\)'),
 ])
-def test_a_bad_row_is_named_by_file_and_line(tmp_path, suffix, line, bad_row, message):
+def test_a_bad_row_is_named_by_file_and_line(tmp_path, suffix, line, bad_row, error_type,
+                                             message):
     """Whatever the split asked for: the bad row is a query, gallery or train row."""
     rows = ROWS[:3] + [bad_row] + ROWS[3:]
     expected = message.format(line=line, suffix=re.escape(suffix), first=line - 3)
-    assert re.search(expected, bad_row_error(tmp_path, rows, suffix, split='query'))
+    assert re.search(expected, bad_row_error(tmp_path, rows, error_type, suffix,
+                                             split='query'))
 
 
 @pytest.mark.parametrize('separator, name', [(';', 'semicolon'), ('\t', 'tab')])
@@ -243,10 +253,11 @@ def test_file_level_errors(tmp_path):
 def test_queries_absent_from_the_gallery_are_counted_and_named(tmp_path):
     rows = ROWS + [('images/q11.jpg', 11, 1, 'query'), ('images/q12.jpg', 12, 1, 'query'),
                    ('images/q12b.jpg', 12, 2, 'query')]
-    message = bad_row_error(tmp_path, rows, split='test')
+    message = bad_row_error(tmp_path, rows, DatasetError, split='test')
     assert re.search(r'CustomReIDAnnotations: 2 query identities have no gallery image at all '
                      r'\(11, 12\) in .*annotations\.csv', message)
-    one = bad_row_error(tmp_path, ROWS + [('images/q11.jpg', 11, 1, 'query')], split='test')
+    one = bad_row_error(tmp_path, ROWS + [('images/q11.jpg', 11, 1, 'query')], DatasetError,
+                        split='test')
     assert '1 query identity has no gallery image at all (11)' in one
 
 
@@ -254,9 +265,10 @@ def test_an_empty_split_is_an_error(tmp_path):
     rows = [row for row in ROWS if row[3] != 'query']
     assert re.search(r'CustomReIDAnnotations: the query split under .* has no images; '
                      r'expected rows of the splits train, query and gallery in '
-                     r'.*annotations\.csv', bad_row_error(tmp_path, rows, split='test'))
+                     r'.*annotations\.csv', bad_row_error(tmp_path, rows, DatasetError,
+                                                          split='test'))
     junk_only = [row for row in ROWS if row[3] != 'train'] + [ROWS[3]]
-    assert 'the train split under' in bad_row_error(tmp_path, junk_only)
+    assert 'the train split under' in bad_row_error(tmp_path, junk_only, DatasetError)
 
 
 # the file's encoding: UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes
@@ -319,7 +331,8 @@ def test_backslashes_separate_folders(tmp_path, suffix, split):
 
 def test_one_image_written_with_either_separator_is_listed_twice(tmp_path):
     write_annotations(tmp_path, ROWS)
-    message = bad_row_error(tmp_path, ROWS + windows_rows(ROWS[:1]), images=False)
+    message = bad_row_error(tmp_path, ROWS + windows_rows(ROWS[:1]), DatasetError,
+                            images=False)
     assert re.search(r'line 12 of .*annotations\.csv lists images\\p7_a\.jpg again \(first on '
                      r'line 2\)', message)
 
@@ -328,14 +341,15 @@ def test_one_image_written_with_either_separator_is_listed_twice(tmp_path):
 def test_a_windows_absolute_path_is_named_as_such(tmp_path):
     write_annotations(tmp_path, ROWS)
     rows = ROWS[:1] + [('C:\\data\\my_reid\\images\\p3_a.jpg', 3, 1, 'train')] + ROWS[1:]
-    message = bad_row_error(tmp_path, rows, images=False)
+    message = bad_row_error(tmp_path, rows, FileNotFoundError, images=False)
     assert re.search(r'the image C:\\data\\my_reid\\images\\p3_a\.jpg on line 3 of '
                      r'.*annotations\.csv does not exist \(it is a Windows absolute path; '
                      r'write it relative to ', message)
 
 
 def test_a_missing_image_hints_at_separators_and_case(tmp_path):
-    message = bad_row_error(tmp_path, ROWS + [('images/absent.jpg', 3, 1, 'train')])
+    message = bad_row_error(tmp_path, ROWS + [('images/absent.jpg', 3, 1, 'train')],
+                            FileNotFoundError)
     assert re.search(r'the image .*images.absent\.jpg on line 12 of .*annotations\.csv does '
                      r'not exist \(relative paths start at .*, with / or \\ between folders; '
                      r'check the name, its case included\)', message)
@@ -478,8 +492,14 @@ def test_a_person_folder_without_an_image_is_named(tmp_path, split, person, insi
     root = write_folders(tmp_path, FOLDERS + [f'{person}/{path}' for path in inside])
     os.makedirs(tmp_path / person, exist_ok=True)
     loads_it = split == 'train' if person.startswith('train') else split == 'test'
-    if not loads_it:
-        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+    if not loads_it:  # the other split's folders, as FOLDERS lays them out, all read
+        dataset = CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+        labels = {dataset.get_data_info(i)['gt_label'] for i in range(len(dataset))}
+        if split == 'train':  # 0003 (one image), 0007 (two), relabelled 0, 1; junk dropped
+            assert len(dataset) == 3 and labels == {0, 1}
+        else:  # queries 0005, 0009; gallery 0000, 0005, 0009; junk dropped
+            assert len(dataset) == 5 and labels == {0, 5, 9}
+            assert sum(dataset.get_data_info(i)['is_query'] for i in range(5)) == 2
         return
     with pytest.raises(DatasetError, match=r'CustomReIDFolders: the person folder .*' +
                                            message):

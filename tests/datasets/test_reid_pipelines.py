@@ -15,6 +15,7 @@ from rga_mm.datasets import (
     Market1501,
     ReIDRandomErasing,
 )
+from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.registry import TRANSFORMS
 from reid_trees import MARKET, write_tree
 
@@ -71,6 +72,19 @@ def test_erasing_follows_the_official_distribution():
     area = boxes[:, 2] * boxes[:, 3] / (256 * 128)
     aspect = boxes[:, 2] / boxes[:, 3]
     assert area.min() > 0.019 and area.max() < 0.41
+    # The mean area: a draw (share a ~ U(0.02, 0.4), aspect r ~ U(0.3, 1 / 0.3), of length
+    # L = 1 / 0.3 - 0.3) is kept only if the rectangle fits: w = sqrt(a·256·128 / r) < 128
+    # ⇔ a < r / 2 (h < 256 ⇔ a·r < 2 always holds; rounding moves the bound by < 1 %). So
+    # the kept share has density ∝ P(r > 2a) = 1 - max(0, 2a - 0.3) / L, below 1 only for
+    # a > 0.15, and mean
+    #   (∫_0.02^0.4 a da - ∫_0.15^0.4 a (2a - 0.3) / L da) / (0.38 - ∫_0.15^0.4 (2a - 0.3) / L da)
+    #   = (0.0798 - 0.019792 / L) / (0.38 - 0.0625 / L) = 0.2039  (0.21 without the rejection;
+    # 0.38 / ln 20 = 0.127 for a log-uniform share). Its sd is at most that of U(0.02, 0.4),
+    # 0.38 / √12 = 0.110, so the standard error of 2000 draws is 0.0025: 5 SE = 0.0123.
+    length = 1 / 0.3 - 0.3
+    expected_mean = (0.0798 - 0.019792 / length) / (0.38 - 0.0625 / length)
+    assert abs(expected_mean - 0.2039) < 1e-4
+    assert abs(area.mean() - expected_mean) < 5 * 0.38 / np.sqrt(12) / np.sqrt(len(area))
     assert aspect.min() > 0.28 and aspect.max() < 3.5
     assert 1.72 < aspect.mean() < 1.92
     assert (boxes[:, 0] + boxes[:, 2] <= 256).all() and (boxes[:, 1] + boxes[:, 3] <= 128).all()
@@ -116,7 +130,10 @@ def test_unreadable_image_names_the_file(market_images):
     path = dataset.get_data_info(0)['img_path']
     with open(path, 'wb') as file:
         file.write(b'not a jpeg')
-    with pytest.raises(Exception, match=re.escape(path)):
+    with pytest.raises(UnreadableImageError, match=re.escape(
+            f'cannot read image {path}: 10 bytes that cv2 cannot decode as an image '
+            '(truncated, corrupt or not an image file); replace or remove it (python '
+            'tools/misc/check_dataset.py CONFIG lists every unreadable image of a config)')):
         dataset[0]
 
 

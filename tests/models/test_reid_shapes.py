@@ -4,22 +4,9 @@ import torch
 
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA
+from official_params import official_param_count
 
 CONFIG = 'configs/_base_/models/reid_r50-ls1_rga-sc-256x128.py'
-
-
-def official_param_count(channels: int, nodes: int, reduction: int = 8) -> int:
-    """Parameters of the official RGA_Module(channels, nodes) with both branches."""
-    def conv_bn(c_in, c_out):
-        return c_in * c_out + 2 * c_out
-
-    total = 0
-    for features, count in ((channels, nodes), (nodes, channels)):  # spatial, channel
-        embed, relation = features // reduction, count // reduction
-        gate_in = 1 + relation
-        total += 3 * conv_bn(features, embed) + conv_bn(2 * count, relation)
-        total += conv_bn(gate_in, gate_in // reduction) + conv_bn(gate_in // reduction, 1)
-    return total
 
 
 @pytest.mark.slow

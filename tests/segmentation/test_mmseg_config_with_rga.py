@@ -61,6 +61,9 @@ def test_the_documented_diff_gives_a_working_pspnet_with_rga(tmp_path):
     assert torch.isfinite(total)
     total.backward()
     assert model.neck.rga.spatial_gate.theta.conv.weight.grad is not None
+    for name, param in model.neck.rga.named_parameters():  # the loss reaches every RGA weight
+        assert param.grad is not None and torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().max() > 0, name
 
     model.eval()
     with torch.no_grad():

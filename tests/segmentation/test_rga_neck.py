@@ -46,13 +46,24 @@ def test_in_index_picks_the_map():
     assert outputs[1].shape == (2, 16, 9, 11) and outputs[2] is inputs[2]
 
 
-@pytest.mark.parametrize('size', [(9, 11), (13, 13), (4, 6), (1, 1), (16, 32)])
+@pytest.mark.parametrize('size', [(9, 11), (13, 13), (4, 6), (1, 1), (16, 32), (5, 5)])
 @pytest.mark.parametrize('relation_path', ['factorized', 'dense'])
 def test_other_map_sizes_go_through_the_reference_grid(size, relation_path):
     """One neck built for a crop's grid serves training crops and whole-image testing."""
     neck = RGANeck(16, spatial_size=(5, 5), reduction=2, relation_path=relation_path).eval()
-    out = neck(_maps(size=size, batch=1))[2]
+    x = _maps(size=size, batch=1)[2]
+    out = neck((x, ))[0]
     assert out.shape == (1, 32, *size) and torch.isfinite(out).all()
+    assert torch.equal(out[:, :16], x)  # cat([x, RGA-SC(x)])
+    # RGA-SC multiplies x by a spatial and a channel sigmoid, both in (0, 1): every element
+    # keeps its sign and shrinks, whatever the map size
+    attended = out[:, 16:]
+    assert (attended * x >= 0).all() and (attended.abs() <= x.abs()).all()
+    assert not torch.equal(attended, x)
+    if size == (5, 5):  # the built grid: the paper's fixed-size RGA-SC, with the same weights
+        fixed = RGA(16, (5, 5), mode='SC', reduction=2, relation_path=relation_path).eval()
+        fixed.load_state_dict(neck.rga.state_dict())
+        torch.testing.assert_close(attended, fixed(x))
 
 
 def test_factorized_and_dense_necks_agree_on_another_size():
@@ -69,6 +80,17 @@ def test_gradients_reach_the_neck_and_the_input():
     neck((x,))[0].sum().backward()
     assert x.grad is not None
     assert all(p.grad is not None for p in neck.parameters() if p.requires_grad)
+    assert torch.isfinite(x.grad).all() and not torch.equal(x.grad, torch.ones_like(x))
+    for name, param in neck.named_parameters():
+        assert torch.isfinite(param.grad).all(), name
+    # Every parameter moves the output in eval mode. (In training mode a few gradients are 0
+    # up to BN's eps at initialisation, whatever the code: gate_mlp.1's 1×1 conv scales the
+    # one channel a batch-statistics BN then normalises, BN(w·y) = BN(y) for w > 0, and with
+    # gate_mlp.0's BN bias at 0, ReLU(γ z) = γ ReLU(z) makes its γ a scale too.)
+    neck.eval().zero_grad()
+    neck((torch.randn(2, 16, 7, 7),))[0].sum().backward()
+    for name, param in neck.named_parameters():
+        assert torch.isfinite(param.grad).all() and param.grad.abs().max() > 1e-3, name
 
 
 def test_channel_mismatch_names_the_option():

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from rga_mm.datasets import Market1501
 from rga_mm.synthetic import (
     DATASET_FOLDER,
     MANIFEST_NAME,
@@ -221,16 +222,13 @@ def test_identities_are_learnable_but_not_trivial(tmp_path):
 
 
 def test_market1501_reads_the_generated_tree(small):
-    datasets = pytest.importorskip('rga_mm.datasets')
-    if not hasattr(datasets, 'Market1501'):
-        pytest.skip('rga_mm.datasets.Market1501 is not available')
-    train = datasets.Market1501(data_root=str(small), split='train')
+    train = Market1501(data_root=str(small), split='train')
     labels = {train.get_data_info(i)['gt_label'] for i in range(len(train))}
     assert len(train) == len(entries(small, 'train'))
     assert labels == set(range(SMALL['num_train_ids']))
-    query = datasets.Market1501(data_root=str(small), split='query')
+    query = Market1501(data_root=str(small), split='query')
     assert len(query) == len(entries(small, 'query'))
-    gallery = datasets.Market1501(data_root=str(small), split='gallery')
+    gallery = Market1501(data_root=str(small), split='gallery')
     assert len(gallery) == len(entries(small, 'gallery')) - SMALL['num_junk']
 
 
