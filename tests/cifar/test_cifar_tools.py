@@ -5,14 +5,17 @@ RGA-SC config shrunk to a few iterations; the md5 check is turned off for the ge
 files, everything else (mmpretrain's loader, pipelines, preprocessor) is the config's own.
 """
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import mmcv
+import numpy as np
 import pytest
 import torch
 
+from rga_mm.apis import init_model
 from cifar_files import write_cifar
 from tool_runs import run_checked
 
@@ -69,3 +72,19 @@ def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):
     metrics = json.loads(out.read_text())
     assert 0 <= metrics['accuracy/top1'] <= 100
     assert metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100
+    # the same checkpoint in this process on the generated test images, read from the pickle
+    # (uint8 rows of R, G, B planes), normalised with the config's RGB mean and std
+    with open(data_root / 'cifar-10-batches-py/test_batch', 'rb') as file:
+        test_batch = pickle.load(file, encoding='latin1')
+    labels = torch.tensor(test_batch['labels'])
+    images = torch.from_numpy(test_batch['data'].reshape(-1, 3, 32, 32).astype(np.float32))
+    mean = torch.tensor([125.307, 122.961, 113.8575])[:, None, None]
+    std = torch.tensor([51.5865, 50.847, 51.255])[:, None, None]
+    model = init_model(CONFIG, str(checkpoint), cfg_options={'model.backbone.backbone.depth': 20})
+    with torch.no_grad():
+        logits = model((images - mean) / std, mode='tensor')
+    assert logits.shape == (32, 10)
+    top1_hits = int((logits.argmax(1) == labels).sum())
+    top5_hits = int((logits.topk(5, dim=1).indices == labels[:, None]).any(1).sum())
+    assert metrics['accuracy/top1'] == pytest.approx(100 * top1_hits / 32, abs=1e-9)
+    assert metrics['accuracy/top5'] == pytest.approx(100 * top5_hits / 32, abs=1e-9)

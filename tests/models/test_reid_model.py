@@ -70,8 +70,33 @@ def test_model_modes(test_feature):
 
     model.train()
     samples = [DataSample().set_gt_label(i // 2) for i in range(4)]
+    captured = {}
+    hooks = [model.head.feat_bn.register_forward_hook(
+                 lambda module, args, out: captured.update(pooled=args[0].detach())),
+             model.head.classifier.register_forward_hook(
+                 lambda module, args, out: captured.update(logits=out.detach()))]
     losses = model(torch.randn(4, 3, 64, 32), samples, mode='loss')
+    for hook in hooks:
+        hook.remove()
     assert set(losses) == {'loss_cls', 'loss_triplet', 'accuracy'}
+    # the losses from their definitions, on the model's own pooled features and logits
+    labels = torch.tensor([0, 0, 1, 1])
+    pooled, logits = captured['pooled'].double(), captured['logits'].double()
+    num_classes, smoothing = logits.shape[1], 0.1  # LabelSmoothLoss, mode='original'
+    target = torch.full_like(logits, smoothing / num_classes)
+    target[torch.arange(4), labels] += 1 - smoothing
+    expected_cls = -(target * (logits - logits.exp().sum(1, keepdim=True).log())).sum(1).mean()
+    triplet_terms = []
+    for a in range(4):
+        distances = [float(((pooled[a] - pooled[b]) ** 2).sum().sqrt()) for b in range(4)]
+        hardest_positive = max(d for b, d in enumerate(distances) if labels[b] == labels[a])
+        hardest_negative = min(d for b, d in enumerate(distances) if labels[b] != labels[a])
+        triplet_terms.append(max(0.0, hardest_positive - hardest_negative + 0.3))
+    assert float(losses['loss_cls']) == pytest.approx(float(expected_cls), rel=1e-5)
+    assert float(losses['loss_triplet']) == pytest.approx(sum(triplet_terms) / 4, rel=1e-5,
+                                                          abs=1e-6)
+    hits = sum(int(logits[i].argmax()) == int(labels[i]) for i in range(4))
+    assert float(losses['accuracy']) == hits / 4
     with pytest.raises(ValueError, match='built for a 4×2 map but received 2×1'):
         model(torch.randn(4, 3, 32, 16), samples, mode='loss')
 

@@ -26,7 +26,7 @@ from mmengine.model import revert_sync_batchnorm
 from onnx import numpy_helper
 from torch import nn
 
-from rga_mm.apis import init_model
+from rga_mm.apis import ReIDInferencer, init_model
 from rga_mm.deployment.onnx_export import (
     ExportError,
     export_onnx,
@@ -198,8 +198,24 @@ def test_reid_embedding_from_the_command_line(reid, tmp_path):
     assert _onnxruntime_relative(out, lambda x: exact(x, mode='tensor'), (64, 32), 1) <= TARGET
     # the deployment snippet of docs/inference_deployment.md, which reads size and
     # preprocessing from the file, on an image of another size
-    cv2.imwrite(str(tmp_path / 'query.jpg'), np.full((100, 40, 3), 90, np.uint8))
-    assert _run_deployment_snippet(tmp_path).shape == (1, 512)
+    # (BGR, as cv2 writes it): left half red, right half blue, green rising down the image,
+    # so that a wrong channel order changes the embedding
+    image = np.zeros((100, 40, 3), np.uint8)
+    image[:, :20, 2] = image[:, 20:, 0] = 220
+    image[:, :, 1] = np.linspace(0, 160, 100, dtype=np.uint8)[:, None]
+    cv2.imwrite(str(tmp_path / 'query.jpg'), image)
+    embedding = _run_deployment_snippet(tmp_path)
+    assert embedding.shape == (1, 512)
+    # the same file through the package's own inference (test pipeline + data preprocessor)
+    reference = ReIDInferencer(REID_CONFIG, str(checkpoint), device='cpu',
+                               show_progress=False)(str(tmp_path / 'query.jpg'))
+    reference = reference.double().numpy()
+    # two float32 paths, each within TARGET of the exact function: within 2 × TARGET
+    assert relative_difference(reference, embedding)[1] <= 2 * TARGET
+    # the channel-reversed image gives a clearly different embedding
+    cv2.imwrite(str(tmp_path / 'query.jpg'), np.ascontiguousarray(image[:, :, ::-1]))
+    reversed_relative = relative_difference(reference, _run_deployment_snippet(tmp_path))[1]
+    assert reversed_relative > 100 * TARGET
 
 
 def _run_deployment_snippet(folder: Path) -> np.ndarray:
