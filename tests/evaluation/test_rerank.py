@@ -28,6 +28,17 @@ def plain_rerank(query_gallery, query_query, gallery_gallery, k1, k2, lambda_val
     dist = dist.astype(np.float64)**2
     dist = dist / dist.max(axis=1, keepdims=True)  # the matrices are symmetric
     num = dist.shape[0]
+    encoding = plain_encoding(dist, k1, k2)
+    jaccard = np.array([[1 - np.minimum(encoding[p], encoding[g]).sum() /
+                         np.maximum(encoding[p], encoding[g]).sum()
+                         for g in range(num_query, num)] for p in range(num_query)])
+    return (1 - lambda_value) * jaccard + lambda_value * dist[:num_query, num_query:]
+
+
+def plain_encoding(dist, k1, k2):
+    """The k-reciprocal encodings V of every image, after local query expansion, from the
+    joint (N, N) normalised squared distances ``dist``, by the paper's definitions."""
+    num = dist.shape[0]
     ranking = np.argsort(dist, axis=1, kind='stable')
 
     def nearest(p, k):  # N(p, k), p itself included
@@ -48,10 +59,7 @@ def plain_rerank(query_gallery, query_query, gallery_gallery, k1, k2, lambda_val
         encoding[p, members] = weights / weights.sum()
     if k2 > 1:  # local query expansion; k2 = 1 turns it off
         encoding = np.stack([encoding[ranking[p, :k2]].mean(axis=0) for p in range(num)])
-    jaccard = np.array([[1 - np.minimum(encoding[p], encoding[g]).sum() /
-                         np.maximum(encoding[p], encoding[g]).sum()
-                         for g in range(num_query, num)] for p in range(num_query)])
-    return (1 - lambda_value) * jaccard + lambda_value * dist[:num_query, num_query:]
+    return encoding
 
 
 def distance_matrices(query, gallery, metric):
@@ -223,12 +231,11 @@ def test_the_benchmark_runs_at_a_toy_size(capsys):
 
 
 def test_the_work_before_the_first_chunk_is_told_when_it_is_done():
-    """k1 = 3, k2 = 5: the 5 nearest of each of 6 + 20 images; each encoding row weighs at
-    least its own image, so there are at least 26 weights. Nothing is told before the
-    first chunk is asked for."""
-    generator = torch.Generator().manual_seed(0)
-    query, gallery = torch.randn(6, 8, generator=generator), torch.randn(20, 8,
-                                                                         generator=generator)
+    """k1 = 3, k2 = 5: the 5 nearest of each of 6 + 20 images, and as many weights as the
+    encodings built from the definitions on the same (cosine) distances have non-zeros
+    (exp(-d) > 0 on every member).
+    Nothing is told before the first chunk is asked for."""
+    query, gallery = clustered_features(6, 20, 8, seed=0)
     told = []
     chunks = k_reciprocal_rerank_chunks(query, gallery, k1=3, k2=5, tell=told.append)
     assert told == []
@@ -238,7 +245,10 @@ def test_the_work_before_the_first_chunk_is_told_when_it_is_done():
                         told[0])
     weights = int(re.fullmatch(r'encoded the k-reciprocal neighbourhoods \((\d+) weights\) '
                                r'in \d+ s', told[1]).group(1))
-    assert 26 <= weights <= 26 * 26
+    joint = pairwise_distance(torch.cat([query, gallery]), torch.cat([query, gallery]),
+                              'cosine').double().numpy()**2
+    expected = plain_encoding(joint / joint.max(axis=1, keepdims=True), k1=3, k2=5)
+    assert weights == np.count_nonzero(expected)
 
 
 def test_progress_is_told_at_the_start_every_tenth_and_at_the_end():
