@@ -108,3 +108,18 @@ def test_out_indices_count_from_the_end_and_are_checked(build):
         with pytest.raises(ValueError, match=r'out_indices takes one or more of the stages '
                                              r'0\.\.2 \(or -3\.\.-1 from the last\), got'):
             build(out_indices=bad)
+
+
+@pytest.mark.parametrize('build', [lambda **kw: CifarResNet(20, **kw),
+                                   lambda **kw: CifarDenseNet(40, **kw)])
+def test_one_pretrained_init_cfg_loads_the_checkpoint(build, tmp_path):
+    """mmengine's usual ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (one dict, not
+    a list) loads every tensor of the checkpoint."""
+    source = build()
+    source.init_weights()
+    path = tmp_path / 'backbone.pth'
+    torch.save(source.state_dict(), path)
+    loaded = build(init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    loaded.init_weights()
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name

@@ -23,6 +23,7 @@ from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from torch import Tensor, nn
 
 from rga_mm.registry import MODELS
+from .init_cfg import as_init_cfg
 from .out_indices import checked_out_indices
 
 NUM_BLOCKS = 3
@@ -72,17 +73,18 @@ class CifarDenseNet(BaseBackbone):
         num_layers: explicit dense layers per block, overriding ``depth``.
         out_indices: blocks (0..2; -1 the last) whose outputs are returned; the last block
             after BN-ReLU.
-        init_cfg: mmengine initialisation configs, one dict each; default Kaiming for convs,
-            ones for BN weights.
+        init_cfg: mmengine initialisation, one config or a sequence of them (e.g.
+            ``dict(type='Pretrained', checkpoint=...)``); default Kaiming for convs, ones
+            for BN weights.
     """
 
     def __init__(self, depth: int, growth_rate: int = 12, bottleneck: bool = False,
                  compression: float = 1.0, num_layers: Sequence[int] | None = None,
                  out_indices: Sequence[int] = (2, ),
-                 init_cfg: Sequence[dict] | None = (
+                 init_cfg: dict | Sequence[dict] | None = (
                      dict(type='Kaiming', layer='Conv2d'),
                      dict(type='Constant', val=1, layer='_BatchNorm'))) -> None:
-        super().__init__(init_cfg=list(init_cfg) if init_cfg else None)
+        super().__init__(init_cfg=as_init_cfg(init_cfg))
         self.num_layers = (tuple(num_layers) if num_layers
                            else layers_per_block(depth, bottleneck))
         self.out_indices = checked_out_indices(out_indices, len(self.num_layers), 'CifarDenseNet')

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from rga_mm.checks import is_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
+from .init_cfg import as_init_cfg
 from .out_indices import checked_out_indices
 
 STAGE_CHANNELS = (16, 32, 64)
@@ -74,16 +75,19 @@ class CifarResNet(BaseBackbone):
     Args:
         depth: 6n + 2 with n >= 1 (8, 20, 110, 218, ...); others raise ``ConfigError``.
         out_indices: stages (0..2; -1 the last) whose outputs are returned, as a tuple.
-        init_cfg: mmengine initialisation; default Kaiming for convs, ones/zeros for BN.
+        init_cfg: mmengine initialisation, one config or a sequence of them (e.g.
+            ``dict(type='Pretrained', checkpoint=...)``); default Kaiming for convs,
+            ones/zeros for BN.
 
     Submodules ``stem``, ``layer1``, ``layer2``, ``layer3``: RGA-SC after ``layer1`` (a
     16×32×32 map) is ``StageAttentionBackbone(attentions=dict(layer1=...))``.
     """
 
     def __init__(self, depth: int, out_indices: Sequence[int] = (2, ),
-                 init_cfg=(dict(type='Kaiming', layer='Conv2d'),
-                           dict(type='Constant', val=1, layer='_BatchNorm'))) -> None:
-        super().__init__(init_cfg=list(init_cfg) if init_cfg else None)
+                 init_cfg: dict | Sequence[dict] | None = (
+                     dict(type='Kaiming', layer='Conv2d'),
+                     dict(type='Constant', val=1, layer='_BatchNorm'))) -> None:
+        super().__init__(init_cfg=as_init_cfg(init_cfg))
         num_blocks = blocks_per_stage(depth)
         self.depth = depth
         self.out_indices = checked_out_indices(out_indices, len(STAGE_CHANNELS), 'CifarResNet')
