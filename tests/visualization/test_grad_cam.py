@@ -123,6 +123,41 @@ def cifar_classifier():
     return MODELS.build(cfg.model).eval()
 
 
+def cams_by_hand(model: nn.Module, layer: nn.Module, images: torch.Tensor,
+                 classes: list[int]) -> dict[str, torch.Tensor]:
+    """(B, h, w) LayerCAM and Grad-CAM of logit ``classes[i]`` of image i, written out from
+    the papers with hooks of our own: A is the last map ``layer`` outputs, G_i = ∂y_i/∂A_i
+    of the pre-softmax class score y_i alone;
+    Grad-CAM = ReLU(Σ_c mean_hw(G_c) · A_c), LayerCAM = ReLU(Σ_c ReLU(G_c) ⊙ A_c), both at
+    A's size, neither normalised nor upsampled (as ``explain_attention`` documents)."""
+    outputs = []
+    handle = layer.register_forward_hook(lambda module, args, output: outputs.append(
+        output[-1] if isinstance(output, tuple) else output))
+    try:
+        logits = model(images, mode='tensor')
+    finally:
+        handle.remove()
+    activations, = outputs
+    layer_cams, grad_cams = [], []
+    for index, k in enumerate(classes):
+        gradients = torch.autograd.grad(logits[index, k], activations,
+                                        retain_graph=True)[0][index]
+        a = activations[index].detach()
+        layer_cams.append((gradients.clamp(min=0) * a).sum(dim=0).clamp(min=0))
+        alpha = gradients.mean(dim=(1, 2))  # Grad-CAM's α_c: gradients pooled over h × w
+        grad_cams.append((alpha[:, None, None] * a).sum(dim=0).clamp(min=0))
+    return {'element': torch.stack(layer_cams), 'channel': torch.stack(grad_cams)}
+
+
+def assert_same_cam(cams: list[torch.Tensor], expected: torch.Tensor) -> None:
+    """The tool's maps equal the hand-made ones up to float32 rounding: 1e-5 relative, and
+    1e-5 of each map's peak absolute (a position whose Σ_c nearly cancels has a large
+    relative but a tiny absolute rounding error); and they are not trivially zero."""
+    for cam, by_hand in zip(cams, expected):
+        assert by_hand.max() > 0
+        torch.testing.assert_close(cam, by_hand, rtol=1e-5, atol=1e-5 * float(by_hand.max()))
+
+
 def test_classification_cam_explains_the_predicted_or_chosen_class(cifar_classifier):
     torch.manual_seed(3)
     images = torch.randn(4, 3, 32, 32)
@@ -133,8 +168,17 @@ def test_classification_cam_explains_the_predicted_or_chosen_class(cifar_classif
     assert [list(e.gates) for e in explanations] == [['layer1']] * 4
     assert all(e.gates['layer1'].shape == (32, 32) for e in explanations)
     assert all(e.cam.shape == (8, 8) for e in explanations)  # the last stage, stride 4
+    # the default CAM layer is the backbone (the GAP neck outputs no map): its last map,
+    # differentiated for the predicted class's logit, LayerCAM by default
+    by_hand = cams_by_hand(cifar_classifier, cifar_classifier.backbone, images, predicted)
+    assert_same_cam([e.cam for e in explanations], by_hand['element'])
+    grad_cam = explain_attention(cifar_classifier, images, weighting='channel')
+    assert_same_cam([e.cam for e in grad_cam], by_hand['channel'])
     chosen = explain_attention(cifar_classifier, images, target_class=3)
     assert [e.cam_target for e in chosen] == ['class 3'] * 4
+    assert_same_cam([e.cam for e in chosen],
+                    cams_by_hand(cifar_classifier, cifar_classifier.backbone, images,
+                                 [3] * 4)['element'])
     with pytest.raises(ValueError, match="target class 10 is outside the model's 10 classes"):
         explain_attention(cifar_classifier, images, target_class=10)
 
