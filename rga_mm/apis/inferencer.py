@@ -26,6 +26,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -172,7 +173,7 @@ class ReIDInferencer(BaseInferencer):
                              f'{all_skipped[0].path}: {all_skipped[0].reason})')
         return self.postprocess(preds, None, return_datasamples)
 
-    def embed_batches(self, inputs: InputsType, batch_size: int = 16, **kwargs
+    def embed_batches(self, inputs: InputsType, batch_size: int = 16, **kwargs: Any
                       ) -> Iterator[tuple[list[BaseDataElement], list[UnreadableImageError]]]:
         """Embed images a batch at a time, for a caller that keeps what is done when a long
         run is stopped (tools/search.py writes its gallery cache).
@@ -297,15 +298,17 @@ class ReIDInferencer(BaseInferencer):
                              f'embeddings, but {type(self.model).__name__} gives {kind}')
         return embeddings
 
-    def visualize(self, inputs: list, preds, show: bool = False, **kwargs) -> None:
+    def visualize(self, inputs: list, preds: list[BaseDataElement], show: bool = False,
+                  **kwargs: Any) -> None:
         """Embeddings have no picture of their own (tools/search.py draws ranked lists)."""
         if show:
             raise NotImplementedError('ReIDInferencer draws nothing; tools/search.py draws '
                                       'ranked lists')
         return None
 
-    def postprocess(self, preds: list, visualization=None, return_datasample: bool = False,
-                    **kwargs) -> torch.Tensor | list[BaseDataElement]:
+    def postprocess(self, preds: list, visualization: list[np.ndarray] | None = None,
+                    return_datasample: bool = False,
+                    **kwargs: Any) -> torch.Tensor | list[BaseDataElement]:
         """Data samples, each with its CPU ``pred_feature`` → the samples, or their (N, D)
         embeddings stacked."""
         if return_datasample:

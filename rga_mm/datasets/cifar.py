@@ -10,6 +10,7 @@ they behave exactly as mmpretrain's classes. ``download`` defaults to False (off
 """
 import os.path as osp
 import pickle
+from typing import Any
 
 from mmpretrain.datasets import CIFAR10 as _MMPretrainCIFAR10
 from mmpretrain.datasets import CIFAR100 as _MMPretrainCIFAR100
@@ -27,7 +28,8 @@ def _without_md5(entries: list) -> list:
 class _OptionalMD5:
     """Mixin: ``verify_md5=False`` blanks the md5 sums on the instance before loading."""
 
-    def __init__(self, *args, verify_md5: bool = True, download: bool = False, **kwargs):
+    def __init__(self, *args: Any, verify_md5: bool = True, download: bool = False,
+                 **kwargs: Any) -> None:
         self.verify_md5 = verify_md5
         if not verify_md5:
             self.train_list = _without_md5(self.train_list)

@@ -19,6 +19,7 @@ mmseg is the ``seg`` extra, so this module is imported by the Cityscapes configs
 ``custom_imports``, not by :mod:`rga_mm.datasets`.
 """
 import os.path as osp
+from typing import Any
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -146,7 +147,7 @@ class CityscapesDataset(MMSegCityscapesDataset):
     after the pipeline's ``LoadAnnotations`` unless the pipeline already has it). Takes the
     arguments of mmseg's class."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.insert_label_check()
 

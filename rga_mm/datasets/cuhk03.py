@@ -1,6 +1,7 @@
 """CUHK03 (Li et al., CVPR 2014) under the new protocol (Zhong et al., CVPR 2017)."""
 import os.path as osp
 import re
+from typing import Any
 
 from rga_mm.registry import DATASETS
 from .market_style import MarketStyleDataset
@@ -32,7 +33,7 @@ class CUHK03(MarketStyleDataset):
     suffix = '.png'
     num_cameras = 2
 
-    def __init__(self, data_root: str, box_type: str = 'labeled', **kwargs):
+    def __init__(self, data_root: str, box_type: str = 'labeled', **kwargs: Any) -> None:
         if box_type not in BOX_TYPES:
             raise ValueError(f'CUHK03: box_type must be one of {BOX_TYPES}, got '
                              f'{box_type!r}')

@@ -6,6 +6,7 @@ import json
 import ntpath
 import os.path as osp
 from collections.abc import Iterator
+from typing import Any
 
 from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
@@ -67,7 +68,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
     data_root_note = (', which a relative img_path or ann_file starts from (set it even when '
                       'every path is absolute)')
 
-    def __init__(self, data_root: str, ann_file: str, **kwargs):
+    def __init__(self, data_root: str, ann_file: str, **kwargs: Any) -> None:
         self._rows_by_split = None
         super().__init__(data_root=data_root, ann_file=ann_file, **kwargs)
 

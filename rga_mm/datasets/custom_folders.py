@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.registry import DATASETS
@@ -74,7 +75,7 @@ class CustomReIDFolders(CustomReIDDataset):
               'person named by its integer id (-1 for junk), e.g. train/0001/image.jpg')
 
     def __init__(self, data_root: str, camera_pattern: str | None = None,
-                 suffixes: Sequence[str] = IMAGE_SUFFIXES, **kwargs):
+                 suffixes: Sequence[str] = IMAGE_SUFFIXES, **kwargs: Any) -> None:
         self.camera_pattern = compile_camera_pattern(camera_pattern, self.dataset_name)
         self.suffixes = tuple(suffix.lower() for suffix in suffixes)
         super().__init__(data_root=data_root, **kwargs)

@@ -1,6 +1,7 @@
 """MSMT17 (Wei et al., "Person Transfer GAN", CVPR 2018), versions V1 and V2."""
 import os.path as osp
 import re
+from typing import Any
 
 from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
@@ -39,7 +40,7 @@ class MSMT17(ReIDDataset):
     layout = ('list_{train,val,query,gallery}.txt and train/ + test/ (V1) or '
               'mask_train_v2/ + mask_test_v2/ (V2) under data_root')
 
-    def __init__(self, data_root: str, with_val: bool = True, **kwargs):
+    def __init__(self, data_root: str, with_val: bool = True, **kwargs: Any) -> None:
         self.with_val = with_val
         super().__init__(data_root=data_root, **kwargs)
 

@@ -53,7 +53,7 @@ class ReIDDataset(BaseDataset):
     # said after "set data_root to the dataset's folder" when data_root is None
     data_root_note = ''
 
-    def __init__(self, data_root: str, split: str = 'train', **kwargs):
+    def __init__(self, data_root: str, split: str = 'train', **kwargs: Any) -> None:
         if split not in self.SPLITS:
             raise ValueError(f'{self.dataset_name}: split must be one of {self.SPLITS}, '
                              f'got {split!r}')

@@ -15,7 +15,7 @@ from .world import Appearance, Colour, Pose
 class _Figure:
     """Maps the figure's (x, y) in units of its height to canvas pixels."""
 
-    def __init__(self, pose: Pose, canvas_size: tuple[int, int]):
+    def __init__(self, pose: Pose, canvas_size: tuple[int, int]) -> None:
         canvas_h, canvas_w = canvas_size
         self.unit = pose.height * canvas_h  # pixels per person height
         self.centre_x = pose.centre_x * canvas_w

@@ -72,7 +72,7 @@ class _NameMaker:
     of ids 0000 and -1 are kept unique with a set.
     """
 
-    def __init__(self, rng: np.random.Generator):
+    def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self.used = set()
 

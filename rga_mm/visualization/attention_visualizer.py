@@ -8,6 +8,8 @@ runner's visualizer sends the picture to its backends (local files, TensorBoard,
 ``add_image``, as :class:`rga_mm.engine.hooks.AttentionVisualizationHook` does.
 """
 
+from typing import Any
+
 import cv2
 import numpy as np
 import torch.nn.functional as F
@@ -50,7 +52,7 @@ class AttentionVisualizer(Visualizer):
     """
 
     def __init__(self, name: str = 'attention_visualizer', panel_height: int = 256,
-                 alpha: float = 0.5, **kwargs) -> None:
+                 alpha: float = 0.5, **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         if panel_height < MIN_PANEL_HEIGHT:
             raise ValueError(f'panel_height must be at least {MIN_PANEL_HEIGHT} pixels, got '

@@ -13,6 +13,7 @@ decides the score the CAM explains:
 A target class is refused for a re-ID model: its embedding has no classes to choose from.
 """
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from mmengine.dataset import pseudo_collate
@@ -138,7 +139,7 @@ def explain_attention(model: nn.Module, inputs: Tensor, cam_layer: str | None = 
         cam=maps[index], cam_target=targets[index]) for index in range(inputs.shape[0])]
 
 
-def explain_packed_item(model: nn.Module, data: dict, **options) -> AttentionExplanation:
+def explain_packed_item(model: nn.Module, data: dict, **options: Any) -> AttentionExplanation:
     """:func:`explain_attention` of one pipeline output (``inputs``, ``data_samples``),
     preprocessed by the model's own data preprocessor as in testing; ``options`` are
     ``cam_layer``, ``target_class`` and ``weighting``."""

@@ -14,6 +14,7 @@ mmengine's ``Visualizer.draw_texts``, and the result can go to any of its backen
 ``add_image``.
 """
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -41,7 +42,7 @@ class RankedListVisualizer(Visualizer):
     """
 
     def __init__(self, name: str = 'ranked_list_visualizer',
-                 thumbnail_size: tuple[int, int] = (128, 64), **kwargs) -> None:
+                 thumbnail_size: tuple[int, int] = (128, 64), **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
         if min(thumbnail_size) < 8:
             raise ValueError(f'thumbnail_size must be at least 8×8 pixels, got '

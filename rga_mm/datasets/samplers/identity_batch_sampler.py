@@ -47,7 +47,7 @@ class IdentityBatchSampler(BatchSampler):
         num_instances: K, the images per identity.
     """
 
-    def __init__(self, sampler: Sampler, batch_size: int, num_instances: int = 4):
+    def __init__(self, sampler: Sampler, batch_size: int, num_instances: int = 4) -> None:
         missing = [name for name in ('dataset', 'seed', 'epoch', 'rank', 'world_size')
                    if not hasattr(sampler, name)]
         if missing:

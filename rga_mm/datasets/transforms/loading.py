@@ -30,7 +30,7 @@ class UnreadableImageError(OSError):
     """
 
     def __init__(self, message: str, path: str | None = None,
-                 reason: str | None = None):
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.path = path
         self.reason = reason

@@ -47,7 +47,7 @@ class ReIDRandomErasing(BaseTransform):
                  area_range: tuple[float, float] = (0.02, 0.4),
                  min_aspect: float = 0.3,
                  fill: Sequence[float] = IMAGENET_MEAN_BGR,
-                 max_attempts: int = 100):
+                 max_attempts: int = 100) -> None:
         if not 0 <= prob <= 1 or not 0 < area_range[0] <= area_range[1] <= 1:
             raise ConfigError(f'need 0 <= prob <= 1 and 0 < area_range[0] <= area_range[1] '
                               f'<= 1, got prob={prob}, area_range={area_range}')

@@ -17,10 +17,12 @@ import os
 import os.path as osp
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from mmengine.dist import is_main_process
 from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
+from mmengine.runner import Runner
 
 from rga_mm.registry import HOOKS
 
@@ -56,7 +58,7 @@ class AtomicCheckpointHook(CheckpointHook):
     no other argument, so the run would fail at its first save, its epochs lost.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.args:
             known = [name for name in inspect.signature(CheckpointHook.__init__).parameters
@@ -68,7 +70,7 @@ class AtomicCheckpointHook(CheckpointHook):
                              f'argument {unknown!r}, and the run would fail at its first '
                              f'save; {hint}')
 
-    def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
+    def _save_checkpoint_with_step(self, runner: Runner, step: int, meta: dict) -> None:
         outdated = self._keep(runner, step)
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
@@ -95,7 +97,7 @@ class AtomicCheckpointHook(CheckpointHook):
         for outdated_step in outdated:
             self._remove(self.filename_tmpl.format(outdated_step))
 
-    def _keep(self, runner, step: int) -> list[int]:
+    def _keep(self, runner: Runner, step: int) -> list[int]:
         """Record ``step`` among the kept checkpoints (in the message hub, so that the
         checkpoint itself knows), and return the steps that no longer fit."""
         if self.max_keep_ckpts <= 0 or (self.keep_ckpt_ids and

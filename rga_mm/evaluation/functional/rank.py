@@ -185,7 +185,7 @@ class _ChunkEvaluator:
     """
 
     def __init__(self, gallery_ids: np.ndarray, gallery_cams: np.ndarray, dtype: np.dtype,
-                 max_work_bytes: int):
+                 max_work_bytes: int) -> None:
         self.dtype, self.max_work_bytes = dtype, max_work_bytes
         kept = np.flatnonzero(gallery_ids != JUNK_ID)
         self.columns = kept if kept.size < gallery_ids.size else slice(None)
@@ -219,7 +219,7 @@ class _IdentityIndex:
     """Gallery items grouped by identity (a CSR index): ``items(ids)`` lists, for every
     query identity, the gallery positions holding that identity."""
 
-    def __init__(self, gallery_ids: np.ndarray):
+    def __init__(self, gallery_ids: np.ndarray) -> None:
         self.order = np.argsort(gallery_ids, kind='stable')
         self.ids, self.starts, self.counts = np.unique(
             gallery_ids[self.order], return_index=True, return_counts=True)

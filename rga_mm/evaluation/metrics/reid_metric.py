@@ -108,7 +108,7 @@ class ReIDMetric(BaseMetric):
                  aqe_alpha: float = 3.0,
                  tpr_at_fpr: Sequence[float] = (),
                  exclude_same_camera: bool = True,
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         _check_switches(rerank=rerank, aqe=aqe, exclude_same_camera=exclude_same_camera)
         topk = _checked_topk(topk, max_rank)

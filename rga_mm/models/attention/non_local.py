@@ -10,6 +10,8 @@ identity (§4.1). The computation is mmcv's ``NonLocal2d``, not re-implemented h
 mmcv's default ``use_scale=True`` divides θᵀφ by √(C/2) before the softmax (Eq. 3 has no
 scale; ``use_scale=False`` drops it).
 """
+from typing import Any
+
 from mmcv.cnn import NonLocal2d
 from torch import Tensor
 
@@ -44,7 +46,7 @@ class NonLocal(NonLocal2d):
     def __init__(self, in_channels: int, reduction: int = 2,
                  mode: str = 'embedded_gaussian', use_scale: bool = True,
                  sub_sample: bool = False, norm_cfg: dict | None = dict(type='BN'),
-                 **kwargs) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(in_channels, sub_sample=sub_sample, reduction=reduction,
                          use_scale=use_scale, norm_cfg=norm_cfg, mode=mode, **kwargs)
 

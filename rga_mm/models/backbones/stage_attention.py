@@ -178,7 +178,7 @@ class StageAttentionBackbone(BaseModule):
         _nest_backbone_keys(state_dict, prefix, self.backbone.state_dict().keys())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, *args, **kwargs) -> Any:
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the backbone; every configured stage's output passes through its attention."""
         return self.backbone(*args, **kwargs)
 

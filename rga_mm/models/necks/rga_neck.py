@@ -9,6 +9,7 @@ crops (769×769 → a 97×97 map) and whole-image testing (1024×2048 → 128×2
 import difflib
 import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from mmengine.model import BaseModule
@@ -48,7 +49,7 @@ class RGANeck(BaseModule):
                  in_index: int = -1,
                  variable_size: bool = True,
                  init_cfg: dict | None = None,
-                 **rga_options) -> None:
+                 **rga_options: Any) -> None:
         super().__init__(init_cfg)
         in_channels = positive_int(in_channels, 'RGANeck in_channels',
                                    'the channels of the attended backbone map')
