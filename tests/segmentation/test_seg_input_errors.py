@@ -43,16 +43,24 @@ def _forward(model) -> torch.Tensor:
         return model(torch.randn(1, 3, 64, 64), mode='tensor')
 
 
-def test_a_decode_head_wider_than_the_neck_output_names_both_numbers_and_the_key(tiny):
-    model = _build_model(tiny[1], **{'model.decode_head.in_channels': 2048})
+def _assert_refused_before_a_shape_error(model, sentence: str, expected_channels: int):
+    """check_heads_fit_neck stops ``model`` with exactly ``sentence``; unchecked, its first
+    forward fails with what the check saves the user from: a convolution's shape error (a
+    head expecting ``expected_channels``)."""
     with pytest.raises(ConfigError) as error:
         check_heads_fit_neck(model)
-    assert str(error.value) == (
+    assert str(error.value) == sentence
+    with pytest.raises(RuntimeError,
+                       match=f'expected input.* to have {expected_channels} channels'):
+        _forward(model)
+
+
+def test_a_decode_head_wider_than_the_neck_output_names_both_numbers_and_the_key(tiny):
+    model = _build_model(tiny[1], **{'model.decode_head.in_channels': 2048})
+    _assert_refused_before_a_shape_error(model, (
         'model.decode_head.in_channels=2048 but the map it reads (in_index=3) is the one '
         'RGANeck attends and concatenates with its attention (2 × model.neck.in_channels='
-        '512): set model.decode_head.in_channels=1024')
-    with pytest.raises(RuntimeError, match='expected input.* to have 2048 channels'):
-        _forward(model)  # what the check saves the user from: a convolution's shape error
+        '512): set model.decode_head.in_channels=1024'), expected_channels=2048)
 
 
 def test_moving_the_neck_to_another_map_names_the_head_that_reads_it(tiny):
@@ -109,14 +117,10 @@ def test_a_head_reading_several_maps_names_the_position_of_the_attended_one(tmp_
     init_default_scope('mmseg')
     cfg = Config.fromfile(str(config))
     model = _build_model(cfg.copy(), **SMALL_UPERNET)
-    with pytest.raises(ConfigError) as error:
-        check_heads_fit_neck(model)
-    assert str(error.value) == (
+    _assert_refused_before_a_shape_error(model, (
         'model.decode_head.in_channels[3]=512 but the map it reads (in_index[3]=3) is the one '
         'RGANeck attends and concatenates with its attention (2 × model.neck.in_channels='
-        '512): set model.decode_head.in_channels[3]=1024')
-    with pytest.raises(RuntimeError, match='expected input.* to have 512 channels'):
-        _forward(model)  # what the check saves the user from: a convolution's shape error
+        '512): set model.decode_head.in_channels[3]=1024'), expected_channels=512)
     fixed = _build_model(cfg.copy(), **SMALL_UPERNET,
                          **{'model.decode_head.in_channels': [64, 128, 256, 1024]})
     check_heads_fit_neck(fixed)
