@@ -43,6 +43,9 @@ train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=2))
 custom_hooks = [dict(type='rga_mm.AttentionVisualizationHook', interval=2, num_images=1,
                      panel_height=32)]  # iterations: the loop is iteration-based
+# mmseg names its visualizer 'visualizer', and a process keeps one instance per name: a second
+# Runner in the same test process would log into the first one's (deleted) folder
+visualizer = dict(name='{visualizer}')
 '''
 
 
@@ -71,5 +74,6 @@ def write_tiny_setup(tmp_path: Path) -> tuple[Path, Path]:
     data_root = tmp_path / 'cityscapes'
     write_tiny_cityscapes(data_root)
     config = tmp_path / 'pspnet_r18-d8_rga-sc_tiny-cityscapes.py'
-    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root))
+    config.write_text(TINY_CONFIG.format(config=CONFIG, data_root=data_root,
+                                         visualizer=f'visualizer-{tmp_path.name}'))
     return data_root, config
