@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from rga_mm.datasets.transforms import UnreadableImageError
+from rga_mm.visualization.image_inputs import config_test_pipeline
 from .inferencer import ReIDInferencer
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 1'
@@ -44,7 +45,7 @@ def model_key(inferencer: ReIDInferencer, flip: bool) -> str:
     the cache too) and flip."""
     digest = hashlib.sha256()
     cfg = inferencer.cfg
-    described = dict(model=cfg.model.to_dict(), pipeline=cfg.test_dataloader.dataset.pipeline,
+    described = dict(model=cfg.model.to_dict(), pipeline=config_test_pipeline(cfg),
                      flip=flip)
     if cfg.get('data_preprocessor') is not None:  # else the key of earlier caches stays
         described['data_preprocessor'] = cfg.data_preprocessor

@@ -42,7 +42,7 @@ from rga_mm.checks import is_flag, is_positive_int
 from rga_mm.datasets.folder_listing import image_paths
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import merge_cfg_options
-from rga_mm.visualization.image_inputs import file_pipeline
+from rga_mm.visualization.image_inputs import file_pipeline, required_test_pipeline
 from .image_arrays import checked_array
 from .inference import as_config, init_model
 from .model_index import list_models, model_config
@@ -328,7 +328,7 @@ class ReIDInferencer(BaseInferencer):
         ``LoadImageFromFile``), then the config's test pipeline without its loading steps
         (``rga_mm.visualization.image_inputs.file_pipeline``). A pipeline that loads no
         files (decoded-array datasets) gets RGB images, as its dataset holds them."""
-        pipeline = cfg.test_dataloader.dataset.pipeline
+        pipeline = required_test_pipeline(cfg)
         loading = next((step for step in pipeline
                         if str(step.get('type')).rpartition('.')[2] == 'LoadImageFromFile'),
                        {})

@@ -42,7 +42,7 @@ from mmengine.config import Config
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
-from rga_mm.visualization.image_inputs import pipeline_channel_order
+from rga_mm.visualization.image_inputs import config_test_pipeline, pipeline_channel_order
 
 RELATIVE_TOLERANCE = 1e-4
 INPUT_NAME = 'input'
@@ -203,15 +203,6 @@ class Preprocessing:
 
 def _numbers(values: Sequence[float]) -> str:
     return '(' + ', '.join(str(v) for v in values) + ')'
-
-
-def config_test_pipeline(cfg: Config) -> list | None:
-    """The transforms of ``test_dataloader.dataset.pipeline`` (looking through dataset
-    wrappers, which keep theirs in ``dataset``); ``None`` when the config has none."""
-    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    while 'pipeline' not in dataset and isinstance(dataset.get('dataset'), dict):
-        dataset = dataset['dataset']
-    return dataset.get('pipeline')
 
 
 def preprocessing_of(cfg: Config) -> Preprocessing:

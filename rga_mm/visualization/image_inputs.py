@@ -12,8 +12,11 @@ from pathlib import Path
 
 import mmcv
 import numpy as np
+from mmengine.config import Config
 from mmengine.dataset import Compose
 from torch import Tensor
+
+from rga_mm.errors import ConfigError
 
 LOADING_TRANSFORMS = ('LoadImageFromFile', 'LoadAnnotations')
 
@@ -31,6 +34,27 @@ def pipeline_channel_order(pipeline: Iterable) -> str:
     ``'rgb'`` (module docstring)."""
     loads_files = any(_transform_name(t) == 'LoadImageFromFile' for t in pipeline)
     return 'bgr' if loads_files else 'rgb'
+
+
+def config_test_pipeline(cfg: Config) -> list | None:
+    """The transforms of ``test_dataloader.dataset.pipeline`` (looking through dataset
+    wrappers, which keep theirs in ``dataset``); ``None`` when the config has none."""
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    while 'pipeline' not in dataset and isinstance(dataset.get('dataset'), dict):
+        dataset = dataset['dataset']
+    return dataset.get('pipeline')
+
+
+def required_test_pipeline(cfg: Config) -> list:
+    """:func:`config_test_pipeline`, or a :class:`ConfigError` naming the config and the fix
+    when it has none (a config written for training and validation only)."""
+    pipeline = config_test_pipeline(cfg)
+    if pipeline is None:
+        raise ConfigError(
+            f'{cfg.filename or "the config"} has no test_dataloader.dataset.pipeline, which '
+            f'turns image files into model inputs; add a test_dataloader (OpenMMLab configs '
+            f'usually set test_dataloader = val_dataloader)')
+    return pipeline
 
 
 def file_pipeline(test_pipeline: Sequence[dict]) -> tuple[Compose, str]:

@@ -29,6 +29,7 @@ from rga_mm.apis import (
 from rga_mm.apis.inferencer import ON_UNREADABLE
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
+from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
 from bn_calibration import trained_like
 from reid_trees import add_links_that_lead_nowhere
@@ -218,6 +219,17 @@ def test_a_checkpoint_that_does_not_fit_is_refused(checkpoint):
     message = str(error.value)
     assert message.startswith(f'{checkpoint}: checkpoint tensor ')
     assert "'head.classifier.weight' has shape (60, 512)" in message and '(9, 512)' in message
+
+
+def test_a_config_without_a_test_pipeline_is_refused_naming_the_fix(checkpoint, tmp_path):
+    """A config written for training and validation only: the inferencer has no pipeline to
+    turn files into inputs."""
+    config = tmp_path / 'train_and_val_only.py'
+    config.write_text(f"_base_ = ['{CONFIG}']\ntest_dataloader = None\n")
+    with pytest.raises(ConfigError, match=(
+            f'^{re.escape(str(config))} has no test_dataloader.dataset.pipeline, .* add a '
+            f'test_dataloader')):
+        ReIDInferencer(str(config), str(checkpoint), 'cpu')
 
 
 def test_get_model_builds_an_index_entry_with_its_weights(checkpoint):

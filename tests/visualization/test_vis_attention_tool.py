@@ -145,6 +145,11 @@ def test_bad_inputs_are_named(tmp_path):
     image = red_blue_image(tmp_path / 'a.png', 64, 32)
     with pytest.raises(SystemExit, match=r'--out .*notes.png is a file; give a folder'):
         vis_attention(REID_CONFIG, checkpoint, image, '--out', not_an_image)
+    train_and_val_only = tmp_path / 'train_and_val_only.py'
+    train_and_val_only.write_text(f"_base_ = ['{REID_CONFIG}']\ntest_dataloader = None\n")
+    with pytest.raises(SystemExit, match='train_and_val_only.py has no test_dataloader.dataset'
+                                         '.pipeline, which turns image files into model inputs'):
+        vis_attention(train_and_val_only, checkpoint, image, '--out', tmp_path / 'out')
 
 
 def test_a_dataset_file_reaches_the_model_as_the_dataset_item_does(tmp_path):

@@ -31,7 +31,12 @@ from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import check_target_class
-from rga_mm.visualization.image_inputs import displayed_image, file_pipeline, load_image_file
+from rga_mm.visualization.image_inputs import (
+    displayed_image,
+    file_pipeline,
+    load_image_file,
+    required_test_pipeline,
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -95,10 +100,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(str(error)) from None
     try:
         check_target_class(model, args.target_class, '--target-class')
+        test_pipeline = required_test_pipeline(model.cfg)
     except ValueError as error:
         raise SystemExit(str(error)) from None
     check_images_readable(images)
-    pipeline, channel_order = file_pipeline(model.cfg.test_dataloader.dataset.pipeline)
+    pipeline, channel_order = file_pipeline(test_pipeline)
     visualizer = AttentionVisualizer(name='vis_attention', panel_height=args.panel_height)
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
