@@ -1,4 +1,5 @@
 """Bad input raises one clear sentence, never a silent broadcast."""
+import ast
 import re
 
 import numpy as np
@@ -165,7 +166,9 @@ def test_the_ablation_switches_must_be_bools(switch, value):
 @pytest.mark.parametrize('norm_cfg, width, reason', [
     (dict(type='GN', num_groups=32), 8, 'num_channels (8) must be divisible by num_groups (32)'),
     (dict(type='GN', num_groups=2), 1, 'num_channels (1) must be divisible by num_groups (2)'),
-    (dict(type='GN'), 8, 'mmcv refused the config')])
+    (dict(type='GN'), 8, 'mmcv refused the config'),
+    (dict(type='LN'), 8, 'LayerNorm is neither a BatchNorm nor a GroupNorm'),
+    (dict(type='IN'), 8, 'InstanceNorm2d is neither a BatchNorm nor a GroupNorm')])
 def test_a_norm_that_cannot_normalise_a_gate_layer_names_rga_and_the_fix(norm_cfg, width,
                                                                        reason):
     """RGA(64, 8, reduction=8): θ, φ, ψ have 8 channels, the gate logits 1."""
@@ -184,3 +187,41 @@ def test_variable_size_must_be_a_bool():
                                           r"'false'$"):
         RGA(64, 8, variable_size='false')
     assert RGA(64, 8, variable_size=np.bool_(True)).variable_size is True
+
+
+@pytest.mark.parametrize('mode, missing, branch, modes', [
+    ('C', 'spatial_attention', 'spatial', "('S', 'SC', 'CS', 'S//C') to compute a_s"),
+    ('S', 'channel_attention', 'channel', "('C', 'SC', 'CS', 'S//C') to compute a_c")])
+def test_a_single_branch_rga_names_the_gate_it_lacks(mode, missing, branch, modes):
+    with pytest.raises(ConfigError, match=re.escape(
+            f"RGA mode '{mode}' has no {branch} gate; build it with one of the modes {modes}")):
+        getattr(RGA(64, 4, mode=mode), missing)(torch.randn(2, 64, 4, 4))
+
+
+@pytest.mark.parametrize('mode', ['S', 'SC', 'S//C'])
+def test_training_on_one_image_of_one_position_names_the_batch_norm_and_the_fix(mode):
+    """Spatial nodes of one 1×1 image leave torch's BatchNorm one value per channel, which
+    it refuses in training; the channel branch (nodes = channels) has enough."""
+    rga = RGA(64, 1, reduction=1, mode=mode)
+    with pytest.raises(ConfigError, match=r'^RGA in training mode received one image with a '
+                                          r'1×1 map: .* batches of 2 or more images'):
+        rga(torch.randn(1, 64, 1, 1))
+    assert rga(torch.randn(2, 64, 1, 1)).shape == (2, 64, 1, 1)
+    assert rga.eval()(torch.randn(1, 64, 1, 1)).shape == (1, 64, 1, 1)
+    assert RGA(64, 1, reduction=1, mode='C')(torch.randn(1, 64, 1, 1)).shape == (1, 64, 1, 1)
+
+
+@pytest.mark.parametrize('module, kwargs, size, rebuild', [
+    (RGA, {}, (3, 3), 'spatial_size=(3, 3) or set variable_size=True'),
+    (RGA, {}, (2, 2), 'spatial_size=(2, 2) and reduction <= 4 or set variable_size=True'),
+    (FCSpatial, dict(hidden_reduction=8), (2, 2),
+     'spatial_size=(2, 2) and hidden_reduction <= 4')])
+def test_the_rebuild_a_size_mismatch_suggests_builds_and_fits(module, kwargs, size, rebuild):
+    """The settings the sentence names build a module that takes the received map: below
+    the reduction ratio's node count, the ratio is named too."""
+    with pytest.raises(ConfigError, match=re.escape(f'build it with {rebuild}')):
+        module(64, 4, **kwargs).eval()(torch.randn(1, 64, *size))
+    settings = {name: ast.literal_eval(value) for name, value
+                in re.findall(r'(\w+)(?:=| <= )(\(\d+, \d+\)|\d+)', rebuild)}
+    rebuilt = module(64, **{**kwargs, **settings}).eval()
+    assert rebuilt(torch.randn(1, 64, *size)).shape == (1, 64, *size)

@@ -66,6 +66,7 @@ class FCSpatial(SpatialAttention):
         self.spatial_size = built_map_size(spatial_size, type(self).__name__)
         num_positions = self.spatial_size[0] * self.spatial_size[1]
         hidden = reduced_width(num_positions, hidden_reduction, 'a position count')
+        self.hidden_reduction = hidden_reduction
         self.embedding = embedding(in_channels, reduction, norm_cfg)
         self.position_fc = nn.Sequential(
             ConvModule(num_positions, hidden, 1, act_cfg=dict(type='ReLU')),
@@ -76,7 +77,8 @@ class FCSpatial(SpatialAttention):
         (naming both sizes when they differ)."""
         check_feature_map(x, self.in_channels, 'FCSpatial')
         check_map_size(x, self.spatial_size, 'FCSpatial', ': its fully connected layers read '
-                       'exactly {built} positions; build it with spatial_size={size}')
+                       'exactly {built} positions; build it with {rebuild}',
+                       ('hidden_reduction', self.hidden_reduction))
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """a_s: (B, C, h, w) → (B, 1, h, w), values in (0, 1)."""

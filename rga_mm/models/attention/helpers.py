@@ -35,15 +35,23 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
                           f'map has {x.shape[1]} (shape {tuple(x.shape)})')
 
 
-def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str) -> None:
+def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str,
+                   reduction: tuple[str, int]) -> None:
     """Raise one sentence unless ``x``'s map is ``built_size`` (h, w): ``owner`` was built
     for one size and received another, then ``fix``, formatted with ``built`` (``'h×w'``)
-    and ``size`` (the received (H, W))."""
+    and ``rebuild``: the settings that build it for the received size, ``spatial_size``
+    and, when the received map has fewer positions than the reduction ratio
+    ``reduction`` = (its name, its value) allows (:func:`reduced_width`), that ratio too."""
     size = tuple(int(side) for side in x.shape[-2:])  # ints also under tracing
     if size != built_size:
         built = '×'.join(map(str, built_size))
+        rebuild = f'spatial_size={size}'
+        name, ratio = reduction
+        if size[0] * size[1] < ratio:
+            rebuild += f' and {name} <= {size[0] * size[1]}'
         raise ConfigError(f'{owner} was built for a {built} map but received '
-                          f'{"×".join(map(str, size))}' + fix.format(built=built, size=size))
+                          f'{"×".join(map(str, size))}' + fix.format(built=built,
+                                                                      rebuild=rebuild))
 
 
 def built_map_size(spatial_size: int | Sequence[int], owner: str) -> tuple[int, int]:

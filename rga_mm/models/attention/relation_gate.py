@@ -19,6 +19,7 @@ the official module's two branches compute the same function. The 1×1 convoluti
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.checks import positive_int
 from rga_mm.errors import ConfigError
@@ -26,6 +27,10 @@ from .fused_convs import conv_over_concatenation, conv_weights, shared_input_con
 from .helpers import reduced_width
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
+
+# the norms of a 1×1 conv's (B, C, H, W) output that RGA takes (GN with num_groups=1 only:
+# the gate logits have one channel); LayerNorm would normalise the last axis, W
+PER_CHANNEL_NORMS = (_BatchNorm, nn.GroupNorm)
 
 
 class RelationGate(BaseModule):
@@ -66,17 +71,22 @@ class RelationGate(BaseModule):
         self.relation_path = relation_path
         embed_dim = reduced_width(feature_dim, reduction, 'a node feature dimension')
 
+        def refusal(out_dim: int, reason: str) -> ConfigError:
+            return ConfigError(
+                f'RGA norm_cfg={norm_cfg!r} cannot normalise the {out_dim}-channel output of '
+                f'one of its 1×1 convs ({reason}): RGA normalises every 1×1 conv, down to the '
+                f'1-channel gate logits, so use BN or SyncBN, or GN with num_groups=1')
+
         def embedding(in_dim: int, out_dim: int, act: bool = True) -> ConvModule:
             try:
-                return ConvModule(in_dim, out_dim, 1, norm_cfg=norm_cfg,
+                conv = ConvModule(in_dim, out_dim, 1, norm_cfg=norm_cfg,
                                   act_cfg=dict(type='ReLU') if act else None)
             except (ValueError, AssertionError) as error:  # as GroupNorm and mmcv refuse
-                reason = str(error) or 'mmcv refused the config'
-                raise ConfigError(
-                    f'RGA norm_cfg={norm_cfg!r} cannot normalise the {out_dim}-channel '
-                    f'output of one of its 1×1 convs ({reason}): RGA normalises every 1×1 '
-                    f'conv, down to the 1-channel gate logits, so use BN or SyncBN, or GN '
-                    f'with num_groups=1') from error
+                raise refusal(out_dim, str(error) or 'mmcv refused the config') from error
+            if conv.with_norm and not isinstance(conv.norm, PER_CHANNEL_NORMS):
+                raise refusal(out_dim, f'{type(conv.norm).__name__} is neither a BatchNorm nor '
+                                       f'a GroupNorm')
+            return conv
 
         gate_in = 0
         if use_relation:

@@ -90,6 +90,7 @@ class RGA(BaseModule):
         self.spatial_size = built_map_size(spatial_size, 'RGA')
         self.mode = mode
         self.variable_size = flag(variable_size, 'RGA variable_size')
+        self.reduction = reduction
         height, width = self.spatial_size
         gate_cfg = dict(reduction=reduction, gate_reduction=gate_reduction,
                         use_relation=flag(use_relation, 'RGA use_relation'),
@@ -103,13 +104,21 @@ class RGA(BaseModule):
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """RGA-S gate a_s: (B, C, H, W) → (B, 1, H, W), values in (0, 1)."""
+        self._check_has_gate('S', 'spatial')
         self.check_input(x)
         return self._spatial_attention(x)
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """RGA-C gate a_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
+        self._check_has_gate('C', 'channel')
         self.check_input(x)
         return self._channel_attention(x)
+
+    def _check_has_gate(self, branch: str, name: str) -> None:
+        if branch not in self.mode:
+            modes = tuple(mode for mode in MODES if branch in mode)
+            raise ConfigError(f'RGA mode {self.mode!r} has no {name} gate; build it with one '
+                              f'of the modes {modes} to compute a_{branch.lower()}')
 
     def _spatial_attention(self, x: Tensor) -> Tensor:
         """:meth:`spatial_attention` of a map already checked."""
@@ -139,9 +148,15 @@ class RGA(BaseModule):
             raise ConfigError(f'RGA received a {x.shape[-2]}×{x.shape[-1]} map: the input '
                               f'image is too small for the downsampling before RGA to leave '
                               f'at least 1×1 positions')
+        if self.training and 'S' in self.mode and x.shape[0] * x.shape[2] * x.shape[3] == 1:
+            raise ConfigError('RGA in training mode received one image with a 1×1 map: the '
+                              'BatchNorm layers of its spatial branch need more than one value '
+                              'per channel; train with batches of 2 or more images or larger '
+                              'inputs (eval mode takes any)')
         if not self.variable_size:
-            check_map_size(x, self.spatial_size, 'RGA', '; build it with spatial_size={size} '
-                           'or set variable_size=True to pool onto the {built} reference grid')
+            check_map_size(x, self.spatial_size, 'RGA', '; build it with {rebuild} or set '
+                           'variable_size=True to pool onto the {built} reference grid',
+                           ('reduction', self.reduction))
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape (also for B = 0).
