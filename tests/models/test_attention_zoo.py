@@ -262,6 +262,22 @@ def test_registered_with_in_channels_first_and_shape_preserving(name):
     assert type(from_other_scope) is type(module)
 
 
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('name', ZOO)
+def test_an_empty_batch_gives_an_empty_output_as_rga_does(name, training):
+    """(0, C, H, W) out, and in training a zero gradient for every parameter (mmcv's
+    NonLocal2d alone cannot reshape a batch of no images)."""
+    module = MODELS.build(dict(type=name, in_channels=C, **ZOO[name])).train(training)
+    x = torch.randn(0, C, H, W, requires_grad=True)
+    out = module(x)
+    assert out.shape == x.shape
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+    if training:
+        assert all(param.grad is not None and not param.grad.any()
+                   for param in module.parameters())
+
+
 @pytest.mark.parametrize('name', ZOO)
 def test_wrong_channel_count_and_non_4d_input(name):
     module = MODELS.build(dict(type=name, in_channels=C, **ZOO[name]))

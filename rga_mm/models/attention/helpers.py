@@ -7,6 +7,8 @@ orders.
 * :func:`built_map_size`: the (h, w) a size-aware module (RGA, FC-S) is built for, from a
   pair or one int for a square map, and :func:`check_map_size`, which refuses a map of
   another size in one sentence;
+* :func:`empty_batch_output`: the (0, C, H, W) output of RGA and the non-local block for a
+  batch of no images;
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
   FC attentions, refusing a reduction that leaves nothing;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
@@ -63,6 +65,21 @@ def built_map_size(spatial_size: int | Sequence[int], owner: str) -> tuple[int, 
         raise ConfigError(f'{owner} spatial_size must be (h, w) with ints h, w >= 1 (or one '
                           f'int for a square map), got {spatial_size!r}')
     return int(size[0]), int(size[1])
+
+
+def empty_batch_output(module: nn.Module, x: Tensor) -> Tensor:
+    """What an attention ``module`` gives for a batch of no images, (0, C, H, W), as a
+    convolution gives it, for modules whose computation cannot run on one (reshapes of no
+    elements; torch's BatchNorm learns nothing from an empty batch anyway).
+
+    In training the output still depends on every parameter (through a zero), so that each
+    gets a zero gradient, as from a convolution over an empty batch, and a distributed
+    reducer waiting for every parameter's gradient is not left waiting.
+    """
+    out = x.clone()
+    if module.training:
+        out = out + sum(param.view(-1)[0] for param in module.parameters()) * 0.0
+    return out
 
 
 def reduced_width(width: int, reduction: int, what: str) -> int:

@@ -16,7 +16,7 @@ from mmcv.cnn import NonLocal2d
 from torch import Tensor
 
 from rga_mm.registry import MODELS
-from .helpers import check_feature_map
+from .helpers import check_feature_map, empty_batch_output
 
 
 @MODELS.register_module()
@@ -53,4 +53,6 @@ class NonLocal(NonLocal2d):
     def forward(self, x: Tensor) -> Tensor:
         """Refine ``x`` (B, C, H, W); returns a tensor of the same shape."""
         check_feature_map(x, self.in_channels, 'NonLocal')
+        if x.shape[0] == 0:  # mmcv's reshapes to (B, C', -1) cannot infer -1 for no images
+            return empty_batch_output(self, x)
         return super().forward(x)

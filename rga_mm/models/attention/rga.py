@@ -28,7 +28,7 @@ from torch import Tensor
 from rga_mm.checks import flag, positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import built_map_size, check_feature_map, check_map_size
+from .helpers import built_map_size, check_feature_map, check_map_size, empty_batch_output
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
@@ -168,7 +168,9 @@ class RGA(BaseModule):
         """
         self.check_input(x)
         if x.shape[0] == 0:
-            return self._empty_batch_output(x)
+            # the gates are not computed: the channel nodes of no images cannot be laid out
+            # (a reshape of no elements) and pooling onto the reference grid refuses them
+            return empty_batch_output(self, x)
         if self.mode == 'S//C':  # both gates read x
             spatial, channel = self._spatial_attention(x), self._channel_attention(x)
             return _apply_gate(x * spatial, channel, owned=True)
@@ -176,22 +178,6 @@ class RGA(BaseModule):
         for branch in self.mode:  # 'S', 'C', 'SC' or 'CS': each gate reads the map gated so far
             attention = self._spatial_attention if branch == 'S' else self._channel_attention
             out = _apply_gate(out, attention(out), owned=out is not x)
-        return out
-
-    def _empty_batch_output(self, x: Tensor) -> Tensor:
-        """The output of a batch of no images, (0, C, H, W), as a convolution gives it.
-
-        The gates are not computed: the channel nodes of no images cannot be laid out (a
-        reshape of no elements), pooling onto the reference grid refuses an empty map, and
-        torch's BatchNorm learns nothing from an empty batch (it takes one in training and
-        leaves its running statistics as they are). In training the output still depends
-        on every parameter (through a zero), so that each gets a zero gradient, as from a
-        convolution over an empty batch, and a distributed reducer waiting for every
-        parameter's gradient is not left waiting.
-        """
-        out = x.clone()
-        if self.training:
-            out = out + sum(param.view(-1)[0] for param in self.parameters()) * 0.0
         return out
 
 
