@@ -66,6 +66,24 @@ def test_an_empty_stage_name_is_a_config_error():
         f"dotted submodule path, e.g. one of its top-level submodules {RESNET18_TOP_LEVEL}")
 
 
+@pytest.mark.parametrize('attentions, start', [
+    ([dict(type='SE', in_channels=64)], 'StageAttentionBackbone attentions must map stage '
+                                        'names to attention configs, e.g. '),
+    ('layer1', "StageAttentionBackbone attentions must map stage names to attention configs"),
+    (dict(layer1='SE'), "StageAttentionBackbone attentions['layer1'] = 'SE': each entry maps "
+                        "a stage name (a str) to an attention config"),
+    ({1: dict(type='SE', in_channels=64)}, 'StageAttentionBackbone attentions[1] = ')])
+def test_attentions_that_are_not_a_map_of_stage_configs_are_refused(attentions, start):
+    """A list of configs or a bare type name would fail deep in mmengine (an unhashable
+    dict, 'cfg should be a dict')."""
+    with pytest.raises(ConfigError) as error:
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                          attentions=attentions))
+    assert str(error.value).startswith(start)
+    assert "e.g. attentions=dict(layer1=dict(type='rga_mm.SE', in_channels=256))" in str(
+        error.value)
+
+
 def test_an_attention_refusing_its_config_at_build_time_names_the_stage():
     """RGA's refusal (a reduction of 8 for a 2×2 map's 4 positions) gets the prefix of the
     forward-time errors."""

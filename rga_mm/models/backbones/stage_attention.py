@@ -18,7 +18,7 @@ Example::
             layer1=dict(type='rga_mm.RGA', in_channels=256, spatial_size=(64, 32)),
             layer4=dict(type='rga_mm.RGA', in_channels=2048, spatial_size=(16, 8))))
 """
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -109,6 +109,22 @@ def _build_attention(cfg: dict, stage: str) -> nn.Module:
         raise _in_stage(stage, error) from error
 
 
+def _check_attentions_mapping(attentions: object) -> None:
+    """Raise a ConfigError unless ``attentions`` maps stage names (str) to attention configs
+    (dicts), naming the first entry that does not."""
+    example = ("e.g. attentions=dict(layer1=dict(type='rga_mm.SE', in_channels=256)) "
+               "or {'stages.0': dict(...)}")
+    if not isinstance(attentions, Mapping):
+        raise ConfigError(f'StageAttentionBackbone attentions must map stage names to '
+                          f'attention configs, {example}; got a {type(attentions).__name__}: '
+                          f'{attentions!r}')
+    for stage, cfg in attentions.items():
+        if not isinstance(stage, str) or not isinstance(cfg, Mapping):
+            raise ConfigError(f'StageAttentionBackbone attentions[{stage!r}] = {cfg!r}: each '
+                              f'entry maps a stage name (a str) to an attention config (a '
+                              f'dict with a type), {example}')
+
+
 def _check_stage_names(backbone: nn.Module, names: Iterable[str]) -> None:
     """Raise a ConfigError unless every name is a dotted submodule path of ``backbone``."""
     names = list(names)
@@ -149,6 +165,7 @@ class StageAttentionBackbone(BaseModule):
     def __init__(self, backbone: dict, attentions: dict[str, dict],
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
+        _check_attentions_mapping(attentions)
         self.backbone = MODELS.build(backbone)
         _check_stage_names(self.backbone, attentions)
         stages = dict(self.backbone.named_modules())
