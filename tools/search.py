@@ -21,11 +21,18 @@ left out of that query's list. Distances below 0 by rounding (an identical image
 distance) are given as 0. A ``--topk`` larger than the gallery lists the whole gallery, with a
 notice.
 
-With ``--out DIR``: one ranked-list PNG per query (``DIR/<query name>.png``,
-:class:`rga_mm.visualization.RankedListVisualizer`) and ``DIR/results.json``, per query the
-ranked gallery paths and their distances; every path in it is absolute. Without it the lists
-are printed. An ``--out`` that is the gallery folder or a query folder is refused before any
-work: the next search would take its PNGs for images to search.
+With ``--out DIR``: ``DIR/results.json``, per query the ranked gallery paths, their
+distances and, with the protocol, whether each is the query's identity (every path in it
+absolute), written first, then one ranked-list PNG per query (``DIR/<query name>.png``,
+:class:`rga_mm.visualization.RankedListVisualizer`) of its first results, at most
+:data:`MAX_DRAWN_RESULTS` (a longer list is listed whole in results.json, with a notice).
+Without ``--out`` the lists are printed. An ``--out`` that is the gallery folder or a query
+folder is refused before any work: the next search would take its PNGs for images to search;
+so is a ``--cache`` file named with an image suffix.
+
+The queries are embedded before the gallery, and a distance the evaluation does not know
+(``--cfg-options test_evaluator.distance=...``) is refused before either: a bad query stops
+the search before a long gallery embedding.
 
 The images of a folder (``--gallery``, a ``--query`` folder) are those directly in it;
 subfolders are not read, and a line names how many of them hold images and the first. A
@@ -81,7 +88,7 @@ from rga_mm.apis.gallery_embedding import (
     embed_images,
 )
 from rga_mm.apis.search_protocol import apply_protocol, leave_out_own_files, own_files
-from rga_mm.datasets.folder_listing import image_files_with_notice, listed_images
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, image_files_with_notice, listed_images
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
@@ -93,6 +100,7 @@ from rga_mm.evaluation.functional import (
     k_reciprocal_rerank_chunks,
     with_progress,
 )
+from rga_mm.evaluation.functional.distance import DISTANCES
 from rga_mm.evaluation.functional.rerank import (
     DEFAULT_K1,
     DEFAULT_K2,
@@ -100,6 +108,10 @@ from rga_mm.evaluation.functional.rerank import (
     DEFAULT_MAX_MEMORY_BYTES,
 )
 from rga_mm.visualization import RankedListVisualizer, unique_stems
+
+# results drawn in a ranked-list PNG (one row of 74-pixel panels; libpng refuses pictures
+# wider than 1,000,000 pixels, and a whole large gallery would take minutes to draw)
+MAX_DRAWN_RESULTS = 100
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -134,6 +146,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.cache and osp.isdir(args.cache):
         parser.error(f'--cache {args.cache} is a folder; give a file name, e.g. '
                      f'{osp.join(args.cache, "gallery_cache.pth")}')
+    if args.cache and Path(args.cache).suffix.lower() in IMAGE_SUFFIXES:
+        parser.error(f'--cache {args.cache} has an image file suffix: a search of its folder '
+                     f'would take it for an image; name it e.g. gallery_cache.pth')
     return args
 
 
@@ -215,11 +230,16 @@ def report_gallery(args: argparse.Namespace, writer: CacheWriter, gallery: Embed
 
 
 def evaluation_distance(inferencer: ReIDInferencer) -> str:
-    """The distance the config evaluates with: its ReIDMetric's, cosine by default."""
+    """The distance the config evaluates with: its ReIDMetric's, cosine by default; one the
+    evaluation does not know stops the search."""
     evaluator = inferencer.cfg.get('test_evaluator')
+    distance = 'cosine'
     if isinstance(evaluator, dict) and str(evaluator.get('type', '')).endswith('ReIDMetric'):
-        return evaluator.get('distance', 'cosine')
-    return 'cosine'
+        distance = evaluator.get('distance', 'cosine')
+    if distance not in DISTANCES:
+        raise SystemExit(f'test_evaluator.distance must be one of {DISTANCES}, got '
+                         f'{distance!r}')
+    return distance
 
 
 def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank: bool,
@@ -238,21 +258,19 @@ def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank
     return torch.cat(distances), torch.cat(indices)
 
 
-def draw(out: Path, queries: list[str], results: list[dict],
-         thumbnail_size: tuple[int, int] = (128, 64)) -> list[str]:
-    """One ranked-list PNG per query in ``out``; their paths."""
+def draw(pngs: list[str], queries: list[str], results: list[dict],
+         thumbnail_size: tuple[int, int] = (128, 64)) -> None:
+    """The ranked list of each query, its first :data:`MAX_DRAWN_RESULTS` results, as the
+    PNG file of the same position in ``pngs``."""
     visualizer = RankedListVisualizer(name='search', thumbnail_size=thumbnail_size)
-    pngs = []
-    for query, result, name in zip(track_iter_progress(queries), results,
-                                   unique_stems(queries)):
+    drawn = slice(MAX_DRAWN_RESULTS)
+    for query, result, png in zip(track_iter_progress(queries), results, pngs):
+        matches = result.get('matches')
         picture = visualizer.draw_ranked_list(
             mmcv.imread(query, channel_order='rgb'),
-            [mmcv.imread(path, channel_order='rgb') for path in result['gallery']],
-            result['distances'], result.get('matches'))
-        target = out / f'{name}.png'
-        mmcv.imwrite(picture[..., ::-1], str(target))
-        pngs.append(str(target))
-    return pngs
+            [mmcv.imread(path, channel_order='rgb') for path in result['gallery'][drawn]],
+            result['distances'][drawn], None if matches is None else matches[drawn])
+        mmcv.imwrite(picture[..., ::-1], png)
 
 
 def list_folder(folder: str) -> list[str]:
@@ -318,7 +336,8 @@ def listed_topk(topk: int, num_gallery: int) -> int:
     fewer images, with a notice."""
     if topk <= num_gallery:
         return topk
-    print(f'--topk {topk} is more than the {num_gallery} gallery images: listing all of them')
+    print(f'--topk {topk} is more than the {num_gallery} gallery images: listing all of them '
+          f'(less those left out for each query)')
     return num_gallery
 
 
@@ -394,12 +413,13 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
     gallery_paths, query_paths = list_images(args, out)
     make_out_folder(out, args)
     inferencer = load_inferencer(args)
+    metric = evaluation_distance(inferencer)
     flip = inferencer.uses_flip(True if args.flip else None)
     files = file_stats([*gallery_paths, *query_paths])
+    query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
     gallery_paths, gallery, stats = embed_search_gallery(inferencer, gallery_paths, files,
                                                          args, flip, writer)
-    query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
-    ranking = rank_queries(inferencer, args, (query_paths, query), (gallery_paths, gallery),
+    ranking = rank_queries(metric, args, (query_paths, query), (gallery_paths, gallery),
                            files)
     summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped,
                    topk=ranking.topk, distance=ranking.distance, results=None, pngs=[])
@@ -443,13 +463,13 @@ def load_inferencer(args: argparse.Namespace) -> ReIDInferencer:
         raise SystemExit(str(error)) from None
 
 
-def rank_queries(inferencer: ReIDInferencer, args: argparse.Namespace,
+def rank_queries(metric: str, args: argparse.Namespace,
                  queries: tuple[list[str], torch.Tensor],
                  gallery: tuple[list[str], torch.Tensor],
                  files: dict[str, os.stat_result]) -> Ranking:
     """Each query's ranked list of the gallery (``queries`` and ``gallery``: paths and
-    embeddings), with the evaluation protocol where it applies and the query's own files
-    left out."""
+    embeddings) by the distance ``metric``, with the evaluation protocol where it applies and
+    the query's own files left out."""
     query_paths, query = queries
     try:
         gallery_paths, features, labels = apply_protocol(query_paths, *gallery, print)
@@ -458,7 +478,6 @@ def rank_queries(inferencer: ReIDInferencer, args: argparse.Namespace,
     own = own_files(query_paths, gallery_paths, files)
     report_own_files(own)
     k = listed_topk(args.topk, len(gallery_paths))
-    metric = evaluation_distance(inferencer)
     # ranked further than k: each query's own files are left out afterwards
     ranked = min(k + max(map(len, own)), len(gallery_paths))
     try:
@@ -496,12 +515,16 @@ def print_results(results: list[dict]) -> None:
 
 def write_results(out: Path, query_paths: list[str], results: list[dict],
                   report: dict) -> dict:
-    """Draw the ranked lists and write results.json in ``out``; {results, pngs}."""
-    pngs = draw(out, query_paths, results)
+    """Write results.json in ``out``, then draw the ranked lists; {results, pngs}."""
+    pngs = [str(out / f'{name}.png') for name in unique_stems(query_paths)]
     for result, png in zip(results, pngs):
         result['png'] = png
     results_file = out / 'results.json'
     results_file.write_text(json.dumps(report, indent=1))
+    if report['topk'] > MAX_DRAWN_RESULTS:
+        print(f'the ranked-list PNGs show the first {MAX_DRAWN_RESULTS} results of each '
+              f'query; {results_file} lists all of them')
+    draw(pngs, query_paths, results)
     print(f'{len(pngs)} ranked lists and {results_file} written to {out}')
     return dict(results=str(results_file), pngs=pngs)
 

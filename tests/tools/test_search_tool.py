@@ -179,6 +179,38 @@ def test_one_ranked_list_png_per_query(search, market, checkpoints, tmp_path):
         assert np.abs(thumbnail[:128].astype(int) - shown).mean() < 3
 
 
+def test_a_png_draws_the_first_results_of_a_longer_list_which_results_json_holds(
+        tool, search, market, checkpoints, tmp_path, capsys, monkeypatch):
+    """A top k of a whole large gallery would be a picture wider than libpng writes: the
+    PNG draws the first MAX_DRAWN_RESULTS (3 here), results.json lists all k."""
+    monkeypatch.setattr(tool, 'MAX_DRAWN_RESULTS', 3)
+    out = tmp_path / 'out'
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query', query,
+           '--out', out, '--topk', 7)
+    assert (f'the ranked-list PNGs show the first 3 results of each query; '
+            f'{out / "results.json"} lists all of them') in capsys.readouterr().out
+    entry, = json.loads((out / 'results.json').read_text())['queries']
+    assert len(entry['gallery']) == len(entry['distances']) == len(entry['matches']) == 7
+    size = RankedListVisualizer(thumbnail_size=(128, 64)).canvas_size(3)
+    assert mmcv.imread(entry['png']).shape[:2] == size
+
+
+def test_a_bad_query_or_distance_stops_before_the_gallery_is_embedded(
+        search, market, checkpoints, tmp_path):
+    cache = tmp_path / 'cache.pth'
+    args = (CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--cache', cache)
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    with pytest.raises(SystemExit, match=r"^test_evaluator.distance must be one of \('cosine', "
+                                         r"'euclidean'\), got 'manhattan'$"):
+        search(*args, '--query', query, '--cfg-options', 'test_evaluator.distance=manhattan')
+    broken = tmp_path / 'broken.jpg'
+    broken.write_bytes(query.read_bytes()[:100])
+    with pytest.raises(SystemExit, match=rf'^cannot read image {broken}: '):
+        search(*args, '--query', query, broken)
+    assert not cache.exists()
+
+
 def test_the_cache_embeds_only_what_changed(search, market, checkpoints, tmp_path, capsys):
     gallery_folder = tmp_path / 'gallery'
     shutil.copytree(market / 'bounding_box_test', gallery_folder)
@@ -274,6 +306,10 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
     with pytest.raises(SystemExit):
         search(*common, '--gallery', gallery_folder, '--cache', tmp_path)
     assert f'--cache {tmp_path} is a folder; give a file name' in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # the next search of the gallery would read it
+        search(*common, '--gallery', gallery_folder, '--cache', gallery_folder / 'cache.JPG')
+    assert (f'--cache {gallery_folder / "cache.JPG"} has an image file suffix: a search of '
+            f'its folder would take it for an image') in capsys.readouterr().err
 
     not_a_cache = tmp_path / 'weights.pth'
     shutil.copy(checkpoints[0], not_a_cache)
@@ -372,7 +408,8 @@ def test_a_name_that_is_no_market_name_turns_the_protocol_off_in_one_line(
 
 
 def _stopping_after(batches: int, stop) -> callable:
-    """``ReIDInferencer.embed_batches`` that calls ``stop()`` after ``batches`` batches."""
+    """``ReIDInferencer.embed_batches`` that calls ``stop()`` after ``batches`` batches of
+    one call."""
     embed_batches = ReIDInferencer.embed_batches
 
     def stopping(self, *args, **kwargs):
@@ -398,8 +435,10 @@ def test_a_stopped_search_keeps_the_embeddings_done(search, market, checkpoints,
     gallery_folder = tmp_path / 'gallery'
     images = _gallery_copy(market, gallery_folder)
     cache = tmp_path / 'cache.pth'
-    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query',
-            market / 'query', '--cache', cache, '--batch-size', 4)
+    # one query: its batch, embedded first, is no batch of the gallery's call that stops
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', query, '--cache',
+            cache, '--batch-size', 4)
     handler = signal.getsignal(signal.SIGTERM)
     with monkeypatch.context() as patch:
         patch.setattr(ReIDInferencer, 'embed_batches',
