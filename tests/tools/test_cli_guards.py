@@ -262,6 +262,17 @@ def test_a_cfg_option_mmengine_cannot_split_is_an_argparse_error_naming_it(value
     assert "argument --cfg-options: 'max_epochs' is not KEY=VALUE" in capsys.readouterr().err
 
 
+def test_a_plain_cfg_option_keeps_its_spaces_and_is_typed_as_mmengine_types_it():
+    """A folder with a space in its name stays that folder (DictAction drops every space);
+    lists, tuples and scalars read as DictAction reads them."""
+    options = _train_tool().parse_args([
+        'x.py', '--cfg-options', 'train_dataloader.dataset.data_root=/data/my data ü',
+        "work_dir='/runs/run 1'", 'a=[1, 2]', 'b=0.5', 'c=None', 'd=true', 'e=3']).cfg_options
+    assert options == {'train_dataloader.dataset.data_root': '/data/my data ü',
+                       'work_dir': '/runs/run 1', 'a': [1, 2], 'b': 0.5, 'c': None, 'd': True,
+                       'e': 3}
+
+
 @pytest.mark.parametrize('tool', ['test.py', 'search.py', 'visualization/vis_attention.py',
                                   'misc/check_dataset.py', 'deployment/pytorch2onnx.py',
                                   'analysis_tools/get_flops.py'])

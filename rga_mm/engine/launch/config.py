@@ -34,13 +34,24 @@ SEGMENTATION_EXTRA = ("pip install 'rga_mm[seg]' (mmsegmentation and mmcv with i
 
 class CfgOptionsAction(DictAction):
     """mmengine's ``DictAction`` (``KEY=VALUE`` pairs, commas and brackets read as lists and
-    tuples, spaces dropped), with an argparse error naming the pair it cannot read.
+    tuples, spaces dropped), with an argparse error naming the pair it cannot read, and the
+    spaces of a plain value kept: ``data_root=/data/my data`` is that folder, where
+    ``DictAction`` would read ``/data/mydata``.
 
     ``DictAction`` recurses without end on a value such as ``c(?P<camera>\\d{1,3})`` (a
     comma inside brackets it cannot balance) and fails a bare assertion on unbalanced
     brackets; either way the tool would end in a traceback that does not name the option.
     Such values (regular expressions, text with commas or spaces) belong in a config file.
     """
+
+    @staticmethod
+    def _parse_iterable(val: str) -> Any:
+        """A value without commas and brackets as it is written (quotes stripped, then an
+        int, float, bool or None where it reads as one); others as ``DictAction`` reads
+        them."""
+        if any(mark in val for mark in ',()[]'):
+            return DictAction._parse_iterable(val)
+        return DictAction._parse_int_float_bool(val.strip('\'"'))
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: list[str], option_string: str | None = None) -> None:
