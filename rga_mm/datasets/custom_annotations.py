@@ -11,6 +11,7 @@ from typing import Any
 from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
+from .reid_dataset import JUNK_ID
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')
@@ -102,15 +103,18 @@ class CustomReIDAnnotations(CustomReIDDataset):
         text = self._text()
         records = self._csv_rows(text) if SUFFIXES[suffix] == 'csv' else self._json_rows(text)
         by_split = {split: [] for split in FILE_SPLITS}
-        first_line_of = {}
+        first_row_of = {}  # the file (links resolved) → (line, img_path) of its first row
         for line, record in records:
             split, item = self._item(line, record)
-            if item['img_path'] in first_line_of:
+            file = osp.realpath(item['img_path'])
+            if file in first_row_of:
+                first_line, first_path = first_row_of[file]
+                again = ('again' if first_path == item['img_path'] else
+                         f'(the file of {first_path}, through a link)')
                 raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} '
-                                   f'lists {record["img_path"]} again (first on line '
-                                   f'{first_line_of[item["img_path"]]}); each image has one '
-                                   f'row')
-            first_line_of[item['img_path']] = line
+                                   f'lists {record["img_path"]} {again}, first on line '
+                                   f'{first_line}; each image has one row')
+            first_row_of[file] = line, item['img_path']
             by_split[split].append(item)
         return by_split
 
@@ -203,6 +207,10 @@ class CustomReIDAnnotations(CustomReIDDataset):
                                    f'is not an integer; identities and cameras are whole '
                                    f'numbers (person_id -1 for junk), and a float one is '
                                    f'refused rather than truncated')
+        if labels['person_id'] < JUNK_ID:
+            raise DatasetError(f'{self.dataset_name}: person_id {labels["person_id"]} on '
+                               f'{where} is negative; identities are 0 or more (0 for '
+                               f'distractors), and -1 marks junk')
         split = str(record['split']).strip()
         if split not in FILE_SPLITS:
             raise DatasetError(f'{self.dataset_name}: split {split!r} on {where} is not one '

@@ -9,6 +9,7 @@ from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, parse_integer
 from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
+from .reid_dataset import JUNK_ID
 
 SPLIT_FOLDERS = ('train', 'query', 'gallery')
 # subfolders named in the error for a person folder without an image
@@ -103,6 +104,10 @@ class CustomReIDFolders(CustomReIDDataset):
             if identity is None:
                 raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} is '
                                    f'not named by an integer identity; expected {self.layout}')
+            if identity < JUNK_ID:
+                raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} names '
+                                   f'the negative identity {identity}; identities are 0 or '
+                                   f'more (0 for distractors), and -1 holds junk')
             if identity in folder_of:
                 raise DatasetError(f'{self.dataset_name}: the person folders '
                                    f'{folder_of[identity]} and {entry.path} both name '
@@ -111,6 +116,7 @@ class CustomReIDFolders(CustomReIDDataset):
             items.extend(dict(img_path=osp.join(entry.path, name), gt_label=identity,
                               camera_id=self._camera(entry.path, name))
                          for name in self._images(entry.path))
+        _check_each_file_once(items, self.dataset_name)
         return items
 
     def _images(self, person_folder: str) -> list[str]:
@@ -151,6 +157,19 @@ class CustomReIDFolders(CustomReIDDataset):
                                f'{osp.join(person_folder, name)}; every image name must give '
                                f'an integer camera, or set camera_pattern=None for camera 0')
         return camera
+
+
+def _check_each_file_once(items: list[dict], dataset_name: str) -> None:
+    """Refuse two image paths of one file (a person folder or an image that is a link to
+    another): the file would count under two identities, or twice under one."""
+    path_of = {}
+    for item in items:
+        file = osp.realpath(item['img_path'])
+        if file in path_of:
+            raise DatasetError(f'{dataset_name}: {item["img_path"]} and {path_of[file]} are '
+                               f'the same file (through a link); each image belongs in one '
+                               f'person folder, once')
+        path_of[file] = item['img_path']
 
 
 def _visible_entries(folder: str) -> list[os.DirEntry]:

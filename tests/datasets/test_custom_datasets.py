@@ -182,8 +182,11 @@ def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', imag
      r'the image .*images.absent\.jpg on line {line} of .*annotations{suffix} does not '
      r'exist'),
     (('images/p7_a.jpg', 7, 3, 'gallery'), DatasetError,
-     r'line {line} of .*annotations{suffix} lists images/p7_a\.jpg again \(first on line '
-     r'{first}\)'),
+     r'line {line} of .*annotations{suffix} lists images/p7_a\.jpg again, first on line '
+     r'{first}; each image has one row'),
+    (('images/x.jpg', -2, 1, 'train'), DatasetError,
+     r'person_id -2 on line {line} of .*annotations{suffix} is negative; identities are 0 or '
+     r'more \(0 for distractors\), and -1 marks junk'),
 ])
 def test_a_bad_row_is_named_by_file_and_line(tmp_path, suffix, line, bad_row, error_type,
                                              message):
@@ -192,6 +195,21 @@ def test_a_bad_row_is_named_by_file_and_line(tmp_path, suffix, line, bad_row, er
     expected = message.format(line=line, suffix=re.escape(suffix), first=line - 3)
     assert re.search(expected, bad_row_error(tmp_path, rows, error_type, suffix,
                                              split='query'))
+
+
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+def test_a_row_of_a_file_listed_before_through_a_link_is_named(tmp_path, suffix):
+    """A link to another row's image would put one picture under two identities."""
+    ann_file = write_annotations(tmp_path, ROWS, suffix)
+    os.symlink('p7_a.jpg', tmp_path / 'images/link.jpg')
+    with open(tmp_path / ann_file, 'a') as rows:
+        rows.write('images/link.jpg,3,2,train\n' if suffix == '.csv' else json.dumps(dict(
+            img_path='images/link.jpg', person_id=3, camera_id=2, split='train')) + '\n')
+    with pytest.raises(DatasetError, match=(
+            rf'line {len(ROWS) + (2 if suffix == ".csv" else 1)} of .*annotations{suffix} '
+            rf'lists images/link\.jpg \(the file of .*images.p7_a\.jpg, through a link\), first '
+            rf'on line {2 if suffix == ".csv" else 1}; each image has one row')):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file)
 
 
 @pytest.mark.parametrize('separator, name', [(';', 'semicolon'), ('\t', 'tab')])
@@ -333,8 +351,8 @@ def test_one_image_written_with_either_separator_is_listed_twice(tmp_path):
     write_annotations(tmp_path, ROWS)
     message = bad_row_error(tmp_path, ROWS + windows_rows(ROWS[:1]), DatasetError,
                             images=False)
-    assert re.search(r'line 12 of .*annotations\.csv lists images\\p7_a\.jpg again \(first on '
-                     r'line 2\)', message)
+    assert re.search(r'line 12 of .*annotations\.csv lists images\\p7_a\.jpg again, first on '
+                     r'line 2;', message)
 
 
 @pytest.mark.skipif(os.name == 'nt', reason='a drive letter is an absolute path on Windows')
@@ -444,11 +462,25 @@ def test_folders_test_split_and_camera_zero_without_a_pattern(tmp_path):
      r'.*gallery.0005.0005\.jpg'),
     (['query/0011/0011_c1_000.jpg', 'query/0012/0012_c1_000.jpg'], 'test', DatasetError,
      r'CustomReIDFolders: 2 query identities have no gallery image at all \(11, 12\)'),
+    (['train/-2/0002_c1_000.jpg'], 'train', DatasetError,
+     r'the person folder .*train.-2 names the negative identity -2; identities are 0 or more'),
 ])
 def test_folder_errors_name_the_path(tmp_path, extra, split, error, message):
     root = write_folders(tmp_path, FOLDERS + extra)
     with pytest.raises(error, match=message):
         CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+
+
+@pytest.mark.parametrize('link, target', [
+    ('train/0099', '0003'), ('train/0007/0007_c1_005.jpg', '../0003/0003_c1_000.png')])
+def test_a_person_folder_or_image_that_links_to_another_is_named(tmp_path, link, target):
+    """The linked images would count under two identities (or twice under one)."""
+    root = write_folders(tmp_path)
+    os.symlink(target, tmp_path / link)
+    with pytest.raises(DatasetError, match=r'CustomReIDFolders: .*train.00(99|07).* and .*train.'
+                                           r'0003.0003_c1_000\.png are the same file \(through '
+                                           r'a link\); each image belongs in one person folder'):
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='train')
 
 
 def test_folder_layout_errors(tmp_path, market_root):
