@@ -200,7 +200,8 @@ def _required_keys(model_state: dict) -> list[str]:
 
 def check_checkpoint_keys(model: nn.Module, state_dict: dict,
                           path: str = 'checkpoint') -> None:
-    """Raise naming how many keys (and the first few) the checkpoint misses or adds."""
+    """Raise naming how many keys (and the first few) the checkpoint misses or adds, and
+    how many of the keys both have hold a tensor of another shape."""
     missing, unexpected = checkpoint_key_mismatch(model, state_dict)
     if not missing and not unexpected:
         return
@@ -212,24 +213,39 @@ def check_checkpoint_keys(model: nn.Module, state_dict: dict,
     if unexpected:
         parts.append(f'has {len(unexpected)} keys the model does not have '
                      f'({_first(unexpected)})')
+    reshaped = _reshaped_keys(model, state_dict)
+    if reshaped:
+        parts.append(f'holds {len(reshaped)} tensors of other shapes than the model\'s '
+                     f'({_first(reshaped)})')
+    listed = ', '.join(parts[:-1]) + (' and ' if len(parts) > 1 else '') + parts[-1]
     raise CheckpointError(
-        f'checkpoint {path} does not fit the model built from the config: it '
-        f'{" and ".join(parts)}; it was saved from another model or config, and '
-        f'{PARTIAL_HINT}')
+        f'checkpoint {path} does not fit the model built from the config: it {listed}; it '
+        f'was saved from another model or config, and {PARTIAL_HINT}')
 
 
 def check_checkpoint_shapes(model: nn.Module, state_dict: dict,
                             path: str = 'checkpoint') -> None:
-    """Raise naming the first tensor whose shape differs between checkpoint and model."""
+    """Raise naming the first tensor whose shape differs between checkpoint and model, and
+    how many more do."""
+    reshaped = _reshaped_keys(model, state_dict)
+    if not reshaped:
+        return
+    key, expected = reshaped[0], model.state_dict()[reshaped[0]]
+    more = f' (and {len(reshaped) - 1} more tensors)' if len(reshaped) > 1 else ''
+    raise CheckpointError(
+        f'{path}: checkpoint tensor {key!r} has shape {tuple(state_dict[key].shape)} but the '
+        f'model built from the config expects {tuple(expected.shape)}{more}; the checkpoint '
+        f'was trained with another configuration (input size, number of classes, ...), and '
+        f'{PARTIAL_HINT}')
+
+
+def _reshaped_keys(model: nn.Module, state_dict: dict) -> list[str]:
+    """The keys of both whose checkpoint tensor has another shape than the model's, in file
+    order."""
     expected = model.state_dict()
-    for key, value in state_dict.items():
-        if (key in expected and isinstance(value, torch.Tensor)
-                and tuple(value.shape) != tuple(expected[key].shape)):
-            raise CheckpointError(
-                f'{path}: checkpoint tensor {key!r} has shape {tuple(value.shape)} but the '
-                f'model built from the config expects {tuple(expected[key].shape)}; the '
-                f'checkpoint was trained with another configuration (input size, number of '
-                f'classes, ...), and {PARTIAL_HINT}')
+    return [key for key, value in state_dict.items()
+            if key in expected and isinstance(value, torch.Tensor)
+            and tuple(value.shape) != tuple(expected[key].shape)]
 
 
 def check_checkpoint_fits(model: nn.Module, state_dict: dict, path: str = 'checkpoint',
@@ -240,9 +256,9 @@ def check_checkpoint_fits(model: nn.Module, state_dict: dict, path: str = 'check
     shapes match and logs the others). Names are compared as the model reads them on
     loading (a plain model's checkpoint fills a StageAttentionBackbone's ``backbone.``)."""
     state_dict = as_model_reads(model, state_dict)
-    if strict:
-        check_checkpoint_shapes(model, state_dict, path)
+    if strict:  # names first: a checkpoint of another model is named as such, with counts
         check_checkpoint_keys(model, state_dict, path)
+        check_checkpoint_shapes(model, state_dict, path)
     else:
         check_checkpoint_overlaps(model, state_dict, path)
 

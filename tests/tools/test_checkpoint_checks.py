@@ -180,6 +180,25 @@ def test_missing_and_extra_tensors_are_counted_and_named():
     check_checkpoint_fits(model, complete, 'ckpt.pth')
 
 
+def test_another_architecture_is_named_by_its_counts_before_any_one_shape():
+    """A ResNet-50 checkpoint for a ResNet-18 model: other keys and other shapes of shared
+    keys; the refusal counts all three, where the first shape alone would hide the rest."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    other = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 8, 1))
+    with pytest.raises(CheckpointError, match=re.escape(
+            "checkpoint r50.pth does not fit the model built from the config: it has 2 keys "
+            "the model does not have (2.weight, 2.bias) and holds 1 tensors of other shapes "
+            "than the model's (0.weight); it was saved from another model or config")):
+        check_checkpoint_fits(model, other.state_dict(), 'r50.pth')
+    reshaped = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).state_dict()
+    reshaped['1.weight'] = torch.ones(5)
+    with pytest.raises(CheckpointError, match=re.escape(
+            "ckpt.pth: checkpoint tensor '0.weight' has shape (4, 3, 1, 1) but the model built "
+            "from the config expects (4, 3, 3, 3) (and 1 more tensors); the checkpoint was "
+            "trained with another configuration")):
+        check_checkpoint_fits(model, reshaped, 'ckpt.pth')
+
+
 def test_init_model_refuses_another_models_weights_unless_not_strict(tmp_path):
     config = tmp_path / 'tiny_rga.py'
     config.write_text(TINY_CONFIG)
