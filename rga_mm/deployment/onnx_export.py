@@ -29,9 +29,11 @@ sizes"); in the graph they are two MatMuls against constant matrices, so a file 
 one (H, W) it was exported for, and ``dynamic_batch`` leaves only the batch size free.
 """
 import json
+import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +89,26 @@ def check_opset(opset: int | None, name: str = 'opset') -> None:
         raise ExportError(f'{name} {opset} is newer than opset {newest}, the newest the '
                           f'installed onnx defines and so the newest the exporter can write; '
                           f'ask for opset {newest} or older')
+
+
+# onnxscript's loggers whose warnings during an export are no news to the user: a failed
+# conversion to an older opset (with the traceback of onnx's C API; the export reports it in
+# one sentence, see export_onnx) and constant folding left out for ops with several outputs
+QUIETED_LOGGERS = ('onnxscript.version_converter', 'onnxscript.optimizer._constant_folding')
+
+
+@contextmanager
+def _quiet_onnxscript() -> Iterator[None]:
+    """Within the block the :data:`QUIETED_LOGGERS` log errors only."""
+    loggers = [logging.getLogger(name) for name in QUIETED_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _is_segmentor(model: nn.Module) -> bool:
@@ -312,7 +334,7 @@ def export_onnx(module: nn.Module,
     dynamic_shapes = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None
     size = '×'.join(map(str, shape))
     try:
-        with warnings.catch_warnings(), torch.no_grad():
+        with warnings.catch_warnings(), torch.no_grad(), _quiet_onnxscript():
             warnings.filterwarnings('ignore', category=FutureWarning,
                                     message='.*treespec, LeafSpec')
             program = torch.onnx.export(

@@ -31,7 +31,12 @@ import os.path as osp
 from collections.abc import Sequence
 
 from rga_mm.apis import CheckpointError, init_model
-from rga_mm.deployment.arguments import add_shape_argument, input_shape, positive_int_arg
+from rga_mm.deployment.arguments import (
+    add_shape_argument,
+    input_shape,
+    positive_float,
+    positive_int_arg,
+)
 from rga_mm.deployment.onnx_export import (
     INPUT_NAME,
     RELATIVE_TOLERANCE,
@@ -60,7 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--opset', type=positive_int_arg,
                         help="ONNX opset (default: the exporter's; 18 or later, and none "
                         'newer than the installed onnx defines)')
-    parser.add_argument('--max-relative-diff', type=float, default=RELATIVE_TOLERANCE,
+    parser.add_argument('--max-relative-diff', type=positive_float, default=RELATIVE_TOLERANCE,
                         metavar='R', help='largest accepted max |Δ| / max |PyTorch output| '
                         '(default %(default)g)')
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
