@@ -220,6 +220,9 @@ class CustomReIDAnnotations(CustomReIDDataset):
                                f'{where} is not a path')
         written = record['img_path'].strip()
         path = osp.normpath(osp.join(self.data_prefix['img_path'], written.replace('\\', '/')))
+        if osp.isdir(path):
+            raise DatasetError(f'{self.dataset_name}: img_path {written} on {where} is the '
+                               f'folder {path}; each row names one image file')
         if not osp.isfile(path):
             raise self._missing_image_error(written, path, where)
         return split, dict(img_path=path, gt_label=labels['person_id'],

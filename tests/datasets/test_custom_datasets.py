@@ -184,6 +184,9 @@ def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', imag
     (('images/p7_a.jpg', 7, 3, 'gallery'), DatasetError,
      r'line {line} of .*annotations{suffix} lists images/p7_a\.jpg again, first on line '
      r'{first}; each image has one row'),
+    (('images', 4, 1, 'train'), DatasetError,
+     r'img_path images on line {line} of .*annotations{suffix} is the folder .*images; each '
+     r'row names one image file'),
     (('images/x.jpg', -2, 1, 'train'), DatasetError,
      r'person_id -2 on line {line} of .*annotations{suffix} is negative; identities are 0 or '
      r'more \(0 for distractors\), and -1 marks junk'),
