@@ -8,9 +8,13 @@
 none; ``--resume-or-start`` then starts as a run without the flag would, from the config's
 ``load_from`` if it has one (for jobs that are requeued). A
 checkpoint to resume from, or the config's ``load_from``, must fit the model (every tensor
-name and shape) unless ``--partial-load`` is given; a weights-only file cannot be resumed.
+name and shape) unless ``--partial-load`` is given (not with a resume: the optimizer state
+fits only its own model); a weights-only file cannot be resumed. A resumed run keeps its
+seed and refuses changes to the optimizer and schedule, which the restored state would
+undo (:mod:`rga_mm.engine.launch.resume`).
 A re-ID classifier (``model.head.num_classes``) with fewer outputs than the training data has
-identities stops the run before its first iteration.
+identities stops the run before its first iteration, and so does a second run in a work dir
+where one is training (:mod:`rga_mm.engine.launch.work_dir_lock`).
 """
 import argparse
 import os.path as osp
@@ -18,7 +22,6 @@ from collections.abc import Sequence
 
 import torch
 from mmengine.config import Config
-from mmengine.runner import find_latest_checkpoint
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import (
@@ -38,6 +41,14 @@ from rga_mm.engine.launch import (
     stop_on_input_errors,
     stop_unless_fits,
 )
+from rga_mm.engine.launch.resume import (
+    adopt_resumed_seed,
+    check_restored_settings_unchanged,
+    last_checkpoint,
+    outside_work_dir_notice,
+)
+from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
+from rga_mm.errors import ConfigError
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -61,15 +72,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def latest_checkpoint(work_dir: str, or_start: bool) -> str | None:
     """The checkpoint the work dir's ``last_checkpoint`` names; None, with ``or_start``,
     when there is none."""
-    latest = find_latest_checkpoint(work_dir)
+    try:
+        latest = last_checkpoint(work_dir)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
     if latest is None and not or_start:
         raise SystemExit(
             f'--resume found no checkpoint to resume from in {work_dir} (it has no '
             f'last_checkpoint file); check --work-dir, give the checkpoint as --resume CKPT, '
             f'or pass --resume-or-start to start anew when there is none')
-    if latest is not None and not osp.isfile(latest):
-        raise SystemExit(f'{osp.join(work_dir, "last_checkpoint")} names {latest}, which does '
-                         f'not exist; give the checkpoint to resume from as --resume CKPT')
+    if latest is not None and outside_work_dir_notice(latest, work_dir):
+        print(outside_work_dir_notice(latest, work_dir))
     return latest
 
 
@@ -85,6 +98,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.resume not in (None, 'auto'):
+        if osp.isdir(args.resume):
+            raise SystemExit(f'checkpoint {args.resume} is a folder; give a checkpoint file')
         if not osp.isfile(args.resume):
             raise SystemExit(f'checkpoint {args.resume} does not exist')
         cfg.resume = True
@@ -107,6 +122,24 @@ def read_start_checkpoint(cfg: Config) -> dict | None:
     if cfg.get('resume'):
         check_resumable(checkpoint, cfg.load_from)
     return checkpoint
+
+
+def check_resume(cfg: Config, checkpoint: dict | None, partial_load: bool) -> None:
+    """For a resumed run: the checkpoint's seed in the config, and a stop for what resuming
+    would silently undo or cannot do (:mod:`rga_mm.engine.launch.resume`)."""
+    if checkpoint is None or not cfg.get('resume'):
+        return
+    if partial_load:
+        raise SystemExit(
+            f'--partial-load cannot resume {cfg.load_from}: resuming restores its optimizer '
+            f'state, which fits only the model it was saved from; to start a new run from '
+            f'the tensors of it that fit, pass --cfg-options load_from={cfg.load_from} '
+            f'--partial-load without --resume')
+    try:
+        adopt_resumed_seed(cfg, checkpoint, cfg.load_from)
+        check_restored_settings_unchanged(cfg, checkpoint, cfg.load_from)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
 
 
 def nothing_left_to_train(cfg: Config, checkpoint: dict | None) -> str:
@@ -139,17 +172,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         checkpoint = read_start_checkpoint(cfg)
     except (FileNotFoundError, CheckpointError) as error:
         raise SystemExit(str(error)) from None
+    check_resume(cfg, checkpoint, args.partial_load)
     finished = nothing_left_to_train(cfg, checkpoint)
     if finished:
         check_fits_the_model(cfg, checkpoint, args.partial_load)
         print(finished)
         return
     prepare_cpu_distributed(cfg)
-    runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'), args.partial_load)
-    del checkpoint  # the Runner reads the file again, with its hooks
-    with explain_timeouts(cfg), stop_on_input_errors():
-        check_classifier_size(runner)  # builds the train loop, which train() then reuses
-        runner.train()
+    with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir):
+        runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
+                                      args.partial_load)
+        del checkpoint  # the Runner reads the file again, with its hooks
+        with explain_timeouts(cfg):
+            check_classifier_size(runner)  # builds the train loop, which train() reuses
+            runner.train()
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ The last test checks that rule on single images, without training.
 import os
 import pickle
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,23 +23,31 @@ from mmengine.config import Config
 
 from rga_mm.datasets import Market1501
 from rga_mm.datasets.augmentation_seed import SampleIndex
+from rga_mm.testing import load_script
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 EPOCHS = 4
 
 
-def _train(data_root: Path, work_dir: Path, num_workers: int, max_epochs: int,
-           resume: bool = False) -> None:
+def _train_argv(data_root: Path, work_dir: Path, num_workers: int, max_epochs: int,
+                resume: bool = False) -> list[str]:
+    """tools/train.py's arguments, ending in ``--cfg-options`` pairs."""
     root = str(data_root)
-    command = [
-        sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
-        *(['--resume'] if resume else []), '--cfg-options',
+    return [
+        str(CONFIG), '--work-dir', str(work_dir), *(['--resume'] if resume else []),
+        '--cfg-options',
         f'train_dataloader.dataset.data_root={root}', f'val_dataloader.dataset.data_root={root}',
         'train_dataloader.batch_size=8', f'train_dataloader.num_workers={num_workers}',
         f'train_dataloader.persistent_workers={num_workers > 0}', 'model.head.num_classes=8',
         f'train_cfg.max_epochs={max_epochs}', f'train_cfg.val_interval={EPOCHS + 1}',
         'custom_hooks=[]']  # checkpoints at the end only (save_last)
+
+
+def _train(data_root: Path, work_dir: Path, num_workers: int, max_epochs: int,
+           resume: bool = False) -> None:
+    command = [sys.executable, 'tools/train.py',
+               *_train_argv(data_root, work_dir, num_workers, max_epochs, resume)]
     # one thread: on a busy machine spinning OpenMP threads slow the steps down tenfold
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, 'OMP_NUM_THREADS': '1'})
@@ -81,6 +90,37 @@ def test_resumed_run_ends_with_the_weights_of_the_straight_run(
     resumed = _final_state(tmp_path)
     assert len(resumed) > 100 and 'optimizer.0.exp_avg' in resumed  # Adam's moments
     _assert_bit_equal(resumed, straight)
+
+
+@pytest.mark.slow
+def test_a_resume_that_would_not_continue_the_run_is_refused(tiny_market, tmp_path):
+    """mmengine restores the optimizer, the schedulers and the seed over the config's: a
+    changed learning rate or milestone would be ignored and a changed seed would give
+    neither run; a partial load cannot take the optimizer state. A config without a seed
+    takes the run's (16, the demo config's)."""
+    _train(tiny_market, tmp_path, num_workers=0, max_epochs=EPOCHS // 2)
+    checkpoint = tmp_path / f'epoch_{EPOCHS // 2}.pth'
+    train = load_script(ROOT / 'tools/train.py', 'train_tool')
+    resume = _train_argv(tiny_market, tmp_path, 0, EPOCHS, resume=True)
+    for change, said in (
+            ('optim_wrapper.optimizer.lr=0.1', 'optim_wrapper.optimizer.lr 0.0008 → 0.1'),
+            ('param_scheduler.1.milestones=[2]', 'param_scheduler.1.milestones [60, 72] → [2]')):
+        with pytest.raises(SystemExit, match=re.escape(
+                f'--resume restores the optimizer and learning-rate schedule saved in '
+                f'{checkpoint}, which would overwrite these changes to its run\'s config: '
+                f'{said}; resume without them, or start a new run from its weights with '
+                f'--cfg-options load_from={checkpoint}')):
+            train.main(resume + [change])
+    with pytest.raises(SystemExit, match=re.escape(
+            f'{checkpoint} was trained with seed 16 and randomness.seed is 5 here')):
+        train.main(resume + ['randomness.seed=5'])
+    with pytest.raises(SystemExit, match=re.escape(
+            f'--partial-load cannot resume {checkpoint}: resuming restores its optimizer')):
+        train.main(resume + ['--partial-load'])
+    cfg = train.build_config(train.parse_args(resume + ['randomness.seed=None']))
+    train.check_resume(cfg, torch.load(checkpoint, weights_only=True), partial_load=False)
+    assert cfg.randomness.seed == 16
+    assert sorted(path.name for path in tmp_path.glob('*.pth')) == [checkpoint.name]
 
 
 def test_an_images_augmentations_depend_on_seed_epoch_and_draw_only(tiny_market):

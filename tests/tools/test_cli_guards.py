@@ -8,6 +8,8 @@ train, a malformed dataset met inside the Runner, and a re-ID classifier with fe
 than the training data has identities, an input error raised in a DataLoader worker."""
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +26,7 @@ from rga_mm.engine.launch import (
     load_run_config,
     stop_on_input_errors,
 )
+from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid import BNNeckHead
 from rga_mm.testing import load_script
@@ -137,6 +140,79 @@ def test_resume_or_start_starts_from_load_from_until_there_is_a_checkpoint(confi
     for flag in ('--resume-or-start', '--resume'):
         again = train.build_config(train.parse_args(argv + [flag]))
         assert (again.resume, again.load_from) == (True, str(latest))
+
+
+@pytest.mark.parametrize('content, said', [
+    (b'\x80\x03binary', 'is no text file naming a checkpoint (it holds binary data)'),
+    (b' \n', 'is empty: it names no checkpoint'),
+    (None, 'names {folder}, which is a folder, not a checkpoint'),
+    (b'/no/such/epoch_3.pth', 'names /no/such/epoch_3.pth, which does not exist')])
+def test_a_last_checkpoint_that_names_nothing_usable_is_named(config_file, tmp_path, content,
+                                                              said):
+    """mmengine's find_latest_checkpoint raises UnicodeDecodeError on the first and returns
+    '' for the second."""
+    train = _train_tool()
+    work_dir = tmp_path / 'work'
+    folder = work_dir / 'epoch_3'
+    folder.mkdir(parents=True)
+    record = work_dir / 'last_checkpoint'
+    record.write_bytes(str(folder).encode() if content is None else content)
+    with pytest.raises(SystemExit, match=re.escape(
+            f'{record} {said.format(folder=folder)}; give the checkpoint to resume from as '
+            f'--resume CKPT')):
+        train.build_config(train.parse_args([config_file, '--work-dir', str(work_dir),
+                                             '--resume']))
+
+
+def test_a_checkpoint_outside_the_work_dir_or_a_folder_as_checkpoint_is_named(
+        config_file, tmp_path, capsys):
+    """A copied work dir's last_checkpoint still names the original run's files."""
+    train = _train_tool()
+    original, copy = tmp_path / 'original', tmp_path / 'copy'
+    original.mkdir()
+    copy.mkdir()
+    checkpoint = original / 'epoch_3.pth'
+    checkpoint.write_bytes(b'')
+    (copy / 'last_checkpoint').write_text(str(checkpoint))
+    cfg = train.build_config(train.parse_args([config_file, '--work-dir', str(copy),
+                                               '--resume']))
+    assert cfg.load_from == str(checkpoint)
+    assert capsys.readouterr().out.strip() == (
+        f'resuming from {checkpoint}, which {copy / "last_checkpoint"} names outside the work '
+        f'dir {copy} (copied from another run?); give --resume CKPT to resume from another '
+        f'checkpoint')
+    with pytest.raises(SystemExit, match=f'^checkpoint {original} is a folder; give a '
+                                         f'checkpoint file$'):
+        train.build_config(train.parse_args([config_file, '--resume', str(original)]))
+
+
+HOLD_THE_LOCK = """
+import sys, time
+from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
+with exclusive_work_dir(sys.argv[1]):
+    print('held', flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_run_in_a_work_dir_where_one_trains_is_refused(config_file, tmp_path):
+    """The holder is a real process; once it is killed (SIGKILL) the work dir is free."""
+    train = _train_tool()
+    work_dir = tmp_path / 'work'
+    holder = subprocess.Popen([sys.executable, '-c', HOLD_THE_LOCK, str(work_dir)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        with pytest.raises(SystemExit, match=re.escape(
+                f'another training run (process {holder.pid}) is writing to the work dir '
+                f'{work_dir}: two runs there would write the same checkpoints and logs')):
+            train.main([config_file, '--work-dir', str(work_dir)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert sorted(path.name for path in work_dir.iterdir()) == ['.train.lock']  # no Runner
+    with exclusive_work_dir(str(work_dir)):
+        assert (work_dir / '.train.lock').read_text() == f'{os.getpid()}\n'
 
 
 def test_a_misspelt_nested_key_names_the_existing_one(config_file):

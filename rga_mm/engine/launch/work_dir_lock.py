@@ -1,0 +1,48 @@
+"""One training run at a time per work dir.
+
+Two runs started in one work dir (a job submitted twice, a run restarted while the first
+still trains) write the same checkpoint files, the same ``last_checkpoint`` and, started in
+the same second, the same log folder; mmengine does not notice. :func:`exclusive_work_dir`
+holds an advisory lock (``flock``) on ``<work dir>/.train.lock`` while the run trains: the
+operating system releases it when the process ends, however it ends (SIGKILL included), so a
+stale file never blocks a later run. Written here because neither mmengine's Runner nor its
+hooks lock a work dir.
+"""
+import fcntl
+import os
+import os.path as osp
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rga_mm.errors import ConfigError
+
+LOCK_NAME = '.train.lock'
+
+
+@contextmanager
+def exclusive_work_dir(work_dir: str) -> Iterator[None]:
+    """Hold ``work_dir``'s lock within the block (creating the folder); a ``ConfigError``
+    naming the process that holds it when another run does. Only the process of global rank
+    0 (``RANK``) locks: the ranks of one distributed run share its work dir."""
+    if int(os.environ.get('RANK', '0')) != 0:
+        yield
+        return
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, LOCK_NAME), 'a+') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or 'unknown'
+            raise ConfigError(
+                f'another training run (process {holder}) is writing to the work dir '
+                f'{work_dir}: two runs there would write the same checkpoints and logs; give '
+                f'this run another --work-dir, or let that one end first') from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f'{os.getpid()}\n')
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
