@@ -95,6 +95,7 @@ def test_kill_during_a_checkpoint_write_leaves_the_previous_one_to_resume(
     steps = [entry['step'] for entry in _losses(work_dir)]
     iters_per_epoch = 8 // 2  # 8 identities, 2 per batch of 8 = 2 × 4
     assert steps == list(range(iters_per_epoch + 1, 3 * iters_per_epoch + 1))
+    # .train.lock: tools/train.py's work-dir lock (work_dir_lock.py), a file that stays
     assert sorted(path.name for path in work_dir.iterdir() if path.is_file()) == [
-        'epoch_3.pth', 'last_checkpoint', 'paused_config.py']
+        '.train.lock', 'epoch_3.pth', 'last_checkpoint', 'paused_config.py']
     assert torch.load(work_dir / 'epoch_3.pth', weights_only=True)['meta']['epoch'] == 3

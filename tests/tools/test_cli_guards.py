@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from rga_mm.apis import init_model
 from rga_mm.datasets import DatasetError, Market1501
+from rga_mm.engine.hooks import CheckpointWriteError
 from rga_mm.engine.launch import (
     check_classifier_size,
     check_output_file,
@@ -188,6 +189,7 @@ def test_a_checkpoint_outside_the_work_dir_or_a_folder_as_checkpoint_is_named(
 
 HOLD_THE_LOCK = """
 import sys, time
+from rga_mm.engine.hooks import CheckpointWriteError
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 with exclusive_work_dir(sys.argv[1]):
     print('held', flush=True)
@@ -285,10 +287,15 @@ def test_another_models_finished_run_is_refused_not_called_finished(config_file,
     assert 'nothing is left to train' not in capsys.readouterr().out
 
 
-def test_a_malformed_dataset_stops_with_its_sentence_alone():
+def test_a_malformed_dataset_or_a_full_disk_stops_with_its_sentence_alone():
     with pytest.raises(SystemExit, match=r'^MyData: person_id .abc. on line 8 is no integer$'):
         with stop_on_input_errors():
             raise DatasetError("MyData: person_id 'abc' on line 8 is no integer")
+    with pytest.raises(SystemExit, match=r'^Could not write the checkpoint w/epoch_2.pth: No '
+                                         r'space left on device\.$'):
+        with stop_on_input_errors():
+            raise CheckpointWriteError('Could not write the checkpoint w/epoch_2.pth: No space '
+                                       'left on device.')
     with pytest.raises(ValueError, match='a bug'):  # any other error keeps its traceback
         with stop_on_input_errors():
             raise ValueError('a bug')

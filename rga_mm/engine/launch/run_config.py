@@ -13,6 +13,7 @@ from torch import nn
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, state_dict_of
 from rga_mm.datasets.transforms import UnreadableImageError
+from rga_mm.engine.hooks import CheckpointWriteError
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.necks import check_heads_fit_neck
 from rga_mm.models.unwrap import model_of
@@ -109,15 +110,17 @@ def stop_on_input_errors() -> Iterator[None]:
     The Runner builds its components from the config and, inside ``train()`` and ``test()``,
     its data loaders, so a wrong ``data_root``, a bad annotation row, a missing ImageNet
     checkpoint, an out-of-range metric option or a model built for another input size
-    surfaces there, as does an image file that cannot be read, hours into a run; the message
-    (a FileNotFoundError's, a :class:`~rga_mm.errors.DatasetError`'s, a
-    :class:`~rga_mm.errors.ConfigError`'s or an ``UnreadableImageError``'s) names the file or
-    setting and what to do, and a traceback through mmengine adds nothing
+    surfaces there, as do an image file that cannot be read and a checkpoint that cannot be
+    written (a full disk), hours into a run; the message (a FileNotFoundError's, a
+    :class:`~rga_mm.errors.DatasetError`'s, a :class:`~rga_mm.errors.ConfigError`'s, an
+    ``UnreadableImageError``'s or a ``CheckpointWriteError``'s) names the file or setting and
+    what to do, and a traceback through mmengine adds nothing
     (nor does the worker's traceback in the message of one raised in a DataLoader worker).
     """
     try:
         yield
-    except (FileNotFoundError, DatasetError, ConfigError, UnreadableImageError) as error:
+    except (FileNotFoundError, DatasetError, ConfigError, UnreadableImageError,
+            CheckpointWriteError) as error:
         raise SystemExit(worker_error_message(error)) from None
 
 
