@@ -45,7 +45,7 @@ from rga_mm.engine.launch.resume import (
     adopt_resumed_seed,
     check_restored_settings_unchanged,
     last_checkpoint,
-    outside_work_dir_notice,
+    outside_run_notice,
 )
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 from rga_mm.errors import ConfigError
@@ -69,9 +69,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parse_run_args(parser, argv)
 
 
-def latest_checkpoint(work_dir: str, or_start: bool) -> str | None:
+def latest_checkpoint(cfg: Config, or_start: bool) -> str | None:
     """The checkpoint the work dir's ``last_checkpoint`` names; None, with ``or_start``,
     when there is none."""
+    work_dir = cfg.work_dir
     try:
         latest = last_checkpoint(work_dir)
     except ConfigError as error:
@@ -81,8 +82,9 @@ def latest_checkpoint(work_dir: str, or_start: bool) -> str | None:
             f'--resume found no checkpoint to resume from in {work_dir} (it has no '
             f'last_checkpoint file); check --work-dir, give the checkpoint as --resume CKPT, '
             f'or pass --resume-or-start to start anew when there is none')
-    if latest is not None and outside_work_dir_notice(latest, work_dir):
-        print(outside_work_dir_notice(latest, work_dir))
+    notice = '' if latest is None else outside_run_notice(latest, cfg)
+    if notice:
+        print(notice)
     return latest
 
 
@@ -105,11 +107,11 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
     elif args.resume == 'auto' or args.resume_or_start:
-        latest = latest_checkpoint(cfg.work_dir, args.resume_or_start)
+        latest = latest_checkpoint(cfg, args.resume_or_start)
         cfg.resume = latest is not None
         cfg.load_from = latest or cfg.get('load_from')
     elif cfg.get('resume') and not cfg.get('load_from'):  # auto-resume set in the config
-        cfg.load_from = latest_checkpoint(cfg.work_dir, or_start=False)
+        cfg.load_from = latest_checkpoint(cfg, or_start=False)
     return cfg
 
 
@@ -134,7 +136,7 @@ def check_resume(cfg: Config, checkpoint: dict | None, partial_load: bool) -> No
             f'--partial-load cannot resume {cfg.load_from}: resuming restores its optimizer '
             f'state, which fits only the model it was saved from; to start a new run from '
             f'the tensors of it that fit, pass --cfg-options load_from={cfg.load_from} '
-            f'--partial-load without --resume')
+            f'--partial-load and do not resume')
     try:
         adopt_resumed_seed(cfg, checkpoint, cfg.load_from)
         check_restored_settings_unchanged(cfg, checkpoint, cfg.load_from)

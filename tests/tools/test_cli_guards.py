@@ -179,9 +179,9 @@ def test_a_checkpoint_outside_the_work_dir_or_a_folder_as_checkpoint_is_named(
                                                '--resume']))
     assert cfg.load_from == str(checkpoint)
     assert capsys.readouterr().out.strip() == (
-        f'resuming from {checkpoint}, which {copy / "last_checkpoint"} names outside the work '
-        f'dir {copy} (copied from another run?); give --resume CKPT to resume from another '
-        f'checkpoint')
+        f'resuming from {checkpoint}, which {copy / "last_checkpoint"} names outside {copy}, '
+        f'where this run saves its checkpoints (copied from another run?); give --resume '
+        f'CKPT to resume from another checkpoint')
     with pytest.raises(SystemExit, match=f'^checkpoint {original} is a folder; give a '
                                          f'checkpoint file$'):
         train.build_config(train.parse_args([config_file, '--resume', str(original)]))
@@ -189,7 +189,6 @@ def test_a_checkpoint_outside_the_work_dir_or_a_folder_as_checkpoint_is_named(
 
 HOLD_THE_LOCK = """
 import sys, time
-from rga_mm.engine.hooks import CheckpointWriteError
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 with exclusive_work_dir(sys.argv[1]):
     print('held', flush=True)

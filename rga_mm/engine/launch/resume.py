@@ -13,6 +13,7 @@ mmengine only logs, or not at all, are stopped here with a sentence naming the f
   seed takes the checkpoint's before the Runner is built, so that the data order and the
   augmentation (derived from the seed, epoch and sample) continue the run exactly.
 """
+import ast
 import os.path as osp
 from typing import Any
 
@@ -20,8 +21,10 @@ from mmengine.config import Config
 
 from rga_mm.errors import ConfigError
 
-# the config entries whose values the restored optimizer and scheduler states replace
-RESTORED_ENTRIES = ('optim_wrapper.optimizer', 'optim_wrapper.paramwise_cfg', 'param_scheduler')
+# the config entries whose values a restored state replaces, by the checkpoint key holding
+# that state (mmengine's Runner.resume restores each state the checkpoint has)
+RESTORED_ENTRIES = {'optimizer': ('optim_wrapper.optimizer', 'optim_wrapper.paramwise_cfg'),
+                    'param_schedulers': ('param_scheduler', )}
 # changed entries named in a refusal
 MAX_LISTED_CHANGES = 3
 
@@ -49,15 +52,20 @@ def last_checkpoint(work_dir: str) -> str | None:
     return named
 
 
-def outside_work_dir_notice(checkpoint: str, work_dir: str) -> str:
-    """A line saying that ``last_checkpoint`` names a checkpoint outside ``work_dir`` (a
-    work dir copied from another run still names that run's files), or ''."""
-    folder = osp.realpath(osp.dirname(osp.abspath(checkpoint)))
-    if folder == osp.realpath(work_dir):
+def outside_run_notice(checkpoint: str, cfg: Config) -> str:
+    """A line saying that the work dir's ``last_checkpoint`` names a checkpoint outside the
+    folder this run saves checkpoints to (a work dir copied from another run still names
+    that run's files), or ''. That folder is the work dir, or, with the checkpoint hook's
+    ``out_dir``, mmengine's ``<out_dir>/<work dir name>``."""
+    work_dir = cfg.work_dir
+    out_dir = (cfg.get('default_hooks') or {}).get('checkpoint', {}).get('out_dir')
+    folder = (osp.join(out_dir, osp.basename(osp.normpath(work_dir))) if out_dir
+              else work_dir)
+    if osp.realpath(osp.dirname(osp.abspath(checkpoint))) == osp.realpath(folder):
         return ''
     return (f'resuming from {checkpoint}, which {osp.join(work_dir, "last_checkpoint")} '
-            f'names outside the work dir {work_dir} (copied from another run?); give '
-            f'--resume CKPT to resume from another checkpoint')
+            f'names outside {folder}, where this run saves its checkpoints (copied from '
+            f'another run?); give --resume CKPT to resume from another checkpoint')
 
 
 def adopt_resumed_seed(cfg: Config, checkpoint: dict, path: str) -> None:
@@ -81,15 +89,18 @@ def adopt_resumed_seed(cfg: Config, checkpoint: dict, path: str) -> None:
 
 def check_restored_settings_unchanged(cfg: Config, checkpoint: dict, path: str) -> None:
     """A ``ConfigError`` when ``cfg`` changes an entry of :data:`RESTORED_ENTRIES` from the
-    config saved in ``checkpoint`` (at ``path``): the restored state would overwrite it.
-    A checkpoint without a readable saved config is not checked."""
-    saved = saved_config(checkpoint)
-    if saved is None:
-        return
-    before, now = saved.to_dict(), cfg.to_dict()
+    config saved in ``checkpoint`` (at ``path``) that a state the checkpoint holds would
+    overwrite. Entries the saved config does not give, or not as plain values, are not
+    checked."""
+    before, now = saved_config(checkpoint), cfg.to_dict()
     changes = []
-    for entry in RESTORED_ENTRIES:
-        changes += changed_entries(_lookup(before, entry), _lookup(now, entry), entry)
+    for state, entries in RESTORED_ENTRIES.items():
+        if state not in checkpoint:
+            continue
+        for entry in entries:
+            saved = _lookup(before, entry) if entry.split('.')[0] in before else UNREADABLE
+            if saved is not UNREADABLE:
+                changes += changed_entries(saved, _lookup(now, entry), entry)
     if changes:
         listed = '; '.join(changes[:MAX_LISTED_CHANGES])
         if len(changes) > MAX_LISTED_CHANGES:
@@ -101,21 +112,59 @@ def check_restored_settings_unchanged(cfg: Config, checkpoint: dict, path: str) 
             f'load_from={path}')
 
 
-def saved_config(checkpoint: dict) -> Config | None:
-    """The config mmengine's Runner saved in the checkpoint's ``meta['cfg']`` (its text),
-    or None where it has none or it cannot be read back."""
+# a saved config entry that is not written as plain values (see saved_config)
+UNREADABLE = object()
+
+
+def saved_config(checkpoint: dict) -> dict[str, Any]:
+    """The top-level entries of the config mmengine's Runner saved in the checkpoint's
+    ``meta['cfg']`` (the config's text), read without running it: the text comes with the
+    checkpoint, which is read with ``weights_only=True`` so that it cannot run code. An
+    entry is its value where it is written as literals, lists, tuples, dicts and
+    ``dict(...)`` calls, else :data:`UNREADABLE`; no entries where there is no such text or
+    it is no Python."""
     text = checkpoint.get('meta', {}).get('cfg')
-    if not isinstance(text, str):
-        return None
     try:
-        return Config.fromstring(text, '.py')
-    except Exception:  # any error of the config's code: the check is then skipped
-        return None
+        module = ast.parse(text) if isinstance(text, str) else ast.Module(body=[])
+    except SyntaxError:
+        return {}
+    entries = {}
+    for statement in module.body:
+        if (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)):
+            try:
+                entries[statement.targets[0].id] = _plain_value(statement.value)
+            except ValueError:
+                entries[statement.targets[0].id] = UNREADABLE
+    return entries
+
+
+def _plain_value(node: ast.expr) -> Any:
+    """The value of a literal expression in which ``dict(key=value, ...)`` may stand for a
+    dict; a ValueError for anything else (a name, another call, an operation)."""
+    if isinstance(node, ast.Call):
+        if (not isinstance(node.func, ast.Name) or node.func.id != 'dict' or node.args
+                or any(keyword.arg is None for keyword in node.keywords)):
+            raise ValueError('not a dict(...) of keywords')
+        return {keyword.arg: _plain_value(keyword.value) for keyword in node.keywords}
+    if isinstance(node, ast.Dict):
+        if None in node.keys:
+            raise ValueError('a ** in a dict')
+        return {_plain_value(key): _plain_value(value)
+                for key, value in zip(node.keys, node.values)}
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_plain_value(item) for item in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    return ast.literal_eval(node)
 
 
 def _lookup(cfg: dict, dotted: str) -> Any:
+    """The value at the dotted key of nested dicts; None where a key is missing, and
+    :data:`UNREADABLE` inside an entry that is."""
     node: Any = cfg
     for key in dotted.split('.'):
+        if node is UNREADABLE:
+            return UNREADABLE
         if not isinstance(node, dict) or key not in node:
             return None
         node = node[key]
