@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(finished)
         return
     prepare_cpu_distributed(cfg)
-    with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir):
+    with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir, cfg.launcher):
         runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
                                       args.partial_load)
         del checkpoint  # the Runner reads the file again, with its hooks

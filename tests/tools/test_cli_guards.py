@@ -216,6 +216,23 @@ def test_a_second_run_in_a_work_dir_where_one_trains_is_refused(config_file, tmp
         assert (work_dir / '.train.lock').read_text() == f'{os.getpid()}\n'
 
 
+@pytest.mark.parametrize('launcher, variable', [('pytorch', 'RANK'), ('slurm', 'SLURM_PROCID'),
+                                                ('mpi', 'OMPI_COMM_WORLD_RANK')])
+def test_only_rank_0_of_a_distributed_run_locks_its_work_dir(tmp_path, monkeypatch, launcher,
+                                                             variable):
+    """Each launcher names the global rank in its own variable before mmengine's init_dist
+    sets RANK: the other ranks of the run share the lock of rank 0."""
+    work_dir = str(tmp_path / 'work')
+    with exclusive_work_dir(work_dir, launcher):  # rank 0 holds it (no variable: rank 0)
+        monkeypatch.setenv(variable, '1')
+        with exclusive_work_dir(work_dir, launcher):
+            pass
+        monkeypatch.setenv(variable, '0')
+        with pytest.raises(ConfigError, match='another training run'):
+            with exclusive_work_dir(work_dir, launcher):
+                pass
+
+
 def test_a_misspelt_nested_key_names_the_existing_one(config_file):
     for key, parent, name, existing in (
             ('default_hooks.checkpoint.intervl', 'default_hooks.checkpoint', 'intervl',

@@ -5,10 +5,10 @@ still trains) write the same checkpoint files, the same ``last_checkpoint`` and,
 the same second, the same log folder; mmengine does not notice. :func:`exclusive_work_dir`
 holds an advisory lock (``flock``) on ``<work dir>/.train.lock`` while the run trains: the
 operating system releases it when the process ends, however it ends (SIGKILL included), so a
-stale file never blocks a later run. Written here because neither mmengine's Runner nor its
-hooks lock a work dir.
+stale file never blocks a later run. Where there is no ``flock`` (Windows) or the file
+system refuses it (Lustre without ``-o flock``, some NFS mounts) the run trains unlocked,
+with a notice. Written here because neither mmengine's Runner nor its hooks lock a work dir.
 """
-import fcntl
 import os
 import os.path as osp
 from collections.abc import Iterator
@@ -16,15 +16,27 @@ from contextlib import contextmanager
 
 from rga_mm.errors import ConfigError
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 LOCK_NAME = '.train.lock'
+# where each launcher tells a process its global rank before mmengine's init_dist runs
+RANK_VARIABLES = {'pytorch': 'RANK', 'slurm': 'SLURM_PROCID', 'mpi': 'OMPI_COMM_WORLD_RANK'}
+
+
+def launcher_rank(launcher: str) -> int:
+    """This process's global rank as ``launcher`` (``--launcher``) set it: 0 without one."""
+    return int(os.environ.get(RANK_VARIABLES.get(launcher, ''), '0'))
 
 
 @contextmanager
-def exclusive_work_dir(work_dir: str) -> Iterator[None]:
+def exclusive_work_dir(work_dir: str, launcher: str = 'none') -> Iterator[None]:
     """Hold ``work_dir``'s lock within the block (creating the folder); a ``ConfigError``
     naming the process that holds it when another run does. Only the process of global rank
-    0 (``RANK``) locks: the ranks of one distributed run share its work dir."""
-    if int(os.environ.get('RANK', '0')) != 0:
+    0 locks (:func:`launcher_rank`): the ranks of one distributed run share its work dir."""
+    if launcher_rank(launcher) != 0 or fcntl is None:
         yield
         return
     os.makedirs(work_dir, exist_ok=True)
@@ -38,6 +50,11 @@ def exclusive_work_dir(work_dir: str) -> Iterator[None]:
                 f'another training run (process {holder}) is writing to the work dir '
                 f'{work_dir}: two runs there would write the same checkpoints and logs; give '
                 f'this run another --work-dir, or let that one end first') from None
+        except OSError as error:  # ENOLCK, ENOSYS: a file system without flock
+            print(f'the work dir {work_dir} cannot be locked ({error.strerror}): a second '
+                  f'run started there would not be noticed')
+            yield
+            return
         lock.seek(0)
         lock.truncate()
         lock.write(f'{os.getpid()}\n')
