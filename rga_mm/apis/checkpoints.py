@@ -215,7 +215,7 @@ def check_checkpoint_keys(model: nn.Module, state_dict: dict,
                      f'({_first(unexpected)})')
     reshaped = _reshaped_keys(model, state_dict)
     if reshaped:
-        parts.append(f'holds {len(reshaped)} tensors of other shapes than the model\'s '
+        parts.append(f'holds {_tensors(len(reshaped))} of other shapes than the model\'s '
                      f'({_first(reshaped)})')
     listed = ', '.join(parts[:-1]) + (' and ' if len(parts) > 1 else '') + parts[-1]
     raise CheckpointError(
@@ -231,12 +231,16 @@ def check_checkpoint_shapes(model: nn.Module, state_dict: dict,
     if not reshaped:
         return
     key, expected = reshaped[0], model.state_dict()[reshaped[0]]
-    more = f' (and {len(reshaped) - 1} more tensors)' if len(reshaped) > 1 else ''
+    more = f' (and {_tensors(len(reshaped) - 1)} more)' if len(reshaped) > 1 else ''
     raise CheckpointError(
         f'{path}: checkpoint tensor {key!r} has shape {tuple(state_dict[key].shape)} but the '
         f'model built from the config expects {tuple(expected.shape)}{more}; the checkpoint '
         f'was trained with another configuration (input size, number of classes, ...), and '
         f'{PARTIAL_HINT}')
+
+
+def _tensors(count: int) -> str:
+    return f'{count} tensor' if count == 1 else f'{count} tensors'
 
 
 def _reshaped_keys(model: nn.Module, state_dict: dict) -> list[str]:

@@ -187,14 +187,14 @@ def test_another_architecture_is_named_by_its_counts_before_any_one_shape():
     other = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 8, 1))
     with pytest.raises(CheckpointError, match=re.escape(
             "checkpoint r50.pth does not fit the model built from the config: it has 2 keys "
-            "the model does not have (2.weight, 2.bias) and holds 1 tensors of other shapes "
+            "the model does not have (2.weight, 2.bias) and holds 1 tensor of other shapes "
             "than the model's (0.weight); it was saved from another model or config")):
         check_checkpoint_fits(model, other.state_dict(), 'r50.pth')
     reshaped = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).state_dict()
     reshaped['1.weight'] = torch.ones(5)
     with pytest.raises(CheckpointError, match=re.escape(
             "ckpt.pth: checkpoint tensor '0.weight' has shape (4, 3, 1, 1) but the model built "
-            "from the config expects (4, 3, 3, 3) (and 1 more tensors); the checkpoint was "
+            "from the config expects (4, 3, 3, 3) (and 1 tensor more); the checkpoint was "
             "trained with another configuration")):
         check_checkpoint_fits(model, reshaped, 'ckpt.pth')
 

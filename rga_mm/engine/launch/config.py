@@ -46,12 +46,12 @@ class CfgOptionsAction(DictAction):
 
     @staticmethod
     def _parse_iterable(val: str) -> Any:
-        """A value without commas and brackets as it is written (quotes stripped, then an
-        int, float, bool or None where it reads as one); others as ``DictAction`` reads
-        them."""
+        """A value without commas and brackets as it is written (spaces around it and then
+        quotes stripped; an int, float, bool or None where it reads as one); others as
+        ``DictAction`` reads them."""
         if any(mark in val for mark in ',()[]'):
             return DictAction._parse_iterable(val)
-        return DictAction._parse_int_float_bool(val.strip('\'"'))
+        return DictAction._parse_int_float_bool(val.strip().strip('\'"'))
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: list[str], option_string: str | None = None) -> None:
