@@ -10,7 +10,7 @@ from typing import Any
 
 from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
-from .custom_reid import CustomReIDDataset, parse_integer
+from .custom_reid import CustomReIDDataset, file_key, parse_integer
 from .reid_dataset import JUNK_ID
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
@@ -103,10 +103,11 @@ class CustomReIDAnnotations(CustomReIDDataset):
         text = self._text()
         records = self._csv_rows(text) if SUFFIXES[suffix] == 'csv' else self._json_rows(text)
         by_split = {split: [] for split in FILE_SPLITS}
-        first_row_of = {}  # the file (links resolved) → (line, img_path) of its first row
+        first_row_of = {}  # the file's key (file_key) → (line, img_path) of its first row
+        resolved_folders = {}
         for line, record in records:
             split, item = self._item(line, record)
-            file = osp.realpath(item['img_path'])
+            file = file_key(item['img_path'], resolved_folders)
             if file in first_row_of:
                 first_line, first_path = first_row_of[file]
                 again = ('again' if first_path == item['img_path'] else

@@ -7,7 +7,7 @@ from typing import Any
 
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.registry import DATASETS
-from .custom_reid import CustomReIDDataset, parse_integer
+from .custom_reid import CustomReIDDataset, file_key, parse_integer
 from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
 from .reid_dataset import JUNK_ID
 
@@ -162,9 +162,9 @@ class CustomReIDFolders(CustomReIDDataset):
 def _check_each_file_once(items: list[dict], dataset_name: str) -> None:
     """Refuse two image paths of one file (a person folder or an image that is a link to
     another): the file would count under two identities, or twice under one."""
-    path_of = {}
+    path_of, resolved_folders = {}, {}
     for item in items:
-        file = osp.realpath(item['img_path'])
+        file = file_key(item['img_path'], resolved_folders)
         if file in path_of:
             raise DatasetError(f'{dataset_name}: {item["img_path"]} and {path_of[file]} are '
                                f'the same file (through a link); each image belongs in one '

@@ -1,4 +1,6 @@
-"""What the re-ID datasets for your own data share: integer parsing and the test-split check."""
+"""What the re-ID datasets for your own data share: integer parsing, the key of an image
+file and the test-split check."""
+import os.path as osp
 import re
 from typing import Any
 
@@ -53,3 +55,16 @@ def parse_integer(value: Any) -> int | None:
     if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     return None
+
+
+def file_key(path: str, resolved_folders: dict[str, str]) -> str:
+    """A key of the file ``path`` names that two paths of one file through symbolic links
+    share: the path with its folder resolved, and the path itself resolved where it is a
+    link. ``resolved_folders`` caches each folder's resolution, so that a dataset costs one
+    ``lstat`` per image and one ``realpath`` per folder, not one ``realpath`` per image."""
+    if osp.islink(path):
+        return osp.realpath(path)
+    folder, name = osp.split(path)
+    if folder not in resolved_folders:
+        resolved_folders[folder] = osp.realpath(folder)
+    return osp.join(resolved_folders[folder], name)
