@@ -121,3 +121,17 @@ def test_a_checkpoint_a_kill_left_before_its_deletion_goes_at_the_next_save(tmp_
     resumed.train()
     assert resumed.model.steps == 2
     assert _files(work_dir) == [best.name, 'epoch_3.pth', 'last_checkpoint']
+
+
+def test_a_last_checkpoint_that_cannot_be_written_names_the_complete_checkpoint(tmp_path):
+    """A folder where last_checkpoint's temporary file goes makes its write fail once the
+    checkpoint itself is complete: the error says so and names it for --resume."""
+    work_dir = tmp_path / 'work'
+    (work_dir / 'last_checkpoint.partial').mkdir(parents=True)
+    with pytest.raises(OSError, match=re.escape(
+            f'Could not write {work_dir / "last_checkpoint"}: Is a directory. The checkpoint '
+            f'{work_dir / "epoch_1.pth"} is complete, but last_checkpoint still names the one '
+            f'before it: remove the cause and resume with --resume {work_dir / "epoch_1.pth"}')):
+        _runner(work_dir, max_epochs=1).train()
+    assert torch.load(work_dir / 'epoch_1.pth', weights_only=True)['meta']['epoch'] == 1
+

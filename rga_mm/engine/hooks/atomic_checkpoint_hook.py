@@ -65,7 +65,9 @@ class AtomicCheckpointHook(CheckpointHook):
     :class:`CheckpointWriteError`, whose message names the checkpoint, the reason and what
     to do; for a full disk or a file too large also the size the checkpoint needs and the
     free space there. The previous complete checkpoint and ``last_checkpoint`` are left as
-    they were, so ``--resume`` continues from them once the cause is gone.
+    they were, so ``--resume`` continues from them once the cause is gone. Where only
+    ``last_checkpoint`` cannot be written, the error names the new, complete checkpoint to
+    resume from.
 
     A rename exists only on a local file system: with a remote ``out_dir`` (a prefix such
     as ``s3://``) or ``file_client_args`` the checkpoint is written in place, as mmengine
@@ -113,12 +115,20 @@ class AtomicCheckpointHook(CheckpointHook):
                 return
             if atomic:
                 replace_durably(self.last_ckpt + PARTIAL_SUFFIX, self.last_ckpt)
-            write_text_atomically(last_checkpoint, self.last_ckpt)
         except OSError as error:
             if not atomic:
                 raise
+            written = _remove_partial(self.last_ckpt)
+            raise CheckpointWriteError(_save_failure_message(
+                self.last_ckpt, error, last_checkpoint, written)) from error
+        try:
+            write_text_atomically(last_checkpoint, self.last_ckpt)
+        except OSError as error:
             raise CheckpointWriteError(
-                _save_failure_message(self.last_ckpt, error, last_checkpoint)) from error
+                f'Could not write {last_checkpoint}: {error.strerror or error}. The checkpoint '
+                f'{self.last_ckpt} is complete, but last_checkpoint still names the one '
+                f'before it: remove the cause and resume with --resume {self.last_ckpt}'
+            ) from error
         self._remove_outdated(step)
 
     def _remove_outdated(self, step: int) -> None:
@@ -157,13 +167,20 @@ class CheckpointWriteError(OSError):
     intact. An ``OSError``, so code that catches those keeps working."""
 
 
-def _save_failure_message(path: str, error: OSError, last_checkpoint: str) -> str:
-    """Remove ``<path>.partial``, left by a save of ``path`` that failed with ``error``, and
-    say why it failed and how the run goes on, from the work dir's ``last_checkpoint``."""
+def _remove_partial(path: str) -> int:
+    """Remove ``<path>.partial``, left by a save of ``path`` that failed; the bytes it held
+    (0 where there is none)."""
     partial = path + PARTIAL_SUFFIX
     written = osp.getsize(partial) if osp.isfile(partial) else 0
     with suppress(FileNotFoundError):
         os.remove(partial)
+    return written
+
+
+def _save_failure_message(path: str, error: OSError, last_checkpoint: str,
+                          written: int) -> str:
+    """Why the save of ``path`` failed with ``error`` after ``written`` bytes, and how the
+    run goes on, from the work dir's ``last_checkpoint``."""
     previous = None
     if osp.isfile(last_checkpoint):
         with open(last_checkpoint) as file:
