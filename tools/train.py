@@ -43,7 +43,7 @@ from rga_mm.engine.launch import (
 )
 from rga_mm.engine.launch.resume import (
     adopt_resumed_seed,
-    check_restored_settings_unchanged,
+    check_resumed_run_unchanged,
     last_checkpoint,
     outside_run_notice,
 )
@@ -126,10 +126,10 @@ def read_start_checkpoint(cfg: Config) -> dict | None:
     return checkpoint
 
 
-def check_resume(cfg: Config, checkpoint: dict | None, partial_load: bool) -> None:
-    """For a resumed run: the checkpoint's seed in the config, and a stop for what resuming
-    would silently undo or cannot do (:mod:`rga_mm.engine.launch.resume`)."""
-    if checkpoint is None or not cfg.get('resume'):
+def prepare_resume(cfg: Config, checkpoint: dict | None, partial_load: bool) -> None:
+    """For a resumed run, before the Runner is built: the checkpoint's seed in a config
+    without one, and a stop for a partial load, which cannot resume."""
+    if not resumes(cfg, checkpoint):
         return
     if partial_load:
         raise SystemExit(
@@ -137,9 +137,20 @@ def check_resume(cfg: Config, checkpoint: dict | None, partial_load: bool) -> No
             f'state, which fits only the model it was saved from; to start a new run from '
             f'the tensors of it that fit, pass --cfg-options load_from={cfg.load_from} '
             f'--partial-load and do not resume')
+    adopt_resumed_seed(cfg, checkpoint)
+
+
+def resumes(cfg: Config, checkpoint: dict | None) -> bool:
+    return checkpoint is not None and bool(cfg.get('resume'))
+
+
+def check_resume(cfg: Config, checkpoint: dict | None) -> None:
+    """For a resumed run whose checkpoint fits the model: a stop for what resuming would
+    silently undo (:mod:`rga_mm.engine.launch.resume`)."""
+    if not resumes(cfg, checkpoint):
+        return
     try:
-        adopt_resumed_seed(cfg, checkpoint, cfg.load_from)
-        check_restored_settings_unchanged(cfg, checkpoint, cfg.load_from)
+        check_resumed_run_unchanged(cfg, checkpoint, cfg.load_from)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
 
@@ -174,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         checkpoint = read_start_checkpoint(cfg)
     except (FileNotFoundError, CheckpointError) as error:
         raise SystemExit(str(error)) from None
-    check_resume(cfg, checkpoint, args.partial_load)
+    prepare_resume(cfg, checkpoint, args.partial_load)
     finished = nothing_left_to_train(cfg, checkpoint)
     if finished:
         check_fits_the_model(cfg, checkpoint, args.partial_load)
@@ -184,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir, cfg.launcher):
         runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
                                       args.partial_load)
+        check_resume(cfg, checkpoint)
         del checkpoint  # the Runner reads the file again, with its hooks
         with explain_timeouts(cfg):
             check_classifier_size(runner)  # builds the train loop, which train() reuses

@@ -118,8 +118,19 @@ def test_a_resume_that_would_not_continue_the_run_is_refused(tiny_market, tmp_pa
             f'--partial-load cannot resume {checkpoint}: resuming restores its optimizer')):
         train.main(resume + ['--partial-load'])
     cfg = train.build_config(train.parse_args(resume + ['randomness.seed=None']))
-    train.check_resume(cfg, torch.load(checkpoint, weights_only=True), partial_load=False)
+    train.prepare_resume(cfg, torch.load(checkpoint, weights_only=True), partial_load=False)
     assert cfg.randomness.seed == 16
+    # another model's checkpoint is named as such before any setting is compared
+    other = torch.load(checkpoint, weights_only=True)
+    other['state_dict'] = {'encoder.weight': torch.zeros(2, 2)}
+    other_path = tmp_path / 'other' / 'epoch_2.pth'
+    other_path.parent.mkdir()
+    torch.save(other, other_path)
+    with pytest.raises(SystemExit, match=re.escape(
+            f'checkpoint {other_path} does not fit the model built from the config')):
+        train.main([str(CONFIG), '--work-dir', str(other_path.parent), '--resume',
+                    str(other_path), *resume[resume.index('--cfg-options'):],
+                    'randomness.seed=5'])
     assert sorted(path.name for path in tmp_path.glob('*.pth')) == [checkpoint.name]
 
 

@@ -68,23 +68,37 @@ def outside_run_notice(checkpoint: str, cfg: Config) -> str:
             f'another run?); give --resume CKPT to resume from another checkpoint')
 
 
-def adopt_resumed_seed(cfg: Config, checkpoint: dict, path: str) -> None:
-    """Set ``cfg``'s seed to the one ``checkpoint`` (at ``path``) was trained with when the
-    config sets none; a ``ConfigError`` when it sets another."""
+def adopt_resumed_seed(cfg: Config, checkpoint: dict) -> None:
+    """Set ``cfg``'s seed to the one ``checkpoint`` was trained with where the config sets
+    none (before the Runner is built, which seeds the data loaders)."""
     seed = checkpoint.get('meta', {}).get('seed')
     if seed is None:
         return
     if cfg.get('randomness') is None:
         cfg.randomness = {}
-    randomness = cfg.randomness
-    if randomness.get('seed') is None:
-        randomness['seed'] = seed
-    elif randomness['seed'] != seed:
+    if cfg.randomness.get('seed') is None:
+        cfg.randomness['seed'] = seed
+
+
+def check_resumed_run_unchanged(cfg: Config, checkpoint: dict, path: str) -> None:
+    """A ``ConfigError`` when resuming ``checkpoint`` (at ``path``) under ``cfg`` would not
+    continue its run: another seed (:func:`check_seed_unchanged`) or a setting the restored
+    state overwrites (:func:`check_restored_settings_unchanged`). Run once the checkpoint
+    is known to fit the model: another model's checkpoint is named as such first."""
+    check_seed_unchanged(cfg, checkpoint, path)
+    check_restored_settings_unchanged(cfg, checkpoint, path)
+
+
+def check_seed_unchanged(cfg: Config, checkpoint: dict, path: str) -> None:
+    """A ``ConfigError`` when ``cfg`` sets a seed other than ``checkpoint``'s."""
+    seed = checkpoint.get('meta', {}).get('seed')
+    configured = (cfg.get('randomness') or {}).get('seed')
+    if seed is not None and configured is not None and configured != seed:
         raise ConfigError(
-            f'{path} was trained with seed {seed} and randomness.seed is {randomness["seed"]} '
-            f'here: a resumed run keeps its seed, which decides its data order and '
-            f'augmentation; drop the new seed, or start a new run from its weights with '
-            f'--cfg-options load_from={path}')
+            f'{path} was trained with seed {seed} and randomness.seed is {configured} here: '
+            f'a resumed run keeps its seed, which decides its data order and augmentation; '
+            f'drop the new seed, or start a new run from its weights with --cfg-options '
+            f'load_from={path}')
 
 
 def check_restored_settings_unchanged(cfg: Config, checkpoint: dict, path: str) -> None:
