@@ -83,16 +83,30 @@ def values_problem(label_map: np.ndarray, num_classes: int, ignore_index: int,
             f"or set the dataset's metainfo classes to those of the *{seg_map_suffix} maps")
 
 
+def channels_problem(label_map: np.ndarray) -> str | None:
+    """What is wrong with a decoded label map that is no (H, W) map of one value per pixel
+    (an RGB or RGBA file, such as Cityscapes' *_gtFine_color.png pictures), as the end of a
+    sentence that begins with its name; None for a single-channel map."""
+    if label_map.ndim == 2:
+        return None
+    return (f'has {label_map.shape[2]} channels ({_size(label_map.shape)}): a label map holds '
+            f'one class index per pixel, so save it as a single-channel (8-bit grayscale or '
+            f'palette) PNG of the class indices, not as a colour image')
+
+
 def label_map_problem(label_map: np.ndarray, image_shape: tuple | None, image_path: str,
                       num_classes: int | None, ignore_index: int | None,
                       img_suffix: str = IMG_SUFFIX,
                       seg_map_suffix: str = SEG_MAP_SUFFIX) -> str | None:
     """What makes a (H, W) label map unfit, as the end of a sentence that begins with its
-    name: :func:`size_problem` against its image's (H', W', ...) ``image_shape`` (not
-    compared when None: the image is unreadable), then :func:`values_problem` (not checked
-    when ``num_classes`` is None: the classes are unknown); None when it fits."""
-    return ((image_shape is not None and size_problem(label_map.shape, image_shape,
-                                                      image_path, img_suffix, seg_map_suffix))
+    name: :func:`channels_problem`, :func:`size_problem` against its image's (H', W', ...)
+    ``image_shape`` (not compared when None: the image is unreadable), then
+    :func:`values_problem` (not checked when ``num_classes`` is None: the classes are
+    unknown); None when it fits."""
+    return (channels_problem(label_map)
+            or (image_shape is not None and size_problem(label_map.shape, image_shape,
+                                                         image_path, img_suffix,
+                                                         seg_map_suffix))
             or (num_classes is not None and values_problem(label_map, num_classes,
                                                            ignore_index, seg_map_suffix))
             or None)
@@ -152,10 +166,16 @@ class CityscapesDataset(MMSegCityscapesDataset):
         self.insert_label_check()
 
     def load_data_list(self) -> list[dict]:
-        """mmseg's items, after checking that there is one and, where the pipeline loads
-        label maps, that they exist (a pipeline without ``LoadAnnotations`` predicts only,
-        as mmseg's format-only test of a split without gtFine does)."""
-        data_list = super().load_data_list()
+        """mmseg's items, after checking that the split's folder exists, that there is one
+        item and, where the pipeline loads label maps, that they exist (a pipeline without
+        ``LoadAnnotations`` predicts only, as mmseg's format-only test of a split without
+        gtFine does)."""
+        try:
+            data_list = super().load_data_list()
+        except FileNotFoundError as error:  # mmseg lists the split's image folder bare
+            raise FileNotFoundError(
+                f'{error.filename} does not exist: point data_root (and data_prefix.img_path) '
+                f'at a Cityscapes root holding leftImg8bit/<split> and gtFine/<split>') from None
         self.check_not_empty(data_list)
         if self.loads_label_maps():
             self.check_label_maps_exist(data_list)

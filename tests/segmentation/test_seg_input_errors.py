@@ -2,6 +2,7 @@
 decode head that does not fit the RGA neck, an empty Cityscapes split, missing, mis-sized or
 labelIds label maps. Each case is a real tiny Cityscapes tree and a real ResNet-18 model."""
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,16 @@ def test_a_split_folder_without_images_names_the_folder_and_the_pattern(tiny):
         f'leftImg8bit/<split> folder')
 
 
+def test_a_split_folder_that_does_not_exist_is_named_with_the_fix(tiny):
+    data_root, cfg = tiny
+    missing = data_root / 'leftImg8bit/val'
+    shutil.rmtree(missing)
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f'{missing} does not exist: point data_root (and data_prefix.img_path) at a '
+            f'Cityscapes root holding leftImg8bit/<split> and gtFine/<split>')):
+        _build_dataset(cfg.val_dataloader.dataset)
+
+
 def test_check_dataset_stops_on_an_empty_split_with_that_sentence(tiny, capsys):
     data_root, cfg = tiny
     for image in (data_root / 'leftImg8bit/train').rglob('*.png'):
@@ -208,6 +219,23 @@ def test_a_label_map_of_another_size_names_both_files_and_sizes(tiny, split):
         f"*_gtFine_labelTrainIds.png must have its *_leftImg8bit.png's size, so replace the "
         f'label map (or the image) with the one of the same frame')
     assert dataset[1]['inputs'].shape[0] == 3  # the other frame loads
+
+
+def test_a_colour_label_map_names_its_channels_when_loaded_and_checked(tiny, capsys):
+    """A trainIds map saved as RGB (the index in all three channels) has values in range and
+    the image's size: unnamed, mmseg's loss would fail on a (H, W, 3) target."""
+    data_root, cfg = tiny
+    label = data_root / 'gtFine/train/tinycity/tinycity_000000_000019_gtFine_labelTrainIds.png'
+    train_ids = np.asarray(Image.open(label))
+    Image.fromarray(np.repeat(train_ids[..., None], 3, axis=2)).save(label)
+    sentence = ('has 3 channels (64×128): a label map holds one class index per pixel, so '
+                'save it as a single-channel (8-bit grayscale or palette) PNG of the class '
+                'indices, not as a colour image')
+    with pytest.raises(DatasetError, match=re.escape(f'label map {label} {sentence}')):
+        _build_dataset(cfg.train_dataloader.dataset)[0]
+    check_dataset = load_script(ROOT / 'tools/misc/check_dataset.py', 'check_dataset')
+    assert check_dataset.main([cfg.filename]) == 1
+    assert f'{label}: {sentence}' in capsys.readouterr().out
 
 
 @pytest.mark.parametrize('split', ['train', 'val'])
