@@ -64,6 +64,24 @@ def test_a_decode_head_wider_than_the_neck_output_names_both_numbers_and_the_key
         '512): set model.decode_head.in_channels=1024'), expected_channels=2048)
 
 
+def test_a_neck_that_does_not_fit_its_backbone_map_is_named_before_the_heads(tiny):
+    """The heads' check would ask for 2 × the neck's wrong channels; the backbone (a
+    ResNet) tells the right ones, and the advice, followed, builds a model that runs."""
+    model = _build_model(tiny[1], **{'model.neck.in_channels': 256})
+    with pytest.raises(ConfigError) as error:
+        check_heads_fit_neck(model)
+    assert str(error.value) == (
+        'model.neck.in_channels=256 but the backbone map it attends (in_index=-1) has 512 '
+        'channels: set model.neck.in_channels=512, and the heads that read that map '
+        'in_channels=1024')
+    with pytest.raises(ConfigError, match='RGANeck in_channels=256 does not match'):
+        _forward(model)
+    fixed = _build_model(tiny[1], **{'model.neck.in_channels': 512,
+                                     'model.decode_head.in_channels': 1024})
+    check_heads_fit_neck(fixed)
+    assert _forward(fixed).shape[0] == 1
+
+
 def test_moving_the_neck_to_another_map_names_the_head_that_reads_it(tiny):
     """The neck on layer3 (256 channels of ResNet-18, in_index 2 of the backbone's 4 maps):
     the auxiliary head, which reads layer3, must take 512 channels; the decode head reads

@@ -19,7 +19,8 @@ HEAD_NAMES = ('decode_head', 'auxiliary_head')
 
 def check_heads_fit_neck(segmentor: nn.Module) -> None:
     """Raise a ConfigError unless the RGANeck's ``in_index`` names one of the backbone's maps
-    (where the backbone's ``out_indices`` tells how many it returns) and every head of
+    (where the backbone's ``out_indices`` tells how many it returns), its ``in_channels``
+    are that map's (where the backbone is a ResNet, :func:`_map_channels`), and every head of
     ``segmentor`` (``decode_head``, ``auxiliary_head``, either a ModuleList of heads) that
     reads the map its RGANeck attends takes that map's 2·C channels. A head reading several
     maps (a list ``in_index`` with a list ``in_channels``, as UPerHead's) is checked at the
@@ -29,9 +30,17 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
     neck = getattr(segmentor, 'neck', None)
     if not isinstance(neck, RGANeck):
         return
-    num_maps = _num_maps(getattr(segmentor, 'backbone', None))
+    backbone = getattr(segmentor, 'backbone', None)
+    num_maps = _num_maps(backbone)
     if num_maps:
         neck.check_index(num_maps)
+    channels = _map_channels(backbone, neck.in_index)
+    if channels is not None and channels != neck.in_channels:
+        raise ConfigError(
+            f'model.neck.in_channels={neck.in_channels} but the backbone map it attends '
+            f'(in_index={neck.in_index}) has {channels} channels: set '
+            f'model.neck.in_channels={channels}, and the heads that read that map '
+            f'in_channels={2 * channels}')
     for key, head in _heads(segmentor):
         for channels_key, channels, index_key, index in _maps_read(key, head):
             if channels == 2 * neck.in_channels or not _same_map(index, neck.in_index,
@@ -69,6 +78,22 @@ def _heads(segmentor: nn.Module) -> list[tuple[str, nn.Module]]:
         elif isinstance(head, nn.Module):
             heads.append((f'model.{name}', head))
     return heads
+
+
+def _map_channels(backbone: nn.Module | None, index: int) -> int | None:
+    """The channels of the backbone map at ``index`` of its outputs, where the backbone is a
+    ResNet of mmseg or mmpretrain (alone or wrapped by StageAttentionBackbone, which keeps
+    them): stage i gives expansion · base_channels · 2^i channels. None for other backbones
+    (the neck's first forward checks those) and for an index outside ``out_indices``."""
+    resnet = getattr(backbone, 'backbone', backbone)  # StageAttentionBackbone wraps one
+    indices = getattr(resnet, 'out_indices', None)
+    base = getattr(resnet, 'base_channels', None)
+    expansion = getattr(resnet, 'expansion', None) or getattr(
+        getattr(resnet, 'block', None), 'expansion', None)
+    if (not isinstance(indices, Sequence) or not is_int(base) or not is_int(expansion)
+            or not -len(indices) <= index < len(indices)):
+        return None
+    return expansion * base * 2 ** indices[index]
 
 
 def _num_maps(backbone: nn.Module | None) -> int:
