@@ -179,3 +179,14 @@ def test_fastest_seconds_excludes_its_warm_up_call():
 
     assert 0 <= fastest_seconds(run, repeats=3) < 0.1
     assert len(calls) == 4
+
+
+@pytest.mark.parametrize('grid, sentence', [
+    (('--grid', '2', '2'), 'grid 2x2: RGANeck spatial_size=(2, 2) gives 4 reference positions, '
+                           'fewer than reduction=8'),
+    (('--other-grids', '0'), 'grid 0x0: RGANeck spatial_size must be (h, w) with ints h, w >= 1')])
+def test_seg_neck_memory_refuses_a_grid_the_neck_cannot_take_before_measuring(grid, sentence):
+    result = run_in_process(
+        load_script(ROOT / 'tools/analysis_tools/seg_neck_memory.py', 'seg_neck_memory'), *grid)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1].startswith(f'seg_neck_memory.py: error: {sentence}')

@@ -13,10 +13,12 @@ relation path. It also prints the parameter count of the neck built at other gri
 import argparse
 import os
 import time
+from collections.abc import Sequence
 
 import torch
 from mmengine.analysis import FlopAnalyzer
 
+from rga_mm.errors import ConfigError
 from rga_mm.models.necks import RGANeck
 from rga_mm.testing import TensorMemoryTracker
 
@@ -36,7 +38,7 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--channels', type=int, default=2048)
     parser.add_argument('--grid', type=int, nargs=2, default=(33, 33))
@@ -47,9 +49,14 @@ def main() -> None:
     parser.add_argument('--model-config', help='also run one whole-image forward of this '
                         'segmentation config (slow: ResNet-101 at 1024x2048)')
     parser.add_argument('--image', type=int, nargs=2, default=(1024, 2048))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.model_config and not os.path.isfile(args.model_config):  # before minutes of work
         parser.error(f'--model-config {args.model_config} is no config file')
+    for grid in [tuple(args.grid), *((side, side) for side in args.other_grids)]:
+        try:  # each grid is refused before any measurement, in RGANeck's own sentence
+            RGANeck(args.channels, grid, relation_path='factorized')
+        except ConfigError as error:
+            parser.error(f'grid {grid[0]}x{grid[1]}: {error}')
     torch.set_grad_enabled(False)
 
     for side in args.other_grids:
