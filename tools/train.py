@@ -17,7 +17,6 @@ identities stops the run before its first iteration, and so does a second run in
 where one is training (:mod:`rga_mm.engine.launch.work_dir_lock`).
 """
 import argparse
-import os.path as osp
 from collections.abc import Sequence
 
 import torch
@@ -26,6 +25,7 @@ from mmengine.config import Config
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import (
     CheckpointError,
+    check_checkpoint_file,
     check_resumable,
     init_model,
     read_checkpoint,
@@ -100,10 +100,10 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if args.resume not in (None, 'auto'):
-        if osp.isdir(args.resume):
-            raise SystemExit(f'checkpoint {args.resume} is a folder; give a checkpoint file')
-        if not osp.isfile(args.resume):
-            raise SystemExit(f'checkpoint {args.resume} does not exist')
+        try:
+            check_checkpoint_file(args.resume)
+        except FileNotFoundError as error:
+            raise SystemExit(str(error)) from None
         cfg.resume = True
         cfg.load_from = args.resume
     elif args.resume == 'auto' or args.resume_or_start:

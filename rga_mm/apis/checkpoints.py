@@ -119,6 +119,15 @@ def state_dict_of(checkpoint: dict) -> dict:
     return {k.removeprefix('module.'): v for k, v in state_dict.items()}
 
 
+def check_checkpoint_file(path: str) -> None:
+    """A FileNotFoundError naming ``path`` unless it is a file: a folder or nothing."""
+    if Path(path).is_dir():
+        raise FileNotFoundError(f'checkpoint {path} is a folder; give a checkpoint file '
+                                f'(.pth) in it')
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'checkpoint file {path} does not exist')
+
+
 def read_checkpoint(path: str) -> dict:
     """The whole checkpoint dict in ``path``, read with ``torch.load(weights_only=True)``.
 
@@ -136,11 +145,7 @@ def read_checkpoint(path: str) -> dict:
     if '://' in path:
         checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
     else:
-        if Path(path).is_dir():
-            raise FileNotFoundError(f'checkpoint {path} is a folder; give a checkpoint file '
-                                    f'(.pth) in it')
-        if not Path(path).is_file():
-            raise FileNotFoundError(f'checkpoint file {path} does not exist')
+        check_checkpoint_file(path)
         if os.path.getsize(path) == 0:
             raise CheckpointError(
                 f'checkpoint {path} is an empty file (0 bytes), not a checkpoint; it was '
