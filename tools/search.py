@@ -100,7 +100,7 @@ from rga_mm.evaluation.functional import (
     k_reciprocal_rerank_chunks,
     with_progress,
 )
-from rga_mm.evaluation.functional.distance import DISTANCES
+from rga_mm.evaluation.functional.distance import check_distance
 from rga_mm.evaluation.functional.rerank import (
     DEFAULT_K1,
     DEFAULT_K2,
@@ -236,9 +236,10 @@ def evaluation_distance(inferencer: ReIDInferencer) -> str:
     distance = 'cosine'
     if isinstance(evaluator, dict) and str(evaluator.get('type', '')).endswith('ReIDMetric'):
         distance = evaluator.get('distance', 'cosine')
-    if distance not in DISTANCES:
-        raise SystemExit(f'test_evaluator.distance must be one of {DISTANCES}, got '
-                         f'{distance!r}')
+    try:
+        check_distance(distance, 'test_evaluator.distance')
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     return distance
 
 

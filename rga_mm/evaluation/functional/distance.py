@@ -3,7 +3,16 @@ loss's Euclidean distance all come from :func:`euclidean_from_dots`."""
 import torch.nn.functional as F
 from torch import Tensor
 
+from rga_mm.errors import ConfigError
+
 DISTANCES = ('cosine', 'euclidean')
+
+
+def check_distance(distance: str, name: str = 'metric') -> None:
+    """A ConfigError (a ValueError) unless ``distance`` is one of :data:`DISTANCES`; ``name``
+    is the argument or setting that gave it."""
+    if distance not in DISTANCES:
+        raise ConfigError(f'{name} must be one of {DISTANCES}, got {distance!r}')
 
 
 def euclidean_from_dots(dots: Tensor, row_squared_norms: Tensor, column_squared_norms: Tensor,
@@ -50,8 +59,7 @@ def pairwise_distance(query: Tensor, gallery: Tensor, metric: str = 'cosine') ->
     Returns:
         (Q, G) float32 distances.
     """
-    if metric not in DISTANCES:
-        raise ValueError(f'metric must be one of {DISTANCES}, got {metric!r}')
+    check_distance(metric)
     if query.dim() != 2 or gallery.dim() != 2 or query.shape[1] != gallery.shape[1]:
         raise ValueError(f'expected (Q, D) and (G, D) embeddings, got shapes '
                          f'{tuple(query.shape)} and {tuple(gallery.shape)}')

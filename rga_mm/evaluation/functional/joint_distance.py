@@ -16,7 +16,7 @@ sorted array of item numbers.
 import numpy as np
 import torch
 
-from .distance import DISTANCES, euclidean_from_dots
+from .distance import check_distance, euclidean_from_dots
 
 Items = slice | np.ndarray
 # embedding rows checked for NaN / inf, and whose norms are computed, at once
@@ -45,8 +45,7 @@ class EmbeddingDistances:
             raise ValueError(f're-ranking needs at least one query and one gallery '
                              f'embedding, got shapes {tuple(query.shape)} and '
                              f'{tuple(gallery.shape)}')
-        if metric not in DISTANCES:
-            raise ValueError(f'metric must be one of {DISTANCES}, got {metric!r}')
+        check_distance(metric)
         self.query, self.gallery, self.metric = query, gallery, metric
         self.num_query = query.shape[0]
         self.num_items = query.shape[0] + gallery.shape[0]

@@ -20,7 +20,7 @@ from ..functional import (
     pairwise_distance,
     with_progress,
 )
-from ..functional.distance import DISTANCES
+from ..functional.distance import check_distance
 from ..functional.rerank import (
     DEFAULT_K1,
     DEFAULT_K2,
@@ -112,8 +112,7 @@ class ReIDMetric(BaseMetric):
         super().__init__(**kwargs)
         _check_switches(rerank=rerank, aqe=aqe, exclude_same_camera=exclude_same_camera)
         topk = _checked_topk(topk, max_rank)
-        if distance not in DISTANCES:
-            raise ConfigError(f'distance must be one of {DISTANCES}, got {distance!r}')
+        check_distance(distance, 'distance')
         if aqe and distance != 'cosine':
             raise ConfigError(f"ReIDMetric: aqe averages L2-normalised embeddings, which only "
                               f"the cosine distance ranks consistently; use distance='cosine' "
