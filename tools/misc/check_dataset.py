@@ -22,11 +22,17 @@ where ``LoadAnnotations`` changes them after reading (``reduce_zero_label``, or 
 or label map and each label map that does not fit, with the reason; the exit status is 1 if
 there is one, else 0. Datasets whose pipeline loads no image files (CIFAR's arrays) are
 skipped.
+
+On a terminal the progress is mmengine's live bar; written to a file or a pipe (a CI log,
+``| tee``, nohup) it is a plain line at each tenth of the images, and at least once a minute,
+instead of the bar's carriage-return update per image.
 """
 import argparse
 import sys
-from collections.abc import Sequence
-from typing import NamedTuple
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from multiprocessing import Pool
+from typing import NamedTuple, TextIO, TypeVar
 
 import numpy as np
 from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
@@ -42,6 +48,10 @@ from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import CfgOptionsAction, load_config, merge_cfg_options
 
 SPLITS = ('train', 'val', 'test')
+PROGRESS_STEPS = 10  # plain progress lines per run, one each tenth of the images
+PROGRESS_INTERVAL_S = 60.0  # and one at least this often, for slow storage
+
+Result = TypeVar('Result')
 
 
 class LabelMaps(NamedTuple):
@@ -192,6 +202,47 @@ def collect_items(cfg: Config) -> list[Item]:
     return list(items.values())
 
 
+def checked_items(items: list[Item], nproc: int) -> Iterator[tuple]:
+    """:func:`check_item` of each item, in order, in ``nproc`` processes when above 1."""
+    if nproc <= 1:
+        yield from map(check_item, items)
+        return
+    with Pool(nproc) as pool:
+        yield from pool.imap(check_item, items)
+
+
+def plain_progress(results: Iterable[Result], total: int, file: TextIO | None = None,
+                   steps: int = PROGRESS_STEPS,
+                   interval_s: float = PROGRESS_INTERVAL_S) -> Iterator[Result]:
+    """Yield ``results`` and print a line 'checked <done>/<total> images (<percent> %),
+    <elapsed> s' to ``file`` (None: stdout) each time another 1/``steps`` of ``total`` is
+    done, and when ``interval_s`` seconds passed since the last line: at most ``steps`` lines
+    plus one per ``interval_s``.
+
+    For a log file or a pipe. mmengine's ``ProgressBar`` writes a carriage-return update per
+    image there, and rich's bar only its final state, so neither shows progress in a log.
+    """
+    start = last = time.monotonic()
+    next_step = 1
+    for done, result in enumerate(results, 1):
+        yield result
+        now = time.monotonic()
+        if done * steps >= next_step * total or now - last >= interval_s:
+            print(f'checked {done}/{total} images ({100 * done // total} %), '
+                  f'{now - start:.0f} s', file=file, flush=True)
+            next_step, last = done * steps // total + 1, now
+
+
+def check_all(items: list[Item], nproc: int) -> list[tuple]:
+    """:func:`check_item` of each item, with mmengine's live progress bar on a terminal and
+    :func:`plain_progress` lines otherwise."""
+    if not sys.stdout.isatty():
+        return list(plain_progress(checked_items(items, nproc), len(items)))
+    if nproc > 1:
+        return track_parallel_progress(check_item, items, nproc)
+    return [check_item(item) for item in track_iter_progress(items)]
+
+
 def report(paths: list[str], problems: Sequence[str | None], what: str) -> bool:
     """Print '<count> of <len(paths)> <what>:' and a 'path: problem' line for each problem;
     True if there is one."""
@@ -215,11 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not items:
         print('no image files to check')
         return 0
-    if args.nproc > 1:
-        problems = track_parallel_progress(check_item, items, args.nproc)
-    else:
-        problems = [check_item(item) for item in track_iter_progress(items)]
-    image_problems, label_unreadable, label_unfit = zip(*problems)
+    image_problems, label_unreadable, label_unfit = zip(*check_all(items, args.nproc))
     labelled = [index for index, item in enumerate(items) if item.label]
     labels = [items[index].label for index in labelled]
     bad = report([item.image for item in items], image_problems, 'images cannot be read')
