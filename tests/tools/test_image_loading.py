@@ -5,6 +5,7 @@ import pickle
 import re
 from pathlib import Path
 
+import cv2
 import mmcv
 import numpy as np
 import pytest
@@ -74,3 +75,21 @@ def test_re_id_pipelines_name_an_empty_image(pipeline, tmp_path):
     assert isinstance(TRANSFORMS.build(pipeline[0]), LoadImageFromFile)
     with pytest.raises(UnreadableImageError, match=re.escape(str(empty))):
         Compose(pipeline)(dict(img_path=str(empty), gt_label=0, camera_id=0))
+
+
+@pytest.mark.parametrize('shape, backend', [
+    ((24, 12, 3), 'cv2'), ((24, 12, 3), 'pillow'), ((24, 12), 'cv2'),
+], ids=['colour-cv2', 'colour-pillow', 'grey-cv2'])
+def test_a_float32_tiff_is_refused_as_such_not_as_corrupt(tmp_path, shape, backend):
+    """OpenCV decodes it only with the 'unchanged' flag; its value range is not in the file,
+    so the loader names its dtype instead of guessing a scale to 8 bits."""
+    path = tmp_path / 'person.tiff'
+    pixels = np.random.default_rng(0).random(shape).astype(np.float32)
+    assert cv2.imwrite(str(path), pixels)
+    reason = (f"the file decodes only with color_type='unchanged', to float32 pixels of "
+              f'shape {shape}, where 8-bit (uint8) images are expected')
+    with pytest.raises(UnreadableImageError, match=re.escape(f'{path}: {reason}')) as error:
+        LoadImageFromFile(imdecode_backend=backend)(dict(img_path=str(path)))
+    assert error.value.reason == reason and 'corrupt' not in str(error.value)
+    unchanged = LoadImageFromFile(color_type='unchanged')(dict(img_path=str(path)))['img']
+    assert unchanged.dtype == np.float32 and np.array_equal(unchanged, pixels)

@@ -9,6 +9,15 @@ registered under mmcv's name in the ``rga_mm`` scope, as mmocr does with its own
 ``LoadImageFromFile``: configs with ``default_scope='rga_mm'`` get it without a change, and
 tools that recognise the loading step by name (the attention visualiser) still do.
 ``tools/misc/check_dataset.py`` reads a config's images through the same method.
+
+A file that decodes, but not to 8-bit pixels (a float32 or 32-bit integer TIFF, say), is
+refused with that reason rather than called corrupt: OpenCV decodes such a file only with
+``color_type='unchanged'`` and returns nothing for ``'color'`` or ``'grayscale'``, the flags
+every re-ID pipeline uses. It is not converted, because its value range (0..1, 0..255, or
+unbounded as in HDR) is not in the file: a guessed scale would train silently on black or
+saturated images, and the pipeline's ``Normalize`` mean and std are for 0..255 pixels. mmcv's
+own loader refuses the file too, as an undecodable one. With ``color_type='unchanged'`` such
+a file loads as it is, as in mmcv.
 """
 
 import mmcv
@@ -75,10 +84,26 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
         except Exception as error:  # OpenCV / Pillow / turbojpeg decoding errors
             img, detail = None, f' ({type(error).__name__}: {str(error).strip()})'
         if img is None:
-            raise UnreadableImageError.of(
-                filename, f'{len(img_bytes)} bytes that {self.imdecode_backend} cannot decode '
-                f'as an image (truncated, corrupt or not an image file){detail}')
+            raise UnreadableImageError.of(filename, self.undecodable_reason(img_bytes, detail))
         return img
+
+    def undecodable_reason(self, img_bytes: bytes, detail: str = '') -> str:
+        """Why ``img_bytes``, which the configured flag and backend decode to nothing, cannot
+        be loaded: pixels other than 8-bit (what OpenCV decodes them to with the ``unchanged``
+        flag, e.g. float32 of shape (H, W, 3)), else a truncated, corrupt or non-image file.
+
+        ``detail`` is the decoder's error, if it raised one, in parentheses.
+        """
+        try:
+            unchanged = mmcv.imfrombytes(img_bytes, flag='unchanged', backend='cv2')
+        except Exception:  # any OpenCV error: not decodable at all
+            unchanged = None
+        if unchanged is not None and unchanged.dtype != np.uint8:
+            return (f'the file decodes only with color_type=\'unchanged\', to {unchanged.dtype} '
+                    f'pixels of shape {tuple(unchanged.shape)}, where 8-bit (uint8) images '
+                    f'are expected')
+        return (f'{len(img_bytes)} bytes that {self.imdecode_backend} cannot decode as an image '
+                f'(truncated, corrupt or not an image file){detail}')
 
     def transform(self, results: dict) -> dict | None:
         try:
