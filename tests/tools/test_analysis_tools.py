@@ -107,6 +107,23 @@ def test_get_flops_without_shape_falls_back_to_the_configs_crop_size(tmp_path):
             in result.stderr)
 
 
+def test_get_flops_prints_a_misfits_shapes_as_plain_integers(tmp_path):
+    """Under the FLOP counter's tracer a tensor's sizes are tensors; the channel misfit
+    still shows (1, 64, 4, 2), not (tensor(1), tensor(64), ...)."""
+    config = tmp_path / 'one_rga.py'
+    config.write_text(
+        "default_scope = 'rga_mm'\ninput_size = (16, 8)\n"
+        "model = dict(type='StageAttentionBackbone', backbone=dict(type='mmpretrain.ResNet',"
+        " depth=18, out_indices=(0, ), strides=(1, 1, 1, 1)),"
+        " attentions=dict(layer1=dict(type='RGA', in_channels=32, spatial_size=(4, 2),"
+        " reduction=2)))\n")
+    result = _get_flops(config)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'tensor(' not in result.stderr
+    assert ('RGA was built for 32 channels but the feature map has 64 (shape (1, 64, 4, 2))'
+            in result.stderr)
+
+
 @pytest.mark.parametrize('height', ['0', '-64'])
 def test_get_flops_refuses_a_shape_below_one_in_one_line(height):
     """argparse refuses it, as tools/deployment/pytorch2onnx.py does, before the model is

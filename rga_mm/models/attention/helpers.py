@@ -31,10 +31,16 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
     """Raise one clear sentence unless ``x`` is a (B, ``in_channels``, H, W) tensor."""
     if x.dim() != 4:
         raise ConfigError(f'{owner} expects a 4-D (B, C, H, W) feature map, got a '
-                          f'{x.dim()}-D tensor of shape {tuple(x.shape)}')
+                          f'{x.dim()}-D tensor of shape {plain_shape(x)}')
     if x.shape[1] != in_channels:
         raise ConfigError(f'{owner} was built for {in_channels} channels but the feature '
-                          f'map has {x.shape[1]} (shape {tuple(x.shape)})')
+                          f'map has {int(x.shape[1])} (shape {plain_shape(x)})')
+
+
+def plain_shape(x: Tensor) -> tuple[int, ...]:
+    """``x``'s sizes as Python ints, for messages: under a tracer (FLOP counting, ONNX
+    export) sizes are 0-D tensors, which would print as ``tensor(64)``."""
+    return tuple(int(side) for side in x.shape)
 
 
 def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str,

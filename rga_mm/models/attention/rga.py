@@ -28,7 +28,13 @@ from torch import Tensor
 from rga_mm.checks import flag, positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import built_map_size, check_feature_map, check_map_size, empty_batch_output
+from .helpers import (
+    built_map_size,
+    check_feature_map,
+    check_map_size,
+    empty_batch_output,
+    plain_shape,
+)
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
@@ -145,7 +151,8 @@ class RGA(BaseModule):
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA')
         if min(x.shape[-2:]) < 1:
-            raise ConfigError(f'RGA received a {x.shape[-2]}×{x.shape[-1]} map: the input '
+            height, width = plain_shape(x)[-2:]
+            raise ConfigError(f'RGA received a {height}×{width} map: the input '
                               f'image is too small for the downsampling before RGA to leave '
                               f'at least 1×1 positions')
         if self.training and 'S' in self.mode and x.shape[0] * x.shape[2] * x.shape[3] == 1:
