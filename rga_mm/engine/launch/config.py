@@ -213,11 +213,26 @@ def instead_of_helper(cfg: Config, key: str) -> str:
         return f'set {join_names(paths)} instead'
     if top in ('input_size', 'stage_shapes'):
         return ('write a config that inherits this one and restates the sizes derived from '
-                'input_size (docs/reid.md, "Another input size")')
+                f'input_size ({input_size_doc(cfg)})')
     if top == 'custom_imports':  # mmengine imports them as it reads the file
         return 'write a config that inherits this one (_base_) and sets custom_imports there'
     return (f'write a config that inherits this one (_base_) and sets, besides {top}, the '
             f'entries derived from it')
+
+
+# the page and section on another input size for the configs of each task, by the type of
+# their model; every other config with an input_size is taken for a re-ID one
+INPUT_SIZE_DOCS = {'ImageClassifier': 'docs/classification.md, "Another input size"'}
+REID_INPUT_SIZE_DOC = 'docs/reid.md, "Another input size"'
+
+
+def input_size_doc(cfg: Config) -> str:
+    """The docs section that shows how a config of ``cfg``'s task moves to another input
+    size: classification's for an ``ImageClassifier`` (with or without a scope, as
+    ``mmpretrain.ImageClassifier``), re-ID's otherwise."""
+    model_type = (cfg.get('model') or {}).get('type', '')
+    name = model_type if isinstance(model_type, str) else getattr(model_type, '__name__', '')
+    return INPUT_SIZE_DOCS.get(name.split('.')[-1], REID_INPUT_SIZE_DOC)
 
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
