@@ -45,10 +45,7 @@ class _OptionalMD5:
         missing = [name for name, _ in self.train_list + self.test_list + [[
             self.meta['filename'], None]] if not osp.isfile(osp.join(folder, name))]
         if missing and not self.download:
-            raise FileNotFoundError(
-                f'{type(self).__name__}: {folder} lacks {", ".join(missing)}; extract the '
-                f'official "python version" archive ({self.url}) under data_root '
-                f'(docs/classification.md), or pass download=True to fetch it')
+            raise self._missing_files_error(folder, missing)
         try:
             return super().load_data_list()
         except RuntimeError:  # mmpretrain's md5 check failed (it hashes every file itself)
@@ -60,6 +57,18 @@ class _OptionalMD5:
                 f'{type(self).__name__}: {self._unreadable_file(folder)} cannot be read as a '
                 f'CIFAR batch ({type(error).__name__}: {error}); it is truncated or no CIFAR '
                 f'file: extract the official archive ({self.url}) again') from None
+
+    def _missing_files_error(self, folder: str, missing: list[str]) -> FileNotFoundError:
+        """Name the ``missing`` files of ``folder`` and the two ways to get them: extract
+        the archive by hand (the configs' way: none sets ``download``), or let mmpretrain
+        download it, which takes ``download=True`` in every dataloader's dataset dict."""
+        return FileNotFoundError(
+            f'{type(self).__name__}: {folder} lacks {", ".join(missing)}; extract the '
+            f'official "python version" archive ({self.url}) in '
+            f'{osp.normpath(self.data_prefix["root"])} (docs/classification.md, "Data"), or set '
+            f'download=True on the dataset to have mmpretrain fetch it there (in a config: '
+            f'train_dataloader.dataset.download=True, and the same for val_dataloader and '
+            f'test_dataloader)')
 
     def _unreadable_file(self, folder: str) -> str:
         """The first file of the split that does not unpickle, else the folder (the files
