@@ -19,8 +19,8 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
-# mmseg's dataset plus checks that name an empty split, a missing, mis-sized or labelIds
-# label map (rga_mm/datasets/cityscapes.py)
+# mmseg's dataset plus checks that name an empty split, an unreadable image or label map, a
+# missing, mis-sized or labelIds label map (rga_mm/datasets/cityscapes.py)
 dataset_type = 'rga_mm.CityscapesDataset'
 train_dataloader = dict(dataset=dict(type=dataset_type))
 val_dataloader = dict(dataset=dict(type=dataset_type, pipeline=test_pipeline))

@@ -9,7 +9,7 @@ from mmengine.runner import load_state_dict
 from torch import nn
 
 from rga_mm.engine.launch import load_config, merge_cfg_options
-from rga_mm.models.necks import check_heads_fit_neck
+from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.registry import MODELS
 from .checkpoints import check_checkpoint_fits, read_checkpoint, state_dict_of
 
@@ -54,7 +54,8 @@ def init_model(config: str | Path | Config,
                device: str = 'cpu',
                cfg_options: dict | None = None,
                strict: bool = True) -> nn.Module:
-    """Build ``config.model`` and load ``checkpoint`` into it.
+    """Build ``config.model``, check it (a segmentor's heads and ``test_cfg``:
+    :func:`rga_mm.models.segmentor_checks.check_segmentor`) and load ``checkpoint`` into it.
 
     Checkpoints are read with ``torch.load(weights_only=True)``: weights from elsewhere
     cannot run pickled code. The returned model is in eval mode on ``device`` and carries
@@ -79,7 +80,7 @@ def init_model(config: str | Path | Config,
         config.model.setdefault('data_preprocessor', config.data_preprocessor)
     init_default_scope(config.get('default_scope', 'rga_mm'))
     model = MODELS.build(config.model)
-    check_heads_fit_neck(model)
+    check_segmentor(model)
     if checkpoint is not None:
         saved = read_checkpoint(checkpoint)
         state_dict = state_dict_of(saved)

@@ -1,8 +1,9 @@
 """mmseg's Cityscapes dataset with its input errors named: an empty split, missing label maps,
-a label map of another size than its image, labelIds where labelTrainIds are expected.
+an unreadable image or label map, a label map of another size than its image, labelIds where
+labelTrainIds are expected.
 
 ``rga_mm.CityscapesDataset`` is mmseg's ``CityscapesDataset`` (same layout, suffixes, classes
-and items) plus two checks, each where it is cheapest:
+and items) plus three checks, each where it is cheapest:
 
 * at build, the split's image folder must hold ``*_leftImg8bit.png`` files and its label
   folder their ``*_gtFine_labelTrainIds.png`` maps (at least one: a folder of labelIds only
@@ -13,7 +14,10 @@ and items) plus two checks, each where it is cheapest:
   costs no file access; in the dataset (before the pipeline) it would decode every label map
   a second time, and after the pipeline the crop and resize steps have already hidden the size
   of the file. ``tools/misc/check_dataset.py`` runs the same two checks
-  (:func:`label_map_problem`) on every file before a run.
+  (:func:`label_map_problem`) on every file before a run;
+* at load, an empty, truncated or undecodable image or label map: the dataset swaps its
+  pipeline's ``LoadImageFromFile`` and ``LoadAnnotations`` for subclasses whose errors name
+  the file (:mod:`rga_mm.datasets.seg_loading`), which read a good file as mmcv and mmseg do.
 
 mmseg is the ``seg`` extra, so this module is imported by the Cityscapes configs'
 ``custom_imports``, not by :mod:`rga_mm.datasets`.
@@ -29,6 +33,7 @@ from mmseg.datasets import CityscapesDataset as MMSegCityscapesDataset
 
 from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS, TRANSFORMS
+from .seg_loading import name_unreadable_files
 
 CONVERTER = "mmseg's tools/dataset_converters/cityscapes.py"
 LISTED_VALUES = 8  # offending label values named in an error
@@ -157,12 +162,15 @@ class CheckCityscapesLabelMap(BaseTransform):
 @DATASETS.register_module()
 class CityscapesDataset(MMSegCityscapesDataset):
     """mmseg's ``CityscapesDataset`` that refuses an empty split or missing label maps when
-    built and checks each label map when loaded (:class:`CheckCityscapesLabelMap`, inserted
-    after the pipeline's ``LoadAnnotations`` unless the pipeline already has it). Takes the
-    arguments of mmseg's class."""
+    built, names an unreadable image or label map when loaded (its pipeline's loading steps
+    swapped by :func:`~rga_mm.datasets.seg_loading.name_unreadable_files`) and checks each
+    label map when loaded (:class:`CheckCityscapesLabelMap`, inserted after the pipeline's
+    ``LoadAnnotations`` unless the pipeline already has it). Takes the arguments of mmseg's
+    class."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        name_unreadable_files(self.pipeline.transforms)
         self.insert_label_check()
 
     def load_data_list(self) -> list[dict]:

@@ -1,6 +1,7 @@
 """The segmentor check of :func:`rga_mm.models.necks.check_heads_fit_neck` as a hook, so that
 runs started by other tools (mmseg's ``tools/train.py`` and ``tools/test.py``, ``mim train
-mmseg``) check the model too; rga_mm's own tools check every model they build without it.
+mmseg``) check the model too; rga_mm's own tools check every model they build without it,
+and drop it from the runners they build (``build_checked_runner``), so the check runs once.
 The Cityscapes configs list it::
 
     custom_hooks = [dict(type='rga_mm.CheckHeadsFitNeckHook')]

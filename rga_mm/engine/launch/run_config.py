@@ -13,9 +13,9 @@ from torch import nn
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, state_dict_of
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.engine.hooks import CheckpointWriteError
+from rga_mm.engine.hooks import CheckHeadsFitNeckHook, CheckpointWriteError
 from rga_mm.errors import ConfigError, DatasetError
-from rga_mm.models.necks import check_heads_fit_neck
+from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.models.unwrap import model_of
 from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
@@ -183,20 +183,31 @@ def file_above(folder: str) -> str | None:
 
 def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: str | None,
                          partial_load: bool) -> Runner:
-    """``Runner.from_cfg(cfg)``, refusing a segmentor whose heads do not fit its RGA neck and a
-    ``checkpoint`` (read from ``checkpoint_path``, to
-    be loaded by the Runner) that does not fit the Runner's model.
+    """``Runner.from_cfg(cfg)``, refusing a segmentor whose heads do not fit its RGA neck or
+    whose ``test_cfg`` names no inference mmseg runs
+    (:func:`~rga_mm.models.segmentor_checks.check_segmentor`) and a ``checkpoint`` (read from
+    ``checkpoint_path``, to be loaded by the Runner) that does not fit the Runner's model.
 
     mmengine loads with ``strict=False``: it logs what does not fit and runs on with random
-    weights. The check runs on the model the Runner built, before it loads anything; a
-    collective timing out on a hung rank while the Runner is built is explained.
+    weights. The checks run on the model the Runner built, before it loads anything, so a
+    ``CheckHeadsFitNeckHook`` of the config (for mmseg's own tools) has nothing left to
+    check and is dropped; a collective timing out on a hung rank while the Runner is built
+    is explained.
     """
     with explain_timeouts(cfg), stop_on_input_errors():
         runner = Runner.from_cfg(cfg)
-        check_heads_fit_neck(model_of(runner.model))
+        check_segmentor(model_of(runner.model))
+    drop_head_fit_hooks(runner)
     if checkpoint is not None:
         stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load)
     return runner
+
+
+def drop_head_fit_hooks(runner: Runner) -> None:
+    """Remove the runner's :class:`~rga_mm.engine.hooks.CheckHeadsFitNeckHook`\\ s, whose
+    check of the same model has run when the runner was built."""
+    runner.hooks[:] = [hook for hook in runner.hooks
+                       if not isinstance(hook, CheckHeadsFitNeckHook)]
 
 
 def stop_unless_fits(model: nn.Module, checkpoint: dict, checkpoint_path: str | None,
