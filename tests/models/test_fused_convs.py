@@ -42,6 +42,29 @@ def test_shared_input_convs_equal_each_module(norm_cfg, train):
             torch.testing.assert_close(buffer, reference_buffer, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize('biases', [(True, True, True), (False, True, False)])
+def test_shared_input_convs_keep_the_biases_of_normalised_convs(biases):
+    """Convolutions with a bias before a training-mode BatchNorm, all or some of them (the
+    stacked bias then holds zeros for the others): each module's own output and running
+    mean (the normalised output alone would not show a lost bias; the running mean does)."""
+    def build():
+        torch.manual_seed(0)
+        return [ConvModule(6, 4, 1, bias=bias, norm_cfg=dict(type='BN')).double().train()
+                for bias in biases]
+    fused, reference = build(), build()
+    for module in fused:
+        if module.conv.bias is not None:
+            module.conv.bias.data.uniform_(-0.5, 0.5)
+    for module, twin in zip(reference, fused):
+        module.load_state_dict(twin.state_dict())
+    x = torch.randn(3, 6, 5, 4, dtype=torch.float64)
+    for got, want in zip(shared_input_convs(fused, x), [m(x) for m in reference]):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    for module, twin in zip(fused, reference):
+        torch.testing.assert_close(module.norm.running_mean, twin.norm.running_mean,
+                                   rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize('norm_cfg', NORMS)
 @pytest.mark.parametrize('train', [True, False])
 def test_conv_over_concatenation_equals_the_module_on_the_concatenation(norm_cfg, train):

@@ -31,11 +31,11 @@ def folded_conv_norm(module: ConvModule) -> tuple[Tensor, Tensor] | None:
     an eval-mode BatchNorm with running statistics; None when the norm must run itself.
     """
     conv, norm = module.conv, module.norm if module.with_norm else None
-    conv_bias = _conv_bias(module)
     if norm is None:
-        return conv.weight, conv_bias
+        return conv.weight, _conv_bias(module)
     if not isinstance(norm, _BatchNorm) or norm.training or norm.running_mean is None:
         return None
+    conv_bias = _conv_bias(module)
     scale = torch.rsqrt(norm.running_var + norm.eps)
     if norm.affine:
         scale = scale * norm.weight
@@ -59,6 +59,14 @@ def _conv_bias(module: ConvModule) -> Tensor:
     """The convolution's bias, zeros where it has none: (C_out,)."""
     conv = module.conv
     return conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
+
+
+def _stacked_bias(modules: Sequence[ConvModule]) -> Tensor | None:
+    """The convolutions' biases stacked, (ΣC_out,), zeros for those without one; None when
+    none has one (as for a ConvModule with a norm), which spares building zeros each call."""
+    if all(m.conv.bias is None for m in modules):
+        return None
+    return torch.cat([_conv_bias(m) for m in modules])
 
 
 def _normalize_and_activate(module: ConvModule, response: Tensor, normalized: bool) -> Tensor:
@@ -89,7 +97,7 @@ def shared_input_convs(modules: Sequence[ConvModule], x: Tensor) -> list[Tensor]
         stacked = F.conv2d(x, weight, torch.cat([b for _, b in folded]))
     else:
         weight = torch.cat([m.conv.weight for m in modules])
-        stacked = F.conv2d(x, weight, torch.cat([_conv_bias(m) for m in modules]))
+        stacked = F.conv2d(x, weight, _stacked_bias(modules))
         norms = [m.norm if m.with_norm else None for m in modules]
         if not _stackable(norms):
             return [_normalize_and_activate(m, r, False)
