@@ -1,7 +1,6 @@
 """Another input size for a CIFAR config: the refusal of ``--cfg-options input_size`` names
 the classification docs, whose "Another input size" config builds at 64×64."""
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +8,7 @@ import torch
 from mmengine.config import Config
 
 from rga_mm.apis import init_model
+from documented_configs import write_documented_config
 
 ROOT = Path(__file__).parents[2]
 CIFAR = ROOT / 'configs/cifar/densenet-bc-k12-l100_rga-sc_1xb64-300e_cifar10.py'
@@ -30,13 +30,9 @@ def test_an_input_size_option_is_refused_naming_the_docs_of_the_configs_task(con
 def test_the_documented_64x64_cifar_config_builds_at_that_size(tmp_path):
     """The config of docs/classification.md, "Another input size", written beside (a copy
     of) configs/ as the page says: RGA-SC built for 32×32 maps, every pipeline at 64×64."""
-    page = (ROOT / 'docs/classification.md').read_text(encoding='utf-8')
-    section = page[page.index('### Another input size'):]
-    snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
-    shutil.copytree(ROOT / 'configs', tmp_path / 'configs')
-    path = tmp_path / 'my_configs/densenet-bc-k12-l100_rga-sc_1xb64-300e_cifar10-64x64.py'
-    path.parent.mkdir()
-    path.write_text(snippet)
+    path = write_documented_config(
+        'classification.md', '### Another input size',
+        'my_configs/densenet-bc-k12-l100_rga-sc_1xb64-300e_cifar10-64x64.py', tmp_path)
     cfg = Config.fromfile(path)
     assert cfg.input_size == (64, 64)
     assert cfg.model.backbone.attentions.transition1.spatial_size == (32, 32)

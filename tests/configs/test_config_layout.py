@@ -14,6 +14,7 @@ from mmengine.config import Config
 from modelindex.load_model_index import load
 
 from rga_mm.apis import init_model
+from documented_configs import write_documented_config
 
 ROOT = Path(__file__).parents[2]
 CONFIGS = ROOT / 'configs'
@@ -89,13 +90,9 @@ def test_the_size_is_stated_once(tmp_path):
 def test_the_documented_384x192_config_builds_at_that_size(tmp_path):
     """The config of docs/reid.md, "Another input size", written beside (a copy of)
     configs/ as the page says, moves model and data to 384×192 and builds."""
-    page = (ROOT / 'docs/reid.md').read_text(encoding='utf-8')
-    section = page[page.index('### Another input size'):]
-    snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
-    shutil.copytree(CONFIGS, tmp_path / 'configs')
-    path = tmp_path / 'my_configs/rga-sc_r50-ls1_1xb64-600e_market1501-384x192.py'
-    path.parent.mkdir()
-    path.write_text(snippet)
+    path = write_documented_config(
+        'reid.md', '### Another input size',
+        'my_configs/rga-sc_r50-ls1_1xb64-600e_market1501-384x192.py', tmp_path)
     cfg = Config.fromfile(path)
     assert cfg.input_size == (384, 192)
     assert cfg.model.backbone.attentions.layer1.spatial_size == (96, 48)
