@@ -1,6 +1,7 @@
 """Search a gallery of person images for query images with a trained re-ID model.
 
-    python tools/search.py CONFIG CHECKPOINT --gallery DIR --query IMG|DIR [IMG|DIR ...] \
+    python tools/search.py CONFIG CHECKPOINT --gallery IMG|DIR [IMG|DIR ...] \
+        --query IMG|DIR [IMG|DIR ...] \
         [--topk 10] [--out DIR] [--rerank] [--flip] [--batch-size 32] [--cache FILE] \
         [--skip-unreadable] [--device cpu] [--partial-load] [--cfg-options k=v ...]
 
@@ -34,8 +35,10 @@ The queries are embedded before the gallery, and a distance the evaluation does 
 (``--cfg-options test_evaluator.distance=...``) is refused before either: a bad query stops
 the search before a long gallery embedding.
 
-The images of a folder (``--gallery``, a ``--query`` folder) are those directly in it;
-subfolders are not read, and a line names how many of them hold images and the first. A
+``--gallery`` and ``--query`` each take image files and folders. The images of a folder are
+those directly in it; subfolders are not read, and a line names how many of them hold images
+and the first. A folder of one folder per person (the own-data layout of docs/reid.md) is
+given as its person folders: ``--gallery data/my_reid/gallery/*``. A
 ``--rerank`` search of fewer query and gallery images than re-ranking's k1 needs stops with
 re-ranking's sentence once the folders are listed, before anything is embedded.
 
@@ -60,7 +63,7 @@ import os.path as osp
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -88,7 +91,12 @@ from rga_mm.apis.gallery_embedding import (
     embed_images,
 )
 from rga_mm.apis.search_protocol import apply_protocol, leave_out_own_files, own_files
-from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, image_files_with_notice, listed_images
+from rga_mm.datasets.folder_listing import (
+    IMAGE_SUFFIXES,
+    holds_image,
+    image_subfolders,
+    listed_images,
+)
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
@@ -118,7 +126,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file of the model')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--gallery', required=True, help='folder of gallery images')
+    parser.add_argument('--gallery', required=True, nargs='+',
+                        help='gallery image files or folders of them (the images directly '
+                        'in a folder; one folder per person: give each, e.g. gallery/*)')
     parser.add_argument('--query', required=True, nargs='+',
                         help='query image files or folders of them; a query that is also a '
                         'gallery file (the same file) is left out of its own ranked list')
@@ -219,14 +229,20 @@ def report_gallery(args: argparse.Namespace, writer: CacheWriter, gallery: Embed
                    ) -> tuple[list[str], torch.Tensor, dict]:
     """Print the gallery's counts; (kept paths, embeddings, statistics)."""
     where = f' from the cache {writer.cache}' if writer.cache else ''
-    print(f'gallery {args.gallery}: {len(gallery.paths)} images, {len(gallery.embedded)} '
-          f'embedded, {gallery.from_cache} read{where}'
+    print(f'gallery {gallery_name(args.gallery)}: {len(gallery.paths)} images, '
+          f'{len(gallery.embedded)} embedded, {gallery.from_cache} read{where}'
           + (f', {len(gallery.skipped)} unreadable left out' if gallery.skipped else ''))
     new = set(gallery.embedded)
     stats = dict(num_gallery=len(gallery.paths), embedded=len(gallery.embedded),
                  from_cache=gallery.from_cache, skipped=gallery.skipped,
                  embedded_files=[path for path in gallery.paths if path in new])
     return gallery.paths, gallery.features, stats
+
+
+def gallery_name(items: Sequence[str]) -> str:
+    """The ``--gallery`` items for a line of output: the one given, or the first and how
+    many more."""
+    return items[0] if len(items) == 1 else f'{items[0]} and {len(items) - 1} more'
 
 
 def evaluation_distance(inferencer: ReIDInferencer) -> str:
@@ -274,16 +290,23 @@ def draw(pngs: list[str], queries: list[str], results: list[dict],
         mmcv.imwrite(picture[..., ::-1], png)
 
 
-def list_folder(folder: str) -> list[str]:
-    """The absolute paths of the images directly in ``folder``, after a line naming its
-    subfolders of images, which are not read, where it has some."""
-    return [osp.abspath(path) for path in image_files_with_notice(folder, print)]
-
-
-def list_queries(items: Sequence[str]) -> list[str]:
-    """The absolute paths of the query files and of the images directly in the query
-    folders, in order; stops naming the first item that does not exist."""
-    paths = listed_images(items, print, lambda item: SystemExit(f'query {item} does not exist'))
+def list_side(items: Sequence[str], side: str, missing: Callable[[str], str]) -> list[str]:
+    """The absolute paths of the files ``items`` names and of the images directly in its
+    folders, in order, after a line naming the subfolders of images a folder has, which are
+    not read. Stops with ``missing(item)`` for the first item that does not exist, and names
+    a folder without images; one whose subfolders hold them (one folder per person) is told
+    to give them instead."""
+    try:
+        paths = listed_images(items, print, lambda item: SystemExit(missing(item)))
+    except ValueError as error:  # a folder without images
+        empty = next((item for item in items if osp.isdir(item) and not holds_image(item)),
+                     None)
+        if empty is not None and image_subfolders(empty):
+            raise SystemExit(f'{side} folder {empty} holds no image directly, only '
+                             f'subfolders of images (one folder per person?), which are not '
+                             f'read; give them instead: --{side} '
+                             f'{osp.join(empty, "*")}') from None
+        raise SystemExit(str(error)) from None
     return [osp.abspath(path) for path in paths]
 
 
@@ -291,8 +314,9 @@ def check_out_folder(out: Path, args: argparse.Namespace) -> None:
     """Refuse an ``--out`` that is the gallery folder or a query folder: its ranked-list
     PNGs would be searched as images by the next search (a subfolder is not read, so one
     inside those folders is taken)."""
-    searched = [('gallery', args.gallery)] + [('query', item) for item in args.query
-                                              if osp.isdir(item)]
+    searched = [(side, item) for side, items in (('gallery', args.gallery),
+                                                 ('query', args.query))
+                for item in items if osp.isdir(item)]
     for side, folder in searched:
         if out.resolve() == Path(folder).resolve():
             raise SystemExit(f'--out {args.out} is the {side} folder {folder}, where the '
@@ -430,15 +454,11 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
 def list_images(args: argparse.Namespace, out: Path | None) -> tuple[list[str], list[str]]:
     """(gallery paths, query paths), absolute, after the checks that stop the search before
     any work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images."""
-    if not osp.isdir(args.gallery):
-        raise SystemExit(f'gallery {args.gallery} is not a folder of images')
     if out is not None:
         check_out_folder(out, args)
-    try:
-        gallery_paths = list_folder(args.gallery)
-        query_paths = list_queries(args.query)
-    except ValueError as error:  # a folder without images
-        raise SystemExit(str(error)) from None
+    gallery_paths = list_side(args.gallery, 'gallery',
+                              lambda item: f'gallery {item} does not exist')
+    query_paths = list_side(args.query, 'query', lambda item: f'query {item} does not exist')
     if args.rerank:
         check_rerank_size(len(gallery_paths) + len(query_paths))
     return gallery_paths, query_paths
@@ -498,7 +518,7 @@ def report_results(args: argparse.Namespace, out: Path | None, flip: bool,
         print_results(ranking.results)
         return summary
     written = dict(config=absolute(args.config), checkpoint=absolute(args.checkpoint),
-                   gallery=osp.abspath(args.gallery), distance=ranking.distance,
+                   gallery=absolute_items(args.gallery), distance=ranking.distance,
                    rerank=args.rerank, flip=flip, topk=ranking.topk,
                    evaluation_protocol=ranking.protocol, queries=ranking.results)
     summary.update(write_results(out, query_paths, ranking.results, written))
@@ -528,6 +548,11 @@ def write_results(out: Path, query_paths: list[str], results: list[dict],
     draw(pngs, query_paths, results)
     print(f'{len(pngs)} ranked lists and {results_file} written to {out}')
     return dict(results=str(results_file), pngs=pngs)
+
+
+def absolute_items(items: Sequence[str]) -> list[str]:
+    """The ``--gallery`` items for results.json, absolute, in the order given."""
+    return [osp.abspath(item) for item in items]
 
 
 def absolute(path: str) -> str:

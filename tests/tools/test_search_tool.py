@@ -333,7 +333,7 @@ def test_the_command_line_exits_with_the_sentence(market, checkpoints, tmp_path)
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f'gallery {tmp_path / "missing"} is not a folder of images']
+        f'gallery {tmp_path / "missing"} does not exist']
 
 
 def _gallery_copy(market: Path, folder: Path) -> list[Path]:
@@ -546,7 +546,8 @@ def test_results_json_holds_absolute_paths(search, market, checkpoints, tmp_path
     report = json.loads(Path('out/results.json').read_text())
     assert report['config'] == os.path.abspath(CONFIG)
     assert report['checkpoint'] == str(tmp_path / 'model.pth')
-    paths = [report['gallery']] + [path for entry in report['queries']
+    assert report['gallery'] == [os.path.abspath(market / 'bounding_box_test')]
+    paths = report['gallery'] + [path for entry in report['queries']
                                    for path in (entry['query'], entry['png'], *entry['gallery'])]
     assert all(os.path.isabs(path) and os.path.exists(path) for path in paths)
     assert report['queries'][0]['png'].startswith(str(tmp_path / 'out'))
