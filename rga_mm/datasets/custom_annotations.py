@@ -4,7 +4,9 @@ import csv
 import io
 import json
 import ntpath
+import os
 import os.path as osp
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +26,8 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 SEPARATORS = ((';', 'semicolon'), ('\t', 'tab'))
 # characters of a header line that an error shows
 HEADER_SHOWN = 120
+# annotation files named in the error for a missing ann_file
+MAX_LISTED_FILES = 5
 
 
 @DATASETS.register_module()
@@ -50,7 +54,9 @@ class CustomReIDAnnotations(CustomReIDDataset):
     A backslash in ``img_path`` separates folders on every system, so that paths written on
     Windows (``images\\train\\0001_c1_000.jpg``) load on Linux too; a POSIX file name that
     contains a backslash, which datasets practically never have, thus cannot be listed. A
-    Windows absolute path (``C:\\...``) cannot be opened elsewhere: its error says so.
+    Windows absolute path (``C:\\...``) cannot be opened elsewhere: its error says so. A
+    non-ASCII name written in another Unicode normalisation than the file's on disk (macOS
+    writes accented letters decomposed) finds the file.
 
     The whole file is checked on load, whatever the split asked for: a missing field, an
     identity or camera that is not an integer (3.0 included), an unknown split, an image
@@ -93,7 +99,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
     def _read(self) -> dict[str, list[dict]]:
         """Every row of the file, checked, by split."""
         if not osp.isfile(self.ann_file):
-            raise self.missing_path_error(self.ann_file)
+            raise self._missing_file_error()
         suffix = osp.splitext(self.ann_file)[1].lower()
         if suffix not in SUFFIXES:
             raise DatasetError(f'{self.dataset_name}: cannot tell the format of '
@@ -118,6 +124,31 @@ class CustomReIDAnnotations(CustomReIDDataset):
             first_row_of[file] = line, item['img_path']
             by_split[split].append(item)
         return by_split
+
+    def _missing_file_error(self) -> Exception:
+        """The error for an ``ann_file`` that is no file: a folder, or a missing file whose
+        folder holds other annotation files (the .jsonl beside a default annotations.csv),
+        named with the option to set."""
+        where = ('set ann_file to it (on the command line in train_dataloader.dataset, '
+                 'val_dataloader.dataset and test_dataloader.dataset)')
+        if osp.isdir(self.ann_file):
+            return DatasetError(f'{self.dataset_name}: ann_file {self.ann_file} is a folder; '
+                                f'name the annotation file, e.g. annotations.csv, and {where}')
+        folder = osp.dirname(self.ann_file) or '.'
+        try:
+            others = sorted(name for name in os.listdir(folder) if not name.startswith('.')
+                            and osp.splitext(name)[1].lower() in SUFFIXES)
+        except OSError:
+            others = []
+        if not others:
+            return self.missing_path_error(self.ann_file)
+        listed = ', '.join(others[:MAX_LISTED_FILES])
+        if len(others) > MAX_LISTED_FILES:
+            listed += f' and {len(others) - MAX_LISTED_FILES} more'
+        return FileNotFoundError(f'{self.missing_path_error(self.ann_file)}; {folder} '
+                                 f'holds {listed}: if '
+                                 f'{"it is" if len(others) == 1 else "one of them is"} '
+                                 f'yours, {where}')
 
     def _text(self) -> str:
         """The file decoded as UTF-8, with or without a byte-order mark; an error naming the
@@ -220,7 +251,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
             raise DatasetError(f'{self.dataset_name}: img_path {record["img_path"]!r} on '
                                f'{where} is not a path')
         written = record['img_path'].strip()
-        path = osp.normpath(osp.join(self.data_prefix['img_path'], written.replace('\\', '/')))
+        path = self._image_path(written.replace('\\', '/'))
         if osp.isdir(path):
             raise DatasetError(f'{self.dataset_name}: img_path {written} on {where} is the '
                                f'folder {path}; each row names one image file')
@@ -228,6 +259,22 @@ class CustomReIDAnnotations(CustomReIDDataset):
             raise self._missing_image_error(written, path, where)
         return split, dict(img_path=path, gt_label=labels['person_id'],
                            camera_id=labels['camera_id'])
+
+    def _image_path(self, written: str) -> str:
+        """The path of the image ``written`` (with / between folders) in the file: joined to
+        the image prefix, and where no file has that name, the one whose name differs only in
+        its Unicode normalisation (an accented letter as one code point or as a letter and a
+        combining accent, as macOS writes file names), which looks the same everywhere."""
+        path = osp.normpath(osp.join(self.data_prefix['img_path'], written))
+        if written.isascii() or osp.isfile(path):
+            return path
+        for form in ('NFC', 'NFD'):
+            for candidate in (osp.join(self.data_prefix['img_path'],
+                                       unicodedata.normalize(form, written)),
+                              unicodedata.normalize(form, path)):
+                if osp.isfile(candidate):
+                    return osp.normpath(candidate)
+        return path
 
     def _missing_image_error(self, written: str, path: str, where: str) -> FileNotFoundError:
         """The error for the image ``written`` on ``where`` (``path`` once resolved) that

@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from rga_mm.checks import is_int
-from rga_mm.errors import DatasetError
+from rga_mm.errors import ConfigError, DatasetError
 from .reid_dataset import ReIDDataset
 
 INTEGER = re.compile(r'[+-]?\d+')
@@ -19,8 +19,16 @@ class CustomReIDDataset(ReIDDataset):
     On top of :class:`ReIDDataset` (splits, relabelling, junk -1, statistics, integer
     labels), ``split='test'`` refuses query identities that have no gallery image at all:
     such a query can never be matched, which says the split is wrong. (A query whose gallery
-    images all come from its own camera is legal: the metric skips and counts it.)
+    images all come from its own camera is legal: the metric skips and counts it.) An empty
+    ``data_root`` is refused as None is: it would name no folder in the errors that follow.
     """
+
+    def __init__(self, data_root: str, **kwargs: Any) -> None:
+        if isinstance(data_root, str) and not data_root.strip():
+            raise ConfigError(f"{self.dataset_name}: data_root is empty; set data_root to the "
+                              f"dataset's folder{self.data_root_note}, or '.' for the current "
+                              f'folder')
+        super().__init__(data_root=data_root, **kwargs)
 
     def load_data_list(self) -> list[dict]:
         items = super().load_data_list()
