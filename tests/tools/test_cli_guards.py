@@ -449,3 +449,15 @@ def test_a_classifier_with_fewer_outputs_than_training_identities_is_refused(tin
     check_classifier_size(_runner_of(reid, Market1501(data_root=str(tiny_market), split='test')))
     check_classifier_size(_runner_of(torch.nn.Linear(4, 5), train))
     check_classifier_size(_runner_of(reid, list(range(100))))
+
+
+def test_a_dataset_key_given_at_the_top_level_names_the_dataloader_keys():
+    """``--cfg-options data_root=DIR`` on a re-ID config (which has no top-level data_root)
+    is refused naming the three dataloader datasets' data_root, as docs/reid.md says."""
+    config = 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
+    with pytest.raises(ValueError, match=re.escape(
+            "--cfg-options data_root: the config has no top-level key 'data_root', so the "
+            "option would be ignored; data_root is a key of the dataloaders' datasets: set "
+            'train_dataloader.dataset.data_root, val_dataloader.dataset.data_root and '
+            'test_dataloader.dataset.data_root instead')):
+        init_model(str(Path(__file__).parents[2] / config), cfg_options={'data_root': 'x'})

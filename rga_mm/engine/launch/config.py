@@ -179,6 +179,13 @@ def check_known_top_level(cfg: Config, key: str, where: str) -> None:
     top = key.split('.')[0]
     if top in cfg or top in RUNNER_KEYS:
         return
+    in_datasets = [f'{loader}.dataset.{key}' for loader in DATALOADERS
+                   if top in ((cfg.get(loader) or {}).get('dataset') or {})]
+    if in_datasets:
+        raise ValueError(
+            f'--cfg-options {key}: {where} has no top-level key {top!r}, so the option would '
+            f'be ignored; {top} is a key of the dataloaders\' datasets: set '
+            f'{join_names(in_datasets)} instead')
     close = difflib.get_close_matches(top, sorted(RUNNER_KEYS), n=1)
     settable = sorted(name for name in cfg.keys() if name in RUNNER_KEYS)
     hint = (f'did you mean {close[0]!r}?' if close else
