@@ -34,7 +34,8 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
                           f'{x.dim()}-D tensor of shape {plain_shape(x)}')
     if x.shape[1] != in_channels:
         raise ConfigError(f'{owner} was built for {in_channels} channels but the feature '
-                          f'map has {int(x.shape[1])} (shape {plain_shape(x)})')
+                          f'map has {int(x.shape[1])} (shape {plain_shape(x)}); build it with '
+                          f'in_channels={int(x.shape[1])}')
 
 
 def plain_shape(x: Tensor) -> tuple[int, ...]:

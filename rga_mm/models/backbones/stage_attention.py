@@ -126,7 +126,9 @@ def _check_attentions_mapping(attentions: object) -> None:
 
 
 def _check_stage_names(backbone: nn.Module, names: Iterable[str]) -> None:
-    """Raise a ConfigError unless every name is a dotted submodule path of ``backbone``."""
+    """Raise a ConfigError unless every name is a dotted submodule path of ``backbone``;
+    for an unknown ``'layer4.3'`` whose ``'layer4'`` exists (a block past the stage's
+    last), the message also lists the submodules of ``layer4``."""
     names = list(names)
     top_level = [name for name, _ in backbone.named_children()]
     if '' in names:
@@ -134,10 +136,31 @@ def _check_stage_names(backbone: nn.Module, names: Iterable[str]) -> None:
             f"StageAttentionBackbone attentions key '' names the whole "
             f'{type(backbone).__name__}, not a stage: use a dotted submodule path, e.g. one of '
             f'its top-level submodules {top_level}')
-    unknown = sorted(set(names) - {name for name, _ in backbone.named_modules()})
+    modules = dict(backbone.named_modules())
+    unknown = sorted(set(names) - set(modules))
     if unknown:
+        parents = sorted({name.rpartition('.')[0] for name in unknown} & set(modules) - {''})
+        inside = ''.join(f', and those of {parent} are '
+                         f'{[name for name, _ in modules[parent].named_children()]}'
+                         for parent in parents)
         raise ConfigError(f'{type(backbone).__name__} has no stage named {unknown}; '
-                          f'its top-level submodules are {top_level}')
+                          f'its top-level submodules are {top_level}{inside}')
+
+
+def _check_no_backbone_arguments(others: Mapping[str, Any], backbone: object) -> None:
+    """Raise a ConfigError naming the keys StageAttentionBackbone got beside ``backbone``,
+    ``attentions`` and ``init_cfg``. They are the wrapped backbone's: put there by hand, or
+    merged in from a base config whose ``model.backbone`` (``dict(type='ResNet', depth=50,
+    ...)``) a child config turns into the wrapper without ``_delete_=True``."""
+    if not others:
+        return
+    inner = backbone.get('type') if isinstance(backbone, Mapping) else None
+    raise ConfigError(
+        f'StageAttentionBackbone takes backbone, attentions and init_cfg, not '
+        f'{sorted(others)}: arguments of the wrapped backbone'
+        f'{f" ({inner})" if inner else ""} go inside backbone=dict(...), and a config that '
+        f"turns an inherited model.backbone into the wrapper sets _delete_=True in it to drop "
+        f"the base config's backbone keys")
 
 
 @MODELS.register_module()
@@ -155,6 +178,9 @@ class StageAttentionBackbone(BaseModule):
             underscores (``attentions.stages_0``), so two names that differ only there
             are refused. An unknown or empty stage name, or an attention that refuses its
             config, raises a ``ConfigError`` naming the stage at build time.
+        others: refused with a ``ConfigError`` naming them: the wrapped backbone's
+            arguments (``depth``, ``out_indices``) go in ``backbone``, and a config that
+            turns an inherited ``model.backbone`` into this wrapper sets ``_delete_=True``.
 
     A state dict with the wrapped backbone's keys one level up (``<prefix>conv1.weight``
     where this module has ``<prefix>backbone.conv1.weight``: a plain classifier's or a bare
@@ -163,7 +189,8 @@ class StageAttentionBackbone(BaseModule):
     """
 
     def __init__(self, backbone: dict, attentions: dict[str, dict],
-                 init_cfg: dict | None = None) -> None:
+                 init_cfg: dict | None = None, **others: Any) -> None:
+        _check_no_backbone_arguments(others, backbone)
         super().__init__(init_cfg)
         _check_attentions_mapping(attentions)
         self.backbone = MODELS.build(backbone)
