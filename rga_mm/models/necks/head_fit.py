@@ -24,8 +24,9 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
     ``segmentor`` (``decode_head``, ``auxiliary_head``, either a ModuleList of heads) that
     reads the map its RGANeck attends takes that map's 2·C channels. A head reading several
     maps (a list ``in_index`` with a list ``in_channels``, as UPerHead's) is checked at the
-    position of that map; heads reading other maps, or concatenating several into one
-    ``in_channels``, are left to mmseg.
+    position of that map, and DeepLabV3+'s head (``DepthwiseSeparableASPPHead``) also at the
+    map 0 its c1 branch reads (``c1_in_channels``); heads reading other maps, or
+    concatenating several into one ``in_channels``, are left to mmseg.
     """
     neck = getattr(segmentor, 'neck', None)
     if not isinstance(neck, RGANeck):
@@ -42,30 +43,48 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
             f'model.neck.in_channels={channels}, and the heads that read that map '
             f'in_channels={2 * channels}')
     for key, head in _heads(segmentor):
-        for channels_key, channels, index_key, index in _maps_read(key, head):
+        for channels_key, channels, where, index in _maps_read(key, head):
             if channels == 2 * neck.in_channels or not _same_map(index, neck.in_index,
                                                                    num_maps):
                 continue
             raise ConfigError(
-                f'{channels_key}={channels} but the map it reads ({index_key}={index}) is the '
+                f'{channels_key}={channels} but the map it reads ({where}) is the '
                 f'one RGANeck attends and concatenates with its attention (2 × '
                 f'model.neck.in_channels={neck.in_channels}): set '
                 f'{channels_key}={2 * neck.in_channels}')
 
 
 def _maps_read(key: str, head: nn.Module) -> list[tuple[str, int, str, int]]:
-    """(in_channels key, channels, in_index key, map index) for each map ``head`` reads
+    """(channels key, channels, where it reads, map index) for each map ``head`` reads
     with its own channel count: one for an int ``in_index``, one per position for list
-    ``in_index`` and ``in_channels`` (``model.decode_head.in_channels[3]``), none otherwise."""
+    ``in_index`` and ``in_channels`` (``model.decode_head.in_channels[3]``), none otherwise;
+    plus, for DeepLabV3+'s head, the map 0 that its c1 branch reads whatever its
+    ``in_index`` (``model.decode_head.c1_in_channels``)."""
+    return _in_index_maps(key, head) + _c1_map(key, head)
+
+
+def _in_index_maps(key: str, head: nn.Module) -> list[tuple[str, int, str, int]]:
+    """The maps ``head`` reads through ``in_index`` (see :func:`_maps_read`)."""
     in_index, channels = getattr(head, 'in_index', None), getattr(head, 'in_channels', None)
     if isinstance(in_index, int) and isinstance(channels, int):
-        return [(f'{key}.in_channels', channels, 'in_index', in_index)]
+        return [(f'{key}.in_channels', channels, f'in_index={in_index}', in_index)]
     if not (isinstance(in_index, (list, tuple)) and isinstance(channels, (list, tuple))
             and len(in_index) == len(channels)):
         return []
-    return [(f'{key}.in_channels[{position}]', width, f'in_index[{position}]', index)
+    return [(f'{key}.in_channels[{position}]', width, f'in_index[{position}]={index}', index)
             for position, (index, width) in enumerate(zip(in_index, channels))
             if isinstance(index, int) and isinstance(width, int)]
+
+
+def _c1_map(key: str, head: nn.Module) -> list[tuple[str, int, str, int]]:
+    """The map 0 of the backbone's tuple that mmseg's ``DepthwiseSeparableASPPHead`` feeds
+    to its ``c1_bottleneck`` (a ConvModule of ``c1_in_channels`` inputs; None when
+    ``c1_in_channels=0``), or nothing for other heads."""
+    conv = getattr(getattr(head, 'c1_bottleneck', None), 'conv', None)
+    channels = getattr(conv, 'in_channels', None)
+    if not is_int(channels):
+        return []
+    return [(f'{key}.c1_in_channels', int(channels), 'map 0, through its c1 branch', 0)]
 
 
 def _heads(segmentor: nn.Module) -> list[tuple[str, nn.Module]]:
