@@ -1,6 +1,8 @@
 """The errors whose message is the whole story: one sentence naming what is wrong and the
 fix. The tools print them alone, without a traceback through mmengine; both are
-``ValueError``\\ s, so code that catches those keeps working."""
+``ValueError``\\ s, so code that catches those keeps working. :func:`first_listed` shortens
+the lists such a message names."""
+from collections.abc import Sequence
 
 
 class DatasetError(ValueError):
@@ -13,3 +15,12 @@ class ConfigError(ValueError):
     """A component configured with a value it cannot work with, or built for data of
     another shape than it receives (a feature map of another size, more identities than
     its classifier has): the message names the setting to change."""
+
+
+def first_listed(items: Sequence[object], limit: int) -> str:
+    """The first ``limit`` of ``items`` for a message, comma-separated, and how many more:
+    ``'a, b and 3 more'``."""
+    listed = ', '.join(str(item) for item in items[:limit])
+    if len(items) > limit:
+        listed += f' and {len(items) - limit} more'
+    return listed

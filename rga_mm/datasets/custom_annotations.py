@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from rga_mm.errors import DatasetError
+from rga_mm.errors import DatasetError, first_listed
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, file_key, parse_integer
 from .reid_dataset import JUNK_ID
@@ -142,9 +142,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
             others = []
         if not others:
             return self.missing_path_error(self.ann_file)
-        listed = ', '.join(others[:MAX_LISTED_FILES])
-        if len(others) > MAX_LISTED_FILES:
-            listed += f' and {len(others) - MAX_LISTED_FILES} more'
+        listed = first_listed(others, MAX_LISTED_FILES)
         return FileNotFoundError(f'{self.missing_path_error(self.ann_file)}; {folder} '
                                  f'holds {listed}: if '
                                  f'{"it is" if len(others) == 1 else "one of them is"} '

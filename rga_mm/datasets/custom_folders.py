@@ -5,7 +5,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rga_mm.errors import ConfigError, DatasetError
+from rga_mm.errors import ConfigError, DatasetError, first_listed
 from rga_mm.registry import DATASETS
 from .custom_reid import CustomReIDDataset, file_key, parse_integer
 from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
@@ -135,9 +135,7 @@ class CustomReIDFolders(CustomReIDDataset):
         subfolders (such as one per camera) whose images are not read."""
         start = f'{self.dataset_name}: the person folder {person_folder} holds no image'
         if subfolders:
-            listed = ', '.join(subfolders[:MAX_LISTED_SUBFOLDERS])
-            if len(subfolders) > MAX_LISTED_SUBFOLDERS:
-                listed += f' and {len(subfolders) - MAX_LISTED_SUBFOLDERS} more'
+            listed = first_listed(subfolders, MAX_LISTED_SUBFOLDERS)
             return DatasetError(f'{start} directly, only the subfolders {listed}, which are '
                                 f'not read; move their images up into {person_folder} '
                                 f"(camera_pattern reads each image's camera from its file "

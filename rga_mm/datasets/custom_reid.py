@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from rga_mm.checks import is_int
-from rga_mm.errors import ConfigError, DatasetError
+from rga_mm.errors import ConfigError, DatasetError, first_listed
 from .reid_dataset import ReIDDataset
 
 INTEGER = re.compile(r'[+-]?\d+')
@@ -41,9 +41,7 @@ class CustomReIDDataset(ReIDDataset):
         missing = sorted({item['gt_label'] for item in items if item['is_query']} -
                          gallery_ids)
         if missing:
-            listed = ', '.join(str(identity) for identity in missing[:MAX_LISTED_IDS])
-            if len(missing) > MAX_LISTED_IDS:
-                listed += f' and {len(missing) - MAX_LISTED_IDS} more'
+            listed = first_listed(missing, MAX_LISTED_IDS)
             count = ('1 query identity has' if len(missing) == 1 else
                      f'{len(missing)} query identities have')
             raise DatasetError(f'{self.dataset_name}: {count} no gallery image at all '
