@@ -162,21 +162,29 @@ def test_ranks_get_disjoint_complete_batches_of_one_shared_plan(world_size, rank
 
 def test_fewer_identities_than_p_is_an_error():
     with pytest.raises(ValueError, match=r'at least P = 16 identities for batches of '
-                                         r'16 × 4, but the dataset has 10'):
+                                         r'16 × 4, but the dataset has 10: set '
+                                         r'train_dataloader.batch_size to at most 40 '
+                                         r'\(10 × 4\)$'):
         build(batch_size=64, num_instances=4)
 
 
 def test_fewer_batches_than_ranks_is_an_error(ranks):
     for built in ranks(3):
         with pytest.raises(ValueError, match='10 identities give 2 batches of 4 identities, '
-                                             'fewer than the 3 ranks'):
+                                             'fewer than the 3 ranks: set '
+                                             'train_dataloader.batch_size to at most 12, or '
+                                             'run fewer processes$'):
             outcome(built, 'too few batches')
 
 
 def test_batch_size_must_be_a_multiple_of_k():
-    with pytest.raises(ValueError, match='batch_size 10 must be a multiple of '
-                                         'num_instances 4'):
+    with pytest.raises(ValueError, match='^batch_size 10 must be a multiple of '
+                                         'num_instances 4: set train_dataloader.batch_size '
+                                         'to P × 4 \\(P identities of 4 images each\\), '
+                                         'e.g. 8$'):
         build(batch_size=10, num_instances=4)
+    with pytest.raises(ValueError, match=r'to P × 4 .*, e\.g\. 4$'):
+        build(batch_size=2, num_instances=4)
 
 
 class RecordLabels(BaseModel):

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 SINGLE_CAMERA = (r"ReIDMetric: every query and gallery image comes from camera 0, so the "
                  r"protocol \(no match from the query's own camera\) leaves no true match; "
-                 r"give the dataset its cameras, or set exclude_same_camera=False for data "
-                 r"without them")
+                 r"give the dataset its cameras, or set exclude_same_camera=False in "
+                 r"val_evaluator and test_evaluator for data without them")
 # the custom hooks of every run here (in place of the demo's attention visualization)
 RECORDED = ("custom_imports = dict(imports=['loop_steps_hook'])\n"
             "custom_hooks = [dict(type='RecordLoopStepsHook')]\n")

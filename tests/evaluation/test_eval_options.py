@@ -225,8 +225,8 @@ def test_single_camera_data_needs_exclude_same_camera_false():
 
 SINGLE_CAMERA = (r"^ReIDMetric: every query and gallery image comes from camera 4, so the "
                  r"protocol \(no match from the query's own camera\) leaves no true match; "
-                 r"give the dataset its cameras, or set exclude_same_camera=False for data "
-                 r"without them$")
+                 r"give the dataset its cameras, or set exclude_same_camera=False in "
+                 r"val_evaluator and test_evaluator for data without them$")
 
 
 def test_single_camera_metainfo_is_refused_when_the_loop_hands_it_over():

@@ -55,7 +55,9 @@ class IdentityBatchSampler(BatchSampler):
                             f'(mmengine DefaultSampler), got {type(sampler).__name__}')
         if num_instances < 1 or batch_size % num_instances:
             raise ConfigError(f'batch_size {batch_size} must be a multiple of num_instances '
-                              f'{num_instances}')
+                              f'{num_instances}: set train_dataloader.batch_size to P × '
+                              f'{num_instances} (P identities of {num_instances} images each), '
+                              f'e.g. {num_instances * max(1, batch_size // num_instances)}')
         self.sampler = sampler
         self.batch_size = batch_size
         self.num_instances = num_instances
@@ -72,12 +74,15 @@ class IdentityBatchSampler(BatchSampler):
             raise ConfigError(
                 f'IdentityBatchSampler needs at least P = {self.num_identities_per_batch} '
                 f'identities for batches of {self.num_identities_per_batch} × '
-                f'{num_instances}, but the dataset has {len(identities)}')
+                f'{num_instances}, but the dataset has {len(identities)}: set '
+                f'train_dataloader.batch_size to at most {len(identities) * num_instances} '
+                f'({len(identities)} × {num_instances})')
         if num_batches < sampler.world_size:
+            fix = _fewer_batches_fix(len(identities), sampler.world_size, num_instances)
             raise ConfigError(
                 f'{len(identities)} identities give {num_batches} batches of '
                 f'{self.num_identities_per_batch} identities, fewer than the '
-                f'{sampler.world_size} ranks')
+                f'{sampler.world_size} ranks: {fix}')
         self.num_batches_per_rank = num_batches // sampler.world_size
 
     def epoch_plan(self, epoch: int) -> list[list[int]]:
@@ -106,3 +111,14 @@ class IdentityBatchSampler(BatchSampler):
     def set_epoch(self, epoch: int) -> None:
         """Forwarded to the wrapped sampler, which holds the epoch."""
         self.sampler.set_epoch(epoch)
+
+
+def _fewer_batches_fix(num_identities: int, world_size: int, num_instances: int) -> str:
+    """What gives each of ``world_size`` ranks a batch of ``num_instances`` images per
+    identity from ``num_identities`` identities: a smaller train_dataloader.batch_size
+    where one exists, else fewer processes."""
+    identities_per_rank = num_identities // world_size
+    if identities_per_rank == 0:
+        return f'run at most {num_identities} processes'
+    return (f'set train_dataloader.batch_size to at most '
+            f'{identities_per_rank * num_instances}, or run fewer processes')

@@ -243,7 +243,8 @@ def _single_camera_error(camera: int) -> ConfigError:
     return ConfigError(f'ReIDMetric: every query and gallery image comes from camera '
                        f'{camera}, so the protocol (no match from the query\'s own camera) '
                        f'leaves no true match; give the dataset its cameras, or set '
-                       f'exclude_same_camera=False for data without them')
+                       f'exclude_same_camera=False in val_evaluator and test_evaluator for '
+                       f'data without them')
 
 
 def _check_switches(**switches: Any) -> None:
