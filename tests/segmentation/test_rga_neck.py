@@ -113,10 +113,14 @@ def test_channel_mismatch_at_another_index_advises_only_the_head_of_that_map():
     assert "decode head's in_channels" not in message
 
 
-def test_fixed_size_neck_names_both_sizes():
+def test_fixed_size_neck_names_both_sizes_and_its_own_keys():
     neck = RGANeck(16, (5, 5), reduction=2, variable_size=False)
-    with pytest.raises(ValueError, match=r'built for a 5×5 map but received 7×9'):
+    with pytest.raises(ValueError, match=re.escape(
+            'RGANeck was built for a 5×5 map (model.neck.spatial_size) but the backbone map at '
+            'in_index=-1 is 7×9: set model.neck.spatial_size=(7, 9) for this input size, or '
+            'model.neck.variable_size=True to attend any size through its reference grid')):
         neck((torch.randn(1, 16, 7, 9),))
+    assert neck((torch.randn(1, 16, 5, 5),))[-1].shape == (1, 32, 5, 5)
 
 
 def test_an_empty_map_is_refused():

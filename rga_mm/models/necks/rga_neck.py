@@ -19,7 +19,7 @@ from rga_mm.checks import is_int, positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from ..attention import RGA
-from ..attention.helpers import built_map_size
+from ..attention.helpers import built_map_size, plain_shape
 
 # s1 when the config does not set it, read from RGA so that the two never differ
 RGA_REDUCTION = inspect.signature(RGA).parameters['reduction'].default
@@ -108,6 +108,14 @@ class RGANeck(BaseModule):
                 f'RGANeck received a {x.shape[-2]}×{x.shape[-1]} map at in_index='
                 f'{self.in_index}: the input image is too small for the backbone\'s '
                 f'downsampling to leave at least 1×1 positions')
+        if not self.rga.variable_size and tuple(x.shape[-2:]) != self.rga.spatial_size:
+            height, width = plain_shape(x)[-2:]
+            raise ConfigError(
+                f'RGANeck was built for a {self.rga.spatial_size[0]}×'
+                f'{self.rga.spatial_size[1]} map (model.neck.spatial_size) but the backbone '
+                f'map at in_index={self.in_index} is {height}×{width}: set '
+                f'model.neck.spatial_size=({height}, {width}) for this input size, or '
+                f'model.neck.variable_size=True to attend any size through its reference grid')
         return x
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
