@@ -51,7 +51,7 @@ def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str,
     and ``rebuild``: the settings that build it for the received size, ``spatial_size``
     and, when the received map has fewer positions than the reduction ratio
     ``reduction`` = (its name, its value) allows (:func:`reduced_width`), that ratio too."""
-    size = tuple(int(side) for side in x.shape[-2:])  # ints also under tracing
+    size = plain_shape(x)[-2:]  # ints also under tracing
     if size != built_size:
         built = '×'.join(map(str, built_size))
         rebuild = f'spatial_size={size}'
