@@ -344,6 +344,11 @@ def export_onnx(module: nn.Module,
     except Exception as error:
         raise ExportError(f'torch.onnx.export could not export the model at {size}: '
                           f'{type(error).__name__}: {_first_line(error)}') from error
+    batch = program.model.graph.inputs[0].shape[0]
+    if dynamic_batch and isinstance(batch, int):
+        raise ExportError(f'a free batch size was asked for, but the model fixed it at '
+                          f'{batch} while being exported (its forward reads the batch size as '
+                          f'a number); export without a dynamic batch, one file per batch size')
     written = program.model.opset_imports.get('', None)
     if opset is not None and written != opset:
         raise ExportError(f'opset {opset} was asked for but the exporter wrote opset '

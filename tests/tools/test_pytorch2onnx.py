@@ -328,6 +328,32 @@ def test_variable_size_rga_exports_its_reference_grid_as_two_matmuls(tmp_path):
     assert type(module(torch.randn(1, 3, 7, 9))) is torch.Tensor
 
 
+def test_fixed_size_rga_leaves_the_batch_free(tmp_path):
+    """RGA built for 5×5 checks every map's size; the check reads (H, W) only, so a
+    dynamic-batch file serves batches 1 and 3."""
+    module = _on_images(RGA(16, (5, 5), reduction=2))
+    out = tmp_path / 'rga.onnx'
+    exported = export_onnx(module, out, (5, 5), dynamic_batch=True)
+    assert exported.input_shape == ('batch', 3, 5, 5)
+    for batch in (1, 3):
+        assert _onnxruntime_relative(out, _float64(module), (5, 5), batch) <= TARGET
+
+
+class _ReadsItsBatchSize(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(int(x.shape[0]), -1)
+
+
+def test_a_model_that_fixes_its_batch_is_refused_for_a_dynamic_batch(tmp_path):
+    """torch.export fixes a size the forward reads as a number; the file would take only
+    batches of 2 while saying the batch is free."""
+    out = tmp_path / 'model.onnx'
+    with pytest.raises(ExportError, match=r'^a free batch size was asked for, but the model '
+                                          r'fixed it at 2 while being exported'):
+        export_onnx(_ReadsItsBatchSize(), out, (4, 4), dynamic_batch=True)
+    assert not out.exists()
+
+
 def test_opset_the_exporter_cannot_write_is_refused(tmp_path, caplog):
     """In one sentence: onnxscript's warnings (the failed conversion with the traceback of
     onnx's C API, constant folding left out for RGA's Split) are not logged."""

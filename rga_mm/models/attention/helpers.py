@@ -38,10 +38,14 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
                           f'in_channels={int(x.shape[1])}')
 
 
-def plain_shape(x: Tensor) -> tuple[int, ...]:
-    """``x``'s sizes as Python ints, for messages: under a tracer (FLOP counting, ONNX
-    export) sizes are 0-D tensors, which would print as ``tensor(64)``."""
-    return tuple(int(side) for side in x.shape)
+def plain_shape(x: Tensor, start: int = 0) -> tuple[int, ...]:
+    """``x``'s sizes from dimension ``start`` on as Python ints: under a tracer (FLOP
+    counting, ONNX export) sizes are 0-D tensors, which would print as ``tensor(64)``.
+
+    Reading a size as an int fixes it in an exported graph, so a check on the way of every
+    forward reads only the sizes it tests (the batch stays free for a dynamic-batch export).
+    """
+    return tuple(int(side) for side in x.shape[start:])
 
 
 def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str,
@@ -51,7 +55,7 @@ def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str,
     and ``rebuild``: the settings that build it for the received size, ``spatial_size``
     and, when the received map has fewer positions than the reduction ratio
     ``reduction`` = (its name, its value) allows (:func:`reduced_width`), that ratio too."""
-    size = plain_shape(x)[-2:]  # ints also under tracing
+    size = plain_shape(x, -2)
     if size != built_size:
         built = '×'.join(map(str, built_size))
         rebuild = f'spatial_size={size}'

@@ -151,7 +151,7 @@ class RGA(BaseModule):
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA')
         if min(x.shape[-2:]) < 1:
-            height, width = plain_shape(x)[-2:]
+            height, width = plain_shape(x, -2)
             raise ConfigError(f'RGA received a {height}×{width} map: the input '
                               f'image is too small for the downsampling before RGA to leave '
                               f'at least 1×1 positions')

@@ -104,12 +104,13 @@ class RGANeck(BaseModule):
                 f'that reads map {self.in_index} must take in_channels={2 * x.shape[1]} and '
                 f'the heads that read other maps keep their channels')
         if min(x.shape[-2:]) < 1:
+            height, width = plain_shape(x, -2)
             raise ConfigError(
-                f'RGANeck received a {x.shape[-2]}×{x.shape[-1]} map at in_index='
+                f'RGANeck received a {height}×{width} map at in_index='
                 f'{self.in_index}: the input image is too small for the backbone\'s '
                 f'downsampling to leave at least 1×1 positions')
         if not self.rga.variable_size and tuple(x.shape[-2:]) != self.rga.spatial_size:
-            height, width = plain_shape(x)[-2:]
+            height, width = plain_shape(x, -2)
             raise ConfigError(
                 f'RGANeck was built for a {self.rga.spatial_size[0]}×'
                 f'{self.rga.spatial_size[1]} map (model.neck.spatial_size) but the backbone '
