@@ -24,6 +24,7 @@ from rga_mm.engine.hooks import CheckpointWriteError
 from rga_mm.engine.launch import (
     check_classifier_size,
     check_output_file,
+    check_spares_inputs,
     load_run_config,
     stop_on_input_errors,
 )
@@ -100,6 +101,25 @@ def test_out_in_a_folder_that_cannot_be_created_is_refused(tmp_path):
             check_output_file(str(locked / 'new' / 'metrics.json'))
     finally:
         locked.chmod(0o700)
+
+
+def test_an_output_that_is_an_input_file_is_refused_also_through_links(tmp_path):
+    """The same path, a symbolic link to it and a hard link of it are the same file."""
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'weights')
+    (tmp_path / 'symbolic.pth').symlink_to(checkpoint)
+    os.link(checkpoint, tmp_path / 'hard.pth')
+    other = tmp_path / 'other.pth'
+    other.write_bytes(b'weights')
+    inputs = [str(tmp_path / 'config.py'), str(checkpoint)]  # a missing input is no file
+    check_spares_inputs([str(other), str(tmp_path / 'new.onnx'), str(tmp_path)], inputs)
+    for name, link in (('model.pth', ''), ('symbolic.pth', ' (the same file)'),
+                       ('hard.pth', ' (the same file)')):
+        message = (f'--shape-out: the output {tmp_path / name} would overwrite the input '
+                   f'{checkpoint}{link}; choose another path')
+        with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
+            check_spares_inputs([str(other), str(tmp_path / name)], inputs, '--shape-out')
+    assert checkpoint.read_bytes() == b'weights'
 
 
 def test_an_out_suffix_that_names_no_format_stops_test_before_anything_is_read(config_file,

@@ -28,6 +28,7 @@ from .run_config import (
     build_checked_runner,
     check_output_file,
     check_output_folder,
+    check_spares_inputs,
     load_run_config,
     parse_run_args,
     stop_on_input_errors,
@@ -38,8 +39,8 @@ __all__ = [
     'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CfgOptionsAction',
     'CollectiveTimeoutError',
     'add_run_arguments', 'build_checked_runner', 'check_classifier_size', 'check_output_file',
-    'check_output_folder', 'dist_timeout', 'explain_timeouts', 'load_config',
-    'load_run_config', 'merge_cfg_options', 'parse_run_args', 'prepare_cpu_distributed',
-    'require_segmentation', 'segmentation_unavailable', 'stop_on_input_errors',
-    'stop_unless_fits'
+    'check_output_folder', 'check_spares_inputs', 'dist_timeout', 'explain_timeouts',
+    'load_config', 'load_run_config', 'merge_cfg_options', 'parse_run_args',
+    'prepare_cpu_distributed', 'require_segmentation', 'segmentation_unavailable',
+    'stop_on_input_errors', 'stop_unless_fits'
 ]

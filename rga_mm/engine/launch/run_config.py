@@ -4,7 +4,7 @@ import argparse
 import os
 import os.path as osp
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from mmengine.config import Config
@@ -169,6 +169,24 @@ def check_output_file(path: str | None, option: str = '--out',
     if not os.access(folder, os.W_OK) or (osp.exists(path) and not os.access(path, os.W_OK)):
         raise SystemExit(f'{option} {path} cannot be written (no write permission); choose '
                          f'another path')
+
+
+def check_spares_inputs(outputs: Iterable[str], inputs: Iterable[str],
+                        option: str = '--out') -> None:
+    """Stop, before any work, when a file the tool would write is one of its input files
+    (the same path, a link to it or a hard link of it), which writing would destroy: a
+    checkpoint given as the ONNX file, an image whose folder receives the pictures drawn
+    from it under its own name. The message names ``option``, both paths and asks for
+    another path."""
+    existing = [path for path in inputs if osp.isfile(path)]
+    for output in outputs:
+        if not osp.exists(output):
+            continue
+        for path in existing:
+            if osp.samefile(output, path):
+                link = '' if osp.abspath(output) == osp.abspath(path) else ' (the same file)'
+                raise SystemExit(f'{option}: the output {output} would overwrite the input '
+                                 f'{path}{link}; choose another path')
 
 
 def file_above(folder: str) -> str | None:
