@@ -63,3 +63,20 @@ def input_shape(cfg: Config, shape: Sequence[int] | None) -> tuple[int, int]:
     """(H, W) from ``--shape`` (``shape``), else from the config's ``input_size`` or
     ``crop_size`` (:func:`config_size_key`)."""
     return tuple(shape if shape else cfg[config_size_key(cfg)])
+
+
+def other_input_size_note(cfg: Config, shape: Sequence[int]) -> str | None:
+    """A note when ``shape`` (H, W) is not the size the config's model is trained and tested
+    at, its ``input_size`` (re-ID, CIFAR), or None.
+
+    A model with fixed-size RGA modules takes some nearby sizes too (those its strides round
+    to the same maps), so nothing refuses them; images must then be resized to ``shape``,
+    not to the training size. Segmentation configs (``crop_size``) run whole images of other
+    sizes by design and get no note.
+    """
+    if 'input_size' not in cfg or tuple(shape) == tuple(cfg.input_size):
+        return None
+    height, width = shape
+    return (f"Note: the config trains and tests at input_size {cfg.input_size[0]}×"
+            f"{cfg.input_size[1]}; this file takes {height}×{width} images (its input_size "
+            f"metadata), so resize images to {height}×{width}")

@@ -27,6 +27,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from rga_mm.apis import ReIDInferencer, init_model
+from rga_mm.deployment.arguments import other_input_size_note
 from rga_mm.deployment.onnx_export import (
     ExportError,
     export_onnx,
@@ -381,6 +382,35 @@ def test_opset_newer_than_onnx_defines_is_refused_up_front(tool, tmp_path):
     with pytest.raises(ExportError, match=f'^{message}$'):
         export_onnx(module, tmp_path / 'rga.onnx', (5, 5), opset=newest + 1)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize('given', ['checkpoint', 'config', 'other'])
+def test_out_that_would_replace_an_input_or_another_file_is_refused(tool, tmp_path, given):
+    """Before the checkpoint is read (its bytes here are no checkpoint); the files stay."""
+    checkpoint = tmp_path / 'model.pth'
+    checkpoint.write_bytes(b'weights')
+    config = tmp_path / 'config.py'
+    config.write_text(REID_CONFIG.read_text())
+    other = tmp_path / 'notes.txt'
+    other.write_text('notes')
+    out = dict(checkpoint=checkpoint, config=config, other=other)[given]
+    before = out.read_bytes()
+    message = (f'--out: the output {out} would overwrite the input {out}; choose another path'
+               if given != 'other' else f'--out {out} exists and is not an .onnx file, which '
+               f'the export would replace; give a path ending in .onnx')
+    with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
+        tool(config, checkpoint, '--out', out)
+    assert out.read_bytes() == before
+
+
+def test_a_shape_other_than_the_input_size_gets_a_note():
+    """Re-ID and CIFAR configs test at input_size; segmentation runs whole images."""
+    reid = Config(dict(input_size=(64, 32)))
+    assert other_input_size_note(reid, (64, 32)) is None
+    assert other_input_size_note(reid, (61, 29)) == (
+        'Note: the config trains and tests at input_size 64×32; this file takes 61×29 images '
+        '(its input_size metadata), so resize images to 61×29')
+    assert other_input_size_note(Config(dict(crop_size=(769, 769))), (1024, 2048)) is None
 
 
 def test_out_folder_gets_an_onnx_name_to_suggest(tool, tmp_path):

@@ -24,7 +24,10 @@ in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), 
    when that exceeds ``--max-relative-diff`` (default 1e-4; the file is kept for
    inspection).
 
-Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
+An ``--out`` that is the config or the checkpoint, or an existing file not ending in
+``.onnx``, is refused before anything is read; an earlier export is replaced. A ``--shape``
+other than a re-ID or CIFAR config's ``input_size`` gets a note: the file takes images of
+that size. Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
 """
 import argparse
 import os.path as osp
@@ -34,6 +37,7 @@ from rga_mm.apis import CheckpointError, init_model
 from rga_mm.deployment.arguments import (
     add_shape_argument,
     input_shape,
+    other_input_size_note,
     positive_float,
     positive_int_arg,
 )
@@ -49,7 +53,12 @@ from rga_mm.deployment.onnx_export import (
     preprocessing_of,
     require_deploy,
 )
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
+from rga_mm.engine.launch import (
+    PARTIAL_LOAD_HELP,
+    CfgOptionsAction,
+    check_output_file,
+    check_spares_inputs,
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -74,9 +83,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_replaces_only_onnx(out: str) -> None:
+    """Stop when ``out`` exists and is not a ``.onnx`` file: re-exporting replaces an
+    earlier export, but a checkpoint, a config or an image given as ``--out`` by mistake
+    would be lost."""
+    if osp.exists(out) and not out.endswith('.onnx'):
+        raise SystemExit(f'--out {out} exists and is not an .onnx file, which the export would '
+                         f'replace; give a path ending in .onnx')
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     check_output_file(args.out, example='model.onnx')
+    check_spares_inputs([args.out], [args.config, args.checkpoint])
+    check_replaces_only_onnx(args.out)
     try:
         require_deploy()
         check_opset(args.opset, '--opset')
@@ -101,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> None:
           f'{exported.opset}): input {INPUT_NAME!r} {exported.input_shape}, '
           f'output {module.output_name!r} {exported.output_shape}')
     print(f'Input: {preprocessing.describe(shape)}')
+    note = other_input_size_note(model.cfg, shape)
+    if note:
+        print(note)
     print(f'Output: {metadata["output"]}')
     tolerance = args.max_relative_diff
     for difference in differences:
