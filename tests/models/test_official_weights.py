@@ -147,6 +147,16 @@ def test_a_missing_output_folder_is_created_before_reading(tmp_path):
     assert not (tmp_path / 'missing_dir/out.pth').exists()
 
 
+def test_the_source_given_as_destination_is_refused_and_kept(tmp_path):
+    """Converting in place would lose the official checkpoint."""
+    state = {'feat_bn.bias': torch.zeros(4), 'cls.weight': torch.zeros(3, 4)}
+    with pytest.raises(SystemExit, match=re.escape(
+            f'DST: the output {tmp_path / "in.pth"} would overwrite the input '
+            f'{tmp_path / "in.pth"}; choose another path')):
+        _run(tmp_path, state, dst='in.pth')
+    assert torch.load(tmp_path / 'in.pth', weights_only=True)['state_dict'].keys() == state.keys()
+
+
 def test_partial_checkpoint_is_converted_with_a_warning(tmp_path, capsys):
     """Two official tensors: converted, and the 268 other required tensors of the official
     network (265 ResNet-50, 3 feat_bn; no RGA module in the file) are counted."""

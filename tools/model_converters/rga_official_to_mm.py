@@ -40,7 +40,7 @@ import torch
 
 from rga_mm.apis import CheckpointError, load_state_dict_file
 from rga_mm.apis.checkpoints import OPTIONAL_KEY_SUFFIXES
-from rga_mm.engine.launch.run_config import check_output_file
+from rga_mm.engine.launch.run_config import check_output_file, check_spares_inputs
 
 _EMBEDDINGS = {'theta': 'theta', 'phi': 'phi', 'gx': 'appearance_embed',
                'gg': 'relation_embed'}
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('dst', help='where to save the rga_mm checkpoint')
     args = parser.parse_args(argv)
     check_output_file(args.dst, option='DST', example='rga_mm.pth')
+    check_spares_inputs([args.dst], [args.src], option='DST')
     try:  # weights only: pickled code in a downloaded file does not run
         state_dict = load_state_dict_file(args.src)
         converted = convert_official_reid(state_dict)
