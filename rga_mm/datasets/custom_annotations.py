@@ -12,7 +12,7 @@ from typing import Any
 
 from rga_mm.errors import DatasetError, first_listed
 from rga_mm.registry import DATASETS
-from .custom_reid import CustomReIDDataset, file_key, parse_integer
+from .custom_reid import INT64_RANGE, CustomReIDDataset, file_key, fits_int64, parse_integer
 from .reid_dataset import JUNK_ID
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
@@ -59,8 +59,12 @@ class CustomReIDAnnotations(CustomReIDDataset):
     writes accented letters decomposed) finds the file.
 
     The whole file is checked on load, whatever the split asked for: a missing field, an
-    identity or camera that is not an integer (3.0 included), an unknown split, an image
-    that does not exist or an image listed twice is an error naming the file and the line.
+    identity or camera that is not an integer (3.0 included) or lies outside int64, an
+    unknown split, an image that does not exist or an image listed twice is an error naming
+    the file and the line. A CSV header that repeats one of the four columns, or a JSON line
+    that repeats one of the four keys, is an error naming the file (and the line) where the
+    reader would silently keep the last value; repeats of other columns or keys are ignored
+    with them.
 
     Args:
         data_root: the folder image paths are relative to; required (None is an error) even
@@ -174,6 +178,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
         missing = [name for name in FIELDS if name not in header]
         if missing:
             raise self._header_error(missing, text.partition('\n')[0].rstrip('\r'))
+        self._check_header_repeats(header)
         reader.fieldnames = header
         for row in reader:
             if not _is_blank(row):
@@ -193,12 +198,25 @@ class CustomReIDAnnotations(CustomReIDDataset):
                             f'expects commas: save it comma separated, with the first line '
                             f'{",".join(FIELDS)}')
 
+    def _check_header_repeats(self, header: list[str]) -> None:
+        """Refuse a header that names one of :data:`FIELDS` in several columns, of which
+        ``csv.DictReader`` would silently keep the last."""
+        columns_of = {name: [str(index) for index, column in enumerate(header, start=1)
+                             if column == name] for name in FIELDS}
+        repeats = [f'{name} (columns {_joined(columns)})'
+                   for name, columns in columns_of.items() if len(columns) > 1]
+        if repeats:
+            raise DatasetError(f'{self.dataset_name}: the header on line 1 of {self.ann_file} '
+                               f'repeats the column{"s" if len(repeats) > 1 else ""} '
+                               f'{_joined(repeats)}; keep one column of each name, as the '
+                               f'reader would silently take the last')
+
     def _json_rows(self, text: str) -> Iterator[tuple[int, dict]]:
         for line, row in enumerate(io.StringIO(text, newline=None), start=1):
             if not row.strip():
                 continue
             try:
-                record = json.loads(row)
+                record = json.loads(row, object_pairs_hook=_JSONObject)
             except json.JSONDecodeError as error:
                 if row.lstrip().startswith('['):
                     raise self._json_array_error(line) from None
@@ -210,7 +228,18 @@ class CustomReIDAnnotations(CustomReIDDataset):
             if not isinstance(record, dict):
                 raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} '
                                    f'is not a JSON object; expected e.g. {EXAMPLE_JSON}')
+            self._check_key_repeats(line, record)
             yield line, record
+
+    def _check_key_repeats(self, line: int, record: '_JSONObject') -> None:
+        """Refuse a line whose object repeats one of :data:`FIELDS`, of which ``json.loads``
+        would silently keep the last value."""
+        repeats = [name for name in record.repeated if name in FIELDS]
+        if repeats:
+            raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} repeats '
+                               f'the key{"s" if len(repeats) > 1 else ""} {_joined(repeats)}; '
+                               f'give each key once, as the reader would silently take the '
+                               f'last value')
 
     def _json_array_error(self, line: int) -> DatasetError:
         """The error for a JSON array where JSON lines are expected (an ordinary .json
@@ -229,18 +258,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
         if missing:
             raise DatasetError(f'{self.dataset_name}: {where} has no {", ".join(missing)}; '
                                f'every row gives {", ".join(FIELDS)}')
-        labels = {}
-        for name in ('person_id', 'camera_id'):
-            labels[name] = parse_integer(record[name])
-            if labels[name] is None:
-                raise DatasetError(f'{self.dataset_name}: {name} {record[name]!r} on {where} '
-                                   f'is not an integer; identities and cameras are whole '
-                                   f'numbers (person_id -1 for junk), and a float one is '
-                                   f'refused rather than truncated')
-        if labels['person_id'] < JUNK_ID:
-            raise DatasetError(f'{self.dataset_name}: person_id {labels["person_id"]} on '
-                               f'{where} is negative; identities are 0 or more (0 for '
-                               f'distractors), and -1 marks junk')
+        labels = self._labels(record, where)
         split = str(record['split']).strip()
         if split not in FILE_SPLITS:
             raise DatasetError(f'{self.dataset_name}: split {split!r} on {where} is not one '
@@ -257,6 +275,28 @@ class CustomReIDAnnotations(CustomReIDDataset):
             raise self._missing_image_error(written, path, where)
         return split, dict(img_path=path, gt_label=labels['person_id'],
                            camera_id=labels['camera_id'])
+
+    def _labels(self, record: dict, where: str) -> dict[str, int]:
+        """``person_id`` and ``camera_id`` of the row ``record`` on ``where`` as ints; an
+        error naming the line and the value for one that is not an integer, an identity below
+        -1, or one outside int64, which the pipeline cannot carry."""
+        labels = {}
+        for name in ('person_id', 'camera_id'):
+            labels[name] = parse_integer(record[name])
+            if labels[name] is None:
+                raise DatasetError(f'{self.dataset_name}: {name} {record[name]!r} on {where} '
+                                   f'is not an integer; identities and cameras are whole '
+                                   f'numbers (person_id -1 for junk), and a float one is '
+                                   f'refused rather than truncated')
+        if labels['person_id'] < JUNK_ID:
+            raise DatasetError(f'{self.dataset_name}: person_id {labels["person_id"]} on '
+                               f'{where} is negative; identities are 0 or more (0 for '
+                               f'distractors), and -1 marks junk')
+        for name, value in labels.items():
+            if not fits_int64(value):
+                raise DatasetError(f'{self.dataset_name}: {name} {value} on {where} is outside '
+                                   f'{INT64_RANGE}; number identities and cameras within it')
+        return labels
 
     def _image_path(self, written: str) -> str:
         """The path of the image ``written`` (with / between folders) in the file: joined to
@@ -285,6 +325,22 @@ class CustomReIDAnnotations(CustomReIDDataset):
         return FileNotFoundError(f'{self.dataset_name}: the image {path} on {where} does not '
                                  f'exist (relative paths start at {prefix}, with / or \\ '
                                  f'between folders; check the name, its case included)')
+
+
+class _JSONObject(dict):
+    """A JSON object (``json.loads``'s ``object_pairs_hook``) that keeps, in ``repeated``,
+    the keys it gives more than once: a plain dict keeps the last value without a trace."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        names = [name for name, _ in pairs]
+        self.repeated = sorted({name for name in names if names.count(name) > 1},
+                               key=names.index)
+
+
+def _joined(words: list[str]) -> str:
+    """``words`` as an English list: 'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else f'{", ".join(words[:-1])} and {words[-1]}'
 
 
 def _is_blank(row: dict) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rga_mm.errors import ConfigError, DatasetError, first_listed
 from rga_mm.registry import DATASETS
-from .custom_reid import CustomReIDDataset, file_key, parse_integer
+from .custom_reid import INT64_RANGE, CustomReIDDataset, file_key, fits_int64, parse_integer
 from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
 from .reid_dataset import JUNK_ID
 
@@ -62,7 +62,9 @@ class CustomReIDFolders(CustomReIDDataset):
     ``r'c(?P<camera>\\d+)'`` reads 3 from ``0001_c3_000.jpg``), and kept as written; an
     image whose name it does not match is an error naming the file. Without a pattern every
     image is camera 0: the protocol then finds no match outside the query's own camera, so
-    evaluate such data with ``ReIDMetric(exclude_same_camera=False)``.
+    evaluate such data with ``ReIDMetric(exclude_same_camera=False)``. An identity or
+    camera outside int64, which the pipeline cannot carry, is an error naming its folder
+    or file.
 
     Args:
         data_root: the folder holding ``train/``, ``query/`` and ``gallery/``.
@@ -108,6 +110,10 @@ class CustomReIDFolders(CustomReIDDataset):
                 raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} names '
                                    f'the negative identity {identity}; identities are 0 or '
                                    f'more (0 for distractors), and -1 holds junk')
+            if not fits_int64(identity):
+                raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} names '
+                                   f'the identity {identity}, outside {INT64_RANGE}; rename it '
+                                   f'with a smaller number')
             if identity in folder_of:
                 raise DatasetError(f'{self.dataset_name}: the person folders '
                                    f'{folder_of[identity]} and {entry.path} both name '
@@ -154,6 +160,11 @@ class CustomReIDFolders(CustomReIDDataset):
                                f"r'{self.camera_pattern.pattern}' {found} the file name of "
                                f'{osp.join(person_folder, name)}; every image name must give '
                                f'an integer camera, or set camera_pattern=None for camera 0')
+        if not fits_int64(camera):
+            raise DatasetError(f"{self.dataset_name}: camera_pattern "
+                               f"r'{self.camera_pattern.pattern}' gives camera {camera} in the "
+                               f'file name of {osp.join(person_folder, name)}, outside '
+                               f'{INT64_RANGE}; rename the file with a smaller camera number')
         return camera
 
 

@@ -1,5 +1,5 @@
-"""What the re-ID datasets for your own data share: integer parsing, the key of an image
-file and the test-split check."""
+"""What the re-ID datasets for your own data share: integer parsing and its int64 bound, the
+key of an image file and the test-split check."""
 import os.path as osp
 import re
 from typing import Any
@@ -9,6 +9,11 @@ from rga_mm.errors import ConfigError, DatasetError, first_listed
 from .reid_dataset import ReIDDataset
 
 INTEGER = re.compile(r'[+-]?\d+')
+# the identities and cameras the pipeline can carry: int64, the dtype of mmpretrain's
+# format_label tensor and of the metric's label arrays (a larger id overflows there)
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+INT64_RANGE = (f'int64 ({INT64_MIN} to {INT64_MAX}), the range of identities and cameras the '
+               f'pipeline carries')
 # query identities named in the error when some have no gallery image
 MAX_LISTED_IDS = 10
 
@@ -61,6 +66,12 @@ def parse_integer(value: Any) -> int | None:
     if isinstance(value, str) and INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     return None
+
+
+def fits_int64(value: int) -> bool:
+    """Whether the integer ``value`` lies in :data:`INT64_RANGE`, as an identity or camera
+    must; one outside loads, then overflows in the pipeline or the metric."""
+    return INT64_MIN <= value <= INT64_MAX
 
 
 def file_key(path: str, resolved_folders: dict[str, str]) -> str:

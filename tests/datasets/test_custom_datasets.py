@@ -9,12 +9,21 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from mmengine.config import Config
 
-from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders, DatasetError, Market1501
+from rga_mm.datasets import (
+    TEST_PIPELINE,
+    CustomReIDAnnotations,
+    CustomReIDFolders,
+    DatasetError,
+    Market1501,
+)
 from rga_mm.errors import ConfigError
-from rga_mm.registry import DATASETS
+from rga_mm.evaluation import ReIDMetric
+from rga_mm.registry import DATASETS, TRANSFORMS
 from reid_trees import MARKET_SPLITS, market_as_folders
 from tool_runs import run_checked
 
@@ -401,6 +410,106 @@ def test_a_broken_json_line_gives_the_reason_and_column(tmp_path):
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file='broken.jsonl')
 
 
+@pytest.mark.parametrize('repeated, extra, columns', [
+    ('person_id', '5', 'column person_id (columns 2 and 5)'),
+    ('split', 'query', 'column split (columns 4 and 5)'),
+    ('person_id,split', '5,query', 'columns person_id (columns 2 and 5) and split (columns 4 '
+                                   'and 6)'),
+], ids=['person_id', 'split', 'both'])
+def test_a_csv_header_that_repeats_a_column_is_refused(tmp_path, repeated, extra, columns):
+    """csv.DictReader would keep the last of the columns: every identity 5, or every row in
+    the query split (the train split then seemingly empty)."""
+    write_annotations(tmp_path, ROWS)
+    lines = (tmp_path / 'annotations.csv').read_text().splitlines()
+    lines = [f'{lines[0]},{repeated}'] + [f'{line},{extra}' for line in lines[1:]]
+    (tmp_path / 'annotations.csv').write_text('\n'.join(lines) + '\n')
+    with pytest.raises(DatasetError) as error:
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='annotations.csv')
+    assert str(error.value) == (
+        f'CustomReIDAnnotations: the header on line 1 of {tmp_path / "annotations.csv"} '
+        f'repeats the {columns}; keep one column of each name, as the reader would silently '
+        f'take the last')
+
+
+def test_repeats_of_other_csv_columns_and_json_keys_are_ignored(tmp_path):
+    """The reader ignores other columns and keys: a repeated note, the unnamed columns of a
+    spreadsheet's trailing commas, or a repeat inside a nested object changes nothing."""
+    write_annotations(tmp_path, ROWS)
+    expected = summary(CustomReIDAnnotations(data_root=str(tmp_path),
+                                             ann_file='annotations.csv'))
+    lines = (tmp_path / 'annotations.csv').read_text().splitlines()
+    (tmp_path / 'notes.csv').write_text('\n'.join(
+        [f'{lines[0]},note,note,,'] + [f'{line},a,b,,' for line in lines[1:]]) + '\n')
+    records = [json.dumps(dict(zip(HEADER.split(','), row)))[:-1] +
+               ', "note": 1, "note": {"a": 1, "a": 2}}' for row in ROWS]
+    (tmp_path / 'notes.jsonl').write_text('\n'.join(records) + '\n')
+    for ann_file in ('notes.csv', 'notes.jsonl'):
+        dataset = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file)
+        assert summary(dataset) == expected
+
+
+@pytest.mark.parametrize('repeats, keys', [
+    (', "person_id": 5', 'key person_id'),
+    (', "split": "query", "person_id": 5', 'keys person_id and split')],
+    ids=['person_id', 'both'])
+def test_a_json_line_that_repeats_a_key_is_refused(tmp_path, repeats, keys):
+    """json.loads would keep the last value; the line is named."""
+    write_annotations(tmp_path, ROWS, '.jsonl')
+    lines = (tmp_path / 'annotations.jsonl').read_text().splitlines()
+    lines[2] = lines[2][:-1] + repeats + '}'
+    (tmp_path / 'annotations.jsonl').write_text('\n'.join(lines) + '\n')
+    with pytest.raises(DatasetError) as error:
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='annotations.jsonl',
+                              split='query')
+    assert str(error.value) == (
+        f'CustomReIDAnnotations: line 3 of {tmp_path / "annotations.jsonl"} repeats the '
+        f'{keys}; give each key once, as the reader would silently take the last value')
+
+
+INT64_RANGE = ('int64 (-9223372036854775808 to 9223372036854775807), the range of identities '
+               'and cameras the pipeline carries')
+
+
+# the bad row is the 4th data row: line 5 of the CSV (after the header), line 4 of JSON lines
+@pytest.mark.parametrize('suffix, line', [('.csv', 5), ('.jsonl', 4)])
+@pytest.mark.parametrize('person, camera, name, value', [
+    ('99999999999999999999', 1, 'person_id', 99999999999999999999),
+    (2**63, 1, 'person_id', 2**63),
+    (4, 2**63, 'camera_id', 2**63),
+    (4, -2**63 - 1, 'camera_id', -2**63 - 1),
+], ids=['person-20-digits', 'person-max+1', 'camera-max+1', 'camera-min-1'])
+def test_an_identity_or_camera_beyond_int64_is_refused(tmp_path, suffix, line, person, camera,
+                                                       name, value):
+    """It would load, then overflow in mmpretrain's format_label or the metric's arrays."""
+    rows = ROWS[:3] + [('images/x.jpg', person, camera, 'gallery')] + ROWS[3:]
+    message = bad_row_error(tmp_path, rows, DatasetError, suffix)
+    assert message == (f'CustomReIDAnnotations: {name} {value} on line {line} of '
+                       f'{tmp_path / f"annotations{suffix}"} is outside {INT64_RANGE}; number '
+                       f'identities and cameras within it')
+
+
+@pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
+def test_identities_and_cameras_at_the_int64_bounds_load_and_evaluate(tmp_path, suffix):
+    """The largest identity and the extreme cameras pass the pipeline's packing and the
+    metric, so the bound refuses no id that would work."""
+    largest, smallest = 2**63 - 1, -2**63
+    rows = [('images/t.jpg', 1, 1, 'train'), ('images/q.jpg', largest, largest, 'query'),
+            ('images/g.jpg', largest, smallest, 'gallery'), ('images/g2.jpg', 5, 1, 'gallery')]
+    ann_file = write_annotations(tmp_path, rows, suffix)
+    dataset = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split='test')
+    assert [row[1:3] for row in summary(dataset)] == [(largest, largest), (largest, smallest),
+                                                      (5, 1)]
+    pack = TRANSFORMS.build(TEST_PIPELINE[-1])
+    metric = ReIDMetric()
+    metric.dataset_meta = dataset.metainfo
+    for index, feature in enumerate(([1.0, 0.0], [1.0, 0.1], [0.0, 1.0])):
+        packed = pack(dict(dataset.get_data_info(index), img=np.zeros((4, 2, 3), np.uint8)))
+        sample = packed['data_samples']
+        sample.set_field(torch.tensor(feature), 'pred_feature')
+        metric.process(None, [sample.to_dict()])
+    assert metric.evaluate(size=3)['reid/mAP'] == 100.0
+
+
 # --- folders per person ---------------------------------------------------------------
 
 FOLDERS = ['train/0007/0007_c1_000.jpg', 'train/0007/0007_c2_001.JPG',
@@ -472,6 +581,23 @@ def test_folder_errors_name_the_path(tmp_path, extra, split, error, message):
     root = write_folders(tmp_path, FOLDERS + extra)
     with pytest.raises(error, match=message):
         CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+
+
+@pytest.mark.parametrize('extra, message', [
+    (['gallery/9223372036854775808/x_c1_000.jpg'],
+     'the person folder {root}/gallery/9223372036854775808 names the identity '
+     '9223372036854775808, outside {range}; rename it with a smaller number'),
+    (['gallery/0005/0005_c9223372036854775808_002.jpg'],
+     "camera_pattern r'_c(?P<camera>\\d+)_' gives camera 9223372036854775808 in the file name "
+     'of {root}/gallery/0005/0005_c9223372036854775808_002.jpg, outside {range}; rename the '
+     'file with a smaller camera number'),
+], ids=['person', 'camera'])
+def test_a_folder_identity_or_camera_beyond_int64_is_refused(tmp_path, extra, message):
+    root = write_folders(tmp_path, FOLDERS + extra)
+    with pytest.raises(DatasetError) as error:
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='gallery')
+    expected = message.format(root=root, range=INT64_RANGE).replace('/', os.sep)
+    assert str(error.value) == f'CustomReIDFolders: {expected}'
 
 
 @pytest.mark.parametrize('link, target', [
