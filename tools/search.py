@@ -29,7 +29,8 @@ absolute), written first, then one ranked-list PNG per query (``DIR/<query name>
 :data:`MAX_DRAWN_RESULTS` (a longer list is listed whole in results.json, with a notice).
 Without ``--out`` the lists are printed. An ``--out`` that is the gallery folder or a query
 folder is refused before any work: the next search would take its PNGs for images to search;
-so is a ``--cache`` file named with an image suffix.
+so is a ``--cache`` file named with an image suffix, and an ``--out`` where a PNG or
+results.json would overwrite a query or gallery file (the folder of a query ``q.png``).
 
 The queries are embedded before the gallery, and a distance the evaluation does not know
 (``--cfg-options test_evaluator.distance=...``) is refused before either: a bad query stops
@@ -38,7 +39,11 @@ the search before a long gallery embedding.
 ``--gallery`` and ``--query`` each take image files and folders. The images of a folder are
 those directly in it; subfolders are not read, and a line names how many of them hold images
 and the first. A folder of one folder per person (the own-data layout of docs/reid.md) is
-given as its person folders: ``--gallery data/my_reid/gallery/*``. A
+given as its person folders: ``--gallery data/my_reid/gallery/*``. A file given under
+several paths (a folder and a link to it, a hard link, the same path twice: the same file as
+``os.path.samefile`` sees it) is searched, embedded and cached once, under the first path
+given, and one line per side says how many paths were left out and names the first; an item
+that exists but is no regular file or folder (``/dev/null``, a FIFO) is refused, named. A
 ``--rerank`` search of fewer query and gallery images than re-ranking's k1 needs stops with
 re-ranking's sentence once the folders are listed, before anything is embedded.
 
@@ -63,7 +68,7 @@ import os.path as osp
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -90,7 +95,12 @@ from rga_mm.apis.gallery_embedding import (
     embed_gallery,
     embed_images,
 )
-from rga_mm.apis.search_protocol import apply_protocol, leave_out_own_files, own_files
+from rga_mm.apis.search_protocol import (
+    apply_protocol,
+    file_id,
+    leave_out_own_files,
+    own_files,
+)
 from rga_mm.datasets.folder_listing import (
     IMAGE_SUFFIXES,
     holds_image,
@@ -99,7 +109,12 @@ from rga_mm.datasets.folder_listing import (
 )
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import positive_int_arg
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_output_file
+from rga_mm.engine.launch import (
+    PARTIAL_LOAD_HELP,
+    CfgOptionsAction,
+    check_output_file,
+    check_spares_inputs,
+)
 from rga_mm.errors import DatasetError
 from rga_mm.evaluation.functional import (
     check_rerank_options,
@@ -290,14 +305,24 @@ def draw(pngs: list[str], queries: list[str], results: list[dict],
         mmcv.imwrite(picture[..., ::-1], png)
 
 
-def list_side(items: Sequence[str], side: str, missing: Callable[[str], str]) -> list[str]:
+def not_listed(side: str, item: str) -> str:
+    """The sentence for a ``side`` item that is neither a regular file nor a folder: one
+    that does not exist, or one that exists as something else (a device such as /dev/null,
+    a FIFO, a socket)."""
+    if not osp.exists(item):
+        return f'{side} {item} does not exist'
+    return (f'{side} {item} exists but is not a regular file or a folder (a device, a FIFO '
+            f'or a socket?); give image files or folders of them to --{side}')
+
+
+def list_side(items: Sequence[str], side: str) -> list[str]:
     """The absolute paths of the files ``items`` names and of the images directly in its
     folders, in order, after a line naming the subfolders of images a folder has, which are
-    not read. Stops with ``missing(item)`` for the first item that does not exist, and names
-    a folder without images; one whose subfolders hold them (one folder per person) is told
-    to give them instead."""
+    not read. Stops with :func:`not_listed`'s sentence for the first item that is no file or
+    folder, and names a folder without images; one whose subfolders hold them (one folder per
+    person) is told to give them instead."""
     try:
-        paths = listed_images(items, print, lambda item: SystemExit(missing(item)))
+        paths = listed_images(items, print, lambda item: SystemExit(not_listed(side, item)))
     except ValueError as error:  # a folder without images
         empty = next((item for item in items if osp.isdir(item) and not holds_image(item)),
                      None)
@@ -339,13 +364,36 @@ def check_rerank_size(num_images: int) -> None:
 
 
 def file_stats(paths: Sequence[str]) -> dict[str, os.stat_result]:
-    """Path → ``os.stat`` result, each file stated once: its stamp for the cache and its
-    identity for :func:`own_files` come from it."""
+    """Path → ``os.stat`` result, each path stated once: its stamp for the cache and its
+    identity for :func:`distinct_files`, :func:`check_out_files` and :func:`own_files` come
+    from it."""
     try:
         return {path: os.stat(path) for path in paths}
     except FileNotFoundError as error:  # removed since its folder was listed
         raise SystemExit(f'{error.filename} was removed as the search started; run the '
                          f'search again') from None
+
+
+def distinct_files(paths: list[str], stats: dict[str, os.stat_result], side: str
+                   ) -> list[str]:
+    """``paths`` less those that are the same file as an earlier one (the same path given
+    twice, a link, a hard link: ``os.path.samefile``'s device and inode), after one line
+    saying how many were left out and naming the first; the first path of a file is kept,
+    and is the one cached, embedded and listed."""
+    kept: dict[tuple[int, int], str] = {}
+    left_out = []
+    for path in paths:
+        key = file_id(stats[path])
+        if key in kept:
+            left_out.append((path, kept[key]))
+        else:
+            kept[key] = path
+    if left_out:
+        path, first = left_out[0]
+        print(f'{side}: {len(left_out)} of the {len(paths)} paths are left out as the same '
+              f'file as an earlier path (the first: {path}, the same file as {first}); each '
+              f'file is searched once')
+    return list(kept.values())
 
 
 def report_own_files(own: list[list[int]]) -> None:
@@ -435,12 +483,14 @@ class Ranking(NamedTuple):
 def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> dict:
     """The search of :func:`main`, its gallery cache written by ``writer``: list the images,
     embed them, rank the gallery for each query, report."""
-    gallery_paths, query_paths = list_images(args, out)
+    gallery_paths, query_paths, files = list_images(args, out)
+    pngs = png_paths(out, query_paths) if out is not None else {}
+    if out is not None:
+        check_out_files(out, pngs, files)
     make_out_folder(out, args)
     inferencer = load_inferencer(args)
     metric = evaluation_distance(inferencer)
     flip = inferencer.uses_flip(True if args.flip else None)
-    files = file_stats([*gallery_paths, *query_paths])
     query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
     gallery_paths, gallery, stats = embed_search_gallery(inferencer, gallery_paths, files,
                                                          args, flip, writer)
@@ -448,20 +498,54 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
                            files)
     summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped,
                    topk=ranking.topk, distance=ranking.distance, results=None, pngs=[])
-    return report_results(args, out, flip, query_paths, ranking, summary)
+    return report_results(args, (out, pngs), flip, query_paths, ranking, summary)
 
 
-def list_images(args: argparse.Namespace, out: Path | None) -> tuple[list[str], list[str]]:
-    """(gallery paths, query paths), absolute, after the checks that stop the search before
-    any work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images."""
+def list_images(args: argparse.Namespace, out: Path | None
+                ) -> tuple[list[str], list[str], dict[str, os.stat_result]]:
+    """(gallery paths, query paths), absolute, each file once (:func:`distinct_files`), and
+    the ``os.stat`` of every path listed, after the checks that stop the search before any
+    work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images."""
     if out is not None:
         check_out_folder(out, args)
-    gallery_paths = list_side(args.gallery, 'gallery',
-                              lambda item: f'gallery {item} does not exist')
-    query_paths = list_side(args.query, 'query', lambda item: f'query {item} does not exist')
+    gallery_paths = list_side(args.gallery, 'gallery')
+    query_paths = list_side(args.query, 'query')
+    files = file_stats([*gallery_paths, *query_paths])
+    gallery_paths = distinct_files(gallery_paths, files, 'gallery')
+    query_paths = distinct_files(query_paths, files, 'query')
     if args.rerank:
         check_rerank_size(len(gallery_paths) + len(query_paths))
-    return gallery_paths, query_paths
+    return gallery_paths, query_paths, files
+
+
+def png_paths(out: Path, query_paths: list[str]) -> dict[str, str]:
+    """Query path → the path of its ranked-list PNG in ``out``, named by the query's unique
+    stem (:func:`~rga_mm.visualization.unique_stems`), for all the queries listed: a query
+    skipped as unreadable does not rename the others'."""
+    names = unique_stems(query_paths)
+    return {path: str(out / f'{name}.png') for path, name in zip(query_paths, names)}
+
+
+def results_path(out: Path) -> Path:
+    """The results.json written in ``out``."""
+    return out / 'results.json'
+
+
+def check_out_files(out: Path, pngs: dict[str, str],
+                    files: dict[str, os.stat_result]) -> None:
+    """Refuse, before any work, an ``--out`` where a file the search writes (the PNGs
+    ``pngs``, results.json) would overwrite a query or gallery file (``files``: the
+    ``os.stat`` of each), e.g. the folder of a query image named ``<query>.png``."""
+    outputs = [*pngs.values(), str(results_path(out))]
+    written = set()
+    for output in outputs:
+        try:
+            written.add(file_id(os.stat(output)))
+        except OSError:  # not there yet: nothing to overwrite
+            continue
+    # only the inputs that are one of those files: no comparison per output and gallery file
+    inputs = [path for path, stat in files.items() if file_id(stat) in written]
+    check_spares_inputs(outputs, inputs, option='--out')
 
 
 def make_out_folder(out: Path | None, args: argparse.Namespace) -> None:
@@ -510,10 +594,12 @@ def rank_queries(metric: str, args: argparse.Namespace,
     return Ranking(results, k, metric, labels is not None)
 
 
-def report_results(args: argparse.Namespace, out: Path | None, flip: bool,
-                   query_paths: list[str], ranking: Ranking, summary: dict) -> dict:
+def report_results(args: argparse.Namespace, outputs: tuple[Path | None, dict[str, str]],
+                   flip: bool, query_paths: list[str], ranking: Ranking, summary: dict) -> dict:
     """Without ``--out`` print the ranked lists, else draw them and write results.json in
-    ``out``; ``summary``, with the results file and the PNGs."""
+    ``out`` (``outputs``: ``out`` and the queries' PNGs, :func:`png_paths`); ``summary``,
+    with the results file and the PNGs."""
+    out, pngs = outputs
     if out is None:
         print_results(ranking.results)
         return summary
@@ -521,7 +607,8 @@ def report_results(args: argparse.Namespace, out: Path | None, flip: bool,
                    gallery=absolute_items(args.gallery), distance=ranking.distance,
                    rerank=args.rerank, flip=flip, topk=ranking.topk,
                    evaluation_protocol=ranking.protocol, queries=ranking.results)
-    summary.update(write_results(out, query_paths, ranking.results, written))
+    summary.update(write_results(out, [pngs[path] for path in query_paths], ranking.results,
+                                 written))
     return summary
 
 
@@ -534,18 +621,17 @@ def print_results(results: list[dict]) -> None:
             print(f'  #{position} {distance:.4f} {path}')
 
 
-def write_results(out: Path, query_paths: list[str], results: list[dict],
-                  report: dict) -> dict:
-    """Write results.json in ``out``, then draw the ranked lists; {results, pngs}."""
-    pngs = [str(out / f'{name}.png') for name in unique_stems(query_paths)]
+def write_results(out: Path, pngs: list[str], results: list[dict], report: dict) -> dict:
+    """Write results.json in ``out``, then draw the ranked lists, each query's as the PNG of
+    the same position in ``pngs``; {results, pngs}."""
     for result, png in zip(results, pngs):
         result['png'] = png
-    results_file = out / 'results.json'
+    results_file = results_path(out)
     results_file.write_text(json.dumps(report, indent=1))
     if report['topk'] > MAX_DRAWN_RESULTS:
         print(f'the ranked-list PNGs show the first {MAX_DRAWN_RESULTS} results of each '
               f'query; {results_file} lists all of them')
-    draw(pngs, query_paths, results)
+    draw(pngs, [result['query'] for result in results], results)
     print(f'{len(pngs)} ranked lists and {results_file} written to {out}')
     return dict(results=str(results_file), pngs=pngs)
 

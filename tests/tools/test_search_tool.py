@@ -521,12 +521,15 @@ def test_a_query_that_is_a_gallery_file_is_left_out_of_its_own_list(
     out = tmp_path / 'out'
     search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', own, linked,
            copied, '--out', out, '--topk', 5, *(['--rerank'] if rerank else []))
-    assert '2 of the 3 queries are also gallery files: each is left out of its own ranked ' \
-           'list' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # the hard link is the query's file again: searched once, as the first path given
+    assert (f'query: 1 of the 3 paths are left out as the same file as an earlier path (the '
+            f'first: {linked}, the same file as {own}); each file is searched once') in printed
+    assert '1 of the 2 queries are also gallery files: each is left out of its own ranked ' \
+           'list' in printed
     report = json.loads((out / 'results.json').read_text())
-    for entry in report['queries'][:2]:
-        assert str(own) not in entry['gallery'] and len(entry['gallery']) == 5
-    copy_entry = report['queries'][2]
+    own_entry, copy_entry = report['queries']
+    assert str(own) not in own_entry['gallery'] and len(own_entry['gallery']) == 5
     assert copy_entry['gallery'][0] == str(own)
     assert all(distance >= 0 for entry in report['queries'] for distance in entry['distances'])
 
@@ -665,3 +668,73 @@ def test_subfolders_of_images_are_named_and_not_searched(search, market, checkpo
             f'{query_folder / "more"}): {rest}') in printed
     assert summary['num_gallery'] == len(images)
     assert summary['num_queries'] == len(list(query_folder.glob('*.jpg')))
+
+
+def test_an_out_folder_where_an_output_would_overwrite_an_input_file_is_refused(
+        search, market, checkpoints, tmp_path):
+    """The folder of a query ``q.png`` would receive its ranked list as ``q.png``; a gallery
+    file given one by one is covered too. Both are refused before any embedding (the second
+    before the model is loaded: its checkpoint does not exist)."""
+    folder = tmp_path / 's'
+    folder.mkdir()
+    query = folder / 'q.png'
+    shutil.copy(sorted((market / 'query').glob('*.jpg'))[0], query)
+    before = query.read_bytes()
+    gallery = sorted((market / 'bounding_box_test').glob('*.jpg'))
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query',
+               query, '--out', folder)
+    assert str(stop.value) == (f'--out: the output {query} would overwrite the input {query}; '
+                               f'choose another path')
+    assert query.read_bytes() == before and sorted(folder.iterdir()) == [query]
+
+    shown = folder / 'shown.png'  # a gallery file named as a query's ranked list
+    shutil.copy(gallery[0], shown)
+    other_query = tmp_path / 'shown.jpg'
+    shutil.copy(sorted((market / 'query').glob('*.jpg'))[0], other_query)
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', shown, *gallery[1:],
+               '--query', other_query, '--out', folder)
+    assert str(stop.value) == (f'--out: the output {shown} would overwrite the input {shown}; '
+                               f'choose another path')
+    assert shown.read_bytes() == gallery[0].read_bytes()
+
+
+def test_a_file_given_under_several_paths_is_searched_and_embedded_once(
+        search, market, checkpoints, tmp_path, capsys):
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    link = tmp_path / 'link'
+    link.symlink_to(gallery_folder)
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    hard_link = tmp_path / query.name
+    os.link(shutil.copy(query, tmp_path / 'query.jpg'), hard_link)
+    out = tmp_path / 'out'
+    summary = search(CONFIG, checkpoints[0], '--gallery', gallery_folder, link, gallery_folder,
+                     '--query', hard_link, tmp_path / 'query.jpg', '--out', out,
+                     '--topk', len(images))
+    printed = capsys.readouterr().out.splitlines()
+    first = image_files(link)[0]
+    assert (f'gallery: {2 * len(images)} of the {3 * len(images)} paths are left out as the '
+            f'same file as an earlier path (the first: {first}, the same file as '
+            f'{images[0]}); each file is searched once') in printed
+    assert (f'query: 1 of the 2 paths are left out as the same file as an earlier path (the '
+            f'first: {tmp_path / "query.jpg"}, the same file as {hard_link}); each file is '
+            f'searched once') in printed
+    assert (f'gallery {gallery_folder} and 2 more: {len(images)} images, {len(images)} '
+            f'embedded, 0 read from the cache {out / "gallery_cache.pth"}') in printed
+    assert (summary['num_gallery'], summary['embedded'], summary['num_queries']) == (
+        len(images), len(images), 1)
+    entry, = json.loads((out / 'results.json').read_text())['queries']
+    assert entry['query'] == str(hard_link)
+    assert len({os.path.realpath(path) for path in entry['gallery']}) == len(entry['gallery'])
+    assert {Path(path).parent for path in entry['gallery']} == {gallery_folder}
+
+
+def test_a_query_that_is_no_regular_file_or_folder_is_named(search, market, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', market / 'bounding_box_test',
+               '--query', '/dev/null')
+    assert str(stop.value) == ('query /dev/null exists but is not a regular file or a folder '
+                               '(a device, a FIFO or a socket?); give image files or folders '
+                               'of them to --query')
