@@ -139,9 +139,10 @@ def test_bad_inputs_are_named(tmp_path):
     not_an_image = tmp_path / 'notes.png'
     not_an_image.write_text('not an image')
     with pytest.raises(SystemExit, match='notes.png: image .* could not be decoded'):
-        vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path)
+        vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out')
     with pytest.raises(SystemExit, match='checkpoint file .*nope.pth does not exist'):
-        vis_attention(REID_CONFIG, tmp_path / 'nope.pth', not_an_image, '--out', tmp_path)
+        vis_attention(REID_CONFIG, tmp_path / 'nope.pth', not_an_image, '--out',
+                      tmp_path / 'out')
     image = red_blue_image(tmp_path / 'a.png', 64, 32)
     with pytest.raises(SystemExit, match=r'--out .*notes.png is a file; give a folder'):
         vis_attention(REID_CONFIG, checkpoint, image, '--out', not_an_image)
@@ -227,3 +228,59 @@ def test_a_folder_names_its_subfolders_of_images_which_are_not_read(tmp_path, ca
         f'{tmp_path} has 1 subfolder of images that are not read (the first: '
         f'{tmp_path / "cam1"}): only the images directly in a folder are read; move them up, '
         f'or give such a subfolder as a folder of its own\n')
+
+
+@pytest.mark.parametrize('height', [2049, 100000])
+def test_a_panel_height_above_the_cap_is_refused_by_argparse(tmp_path, capsys, height):
+    """A grid that tall would not fit in memory: refused before anything is loaded."""
+    with pytest.raises(SystemExit) as exit_info:
+        vis_attention(REID_CONFIG, tmp_path / 'missing.pth', tmp_path / 'missing.png',
+                      '--out', tmp_path / 'out', '--panel-height', height)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f': error: argument --panel-height: must be at most 2048 pixels (larger grids take '
+        f'too much memory), got {height}')
+    assert not (tmp_path / 'out').exists()
+    args = _tool().parse_args(['config', 'checkpoint', 'image', '--out', 'out',
+                               '--panel-height', '2048'])
+    assert args.panel_height == 2048
+
+
+def test_an_out_folder_given_as_images_is_refused(tmp_path):
+    """The grids would overwrite the folder's PNG images and be read as images next run."""
+    checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
+    images = tmp_path / 'images'
+    images.mkdir()
+    image = red_blue_image(images / 'q.png', 64, 32)
+    original = image.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        vis_attention(REID_CONFIG, checkpoint, images, '--out', images)
+    assert str(exit_info.value) == (
+        f'--out {images} is the image folder {images}, where the PNG grids would overwrite '
+        f'its images or be read as images next time; choose another folder (a subfolder of '
+        f'it is not read)')
+    assert image.read_bytes() == original
+    assert [path.name for path in images.iterdir()] == ['q.png']
+
+
+def test_a_grid_that_would_overwrite_its_image_is_refused(tmp_path):
+    """An image file whose folder is --out: its grid has its name. Checked before the model
+    is built (the checkpoint does not exist)."""
+    image = red_blue_image(tmp_path / 'q.png', 64, 32)
+    original = image.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        vis_attention(REID_CONFIG, tmp_path / 'missing.pth', image, '--out', tmp_path)
+    assert str(exit_info.value) == (
+        f'--out: the output {image} would overwrite the input {image}; choose another path')
+    assert image.read_bytes() == original
+
+
+def test_a_subfolder_of_an_image_folder_takes_the_grids(tmp_path):
+    """Subfolders of an image folder are not read, so one may hold the grids."""
+    checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
+    images = tmp_path / 'images'
+    images.mkdir()
+    red_blue_image(images / 'q.png', 64, 32)
+    vis_attention(REID_CONFIG, checkpoint, images, '--out', images / 'vis',
+                  '--panel-height', 32)
+    assert [path.name for path in (images / 'vis').iterdir()] == ['q.png']

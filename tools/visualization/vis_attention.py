@@ -11,8 +11,10 @@ segmentation (the CAM explains a class: ``--target-class``, default the predicte
 IMAGE may be a folder: its image files are drawn in name order. Each image gives
 ``DIR/<image name>.png``; images are fed through the config's test pipeline (see
 ``rga_mm.visualization.image_inputs``). CIFAR's pipeline has no resize step, so pass
-``--input-size 32 32`` for images of other sizes. Sizes below 1 (``--input-size``) or 8
-(``--panel-height``) are refused before anything is loaded. Every image is read once before
+``--input-size 32 32`` for images of other sizes. Sizes below 1 (``--input-size``) or outside
+8–2048 (``--panel-height``) are refused before anything is loaded, and so is an ``--out`` that
+is a folder given as IMAGE or whose grid would overwrite an input image (a subfolder of an
+IMAGE folder is taken: it is not read). Every image is read once before
 the first is drawn, so an unreadable one stops the tool at once, named. The checkpoint must
 fit the config's model (every tensor name and shape) unless ``--partial-load`` is given.
 """
@@ -27,7 +29,7 @@ from rga_mm.apis import init_model
 from rga_mm.datasets.folder_listing import listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int_arg
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction
+from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_spares_inputs
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import check_target_class
@@ -37,6 +39,24 @@ from rga_mm.visualization.image_inputs import (
     load_image_file,
     required_test_pipeline,
 )
+
+# Peak memory of drawing one grid grows with its area: about 3.5 GiB for a 2:1 image at 2048
+# pixels (the grid, its float heat maps and the text canvas), four times that at 4096.
+# 2048 is twice the height of a full Cityscapes image, more than any input is shown at.
+MAX_PANEL_HEIGHT = 2048  # pixels
+
+
+def panel_height_arg(text: str) -> int:
+    """An ``argparse`` type: a panel height of ``MIN_PANEL_HEIGHT`` to ``MAX_PANEL_HEIGHT``
+    pixels, refused in argparse's one-line error naming the bound it breaks."""
+    value = int_at_least(MIN_PANEL_HEIGHT, 'pixels')(text)
+    if value > MAX_PANEL_HEIGHT:
+        raise argparse.ArgumentTypeError(f'must be at most {MAX_PANEL_HEIGHT} pixels (larger '
+                                         f'grids take too much memory), got {value}')
+    return value
+
+
+panel_height_arg.__name__ = 'int'  # argparse's "invalid int value: 'x'" for a non-integer
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -55,9 +75,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--input-size', type=positive_int_arg, nargs=2, metavar=('H', 'W'),
                         help='resize images to H×W before the test pipeline (positive '
                         'integers)')
-    parser.add_argument('--panel-height', type=int_at_least(MIN_PANEL_HEIGHT, 'pixels'),
-                        default=256, help='displayed height of each panel in pixels '
-                        f'(at least {MIN_PANEL_HEIGHT}; default %(default)s)')
+    parser.add_argument('--panel-height', type=panel_height_arg, default=256,
+                        help='displayed height of each panel in pixels '
+                        f'({MIN_PANEL_HEIGHT} to {MAX_PANEL_HEIGHT}; default %(default)s)')
     parser.add_argument('--device', default='cpu', help="e.g. 'cpu' or 'cuda:0'")
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
@@ -78,6 +98,32 @@ def expand_images(paths: list[str]) -> list[Path]:
     return list(map(Path, images))
 
 
+def output_paths(out_dir: Path, images: list[Path]) -> list[Path]:
+    """The PNG grid each image is drawn to, in the order of ``images``: ``out_dir`` /
+    its unique stem (:func:`~rga_mm.visualization.unique_stems`) ``.png``."""
+    return [out_dir / f'{name}.png' for name in unique_stems(images)]
+
+
+def check_out_folder(out: str, inputs: list[str]) -> None:
+    """Refuse an ``--out`` that is a folder given as input: its grids would overwrite its
+    PNG images and be read as images next time (a subfolder is not read, so one inside the
+    folder is taken)."""
+    for folder in (item for item in inputs if Path(item).is_dir()):
+        if Path(out).resolve() == Path(folder).resolve():
+            raise SystemExit(f'--out {out} is the image folder {folder}, where the PNG grids '
+                             f'would overwrite its images or be read as images next time; '
+                             f'choose another folder (a subfolder of it is not read)')
+
+
+def check_outputs_spare_images(out: str, inputs: list[str], images: list[Path]) -> None:
+    """Stop before any work when ``--out`` is an input folder (:func:`check_out_folder`)
+    or a grid the tool would write is one of the input images (the same file or a link to
+    it)."""
+    check_out_folder(out, inputs)
+    check_spares_inputs([str(path) for path in output_paths(Path(out), images)],
+                        [str(path) for path in images], option='--out')
+
+
 def check_images_readable(images: list[Path]) -> None:
     """Decode every image once, as the datasets' loading step does; stop naming the first
     one that cannot be read."""
@@ -93,6 +139,7 @@ def check_images_readable(images: list[Path]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     images = expand_images(args.images)
+    check_outputs_spare_images(args.out, args.images, images)
     try:
         model = init_model(args.config, args.checkpoint, args.device, args.cfg_options,
                            strict=not args.partial_load)
@@ -110,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise SystemExit(f'--out {out_dir} is a file; give a folder for the PNG grids')
     out_dir.mkdir(parents=True, exist_ok=True)
-    for path, name in zip(images, unique_stems(images)):
+    for path, target in zip(images, output_paths(out_dir, images)):
         try:
             data = load_image_file(str(path), pipeline, channel_order, args.input_size)
             explanation = explain_packed_item(
@@ -123,7 +170,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(f'{path}: {error}{hint}') from None
         grid = visualizer.draw_attention_grid(
             displayed_image(data['inputs'], channel_order), explanation)
-        target = out_dir / f'{name}.png'
         mmcv.imwrite(grid[..., ::-1], str(target))
         gates = ', '.join(explanation.gates) or 'no RGA spatial gate'
         print(f'{path} → {target} ({gates}; CAM of the {explanation.cam_target})')
