@@ -6,8 +6,9 @@ mmseg can run (:func:`check_test_cfg`).
 mmseg's ``EncoderDecoder`` reads ``model.test_cfg`` only when it first predicts, at the first
 validation, possibly hours into training: a ``mode`` other than ``'whole'`` and ``'slide'``
 then fails mmseg's assertion, and ``'slide'`` without ``crop_size`` or ``stride`` (each an
-(h, w) pair: the window and the step between windows) fails with an ``AttributeError``, or
-with one int for either with a ``TypeError``.
+(h, w) pair: the window and the step between windows) fails with an ``AttributeError``, with
+one int for either with a ``TypeError``, and with a stride longer than the window, on an
+image more than two windows long, with an assertion on the pixels no window covered.
 """
 import difflib
 import sys
@@ -83,6 +84,14 @@ def _check_slide_keys(test_cfg: dict) -> None:
             raise ConfigError(
                 f"model.test_cfg.{key}={test_cfg[key]!r} but model.test_cfg.mode='slide' needs "
                 f'{meaning}, two positive ints: set model.test_cfg.{key}=(h, w)')
+    crop, stride = tuple(test_cfg['crop_size']), tuple(test_cfg['stride'])
+    if stride[0] > crop[0] or stride[1] > crop[1]:
+        raise ConfigError(
+            f'model.test_cfg.stride={stride} steps further than the windows of '
+            f'model.test_cfg.crop_size={crop} reach: on an image more than two windows long, '
+            f'pixels between windows would get no prediction (mmseg stops on them at its '
+            f'first validation); set a stride of at most the crop size, as mmseg\'s configs '
+            f'do (crop_size=(769, 769), stride=(513, 513))')
 
 
 def _is_size_pair(value: object) -> bool:

@@ -1,11 +1,13 @@
 """A Cityscapes segmentor's ``model.test_cfg`` is checked when the model is built, not at the
 first validation (paper §4.2 tests whole images; mmseg's slide windows are one option away):
-a misspelt mode, or 'slide' without its window size and step, is one sentence naming the key.
+a misspelt mode, or 'slide' without its window size and step or with a step beyond the window,
+is one sentence naming the key.
 The head check of the RGA neck runs once per tools/train.py run, though the configs also list
 it as a hook for mmseg's own tools. Real tiny Cityscapes tree, real ResNet-18 PSPNet + RGA-SC."""
 import re
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -51,6 +53,13 @@ BAD_TEST_CFGS = {
         dict(mode='slide', crop_size=(64, 64), stride=48),
         "model.test_cfg.stride=48 but model.test_cfg.mode='slide' needs the (h, w) step between "
         'its windows, two positive ints: set model.test_cfg.stride=(h, w)'),
+    'slide with gaps between windows': (
+        dict(mode='slide', crop_size=(32, 32), stride=(32, 33)),
+        'model.test_cfg.stride=(32, 33) steps further than the windows of '
+        'model.test_cfg.crop_size=(32, 32) reach: on an image more than two windows long, '
+        'pixels between windows would get no prediction (mmseg stops on them at its first '
+        "validation); set a stride of at most the crop size, as mmseg's configs do "
+        '(crop_size=(769, 769), stride=(513, 513))'),
 }
 
 
@@ -63,9 +72,24 @@ def test_a_test_cfg_mmseg_cannot_run_is_named_when_the_model_is_built(tiny, case
 
 
 @pytest.mark.parametrize('test_cfg', [dict(mode='whole'),
-                                      dict(mode='slide', crop_size=(64, 64), stride=[48, 48])])
+                                      dict(mode='slide', crop_size=(64, 64), stride=[48, 48]),
+                                      dict(mode='slide', crop_size=(32, 32), stride=(32, 32))])
 def test_the_two_modes_of_encoder_decoder_pass(tiny, test_cfg):
     assert init_model(_with_test_cfg(tiny, test_cfg)).test_cfg.mode == test_cfg['mode']
+
+
+def test_mmseg_leaves_pixels_between_windows_unpredicted(tiny):
+    """Why a stride beyond the window is refused: mmseg's own sliding inference stops on
+    the pixels no window covers (a 50-wide image, 16-wide windows 17 apart: columns 16 and
+    33; windows 16 apart cover it)."""
+    segmentor = init_model(tiny).eval()
+    image, metas = torch.zeros(1, 3, 16, 50), [dict(img_shape=(16, 50))]
+    segmentor.test_cfg = Config(dict(mode='slide', crop_size=(16, 16), stride=(16, 17)))
+    with torch.no_grad(), pytest.raises(AssertionError):
+        segmentor.slide_inference(image, metas)
+    segmentor.test_cfg.stride = (16, 16)
+    with torch.no_grad():
+        assert segmentor.slide_inference(image, metas).shape == (1, 19, 16, 50)
 
 
 def test_train_stops_on_a_misspelt_mode_before_training(tiny, tmp_path):
