@@ -61,3 +61,20 @@ def test_report_refuses_trials_below_one(report, tmp_path, capsys, trials):
     assert stop.value.code == 2
     assert f'--trials {trials}: the chance row is a mean over that many random ' \
         f'rankings; give 1 or more' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('counts, made', [
+    (dict(num_query=20, num_query_skipped=0), '20 queries (20 evaluated, 0 skipped)'),
+    (dict(num_query=1, num_query_skipped=1), '2 queries (1 evaluated, 1 skipped)')])
+def test_report_refuses_metrics_made_on_another_split(report, tmp_path, capsys, counts, made):
+    """Metrics of a 20-query split, or of the same 2 queries under another protocol, given
+    with the 2-query MARKET tree: neither the header nor the chance row would describe them."""
+    root = write_tree(tmp_path / 'market', MARKET)
+    path = write_metrics(tmp_path, {**METRICS, **{f'reid/{k}': v for k, v in counts.items()}})
+    with pytest.raises(SystemExit) as stop:
+        report.main([path, str(root), '--trials', '1'])
+    assert stop.value.code == (
+        f'the metrics {path} count {made} but the query split of {root} gives 2 (2 evaluated, '
+        f'0 skipped); give the metrics tools/test.py --out wrote on {root}, or the data root '
+        'they were made on')
+    assert capsys.readouterr().out == ''

@@ -1,11 +1,15 @@
 """Plot training and validation curves of one or more runs from mmengine's scalar logs.
 
-Each LOG is a ``scalars.json`` or a work dir. mmengine writes each launch of a work dir, a
-``--resume`` too, to a ``<timestamp>/vis_data/scalars.json`` of its own: they are read in time
-order and joined into one curve per key, a later run's point replacing an earlier one's at the
-same step (a resumed run logs the steps after its checkpoint again); a line on stderr says how
-many runs were joined. One subplot per key, one curve per LOG;
-training keys are plotted against the iteration, validation metrics against the epoch
+Each LOG is a ``scalars.json``, a run folder (``<work_dir>/<timestamp>``, whose
+``vis_data/scalars.json`` is read) or a work dir. mmengine writes each launch of a work dir, a
+``--resume`` too, to a ``<timestamp>/vis_data/scalars.json`` of its own. Of a work dir's runs,
+the newest is plotted together with the earlier runs it continues: walking back from the
+newest, an earlier run is joined only if the later one resumes it (:func:`resume_break` gives
+the rule), and the first run that is not resumed ends the chain. The joined runs make one
+curve per key, a later run's point replacing an earlier one's at the same step (a resumed run
+logs the steps after its checkpoint again); a line on stderr says how many runs were joined,
+and another names the runs left out and how to plot them. One subplot per key, one curve per
+LOG; training keys are plotted against the iteration, validation metrics against the epoch
 (epoch-based runs) or the iteration (iteration-based runs). Without ``--keys``: ``loss``,
 ``lr`` and every validation metric. Writes the image in the format its suffix names (any
 matplotlib writes: ``.png``, ``.pdf``, ``.svg``, ``.jpg``, ...) and prints its path.
@@ -13,7 +17,8 @@ matplotlib writes: ``.png``, ``.pdf``, ``.svg``, ``.jpg``, ...) and prints its p
 A log line that is not JSON stops the tool, naming its line and column in the file, except
 a last line without its newline: mmengine ends every line it writes with one, so that line
 was cut short by a run stopped mid-write (killed, out of memory, out of time). It is skipped
-with a notice on stderr and the complete lines before it are plotted.
+with a notice on stderr and the complete lines before it are plotted. mmengine's text log
+(``<timestamp>/<timestamp>.log``) is refused with the path of its run's scalar log.
 
 Usage::
 
@@ -21,6 +26,7 @@ Usage::
         [--keys loss lr reid/mAP] [--legend rga-sc baseline] [--title T] [--dpi 100]
 """
 import argparse
+import math
 import os.path as osp
 import sys
 from collections.abc import Sequence
@@ -30,10 +36,12 @@ from matplotlib.backend_bases import FigureCanvasBase
 from rga_mm.engine.launch import check_output_file
 from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
+    SCALAR_LOG_NAME,
     ScalarLog,
     default_keys,
     find_scalar_logs,
-    load_scalar_logs,
+    join_scalar_logs,
+    load_scalar_log,
     plot_curves,
 )
 
@@ -41,7 +49,8 @@ from rga_mm.visualization.log_curves import (
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('logs', nargs='+', metavar='LOG',
-                        help='a scalars.json, or a work dir whose runs are joined')
+                        help='a scalars.json, a run folder <work_dir>/<timestamp>, or a work dir '
+                        'whose newest run is joined with the runs it resumes')
     parser.add_argument('--out', required=True,
                         help='the image to write, in the format its suffix names (.png, .pdf, '
                         '.svg, ...)')
@@ -97,23 +106,130 @@ def legend_names(runs: Sequence[Sequence[str]], paths: Sequence[str],
     return list(legend)
 
 
+def text_log_message(path: str) -> str:
+    """The error for mmengine's text log ``<timestamp>/<timestamp>.log`` given as a LOG: the
+    run's scalar log to give instead, or that the run has none."""
+    scalar_log = osp.join(osp.dirname(path), 'vis_data', SCALAR_LOG_NAME)
+    if osp.isfile(scalar_log):
+        return (f"{path} is mmengine's text log, not a scalar log; give the run's scalar log "
+                f'{scalar_log} instead')
+    return (f"{path} is mmengine's text log, not a scalar log, and its run has no "
+            f'{scalar_log}; give a {SCALAR_LOG_NAME} or a work dir that has one')
+
+
+def scalar_log_paths(path: str) -> list[str]:
+    """The scalar logs a LOG argument names, oldest first: a run folder's (or its
+    ``vis_data`` folder's) ``scalars.json``, else what :func:`find_scalar_logs` finds; a
+    ``ValueError`` for mmengine's text log (a ``.log`` file)."""
+    if osp.isdir(path):
+        for scalar_log in (osp.join(path, 'vis_data', SCALAR_LOG_NAME),
+                           osp.join(path, SCALAR_LOG_NAME)):
+            if osp.isfile(scalar_log):
+                return [scalar_log]
+    elif osp.isfile(path) and path.endswith('.log'):
+        raise ValueError(text_log_message(path))
+    return find_scalar_logs(path)
+
+
+def train_steps(log: ScalarLog) -> list[int]:
+    """The steps (global iterations) of ``log``'s training lines, in order."""
+    return sorted(line['step'] for line in log['train'])
+
+
+def logging_interval(*logs: ScalarLog) -> float:
+    """The largest step between consecutive training lines of ``logs``: at most the
+    LoggerHook's ``interval`` (it also logs at each epoch's end); ``inf`` if no log has two
+    training lines."""
+    gaps = [b - a for log in logs for a, b in zip(train_steps(log), train_steps(log)[1:])]
+    return max(gaps, default=math.inf)
+
+
+def resume_break(earlier: tuple[str, ScalarLog], later: tuple[str, ScalarLog]) -> str | None:
+    """None if the run ``later`` resumes the run ``earlier`` (each a ``(name, log)``), else
+    why not, as a clause about ``later``.
+
+    mmengine's LoggerHook writes a training line at fixed points: every ``interval``
+    iterations and at each epoch's end, with the global iteration as its ``step``. A run
+    started afresh logs from its first point again (step 1 with ``interval=1``). A run
+    resumed from a checkpoint that ``earlier`` saved at iteration k goes on from k + 1, so its
+    first step F is the first logging point after k, where k is at least ``earlier``'s
+    start, and below ``earlier``'s next logging point after its last step L (which it never
+    reached). So ``later`` resumes ``earlier`` when ``earlier``'s first step < F
+    <= L + the logging interval (estimated by :func:`logging_interval`); F may be <= L, as a
+    run stopped after its checkpoint logged steps the resumed one logs again. A run that
+    starts at or before ``earlier``'s first step started again (or resumed an older
+    checkpoint), and one that starts past L + the interval resumed another run's checkpoint.
+    """
+    (earlier_name, earlier_log), (_, later_log) = earlier, later
+    earlier_steps, later_steps = train_steps(earlier_log), train_steps(later_log)
+    if not later_steps:
+        return 'it logs no training step'
+    if not earlier_steps:
+        return f'{earlier_name} logs no training step'
+    first, (start, last) = later_steps[0], (earlier_steps[0], earlier_steps[-1])
+    interval = logging_interval(earlier_log, later_log)
+    if first <= start:
+        return f"it starts at step {first}, not after {earlier_name}'s first step {start}"
+    if first > last + interval:
+        return (f'it starts at step {first}, more than the logging interval ({interval}) '
+                f"after {earlier_name}'s last step {last}")
+    return None
+
+
+def load_chain(scalar_logs: Sequence[str]) -> tuple[int, ScalarLog, str | None]:
+    """The newest of ``scalar_logs`` (runs of a work dir, oldest first) joined with the runs it
+    resumes in a chain (:func:`resume_break`), read newest first, as ``(index of the oldest
+    run joined, joined log, why the run before it is left out or None)``."""
+    start = len(scalar_logs) - 1
+    loaded = [load_scalar_log(scalar_logs[start])]
+    reason = None
+    while start > 0 and reason is None:
+        earlier = load_scalar_log(scalar_logs[start - 1])
+        reason = resume_break((run_id(scalar_logs[start - 1]), earlier),
+                              (run_id(scalar_logs[start]), loaded[0]))
+        if reason is None:
+            loaded.insert(0, earlier)
+            start -= 1
+    log = loaded[0] if len(loaded) == 1 else join_scalar_logs(loaded)
+    return start, log, reason
+
+
+def run_id(scalar_log: str) -> str:
+    """The ``<timestamp>`` of ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
+    return osp.basename(run_name(scalar_log))
+
+
 def report_join(path: str, scalar_logs: Sequence[str]) -> None:
     """One line on stderr naming how many runs of the work dir ``path`` were joined."""
     if len(scalar_logs) > 1:
-        first, last = (osp.basename(run_name(log)) for log in (scalar_logs[0], scalar_logs[-1]))
+        first, last = (run_id(log) for log in (scalar_logs[0], scalar_logs[-1]))
         print(f'{path}: joined {len(scalar_logs)} runs ({first} to {last}) into one curve per '
               'key, a later run winning where a step repeats', file=sys.stderr)
 
 
+def report_left_out(path: str, left_out: Sequence[str], resumer: str, reason: str) -> None:
+    """One line on stderr naming the runs of the work dir ``path`` left out, because the run
+    ``resumer`` does not resume the last of them (``reason``), and how to plot them."""
+    ids = ', '.join(run_id(log) for log in left_out)
+    runs, them, their, logs = (('runs', 'them', 'their', 'further LOGs') if len(left_out) > 1
+                               else ('run', 'it', 'its', 'another LOG'))
+    print(f'{path}: left out the earlier {runs} {ids}, as {run_id(resumer)} does not resume '
+          f'{run_id(left_out[-1])} ({reason}); to plot {them}, give {their} {SCALAR_LOG_NAME} '
+          f'as {logs}: {" ".join(left_out)}', file=sys.stderr)
+
+
 def load_logs(paths: Sequence[str], legend: Sequence[str] | None) -> dict[str, ScalarLog]:
-    """{legend name: loaded log} for each LOG argument, the runs of a work dir joined."""
-    runs = [find_scalar_logs(path) for path in paths]
-    names = legend_names(runs, paths, legend)
-    logs = {}
-    for name, path, scalar_logs in zip(names, paths, runs):
-        logs[name] = load_scalar_logs(scalar_logs)
-        report_join(path, scalar_logs)
-    return logs
+    """{legend name: loaded log} for each LOG argument, a work dir's newest run joined with
+    the runs it resumes (:func:`load_chain`)."""
+    found = [scalar_log_paths(path) for path in paths]
+    chains = [load_chain(scalar_logs) for scalar_logs in found]
+    names = legend_names([logs[start:] for logs, (start, _, _) in zip(found, chains)], paths,
+                         legend)
+    for path, scalar_logs, (start, _, reason) in zip(paths, found, chains):
+        if reason is not None:
+            report_left_out(path, scalar_logs[:start], scalar_logs[start], reason)
+        report_join(path, scalar_logs[start:])
+    return {name: log for name, (_, log, _) in zip(names, chains)}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,7 +1,9 @@
 """Print the demo's test metrics next to the chance level of the same query/gallery split.
 
 Chance is measured, not guessed: the rank metric run on random distance matrices over the
-real identities and cameras of the split (mean of ``--trials``).
+real identities and cameras of the split (mean of ``--trials``). The metrics must have been
+made on DATA_ROOT: their query counts (evaluated and skipped) must be those the rank metric
+gives DATA_ROOT's query split, or the report stops naming both.
 
     python tools/misc/demo_report.py METRICS_JSON DATA_ROOT [--trials 5]
 """
@@ -20,7 +22,9 @@ COUNT_KEYS = ('reid/num_query', 'reid/num_query_skipped', 'reid/num_gallery')
 
 
 def chance_metrics(data_root: str, trials: int) -> dict:
-    """Rank-1/5/10, mAP, mINP (%) of random rankings, averaged over ``trials`` seeds."""
+    """Rank-1/5/10, mAP, mINP (%) of random rankings, averaged over ``trials`` seeds, and the
+    split's ``reid/num_query`` and ``reid/num_query_skipped`` (the queries evaluated and those
+    without a valid match, which do not depend on the ranking)."""
     query = Market1501(data_root, split='query')
     gallery = Market1501(data_root, split='gallery')
 
@@ -38,7 +42,29 @@ def chance_metrics(data_root: str, trials: int) -> dict:
             'reid/rank5': 100 * np.mean([r['cmc'][4] for r in runs]),
             'reid/rank10': 100 * np.mean([r['cmc'][9] for r in runs]),
             'reid/mAP': 100 * np.mean([r['mAP'] for r in runs]),
-            'reid/mINP': 100 * np.mean([r['mINP'] for r in runs])}
+            'reid/mINP': 100 * np.mean([r['mINP'] for r in runs]),
+            'reid/num_query': runs[0]['num_valid_queries'],
+            'reid/num_query_skipped': runs[0]['num_skipped_queries']}
+
+
+def query_counts(metrics: dict) -> tuple[int, int, int]:
+    """(queries, evaluated, skipped) of ``metrics``' ``reid/num_query`` (evaluated) and
+    ``reid/num_query_skipped`` (no valid match)."""
+    evaluated, skipped = (int(metrics[key]) for key in COUNT_KEYS[:2])
+    return evaluated + skipped, evaluated, skipped
+
+
+def check_split(trained: dict, chance: dict, metrics_path: str, data_root: str) -> None:
+    """SystemExit naming both counts when the metrics at ``metrics_path`` count other queries
+    (evaluated or skipped) than the rank metric gives ``data_root``'s query split: they were
+    made on another split, or under another protocol, and the report would misdescribe them."""
+    made, found = query_counts(trained), query_counts(chance)
+    if made != found:
+        raise SystemExit(
+            f'the metrics {metrics_path} count {made[0]} queries ({made[1]} evaluated, '
+            f'{made[2]} skipped) but the query split of {data_root} gives {found[0]} '
+            f'({found[1]} evaluated, {found[2]} skipped); give the metrics tools/test.py '
+            f'--out wrote on {data_root}, or the data root they were made on')
 
 
 def read_metrics(path: str) -> dict:
@@ -71,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     trained = read_metrics(args.metrics)
     with stop_on_input_errors():  # a wrong data_root: its message names the folder
         chance = chance_metrics(args.data_root, args.trials)
+    check_split(trained, chance, args.metrics, args.data_root)
     table = PrettyTable(['', 'Rank-1', 'Rank-5', 'Rank-10', 'mAP', 'mINP'])
     table.add_row(['RGA-SC (trained)', *(f'{trained[k]:.1f}' for k in METRIC_KEYS)])
     table.add_row(['chance (random ranking)', *(f'{chance[k]:.1f}' for k in METRIC_KEYS)])

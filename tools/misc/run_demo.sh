@@ -6,7 +6,10 @@
 # query images (work_dirs/demo/attention/) and the training curves (work_dirs/demo/curves.png),
 # and searches the test gallery for the same four queries (ranked lists in
 # work_dirs/demo/search/).
-# Extra arguments go to tools/train.py (e.g. --cfg-options ...).
+# Extra arguments go to tools/train.py only (e.g. --cfg-options ...): the test, the report, the
+# attention maps and the search use the config and the data as they are, so the report always
+# describes the default test of the trained checkpoint (tools/test.py stops when that checkpoint
+# does not fit the config's model), and train-only options (--resume, --amp) still work.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bash "$root/tools/misc/ensure_env.sh"
@@ -15,6 +18,10 @@ py=.venv/bin/python
 config=configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py
 data=data/synthetic_reid
 work=work_dirs/demo
+if (( $# )); then
+    echo "run_demo.sh: the extra arguments ($*) change training only; the test, the report," \
+        "the attention maps and the search use $config on $data as they are" >&2
+fi
 "$py" tools/misc/generate_synthetic_reid.py "$data"
 "$py" tools/train.py "$config" --work-dir "$work" "$@"
 "$py" tools/test.py "$config" "$(cat "$work/last_checkpoint")" --work-dir "$work/test" \
