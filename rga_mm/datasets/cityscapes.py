@@ -37,6 +37,7 @@ from .seg_loading import name_unreadable_files
 
 CONVERTER = "mmseg's tools/dataset_converters/cityscapes.py"
 LISTED_VALUES = 8  # offending label values named in an error
+MAX_LABEL_ID = 33  # Cityscapes' labelIds run 0..33 (license plate, -1, is not in the maps)
 IMG_SUFFIX = '_leftImg8bit.png'  # mmseg's Cityscapes suffixes
 SEG_MAP_SUFFIX = '_gtFine_labelTrainIds.png'
 
@@ -78,11 +79,16 @@ def values_problem(label_map: np.ndarray, num_classes: int, ignore_index: int,
         return None
     listed = ', '.join(map(str, values[:LISTED_VALUES])) + (
         ', ...' if len(values) > LISTED_VALUES else '')
-    if seg_map_suffix == SEG_MAP_SUFFIX:
+    if seg_map_suffix == SEG_MAP_SUFFIX and max(values) <= MAX_LABEL_ID:
         return (f'holds values {listed}, outside the trainIds 0..{num_classes - 1} and '
                 f'{ignore_index}: it looks like a *_gtFine_labelIds.png map, so run '
                 f'{CONVERTER} on the Cityscapes root to write the *{SEG_MAP_SUFFIX} maps and '
                 f'point seg_map_suffix at them')
+    if seg_map_suffix == SEG_MAP_SUFFIX:
+        return (f'holds values {listed}, outside the trainIds 0..{num_classes - 1} and '
+                f'{ignore_index}, and outside the labelIds 0..{MAX_LABEL_ID} too: it is no '
+                f'Cityscapes label map (damaged, or of another dataset), so write it again '
+                f'with {CONVERTER} from its *_gtFine_polygons.json')
     return (f'holds values {listed}, outside the classes 0..{num_classes - 1} and the '
             f'ignore_index {ignore_index}: give each pixel its class index or {ignore_index}, '
             f"or set the dataset's metainfo classes to those of the *{seg_map_suffix} maps")

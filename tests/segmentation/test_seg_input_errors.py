@@ -275,6 +275,22 @@ def test_label_ids_where_train_ids_belong_name_the_file_the_values_and_the_conve
     assert dataset[0]['data_samples'].gt_sem_seg.data.max() <= 255  # trainIds load
 
 
+def test_values_beyond_every_cityscapes_id_are_not_taken_for_label_ids(tiny):
+    """34 and 200 are neither trainIds nor labelIds (0..33): no converter run helps."""
+    data_root, cfg = tiny
+    label = data_root / 'gtFine/train/tinycity/tinycity_000001_000019_gtFine_labelTrainIds.png'
+    values = np.zeros((64, 128), np.uint8)
+    values[:8], values[8:16] = 34, 200
+    Image.fromarray(values).save(label)
+    with pytest.raises(DatasetError) as error:
+        _build_dataset(cfg.train_dataloader.dataset)[1]
+    assert str(error.value) == (
+        f'label map {label} holds values 34, 200, outside the trainIds 0..18 and 255, and '
+        f"outside the labelIds 0..33 too: it is no Cityscapes label map (damaged, or of "
+        f"another dataset), so write it again with mmseg's "
+        f'tools/dataset_converters/cityscapes.py from its *_gtFine_polygons.json')
+
+
 def test_the_label_check_follows_load_annotations_once(tiny):
     from rga_mm.datasets.cityscapes import CheckCityscapesLabelMap
     cfg = tiny[1]
