@@ -65,18 +65,29 @@ def input_shape(cfg: Config, shape: Sequence[int] | None) -> tuple[int, int]:
     return tuple(shape if shape else cfg[config_size_key(cfg)])
 
 
-def other_input_size_note(cfg: Config, shape: Sequence[int]) -> str | None:
-    """A note when ``shape`` (H, W) is not the size the config's model is trained and tested
-    at, its ``input_size`` (re-ID, CIFAR), or None.
+def input_size_note(cfg: Config, shape_option: Sequence[int] | None) -> str | None:
+    """A note on the image size an exported file takes, given ``--shape`` (``shape_option``,
+    None when not given), or None when the size is the one the config tests at.
 
-    A model with fixed-size RGA modules takes some nearby sizes too (those its strides round
-    to the same maps), so nothing refuses them; images must then be resized to ``shape``,
-    not to the training size. Segmentation configs (``crop_size``) run whole images of other
-    sizes by design and get no note.
+    * Re-ID and CIFAR configs test at their ``input_size``. A model with fixed-size RGA
+      modules takes some nearby sizes too (those its strides round to the same maps), so
+      nothing refuses them; images must then be resized to ``--shape``, not to the training
+      size.
+    * Segmentation configs train on ``crop_size`` crops but test whole images at their own
+      size: without ``--shape`` the file takes crops, and whole images resized to one would
+      be squashed.
     """
-    if 'input_size' not in cfg or tuple(shape) == tuple(cfg.input_size):
-        return None
-    height, width = shape
-    return (f"Note: the config trains and tests at input_size {cfg.input_size[0]}×"
-            f"{cfg.input_size[1]}; this file takes {height}×{width} images (its input_size "
-            f"metadata), so resize images to {height}×{width}")
+    if 'input_size' in cfg:
+        if shape_option is None or tuple(shape_option) == tuple(cfg.input_size):
+            return None
+        height, width = shape_option
+        return (f"Note: the config trains and tests at input_size {cfg.input_size[0]}×"
+                f"{cfg.input_size[1]}; this file takes {height}×{width} images (its "
+                f"input_size metadata), so resize images to {height}×{width}")
+    if shape_option is None and 'crop_size' in cfg:
+        height, width = cfg.crop_size
+        return (f"Note: this file takes {height}×{width} images, the config's training "
+                f"crop_size, but the config tests whole images at their own size; export "
+                f"at the size of your images with --shape H W (e.g. --shape 1024 2048 for "
+                f"Cityscapes) rather than resizing them to {height}×{width}")
+    return None

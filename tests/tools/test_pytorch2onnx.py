@@ -27,7 +27,7 @@ from onnx import numpy_helper
 from torch import nn
 
 from rga_mm.apis import ReIDInferencer, init_model
-from rga_mm.deployment.arguments import other_input_size_note
+from rga_mm.deployment.arguments import input_size_note
 from rga_mm.deployment.onnx_export import (
     ExportError,
     export_onnx,
@@ -403,14 +403,20 @@ def test_out_that_would_replace_an_input_or_another_file_is_refused(tool, tmp_pa
     assert out.read_bytes() == before
 
 
-def test_a_shape_other_than_the_input_size_gets_a_note():
+def test_a_size_other_than_the_tested_one_gets_a_note():
     """Re-ID and CIFAR configs test at input_size; segmentation runs whole images."""
     reid = Config(dict(input_size=(64, 32)))
-    assert other_input_size_note(reid, (64, 32)) is None
-    assert other_input_size_note(reid, (61, 29)) == (
+    assert input_size_note(reid, None) is None and input_size_note(reid, (64, 32)) is None
+    assert input_size_note(reid, (61, 29)) == (
         'Note: the config trains and tests at input_size 64×32; this file takes 61×29 images '
         '(its input_size metadata), so resize images to 61×29')
-    assert other_input_size_note(Config(dict(crop_size=(769, 769))), (1024, 2048)) is None
+    seg = Config(dict(crop_size=(769, 769)))
+    assert input_size_note(seg, (1024, 2048)) is None
+    assert input_size_note(seg, None) == (
+        "Note: this file takes 769×769 images, the config's training crop_size, but the "
+        'config tests whole images at their own size; export at the size of your images with '
+        '--shape H W (e.g. --shape 1024 2048 for Cityscapes) rather than resizing them to '
+        '769×769')
 
 
 def test_out_folder_gets_an_onnx_name_to_suggest(tool, tmp_path):

@@ -26,8 +26,9 @@ in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), 
 
 An ``--out`` that is the config or the checkpoint, or an existing file not ending in
 ``.onnx``, is refused before anything is read; an earlier export is replaced. A ``--shape``
-other than a re-ID or CIFAR config's ``input_size`` gets a note: the file takes images of
-that size. Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
+other than a re-ID or CIFAR config's ``input_size``, and a segmentation config exported
+without ``--shape`` (at its training crop, though it tests whole images), get a note on the
+size images must have. Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
 """
 import argparse
 import os.path as osp
@@ -37,7 +38,7 @@ from rga_mm.apis import CheckpointError, init_model
 from rga_mm.deployment.arguments import (
     add_shape_argument,
     input_shape,
-    other_input_size_note,
+    input_size_note,
     positive_float,
     positive_int_arg,
 )
@@ -121,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
           f'{exported.opset}): input {INPUT_NAME!r} {exported.input_shape}, '
           f'output {module.output_name!r} {exported.output_shape}')
     print(f'Input: {preprocessing.describe(shape)}')
-    note = other_input_size_note(model.cfg, shape)
+    note = input_size_note(model.cfg, args.shape)
     if note:
         print(note)
     print(f'Output: {metadata["output"]}')
