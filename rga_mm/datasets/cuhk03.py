@@ -5,6 +5,7 @@ from typing import Any
 
 from rga_mm.registry import DATASETS
 from .market_style import MarketStyleDataset
+from .reid_dataset import check_choice
 
 BOX_TYPES = ('labeled', 'detected')
 RELEASE_FILE = osp.join('cuhk03_release', 'cuhk-03.mat')
@@ -34,9 +35,7 @@ class CUHK03(MarketStyleDataset):
     num_cameras = 2
 
     def __init__(self, data_root: str, box_type: str = 'labeled', **kwargs: Any) -> None:
-        if box_type not in BOX_TYPES:
-            raise ValueError(f'CUHK03: box_type must be one of {BOX_TYPES}, got '
-                             f'{box_type!r}')
+        check_choice(self.dataset_name, 'box_type', box_type, BOX_TYPES)
         self.box_type = box_type
         super().__init__(data_root=data_root, **kwargs)
 

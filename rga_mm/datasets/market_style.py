@@ -4,7 +4,7 @@ import os.path as osp
 import re
 
 from rga_mm.errors import DatasetError
-from .reid_dataset import ReIDDataset, scan_images
+from .reid_dataset import ReIDDataset, scan_images, warn_of_other_images
 
 SPLIT_FOLDERS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
 
@@ -15,6 +15,8 @@ class MarketStyleDataset(ReIDDataset):
     Subclasses set ``file_pattern`` (a regex whose groups ``identity`` and ``camera`` are
     read from each file name), ``example_name``, ``suffix`` and ``num_cameras``
     (cameras are numbered 1..num_cameras in file names and 0-based in the items).
+    Only ``suffix`` files are loaded (as torchreid globs ``*.jpg``); other image files in a
+    split folder (``.JPG``, ``.jpeg``) are left out with one logged warning.
     """
 
     file_pattern: re.Pattern
@@ -39,6 +41,7 @@ class MarketStyleDataset(ReIDDataset):
         names = scan_images(folder, self.suffix)
         if names is None:
             raise self.missing_path_error(folder)
+        warn_of_other_images(self.dataset_name, folder, self.suffix)
         return [self._parse(folder, name) for name in names]
 
     def _parse(self, folder: str, name: str) -> dict:

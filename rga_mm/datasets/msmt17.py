@@ -9,6 +9,9 @@ from .reid_dataset import ReIDDataset
 
 # image folders of (train, val) and (query, gallery) per release
 IMAGE_FOLDERS = (('train', 'test'), ('mask_train_v2', 'mask_test_v2'))
+RELEASES = ('MSMT17_V1', 'MSMT17_V2')
+ACCEPTED_FOLDERS = ' or '.join(f'{train}/ and {test}/ ({release})' for (train, test), release
+                               in zip(IMAGE_FOLDERS, RELEASES))
 LIST_FILES = dict(train='list_train.txt', val='list_val.txt', query='list_query.txt',
                   gallery='list_gallery.txt')
 PATH_PATTERN = r'(?P<path>\d{4}/\d{4}_\d{3}_(?P<camera>\d{2})_\d{4}[a-z]+_\d{4}_\d+\.jpg)'
@@ -52,17 +55,39 @@ class MSMT17(ReIDDataset):
         train_folder, test_folder = self._image_folders()
         if split == 'train':
             lists = ('train', 'val') if self.with_val else ('train', )
-            return [item for name in lists for item in self._read_list(name, train_folder)]
-        return self._read_list(split, test_folder)
+            first_seen = {}  # shared: an image in both lists would load twice too
+            return [item for name in lists
+                    for item in self._read_list(name, train_folder, first_seen)]
+        return self._read_list(split, test_folder, {})
 
-    def _image_folders(self):
+    def _image_folders(self) -> list[str]:
+        """The (train, test) image folders of the release under ``data_root``."""
+        present = [folder for folders in IMAGE_FOLDERS for folder in folders
+                   if osp.isdir(osp.join(self.data_root, folder))]
         for folders in IMAGE_FOLDERS:
-            paths = [osp.join(self.data_root, folder) for folder in folders]
-            if all(osp.isdir(path) for path in paths):
-                return paths
-        raise self.missing_path_error(osp.join(self.data_root, 'train'))
+            if all(folder in present for folder in folders):
+                return [osp.join(self.data_root, folder) for folder in folders]
+        raise self._image_folders_error(present)
 
-    def _read_list(self, name: str, image_folder: str) -> list[dict]:
+    def _image_folders_error(self, present: list[str]) -> FileNotFoundError:
+        """The error naming the image folders missing beside the ``present`` ones (of either
+        release), or, when none is present, the layout."""
+        if not present:
+            return FileNotFoundError(
+                f'MSMT17: {self.data_root} holds no image folder; expected '
+                f'{ACCEPTED_FOLDERS} beside the list files{self.layout_hint()}')
+        missing = [osp.join(self.data_root, folder) for folders in IMAGE_FOLDERS
+                   if any(folder in present for folder in folders)
+                   for folder in folders if folder not in present]
+        return FileNotFoundError(
+            f'MSMT17: {" and ".join(missing)} not found; data_root holds the image folders '
+            f'of one release, {ACCEPTED_FOLDERS}, and {self.data_root} holds only '
+            f'{" and ".join(folder + "/" for folder in present)}')
+
+    def _read_list(self, name: str, image_folder: str,
+                   first_seen: dict[str, tuple[str, int]]) -> list[dict]:
+        """The items of ``list_{name}.txt``; ``first_seen`` maps each image path read so far
+        to (list file, line), and a path seen before is an error naming both lines."""
         list_path = osp.join(self.data_root, LIST_FILES[name])
         if not osp.isfile(list_path):
             raise self.missing_path_error(list_path)
@@ -78,9 +103,23 @@ class MSMT17(ReIDDataset):
                 if not 1 <= camera <= NUM_CAMERAS:
                     raise DatasetError(f'MSMT17: camera {camera} on line {number} of '
                                        f'{list_path} is outside 1..{NUM_CAMERAS}')
+                self._check_first(match['path'], list_path, number, first_seen)
                 items.append(dict(img_path=osp.join(image_folder, match['path']),
                                   gt_label=int(match['identity']), camera_id=camera - 1))
         return items
+
+    @staticmethod
+    def _check_first(path: str, list_path: str, number: int,
+                     first_seen: dict[str, tuple[str, int]]) -> None:
+        """Record ``path`` as listed on line ``number`` of ``list_path``; a DatasetError if
+        it was listed before (the image would load twice)."""
+        if path in first_seen:
+            first_path, first_number = first_seen[path]
+            first = (f'line {first_number}' if first_path == list_path else
+                     f'line {first_number} of {first_path}')
+            raise DatasetError(f'MSMT17: line {number} of {list_path} lists {path} again, '
+                               f'first on {first}; each image has one line')
+        first_seen[path] = list_path, number
 
     def _bad_line_error(self, line: str, where: str) -> DatasetError:
         """The error for a list line that does not parse; a label that is not a whole

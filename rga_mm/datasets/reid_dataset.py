@@ -1,4 +1,6 @@
 """The base of rga_mm's person re-ID datasets: splits, relabelling, checks, statistics."""
+import difflib
+import logging
 import os
 import os.path as osp
 from collections.abc import Sequence
@@ -11,7 +13,7 @@ from prettytable import PrettyTable
 from rga_mm.checks import is_int
 from rga_mm.errors import ConfigError, DatasetError
 from .augmentation_seed import SampleIndex, augmentation_random_state
-from .folder_listing import is_file, is_folder, is_visible
+from .folder_listing import is_file, is_folder, is_image_file, is_visible
 
 JUNK_ID = -1
 
@@ -54,9 +56,7 @@ class ReIDDataset(BaseDataset):
     data_root_note = ''
 
     def __init__(self, data_root: str, split: str = 'train', **kwargs: Any) -> None:
-        if split not in self.SPLITS:
-            raise ValueError(f'{self.dataset_name}: split must be one of {self.SPLITS}, '
-                             f'got {split!r}')
+        check_choice(self.dataset_name, 'split', split, self.SPLITS)
         if data_root is None:
             raise ConfigError(f"{self.dataset_name}: data_root is None; set data_root to the "
                               f"dataset's folder{self.data_root_note}")
@@ -142,6 +142,19 @@ class ReIDDataset(BaseDataset):
         return ''
 
 
+def check_choice(dataset_name: str, setting: str, value: Any, choices: Sequence[str]) -> None:
+    """A ConfigError unless ``value`` is one of ``choices``, naming the setting, the
+    accepted values and the closest of them (compared without case) when one is close."""
+    if isinstance(value, str) and value in choices:
+        return
+    lowered = {choice.lower(): choice for choice in choices}
+    close = (difflib.get_close_matches(value.lower(), list(lowered), n=1)
+             if isinstance(value, str) else [])
+    hint = f'; did you mean {lowered[close[0]]!r}?' if close else ''
+    raise ConfigError(f'{dataset_name}: {setting} {value!r} is not one of '
+                      f'{", ".join(map(repr, choices))}{hint}')
+
+
 def _check_integer_labels(dataset_name: str, item: dict) -> None:
     """An item's identity and camera must be integers: a float (even 3.0, which says the
     annotations are not what the loader expects) is an error naming it and its image, where
@@ -190,3 +203,16 @@ def scan_images(folder: str, suffix: str) -> list[str] | None:
         return None
     return sorted(entry.name for entry in os.scandir(folder)
                   if entry.name.endswith(suffix) and is_visible(entry.name) and is_file(entry))
+
+
+def warn_of_other_images(dataset_name: str, folder: str, suffix: str) -> None:
+    """Log one warning when ``folder`` holds image files that :func:`scan_images` leaves
+    out (another suffix, or ``suffix`` in another case, such as ``.JPG`` or ``.jpeg``),
+    naming how many and the first; the public layouts hold none, so they are a surprise."""
+    others = sorted(entry.name for entry in os.scandir(folder)
+                    if is_image_file(entry) and not entry.name.endswith(suffix))
+    if others:
+        print_log(f'{dataset_name}: {folder} holds {len(others)} image file(s) not named '
+                  f'*{suffix}, the first {others[0]}; they are not loaded (only *{suffix} '
+                  f'files are): rename them to *{suffix} to load them', logger='current',
+                  level=logging.WARNING)

@@ -223,3 +223,69 @@ def test_converter_refuses_an_out_dir_that_is_a_file(converter, release_root, tm
                                          rf'{re.escape(str(a_file))} is a file, not a folder'):
         converter.main([release_root, out])
     assert 'Reading' not in capsys.readouterr().out
+
+
+def tree_files(root):
+    """{path relative to root: bytes} of every file under root."""
+    return {osp.relpath(osp.join(folder, name), root): open(osp.join(folder, name), 'rb').read()
+            for folder, _, names in os.walk(root) for name in names}
+
+
+@pytest.mark.parametrize('box_types', [[], ['--box-types', 'labeled']])
+def test_converter_refuses_an_out_dir_that_holds_a_tree(converter, release_root, tmp_path,
+                                                        capsys, box_types):
+    """A second run into the same OUT_DIR is refused before reading, and the first tree is
+    left as it was (not merged with the new one)."""
+    out = str(tmp_path / 'cuhk03-np')
+    converter.main([release_root, out, *box_types])
+    before = tree_files(out)
+    capsys.readouterr()
+    target = osp.join(out, 'labeled')
+    expected = (f'OUT_DIR {out}: {target} is not empty (a previous conversion?); delete it '
+                f'or choose another OUT_DIR, or pass --overwrite to replace it')
+    with pytest.raises(SystemExit, match=f'^{re.escape(expected)}$'):
+        converter.main([release_root, out, *box_types])
+    assert 'Reading' not in capsys.readouterr().out
+    assert tree_files(out) == before
+
+
+def test_converter_overwrite_equals_a_fresh_conversion(converter, release_root, tmp_path,
+                                                       capsys):
+    """--overwrite replaces each box type's tree: the same files as a fresh conversion, none
+    left from the old tree, and no temporary folder beside them."""
+    out, fresh = str(tmp_path / 'cuhk03-np'), str(tmp_path / 'fresh')
+    converter.main([release_root, fresh])
+    converter.main([release_root, out])
+    (tmp_path / 'cuhk03-np' / 'labeled' / 'query' / '0009_c1_1.png').write_bytes(b'old')
+    converter.main([release_root, out, '--overwrite'])
+    assert 'labeled: bounding_box_train 3 images' in capsys.readouterr().out
+    assert tree_files(out) == tree_files(fresh)
+    assert sorted(os.listdir(out)) == ['detected', 'labeled']
+
+
+def test_converter_accepts_empty_box_type_folders(converter, release_root, tmp_path):
+    out = tmp_path / 'cuhk03-np'
+    (out / 'labeled').mkdir(parents=True)
+    converter.main([release_root, str(out)])
+    assert len(tree_files(str(out / 'labeled'))) == 9
+
+
+def test_converter_failing_midway_leaves_no_tree(converter, release_root, tmp_path,
+                                                 monkeypatch):
+    """A write that fails after 4 images (a full disk, an interrupt) leaves neither a
+    partial tree that CUHK03 would load nor the temporary folder."""
+    written, real_imwrite = [], converter.mmcv.imwrite
+
+    def imwrite(image, path):
+        if len(written) == 4:
+            raise OSError('No space left on device')
+        written.append(path)
+        return real_imwrite(image, path)
+
+    monkeypatch.setattr(converter.mmcv, 'imwrite', imwrite)
+    out = str(tmp_path / 'cuhk03-np')
+    with pytest.raises(OSError, match='No space left on device'):
+        converter.main([release_root, out, '--box-types', 'labeled'])
+    assert len(written) == 4 and os.listdir(out) == []
+    with pytest.raises(FileNotFoundError, match=r'labeled.bounding_box_train not found'):
+        CUHK03(data_root=out, box_type='labeled')

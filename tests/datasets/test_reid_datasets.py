@@ -1,15 +1,19 @@
 """The re-ID datasets on tiny trees in the real layouts (paper §4.1 datasets)."""
+import logging
 import os
 import os.path as osp
 import re
+import shutil
 
 import numpy as np
 import pytest
 
 from rga_mm.datasets import CUHK03, MSMT17, DatasetError, DukeMTMCReID, Market1501
 from rga_mm.datasets.reid_dataset import ReIDDataset
+from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
-from reid_trees import DUKE, MARKET, write_msmt17, write_tree
+from reid_trees import CUHK03_NP, DUKE, MARKET, write_msmt17, write_tree
+from reid_trees import MSMT17 as MSMT17_LINES
 
 
 def items(dataset):
@@ -249,8 +253,132 @@ def test_original_cuhk03_release_asks_for_the_converter(tmp_path):
         CUHK03(data_root=str(tmp_path))
 
 
-def test_bad_split_and_box_type(market_root, cuhk03_np_root):
-    with pytest.raises(ValueError, match="split must be one of"):
-        Market1501(data_root=market_root, split='val')
-    with pytest.raises(ValueError, match="box_type must be one of"):
-        CUHK03(data_root=cuhk03_np_root, box_type='manual')
+@pytest.mark.parametrize('dataset, setting, value, expected', [
+    (Market1501, 'split', 'Train', "Market-1501: split 'Train' is not one of 'train', 'query', "
+                                   "'gallery', 'test'; did you mean 'train'?"),
+    (Market1501, 'split', 'val', "Market-1501: split 'val' is not one of 'train', 'query', "
+                                 "'gallery', 'test'"),
+    (CUHK03, 'box_type', 'Labeled', "CUHK03: box_type 'Labeled' is not one of 'labeled', "
+                                    "'detected'; did you mean 'labeled'?"),
+    (CUHK03, 'box_type', 'detect', "CUHK03: box_type 'detect' is not one of 'labeled', "
+                                   "'detected'; did you mean 'detected'?"),
+    (CUHK03, 'box_type', 'manual', "CUHK03: box_type 'manual' is not one of 'labeled', "
+                                   "'detected'"),
+])
+def test_bad_split_and_box_type_name_the_accepted_values(cuhk03_np_root, dataset, setting,
+                                                         value, expected):
+    """A ConfigError, which the tools turn into the message alone."""
+    with pytest.raises(ConfigError, match=f'^{re.escape(expected)}$'):
+        dataset(data_root=cuhk03_np_root, **{setting: value})
+
+
+def test_bad_split_from_a_config_is_a_config_error(market_root):
+    with pytest.raises(ConfigError, match=r"^Market-1501: split 'Query' .*'query'\?$"):
+        DATASETS.build(dict(type='Market1501', data_root=market_root, split='Query'))
+
+
+# MSMT17: the image folders of one release (V1 or V2), and each image listed once
+
+@pytest.mark.parametrize('folders, missing', [
+    (('train', None), 'test'), ((None, 'test'), 'train'),
+    (('mask_train_v2', None), 'mask_test_v2'), ((None, 'mask_test_v2'), 'mask_train_v2')])
+def test_msmt17_names_the_missing_image_folder(tmp_path, folders, missing):
+    root = write_msmt17(tmp_path / 'MSMT17', [folder or 'unused' for folder in folders])
+    shutil.rmtree(osp.join(root, 'unused'))
+    present = next(folder for folder in folders if folder)
+    with pytest.raises(FileNotFoundError, match=(
+            f'^MSMT17: {re.escape(osp.join(root, missing))} not found; data_root holds the image '
+            r'folders of one release, train/ and test/ \(MSMT17_V1\) or mask_train_v2/ and '
+            rf'mask_test_v2/ \(MSMT17_V2\), and {re.escape(root)} holds only {present}/$')):
+        MSMT17(data_root=root, split='train')
+
+
+def test_msmt17_names_both_missing_folders_of_mixed_releases(tmp_path):
+    root = write_msmt17(tmp_path / 'MSMT17', ('train', 'mask_test_v2'))
+    with pytest.raises(FileNotFoundError, match=(
+            f'^MSMT17: {re.escape(osp.join(root, "test"))} and '
+            f'{re.escape(osp.join(root, "mask_train_v2"))} not found; data_root holds the '
+            r'image folders of one release, .*, and '
+            f'{re.escape(root)} holds only train/ and mask_test_v2/$')):
+        MSMT17(data_root=root, split='query')
+
+
+def test_msmt17_without_image_folders_names_the_layouts(tmp_path):
+    root = write_msmt17(tmp_path / 'MSMT17', ('images', 'images'))
+    with pytest.raises(FileNotFoundError, match=(
+            f'^MSMT17: {re.escape(root)} holds no image folder; expected train/ and test/ '
+            r'\(MSMT17_V1\) or mask_train_v2/ and mask_test_v2/ \(MSMT17_V2\) beside the '
+            r'list files$')):
+        MSMT17(data_root=root, split='train')
+
+
+def test_msmt17_missing_list_file_is_named(tmp_path):
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    os.remove(osp.join(root, 'list_gallery.txt'))
+    with pytest.raises(FileNotFoundError,
+                       match=f'^MSMT17: {re.escape(osp.join(root, "list_gallery.txt"))} not '
+                             'found; expected list_'):
+        MSMT17(data_root=root, split='test')
+
+
+def append_line(root, name, line):
+    with open(osp.join(root, f'list_{name}.txt'), 'a') as file:
+        file.write(line + '\n')
+
+
+def test_msmt17_duplicate_line_names_both_lines(tmp_path):
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    append_line(root, 'query', MSMT17_LINES['query'][0])
+    path = osp.join(root, 'list_query.txt')
+    with pytest.raises(DatasetError, match=(
+            f'^MSMT17: line 3 of {re.escape(path)} lists '
+            r'0000/0000_000_01_0303morning_0015_0\.jpg again, first on line 1; each image '
+            r'has one line$')):
+        MSMT17(data_root=root, split='test')
+
+
+def test_msmt17_image_in_train_and_val_lists_names_both_files(tmp_path):
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    append_line(root, 'val', MSMT17_LINES['train'][1])
+    val, train = (osp.join(root, f'list_{name}.txt') for name in ('val', 'train'))
+    with pytest.raises(DatasetError, match=(
+            f'^MSMT17: line 2 of {re.escape(val)} lists '
+            r'0000/0000_001_01_0303morning_0009_1\.jpg again, first on line 2 of '
+            f'{re.escape(train)}; each image has one line$')):
+        MSMT17(data_root=root, split='train')
+    assert len(MSMT17(data_root=root, split='train', with_val=False)) == 3
+
+
+# Market-1501's layout loads *.jpg only, as torchreid does, and says what else it leaves out
+
+@pytest.mark.parametrize('dataset, tree, folder, extra, suffix', [
+    (Market1501, MARKET, 'query', ['0003_c4s1_000301_00.JPG', '0005_c1s1_000301_00.jpeg'],
+     '.jpg'),
+    (DukeMTMCReID, DUKE, 'query', ['0005_c3_f0046985.JPG'], '.jpg'),
+    (CUHK03, {f'labeled/{k}': v for k, v in CUHK03_NP.items()}, 'labeled/query',
+     ['0004_c1_5.PNG'], '.png')])
+def test_other_image_files_are_left_out_with_one_warning(tmp_path, monkeypatch, dataset, tree,
+                                                         folder, extra, suffix):
+    warnings = []
+    monkeypatch.setattr('rga_mm.datasets.reid_dataset.print_log',
+                        lambda message, logger=None, level=logging.INFO:
+                        warnings.append(message) if level == logging.WARNING else None)
+    root = tmp_path / 'data'
+    write_tree(root, tree)
+    loaded = len(dataset(data_root=str(root), split='query'))
+    write_tree(root, {folder: extra})
+    assert len(dataset(data_root=str(root), split='query')) == loaded
+    name = dataset.dataset_name
+    assert warnings == [
+        f'{name}: {root / folder} holds {len(extra)} image file(s) not named *{suffix}, the '
+        f'first {extra[0]}; they are not loaded (only *{suffix} files are): rename them to '
+        f'*{suffix} to load them']
+
+
+def test_no_warning_for_non_image_files(market_root, monkeypatch):
+    """Market-1501's Thumbs.db is no image."""
+    levels = []
+    monkeypatch.setattr('rga_mm.datasets.reid_dataset.print_log',
+                        lambda message, logger=None, level=logging.INFO: levels.append(level))
+    Market1501(data_root=market_root, split='test')
+    assert levels == [logging.INFO]

@@ -19,13 +19,22 @@ It says what it is doing at each stage (indexing ``cuhk-03.mat``, reading a spli
 writing a box type's images, with a progress bar over them), since the real release takes
 minutes.
 
+Each box type's tree is written into a hidden temporary folder beside its target
+(``OUT_DIR/.labeled.tmp-*``) and renamed into place only once complete, so an interrupted
+or failed conversion leaves no partial tree that ``rga_mm.CUHK03`` would load. A box type
+whose folder in ``OUT_DIR`` is not empty is refused before anything is read, unless
+``--overwrite`` is given: then the complete new tree replaces it.
+
 Usage::
 
-    python tools/dataset_converters/cuhk03.py data/cuhk03 data/cuhk03-np
+    python tools/dataset_converters/cuhk03.py data/cuhk03 data/cuhk03-np [--overwrite]
 """
 import argparse
+import os
 import os.path as osp
+import shutil
 import sys
+import tempfile
 
 import h5py
 import mmcv
@@ -126,23 +135,61 @@ def check_release(release: h5py.File, path: str, box_types: list[str]) -> None:
                              f'this is the original release file')
 
 
+def check_targets(out_dir: str, box_types: list[str], overwrite: bool) -> None:
+    """SystemExit naming the first box type's folder in ``out_dir`` that exists and is not
+    an empty folder, unless ``overwrite``; called before anything is read or written."""
+    if overwrite:
+        return
+    for box_type in box_types:
+        target = osp.join(out_dir, box_type)
+        if osp.lexists(target) and not (osp.isdir(target) and not os.listdir(target)):
+            raise SystemExit(f'OUT_DIR {out_dir}: {target} is not empty (a previous '
+                             f'conversion?); delete it or choose another OUT_DIR, or pass '
+                             f'--overwrite to replace it')
+
+
+def move_into_place(written: str, target: str) -> None:
+    """Rename the complete tree ``written`` to ``target``; what ``target`` held (an empty
+    folder, or an earlier tree under ``--overwrite``) is renamed aside first, then deleted."""
+    aside = None
+    if osp.lexists(target):
+        aside = tempfile.mkdtemp(prefix=f'.{osp.basename(target)}.old-',
+                                 dir=osp.dirname(target))
+        os.rename(target, osp.join(aside, osp.basename(target)))
+    os.rename(written, target)
+    if aside is not None:
+        shutil.rmtree(aside)
+
+
 def convert_box_type(release: h5py.File, split_path: str, out_dir: str,
                      box_type: str) -> dict[str, int]:
-    """Write one box type's three split folders, with a progress bar over its images;
-    returns the image count per folder."""
+    """Write one box type's three split folders into a temporary folder beside
+    ``out_dir/box_type``, with a progress bar over its images, and rename it into place
+    once complete (deleting it if writing fails); returns the image count per folder."""
     print(f'{box_type}: indexing the images of {RELEASE_FILE} ...', flush=True)
     images = release_images(release, box_type)
     print(f'{box_type}: reading the splits of {osp.basename(split_path)} ...', flush=True)
     listed = split_images(split_path, images, box_type)
-    print(f'{box_type}: writing {len(listed)} images to {osp.join(out_dir, box_type)}',
-          flush=True)
+    target = osp.join(out_dir, box_type)
+    print(f'{box_type}: writing {len(listed)} images to {target}', flush=True)
+    os.makedirs(out_dir, exist_ok=True)
+    written = tempfile.mkdtemp(prefix=f'.{box_type}.tmp-', dir=out_dir)
+    try:
+        write_images(release, listed, written)
+        move_into_place(written, target)
+    finally:
+        shutil.rmtree(written, ignore_errors=True)  # gone already after the rename
+    return {folder: sum(folder == written for written, _, _ in listed)
+            for folder in SPLIT_FOLDERS.values()}
+
+
+def write_images(release: h5py.File, listed: list[tuple[str, str, h5py.Reference]],
+                 tree: str) -> None:
+    """Write each listed image as ``tree/folder/out_name``, with a progress bar."""
     # sys.stdout as it is now: mmengine's default is the one it saw when it was imported
     for folder, out_name, image_ref in track_iter_progress(listed, file=sys.stdout):
         rgb = release[image_ref][()].T  # (H, W, 3)
-        mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]),
-                     osp.join(out_dir, box_type, folder, out_name))
-    return {folder: sum(folder == written for written, _, _ in listed)
-            for folder in SPLIT_FOLDERS.values()}
+        mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]), osp.join(tree, folder, out_name))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,6 +198,8 @@ def main(argv: list[str] | None = None) -> None:
                         'cuhk03_new_protocol_config_*.mat files')
     parser.add_argument('out_dir', help='where to write the CUHK03-NP layout')
     parser.add_argument('--box-types', nargs='+', choices=BOX_TYPES, default=BOX_TYPES)
+    parser.add_argument('--overwrite', action='store_true', help='replace a box type\'s '
+                        'folder that OUT_DIR already holds (by default it is refused)')
     args = parser.parse_args(argv)
 
     release_path = osp.join(args.cuhk03_root, RELEASE_FILE)
@@ -163,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
                 f'{SPLIT_FILE.format("{labeled,detected}")} under {args.cuhk03_root} '
                 f'(the split files come with {SPLIT_SOURCE})')
     check_output_folder(args.out_dir, 'OUT_DIR', 'another output folder')  # before reading
+    check_targets(args.out_dir, args.box_types, args.overwrite)
     print(f'Reading {release_path}', flush=True)
     with open_release(release_path) as release:
         check_release(release, release_path, args.box_types)
