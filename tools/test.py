@@ -12,6 +12,8 @@ suffix stops the tool before it evaluates.
 The checkpoint must fit the config's model (every tensor name and shape), or the tool stops
 before evaluating: mmengine alone would evaluate random weights for whatever is missing.
 ``--partial-load`` accepts a checkpoint that fills the model only in part, on purpose.
+A checkpoint whose saved config gives other model settings than the config's (another RGA
+``mode``, same tensor shapes) is tested as the config says, with a notice naming them.
 """
 import argparse
 import os.path as osp
@@ -31,6 +33,7 @@ from rga_mm.engine.launch import (
     prepare_cpu_distributed,
     stop_on_input_errors,
 )
+from rga_mm.engine.launch.resume import model_change_notice
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -81,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg.load_from = args.checkpoint
     prepare_cpu_distributed(cfg)
     runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load)
+    notice = model_change_notice(cfg, checkpoint, args.checkpoint)
+    if notice and runner.rank == 0:
+        print(notice)
     del checkpoint  # the Runner reads the file again, with its hooks
     with explain_timeouts(cfg), stop_on_input_errors():
         metrics = runner.test()

@@ -11,7 +11,8 @@ checkpoint to resume from, or the config's ``load_from``, must fit the model (ev
 name and shape) unless ``--partial-load`` is given (not with a resume: the optimizer state
 fits only its own model); a weights-only file cannot be resumed. A resumed run keeps its
 seed and refuses changes to the optimizer and schedule, which the restored state would
-undo (:mod:`rga_mm.engine.launch.resume`).
+undo, changes to the model, and, in an epoch-based run, a checkpoint saved inside an epoch,
+which the loop would replay from the epoch's start (:mod:`rga_mm.engine.launch.resume`).
 A re-ID classifier (``model.head.num_classes``) with fewer outputs than the training data has
 identities stops the run before its first iteration, and so does a second run in a work dir
 where one is training (:mod:`rga_mm.engine.launch.work_dir_lock`).
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 
 import torch
 from mmengine.config import Config
+from mmengine.runner import EpochBasedTrainLoop, Runner
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import (
@@ -44,6 +46,7 @@ from rga_mm.engine.launch import (
 from rga_mm.engine.launch.resume import (
     adopt_resumed_seed,
     check_resumed_run_unchanged,
+    check_resumes_at_epoch_end,
     last_checkpoint,
     outside_run_notice,
 )
@@ -155,6 +158,19 @@ def check_resume(cfg: Config, checkpoint: dict | None) -> None:
         raise SystemExit(str(error)) from None
 
 
+def check_resume_point(runner: Runner, cfg: Config, meta: dict | None) -> None:
+    """For a resumed run (``meta`` of its checkpoint, None for a run that does not resume)
+    with an epoch-based loop: a stop for a checkpoint not saved at the end of an epoch of
+    the loop's data loader, whose epoch the loop would replay. Reading ``runner.train_loop``
+    builds the loop and its data loader, which ``runner.train()`` reuses."""
+    if meta is None or not isinstance(runner.train_loop, EpochBasedTrainLoop):
+        return
+    try:
+        check_resumes_at_epoch_end(meta, cfg.load_from, len(runner.train_loop.dataloader))
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+
+
 def nothing_left_to_train(cfg: Config, checkpoint: dict | None) -> str:
     """Why resuming ``checkpoint`` would train nothing (it is at or past the end of the
     schedule), or '' when there is training left."""
@@ -196,9 +212,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
                                       args.partial_load)
         check_resume(cfg, checkpoint)
+        meta = checkpoint.get('meta', {}) if resumes(cfg, checkpoint) else None
         del checkpoint  # the Runner reads the file again, with its hooks
         with explain_timeouts(cfg):
             check_classifier_size(runner)  # builds the train loop, which train() reuses
+            check_resume_point(runner, cfg, meta)
             runner.train()
 
 

@@ -24,6 +24,8 @@ from mmengine.config import Config
 from rga_mm.datasets import Market1501
 from rga_mm.datasets.augmentation_seed import SampleIndex
 from rga_mm.testing import load_script
+from demo_runs import demo_overrides, tool
+from tool_runs import run_checked, run_in_process
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -132,6 +134,50 @@ def test_a_resume_that_would_not_continue_the_run_is_refused(tiny_market, tmp_pa
                     str(other_path), *resume[resume.index('--cfg-options'):],
                     'randomness.seed=5'])
     assert sorted(path.name for path in tmp_path.glob('*.pth')) == [checkpoint.name]
+
+
+@pytest.mark.slow
+def test_a_resume_inside_an_epoch_or_into_another_model_is_refused(tiny_market, tmp_path):
+    """Checkpoints saved by iteration in an epoch-based run of 4 iterations an epoch: iter_3
+    inside the first epoch, iter_8 at the end of the second, which mmengine records as epoch
+    1. The epoch-based loop would restart each one's epoch from its first batch, so both are
+    refused, and so is another RGA mode (same tensors); tools/test.py names the mode and
+    tests."""
+    run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path),
+                *demo_overrides(tiny_market, max_epochs=2),
+                'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.interval=3',
+                env={'OMP_NUM_THREADS': '1'})
+    saved = sorted(path.name for path in tmp_path.glob('*.pth'))
+    assert saved == ['iter_3.pth', 'iter_6.pth', 'iter_8.pth']
+    train = tool('tools/train.py')
+    longer = demo_overrides(tiny_market, max_epochs=4)
+    latest = (tmp_path / 'last_checkpoint').read_text().strip()
+    assert latest == str(tmp_path / 'iter_8.pth')
+    for resume, epoch, iteration, first in ((['--resume'], 1, 8, 5),
+                                            (['--resume', tmp_path / 'iter_3.pth'], 0, 3, 1)):
+        path = resume[-1] if len(resume) == 2 else latest
+        with pytest.raises(SystemExit, match='^' + re.escape(
+                f'{path} records epoch {epoch} and iteration {iteration}, but this run\'s '
+                f'epoch-based loop resumes it at the first batch of epoch {epoch + 1}, '
+                f'iteration {first} here (4 iterations an epoch), while counting on from '
+                f'iteration {iteration + 1}: it would not continue the run; resume from a '
+                f'checkpoint saved at the end of an epoch (epoch_N.pth), as '
+                f'default_hooks.checkpoint.by_epoch=True saves them') + '$'):
+            train.main([str(CONFIG), '--work-dir', str(tmp_path), *map(str, resume), *longer])
+    mode = 'model.backbone.attentions.layer1.mode'
+    with pytest.raises(SystemExit, match='^' + re.escape(
+            f'--resume would train the weights of {latest} on in another model than its '
+            f'run\'s, changed in the config: {mode} None → \'CS\'; resume without these '
+            f'changes, or start a new run from its weights with --cfg-options '
+            f'load_from={latest}') + '$'):
+        train.main([str(CONFIG), '--work-dir', str(tmp_path), '--resume', *longer,
+                    f'{mode}=CS'])
+    assert sorted(path.name for path in tmp_path.glob('*.pth')) == saved
+    tested = run_in_process(tool('tools/test.py'), CONFIG, latest, '--work-dir',
+                            tmp_path / 'test', *longer, f'{mode}=CS')
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert (f"notice: {latest} was trained with other model settings than the config's, "
+            f"which it is tested with: {mode} None → 'CS'") in tested.stdout.splitlines()
 
 
 def test_an_images_augmentations_depend_on_seed_epoch_and_draw_only(tiny_market):

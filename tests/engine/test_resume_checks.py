@@ -1,11 +1,16 @@
 """What ``tools/train.py --resume`` checks against the checkpoint's saved run
 (``rga_mm.engine.launch.resume``), on checkpoints laid out as mmengine's Runner writes them:
 ``meta['cfg']`` holds the run's config as text (``Config.pretty_text``)."""
+import re
+
 import pytest
 from mmengine.config import Config
 
 from rga_mm.engine.launch.resume import (
+    check_model_unchanged,
     check_restored_settings_unchanged,
+    check_resumes_at_epoch_end,
+    model_change_notice,
     outside_run_notice,
     saved_config,
 )
@@ -64,3 +69,62 @@ def test_a_checkpoint_in_the_hooks_out_dir_is_the_runs_own(tmp_path):
     assert outside_run_notice(str(work_dir / 'epoch_3.pth'), cfg).startswith(
         f'resuming from {work_dir / "epoch_3.pth"}, which {work_dir / "last_checkpoint"} '
         f'names outside {out_dir / "work"}, where this run saves its checkpoints')
+
+
+MODEL_RUN = dict(model=dict(
+    type='ReIDModel', data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor',
+                                             mean=[123.675, 116.28, 103.53]),
+    backbone=dict(type='StageAttentionBackbone',
+                  backbone=dict(type='mmpretrain.ResNet', depth=18,
+                                init_cfg=dict(type='Pretrained', checkpoint='r18.pth')),
+                  attentions=dict(layer1=dict(type='RGA', in_channels=64,
+                                              spatial_size=(16, 8))))))
+
+
+def test_a_changed_model_is_refused_but_how_it_was_initialised_is_not():
+    """Weights of the same shapes load into another RGA mode: resuming would train on in
+    another network. init_cfg and pretrained only set the weights the checkpoint's replace;
+    the data preprocessor's normalisation decides what the weights see."""
+    text = Config(MODEL_RUN).pretty_text
+    changed = Config(MODEL_RUN)
+    changed.merge_from_dict({'model.backbone.attentions.layer1.mode': 'CS',
+                             'model.backbone.backbone.init_cfg': None,
+                             'model.backbone.pretrained': 'other.pth'})
+    expected = "model.backbone.attentions.layer1.mode None → 'CS'"
+    with pytest.raises(ConfigError) as refused:
+        check_model_unchanged(changed, _checkpoint(text), 'e.pth')
+    assert str(refused.value) == (
+        f"--resume would train the weights of e.pth on in another model than its run's, "
+        f"changed in the config: {expected}; resume without these changes, or start a new "
+        f"run from its weights with --cfg-options load_from=e.pth")
+    assert model_change_notice(changed, _checkpoint(text), 'e.pth') == (
+        f"notice: e.pth was trained with other model settings than the config's, which it "
+        f"is tested with: {expected}")
+    changed.merge_from_dict({'model.data_preprocessor.mean': [0, 0, 0]})
+    with pytest.raises(ConfigError, match=re.escape(
+            f'{expected}; model.data_preprocessor.mean [123.675, 116.28, 103.53] → [0, 0, 0]; '
+            f'resume without')):
+        check_model_unchanged(changed, _checkpoint(text), 'e.pth')
+    initialised = Config(MODEL_RUN)
+    initialised.merge_from_dict({'model.backbone.backbone.init_cfg': None})
+    check_model_unchanged(initialised, _checkpoint(text), 'e.pth')
+    for no_config in ('', 'not python(', text.replace('depth=18', 'depth=DEPTH')):
+        check_model_unchanged(changed, _checkpoint(no_config), 'e.pth')
+        assert model_change_notice(changed, _checkpoint(no_config), 'e.pth') == ''
+
+
+def test_a_checkpoint_saved_inside_an_epoch_is_refused_in_an_epoch_based_loop():
+    """By iteration, mmengine records the epochs done: iteration 8 at the end of the second
+    epoch of 4 iterations is epoch 1, which the loop would train again."""
+    check_resumes_at_epoch_end(dict(epoch=2, iter=8), 'epoch_2.pth', 4)
+    check_resumes_at_epoch_end(dict(iter=8), 'iter_8.pth', 4)
+    with pytest.raises(ConfigError) as refused:
+        check_resumes_at_epoch_end(dict(epoch=1, iter=8), 'iter_8.pth', 4)
+    assert str(refused.value) == (
+        "iter_8.pth records epoch 1 and iteration 8, but this run's epoch-based loop resumes "
+        "it at the first batch of epoch 2, iteration 5 here (4 iterations an epoch), while "
+        "counting on from iteration 9: it would not continue the run; resume from a "
+        "checkpoint saved at the end of an epoch (epoch_N.pth), as "
+        "default_hooks.checkpoint.by_epoch=True saves them")
+    with pytest.raises(ConfigError, match='^iter_3.pth records epoch 0 and iteration 3, but'):
+        check_resumes_at_epoch_end(dict(epoch=0, iter=3), 'iter_3.pth', 4)

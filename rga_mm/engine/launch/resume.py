@@ -11,7 +11,15 @@ mmengine only logs, or not at all, are stopped here with a sentence naming the f
 * a changed seed: mmengine re-seeds with the checkpoint's after the data loaders were
   built with the config's, so the resumed run repeats neither run. A config without a
   seed takes the checkpoint's before the Runner is built, so that the data order and the
-  augmentation (derived from the seed, epoch and sample) continue the run exactly.
+  augmentation (derived from the seed, epoch and sample) continue the run exactly;
+* a changed model setting that keeps every tensor's shape (another RGA ``mode``): the
+  weights would load and train on in another network;
+* a checkpoint saved inside an epoch of an epoch-based run (by iteration): mmengine's
+  ``EpochBasedTrainLoop`` restarts the epoch it was saved in from its first batch while
+  the iteration count goes on from the checkpoint's, so batches would be trained twice.
+
+``tools/test.py`` only notes a changed model setting (:func:`model_change_notice`):
+testing a checkpoint under another setting can be deliberate.
 """
 import ast
 import os.path as osp
@@ -27,6 +35,11 @@ RESTORED_ENTRIES = {'optimizer': ('optim_wrapper.optimizer', 'optim_wrapper.para
                     'param_schedulers': ('param_scheduler', )}
 # changed entries named in a refusal
 MAX_LISTED_CHANGES = 3
+# model config keys, at any depth, not compared with the saved run's: they only say how
+# weights are initialised (init_cfg, e.g. ImageNet weights to start from, and the older
+# pretrained path), and the checkpoint's weights are loaded over them. data_preprocessor
+# is compared: its mean, std and channel order decide what the trained weights see.
+INIT_ONLY_KEYS = frozenset({'init_cfg', 'pretrained'})
 
 
 def last_checkpoint(work_dir: str) -> str | None:
@@ -87,6 +100,7 @@ def check_resumed_run_unchanged(cfg: Config, checkpoint: dict, path: str) -> Non
     is known to fit the model: another model's checkpoint is named as such first."""
     check_seed_unchanged(cfg, checkpoint, path)
     check_restored_settings_unchanged(cfg, checkpoint, path)
+    check_model_unchanged(cfg, checkpoint, path)
 
 
 def check_seed_unchanged(cfg: Config, checkpoint: dict, path: str) -> None:
@@ -116,14 +130,79 @@ def check_restored_settings_unchanged(cfg: Config, checkpoint: dict, path: str) 
             if saved is not UNREADABLE:
                 changes += changed_entries(saved, _lookup(now, entry), entry)
     if changes:
-        listed = '; '.join(changes[:MAX_LISTED_CHANGES])
-        if len(changes) > MAX_LISTED_CHANGES:
-            listed += f'; and {len(changes) - MAX_LISTED_CHANGES} more'
         raise ConfigError(
             f'--resume restores the optimizer and learning-rate schedule saved in {path}, '
-            f'which would overwrite these changes to its run\'s config: {listed}; resume '
-            f'without them, or start a new run from its weights with --cfg-options '
+            f'which would overwrite these changes to its run\'s config: {listed(changes)}; '
+            f'resume without them, or start a new run from its weights with --cfg-options '
             f'load_from={path}')
+
+
+def check_model_unchanged(cfg: Config, checkpoint: dict, path: str) -> None:
+    """A ``ConfigError`` when ``cfg``'s model differs from the one ``checkpoint`` (at
+    ``path``) was trained as (:func:`model_changes`): its weights fit, the network does not."""
+    changes = model_changes(cfg, checkpoint)
+    if changes:
+        raise ConfigError(
+            f'--resume would train the weights of {path} on in another model than its run\'s, '
+            f'changed in the config: {listed(changes)}; resume without these changes, or '
+            f'start a new run from its weights with --cfg-options load_from={path}')
+
+
+def model_change_notice(cfg: Config, checkpoint: dict, path: str) -> str:
+    """A line naming the model settings of ``cfg`` that differ from those ``checkpoint``
+    (at ``path``) was trained with (:func:`model_changes`), or ''."""
+    changes = model_changes(cfg, checkpoint)
+    if not changes:
+        return ''
+    return (f'notice: {path} was trained with other model settings than the config\'s, '
+            f'which it is tested with: {listed(changes)}')
+
+
+def model_changes(cfg: Config, checkpoint: dict) -> list[str]:
+    """``'model.key old → new'`` for each setting of ``cfg``'s ``model`` entry that differs
+    from the config saved in ``checkpoint``, but those under :data:`INIT_ONLY_KEYS`; none
+    when the checkpoint saved no config, or its ``model`` entry is not plain values."""
+    saved = saved_config(checkpoint).get('model', UNREADABLE)
+    if not isinstance(saved, dict):
+        return []
+    return changed_entries(_without_init_keys(saved),
+                           _without_init_keys(cfg.to_dict().get('model')), 'model')
+
+
+def _without_init_keys(value: Any) -> Any:
+    """``value`` with the dict keys of :data:`INIT_ONLY_KEYS` left out, at any depth."""
+    if isinstance(value, dict):
+        return {key: _without_init_keys(item) for key, item in value.items()
+                if key not in INIT_ONLY_KEYS}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_init_keys(item) for item in value)
+    return value
+
+
+def listed(changes: list[str]) -> str:
+    """The first :data:`MAX_LISTED_CHANGES` of ``changes``, and how many more there are."""
+    text = '; '.join(changes[:MAX_LISTED_CHANGES])
+    if len(changes) > MAX_LISTED_CHANGES:
+        text += f'; and {len(changes) - MAX_LISTED_CHANGES} more'
+    return text
+
+
+def check_resumes_at_epoch_end(meta: dict, path: str, iters_per_epoch: int) -> None:
+    """A ``ConfigError`` when a checkpoint whose ``meta`` (at ``path``) records an epoch and
+    an iteration, resumed in an epoch-based loop of ``iters_per_epoch`` iterations an epoch
+    (its train data loader's length), was not saved at the end of its recorded epoch:
+    mmengine's ``EpochBasedTrainLoop`` goes on at the first batch of the next epoch while
+    counting iterations on from the checkpoint's."""
+    epoch, iteration = meta.get('epoch'), meta.get('iter')
+    if epoch is None or iteration is None or iteration == epoch * iters_per_epoch:
+        return
+    raise ConfigError(
+        f'{path} records epoch {epoch} and iteration {iteration}, but this run\'s epoch-based '
+        f'loop resumes it at the first batch of epoch {epoch + 1}, iteration '
+        f'{epoch * iters_per_epoch + 1} here ({iters_per_epoch} iterations an epoch), while '
+        f'counting on from iteration {iteration + 1}: it would not continue the run; resume '
+        f'from a checkpoint saved at the end of an epoch (epoch_N.pth), as '
+        f'default_hooks.checkpoint.by_epoch=True saves them')
 
 
 # a saved config entry that is not written as plain values (see saved_config)
