@@ -11,6 +11,19 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
 
+if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
+    echo "dist_test.sh: GPUS (argument 3) must be a positive integer, the number of" \
+         "processes to start, got '$GPUS'; usage:" \
+         "bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]" >&2
+    exit 2
+fi
+# torchrun's store listens on PORT on node 0: a port in use (another run) fails it late
+if [[ "$NODE_RANK" == 0 ]] && (: <"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "dist_test.sh: port $PORT is in use (another run?); set the PORT variable to a free" \
+         "port, e.g. PORT=$((PORT + 1)) bash tools/dist_test.sh ..." >&2
+    exit 2
+fi
+
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
 "$PYTHON" -m torch.distributed.run \
     --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \

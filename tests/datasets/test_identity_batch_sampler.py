@@ -187,6 +187,19 @@ def test_batch_size_must_be_a_multiple_of_k():
         build(batch_size=2, num_instances=4)
 
 
+def test_no_images_per_identity_or_no_batch_is_an_error():
+    """K or P × K below 1 is refused in one sentence (it used to divide by zero)."""
+    with pytest.raises(ValueError, match='^train_dataloader.batch_sampler.num_instances is 0, '
+                                         'but an identity needs at least 1 image per batch: '
+                                         'set it to a positive number of images per '
+                                         'identity, e.g. 4$'):
+        build(batch_size=4, num_instances=0)
+    with pytest.raises(ValueError, match=r'^train_dataloader.batch_size is 0, but a batch '
+                                         r'needs at least one identity: set it to P × 4 '
+                                         r'\(P identities of 4 images each\), e.g. 16$'):
+        build(batch_size=0, num_instances=4)
+
+
 class RecordLabels(BaseModel):
     """A model that records the labels of every batch it trains on."""
 

@@ -5,9 +5,13 @@ tools/test.py writes, a ``--cfg-options`` value mmengine cannot split, a ``--wor
 is a file, ``num_workers=0`` beside ``persistent_workers``, the ``load_from`` weights of a
 ``--resume-or-start`` run that has nothing to resume yet, a resume with nothing left to
 train, a malformed dataset met inside the Runner, and a re-ID classifier with fewer outputs
-than the training data has identities, an input error raised in a DataLoader worker."""
+than the training data has identities, an input error raised in a DataLoader worker, a work
+dir that cannot be created or written, a train_cfg count below 1, identity batches too small
+for the triplet loss, and a dist script without a GPU count or on a port in use."""
+import errno
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +20,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.dataset import DefaultSampler
 from torch.utils.data import DataLoader, Dataset
 
 from rga_mm.apis import init_model
-from rga_mm.datasets import DatasetError, Market1501
+from rga_mm.datasets import DatasetError, IdentityBatchSampler, Market1501
 from rga_mm.engine.hooks import CheckpointWriteError
 from rga_mm.engine.launch import (
     check_classifier_size,
@@ -28,6 +33,7 @@ from rga_mm.engine.launch import (
     load_run_config,
     stop_on_input_errors,
 )
+from rga_mm.engine.launch.run_config import check_train_counts
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid import BNNeckHead
@@ -282,6 +288,73 @@ def test_a_work_dir_that_is_a_file_stops_before_the_runner(config_file, tmp_path
     assert a_file.read_text() == 'kept'
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason='root may write into any folder')
+def test_a_work_dir_without_write_permission_stops_before_the_runner(config_file, tmp_path):
+    locked = tmp_path / 'locked'
+    locked.mkdir(mode=0o500)
+    try:
+        for work_dir, what in ((locked / 'run', f'cannot be created in {locked}'),
+                               (locked, 'cannot be written')):
+            message = (f'work dir {work_dir} {what} (no write permission); choose another '
+                       f'--work-dir')
+            with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
+                load_run_config(config_file, 'none', None, str(work_dir))
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_work_dir_on_a_read_only_file_system_stops_before_the_runner(config_file, tmp_path,
+                                                                      monkeypatch):
+    """The check makes (and removes) a folder, which a read-only file system refuses even
+    to root; a writable work dir is left as it was, a missing one is not created."""
+    work_dir = tmp_path / 'new' / 'run'
+    assert load_run_config(config_file, 'none', None, str(work_dir)).work_dir == str(work_dir)
+    assert list(tmp_path.iterdir()) == [tmp_path / 'tiny.py']
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    # the check's own tempfile alone: mmengine reads the config through tempfile too
+    monkeypatch.setattr('rga_mm.engine.launch.run_config.tempfile',
+                        SimpleNamespace(mkdtemp=read_only))
+    message = (f'work dir {work_dir} cannot be created in {tmp_path} (Read-only file system); '
+               f'choose another --work-dir')
+    with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
+        load_run_config(config_file, 'none', None, str(work_dir))
+
+
+VALIDATION = """
+train_cfg = dict(by_epoch=True, max_epochs=2, val_interval=1)
+val_dataloader = dict(batch_size=2, dataset=dict(type='Market1501', data_root='x'))
+val_cfg = dict()
+val_evaluator = dict(type='ReIDMetric')
+"""
+
+
+def test_train_cfg_counts_below_one_stop_before_the_runner(tmp_path):
+    """A val_interval of 0 used to train a whole epoch and then divide by zero."""
+    path = tmp_path / 'validating.py'
+    path.write_text(CONFIG + VALIDATION)
+    message = ('train_cfg.val_interval is 0, but it is the number of epochs between '
+               'validations: set train_cfg.val_interval to a positive number (validation also '
+               'runs after the last one), or, to never validate, set val_dataloader, val_cfg '
+               'and val_evaluator to None')
+    with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
+        load_run_config(str(path), 'none', {'train_cfg.val_interval': 0}, None)
+    without_validation = dict.fromkeys(('val_dataloader', 'val_cfg', 'val_evaluator'))
+    load_run_config(str(path), 'none', {'train_cfg.val_interval': 0, **without_validation},
+                    None)
+    with pytest.raises(SystemExit, match=r'^train_cfg\.max_epochs is -1, so nothing would be '
+                                         r'trained: set train_cfg\.max_epochs to a positive '
+                                         r'number of epochs$'):
+        load_run_config(str(path), 'none', {'train_cfg.max_epochs': -1}, None)
+    with pytest.raises(SystemExit, match=r'^train_cfg\.max_iters is 0, so nothing would be '
+                                         r'trained: set train_cfg\.max_iters to a positive '
+                                         r'number of iterations$'):
+        check_train_counts(Config(dict(train_cfg=dict(by_epoch=False, max_iters=0))))
+    check_train_counts(Config(dict(train_cfg=None)))
+
+
 def test_no_workers_means_no_persistent_workers(tmp_path):
     path = tmp_path / 'loaders.py'
     path.write_text(CONFIG + 'train_dataloader = dict(num_workers=2, persistent_workers=True)\n'
@@ -446,10 +519,10 @@ def test_a_config_files_helper_variable_is_refused(helpers_file, key, instead):
     assert cfg.train_dataloader.dataset.data_root == cfg.val_dataloader.dataset.data_root == 'x'
 
 
-def _runner_of(model: torch.nn.Module, dataset) -> SimpleNamespace:
+def _runner_of(model: torch.nn.Module, dataset, batch_sampler=None) -> SimpleNamespace:
     """What check_classifier_size reads of a Runner: its model and its train loop's data."""
     return SimpleNamespace(model=model, train_loop=SimpleNamespace(
-        dataloader=SimpleNamespace(dataset=dataset)))
+        dataloader=SimpleNamespace(dataset=dataset, batch_sampler=batch_sampler)))
 
 
 def test_a_classifier_with_fewer_outputs_than_training_identities_is_refused(tiny_market):
@@ -481,3 +554,68 @@ def test_a_dataset_key_given_at_the_top_level_names_the_dataloader_keys():
             'train_dataloader.dataset.data_root, val_dataloader.dataset.data_root and '
             'test_dataloader.dataset.data_root instead')):
         init_model(str(Path(__file__).parents[2] / config), cfg_options={'data_root': 'x'})
+
+
+def test_identity_batches_too_small_for_the_triplet_loss_are_refused(tiny_market):
+    """The batch-hard triplet loss needs 2 identities per batch (it used to fail at the first
+    iteration) and 2 images per identity (it used to train without positive pairs)."""
+    train = Market1501(data_root=str(tiny_market), split='train')
+    reid = torch.nn.Module()
+    reid.head = BNNeckHead(in_channels=4, num_classes=8)
+
+    def runner(model, batch_size, num_instances):
+        sampler = IdentityBatchSampler(DefaultSampler(train), batch_size, num_instances)
+        return _runner_of(model, train, sampler)
+
+    one_identity = ('train_dataloader.batch_size 4 with train_dataloader.batch_sampler.'
+                    'num_instances 4 gives batches of a single identity, but the batch-hard '
+                    'triplet loss (model.head.loss_triplet) needs at least 2 identities per '
+                    'batch: set train_dataloader.batch_size to at least 8 (2 identities × 4 '
+                    'images)')
+    with pytest.raises(ConfigError, match=f'^{re.escape(one_identity)}$'):
+        check_classifier_size(runner(reid, 4, 4))
+    one_image = ('train_dataloader.batch_sampler.num_instances is 1, so a batch holds one image '
+                 'per identity and the batch-hard triplet loss (model.head.loss_triplet) has no '
+                 'positive pair: set train_dataloader.batch_sampler.num_instances to at least '
+                 '2, e.g. 4, and train_dataloader.batch_size to a multiple of it')
+    with pytest.raises(ConfigError, match=f'^{re.escape(one_image)}$'):
+        check_classifier_size(runner(reid, 4, 1))
+    check_classifier_size(runner(reid, 8, 4))
+    check_classifier_size(runner(torch.nn.Linear(4, 5), 4, 1))  # no triplet loss
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize('script, before', [('dist_train.sh', ['c.py']),
+                                            ('dist_test.sh', ['c.py', 'c.pth'])])
+def test_dist_scripts_refuse_a_missing_gpu_count_and_a_port_in_use(script, before):
+    """Both stop before torchrun: a forgotten GPUS used to reach torchrun as
+    ``--nproc_per_node=--work-dir``; ``PYTHON=true`` stands in for torchrun."""
+    path = Path(__file__).parents[2] / 'tools' / script
+    position = len(before) + 1
+    options = 'train.py' if script == 'dist_train.sh' else 'test.py'
+    usage = ' '.join(['CONFIG', 'CHECKPOINT'][:len(before)] + ['GPUS', f'[{options} options]'])
+
+    def run(*argv, port):
+        env = {**os.environ, 'PORT': str(port), 'PYTHON': 'true', 'NODE_RANK': '0'}
+        return subprocess.run(['bash', str(path), *before, *argv], env=env, text=True,
+                              capture_output=True, timeout=30)
+
+    for gpus in ('--work-dir', '0', '2x'):
+        done = run(gpus, 'x', port=_free_port())
+        assert (done.returncode, done.stderr) == (2, (
+            f"{script}: GPUS (argument {position}) must be a positive integer, the number of "
+            f"processes to start, got '{gpus}'; usage: bash tools/{script} {usage}\n"))
+    with socket.socket() as listening:
+        listening.bind(('127.0.0.1', 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        done = run('2', port=port)
+    assert (done.returncode, done.stderr) == (2, (
+        f'{script}: port {port} is in use (another run?); set the PORT variable to a free '
+        f'port, e.g. PORT={port + 1} bash tools/{script} ...\n'))
+    assert run('2', port=_free_port()).returncode == 0

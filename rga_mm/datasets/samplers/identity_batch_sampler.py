@@ -53,7 +53,8 @@ class IdentityBatchSampler(BatchSampler):
         if missing:
             raise TypeError(f'IdentityBatchSampler needs a sampler with {missing} '
                             f'(mmengine DefaultSampler), got {type(sampler).__name__}')
-        if num_instances < 1 or batch_size % num_instances:
+        check_positive(num_instances, batch_size)
+        if batch_size % num_instances:
             raise ConfigError(f'batch_size {batch_size} must be a multiple of num_instances '
                               f'{num_instances}: set train_dataloader.batch_size to P × '
                               f'{num_instances} (P identities of {num_instances} images each), '
@@ -111,6 +112,23 @@ class IdentityBatchSampler(BatchSampler):
     def set_epoch(self, epoch: int) -> None:
         """Forwarded to the wrapped sampler, which holds the epoch."""
         self.sampler.set_epoch(epoch)
+
+
+def check_positive(num_instances: int, batch_size: int) -> None:
+    """Refuse a K (``num_instances``) or a P × K (``batch_size``) below 1, which would leave
+    no image to draw (and divide by zero further on).
+
+    Raises:
+        ConfigError: one sentence naming the setting and a value to set.
+    """
+    if num_instances < 1:
+        raise ConfigError(f'train_dataloader.batch_sampler.num_instances is {num_instances}, '
+                          f'but an identity needs at least 1 image per batch: set it to a '
+                          f'positive number of images per identity, e.g. 4')
+    if batch_size < 1:
+        raise ConfigError(f'train_dataloader.batch_size is {batch_size}, but a batch needs at '
+                          f'least one identity: set it to P × {num_instances} (P identities '
+                          f'of {num_instances} images each), e.g. {4 * num_instances}')
 
 
 def _fewer_batches_fix(num_identities: int, world_size: int, num_instances: int) -> str:

@@ -3,7 +3,8 @@ every training identity.
 
 :class:`~rga_mm.models.reid.BNNeckHead` finds a label beyond its classifier only when a batch
 holding one arrives, which may be late in the first epoch; :func:`check_classifier_size`
-compares the two numbers as soon as the Runner's training data is loaded.
+compares the two numbers as soon as the Runner's training data is loaded, and then checks
+the identity batches against the triplet loss (:mod:`.triplet_batches`).
 """
 from mmengine.runner import Runner
 from torch import nn
@@ -12,6 +13,7 @@ from rga_mm.datasets.reid_dataset import ReIDDataset
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid.bnneck_head import BNNeckHead
 from rga_mm.models.unwrap import model_of
+from .triplet_batches import check_triplet_batches
 
 
 def classifier_size(model: nn.Module) -> int | None:
@@ -35,7 +37,9 @@ def training_identities(dataset: object) -> int | None:
 
 def check_classifier_size(runner: Runner) -> None:
     """Refuse a re-ID model whose classifier has fewer outputs than the training data has
-    identities, before the first iteration.
+    identities, before the first iteration, and then identity batches too small for the
+    batch-hard triplet loss (:func:`~rga_mm.engine.launch.triplet_batches.
+    check_triplet_batches`).
 
     Reading ``runner.train_loop`` builds the training loop and its data loader, which
     mmengine's ``Runner.train()`` would build first thing, in the same order, and then
@@ -45,10 +49,10 @@ def check_classifier_size(runner: Runner) -> None:
         ConfigError: one sentence naming both numbers and the ``num_classes`` to set.
     """
     outputs = classifier_size(runner.model)
-    if outputs is None or runner.train_loop is None:
-        return
-    identities = training_identities(runner.train_loop.dataloader.dataset)
-    if identities is not None and identities > outputs:
-        raise ConfigError(f'the training data has {identities} identities but the re-ID '
-                          f'classifier has {outputs} outputs, one per identity: set '
-                          f'model.head.num_classes={identities}')
+    if outputs is not None and runner.train_loop is not None:
+        identities = training_identities(runner.train_loop.dataloader.dataset)
+        if identities is not None and identities > outputs:
+            raise ConfigError(f'the training data has {identities} identities but the re-ID '
+                              f'classifier has {outputs} outputs, one per identity: set '
+                              f'model.head.num_classes={identities}')
+    check_triplet_batches(runner)

@@ -4,6 +4,7 @@ import argparse
 import os
 import os.path as osp
 import re
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -71,13 +72,76 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     check_work_dir(cfg.work_dir)
+    check_train_counts(cfg)
     keep_workers_only_with_workers(cfg)
     return cfg
 
 
 def check_work_dir(work_dir: str) -> None:
-    """Stop now if ``work_dir`` or a folder above it is a file (the Runner cannot make it)."""
+    """Stop now if ``work_dir`` or a folder above it is a file, or if the folder cannot be
+    created or written (no write permission, a read-only file system): the Runner could not
+    make it or write its logs there."""
     check_output_folder(work_dir, 'work dir', 'another --work-dir')
+    check_folder_writable(work_dir, 'work dir', 'another --work-dir')
+
+
+def check_folder_writable(folder: str, label: str, instead: str) -> None:
+    """Stop, before any work, when nothing can be written in ``folder`` or, where it does
+    not exist yet, in the nearest folder above it that does (it could not be created).
+
+    The test makes a folder there and removes it again, so that it also holds for root, for
+    whom permission bits do not stop writes while a read-only or virtual file system does;
+    the message opens with ``label`` and suggests ``instead``.
+    """
+    existing = osp.abspath(folder)
+    while not osp.isdir(existing):
+        existing = osp.dirname(existing)
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix='.write_test_', dir=existing))
+    except OSError as error:
+        reason = ('no write permission' if isinstance(error, PermissionError) else
+                  error.strerror or type(error).__name__)
+        what = ('cannot be written' if existing == osp.abspath(folder) else
+                f'cannot be created in {existing}')
+        raise SystemExit(f'{label} {folder} {what} ({reason}); choose {instead}') from None
+
+
+# train_cfg counts that must be positive: a loop of no epochs or iterations trains nothing
+TRAIN_COUNTS = ('max_epochs', 'max_iters')
+
+
+def check_train_counts(cfg: Config) -> None:
+    """Stop, before anything is built, on a ``train_cfg`` count below 1: ``max_epochs`` or
+    ``max_iters`` (nothing would be trained) and, where the config validates,
+    ``val_interval`` (mmengine's loops divide by it after the first epoch)."""
+    train_cfg = cfg.get('train_cfg') or {}
+    for key in TRAIN_COUNTS:
+        value = train_cfg.get(key)
+        if is_number(value) and value < 1:
+            unit = 'epochs' if key == 'max_epochs' else 'iterations'
+            raise SystemExit(f'train_cfg.{key} is {value}, so nothing would be trained: set '
+                             f'train_cfg.{key} to a positive number of {unit}')
+    interval = train_cfg.get('val_interval')
+    if is_number(interval) and interval < 1 and validates(cfg):
+        unit = 'iterations' if 'max_iters' in train_cfg else 'epochs'
+        raise SystemExit(
+            f'train_cfg.val_interval is {interval}, but it is the number of {unit} between '
+            f'validations: set train_cfg.val_interval to a positive number (validation also '
+            f'runs after the last one), or, to never validate, set val_dataloader, val_cfg '
+            f'and val_evaluator to None')
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is an int or a float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validates(cfg: Config) -> bool:
+    """Whether mmengine's Runner would build a validation loop for ``cfg``: it does when
+    ``val_dataloader``, ``val_cfg`` and ``val_evaluator`` are all set (it refuses some but
+    not all)."""
+    return all(cfg.get(key) is not None
+               for key in ('val_dataloader', 'val_cfg', 'val_evaluator'))
 
 
 def check_output_folder(folder: str, label: str, instead: str) -> None:
