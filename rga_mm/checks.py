@@ -23,6 +23,12 @@ def is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a real number of any type (``int``, ``float``, ``numpy.float32``,
+    ...) other than a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def is_positive_int(value: object) -> bool:
     """Whether ``value`` is an integer (:func:`is_int`) of 1 or more."""
     return is_int(value) and value >= 1

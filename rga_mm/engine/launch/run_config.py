@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 from torch import nn
 
 from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, state_dict_of
+from rga_mm.checks import is_number
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.hooks import CheckHeadsFitNeckHook, CheckpointWriteError
 from rga_mm.errors import ConfigError, DatasetError
@@ -129,11 +130,6 @@ def check_train_counts(cfg: Config) -> None:
             f'validations: set train_cfg.val_interval to a positive number (validation also '
             f'runs after the last one), or, to never validate, set val_dataloader, val_cfg '
             f'and val_evaluator to None')
-
-
-def is_number(value: object) -> bool:
-    """Whether ``value`` is an int or a float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def validates(cfg: Config) -> bool:
