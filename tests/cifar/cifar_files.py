@@ -14,6 +14,7 @@ NUM_CLASSES = {10: 10, 100: 100}
 
 
 def _dump(path: Path, obj: dict) -> None:
+    """Pickle ``obj`` to ``path`` (protocol 2, read back with latin1 like the official files)."""
     with open(path, 'wb') as f:
         pickle.dump(obj, f, protocol=2)
 
@@ -59,3 +60,16 @@ def write_cifar(root: Path, which: int, num_train: int, num_test: int, seed: int
               dict(fine_label_names=[f'fine_{i}' for i in range(100)],
                    coarse_label_names=[f'coarse_{i}' for i in range(20)]))
     return root
+
+
+def read_pickle(path: Path) -> dict:
+    """A batch or meta file as mmpretrain reads it (latin1)."""
+    with open(path, 'rb') as f:
+        return pickle.load(f, encoding='latin1')
+
+
+def rewrite(path: Path, drop: tuple[str, ...] = (), **changes: object) -> None:
+    """Rewrite a batch or meta file in the same layout, ``changes`` set and ``drop`` gone
+    (the other keys keep their order)."""
+    entry = {key: value for key, value in read_pickle(path).items() if key not in drop}
+    _dump(path, {**entry, **changes})
