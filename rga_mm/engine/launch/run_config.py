@@ -19,6 +19,7 @@ from rga_mm.engine.hooks import CheckHeadsFitNeckHook, CheckpointWriteError
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.models.unwrap import model_of
+from .class_count import check_heads_cover_classes
 from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
 
@@ -55,7 +56,9 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
 
     Without ``--work-dir`` or a ``work_dir`` in the config, runs go to
     ``./work_dirs/<config name>``, as in OpenMMLab's tools. A ``--cfg-options`` key whose
-    top level the config does not have (a typo) stops the run, naming the closest key.
+    top level the config does not have (a typo) stops the run, naming the closest key, and
+    so do a work dir that cannot be written, ``train_cfg`` counts below 1 and heads with
+    fewer outputs than their data has classes.
     """
     try:
         cfg = load_config(config)
@@ -74,6 +77,10 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     check_work_dir(cfg.work_dir)
     check_train_counts(cfg)
+    try:
+        check_heads_cover_classes(cfg)
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
     keep_workers_only_with_workers(cfg)
     return cfg
 
