@@ -41,6 +41,15 @@ def size_origin(cfg: Config, shape: Sequence[int] | None, height: int, width: in
             f"was given")
 
 
+def misfit_sentence(origin: str, height: int, width: int, error: RuntimeError) -> str:
+    """One sentence for a forward that fails at the input size: where the size came from
+    (``origin``), the size, and the first line of the model's own error message."""
+    lines = str(error).strip().splitlines()
+    return (f'{origin}: the model cannot run on a {height}×{width} input '
+            f'({type(error).__name__}: {lines[0] if lines else ""}); pass a --shape it can '
+            f'take')
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the parameters and FLOPs of the config's model at ``--shape`` (or the
     config's size)."""
@@ -63,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as error:  # e.g. a size the model's attention was not built for
         raise SystemExit(f'{size_origin(model.cfg, args.shape, height, width)}: '
                          f'{error}') from None
+    except RuntimeError as error:  # e.g. a pooling that the size leaves with no output
+        raise SystemExit(misfit_sentence(size_origin(model.cfg, args.shape, height, width),
+                                         height, width, error)) from None
     print(f'Input shape: (3, {height}, {width})')
     print(f"Params: {info['params']} ({info['params_str']})")
     print(f"FLOPs: {info['flops']} ({info['flops_str']}, one multiply-add = one FLOP)")

@@ -9,18 +9,29 @@ one FLOP; the RoIAlign pooling onto the grid, two matrix products, counted with 
 and the peak bytes of tensors created by one eval-mode
 forward on the whole-image map under ``torch.no_grad`` (``TensorMemoryTracker``), for each
 relation path. It also prints the parameter count of the neck built at other grid sizes.
+
+Every option is checked before the first measurement: sizes below 1, an unknown relation
+path, a grid the neck cannot take, and a ``--model-config`` that is not an mmseg segmentor
+with an ``RGANeck`` neck each stop the tool with one sentence.
 """
 import argparse
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
 
+from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.errors import ConfigError
+from rga_mm.models.attention.relation import RELATION_PATHS
 from rga_mm.models.necks import RGANeck
 from rga_mm.testing import TensorMemoryTracker
+
+EXAMPLE_CONFIG = 'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py'
 
 
 class Attend(torch.nn.Module):
@@ -35,30 +46,76 @@ class Attend(torch.nn.Module):
 
 
 def count_parameters(module: torch.nn.Module) -> int:
+    """The number of parameters of ``module``."""
     return sum(p.numel() for p in module.parameters())
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def relation_path_arg(text: str) -> str:
+    """An ``argparse`` type: one of RGA's relation paths, refused in argparse's one-line
+    error naming them otherwise."""
+    if text not in RELATION_PATHS:
+        names = ', '.join(sorted(RELATION_PATHS))
+        raise argparse.ArgumentTypeError(f'must be a relation path ({names}), got {text!r}')
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The tool's options; sizes are positive integers and paths RGA's relation paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--channels', type=int, default=2048)
     parser.add_argument('--grid', type=int, nargs=2, default=(33, 33))
-    parser.add_argument('--crop', type=int, nargs=2, default=(97, 97))
-    parser.add_argument('--whole', type=int, nargs=2, default=(128, 256))
-    parser.add_argument('--paths', nargs='+', default=['factorized', 'dense'])
+    parser.add_argument('--crop', type=positive_int_arg, nargs=2, default=(97, 97),
+                        metavar=('H', 'W'), help='the d8 map of a training crop')
+    parser.add_argument('--whole', type=positive_int_arg, nargs=2, default=(128, 256),
+                        metavar=('H', 'W'), help='the d8 map of a whole image')
+    parser.add_argument('--paths', type=relation_path_arg, nargs='+',
+                        default=['factorized', 'dense'],
+                        help=f"relation paths to measure ({', '.join(sorted(RELATION_PATHS))})")
     parser.add_argument('--other-grids', type=int, nargs='*', default=[97, 49, 33, 25])
     parser.add_argument('--model-config', help='also run one whole-image forward of this '
-                        'segmentation config (slow: ResNet-101 at 1024x2048)')
-    parser.add_argument('--image', type=int, nargs=2, default=(1024, 2048))
-    args = parser.parse_args(argv)
-    if args.model_config and not os.path.isfile(args.model_config):  # before minutes of work
-        parser.error(f'--model-config {args.model_config} is no config file')
+                        'segmentation config, an mmseg segmentor with an RGANeck neck (slow: '
+                        'ResNet-101 at 1024x2048)')
+    parser.add_argument('--image', type=positive_int_arg, nargs=2, default=(1024, 2048),
+                        metavar=('H', 'W'), help='the image of --model-config')
+    return parser
+
+
+def check_grids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse, in RGANeck's own sentence, a ``--grid`` or ``--other-grids`` size the neck
+    cannot be built for."""
     for grid in [tuple(args.grid), *((side, side) for side in args.other_grids)]:
-        try:  # each grid is refused before any measurement, in RGANeck's own sentence
+        try:
             RGANeck(args.channels, grid, relation_path='factorized')
         except ConfigError as error:
             parser.error(f'grid {grid[0]}x{grid[1]}: {error}')
-    torch.set_grad_enabled(False)
 
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The checked options: every refusal comes before the first measurement."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.model_config and not os.path.isfile(args.model_config):  # before minutes of work
+        parser.error(f'--model-config {args.model_config} is no config file')
+    check_grids(parser, args)
+    args.model_cfg = segmentation_config(args.model_config) if args.model_config else None
+    if args.model_cfg is not None:
+        check_builds(args.model_cfg, args.model_config, args.paths[0])
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the neck's parameters, FLOPs and forward memory (and the whole model's with
+    ``--model-config``)."""
+    args = parse_args(argv)
+    with torch.no_grad():
+        measure_neck(args)
+        if args.model_cfg is not None:
+            measure_whole_model(args)
+
+
+def measure_neck(args: argparse.Namespace) -> None:
+    """The neck's parameters at each grid and, per relation path, its FLOPs on the crop and
+    whole maps and the peak memory of one forward on the whole map."""
     for side in args.other_grids:
         neck = RGANeck(args.channels, (side, side))
         print(f'grid {side}x{side}: {count_parameters(neck):,} parameters')
@@ -88,31 +145,105 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f'  RGA alone (no concatenation): peak {tracker.peak_bytes / 2**20:.0f} MiB, '
               f'largest {tracker.largest_bytes / 2**20:.0f} MiB')
 
-    if args.model_config:
-        measure_whole_model(args)
+
+def registered_class(node: Any) -> type | None:
+    """The class a config node (a dict with ``type``) builds in mmseg's model registry, or
+    None when it names none."""
+    from mmseg.registry import MODELS
+
+    if not isinstance(node, dict) or 'type' not in node:
+        return None
+    if isinstance(node['type'], type):
+        return node['type']
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.get(node['type'])
+
+
+def segmentation_config(path: str) -> Config:
+    """The config at ``path``, or one sentence saying why it is not an mmseg segmentor with
+    an RGANeck neck (the model this tool builds and re-configures)."""
+    from rga_mm.engine.launch import load_config, require_segmentation
+    try:
+        require_segmentation('--model-config (a whole segmentation model)')
+        cfg = load_config(path)
+    except (FileNotFoundError, ImportError, ValueError) as error:
+        raise SystemExit(str(error)) from None
+    from mmseg.models.segmentors import BaseSegmentor
+
+    fix = f'give a segmentation config with an RGANeck neck, such as {EXAMPLE_CONFIG}'
+    model = cfg.get('model')
+    segmentor = registered_class(model)
+    if segmentor is None or not issubclass(segmentor, BaseSegmentor):
+        what = (f"builds {model['type']!r}" if isinstance(model, dict) and 'type' in model
+                else 'defines no model type')
+        raise SystemExit(f'--model-config {path} {what}, which is not an mmseg segmentor: '
+                         f'{fix}')
+    neck = registered_class(model.get('neck'))
+    if neck is None or not issubclass(neck, RGANeck):
+        what = (f"is {model.neck['type']!r}" if isinstance(model.get('neck'), dict)
+                and 'type' in model.neck else 'is missing')
+        raise SystemExit(f'--model-config {path} has no RGANeck neck (its model.neck {what}): '
+                         f'{fix}')
+    return cfg
+
+
+def plain_bn(node: Any) -> Any:
+    """``node`` (a model config) with every ``SyncBN`` norm_cfg made plain ``BN``, which
+    runs on one process; parts without a norm_cfg (or set to None) are left as they are."""
+    if isinstance(node, dict):
+        node = {key: plain_bn(value) for key, value in node.items()}
+        norm_cfg = node.get('norm_cfg')
+        if isinstance(norm_cfg, dict) and norm_cfg.get('type') == 'SyncBN':
+            node['norm_cfg'] = {**norm_cfg, 'type': 'BN'}
+        return node
+    if isinstance(node, (list, tuple)):
+        return type(node)(plain_bn(value) for value in node)
+    return node
+
+
+def build_segmentor(cfg: Config, path: str) -> torch.nn.Module:
+    """The config's segmentor in eval mode with random weights, plain BN and the neck's
+    ``relation_path`` set to ``path``."""
+    from mmseg.registry import MODELS
+
+    model_cfg = plain_bn(cfg.model.to_dict())
+    if 'pretrained' in model_cfg:
+        model_cfg['pretrained'] = None
+    model_cfg['neck']['relation_path'] = path
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.build(model_cfg).eval()
+
+
+def check_builds(cfg: Config, config_path: str, path: str) -> None:
+    """Build the segmentor once, stopping with one sentence when its config cannot be
+    built (before any measurement)."""
+    try:
+        build_segmentor(cfg, path)
+    except (ConfigError, TypeError, KeyError, ValueError) as error:
+        raise SystemExit(f'--model-config {config_path} cannot be built ({first_line(error)})'
+                         f': fix the model section of the config') from None
+
+
+def first_line(error: BaseException) -> str:
+    """``'Type: message'`` with the message's first line only."""
+    lines = str(error).strip().splitlines()
+    return f'{type(error).__name__}: {lines[0] if lines else ""}'
 
 
 def measure_whole_model(args: argparse.Namespace) -> None:
     """One whole-image forward of a segmentation config (plain BN, random weights)."""
-    from mmengine.registry import init_default_scope
-
-    from rga_mm.engine.launch import load_config, require_segmentation
-    require_segmentation('--model-config (a whole segmentation model)')
-    from mmseg.registry import MODELS
-
     height, width = args.image
     for path in args.paths:
-        cfg = load_config(args.model_config)
-        cfg.merge_from_dict({
-            'model.pretrained': None, 'model.backbone.norm_cfg.type': 'BN',
-            'model.neck.norm_cfg.type': 'BN', 'model.decode_head.norm_cfg.type': 'BN',
-            'model.auxiliary_head.norm_cfg.type': 'BN', 'model.neck.relation_path': path})
-        init_default_scope('mmseg')
-        model = MODELS.build(cfg.model).eval()
+        model = build_segmentor(args.model_cfg, path)
         image = torch.randn(1, 3, height, width)
         start = time.perf_counter()
-        with TensorMemoryTracker() as tracker:
-            logits = model(image, mode='tensor')
+        try:
+            with TensorMemoryTracker() as tracker:
+                logits = model(image, mode='tensor')
+        except (ConfigError, RuntimeError) as error:
+            raise SystemExit(f'--image {height} {width}: the model cannot run on a {height}×'
+                             f'{width} image ({first_line(error)}); pass an --image size it '
+                             f'can take') from None
         seconds = time.perf_counter() - start
         name = args.model_config.split('/')[-1]
         print(f'\n[{path}] whole model {name} on 1x3x{height}x{width}: logits '

@@ -1,0 +1,138 @@
+"""tools/analysis_tools/seg_neck_memory.py and get_flops.py refuse what they cannot measure
+in one sentence: seg_neck_memory.py's sizes, relation paths and --model-config before any
+measurement, get_flops.py a model that cannot run at the input size. Both run in this
+process (``tool_runs.run_in_process``)."""
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rga_mm.engine.launch import segmentation_unavailable
+from rga_mm.testing import load_script
+from tool_runs import run_in_process
+
+ROOT = Path(__file__).parents[2]
+seg_neck_memory = load_script(ROOT / 'tools/analysis_tools/seg_neck_memory.py',
+                              'seg_neck_memory')
+get_flops = load_script(ROOT / 'tools/analysis_tools/get_flops.py')
+
+CIFAR = ROOT / 'configs/cifar/densenet-bc-k12-l100_1xb64-300e_cifar10.py'
+# small sizes, no other grids: a run of the neck takes well under a second
+SMALL = ('--channels', 16, '--grid', 4, 4, '--crop', 4, 4, '--whole', 4, 4, '--other-grids')
+# a d8 ResNet-18 of 8 base channels with an RGA neck on its last map, no auxiliary head
+TINY_SEGMENTOR = """\
+custom_imports = dict(imports=['rga_mm'], allow_failed_imports=False)
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+model = dict(
+    type='EncoderDecoder', _scope_='mmseg', pretrained=None,
+    backbone=dict(type='ResNetV1c', depth=18, base_channels=8, out_indices=(3, ),
+                  strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), norm_cfg=norm_cfg),
+    neck=dict(type='rga_mm.RGANeck', in_channels=64, spatial_size=(4, 4),
+              relation_path='factorized', norm_cfg=norm_cfg),
+    decode_head=dict(type='FCNHead', in_channels=128, channels=8, num_convs=1,
+                     num_classes=2, norm_cfg=norm_cfg),
+    auxiliary_head=None,
+    test_cfg=dict(mode='whole'))
+"""
+needs_mmseg = pytest.mark.skipif(bool(segmentation_unavailable()),
+                                 reason='needs the segmentation extra')
+
+
+def _seg_neck_memory(*args: object) -> subprocess.CompletedProcess:
+    """tools/analysis_tools/seg_neck_memory.py run on ``args`` in this process."""
+    return run_in_process(seg_neck_memory, *args)
+
+
+def _tiny_segmentor(tmp_path: Path, extra: str = '') -> Path:
+    """A config file of :data:`TINY_SEGMENTOR` followed by ``extra`` lines."""
+    config = tmp_path / 'tiny_segmentor.py'
+    config.write_text(TINY_SEGMENTOR + extra)
+    return config
+
+
+@pytest.mark.parametrize('args, message', [
+    (('--paths', 'bogus'), "argument --paths: must be a relation path (dense, factorized), "
+                           "got 'bogus'"),
+    (('--paths', 'factorized', 'bogus'), "argument --paths: must be a relation path (dense, "
+                                         "factorized), got 'bogus'"),
+    (('--crop', 0, 0), 'argument --crop: must be a positive integer, got 0'),
+    (('--whole', 0, 16), 'argument --whole: must be a positive integer, got 0'),
+    (('--crop', -8, 8), 'argument --crop: must be a positive integer, got -8'),
+    (('--image', 0, 128), 'argument --image: must be a positive integer, got 0')])
+def test_seg_neck_memory_refuses_bad_sizes_and_paths_in_argparse(args, message):
+    result = _seg_neck_memory(*SMALL, *args)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1] == f'seg_neck_memory.py: error: {message}'
+
+
+@needs_mmseg
+def test_seg_neck_memory_refuses_a_config_that_is_no_segmentor_before_measuring():
+    result = _seg_neck_memory(*SMALL, '--model-config', CIFAR)
+    assert result.returncode == 1 and result.stdout == ''
+    assert result.stderr.splitlines()[-1] == (
+        f"--model-config {CIFAR} builds 'ImageClassifier', which is not an mmseg segmentor: "
+        'give a segmentation config with an RGANeck neck, such as '
+        'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py')
+
+
+@needs_mmseg
+def test_seg_neck_memory_refuses_a_segmentor_without_an_rga_neck_before_measuring(tmp_path):
+    config = _tiny_segmentor(tmp_path, "model.update(neck=None)\n")
+    result = _seg_neck_memory(*SMALL, '--model-config', config)
+    assert result.returncode == 1 and result.stdout == ''
+    assert result.stderr.splitlines()[-1] == (
+        f'--model-config {config} has no RGANeck neck (its model.neck is missing): give a '
+        'segmentation config with an RGANeck neck, such as '
+        'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py')
+
+
+@needs_mmseg
+def test_seg_neck_memory_refuses_a_segmentor_that_cannot_be_built_before_measuring(tmp_path):
+    config = _tiny_segmentor(tmp_path, "model['neck']['spatial_size'] = (2, 2)\n")
+    result = _seg_neck_memory(*SMALL, '--model-config', config)
+    assert result.returncode == 1 and result.stdout == ''
+    assert result.stderr.splitlines()[-1].startswith(
+        f'--model-config {config} cannot be built (ConfigError: RGANeck spatial_size=(2, 2) '
+        'gives 4 reference positions, fewer than reduction=8')
+
+
+@needs_mmseg
+def test_seg_neck_memory_runs_a_segmentor_without_auxiliary_head(tmp_path):
+    """No auxiliary head (nor its norm_cfg) to make plain BN; SyncBN elsewhere becomes BN."""
+    result = _seg_neck_memory(*SMALL, '--model-config', _tiny_segmentor(tmp_path),
+                              '--image', 32, 32)
+    assert result.returncode == 0, result.stderr
+    for path in ('factorized', 'dense'):
+        assert (f'[{path}] whole model tiny_segmentor.py on 1x3x32x32: logits (1, 2, 4, 4)'
+                in result.stdout)
+
+
+@needs_mmseg
+def test_seg_neck_memory_names_an_image_the_model_cannot_run_on(tmp_path):
+    config = _tiny_segmentor(tmp_path, "model['neck']['variable_size'] = False\n")
+    result = _seg_neck_memory(*SMALL, '--paths', 'factorized', '--model-config', config,
+                              '--image', 16, 16)
+    assert result.returncode == 1 and 'whole model' not in result.stdout
+    assert result.stderr.splitlines()[-1].startswith(
+        '--image 16 16: the model cannot run on a 16×16 image (ConfigError: RGANeck was built '
+        'for a 4×4 map (model.neck.spatial_size) but the backbone map at in_index=-1 is 2×2')
+    assert result.stderr.splitlines()[-1].endswith('); pass an --image size it can take')
+
+
+def test_get_flops_names_a_shape_the_model_cannot_run_at():
+    result = run_in_process(get_flops, CIFAR, '--shape', 3, 3)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        '--shape 3 3: the model cannot run on a 3×3 input (RuntimeError: Given input size: '
+        '(150x1x1). Calculated output size: (150x0x0). Output size is too small); pass a '
+        '--shape it can take')
+
+
+def test_get_flops_names_the_configs_input_size_the_model_cannot_run_at(tmp_path):
+    config = tmp_path / 'cifar_3x3.py'
+    config.write_text(f"_base_ = ['{CIFAR}']\ninput_size = (3, 3)\n")
+    result = run_in_process(get_flops, config)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        "the config's input_size (3, 3), used as no --shape was given: the model cannot run "
+        'on a 3×3 input (RuntimeError: Given input size: (150x1x1).')
