@@ -27,6 +27,7 @@ from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
     check_output_file,
+    closing_process_group,
     explain_timeouts,
     load_run_config,
     parse_run_args,
@@ -82,16 +83,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (FileNotFoundError, CheckpointError) as error:
         raise SystemExit(str(error)) from None
     cfg.load_from = args.checkpoint
-    prepare_cpu_distributed(cfg)
-    runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load)
-    notice = model_change_notice(cfg, checkpoint, args.checkpoint)
-    if notice and runner.rank == 0:
-        print(notice)
-    del checkpoint  # the Runner reads the file again, with its hooks
-    with explain_timeouts(cfg), stop_on_input_errors():
-        metrics = runner.test()
-    if args.out and runner.rank == 0:
-        write_metrics(metrics, args.out)
+    with closing_process_group():
+        prepare_cpu_distributed(cfg)
+        runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load)
+        notice = model_change_notice(cfg, checkpoint, args.checkpoint)
+        if notice and runner.rank == 0:
+            print(notice)
+        del checkpoint  # the Runner reads the file again, with its hooks
+        with explain_timeouts(cfg), stop_on_input_errors():
+            metrics = runner.test()
+        if args.out and runner.rank == 0:
+            write_metrics(metrics, args.out)
 
 
 if __name__ == '__main__':

@@ -36,6 +36,7 @@ from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
     check_classifier_size,
+    closing_process_group,
     explain_timeouts,
     load_run_config,
     parse_run_args,
@@ -207,17 +208,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_fits_the_model(cfg, checkpoint, args.partial_load)
         print(finished)
         return
-    prepare_cpu_distributed(cfg)
-    with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir, cfg.launcher):
-        runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
-                                      args.partial_load)
-        check_resume(cfg, checkpoint)
-        meta = checkpoint.get('meta', {}) if resumes(cfg, checkpoint) else None
-        del checkpoint  # the Runner reads the file again, with its hooks
-        with explain_timeouts(cfg):
-            check_classifier_size(runner)  # builds the train loop, which train() reuses
-            check_resume_point(runner, cfg, meta)
-            runner.train()
+    with closing_process_group():
+        prepare_cpu_distributed(cfg)
+        with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir, cfg.launcher):
+            runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
+                                          args.partial_load)
+            check_resume(cfg, checkpoint)
+            meta = checkpoint.get('meta', {}) if resumes(cfg, checkpoint) else None
+            del checkpoint  # the Runner reads the file again, with its hooks
+            with explain_timeouts(cfg):
+                check_classifier_size(runner)  # builds the train loop, which train() reuses
+                check_resume_point(runner, cfg, meta)
+                runner.train()
 
 
 if __name__ == '__main__':

@@ -18,6 +18,7 @@ from .config import (
 from .distributed import (
     DEFAULT_TIMEOUT_S,
     CollectiveTimeoutError,
+    closing_process_group,
     dist_timeout,
     explain_timeouts,
     prepare_cpu_distributed,
@@ -39,8 +40,8 @@ __all__ = [
     'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CfgOptionsAction',
     'CollectiveTimeoutError',
     'add_run_arguments', 'build_checked_runner', 'check_classifier_size', 'check_output_file',
-    'check_output_folder', 'check_spares_inputs', 'dist_timeout', 'explain_timeouts',
-    'load_config', 'load_run_config', 'merge_cfg_options', 'parse_run_args',
+    'check_output_folder', 'check_spares_inputs', 'closing_process_group', 'dist_timeout',
+    'explain_timeouts', 'load_config', 'load_run_config', 'merge_cfg_options', 'parse_run_args',
     'prepare_cpu_distributed', 'require_segmentation', 'segmentation_unavailable',
     'stop_on_input_errors', 'stop_unless_fits'
 ]

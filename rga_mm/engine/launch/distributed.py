@@ -126,6 +126,21 @@ def _dist_cfg(cfg: Config) -> dict:
 
 
 @contextmanager
+def closing_process_group() -> Iterator[None]:
+    """Destroy the default process group, if one was made, when the block ends.
+
+    Neither mmengine nor torchrun does: the process then exits with gloo's threads still
+    alive, and a rank can abort at exit (``terminate called without an active exception``,
+    exit code -6) after finishing its work, failing the whole launch.
+    """
+    try:
+        yield
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+@contextmanager
 def explain_timeouts(cfg: Config) -> Iterator[None]:
     """Re-raise a collective operation's timeout inside the block as a
     :class:`CollectiveTimeoutError` that names the limit and how to change it."""
