@@ -128,6 +128,25 @@ def test_an_output_that_is_an_input_file_is_refused_also_through_links(tmp_path)
     assert checkpoint.read_bytes() == b'weights'
 
 
+def test_a_resume_that_does_not_fit_offers_what_works_instead_of_a_partial_load(tmp_path):
+    """A partial load cannot resume (the optimizer state fits only its own model)."""
+    from torch import nn
+
+    from rga_mm.apis.checkpoints import PARTIAL_HINT
+    from rga_mm.engine.launch.run_config import stop_unless_fits
+    checkpoint = {'state_dict': {'weight': torch.zeros(4, 2), 'bias': torch.zeros(4)}}
+    path = str(tmp_path / 'epoch_2.pth')
+    with pytest.raises(SystemExit) as loading:
+        stop_unless_fits(nn.Linear(2, 3), checkpoint, path, partial_load=False)
+    assert str(loading.value).endswith(PARTIAL_HINT)
+    with pytest.raises(SystemExit) as resuming:
+        stop_unless_fits(nn.Linear(2, 3), checkpoint, path, partial_load=False, resuming=True)
+    assert str(resuming.value) == str(loading.value).replace(PARTIAL_HINT, (
+        f'to resume it, undo the config changes made since its run; to start a new run from '
+        f'the tensors of it that fit, pass --cfg-options load_from={path} --partial-load and '
+        f'do not resume'))
+
+
 def test_an_out_suffix_that_names_no_format_stops_test_before_anything_is_read(config_file,
                                                                                tmp_path):
     test = load_script(Path(__file__).parents[2] / 'tools/test.py', 'test_tool')

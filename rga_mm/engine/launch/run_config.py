@@ -12,7 +12,12 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from torch import nn
 
-from rga_mm.apis.checkpoints import CheckpointError, check_checkpoint_fits, state_dict_of
+from rga_mm.apis.checkpoints import (
+    PARTIAL_HINT,
+    CheckpointError,
+    check_checkpoint_fits,
+    state_dict_of,
+)
 from rga_mm.checks import is_number
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.hooks import CheckHeadsFitNeckHook, CheckpointWriteError
@@ -284,7 +289,8 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
         check_segmentor(model_of(runner.model))
     drop_head_fit_hooks(runner)
     if checkpoint is not None:
-        stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load)
+        stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load,
+                         resuming=bool(cfg.get('resume')))
     return runner
 
 
@@ -296,11 +302,23 @@ def drop_head_fit_hooks(runner: Runner) -> None:
 
 
 def stop_unless_fits(model: nn.Module, checkpoint: dict, checkpoint_path: str | None,
-                     partial_load: bool) -> None:
+                     partial_load: bool, resuming: bool = False) -> None:
     """Stop with one sentence when ``checkpoint`` does not fit ``model`` (every tensor
-    name and shape; with ``partial_load``, at least one tensor)."""
+    name and shape; with ``partial_load``, at least one tensor). For a run ``resuming`` it,
+    the sentence does not offer a partial load, which cannot resume (the optimizer state fits
+    only its own model), but the two ways that work."""
     try:
         check_checkpoint_fits(model, state_dict_of(checkpoint), checkpoint_path,
                               strict=not partial_load)
     except CheckpointError as error:
-        raise SystemExit(str(error)) from None
+        message = str(error)
+        if resuming:
+            message = message.replace(PARTIAL_HINT, resume_hint(checkpoint_path))
+        raise SystemExit(message) from None
+
+
+def resume_hint(checkpoint_path: str | None) -> str:
+    """The end of a refusal to resume a checkpoint that does not fit the config's model."""
+    return (f'to resume it, undo the config changes made since its run; to start a new run '
+            f'from the tensors of it that fit, pass --cfg-options load_from={checkpoint_path} '
+            f'--partial-load and do not resume')
