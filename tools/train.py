@@ -15,9 +15,11 @@ undo, changes to the model, and, in an epoch-based run, a checkpoint saved insid
 which the loop would replay from the epoch's start (:mod:`rga_mm.engine.launch.resume`).
 A re-ID classifier (``model.head.num_classes``) with fewer outputs than the training data has
 identities stops the run before its first iteration, and so does a second run in a work dir
-where one is training (:mod:`rga_mm.engine.launch.work_dir_lock`).
+where one is training (:mod:`rga_mm.engine.launch.work_dir_lock`). A run started afresh in the
+work dir of an earlier run says that it replaces that run's checkpoints of the same names.
 """
 import argparse
+import os
 from collections.abc import Sequence
 
 import torch
@@ -48,6 +50,7 @@ from rga_mm.engine.launch.resume import (
     adopt_resumed_seed,
     check_resumed_run_unchanged,
     check_resumes_at_epoch_end,
+    earlier_run_notice,
     last_checkpoint,
     outside_run_notice,
 )
@@ -208,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_fits_the_model(cfg, checkpoint, args.partial_load)
         print(finished)
         return
+    notice = '' if resumes(cfg, checkpoint) else earlier_run_notice(cfg)
+    if notice and os.environ.get('RANK', '0') == '0':
+        print(notice)
     with closing_process_group():
         prepare_cpu_distributed(cfg)
         with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir, cfg.launcher):

@@ -10,6 +10,7 @@ from rga_mm.engine.launch.resume import (
     check_model_unchanged,
     check_restored_settings_unchanged,
     check_resumes_at_epoch_end,
+    earlier_run_notice,
     model_change_notice,
     outside_run_notice,
     saved_config,
@@ -128,3 +129,16 @@ def test_a_checkpoint_saved_inside_an_epoch_is_refused_in_an_epoch_based_loop():
         "default_hooks.checkpoint.by_epoch=True saves them")
     with pytest.raises(ConfigError, match='^iter_3.pth records epoch 0 and iteration 3, but'):
         check_resumes_at_epoch_end(dict(epoch=0, iter=3), 'iter_3.pth', 4)
+
+
+def test_a_fresh_run_in_a_work_dir_of_an_earlier_run_is_told_what_it_replaces(tmp_path):
+    """mmengine overwrites the earlier run's epoch_N.pth without a word."""
+    cfg = Config(dict(work_dir=str(tmp_path)))
+    assert earlier_run_notice(cfg) == ''
+    (tmp_path / 'epoch_2.pth').write_bytes(b'')  # checkpoints alone: no run record
+    assert earlier_run_notice(cfg) == ''
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
+    assert earlier_run_notice(cfg) == (
+        f'notice: {tmp_path} holds an earlier run ({tmp_path / "last_checkpoint"}); this run '
+        f'starts anew and replaces its checkpoints of the same names: pass --resume to '
+        f'continue it, or give another --work-dir to keep it')

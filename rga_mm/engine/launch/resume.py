@@ -81,6 +81,19 @@ def outside_run_notice(checkpoint: str, cfg: Config) -> str:
             f'another run?); give --resume CKPT to resume from another checkpoint')
 
 
+def earlier_run_notice(cfg: Config) -> str:
+    """For a run that does not resume: a line saying that its work dir holds an earlier
+    run's record of its last checkpoint, whose checkpoints of the names this run writes
+    (``epoch_N.pth``, ``iter_N.pth``) will be replaced, and how to continue that run
+    instead; '' for a work dir without one. mmengine replaces them without a word."""
+    record = osp.join(cfg.work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return ''
+    return (f'notice: {cfg.work_dir} holds an earlier run ({record}); this run starts anew '
+            f'and replaces its checkpoints of the same names: pass --resume to continue it, '
+            f'or give another --work-dir to keep it')
+
+
 def adopt_resumed_seed(cfg: Config, checkpoint: dict) -> None:
     """Set ``cfg``'s seed to the one ``checkpoint`` was trained with where the config sets
     none (before the Runner is built, which seeds the data loaders)."""
