@@ -123,6 +123,18 @@ def test_fixed_size_neck_names_both_sizes_and_its_own_keys():
     assert neck((torch.randn(1, 16, 5, 5),))[-1].shape == (1, 32, 5, 5)
 
 
+def test_fixed_size_neck_in_eval_mode_is_told_to_take_any_size():
+    """Testing whole images after training on crops: a spatial_size fitting the test map
+    would no longer fit the training crops."""
+    neck = RGANeck(16, (5, 5), reduction=2, variable_size=False).eval()
+    with pytest.raises(ValueError, match=re.escape(
+            'RGANeck was built for a 5×5 map (model.neck.spatial_size) but the backbone map at '
+            'in_index=-1 is 7×9: set model.neck.variable_size=True to attend it through the '
+            'reference grid: testing whole images and training on crops give maps of different '
+            'sizes, which one fixed spatial_size cannot both fit')):
+        neck((torch.randn(1, 16, 7, 9),))
+
+
 def test_an_empty_map_is_refused():
     neck = RGANeck(16, (5, 5), reduction=2)
     with pytest.raises(ValueError, match=r'0×4 map.*too small'):

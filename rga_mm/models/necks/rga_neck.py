@@ -111,12 +111,17 @@ class RGANeck(BaseModule):
                 f'downsampling to leave at least 1×1 positions')
         if not self.rga.variable_size and tuple(x.shape[-2:]) != self.rga.spatial_size:
             height, width = plain_shape(x, -2)
+            fix = (f'set model.neck.spatial_size=({height}, {width}) for this input size, or '
+                   f'model.neck.variable_size=True to attend any size through its reference '
+                   f'grid')
+            if not self.training:  # whole test images after training crops: no one size
+                fix = ('set model.neck.variable_size=True to attend it through the reference '
+                       'grid: testing whole images and training on crops give maps of '
+                       'different sizes, which one fixed spatial_size cannot both fit')
             raise ConfigError(
                 f'RGANeck was built for a {self.rga.spatial_size[0]}×'
                 f'{self.rga.spatial_size[1]} map (model.neck.spatial_size) but the backbone '
-                f'map at in_index={self.in_index} is {height}×{width}: set '
-                f'model.neck.spatial_size=({height}, {width}) for this input size, or '
-                f'model.neck.variable_size=True to attend any size through its reference grid')
+                f'map at in_index={self.in_index} is {height}×{width}: {fix}')
         return x
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
