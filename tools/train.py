@@ -38,6 +38,7 @@ from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
     check_classifier_size,
+    check_train_counts,
     closing_process_group,
     explain_timeouts,
     load_run_config,
@@ -100,6 +101,7 @@ def build_config(args: argparse.Namespace) -> Config:
     resume from when there is one. With ``--resume-or-start`` and none yet, the run starts
     as it would without the flag (from the config's ``load_from`` weights, if any)."""
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    check_train_counts(cfg)
     if args.amp:
         if not torch.cuda.is_available():
             raise SystemExit('--amp needs a CUDA device: mmengine\'s AmpOptimWrapper does '

@@ -30,10 +30,10 @@ from rga_mm.engine.launch import (
     check_classifier_size,
     check_output_file,
     check_spares_inputs,
+    check_train_counts,
     load_run_config,
     stop_on_input_errors,
 )
-from rga_mm.engine.launch.run_config import check_train_counts
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid import BNNeckHead
@@ -350,28 +350,33 @@ val_evaluator = dict(type='ReIDMetric')
 """
 
 
-def test_train_cfg_counts_below_one_stop_before_the_runner(tmp_path):
-    """A val_interval of 0 used to train a whole epoch and then divide by zero."""
+def test_train_cfg_counts_below_one_stop_training_before_the_runner(tmp_path):
+    """A val_interval of 0 used to train a whole epoch and then divide by zero; testing,
+    which builds no training loop, reads none of these counts."""
     path = tmp_path / 'validating.py'
     path.write_text(CONFIG + VALIDATION)
+
+    def load(options: dict) -> Config:
+        return load_run_config(str(path), 'none', options, None)
+
     message = ('train_cfg.val_interval is 0, but it is the number of epochs between '
                'validations: set train_cfg.val_interval to a positive number (validation also '
                'runs after the last one), or, to never validate, set val_dataloader, val_cfg '
                'and val_evaluator to None')
     with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
-        load_run_config(str(path), 'none', {'train_cfg.val_interval': 0}, None)
+        check_train_counts(load({'train_cfg.val_interval': 0}))
     without_validation = dict.fromkeys(('val_dataloader', 'val_cfg', 'val_evaluator'))
-    load_run_config(str(path), 'none', {'train_cfg.val_interval': 0, **without_validation},
-                    None)
+    check_train_counts(load({'train_cfg.val_interval': 0, **without_validation}))
     with pytest.raises(SystemExit, match=r'^train_cfg\.max_epochs is -1, so nothing would be '
                                          r'trained: set train_cfg\.max_epochs to a positive '
                                          r'number of epochs$'):
-        load_run_config(str(path), 'none', {'train_cfg.max_epochs': -1}, None)
+        check_train_counts(load({'train_cfg.max_epochs': -1}))
     with pytest.raises(SystemExit, match=r'^train_cfg\.max_iters is 0, so nothing would be '
                                          r'trained: set train_cfg\.max_iters to a positive '
                                          r'number of iterations$'):
         check_train_counts(Config(dict(train_cfg=dict(by_epoch=False, max_iters=0))))
     check_train_counts(Config(dict(train_cfg=None)))
+    assert load({'train_cfg.val_interval': 0}).train_cfg.val_interval == 0  # tools/test.py
 
 
 def test_no_workers_means_no_persistent_workers(tmp_path):

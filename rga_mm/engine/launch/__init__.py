@@ -30,6 +30,7 @@ from .run_config import (
     check_output_file,
     check_output_folder,
     check_spares_inputs,
+    check_train_counts,
     load_run_config,
     parse_run_args,
     stop_on_input_errors,
@@ -40,7 +41,8 @@ __all__ = [
     'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CfgOptionsAction',
     'CollectiveTimeoutError',
     'add_run_arguments', 'build_checked_runner', 'check_classifier_size', 'check_output_file',
-    'check_output_folder', 'check_spares_inputs', 'closing_process_group', 'dist_timeout',
+    'check_output_folder', 'check_spares_inputs', 'check_train_counts', 'closing_process_group',
+    'dist_timeout',
     'explain_timeouts', 'load_config', 'load_run_config', 'merge_cfg_options', 'parse_run_args',
     'prepare_cpu_distributed', 'require_segmentation', 'segmentation_unavailable',
     'stop_on_input_errors', 'stop_unless_fits'

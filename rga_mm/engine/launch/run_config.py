@@ -62,8 +62,8 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
     Without ``--work-dir`` or a ``work_dir`` in the config, runs go to
     ``./work_dirs/<config name>``, as in OpenMMLab's tools. A ``--cfg-options`` key whose
     top level the config does not have (a typo) stops the run, naming the closest key, and
-    so do a work dir that cannot be written, ``train_cfg`` counts below 1 and heads with
-    fewer outputs than their data has classes.
+    so do a work dir that cannot be written and heads with fewer outputs than their data has
+    classes (tools/train.py checks the ``train_cfg`` counts too: :func:`check_train_counts`).
     """
     try:
         cfg = load_config(config)
@@ -81,7 +81,6 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     check_work_dir(cfg.work_dir)
-    check_train_counts(cfg)
     try:
         check_heads_cover_classes(cfg)
     except ConfigError as error:
@@ -135,7 +134,7 @@ def check_train_counts(cfg: Config) -> None:
             raise SystemExit(f'train_cfg.{key} is {value}, so nothing would be trained: set '
                              f'train_cfg.{key} to a positive number of {unit}')
     interval = train_cfg.get('val_interval')
-    if is_number(interval) and interval < 1 and validates(cfg):
+    if is_number(interval) and interval < 1 and runs_validation(cfg):
         unit = 'iterations' if 'max_iters' in train_cfg else 'epochs'
         raise SystemExit(
             f'train_cfg.val_interval is {interval}, but it is the number of {unit} between '
@@ -144,7 +143,7 @@ def check_train_counts(cfg: Config) -> None:
             f'and val_evaluator to None')
 
 
-def validates(cfg: Config) -> bool:
+def runs_validation(cfg: Config) -> bool:
     """Whether mmengine's Runner would build a validation loop for ``cfg``: it does when
     ``val_dataloader``, ``val_cfg`` and ``val_evaluator`` are all set (it refuses some but
     not all)."""
