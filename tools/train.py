@@ -54,6 +54,7 @@ from rga_mm.engine.launch.resume import (
     earlier_run_notice,
     last_checkpoint,
     outside_run_notice,
+    saved_iters_per_epoch,
 )
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 from rga_mm.errors import ConfigError
@@ -164,15 +165,18 @@ def check_resume(cfg: Config, checkpoint: dict | None) -> None:
         raise SystemExit(str(error)) from None
 
 
-def check_resume_point(runner: Runner, cfg: Config, meta: dict | None) -> None:
+def check_resume_point(runner: Runner, cfg: Config, meta: dict | None,
+                       run_iters_per_epoch: int | None) -> None:
     """For a resumed run (``meta`` of its checkpoint, None for a run that does not resume)
     with an epoch-based loop: a stop for a checkpoint not saved at the end of an epoch of
-    the loop's data loader, whose epoch the loop would replay. Reading ``runner.train_loop``
+    its run (``run_iters_per_epoch``, recorded in the checkpoint; where it is not, the loop's
+    data loader's length), whose epoch the loop would replay. Reading ``runner.train_loop``
     builds the loop and its data loader, which ``runner.train()`` reuses."""
     if meta is None or not isinstance(runner.train_loop, EpochBasedTrainLoop):
         return
+    iters_per_epoch = run_iters_per_epoch or len(runner.train_loop.dataloader)
     try:
-        check_resumes_at_epoch_end(meta, cfg.load_from, len(runner.train_loop.dataloader))
+        check_resumes_at_epoch_end(meta, cfg.load_from, iters_per_epoch)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
 
@@ -223,10 +227,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                                           args.partial_load)
             check_resume(cfg, checkpoint)
             meta = checkpoint.get('meta', {}) if resumes(cfg, checkpoint) else None
+            run_iters_per_epoch = saved_iters_per_epoch(checkpoint) if meta is not None else None
             del checkpoint  # the Runner reads the file again, with its hooks
             with explain_timeouts(cfg):
                 check_classifier_size(runner)  # builds the train loop, which train() reuses
-                check_resume_point(runner, cfg, meta)
+                check_resume_point(runner, cfg, meta, run_iters_per_epoch)
                 runner.train()
 
 

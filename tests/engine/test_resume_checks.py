@@ -12,8 +12,10 @@ from rga_mm.engine.launch.resume import (
     check_resumes_at_epoch_end,
     earlier_run_notice,
     model_change_notice,
+    model_changes,
     outside_run_notice,
     saved_config,
+    saved_iters_per_epoch,
 )
 from rga_mm.errors import ConfigError
 
@@ -142,3 +144,32 @@ def test_a_fresh_run_in_a_work_dir_of_an_earlier_run_is_told_what_it_replaces(tm
         f'notice: {tmp_path} holds an earlier run ({tmp_path / "last_checkpoint"}); this run '
         f'starts anew and replaces its checkpoints of the same names: pass --resume to '
         f'continue it, or give another --work-dir to keep it')
+
+
+def test_the_epoch_length_is_the_saved_runs_not_the_data_loaders_of_today():
+    """An epoch_N.pth of a run of 100 iterations an epoch (RuntimeInfoHook's max_iters over
+    max_epochs) ends an epoch though today's data loader (another batch size or world size)
+    gives 50; without the record the data loader's length is all there is."""
+    hub = dict(runtime_info=dict(max_iters=8000, max_epochs=80, epoch=10, iter=1000))
+    assert saved_iters_per_epoch(dict(message_hub=hub)) == 100
+    check_resumes_at_epoch_end(dict(epoch=10, iter=1000), 'epoch_10.pth',
+                               saved_iters_per_epoch(dict(message_hub=hub)))
+    with pytest.raises(ConfigError, match='^epoch_10.pth records epoch 10 and iteration 1000'):
+        check_resumes_at_epoch_end(dict(epoch=10, iter=1000), 'epoch_10.pth', 50)
+    assert saved_iters_per_epoch({}) is None
+    assert saved_iters_per_epoch(dict(message_hub=dict(runtime_info=dict(max_iters=8000)))) \
+        is None
+
+
+def test_syncbn_and_bn_are_the_same_model_across_gpu_and_cpu_distributed_runs():
+    """A CPU-distributed run trains a SyncBN config with BN; resuming it on GPUs (or the
+    other way round) continues the same network. Another norm is a change."""
+    def config(norm: str) -> Config:
+        return Config(dict(model=dict(type='EncoderDecoder',
+                                      backbone=dict(norm_cfg=dict(type=norm)),
+                                      decode_head=dict(norm_cfg=dict(type=norm)))))
+
+    saved = _checkpoint(config('SyncBN').pretty_text)
+    assert model_changes(config('BN'), saved) == []
+    assert model_changes(config('SyncBN'), _checkpoint(config('BN').pretty_text)) == []
+    assert len(model_changes(config('GN'), saved)) == 2

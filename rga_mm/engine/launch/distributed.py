@@ -93,7 +93,7 @@ def replace_sync_bn(cfg: Config) -> None:
     and the DDP wrapper refuses it on the CPU. Each rank then normalises with the statistics
     of its own batch, as a run without ``--launcher`` does (mmengine's Runner converts SyncBN
     to BN there). A ``sync_bn`` option that would convert BN to SyncBN is dropped too."""
-    replaced = _sync_bn_as_bn(cfg.model)
+    replaced = sync_bn_as_bn(cfg.model)
     if cfg.get('sync_bn'):
         cfg.sync_bn = None
         replaced += 1
@@ -102,7 +102,7 @@ def replace_sync_bn(cfg: Config) -> None:
                   'normalises with its own batch)', logger='current')
 
 
-def _sync_bn_as_bn(node: object) -> int:
+def sync_bn_as_bn(node: object) -> int:
     """Turn every ``type='SyncBN'`` of the config ``node`` (dicts and lists, in place) into
     ``'BN'``; returns how many."""
     if isinstance(node, dict):
@@ -110,9 +110,9 @@ def _sync_bn_as_bn(node: object) -> int:
         if node.get('type') == 'SyncBN':
             node['type'] = 'BN'
             count = 1
-        return count + sum(_sync_bn_as_bn(value) for value in node.values())
+        return count + sum(sync_bn_as_bn(value) for value in node.values())
     if isinstance(node, (list, tuple)):
-        return sum(_sync_bn_as_bn(value) for value in node)
+        return sum(sync_bn_as_bn(value) for value in node)
     return 0
 
 

@@ -27,7 +27,9 @@ from typing import Any
 
 from mmengine.config import Config
 
+from rga_mm.checks import is_positive_int
 from rga_mm.errors import ConfigError
+from .distributed import sync_bn_as_bn
 
 # the config entries whose values a restored state replaces, by the checkpoint key holding
 # that state (mmengine's Runner.resume restores each state the checkpoint has)
@@ -173,13 +175,23 @@ def model_change_notice(cfg: Config, checkpoint: dict, path: str) -> str:
 
 def model_changes(cfg: Config, checkpoint: dict) -> list[str]:
     """``'model.key old → new'`` for each setting of ``cfg``'s ``model`` entry that differs
-    from the config saved in ``checkpoint``, but those under :data:`INIT_ONLY_KEYS`; none
+    from the config saved in ``checkpoint`` (compared as :func:`_comparable` gives them); none
     when the checkpoint saved no config, or its ``model`` entry is not plain values."""
     saved = saved_config(checkpoint).get('model', UNREADABLE)
     if not isinstance(saved, dict):
         return []
-    return changed_entries(_without_init_keys(saved),
-                           _without_init_keys(cfg.to_dict().get('model')), 'model')
+    return changed_entries(_comparable(saved), _comparable(cfg.to_dict().get('model')),
+                           'model')
+
+
+def _comparable(model_cfg: Any) -> Any:
+    """A copy of a ``model`` config entry as compared across runs: without the keys of
+    :data:`INIT_ONLY_KEYS`, and with BN for SyncBN, which a run distributed on the CPU gets
+    in place of SyncBN (:func:`~rga_mm.engine.launch.distributed.sync_bn_as_bn`) and a GPU
+    run of the same config keeps: the same weights and network either way."""
+    comparable = _without_init_keys(model_cfg)
+    sync_bn_as_bn(comparable)
+    return comparable
 
 
 def _without_init_keys(value: Any) -> Any:
@@ -198,6 +210,21 @@ def listed(changes: list[str]) -> str:
     if len(changes) > MAX_LISTED_CHANGES:
         text += f'; and {len(changes) - MAX_LISTED_CHANGES} more'
     return text
+
+
+def saved_iters_per_epoch(checkpoint: dict) -> int | None:
+    """The iterations an epoch of the run that saved ``checkpoint``: its message hub's
+    ``max_iters`` over ``max_epochs`` (mmengine's RuntimeInfoHook records both for an
+    epoch-based loop); None where they are missing (an iteration-based run, another
+    writer). The run's own length, not today's data loader's: another world size or batch
+    size changes that, and an ``epoch_N.pth`` still ends an epoch."""
+    info = (checkpoint.get('message_hub') or {}).get('runtime_info') or {}
+    max_iters, max_epochs = info.get('max_iters'), info.get('max_epochs')
+    if not (is_positive_int(max_iters) and is_positive_int(max_epochs)):
+        return None
+    if max_iters % max_epochs:
+        return None
+    return max_iters // max_epochs
 
 
 def check_resumes_at_epoch_end(meta: dict, path: str, iters_per_epoch: int) -> None:
