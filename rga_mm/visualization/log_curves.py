@@ -17,13 +17,21 @@ line, not in the file, and refuses a whole log whose last line a killed run cut 
 a broken line is named by its line and column, and a last line without its newline (mmengine
 ends every line it writes with one) is skipped with a notice on stderr.
 :func:`find_scalar_logs` lists every run of a work dir (each launch, a ``--resume`` too, writes
-a new ``<timestamp>`` folder) and :func:`load_scalar_logs` joins them into one log, a later
-run's line replacing an earlier one's at the same step.
+a new ``<timestamp>`` folder), oldest first. Only runs that resume one another are joined:
+:func:`load_resume_chain` walks back from the newest run, joining an earlier run only if the
+later one resumes it (:func:`resume_break` gives the rule: the later run's first training step
+comes after the earlier one's first step and at most one logging interval after its last), and
+the first run that is not resumed ends the chain; it returns which runs were left out and why.
+:func:`load_scalar_logs` returns the joined log alone: the newest run and the runs it resumes,
+a later run's line replacing an earlier one's at the same step (a resumed run logs the steps
+after its checkpoint again). A run started afresh in the same work dir (from step 1 again)
+is thus plotted alone, not mixed with the older runs; give their logs separately to plot them.
 :func:`plot_curves` draws one subplot per key, one curve per log, with matplotlib's Agg
 canvas (no display, no pyplot state), and writes an image in the format its file name's
 suffix names (``.png``, ``.pdf``, ``.svg``, ...) of ``SUBPLOT_INCHES`` per subplot,
 ``MAX_COLUMNS`` subplots a row, at ``dpi`` dots per inch.
 
+    # rga-sc: its newest run joined with the runs it resumes; baseline: its newest run alone
     logs = {'rga-sc': load_scalar_logs(find_scalar_logs('work_dirs/rga-sc')),
             'baseline': load_scalar_log(find_scalar_logs('work_dirs/baseline')[-1])}
     plot_curves(logs, default_keys(logs), 'curves.png', title='Market-1501')
@@ -39,8 +47,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ['find_scalar_logs', 'load_scalar_log', 'join_scalar_logs',
-           'load_scalar_logs', 'default_keys', 'draw_curves', 'plot_curves']
+__all__ = ['find_scalar_logs', 'load_scalar_log', 'join_scalar_logs', 'resume_break',
+           'load_resume_chain', 'load_scalar_logs', 'default_keys', 'draw_curves',
+           'plot_curves']
 
 ScalarLog = dict[str, list[dict]]  # {'train': [line, ...], 'val': [line, ...]}
 
@@ -116,12 +125,83 @@ def _join_lines(runs: Sequence[list[dict]]) -> list[dict]:
     return sorted(joined, key=lambda line: line['step'])
 
 
+def run_id(scalar_log: str) -> str:
+    """The ``<timestamp>`` of ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
+    return osp.basename(osp.dirname(osp.dirname(osp.abspath(scalar_log))))
+
+
+def train_steps(log: ScalarLog) -> list[int]:
+    """The steps (global iterations) of ``log``'s training lines, in order."""
+    return sorted(line['step'] for line in log['train'])
+
+
+def logging_interval(*logs: ScalarLog) -> float:
+    """The largest step between consecutive training lines of ``logs``: at most the
+    LoggerHook's ``interval`` (it also logs at each epoch's end); ``inf`` if no log has two
+    training lines."""
+    gaps = [b - a for log in logs for a, b in zip(train_steps(log), train_steps(log)[1:])]
+    return max(gaps, default=math.inf)
+
+
+def resume_break(earlier: tuple[str, ScalarLog], later: tuple[str, ScalarLog]) -> str | None:
+    """None if the run ``later`` resumes the run ``earlier`` (each a ``(name, log)``), else
+    why not, as a clause about ``later``.
+
+    mmengine's LoggerHook writes a training line at fixed points: every ``interval``
+    iterations and at each epoch's end, with the global iteration as its ``step``. A run
+    started afresh logs from its first point again (step 1 with ``interval=1``). A run
+    resumed from a checkpoint that ``earlier`` saved at iteration k goes on from k + 1, so its
+    first step F is the first logging point after k, where k is at least ``earlier``'s
+    start, and below ``earlier``'s next logging point after its last step L (which it never
+    reached). So ``later`` resumes ``earlier`` when ``earlier``'s first step < F
+    <= L + the logging interval (estimated by :func:`logging_interval`); F may be <= L, as a
+    run stopped after its checkpoint logged steps the resumed one logs again. A run that
+    starts at or before ``earlier``'s first step started again (or resumed an older
+    checkpoint), and one that starts past L + the interval resumed another run's checkpoint.
+    """
+    (earlier_name, earlier_log), (_, later_log) = earlier, later
+    earlier_steps, later_steps = train_steps(earlier_log), train_steps(later_log)
+    if not later_steps:
+        return 'it logs no training step'
+    if not earlier_steps:
+        return f'{earlier_name} logs no training step'
+    first, (start, last) = later_steps[0], (earlier_steps[0], earlier_steps[-1])
+    interval = logging_interval(earlier_log, later_log)
+    if first <= start:
+        return f"it starts at step {first}, not after {earlier_name}'s first step {start}"
+    if first > last + interval:
+        return (f'it starts at step {first}, more than the logging interval ({interval}) '
+                f"after {earlier_name}'s last step {last}")
+    return None
+
+
+def load_resume_chain(paths: Sequence[str]) -> tuple[int, ScalarLog, str | None]:
+    """The newest of the scalar logs at ``paths`` (runs of a work dir, oldest first) joined
+    with the runs it resumes in a chain (:func:`resume_break`, read newest first, each run
+    named by :func:`run_id`), as ``(index of the oldest run joined, joined log, why the run
+    before it is left out or None)``; ``paths[:index]`` are the runs left out."""
+    if not paths:
+        raise ValueError('no log to join')
+    start = len(paths) - 1
+    loaded = [load_scalar_log(paths[start])]
+    reason = None
+    while start > 0 and reason is None:
+        earlier = load_scalar_log(paths[start - 1])
+        reason = resume_break((run_id(paths[start - 1]), earlier),
+                              (run_id(paths[start]), loaded[0]))
+        if reason is None:
+            loaded.insert(0, earlier)
+            start -= 1
+    log = loaded[0] if len(loaded) == 1 else join_scalar_logs(loaded)
+    return start, log, reason
+
+
 def load_scalar_logs(paths: Sequence[str]) -> ScalarLog:
-    """The scalar logs at ``paths`` (successive runs, oldest first) loaded and joined by
-    :func:`join_scalar_logs`; a single path loads as :func:`load_scalar_log` does."""
-    if len(paths) == 1:
-        return load_scalar_log(paths[0])
-    return join_scalar_logs([load_scalar_log(path) for path in paths])
+    """The newest of the scalar logs at ``paths`` (runs of a work dir, oldest first) joined
+    by :func:`join_scalar_logs` with the runs it resumes; the runs before the first one not
+    resumed are left out (:func:`load_resume_chain` says which, and why). A single path loads
+    as :func:`load_scalar_log` does."""
+    return load_resume_chain(paths)[1]
 
 
 def _json_lines(path: str) -> list:

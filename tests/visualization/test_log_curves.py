@@ -21,9 +21,11 @@ from rga_mm.visualization.log_curves import (
     draw_curves,
     find_scalar_logs,
     join_scalar_logs,
+    load_resume_chain,
     load_scalar_log,
     load_scalar_logs,
     plot_curves,
+    resume_break,
 )
 
 ROOT = Path(__file__).parents[2]
@@ -336,6 +338,27 @@ def test_runs_are_joined_in_step_order_a_later_run_winning_a_repeated_step(tmp_p
     assert single == joined
     with pytest.raises(ValueError, match='no log to join'):
         join_scalar_logs([])
+
+
+def test_a_run_started_afresh_is_not_joined_with_the_older_run(tmp_path):
+    """Two unrelated runs of a work dir: the newer one starts at step 1 again (no resume)."""
+    work_dir = tmp_path / 'work'
+    for timestamp, (loss, steps) in {'20240101_120000': (9.0, range(1, 5)),
+                                     '20240102_090000': (1.0, range(1, 3))}.items():
+        (work_dir / timestamp / 'vis_data').mkdir(parents=True)
+        (work_dir / timestamp / 'vis_data' / 'scalars.json').write_text(''.join(
+            json.dumps(dict(lr=0.1, loss=loss, step=step)) + '\n' for step in steps))
+    paths = find_scalar_logs(str(work_dir))
+    assert [(line['step'], line['loss']) for line in load_scalar_logs(paths)['train']] == [
+        (1, 1.0), (2, 1.0)]
+    start, log, reason = load_resume_chain(paths)
+    assert (start, log) == (1, load_scalar_log(paths[1]))
+    assert reason == "it starts at step 1, not after 20240101_120000's first step 1"
+    earlier, later = (('a', load_scalar_log(path)) for path in paths)
+    assert resume_break(earlier, later) is not None
+    assert resume_break(earlier, ('b', {'train': [dict(step=5)], 'val': []})) is None
+    with pytest.raises(ValueError, match='no log to join'):
+        load_scalar_logs([])
 
 
 def test_cli_plots_every_run_of_a_work_dir_and_says_how_many(tmp_path, capsys, monkeypatch):

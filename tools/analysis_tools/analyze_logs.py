@@ -3,16 +3,18 @@
 Each LOG is a ``scalars.json``, a run folder (``<work_dir>/<timestamp>``, whose
 ``vis_data/scalars.json`` is read) or a work dir. mmengine writes each launch of a work dir, a
 ``--resume`` too, to a ``<timestamp>/vis_data/scalars.json`` of its own. Of a work dir's runs,
-the newest is plotted together with the earlier runs it continues: walking back from the
-newest, an earlier run is joined only if the later one resumes it (:func:`resume_break` gives
-the rule), and the first run that is not resumed ends the chain. The joined runs make one
-curve per key, a later run's point replacing an earlier one's at the same step (a resumed run
-logs the steps after its checkpoint again); a line on stderr says how many runs were joined,
-and another names the runs left out and how to plot them. One subplot per key, one curve per
-LOG; training keys are plotted against the iteration, validation metrics against the epoch
-(epoch-based runs) or the iteration (iteration-based runs). Without ``--keys``: ``loss``,
-``lr`` and every validation metric. Writes the image in the format its suffix names (any
-matplotlib writes: ``.png``, ``.pdf``, ``.svg``, ``.jpg``, ...) and prints its path.
+the newest is plotted together with the earlier runs it resumes, as
+:func:`rga_mm.visualization.log_curves.load_scalar_logs` loads a work dir's runs: walking back
+from the newest, an earlier run is joined only if the later one resumes it (the rule of
+:func:`~rga_mm.visualization.log_curves.resume_break`), and the first run that is not resumed
+ends the chain. The joined runs make one curve per key, a later run's point replacing an
+earlier one's at the same step (a resumed run logs the steps after its checkpoint again); a
+line on stderr says how many runs were joined, and another names the runs left out and how to
+plot them. One subplot per key, one curve per LOG; training keys are plotted against the
+iteration, validation metrics against the epoch (epoch-based runs) or the iteration
+(iteration-based runs). Without ``--keys``: ``loss``, ``lr`` and every validation metric.
+Writes the image in the format its suffix names (any matplotlib writes: ``.png``, ``.pdf``,
+``.svg``, ``.jpg``, ...) and prints its path.
 
 A log line that is not JSON stops the tool, naming its line and column in the file, except
 a last line without its newline: mmengine ends every line it writes with one, so that line
@@ -26,7 +28,6 @@ Usage::
         [--keys loss lr reid/mAP] [--legend rga-sc baseline] [--title T] [--dpi 100]
 """
 import argparse
-import math
 import os.path as osp
 import sys
 from collections.abc import Sequence
@@ -40,9 +41,9 @@ from rga_mm.visualization.log_curves import (
     ScalarLog,
     default_keys,
     find_scalar_logs,
-    join_scalar_logs,
-    load_scalar_log,
+    load_resume_chain,
     plot_curves,
+    run_id,
 )
 
 
@@ -82,8 +83,8 @@ def check_out(path: str) -> str:
 
 def run_name(scalar_log: str) -> str:
     """``<work dir name>/<timestamp>`` for ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
-    run_dir = osp.dirname(osp.dirname(osp.abspath(scalar_log)))
-    return osp.join(osp.basename(osp.dirname(run_dir)), osp.basename(run_dir))
+    work_dir = osp.dirname(osp.dirname(osp.dirname(osp.abspath(scalar_log))))
+    return osp.join(osp.basename(work_dir), run_id(scalar_log))
 
 
 def runs_name(scalar_logs: Sequence[str]) -> str:
@@ -131,74 +132,6 @@ def scalar_log_paths(path: str) -> list[str]:
     return find_scalar_logs(path)
 
 
-def train_steps(log: ScalarLog) -> list[int]:
-    """The steps (global iterations) of ``log``'s training lines, in order."""
-    return sorted(line['step'] for line in log['train'])
-
-
-def logging_interval(*logs: ScalarLog) -> float:
-    """The largest step between consecutive training lines of ``logs``: at most the
-    LoggerHook's ``interval`` (it also logs at each epoch's end); ``inf`` if no log has two
-    training lines."""
-    gaps = [b - a for log in logs for a, b in zip(train_steps(log), train_steps(log)[1:])]
-    return max(gaps, default=math.inf)
-
-
-def resume_break(earlier: tuple[str, ScalarLog], later: tuple[str, ScalarLog]) -> str | None:
-    """None if the run ``later`` resumes the run ``earlier`` (each a ``(name, log)``), else
-    why not, as a clause about ``later``.
-
-    mmengine's LoggerHook writes a training line at fixed points: every ``interval``
-    iterations and at each epoch's end, with the global iteration as its ``step``. A run
-    started afresh logs from its first point again (step 1 with ``interval=1``). A run
-    resumed from a checkpoint that ``earlier`` saved at iteration k goes on from k + 1, so its
-    first step F is the first logging point after k, where k is at least ``earlier``'s
-    start, and below ``earlier``'s next logging point after its last step L (which it never
-    reached). So ``later`` resumes ``earlier`` when ``earlier``'s first step < F
-    <= L + the logging interval (estimated by :func:`logging_interval`); F may be <= L, as a
-    run stopped after its checkpoint logged steps the resumed one logs again. A run that
-    starts at or before ``earlier``'s first step started again (or resumed an older
-    checkpoint), and one that starts past L + the interval resumed another run's checkpoint.
-    """
-    (earlier_name, earlier_log), (_, later_log) = earlier, later
-    earlier_steps, later_steps = train_steps(earlier_log), train_steps(later_log)
-    if not later_steps:
-        return 'it logs no training step'
-    if not earlier_steps:
-        return f'{earlier_name} logs no training step'
-    first, (start, last) = later_steps[0], (earlier_steps[0], earlier_steps[-1])
-    interval = logging_interval(earlier_log, later_log)
-    if first <= start:
-        return f"it starts at step {first}, not after {earlier_name}'s first step {start}"
-    if first > last + interval:
-        return (f'it starts at step {first}, more than the logging interval ({interval}) '
-                f"after {earlier_name}'s last step {last}")
-    return None
-
-
-def load_chain(scalar_logs: Sequence[str]) -> tuple[int, ScalarLog, str | None]:
-    """The newest of ``scalar_logs`` (runs of a work dir, oldest first) joined with the runs it
-    resumes in a chain (:func:`resume_break`), read newest first, as ``(index of the oldest
-    run joined, joined log, why the run before it is left out or None)``."""
-    start = len(scalar_logs) - 1
-    loaded = [load_scalar_log(scalar_logs[start])]
-    reason = None
-    while start > 0 and reason is None:
-        earlier = load_scalar_log(scalar_logs[start - 1])
-        reason = resume_break((run_id(scalar_logs[start - 1]), earlier),
-                              (run_id(scalar_logs[start]), loaded[0]))
-        if reason is None:
-            loaded.insert(0, earlier)
-            start -= 1
-    log = loaded[0] if len(loaded) == 1 else join_scalar_logs(loaded)
-    return start, log, reason
-
-
-def run_id(scalar_log: str) -> str:
-    """The ``<timestamp>`` of ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
-    return osp.basename(run_name(scalar_log))
-
-
 def report_join(path: str, scalar_logs: Sequence[str]) -> None:
     """One line on stderr naming how many runs of the work dir ``path`` were joined."""
     if len(scalar_logs) > 1:
@@ -220,9 +153,9 @@ def report_left_out(path: str, left_out: Sequence[str], resumer: str, reason: st
 
 def load_logs(paths: Sequence[str], legend: Sequence[str] | None) -> dict[str, ScalarLog]:
     """{legend name: loaded log} for each LOG argument, a work dir's newest run joined with
-    the runs it resumes (:func:`load_chain`)."""
+    the runs it resumes (:func:`load_resume_chain`)."""
     found = [scalar_log_paths(path) for path in paths]
-    chains = [load_chain(scalar_logs) for scalar_logs in found]
+    chains = [load_resume_chain(scalar_logs) for scalar_logs in found]
     names = legend_names([logs[start:] for logs, (start, _, _) in zip(found, chains)], paths,
                          legend)
     for path, scalar_logs, (start, _, reason) in zip(paths, found, chains):
