@@ -123,15 +123,16 @@ def test_fixed_size_neck_names_both_sizes_and_its_own_keys():
     assert neck((torch.randn(1, 16, 5, 5),))[-1].shape == (1, 32, 5, 5)
 
 
-def test_fixed_size_neck_in_eval_mode_is_told_to_take_any_size():
+def test_fixed_size_neck_in_eval_mode_is_told_what_whole_image_testing_needs():
     """Testing whole images after training on crops: a spatial_size fitting the test map
-    would no longer fit the training crops."""
+    would no longer fit the training crops (for one export size it would do)."""
     neck = RGANeck(16, (5, 5), reduction=2, variable_size=False).eval()
     with pytest.raises(ValueError, match=re.escape(
             'RGANeck was built for a 5×5 map (model.neck.spatial_size) but the backbone map at '
-            'in_index=-1 is 7×9: set model.neck.variable_size=True to attend it through the '
-            'reference grid: testing whole images and training on crops give maps of different '
-            'sizes, which one fixed spatial_size cannot both fit')):
+            'in_index=-1 is 7×9: set model.neck.spatial_size=(7, 9) for this input size, or '
+            'model.neck.variable_size=True to attend any size through its reference grid; a '
+            'model trained on crops and tested on whole images needs variable_size=True, as '
+            'one spatial_size cannot fit both')):
         neck((torch.randn(1, 16, 7, 9),))
 
 

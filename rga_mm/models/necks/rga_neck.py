@@ -115,9 +115,8 @@ class RGANeck(BaseModule):
                    f'model.neck.variable_size=True to attend any size through its reference '
                    f'grid')
             if not self.training:  # whole test images after training crops: no one size
-                fix = ('set model.neck.variable_size=True to attend it through the reference '
-                       'grid: testing whole images and training on crops give maps of '
-                       'different sizes, which one fixed spatial_size cannot both fit')
+                fix += ('; a model trained on crops and tested on whole images needs '
+                        'variable_size=True, as one spatial_size cannot fit both')
             raise ConfigError(
                 f'RGANeck was built for a {self.rga.spatial_size[0]}×'
                 f'{self.rga.spatial_size[1]} map (model.neck.spatial_size) but the backbone '
