@@ -325,3 +325,25 @@ def test_after_named_stages_of_an_mm_backbone():
                     'layer4': dict(type='CBAM', in_channels=512)})).eval()
     assert set(model.attentions) == {'layer1', 'layer2_1', 'layer3', 'layer4'}
     assert model(torch.randn(2, 3, 64, 32))[0].shape == (2, 512, 2, 1)
+
+
+def test_non_local_concatenation_follows_its_definition_and_trains():
+    """Wang et al.'s concatenation: f(x_i, x_j) = ReLU(w_fᵀ [θ(x_i), φ(x_j)]), C(x) = N.
+    mmcv divides the ReLU's output in place, so its block could not be trained."""
+    module = randomize(NonLocal(C, mode='concatenation'))  # W_z's BN scale no longer 0
+    inter, nodes = module.inter_channels, 6
+    theta, phi = torch.randn(2, inter, nodes, 1), torch.randn(2, inter, 1, nodes)
+    w_theta, w_phi = module.concat_project.conv.weight.flatten().split(inter)
+    expected = F.relu(torch.einsum('c,bci->bi', w_theta, theta[..., 0])[:, :, None]
+                      + torch.einsum('c,bcj->bj', w_phi, phi[:, :, 0])[:, None, :]) / nodes
+    torch.testing.assert_close(module.concatenation(theta, phi), expected)
+    x = torch.randn(2, C, H, W, requires_grad=True)
+    module(x).square().sum().backward()
+    assert module.concat_project.conv.weight.grad.abs().sum() > 0 and x.grad is not None
+
+
+def test_non_local_gaussian_takes_a_map_of_swapped_strides():
+    """mmcv views the map itself in the gaussian mode; a transposed map is made contiguous."""
+    module = randomize(NonLocal(C, mode='gaussian')).eval()
+    swapped = torch.randn(2, C, W, H).transpose(2, 3)
+    torch.testing.assert_close(module(swapped), module(swapped.contiguous()))

@@ -12,6 +12,7 @@ scale; ``use_scale=False`` drops it).
 """
 from typing import Any
 
+import torch
 from mmcv.cnn import NonLocal2d
 from torch import Tensor
 
@@ -55,4 +56,19 @@ class NonLocal(NonLocal2d):
         check_feature_map(x, self.in_channels, 'NonLocal')
         if x.shape[0] == 0:  # mmcv's reshapes to (B, C', -1) cannot infer -1 for no images
             return empty_batch_output(self, x)
+        if self.mode == 'gaussian':  # mmcv views x itself as (B, C, H·W)
+            x = x.contiguous()
         return super().forward(x)
+
+    def concatenation(self, theta_x: Tensor, phi_x: Tensor) -> Tensor:
+        """The concatenation pairwise function of mmcv's ``NonLocal2d``: (B, c', N, 1) and
+        (B, c', 1, N) → (B, N, N), ReLU(w_fᵀ [θ_i, φ_j]) / N.
+
+        Written again because mmcv divides the ReLU's output in place, which autograd
+        refuses (the ReLU saved it for its backward): as mmcv's, the block could not train.
+        """
+        num_nodes = phi_x.size(3)
+        pairs = torch.cat([theta_x.repeat(1, 1, 1, num_nodes),
+                           phi_x.repeat(1, 1, theta_x.size(2), 1)], dim=1)
+        weight = self.concat_project(pairs)
+        return weight.view(weight.size(0), weight.size(2), weight.size(3)) / num_nodes
