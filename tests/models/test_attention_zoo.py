@@ -347,3 +347,21 @@ def test_non_local_gaussian_takes_a_map_of_swapped_strides():
     module = randomize(NonLocal(C, mode='gaussian')).eval()
     swapped = torch.randn(2, C, W, H).transpose(2, 3)
     torch.testing.assert_close(module(swapped), module(swapped.contiguous()))
+
+
+@pytest.mark.parametrize('name', ZOO)
+def test_a_map_without_positions_is_refused_in_one_sentence_as_rga_does(name):
+    module = MODELS.build(dict(type=name, in_channels=C, **ZOO[name]))
+    with pytest.raises(ValueError) as refused:
+        module(torch.randn(2, C, 0, W))
+    assert str(refused.value) == (f'{name} received a 0×{W} map: the input image is too small '
+                                  f'for the downsampling before {name} to leave at least 1×1 '
+                                  f'positions')
+
+
+def test_non_local_sub_sampling_refuses_a_map_under_two_by_two():
+    with pytest.raises(ValueError, match='^NonLocal with sub_sample=True max-pools φ and g by '
+                                         '2×2, which leaves nothing of a 1×5 map; build it '
+                                         'with sub_sample=False for maps under 2×2$'):
+        NonLocal(C, sub_sample=True)(torch.randn(2, C, 1, 5))
+    assert NonLocal(C, sub_sample=True)(torch.randn(2, C, 2, 5)).shape == (2, C, 2, 5)

@@ -28,7 +28,8 @@ GATE_ORDERS = ('CS', 'SC', 'S//C')
 
 
 def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
-    """Raise one clear sentence unless ``x`` is a (B, ``in_channels``, H, W) tensor."""
+    """Raise one clear sentence unless ``x`` is a (B, ``in_channels``, H, W) tensor with
+    H, W >= 1."""
     if x.dim() != 4:
         raise ConfigError(f'{owner} expects a 4-D (B, C, H, W) feature map, got a '
                           f'{x.dim()}-D tensor of shape {plain_shape(x)}')
@@ -36,6 +37,11 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
         raise ConfigError(f'{owner} was built for {in_channels} channels but the feature '
                           f'map has {int(x.shape[1])} (shape {plain_shape(x)}); build it with '
                           f'in_channels={int(x.shape[1])}')
+    if min(x.shape[-2:]) < 1:
+        height, width = plain_shape(x, -2)
+        raise ConfigError(f'{owner} received a {height}×{width} map: the input image is too '
+                          f'small for the downsampling before {owner} to leave at least 1×1 '
+                          f'positions')
 
 
 def plain_shape(x: Tensor, start: int = 0) -> tuple[int, ...]:

@@ -16,8 +16,9 @@ import torch
 from mmcv.cnn import NonLocal2d
 from torch import Tensor
 
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import check_feature_map, empty_batch_output
+from .helpers import check_feature_map, empty_batch_output, plain_shape
 
 
 @MODELS.register_module()
@@ -54,6 +55,11 @@ class NonLocal(NonLocal2d):
     def forward(self, x: Tensor) -> Tensor:
         """Refine ``x`` (B, C, H, W); returns a tensor of the same shape."""
         check_feature_map(x, self.in_channels, 'NonLocal')
+        if self.sub_sample and min(x.shape[-2:]) < 2:
+            height, width = plain_shape(x, -2)
+            raise ConfigError(f'NonLocal with sub_sample=True max-pools φ and g by 2×2, which '
+                              f'leaves nothing of a {height}×{width} map; build it with '
+                              f'sub_sample=False for maps under 2×2')
         if x.shape[0] == 0:  # mmcv's reshapes to (B, C', -1) cannot infer -1 for no images
             return empty_batch_output(self, x)
         if self.mode == 'gaussian':  # mmcv views x itself as (B, C, H·W)

@@ -33,7 +33,6 @@ from .helpers import (
     check_feature_map,
     check_map_size,
     empty_batch_output,
-    plain_shape,
 )
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
@@ -150,11 +149,6 @@ class RGA(BaseModule):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA')
-        if min(x.shape[-2:]) < 1:
-            height, width = plain_shape(x, -2)
-            raise ConfigError(f'RGA received a {height}×{width} map: the input '
-                              f'image is too small for the downsampling before RGA to leave '
-                              f'at least 1×1 positions')
         if self.training and 'S' in self.mode and x.shape[0] * x.shape[2] * x.shape[3] == 1:
             raise ConfigError('RGA in training mode received one image with a 1×1 map: the '
                               'BatchNorm layers of its spatial branch need more than one value '
