@@ -112,6 +112,7 @@ from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import (
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
+    check_out_not_input_folder,
     check_output_file,
     check_spares_inputs,
 )
@@ -339,14 +340,11 @@ def check_out_folder(out: Path, args: argparse.Namespace) -> None:
     """Refuse an ``--out`` that is the gallery folder or a query folder: its ranked-list
     PNGs would be searched as images by the next search (a subfolder is not read, so one
     inside those folders is taken)."""
-    searched = [(side, item) for side, items in (('gallery', args.gallery),
-                                                 ('query', args.query))
-                for item in items if osp.isdir(item)]
-    for side, folder in searched:
-        if out.resolve() == Path(folder).resolve():
-            raise SystemExit(f'--out {args.out} is the {side} folder {folder}, where the '
-                             f'ranked-list PNGs would be searched as {side} images next '
-                             f'time; choose another folder (a subfolder of it is not read)')
+    for side, folders in (('gallery', args.gallery), ('query', args.query)):
+        check_out_not_input_folder(out, folders, lambda folder, side=side: (
+            f'--out {args.out} is the {side} folder {folder}, where the ranked-list PNGs '
+            f'would be searched as {side} images next time; choose another folder (a '
+            f'subfolder of it is not read)'))
 
 
 def rerank_stop(error: ValueError) -> SystemExit:

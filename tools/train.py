@@ -39,6 +39,7 @@ from rga_mm.engine.launch import (
     build_checked_runner,
     check_classifier_size,
     check_train_counts,
+    check_triplet_batches,
     closing_process_group,
     explain_timeouts,
     load_run_config,
@@ -231,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             del checkpoint  # the Runner reads the file again, with its hooks
             with explain_timeouts(cfg):
                 check_classifier_size(runner)  # builds the train loop, which train() reuses
+                check_triplet_batches(runner)
                 check_resume_point(runner, cfg, meta, run_iters_per_epoch)
                 runner.train()
 

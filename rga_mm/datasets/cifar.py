@@ -239,10 +239,8 @@ class CIFAR10(_OptionalMD5, _MMPretrainCIFAR10):
     wider_type = 'rga_mm.CIFAR100'
 
 
-
 @DATASETS.register_module()
 class CIFAR100(_OptionalMD5, _MMPretrainCIFAR100):
     """mmpretrain's ``CIFAR100`` plus ``verify_md5`` (default True: unchanged behaviour)."""
 
     labels_key = 'fine_labels'
-

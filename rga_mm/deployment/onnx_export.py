@@ -271,9 +271,14 @@ def describe_output(module: ExportedForward, shape: Sequence[int]) -> str:
     return f"'{name}': what the model returns in mode='tensor'"
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+def first_line(error: BaseException, *, named: bool = False) -> str:
+    """The first line of ``error``'s message (its type's name when it has none); with
+    ``named``, ``'Type: line'`` (``'Type: '`` when it has none)."""
+    lines = str(error).strip().splitlines()
+    line = lines[0] if lines else ''
+    if named:
+        return f'{type(error).__name__}: {line}'
+    return line or type(error).__name__
 
 
 def run_pytorch(module: nn.Module, inputs: Tensor) -> Tensor:
@@ -286,7 +291,7 @@ def run_pytorch(module: nn.Module, inputs: Tensor) -> Tensor:
     except (ValueError, RuntimeError) as error:
         size = '×'.join(map(str, inputs.shape[2:]))
         raise ExportError(f'the model does not accept a {size} input '
-                          f'{tuple(inputs.shape)}: {_first_line(error)}') from error
+                          f'{tuple(inputs.shape)}: {first_line(error)}') from error
     if not isinstance(outputs, Tensor):
         raise ExportError(f"the model returns a {type(outputs).__name__} in mode='tensor', "
                           f'not one tensor; export a model whose tensor path gives one (a '
@@ -343,7 +348,7 @@ def export_onnx(module: nn.Module,
                 dynamic_shapes=dynamic_shapes)
     except Exception as error:
         raise ExportError(f'torch.onnx.export could not export the model at {size}: '
-                          f'{type(error).__name__}: {_first_line(error)}') from error
+                          f'{type(error).__name__}: {first_line(error)}') from error
     batch = program.model.graph.inputs[0].shape[0]
     if dynamic_batch and isinstance(batch, int):
         raise ExportError(f'a free batch size was asked for, but the model fixed it at '
@@ -409,7 +414,7 @@ def compare_with_onnxruntime(path: str | Path, module: nn.Module,
             result, = session.run(None, {INPUT_NAME: images.numpy()})
         except Exception as error:
             raise ExportError(f'ONNX Runtime cannot run {path} on a {tuple(images.shape)} '
-                              f'input: {_first_line(error)}') from error
+                              f'input: {first_line(error)}') from error
         if result.shape != reference.shape:
             raise ExportError(f'{path} returns shape {result.shape} for a '
                               f'{tuple(images.shape)} input, PyTorch {reference.shape}')

@@ -31,6 +31,7 @@ from rga_mm.engine.launch import (
     check_output_file,
     check_spares_inputs,
     check_train_counts,
+    check_triplet_batches,
     load_run_config,
     stop_on_input_errors,
 )
@@ -597,15 +598,15 @@ def test_identity_batches_too_small_for_the_triplet_loss_are_refused(tiny_market
                     'batch: set train_dataloader.batch_size to at least 8 (2 identities × 4 '
                     'images)')
     with pytest.raises(ConfigError, match=f'^{re.escape(one_identity)}$'):
-        check_classifier_size(runner(reid, 4, 4))
+        check_triplet_batches(runner(reid, 4, 4))
     one_image = ('train_dataloader.batch_sampler.num_instances is 1, so a batch holds one image '
                  'per identity and the batch-hard triplet loss (model.head.loss_triplet) has no '
                  'positive pair: set train_dataloader.batch_sampler.num_instances to at least '
                  '2, e.g. 4, and train_dataloader.batch_size to a multiple of it')
     with pytest.raises(ConfigError, match=f'^{re.escape(one_image)}$'):
-        check_classifier_size(runner(reid, 4, 1))
-    check_classifier_size(runner(reid, 8, 4))
-    check_classifier_size(runner(torch.nn.Linear(4, 5), 4, 1))  # no triplet loss
+        check_triplet_batches(runner(reid, 4, 1))
+    check_triplet_batches(runner(reid, 8, 4))
+    check_triplet_batches(runner(torch.nn.Linear(4, 5), 4, 1))  # no triplet loss
 
 
 def _free_port() -> int:

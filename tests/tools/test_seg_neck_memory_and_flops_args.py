@@ -55,6 +55,7 @@ def _tiny_segmentor(tmp_path: Path, extra: str = '') -> Path:
                            "got 'bogus'"),
     (('--paths', 'factorized', 'bogus'), "argument --paths: must be a relation path (dense, "
                                          "factorized), got 'bogus'"),
+    (('--channels', 0), 'argument --channels: must be a positive integer, got 0'),
     (('--crop', 0, 0), 'argument --crop: must be a positive integer, got 0'),
     (('--whole', 0, 16), 'argument --whole: must be a positive integer, got 0'),
     (('--crop', -8, 8), 'argument --crop: must be a positive integer, got -8'),

@@ -15,6 +15,7 @@ from torch import nn
 
 from rga_mm.apis import init_model
 from rga_mm.deployment.arguments import add_shape_argument, config_size_key, input_shape
+from rga_mm.deployment.onnx_export import first_line
 from rga_mm.engine.launch import CfgOptionsAction
 
 
@@ -44,10 +45,8 @@ def size_origin(cfg: Config, shape: Sequence[int] | None, height: int, width: in
 def misfit_sentence(origin: str, height: int, width: int, error: RuntimeError) -> str:
     """One sentence for a forward that fails at the input size: where the size came from
     (``origin``), the size, and the first line of the model's own error message."""
-    lines = str(error).strip().splitlines()
     return (f'{origin}: the model cannot run on a {height}×{width} input '
-            f'({type(error).__name__}: {lines[0] if lines else ""}); pass a --shape it can '
-            f'take')
+            f'({first_line(error, named=True)}); pass a --shape it can take')
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -26,6 +26,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from rga_mm.deployment.arguments import positive_int_arg
+from rga_mm.deployment.onnx_export import first_line
 from rga_mm.errors import ConfigError
 from rga_mm.models.attention.relation import RELATION_PATHS
 from rga_mm.models.necks import RGANeck
@@ -62,7 +63,7 @@ def relation_path_arg(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The tool's options; sizes are positive integers and paths RGA's relation paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--channels', type=int, default=2048)
+    parser.add_argument('--channels', type=positive_int_arg, default=2048)
     parser.add_argument('--grid', type=int, nargs=2, default=(33, 33))
     parser.add_argument('--crop', type=positive_int_arg, nargs=2, default=(97, 97),
                         metavar=('H', 'W'), help='the d8 map of a training crop')
@@ -219,15 +220,10 @@ def check_builds(cfg: Config, config_path: str, path: str) -> None:
     built (before any measurement)."""
     try:
         build_segmentor(cfg, path)
-    except (ConfigError, TypeError, KeyError, ValueError) as error:
-        raise SystemExit(f'--model-config {config_path} cannot be built ({first_line(error)})'
-                         f': fix the model section of the config') from None
-
-
-def first_line(error: BaseException) -> str:
-    """``'Type: message'`` with the message's first line only."""
-    lines = str(error).strip().splitlines()
-    return f'{type(error).__name__}: {lines[0] if lines else ""}'
+    except (TypeError, KeyError, ValueError) as error:
+        raise SystemExit(f'--model-config {config_path} cannot be built '
+                         f'({first_line(error, named=True)}): fix the model section of the '
+                         f'config') from None
 
 
 def measure_whole_model(args: argparse.Namespace) -> None:
@@ -242,8 +238,8 @@ def measure_whole_model(args: argparse.Namespace) -> None:
                 logits = model(image, mode='tensor')
         except (ConfigError, RuntimeError) as error:
             raise SystemExit(f'--image {height} {width}: the model cannot run on a {height}×'
-                             f'{width} image ({first_line(error)}); pass an --image size it '
-                             f'can take') from None
+                             f'{width} image ({first_line(error, named=True)}); pass an '
+                             f'--image size it can take') from None
         seconds = time.perf_counter() - start
         name = args.model_config.split('/')[-1]
         print(f'\n[{path}] whole model {name} on 1x3x{height}x{width}: logits '

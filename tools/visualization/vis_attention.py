@@ -29,7 +29,12 @@ from rga_mm.apis import init_model
 from rga_mm.datasets.folder_listing import listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int_arg
-from rga_mm.engine.launch import PARTIAL_LOAD_HELP, CfgOptionsAction, check_spares_inputs
+from rga_mm.engine.launch import (
+    PARTIAL_LOAD_HELP,
+    CfgOptionsAction,
+    check_out_not_input_folder,
+    check_spares_inputs,
+)
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import check_target_class
@@ -108,11 +113,10 @@ def check_out_folder(out: str, inputs: list[str]) -> None:
     """Refuse an ``--out`` that is a folder given as input: its grids would overwrite its
     PNG images and be read as images next time (a subfolder is not read, so one inside the
     folder is taken)."""
-    for folder in (item for item in inputs if Path(item).is_dir()):
-        if Path(out).resolve() == Path(folder).resolve():
-            raise SystemExit(f'--out {out} is the image folder {folder}, where the PNG grids '
-                             f'would overwrite its images or be read as images next time; '
-                             f'choose another folder (a subfolder of it is not read)')
+    check_out_not_input_folder(out, inputs, lambda folder: (
+        f'--out {out} is the image folder {folder}, where the PNG grids would overwrite its '
+        f'images or be read as images next time; choose another folder (a subfolder of it is '
+        f'not read)'))
 
 
 def check_outputs_spare_images(out: str, inputs: list[str], images: list[Path]) -> None:

@@ -53,7 +53,7 @@ class IdentityBatchSampler(BatchSampler):
         if missing:
             raise TypeError(f'IdentityBatchSampler needs a sampler with {missing} '
                             f'(mmengine DefaultSampler), got {type(sampler).__name__}')
-        check_positive(num_instances, batch_size)
+        check_batch_counts_positive(num_instances, batch_size)
         if batch_size % num_instances:
             raise ConfigError(f'batch_size {batch_size} must be a multiple of num_instances '
                               f'{num_instances}: set train_dataloader.batch_size to P × '
@@ -114,7 +114,7 @@ class IdentityBatchSampler(BatchSampler):
         self.sampler.set_epoch(epoch)
 
 
-def check_positive(num_instances: int, batch_size: int) -> None:
+def check_batch_counts_positive(num_instances: int, batch_size: int) -> None:
     """Refuse a K (``num_instances``) or a P × K (``batch_size``) below 1, which would leave
     no image to draw (and divide by zero further on).
 

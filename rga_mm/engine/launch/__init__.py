@@ -27,6 +27,7 @@ from .run_config import (
     PARTIAL_LOAD_HELP,
     add_run_arguments,
     build_checked_runner,
+    check_out_not_input_folder,
     check_output_file,
     check_output_folder,
     check_spares_inputs,
@@ -36,12 +37,15 @@ from .run_config import (
     stop_on_input_errors,
     stop_unless_fits,
 )
+from .triplet_batches import check_triplet_batches
 
 __all__ = [
     'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CfgOptionsAction',
     'CollectiveTimeoutError',
-    'add_run_arguments', 'build_checked_runner', 'check_classifier_size', 'check_output_file',
-    'check_output_folder', 'check_spares_inputs', 'check_train_counts', 'closing_process_group',
+    'add_run_arguments', 'build_checked_runner', 'check_classifier_size',
+    'check_out_not_input_folder', 'check_output_file',
+    'check_output_folder', 'check_spares_inputs', 'check_train_counts', 'check_triplet_batches',
+    'closing_process_group',
     'dist_timeout',
     'explain_timeouts', 'load_config', 'load_run_config', 'merge_cfg_options', 'parse_run_args',
     'prepare_cpu_distributed', 'require_segmentation', 'segmentation_unavailable',

@@ -3,8 +3,7 @@ every training identity.
 
 :class:`~rga_mm.models.reid.BNNeckHead` finds a label beyond its classifier only when a batch
 holding one arrives, which may be late in the first epoch; :func:`check_classifier_size`
-compares the two numbers as soon as the Runner's training data is loaded, and then checks
-the identity batches against the triplet loss (:mod:`.triplet_batches`).
+compares the two numbers as soon as the Runner's training data is loaded.
 """
 from mmengine.runner import Runner
 from torch import nn
@@ -13,7 +12,6 @@ from rga_mm.datasets.reid_dataset import ReIDDataset
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid.bnneck_head import BNNeckHead
 from rga_mm.models.unwrap import model_of
-from .triplet_batches import check_triplet_batches
 
 
 def classifier_size(model: nn.Module) -> int | None:
@@ -37,9 +35,7 @@ def training_identities(dataset: object) -> int | None:
 
 def check_classifier_size(runner: Runner) -> None:
     """Refuse a re-ID model whose classifier has fewer outputs than the training data has
-    identities, before the first iteration, and then identity batches too small for the
-    batch-hard triplet loss (:func:`~rga_mm.engine.launch.triplet_batches.
-    check_triplet_batches`).
+    identities, before the first iteration.
 
     Reading ``runner.train_loop`` builds the training loop and its data loader, which
     mmengine's ``Runner.train()`` would build first thing, in the same order, and then
@@ -55,4 +51,3 @@ def check_classifier_size(runner: Runner) -> None:
             raise ConfigError(f'the training data has {identities} identities but the re-ID '
                               f'classifier has {outputs} outputs, one per identity: set '
                               f'model.head.num_classes={identities}')
-    check_triplet_batches(runner)

@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from mmengine.config import Config
@@ -321,3 +321,13 @@ def resume_hint(checkpoint_path: str | None) -> str:
     return (f'to resume it, undo the config changes made since its run; to start a new run '
             f'from the tensors of it that fit, pass --cfg-options load_from={checkpoint_path} '
             f'--partial-load and do not resume')
+
+
+def check_out_not_input_folder(out: str | os.PathLike, folders: Iterable[str],
+                               message: Callable[[str], str]) -> None:
+    """Stop with ``message(folder)`` when ``out`` is one of ``folders`` that is a directory
+    (the same folder once resolved), whose files the tool reads as inputs: what it writes
+    there would be read as inputs next time. A subfolder of one is not refused."""
+    for folder in (item for item in folders if osp.isdir(item)):
+        if osp.realpath(out) == osp.realpath(folder):
+            raise SystemExit(message(folder))
