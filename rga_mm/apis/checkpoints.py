@@ -203,10 +203,10 @@ def _required_keys(model_state: dict) -> list[str]:
     return [k for k in model_state if not k.endswith(OPTIONAL_KEY_SUFFIXES)]
 
 
-def check_checkpoint_keys(model: nn.Module, state_dict: dict,
-                          path: str = 'checkpoint') -> None:
+def check_checkpoint_keys(model: nn.Module, state_dict: dict, path: str = 'checkpoint',
+                          fix: str = PARTIAL_HINT) -> None:
     """Raise naming how many keys (and the first few) the checkpoint misses or adds, and
-    how many of the keys both have hold a tensor of another shape."""
+    how many of the keys both have hold a tensor of another shape, ending in ``fix``."""
     missing, unexpected = checkpoint_key_mismatch(model, state_dict)
     if not missing and not unexpected:
         return
@@ -225,13 +225,13 @@ def check_checkpoint_keys(model: nn.Module, state_dict: dict,
     listed = ', '.join(parts[:-1]) + (' and ' if len(parts) > 1 else '') + parts[-1]
     raise CheckpointError(
         f'checkpoint {path} does not fit the model built from the config: it {listed}; it '
-        f'was saved from another model or config, and {PARTIAL_HINT}')
+        f'was saved from another model or config, and {fix}')
 
 
-def check_checkpoint_shapes(model: nn.Module, state_dict: dict,
-                            path: str = 'checkpoint') -> None:
+def check_checkpoint_shapes(model: nn.Module, state_dict: dict, path: str = 'checkpoint',
+                            fix: str = PARTIAL_HINT) -> None:
     """Raise naming the first tensor whose shape differs between checkpoint and model, and
-    how many more do."""
+    how many more do, ending in ``fix``."""
     reshaped = _reshaped_keys(model, state_dict)
     if not reshaped:
         return
@@ -241,7 +241,7 @@ def check_checkpoint_shapes(model: nn.Module, state_dict: dict,
         f'{path}: checkpoint tensor {key!r} has shape {tuple(state_dict[key].shape)} but the '
         f'model built from the config expects {tuple(expected.shape)}{more}; the checkpoint '
         f'was trained with another configuration (input size, number of classes, ...), and '
-        f'{PARTIAL_HINT}')
+        f'{fix}')
 
 
 def _tensors(count: int) -> str:
@@ -258,16 +258,17 @@ def _reshaped_keys(model: nn.Module, state_dict: dict) -> list[str]:
 
 
 def check_checkpoint_fits(model: nn.Module, state_dict: dict, path: str = 'checkpoint',
-                          strict: bool = True) -> None:
+                          strict: bool = True, fix: str = PARTIAL_HINT) -> None:
     """With ``strict``, refuse a state dict whose tensor shapes or names differ from the
     model's; without, accept any state dict that fills at least one of the model's tensors
     (mmengine's ``load_state_dict(strict=False)`` then loads the tensors whose names and
     shapes match and logs the others). Names are compared as the model reads them on
-    loading (a plain model's checkpoint fills a StageAttentionBackbone's ``backbone.``)."""
+    loading (a plain model's checkpoint fills a StageAttentionBackbone's ``backbone.``).
+    A strict refusal ends in ``fix``: by default how to load partially on purpose."""
     state_dict = as_model_reads(model, state_dict)
     if strict:  # names first: a checkpoint of another model is named as such, with counts
-        check_checkpoint_keys(model, state_dict, path)
-        check_checkpoint_shapes(model, state_dict, path)
+        check_checkpoint_keys(model, state_dict, path, fix)
+        check_checkpoint_shapes(model, state_dict, path, fix)
     else:
         check_checkpoint_overlaps(model, state_dict, path)
 

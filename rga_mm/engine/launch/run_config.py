@@ -306,14 +306,12 @@ def stop_unless_fits(model: nn.Module, checkpoint: dict, checkpoint_path: str | 
     name and shape; with ``partial_load``, at least one tensor). For a run ``resuming`` it,
     the sentence does not offer a partial load, which cannot resume (the optimizer state fits
     only its own model), but the two ways that work."""
+    fix = resume_hint(checkpoint_path) if resuming else PARTIAL_HINT
     try:
         check_checkpoint_fits(model, state_dict_of(checkpoint), checkpoint_path,
-                              strict=not partial_load)
+                              strict=not partial_load, fix=fix)
     except CheckpointError as error:
-        message = str(error)
-        if resuming:
-            message = message.replace(PARTIAL_HINT, resume_hint(checkpoint_path))
-        raise SystemExit(message) from None
+        raise SystemExit(str(error)) from None
 
 
 def resume_hint(checkpoint_path: str | None) -> str:
