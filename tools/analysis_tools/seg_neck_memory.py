@@ -27,6 +27,7 @@ from mmengine.registry import DefaultScope
 
 from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.deployment.onnx_export import first_line
+from rga_mm.engine.launch.distributed import sync_bn_as_bn
 from rga_mm.errors import ConfigError
 from rga_mm.models.attention.relation import RELATION_PATHS
 from rga_mm.models.necks import RGANeck
@@ -188,26 +189,13 @@ def segmentation_config(path: str) -> Config:
     return cfg
 
 
-def plain_bn(node: Any) -> Any:
-    """``node`` (a model config) with every ``SyncBN`` norm_cfg made plain ``BN``, which
-    runs on one process; parts without a norm_cfg (or set to None) are left as they are."""
-    if isinstance(node, dict):
-        node = {key: plain_bn(value) for key, value in node.items()}
-        norm_cfg = node.get('norm_cfg')
-        if isinstance(norm_cfg, dict) and norm_cfg.get('type') == 'SyncBN':
-            node['norm_cfg'] = {**norm_cfg, 'type': 'BN'}
-        return node
-    if isinstance(node, (list, tuple)):
-        return type(node)(plain_bn(value) for value in node)
-    return node
-
-
 def build_segmentor(cfg: Config, path: str) -> torch.nn.Module:
     """The config's segmentor in eval mode with random weights, plain BN and the neck's
     ``relation_path`` set to ``path``."""
     from mmseg.registry import MODELS
 
-    model_cfg = plain_bn(cfg.model.to_dict())
+    model_cfg = cfg.model.to_dict()  # a copy
+    sync_bn_as_bn(model_cfg)  # one process: SyncBN would need a process group and CUDA
     if 'pretrained' in model_cfg:
         model_cfg['pretrained'] = None
     model_cfg['neck']['relation_path'] = path
