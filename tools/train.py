@@ -19,7 +19,6 @@ where one is training (:mod:`rga_mm.engine.launch.work_dir_lock`). A run started
 work dir of an earlier run says that it replaces that run's checkpoints of the same names.
 """
 import argparse
-import os
 from collections.abc import Sequence
 
 import torch
@@ -42,6 +41,7 @@ from rga_mm.engine.launch import (
     check_triplet_batches,
     closing_process_group,
     explain_timeouts,
+    launched_as_rank_zero,
     load_run_config,
     parse_run_args,
     prepare_cpu_distributed,
@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(finished)
         return
     notice = '' if resumes(cfg, checkpoint) else earlier_run_notice(cfg)
-    if notice and os.environ.get('RANK', '0') == '0':
+    if notice and launched_as_rank_zero():
         print(notice)
     with closing_process_group():
         prepare_cpu_distributed(cfg)

@@ -21,6 +21,7 @@ from .distributed import (
     closing_process_group,
     dist_timeout,
     explain_timeouts,
+    launched_as_rank_zero,
     prepare_cpu_distributed,
 )
 from .run_config import (
@@ -41,13 +42,10 @@ from .triplet_batches import check_triplet_batches
 
 __all__ = [
     'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CfgOptionsAction',
-    'CollectiveTimeoutError',
-    'add_run_arguments', 'build_checked_runner', 'check_classifier_size',
-    'check_out_not_input_folder', 'check_output_file',
-    'check_output_folder', 'check_spares_inputs', 'check_train_counts', 'check_triplet_batches',
-    'closing_process_group',
-    'dist_timeout',
-    'explain_timeouts', 'load_config', 'load_run_config', 'merge_cfg_options', 'parse_run_args',
-    'prepare_cpu_distributed', 'require_segmentation', 'segmentation_unavailable',
-    'stop_on_input_errors', 'stop_unless_fits'
+    'CollectiveTimeoutError', 'add_run_arguments', 'build_checked_runner', 'check_classifier_size',
+    'check_out_not_input_folder', 'check_output_file', 'check_output_folder',
+    'check_spares_inputs', 'check_train_counts', 'check_triplet_batches', 'closing_process_group',
+    'dist_timeout', 'explain_timeouts', 'launched_as_rank_zero', 'load_config', 'load_run_config',
+    'merge_cfg_options', 'parse_run_args', 'prepare_cpu_distributed', 'require_segmentation',
+    'segmentation_unavailable', 'stop_on_input_errors', 'stop_unless_fits'
 ]

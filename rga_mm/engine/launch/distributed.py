@@ -52,6 +52,13 @@ def dist_timeout(cfg: Config) -> float:
     return timeout
 
 
+def launched_as_rank_zero() -> bool:
+    """Whether this process is rank 0 of its launch (or not launched distributed), read
+    from torchrun's ``RANK`` so that it holds before the process group exists: the process
+    that prints what all ranks would print alike."""
+    return os.environ.get('RANK', '0') == '0'
+
+
 def prepare_cpu_distributed(cfg: Config) -> bool:
     """Set the collective timeout of a distributed ``cfg`` and, when launched without CUDA,
     set up gloo data parallelism.
@@ -63,7 +70,7 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
     timeout = dist_timeout(cfg)
     dist_cfg = _dist_cfg(cfg)
     dist_cfg.timeout = timeout  # read by mmengine's init_dist when the Runner initialises
-    if os.environ.get('RANK', '0') == '0':
+    if launched_as_rank_zero():
         print_log(f'distributed: a rank waits at most {timeout:g} s for the others '
                   f'({TIMEOUT_OPTION})', logger='current')
     if torch.cuda.is_available():
@@ -97,7 +104,7 @@ def replace_sync_bn(cfg: Config) -> None:
     if cfg.get('sync_bn'):
         cfg.sync_bn = None
         replaced += 1
-    if replaced and os.environ.get('RANK', '0') == '0':
+    if replaced and launched_as_rank_zero():
         print_log('distributed on the CPU: SyncBN needs CUDA, so the model uses BN (each rank '
                   'normalises with its own batch)', logger='current')
 
