@@ -363,8 +363,7 @@ def check_rerank_size(num_images: int) -> None:
 
 def file_stats(paths: Sequence[str]) -> dict[str, os.stat_result]:
     """Path → ``os.stat`` result, each path stated once: its stamp for the cache and its
-    identity for :func:`distinct_files`, :func:`check_out_files` and :func:`own_files` come
-    from it."""
+    identity for :func:`distinct_files` and :func:`own_files` come from it."""
     try:
         return {path: os.stat(path) for path in paths}
     except FileNotFoundError as error:  # removed since its folder was listed
@@ -484,7 +483,7 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
     gallery_paths, query_paths, files = list_images(args, out)
     pngs = png_paths(out, query_paths) if out is not None else {}
     if out is not None:
-        check_out_files(out, pngs, files)
+        check_out_files(out, pngs, list(files))
     make_out_folder(out, args)
     inferencer = load_inferencer(args)
     metric = evaluation_distance(inferencer)
@@ -529,21 +528,11 @@ def results_path(out: Path) -> Path:
     return out / 'results.json'
 
 
-def check_out_files(out: Path, pngs: dict[str, str],
-                    files: dict[str, os.stat_result]) -> None:
+def check_out_files(out: Path, pngs: dict[str, str], inputs: Sequence[str]) -> None:
     """Refuse, before any work, an ``--out`` where a file the search writes (the PNGs
-    ``pngs``, results.json) would overwrite a query or gallery file (``files``: the
-    ``os.stat`` of each), e.g. the folder of a query image named ``<query>.png``."""
-    outputs = [*pngs.values(), str(results_path(out))]
-    written = set()
-    for output in outputs:
-        try:
-            written.add(file_id(os.stat(output)))
-        except OSError:  # not there yet: nothing to overwrite
-            continue
-    # only the inputs that are one of those files: no comparison per output and gallery file
-    inputs = [path for path, stat in files.items() if file_id(stat) in written]
-    check_spares_inputs(outputs, inputs, option='--out')
+    ``pngs``, results.json) would overwrite a query or gallery file (``inputs``), e.g. the
+    folder of a query image named ``<query>.png``."""
+    check_spares_inputs([*pngs.values(), str(results_path(out))], inputs, option='--out')
 
 
 def make_out_folder(out: Path | None, args: argparse.Namespace) -> None:

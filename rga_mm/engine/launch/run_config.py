@@ -18,6 +18,7 @@ from rga_mm.apis.checkpoints import (
     check_checkpoint_fits,
     state_dict_of,
 )
+from rga_mm.apis.search_protocol import file_id
 from rga_mm.checks import is_number
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.hooks import CheckHeadsFitNeckHook, CheckpointWriteError
@@ -248,16 +249,21 @@ def check_spares_inputs(outputs: Iterable[str], inputs: Iterable[str],
     (the same path, a link to it or a hard link of it), which writing would destroy: a
     checkpoint given as the ONNX file, an image whose folder receives the pictures drawn
     from it under its own name. The message names ``option``, both paths and asks for
-    another path."""
-    existing = [path for path in inputs if osp.isfile(path)]
+    another path. Files are matched by (device, inode), each path stated once, so a gallery
+    of many images costs one pass over it."""
+    input_of = {}
+    for path in inputs:
+        if osp.isfile(path):
+            input_of.setdefault(file_id(os.stat(path)), path)
     for output in outputs:
-        if not osp.exists(output):
+        try:
+            path = input_of.get(file_id(os.stat(output)))
+        except OSError:  # not there yet: nothing to overwrite
             continue
-        for path in existing:
-            if osp.samefile(output, path):
-                link = '' if osp.abspath(output) == osp.abspath(path) else ' (the same file)'
-                raise SystemExit(f'{option}: the output {output} would overwrite the input '
-                                 f'{path}{link}; choose another path')
+        if path is not None:
+            link = '' if osp.abspath(output) == osp.abspath(path) else ' (the same file)'
+            raise SystemExit(f'{option}: the output {output} would overwrite the input '
+                             f'{path}{link}; choose another path')
 
 
 def file_above(folder: str) -> str | None:
