@@ -222,3 +222,29 @@ def test_a_bug_inside_an_attention_keeps_its_traceback():
     with pytest.raises(TypeError, match="object of type 'int' has no len"):
         MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18, attentions={
             'layer4': dict(type='_BrokenAttention', in_channels=512)}))
+
+
+def test_a_stage_that_runs_twice_in_one_forward_is_refused_naming_it():
+    """A BasicBlock calls its one ReLU twice: an attention there would attend both outputs."""
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions={'layer1.0.relu': dict(type='SE', in_channels=64)}))
+    with pytest.raises(ConfigError, match=r"^StageAttentionBackbone stage 'layer1\.0\.relu' "
+                                          r"of ResNet runs more than once in one forward .* "
+                                          r"once per forward, e.g\. 'layer1\.0'$"):
+        model(torch.randn(1, 3, 64, 64))
+
+
+def test_a_stage_recomputed_by_activation_checkpointing_is_attended_once():
+    """With ``with_cp`` a block's inner modules run again during backward, outside the
+    forward: the gradients equal those of the same model without checkpointing."""
+    attentions = {'layer1.0.conv2': dict(type='SE', in_channels=64)}
+    image = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    gradients = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(type='StageAttentionBackbone', attentions=attentions,
+                                  backbone=dict(RESNET18, with_cp=with_cp))).double()
+        sum(out.sum() for out in model(image.requires_grad_())).backward()
+        gradients.append(image.grad)
+        image = image.detach()
+    torch.testing.assert_close(*gradients)

@@ -18,6 +18,7 @@ Example::
             layer1=dict(type='rga_mm.RGA', in_channels=256, spatial_size=(64, 32)),
             layer4=dict(type='rga_mm.RGA', in_channels=2048, spatial_size=(16, 8))))
 """
+from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from functools import partial
 from typing import Any
@@ -58,15 +59,39 @@ def _check_stage_output(output: Any, backbone: str, stage: str) -> None:
             f"submodule that returns a feature map")
 
 
-def _attend_output(attention: nn.Module, backbone: str, stage: str, module: nn.Module,
-                   inputs: Any, output: Any) -> Tensor:
-    """Forward hook: replace a stage's (B, C, H, W) output by its attended version.
+def _count_stage_run(runs: Counter | None, backbone: str, stage: str) -> None:
+    """Count a stage's run within one forward of the wrapper (``runs`` is None outside one,
+    e.g. when activation checkpointing recomputes the stage during backward).
 
     Raises:
-        ConfigError: the stage's output is not a (B, C, H, W) tensor, or the attention
-            refuses it (a wrong ``in_channels`` or map size); the message names the stage
-            and the ``attentions`` key to fix.
+        ConfigError: the stage runs a second time in the same forward (a submodule its
+            parent calls several times, such as a ResNet block's shared ``relu``), where
+            its attention would attend every output; the message names the stage.
     """
+    if runs is None:
+        return
+    runs[stage] += 1
+    if runs[stage] > 1:
+        parent = stage.rpartition('.')[0]
+        instead = f', e.g. {parent!r}' if parent else ''
+        raise ConfigError(
+            f'StageAttentionBackbone stage {stage!r} of {backbone} runs more than once in one '
+            f'forward (its parent calls it several times, as a block calls a shared ReLU), '
+            f'so attentions[{stage!r}] would attend each of its outputs: attach the '
+            f'attention to a submodule that runs once per forward{instead}')
+
+
+def _attend_output(attention: nn.Module, backbone: str, stage: str, runs: dict,
+                   module: nn.Module, inputs: Any, output: Any) -> Tensor:
+    """Forward hook: replace a stage's (B, C, H, W) output by its attended version.
+    ``runs['forward']`` is the wrapper's per-forward count of stage runs.
+
+    Raises:
+        ConfigError: the stage's output is not a (B, C, H, W) tensor, the stage runs twice
+            in one forward, or the attention refuses its output (a wrong ``in_channels`` or
+            map size); the message names the stage and the ``attentions`` key to fix.
+    """
+    _count_stage_run(runs['forward'], backbone, stage)
     _check_stage_output(output, backbone, stage)
     try:
         return attention(output)
@@ -172,9 +197,9 @@ class StageAttentionBackbone(BaseModule):
             ``mmseg.ResNetV1c``).
         attentions: stage name → attention config. A stage name is a dotted submodule
             path of the backbone (``'layer1'``, ``'stages.0'``); its output must be a
-            (B, C, H, W) tensor, else the first forward raises a ``ConfigError`` naming
-            the stage, as does an attention that refuses the map (a wrong
-            ``in_channels``). The module is ``attentions.<stage name>`` with dots as
+            (B, C, H, W) tensor and it must run once per forward (not a block's shared
+            ``relu``), else the first forward raises a ``ConfigError`` naming the stage, as
+            does an attention that refuses the map (a wrong ``in_channels``). The module is ``attentions.<stage name>`` with dots as
             underscores (``attentions.stages_0``), so two names that differ only there
             are refused. An unknown or empty stage name, or an attention that refuses its
             config, raises a ``ConfigError`` naming the stage at build time.
@@ -204,9 +229,11 @@ class StageAttentionBackbone(BaseModule):
         self.attentions = nn.ModuleDict(
             {key: _build_attention(cfg, name)
              for key, (name, cfg) in zip(keys, attentions.items())})
+        self._stage_runs = {'forward': None}
         for name, key in zip(attentions, keys):
             stages[name].register_forward_hook(partial(
-                _attend_output, self.attentions[key], type(self.backbone).__name__, name))
+                _attend_output, self.attentions[key], type(self.backbone).__name__, name,
+                self._stage_runs))
 
     @property
     def out_indices(self) -> Sequence[int]:
@@ -223,8 +250,13 @@ class StageAttentionBackbone(BaseModule):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the backbone; every configured stage's output passes through its attention."""
-        return self.backbone(*args, **kwargs)
+        """Run the backbone; every configured stage's output passes through its attention
+        (a stage that runs twice in this forward is a ConfigError naming it)."""
+        self._stage_runs['forward'] = Counter()
+        try:
+            return self.backbone(*args, **kwargs)
+        finally:
+            self._stage_runs['forward'] = None
 
 
 def as_model_reads(model: nn.Module, state_dict: dict[str, Any]) -> dict[str, Any]:
