@@ -200,8 +200,8 @@ class StageAttentionBackbone(BaseModule):
             (B, C, H, W) tensor and it must run once per forward (not a block's shared
             ``relu``), else the first forward raises a ``ConfigError`` naming the stage, as
             does an attention that refuses the map (a wrong ``in_channels``). The module
-            is ``attentions.<stage name>`` with dots as underscores (``attentions.stages_0``), so two names that differ only there
-            are refused. An unknown or empty stage name, or an attention that refuses its
+            is ``attentions.<stage name>`` with dots as underscores
+            (``attentions.stages_0``), so two names that differ only there are refused. An unknown or empty stage name, or an attention that refuses its
             config, raises a ``ConfigError`` naming the stage at build time.
         others: refused with a ``ConfigError`` naming them: the wrapped backbone's
             arguments (``depth``, ``out_indices``) go in ``backbone``, and a config that
