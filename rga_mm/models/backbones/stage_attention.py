@@ -201,8 +201,9 @@ class StageAttentionBackbone(BaseModule):
             ``relu``), else the first forward raises a ``ConfigError`` naming the stage, as
             does an attention that refuses the map (a wrong ``in_channels``). The module
             is ``attentions.<stage name>`` with dots as underscores
-            (``attentions.stages_0``), so two names that differ only there are refused. An unknown or empty stage name, or an attention that refuses its
-            config, raises a ``ConfigError`` naming the stage at build time.
+            (``attentions.stages_0``), so two names that differ only there are refused.
+            An unknown or empty stage name, or an attention that refuses its config,
+            raises a ``ConfigError`` naming the stage at build time.
         others: refused with a ``ConfigError`` naming them: the wrapped backbone's
             arguments (``depth``, ``out_indices``) go in ``backbone``, and a config that
             turns an inherited ``model.backbone`` into this wrapper sets ``_delete_=True``.
