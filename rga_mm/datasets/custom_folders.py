@@ -1,14 +1,25 @@
 """Re-ID data of your own in folders: ``<data_root>/<split>/<person_id>/<image>``."""
+import logging
 import os
 import os.path as osp
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
+
+from mmengine.logging import print_log
 
 from rga_mm.errors import ConfigError, DatasetError, first_listed
 from rga_mm.registry import DATASETS
 from .custom_reid import INT64_RANGE, CustomReIDDataset, file_key, fits_int64, parse_integer
-from .folder_listing import IMAGE_SUFFIXES, is_file, is_folder, is_visible
+from .folder_listing import (
+    IMAGE_SUFFIXES,
+    files_not_read_notice,
+    holds_image,
+    is_file,
+    is_folder,
+    is_unlisted_image,
+    is_visible,
+)
 from .reid_dataset import JUNK_ID
 
 SPLIT_FOLDERS = ('train', 'query', 'gallery')
@@ -52,8 +63,10 @@ class CustomReIDFolders(CustomReIDDataset):
     identity, and may not both exist). Images are the files with one of ``suffixes``
     (any case) directly in a person folder, which must hold at least one (a person folder
     without, such as one whose images lie in per-camera subfolders ``0001/cam1/``, is an
-    error naming it and its subfolders); other files and deeper folders are ignored, and
-    so are hidden entries and OS metadata in split and person folders: names starting with
+    error naming it and its subfolders); other files and deeper folders are not read, with
+    one logged warning per split for images among them (files OpenCV recognises as images
+    under another suffix, subfolders holding images), and hidden entries and OS metadata in
+    split and person folders are ignored: names starting with
     '.' (the ``._<image>`` AppleDouble files macOS writes beside images, ``.DS_Store``,
     ``.ipynb_checkpoints``) and ``__MACOSX`` folders.
 
@@ -94,7 +107,7 @@ class CustomReIDFolders(CustomReIDDataset):
         folder = osp.join(self.data_root, split)
         if not osp.isdir(folder):
             raise self.missing_path_error(folder)
-        items, folder_of = [], {}
+        items, folder_of, unread = [], {}, UnreadEntries([], [])
         for entry in _visible_entries(folder):
             if not is_folder(entry):
                 if entry.name.lower().endswith(self.suffixes):
@@ -121,20 +134,39 @@ class CustomReIDFolders(CustomReIDDataset):
             folder_of[identity] = entry.path
             items.extend(dict(img_path=osp.join(entry.path, name), gt_label=identity,
                               camera_id=self._camera(entry.path, name))
-                         for name in self._images(entry.path))
+                         for name in self._images(entry.path, unread))
         _check_each_file_once(items, self.dataset_name)
+        self._warn_of_unread(folder, unread)
         return items
 
-    def _images(self, person_folder: str) -> list[str]:
+    def _images(self, person_folder: str, unread: 'UnreadEntries') -> list[str]:
         """The names of the images directly in ``person_folder``; an error naming it if it
-        holds none, which would silently drop its identity."""
+        holds none, which would silently drop its identity. Its images under other suffixes
+        and its subfolders of images are added to ``unread``."""
         entries = _visible_entries(person_folder)
         images = [entry.name for entry in entries
                   if is_file(entry) and entry.name.lower().endswith(self.suffixes)]
         if not images:
             raise self._no_image_error(person_folder,
                                        [entry.name for entry in entries if is_folder(entry)])
+        unread.images.extend(entry.path for entry in entries
+                             if is_unlisted_image(entry, self.suffixes))
+        unread.subfolders.extend(entry.path for entry in entries
+                                 if is_folder(entry) and holds_image(entry.path))
         return images
+
+    def _warn_of_unread(self, split_folder: str, unread: 'UnreadEntries') -> None:
+        """Log one warning each for images of the person folders under ``split_folder``
+        that are not read: those under another suffix, and those in subfolders."""
+        where = f'{self.dataset_name}, the person folders of {split_folder}'
+        notices = [files_not_read_notice(unread.images, self.suffixes, where)]
+        if unread.subfolders:
+            notices.append(f'{where}: {len(unread.subfolders)} subfolder(s) of images not '
+                           f'read (the first: {unread.subfolders[0]}); only the images '
+                           f'directly in a person folder are read: move them up into it '
+                           f"(camera_pattern reads each image's camera from its file name)")
+        for notice in filter(None, notices):
+            print_log(notice, logger='current', level=logging.WARNING)
 
     def _no_image_error(self, person_folder: str, subfolders: list[str]) -> DatasetError:
         """The error for a person folder without an image directly in it, naming the
@@ -166,6 +198,14 @@ class CustomReIDFolders(CustomReIDDataset):
                                f'file name of {osp.join(person_folder, name)}, outside '
                                f'{INT64_RANGE}; rename the file with a smaller camera number')
         return camera
+
+
+class UnreadEntries(NamedTuple):
+    """Paths in the person folders of a split that are not read: ``images`` under another
+    suffix (:func:`~rga_mm.datasets.folder_listing.is_unlisted_image`) and ``subfolders``
+    holding images."""
+    images: list[str]
+    subfolders: list[str]
 
 
 def _check_each_file_once(items: list[dict], dataset_name: str) -> None:

@@ -1,11 +1,16 @@
 """Which entries of a folder are images: one rule for the datasets, the inferencer and the
 tools, so that a folder lists the same images wherever it is read."""
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-# what OpenCV's imread (the datasets' and the inferencer's loading step) decodes
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+import cv2
+
+# the raster formats OpenCV's imread (the datasets' and the inferencer's loading step)
+# decodes, by their usual suffixes; other files it recognises are named, not listed
+# (:func:`unlisted_images_notice`)
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.bmp', '.dib', '.tif', '.tiff',
+                  '.webp', '.gif', '.avif', '.jp2', '.pbm', '.pgm', '.ppm', '.pnm')
 
 
 def is_visible(name: str) -> bool:
@@ -32,11 +37,42 @@ def is_folder(entry: os.DirEntry) -> bool:
         return False
 
 
-def is_image_file(entry: os.DirEntry) -> bool:
+def is_image_file(entry: os.DirEntry, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> bool:
     """Whether ``entry`` is a visible (:func:`is_visible`) image file, by suffix in any
-    case, following links (:func:`is_file`)."""
-    return (is_visible(entry.name) and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+    case (``suffixes`` in lower case), following links (:func:`is_file`)."""
+    return (is_visible(entry.name) and Path(entry.name).suffix.lower() in suffixes
             and is_file(entry))
+
+
+def is_unlisted_image(entry: os.DirEntry, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> bool:
+    """Whether ``entry`` is a visible file without one of ``suffixes`` whose first bytes
+    OpenCV recognises as an image it decodes (``cv2.haveImageReader``: a JPEG saved as
+    ``photo``, an ``.jpg_large``): an image a listing by suffix would drop unseen."""
+    return (is_visible(entry.name) and Path(entry.name).suffix.lower() not in suffixes
+            and is_file(entry) and cv2.haveImageReader(entry.path))
+
+
+def unlisted_images(folder: str | Path, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[str]:
+    """The paths of :func:`is_unlisted_image` entries of ``folder``, in name order."""
+    with os.scandir(folder) as entries:
+        return sorted(entry.path for entry in entries if is_unlisted_image(entry, suffixes))
+
+
+def unlisted_images_notice(folder: str | Path) -> str | None:
+    """One sentence naming how many images of ``folder`` are not read for their suffix
+    (:func:`is_unlisted_image`), and the first; None where there are none."""
+    return files_not_read_notice(unlisted_images(folder), IMAGE_SUFFIXES, str(folder))
+
+
+def files_not_read_notice(paths: Sequence[str], suffixes: Sequence[str],
+                          where: str) -> str | None:
+    """One sentence, starting with ``where``, naming how many of the image files ``paths``
+    are not read for a suffix other than ``suffixes``, and the first; None for no paths."""
+    if not paths:
+        return None
+    return (f'{where}: {len(paths)} image file(s) not read, their names ending in none of '
+            f'{", ".join(suffixes)} (the first: {paths[0]}); rename them to one of these '
+            f'suffixes to read them')
 
 
 def image_files(folder: str | Path) -> list[str]:
@@ -85,11 +121,12 @@ def unread_subfolders_notice(folder: str | Path) -> str | None:
 
 
 def image_files_with_notice(folder: str | Path, tell: Callable[[str], object]) -> list[str]:
-    """:func:`image_files` of ``folder``, after passing :func:`unread_subfolders_notice` to
-    ``tell`` (``print``, ``warnings.warn``) where its subfolders hold images."""
-    notice = unread_subfolders_notice(folder)
-    if notice is not None:
-        tell(notice)
+    """:func:`image_files` of ``folder``, after passing :func:`unread_subfolders_notice` and
+    :func:`unlisted_images_notice` to ``tell`` (``print``, ``warnings.warn``) where its
+    subfolders hold images, or it holds images under other suffixes."""
+    for notice in (unread_subfolders_notice(folder), unlisted_images_notice(folder)):
+        if notice is not None:
+            tell(notice)
     return image_files(folder)
 
 

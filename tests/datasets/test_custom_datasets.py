@@ -642,7 +642,7 @@ def test_folder_layout_errors(tmp_path, market_root):
      r'read; move their images up into .*train.0011 \(camera_pattern reads'),
     ('gallery/0013', ['c1/0013_c1_009.jpg', '.ipynb_checkpoints/x.jpg', 'notes.txt'],
      r'gallery.0013 holds no image directly, only the subfolders c1, which are not read'),
-    ('gallery/0012', ['0012_c1_000.gif', 'Thumbs.db'],
+    ('gallery/0012', ['0012_c1_000.svg', 'Thumbs.db'],
      r'gallery.0012 holds no image \(a file ending in \.jpg, \.jpeg, .*\); put the '
      r"person's images directly in it, or remove it$"),
     ('query/-1', [], r'query.-1 holds no image \(a file ending in'),

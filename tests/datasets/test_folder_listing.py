@@ -1,6 +1,7 @@
 """One rule for which folder entries are images, shared by the datasets, the inferencer and
 the tools: suffix in any case, hidden entries and OS metadata left out, links followed and
 those that lead nowhere (dangling, or a loop) left out instead of crashing the listing."""
+import logging
 import os.path as osp
 import shutil
 from pathlib import Path
@@ -8,22 +9,44 @@ from pathlib import Path
 import pytest
 
 from rga_mm.datasets import CustomReIDFolders, Market1501
-from rga_mm.datasets.folder_listing import image_files, unread_subfolders_notice
+from rga_mm.datasets.folder_listing import (
+    IMAGE_SUFFIXES,
+    image_files,
+    image_files_with_notice,
+    unread_subfolders_notice,
+)
 from reid_trees import add_links_that_lead_nowhere, write_image
 
 SUBFOLDER_LIKE_AN_IMAGE = 'album.jpg'
 
 
 def test_image_files_lists_only_visible_image_files(tmp_path):
-    for name in ('b.jpg', 'A.PNG', 'c.tif', 'd.WebP', 'notes.txt', 'Thumbs.db', '.DS_Store',
-                 '._b.jpg', '.hidden.jpg'):
+    for name in ('b.jpg', 'A.PNG', 'c.tif', 'd.WebP', 'e.gif', 'f.JFIF', 'g.ppm', 'notes.txt',
+                 'Thumbs.db', '.DS_Store', '._b.jpg', '.hidden.jpg'):
         (tmp_path / name).touch()
     (tmp_path / SUBFOLDER_LIKE_AN_IMAGE).mkdir()
     (tmp_path / '__MACOSX').mkdir()
     (tmp_path / 'linked.jpg').symlink_to(tmp_path / 'b.jpg')
     add_links_that_lead_nowhere(tmp_path)
     assert [Path(path).name for path in image_files(tmp_path)] == [
-        'A.PNG', 'b.jpg', 'c.tif', 'd.WebP', 'linked.jpg']
+        'A.PNG', 'b.jpg', 'c.tif', 'd.WebP', 'e.gif', 'f.JFIF', 'g.ppm', 'linked.jpg']
+
+
+def test_images_under_other_suffixes_are_named_not_read(tmp_path):
+    """A file whose first bytes OpenCV recognises as an image it decodes, but whose name
+    ends in no image suffix, is named; other files (Thumbs.db, notes) are not."""
+    write_image(str(tmp_path / 'top.jpg'))
+    (tmp_path / 'notes.txt').write_text('not an image')
+    (tmp_path / 'Thumbs.db').write_bytes(b'\xd0\xcf\x11\xe0' + bytes(60))
+    told = []
+    assert image_files_with_notice(tmp_path, told.append) == [str(tmp_path / 'top.jpg')]
+    assert told == []
+    for name in ('photo', 'saved.jpg_large'):
+        shutil.copy(tmp_path / 'top.jpg', tmp_path / name)
+    assert image_files_with_notice(tmp_path, told.append) == [str(tmp_path / 'top.jpg')]
+    assert told == [f'{tmp_path}: 2 image file(s) not read, their names ending in none of '
+                    f'{", ".join(IMAGE_SUFFIXES)} (the first: {tmp_path / "photo"}); rename '
+                    f'them to one of these suffixes to read them']
 
 
 def test_a_folder_of_hidden_images_holds_no_image(tmp_path):
@@ -91,3 +114,34 @@ def test_person_folders_list_every_image_suffix_and_skip_loops(tmp_path):
     dataset = CustomReIDFolders(data_root=str(tmp_path), camera_pattern=r'_c(?P<camera>\d)_')
     assert dataset_items(dataset) == [('0001_c1_0.jpg', 0, 1), ('0001_c2_1.tif', 0, 2),
                                       ('0001_c3_2.webp', 0, 3)]
+
+
+def test_person_folders_name_the_images_they_do_not_read(tmp_path, monkeypatch):
+    """Images under another suffix and subfolders of images, in any person folder of a
+    split, get one logged warning each; the images read are unchanged."""
+    warnings = []
+    monkeypatch.setattr('rga_mm.datasets.custom_folders.print_log',
+                        lambda message, logger=None, level=logging.INFO:
+                        warnings.append(message) if level == logging.WARNING else None)
+    for split, person in (('train', '0001'), ('train', '0003'), ('query', '0002'),
+                          ('gallery', '0002')):
+        (tmp_path / split / person).mkdir(parents=True)
+        write_image(str(tmp_path / split / person / f'{person}_c1_0.jpg'))
+    (tmp_path / 'train' / '0001' / 'notes.txt').write_text('not an image')
+    read = dataset_items(CustomReIDFolders(data_root=str(tmp_path)))
+    assert warnings == []
+
+    train = tmp_path / 'train'
+    for person in ('0001', '0003'):
+        shutil.copy(train / person / f'{person}_c1_0.jpg', train / person / 'photo')
+    (train / '0003' / 'cam2').mkdir()
+    write_image(str(train / '0003' / 'cam2' / '0003_c2_0.jpg'))
+    assert dataset_items(CustomReIDFolders(data_root=str(tmp_path))) == read
+    where = f'CustomReIDFolders, the person folders of {train}'
+    assert warnings == [
+        f'{where}: 2 image file(s) not read, their names ending in none of '
+        f'{", ".join(IMAGE_SUFFIXES)} (the first: {train / "0001" / "photo"}); rename them to '
+        f'one of these suffixes to read them',
+        f'{where}: 1 subfolder(s) of images not read (the first: {train / "0003" / "cam2"}); '
+        f'only the images directly in a person folder are read: move them up into it '
+        f"(camera_pattern reads each image's camera from its file name)"]
