@@ -7,10 +7,13 @@ count or a switch is accepted and refused alike everywhere:
 * :func:`is_flag`, :func:`flag`: a switch given as a bool (``numpy.bool_`` too), as a test or
   as the value (a plain bool) or one sentence: a string such as ``'False'`` would count
   as true.
+* :func:`is_file_given_as_folder`: a path to a file written with a trailing separator
+  (``imgs/base.png/``), which the system says does not exist, though the file does.
 
 A caller whose sentence says more than the shared one keeps it around the test.
 """
 import numbers
+import os
 
 import numpy as np
 
@@ -65,3 +68,11 @@ def flag(value: object, name: str) -> bool:
     if not is_flag(value):
         raise ConfigError(f'{name} must be True or False, got {value!r}')
     return bool(value)
+
+
+def is_file_given_as_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` ends in a path separator but names a file without it
+    (``imgs/base.png/``): the system then says that it does not exist (ENOTDIR)."""
+    text = os.fspath(path)
+    separators = os.sep + (os.altsep or '')
+    return text.endswith(tuple(separators)) and os.path.isfile(text.rstrip(separators))

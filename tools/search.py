@@ -43,7 +43,8 @@ given as its person folders: ``--gallery data/my_reid/gallery/*``. A file given 
 several paths (a folder and a link to it, a hard link, the same path twice: the same file as
 ``os.path.samefile`` sees it) is searched, embedded and cached once, under the first path
 given, and one line per side says how many paths were left out and names the first; an item
-that exists but is no regular file or folder (``/dev/null``, a FIFO) is refused, named. A
+that exists but is no regular file or folder (``/dev/null``, a FIFO) is refused, named, and a
+file written with a trailing '/' (``base.png/``) is told to drop it. A
 ``--rerank`` search of fewer query and gallery images than re-ranking's k1 needs stops with
 re-ranking's sentence once the folders are listed, before anything is embedded.
 
@@ -101,6 +102,7 @@ from rga_mm.apis.search_protocol import (
     leave_out_own_files,
     own_files,
 )
+from rga_mm.checks import is_file_given_as_folder
 from rga_mm.datasets.folder_listing import (
     IMAGE_SUFFIXES,
     holds_image,
@@ -307,9 +309,11 @@ def draw(pngs: list[str], queries: list[str], results: list[dict],
 
 
 def not_listed(side: str, item: str) -> str:
-    """The sentence for a ``side`` item that is neither a regular file nor a folder: one
-    that does not exist, or one that exists as something else (a device such as /dev/null,
-    a FIFO, a socket)."""
+    """The sentence for a ``side`` item that is neither a regular file nor a folder: a file
+    written with a trailing separator (``base.png/``), one that does not exist, or one that
+    exists as something else (a device such as /dev/null, a FIFO, a socket)."""
+    if is_file_given_as_folder(item):
+        return f'{side} {item} is a file, not a folder: drop the trailing {item[-1]!r}'
     if not osp.exists(item):
         return f'{side} {item} does not exist'
     return (f'{side} {item} exists but is not a regular file or a folder (a device, a FIFO '

@@ -15,7 +15,9 @@ One path for every tool that takes weights (``tools/test.py``, ``tools/train.py`
    number with exit status 0. Partial loading stays possible on purpose: ``--partial-load``
    in the tools, ``strict=False`` in :func:`rga_mm.apis.init_model`,
    :func:`rga_mm.apis.get_model` and :class:`rga_mm.apis.ReIDInferencer` (the refusal names
-   both); even then a state dict that fills none of the model's tensors is refused.
+   both); even then a state dict that fills none of the model's tensors is refused. Where
+   only the class count of a head differs (a checkpoint trained on other data), the refusal
+   also names the ``num_classes`` to build the model with, for the tools and the API alike.
 
 mmengine has the loading (``CheckpointLoader``, ``load_state_dict``) but none of these
 checks, so they are written here; the loading itself stays mmengine's.
@@ -29,6 +31,7 @@ import torch
 from mmengine.runner import CheckpointLoader
 from torch import nn
 
+from rga_mm.checks import is_int
 from rga_mm.models.backbones.stage_attention import as_model_reads
 
 # the two ways to load a checkpoint partially: the tools' option and the API's argument
@@ -231,17 +234,64 @@ def check_checkpoint_keys(model: nn.Module, state_dict: dict, path: str = 'check
 def check_checkpoint_shapes(model: nn.Module, state_dict: dict, path: str = 'checkpoint',
                             fix: str = PARTIAL_HINT) -> None:
     """Raise naming the first tensor whose shape differs between checkpoint and model, and
-    how many more do, ending in ``fix``."""
+    how many more do, ending in ``fix``; where only heads' class counts differ, the sentence
+    first names the ``num_classes`` options that build the model the checkpoint fits
+    (:func:`class_count_options`)."""
     reshaped = _reshaped_keys(model, state_dict)
     if not reshaped:
         return
     key, expected = reshaped[0], model.state_dict()[reshaped[0]]
     more = f' (and {_tensors(len(reshaped) - 1)} more)' if len(reshaped) > 1 else ''
+    options = class_count_options(model, state_dict, reshaped)
+    cause = ('the checkpoint was trained for another number of classes: '
+             f'{_class_count_hint(options)}; ' if options else
+             'the checkpoint was trained with another configuration (input size, number of '
+             'classes, ...), and ')
     raise CheckpointError(
         f'{path}: checkpoint tensor {key!r} has shape {tuple(state_dict[key].shape)} but the '
-        f'model built from the config expects {tuple(expected.shape)}{more}; the checkpoint '
-        f'was trained with another configuration (input size, number of classes, ...), and '
-        f'{fix}')
+        f'model built from the config expects {tuple(expected.shape)}{more}; {cause}{fix}')
+
+
+def class_count_options(model: nn.Module, state_dict: dict, reshaped: list[str]
+                        ) -> dict[str, int]:
+    """``{'model.<head>.num_classes': N}`` for the heads of ``model`` whose class count alone
+    makes the tensors ``reshaped`` differ, N read from the checkpoint's tensors; empty unless
+    every such tensor belongs to a head with an int ``num_classes`` (mmpretrain's and
+    rga_mm's classification heads, mmseg's decode heads) and differs from the model's in
+    its first dimension alone, the head's class count, by one count per head."""
+    expected = model.state_dict()
+    heads = _class_heads(model)
+    counts: dict[str, set[int]] = {}
+    for key in reshaped:
+        head = next((name for name in heads if key.startswith(f'{name}.')), None)
+        saved, built = tuple(state_dict[key].shape), tuple(expected[key].shape)
+        if head is None or saved[1:] != built[1:] or built[0] != heads[head]:
+            return {}
+        counts.setdefault(head, set()).add(saved[0])
+    if any(len(found) > 1 for found in counts.values()):
+        return {}
+    return {f'model.{head}.num_classes': found.pop() for head, found in counts.items()}
+
+
+def _class_heads(model: nn.Module) -> dict[str, int]:
+    """Dotted name → ``num_classes`` of each module of ``model`` that has an int one and
+    lies in no other such module."""
+    heads: dict[str, int] = {}
+    for name, module in model.named_modules():
+        count = getattr(module, 'num_classes', None)
+        inside = any(name.startswith(f'{head}.') for head in heads)
+        if name and is_int(count) and not inside:
+            heads[name] = count
+    return heads
+
+
+def _class_count_hint(options: dict[str, int]) -> str:
+    """How to build the model with the class counts ``options``, for the tools and the
+    API."""
+    settings = ' '.join(f'{key}={value}' for key, value in options.items())
+    return (f'pass --cfg-options {settings} to a command-line tool, or cfg_options='
+            f'{options!r} to rga_mm.apis.init_model, get_model or ReIDInferencer, to build the '
+            f'model it fits')
 
 
 def _tensors(count: int) -> str:

@@ -1,6 +1,10 @@
 """The checks on an image given to :class:`rga_mm.apis.ReIDInferencer` as an array: one the
 test pipeline can take as a BGR image with values 0-255, as ``mmcv.imread`` returns it, passes
 (float16 widened to float32); any other is refused with a sentence saying how to convert it.
+
+Grayscale (H, W) or (H, W, 1) and BGRA (H, W, 4) arrays are turned into (H, W, 3) BGR as
+``mmcv.imread`` (OpenCV's ``IMREAD_COLOR``) turns a grayscale or RGBA image file: the gray
+value in all three channels, the alpha channel dropped.
 """
 import warnings
 
@@ -10,24 +14,25 @@ import numpy as np
 ARRAY_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 # how far a float image may stray outside 0-255 (a bicubic resize overshoots a little)
 FLOAT_MARGIN = 1.0
+# the channel counts of the images OpenCV reads: gray, BGR, BGRA
+CHANNEL_COUNTS = (1, 3, 4)
 
 
 def checked_array(index: int, array: np.ndarray) -> np.ndarray:
-    """``array`` (the input at position ``index``) if the pipeline can take it as an image
-    (float16 is widened to float32), with a warning for a float image scaled to [0, 1].
+    """``array`` (the input at position ``index``) as the (H, W, 3) BGR image the pipeline
+    takes (:func:`as_bgr`; float16 is widened to float32), with a warning for a float image
+    scaled to [0, 1].
 
     Raises:
-        ValueError: not (H, W, 3), empty, a dtype cv2.resize cannot take, NaN or inf, or
-            values outside 0-255 (an integer one: a 16-bit image, which ``mmcv.imread``
-            reads as 8 bits; a float one more than ``FLOAT_MARGIN`` outside: normalised or
-            16-bit), refused rather than embedded as garbage.
+        ValueError: empty, a shape :func:`as_bgr` refuses, a dtype cv2.resize cannot take,
+            NaN or inf, or values outside 0-255 (an integer one: a 16-bit image, which
+            ``mmcv.imread`` reads as 8 bits; a float one more than ``FLOAT_MARGIN`` outside:
+            normalised or 16-bit), refused rather than embedded as garbage.
     """
-    if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f'input {index} is an array of shape {array.shape}; give (H, W, 3) '
-                         f'BGR images as mmcv.imread returns them')
     if array.size == 0:
         raise ValueError(f'input {index} is an empty array of shape {array.shape}; give '
                          f'images at least one pixel high and wide')
+    array = as_bgr(index, array)
     if array.dtype == np.float16:
         array = array.astype(np.float32)
     if array.dtype not in ARRAY_DTYPES:
@@ -40,6 +45,33 @@ def checked_array(index: int, array: np.ndarray) -> np.ndarray:
     elif array.dtype != np.uint8:
         _check_integer_values(index, array)
     return array
+
+
+def as_bgr(index: int, array: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) BGR image of the (H, W) or (H, W, 1) grayscale, (H, W, 3) BGR or
+    (H, W, 4) BGRA ``array`` (the input at position ``index``), as ``mmcv.imread`` reads
+    such an image file: gray in all three channels, alpha dropped (module docstring).
+
+    Raises:
+        ValueError: any other shape; a channels-first (C, H, W) one is told how to convert.
+    """
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in CHANNEL_COUNTS:
+        raise ValueError(f'input {index} is an array of shape {array.shape}{_shape_hint(array)}')
+    if array.shape[2] == 1:
+        return np.repeat(array, 3, axis=2)
+    return np.ascontiguousarray(array[..., :3])
+
+
+def _shape_hint(array: np.ndarray) -> str:
+    """The end of the sentence refusing ``array``'s shape: how to convert a channels-first
+    (C, H, W) image, else the shapes taken."""
+    if array.ndim == 3 and array.shape[0] in CHANNEL_COUNTS:
+        return (', channels first; give (H, W, C) images as mmcv.imread returns them: '
+                'array.transpose(1, 2, 0)')
+    return ('; give (H, W, 3) BGR images as mmcv.imread returns them, or (H, W) grayscale or '
+            '(H, W, 4) BGRA ones')
 
 
 def _check_integer_values(index: int, array: np.ndarray) -> None:

@@ -16,7 +16,9 @@ where re-ID needs it:
   is mmengine's ``ProgressBar`` over images (mmengine's ``__call__`` uses rich's ``track``
   over batches, whose number it does not know);
 * an unreadable image stops the call naming the file, or is skipped (``on_unreadable``);
-  a path that does not exist is refused before any image is embedded;
+  a path that does not exist is refused before any image is embedded; errors name an input
+  by its position in the list given, and each data sample carries that position
+  (``input_idx``) beside its position among the images (``sample_idx``);
 * :meth:`ReIDInferencer.embed_batches` yields the embeddings a batch at a time, so that a
   caller can keep what is done when a long run is stopped (tools/search.py's cache);
 * ``flip=True`` embeds every image and its mirror image and averages the two.
@@ -38,7 +40,7 @@ from mmengine.structures import BaseDataElement
 from mmengine.utils import ProgressBar
 from torch import nn
 
-from rga_mm.checks import is_flag, is_positive_int
+from rga_mm.checks import is_file_given_as_folder, is_flag, is_positive_int
 from rga_mm.datasets.folder_listing import image_paths
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import merge_cfg_options
@@ -72,11 +74,15 @@ def merged_config(config: str | Path | Config, cfg_options: dict | None) -> Conf
 
 
 def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
-    """Refuse an empty input path, and with ``refuse_missing`` one that does not exist,
-    naming the input's position and the path (relative paths: from the working folder)."""
+    """Refuse an empty input path, and with ``refuse_missing`` one that does not exist (or
+    names a file with a trailing separator, ``base.png/``), naming the input's position in
+    the list given and the path (relative paths: from the working folder)."""
     if not path:
         raise FileNotFoundError(f"input {index} is an empty path (''); give an image file, "
                                 f"a folder of images or an (H, W, 3) BGR array")
+    if refuse_missing and is_file_given_as_folder(path):
+        raise FileNotFoundError(f'input {index} is {path}, a file, not a folder: drop the '
+                                f'trailing {path[-1]!r}')
     if refuse_missing and not os.path.exists(path):
         where = '' if os.path.isabs(path) else f' (relative to {os.getcwd()})'
         raise FileNotFoundError(f'input {index} is {path}, which does not exist{where}; '
@@ -138,9 +144,13 @@ class ReIDInferencer(BaseInferencer):
                 an (H, W, 3) BGR array with values 0-255 as ``mmcv.imread`` returns it
                 (uint8, uint16, int16, float16, float32 or float64, finite; an integer
                 array with values outside 0-255 is refused, and a float one more than 1
-                outside), or a list of these.
+                outside), a grayscale (H, W) or (H, W, 1) or BGRA (H, W, 4) array (taken
+                as ``mmcv.imread`` reads such a file: gray in all three channels, alpha
+                dropped), or a list of these.
             return_datasamples: return mmpretrain ``DataSample`` s (``pred_feature``, and
-                the metainfo ``sample_idx``: the image's position among the inputs, and
+                the metainfo ``sample_idx``: the image's position among the images the
+                inputs stand for, a folder's images each counted; ``input_idx``: the
+                position in ``inputs`` of the file, folder or array it came from; and
                 ``img_path`` for files) instead of a tensor.
             batch_size: images per forward pass, an int of at least 1.
             on_unreadable: ``'stop'`` (default) raises
@@ -162,6 +172,8 @@ class ReIDInferencer(BaseInferencer):
         Raises:
             FileNotFoundError: an input path is empty, or (with ``on_unreadable='stop'``)
                 does not exist; raised before any image is embedded.
+            ValueError: an array the pipeline cannot take as an image; like every error
+                about one input, it names the input's position in ``inputs``.
         """
         preds, num_inputs, all_skipped = [], 0, []
         for samples, skipped in self.embed_batches(inputs, batch_size, **kwargs):
@@ -180,10 +192,10 @@ class ReIDInferencer(BaseInferencer):
 
         Takes the arguments of :meth:`__call__` but ``return_datasamples``, and yields, per
         forward pass, its data samples (``pred_feature`` on the CPU, ``sample_idx``,
-        ``img_path`` for files) and the :class:`UnreadableImageError` s of the files
-        skipped since the previous one (``on_unreadable='skip'``; each is also logged as a
-        warning at the end). With ``on_unreadable='stop'`` the images before an unreadable
-        one are yielded first, then its error is raised.
+        ``input_idx``, ``img_path`` for files) and the :class:`UnreadableImageError` s of
+        the files skipped since the previous one (``on_unreadable='skip'``; each is also
+        logged as a warning at the end). With ``on_unreadable='stop'`` the images before an
+        unreadable one are yielded first, then its error is raised.
         """
         if not is_positive_int(batch_size):
             raise ValueError(f'batch_size must be an int of at least 1, got {batch_size!r}')
@@ -217,38 +229,41 @@ class ReIDInferencer(BaseInferencer):
             sample.set_field(embedding, 'pred_feature')
         return samples
 
-    def _inputs_to_list(self, inputs: InputsType, refuse_missing: bool = True) -> list:
-        """Files and arrays in order; a folder becomes its image files in name order.
+    def _inputs_to_list(self, inputs: InputsType,
+                        refuse_missing: bool = True) -> list[tuple[int, InputType]]:
+        """(position in ``inputs``, file or array) of each image in order; a folder becomes
+        its image files in name order, each with the folder's position.
 
         An empty path is refused, and with ``refuse_missing`` a path that does not exist
         (else the loading step skips it), before any image is read: one sentence naming
-        the input's position and the path.
+        the input's position in ``inputs`` and the path.
         """
         if isinstance(inputs, np.ndarray) and inputs.ndim == 4:
             inputs = list(inputs)
         if not isinstance(inputs, (list, tuple)):
             inputs = [inputs]
         items = []
-        for item in inputs:
+        for input_idx, item in enumerate(inputs):
             if isinstance(item, (str, Path)):
-                check_path(len(items), str(item), refuse_missing)
-                items.extend(image_paths(item, warnings.warn))
+                check_path(input_idx, str(item), refuse_missing)
+                items.extend((input_idx, path) for path in image_paths(item, warnings.warn))
                 continue
-            items.append(item)
+            items.append((input_idx, item))
         if not items:
             raise ValueError('no images to embed: the inputs are an empty list')
         return items
 
-    def preprocess(self, inputs: list, batch_size: int = 16,
+    def preprocess(self, inputs: list[tuple[int, InputType]], batch_size: int = 16,
                    on_unreadable: str = 'stop') -> Iterator[tuple[dict | None, list]]:
-        """Yield (collated batch or None, the UnreadableImageErrors of its skipped files)."""
+        """Yield (collated batch or None, the UnreadableImageErrors of its skipped files);
+        ``inputs``: (position in the list given, file or array) of each image."""
         if on_unreadable not in ON_UNREADABLE:
             raise ValueError(f'on_unreadable must be one of {ON_UNREADABLE}, '
                              f'got {on_unreadable!r}')
         batch, skipped = [], []
-        for index, item in enumerate(inputs):
+        for sample_idx, (input_idx, item) in enumerate(inputs):
             try:
-                batch.append(self.pipeline((index, item)))
+                batch.append(self._packed(sample_idx, input_idx, item))
             except UnreadableImageError as error:
                 if on_unreadable == 'skip':
                     skipped.append(error)
@@ -261,6 +276,15 @@ class ReIDInferencer(BaseInferencer):
                 batch, skipped = [], []
         if batch or skipped:
             yield (self.collate_fn(batch) if batch else None), skipped
+
+    def _packed(self, sample_idx: int, input_idx: int, item: InputType) -> dict:
+        """The pipeline's packed item of one image, its data sample's metainfo holding
+        ``sample_idx`` (its position among the images) and ``input_idx`` (the position in
+        the list given of the input it came from), whatever the packing step's
+        ``meta_keys``."""
+        packed = self.pipeline((input_idx, item))
+        packed['data_samples'].set_metainfo(dict(sample_idx=sample_idx, input_idx=input_idx))
+        return packed
 
     @torch.no_grad()
     def forward(self, inputs: dict, flip: bool | None = None) -> torch.Tensor:
@@ -324,8 +348,9 @@ class ReIDInferencer(BaseInferencer):
         return init_model(cfg, weights, str(device), strict=self._strict)
 
     def _init_pipeline(self, cfg: Config) -> Callable:
-        """(index, file or array) → packed item: loading (with the options of the config's
-        ``LoadImageFromFile``), then the config's test pipeline without its loading steps
+        """(input's position in the list given, file or array) → packed item: loading
+        (with the options of the config's ``LoadImageFromFile``), then the config's test
+        pipeline without its loading steps
         (``rga_mm.visualization.image_inputs.file_pipeline``). A pipeline that loads no
         files (decoded-array datasets) gets RGB images, as its dataset holds them."""
         pipeline = required_test_pipeline(cfg)
@@ -349,8 +374,9 @@ class ReIDInferencer(BaseInferencer):
 
 
 class _LoadImage:
-    """(index, file path or BGR array) → the loading step's results, with ``sample_idx``;
-    the image is turned to RGB if ``to_rgb``."""
+    """(input's position in the list given, file path or BGR array) → the loading step's
+    results; the image is turned to RGB if ``to_rgb``. The position names the input in
+    errors."""
 
     def __init__(self, loader: LoadImageFromFile, to_rgb: bool = False) -> None:
         self.loader = loader
@@ -369,5 +395,4 @@ class _LoadImage:
                             f'folders or (H, W, 3) BGR arrays')
         if self.to_rgb:
             results['img'] = np.ascontiguousarray(results['img'][..., ::-1])
-        results['sample_idx'] = index
         return results

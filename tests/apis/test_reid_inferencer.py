@@ -133,8 +133,9 @@ def test_bad_inputs_are_named_in_one_sentence(inferencer, tmp_path):
     (tmp_path / 'empty' / 'notes.txt').write_text('no images here')
     with pytest.raises(ValueError, match=r'folder .*empty holds no image file \(\.jpg'):
         inferencer(str(tmp_path / 'empty'))
-    with pytest.raises(ValueError, match=r'input 0 is an array of shape \(64, 32\)'):
-        inferencer(torch.zeros(64, 32).numpy())
+    with pytest.raises(ValueError, match=r'input 0 is an array of shape \(64, 32, 2\); give '
+                                         r'\(H, W, 3\) BGR images as mmcv.imread returns'):
+        inferencer(np.zeros((64, 32, 2), np.uint8))
     with pytest.raises(ValueError, match="unknown argument {'flips'}"):
         inferencer([], flips=True)
 
@@ -153,6 +154,52 @@ def test_arrays_the_pipeline_cannot_take_are_refused_naming_their_position(infer
         broken[3, 4, 1] = bad
         with pytest.raises(ValueError, match='input 0 holds NaN or infinite values'):
             inferencer([broken, image])
+
+
+def test_errors_and_samples_name_the_position_in_the_list_given(inferencer, tiny_market,
+                                                                  tmp_path):
+    """A folder is one input, however many images it holds."""
+    folder = tiny_market / 'query'
+    paths = sorted(str(p) for p in folder.glob('*.jpg'))
+    assert len(paths) > 1
+    image = mmcv.imread(paths[0])
+    with pytest.raises(ValueError, match=r'^input 1 is an array of dtype bool'):
+        inferencer([str(folder), image.astype(bool)])
+    with pytest.raises(FileNotFoundError, match=r"^input 1 is an empty path \(''\)"):
+        inferencer([str(folder), ''])
+    missing = tmp_path / 'missing.jpg'
+    with pytest.raises(FileNotFoundError, match=rf'^input 2 is {re.escape(str(missing))}, '
+                                                r'which does not exist'):
+        inferencer([str(folder), image, missing])
+    samples = inferencer([str(folder), image], return_datasamples=True, batch_size=BATCH)
+    assert [s.input_idx for s in samples] == [0] * len(paths) + [1]
+    assert [s.sample_idx for s in samples] == list(range(len(paths) + 1))
+
+
+def test_a_file_with_a_trailing_slash_is_named_a_file(inferencer, tiny_market):
+    path = str(sorted((tiny_market / 'query').glob('*.jpg'))[0])
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"input 0 is {path}/, a file, not a folder: drop the trailing '/'")):
+        inferencer(f'{path}/')
+
+
+def test_gray_and_bgra_arrays_give_the_embeddings_of_their_files(inferencer, tmp_path):
+    """As cv2.imread (IMREAD_COLOR) reads such files: gray in all three channels, alpha
+    dropped; a channels-first array is told how to convert."""
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (64, 32), dtype=np.uint8)
+    bgra = rng.integers(0, 256, (64, 32, 4), dtype=np.uint8)
+    files = [str(tmp_path / 'gray.png'), str(tmp_path / 'bgra.png')]
+    for image, path in zip((gray, bgra), files):
+        mmcv.imwrite(image, path)
+    expected = inferencer(files, batch_size=2)
+    assert torch.equal(inferencer([gray, bgra], batch_size=2), expected)
+    assert torch.equal(inferencer([gray[..., None], bgra], batch_size=2), expected)
+    chw = mmcv.imread(files[1]).transpose(2, 0, 1)
+    with pytest.raises(ValueError, match=re.escape(
+            'input 1 is an array of shape (3, 64, 32), channels first; give (H, W, C) images '
+            'as mmcv.imread returns them: array.transpose(1, 2, 0)')):
+        inferencer([gray, chw])
 
 
 def test_other_resizable_dtypes_give_the_uint8_embedding(inferencer):
@@ -219,6 +266,15 @@ def test_a_checkpoint_that_does_not_fit_is_refused(checkpoint):
     message = str(error.value)
     assert message.startswith(f'{checkpoint}: checkpoint tensor ')
     assert "'head.classifier.weight' has shape (60, 512)" in message and '(9, 512)' in message
+
+
+def test_get_model_names_the_class_count_of_the_checkpoints_head(checkpoint):
+    with pytest.raises(CheckpointError, match=re.escape(
+            "expects (8, 512); the checkpoint was trained for another number of classes: pass "
+            "--cfg-options model.head.num_classes=60 to a command-line tool, or cfg_options="
+            "{'model.head.num_classes': 60} to rga_mm.apis.init_model, get_model or "
+            "ReIDInferencer, to build the model it fits; if it is meant")):
+        get_model(DEMO, str(checkpoint), cfg_options={'model.head.num_classes': 8})
 
 
 def test_a_config_without_a_test_pipeline_is_refused_naming_the_fix(checkpoint, tmp_path):

@@ -114,8 +114,8 @@ def test_testing_names_the_truncated_image(broken_market, weights, tmp_path):
 
 def test_vis_attention_names_the_empty_image(broken_market, weights, tmp_path):
     with pytest.raises(SystemExit, match=re.escape(
-            f'{broken_market.empty}: image {broken_market.empty} could not be decoded: the '
-            f'file is empty (0 bytes)')):
+            f'cannot read image {broken_market.empty}: the file is empty (0 bytes); replace '
+            f'it or leave it out')):
         tool('tools/visualization/vis_attention.py').main(args(
             CONFIG, weights, broken_market.empty, '--out', tmp_path / 'vis',
             '--cfg-options', 'model.head.num_classes=8'))

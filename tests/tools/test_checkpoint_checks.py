@@ -21,6 +21,7 @@ from rga_mm.apis import (
     load_state_dict_file,
     read_checkpoint,
 )
+from rga_mm.apis.checkpoints import PARTIAL_HINT
 
 TINY_CONFIG = """
 default_scope = 'rga_mm'
@@ -231,6 +232,32 @@ def test_a_refusal_names_the_tools_option_and_the_apis_argument():
     for state_dict in (missing, other_shape):
         with pytest.raises(CheckpointError, match=re.escape(BOTH_WAYS) + '$'):
             check_checkpoint_fits(model, state_dict, 'ckpt.pth')
+
+
+class _Head(nn.Module):
+    """A classification head as mmpretrain's and rga_mm's keep their class count."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.fc = nn.Linear(4, num_classes)
+
+
+def test_a_head_of_another_class_count_is_told_the_num_classes_to_build():
+    """Named for the tools and the API alike, read from the checkpoint; a checkpoint that
+    differs elsewhere too gets no such hint."""
+    model = nn.ModuleDict(dict(backbone=nn.Conv2d(3, 4, 1), head=_Head(751)))
+    other_classes = nn.ModuleDict(dict(backbone=nn.Conv2d(3, 4, 1), head=_Head(8)))
+    with pytest.raises(CheckpointError, match=re.escape(
+            "expects (751, 4) (and 1 tensor more); the checkpoint was trained for another "
+            "number of classes: pass --cfg-options model.head.num_classes=8 to a command-line "
+            "tool, or cfg_options={'model.head.num_classes': 8} to rga_mm.apis.init_model, "
+            "get_model or ReIDInferencer, to build the model it fits; " + PARTIAL_HINT) + '$'):
+        check_checkpoint_fits(model, other_classes.state_dict(), 'ckpt.pth')
+    other_size = dict(other_classes.state_dict(), **{'backbone.weight': torch.zeros(4, 3, 3, 3)})
+    with pytest.raises(CheckpointError) as error:
+        check_checkpoint_fits(model, other_size, 'ckpt.pth')
+    assert 'num_classes' not in str(error.value)
 
 
 def test_get_model_names_its_strict_argument_for_a_checkpoint_that_does_not_fit(tmp_path):

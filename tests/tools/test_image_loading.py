@@ -3,6 +3,8 @@ by every re-ID pipeline (the base configs', rga_mm.datasets', and through the rg
 the configs that still say ``LoadImageFromFile``)."""
 import pickle
 import re
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -93,3 +95,28 @@ def test_a_float32_tiff_is_refused_as_such_not_as_corrupt(tmp_path, shape, backe
     assert error.value.reason == reason and 'corrupt' not in str(error.value)
     unchanged = LoadImageFromFile(color_type='unchanged')(dict(img_path=str(path)))['img']
     assert unchanged.dtype == np.float32 and np.array_equal(unchanged, pixels)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A 1-bit grey PNG of ``width`` × ``height`` pixels whose pixel data is missing: enough
+    for a decoder's header checks, a few dozen bytes on disk."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data
+                + struct.pack('>I', zlib.crc32(kind + data)))
+
+    header = struct.pack('>IIBBBBB', width, height, 1, 0, 0, 0, 0)
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(b''))
+            + chunk(b'IEND', b''))
+
+
+def test_an_image_over_opencvs_pixel_limit_is_named_with_its_size(tmp_path):
+    """Not called corrupt: its size, OpenCV's limit and the two ways out."""
+    path = tmp_path / 'panorama.png'
+    path.write_bytes(_png_header(33000, 33000))
+    reason = ("the image is 33000×33000 pixels, over OpenCV's limit of 2^30 pixels: "
+              'downscale it, or raise the limit with the environment variable '
+              'OPENCV_IO_MAX_IMAGE_PIXELS')
+    with pytest.raises(UnreadableImageError) as error:
+        LoadImageFromFile()(dict(img_path=str(path)))
+    assert error.value.reason == reason
+    assert str(error.value).startswith(f'cannot read image {path}: {reason}; ')

@@ -738,3 +738,13 @@ def test_a_query_that_is_no_regular_file_or_folder_is_named(search, market, tmp_
     assert str(stop.value) == ('query /dev/null exists but is not a regular file or a folder '
                                '(a device, a FIFO or a socket?); give image files or folders '
                                'of them to --query')
+
+
+def test_a_gallery_file_with_a_trailing_slash_is_named_a_file(search, tmp_path):
+    image = tmp_path / 'base.png'
+    mmcv.imwrite(np.zeros((64, 32, 3), np.uint8), str(image))
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', f'{image}/', '--query',
+               image)
+    assert str(stop.value) == (f"gallery {image}/ is a file, not a folder: drop the trailing "
+                               f"'/'")

@@ -7,6 +7,7 @@ CAM of a class). The PNG must have the grid's exact size and show the input in i
 colours (a red/blue image stays red on the left). Image files must also reach the model in
 the channel order of the dataset items it was trained on.
 """
+import re
 from pathlib import Path
 
 import mmcv
@@ -138,7 +139,8 @@ def test_bad_inputs_are_named(tmp_path):
         vis_attention(REID_CONFIG, checkpoint, empty, '--out', tmp_path)
     not_an_image = tmp_path / 'notes.png'
     not_an_image.write_text('not an image')
-    with pytest.raises(SystemExit, match='notes.png: image .* could not be decoded'):
+    with pytest.raises(SystemExit, match=re.escape(
+            f'cannot read image {not_an_image}: 12 bytes that cv2 cannot decode')):
         vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out')
     with pytest.raises(SystemExit, match='checkpoint file .*nope.pth does not exist'):
         vis_attention(REID_CONFIG, tmp_path / 'nope.pth', not_an_image, '--out',
@@ -151,6 +153,20 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(SystemExit, match='train_and_val_only.py has no test_dataloader.dataset'
                                          '.pipeline, which turns image files into model inputs'):
         vis_attention(train_and_val_only, checkpoint, image, '--out', tmp_path / 'out')
+
+
+def test_an_empty_or_slashed_image_file_is_named_once_in_one_sentence(tmp_path):
+    tool = _tool()
+    empty = tmp_path / 'empty.jpg'
+    empty.write_bytes(b'')
+    with pytest.raises(SystemExit) as stop:
+        tool.check_images_readable([empty])
+    assert str(stop.value) == (f'cannot read image {empty}: the file is empty (0 bytes); '
+                               f'replace it or leave it out')
+    image = red_blue_image(tmp_path / 'a.png', 64, 32)
+    with pytest.raises(SystemExit) as stop:
+        tool.expand_images([f'{image}/'])
+    assert str(stop.value) == f"image {image}/ is a file, not a folder: drop the trailing '/'"
 
 
 def test_a_dataset_file_reaches_the_model_as_the_dataset_item_does(tmp_path):

@@ -15,8 +15,9 @@ IMAGE may be a folder: its image files are drawn in name order. Each image gives
 8–2048 (``--panel-height``) are refused before anything is loaded, and so is an ``--out`` that
 is a folder given as IMAGE or whose grid would overwrite an input image (a subfolder of an
 IMAGE folder is taken: it is not read). Every image is read once before
-the first is drawn, so an unreadable one stops the tool at once, named. The checkpoint must
-fit the config's model (every tensor name and shape) unless ``--partial-load`` is given.
+the first is drawn, so an unreadable one stops the tool at once, named with the reason. The
+checkpoint must fit the config's model (every tensor name and shape) unless ``--partial-load``
+is given.
 """
 import argparse
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ import mmcv
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
+from rga_mm.checks import is_file_given_as_folder
 from rga_mm.datasets.folder_listing import listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int_arg
@@ -93,14 +95,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def expand_images(paths: list[str]) -> list[Path]:
     """Files as given; folders → their image files in name order (the inferencer's rule:
     :func:`~rga_mm.datasets.folder_listing.listed_images`; a line names subfolders of
-    images, which are not read). Stops naming a path that does not exist or a folder
-    without images."""
+    images, which are not read). Stops naming a path that is neither a file nor a folder
+    (:func:`missing_sentence`) or a folder without images."""
     try:
-        images = listed_images(paths, print,
-                               lambda path: SystemExit(f'image {path} does not exist'))
+        images = listed_images(paths, print, lambda path: SystemExit(missing_sentence(path)))
     except ValueError as error:  # no image in a folder
         raise SystemExit(str(error)) from None
     return list(map(Path, images))
+
+
+def missing_sentence(path: str) -> str:
+    """The sentence for an IMAGE that is neither a file nor a folder: a file written with a
+    trailing separator (``base.png/``), or a path that does not exist."""
+    if is_file_given_as_folder(path):
+        return f'image {path} is a file, not a folder: drop the trailing {path[-1]!r}'
+    return f'image {path} does not exist'
 
 
 def output_paths(out_dir: Path, images: list[Path]) -> list[Path]:
@@ -129,15 +138,15 @@ def check_outputs_spare_images(out: str, inputs: list[str], images: list[Path]) 
 
 
 def check_images_readable(images: list[Path]) -> None:
-    """Decode every image once, as the datasets' loading step does; stop naming the first
-    one that cannot be read."""
+    """Decode every image once, as the datasets' loading step does; stop with one sentence
+    naming the first one that cannot be read and why (empty, undecodable, too large)."""
     reader = LoadImageFromFile()
     for path in images:
         try:
             reader.read(str(path))
         except UnreadableImageError as error:
-            raise SystemExit(f'{path}: image {path} could not be decoded: {error.reason}; '
-                             f'give image files that OpenCV can decode') from None
+            raise SystemExit(f'cannot read image {path}: {error.reason}; replace it or leave '
+                             f'it out') from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:

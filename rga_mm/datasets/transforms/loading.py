@@ -18,17 +18,27 @@ unbounded as in HDR) is not in the file: a guessed scale would train silently on
 saturated images, and the pipeline's ``Normalize`` mean and std are for 0..255 pixels. mmcv's
 own loader refuses the file too, as an undecodable one. With ``color_type='unchanged'`` such
 a file loads as it is, as in mmcv.
+
+An image of more pixels than OpenCV decodes (``OPENCV_IO_MAX_IMAGE_PIXELS``, 2^30 by
+default) is refused with its size, read from the header, and the two ways out, rather than
+called corrupt.
 """
+import io
+import os
 
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
+from PIL import Image
 
 from rga_mm.registry import TRANSFORMS
 
 CHECK_HINT = ('replace or remove it (python tools/misc/check_dataset.py CONFIG lists every '
               'unreadable image of a config)')
+# what OpenCV's error says when an image has more pixels than it decodes
+PIXEL_LIMIT_ERROR = 'CV_IO_MAX_IMAGE_PIXELS'
+PIXEL_LIMIT_VARIABLE = 'OPENCV_IO_MAX_IMAGE_PIXELS'
 
 
 class UnreadableImageError(OSError):
@@ -50,6 +60,32 @@ class UnreadableImageError(OSError):
 
     def __reduce__(self):  # pickled (multiprocessing) with its path and reason
         return type(self), (str(self), self.path, self.reason)
+
+
+def header_size(img_bytes: bytes) -> tuple[int, int] | None:
+    """(width, height) of the image ``img_bytes`` from its header, which Pillow reads without
+    decoding the pixels (its decompression-bomb limit is lifted meanwhile, as nothing is
+    decoded); None where Pillow cannot read the header."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with Image.open(io.BytesIO(img_bytes)) as image:
+            return image.size
+    except Exception:  # any Pillow error: a format or header it cannot read
+        return None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def oversized_reason(img_bytes: bytes) -> str:
+    """Why the image ``img_bytes``, which OpenCV refuses for its pixel count, cannot be
+    loaded: its size (from the header, where Pillow can read it), OpenCV's limit and the two
+    ways out."""
+    size = header_size(img_bytes)
+    limit = f"OpenCV's limit of {os.environ.get(PIXEL_LIMIT_VARIABLE) or '2^30'} pixels"
+    image = (f'the image is {size[0]}×{size[1]} pixels, over {limit}' if size
+             else f'the image has more pixels than {limit}')
+    return (f'{image}: downscale it, or raise the limit with the environment variable '
+            f'{PIXEL_LIMIT_VARIABLE}')
 
 
 @TRANSFORMS.register_module()
@@ -82,6 +118,8 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
                                    backend=self.imdecode_backend)
             detail = ''
         except Exception as error:  # OpenCV / Pillow / turbojpeg decoding errors
+            if PIXEL_LIMIT_ERROR in str(error):
+                raise UnreadableImageError.of(filename, oversized_reason(img_bytes)) from None
             img, detail = None, f' ({type(error).__name__}: {str(error).strip()})'
         if img is None:
             raise UnreadableImageError.of(filename, self.undecodable_reason(img_bytes, detail))

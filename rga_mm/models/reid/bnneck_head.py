@@ -40,6 +40,7 @@ class BNNeckHead(BaseModule):
             raise ConfigError(f'test_feature must be one of {TEST_FEATURES}, '
                               f'got {test_feature!r}')
         self.test_feature = test_feature
+        self.num_classes = num_classes  # as mmpretrain's heads keep it
         self.feat_bn = nn.BatchNorm1d(in_channels)
         self.feat_bn.bias.requires_grad_(False)
         self.classifier = nn.Linear(in_channels, num_classes, bias=False)
