@@ -248,3 +248,26 @@ def test_a_stage_recomputed_by_activation_checkpointing_is_attended_once():
         gradients.append(image.grad)
         image = image.detach()
     torch.testing.assert_close(*gradients)
+
+
+def test_a_module_list_stage_is_refused_naming_an_entry():
+    """ConvNeXt iterates its ``stages`` ModuleList: a hook on the list would never fire."""
+    with pytest.raises(ConfigError, match=r"^StageAttentionBackbone stage 'stages' of ConvNeXt "
+                                          r"is a ModuleList, .* would never run: attach it to "
+                                          r"one of its entries, e\.g\. 'stages\.3'$"):
+        MODELS.build(dict(type='StageAttentionBackbone',
+                          backbone=dict(type='mmpretrain.ConvNeXt', arch='atto'),
+                          attentions={'stages': dict(type='SE', in_channels=320)}))
+
+
+def test_a_stage_its_parent_skips_is_refused_naming_it():
+    """An EfficientNet block without a shortcut never calls its drop-path: an attention
+    there would attend nothing, and learn nothing."""
+    stage = 'layers.1.0.drop_path'
+    model = MODELS.build(dict(type='StageAttentionBackbone',
+                              backbone=dict(type='mmpretrain.EfficientNet', arch='b0'),
+                              attentions={stage: dict(type='SE', in_channels=16)}))
+    assert not model.backbone.layers[1][0].with_res_shortcut
+    with pytest.raises(ConfigError, match=rf"^StageAttentionBackbone stage '{stage}' of "
+                                          r"EfficientNet did not run in this forward"):
+        model.eval()(torch.randn(1, 3, 32, 32))

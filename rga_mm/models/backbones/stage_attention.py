@@ -81,6 +81,34 @@ def _count_stage_run(runs: Counter | None, backbone: str, stage: str) -> None:
             f'attention to a submodule that runs once per forward{instead}')
 
 
+def _check_every_stage_ran(runs: Counter, stages: Sequence[str], backbone: str) -> None:
+    """Raise a ConfigError naming the first of ``stages`` that did not run in a forward
+    (``runs`` counts them): a module its parent skips (a drop-path that a block without a
+    shortcut never calls), whose attention attends nothing and learns nothing."""
+    idle = [stage for stage in stages if not runs[stage]]
+    if idle:
+        raise ConfigError(
+            f'StageAttentionBackbone stage {idle[0]!r} of {backbone} did not run in this '
+            f'forward (its parent skips it), so attentions[{idle[0]!r}] attended nothing: '
+            f'attach the attention to a submodule that runs in every forward')
+
+
+def _check_stages_are_called(backbone: nn.Module, names: Iterable[str]) -> None:
+    """Raise a ConfigError naming a stage that is a ModuleList or ModuleDict: a container
+    its parent iterates instead of calling, so an attention after it would never run."""
+    modules = dict(backbone.named_modules())
+    for name in names:
+        container = modules[name]
+        if isinstance(container, (nn.ModuleList, nn.ModuleDict)):
+            entries = [f'{name}.{key}' for key, _ in container.named_children()]
+            example = f', e.g. {entries[-1]!r}' if entries else ''
+            raise ConfigError(
+                f'StageAttentionBackbone stage {name!r} of {type(backbone).__name__} is a '
+                f'{type(container).__name__}, which its parent iterates instead of calling, '
+                f'so attentions[{name!r}] would never run: attach it to one of its '
+                f'entries{example}')
+
+
 def _attend_output(attention: nn.Module, backbone: str, stage: str, runs: dict,
                    module: nn.Module, inputs: Any, output: Any) -> Tensor:
     """Forward hook: replace a stage's (B, C, H, W) output by its attended version.
@@ -198,7 +226,8 @@ class StageAttentionBackbone(BaseModule):
         attentions: stage name → attention config. A stage name is a dotted submodule
             path of the backbone (``'layer1'``, ``'stages.0'``); its output must be a
             (B, C, H, W) tensor and it must run once per forward (not a block's shared
-            ``relu``), else the first forward raises a ``ConfigError`` naming the stage, as
+            ``relu``, nor a module its parent skips; a ModuleList is refused at build
+            time), else the first forward raises a ``ConfigError`` naming the stage, as
             does an attention that refuses the map (a wrong ``in_channels``). The module
             is ``attentions.<stage name>`` with dots as underscores
             (``attentions.stages_0``), so two names that differ only there are refused.
@@ -221,6 +250,7 @@ class StageAttentionBackbone(BaseModule):
         _check_attentions_mapping(attentions)
         self.backbone = MODELS.build(backbone)
         _check_stage_names(self.backbone, attentions)
+        _check_stages_are_called(self.backbone, attentions)
         stages = dict(self.backbone.named_modules())
         keys = [name.replace('.', '_') for name in attentions]
         if len(set(keys)) < len(keys):
@@ -231,6 +261,7 @@ class StageAttentionBackbone(BaseModule):
             {key: _build_attention(cfg, name)
              for key, (name, cfg) in zip(keys, attentions.items())})
         self._stage_runs = {'forward': None}
+        self._stage_names = tuple(attentions)
         for name, key in zip(attentions, keys):
             stages[name].register_forward_hook(partial(
                 _attend_output, self.attentions[key], type(self.backbone).__name__, name,
@@ -252,12 +283,15 @@ class StageAttentionBackbone(BaseModule):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the backbone; every configured stage's output passes through its attention
-        (a stage that runs twice in this forward is a ConfigError naming it)."""
-        self._stage_runs['forward'] = Counter()
+        (a stage that runs twice, or not at all, in this forward is a ConfigError naming
+        it)."""
+        runs = self._stage_runs['forward'] = Counter()
         try:
-            return self.backbone(*args, **kwargs)
+            output = self.backbone(*args, **kwargs)
         finally:
             self._stage_runs['forward'] = None
+        _check_every_stage_ran(runs, self._stage_names, type(self.backbone).__name__)
+        return output
 
 
 def as_model_reads(model: nn.Module, state_dict: dict[str, Any]) -> dict[str, Any]:
