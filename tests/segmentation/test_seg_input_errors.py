@@ -97,6 +97,17 @@ def test_moving_the_neck_to_another_map_names_the_head_that_reads_it(tiny):
     assert _forward(fixed).shape == (1, 19, 8, 8)  # mode tensor: the stride-8 logits
 
 
+def test_a_head_left_doubled_after_the_neck_moved_names_its_maps_channels(tiny):
+    """The neck moved to layer3 and the auxiliary head doubled, but the decode head still
+    takes 1024 for layer4, which is passed through at its own 512 channels."""
+    model = _build_model(tiny[1], **{'model.neck.in_index': 2, 'model.neck.in_channels': 256,
+                                     'model.auxiliary_head.in_channels': 512})
+    _assert_refused_before_a_shape_error(model, (
+        'model.decode_head.in_channels=1024 but the map it reads (in_index=3) is a backbone '
+        'map of 512 channels, which RGANeck (in_index=2) passes through unchanged: set '
+        'model.decode_head.in_channels=512'), expected_channels=1024)
+
+
 
 def test_a_backbone_with_stage_attentions_is_checked_as_the_backbone_it_wraps(tiny):
     """StageAttentionBackbone returns its wrapped backbone's maps: the neck at in_index=-1 is

@@ -25,8 +25,10 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
     reads the map its RGANeck attends takes that map's 2·C channels. A head reading several
     maps (a list ``in_index`` with a list ``in_channels``, as UPerHead's) is checked at the
     position of that map, and DeepLabV3+'s head (``DepthwiseSeparableASPPHead``) also at the
-    map 0 its c1 branch reads (``c1_in_channels``); heads reading other maps, or
-    concatenating several into one ``in_channels``, are left to mmseg.
+    map 0 its c1 branch reads (``c1_in_channels``). A head reading another map must take
+    that map's own channels, where the backbone is a ResNet (a head left doubled after the
+    neck moved to another map); heads of other backbones reading other maps, or heads
+    concatenating several maps into one ``in_channels``, are left to mmseg.
     """
     neck = getattr(segmentor, 'neck', None)
     if not isinstance(neck, RGANeck):
@@ -44,14 +46,18 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
             f'in_channels={2 * channels}')
     for key, head in _heads(segmentor):
         for channels_key, channels, where, index in _maps_read(key, head):
-            if channels == 2 * neck.in_channels or not _same_map(index, neck.in_index,
-                                                                   num_maps):
+            if _same_map(index, neck.in_index, num_maps):
+                expected = 2 * neck.in_channels
+                what = (f'is the one RGANeck attends and concatenates with its attention '
+                        f'(2 × model.neck.in_channels={neck.in_channels})')
+            else:
+                expected = _map_channels(backbone, index)
+                what = (f'is a backbone map of {expected} channels, which RGANeck '
+                        f'(in_index={neck.in_index}) passes through unchanged')
+            if expected is None or channels == expected:
                 continue
-            raise ConfigError(
-                f'{channels_key}={channels} but the map it reads ({where}) is the '
-                f'one RGANeck attends and concatenates with its attention (2 × '
-                f'model.neck.in_channels={neck.in_channels}): set '
-                f'{channels_key}={2 * neck.in_channels}')
+            raise ConfigError(f'{channels_key}={channels} but the map it reads ({where}) '
+                              f'{what}: set {channels_key}={expected}')
 
 
 def _maps_read(key: str, head: nn.Module) -> list[tuple[str, int, str, int]]:
