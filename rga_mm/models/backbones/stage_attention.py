@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from functools import partial
 from typing import Any
 
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -81,6 +82,14 @@ def _count_stage_run(runs: Counter | None, backbone: str, stage: str) -> None:
             f'attention to a submodule that runs once per forward{instead}')
 
 
+def _traced() -> bool:
+    """Whether the forward runs under torch.compile, torch.export (the ONNX exporter) or
+    torch.jit.trace, whose graphs need not replay the run counts: the stages are counted
+    in eager forwards only."""
+    return (torch.compiler.is_compiling() or torch.jit.is_tracing()
+            or torch.onnx.is_in_onnx_export())
+
+
 def _check_every_stage_ran(runs: Counter, stages: Sequence[str], backbone: str) -> None:
     """Raise a ConfigError naming the first of ``stages`` that did not run in a forward
     (``runs`` counts them): a module its parent skips (a drop-path that a block without a
@@ -109,17 +118,18 @@ def _check_stages_are_called(backbone: nn.Module, names: Iterable[str]) -> None:
                 f'entries{example}')
 
 
-def _attend_output(attention: nn.Module, backbone: str, stage: str, runs: dict,
+def _attend_output(attention: nn.Module, backbone: str, stage: str, wrapper: nn.Module,
                    module: nn.Module, inputs: Any, output: Any) -> Tensor:
     """Forward hook: replace a stage's (B, C, H, W) output by its attended version.
-    ``runs['forward']`` is the wrapper's per-forward count of stage runs.
+    ``wrapper._stage_runs`` is the StageAttentionBackbone's count of stage runs in its
+    current forward (read at each call: tracers may replace the wrapper's attributes).
 
     Raises:
         ConfigError: the stage's output is not a (B, C, H, W) tensor, the stage runs twice
             in one forward, or the attention refuses its output (a wrong ``in_channels`` or
             map size); the message names the stage and the ``attentions`` key to fix.
     """
-    _count_stage_run(runs['forward'], backbone, stage)
+    _count_stage_run(wrapper._stage_runs, backbone, stage)
     _check_stage_output(output, backbone, stage)
     try:
         return attention(output)
@@ -260,12 +270,12 @@ class StageAttentionBackbone(BaseModule):
         self.attentions = nn.ModuleDict(
             {key: _build_attention(cfg, name)
              for key, (name, cfg) in zip(keys, attentions.items())})
-        self._stage_runs = {'forward': None}
+        self._stage_runs: Counter | None = None
         self._stage_names = tuple(attentions)
         for name, key in zip(attentions, keys):
             stages[name].register_forward_hook(partial(
                 _attend_output, self.attentions[key], type(self.backbone).__name__, name,
-                self._stage_runs))
+                self))
 
     @property
     def out_indices(self) -> Sequence[int]:
@@ -283,14 +293,15 @@ class StageAttentionBackbone(BaseModule):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Run the backbone; every configured stage's output passes through its attention
-        (a stage that runs twice, or not at all, in this forward is a ConfigError naming
-        it)."""
-        runs = self._stage_runs['forward'] = Counter()
+        (a stage that runs twice, or not at all, in an eager forward is a ConfigError
+        naming it)."""
+        runs = self._stage_runs = None if _traced() else Counter()
         try:
             output = self.backbone(*args, **kwargs)
         finally:
-            self._stage_runs['forward'] = None
-        _check_every_stage_ran(runs, self._stage_names, type(self.backbone).__name__)
+            self._stage_runs = None
+        if runs is not None:
+            _check_every_stage_ran(runs, self._stage_names, type(self.backbone).__name__)
         return output
 
 
