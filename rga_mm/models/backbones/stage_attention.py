@@ -283,6 +283,52 @@ class StageAttentionBackbone(BaseModule):
         code that counts a backbone's maps; an AttributeError where it has none."""
         return self.backbone.out_indices
 
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
+        """(layer id, number of layers) of a model parameter, the wrapped backbone's own
+        ``get_layer_depth`` extended to the attentions, for mmpretrain's layer-wise
+        learning-rate decay (``LearningRateDecayOptimWrapperConstructor``, which reaches it
+        through the classifier's ``get_layer_depth``).
+
+        The wrapped backbone's parameters keep the depth it gives them; an attention takes
+        the depth of the deepest parameter of the stage it follows (a stage without
+        parameters, such as a pooling, gives 0); a parameter outside this backbone (the
+        head) is left to the wrapped backbone's rule.
+
+        Args:
+            param_name: a parameter's name in the whole model, e.g.
+                ``'backbone.attentions.layer1.spatial_gate.theta.conv.weight'``.
+            prefix: this backbone's name in the model plus a dot (``'backbone.'`` in a
+                classifier).
+
+        Raises:
+            NotImplementedError: the wrapped backbone has no ``get_layer_depth``, as
+                mmpretrain's classifiers raise for such a backbone.
+        """
+        if not hasattr(self.backbone, 'get_layer_depth'):
+            raise NotImplementedError(
+                f'layer-wise learning-rate decay needs get_layer_depth, which the backbone '
+                f'{type(self.backbone).__name__} wrapped by StageAttentionBackbone does not '
+                f'have; train without layer_decay_rate or wrap a backbone that has it (e.g. '
+                f'mmpretrain.ResNet, mmpretrain.ConvNeXt)')
+        inner, attention = f'{prefix}backbone.', f'{prefix}attentions.'
+        if param_name.startswith(inner):  # named as the backbone would be without wrapper
+            return self.backbone.get_layer_depth(prefix + param_name[len(inner):], prefix)
+        if param_name.startswith(attention):
+            key = param_name[len(attention):].partition('.')[0]
+            return self._stage_depth(self._stage_names[list(self.attentions).index(key)],
+                                     prefix)
+        return self.backbone.get_layer_depth(param_name, prefix)
+
+    def _stage_depth(self, stage: str, prefix: str) -> tuple[int, int]:
+        """(layer id, number of layers) of the deepest parameter of the wrapped backbone's
+        ``stage``; (0, number of layers) for a stage without parameters."""
+        depths = [self.backbone.get_layer_depth(f'{prefix}{stage}.{name}', prefix)
+                  for name, _ in self.backbone.get_submodule(stage).named_parameters()]
+        if depths:
+            return max(depths)
+        first = next(iter(self.backbone.named_parameters()))[0]
+        return 0, self.backbone.get_layer_depth(prefix + first, prefix)[1]
+
     def _load_from_state_dict(self, state_dict: MutableMapping[str, Any], prefix: str,
                               *args, **kwargs) -> None:
         """Move a plain model's backbone keys under ``backbone.``, then load as torch does
