@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -5,6 +6,20 @@ import torch
 from mmengine.registry import init_default_scope
 
 from rga_mm.synthetic import generate_synthetic_market
+
+
+def _share_the_cores() -> None:
+    """Give each pytest-xdist worker (tools/misc/run_tests.sh starts one per core) and the
+    tools it starts an equal share of the cores: OpenMP threads spinning beside another
+    worker's slow every step down many times."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ['OMP_NUM_THREADS'] = str(threads)
+        torch.set_num_threads(threads)
+
+
+_share_the_cores()
 
 
 @pytest.fixture(autouse=True)

@@ -49,7 +49,7 @@ install_full() {
   # the GPUs are hidden so that its setup.py builds CPU kernels only (no nvcc needed).
   PATH="$venv/bin:$PATH" MAX_JOBS=${MAX_JOBS:-2} CUDA_VISIBLE_DEVICES='' \
     "${pip[@]}" --no-build-isolation -r "$req/seg.txt" -r "$req/tests.txt" -r "$req/deploy.txt"
-  "$py" -c "import mmcv.ops, mmseg, mim, pytest, onnx, onnxruntime, onnxscript, rga_mm"
+  "$py" -c "import mmcv.ops, mmseg, mim, pytest, xdist, onnx, onnxruntime, onnxscript, rga_mm"
   "$py" -m ruff --version
   profile_hash full > "$venv/.rga_mm-full"
 }

@@ -2,10 +2,12 @@
 # The whole test suite: first the lint (`ruff check`, configured in ruff.toml; a finding stops
 # here), then pytest. Sets up .venv/ with everything (segmentation and test tools included)
 # on first use (tools/misc/ensure_env.sh full).
-# Extra arguments go to pytest, e.g. `bash tools/misc/run_tests.sh -m "not slow"`.
+# pytest runs one worker per core (pytest-xdist, `-n auto`; each test file stays on one
+# worker, so its module fixtures are built once). Extra arguments go to pytest, e.g.
+# `bash tools/misc/run_tests.sh -m "not slow"`, `... tests/models`, `... -n 0` (one process).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bash "$root/tools/misc/ensure_env.sh" full
 cd "$root"
 "$root/.venv/bin/python" -m ruff check rga_mm tools tests
-exec "$root/.venv/bin/python" -m pytest tests "$@"
+exec "$root/.venv/bin/python" -m pytest -n auto --dist loadfile "$@"  # no path: tests/
