@@ -69,7 +69,7 @@ import os.path as osp
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -116,6 +116,7 @@ from rga_mm.engine.launch import (
     CfgOptionsAction,
     check_out_not_input_folder,
     check_output_file,
+    check_output_folder,
     check_spares_inputs,
 )
 from rga_mm.errors import DatasetError
@@ -320,6 +321,19 @@ def not_listed(side: str, item: str) -> str:
             f'or a socket?); give image files or folders of them to --{side}')
 
 
+def print_once() -> Callable[[str], None]:
+    """A ``print`` that prints each line once: a folder given twice (``g1 g1/``, listed
+    with its separator dropped) is named once in the notices about its subfolders and
+    suffixes."""
+    printed = set()
+
+    def tell(line: str) -> None:
+        if line not in printed:
+            printed.add(line)
+            print(line)
+    return tell
+
+
 def list_side(items: Sequence[str], side: str) -> list[str]:
     """The absolute paths of the files ``items`` names and of the images directly in its
     folders, in order, after a line naming the subfolders of images a folder has, which are
@@ -327,7 +341,9 @@ def list_side(items: Sequence[str], side: str) -> list[str]:
     folder, and names a folder without images; one whose subfolders hold them (one folder per
     person) is told to give them instead."""
     try:
-        paths = listed_images(items, print, lambda item: SystemExit(not_listed(side, item)))
+        folders_normalized = [osp.normpath(item) if osp.isdir(item) else item for item in items]
+        paths = listed_images(folders_normalized, print_once(),
+                              lambda item: SystemExit(not_listed(side, item)))
     except ValueError as error:  # a folder without images
         empty = next((item for item in items if osp.isdir(item) and not holds_image(item)),
                      None)
@@ -391,9 +407,10 @@ def distinct_files(paths: list[str], stats: dict[str, os.stat_result], side: str
             kept[key] = path
     if left_out:
         path, first = left_out[0]
+        earlier = 'given twice' if path == first else f'the same file as {first}'
         print(f'{side}: {len(left_out)} of the {len(paths)} paths are left out as the same '
-              f'file as an earlier path (the first: {path}, the same file as {first}); each '
-              f'file is searched once')
+              f'file as an earlier path (the first: {path}, {earlier}); each file is '
+              f'searched once')
     return list(kept.values())
 
 
@@ -508,6 +525,8 @@ def list_images(args: argparse.Namespace, out: Path | None
     the ``os.stat`` of every path listed, after the checks that stop the search before any
     work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images."""
     if out is not None:
+        check_output_folder(args.out, '--out', 'a folder for the ranked-list PNGs and '
+                            'results.json')
         check_out_folder(out, args)
     gallery_paths = list_side(args.gallery, 'gallery')
     query_paths = list_side(args.query, 'query')
@@ -628,8 +647,9 @@ def write_results(out: Path, pngs: list[str], results: list[dict], report: dict)
 
 
 def absolute_items(items: Sequence[str]) -> list[str]:
-    """The ``--gallery`` items for results.json, absolute, in the order given."""
-    return [osp.abspath(item) for item in items]
+    """The ``--gallery`` items for results.json, absolute, in the order given, each once
+    (``g1`` and ``g1/`` are one)."""
+    return list(dict.fromkeys(osp.abspath(item) for item in items))
 
 
 def absolute(path: str) -> str:

@@ -83,11 +83,18 @@ def image_files(folder: str | Path) -> list[str]:
     not read (:func:`unread_subfolders_notice` tells a user about their images).
 
     Raises:
-        ValueError: the folder holds no image file.
+        ValueError: the folder holds no image file; where its subfolders hold images (one
+            folder per person), the message says to give those instead.
     """
     found = sorted(entry.path for entry in os.scandir(folder) if is_image_file(entry))
     if not found:
-        raise ValueError(f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)})')
+        message = f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)})'
+        subfolders = image_subfolders(folder)
+        if subfolders:
+            every_subfolder = os.path.join(folder, '*')
+            message += (f', only subfolders of images (the first: {subfolders[0]}), which are '
+                        f'not read: give those subfolders instead (e.g. {every_subfolder})')
+        raise ValueError(message)
     return found
 
 

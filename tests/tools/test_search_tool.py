@@ -731,6 +731,36 @@ def test_a_file_given_under_several_paths_is_searched_and_embedded_once(
     assert {Path(path).parent for path in entry['gallery']} == {gallery_folder}
 
 
+def test_a_path_given_twice_is_named_so_and_its_folder_noticed_once(
+        search, market, checkpoints, tmp_path, capsys):
+    """``g`` and ``g/`` are one folder: its subfolder notice is printed once and
+    results.json lists it once; a query file given twice is said to be given twice."""
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    (gallery_folder / 'cam1').mkdir()
+    shutil.copy(images[0], gallery_folder / 'cam1' / 'deeper.jpg')
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    out = tmp_path / 'out'
+    search(CONFIG, checkpoints[0], '--gallery', gallery_folder, f'{gallery_folder}/',
+           '--query', query, query, '--out', out, '--topk', 1)
+    printed = capsys.readouterr().out.splitlines()
+    assert (f'query: 1 of the 2 paths are left out as the same file as an earlier path (the '
+            f'first: {query}, given twice); each file is searched once') in printed
+    assert sum('subfolder of images that are not read' in line for line in printed) == 1
+    assert json.loads((out / 'results.json').read_text())['gallery'] == [str(gallery_folder)]
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_work(search, market, tmp_path):
+    a_file = tmp_path / 'lists.png'
+    a_file.write_bytes(b'not a folder')
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery',
+               market / 'bounding_box_test', '--query', market / 'query', '--out', a_file)
+    assert str(stop.value) == (f'--out {a_file}: {a_file} is a file, not a folder; choose a '
+                               f'folder for the ranked-list PNGs and results.json')
+    assert a_file.read_bytes() == b'not a folder'
+
+
 def test_a_query_that_is_no_regular_file_or_folder_is_named(search, market, tmp_path):
     with pytest.raises(SystemExit) as stop:
         search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', market / 'bounding_box_test',
