@@ -96,6 +96,7 @@ from rga_mm.apis.gallery_embedding import (
     embed_gallery,
     embed_images,
 )
+from rga_mm.apis.inferencer import merged_config
 from rga_mm.apis.search_protocol import (
     apply_protocol,
     file_id,
@@ -112,6 +113,7 @@ from rga_mm.datasets.folder_listing import (
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import (
+    COMMAND_LINE_OPTION,
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
     check_out_not_input_folder,
@@ -572,8 +574,8 @@ def load_inferencer(args: argparse.Namespace) -> ReIDInferencer:
     """The inferencer of the config and checkpoint; a model that cannot be built or loaded
     stops the search with the error's sentence."""
     try:
-        return ReIDInferencer(args.config, args.checkpoint, args.device,
-                              cfg_options=args.cfg_options, strict=not args.partial_load)
+        cfg = merged_config(args.config, args.cfg_options, COMMAND_LINE_OPTION)
+        return ReIDInferencer(cfg, args.checkpoint, args.device, strict=not args.partial_load)
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
 

@@ -8,7 +8,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_state_dict
 from torch import nn
 
-from rga_mm.engine.launch import load_config, merge_cfg_options
+from rga_mm.engine.launch import PYTHON_OPTION, load_config, merge_cfg_options
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.registry import MODELS
 from .checkpoints import check_checkpoint_fits, read_checkpoint, state_dict_of
@@ -75,7 +75,7 @@ def init_model(config: str | Path | Config,
     """
     check_device(device)
     config = as_config(config)
-    merge_cfg_options(config, cfg_options)
+    merge_cfg_options(config, cfg_options, option=PYTHON_OPTION)
     if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does
         config.model.setdefault('data_preprocessor', config.data_preprocessor)
     init_default_scope(config.get('default_scope', 'rga_mm'))

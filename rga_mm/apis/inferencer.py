@@ -43,7 +43,7 @@ from torch import nn
 from rga_mm.checks import is_file_given_as_folder, is_flag, is_positive_int
 from rga_mm.datasets.folder_listing import image_paths
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.engine.launch import merge_cfg_options
+from rga_mm.engine.launch import PYTHON_OPTION, merge_cfg_options
 from rga_mm.visualization.image_inputs import file_pipeline, required_test_pipeline
 from .image_arrays import checked_array
 from .inference import as_config, init_model
@@ -63,13 +63,15 @@ def _resolve_config(config: str | Path | Config) -> Config:
     return as_config(config)
 
 
-def merged_config(config: str | Path | Config, cfg_options: dict | None) -> Config:
+def merged_config(config: str | Path | Config, cfg_options: dict | None,
+                  option: str = PYTHON_OPTION) -> Config:
     """The resolved config (:func:`_resolve_config`) with ``cfg_options`` merged as the
     tools merge ``--cfg-options``: a key that would change nothing (a typo, a helper
-    variable of the config file) is refused with one sentence naming it."""
+    variable of the config file) is refused with one sentence naming it as ``option``
+    formats it (``cfg_options['key']``; a tool passes ``'--cfg-options {}'``)."""
     cfg = _resolve_config(config)
     source = cfg.filename or (str(config) if isinstance(config, (str, Path)) else '')
-    merge_cfg_options(cfg, cfg_options, source)
+    merge_cfg_options(cfg, cfg_options, source, option)
     return cfg
 
 

@@ -151,6 +151,14 @@ def test_overrides_stay_out_of_the_callers_config(config_file):
     assert len(init_model(config).backbone.layer1) == 2  # ResNet-18 again
 
 
+def test_a_mistyped_option_is_named_as_the_caller_gave_it(config_file):
+    """In Python the key is a ``cfg_options`` entry, not a command-line flag."""
+    with pytest.raises(ValueError, match=re.escape(
+            "cfg_options['model.backbone.dpeth']: model.backbone in the config has no key "
+            "'dpeth'; did you mean 'depth'?")):
+        init_model(config_file, cfg_options={'model.backbone.dpeth': 34})
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks a machine without CUDA')
 def test_a_cuda_device_without_cuda_is_refused_in_one_sentence(config_file):
     with pytest.raises(ValueError, match=r'device cuda:0 asked for, but this PyTorch sees no '

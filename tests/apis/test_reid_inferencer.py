@@ -342,7 +342,7 @@ def test_cfg_options_reach_the_pipeline_the_model_and_cfg(checkpoint, tiny_marke
     # as in tools/test.py, the RGA modules built for 64×32 images refuse another size
     with pytest.raises(ValueError, match=r'RGA was built for a 16×8 map but received 8×4'):
         inferencer(image)
-    with pytest.raises(ValueError, match=r'--cfg-options input_size: input_size is a '
+    with pytest.raises(ValueError, match=r"^cfg_options\['input_size'\]: input_size is a "
                                          r'variable of the config \S+64x32\.py'):
         ReIDInferencer(CONFIG, str(checkpoint), 'cpu', cfg_options={'input_size': (32, 16)})
 

@@ -32,6 +32,7 @@ from rga_mm.engine.launch import (
     check_spares_inputs,
     check_train_counts,
     check_triplet_batches,
+    load_config_with_options,
     load_run_config,
     stop_on_input_errors,
 )
@@ -538,7 +539,9 @@ def test_a_config_files_helper_variable_is_refused(helpers_file, key, instead):
             f'read, so setting it now changes nothing; {instead}') + '$'):
         load_run_config(helpers_file, 'none', {key: 1}, None)
     with pytest.raises(ValueError, match=f'--cfg-options {re.escape(key)}: {top} is a variable'):
-        init_model(helpers_file, cfg_options={key: 1})  # get_flops.py, pytorch2onnx.py, ...
+        load_config_with_options(helpers_file, {key: 1})  # get_flops.py, pytorch2onnx.py
+    with pytest.raises(ValueError, match=re.escape(f"cfg_options['{key}']: {top} is a variable")):
+        init_model(helpers_file, cfg_options={key: 1})  # in Python
     cfg = load_run_config(helpers_file, 'none', {'train_dataloader.dataset.data_root': 'x',
                                                  'val_dataloader.dataset.data_root': 'x'}, None)
     assert cfg.train_dataloader.dataset.data_root == cfg.val_dataloader.dataset.data_root == 'x'
@@ -578,7 +581,7 @@ def test_a_dataset_key_given_at_the_top_level_names_the_dataloader_keys():
             "option would be ignored; data_root is a key of the dataloaders' datasets: set "
             'train_dataloader.dataset.data_root, val_dataloader.dataset.data_root and '
             'test_dataloader.dataset.data_root instead')):
-        init_model(str(Path(__file__).parents[2] / config), cfg_options={'data_root': 'x'})
+        load_config_with_options(str(Path(__file__).parents[2] / config), {'data_root': 'x'})
 
 
 def test_identity_batches_too_small_for_the_triplet_loss_are_refused(tiny_market):

@@ -368,6 +368,11 @@ def test_cfg_options_reach_the_cache_key_the_pipeline_and_the_distance(
     expected = pairwise_distance(inferencer(str(query)), gallery, 'euclidean')[0]
     np.testing.assert_allclose(entry['distances'], expected.numpy(), rtol=1e-4, atol=1e-4)
 
+    # a mistyped key is named as it was given, on the command line
+    with pytest.raises(SystemExit, match=re.escape(
+            "--cfg-options test_evaluator.distanse: test_evaluator in the config")):
+        search(*args, '--cfg-options', 'test_evaluator.distanse=euclidean')
+
     # the test pipeline follows an override too: another input size reaches the model,
     # whose RGA modules were built for 64×32 images, as in tools/test.py
     with pytest.raises(SystemExit, match=r'RGA was built for a 16×8 map but received 8×4'):

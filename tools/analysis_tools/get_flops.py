@@ -16,7 +16,7 @@ from torch import nn
 from rga_mm.apis import init_model
 from rga_mm.deployment.arguments import add_shape_argument, config_size_key, input_shape
 from rga_mm.deployment.onnx_export import first_line
-from rga_mm.engine.launch import CfgOptionsAction
+from rga_mm.engine.launch import CfgOptionsAction, load_config_with_options
 
 
 class TensorForward(nn.Module):
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help='override config entries, as in tools/train.py')
     args = parser.parse_args(argv)
     try:
-        model = init_model(args.config, cfg_options=args.cfg_options)
+        model = init_model(load_config_with_options(args.config, args.cfg_options))
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
     height, width = input_shape(model.cfg, args.shape)

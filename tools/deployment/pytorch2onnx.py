@@ -59,6 +59,7 @@ from rga_mm.engine.launch import (
     CfgOptionsAction,
     check_output_file,
     check_spares_inputs,
+    load_config_with_options,
 )
 
 
@@ -101,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         require_deploy()
         check_opset(args.opset, '--opset')
-        model = init_model(args.config, args.checkpoint, cfg_options=args.cfg_options,
-                           strict=not args.partial_load)
+        model = init_model(load_config_with_options(args.config, args.cfg_options),
+                           args.checkpoint, strict=not args.partial_load)
     except (FileNotFoundError, ImportError, CheckpointError, ValueError) as error:
         raise SystemExit(str(error)) from None
     shape = input_shape(model.cfg, args.shape)

@@ -8,9 +8,12 @@ Not imported by ``import rga_mm``: only the tools and :mod:`rga_mm.apis` use it.
 """
 from .classifier_size import check_classifier_size
 from .config import (
+    COMMAND_LINE_OPTION,
+    PYTHON_OPTION,
     SEGMENTATION_EXTRA,
     CfgOptionsAction,
     load_config,
+    load_config_with_options,
     merge_cfg_options,
     require_segmentation,
     segmentation_unavailable,
@@ -41,11 +44,12 @@ from .run_config import (
 from .triplet_batches import check_triplet_batches
 
 __all__ = [
-    'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'SEGMENTATION_EXTRA', 'CfgOptionsAction',
-    'CollectiveTimeoutError', 'add_run_arguments', 'build_checked_runner', 'check_classifier_size',
-    'check_out_not_input_folder', 'check_output_file', 'check_output_folder',
-    'check_spares_inputs', 'check_train_counts', 'check_triplet_batches', 'closing_process_group',
-    'dist_timeout', 'explain_timeouts', 'launched_as_rank_zero', 'load_config', 'load_run_config',
+    'COMMAND_LINE_OPTION', 'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'PYTHON_OPTION',
+    'SEGMENTATION_EXTRA', 'CfgOptionsAction', 'CollectiveTimeoutError', 'add_run_arguments',
+    'build_checked_runner', 'check_classifier_size', 'check_out_not_input_folder',
+    'check_output_file', 'check_output_folder', 'check_spares_inputs', 'check_train_counts',
+    'check_triplet_batches', 'closing_process_group', 'dist_timeout', 'explain_timeouts',
+    'launched_as_rank_zero', 'load_config', 'load_config_with_options', 'load_run_config',
     'merge_cfg_options', 'parse_run_args', 'prepare_cpu_distributed', 'require_segmentation',
     'segmentation_unavailable', 'stop_on_input_errors', 'stop_unless_fits'
 ]

@@ -119,6 +119,15 @@ def load_config(path: str | Path) -> Config:
     return cfg
 
 
+def load_config_with_options(path: str | Path, options: dict | None) -> Config:
+    """:func:`load_config` with a tool's ``--cfg-options`` merged (:func:`merge_cfg_options`,
+    keys named as given on the command line), for the tools that build a model without a
+    Runner (get_flops.py, pytorch2onnx.py)."""
+    cfg = load_config(path)
+    merge_cfg_options(cfg, options)
+    return cfg
+
+
 def error_chain(error: BaseException) -> Iterator[BaseException]:
     """``error`` and the errors it was raised from or while handling, innermost last."""
     seen = set()
@@ -128,6 +137,11 @@ def error_chain(error: BaseException) -> Iterator[BaseException]:
         error = error.__cause__ or error.__context__
 
 
+# how a cfg option's key is named in a refusal: as given on a tool's command line, and as
+# given to a Python API's ``cfg_options`` dict
+COMMAND_LINE_OPTION = '--cfg-options {}'
+PYTHON_OPTION = "cfg_options['{}']"
+
 # top-level keys mmengine's Runner reads although no config of ours sets them
 RUNNER_KEYS = frozenset(
     [name for name in inspect.signature(Runner.__init__).parameters
@@ -136,7 +150,8 @@ RUNNER_KEYS = frozenset(
      'activation_checkpointing', 'efficient_conv_bn_eval'])
 
 
-def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> None:
+def merge_cfg_options(cfg: Config, options: dict | None, source: str = '',
+                      option: str = COMMAND_LINE_OPTION) -> None:
     """``cfg.merge_from_dict(options)``, refusing a key that would change nothing: one whose
     first part is neither in the config nor read by mmengine's Runner (a typo), one inside a
     helper variable of the config file, and a new key inside an existing dict that is a
@@ -154,6 +169,9 @@ def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> No
     sibling (:func:`misspelt_sibling`): mistyped, it would be ignored
     (``env_cfg.cudnn_bencmark``) or fail the run where it is read, perhaps hours in.
 
+    ``option`` names a key in the messages as its user gave it: ``'--cfg-options {}'`` on
+    the command line, ``"cfg_options['{}']"`` in Python.
+
     Raises:
         ValueError: one sentence naming the key, what to set instead and ``source``.
     """
@@ -161,21 +179,22 @@ def merge_cfg_options(cfg: Config, options: dict | None, source: str = '') -> No
         return
     where = f'the config {source}' if source else 'the config'
     for key in options:
-        check_known_top_level(cfg, key, where)
-        check_not_helper(cfg, key, where)
+        label = option.format(key)
+        check_known_top_level(cfg, key, where, label)
+        check_not_helper(cfg, key, where, label)
         misspelt = misspelt_sibling(cfg, key)
         if misspelt is not None:
             parent, name, sibling = misspelt
             raise ValueError(
-                f'--cfg-options {key}: {parent} in {where} has no key {name!r}; did you mean '
+                f'{label}: {parent} in {where} has no key {name!r}; did you mean '
                 f'{sibling!r}? (a new key this close to an existing one is taken for a '
                 f'typo; to add it on purpose, set it in a config file)')
     cfg.merge_from_dict(options)
 
 
-def check_known_top_level(cfg: Config, key: str, where: str) -> None:
-    """Refuse ``key`` when its first part is neither in ``cfg`` nor read by the Runner,
-    naming the closest key that can be set."""
+def check_known_top_level(cfg: Config, key: str, where: str, label: str) -> None:
+    """Refuse ``key`` (``label`` in the message) when its first part is neither in ``cfg``
+    nor read by the Runner, naming the closest key that can be set."""
     top = key.split('.')[0]
     if top in cfg or top in RUNNER_KEYS:
         return
@@ -183,7 +202,7 @@ def check_known_top_level(cfg: Config, key: str, where: str) -> None:
                    if top in ((cfg.get(loader) or {}).get('dataset') or {})]
     if in_datasets:
         raise ValueError(
-            f'--cfg-options {key}: {where} has no top-level key {top!r}, so the option would '
+            f'{label}: {where} has no top-level key {top!r}, so the option would '
             f'be ignored; {top} is a key of the dataloaders\' datasets: set '
             f'{join_names(in_datasets)} instead')
     close = difflib.get_close_matches(top, sorted(RUNNER_KEYS), n=1)
@@ -191,18 +210,19 @@ def check_known_top_level(cfg: Config, key: str, where: str) -> None:
     hint = (f'did you mean {close[0]!r}?' if close else
             f'its top-level keys are {", ".join(settable)}')
     raise ValueError(
-        f'--cfg-options {key}: {where} has no top-level key {top!r} and mmengine\'s '
+        f'{label}: {where} has no top-level key {top!r} and mmengine\'s '
         f'Runner does not read one, so the option would be ignored; {hint}')
 
 
-def check_not_helper(cfg: Config, key: str, where: str) -> None:
-    """Refuse ``key`` when its first part is a helper variable of the config file: a
-    top-level key of ``cfg`` that the Runner does not read (module docstring)."""
+def check_not_helper(cfg: Config, key: str, where: str, label: str) -> None:
+    """Refuse ``key`` (``label`` in the message) when its first part is a helper variable of
+    the config file: a top-level key of ``cfg`` that the Runner does not read (module
+    docstring)."""
     top = key.split('.')[0]
     if top not in cfg or top in RUNNER_KEYS:
         return
     raise ValueError(
-        f'--cfg-options {key}: {top} is a variable of {where} that the Runner does not '
+        f'{label}: {top} is a variable of {where} that the Runner does not '
         f'read, and its value was already used when the config file was read, so setting '
         f'it now changes nothing; {instead_of_helper(cfg, key)}')
 
