@@ -2,15 +2,16 @@
 the model on a GPU give what they give with the model on the CPU.
 
 The demo model (RGA-SC on ResNet-18, 64×32) with BN statistics of the tiny training set, in
-strict fp32 (TF32 off). CPU and CUDA then differ by the summation order of their kernels
-only: fp32 rounds to u = 2^-24 ≈ 6e-8, and the embeddings of eighteen layers of sums of at
-most 4,608 terms (3×3×512) differ by about 1e-6 of their scale, where a real difference (a
-weight, a BN statistic or a gate left on the CPU, an input not normalised) changes them by
-1e-2 or more: embeddings and distances are compared to 1e-4. Rankings are compared where
-that rounding cannot reorder them: the whole gallery listed (so the two lists hold the same
-items), and metrics only on data where no match is within 2e-4 of a non-match in a query's
-distances (checked on the CPU first), a gap that two distances each off by at most 1e-4
-cannot close.
+strict fp32 (TF32 off). CPU and CUDA then differ by the rounding of their kernels only. fp32
+alone moves this network's embeddings by 1.2e-4 of their scale (the CPU's fp32 forward
+against a float64 one, measured) and its cosine distances by 2.2e-5, so two fp32 runs differ
+by about twice that (1.24e-4 measured on an H100); a real difference (a weight, a BN
+statistic or a gate left on the CPU, an input not normalised) changes them by 1e-2 or more.
+Embeddings are compared to 1e-3 of their scale and distances to 1e-4. Rankings are compared
+where that rounding cannot reorder them: the whole gallery listed (so that both lists hold
+the same items), and metrics only on data where no match is within 2e-4 of a non-match in a
+query's distances (checked on the CPU first), a gap that two distances each off by at most
+1e-4 cannot close.
 
 Run with ``pytest -m cuda tests/cuda``; without a CUDA device these tests are skipped.
 """
@@ -35,8 +36,10 @@ pytestmark = CUDA_ONLY
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
-TOLERANCE = 1e-4
-MIN_GAP = 2 * TOLERANCE  # two distances each off by at most TOLERANCE keep their order
+EMBEDDING_TOLERANCE = 1e-3
+DISTANCE_TOLERANCE = 1e-4
+# two distances each off by at most DISTANCE_TOLERANCE keep their order
+MIN_GAP = 2 * DISTANCE_TOLERANCE
 
 
 @pytest.fixture(scope='module')
@@ -63,7 +66,7 @@ def test_inferencer_embeds_on_cuda_as_on_the_cpu(tiny_market, checkpoint, flip):
     assert embeddings['cuda'].device.type == 'cpu'  # returned on the CPU, as documented
     assert embeddings['cuda'].shape == embeddings['cpu'].shape == (len(paths), 512)
     error = relative_error(embeddings['cuda'], embeddings['cpu'])
-    assert error <= TOLERANCE, f'CUDA embeddings differ from the CPU ones by {error:.2e}'
+    assert error <= EMBEDDING_TOLERANCE, f'CUDA embeddings differ from the CPU ones by {error:.2e}'
 
 
 def test_search_on_cuda_ranks_the_gallery_as_on_the_cpu(tiny_market, checkpoint, tmp_path):
@@ -86,7 +89,7 @@ def test_search_on_cuda_ranks_the_gallery_as_on_the_cpu(tiny_market, checkpoint,
         assert sorted(on_cuda['gallery']) == sorted(distance_on_cpu)
         np.testing.assert_allclose(on_cuda['distances'],
                                    [distance_on_cpu[path] for path in on_cuda['gallery']],
-                                   atol=TOLERANCE, err_msg=on_cuda['query'])
+                                   atol=DISTANCE_TOLERANCE, err_msg=on_cuda['query'])
         assert on_cuda['distances'] == sorted(on_cuda['distances'])
 
 
