@@ -148,7 +148,7 @@ main() {
   check_cuda
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo 'not a git checkout')
+  commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo 'not a git checkout')
   echo "gpu_check: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), repository $root ($commit), log $log"
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
