@@ -45,6 +45,20 @@ class SampleIndex(int):
 
 
 @contextmanager
+def kept_random_states() -> Iterator[None]:
+    """Restore the states of python's ``random``, numpy's global generator and torch's CPU
+    generator on exit: code around the block sees the same random stream whatever the block
+    drew (CUDA generators are not touched)."""
+    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    try:
+        yield
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+        torch.set_rng_state(saved[2])
+
+
+@contextmanager
 def augmentation_random_state(seed: int, epoch: int, draw: int) -> Iterator[None]:
     """Seed python's ``random``, numpy's global generator and torch's CPU generator from
     a hash of (seed, epoch, draw) (numpy's ``SeedSequence``); restore their states on exit,
@@ -52,14 +66,9 @@ def augmentation_random_state(seed: int, epoch: int, draw: int) -> Iterator[None
     sees the same random stream whatever the block drew.
     """
     words = np.random.SeedSequence([seed, epoch, draw]).generate_state(4, np.uint32)
-    saved = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    random.seed(int.from_bytes(words.tobytes(), 'little'))
-    np.random.seed(words)
-    # only the CPU generator: torch.manual_seed would also reseed every CUDA device
-    torch.default_generator.manual_seed(int(words[0]) << 32 | int(words[1]))
-    try:
+    with kept_random_states():
+        random.seed(int.from_bytes(words.tobytes(), 'little'))
+        np.random.seed(words)
+        # only the CPU generator: torch.manual_seed would also reseed every CUDA device
+        torch.default_generator.manual_seed(int(words[0]) << 32 | int(words[1]))
         yield
-    finally:
-        random.setstate(saved[0])
-        np.random.set_state(saved[1])
-        torch.set_rng_state(saved[2])
