@@ -14,8 +14,10 @@ seed and refuses changes to the optimizer and schedule, which the restored state
 undo, changes to the model, and, in an epoch-based run, a checkpoint saved inside an epoch,
 which the loop would replay from the epoch's start (:mod:`rga_mm.engine.launch.resume`).
 A re-ID classifier (``model.head.num_classes``) with fewer outputs than the training data has
-identities stops the run before its first iteration, and so does a second run in a work dir
-where one is training (:mod:`rga_mm.engine.launch.work_dir_lock`). A run started afresh in the
+identities stops the run before its first iteration, and so does a model that could not take
+its validation images (an attention built for another map size,
+:mod:`rga_mm.engine.validation_size`) and a second run in a work dir where one is
+training (:mod:`rga_mm.engine.launch.work_dir_lock`). A run started afresh in the
 work dir of an earlier run says that it replaces that run's checkpoints of the same names.
 """
 import argparse
@@ -33,6 +35,7 @@ from rga_mm.apis import (
     init_model,
     read_checkpoint,
 )
+from rga_mm.engine import check_validation_size
 from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
@@ -233,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             with explain_timeouts(cfg):
                 check_classifier_size(runner)  # builds the train loop, which train() reuses
                 check_triplet_batches(runner)
+                check_validation_size(runner)  # builds the val loop, which train() reuses
                 check_resume_point(runner, cfg, meta, run_iters_per_epoch)
                 runner.train()
 

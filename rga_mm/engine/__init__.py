@@ -1,4 +1,12 @@
-"""Runner extensions: hooks."""
-from .hooks import AtomicCheckpointHook, AttentionVisualizationHook, CheckHeadsFitNeckHook
+"""Runner extensions: hooks, and the check before training that the model takes the size of
+its validation images."""
+from .hooks import (
+    AtomicCheckpointHook,
+    AttentionVisualizationHook,
+    CheckHeadsFitNeckHook,
+    CheckValidationSizeHook,
+)
+from .validation_size import check_validation_size
 
-__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook', 'CheckHeadsFitNeckHook']
+__all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook', 'CheckHeadsFitNeckHook',
+           'CheckValidationSizeHook', 'check_validation_size']

@@ -1,6 +1,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook, CheckpointWriteError
 from .attention_visualization_hook import AttentionVisualizationHook
 from .head_fit_hook import CheckHeadsFitNeckHook
+from .validation_size_hook import CheckValidationSizeHook
 
 __all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook', 'CheckHeadsFitNeckHook',
-           'CheckpointWriteError']
+           'CheckValidationSizeHook', 'CheckpointWriteError']

@@ -21,7 +21,11 @@ from rga_mm.apis.checkpoints import (
 from rga_mm.apis.search_protocol import file_id
 from rga_mm.checks import is_number
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.engine.hooks import CheckHeadsFitNeckHook, CheckpointWriteError
+from rga_mm.engine.hooks import (
+    CheckHeadsFitNeckHook,
+    CheckpointWriteError,
+    CheckValidationSizeHook,
+)
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.models.unwrap import model_of
@@ -286,24 +290,26 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     mmengine loads with ``strict=False``: it logs what does not fit and runs on with random
     weights. The checks run on the model the Runner built, before it loads anything, so a
     ``CheckHeadsFitNeckHook`` of the config (for mmseg's own tools) has nothing left to
-    check and is dropped; a collective timing out on a hung rank while the Runner is built
-    is explained.
+    check and is dropped; so is a ``CheckValidationSizeHook``, whose check tools/train.py
+    runs itself before training. A collective timing out on a hung rank while the Runner is
+    built is explained.
     """
     with explain_timeouts(cfg), stop_on_input_errors():
         runner = Runner.from_cfg(cfg)
         check_segmentor(model_of(runner.model))
-    drop_head_fit_hooks(runner)
+    drop_check_hooks(runner)
     if checkpoint is not None:
         stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load,
                          resuming=bool(cfg.get('resume')))
     return runner
 
 
-def drop_head_fit_hooks(runner: Runner) -> None:
-    """Remove the runner's :class:`~rga_mm.engine.hooks.CheckHeadsFitNeckHook`\\ s, whose
-    check of the same model has run when the runner was built."""
+def drop_check_hooks(runner: Runner) -> None:
+    """Remove the runner's :class:`~rga_mm.engine.hooks.CheckHeadsFitNeckHook`\\ s and
+    :class:`~rga_mm.engine.hooks.CheckValidationSizeHook`\\ s, whose checks rga_mm's tools
+    run themselves."""
     runner.hooks[:] = [hook for hook in runner.hooks
-                       if not isinstance(hook, CheckHeadsFitNeckHook)]
+                       if not isinstance(hook, (CheckHeadsFitNeckHook, CheckValidationSizeHook))]
 
 
 def stop_unless_fits(model: nn.Module, checkpoint: dict, checkpoint_path: str | None,

@@ -1,0 +1,54 @@
+"""A segmentor whose RGANeck is built for the training crops' map size, validated on whole
+images (paper §4.2: the RGA-SC segmentors train on crops and test on whole images): the
+check before training (:mod:`rga_mm.engine.validation_size`) refuses it before the first
+iteration, in rga_mm's tools and, through ``CheckValidationSizeHook``, in any Runner; mmseg's
+sliding-window testing on crops of the training size passes."""
+import re
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+
+from rga_mm.engine import check_validation_size
+from rga_mm.errors import ConfigError
+from tiny_cityscapes import write_tiny_setup
+
+# 64×64 crops at output stride 8 give 8×8 maps; the 64×128 validation images give 8×16
+FIXED_NECK = {'model.neck.variable_size': False, 'model.neck.spatial_size': (8, 8)}
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    """The tiny PSPNet + RGA-SC config on a tiny Cityscapes tree, its neck built for 8×8."""
+    _, path = write_tiny_setup(tmp_path)
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(str(path))
+    cfg.merge_from_dict({**FIXED_NECK, 'work_dir': str(tmp_path / 'work')})
+    return cfg
+
+
+def test_whole_image_validation_is_refused_before_training(config):
+    runner = Runner.from_cfg(config)
+    image = runner.val_loop.dataloader.dataset.get_data_info(0)['img_path']
+    with pytest.raises(ConfigError) as error:
+        check_validation_size(runner)
+    assert str(error.value).startswith(
+        f"validation would stop at its first image, {image} (64×128 at the network's input), "
+        f"after iteration 2 of training: RGANeck was built for a 8×8 map "
+        f"(model.neck.spatial_size) but the backbone map at in_index=-1 is 8×16")
+
+
+def test_sliding_windows_of_the_training_size_pass(config):
+    config.merge_from_dict({'model.test_cfg': dict(mode='slide', crop_size=(64, 64),
+                                                   stride=(48, 48))})
+    check_validation_size(Runner.from_cfg(config))
+
+
+def test_the_hook_stops_any_runner_before_its_first_iteration(config):
+    """mmseg's own tools/train.py builds ``Runner.from_cfg(cfg)`` and calls ``train()``."""
+    config.custom_hooks = [dict(type='rga_mm.CheckValidationSizeHook')]
+    runner = Runner.from_cfg(config)
+    with pytest.raises(ConfigError, match=re.escape('RGANeck was built for a 8×8 map')):
+        runner.train()
+    assert runner.iter == 0
