@@ -21,7 +21,11 @@ activations), reset for every row. cuDNN autotuning stays off, as in the configs
 Prints a Markdown table.
 
     python tools/analysis_tools/gpu_train_benchmark.py [--batch 64] [--warmup 5] [--iters 20]
+        [--precision fp32 amp] [--models baseline factorized dense] [--compile]
     python tools/analysis_tools/gpu_train_benchmark.py --device cpu   # smoke run, batch 8
+
+``--compile`` compiles each model's ``train_step`` with ``torch.compile`` as mmengine's
+Runner does for a config with ``compile=True``; the warm-up steps include the compilation.
 """
 import argparse
 import contextlib
@@ -43,10 +47,10 @@ from rga_mm.testing import fake_reid_batch
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / 'configs/reid/baseline_r50-ls1_1xb64-600e_market1501-256x128.py'
 RGA_SC = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
-# (row name, config, relation path of every RGA module or None)
-MODELS = (('baseline', BASELINE, None),
-          ('RGA-SC factorized', RGA_SC, 'factorized'),
-          ('RGA-SC dense', RGA_SC, 'dense'))
+# --models choice → (row name, config, relation path of every RGA module or None)
+MODELS = {'baseline': ('baseline', BASELINE, None),
+          'factorized': ('RGA-SC factorized', RGA_SC, 'factorized'),
+          'dense': ('RGA-SC dense', RGA_SC, 'dense')}
 PRECISIONS = ('fp32', 'tf32', 'amp')
 IMAGES_PER_ID = 4
 
@@ -62,11 +66,20 @@ def parse_args() -> argparse.Namespace:
                         help='timed steps per row (default 20; 1 on the CPU)')
     parser.add_argument('--precision', nargs='+', choices=PRECISIONS, default=['fp32', 'amp'],
                         help='precisions to time (default: fp32 amp)')
+    parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS),
+                        help='models to time, the baseline first (default: all three)')
+    parser.add_argument('--compile', action='store_true',
+                        help="compile each model's train_step with torch.compile, as "
+                             "mmengine's compile=True does (compiled in the warm-up steps)")
     args = parser.parse_args()
     on_cpu = args.device == 'cpu'
     args.batch = args.batch or (8 if on_cpu else 64)
     args.warmup = args.warmup if args.warmup is not None else (1 if on_cpu else 5)
     args.iters = args.iters or (1 if on_cpu else 20)
+    if args.models[0] != 'baseline':
+        parser.error('--models must start with baseline: the ratios are to it')
+    if args.compile and args.warmup < 1:
+        parser.error('--compile needs --warmup of at least 1: the first step compiles')
     if args.batch % IMAGES_PER_ID or args.batch < 2 * IMAGES_PER_ID:
         parser.error(f'--batch must be a multiple of {IMAGES_PER_ID} and at least '
                      f'{2 * IMAGES_PER_ID} (P identities × {IMAGES_PER_ID} images, P ≥ 2 for '
@@ -115,6 +128,8 @@ def time_row(config: Path, relation_path: str | None, precision: str,
     torch.manual_seed(0)
     cfg = benchmark_config(config, relation_path)
     model = init_model(cfg, device=args.device).train()
+    if args.compile:  # as mmengine's Runner does with compile=True
+        model.train_step = torch.compile(model.train_step)
     optim_cfg = cfg.optim_wrapper.to_dict()
     if precision == 'amp' and args.device == 'cuda':
         optim_cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')
@@ -175,15 +190,16 @@ def main() -> None:
     print(f'Re-ID train step (normalise, forward, CE + triplet, backward, Adam), batch '
           f'{args.batch} = {args.batch // IMAGES_PER_ID} ids × {IMAGES_PER_ID}, 256×128, '
           f'{args.warmup} warm-up + {args.iters} timed steps; fp32 = TF32 off; tf32 = TF32 on; '
-          f'amp = {amp}; cudnn.benchmark off; ratios are to the baseline at the same '
-          f'precision')
+          f'amp = {amp}; cudnn.benchmark off; '
+          f"{'train_step compiled (torch.compile); ' if args.compile else ''}"
+          f'ratios are to the baseline at the same precision')
     print()
     print('| model | precision | images/s | peak memory (GiB) | ratio to baseline |')
     print('| --- | --- | ---: | ---: | ---: |', flush=True)
     broken = []
     for precision in args.precision:
         base = None
-        for name, config, relation_path in MODELS:  # the baseline first
+        for name, config, relation_path in (MODELS[key] for key in args.models):
             row = dict(model=name, precision=precision)
             try:
                 row.update(time_row(config, relation_path, precision, args))
