@@ -1,6 +1,7 @@
 """The command lines of the docs run as written: every ``tools/*.py`` a page shows exists, and
 every ``--option`` given to it on the same command line is one of the tool's own options
-(as its ``--help`` lists them), so a command copied from the docs is not refused.
+(as its ``--help`` lists them), so a command copied from the docs is not refused; every
+config file a page names exists.
 
 Commands are read from the code blocks (backslash-continued lines joined) and code spans of
 README.md, docs/*.md and the configs' READMEs; only the words after the tool's path count
@@ -25,6 +26,8 @@ INLINE_CODE = re.compile(r'(`+)(.+?)\1', re.S)
 # a tool's path and the words after it, up to the line's end or a shell pipe or list operator
 TOOL = re.compile(r'(?<![\w./-])(tools/[\w/]+\.py)((?:[^\S\n]+(?![|;&])\S+)*)')
 OPTION = re.compile(r'(?<![\w-])--[a-z][\w-]*')
+CONFIG_FILE = re.compile(r'(?<![\w./-])(configs/[\w/.-]+\.(?:py|yml|md))')
+PLACEHOLDER = re.compile(r'[A-Z_]+')  # configs/cifar/CONFIG.py stands for any config
 # tools of other projects the pages name (as "mmseg's tools/..."), not shipped here
 OTHER_PROJECTS = {'tools/dataset_converters/cityscapes.py': 'mmsegmentation'}
 
@@ -82,3 +85,12 @@ def test_every_documented_option_is_the_tools_own(tool):
     unknown = {option: sorted(pages) for option, pages in DOCUMENTED[tool].items()
                if option not in accepted}
     assert not unknown, f'{tool} has no option {unknown} (shown on those pages)'
+
+
+def test_every_config_file_the_pages_name_exists():
+    named = {(page.relative_to(ROOT).as_posix(), path) for page in PAGES
+             for path in CONFIG_FILE.findall(page.read_text(encoding='utf-8'))}
+    assert len(named) > 20  # the pages were read
+    missing = sorted((page, path) for page, path in named if not (ROOT / path).is_file()
+                     and not PLACEHOLDER.fullmatch(Path(path).stem))
+    assert not missing, f'pages name config files that do not exist: {missing}'
