@@ -39,26 +39,28 @@ def network_inputs(model: nn.Module, inputs: Tensor, training: bool) -> Tensor:
     return inputs[..., :crop_height, :crop_width]
 
 
-def meta_forward_refusal(model: nn.Module, batch: dict,
-                         training: bool = False) -> tuple[ConfigError, tuple[int, int]] | None:
+def meta_forward_refusal(model: nn.Module, batch: dict, training: bool = False
+                         ) -> tuple[ConfigError, tuple[int, int] | None] | None:
     """What ``model`` (an mmengine ``BaseModel``; moved to the ``meta`` device and put in
     eval mode) refuses in its forward of the collated ``batch``: its data preprocessor (in
     training mode with ``training``, which e.g. pads mmseg's crops), then its forward in
     ``'tensor'`` mode on :func:`network_inputs`.
 
     Returns rga_mm's own refusal (a :class:`~rga_mm.errors.ConfigError`, which names the
-    setting to change) and the (H, W) the network was given, or None: also where the forward
-    fails otherwise (an operation without a ``meta`` implementation, a shape only data
-    decide), which is left to the run itself and logged at debug level.
+    setting to change) and the (H, W) the network was given (None where the data
+    preprocessor refused), or None: also where the forward fails otherwise (an operation
+    without a ``meta`` implementation, a shape only data decide), which is left to the run
+    itself and logged at debug level.
     """
     model.to(META).eval()
+    inputs = None
     try:
         with torch.no_grad():
             data = model.data_preprocessor(batch, training)
             inputs = network_inputs(model, data['inputs'], training)
             model(inputs, data['data_samples'], mode='tensor')
     except ConfigError as error:
-        return error, tuple(inputs.shape[-2:])
+        return error, None if inputs is None else tuple(inputs.shape[-2:])
     except Exception as error:  # noqa: BLE001  (left to the run itself)
         print_log(f'a forward on the meta device before training failed ({error!r}); left '
                   f'to the run itself', logger='current', level=logging.DEBUG)
@@ -86,11 +88,14 @@ def check_validation_size(runner: Runner) -> None:
     building the model (its initial weights) and the pipelines draw from are restored
     after, so that a run trains as it would without the check.
 
+    A run whose ``val_begin`` lies beyond its end never validates and is not looked at.
+
     Raises:
         ConfigError: the attention's sentence, with the image, its size at the network's
             input and when the first validation runs.
     """
-    if runner.val_loop is None:
+    first_validation = _first_validation(runner)
+    if runner.val_loop is None or first_validation is None:
         return
     with kept_random_states():  # training draws what it would draw without the check
         val_batch = first_batch(runner.val_loop)
@@ -102,10 +107,11 @@ def check_validation_size(runner: Runner) -> None:
             return
         refusal = meta_forward_refusal(model, val_batch)
     if refusal is not None:
-        error, (height, width) = refusal
+        error, size = refusal
+        given = '' if size is None else f' ({size[0]}×{size[1]} at the network\'s input)'
         raise ConfigError(f'validation would stop at its first image, '
-                          f'{_image_name(val_batch)} ({height}×{width} at the network\'s '
-                          f'input), {_when_validating(runner)}: {error}')
+                          f'{_image_name(val_batch)}{given}, after {first_validation} of '
+                          f'training: {error}')
 
 
 def _image_name(batch: dict) -> str:
@@ -114,11 +120,14 @@ def _image_name(batch: dict) -> str:
     return getattr(samples[0], 'img_path', None) or 'the first sample'
 
 
-def _when_validating(runner: Runner) -> str:
-    """When mmengine's training loop first validates, e.g. 'after epoch 20 of training': the
-    first multiple of ``val_interval`` from ``val_begin`` on, or the end of training."""
+def _first_validation(runner: Runner) -> str | None:
+    """When mmengine's training loop first validates, e.g. 'epoch 20': the first multiple
+    of ``val_interval`` from ``val_begin`` on, or the last epoch (iteration); None when
+    ``val_begin`` lies beyond the end of training."""
     loop = runner.train_loop
     unit, end = (('epoch', loop.max_epochs) if isinstance(loop, EpochBasedTrainLoop) else
                  ('iteration', loop.max_iters))
+    if loop.val_begin > end:
+        return None
     first = -(-loop.val_begin // loop.val_interval) * loop.val_interval
-    return f'after {unit} {min(first, end)} of training'
+    return f'{unit} {min(first, end)}'

@@ -82,6 +82,10 @@ def test_the_sentence_says_when_validation_would_run(tiny_market, tmp_path, trai
         check_validation_size(runner)
 
 
+def test_a_run_that_never_validates_is_not_looked_at(tiny_market, tmp_path):
+    check_validation_size(demo_runner(tiny_market, tmp_path, 96, val_begin=90))  # of 80
+
+
 def test_a_model_that_takes_its_validation_images_passes_and_draws_no_random_number(
         tiny_market, tmp_path):
     runner = demo_runner(tiny_market, tmp_path, 64)
