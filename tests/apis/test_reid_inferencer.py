@@ -31,7 +31,7 @@ from rga_mm.datasets.folder_listing import image_files
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
-from bn_calibration import trained_like
+from demo_model import calibrated_demo_checkpoint
 from reid_trees import add_links_that_lead_nowhere
 
 ROOT = Path(__file__).parents[2]
@@ -43,14 +43,8 @@ BATCH = 8
 @pytest.fixture(scope='module')
 def checkpoint(tiny_market, tmp_path_factory) -> Path:
     """The demo model, initial weights and BN statistics of the tiny training set."""
-    torch.manual_seed(0)
-    model = init_model(CONFIG)
-    train = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(tiny_market),
-                                split='train'))
-    trained_like(model, [train[i] for i in range(len(train))])
-    path = tmp_path_factory.mktemp('checkpoint') / 'demo.pth'
-    torch.save({'state_dict': model.state_dict()}, path)
-    return path
+    return calibrated_demo_checkpoint(tiny_market,
+                                      tmp_path_factory.mktemp('checkpoint') / 'demo.pth')
 
 
 @pytest.fixture(scope='module')

@@ -21,15 +21,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.dataset import pseudo_collate
 
 from rga_mm.apis import ReIDInferencer, init_model
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.evaluation.functional import pairwise_distance
-from rga_mm.registry import DATASETS, METRICS
+from rga_mm.registry import METRICS
 from rga_mm.testing import load_script
-from bn_calibration import trained_like
 from cuda_only import CUDA_ONLY, relative_error, strict_fp32
+from demo_model import calibrated_demo_checkpoint, samples_of_test_split
 from tool_runs import run_in_process
 
 pytestmark = CUDA_ONLY
@@ -45,14 +44,8 @@ MIN_GAP = 2 * DISTANCE_TOLERANCE
 @pytest.fixture(scope='module')
 def checkpoint(tiny_market, tmp_path_factory) -> Path:
     """The demo model, initial weights and BN statistics of the tiny training set."""
-    torch.manual_seed(0)
-    model = init_model(CONFIG)
-    train = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(tiny_market),
-                                split='train'))
-    trained_like(model, [train[i] for i in range(len(train))])
-    path = tmp_path_factory.mktemp('checkpoint') / 'demo.pth'
-    torch.save({'state_dict': model.state_dict()}, path)
-    return path
+    return calibrated_demo_checkpoint(tiny_market,
+                                      tmp_path_factory.mktemp('checkpoint') / 'demo.pth')
 
 
 @pytest.mark.parametrize('flip', [False, True], ids=['plain', 'flip'])
@@ -119,13 +112,7 @@ def cpu_metrics(data_root: Path, checkpoint: Path) -> dict:
     closer than :data:`MIN_GAP` to a non-match in a query's distances, so that CUDA's
     rounding cannot change a metric."""
     model = init_model(CONFIG, str(checkpoint))
-    dataset = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(data_root),
-                                  split='test'))
-    samples = []
-    with torch.no_grad():
-        for start in range(0, len(dataset), 64):
-            batch = [dataset[i] for i in range(start, min(start + 64, len(dataset)))]
-            samples += model.test_step(pseudo_collate(batch))
+    samples = samples_of_test_split(model, data_root)
 
     def features_and_labels(items: list) -> tuple:
         return (torch.stack([s.pred_feature for s in items]),

@@ -28,7 +28,6 @@ from mmengine.dataset import pseudo_collate
 from rga_mm.apis import ReIDInferencer, gallery_cache, init_model
 from rga_mm.datasets.folder_listing import image_files
 from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
-from rga_mm.registry import DATASETS
 from rga_mm.testing import load_script
 from rga_mm.visualization import RankedListVisualizer
 from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
@@ -39,7 +38,7 @@ from rga_mm.visualization.ranked_list import (
     QUERY_GAP,
     RESULT_GAP,
 )
-from bn_calibration import trained_like
+from demo_model import calibrated_demo_checkpoint, samples_of_test_split
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -58,16 +57,8 @@ def market(tiny_market, tmp_path_factory) -> Path:
 def checkpoints(market, tmp_path_factory) -> dict:
     """Two demo models from different initial weights, BN statistics of the training set."""
     folder = tmp_path_factory.mktemp('checkpoints')
-    paths = {}
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        model = init_model(CONFIG)
-        train = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(market),
-                                    split='train'))
-        trained_like(model, [train[i] for i in range(len(train))])
-        paths[seed] = folder / f'model{seed}.pth'
-        torch.save({'state_dict': model.state_dict()}, paths[seed])
-    return paths
+    return {seed: calibrated_demo_checkpoint(market, folder / f'model{seed}.pth', seed)
+            for seed in (0, 1)}
 
 
 @pytest.fixture(scope='module')
@@ -83,14 +74,7 @@ def search(tool):
 def evaluation_features(market: Path, checkpoint: Path) -> tuple:
     """Query and gallery features and labels of the test split, as tools/test.py gets
     them: the dataset (junk dropped), the test pipeline, ``test_step``."""
-    model = init_model(CONFIG, str(checkpoint))
-    dataset = DATASETS.build(dict(model.cfg.test_dataloader.dataset, data_root=str(market),
-                                  split='test'))
-    samples = []
-    with torch.no_grad():
-        for start in range(0, len(dataset), 32):
-            batch = [dataset[i] for i in range(start, min(start + 32, len(dataset)))]
-            samples += model.test_step(pseudo_collate(batch))
+    samples = samples_of_test_split(init_model(CONFIG, str(checkpoint)), market, 32)
     query = [s for s in samples if s.is_query]
     gallery = [s for s in samples if not s.is_query]
 
