@@ -27,7 +27,7 @@ whose folder in ``OUT_DIR`` is not empty is refused before anything is read, unl
 
 Usage::
 
-    python tools/dataset_converters/cuhk03.py data/cuhk03 data/cuhk03-np \
+    python tools/dataset_converters/cuhk03.py data/cuhk03 data/cuhk03-np
         [--box-types labeled detected] [--overwrite]
 """
 import argparse
