@@ -94,8 +94,10 @@ def check_validation_size(runner: Runner) -> None:
         ConfigError: the attention's sentence, with the image, its size at the network's
             input and when the first validation runs.
     """
+    if runner.val_loop is None:
+        return
     first_validation = _first_validation(runner)
-    if runner.val_loop is None or first_validation is None:
+    if first_validation is None:
         return
     with kept_random_states():  # training draws what it would draw without the check
         val_batch = first_batch(runner.val_loop)
