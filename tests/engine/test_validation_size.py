@@ -19,7 +19,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from rga_mm.engine import check_validation_size
-from rga_mm.engine.validation_size import meta_forward_refusal
+from rga_mm.engine.validation_size import meta_forward_refusal, network_inputs
 from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
 from rga_mm.testing import load_script
@@ -121,3 +121,24 @@ def test_only_rga_mm_refusals_count_and_other_meta_failures_are_left_to_validati
     with pytest.raises(RuntimeError, match='meta'):  # what the meta device cannot run...
         ItemReadingModel().to('meta')(torch.zeros(1, 3, 30, 50, device='meta'))
     assert meta_forward_refusal(ItemReadingModel(), wide) is None  # ...is not refused
+
+
+@pytest.mark.parametrize('config, size', [
+    ('configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py', (256, 128)),
+    ('configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py', (32, 32)),
+    ('configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py', (1024, 2048)),
+])
+def test_the_shipped_models_run_on_the_meta_device(config, size):
+    """Else the check would pass every run of them without looking (it leaves a forward
+    that fails on the meta device to the run): one config per task, the segmentor on a whole
+    Cityscapes image (its RGA neck takes any size)."""
+    from mmengine.registry import MODELS, init_default_scope
+    cfg = Config.fromfile(str(ROOT / config))
+    init_default_scope(cfg.get('default_scope', 'rga_mm'))
+    cfg.model.pop('pretrained', None)
+    model = MODELS.build(cfg.model).to('meta').eval()
+    batch = dict(inputs=[torch.zeros(3, *size, dtype=torch.uint8)], data_samples=None)
+    with torch.no_grad():
+        inputs = model.data_preprocessor(batch, False)['inputs']
+        output = model(network_inputs(model, inputs, False), None, mode='tensor')
+    assert output.device.type == 'meta' and output.shape[0] == 1
