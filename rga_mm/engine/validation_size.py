@@ -8,21 +8,23 @@ training on crops, a test pipeline resized otherwise than the training one. mmen
 the first validation after ``val_interval`` epochs or iterations, so the refusal came hours
 into a run. :func:`check_validation_size` sends the first validation image through the model
 built afresh from the config and moved to PyTorch's ``meta`` device, where every operation
-computes shapes only: the same checks run in about a second, with no memory for weights or
-activations. A model that refuses the first training image as well is left to the first
-training iteration, which stops with the module's own sentence.
+computes shapes only: the same checks run in seconds (the model is built once more), with
+no memory for activations. A model that refuses the first training image as well is left to
+the first training iteration, which stops with the module's own sentence.
 """
+import bisect
 import copy
 import logging
 
 import torch
 from mmengine.logging import print_log
 from mmengine.registry import MODELS
-from mmengine.runner import BaseLoop, EpochBasedTrainLoop, Runner
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 from torch import Tensor, nn
 
 from rga_mm.datasets.augmentation_seed import kept_random_states
 from rga_mm.errors import ConfigError
+from rga_mm.models.unwrap import model_of
 
 META = torch.device('meta')
 
@@ -39,97 +41,153 @@ def network_inputs(model: nn.Module, inputs: Tensor, training: bool) -> Tensor:
     return inputs[..., :crop_height, :crop_width]
 
 
-def meta_forward_refusal(model: nn.Module, batch: dict, training: bool = False
-                         ) -> tuple[ConfigError, tuple[int, int] | None] | None:
-    """What ``model`` (an mmengine ``BaseModel``; moved to the ``meta`` device and put in
-    eval mode) refuses in its forward of the collated ``batch``: its data preprocessor (in
-    training mode with ``training``, which e.g. pads mmseg's crops), then its forward in
-    ``'tensor'`` mode on :func:`network_inputs`.
+def meta_model(runner: Runner) -> nn.Module:
+    """The runner's model on the ``meta`` device, in eval mode: built from
+    ``runner.cfg.model`` (:func:`meta_model_from_config`), or, for a Runner given a module,
+    a copy of that module."""
+    model_cfg = runner.cfg.get('model')
+    if not isinstance(model_cfg, dict):
+        return copy.deepcopy(model_of(runner.model)).to(META).eval()
+    return meta_model_from_config(model_cfg)
 
-    Returns rga_mm's own refusal (a :class:`~rga_mm.errors.ConfigError`, which names the
-    setting to change) and the (H, W) the network was given (None where the data
-    preprocessor refused), or None: also where the forward fails otherwise (an operation
-    without a ``meta`` implementation, a shape only data decide), which is left to the run
-    itself and logged at debug level.
-    """
-    model.to(META).eval()
-    inputs = None
+
+def meta_model_from_config(model_cfg: dict) -> nn.Module:
+    """The model of ``model_cfg`` (left unchanged) on the ``meta`` device, in eval mode:
+    built there where its constructors allow, else on the CPU and moved."""
     try:
-        with torch.no_grad():
-            data = model.data_preprocessor(batch, training)
-            inputs = network_inputs(model, data['inputs'], training)
-            model(inputs, data['data_samples'], mode='tensor')
-    except ConfigError as error:
-        return error, None if inputs is None else tuple(inputs.shape[-2:])
-    except Exception as error:  # noqa: BLE001  (left to the run itself)
-        print_log(f'a forward on the meta device before training failed ({error!r}); left '
-                  f'to the run itself', logger='current', level=logging.DEBUG)
-    return None
+        with torch.device(META):
+            model = MODELS.build(copy.deepcopy(model_cfg))
+    except Exception:  # noqa: BLE001  (a constructor that reads a value, e.g. with .item())
+        model = MODELS.build(copy.deepcopy(model_cfg))
+    return model.to(META).eval()
 
 
-def first_batch(loop: BaseLoop) -> dict | None:
+def network_data(model: nn.Module, batch: dict, training: bool = False) -> dict | tuple:
+    """The collated ``batch`` through ``model``'s data preprocessor (in training mode with
+    ``training``, which e.g. pads mmseg's crops), with its ``inputs`` replaced by
+    :func:`network_inputs`: what the forward takes, as a dict of keyword arguments or a
+    sequence of positional ones (as mmengine's ``BaseModel`` passes them)."""
+    data = model.data_preprocessor(batch, training)
+    if not isinstance(data, dict):
+        return data
+    return {**data, 'inputs': network_inputs(model, data['inputs'], training)}
+
+
+def meta_forward(model: nn.Module, data: dict | tuple) -> None:
+    """``model``'s forward in ``'tensor'`` mode on :func:`network_data` ``data``, without
+    autograd (on the ``meta`` device: shapes only)."""
+    with torch.no_grad():
+        if isinstance(data, dict):
+            model(**data, mode='tensor')
+        else:
+            model(*data, mode='tensor')
+
+
+def _input_size(data: dict | tuple | None) -> str:
+    """' (H×W at the network's input)' for :func:`network_data` ``data``, or ''."""
+    inputs = data.get('inputs') if isinstance(data, dict) else data[0] if data else None
+    if not isinstance(inputs, Tensor):
+        return ''
+    height, width = inputs.shape[-2:]
+    return f" ({height}×{width} at the network's input)"
+
+
+def first_batch(loop: object) -> dict | None:
     """The first sample of ``loop``'s data loader through its pipeline and collate
-    function, or None for a loop without one (no loop, an empty dataset)."""
-    if loop is None or len(loop.dataloader.dataset) == 0:
+    function, or None for a loop without a data loader or with an empty dataset."""
+    dataloader = getattr(loop, 'dataloader', None)
+    dataset = getattr(dataloader, 'dataset', None)
+    if dataset is None or len(dataset) == 0:
         return None
-    return loop.dataloader.collate_fn([loop.dataloader.dataset[0]])
+    return dataloader.collate_fn([dataset[0]])
 
 
-def check_validation_size(runner: Runner) -> None:
+def check_validation_size(runner: Runner) -> bool:
     """Refuse a run whose model would stop at its first validation because an attention
     does not take the size of the validation images, though it takes the training ones.
 
     Reading ``runner.train_loop`` and ``runner.val_loop`` builds the loops and their data
-    loaders, which ``train()`` reuses; a run without validation is not looked at. The first
-    training and the first validation sample go through their data loader's pipeline and
-    collate function, then through :func:`meta_forward_refusal` of a model built from
-    ``runner.cfg.model``. A model that refuses the training sample is left to the first
-    training iteration, which stops with the same sentence. The random states that
-    building the model (its initial weights) and the pipelines draw from are restored
-    after, so that a run trains as it would without the check.
+    loaders, which ``train()`` reuses. The first training and the first validation sample
+    (each alone, as a batch of one) go through their data loader's pipeline and collate
+    function, then through :func:`meta_forward` of :func:`meta_model`. A model that refuses
+    the training sample is left to the first training iteration, which stops with the same
+    sentence. The random states that building the model (its initial weights) and the
+    pipelines draw from are restored after, so that a run trains as it would without the
+    check. Only the first validation image is looked at: a validation set of several image
+    sizes, or batches padded to their largest image, can still meet a size it refuses.
 
-    A run whose ``val_begin`` lies beyond its end never validates and is not looked at.
+    Returns:
+        True when the first validation image went through the model, False when the run
+        was not looked at: no validation, or none before the end of training; no first
+        sample; the training sample refused; or a forward that the meta device cannot run
+        (an operation without a meta implementation, a value read with ``.item()``), which
+        is logged and left to the run itself.
 
     Raises:
         ConfigError: the attention's sentence, with the image, its size at the network's
-            input and when the first validation runs.
+            input and, for mmengine's epoch- and iteration-based loops, when the first
+            validation comes.
     """
     if runner.val_loop is None:
-        return
-    first_validation = _first_validation(runner)
-    if first_validation is None:
-        return
+        return False
+    when = _first_validation(runner.train_loop)
+    if when is None:
+        return False
     with kept_random_states():  # training draws what it would draw without the check
         val_batch = first_batch(runner.val_loop)
         if val_batch is None:
-            return
-        model = MODELS.build(copy.deepcopy(runner.cfg.model))
-        train_batch = first_batch(runner.train_loop)
-        if train_batch is not None and meta_forward_refusal(model, train_batch, True):
-            return
-        refusal = meta_forward_refusal(model, val_batch)
-    if refusal is not None:
-        error, size = refusal
-        given = '' if size is None else f' ({size[0]}×{size[1]} at the network\'s input)'
-        raise ConfigError(f'validation would stop at its first image, '
-                          f'{_image_name(val_batch)}{given}, after {first_validation} of '
-                          f'training: {error}')
+            return False
+        model = meta_model(runner)
+        try:
+            train_batch = first_batch(runner.train_loop)
+            if train_batch is not None:
+                meta_forward(model, network_data(model, train_batch, training=True))
+        except ConfigError:
+            return False
+        except Exception as error:  # noqa: BLE001  (the validation image may still run)
+            _log_not_run('the first training image', error)
+        data = None
+        try:
+            data = network_data(model, val_batch)
+            meta_forward(model, data)
+        except ConfigError as error:
+            raise ConfigError(f'validation would stop at its first image, '
+                              f'{_image_name(val_batch)}{_input_size(data)}{when}: {error}'
+                              ) from None
+        except Exception as error:  # noqa: BLE001  (left to the validation itself)
+            _log_not_run('the first validation image', error)
+            return False
+    return True
+
+
+def _log_not_run(what: str, error: Exception) -> None:
+    """Say, in the run's log, that ``what`` could not go through the model on the meta
+    device (``error``), so the check did not look at it."""
+    print_log(f'the model could not take {what} on the meta device before training '
+              f'({error!r}), so its size was not checked there', logger='current',
+              level=logging.INFO)
 
 
 def _image_name(batch: dict) -> str:
     """The file of the collated sample ``batch``, or words for a sample without one."""
-    samples = batch.get('data_samples') or [None]
-    return getattr(samples[0], 'img_path', None) or 'the first sample'
+    samples = batch.get('data_samples') if isinstance(batch, dict) else None
+    return getattr((samples or [None])[0], 'img_path', None) or 'the first sample'
 
 
-def _first_validation(runner: Runner) -> str | None:
-    """When mmengine's training loop first validates, e.g. 'epoch 20': the first multiple
-    of ``val_interval`` from ``val_begin`` on, or the last epoch (iteration); None when
-    ``val_begin`` lies beyond the end of training."""
-    loop = runner.train_loop
-    unit, end = (('epoch', loop.max_epochs) if isinstance(loop, EpochBasedTrainLoop) else
-                 ('iteration', loop.max_iters))
-    if loop.val_begin > end:
-        return None
-    first = -(-loop.val_begin // loop.val_interval) * loop.val_interval
-    return f'{unit} {min(first, end)}'
+def _first_validation(loop: object) -> str | None:
+    """When mmengine's training ``loop`` validates next, as mmengine decides it after each
+    epoch (iteration) e: e >= ``val_begin`` and e a multiple of the interval in force
+    (``val_interval``, or a later one of ``dynamic_intervals``), or e the last. E.g.
+    ', after epoch 20 of training'; '' for a loop of another kind; None when it validates
+    no more before the end of training."""
+    if isinstance(loop, EpochBasedTrainLoop):
+        unit, done, end = 'epoch', loop.epoch, loop.max_epochs
+    elif isinstance(loop, IterBasedTrainLoop):
+        unit, done, end = 'iteration', loop.iter, loop.max_iters
+    else:
+        return ''
+    for step in range(max(done + 1, loop.val_begin), end + 1):
+        interval = loop.dynamic_intervals[bisect.bisect(loop.dynamic_milestones, step + 1) - 1]
+        if step % interval == 0 or step == end:
+            return f', after {unit} {step} of training'
+    return None

@@ -19,7 +19,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from rga_mm.engine import check_validation_size
-from rga_mm.engine.validation_size import meta_forward_refusal, network_inputs
+from rga_mm.engine.validation_size import meta_forward, meta_model_from_config, network_data
 from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
 from rga_mm.testing import load_script
@@ -38,7 +38,7 @@ def first_validation_image(data_root: Path) -> str:
     return dataset.get_data_info(0)['img_path']
 
 
-def demo_runner(data_root: Path, work_dir: Path, val_height: int, **train_cfg) -> Runner:
+def demo_config(data_root: Path, work_dir: Path, val_height: int, **train_cfg) -> Config:
     """The demo config on ``data_root``, validation images resized to ``val_height`` × 32."""
     cfg = Config.fromfile(str(DEMO_CONFIG))
     loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=str(data_root)))
@@ -48,7 +48,11 @@ def demo_runner(data_root: Path, work_dir: Path, val_height: int, **train_cfg) -
         custom_hooks=[], visualizer=dict(vis_backends=[dict(type='LocalVisBackend')])))
     cfg.val_dataloader.dataset.pipeline[1].scale = (32, val_height)
     cfg.train_cfg.update(train_cfg)
-    return Runner.from_cfg(cfg)
+    return cfg
+
+
+def demo_runner(data_root: Path, work_dir: Path, val_height: int, **train_cfg) -> Runner:
+    return Runner.from_cfg(demo_config(data_root, work_dir, val_height, **train_cfg))
 
 
 def test_train_tool_stops_before_the_first_iteration(tiny_market, tmp_path, capsys):
@@ -75,6 +79,9 @@ def test_train_tool_stops_before_the_first_iteration(tiny_market, tmp_path, caps
     (dict(), 'epoch 20'),  # the demo's val_interval
     (dict(val_begin=25), 'epoch 40'),  # the first multiple of 20 from 25 on
     (dict(val_begin=25, max_epochs=30), 'epoch 30'),  # the end of training comes first
+    (dict(val_begin=0), 'epoch 20'),  # mmengine validates after an epoch, never at 0
+    # mmengine takes a milestone's interval from the epoch before it on: 4 % 1 == 0
+    (dict(dynamic_intervals=[(5, 1)]), 'epoch 4'),
 ])
 def test_the_sentence_says_when_validation_would_run(tiny_market, tmp_path, train_cfg, when):
     runner = demo_runner(tiny_market, tmp_path, 96, **train_cfg)
@@ -82,15 +89,26 @@ def test_the_sentence_says_when_validation_would_run(tiny_market, tmp_path, trai
         check_validation_size(runner)
 
 
-def test_a_run_that_never_validates_is_not_looked_at(tiny_market, tmp_path):
-    check_validation_size(demo_runner(tiny_market, tmp_path, 96, val_begin=90))  # of 80
+def test_a_resumed_run_is_told_of_its_next_validation(tiny_market, tmp_path):
+    runner = demo_runner(tiny_market, tmp_path, 96)
+    runner.train_loop._epoch = 25  # as mmengine's resume sets it
+    with pytest.raises(ConfigError, match=re.escape(f'after epoch 40 of training: {REFUSAL}')):
+        check_validation_size(runner)
+
+
+def test_runs_that_would_not_meet_the_size_are_not_refused(tiny_market, tmp_path):
+    assert check_validation_size(
+        demo_runner(tiny_market, tmp_path / 'a', 96, val_begin=90)) is False  # of 80 epochs
+    cfg = demo_config(tiny_market, tmp_path / 'b', 96)
+    cfg.model.backbone.attentions.layer1.spatial_size = (9, 9)  # fits no image: the first
+    assert check_validation_size(Runner.from_cfg(cfg)) is False  # iteration says so itself
 
 
 def test_a_model_that_takes_its_validation_images_passes_and_draws_no_random_number(
         tiny_market, tmp_path):
     runner = demo_runner(tiny_market, tmp_path, 64)
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    check_validation_size(runner)  # builds a model: its initial weights draw random numbers
+    assert check_validation_size(runner) is True  # its model's initial weights draw numbers
     assert random.getstate() == states[0]
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), states[1]))
     assert torch.equal(torch.get_rng_state(), states[2])
@@ -100,27 +118,40 @@ def test_a_model_that_takes_its_validation_images_passes_and_draws_no_random_num
 
 class ItemReadingModel(BaseModel):
     """A user's model whose forward reads a value (``.item()``), which the meta device
-    cannot give, and refuses maps narrower than 40 pixels as rga_mm's modules refuse sizes."""
+    cannot give, after refusing maps higher than 80 pixels as rga_mm's modules refuse
+    sizes."""
 
     def __init__(self) -> None:
         super().__init__(data_preprocessor=dict(type='ImgDataPreprocessor'))
         self.conv = torch.nn.Conv2d(3, 4, 3)
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
-        if inputs.shape[-1] < 40:
-            raise ConfigError(f'this model needs maps at least 40 wide, got {inputs.shape[-1]}')
+        if inputs.shape[-2] > 80:
+            raise ConfigError(f'this model takes maps up to 80 high, got {inputs.shape[-2]}')
         features = self.conv(inputs)
         return features * features.mean().item()
 
 
-def test_only_rga_mm_refusals_count_and_other_meta_failures_are_left_to_validation():
-    narrow = dict(inputs=[torch.zeros(3, 30, 20, dtype=torch.uint8)], data_samples=None)
-    error, size = meta_forward_refusal(ItemReadingModel(), narrow)
-    assert str(error) == 'this model needs maps at least 40 wide, got 20' and size == (30, 20)
-    wide = dict(inputs=[torch.zeros(3, 30, 50, dtype=torch.uint8)], data_samples=None)
+def module_runner(data_root: Path, work_dir: Path, val_height: int) -> Runner:
+    """A Runner given a model module (no model config) and the demo's data."""
+    cfg = demo_config(data_root, work_dir, val_height)
+    return Runner(model=ItemReadingModel(), work_dir=str(work_dir),
+                  train_dataloader=cfg.train_dataloader, val_dataloader=cfg.val_dataloader,
+                  val_evaluator=cfg.val_evaluator, train_cfg=cfg.train_cfg, val_cfg=dict(),
+                  optim_wrapper=cfg.optim_wrapper, default_scope='rga_mm')
+
+
+def test_a_runner_given_a_module_is_checked_and_only_refusals_stop_it(tiny_market, tmp_path):
+    """The training image (64 high) fails on the meta device at ``.item()``, which leaves
+    it unchecked; the 96-high validation image is refused before that, the 64-high one
+    fails there too and the run is left to itself."""
+    with pytest.raises(ConfigError, match=re.escape(
+            "(96×32 at the network's input), after epoch 20 of training: this model takes "
+            "maps up to 80 high, got 96")):
+        check_validation_size(module_runner(tiny_market, tmp_path / 'a', 96))
     with pytest.raises(RuntimeError, match='meta'):  # what the meta device cannot run...
-        ItemReadingModel().to('meta')(torch.zeros(1, 3, 30, 50, device='meta'))
-    assert meta_forward_refusal(ItemReadingModel(), wide) is None  # ...is not refused
+        ItemReadingModel().to('meta')(torch.zeros(1, 3, 64, 32, device='meta'))
+    assert check_validation_size(module_runner(tiny_market, tmp_path / 'b', 64)) is False
 
 
 @pytest.mark.parametrize('config, size', [
@@ -130,15 +161,12 @@ def test_only_rga_mm_refusals_count_and_other_meta_failures_are_left_to_validati
 ])
 def test_the_shipped_models_run_on_the_meta_device(config, size):
     """Else the check would pass every run of them without looking (it leaves a forward
-    that fails on the meta device to the run): one config per task, the segmentor on a whole
-    Cityscapes image (its RGA neck takes any size)."""
-    from mmengine.registry import MODELS, init_default_scope
+    that fails on the meta device to the run): one config per task, built as the check
+    builds it, the segmentor on a whole Cityscapes image (its RGA neck takes any size)."""
+    from mmengine.registry import init_default_scope
     cfg = Config.fromfile(str(ROOT / config))
     init_default_scope(cfg.get('default_scope', 'rga_mm'))
-    cfg.model.pop('pretrained', None)
-    model = MODELS.build(cfg.model).to('meta').eval()
+    model = meta_model_from_config(cfg.model)
     batch = dict(inputs=[torch.zeros(3, *size, dtype=torch.uint8)], data_samples=None)
-    with torch.no_grad():
-        inputs = model.data_preprocessor(batch, False)['inputs']
-        output = model(network_inputs(model, inputs, False), None, mode='tensor')
-    assert output.device.type == 'meta' and output.shape[0] == 1
+    meta_forward(model, network_data(model, batch))
+    assert all(p.device.type == 'meta' for p in model.parameters())

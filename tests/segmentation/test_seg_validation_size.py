@@ -42,7 +42,17 @@ def test_whole_image_validation_is_refused_before_training(config):
 def test_sliding_windows_of_the_training_size_pass(config):
     config.merge_from_dict({'model.test_cfg': dict(mode='slide', crop_size=(64, 64),
                                                    stride=(48, 48))})
-    check_validation_size(Runner.from_cfg(config))
+    assert check_validation_size(Runner.from_cfg(config)) is True
+
+
+def test_sliding_windows_of_another_size_are_refused(config):
+    config.merge_from_dict({'model.test_cfg': dict(mode='slide', crop_size=(64, 96),
+                                                   stride=(48, 48))})
+    with pytest.raises(ConfigError, match=re.escape(
+            "(64×96 at the network's input), after iteration 2 of training: RGANeck was "
+            "built for a 8×8 map (model.neck.spatial_size) but the backbone map at "
+            "in_index=-1 is 8×12")):
+        check_validation_size(Runner.from_cfg(config))
 
 
 def test_the_hook_stops_any_runner_before_its_first_iteration(config):

@@ -78,8 +78,10 @@ def parse_args() -> argparse.Namespace:
     args.iters = args.iters or (1 if on_cpu else 20)
     if args.models[0] != 'baseline':
         parser.error('--models must start with baseline: the ratios are to it')
-    if args.compile and args.warmup < 1:
-        parser.error('--compile needs --warmup of at least 1: the first step compiles')
+    if args.compile and args.warmup < 2:
+        parser.error('--compile needs --warmup of at least 2: the first steps compile (the '
+                     'second again, once the optimizer has its state)')
+    args.models = list(dict.fromkeys(args.models))  # each model once
     if args.batch % IMAGES_PER_ID or args.batch < 2 * IMAGES_PER_ID:
         parser.error(f'--batch must be a multiple of {IMAGES_PER_ID} and at least '
                      f'{2 * IMAGES_PER_ID} (P identities × {IMAGES_PER_ID} images, P ≥ 2 for '
@@ -129,6 +131,7 @@ def time_row(config: Path, relation_path: str | None, precision: str,
     cfg = benchmark_config(config, relation_path)
     model = init_model(cfg, device=args.device).train()
     if args.compile:  # as mmengine's Runner does with compile=True
+        torch._dynamo.reset()  # every row compiles afresh, within dynamo's recompile limit
         model.train_step = torch.compile(model.train_step)
     optim_cfg = cfg.optim_wrapper.to_dict()
     if precision == 'amp' and args.device == 'cuda':

@@ -22,5 +22,5 @@ class CheckValidationSizeHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_train(self, runner: Runner) -> None:
-        """Check ``runner.cfg.model`` against ``runner.val_loop``'s first sample."""
+        """Check the runner's model against the first samples of its loops."""
         check_validation_size(runner)
