@@ -28,7 +28,10 @@ def config(tmp_path) -> Config:
     return cfg
 
 
-def test_whole_image_validation_is_refused_before_training(config):
+def test_the_neck_meets_the_size_each_test_mode_gives(config):
+    """Whole images (mmseg's default) are refused; sliding windows of the training size
+    pass and windows of another size are refused. One Runner: the check builds its model
+    from ``runner.cfg.model``, whose ``test_cfg`` is changed in between."""
     runner = Runner.from_cfg(config)
     image = runner.val_loop.dataloader.dataset.get_data_info(0)['img_path']
     with pytest.raises(ConfigError) as error:
@@ -38,21 +41,15 @@ def test_whole_image_validation_is_refused_before_training(config):
         f"after iteration 2 of training: RGANeck was built for a 8×8 map "
         f"(model.neck.spatial_size) but the backbone map at in_index=-1 is 8×16")
 
+    runner.cfg.model.test_cfg = dict(mode='slide', crop_size=(64, 64), stride=(48, 48))
+    assert check_validation_size(runner) is True
 
-def test_sliding_windows_of_the_training_size_pass(config):
-    config.merge_from_dict({'model.test_cfg': dict(mode='slide', crop_size=(64, 64),
-                                                   stride=(48, 48))})
-    assert check_validation_size(Runner.from_cfg(config)) is True
-
-
-def test_sliding_windows_of_another_size_are_refused(config):
-    config.merge_from_dict({'model.test_cfg': dict(mode='slide', crop_size=(64, 96),
-                                                   stride=(48, 48))})
+    runner.cfg.model.test_cfg = dict(mode='slide', crop_size=(64, 96), stride=(48, 48))
     with pytest.raises(ConfigError, match=re.escape(
             "(64×96 at the network's input), after iteration 2 of training: RGANeck was "
             "built for a 8×8 map (model.neck.spatial_size) but the backbone map at "
             "in_index=-1 is 8×12")):
-        check_validation_size(Runner.from_cfg(config))
+        check_validation_size(runner)
 
 
 def test_the_hook_stops_any_runner_before_its_first_iteration(config):
