@@ -17,12 +17,8 @@ from unittest import mock
 import pytest
 
 from rga_mm.testing import load_script
+from doc_pages import FENCED_CODE, INLINE_CODE, PAGES, ROOT
 
-ROOT = Path(__file__).parents[2]
-PAGES = [ROOT / 'README.md', *sorted((ROOT / 'docs').glob('*.md')),
-         *sorted((ROOT / 'configs').glob('*/README.md'))]
-FENCED_CODE = re.compile(r'^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$', re.S | re.M)
-INLINE_CODE = re.compile(r'(`+)(.+?)\1', re.S)
 # a tool's path and the words after it, up to the line's end or a shell pipe or list operator
 TOOL = re.compile(r'(?<![\w./-])(tools/[\w/]+\.py)((?:[^\S\n]+(?![|;&])\S+)*)')
 OPTION = re.compile(r'(?<![\w-])--[a-z][\w-]*')

@@ -12,16 +12,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
+from doc_pages import DOCS, FENCED_CODE, INLINE_CODE, PAGES, ROOT
+
 README_MAX_BYTES = 15_000
-DOCS = sorted((ROOT / 'docs').glob('*.md'))
-CONFIG_READMES = sorted((ROOT / 'configs').glob('*/README.md'))
-PAGES = [ROOT / 'README.md', *DOCS, *CONFIG_READMES]
 # written in two parts so that this file does not match them itself
 FORBIDDEN = ('..' + '/shared', 'design' + ' §')
 
-FENCED_CODE = re.compile(r'^(```|~~~).*?^\1[ \t]*$', re.S | re.M)
-INLINE_CODE = re.compile(r'(`+).+?\1', re.S)
 LINK = re.compile(r'!?\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)')
 HEADING = re.compile(r'^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$', re.M)
 
