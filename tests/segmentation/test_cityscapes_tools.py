@@ -20,13 +20,20 @@ from PIL import Image
 
 from rga_mm.testing import load_script
 from tiny_cityscapes import ROOT, write_tiny_setup
-from tool_runs import run_checked
+from tool_runs import run_checked, run_in_process
 
 pytestmark = pytest.mark.slow
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     return run_checked(sys.executable, *args, env={'OMP_NUM_THREADS': '1'})
+
+
+def _test_here(*args: str) -> subprocess.CompletedProcess:
+    """tools/test.py ``args`` in this process (no interpreter start-up); asserts exit 0."""
+    result = run_in_process(load_script(ROOT / 'tools/test.py', 'test_tool'), *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
 
 
 def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
@@ -45,8 +52,7 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
     assert mmcv.imread(str(image)).shape == (30 + 32, 3 * 64 + 2 * 4, 3)
 
     out = tmp_path / 'metrics.json'
-    _run('tools/test.py', str(config), str(checkpoint), '--work-dir', str(work_dir),
-         '--out', str(out))
+    _test_here(str(config), str(checkpoint), '--work-dir', str(work_dir), '--out', str(out))
     cfg = Config.fromfile(str(config))
     assert cfg.test_dataloader.dataset.type == 'rga_mm.CityscapesDataset'
     assert cfg.test_evaluator.type == 'IoUMetric' and cfg.model.test_cfg.mode == 'whole'
@@ -55,9 +61,9 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
     assert {'aAcc', 'mIoU', 'mAcc'} <= set(metrics)
     assert 0 <= metrics['mIoU'] <= 100
 
-    slide = _run('tools/test.py', str(config), str(checkpoint), '--work-dir', str(work_dir),
-                 '--cfg-options', 'model.test_cfg.mode=slide',
-                 'model.test_cfg.crop_size=(64,64)', 'model.test_cfg.stride=(48,48)')
+    slide = _test_here(str(config), str(checkpoint), '--work-dir', str(work_dir),
+                       '--cfg-options', 'model.test_cfg.mode=slide',
+                       'model.test_cfg.crop_size=(64,64)', 'model.test_cfg.stride=(48,48)')
     assert 'mIoU' in slide.stdout + slide.stderr
 
 
