@@ -1,7 +1,9 @@
 """Re-ID end to end through the real tools/train.py and tools/test.py.
 
 A tiny synthetic Market-1501 (the demo's generator) and the demo config shrunk to a few
-iterations: single-process training and testing, resuming, and 2-process gloo training.
+iterations: single-process training and testing, resuming, and 2-process gloo training. The
+first training and the gloo training run as processes of their own; resuming and testing call
+the tools' ``main(argv)`` in the test's process (no interpreter start-up each).
 """
 import json
 import pickle
@@ -17,8 +19,8 @@ import torch
 from rga_mm.apis import ReIDInferencer, init_model
 from rga_mm.evaluation.functional import pairwise_distance
 from rga_mm.testing import plain_rank_metrics
-from demo_runs import CONFIG, ROOT, demo_overrides
-from tool_runs import run_checked
+from demo_runs import CONFIG, demo_overrides, tool
+from tool_runs import run_checked, run_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +72,13 @@ def _assert_metrics_match(metrics: dict, checkpoint: Path, data_root: Path) -> N
         assert metrics[key] == pytest.approx(expected[key], abs=1e-4), key
 
 
+def _run_here(path: str, *args: object) -> subprocess.CompletedProcess:
+    """The tool at ``path`` on ``args`` in this process; asserts exit status 0."""
+    result = run_in_process(tool(path), *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 def test_train_test_and_resume(tiny_market, tmp_path):
     work_dir = tmp_path / 'work'
     run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
@@ -81,8 +90,8 @@ def test_train_test_and_resume(tiny_market, tmp_path):
 
     # resume: the schedule continues with the second epoch of the warm-up (mmengine's
     # LinearLR, begin=0, end=3, factor 0.1 → 1 reached at the third epoch)
-    run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
-                '--resume', *demo_overrides(tiny_market, max_epochs=2))
+    _run_here('tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
+              *demo_overrides(tiny_market, max_epochs=2))
     resumed = [entry for entry in _scalars(work_dir) if 'loss' in entry]
     assert [entry['step'] for entry in resumed] == list(
         range(iters_per_epoch + 1, 2 * iters_per_epoch + 1))
@@ -92,19 +101,18 @@ def test_train_test_and_resume(tiny_market, tmp_path):
     assert checkpoint['meta']['epoch'] == 2
 
     out = tmp_path / 'metrics.json'
-    run_checked(sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'epoch_2.pth'),
-                '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-                *demo_overrides(tiny_market, max_epochs=2))
+    _run_here('tools/test.py', CONFIG, work_dir / 'epoch_2.pth', '--work-dir',
+              tmp_path / 'test', '--out', out, *demo_overrides(tiny_market, max_epochs=2))
     metrics = json.loads(out.read_text())
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
     assert 0 <= metrics['reid/mAP'] <= 100 and 'reid/rank1' in metrics
     _assert_metrics_match(metrics, work_dir / 'epoch_2.pth', tiny_market)
 
     # a checkpoint that does not fit the config is refused, naming the tensor
-    mismatch = subprocess.run(
-        [sys.executable, 'tools/test.py', str(CONFIG), str(work_dir / 'epoch_2.pth'),
-         '--work-dir', str(tmp_path / 'mismatch'), *demo_overrides(tiny_market, max_epochs=2),
-         'model.head.num_classes=9'], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    mismatch = run_in_process(
+        tool('tools/test.py'), CONFIG, work_dir / 'epoch_2.pth', '--work-dir',
+        tmp_path / 'mismatch', *demo_overrides(tiny_market, max_epochs=2),
+        'model.head.num_classes=9')
     assert mismatch.returncode != 0
     assert "'head.classifier.weight' has shape (8, 512)" in mismatch.stderr
 
@@ -114,9 +122,8 @@ def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
     checkpoint = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     out = tmp_path / 'results.pkl'
-    run_checked(sys.executable, 'tools/test.py', str(CONFIG), str(checkpoint),
-                '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-                *demo_overrides(tiny_market, max_epochs=1))
+    _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test', '--out',
+              out, *demo_overrides(tiny_market, max_epochs=1))
     with open(out, 'rb') as file:
         metrics = pickle.load(file)
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
