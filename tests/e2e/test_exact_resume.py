@@ -25,7 +25,7 @@ from rga_mm.datasets import Market1501
 from rga_mm.datasets.augmentation_seed import SampleIndex
 from rga_mm.testing import load_script
 from demo_runs import demo_overrides, tool
-from tool_runs import run_checked, run_in_process
+from tool_runs import run_in_process
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -100,9 +100,9 @@ def test_a_resume_that_would_not_continue_the_run_is_refused(tiny_market, tmp_pa
     changed learning rate or milestone would be ignored and a changed seed would give
     neither run; a partial load cannot take the optimizer state. A config without a seed
     takes the run's (16, the demo config's)."""
-    _train(tiny_market, tmp_path, num_workers=0, max_epochs=EPOCHS // 2)
-    checkpoint = tmp_path / f'epoch_{EPOCHS // 2}.pth'
     train = load_script(ROOT / 'tools/train.py', 'train_tool')
+    train.main(_train_argv(tiny_market, tmp_path, 0, EPOCHS // 2))  # in this process
+    checkpoint = tmp_path / f'epoch_{EPOCHS // 2}.pth'
     resume = _train_argv(tiny_market, tmp_path, 0, EPOCHS, resume=True)
     for change, said in (
             ('optim_wrapper.optimizer.lr=0.1', 'optim_wrapper.optimizer.lr 0.0008 → 0.1'),
@@ -143,13 +143,12 @@ def test_a_resume_inside_an_epoch_or_into_another_model_is_refused(tiny_market, 
     1. The epoch-based loop would restart each one's epoch from its first batch, so both are
     refused, and so is another RGA mode (same tensors); tools/test.py names the mode and
     tests."""
-    run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path),
+    train = tool('tools/train.py')
+    train.main([str(CONFIG), '--work-dir', str(tmp_path),  # in this process
                 *demo_overrides(tiny_market, max_epochs=2),
-                'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.interval=3',
-                env={'OMP_NUM_THREADS': '1'})
+                'default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.interval=3'])
     saved = sorted(path.name for path in tmp_path.glob('*.pth'))
     assert saved == ['iter_3.pth', 'iter_6.pth', 'iter_8.pth']
-    train = tool('tools/train.py')
     longer = demo_overrides(tiny_market, max_epochs=4)
     latest = (tmp_path / 'last_checkpoint').read_text().strip()
     assert latest == str(tmp_path / 'iter_8.pth')
