@@ -36,6 +36,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -44,7 +45,11 @@ from mmengine.config import Config
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
+from rga_mm.apis.output_files import replaced_when_written, write_error_reason
 from rga_mm.visualization.image_inputs import config_test_pipeline, pipeline_channel_order
+
+if TYPE_CHECKING:  # the deploy extra, imported where it is used
+    import onnx
 
 RELATIVE_TOLERANCE = 1e-4
 INPUT_NAME = 'input'
@@ -328,10 +333,10 @@ def export_onnx(module: nn.Module,
     converts down only some graphs; none newer than :func:`newest_opset`) is an error
     rather than a file of another opset.
     ``metadata`` goes into the file's ``metadata_props``, with :func:`shape_metadata`.
+    The file is written whole or not at all (:func:`save_checked`).
     """
     require_deploy()
     check_opset(opset)
-    import onnx
     output_name = getattr(module, 'output_name', 'output')
     example = random_images(2 if dynamic_batch else 1, shape)
     # an eager run first: a size the model refuses fails here with the model's own message
@@ -361,11 +366,31 @@ def export_onnx(module: nn.Module,
                           f'for opset {written}')
     program.model.metadata_props.update({**(metadata or {}),
                                          **shape_metadata(shape, dynamic_batch)})
-    program.save(str(path), external_data=False)  # external data only beyond 2 GB
-    onnx.checker.check_model(str(path))
-    graph = onnx.load(str(path), load_external_data=False).graph
+    graph = save_checked(program, path)
     return ExportedFile(str(path), written, _shape_of(graph.input[0]),
                         _shape_of(graph.output[0]))
+
+
+def save_checked(program: torch.onnx.ONNXProgram, path: str | Path) -> 'onnx.GraphProto':
+    """Save the exported ``program`` as ``path``: written to ``path.partial`` beside it,
+    checked by onnx's checker and renamed into place (:mod:`rga_mm.apis.output_files`), so
+    that an earlier file is replaced by a complete one only. Returns the saved graph.
+
+    Raises:
+        ExportError: the file could not be written (a full disk, a file-size limit, no write
+            permission); ``path`` is as it was and no temporary file is left.
+    """
+    import onnx
+    try:
+        with replaced_when_written(path) as partial:
+            program.save(partial, external_data=False)  # external data only beyond 2 GB
+            onnx.checker.check_model(partial)
+            return onnx.load(partial, load_external_data=False).graph
+    except OSError as error:
+        earlier = ', the earlier file left as it was' if Path(path).exists() else ''
+        raise ExportError(f'could not write {path} ({write_error_reason(error)}){earlier}: '
+                          f'free space on that disk, raise the file-size limit (ulimit -f) or '
+                          f'choose another path, and export again') from error
 
 
 def shape_metadata(shape: Sequence[int], dynamic_batch: bool) -> dict[str, str]:

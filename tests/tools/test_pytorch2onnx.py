@@ -11,6 +11,7 @@ max |Δ| / max |reference| ≤ 1e-4.
 import copy
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ from rga_mm.deployment.onnx_export import (
 from rga_mm.models.attention import RGA
 from rga_mm.models.attention.reference_grid import pooling_matrix
 from rga_mm.testing import load_script
+from tool_runs import run_in_process
 
 ROOT = Path(__file__).parents[2]
 TOOL = ROOT / 'tools/deployment/pytorch2onnx.py'
@@ -51,6 +53,20 @@ SEG_OPTIONS = {
     'model.decode_head.channels': 16, 'model.auxiliary_head.in_channels': 256,
     'model.auxiliary_head.channels': 8}
 TARGET = 1e-4
+
+# a classifier of one ResNet stage (two blocks of 64 channels) on 8×8 images, for the checks
+# of the tool that hold for any model: its export is quick, its file 600 kB
+TINY_CONFIG = """
+model = dict(
+    type='mmpretrain.ImageClassifier',
+    data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'),
+    backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18, num_stages=1, out_indices=(0, ),
+                  strides=(1, ), dilations=(1, )),
+    neck=dict(type='mmpretrain.GlobalAveragePooling'),
+    head=dict(type='mmpretrain.LinearClsHead', num_classes=10, in_channels=64,
+              loss=dict(type='mmpretrain.CrossEntropyLoss')))
+input_size = (8, 8)
+"""
 pytestmark = pytest.mark.slow  # each export takes a few seconds
 
 
@@ -60,9 +76,13 @@ def _cli(options: dict) -> list[str]:
 
 
 @pytest.fixture(scope='module')
-def tool():
-    module = load_script(TOOL, 'pytorch2onnx')
-    return lambda *argv: module.main([str(arg) for arg in argv])
+def script():
+    return load_script(TOOL, 'pytorch2onnx')
+
+
+@pytest.fixture(scope='module')
+def tool(script):
+    return lambda *argv: script.main([str(arg) for arg in argv])
 
 
 def _trained_like(model: nn.Module, shape: tuple, batches: int = 4) -> nn.Module:
@@ -100,6 +120,15 @@ def _save(model: nn.Module, path: Path) -> Path:
 def reid(tmp_path_factory):
     model = _trained_like(init_model(REID_CONFIG), (64, 32))
     return model, _save(model, tmp_path_factory.mktemp('reid') / 'reid.pth')
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory) -> tuple[Path, Path]:
+    """The :data:`TINY_CONFIG` file and a checkpoint of its model."""
+    folder = tmp_path_factory.mktemp('tiny')
+    config = folder / 'tiny.py'
+    config.write_text(TINY_CONFIG)
+    return config, _save(init_model(config), folder / 'tiny.pth')
 
 
 @pytest.fixture(scope='module')
@@ -171,13 +200,13 @@ def test_a_config_without_a_test_pipeline_says_the_order_is_unknown():
         preprocessing.describe((8, 8)))
 
 
-def test_reid_embedding_from_the_command_line(reid, tmp_path):
+def test_reid_embedding_from_the_command_line(script, reid, tmp_path):
     """§4.1's network (the demo's ResNet-18 + RGA-SC): images → post-BN test embedding."""
     model, checkpoint = reid
     out = tmp_path / 'reid.onnx'
-    result = subprocess.run([sys.executable, str(TOOL), str(REID_CONFIG), str(checkpoint),
-                             '--out', str(out)], cwd=ROOT, capture_output=True, text=True)
+    result = run_in_process(script, REID_CONFIG, checkpoint, '--out', out)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(tmp_path.iterdir()) == [out]  # no temporary file left
     assert "output 'embedding' (1, 512)" in result.stdout
     assert "input 'input' (1, 3, 64, 32)" in result.stdout
     # the preprocessing the user must apply, from the config's data preprocessor
@@ -396,11 +425,58 @@ def test_out_that_would_replace_an_input_or_another_file_is_refused(tool, tmp_pa
     out = dict(checkpoint=checkpoint, config=config, other=other)[given]
     before = out.read_bytes()
     message = (f'--out: the output {out} would overwrite the input {out}; choose another path'
-               if given != 'other' else f'--out {out} exists and is not an .onnx file, which '
-               f'the export would replace; give a path ending in .onnx')
+               if given != 'other' else f'--out {out} does not end in .onnx, an existing file '
+               f'that the export would replace; give a path ending in .onnx, e.g. '
+               f'{tmp_path / "notes.onnx"}')
     with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
         tool(config, checkpoint, '--out', out)
     assert out.read_bytes() == before
+
+
+def test_out_ends_in_onnx_in_any_case(tool, tmp_path):
+    """An earlier ``model.ONNX`` is replaced like any export (the tool goes on to read the
+    checkpoint); a name without the suffix is refused before anything is read, whether the
+    file exists or not, so no export writes a file that the next one refuses."""
+    missing = tmp_path / 'missing.pth'
+    earlier = tmp_path / 'model.ONNX'
+    earlier.write_bytes(b'an earlier export')
+    with pytest.raises(SystemExit, match=f'^checkpoint file {re.escape(str(missing))} does not '
+                                         f'exist$'):
+        tool(REID_CONFIG, missing, '--out', earlier)
+    with pytest.raises(SystemExit) as stop:
+        tool(REID_CONFIG, missing, '--out', tmp_path / 'model')
+    assert str(stop.value) == (f'--out {tmp_path / "model"} does not end in .onnx; give a path '
+                               f'ending in .onnx, e.g. {tmp_path / "model.onnx"}')
+    assert sorted(tmp_path.iterdir()) == [earlier]
+
+
+def limit_file_size(limit: int) -> None:
+    """Limit the files this process writes to ``limit`` bytes, as ``ulimit -f`` does, with
+    SIGXFSZ ignored: its default action kills the process, which then gets no EFBIG error
+    from the write (POSIX only). Both survive ``exec``, so a child process sets them in its
+    ``preexec_fn``."""
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE,
+                       (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file-size limits')
+def test_an_export_past_the_file_size_limit_leaves_the_earlier_file(tiny, tmp_path):
+    """A full disk, as a file-size limit makes one, while the file is written: one sentence,
+    the earlier export as it was and no temporary file."""
+    out = tmp_path / 'tiny.onnx'
+    out.write_bytes(b'an earlier export')
+    result = subprocess.run(
+        [sys.executable, str(TOOL), *map(str, tiny), '--out', str(out)], cwd=ROOT,
+        capture_output=True, text=True, timeout=300, preexec_fn=lambda: limit_file_size(2**16))
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'could not write {out} (File too large), the earlier file left as it was: free space '
+        f'on that disk, raise the file-size limit (ulimit -f) or choose another path, and '
+        f'export again')
+    assert out.read_bytes() == b'an earlier export'
+    assert sorted(tmp_path.iterdir()) == [out]
 
 
 def test_a_size_other_than_the_tested_one_gets_a_note():
@@ -473,10 +549,9 @@ def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
     assert not out.exists()
 
 
-def test_a_difference_above_the_target_exits_nonzero(tool, cifar, tmp_path, capsys):
-    out = tmp_path / 'cifar.onnx'
+def test_a_difference_above_the_target_exits_nonzero(tool, tiny, tmp_path, capsys):
+    out = tmp_path / 'tiny.onnx'
     with pytest.raises(SystemExit, match=r'differs from PyTorch by .* above the target 1e-12; '
                                          r'the file is kept'):
-        tool(CIFAR_CONFIG, cifar[1], '--out', out, '--max-relative-diff', 1e-12,
-             *_cli(CIFAR_OPTIONS))
+        tool(*tiny, '--out', out, '--max-relative-diff', 1e-12)
     assert out.is_file() and 'ONNX Runtime vs PyTorch' in capsys.readouterr().out

@@ -24,8 +24,11 @@ in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), 
    when that exceeds ``--max-relative-diff`` (default 1e-4; the file is kept for
    inspection).
 
-An ``--out`` that is the config or the checkpoint, or an existing file not ending in
-``.onnx``, is refused before anything is read; an earlier export is replaced. A ``--shape``
+An ``--out`` that is the config or the checkpoint, or that does not end in ``.onnx`` (in
+any case), is refused before anything is read. The file is written to ``FILE.partial`` beside
+it, checked by onnx's checker and renamed into place: an earlier export is replaced only by a
+complete one, and an export that fails (a full disk, a file-size limit) says so in one
+sentence, leaving the earlier file as it was and no temporary file. A ``--shape``
 other than a re-ID or CIFAR config's ``input_size``, and a segmentation config exported
 without ``--shape`` (at its training crop, though it tests whole images), get a note on the
 size images must have. Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
@@ -33,6 +36,7 @@ size images must have. Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]
 import argparse
 import os.path as osp
 from collections.abc import Sequence
+from pathlib import Path
 
 from rga_mm.apis import CheckpointError, init_model
 from rga_mm.deployment.arguments import (
@@ -85,20 +89,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_replaces_only_onnx(out: str) -> None:
-    """Stop when ``out`` exists and is not a ``.onnx`` file: re-exporting replaces an
-    earlier export, but a checkpoint, a config or an image given as ``--out`` by mistake
-    would be lost."""
-    if osp.exists(out) and not out.endswith('.onnx'):
-        raise SystemExit(f'--out {out} exists and is not an .onnx file, which the export would '
-                         f'replace; give a path ending in .onnx')
+def check_onnx_suffix(out: str) -> None:
+    """Stop unless ``out`` ends in ``.onnx`` (in any case): re-exporting replaces an earlier
+    export, but a checkpoint, a config or an image given as ``--out`` by mistake would be
+    lost; naming every export so, an ``--out`` accepted once is accepted again."""
+    if Path(out).suffix.lower() == '.onnx':
+        return
+    existing = ', an existing file that the export would replace' if osp.exists(out) else ''
+    raise SystemExit(f'--out {out} does not end in .onnx{existing}; give a path ending in '
+                     f'.onnx, e.g. {Path(out).with_suffix(".onnx")}')
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     check_output_file(args.out, example='model.onnx')
     check_spares_inputs([args.out], [args.config, args.checkpoint])
-    check_replaces_only_onnx(args.out)
+    check_onnx_suffix(args.out)
     try:
         require_deploy()
         check_opset(args.opset, '--opset')

@@ -1,0 +1,52 @@
+"""Output files written whole or not at all: the ranked-list PNGs and results.json of
+tools/search.py and the ONNX file of tools/deployment/pytorch2onnx.py.
+
+Each is written to ``<name>.partial`` beside its final name, flushed to disk and renamed into
+place, so that a write that fails (a full disk, a file-size limit, no write permission) or is
+interrupted leaves neither a truncated file nor the temporary one, and an earlier file of that
+name as it was. A process killed while it writes leaves ``<name>.partial``, which the next
+write of that file replaces.
+"""
+import contextlib
+import os
+from collections.abc import Iterator
+
+from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX, replace_durably
+
+
+@contextlib.contextmanager
+def replaced_when_written(path: str | os.PathLike) -> Iterator[str]:
+    """The temporary path ``<path>.partial`` for the block to write ``path``'s content to;
+    renamed to ``path`` when the block ends, removed when it raises (Ctrl-C too)."""
+    partial = os.fspath(path) + PARTIAL_SUFFIX
+    try:
+        yield partial
+        replace_durably(partial, os.fspath(path))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial)
+        raise
+
+
+def write_bytes_whole(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` as the file ``path`` (:func:`replaced_when_written`).
+
+    Raises:
+        OSError: the write failed; ``path`` is as it was before.
+    """
+    with replaced_when_written(path) as partial, open(partial, 'wb') as file:
+        file.write(data)
+
+
+def write_error_reason(error: BaseException) -> str:
+    """Why a write failed, as the OS says it ('No space left on device', 'File too large',
+    'Permission denied'): the ``strerror`` of ``error`` or of the ``OSError`` it was raised
+    from or while handling (``torch.save`` reports a failed write as a ``RuntimeError``
+    raised during the ``OSError``); else the first line of ``error``'s message."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__ or cause.__context__
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
