@@ -27,10 +27,14 @@ distances and, with the protocol, whether each is the query's identity (every pa
 absolute), written first, then one ranked-list PNG per query (``DIR/<query name>.png``,
 :class:`rga_mm.visualization.RankedListVisualizer`) of its first results, at most
 :data:`MAX_DRAWN_RESULTS` (a longer list is listed whole in results.json, with a notice).
-Without ``--out`` the lists are printed. An ``--out`` that is the gallery folder or a query
-folder is refused before any work: the next search would take its PNGs for images to search;
-so is a ``--cache`` file named with an image suffix, and an ``--out`` where a PNG or
-results.json would overwrite a query or gallery file (the folder of a query ``q.png``).
+Each is written to ``NAME.partial`` beside it and renamed into place
+(:mod:`rga_mm.apis.output_files`): a write that fails (a full disk, a file-size limit) stops
+the search with one sentence naming the file and the reason, and leaves no partial file. The
+folder is created once the model is loaded. Without ``--out`` the lists are printed. An
+``--out`` that is the gallery folder or a query folder is refused before any work: the next
+search would take its PNGs for images to search; so is a ``--cache`` file named with an
+image suffix, and an ``--out`` where a PNG or results.json would overwrite a query or
+gallery file (the folder of a query ``q.png``).
 
 The queries are embedded before the gallery, and a distance the evaluation does not know
 (``--cfg-options test_evaluator.distance=...``) is refused before either: a bad query stops
@@ -39,28 +43,34 @@ the search before a long gallery embedding.
 ``--gallery`` and ``--query`` each take image files and folders. The images of a folder are
 those directly in it; subfolders are not read, and a line names how many of them hold images
 and the first. A folder of one folder per person (the own-data layout of docs/reid.md) is
-given as its person folders: ``--gallery data/my_reid/gallery/*``. A file given under
-several paths (a folder and a link to it, a hard link, the same path twice: the same file as
-``os.path.samefile`` sees it) is searched, embedded and cached once, under the first path
-given, and one line per side says how many paths were left out and names the first; an item
-that exists but is no regular file or folder (``/dev/null``, a FIFO) is refused, named, and a
-file written with a trailing '/' (``base.png/``) is told to drop it. A
-``--rerank`` search of fewer query and gallery images than re-ranking's k1 needs stops with
-re-ranking's sentence once the folders are listed, before anything is embedded.
+given as its person folders: ``--gallery data/my_reid/gallery/*``; a file given by name
+whose name ends in no image suffix (a README.txt or Thumbs.db such a glob gives) is skipped,
+as its folder's listing skips it, and one line per side names those skipped (a side given
+only such files stops the search). A file given under several paths (a folder and a link to
+it, a hard link, the same path twice: the same file as ``os.path.samefile`` sees it) is
+searched, embedded and cached once, under the first path given, and one line per side says
+how many paths were left out and names the first; an item that exists but is no regular file
+or folder (``/dev/null``, a FIFO) is refused, named, and a file written with a trailing '/'
+(``base.png/``) is told to drop it. A ``--rerank`` search of fewer query and gallery images
+than re-ranking's k1 needs stops with re-ranking's sentence once the folders are listed,
+before anything is embedded.
 
 Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` with
 ``--out``, none without), keyed by each file's path, size and modification time and by a
-hash of the model config and test pipeline (``--cfg-options`` merged), the loaded weights and
-``--flip``: a file added or changed since is embedded, the others are read from the cache; a
-cache made by another model is noticed and the whole gallery embedded again; a file that is
-no cache is refused, never overwritten, and one that cannot be written stops the search
-before the gallery is embedded. The cache is written whole to a temporary file beside
-it and renamed into place: every 5 minutes while the gallery is embedded (less often where
-writing a large cache would take more than a tenth of the time) and when the search is stopped
-(SIGINT, SIGTERM, an unreadable image): the next run embeds only the rest. A stopped search
-says in one line how many gallery embeddings the cache keeps and exits with status 130
-(SIGINT) or 143 (SIGTERM). An unreadable image stops the tool, named, unless
-``--skip-unreadable`` leaves it out (it is tried again on the next run).
+hash of the model config and test pipeline (``--cfg-options`` merged), the loaded weights
+and ``--flip``: a file added or changed since is embedded, the others are read from the
+cache; a cache made by another model is noticed and the whole gallery embedded again. One
+cache serves every gallery searched with one model: a write keeps the other galleries' rows,
+less those of files removed or changed since. A file that is no cache is refused, never
+overwritten, and one that cannot be written stops the search before the gallery is embedded;
+a write that fails later (a full disk, a file-size limit) is told in one line, and the
+search goes on without the cache, whose file stays as it was. The cache is written whole to
+a temporary file beside it and renamed into place: every 5 minutes while the gallery is
+embedded (less often where writing a large cache would take more than a tenth of the time)
+and when the search is stopped (SIGINT, SIGTERM, an unreadable image): the next run embeds
+only the rest. A stopped search says in one line how many gallery embeddings the cache keeps
+and exits with status 130 (SIGINT) or 143 (SIGTERM). An unreadable image stops the tool,
+named, unless ``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
 import json
@@ -74,6 +84,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+import cv2
 import mmcv
 import numpy as np
 import torch
@@ -97,6 +108,7 @@ from rga_mm.apis.gallery_embedding import (
     embed_images,
 )
 from rga_mm.apis.inferencer import merged_config
+from rga_mm.apis.output_files import write_bytes_whole, write_error_reason
 from rga_mm.apis.search_protocol import (
     apply_protocol,
     file_id,
@@ -239,9 +251,7 @@ def embed_changed(inferencer: ReIDInferencer, gallery: GalleryRows, args: argpar
         return embed_gallery(inferencer, gallery, writer, batch_size=args.batch_size,
                              flip=flip, on_unreadable=on_unreadable(args))
     except EmbeddingStopped as stop:
-        kept = (f' (the {writer.rows} gallery embeddings done are kept in the cache '
-                f'{writer.cache})' if writer.cache else '')
-        raise SystemExit(stop_sentence(stop.error, kept)) from None
+        raise SystemExit(stop_sentence(stop.error, writer.kept_note())) from None
     except DatasetError as error:  # no gallery image could be read
         raise SystemExit(str(error)) from None
 
@@ -299,7 +309,7 @@ def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank
 def draw(pngs: list[str], queries: list[str], results: list[dict],
          thumbnail_size: tuple[int, int] = (128, 64)) -> None:
     """The ranked list of each query, its first :data:`MAX_DRAWN_RESULTS` results, as the
-    PNG file of the same position in ``pngs``."""
+    PNG file of the same position in ``pngs`` (:func:`write_output`)."""
     visualizer = RankedListVisualizer(name='search', thumbnail_size=thumbnail_size)
     drawn = slice(MAX_DRAWN_RESULTS)
     for query, result, png in zip(track_iter_progress(queries), results, pngs):
@@ -308,7 +318,24 @@ def draw(pngs: list[str], queries: list[str], results: list[dict],
             mmcv.imread(query, channel_order='rgb'),
             [mmcv.imread(path, channel_order='rgb') for path in result['gallery'][drawn]],
             result['distances'][drawn], None if matches is None else matches[drawn])
-        mmcv.imwrite(picture[..., ::-1], png)
+        write_output(png, png_bytes(picture))
+
+
+def png_bytes(picture: np.ndarray) -> bytes:
+    """The PNG file of an (H, W, 3) RGB picture, as ``mmcv.imwrite`` (OpenCV) writes it."""
+    return cv2.imencode('.png', np.ascontiguousarray(picture[..., ::-1]))[1].tobytes()
+
+
+def write_output(path: str | Path, data: bytes) -> None:
+    """Write one file of ``--out`` whole (:func:`~rga_mm.apis.output_files.write_bytes_whole`);
+    a write that fails stops the search with one sentence naming the file and the reason."""
+    try:
+        write_bytes_whole(path, data)
+    except OSError as error:
+        raise SystemExit(f'cannot write {path} ({write_error_reason(error)}), so the search '
+                         f'results are incomplete: free space on that disk, raise the file-size '
+                         f'limit (ulimit -f) or give another --out, and run the search '
+                         f'again') from None
 
 
 def not_listed(side: str, item: str) -> str:
@@ -336,12 +363,45 @@ def print_once() -> Callable[[str], None]:
     return tell
 
 
+# files given by name that are left out unnamed beyond this many (a glob of a large folder)
+MAX_NAMED_SKIPPED = 10
+
+
+def is_non_image_file(item: str) -> bool:
+    """Whether ``item`` is a file whose name ends in none of the image suffixes a folder's
+    listing reads (in any case)."""
+    return osp.isfile(item) and Path(item).suffix.lower() not in IMAGE_SUFFIXES
+
+
+def image_items(items: Sequence[str], side: str) -> list[str]:
+    """``items`` less the files without an image suffix (a README.txt or Thumbs.db given by
+    a shell glob such as ``DIR/*``), which the listing of their folder would leave out too,
+    after one line naming them; stops with one sentence when no item is left."""
+    kept, skipped = [], []
+    for item in items:
+        (skipped if is_non_image_file(item) else kept).append(item)
+    if not skipped:
+        return kept
+    names = ', '.join(skipped[:MAX_NAMED_SKIPPED]) + (
+        f' and {len(skipped) - MAX_NAMED_SKIPPED} more' if len(skipped) > MAX_NAMED_SKIPPED
+        else '')
+    suffixes = ', '.join(IMAGE_SUFFIXES)
+    if not kept:
+        raise SystemExit(f'{side}: none of the {len(skipped)} files given has an image suffix '
+                         f'({suffixes}), so there is nothing to search ({names}); give image '
+                         f'files or folders of them to --{side}')
+    print(f'{side}: skipping the {len(skipped)} given file(s) whose names end in no image '
+          f'suffix ({suffixes}): {names}')
+    return kept
+
+
 def list_side(items: Sequence[str], side: str) -> list[str]:
-    """The absolute paths of the files ``items`` names and of the images directly in its
-    folders, in order, after a line naming the subfolders of images a folder has, which are
-    not read. Stops with :func:`not_listed`'s sentence for the first item that is no file or
-    folder, and names a folder without images; one whose subfolders hold them (one folder per
-    person) is told to give them instead."""
+    """The absolute paths of the image files ``items`` names (:func:`image_items`) and of
+    the images directly in its folders, in order, after a line naming the subfolders of
+    images a folder has, which are not read. Stops with :func:`not_listed`'s sentence for the
+    first item that is no file or folder, and names a folder without images; one whose
+    subfolders hold them (one folder per person) is told to give them instead."""
+    items = image_items(items, side)
     try:
         folders_normalized = [osp.normpath(item) if osp.isdir(item) else item for item in items]
         paths = listed_images(folders_normalized, print_once(),
@@ -507,9 +567,9 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
     pngs = png_paths(out, query_paths) if out is not None else {}
     if out is not None:
         check_out_files(out, pngs, list(files))
-    make_out_folder(out, args)
     inferencer = load_inferencer(args)
     metric = evaluation_distance(inferencer)
+    make_out_folder(out, args)
     flip = inferencer.uses_flip(True if args.flip else None)
     query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
     gallery_paths, gallery, stats = embed_search_gallery(inferencer, gallery_paths, files,
@@ -561,7 +621,8 @@ def check_out_files(out: Path, pngs: dict[str, str], inputs: Sequence[str]) -> N
 
 
 def make_out_folder(out: Path | None, args: argparse.Namespace) -> None:
-    """Create the ``--out`` folder, if one is given."""
+    """Create the ``--out`` folder, if one is given: once the model is loaded, so that a
+    config, checkpoint or device that fails leaves no empty folder."""
     if out is None:
         return
     try:
@@ -639,7 +700,7 @@ def write_results(out: Path, pngs: list[str], results: list[dict], report: dict)
     for result, png in zip(results, pngs):
         result['png'] = png
     results_file = results_path(out)
-    results_file.write_text(json.dumps(report, indent=1))
+    write_output(results_file, json.dumps(report, indent=1).encode())
     if report['topk'] > MAX_DRAWN_RESULTS:
         print(f'the ranked-list PNGs show the first {MAX_DRAWN_RESULTS} results of each '
               f'query; {results_file} lists all of them')

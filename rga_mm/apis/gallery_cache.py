@@ -2,12 +2,18 @@
 size and modification time and by a hash of the model that made them, written whole to a
 temporary file beside the cache and renamed into place, while a gallery is embedded.
 
+One cache file serves every gallery searched with one model: a write keeps the rows of the
+other galleries it holds, less those of files removed or changed since, so that searching
+gallery A, then B, then A again embeds A once. A cache made by another model is replaced.
+
 * :func:`model_key`: the hash of what decides the embeddings (merged config, test pipeline,
   loaded weights, flip);
 * :class:`GalleryCache`: a cache file as read, with the rows still valid for a file;
 * :class:`GalleryRows`: a gallery's embeddings as they are filled in, from the cache first;
-* :class:`CacheWriter`: writes them every ``SAVE_INTERVAL_S`` seconds and when embedding
-  stops, so that a stopped search loses nothing it embedded.
+* :class:`CacheWriter`: writes them, with the other galleries' rows, every
+  ``SAVE_INTERVAL_S`` seconds and when embedding stops, so that a stopped search loses
+  nothing it embedded; a write that fails (a full disk, a file-size limit, no write
+  permission) is told in one line and the search goes on without the cache.
 """
 import contextlib
 import glob
@@ -16,14 +22,18 @@ import json
 import os
 import os.path as osp
 import socket
+import sys
 import time
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.visualization.image_inputs import config_test_pipeline
 from .inferencer import ReIDInferencer
+from .output_files import write_error_reason
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 1'
 # while the gallery is embedded its cache is written every SAVE_INTERVAL_S seconds, or less
@@ -31,7 +41,6 @@ CACHE_FORMAT = 'rga_mm gallery embeddings 1'
 SAVE_INTERVAL_S = 300
 SAVE_MAX_SHARE = 0.1
 PARTIAL_SUFFIX = '.partial'
-
 
 
 class GalleryCacheError(ValueError):
@@ -60,6 +69,33 @@ def file_stamp(stat: os.stat_result) -> tuple[int, int]:
     """(size in bytes, modification time in ns) of a file's ``os.stat`` result: a changed
     file changes its stamp."""
     return stat.st_size, stat.st_mtime_ns
+
+
+def current_stamp(path: str) -> tuple[int, int] | None:
+    """The :func:`file_stamp` of the file ``path`` as it is now; None where it is gone."""
+    try:
+        return file_stamp(os.stat(path))
+    except OSError:
+        return None
+
+
+class CacheRows(NamedTuple):
+    """N rows of a cache: the files' paths, their :func:`file_stamp` and their (N, D)
+    embeddings."""
+
+    paths: list[str]
+    stamps: list[tuple[int, int]]
+    features: torch.Tensor
+
+    def followed_by(self, other: 'CacheRows') -> 'CacheRows':
+        """These rows, then ``other``'s (these alone, not copied, where it has none)."""
+        if not other.paths:
+            return self
+        return CacheRows(self.paths + other.paths, self.stamps + other.stamps,
+                         torch.cat([self.features, other.features]))
+
+
+NO_ROWS = CacheRows([], [], torch.empty((0, 0)))
 
 
 class GalleryCache:
@@ -101,6 +137,18 @@ class GalleryCache:
     def holds(self, path: str, stamp: tuple[int, int]) -> bool:
         """Whether the cache has ``path``'s embedding for the file as it is now."""
         return path in self.rows and self.rows[path][0] == stamp
+
+    def other_rows(self, paths: Collection[str]) -> CacheRows:
+        """The rows of files not among ``paths`` (other galleries') whose file is still as it
+        was when embedded: those a write of this gallery's rows keeps. Rows of files removed
+        or changed since are dropped."""
+        given = set(paths)
+        kept = [(path, stamp, row) for path, (stamp, row) in self.rows.items()
+                if path not in given and current_stamp(path) == stamp]
+        if not kept:
+            return NO_ROWS
+        kept_paths, stamps, rows = map(list, zip(*kept))
+        return CacheRows(kept_paths, stamps, self.features[rows])
 
 
 def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, int]],
@@ -157,41 +205,77 @@ def process_runs(pid: int) -> bool:
     return True
 
 
+def warn(line: str) -> None:
+    """Print a warning line on stderr."""
+    print(line, file=sys.stderr)
+
+
 class CacheWriter:
     """Writes the gallery cache while the gallery is embedded: when due (``SAVE_INTERVAL_S``
     after the last write, and at least the last write's time / ``SAVE_MAX_SHARE``) and when
-    the embedding stops; ``rows`` is how many embeddings of this model the file holds (None
-    until the cache has been read)."""
+    the embedding stops, each time this gallery's rows followed by ``others``, the rows of
+    other galleries the file holds; ``rows`` is how many embeddings of this gallery the file
+    holds (None until the cache has been read).
 
-    def __init__(self, cache: str | None) -> None:
+    A write that fails passes one line naming the cache and the reason to ``tell`` (default:
+    stderr); ``failed`` then holds the reason, and no further write is tried, so the search
+    goes on without the cache and the file stays as it was.
+    """
+
+    def __init__(self, cache: str | None, tell: Callable[[str], None] = warn) -> None:
         self.cache = cache
+        self.tell = tell
         self.key = ''
         self.rows: int | None = None
+        self.others = NO_ROWS
+        self.failed: str | None = None
         self.last = time.monotonic()
         self.took = 0.0
 
     def due(self) -> bool:
         """Whether the periodic write is due."""
-        return (self.cache is not None
+        return (self.cache is not None and self.failed is None
                 and time.monotonic() - self.last >= max(SAVE_INTERVAL_S,
                                                         self.took / SAVE_MAX_SHARE))
 
     def write(self, paths: list[str], stamps: list[tuple[int, int]],
               features: torch.Tensor) -> None:
-        """Write these rows as the cache (nothing without a cache file)."""
-        if self.cache is None:
+        """Write these rows (N paths, their stamps, (N, D) embeddings), then ``others``, as
+        the cache; nothing without a cache file or after a write failed."""
+        if self.cache is None or self.failed is not None:
             return
         start = time.monotonic()
-        write_cache(self.cache, self.key, paths, stamps, features)
+        try:
+            write_cache(self.cache, self.key,
+                        *CacheRows(paths, stamps, features).followed_by(self.others))
+        except (OSError, RuntimeError) as error:  # torch.save: RuntimeError for an OSError
+            self.failed = write_error_reason(error)
+            self.tell(f'warning: cannot write the gallery cache {self.cache} ({self.failed}); '
+                      f'the search goes on, but its gallery embeddings are not kept for the '
+                      f'next search')
+            return
         self.last = time.monotonic()
         self.took = self.last - start
         self.rows = len(paths)
+
+    def kept_note(self) -> str:
+        """The end of the sentence of a search stopped while the gallery is embedded: where
+        the embeddings done are kept, or that they are not."""
+        if self.cache is None:
+            return ''
+        if self.failed is not None:
+            return (f' (the gallery embeddings done are not kept: the cache {self.cache} '
+                    f'cannot be written, {self.failed})')
+        return f' (the {self.rows} gallery embeddings done are kept in the cache {self.cache})'
 
     def stopped_line(self, signal_name: str) -> str:
         """The one line printed when the search is stopped."""
         if self.cache is None:
             return (f'search stopped by {signal_name}: no gallery embedding is kept without '
                     f'--cache (or --out); give --cache FILE to make a long search resumable')
+        if self.failed is not None:
+            return (f'search stopped by {signal_name}: the gallery embeddings done are not '
+                    f'kept, as the cache {self.cache} cannot be written ({self.failed})')
         if self.rows is None:
             return (f'search stopped by {signal_name} before the gallery was embedded: the '
                     f'cache {self.cache} is left as it was')

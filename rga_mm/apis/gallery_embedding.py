@@ -72,18 +72,28 @@ def cached_gallery(inferencer: ReIDInferencer, paths: list[str],
 
     Returns:
         The whole gallery when the cache holds every file as it is now (``writer.rows`` is
-        then G), else the rows to fill with :func:`embed_gallery`, those of unchanged
-        files filled from the cache.
+        then G; nothing is written), else the rows to fill with :func:`embed_gallery`, those
+        of unchanged files filled from the cache, and ``writer.others`` set to the rows of
+        other galleries that its writes keep.
 
     Raises:
         GalleryCacheError: the cache file is no gallery cache.
     """
     writer.key = model_key(inferencer, flip) if writer.cache else ''  # no cache, no hash
     cached = GalleryCache(writer.cache, writer.key)
-    if cached.paths == paths and all(map(cached.holds, paths, stamps)):
-        writer.rows = len(paths)  # unchanged: no copy of a large gallery, no write
-        return EmbeddedGallery(paths, cached.features, len(paths), [], [])
+    if all(map(cached.holds, paths, stamps)):
+        writer.rows = len(paths)
+        return EmbeddedGallery(paths, cached_features(cached, paths), len(paths), [], [])
+    writer.others = cached.other_rows(paths)
     return GalleryRows(paths, stamps, cached)
+
+
+def cached_features(cached: GalleryCache, paths: list[str]) -> torch.Tensor:
+    """The (G, D) embeddings of the G ``paths``, all held by ``cached``: its own tensor,
+    not copied, where it holds exactly these paths in this order."""
+    if cached.paths == paths:
+        return cached.features
+    return cached.features[[cached.rows[path][1] for path in paths]]
 
 
 def embed_gallery(inferencer: ReIDInferencer, gallery: GalleryRows, writer: CacheWriter, *,

@@ -79,9 +79,9 @@ def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: to
                 tell(protocol_off_line(side, others, len(paths)))
         return gallery_paths, gallery, None
     real = np.flatnonzero(gallery_labels[0] != JUNK_ID)
-    tell(f'Market-1501 file names: as in the evaluation, junk images '
-         f'({len(gallery_paths) - len(real)}) and images of the query\'s identity from its '
-         f'camera are left out')
+    junk = len(gallery_paths) - len(real)
+    tell(f'Market-1501 file names: as in the evaluation, the gallery\'s {junk} junk image(s) '
+         f'(identity -1) and the images of the query\'s identity from its camera are left out')
     if not real.size:
         raise DatasetError('every gallery image is junk (identity -1): nothing to search')
     labels = (query_labels[0], gallery_labels[0][real], query_labels[1],

@@ -1,13 +1,22 @@
-"""The gallery cache's temporary files: a search killed while writing leaves one as large as
-the cache; the next write on that machine removes it, and never the file of a search still
-running or of another machine."""
+"""The gallery cache's writes: a search killed while writing leaves a temporary file as large
+as the cache, which the next write on that machine removes (never the file of a search still
+running or of another machine); a write keeps the rows of other galleries whose files are
+unchanged; a write that fails is told in one line and the search goes on without the
+cache."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
-from rga_mm.apis.gallery_cache import partial_path, write_cache
+from rga_mm.apis.gallery_cache import (
+    CacheWriter,
+    GalleryCache,
+    file_stamp,
+    partial_path,
+    write_cache,
+)
 
 
 def _dead_pid() -> int:
@@ -30,3 +39,53 @@ def test_a_write_removes_the_partial_files_of_killed_searches_only(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(
         os.path.basename(path) for path in (cache, running, other_cache, other_machine))
     assert torch.load(cache)['features'].tolist() == [[1.0] * 4]
+
+
+def _stamped(tmp_path, names: list[str]) -> tuple[list[str], list[tuple[int, int]]]:
+    """Files ``names`` in ``tmp_path`` and their stamps."""
+    paths = [str(tmp_path / name) for name in names]
+    for path in paths:
+        with open(path, 'w') as file:
+            file.write(path)
+    return paths, [file_stamp(os.stat(path)) for path in paths]
+
+
+def test_a_write_keeps_the_rows_of_other_galleries_whose_files_are_unchanged(tmp_path):
+    cache = str(tmp_path / 'gallery_cache.pth')
+    paths, stamps = _stamped(tmp_path, ['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg'])
+    write_cache(cache, 'key', paths, stamps, torch.arange(8.0).reshape(4, 2))
+    os.remove(paths[1])
+    with open(paths[2], 'a') as file:  # changed: its row no longer holds
+        file.write('more')
+    writer = CacheWriter(cache)
+    writer.key = 'key'
+    writer.others = GalleryCache(cache, 'key').other_rows([paths[3]])
+    new, new_stamps = _stamped(tmp_path, ['e.jpg'])
+    writer.write([paths[3], *new], [stamps[3], *new_stamps], torch.tensor([[6.0, 7], [8, 9]]))
+    saved = torch.load(cache)
+    assert saved['paths'] == [paths[3], *new, paths[0]]
+    assert saved['features'].tolist() == [[6.0, 7.0], [8.0, 9.0], [0.0, 1.0]]
+    assert writer.rows == 2  # this gallery's rows
+
+
+def test_a_write_that_fails_is_told_once_and_the_search_goes_on_without_the_cache(tmp_path):
+    """A folder where the temporary file goes makes the write fail as a full disk would:
+    one line names the cache and the reason, no later write is tried and the earlier cache
+    stays as it was."""
+    cache = str(tmp_path / 'gallery_cache.pth')
+    write_cache(cache, 'key', ['a.jpg'], [(1, 2)], torch.ones(1, 2))
+    earlier = Path(cache).read_bytes()
+    os.mkdir(partial_path(cache, os.getpid()))
+    told = []
+    writer = CacheWriter(cache, told.append)
+    writer.key = 'key'
+    for _ in range(2):
+        writer.write(['b.jpg'], [(3, 4)], torch.zeros(1, 2))
+    assert told == [f'warning: cannot write the gallery cache {cache} (Is a directory); the '
+                    f'search goes on, but its gallery embeddings are not kept for the next '
+                    f'search']
+    assert not writer.due() and writer.rows is None
+    assert Path(cache).read_bytes() == earlier
+    assert writer.stopped_line('SIGINT (Ctrl-C)') == (
+        f'search stopped by SIGINT (Ctrl-C): the gallery embeddings done are not kept, as the '
+        f'cache {cache} cannot be written (Is a directory)')

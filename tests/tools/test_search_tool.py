@@ -12,12 +12,16 @@ import json
 import math
 import os
 import re
+import runpy
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
+from types import ModuleType
+from typing import NamedTuple
 
 import mmcv
 import numpy as np
@@ -26,7 +30,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 from rga_mm.apis import ReIDInferencer, gallery_cache, init_model
-from rga_mm.datasets.folder_listing import image_files
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, image_files
 from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
 from rga_mm.testing import load_script
 from rga_mm.visualization import RankedListVisualizer
@@ -39,6 +43,7 @@ from rga_mm.visualization.ranked_list import (
     RESULT_GAP,
 )
 from demo_model import calibrated_demo_checkpoint, samples_of_test_split
+from tool_runs import run_in_process
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -55,10 +60,20 @@ def market(tiny_market, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope='module')
 def checkpoints(market, tmp_path_factory) -> dict:
-    """Two demo models from different initial weights, BN statistics of the training set."""
+    """Two demo models from different initial weights: 0 with the BN statistics of the
+    training set, whose rankings are compared with the evaluation's; 1 as built, another
+    model for the cache."""
     folder = tmp_path_factory.mktemp('checkpoints')
-    return {seed: calibrated_demo_checkpoint(market, folder / f'model{seed}.pth', seed)
-            for seed in (0, 1)}
+    torch.manual_seed(1)
+    other = folder / 'model1.pth'
+    torch.save({'state_dict': init_model(CONFIG).state_dict()}, other)
+    return {0: calibrated_demo_checkpoint(market, folder / 'model0.pth', 0), 1: other}
+
+
+@pytest.fixture(scope='module')
+def evaluated(market, checkpoints) -> tuple:
+    """:func:`evaluation_features` of model 0."""
+    return evaluation_features(market, checkpoints[0])
 
 
 @pytest.fixture(scope='module')
@@ -110,7 +125,7 @@ def evaluation_ranks_first(distances: np.ndarray, query_id: int, query_cam: int,
 
 @pytest.mark.parametrize('rerank', [False, True], ids=['plain', 'rerank'])
 def test_first_results_are_what_the_evaluation_ranks_first(search, market, checkpoints,
-                                                           tmp_path, rerank):
+                                                           evaluated, tmp_path, rerank):
     out = tmp_path / 'out'
     summary = search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test',
                      '--query', market / 'query', '--out', out, '--topk', 5,
@@ -118,8 +133,7 @@ def test_first_results_are_what_the_evaluation_ranks_first(search, market, check
     report = json.loads((out / 'results.json').read_text())
     assert report['distance'] == 'cosine' and report['evaluation_protocol'] is True
     (query, query_ids, query_cams, query_paths), (gallery, gallery_ids, gallery_cams,
-                                                  gallery_paths) = evaluation_features(
-        market, checkpoints[0])
+                                                  gallery_paths) = evaluated
     distmat = pairwise_distance(query, gallery, 'cosine').numpy()
     if rerank:
         distmat = k_reciprocal_rerank(distmat,
@@ -261,7 +275,9 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
 
     summary = search(*common, '--gallery', gallery_folder, '--topk', 100)
     printed = capsys.readouterr().out
-    assert f'junk images ({num_junk})' in printed
+    assert (f"Market-1501 file names: as in the evaluation, the gallery's {num_junk} junk "
+            f"image(s) (identity -1) and the images of the query's identity from its camera "
+            f"are left out") in printed.splitlines()
     assert f'--topk 100 is more than the {num_gallery - num_junk} gallery images' in printed
     assert summary['topk'] == num_gallery - num_junk
 
@@ -310,14 +326,13 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
         search(CONFIG, misfit, '--query', market / 'query', '--gallery', gallery_folder)
 
 
-def test_the_command_line_exits_with_the_sentence(market, checkpoints, tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(TOOL), str(CONFIG), str(checkpoints[0]), '--gallery',
-         str(tmp_path / 'missing'), '--query', str(market / 'query')],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+def test_the_command_line_exits_with_the_sentence(fresh_interpreter):
+    """The last run of the fresh interpreter: ``tools/search.py`` as ``__main__`` with a
+    gallery that does not exist."""
+    result = fresh_interpreter.process
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f'gallery {tmp_path / "missing"} does not exist']
+        f'gallery {fresh_interpreter.folder / "missing"} does not exist']
 
 
 def _gallery_copy(market: Path, folder: Path) -> list[Path]:
@@ -767,3 +782,202 @@ def test_a_gallery_file_with_a_trailing_slash_is_named_a_file(search, tmp_path):
                image)
     assert str(stop.value) == (f"gallery {image}/ is a file, not a folder: drop the trailing "
                                f"'/'")
+
+
+def test_a_model_that_cannot_be_loaded_leaves_no_out_folder(search, market, tmp_path):
+    """The folder is made once the model is loaded."""
+    out = tmp_path / 'out'
+    missing = tmp_path / 'no_checkpoint.pth'
+    with pytest.raises(SystemExit, match=f'^checkpoint file {re.escape(str(missing))} does '
+                                         f'not exist$'):
+        search(CONFIG, missing, '--gallery', market / 'bounding_box_test', '--query',
+               market / 'query', '--out', out)
+    assert not out.exists()
+
+
+def test_files_without_an_image_suffix_given_by_a_glob_are_skipped(
+        search, market, checkpoints, tmp_path, capsys):
+    """``--gallery gallery/*`` gives the shell's list, README.txt and Thumbs.db included: they
+    are skipped in one line, as the folder's own listing leaves them out; a file with an
+    image suffix that cannot be decoded still stops the search."""
+    gallery_folder = tmp_path / 'gallery'
+    images = _gallery_copy(market, gallery_folder)
+    for name in ('Thumbs.db', 'README.txt'):
+        (gallery_folder / name).write_text('no image')
+    globbed = sorted(gallery_folder.iterdir())
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    args = (CONFIG, checkpoints[0], '--query', query, '--cache', tmp_path / 'cache.pth',
+            '--topk', 1)
+    summary = search(*args, '--gallery', *globbed)
+    suffixes = ', '.join(IMAGE_SUFFIXES)
+    assert (f'gallery: skipping the 2 given file(s) whose names end in no image suffix '
+            f'({suffixes}): {gallery_folder / "README.txt"}, {gallery_folder / "Thumbs.db"}'
+            in capsys.readouterr().out.splitlines())
+    assert summary['num_gallery'] == len(images)
+
+    broken = tmp_path / 'broken.jpg'
+    broken.write_text('no image')
+    with pytest.raises(SystemExit, match=rf'^cannot read image {broken}: '):
+        search(*args, '--gallery', *globbed, broken)
+
+    notes = [gallery_folder / 'README.txt', gallery_folder / 'Thumbs.db']
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', gallery_folder,
+               '--query', *notes)
+    assert str(stop.value) == (
+        f'query: none of the 2 files given has an image suffix ({suffixes}), so there is '
+        f'nothing to search ({notes[0]}, {notes[1]}); give image files or folders of them to '
+        f'--query')
+
+
+def test_one_cache_keeps_the_embeddings_of_every_gallery_searched(search, market, checkpoints,
+                                                                 tmp_path):
+    """Galleries A, B, then A again: A is read from the cache; a write drops the rows of
+    files removed since and keeps the others as they were."""
+    images = _gallery_copy(market, tmp_path / 'all')
+    galleries = {}
+    for name, part in (('a', images[:20]), ('b', images[20:]), ('c', images[-1:])):
+        galleries[name] = tmp_path / name
+        galleries[name].mkdir()
+        for image in part:
+            shutil.copy(image, galleries[name])
+    cache = tmp_path / 'cache.pth'
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    args = (CONFIG, checkpoints[0], '--query', query, '--cache', cache, '--topk', 1)
+    assert search(*args, '--gallery', galleries['a'])['embedded'] == 20
+    assert search(*args, '--gallery', galleries['b'])['embedded'] == len(images) - 20
+    again = search(*args, '--gallery', galleries['a'])
+    assert (again['embedded'], again['from_cache']) == (0, 20)
+
+    before = torch.load(cache, weights_only=True)
+    removed = image_files(galleries['b'])[0]
+    os.remove(removed)
+    assert search(*args, '--gallery', galleries['c'])['embedded'] == 1
+    after = torch.load(cache, weights_only=True)
+    assert sorted(after['paths']) == sorted(
+        image_files(galleries['a']) + image_files(galleries['b']) + image_files(galleries['c']))
+    for path in image_files(galleries['a']) + image_files(galleries['b']):
+        torch.testing.assert_close(after['features'][after['paths'].index(path)],
+                                   before['features'][before['paths'].index(path)],
+                                   rtol=0, atol=0)
+
+
+def limit_file_size(limit: int) -> None:
+    """Limit the files this process writes to ``limit`` bytes, as ``ulimit -f`` does, with
+    SIGXFSZ ignored: its default action kills the process, which then gets no EFBIG error
+    from the write (POSIX only)."""
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE,
+                       (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+# above the results.json of one query's first result (< 1 kB); below the gallery cache (36
+# rows of 512 floats, 80 kB), a ranked-list PNG (35 kB) and the results.json of every query's
+# whole list (34 kB)
+FILE_SIZE_LIMIT = 20_000
+
+
+def searches_in_a_fresh_interpreter(runs: str, command: str) -> None:
+    """(The child process of :func:`fresh_interpreter`.) Run tools/search.py's ``main`` in
+    this process (:func:`run_in_process`) on each argument list of the JSON ``runs``, with
+    files limited to :data:`FILE_SIZE_LIMIT` bytes (:func:`limit_file_size`), and print the
+    [exit status, stdout, stderr] of each as JSON on a line of its own (the progress bars
+    write to this process's stdout, without a newline); then run the JSON argument list
+    ``command`` as the command line runs it, the tool as ``__main__``, which ends the
+    process."""
+    limit_file_size(FILE_SIZE_LIMIT)
+    tool = load_script(TOOL, 'search_tool')
+    results = [recorded_run(tool, argv) for argv in json.loads(runs)]
+    print('\n' + json.dumps(results), flush=True)
+    sys.argv = [str(TOOL), *json.loads(command)]
+    runpy.run_path(str(TOOL), run_name='__main__')
+
+
+def recorded_run(tool: ModuleType, argv: list[str]) -> list:
+    """[exit status, stdout, stderr] of ``tool.main(argv)`` run in this process as the
+    command line runs it (:func:`run_in_process`); a run that ends in a traceback gives
+    status 1 and the traceback, as the command line would."""
+    try:
+        result = run_in_process(tool, *argv)
+    except Exception:
+        return [1, '', traceback.format_exc()]
+    return [result.returncode, result.stdout, result.stderr]
+
+
+class FreshInterpreter(NamedTuple):
+    """The child process of :func:`fresh_interpreter`, the [exit status, stdout, stderr] of
+    its runs under the file-size limit, the folder they write in and its earlier cache."""
+
+    process: subprocess.CompletedProcess
+    runs: list[list]
+    folder: Path
+    earlier_cache: bytes
+
+
+@pytest.fixture(scope='module')
+def fresh_interpreter(market, checkpoints, tmp_path_factory) -> FreshInterpreter:
+    """One fresh interpreter (its start-up takes seconds) for the claims about one: three
+    searches past a file-size limit (:func:`searches_in_a_fresh_interpreter`): the cache
+    ``cache.pth``, which holds another model's embeddings, with the lists printed; every
+    query's whole list to ``all``; one query's first result to ``one``; then the command line
+    of a search of a gallery that does not exist."""
+    folder = tmp_path_factory.mktemp('fresh')
+    cache = folder / 'cache.pth'
+    gallery_cache.write_cache(str(cache), 'another model', ['a.jpg'], [(1, 2)], torch.ones(1, 4))
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    common = [str(CONFIG), str(checkpoints[0]), '--gallery', str(market / 'bounding_box_test')]
+    runs = [[*common, '--query', str(query), '--cache', str(cache), '--topk', '2'],
+            [*common, '--query', str(market / 'query'), '--out', str(folder / 'all'),
+             '--topk', '100'],
+            [*common, '--query', str(query), '--out', str(folder / 'one'), '--topk', '1']]
+    command = [str(CONFIG), str(checkpoints[0]), '--gallery', str(folder / 'missing'),
+               '--query', str(market / 'query')]
+    code = (f'import test_search_tool as t; '
+            f't.searches_in_a_fresh_interpreter({json.dumps(runs)!r}, {json.dumps(command)!r})')
+    earlier_cache = cache.read_bytes()
+    process = subprocess.run(
+        [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, 'PYTHONPATH': f'{Path(__file__).parent}{os.pathsep}{ROOT / "tests"}'})
+    lines = process.stdout.splitlines()
+    assert lines, process.stderr[-3000:]
+    return FreshInterpreter(process, json.loads(lines[-1]), folder, earlier_cache)
+
+
+@pytest.mark.slow  # a fresh interpreter
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file-size limits')
+def test_writes_past_a_file_size_limit_are_named_and_leave_no_partial_file(fresh_interpreter,
+                                                                           market):
+    """A full disk, as a file-size limit makes one: a gallery cache that cannot be written is
+    told in one line and the search goes on, leaving an earlier cache as it was; a
+    results.json or ranked-list PNG that cannot be written stops the search in one sentence.
+    None of them leaves a partial or temporary file."""
+    printed, every_list, one_list = fresh_interpreter.runs
+    folder = fresh_interpreter.folder
+    cache = folder / 'cache.pth'
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+
+    def warning(cache: Path) -> str:
+        return (f'warning: cannot write the gallery cache {cache} (File too large); the search '
+                f'goes on, but its gallery embeddings are not kept for the next search')
+
+    assert printed[0] == 0, printed[2]
+    assert printed[2].splitlines() == [warning(cache)]
+    assert '  #2 ' in printed[1] and printed[1].splitlines()[-3] == str(query)
+    assert cache.read_bytes() == fresh_interpreter.earlier_cache
+
+    def stop(path: Path) -> str:
+        return (f'cannot write {path} (File too large), so the search results are incomplete: '
+                f'free space on that disk, raise the file-size limit (ulimit -f) or give '
+                f'another --out, and run the search again')
+
+    assert every_list[0] == 1
+    assert every_list[2].splitlines() == [warning(folder / 'all/gallery_cache.pth'),
+                                          stop(folder / 'all/results.json')]
+    assert os.listdir(folder / 'all') == []
+    png = folder / 'one' / f'{query.stem}.png'
+    assert one_list[0] == 1 and one_list[2].splitlines()[-1] == stop(png)
+    assert os.listdir(folder / 'one') == ['results.json']
+    entry, = json.loads((folder / 'one/results.json').read_text())['queries']
+    assert entry['png'] == str(png) and len(entry['gallery']) == 1
+    assert sorted(os.listdir(folder)) == ['all', 'cache.pth', 'one']
