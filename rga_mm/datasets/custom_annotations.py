@@ -13,7 +13,7 @@ from typing import Any
 from rga_mm.errors import DatasetError, first_listed
 from rga_mm.registry import DATASETS
 from .custom_reid import INT64_RANGE, CustomReIDDataset, file_key, fits_int64, parse_integer
-from .reid_dataset import JUNK_ID
+from .reid_dataset import JUNK_ID, closest_choice_hint
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')
@@ -262,7 +262,8 @@ class CustomReIDAnnotations(CustomReIDDataset):
         split = str(record['split']).strip()
         if split not in FILE_SPLITS:
             raise DatasetError(f'{self.dataset_name}: split {split!r} on {where} is not one '
-                               f'of {", ".join(FILE_SPLITS)}')
+                               f'of {", ".join(FILE_SPLITS)}'
+                               f'{closest_choice_hint(split, FILE_SPLITS)}')
         if not isinstance(record['img_path'], str):
             raise DatasetError(f'{self.dataset_name}: img_path {record["img_path"]!r} on '
                                f'{where} is not a path')

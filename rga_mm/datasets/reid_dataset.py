@@ -147,12 +147,17 @@ def check_choice(dataset_name: str, setting: str, value: Any, choices: Sequence[
     accepted values and the closest of them (compared without case) when one is close."""
     if isinstance(value, str) and value in choices:
         return
+    raise ConfigError(f'{dataset_name}: {setting} {value!r} is not one of '
+                      f'{", ".join(map(repr, choices))}{closest_choice_hint(value, choices)}')
+
+
+def closest_choice_hint(value: Any, choices: Sequence[str]) -> str:
+    """``"; did you mean 'CHOICE'?"`` for the choice closest to ``value`` (compared without
+    case) when one is close, else ``''``."""
     lowered = {choice.lower(): choice for choice in choices}
     close = (difflib.get_close_matches(value.lower(), list(lowered), n=1)
              if isinstance(value, str) else [])
-    hint = f'; did you mean {lowered[close[0]]!r}?' if close else ''
-    raise ConfigError(f'{dataset_name}: {setting} {value!r} is not one of '
-                      f'{", ".join(map(repr, choices))}{hint}')
+    return f'; did you mean {lowered[close[0]]!r}?' if close else ''
 
 
 def _check_integer_labels(dataset_name: str, item: dict) -> None:

@@ -185,7 +185,10 @@ def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', imag
      r"camera_id 'c1' on line {line} of .* is not an integer"),
     (('images/x.jpg', 4, 1, 'val'), DatasetError,
      r"split 'val' on line {line} of .*annotations{suffix} is not one of train, query, "
-     r"gallery"),
+     r"gallery$"),
+    (('images/x.jpg', 4, 1, 'Query'), DatasetError,
+     r"split 'Query' on line {line} of .*annotations{suffix} is not one of train, query, "
+     r"gallery; did you mean 'query'\?$"),
     (('images/absent.jpg', 4, 1, 'gallery'), FileNotFoundError,
      r'the image .*images.absent\.jpg on line {line} of .*annotations{suffix} does not '
      r'exist'),
