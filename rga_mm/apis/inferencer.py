@@ -25,6 +25,7 @@ where re-ID needs it:
 """
 import logging
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -75,13 +76,21 @@ def merged_config(config: str | Path | Config, cfg_options: dict | None,
     return cfg
 
 
+# a URL's scheme (http://, https://, s3://, ...), which a local path does not start with
+URL = re.compile(r'[a-zA-Z][a-zA-Z0-9+.-]+://')
+
+
 def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
-    """Refuse an empty input path, and with ``refuse_missing`` one that does not exist (or
+    """Refuse an empty input path or a URL, and with ``refuse_missing`` one that does not exist (or
     names a file with a trailing separator, ``base.png/``), naming the input's position in
     the list given and the path (relative paths: from the working folder)."""
     if not path:
         raise FileNotFoundError(f"input {index} is an empty path (''); give an image file, "
                                 f"a folder of images or an (H, W, 3) BGR array")
+    if URL.match(path):
+        raise FileNotFoundError(f'input {index} is {path}, a URL: ReIDInferencer reads local '
+                                f'image files, folders and arrays, so download the image '
+                                f'first and give its path')
     if refuse_missing and is_file_given_as_folder(path):
         raise FileNotFoundError(f'input {index} is {path}, a file, not a folder: drop the '
                                 f'trailing {path[-1]!r}')

@@ -165,6 +165,10 @@ def test_errors_and_samples_name_the_position_in_the_list_given(inferencer, tiny
     with pytest.raises(FileNotFoundError, match=rf'^input 2 is {re.escape(str(missing))}, '
                                                 r'which does not exist'):
         inferencer([str(folder), image, missing])
+    url = 'https://example.com/person.jpg'
+    with pytest.raises(FileNotFoundError, match=rf'^input 1 is {re.escape(url)}, a URL: '
+                                                r'ReIDInferencer reads local image files'):
+        inferencer([str(folder), url])
     samples = inferencer([str(folder), image], return_datasamples=True, batch_size=BATCH)
     assert [s.input_idx for s in samples] == [0] * len(paths) + [1]
     assert [s.sample_idx for s in samples] == list(range(len(paths) + 1))
