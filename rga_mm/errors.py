@@ -17,6 +17,11 @@ class ConfigError(ValueError):
     its classifier has): the message names the setting to change."""
 
 
+class MapSizeError(ConfigError):
+    """A module built for one feature-map size (its weights fit that size) that received a
+    map of another size."""
+
+
 def first_listed(items: Sequence[object], limit: int) -> str:
     """The first ``limit`` of ``items`` for a message, comma-separated, and how many more:
     ``'a, b and 3 more'``."""

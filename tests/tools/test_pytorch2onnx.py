@@ -544,7 +544,12 @@ def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
     with pytest.raises(SystemExit, match=r'does not accept a 128×64 input \(1, 3, 128, 64\): '
                                          r"StageAttentionBackbone stage 'layer1' "
                                          r"\(attentions\['layer1'\]\): RGA was built for a "
-                                         r'16×8 map but received 32×16'):
+                                         r'16×8 map but received 32×16; .* the checkpoint\'s '
+                                         r'weights fit the map sizes the config builds, so a '
+                                         r'module rebuilt with another spatial_size would not '
+                                         r'load them: export at the config\'s input size, or '
+                                         r'set variable_size=True on its RGA modules, which '
+                                         r'take other sizes with the same weights$'):
         tool(REID_CONFIG, reid[1], '--out', out, '--shape', 128, 64)
     assert not out.exists()
 

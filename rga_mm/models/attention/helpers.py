@@ -22,7 +22,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from rga_mm.checks import is_int
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, MapSizeError
 
 GATE_ORDERS = ('CS', 'SC', 'S//C')
 
@@ -68,7 +68,7 @@ def check_map_size(x: Tensor, built_size: tuple[int, int], owner: str, fix: str,
         name, ratio = reduction
         if size[0] * size[1] < ratio:
             rebuild += f' and {name} <= {size[0] * size[1]}'
-        raise ConfigError(f'{owner} was built for a {built} map but received '
+        raise MapSizeError(f'{owner} was built for a {built} map but received '
                           f'{"×".join(map(str, size))}' + fix.format(built=built,
                                                                       rebuild=rebuild))
 
