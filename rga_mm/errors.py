@@ -2,7 +2,7 @@
 fix. The tools print them alone, without a traceback through mmengine; both are
 ``ValueError``\\ s, so code that catches those keeps working. :func:`first_listed` shortens
 the lists such a message names."""
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 
 class DatasetError(ValueError):
@@ -20,6 +20,14 @@ class ConfigError(ValueError):
 class MapSizeError(ConfigError):
     """A module built for one feature-map size (its weights fit that size) that received a
     map of another size."""
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error``, then the error it was raised from or while handling, and so on."""
+    cause: BaseException | None = error
+    while cause is not None:
+        yield cause
+        cause = cause.__cause__ or cause.__context__
 
 
 def first_listed(items: Sequence[object], limit: int) -> str:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 
 from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX, replace_durably
+from rga_mm.errors import error_chain
 
 
 @contextlib.contextmanager
@@ -43,10 +44,8 @@ def write_error_reason(error: BaseException) -> str:
     'Permission denied'): the ``strerror`` of ``error`` or of the ``OSError`` it was raised
     from or while handling (``torch.save`` reports a failed write as a ``RuntimeError``
     raised during the ``OSError``); else the first line of ``error``'s message."""
-    cause: BaseException | None = error
-    while cause is not None:
+    for cause in error_chain(error):
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
-        cause = cause.__cause__ or cause.__context__
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__

@@ -46,7 +46,7 @@ from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
 from rga_mm.apis.output_files import replaced_when_written, write_error_reason
-from rga_mm.errors import MapSizeError
+from rga_mm.errors import MapSizeError, error_chain
 from rga_mm.visualization.image_inputs import config_test_pipeline, pipeline_channel_order
 
 if TYPE_CHECKING:  # the deploy extra, imported where it is used
@@ -295,16 +295,6 @@ TRAINED_SIZE_NOTE = ('; the checkpoint\'s weights fit the map sizes the config b
                      'which take other sizes with the same weights')
 
 
-def caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    """Whether ``error`` or an error it was raised from or while handling is a ``kind``."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, kind):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
 def run_pytorch(module: nn.Module, inputs: Tensor) -> Tensor:
     """The module's output on ``inputs``; a model that refuses the input (an RGA module
     built for another map size, ...) or returns no single tensor is an
@@ -314,7 +304,8 @@ def run_pytorch(module: nn.Module, inputs: Tensor) -> Tensor:
             outputs = module(inputs)
     except (ValueError, RuntimeError) as error:
         size = '×'.join(map(str, inputs.shape[2:]))
-        note = TRAINED_SIZE_NOTE if caused_by(error, MapSizeError) else ''
+        note = (TRAINED_SIZE_NOTE if any(isinstance(cause, MapSizeError)
+                                         for cause in error_chain(error)) else '')
         raise ExportError(f'the model does not accept a {size} input '
                           f'{tuple(inputs.shape)}: {first_line(error)}{note}') from error
     if not isinstance(outputs, Tensor):
