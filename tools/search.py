@@ -133,7 +133,7 @@ from rga_mm.engine.launch import (
     check_output_folder,
     check_spares_inputs,
 )
-from rga_mm.errors import DatasetError
+from rga_mm.errors import DatasetError, first_listed
 from rga_mm.evaluation.functional import (
     check_rerank_options,
     distance_topk,
@@ -382,9 +382,7 @@ def image_items(items: Sequence[str], side: str) -> list[str]:
         (skipped if is_non_image_file(item) else kept).append(item)
     if not skipped:
         return kept
-    names = ', '.join(skipped[:MAX_NAMED_SKIPPED]) + (
-        f' and {len(skipped) - MAX_NAMED_SKIPPED} more' if len(skipped) > MAX_NAMED_SKIPPED
-        else '')
+    names = first_listed(skipped, MAX_NAMED_SKIPPED)
     suffixes = ', '.join(IMAGE_SUFFIXES)
     if not kept:
         raise SystemExit(f'{side}: none of the {len(skipped)} files given has an image suffix '
