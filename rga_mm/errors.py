@@ -1,7 +1,7 @@
 """The errors whose message is the whole story: one sentence naming what is wrong and the
 fix. The tools print them alone, without a traceback through mmengine; both are
 ``ValueError``\\ s, so code that catches those keeps working. :func:`first_listed` shortens
-the lists such a message names."""
+the lists such a message names; :func:`first_line` quotes another error in one."""
 from collections.abc import Iterator, Sequence
 
 
@@ -37,3 +37,13 @@ def first_listed(items: Sequence[object], limit: int) -> str:
     if len(items) > limit:
         listed += f' and {len(items) - limit} more'
     return listed
+
+
+def first_line(error: BaseException, *, named: bool = False) -> str:
+    """The first line of ``error``'s message (its type's name when it has none); with
+    ``named``, ``'Type: line'`` (``'Type: '`` when it has none)."""
+    lines = str(error).strip().splitlines()
+    line = lines[0] if lines else ''
+    if named:
+        return f'{type(error).__name__}: {line}'
+    return line or type(error).__name__

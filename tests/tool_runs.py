@@ -1,10 +1,12 @@
 """Run a command (a tool of the repository, a shell script) as a subprocess from the
 repository root and check that it succeeded, or call a tool's ``main(argv)`` in the test's
-own process as the command line would run it. Shared by tests in several folders (importable
+own process as the command line would run it; limit the size of the files a process
+writes, as a full disk would stop it. Shared by tests in several folders (importable
 as ``tool_runs``: tests/conftest.py puts tests/ on ``sys.path``)."""
 import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +59,14 @@ def run_in_process(script: ModuleType, *args: object) -> subprocess.CompletedPro
             returncode, message = _exit_status(stop)
     return subprocess.CompletedProcess([script.__file__, *argv], returncode,
                                        stdout.getvalue(), stderr.getvalue() + message)
+
+
+def limit_file_size(limit: int) -> None:
+    """Limit the files this process writes to ``limit`` bytes, as ``ulimit -f`` does, with
+    SIGXFSZ ignored: its default action kills the process, which then gets no EFBIG error
+    from the write (POSIX only). Both survive ``exec``, so a child process sets them in its
+    ``preexec_fn``."""
+    import resource
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE,
+                       (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))

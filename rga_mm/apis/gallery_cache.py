@@ -31,6 +31,7 @@ from typing import NamedTuple
 import torch
 
 from rga_mm.datasets.transforms import UnreadableImageError
+from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX, replace_durably
 from rga_mm.visualization.image_inputs import config_test_pipeline
 from .inferencer import ReIDInferencer
 from .output_files import write_error_reason
@@ -40,7 +41,6 @@ CACHE_FORMAT = 'rga_mm gallery embeddings 1'
 # often where writing a large cache would take more than SAVE_MAX_SHARE of the time
 SAVE_INTERVAL_S = 300
 SAVE_MAX_SHARE = 0.1
-PARTIAL_SUFFIX = '.partial'
 
 
 class GalleryCacheError(ValueError):
@@ -161,14 +161,12 @@ def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, 
     sizes, mtimes = zip(*stamps) if stamps else ((), ())
     partial = partial_path(cache, os.getpid())
     try:
-        with open(partial, 'wb') as file:
+        with open(partial, 'wb') as file:  # a file object: a failed write is an OSError
             torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
                             sizes=torch.tensor(sizes, dtype=torch.int64),
                             mtimes=torch.tensor(mtimes, dtype=torch.int64),
                             features=features.contiguous()), file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(partial, cache)
+        replace_durably(partial, cache)
     except BaseException:  # also a second Ctrl-C while writing
         if osp.exists(partial):
             os.remove(partial)

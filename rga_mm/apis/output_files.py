@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 
 from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX, replace_durably
-from rga_mm.errors import error_chain
+from rga_mm.errors import error_chain, first_line
 
 
 @contextlib.contextmanager
@@ -47,5 +47,4 @@ def write_error_reason(error: BaseException) -> str:
     for cause in error_chain(error):
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
+    return first_line(error)

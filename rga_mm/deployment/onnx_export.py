@@ -46,7 +46,7 @@ from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
 from rga_mm.apis.output_files import replaced_when_written, write_error_reason
-from rga_mm.errors import MapSizeError, error_chain
+from rga_mm.errors import MapSizeError, error_chain, first_line
 from rga_mm.visualization.image_inputs import config_test_pipeline, pipeline_channel_order
 
 if TYPE_CHECKING:  # the deploy extra, imported where it is used
@@ -275,16 +275,6 @@ def describe_output(module: ExportedForward, shape: Sequence[int]) -> str:
         return (f"'{name}' (B, K, {shape[0]}, {shape[1]}): class scores resized to the input "
                 f'size, argmax over K gives the label map{note}')
     return f"'{name}': what the model returns in mode='tensor'"
-
-
-def first_line(error: BaseException, *, named: bool = False) -> str:
-    """The first line of ``error``'s message (its type's name when it has none); with
-    ``named``, ``'Type: line'`` (``'Type: '`` when it has none)."""
-    lines = str(error).strip().splitlines()
-    line = lines[0] if lines else ''
-    if named:
-        return f'{type(error).__name__}: {line}'
-    return line or type(error).__name__
 
 
 # after a module's refusal of a map size: the checkpoint exported was trained at the sizes

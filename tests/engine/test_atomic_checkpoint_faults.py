@@ -6,7 +6,6 @@ optimizer's momentum, are written by mmengine's own code to a real folder.
 """
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from real_interrupts import ctrl_c_when_called
+from tool_runs import limit_file_size
 
 ROOT = Path(__file__).parents[2]
 ERROR = 'rga_mm.engine.hooks.atomic_checkpoint_hook.CheckpointWriteError: '
@@ -54,10 +54,7 @@ def resume_under_a_file_size_limit(work_dir: str, limit: int) -> None:
     """(In a fresh interpreter.) Resume the run in ``work_dir`` up to epoch 2 with files
     limited to ``limit`` bytes, as after ``ulimit -f``, and SIGXFSZ ignored: its default
     action kills the process, which then gets no EFBIG error from the write."""
-    import resource  # POSIX only
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE,
-                       (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    limit_file_size(limit)
     _runner(Path(work_dir), max_epochs=2, resume=True).train()
 
 
@@ -80,7 +77,8 @@ def test_a_checkpoint_past_the_file_size_limit_is_named_removed_and_resumable(tm
             f't.resume_under_a_file_size_limit({str(work_dir)!r}, {size // 2})')
     failed = subprocess.run(
         [sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-        env={**os.environ, 'PYTHONPATH': str(Path(__file__).parent), 'OMP_NUM_THREADS': '1'})
+        env={**os.environ, 'PYTHONPATH': f'{Path(__file__).parent}{os.pathsep}{ROOT / "tests"}',
+             'OMP_NUM_THREADS': '1'})
     assert failed.returncode == 1, failed.stderr[-3000:]
     # one error, last in the traceback: the file, the reason, the sizes, the way on
     message = failed.stderr.rstrip().splitlines()[-1]

@@ -11,7 +11,6 @@ max |Δ| / max |reference| ≤ 1e-4.
 import copy
 import json
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +37,7 @@ from rga_mm.deployment.onnx_export import (
 from rga_mm.models.attention import RGA
 from rga_mm.models.attention.reference_grid import pooling_matrix
 from rga_mm.testing import load_script
-from tool_runs import run_in_process
+from tool_runs import limit_file_size, run_in_process
 
 ROOT = Path(__file__).parents[2]
 TOOL = ROOT / 'tools/deployment/pytorch2onnx.py'
@@ -448,17 +447,6 @@ def test_out_ends_in_onnx_in_any_case(tool, tmp_path):
     assert str(stop.value) == (f'--out {tmp_path / "model"} does not end in .onnx; give a path '
                                f'ending in .onnx, e.g. {tmp_path / "model.onnx"}')
     assert sorted(tmp_path.iterdir()) == [earlier]
-
-
-def limit_file_size(limit: int) -> None:
-    """Limit the files this process writes to ``limit`` bytes, as ``ulimit -f`` does, with
-    SIGXFSZ ignored: its default action kills the process, which then gets no EFBIG error
-    from the write (POSIX only). Both survive ``exec``, so a child process sets them in its
-    ``preexec_fn``."""
-    import resource
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE,
-                       (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
 
 @pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file-size limits')

@@ -43,7 +43,7 @@ from rga_mm.visualization.ranked_list import (
     RESULT_GAP,
 )
 from demo_model import calibrated_demo_checkpoint, samples_of_test_split
-from tool_runs import run_in_process
+from tool_runs import limit_file_size, run_in_process
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -860,16 +860,6 @@ def test_one_cache_keeps_the_embeddings_of_every_gallery_searched(search, market
         torch.testing.assert_close(after['features'][after['paths'].index(path)],
                                    before['features'][before['paths'].index(path)],
                                    rtol=0, atol=0)
-
-
-def limit_file_size(limit: int) -> None:
-    """Limit the files this process writes to ``limit`` bytes, as ``ulimit -f`` does, with
-    SIGXFSZ ignored: its default action kills the process, which then gets no EFBIG error
-    from the write (POSIX only)."""
-    import resource
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE,
-                       (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
 
 # above the results.json of one query's first result (< 1 kB); below the gallery cache (36

@@ -15,8 +15,8 @@ from torch import nn
 
 from rga_mm.apis import init_model
 from rga_mm.deployment.arguments import add_shape_argument, config_size_key, input_shape
-from rga_mm.deployment.onnx_export import first_line
 from rga_mm.engine.launch import CfgOptionsAction, load_config_with_options
+from rga_mm.errors import first_line
 
 
 class TensorForward(nn.Module):

@@ -26,9 +26,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from rga_mm.deployment.arguments import positive_int_arg
-from rga_mm.deployment.onnx_export import first_line
 from rga_mm.engine.launch.distributed import sync_bn_as_bn
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, first_line
 from rga_mm.models.attention.relation import RELATION_PATHS
 from rga_mm.models.necks import RGANeck
 from rga_mm.testing import TensorMemoryTracker
