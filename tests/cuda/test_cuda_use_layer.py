@@ -132,10 +132,15 @@ def cpu_metrics(data_root: Path, checkpoint: Path) -> dict:
 
 def test_test_tool_on_cuda_scores_as_on_the_cpu(tiny_market, checkpoint, tmp_path):
     """tools/test.py puts the model on CUDA (mmengine's Runner does where CUDA is
-    available); its metrics must be those of the CPU run."""
+    available); its metrics must be those of the CPU run, and the model's weights must have
+    been on the GPU while it scored."""
     expected = cpu_metrics(tiny_market, checkpoint)
+    weight_bytes = sum(p.numel() * p.element_size()
+                       for p in init_model(CONFIG, str(checkpoint)).parameters())
     out = tmp_path / 'metrics.json'
     root = str(tiny_market)
+    torch.cuda.reset_peak_memory_stats()
+    held_before = torch.cuda.memory_allocated()
     with strict_fp32():
         result = run_in_process(
             load_script(ROOT / 'tools/test.py', 'test_tool'), CONFIG, checkpoint,
@@ -143,6 +148,7 @@ def test_test_tool_on_cuda_scores_as_on_the_cpu(tiny_market, checkpoint, tmp_pat
             f'test_dataloader.dataset.data_root={root}', 'test_dataloader.num_workers=0',
             'test_dataloader.persistent_workers=False')
     assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.cuda.max_memory_allocated() - held_before >= weight_bytes
     got = json.loads(out.read_text())
     assert sorted(got) == sorted(expected)
     for key, value in expected.items():
