@@ -23,9 +23,12 @@ class MapSizeError(ConfigError):
 
 
 def error_chain(error: BaseException) -> Iterator[BaseException]:
-    """``error``, then the error it was raised from or while handling, and so on."""
+    """``error``, then the error it was raised from or while handling, and so on (each
+    once: a chain that loops back ends there)."""
+    seen = set()
     cause: BaseException | None = error
-    while cause is not None:
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
         yield cause
         cause = cause.__cause__ or cause.__context__
 

@@ -28,6 +28,8 @@ from typing import Any
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from rga_mm.errors import error_chain
+
 SEGMENTATION_EXTRA = ("pip install 'rga_mm[seg]' (mmsegmentation and mmcv with its compiled "
                       "ops; in a checkout: bash tools/misc/ensure_env.sh full)")
 
@@ -126,15 +128,6 @@ def load_config_with_options(path: str | Path, options: dict | None) -> Config:
     cfg = load_config(path)
     merge_cfg_options(cfg, options)
     return cfg
-
-
-def error_chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and the errors it was raised from or while handling, innermost last."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        yield error
-        error = error.__cause__ or error.__context__
 
 
 # how a cfg option's key is named in a refusal: as given on a tool's command line, and as
