@@ -110,6 +110,48 @@ def test_an_unknown_attention_type_or_argument_names_the_stage(attention, messag
         f"StageAttentionBackbone stage 'layer4' (attentions['layer4']): {message}")
 
 
+def test_a_bare_rga_mm_type_in_another_scope_gets_the_scoped_name():
+    """In an mmpretrain config (default scope mmpretrain) ``type='RGA'`` is looked up in
+    mmpretrain's registry, which does not have it."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS as MMPRETRAIN_MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'), \
+            pytest.raises(ConfigError) as error:
+        MMPRETRAIN_MODELS.build(dict(
+            type='rga_mm.StageAttentionBackbone', backbone=RESNET18,
+            attentions={'layer4': dict(type='RGA', in_channels=512, spatial_size=2,
+                                       reduction=4)}))
+    assert str(error.value).startswith(
+        "StageAttentionBackbone stage 'layer4' (attentions['layer4']): RGA is not in the "
+        "mmpretrain::model registry")
+    assert str(error.value).endswith(
+        "; RGA is rga_mm's: write type='rga_mm.RGA' in a config whose default_scope is "
+        "another package's")
+
+
+def test_no_attentions_is_refused():
+    with pytest.raises(ConfigError, match='StageAttentionBackbone attentions is empty: name at '
+                                          'least one stage to attend'):
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18, attentions={}))
+
+
+def test_init_weights_applies_an_attentions_own_init_cfg(tmp_path):
+    """A ``Pretrained`` init_cfg on one attention loads its weights when the wrapper's
+    ``init_weights`` runs (the Runner calls it), as it does for the attention alone."""
+    trained = RGA(64, (16, 16), reduction=4)
+    for param in trained.parameters():
+        torch.nn.init.normal_(param)
+    torch.save(trained.state_dict(), tmp_path / 'rga_layer1.pth')
+    attention = dict(STAGE_RGA['layer1'],
+                     init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'rga_layer1.pth')))
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions=dict(layer1=attention)))
+    model.init_weights()
+    loaded = model.attentions['layer1'].state_dict()
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(loaded[name], value, rtol=0, atol=0, msg=name)
+
+
 class StageNamesThatMeet(torch.nn.Module):
     """A backbone with submodules ``stages.0`` and ``stages_0``."""
 

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 import torch
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor, nn
 
 from rga_mm.errors import ConfigError
@@ -38,12 +38,25 @@ def _describe(output: Any) -> str:
     return f'a {type(output).__name__}'
 
 
-def _in_stage(stage: str, error: Exception) -> ConfigError:
-    """An attention's refusal, prefixed with the stage and its ``attentions`` key (a
-    KeyError's message without the quotes ``str`` puts around it)."""
-    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+def _in_stage(stage: str, refusal: Exception | str) -> ConfigError:
+    """An attention's refusal, prefixed with the stage and its ``attentions`` key."""
     return ConfigError(f'StageAttentionBackbone stage {stage!r} (attentions[{stage!r}]): '
-                       f'{message}')
+                       f'{refusal}')
+
+
+def _key_message(error: KeyError) -> str:
+    """A KeyError's message without the quotes ``str`` puts around it."""
+    return str(error.args[0]) if error.args else str(error)
+
+
+def _scope_hint(cfg: Mapping) -> str:
+    """For a bare type name (``'RGA'``) that rga_mm registers but the config's default scope
+    (mmpretrain's, mmseg's) does not: the scoped name to write instead."""
+    name = cfg.get('type')
+    if isinstance(name, str) and '.' not in name and name in MODELS.module_dict:
+        return (f"; {name} is rga_mm's: write type='rga_mm.{name}' in a config whose "
+                f"default_scope is another package's")
+    return ''
 
 
 def _check_stage_output(output: Any, backbone: str, stage: str) -> None:
@@ -164,7 +177,9 @@ def _build_attention(cfg: dict, stage: str) -> nn.Module:
     """
     try:
         return MODELS.build(cfg)
-    except (ValueError, KeyError) as error:
+    except KeyError as error:
+        raise _in_stage(stage, f'{_key_message(error)}{_scope_hint(cfg)}') from error
+    except ValueError as error:
         raise _in_stage(stage, error) from error
     except TypeError as error:  # only an argument the attention does not take is the user's
         if 'argument' not in str(error):
@@ -181,6 +196,10 @@ def _check_attentions_mapping(attentions: object) -> None:
         raise ConfigError(f'StageAttentionBackbone attentions must map stage names to '
                           f'attention configs, {example}; got a {type(attentions).__name__}: '
                           f'{attentions!r}')
+    if not attentions:
+        raise ConfigError(f'StageAttentionBackbone attentions is empty: name at least one '
+                          f'stage to attend, {example}, or use the backbone without the '
+                          f'wrapper')
     for stage, cfg in attentions.items():
         if not isinstance(stage, str) or not isinstance(cfg, Mapping):
             raise ConfigError(f'StageAttentionBackbone attentions[{stage!r}] = {cfg!r}: each '
@@ -267,7 +286,8 @@ class StageAttentionBackbone(BaseModule):
             raise ConfigError(f'stage names {sorted(attentions)} give the same attention '
                               f'module name once dots become underscores; attend each stage '
                               f'once')
-        self.attentions = nn.ModuleDict(
+        # mmengine's ModuleDict: init_weights reaches each attention's init_cfg
+        self.attentions = ModuleDict(
             {key: _build_attention(cfg, name)
              for key, (name, cfg) in zip(keys, attentions.items())})
         self._stage_runs: Counter | None = None
