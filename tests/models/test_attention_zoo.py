@@ -3,6 +3,8 @@
 Each gate is recomputed here from its paper's equations with the module's own weights
 (tiny maps, eval mode), each parameter count against its closed-form formula.
 """
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -297,9 +299,11 @@ def test_fc_spatial_names_both_sizes_on_a_mismatch(name):
 
 
 def test_bad_arguments_say_what_is_wrong():
-    with pytest.raises(ValueError, match='ratio 16 does not fit a channel count of size 8'):
+    with pytest.raises(ValueError, match=re.escape('SE reduction=16 does not fit its 8 channels '
+                                                   '(in_channels)')):
         SE(8)
-    with pytest.raises(ValueError, match='ratio 8 does not fit a position count of size 4'):
+    with pytest.raises(ValueError, match=re.escape('FCSpatial hidden_reduction=8 does not fit '
+                                                   'its 4 positions (spatial_size 2×2)')):
         FCSpatial(C, spatial_size=(2, 2))
     with pytest.raises(ValueError, match='odd kernel_size'):
         CBAMSpatial(C, kernel_size=6)

@@ -1,4 +1,6 @@
 """RGA after named stages of an mm backbone, as an mmcv plugin, and as a plain module."""
+import warnings
+
 import pytest
 import torch
 
@@ -91,7 +93,8 @@ def test_an_attention_refusing_its_config_at_build_time_names_the_stage():
         MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18, attentions={
             'layer4': dict(type='rga_mm.RGA', in_channels=512, spatial_size=2)}))
     refusal = error.value.__cause__
-    assert isinstance(refusal, ValueError) and 'reduction ratio 8' in str(refusal)
+    assert isinstance(refusal, ValueError)
+    assert 'RGA reduction=8 does not fit its 4 nodes' in str(refusal)
     assert str(error.value) == (
         f"StageAttentionBackbone stage 'layer4' (attentions['layer4']): {refusal}")
 
@@ -235,6 +238,41 @@ def test_as_an_mmcv_plugin_of_mmseg_resnet():
     assert all(m.in_channels == 2048 for m in rga_layers)
     out = backbone(torch.randn(2, 3, 128, 128))[0]
     assert out.shape == (2, 2048, 4, 4)
+
+
+@pytest.mark.parametrize('norm_eval, norm_cfg, warns', [
+    (True, dict(type='BN'), True),
+    (False, dict(type='BN'), False),
+    (True, dict(type='GN', num_groups=1), False)])
+def test_an_rga_plugin_frozen_by_norm_eval_is_warned_about(norm_eval, norm_cfg, warns):
+    """``norm_eval=True`` (mmdet's ResNet default) sets every BatchNorm of the backbone to
+    eval mode on ``train()``, the plugins' too: RGA's gates would then train on untrained
+    statistics. GroupNorm is not touched by it."""
+    backbone = MODELS.build(dict(
+        type='mmseg.ResNetV1c', depth=50, out_indices=(3, ), norm_eval=norm_eval,
+        plugins=[dict(cfg=dict(type='rga_mm.RGA', spatial_size=(2, 2), reduction=2,
+                               norm_cfg=norm_cfg),
+                      stages=(False, False, False, True), position='after_conv3')]))
+    backbone.train()
+    rga_layers = [m for m in backbone.modules() if isinstance(m, RGA)]
+    frozen = [m for m in rga_layers[0].modules()
+              if isinstance(m, torch.nn.BatchNorm2d) and not m.training]
+    assert len(frozen) == (12 if warns else 0)  # θ, φ, ψ, ϕ and W1, W2 of both gates
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        backbone(torch.randn(2, 3, 64, 64))
+        backbone(torch.randn(2, 3, 64, 64))
+    messages = [str(w.message) for w in caught if 'norm_eval' in str(w.message)]
+    if warns:  # once per module, at its first training forward
+        assert messages == [
+            'RGA(in_channels=2048, spatial_size=(2, 2)) trains with 12 of its BatchNorms in '
+            'eval mode at statistics they never learned (a backbone built with '
+            "norm_eval=True sets every BatchNorm below it to eval mode, RGA's included), so "
+            'its gates stay near 0.5 and barely learn: build the backbone with '
+            "norm_eval=False, or RGA with norm_cfg=dict(type='GN', num_groups=1), which "
+            'norm_eval leaves alone'] * len(rga_layers)
+    else:
+        assert messages == []
 
 
 def test_as_a_plain_module():

@@ -8,6 +8,7 @@ import torch
 
 from rga_mm.errors import ConfigError
 from rga_mm.models.attention import RGA, FCSpatial
+from rga_mm.models.attention.rga import largest_weight_count
 from rga_mm.models.necks import RGANeck
 
 
@@ -23,14 +24,14 @@ def test_non_4d_input(shape):
 
 
 def test_channel_reduction_larger_than_channels():
-    with pytest.raises(ValueError, match='ratio 16 does not fit a node feature dimension of '
-                                         'size 8'):
+    with pytest.raises(ValueError, match=re.escape('RGA reduction=16 does not fit its 8 node '
+                                                   'features')):
         RGA(8, spatial_size=(8, 8), reduction=16)
 
 
 def test_reduction_larger_than_node_count():
     # 2×2 map: the spatial relation embedding would map 2N = 8 → N / 8 = 0 channels
-    with pytest.raises(ValueError, match='ratio 8 does not fit a node count of size 4'):
+    with pytest.raises(ValueError, match=re.escape('RGA reduction=8 does not fit its 4 nodes')):
         RGA(64, spatial_size=(2, 2))
 
 
@@ -146,7 +147,8 @@ def test_an_empty_batch_gives_an_empty_output(training, mode, variable_size, siz
 @pytest.mark.parametrize('reduction', [2.0, '4', True])
 def test_a_reduction_that_is_not_an_int_is_one_clear_error(reduction):
     with pytest.raises(ConfigError, match=re.escape(
-            f'a reduction ratio must be an int (1 for none), got {reduction!r}')):
+            f'RGA reduction must be a positive int (a reduction ratio, 1 for none), got '
+            f'{reduction!r}')):
         RGA(64, 8, reduction=reduction)
 
 
@@ -225,3 +227,31 @@ def test_the_rebuild_a_size_mismatch_suggests_builds_and_fits(module, kwargs, si
                 in re.findall(r'(\w+)(?:=| <= )(\(\d+, \d+\)|\d+)', rebuild)}
     rebuilt = module(64, **{**kwargs, **settings}).eval()
     assert rebuilt(torch.randn(1, 64, *size)).shape == (1, 64, *size)
+
+
+@pytest.mark.parametrize('in_channels, spatial_size, mode, reduction', [
+    (256, (64, 32), 'SC', 8), (2048, (16, 8), 'S', 8), (64, (9, 7), 'C', 2),
+    (32, (4, 4), 'S//C', 4)])
+def test_the_weight_count_is_that_of_the_gates_embeddings(in_channels, spatial_size, mode,
+                                                          reduction):
+    """What the size check counts: the weights of θ, φ, ψ and ϕ of each gate built."""
+    module = RGA(in_channels, spatial_size, mode=mode, reduction=reduction)
+    embeddings = sum(param.numel() for name, param in module.named_parameters()
+                     if re.search(r'(theta|phi|appearance_embed|relation_embed)\.conv\.weight$',
+                                  name))
+    assert largest_weight_count(in_channels, spatial_size, mode, reduction) == embeddings
+
+
+@pytest.mark.parametrize('in_channels, spatial_size, weights, gib', [
+    (256, (256, 128), '0.67', '2.5'),  # a re-ID image size given for layer1's map
+    (2048, (224, 224), '1.58', '5.9')])
+def test_an_image_size_given_as_spatial_size_is_refused_before_allocating(
+        in_channels, spatial_size, weights, gib):
+    with pytest.raises(ConfigError) as error:
+        RGA(in_channels, spatial_size)
+    assert str(error.value) == (
+        f"RGA(in_channels={in_channels}, spatial_size={spatial_size}, mode='SC', "
+        f"reduction=8) would hold about {weights} G weights ({gib} GiB in float32): "
+        f"spatial_size is the size of the feature map RGA receives, the input size divided "
+        f"by the stride of the layers before it (the paper's re-ID model: (64, 32) after "
+        f"layer1 of a 256×128 image), not the size of the image")

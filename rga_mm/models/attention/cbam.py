@@ -16,8 +16,29 @@ import torch
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 
+from rga_mm.checks import positive_int
+from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import ChannelAttention, SpatialAttention, SpatialChannelAttention, reduced_width
+from .helpers import (
+    ChannelAttention,
+    SpatialAttention,
+    SpatialChannelAttention,
+    checked_in_channels,
+    reduced_width,
+)
+
+
+def odd_kernel_size(kernel_size: object, owner: str) -> int:
+    """``kernel_size`` as a plain int, or one sentence naming ``owner`` unless it is an odd
+    positive int: the spatial conv pads kernel_size // 2 on each side, which keeps the map
+    size (the gate scales the map it reads) only for an odd kernel."""
+    kernel_size = positive_int(kernel_size, f'{owner} kernel_size',
+                               'the side of its square convolution, odd')
+    if kernel_size % 2 == 0:
+        raise ConfigError(f'{owner} needs an odd kernel_size to keep the map size (its conv '
+                          f'pads kernel_size // 2 on each side), got {kernel_size}; use '
+                          f'{kernel_size - 1} or {kernel_size + 1}')
+    return kernel_size
 
 
 @MODELS.register_module()
@@ -27,16 +48,20 @@ class CBAMChannel(ChannelAttention):
     Parameters: 2·C·(C/r) + C/r + C.
 
     Args:
-        in_channels: C.
-        reduction: r, the reduction of the shared MLP (16 in Woo et al.).
+        in_channels: C, a positive int.
+        reduction: r, the reduction of the shared MLP (16 in Woo et al.), an int in [1, C].
+        owner: the name its errors give it; CBAM passes its own (default: the class's).
     """
 
     _abbr_ = 'cbam_channel'
 
     def __init__(self, in_channels: int, reduction: int = 16,
-                 init_cfg: dict | None = None) -> None:
+                 init_cfg: dict | None = None, *, owner: str | None = None) -> None:
         super().__init__(init_cfg)
-        hidden = reduced_width(in_channels, reduction, 'a channel count')
+        owner = owner or type(self).__name__
+        in_channels = checked_in_channels(in_channels, owner)
+        hidden = reduced_width(in_channels, reduction, owner, 'reduction', 'channels',
+                               'in_channels')
         self.in_channels = in_channels
         self.shared_mlp = nn.Sequential(
             ConvModule(in_channels, hidden, 1, act_cfg=dict(type='ReLU')),
@@ -56,20 +81,21 @@ class CBAMSpatial(SpatialAttention):
     Parameters: 2·k² + 1 (paper: conv with bias), or 2·k² + 2 with ``norm_cfg`` BN (code).
 
     Args:
-        in_channels: C (only checked: the gate reads channel-pooled maps).
-        kernel_size: k, the size of the convolution (7 in Woo et al.).
+        in_channels: C, a positive int (only checked: the gate reads channel-pooled maps).
+        kernel_size: k, the size of the convolution (7 in Woo et al.), an odd positive int.
         norm_cfg: None (paper, Eq. 3) or a norm after the conv (their released code).
+        owner: the name its errors give it; CBAM passes its own (default: the class's).
     """
 
     _abbr_ = 'cbam_spatial'
 
     def __init__(self, in_channels: int, kernel_size: int = 7,
-                 norm_cfg: dict | None = None, init_cfg: dict | None = None) -> None:
+                 norm_cfg: dict | None = None, init_cfg: dict | None = None, *,
+                 owner: str | None = None) -> None:
         super().__init__(init_cfg)
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f'CBAMSpatial needs an odd kernel_size to keep the map size, '
-                             f'got {kernel_size}')
-        self.in_channels = in_channels
+        owner = owner or type(self).__name__
+        self.in_channels = checked_in_channels(in_channels, owner)
+        kernel_size = odd_kernel_size(kernel_size, owner)
         self.conv = ConvModule(2, 1, kernel_size, padding=kernel_size // 2,
                                norm_cfg=norm_cfg, act_cfg=None)
 
@@ -96,6 +122,8 @@ class CBAM(SpatialChannelAttention):
     def __init__(self, in_channels: int, reduction: int = 16, kernel_size: int = 7,
                  mode: str = 'CS', spatial_norm_cfg: dict | None = None,
                  init_cfg: dict | None = None) -> None:
-        super().__init__(in_channels, CBAMChannel(in_channels, reduction),
-                         CBAMSpatial(in_channels, kernel_size, spatial_norm_cfg), mode,
-                         init_cfg)
+        owner = type(self).__name__
+        in_channels = checked_in_channels(in_channels, owner)
+        super().__init__(in_channels, CBAMChannel(in_channels, reduction, owner=owner),
+                         CBAMSpatial(in_channels, kernel_size, spatial_norm_cfg, owner=owner),
+                         mode, init_cfg)

@@ -31,14 +31,16 @@ from .helpers import (
     built_map_size,
     check_feature_map,
     check_map_size,
+    checked_in_channels,
     reduced_width,
 )
 
 
-def embedding(in_channels: int, reduction: int, norm_cfg: dict) -> ConvModule:
-    """The 1×1 conv → BN → ReLU embedding C → C // reduction that precedes FC-S and FC-C."""
-    return ConvModule(in_channels, reduced_width(in_channels, reduction, 'a channel count'), 1,
-                      norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
+def embedding(in_channels: int, reduction: int, norm_cfg: dict, owner: str) -> ConvModule:
+    """The 1×1 conv → BN → ReLU embedding C → C // reduction that precedes FC-S and FC-C;
+    errors name ``owner``."""
+    width = reduced_width(in_channels, reduction, owner, 'reduction', 'channels', 'in_channels')
+    return ConvModule(in_channels, width, 1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
 
 
 @MODELS.register_module()
@@ -48,26 +50,33 @@ class FCSpatial(SpatialAttention):
     Parameters (C' = C/r_e, N = h·w, N' = N/r_h): C·C' + 2·C' + 2·N·N' + N' + N.
 
     Args:
-        in_channels: C.
+        in_channels: C, a positive int.
         spatial_size: (h, w), the map size the module is built for; one int for a square
             map.
-        reduction: r_e, reduction of the 1×1 embedding (8).
-        hidden_reduction: r_h, reduction inside the two fully connected layers (8).
+        reduction: r_e, reduction of the 1×1 embedding (8), an int in [1, C].
+        hidden_reduction: r_h, reduction inside the two fully connected layers (8), an int
+            in [1, h·w].
         norm_cfg: normalisation after the embedding conv.
+        owner: the name its errors give it; FCSpatialChannel passes its own (default: the
+            class's).
     """
 
     _abbr_ = 'fc_spatial'
 
     def __init__(self, in_channels: int, spatial_size: int | tuple[int, int],
                  reduction: int = 8, hidden_reduction: int = 8,
-                 norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
+                 norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None, *,
+                 owner: str | None = None) -> None:
         super().__init__(init_cfg)
-        self.in_channels = in_channels
-        self.spatial_size = built_map_size(spatial_size, type(self).__name__)
-        num_positions = self.spatial_size[0] * self.spatial_size[1]
-        hidden = reduced_width(num_positions, hidden_reduction, 'a position count')
-        self.hidden_reduction = hidden_reduction
-        self.embedding = embedding(in_channels, reduction, norm_cfg)
+        self.owner = owner or type(self).__name__
+        self.in_channels = checked_in_channels(in_channels, self.owner)
+        self.spatial_size = built_map_size(spatial_size, self.owner)
+        height, width = self.spatial_size
+        num_positions = height * width
+        hidden = reduced_width(num_positions, hidden_reduction, self.owner, 'hidden_reduction',
+                               'positions', f'spatial_size {height}×{width}')
+        self.hidden_reduction = int(hidden_reduction)
+        self.embedding = embedding(self.in_channels, reduction, norm_cfg, self.owner)
         self.position_fc = nn.Sequential(
             ConvModule(num_positions, hidden, 1, act_cfg=dict(type='ReLU')),
             ConvModule(hidden, num_positions, 1, act_cfg=None))
@@ -75,8 +84,8 @@ class FCSpatial(SpatialAttention):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence unless ``x`` is a (B, C, h, w) map of the built size
         (naming both sizes when they differ)."""
-        check_feature_map(x, self.in_channels, 'FCSpatial')
-        check_map_size(x, self.spatial_size, 'FCSpatial', ': its fully connected layers read '
+        check_feature_map(x, self.in_channels, self.owner)
+        check_map_size(x, self.spatial_size, self.owner, ': its fully connected layers read '
                        'exactly {built} positions; build it with {rebuild}',
                        ('hidden_reduction', self.hidden_reduction))
 
@@ -95,19 +104,23 @@ class FCChannel(ChannelAttention):
     Parameters (C' = C/r_e): C·C' + 2·C' + C'·C + C.
 
     Args:
-        in_channels: C.
-        reduction: r_e, reduction of the 1×1 embedding (8).
+        in_channels: C, a positive int.
+        reduction: r_e, reduction of the 1×1 embedding (8), an int in [1, C].
         norm_cfg: normalisation after the embedding conv.
+        owner: the name its errors give it; FCSpatialChannel passes its own (default: the
+            class's).
     """
 
     _abbr_ = 'fc_channel'
 
     def __init__(self, in_channels: int, reduction: int = 8,
-                 norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
+                 norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None, *,
+                 owner: str | None = None) -> None:
         super().__init__(init_cfg)
-        self.in_channels = in_channels
-        self.embedding = embedding(in_channels, reduction, norm_cfg)
-        self.channel_fc = ConvModule(self.embedding.conv.out_channels, in_channels, 1,
+        owner = owner or type(self).__name__
+        self.in_channels = checked_in_channels(in_channels, owner)
+        self.embedding = embedding(self.in_channels, reduction, norm_cfg, owner)
+        self.channel_fc = ConvModule(self.embedding.conv.out_channels, self.in_channels, 1,
                                      act_cfg=None)
 
     def channel_attention(self, x: Tensor) -> Tensor:
@@ -134,7 +147,10 @@ class FCSpatialChannel(SpatialChannelAttention):
     def __init__(self, in_channels: int, spatial_size: int | tuple[int, int],
                  reduction: int = 8, hidden_reduction: int = 8, mode: str = 'S//C',
                  norm_cfg: dict = dict(type='BN'), init_cfg: dict | None = None) -> None:
+        owner = type(self).__name__
+        in_channels = checked_in_channels(in_channels, owner)
         super().__init__(
-            in_channels, FCChannel(in_channels, reduction, norm_cfg),
-            FCSpatial(in_channels, spatial_size, reduction, hidden_reduction, norm_cfg), mode,
-            init_cfg)
+            in_channels, FCChannel(in_channels, reduction, norm_cfg, owner=owner),
+            FCSpatial(in_channels, spatial_size, reduction, hidden_reduction, norm_cfg,
+                      owner=owner),
+            mode, init_cfg)

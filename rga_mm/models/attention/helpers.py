@@ -2,15 +2,18 @@
 width of a reduced embedding, and the ``forward`` of a gate, alone or two in one of RGA's
 orders.
 
-* :func:`check_feature_map`: every module takes a (B, C, H, W) map built for C channels and
-  says so in one sentence when it gets something else;
+* :func:`check_feature_map`: every module takes a floating-point (B, C, H, W) tensor built
+  for C channels and says so in one sentence when it gets something else;
+* :func:`checked_in_channels`: the C a module is built for, a positive int;
+* :func:`check_batch_norm_values`: refuses in one sentence the batch of one 1×1 image that
+  would leave a module's BatchNorm layers one value per channel in training;
 * :func:`built_map_size`: the (h, w) a size-aware module (RGA, FC-S) is built for, from a
   pair or one int for a square map, and :func:`check_map_size`, which refuses a map of
   another size in one sentence;
 * :func:`empty_batch_output`: the (0, C, H, W) output of RGA and the non-local block for a
   batch of no images;
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
-  FC attentions, refusing a reduction that leaves nothing;
+  FC attentions, refusing a reduction that leaves nothing, naming the module and argument;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
   defines ``channel_attention`` (SE, CBAM-C, FC-C) or ``spatial_attention`` (CBAM-S, FC-S);
 * :class:`SpatialChannelAttention`: the ``'CS'``, ``'SC'`` and ``'S//C'`` compositions of two
@@ -20,16 +23,27 @@ from collections.abc import Sequence
 
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from rga_mm.checks import is_int
+from rga_mm.checks import is_int, positive_int
 from rga_mm.errors import ConfigError, MapSizeError
 
 GATE_ORDERS = ('CS', 'SC', 'S//C')
 
 
 def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
-    """Raise one clear sentence unless ``x`` is a (B, ``in_channels``, H, W) tensor with
-    H, W >= 1."""
+    """Raise one clear sentence unless ``x`` is a floating-point (B, ``in_channels``, H, W)
+    tensor with H, W >= 1.
+
+    The type and dtype tests read no size, so a traced or exported graph keeps its sizes
+    free; a tensor's dtype is fixed in such a graph anyway.
+    """
+    if not isinstance(x, Tensor):
+        raise ConfigError(f'{owner} takes a torch.Tensor feature map, got a {type_name(x)}; '
+                          f'pass torch.as_tensor(x, dtype=torch.float32)')
+    if not x.is_floating_point():
+        raise ConfigError(f'{owner} takes a floating-point feature map, got a {x.dtype} '
+                          f'tensor; pass x.float()')
     if x.dim() != 4:
         raise ConfigError(f'{owner} expects a 4-D (B, C, H, W) feature map, got a '
                           f'{x.dim()}-D tensor of shape {plain_shape(x)}')
@@ -42,6 +56,45 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
         raise ConfigError(f'{owner} received a {height}×{width} map: the input image is too '
                           f'small for the downsampling before {owner} to leave at least 1×1 '
                           f'positions')
+
+
+def type_name(value: object) -> str:
+    """The name of ``value``'s type as a message gives it: ``'list'`` for a builtin,
+    ``'numpy.ndarray'`` (module and name) otherwise."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == 'builtins' else (
+        f'{kind.__module__}.{kind.__qualname__}')
+
+
+def checked_in_channels(in_channels: object, owner: str) -> int:
+    """``in_channels`` as a plain int, or one sentence naming ``owner`` unless it is a
+    positive integer (:func:`rga_mm.checks.positive_int`)."""
+    return positive_int(in_channels, f'{owner} in_channels',
+                        'the channels of the attended feature map')
+
+
+def check_batch_norm_values(x: Tensor, module: nn.Module, owner: str) -> None:
+    """Raise one sentence naming ``owner`` when a training BatchNorm layer of ``module``
+    would see one value per channel, B·H·W = 1 in ``x``: torch refuses that in training
+    without naming the module.
+
+    Args:
+        x: a (B, C, H, W) map with the batch and positions of the maps the BatchNorm layers
+            of ``module`` normalise (their channel counts may differ from C).
+        module: the module those BatchNorm layers belong to.
+        owner: how the error names ``module``, e.g. ``'FCChannel'``.
+
+    The sizes are read only when a BatchNorm layer trains (it reads them too), so an
+    exported (eval-mode) graph keeps its batch free.
+    """
+    if (module.training
+            and any(isinstance(layer, _BatchNorm) and layer.training
+                    for layer in module.modules())
+            and x.shape[0] * x.shape[2] * x.shape[3] == 1):
+        raise ConfigError(f'{owner} in training mode received one image with a 1×1 map: its '
+                          f'BatchNorm layers need more than one value per channel; train '
+                          f'with batches of 2 or more images or larger inputs (eval mode '
+                          f'takes any)')
 
 
 def plain_shape(x: Tensor, start: int = 0) -> tuple[int, ...]:
@@ -99,20 +152,28 @@ def empty_batch_output(module: nn.Module, x: Tensor) -> Tensor:
     return out
 
 
-def reduced_width(width: int, reduction: int, what: str) -> int:
-    """⌊width / reduction⌋, refusing a reduction that leaves no channel.
+def reduced_width(width: int, reduction: object, owner: str, argument: str, units: str,
+                  origin: str) -> int:
+    """⌊width / reduction⌋, or one sentence naming ``owner`` and ``argument`` unless
+    ``reduction`` is an int in [1, width], one that leaves at least one unit.
 
     Args:
         width: the width to reduce (channels, positions or nodes).
-        reduction: the reduction ratio, an int 1..width.
-        what: how an error names ``width``, e.g. ``'a channel count'``.
+        reduction: the reduction ratio as given.
+        owner: the module the error names, e.g. ``'FCSpatial'``.
+        argument: the name of ``reduction``'s argument, e.g. ``'hidden_reduction'``.
+        units: what ``width`` counts, e.g. ``'positions'``.
+        origin: the setting ``width`` comes from, e.g. ``'spatial_size 7×7'``.
+
+    Raises:
+        ConfigError: ``reduction`` is not a positive int, or exceeds ``width``.
     """
-    if not is_int(reduction):
-        raise ConfigError(f'a reduction ratio must be an int (1 for none), got {reduction!r}')
-    if reduction < 1 or reduction > width:
-        raise ConfigError(f'reduction ratio {reduction} does not fit {what} of size {width}: '
-                          f'it must lie in [1, {width}]')
-    return width // int(reduction)
+    reduction = positive_int(reduction, f'{owner} {argument}', 'a reduction ratio, 1 for none')
+    if reduction > width:
+        raise ConfigError(f'{owner} {argument}={reduction} does not fit its {width} {units} '
+                          f'({origin}): set {argument} to at most {width} or build {owner} '
+                          f'for at least {reduction} {units}')
+    return width // reduction
 
 
 class ChannelAttention(BaseModule):
@@ -127,6 +188,7 @@ class ChannelAttention(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
         check_feature_map(x, self.in_channels, type(self).__name__)
+        check_batch_norm_values(x, self, type(self).__name__)
         return x * self.channel_attention(x)
 
 
@@ -142,6 +204,7 @@ class SpatialAttention(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
         check_feature_map(x, self.in_channels, type(self).__name__)
+        check_batch_norm_values(x, self, type(self).__name__)
         return x * self.spatial_attention(x)
 
 
@@ -174,6 +237,7 @@ class SpatialChannelAttention(BaseModule):
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
         check_feature_map(x, self.in_channels, type(self).__name__)
+        check_batch_norm_values(x, self, type(self).__name__)
         channel, spatial = self.channel_gate, self.spatial_gate
         if self.mode == 'CS':
             x = x * channel.channel_attention(x)

@@ -16,9 +16,16 @@ import torch
 from mmcv.cnn import NonLocal2d
 from torch import Tensor
 
+from rga_mm.checks import positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
-from .helpers import check_feature_map, empty_batch_output, plain_shape
+from .helpers import (
+    check_batch_norm_values,
+    check_feature_map,
+    checked_in_channels,
+    empty_batch_output,
+    plain_shape,
+)
 
 
 @MODELS.register_module()
@@ -31,11 +38,12 @@ class NonLocal(NonLocal2d):
     ``NonLocal2d`` in mmengine's root registry with ``norm_cfg=None`` (no BN, W_z
     zero-initialised instead).
 
-    Parameters (embedded Gaussian, c' = C // reduction): 3·(C·c' + c') + c'·C + 2·C.
+    Parameters (embedded Gaussian, c' = max(1, C // reduction), as mmcv's):
+    3·(C·c' + c') + c'·C + 2·C.
 
     Args:
-        in_channels: C.
-        reduction: C / c', the bottleneck of θ, φ, g (2 in Wang et al.).
+        in_channels: C, a positive int.
+        reduction: C / c', the bottleneck of θ, φ, g (2 in Wang et al.), a positive int.
         mode: pairwise function, ``'embedded_gaussian'`` (Wang et al.'s default),
             ``'gaussian'``, ``'dot_product'`` or ``'concatenation'``.
         use_scale: divide θᵀφ by √c' (embedded Gaussian only; mmcv's default).
@@ -49,6 +57,9 @@ class NonLocal(NonLocal2d):
                  mode: str = 'embedded_gaussian', use_scale: bool = True,
                  sub_sample: bool = False, norm_cfg: dict | None = dict(type='BN'),
                  **kwargs: Any) -> None:
+        in_channels = checked_in_channels(in_channels, 'NonLocal')
+        reduction = positive_int(reduction, 'NonLocal reduction',
+                                 "C / c', the bottleneck ratio of θ, φ and g; 1 for none")
         super().__init__(in_channels, sub_sample=sub_sample, reduction=reduction,
                          use_scale=use_scale, norm_cfg=norm_cfg, mode=mode, **kwargs)
 
@@ -60,6 +71,7 @@ class NonLocal(NonLocal2d):
             raise ConfigError(f'NonLocal with sub_sample=True max-pools φ and g by 2×2, which '
                               f'leaves nothing of a {height}×{width} map; build it with '
                               f'sub_sample=False for maps under 2×2')
+        check_batch_norm_values(x, self, 'NonLocal')
         if x.shape[0] == 0:  # mmcv's reshapes to (B, C', -1) cannot infer -1 for no images
             return empty_batch_output(self, x)
         if self.mode == 'gaussian':  # mmcv views x itself as (B, C, H·W)

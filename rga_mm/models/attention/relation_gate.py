@@ -69,7 +69,9 @@ class RelationGate(BaseModule):
         self.grid_size = tuple(grid_size)
         self.num_nodes = self.grid_size[0] * self.grid_size[1]
         self.relation_path = relation_path
-        embed_dim = reduced_width(feature_dim, reduction, 'a node feature dimension')
+        embed_dim = reduced_width(feature_dim, reduction, 'RGA', 'reduction', 'node features',
+                                  'its in_channels in the spatial gate, the h·w positions of '
+                                  'spatial_size in the channel gate')
 
         def refusal(out_dim: int, reason: str) -> ConfigError:
             return ConfigError(
@@ -90,7 +92,9 @@ class RelationGate(BaseModule):
 
         gate_in = 0
         if use_relation:
-            relation_dim = reduced_width(self.num_nodes, reduction, 'a node count')
+            relation_dim = reduced_width(self.num_nodes, reduction, 'RGA', 'reduction', 'nodes',
+                                         'the h·w positions of spatial_size in its spatial '
+                                         'gate, its in_channels in the channel gate')
             self.theta = embedding(feature_dim, embed_dim)
             self.phi = embedding(feature_dim, embed_dim)
             self.relation_embed = embedding(2 * self.num_nodes, relation_dim)

@@ -20,24 +20,70 @@ takes its spatial relations against the built (h, w) grid pooled by RoIAlign, an
 gate is computed from the map pooled to (h, w); the gates are applied at full resolution.
 """
 import math
+import warnings
 
 import torch
 from mmengine.model import BaseModule
 from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from rga_mm.checks import flag, positive_int
+from rga_mm.checks import flag, is_positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from .helpers import (
     built_map_size,
+    check_batch_norm_values,
     check_feature_map,
     check_map_size,
+    checked_in_channels,
     empty_batch_output,
 )
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
 
 MODES = ('S', 'C', 'SC', 'CS', 'S//C')
+# more weights than this (1 GiB in float32) means an image size given as spatial_size: the
+# largest map of the paper's models, 64×32 after layer1, gives RGA-SC 2.7 M
+MAX_WEIGHTS = 2**28
+
+
+def largest_weight_count(in_channels: int, spatial_size: tuple[int, int], mode: str,
+                         reduction: int) -> int:
+    """How many weights the 1×1 convolutions of θ, φ, ψ (D·D/s1 each) and ϕ (2N·N/s1) of
+    RGA's gates hold, which dominate its size: D = C features of N = h·w nodes in the
+    spatial branch, D = h·w features of N = C nodes in the channel branch."""
+    positions = spatial_size[0] * spatial_size[1]
+
+    def gate(features: int, nodes: int) -> int:
+        return (3 * features * max(1, features // reduction)
+                + 2 * nodes * max(1, nodes // reduction))
+
+    return ((gate(in_channels, positions) if 'S' in mode else 0)
+            + (gate(positions, in_channels) if 'C' in mode else 0))
+
+
+def check_weight_count(in_channels: int, spatial_size: tuple[int, int], mode: str,
+                       reduction: int) -> None:
+    """Refuse an RGA of more than :data:`MAX_WEIGHTS` weights before allocating them (an
+    image size given as ``spatial_size`` asks for hundreds of gigabytes), in one sentence
+    that says what ``spatial_size`` is."""
+    weights = largest_weight_count(in_channels, spatial_size, mode, reduction)
+    if weights > MAX_WEIGHTS:
+        raise ConfigError(
+            f'RGA(in_channels={in_channels}, spatial_size={spatial_size}, mode={mode!r}, '
+            f'reduction={reduction}) would hold about {weights / 1e9:.2f} G weights '
+            f'({weights * 4 / 2**30:.1f} GiB in float32): spatial_size is the size of the '
+            f'feature map RGA receives, the input size divided by the stride of the layers '
+            f'before it (the paper\'s re-ID model: (64, 32) after layer1 of a 256×128 image), '
+            f'not the size of the image')
+
+
+def untrained_frozen_norms(module: torch.nn.Module) -> list[str]:
+    """The names of ``module``'s BatchNorms that are in eval mode with running statistics
+    they never updated (their initial mean 0 and variance 1)."""
+    return [name for name, norm in module.named_modules()
+            if isinstance(norm, _BatchNorm) and not norm.training and norm.track_running_stats
+            and int(norm.num_batches_tracked) == 0]
 
 
 def channel_node_grid(channels: int) -> tuple[int, int]:
@@ -89,13 +135,15 @@ class RGA(BaseModule):
         if not isinstance(mode, str) or mode.upper() not in MODES:
             raise ConfigError(f'RGA mode must be one of {MODES}, got {mode!r}')
         mode = mode.upper()
-        in_channels = positive_int(in_channels, 'RGA in_channels',
-                                   'the channels of the attended feature map')
+        in_channels = checked_in_channels(in_channels, 'RGA')
         self.in_channels = in_channels
         self.spatial_size = built_map_size(spatial_size, 'RGA')
         self.mode = mode
         self.variable_size = flag(variable_size, 'RGA variable_size')
         self.reduction = reduction
+        if is_positive_int(reduction):  # else the gates refuse it, naming it
+            check_weight_count(in_channels, self.spatial_size, mode, reduction)
+        self._norm_modes_checked = False
         height, width = self.spatial_size
         gate_cfg = dict(reduction=reduction, gate_reduction=gate_reduction,
                         use_relation=flag(use_relation, 'RGA use_relation'),
@@ -149,15 +197,32 @@ class RGA(BaseModule):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA')
-        if self.training and 'S' in self.mode and x.shape[0] * x.shape[2] * x.shape[3] == 1:
-            raise ConfigError('RGA in training mode received one image with a 1×1 map: the '
-                              'BatchNorm layers of its spatial branch need more than one value '
-                              'per channel; train with batches of 2 or more images or larger '
-                              'inputs (eval mode takes any)')
+        if 'S' in self.mode:  # the channel branch's nodes are the C channels, always enough
+            check_batch_norm_values(x, self.spatial_gate, 'RGA')
         if not self.variable_size:
             check_map_size(x, self.spatial_size, 'RGA', '; build it with {rebuild} or set '
                            'variable_size=True to pool onto the {built} reference grid',
                            ('reduction', self.reduction))
+
+    def _warn_if_norms_frozen(self) -> None:
+        """At the first training forward: warn when RGA's BatchNorms are in eval mode with
+        statistics they never learned, as a backbone built with ``norm_eval=True`` leaves
+        every BatchNorm below it, RGA's included. The gate logits are then the raw outputs of
+        freshly initialised convolutions: the gates stay near 0.5 and barely learn. Not
+        checked while a graph is traced or compiled (reading a statistic would break it)."""
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+            return
+        self._norm_modes_checked = True
+        frozen = untrained_frozen_norms(self)
+        if frozen:
+            warnings.warn(
+                f'RGA(in_channels={self.in_channels}, spatial_size={self.spatial_size}) '
+                f'trains with {len(frozen)} of its BatchNorms in eval mode at statistics '
+                f'they never learned (a backbone built with norm_eval=True sets every '
+                f'BatchNorm below it to eval mode, RGA\'s included), so its gates stay near '
+                f'0.5 and barely learn: build the backbone with norm_eval=False, or RGA with '
+                f'norm_cfg=dict(type=\'GN\', num_groups=1), which norm_eval leaves alone',
+                stacklevel=2)
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape (also for B = 0).
@@ -168,6 +233,8 @@ class RGA(BaseModule):
         applied in place to its own temporaries when autograd is off.
         """
         self.check_input(x)
+        if self.training and not self._norm_modes_checked:
+            self._warn_if_norms_frozen()
         if x.shape[0] == 0:
             # the gates are not computed: the channel nodes of no images cannot be laid out
             # (a reshape of no elements) and pooling onto the reference grid refuses them

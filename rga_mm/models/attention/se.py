@@ -11,7 +11,7 @@ from mmpretrain.models.utils.se_layer import SELayer
 from torch import Tensor
 
 from rga_mm.registry import MODELS
-from .helpers import ChannelAttention, reduced_width
+from .helpers import ChannelAttention, checked_in_channels, reduced_width
 
 
 @MODELS.register_module()
@@ -27,20 +27,22 @@ class SE(ChannelAttention, SELayer):
     Parameters: 2·C·(C/r) + C/r + C.
 
     Args:
-        in_channels: C.
-        reduction: r, the reduction of the bottleneck (16 in Hu et al.).
+        in_channels: C, a positive int.
+        reduction: r, the reduction of the bottleneck (16 in Hu et al.), an int in [1, C].
     """
 
     _abbr_ = 'se'  # name stem when built by mmcv's build_plugin_layer
 
     def __init__(self, in_channels: int, reduction: int = 16,
                  init_cfg: dict | None = None) -> None:
-        squeeze_channels = reduced_width(in_channels, reduction, 'a channel count')
+        in_channels = checked_in_channels(in_channels, 'SE')
+        squeeze_channels = reduced_width(in_channels, reduction, 'SE', 'reduction', 'channels',
+                                         'in_channels')
         super().__init__(in_channels, squeeze_channels=squeeze_channels,
                          act_cfg=(dict(type='ReLU'), dict(type='Sigmoid')),
                          init_cfg=init_cfg)
         self.in_channels = in_channels
-        self.reduction = reduction
+        self.reduction = int(reduction)
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """The excitation s: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""

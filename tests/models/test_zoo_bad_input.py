@@ -1,0 +1,264 @@
+"""The attention zoo (SE, CBAM, FC-S/C, non-local) refuses bad arguments and bad input in one
+sentence naming the module, the argument and the fix, as RGA does."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from rga_mm.errors import ConfigError
+from rga_mm.models.attention import (
+    CBAM,
+    RGA,
+    SE,
+    CBAMChannel,
+    CBAMSpatial,
+    FCChannel,
+    FCSpatial,
+    FCSpatialChannel,
+    NonLocal,
+)
+from rga_mm.models.attention.helpers import check_feature_map
+
+C = 32
+ZOO = {
+    'SE': lambda **kwargs: SE(**kwargs),
+    'CBAMChannel': lambda **kwargs: CBAMChannel(**kwargs),
+    'CBAMSpatial': lambda **kwargs: CBAMSpatial(**kwargs),
+    'CBAM': lambda **kwargs: CBAM(**kwargs),
+    'FCSpatial': lambda **kwargs: FCSpatial(spatial_size=(6, 4), **kwargs),
+    'FCChannel': lambda **kwargs: FCChannel(**kwargs),
+    'FCSpatialChannel': lambda **kwargs: FCSpatialChannel(spatial_size=(6, 4), **kwargs),
+    'NonLocal': lambda **kwargs: NonLocal(**kwargs),
+}
+WITH_A_REDUCTION_OF_ITS_CHANNELS = ['SE', 'CBAMChannel', 'CBAM', 'FCSpatial', 'FCChannel',
+                                    'FCSpatialChannel']
+ONE_VALUE_PER_CHANNEL = ('{name} in training mode received one image with a 1×1 map: its '
+                         'BatchNorm layers need more than one value per channel; train with '
+                         'batches of 2 or more images or larger inputs (eval mode takes any)')
+
+
+def exactly(message: str) -> str:
+    """A ``pytest.raises`` pattern that matches ``message`` and nothing more."""
+    return f'^{re.escape(message)}$'
+
+
+# ---- constructor arguments ----------------------------------------------------------------
+
+@pytest.mark.parametrize('in_channels', [0, -8, 3.5, '64', None, True])
+@pytest.mark.parametrize('name', ZOO)
+def test_in_channels_that_are_not_a_positive_int_are_refused_as_rga_does(name, in_channels):
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} in_channels must be a positive int (the channels of the attended '
+            f'feature map), got {in_channels!r}')):
+        ZOO[name](in_channels=in_channels)
+
+
+@pytest.mark.parametrize('reduction', [0, -2, 3.5, '4', True])
+@pytest.mark.parametrize('name, argument', [
+    *[(name, 'reduction') for name in WITH_A_REDUCTION_OF_ITS_CHANNELS],
+    ('FCSpatial', 'hidden_reduction'), ('FCSpatialChannel', 'hidden_reduction')])
+def test_a_reduction_that_is_not_a_positive_int_names_the_module_and_argument(name, argument,
+                                                                              reduction):
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} {argument} must be a positive int (a reduction ratio, 1 for none), got '
+            f'{reduction!r}')):
+        ZOO[name](in_channels=C, **{argument: reduction})
+
+
+@pytest.mark.parametrize('reduction', [0, 2.0, None])
+def test_an_rga_reduction_that_is_not_a_positive_int_names_rga(reduction):
+    with pytest.raises(ConfigError, match=exactly(
+            f'RGA reduction must be a positive int (a reduction ratio, 1 for none), got '
+            f'{reduction!r}')):
+        RGA(C, 8, reduction=reduction)
+
+
+@pytest.mark.parametrize('name', WITH_A_REDUCTION_OF_ITS_CHANNELS)
+def test_a_reduction_above_the_channel_count_names_the_module_and_the_fix(name):
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} reduction=64 does not fit its 32 channels (in_channels): set reduction to '
+            f'at most 32 or build {name} for at least 64 channels')):
+        ZOO[name](in_channels=C, reduction=64)
+    assert ZOO[name](in_channels=C, reduction=32)(torch.randn(2, C, 6, 4)).shape == (2, C, 6, 4)
+
+
+@pytest.mark.parametrize('name', ['FCSpatial', 'FCSpatialChannel'])
+def test_a_hidden_reduction_above_the_position_count_names_the_module_and_its_map(name):
+    module = FCSpatial if name == 'FCSpatial' else FCSpatialChannel
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} hidden_reduction=100 does not fit its 49 positions (spatial_size 7×7): '
+            f'set hidden_reduction to at most 49 or build {name} for at least 100 positions')):
+        module(C, (7, 7), hidden_reduction=100)
+    assert module(C, (7, 7), hidden_reduction=49).eval()(torch.randn(1, C, 7, 7)).shape == (
+        1, C, 7, 7)
+
+
+def test_an_rga_reduction_above_the_node_count_names_spatial_size():
+    """A 2×2 map has 4 spatial nodes; s1 = 8 would embed their relations into 0 channels."""
+    with pytest.raises(ConfigError, match=exactly(
+            'RGA reduction=8 does not fit its 4 nodes (the h·w positions of spatial_size in '
+            'its spatial gate, its in_channels in the channel gate): set reduction to at most '
+            '4 or build RGA for at least 8 nodes')):
+        RGA(C, (2, 2))
+    assert RGA(C, (2, 2), reduction=4).eval()(torch.randn(1, C, 2, 2)).shape == (1, C, 2, 2)
+
+
+def test_an_rga_reduction_above_the_node_features_names_in_channels():
+    with pytest.raises(ConfigError, match=exactly(
+            'RGA reduction=16 does not fit its 8 node features (its in_channels in the spatial '
+            'gate, the h·w positions of spatial_size in the channel gate): set reduction to at '
+            'most 8 or build RGA for at least 16 node features')):
+        RGA(8, (8, 8), reduction=16)
+
+
+@pytest.mark.parametrize('name', ['CBAMSpatial', 'CBAM'])
+@pytest.mark.parametrize('kernel_size', ['7', 7.0, None, 0, -3, True, (7, 7)])
+def test_a_kernel_size_that_is_not_a_positive_int_is_refused(name, kernel_size):
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} kernel_size must be a positive int (the side of its square convolution, '
+            f'odd), got {kernel_size!r}')):
+        ZOO[name](in_channels=C, kernel_size=kernel_size)
+
+
+@pytest.mark.parametrize('name', ['CBAMSpatial', 'CBAM'])
+@pytest.mark.parametrize('kernel_size, neighbours', [(2, '1 or 3'), (6, '5 or 7')])
+def test_an_even_kernel_size_is_refused_naming_the_odd_ones_beside_it(name, kernel_size,
+                                                                     neighbours):
+    """Padded by kernel_size // 2, an even kernel would give a gate one row and column
+    larger than the map it scales."""
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} needs an odd kernel_size to keep the map size (its conv pads '
+            f'kernel_size // 2 on each side), got {kernel_size}; use {neighbours}')):
+        ZOO[name](in_channels=C, kernel_size=kernel_size)
+    assert ZOO[name](in_channels=C, kernel_size=1)(torch.randn(2, C, 3, 5)).shape == (2, C, 3, 5)
+
+
+@pytest.mark.parametrize('reduction', [0, -2, 2.0, '2'])
+def test_a_non_local_reduction_that_is_not_a_positive_int_is_refused(reduction):
+    """0 used to be mmcv's ZeroDivisionError."""
+    with pytest.raises(ConfigError, match=exactly(
+            f"NonLocal reduction must be a positive int (C / c', the bottleneck ratio of θ, φ "
+            f"and g; 1 for none), got {reduction!r}")):
+        NonLocal(C, reduction=reduction)
+
+
+def test_a_non_local_reduction_above_the_channels_keeps_mmcvs_one_channel_bottleneck():
+    assert NonLocal(C, reduction=64).inter_channels == 1
+
+
+@pytest.mark.parametrize('name', ZOO)
+def test_any_integer_type_is_a_channel_count_stored_as_an_int(name):
+    module = ZOO[name](in_channels=np.int64(C))
+    assert type(module.in_channels) is int
+    assert module(torch.randn(2, C, 6, 4)).shape == (2, C, 6, 4)
+
+
+# ---- the module a composite's error names -------------------------------------------------
+
+def test_fc_spatial_channel_names_itself_on_a_map_of_another_size():
+    module = FCSpatialChannel(C, (6, 4))
+    refusal = ('FCSpatialChannel was built for a 6×4 map but received 8×4: its fully connected '
+               'layers read exactly 6×4 positions; build it with spatial_size=(8, 4)')
+    with pytest.raises(ConfigError, match=exactly(refusal)):
+        module(torch.randn(2, C, 8, 4))
+    with pytest.raises(ConfigError, match=exactly(refusal)):
+        module.spatial_gate.spatial_attention(torch.randn(2, C, 8, 4))
+
+
+# ---- one value per channel for a BatchNorm in training ------------------------------------
+
+WITH_BATCH_NORM = {
+    'FCChannel': lambda: FCChannel(C),
+    'FCSpatial': lambda: FCSpatial(C, 1, hidden_reduction=1),
+    'FCSpatialChannel': lambda: FCSpatialChannel(C, 1, hidden_reduction=1),
+    'NonLocal': lambda: NonLocal(C),
+    'NonLocal gaussian': lambda: NonLocal(C, mode='gaussian'),
+    'NonLocal dot_product': lambda: NonLocal(C, mode='dot_product'),
+    'NonLocal concatenation': lambda: NonLocal(C, mode='concatenation'),
+    'CBAMSpatial BN': lambda: CBAMSpatial(C, norm_cfg=dict(type='BN')),
+    'CBAM BN': lambda: CBAM(C, spatial_norm_cfg=dict(type='BN')),
+}
+
+
+@pytest.mark.parametrize('case', WITH_BATCH_NORM)
+def test_training_on_one_image_of_one_position_names_the_module_and_the_fix(case):
+    module = WITH_BATCH_NORM[case]()
+    with pytest.raises(ConfigError, match=exactly(
+            ONE_VALUE_PER_CHANNEL.format(name=type(module).__name__))):
+        module(torch.randn(1, C, 1, 1))
+    assert module(torch.randn(2, C, 1, 1)).shape == (2, C, 1, 1)
+    assert module.eval()(torch.randn(1, C, 1, 1)).shape == (1, C, 1, 1)
+
+
+WITHOUT_BATCH_NORM = {
+    'SE': lambda: SE(C),
+    'CBAMChannel': lambda: CBAMChannel(C),
+    'CBAM': lambda: CBAM(C),
+    'NonLocal without BN': lambda: NonLocal(C, norm_cfg=None),
+}
+
+
+@pytest.mark.parametrize('case', WITHOUT_BATCH_NORM)
+def test_a_module_without_batch_norm_trains_on_one_image_of_one_position(case):
+    module = WITHOUT_BATCH_NORM[case]().train()
+    assert module(torch.randn(1, C, 1, 1)).shape == (1, C, 1, 1)
+
+
+def test_a_frozen_batch_norm_takes_one_image_of_one_position():
+    """A BatchNorm kept in eval mode (frozen statistics) normalises one value per channel."""
+    module = FCChannel(C).train()
+    module.embedding.norm.eval()
+    assert module(torch.randn(1, C, 1, 1)).shape == (1, C, 1, 1)
+
+
+# ---- feature maps that are not floating-point tensors -------------------------------------
+
+@pytest.mark.parametrize('x, kind', [([[0.0]], 'list'), (np.zeros((2, C, 6, 4)), 'numpy.ndarray'),
+                                     (1.0, 'float')])
+@pytest.mark.parametrize('name', [*ZOO, 'RGA'])
+def test_a_feature_map_that_is_not_a_tensor_is_refused_in_one_sentence(name, x, kind):
+    module = RGA(C, (6, 4)) if name == 'RGA' else ZOO[name](in_channels=C)
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} takes a torch.Tensor feature map, got a {kind}; pass torch.as_tensor(x, '
+            f'dtype=torch.float32)')):
+        module(x)
+
+
+@pytest.mark.parametrize('dtype', [torch.int64, torch.uint8, torch.bool])
+@pytest.mark.parametrize('name', [*ZOO, 'RGA'])
+def test_a_feature_map_that_is_not_floating_point_is_refused_in_one_sentence(name, dtype):
+    module = RGA(C, (6, 4)) if name == 'RGA' else ZOO[name](in_channels=C)
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} takes a floating-point feature map, got a {dtype} tensor; pass '
+            f'x.float()')):
+        module(torch.ones(2, C, 6, 4, dtype=dtype))
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float64])
+def test_any_floating_point_feature_map_passes_the_check(dtype):
+    assert check_feature_map(torch.zeros(2, C, 6, 4, dtype=dtype), C, 'SE') is None
+
+
+# ---- the checks under a tracer and torch.compile ------------------------------------------
+
+@pytest.mark.parametrize('name', ZOO)
+def test_a_traced_eval_module_keeps_its_batch_free(name):
+    """The type, dtype and BatchNorm checks read no size in eval mode: a graph traced on a
+    batch of 2 attends a batch of 3 as the module does."""
+    module = ZOO[name](in_channels=C).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        traced = torch.jit.trace(module, torch.randn(2, C, 6, 4))
+    x = torch.randn(3, C, 6, 4)
+    torch.testing.assert_close(traced(x), module(x))
+
+
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('name', ZOO)
+def test_the_checks_compile_into_one_graph(name, training):
+    module = ZOO[name](in_channels=C).train(training)
+    torch._dynamo.reset()
+    compiled = torch.compile(module, backend='eager', fullgraph=True)
+    assert compiled(torch.randn(2, C, 6, 4)).shape == (2, C, 6, 4)
