@@ -144,6 +144,15 @@ def test_a_non_local_reduction_that_is_not_a_positive_int_is_refused(reduction):
         NonLocal(C, reduction=reduction)
 
 
+@pytest.mark.parametrize('switch', ['use_scale', 'sub_sample'])
+@pytest.mark.parametrize('value', ['False', 0, None])
+def test_non_local_switches_must_be_bools(switch, value):
+    """The string 'False' would count as true."""
+    with pytest.raises(ConfigError, match=exactly(
+            f'NonLocal {switch} must be True or False, got {value!r}')):
+        NonLocal(C, **{switch: value})
+
+
 def test_a_non_local_reduction_above_the_channels_keeps_mmcvs_one_channel_bottleneck():
     assert NonLocal(C, reduction=64).inter_channels == 1
 

@@ -16,7 +16,7 @@ import torch
 from mmcv.cnn import NonLocal2d
 from torch import Tensor
 
-from rga_mm.checks import positive_int
+from rga_mm.checks import flag, positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from .helpers import (
@@ -60,6 +60,8 @@ class NonLocal(NonLocal2d):
         in_channels = checked_in_channels(in_channels, 'NonLocal')
         reduction = positive_int(reduction, 'NonLocal reduction',
                                  "C / c', the bottleneck ratio of θ, φ and g; 1 for none")
+        use_scale = flag(use_scale, 'NonLocal use_scale')
+        sub_sample = flag(sub_sample, 'NonLocal sub_sample')
         super().__init__(in_channels, sub_sample=sub_sample, reduction=reduction,
                          use_scale=use_scale, norm_cfg=norm_cfg, mode=mode, **kwargs)
 
