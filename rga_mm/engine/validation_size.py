@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from rga_mm.datasets.augmentation_seed import kept_random_states
 from rga_mm.errors import ConfigError
+from rga_mm.models.raising_module import placed_message
 from rga_mm.models.unwrap import model_of
 
 META = torch.device('meta')
@@ -152,8 +153,8 @@ def check_validation_size(runner: Runner) -> bool:
             meta_forward(model, data)
         except ConfigError as error:
             raise ConfigError(f'validation would stop at its first image, '
-                              f'{_image_name(val_batch)}{_input_size(data)}{when}: {error}'
-                              ) from None
+                              f'{_image_name(val_batch)}{_input_size(data)}{when}: '
+                              f'{placed_message(error)}') from None
         except Exception as error:  # noqa: BLE001  (left to the validation itself)
             _log_not_run('the first validation image', error)
             return False

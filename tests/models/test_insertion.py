@@ -132,12 +132,6 @@ def test_a_bare_rga_mm_type_in_another_scope_gets_the_scoped_name():
         "another package's")
 
 
-def test_no_attentions_is_refused():
-    with pytest.raises(ConfigError, match='StageAttentionBackbone attentions is empty: name at '
-                                          'least one stage to attend'):
-        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18, attentions={}))
-
-
 def test_init_weights_applies_an_attentions_own_init_cfg(tmp_path):
     """A ``Pretrained`` init_cfg on one attention loads its weights when the wrapper's
     ``init_weights`` runs (the Runner calls it), as it does for the attention alone."""

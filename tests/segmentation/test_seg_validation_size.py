@@ -38,7 +38,7 @@ def test_the_neck_meets_the_size_each_test_mode_gives(config):
         check_validation_size(runner)
     assert str(error.value).startswith(
         f"validation would stop at its first image, {image} (64×128 at the network's input), "
-        f"after iteration 2 of training: RGANeck was built for a 8×8 map "
+        f"after iteration 2 of training: neck: RGANeck was built for a 8×8 map "
         f"(model.neck.spatial_size) but the backbone map at in_index=-1 is 8×16")
 
     runner.cfg.model.test_cfg = dict(mode='slide', crop_size=(64, 64), stride=(48, 48))
@@ -46,8 +46,8 @@ def test_the_neck_meets_the_size_each_test_mode_gives(config):
 
     runner.cfg.model.test_cfg = dict(mode='slide', crop_size=(64, 96), stride=(48, 48))
     with pytest.raises(ConfigError, match=re.escape(
-            "(64×96 at the network's input), after iteration 2 of training: RGANeck was "
-            "built for a 8×8 map (model.neck.spatial_size) but the backbone map at "
+            "(64×96 at the network's input), after iteration 2 of training: neck: RGANeck "
+            "was built for a 8×8 map (model.neck.spatial_size) but the backbone map at "
             "in_index=-1 is 8×12")):
         check_validation_size(runner)
 

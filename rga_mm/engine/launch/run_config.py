@@ -27,6 +27,7 @@ from rga_mm.engine.hooks import (
     CheckValidationSizeHook,
 )
 from rga_mm.errors import ConfigError, DatasetError
+from rga_mm.models.raising_module import placed_message
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.models.unwrap import model_of
 from .class_count import check_heads_cover_classes
@@ -197,20 +198,21 @@ def stop_on_input_errors() -> Iterator[None]:
         yield
     except (FileNotFoundError, DatasetError, ConfigError, UnreadableImageError,
             CheckpointWriteError) as error:
-        raise SystemExit(worker_error_message(error)) from None
+        raise SystemExit(run_error_message(error)) from None
 
 
 # how PyTorch's DataLoader begins the message of an error it re-raises from a worker process
 WORKER_ERROR = re.compile(r'Caught \w+ in DataLoader worker process \d+\.')
 
 
-def worker_error_message(error: Exception) -> str:
-    """The message of ``error``; for one a DataLoader worker raised, the worker's own message
+def run_error_message(error: Exception) -> str:
+    """The message of ``error``: for one a DataLoader worker raised, the worker's own message
     (PyTorch re-raises it with the worker's traceback as its message, which ends in
-    ``<type>: <message>``)."""
+    ``<type>: <message>``); for one a module of the model raised, prefixed with the module's
+    place in the model (:func:`~rga_mm.models.raising_module.placed_message`)."""
     text = str(error)
     if not WORKER_ERROR.match(text):
-        return text
+        return placed_message(error)
     kind = type(error)
     name = kind.__qualname__ if kind.__module__ == 'builtins' else (
         f'{kind.__module__}.{kind.__qualname__}')

@@ -196,10 +196,6 @@ def _check_attentions_mapping(attentions: object) -> None:
         raise ConfigError(f'StageAttentionBackbone attentions must map stage names to '
                           f'attention configs, {example}; got a {type(attentions).__name__}: '
                           f'{attentions!r}')
-    if not attentions:
-        raise ConfigError(f'StageAttentionBackbone attentions is empty: name at least one '
-                          f'stage to attend, {example}, or use the backbone without the '
-                          f'wrapper')
     for stage, cfg in attentions.items():
         if not isinstance(stage, str) or not isinstance(cfg, Mapping):
             raise ConfigError(f'StageAttentionBackbone attentions[{stage!r}] = {cfg!r}: each '
