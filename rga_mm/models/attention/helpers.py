@@ -84,13 +84,13 @@ def check_batch_norm_values(x: Tensor, module: nn.Module, owner: str) -> None:
         module: the module those BatchNorm layers belong to.
         owner: how the error names ``module``, e.g. ``'FCChannel'``.
 
-    The sizes are read only when a BatchNorm layer trains (it reads them too), so an
-    exported (eval-mode) graph keeps its batch free.
+    The sizes are read only in training (the BatchNorm layers read them too), so an
+    exported (eval-mode) graph keeps its batch free; the layers are looked at only for such
+    a batch.
     """
-    if (module.training
+    if (module.training and x.shape[0] * x.shape[2] * x.shape[3] == 1
             and any(isinstance(layer, _BatchNorm) and layer.training
-                    for layer in module.modules())
-            and x.shape[0] * x.shape[2] * x.shape[3] == 1):
+                    for layer in module.modules())):
         raise ConfigError(f'{owner} in training mode received one image with a 1×1 map: its '
                           f'BatchNorm layers need more than one value per channel; train '
                           f'with batches of 2 or more images or larger inputs (eval mode '
