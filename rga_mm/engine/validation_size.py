@@ -23,7 +23,7 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 from torch import Tensor, nn
 
 from rga_mm.datasets.augmentation_seed import kept_random_states
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, MapSizeError, error_chain
 from rga_mm.models.raising_module import placed_message
 from rga_mm.models.unwrap import model_of
 
@@ -154,11 +154,21 @@ def check_validation_size(runner: Runner) -> bool:
         except ConfigError as error:
             raise ConfigError(f'validation would stop at its first image, '
                               f'{_image_name(val_batch)}{_input_size(data)}{when}: '
-                              f'{placed_message(error)}') from None
+                              f'{placed_message(error)}{_both_sizes_note(error)}') from None
         except Exception as error:  # noqa: BLE001  (left to the validation itself)
             _log_not_run('the first validation image', error)
             return False
     return True
+
+
+def _both_sizes_note(error: ConfigError) -> str:
+    """For a module that refused the validation map's size (a :class:`MapSizeError` in
+    ``error``'s chain), after taking the training map's: rebuilding it for the validation size,
+    as its own sentence offers, would refuse training instead."""
+    if not any(isinstance(cause, MapSizeError) for cause in error_chain(error)):
+        return ''
+    return ('; the training images fit its built size, so another spatial_size would refuse '
+            'them: variable_size=True is the fix that takes both')
 
 
 def _log_not_run(what: str, error: Exception) -> None:

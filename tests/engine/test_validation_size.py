@@ -29,7 +29,9 @@ DEMO_CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x
 # the demo's stage-1 RGA is built for 16×8 (64×32 / 4); a 96-pixel-high image gives 24×8
 REFUSAL = ("StageAttentionBackbone stage 'layer1' (attentions['layer1']): RGA was built for a "
            "16×8 map but received 24×8; build it with spatial_size=(24, 8) or set "
-           "variable_size=True to pool onto the 16×8 reference grid")
+           "variable_size=True to pool onto the 16×8 reference grid; the training images fit "
+           "its built size, so another spatial_size would refuse them: variable_size=True is "
+           "the fix that takes both")
 
 
 def first_validation_image(data_root: Path) -> str:
