@@ -1,7 +1,8 @@
 """The errors whose message is the whole story: one sentence naming what is wrong and the
 fix. The tools print them alone, without a traceback through mmengine; both are
 ``ValueError``\\ s, so code that catches those keeps working. :func:`first_listed` shortens
-the lists such a message names; :func:`first_line` quotes another error in one."""
+the lists such a message names; :func:`first_line` quotes another error in one,
+:func:`type_name` names a value's type and :func:`caused_by` looks through an error's chain."""
 from collections.abc import Iterator, Sequence
 
 
@@ -50,3 +51,16 @@ def first_line(error: BaseException, *, named: bool = False) -> str:
     if named:
         return f'{type(error).__name__}: {line}'
     return line or type(error).__name__
+
+
+def type_name(value: object) -> str:
+    """The name of ``value``'s type as a message (or Python's traceback) gives it:
+    ``'list'`` for a builtin, ``'numpy.ndarray'`` (module and name) otherwise."""
+    kind = type(value)
+    return kind.__qualname__ if kind.__module__ == 'builtins' else (
+        f'{kind.__module__}.{kind.__qualname__}')
+
+
+def caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``error`` or an error in its chain (:func:`error_chain`) is a ``kind``."""
+    return any(isinstance(cause, kind) for cause in error_chain(error))

@@ -46,7 +46,7 @@ from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
 from rga_mm.apis.output_files import replaced_when_written, write_error_reason
-from rga_mm.errors import MapSizeError, error_chain, first_line
+from rga_mm.errors import MapSizeError, caused_by, first_line
 from rga_mm.visualization.image_inputs import config_test_pipeline, pipeline_channel_order
 
 if TYPE_CHECKING:  # the deploy extra, imported where it is used
@@ -294,8 +294,7 @@ def run_pytorch(module: nn.Module, inputs: Tensor) -> Tensor:
             outputs = module(inputs)
     except (ValueError, RuntimeError) as error:
         size = '×'.join(map(str, inputs.shape[2:]))
-        note = (TRAINED_SIZE_NOTE if any(isinstance(cause, MapSizeError)
-                                         for cause in error_chain(error)) else '')
+        note = TRAINED_SIZE_NOTE if caused_by(error, MapSizeError) else ''
         raise ExportError(f'the model does not accept a {size} input '
                           f'{tuple(inputs.shape)}: {first_line(error)}{note}') from error
     if not isinstance(outputs, Tensor):

@@ -23,7 +23,7 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 from torch import Tensor, nn
 
 from rga_mm.datasets.augmentation_seed import kept_random_states
-from rga_mm.errors import ConfigError, MapSizeError, error_chain
+from rga_mm.errors import ConfigError, MapSizeError, caused_by
 from rga_mm.models.raising_module import placed_message
 from rga_mm.models.unwrap import model_of
 
@@ -165,7 +165,7 @@ def _both_sizes_note(error: ConfigError) -> str:
     """For a module that refused the validation map's size (a :class:`MapSizeError` in
     ``error``'s chain), after taking the training map's: rebuilding it for the validation size,
     as its own sentence offers, would refuse training instead."""
-    if not any(isinstance(cause, MapSizeError) for cause in error_chain(error)):
+    if not caused_by(error, MapSizeError):
         return ''
     return ('; the training images fit its built size, so another spatial_size would refuse '
             'them: variable_size=True is the fix that takes both')

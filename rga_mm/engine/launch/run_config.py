@@ -26,7 +26,7 @@ from rga_mm.engine.hooks import (
     CheckpointWriteError,
     CheckValidationSizeHook,
 )
-from rga_mm.errors import ConfigError, DatasetError
+from rga_mm.errors import ConfigError, DatasetError, type_name
 from rga_mm.models.raising_module import placed_message
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.models.unwrap import model_of
@@ -213,9 +213,7 @@ def run_error_message(error: Exception) -> str:
     text = str(error)
     if not WORKER_ERROR.match(text):
         return placed_message(error)
-    kind = type(error)
-    name = kind.__qualname__ if kind.__module__ == 'builtins' else (
-        f'{kind.__module__}.{kind.__qualname__}')
+    name = type_name(error)
     start = text.rfind(f'\n{name}: ')
     return text[start + len(name) + 3:].strip() if start >= 0 else text
 

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.checks import is_int, positive_int
-from rga_mm.errors import ConfigError, MapSizeError
+from rga_mm.errors import ConfigError, MapSizeError, type_name
 
 GATE_ORDERS = ('CS', 'SC', 'S//C')
 
@@ -56,14 +56,6 @@ def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
         raise ConfigError(f'{owner} received a {height}×{width} map: the input image is too '
                           f'small for the downsampling before {owner} to leave at least 1×1 '
                           f'positions')
-
-
-def type_name(value: object) -> str:
-    """The name of ``value``'s type as a message gives it: ``'list'`` for a builtin,
-    ``'numpy.ndarray'`` (module and name) otherwise."""
-    kind = type(value)
-    return kind.__qualname__ if kind.__module__ == 'builtins' else (
-        f'{kind.__module__}.{kind.__qualname__}')
 
 
 def checked_in_channels(in_channels: object, owner: str) -> int:
