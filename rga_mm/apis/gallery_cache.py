@@ -31,10 +31,10 @@ from typing import NamedTuple
 import torch
 
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX, replace_durably
+from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
 from rga_mm.visualization.image_inputs import config_test_pipeline
 from .inferencer import ReIDInferencer
-from .output_files import write_error_reason
+from .output_files import replaced_when_written, write_error_reason
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 1'
 # while the gallery is embedded its cache is written every SAVE_INTERVAL_S seconds, or less
@@ -159,18 +159,13 @@ def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, 
     Path(cache).parent.mkdir(parents=True, exist_ok=True)
     remove_dead_partials(cache)
     sizes, mtimes = zip(*stamps) if stamps else ((), ())
-    partial = partial_path(cache, os.getpid())
-    try:
-        with open(partial, 'wb') as file:  # a file object: a failed write is an OSError
-            torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
-                            sizes=torch.tensor(sizes, dtype=torch.int64),
-                            mtimes=torch.tensor(mtimes, dtype=torch.int64),
-                            features=features.contiguous()), file)
-        replace_durably(partial, cache)
-    except BaseException:  # also a second Ctrl-C while writing
-        if osp.exists(partial):
-            os.remove(partial)
-        raise
+    # also a second Ctrl-C while writing removes the temporary file
+    with replaced_when_written(cache, partial_path(cache, os.getpid())) as partial, \
+            open(partial, 'wb') as file:  # a file object: a failed write is an OSError
+        torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
+                        sizes=torch.tensor(sizes, dtype=torch.int64),
+                        mtimes=torch.tensor(mtimes, dtype=torch.int64),
+                        features=features.contiguous()), file)
 
 
 def partial_path(cache: str, pid: int, host: str | None = None) -> str:

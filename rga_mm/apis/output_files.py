@@ -1,11 +1,12 @@
-"""Output files written whole or not at all: the ranked-list PNGs and results.json of
-tools/search.py and the ONNX file of tools/deployment/pytorch2onnx.py.
+"""Output files written whole or not at all: the ranked-list PNGs, results.json and gallery
+cache of tools/search.py and the ONNX file of tools/deployment/pytorch2onnx.py.
 
-Each is written to ``<name>.partial`` beside its final name, flushed to disk and renamed into
+Each is written to ``<name>.partial`` beside its final name (the gallery cache, which
+several searches may share, to one such file per process), flushed to disk and renamed into
 place, so that a write that fails (a full disk, a file-size limit, no write permission) or is
 interrupted leaves neither a truncated file nor the temporary one, and an earlier file of that
-name as it was. A process killed while it writes leaves ``<name>.partial``, which the next
-write of that file replaces.
+name as it was. A process killed while it writes leaves its temporary file, which the next
+write of that file replaces (or removes, for the cache).
 """
 import contextlib
 import os
@@ -16,10 +17,12 @@ from rga_mm.errors import error_chain, first_line
 
 
 @contextlib.contextmanager
-def replaced_when_written(path: str | os.PathLike) -> Iterator[str]:
-    """The temporary path ``<path>.partial`` for the block to write ``path``'s content to;
-    renamed to ``path`` when the block ends, removed when it raises (Ctrl-C too)."""
-    partial = os.fspath(path) + PARTIAL_SUFFIX
+def replaced_when_written(path: str | os.PathLike,
+                          partial: str | None = None) -> Iterator[str]:
+    """The temporary path ``partial`` (default ``<path>.partial``) for the block to write
+    ``path``'s content to; renamed to ``path`` when the block ends, removed when it raises
+    (Ctrl-C too)."""
+    partial = partial or os.fspath(path) + PARTIAL_SUFFIX
     try:
         yield partial
         replace_durably(partial, os.fspath(path))
