@@ -29,6 +29,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from rga_mm.errors import error_chain
+from .formatted_config import OnceFormattedConfig
 
 SEGMENTATION_EXTRA = ("pip install 'rga_mm[seg]' (mmsegmentation and mmcv with its compiled "
                       "ops; in a checkout: bash tools/misc/ensure_env.sh full)")
@@ -98,8 +99,9 @@ def mentions_mmseg(node: Any) -> bool:
     return False
 
 
-def load_config(path: str | Path) -> Config:
-    """``Config.fromfile(path)``, refusing a missing file or a missing ``seg`` extra."""
+def load_config(path: str | Path) -> OnceFormattedConfig:
+    """``Config.fromfile(path)``, refusing a missing file or a missing ``seg`` extra; as an
+    :class:`OnceFormattedConfig`, so that a run formats its text once."""
     path = str(path)
     if Path(path).is_dir():
         raise FileNotFoundError(f'config {path} is a folder; give a config file (.py) in it')
@@ -118,7 +120,7 @@ def load_config(path: str | Path) -> Config:
         raise
     if mentions_mmseg(cfg.to_dict()):
         require_segmentation(f'the config {path}')
-    return cfg
+    return OnceFormattedConfig.of(cfg)
 
 
 def load_config_with_options(path: str | Path, options: dict | None) -> Config:
