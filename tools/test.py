@@ -1,13 +1,19 @@
 """Evaluate a checkpoint with an rga_mm config (mmengine's test loop).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out METRICS.json|.pkl]
-                         [--partial-load] [--cfg-options k=v ...]
+                         [--show-dir DIR [--show-num N]] [--partial-load]
+                         [--cfg-options k=v ...]
                          [--launcher none|pytorch|slurm|mpi]
 
 ``--out`` writes the metrics (name → number) in the format its suffix names: ``.json`` JSON,
 ``.pkl`` or ``.pickle`` a pickle (written by mmengine's ``dump``; unlike the file of
 mmengine's ``DumpResults`` metric it holds the metrics, not per-sample predictions); another
 suffix stops the tool before it evaluates.
+
+``--show-dir`` draws the test (:mod:`rga_mm.engine.launch.show_dir`): for a re-ID config the
+ranked lists of the first ``--show-num`` queries, as the evaluation ranks them, with a
+``ranked_lists.json``; for a segmentation config the predictions that mmseg's visualization
+hook draws. The metrics are those of a run without it.
 
 The checkpoint must fit the config's model (every tensor name and shape), or the tool stops
 before evaluating: mmengine alone would evaluate random weights for whatever is missing.
@@ -23,10 +29,12 @@ from mmengine.fileio import dump
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import CheckpointError, read_checkpoint
+from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
     check_output_file,
+    check_output_folder,
     closing_process_group,
     explain_timeouts,
     load_run_config,
@@ -35,6 +43,8 @@ from rga_mm.engine.launch import (
     stop_on_input_errors,
 )
 from rga_mm.engine.launch.resume import model_change_notice
+from rga_mm.engine.launch.show_dir import enable_show_dir
+from rga_mm.errors import ConfigError
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -44,6 +54,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the directory to save the evaluation log')
     parser.add_argument('--out', help='write the metrics to this file: JSON for .json, a '
                         'pickle for .pkl or .pickle (its missing folders are created)')
+    parser.add_argument('--show-dir', help='draw the test into this folder: re-ID ranked '
+                        'lists, segmentation predictions')
+    parser.add_argument('--show-num', type=positive_int_arg, default=20,
+                        help='re-ID queries whose ranked lists --show-dir draws, the first '
+                        'ones of the test set (default: 20)')
     add_run_arguments(parser)
     return parse_run_args(parser, argv)
 
@@ -78,6 +93,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_out_suffix(args.out)
     check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    shown = None
+    if args.show_dir:
+        check_output_folder(args.show_dir, '--show-dir', 'another --show-dir')
+        try:
+            shown = enable_show_dir(cfg, args.show_dir, args.show_num)
+        except ConfigError as error:
+            raise SystemExit(str(error)) from None
     try:
         checkpoint = read_checkpoint(args.checkpoint)
     except (FileNotFoundError, CheckpointError) as error:
@@ -89,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         notice = model_change_notice(cfg, checkpoint, args.checkpoint)
         if notice and runner.rank == 0:
             print(notice)
+        if shown and runner.rank == 0:
+            print(f'--show-dir draws {shown}')
         del checkpoint  # the Runner reads the file again, with its hooks
         with explain_timeouts(cfg), stop_on_input_errors():
             metrics = runner.test()

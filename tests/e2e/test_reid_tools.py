@@ -37,14 +37,11 @@ def _num_queries(data_root: Path) -> int:
 MARKET_NAME = re.compile(r'(-1|\d{4})_c(\d)s\d_\d{6}_\d{2}\.jpg')
 
 
-def _independent_metrics(checkpoint: Path, data_root: Path) -> dict:
-    """mAP, rank-1 and rank-5 (percent) of ``checkpoint`` on the tiny tree computed apart
-    from tools/test.py: embeddings by ReIDInferencer, identities and cameras read from the
-    file names here, and the plain loop reference of the rank metrics (junk -1 and
-    same-identity same-camera gallery images excluded) on the package's float32 cosine
-    distances. Not float64 distances: two epochs on the tiny tree leave embeddings so nearly
-    parallel (all cosine distances within 1e-5..5e-5) that float32 ``1 - cos`` rounds some
-    of them into ties and the float64 ranking gives another mAP (17.98 against 17.88)."""
+def _independent_ranking(checkpoint: Path, data_root: Path) -> tuple:
+    """The query and gallery of the tiny tree ranked apart from tools/test.py: embeddings by
+    ReIDInferencer, identities and cameras read from the file names here, the package's
+    float32 cosine distances. Returns (query paths, gallery paths, (Q, G) distances, query
+    ids, gallery ids, query cameras, gallery cameras)."""
     inferencer = ReIDInferencer(CONFIG, str(checkpoint), device='cpu', show_progress=False,
                                 cfg_options={'model.head.num_classes': 8})
 
@@ -53,13 +50,26 @@ def _independent_metrics(checkpoint: Path, data_root: Path) -> dict:
         names = [MARKET_NAME.fullmatch(path.name) for path in paths]
         assert all(names), [path.name for path, name in zip(paths, names) if not name]
         features = inferencer([str(path) for path in paths], batch_size=64)
-        return (features, np.array([int(name[1]) for name in names]),
+        return (paths, features, np.array([int(name[1]) for name in names]),
                 np.array([int(name[2]) for name in names]))
 
-    query, query_ids, query_cams = split('query')
-    gallery, gallery_ids, gallery_cams = split('bounding_box_test')
+    query_paths, query, query_ids, query_cams = split('query')
+    gallery_paths, gallery, gallery_ids, gallery_cams = split('bounding_box_test')
     distances = pairwise_distance(query, gallery, 'cosine').numpy()
-    scores = plain_rank_metrics(distances, query_ids, gallery_ids, query_cams, gallery_cams)
+    return (query_paths, gallery_paths, distances, query_ids, gallery_ids, query_cams,
+            gallery_cams)
+
+
+def _independent_metrics(checkpoint: Path, data_root: Path) -> dict:
+    """mAP, rank-1 and rank-5 (percent) of ``checkpoint`` on the tiny tree computed apart
+    from tools/test.py (:func:`_independent_ranking`) by the plain loop reference of the
+    rank metrics (junk -1 and same-identity same-camera gallery images excluded). On
+    float32 distances, not float64 ones: two epochs on the tiny tree leave embeddings so
+    nearly parallel (all cosine distances within 1e-5..5e-5) that float32 ``1 - cos``
+    rounds some of them into ties and the float64 ranking gives another mAP (17.98 against
+    17.88)."""
+    _, _, distances, *labels = _independent_ranking(checkpoint, data_root)
+    scores = plain_rank_metrics(distances, *labels)
     return {'reid/mAP': 100 * scores['mAP'], 'reid/rank1': 100 * scores['cmc'][0],
             'reid/rank5': 100 * scores['cmc'][4],
             'reid/num_query': scores['num_valid_queries']}
@@ -121,14 +131,32 @@ def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
     model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
     checkpoint = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
-    out = tmp_path / 'results.pkl'
-    _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test', '--out',
-              out, *demo_overrides(tiny_market, max_epochs=1))
+    out, show_dir = tmp_path / 'results.pkl', tmp_path / 'show'
+    test = _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test',
+                     '--out', out, '--show-dir', show_dir, '--show-num', 3,
+                     *demo_overrides(tiny_market, max_epochs=1))
     with open(out, 'rb') as file:
         metrics = pickle.load(file)
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
     assert all(type(value) is float for value in metrics.values())
-    _assert_metrics_match(metrics, checkpoint, tiny_market)
+    _assert_metrics_match(metrics, checkpoint, tiny_market)  # the drawing changes nothing
+
+    # --show-dir: the first 3 queries' ranked lists, first the nearest gallery image that is
+    # no junk and not the query's identity from its camera, as ranked apart from the tool
+    assert f'--show-dir draws the ranked lists of the first 3 queries, in {show_dir}' in (
+        test.stdout)
+    query_paths, gallery_paths, distances, query_ids, gallery_ids, query_cams, gallery_cams = (
+        _independent_ranking(checkpoint, tiny_market))
+    lists = json.loads((show_dir / 'ranked_lists.json').read_text())
+    assert [entry['query'] for entry in lists] == [str(path) for path in query_paths[:3]]
+    assert sorted(path.name for path in show_dir.glob('*.png')) == [
+        f'{path.stem}.png' for path in query_paths[:3]]
+    for row, entry in enumerate(lists):
+        allowed = (gallery_ids != -1) & ~((gallery_ids == query_ids[row])
+                                          & (gallery_cams == query_cams[row]))
+        nearest = np.flatnonzero(allowed)[np.argmin(distances[row][allowed])]
+        assert entry['results'][0]['path'] == str(gallery_paths[nearest])
+        assert len(entry['results']) == 10
 
 
 def test_two_process_gloo_training(tiny_market, tmp_path):

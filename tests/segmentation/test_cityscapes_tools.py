@@ -61,10 +61,20 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
     assert {'aAcc', 'mIoU', 'mAcc'} <= set(metrics)
     assert 0 <= metrics['mIoU'] <= 100
 
+    show_dir = tmp_path / 'show'
     slide = _test_here(str(config), str(checkpoint), '--work-dir', str(work_dir),
-                       '--cfg-options', 'model.test_cfg.mode=slide',
-                       'model.test_cfg.crop_size=(64,64)', 'model.test_cfg.stride=(48,48)')
+                       '--show-dir', str(show_dir), '--cfg-options', 'model.test_cfg.mode=slide',
+                       'model.test_cfg.crop_size=(64,64)', 'model.test_cfg.stride=(48,48)',
+                       'default_hooks.visualization.interval=1')
     assert 'mIoU' in slide.stdout + slide.stderr
+    # --show-dir: mmseg's hook draws every batch (interval 1): ground truth | prediction
+    assert (f'--show-dir draws the predictions of every test batch, in {show_dir}/vis_data/'
+            f'vis_image') in slide.stdout
+    images = sorted((data_root / 'leftImg8bit' / 'val').rglob('*.png'))
+    drawn = sorted(show_dir.glob('vis_data/vis_image/*.png'))
+    assert [p.name for p in drawn] == [f'test_{image.name}_0.png' for image in images]
+    height, width = mmcv.imread(str(images[0])).shape[:2]
+    assert all(mmcv.imread(str(p)).shape == (height, 2 * width, 3) for p in drawn)
 
 
 def _check_dataset():

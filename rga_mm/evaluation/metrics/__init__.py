@@ -1,3 +1,4 @@
+from .ranked_lists import ReIDRankedLists
 from .reid_metric import ReIDMetric
 
-__all__ = ['ReIDMetric']
+__all__ = ['ReIDMetric', 'ReIDRankedLists']

@@ -1,0 +1,64 @@
+"""``tools/test.py --show-dir``: pictures of the test, as OpenMMLab's test tools draw them.
+
+* a re-ID config (a ``ReIDMetric`` in ``test_evaluator``): the ranked lists of the first
+  queries, drawn by :class:`~rga_mm.evaluation.metrics.ReIDRankedLists` added beside the
+  metric with the metric's own options, so the pictures show the ranking it scores;
+* a segmentation config (mmseg's ``SegVisualizationHook`` in ``default_hooks``): the test
+  images of every ``interval``-th batch (the hook's setting, 50 by default) with their
+  predicted classes, drawn by that hook as mmseg's own test tool has it draw them, into
+  ``<DIR>/vis_data/vis_image/``.
+
+A config with neither (the CIFAR configs) is refused in one sentence, which names the way to
+a classifier's predictions.
+"""
+import copy
+
+from mmengine.config import Config, ConfigDict
+
+from rga_mm.errors import ConfigError
+
+RANKED_LISTS = 'rga_mm.ReIDRankedLists'
+
+
+def _is_type(entry: object, name: str) -> bool:
+    """Whether a config entry builds ``name``, written with or without a scope."""
+    return isinstance(entry, dict) and str(entry.get('type', '')).split('.')[-1] == name
+
+
+def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
+    """Set ``cfg`` up to draw its test into ``show_dir``; returns what will be drawn.
+
+    Args:
+        cfg: a tool's config, changed in place.
+        show_dir: the folder for the pictures.
+        num_queries: the re-ID queries whose ranked lists are drawn (the first ones).
+
+    Raises:
+        ConfigError: the config has neither a re-ID metric nor mmseg's visualization hook.
+    """
+    evaluators = cfg.get('test_evaluator')
+    evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
+    metrics = [entry for entry in evaluators if _is_type(entry, 'ReIDMetric')]
+    if metrics:
+        ranked_lists = copy.deepcopy(metrics[0])
+        ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries)
+        ranked_lists.pop('prefix', None)
+        cfg.test_evaluator = [*evaluators, ranked_lists]
+        return f'the ranked lists of the first {num_queries} queries, in {show_dir}'
+    hook = (cfg.get('default_hooks') or {}).get('visualization')
+    if _is_type(hook, 'SegVisualizationHook'):
+        hook.draw = True
+        # a name of its own: mmengine hands out an existing visualizer of the config's name
+        # (with its own save_dir) where the process has built one before
+        cfg.visualizer = ConfigDict(cfg.visualizer, save_dir=show_dir,
+                                    name=f'show_dir:{show_dir}')
+        interval = hook.get('interval', 50)
+        batches = ('every test batch' if interval == 1 else
+                   f"one test batch in {interval} (the hook's interval)")
+        return f'the predictions of {batches}, in {show_dir}/vis_data/vis_image'
+    raise ConfigError(
+        f'--show-dir draws re-ID ranked lists (a ReIDMetric in test_evaluator) and '
+        f"segmentation predictions (mmseg's SegVisualizationHook in default_hooks); the "
+        f"config {cfg.filename} has neither (a classifier's predictions on images: "
+        f"mmpretrain's ImageClassificationInferencer, docs/classification.md, \"Predict on "
+        f'your own images")')

@@ -1,0 +1,148 @@
+"""The ranked lists of an evaluation's queries, drawn as the evaluation ranks them.
+
+After a re-ID test, the pictures a researcher looks at are the queries' ranked lists: which
+gallery images come first, which of them are the query's identity. torchreid draws them
+(``visrank``) and fast-reid has a tool for them. Here they come from the mmengine evaluator
+itself: :class:`ReIDRankedLists` is a :class:`ReIDMetric` (same options, same distances,
+query expansion and re-ranking included, same protocol: no junk, no image of the query's
+identity from its own camera) that draws instead of scoring, so ``tools/test.py --show-dir``
+adds it beside the config's metric and every picture shows the ranking the scores count.
+"""
+import json
+import os.path as osp
+from collections.abc import Sequence
+from typing import Any
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.logging import print_log
+from mmengine.structures import BaseDataElement
+from mmengine.utils import mkdir_or_exist, track_iter_progress
+
+from rga_mm.errors import ConfigError
+from rga_mm.registry import METRICS
+from rga_mm.visualization import RankedListVisualizer, unique_stems
+from ..functional import distance_topk, rank_metrics
+from .reid_metric import ReIDMetric
+
+RESULTS_FILE = 'ranked_lists.json'
+
+
+@METRICS.register_module()
+class ReIDRankedLists(ReIDMetric):
+    """Draw the first ``num_queries`` queries' ranked lists as :class:`ReIDMetric` ranks.
+
+    For each of those queries (in the order of the test set) it writes ``<stem>.png`` into
+    ``out_dir``: the query, then its ``list_length`` nearest gallery images with rank and
+    distance, framed green (the query's identity) or red
+    (:class:`~rga_mm.visualization.RankedListVisualizer`); and, for all of them,
+    ``ranked_lists.json``: per query its path, identity, camera, average precision (None
+    without a true match in the gallery) and the results' paths, distances, identities and
+    cameras. It returns no metrics, so it runs beside the ReIDMetric that scores.
+
+    Args:
+        out_dir: folder for the pictures and the JSON file (created).
+        num_queries: the queries drawn, the first ones of the test set; 1 or more.
+        list_length: results drawn per query; 1 or more (fewer when the protocol leaves
+            fewer gallery images).
+        thumbnail_size: (height, width) of every image in a picture.
+        **metric_options: :class:`ReIDMetric`'s arguments, which rank the gallery.
+    """
+
+    default_prefix = 'reid_ranked_lists'
+
+    def __init__(self, out_dir: str, num_queries: int = 20, list_length: int = 10,
+                 thumbnail_size: tuple[int, int] = (128, 64), **metric_options: Any) -> None:
+        super().__init__(**metric_options)
+        for name, value in (('num_queries', num_queries), ('list_length', list_length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f'ReIDRankedLists: {name} must be an integer of 1 or more, '
+                                  f'got {value!r}')
+        self.out_dir = str(out_dir)
+        self.num_queries = num_queries
+        self.list_length = list_length
+        self.visualizer = RankedListVisualizer(name='reid_ranked_lists',
+                                               thumbnail_size=thumbnail_size)
+
+    def process(self, data_batch: Any, data_samples: Sequence[BaseDataElement | dict]) -> None:
+        """:meth:`ReIDMetric.process`, keeping each sample's ``img_path`` as well."""
+        first = len(self.results)
+        super().process(data_batch, data_samples)
+        for result, sample in zip(self.results[first:], data_samples):
+            img_path = sample.get('img_path')
+            if img_path is None:
+                raise KeyError('ReIDRankedLists draws the images of the test set, so it needs '
+                               "their paths: keep 'img_path' in the meta_keys of the test "
+                               "pipeline's PackInputs")
+            result['img_path'] = img_path
+
+    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
+        """Write the pictures and ``ranked_lists.json``; no metrics."""
+        query = [item for item in results if item['is_query']]
+        gallery = [item for item in results if not item['is_query']]
+        if not query or not gallery:
+            raise ValueError(f'ReIDRankedLists got {len(query)} query and {len(gallery)} '
+                             f'gallery items; evaluate on a re-ID dataset with split="test"')
+        lists = self._ranked_lists(query, gallery)
+        mkdir_or_exist(self.out_dir)
+        stems = unique_stems([entry['query'] for entry in lists])
+        for entry, stem in zip(track_iter_progress(lists), stems):
+            mmcv.imwrite(self._picture(entry), osp.join(self.out_dir, f'{stem}.png'))
+        with open(osp.join(self.out_dir, RESULTS_FILE), 'w', encoding='utf-8') as file:
+            json.dump(lists, file, indent=1)
+        print_log(f'ranked lists of {len(lists)} queries drawn in {self.out_dir}',
+                  logger='current')
+        return {}
+
+    def _ranked_lists(self, query: list[dict], gallery: list[dict]) -> list[dict]:
+        """The first ``num_queries`` queries' lists under the evaluation's ranking."""
+        drawn = min(self.num_queries, len(query))
+        query_ids = np.array([item['identity'] for item in query])
+        gallery_ids = np.array([item['identity'] for item in gallery])
+        query_cams, gallery_cams = self._cameras(
+            np.array([item['camera'] for item in query]),
+            np.array([item['camera'] for item in gallery]))
+        features = [torch.stack([item['feature'] for item in side]) for side in (query, gallery)]
+        rows = []  # (q, G) distance rows of the drawn queries, all queries ranked together
+        for chunk, distances in self._distances(*features):
+            start = chunk.start
+            if start < drawn:
+                rows.append(distances[:drawn - start])
+        distances = np.concatenate(rows)[:drawn]
+        kept = slice(drawn)
+        top_distances, top_indices = distance_topk(
+            distances, min(self.list_length, len(gallery)), query_ids[kept], gallery_ids,
+            query_cams[kept], gallery_cams)
+        lists = []
+        for row, item in enumerate(query[:drawn]):
+            results = [int(i) for i in top_indices[row] if i >= 0]
+            lists.append(dict(
+                query=item['img_path'], identity=item['identity'], camera=item['camera'],
+                average_precision=self._average_precision(
+                    distances[row], query_ids[row], query_cams[row], gallery_ids, gallery_cams),
+                results=[dict(path=gallery[i]['img_path'],
+                              distance=float(top_distances[row, rank]),
+                              identity=int(gallery_ids[i]), camera=int(gallery[i]['camera']))
+                         for rank, i in enumerate(results)]))
+        return lists
+
+    @staticmethod
+    def _average_precision(distances: np.ndarray, query_id: int, query_cam: int,
+                           gallery_ids: np.ndarray, gallery_cams: np.ndarray) -> float | None:
+        """One query's AP in percent, as the evaluation computes it; None without a true
+        match in the gallery (an image of its identity from another camera)."""
+        if not np.any((gallery_ids == query_id) & (gallery_cams != query_cam)):
+            return None
+        return 100 * rank_metrics(distances[None], np.array([query_id]), gallery_ids,
+                                  np.array([query_cam]), gallery_cams, max_rank=1)['mAP']
+
+    def _picture(self, entry: dict) -> np.ndarray:
+        """One query's ranked list, an (h, w, 3) BGR picture as ``mmcv.imwrite`` takes."""
+        results = entry['results']
+        picture = self.visualizer.draw_ranked_list(
+            mmcv.imread(entry['query'], channel_order='rgb'),
+            [mmcv.imread(result['path'], channel_order='rgb') for result in results],
+            [result['distance'] for result in results],
+            [result['identity'] == entry['identity'] for result in results])
+        return np.ascontiguousarray(picture[..., ::-1])

@@ -1,0 +1,65 @@
+"""tools/test.py --show-dir: what it adds to a re-ID and a segmentation config, and the
+configs it refuses."""
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from rga_mm.engine.launch.show_dir import enable_show_dir
+from rga_mm.errors import ConfigError
+from rga_mm.testing import load_script
+from tool_runs import run_in_process
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_a_re_id_metric_gets_ranked_lists_with_its_own_options():
+    metric = dict(type='rga_mm.ReIDMetric', distance='euclidean', rerank=True, k1=5,
+                  prefix='mine')
+    for evaluators in (metric, [metric, dict(type='DumpResults', out_file_path='r.pkl')]):
+        cfg = Config(dict(test_evaluator=evaluators))
+        said = enable_show_dir(cfg, 'show', 7)
+        assert said == 'the ranked lists of the first 7 queries, in show'
+        *kept, added = cfg.test_evaluator
+        assert kept == (evaluators if isinstance(evaluators, list) else [evaluators])
+        assert added == dict(type='rga_mm.ReIDRankedLists', distance='euclidean',
+                             rerank=True, k1=5, out_dir='show', num_queries=7)
+
+
+def test_a_segmentation_config_draws_through_mmsegs_hook_into_the_folder():
+    cfg = Config(dict(
+        default_hooks=dict(visualization=dict(type='SegVisualizationHook', _scope_='mmseg')),
+        visualizer=dict(type='SegLocalVisualizer', name='visualizer')))
+    said = enable_show_dir(cfg, 'show', 7)
+    assert said == ("the predictions of one test batch in 50 (the hook's interval), in "
+                    "show/vis_data/vis_image")
+    assert cfg.default_hooks.visualization.draw is True
+    assert cfg.visualizer == dict(type='SegLocalVisualizer', name='show_dir:show',
+                                  save_dir='show')
+
+
+def test_a_config_with_neither_is_refused_naming_the_classifiers_way():
+    cfg = Config(dict(test_evaluator=dict(type='Accuracy'),
+                      default_hooks=dict(visualization=dict(type='VisualizationHook'))))
+    with pytest.raises(ConfigError, match="has neither .a classifier's predictions on "
+                                          "images: mmpretrain's ImageClassificationInferencer"):
+        enable_show_dir(cfg, 'show', 7)
+
+
+def test_the_tool_refuses_before_reading_the_checkpoint(tmp_path):
+    test_tool = load_script(ROOT / 'tools/test.py', 'test_tool')
+    cifar = ROOT / 'configs/cifar/densenet-bc-k12-l100_rga-sc_1xb64-300e_cifar10.py'
+    missing = tmp_path / 'missing.pth'
+    result = run_in_process(test_tool, cifar, missing, '--work-dir', tmp_path / 'work',
+                            '--show-dir', tmp_path / 'show')
+    assert result.returncode == 1
+    assert f'the config {cifar} has neither' in result.stderr and str(missing) not in (
+        result.stderr)
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    result = run_in_process(test_tool, cifar, missing, '--work-dir', tmp_path / 'work',
+                            '--show-dir', a_file / 'show')
+    assert result.stderr.strip() == (f'--show-dir {a_file / "show"}: {a_file} is a file, not '
+                                     f'a folder; choose another --show-dir')
+    result = run_in_process(test_tool, cifar, missing, '--show-num', '0')
+    assert result.returncode == 2 and '--show-num' in result.stderr
