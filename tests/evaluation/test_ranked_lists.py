@@ -76,8 +76,12 @@ def test_lists_aps_and_frames_are_the_hand_worked_ones(tmp_path):
     assert tuple(inside) == (10 * (len(QUERIES) + 1),) * 3
 
 
-def test_only_the_first_queries_are_drawn_and_lists_stop_at_the_gallery(tmp_path):
-    lists = _draw(tmp_path, distance='euclidean', num_queries=2, list_length=50)
+@pytest.mark.parametrize('memory_mb', [256, 1e-6])  # all queries in one chunk, or one each
+def test_only_the_first_queries_are_drawn_and_lists_stop_at_the_gallery(tmp_path, memory_mb):
+    lists = _draw(tmp_path, distance='euclidean', num_queries=2, list_length=50,
+                  memory_mb=memory_mb)
+    assert [[r['distance'] for r in entry['results']] for entry in lists] == [
+        [1.0, 2.0, 9.0, 20.0], [1.0, 8.0, 9.0, 9.5, 10.0]]
     assert [entry['query'][-6:] for entry in lists] == ['00.png', '01.png']
     assert sorted(p.name for p in (tmp_path / 'show').iterdir()) == [
         '00.png', '01.png', 'ranked_lists.json']

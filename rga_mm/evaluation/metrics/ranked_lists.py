@@ -106,10 +106,10 @@ class ReIDRankedLists(ReIDMetric):
         features = [torch.stack([item['feature'] for item in side]) for side in (query, gallery)]
         rows = []  # (q, G) distance rows of the drawn queries, all queries ranked together
         for chunk, distances in self._distances(*features):
-            start = chunk.start
-            if start < drawn:
-                rows.append(distances[:drawn - start])
-        distances = np.concatenate(rows)[:drawn]
+            rows.append(distances[:drawn - chunk.start])
+            if chunk.start + len(distances) >= drawn:
+                break  # the chunks come in query order
+        distances = np.concatenate(rows)
         kept = slice(drawn)
         top_distances, top_indices = distance_topk(
             distances, min(self.list_length, len(gallery)), query_ids[kept], gallery_ids,
