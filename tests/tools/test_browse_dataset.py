@@ -1,0 +1,109 @@
+"""tools/visualization/browse_dataset.py draws the batches the Runner's data loader gives:
+identity batches in rows, labels from the dataset, pixels as the pipeline makes them; and
+refuses what it cannot draw in one sentence."""
+import json
+from pathlib import Path
+
+import cv2
+import mmcv
+import numpy as np
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+
+from rga_mm.datasets import Market1501
+from rga_mm.engine.launch import load_config_with_options
+from rga_mm.testing import load_script
+from rga_mm.visualization import BatchGridVisualizer
+from rga_mm.visualization.batch_grid import LABEL_HEIGHT
+from rga_mm.visualization.image_inputs import displayed_image
+from tool_runs import run_in_process
+
+ROOT = Path(__file__).parents[2]
+CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
+THUMBNAIL = (128, 64)  # the demo's 64×32 input, doubled
+
+
+def _browse(*args):
+    result = run_in_process(load_script(ROOT / 'tools/visualization/browse_dataset.py',
+                                        'browse_dataset'), *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def _options(data_root):
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
+            f'test_dataloader.dataset.data_root={data_root}', 'train_dataloader.batch_size=8']
+
+
+def test_training_batches_are_drawn_as_the_runner_loads_them(tiny_market, tmp_path):
+    out = tmp_path / 'browse'
+    result = _browse(CONFIG, '--out', out, '--num-batches', 2, *_options(tiny_market))
+    assert f'2 batches of train_dataloader drawn in {out}' in result.stdout
+    batches = json.loads((out / 'batches.json').read_text())
+    assert sorted(p.name for p in out.iterdir()) == ['batch_0.png', 'batch_1.png',
+                                                     'batches.json']
+    # identity batches: 2 identities × 4 images, a row each (K = 4 columns by default)
+    labels = {item['img_path']: (item['gt_label'], item['camera_id'])
+              for item in Market1501(data_root=str(tiny_market), split='train').load_data_list()}
+    for batch in batches:
+        assert len(batch) == 8
+        assert all(len({item['identity'] for item in batch[row:row + 4]}) == 1
+                   for row in (0, 4))
+        assert [(item['identity'], item['camera']) for item in batch] == [
+            labels[item['path']] for item in batch]
+
+    picture = mmcv.imread(str(out / 'batch_0.png'), channel_order='rgb')
+    visualizer = BatchGridVisualizer(thumbnail_size=THUMBNAIL)
+    assert picture.shape[:2] == visualizer.canvas_size(8, 4)
+    # the pixels: the first batch of the config's loader built by mmengine's Runner, seeded
+    cfg = load_config_with_options(CONFIG, {
+        'train_dataloader.dataset.data_root': str(tiny_market),
+        'train_dataloader.batch_size': 8, 'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False})
+    init_default_scope('rga_mm')
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=cfg.randomness.seed)
+    first = next(iter(loader))
+    assert [s.img_path for s in first['data_samples']] == [item['path'] for item in batches[0]]
+    for index in (0, 5):
+        top, left = visualizer.cell_origin(index, 4)
+        expected = cv2.resize(displayed_image(first['inputs'][index], 'bgr'), THUMBNAIL[::-1])
+        cell = picture[top + LABEL_HEIGHT:top + LABEL_HEIGHT + THUMBNAIL[0],
+                       left:left + THUMBNAIL[1]]
+        assert np.abs(cell.astype(int) - expected).max() <= 1  # PNG keeps 8 bits exactly
+
+
+def test_a_test_split_is_drawn_in_the_columns_asked_with_query_flags(tiny_market, tmp_path):
+    out = tmp_path / 'browse'
+    _browse(CONFIG, '--split', 'test', '--num-batches', 1, '--columns', 5, '--out', out,
+            '--thumbnail-height', 32, *_options(tiny_market))
+    batch, = json.loads((out / 'batches.json').read_text())
+    queries = sorted(str(p) for p in (tiny_market / 'query').glob('*.jpg'))
+    assert [item['path'] for item in batch if item['is_query']] == queries[:len(batch)]
+    picture = mmcv.imread(str(out / 'batch_0.png'))
+    assert picture.shape[:2] == BatchGridVisualizer(
+        thumbnail_size=(32, 16)).canvas_size(len(batch), 5)
+
+
+def test_what_cannot_be_drawn_is_refused_in_one_sentence(tiny_market, tmp_path):
+    tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
+    cifar = ROOT / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'
+    data_root = tmp_path / 'no_cifar'
+    result = run_in_process(tool, cifar, '--out', tmp_path / 'out', '--cfg-options',
+                            f'train_dataloader.dataset.data_root={data_root}')
+    assert result.stderr.strip() == (
+        f'browse_dataset.py draws re-ID batches, and the train_dataloader of {cifar} reads a '
+        f'rga_mm.CIFAR10, no re-ID dataset; mmpretrain and mmseg ship browse_dataset tools of '
+        f'their own')
+    result = run_in_process(tool, CONFIG, '--out', tmp_path / 'out', *_options(data_root))
+    assert result.stderr.strip() == (
+        f'Market-1501: data_root {data_root} is not a folder; expected bounding_box_train/, '
+        f'query/ and bounding_box_test/ under data_root, with files like '
+        f'0002_c1s1_000451_03.jpg')
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    result = run_in_process(tool, CONFIG, '--out', a_file, *_options(tiny_market))
+    assert result.stderr.strip() == (f'--out {a_file}: {a_file} is a file, not a folder; '
+                                     f'choose another --out')
+    result = run_in_process(tool, CONFIG, '--split', 'val', '--out', tmp_path / 'out',
+                            *_options(tiny_market), 'val_dataloader=None')
+    assert result.stderr.strip() == f'the config {CONFIG} has no val_dataloader'

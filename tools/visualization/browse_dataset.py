@@ -1,0 +1,141 @@
+"""Draw the first batches of a re-ID config's data loader, as the model receives them.
+
+    python tools/visualization/browse_dataset.py CONFIG [--split train|val|test]
+        [--num-batches 2] [--out DIR] [--columns N] [--thumbnail-height 128]
+        [--cfg-options k=v ...]
+
+Before a long run on new data (your own annotation file or folders, another input size, other
+augmentations), look at what training will see: the config's ``{split}_dataloader`` is built
+as the Runner builds it (dataset, pipeline, sampler, identity batches, the config's seed), in
+this process (``num_workers=0``: the augmentations do not depend on the worker, see
+docs/reid.md), and each of its first ``--num-batches`` batches is drawn by
+:class:`~rga_mm.visualization.BatchGridVisualizer` into ``DIR/batch_<n>.png``: every image
+after the pipeline (resized, flipped, cropped, erased), under its identity (for the train
+split, the class index 0..K−1 the dataset relabels the identities to, in ascending order of
+their ids) and camera (and whether it is a query, for a test split), ``--columns`` to a row,
+by default the K images per identity of the training batches, so that each row of a training
+batch is one identity.
+``DIR/batches.json`` lists every image's path, identity (as labelled), camera and query flag,
+batch by batch.
+``DIR`` defaults to ``work_dirs/browse/<config name>``.
+
+A config whose data loader reads no re-ID dataset (CIFAR, Cityscapes) is refused in one
+sentence: mmpretrain and mmseg ship browse_dataset tools of their own.
+"""
+import argparse
+import json
+import os.path as osp
+from collections.abc import Sequence
+from itertools import islice
+from pathlib import Path
+
+import mmcv
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmengine.utils import track_iter_progress
+
+import rga_mm  # noqa: F401  (registers modules)
+from rga_mm.datasets import ReIDDataset
+from rga_mm.deployment.arguments import int_at_least, positive_int_arg
+from rga_mm.engine.launch import (
+    CfgOptionsAction,
+    check_output_folder,
+    load_config_with_options,
+)
+from rga_mm.registry import DATASETS
+from rga_mm.visualization import BatchGridVisualizer
+from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
+
+SPLITS = ('train', 'val', 'test')
+DEFAULT_COLUMNS = 8
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Draw the first batches of a re-ID config's data loader")
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--split', choices=SPLITS, default='train',
+                        help='the data loader drawn: {split}_dataloader (default: train)')
+    parser.add_argument('--num-batches', type=positive_int_arg, default=2,
+                        help='batches drawn, the first ones (default: 2)')
+    parser.add_argument('--out', help='folder for the pictures (default: '
+                        'work_dirs/browse/<config name>)')
+    parser.add_argument('--columns', type=positive_int_arg, default=None,
+                        help="images per row (default: the identity batches' K images per "
+                        f'identity, else {DEFAULT_COLUMNS})')
+    parser.add_argument('--thumbnail-height', type=int_at_least(8), default=128,
+                        help='pixels; the width follows the config\'s input size')
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
+                        help='override config entries, e.g. train_dataloader.batch_size=32')
+    return parser.parse_args(argv)
+
+
+def build_loader(cfg, split: str):
+    """The config's ``{split}_dataloader`` as the Runner builds it, loading in this process;
+    stops in one sentence when there is none or its dataset is no re-ID dataset."""
+    key = f'{split}_dataloader'
+    if not cfg.get(key):
+        raise SystemExit(f'the config {cfg.filename} has no {key}')
+    loader_cfg = cfg[key].copy()
+    loader_cfg.update(num_workers=0, persistent_workers=False)
+    dataset_type = loader_cfg.get('dataset', {}).get('type')
+    dataset_class = DATASETS.get(dataset_type) if isinstance(dataset_type, str) else dataset_type
+    if not (isinstance(dataset_class, type) and issubclass(dataset_class, ReIDDataset)):
+        raise SystemExit(f'browse_dataset.py draws re-ID batches, and the {key} of '
+                         f'{cfg.filename} reads a {dataset_type}, no re-ID dataset; mmpretrain '
+                         f'and mmseg ship browse_dataset tools of their own')
+    try:
+        return Runner.build_dataloader(loader_cfg, seed=(cfg.get('randomness') or {}).get('seed'))
+    except (FileNotFoundError, ValueError) as error:  # missing or malformed data
+        raise SystemExit(str(error)) from None
+
+
+def label(sample, split: str) -> str:
+    """Two lines under an image: its identity (the class index of a training split) and
+    camera, and whether it is a query in a test split."""
+    identity = 'class' if split == 'train' else 'id'
+    lines = f'{identity} {int(sample.gt_label)}\ncam {int(sample.camera_id)}'
+    if split != 'train' and 'is_query' in sample:
+        lines += ' query' if sample.is_query else ' gallery'
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        cfg = load_config_with_options(args.config, args.cfg_options)
+    except (FileNotFoundError, ImportError, ValueError) as error:
+        raise SystemExit(str(error)) from None
+    out = Path(args.out or osp.join('work_dirs', 'browse',
+                                    osp.splitext(osp.basename(args.config))[0]))
+    check_output_folder(str(out), '--out', 'another --out')
+    init_default_scope(cfg.get('default_scope', 'rga_mm'))
+    loader = build_loader(cfg, args.split)
+    batch_sampler = loader.batch_sampler
+    columns = args.columns or getattr(batch_sampler, 'num_instances', DEFAULT_COLUMNS)
+    channel_order = pipeline_channel_order(loader.dataset.pipeline.transforms)
+    out.mkdir(parents=True, exist_ok=True)
+    visualizer, listing = None, []
+    batches = track_iter_progress((islice(loader, args.num_batches),
+                                   min(args.num_batches, len(loader))))
+    for index, batch in enumerate(batches):
+        images = [displayed_image(inputs, channel_order) for inputs in batch['inputs']]
+        if visualizer is None:  # thumbnails of the input's aspect ratio
+            height, width = images[0].shape[:2]
+            visualizer = BatchGridVisualizer(
+                name='browse_dataset',
+                thumbnail_size=(args.thumbnail_height,
+                                max(8, round(args.thumbnail_height * width / height))))
+        samples = batch['data_samples']
+        picture = visualizer.draw_grid(images, [label(s, args.split) for s in samples], columns)
+        mmcv.imwrite(picture[..., ::-1], str(out / f'batch_{index}.png'))
+        listing.append([dict(path=sample.img_path, identity=int(sample.gt_label),
+                             camera=int(sample.camera_id),
+                             is_query=bool(sample.get('is_query', False)))
+                        for sample in samples])
+    (out / 'batches.json').write_text(json.dumps(listing, indent=1))
+    print(f'{len(listing)} batches of {args.split}_dataloader drawn in {out}')
+
+
+if __name__ == '__main__':
+    main()
