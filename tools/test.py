@@ -46,6 +46,8 @@ from rga_mm.engine.launch.resume import model_change_notice
 from rga_mm.engine.launch.show_dir import enable_show_dir
 from rga_mm.errors import ConfigError
 
+DEFAULT_SHOW_NUM = 20  # the re-ID ranked lists --show-dir draws
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
@@ -56,9 +58,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'pickle for .pkl or .pickle (its missing folders are created)')
     parser.add_argument('--show-dir', help='draw the test into this folder: re-ID ranked '
                         'lists, segmentation predictions')
-    parser.add_argument('--show-num', type=positive_int_arg, default=20,
+    parser.add_argument('--show-num', type=positive_int_arg,
                         help='re-ID queries whose ranked lists --show-dir draws, the first '
-                        'ones of the test set (default: 20)')
+                        f'ones of the test set (default: {DEFAULT_SHOW_NUM})')
     add_run_arguments(parser)
     return parse_run_args(parser, argv)
 
@@ -94,10 +96,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     shown = None
+    if args.show_num is not None and not args.show_dir:
+        raise SystemExit('--show-num counts the ranked lists that --show-dir draws; give '
+                         '--show-dir DIR with it')
     if args.show_dir:
         check_output_folder(args.show_dir, '--show-dir', 'another --show-dir')
         try:
-            shown = enable_show_dir(cfg, args.show_dir, args.show_num)
+            shown = enable_show_dir(cfg, args.show_dir, args.show_num or DEFAULT_SHOW_NUM)
         except ConfigError as error:
             raise SystemExit(str(error)) from None
     try:

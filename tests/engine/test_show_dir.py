@@ -63,3 +63,6 @@ def test_the_tool_refuses_before_reading_the_checkpoint(tmp_path):
                                      f'a folder; choose another --show-dir')
     result = run_in_process(test_tool, cifar, missing, '--show-num', '0')
     assert result.returncode == 2 and '--show-num' in result.stderr
+    result = run_in_process(test_tool, cifar, missing, '--show-num', '5')
+    assert result.stderr.strip() == ('--show-num counts the ranked lists that --show-dir '
+                                     'draws; give --show-dir DIR with it')
