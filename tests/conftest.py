@@ -1,3 +1,4 @@
+import gc
 import os
 from pathlib import Path
 
@@ -20,6 +21,16 @@ def _share_the_cores() -> None:
 
 
 _share_the_cores()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Exempt what the imports and the collection made (torch, the OpenMMLab packages, the
+    test modules: about a million objects) from the garbage collector's later passes, as
+    ``gc.freeze`` does for a server after start-up. mmengine's datasets call ``gc.collect()``
+    each time they are built, and a pass over that heap took about 0.4 s; objects the tests
+    create are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
