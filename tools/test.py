@@ -33,6 +33,7 @@ from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
+    check_folder_writable,
     check_output_file,
     check_output_folder,
     closing_process_group,
@@ -82,6 +83,16 @@ def check_out_suffix(path: str | None) -> None:
                          f'(JSON) or .pkl / .pickle (pickle)')
 
 
+def check_show_dir(show_dir: str, out: str | None) -> None:
+    """Stop, before any work, when ``show_dir`` cannot be made or written, or when the
+    ``--out`` file would be written among its pictures."""
+    check_output_folder(show_dir, '--show-dir', 'another --show-dir')
+    check_folder_writable(show_dir, '--show-dir', 'another --show-dir')
+    if out and osp.abspath(out).startswith(osp.join(osp.abspath(show_dir), '')):
+        raise SystemExit(f'--out {out} is inside --show-dir {show_dir}, where the pictures '
+                         f'and ranked_lists.json are written; write it elsewhere')
+
+
 def write_metrics(metrics: dict, path: str) -> None:
     """Write ``metrics`` (name → number) to ``path`` as floats, in the format its suffix
     names (:data:`OUT_FORMATS`)."""
@@ -100,11 +111,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit('--show-num counts the ranked lists that --show-dir draws; give '
                          '--show-dir DIR with it')
     if args.show_dir:
-        check_output_folder(args.show_dir, '--show-dir', 'another --show-dir')
+        check_show_dir(args.show_dir, args.out)
         try:
             shown = enable_show_dir(cfg, args.show_dir, args.show_num or DEFAULT_SHOW_NUM)
         except ConfigError as error:
             raise SystemExit(str(error)) from None
+        if args.show_num is not None and 'ranked lists' not in shown:
+            print('--show-num counts re-ID ranked lists; this config draws predictions')
     try:
         checkpoint = read_checkpoint(args.checkpoint)
     except (FileNotFoundError, CheckpointError) as error:

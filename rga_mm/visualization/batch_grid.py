@@ -3,8 +3,8 @@
 mmpretrain's and mmseg's ``browse_dataset`` tools draw one sample at a time; a re-ID batch is
 a unit of its own (P identities × K images, which the batch-hard triplet loss compares), so
 :class:`BatchGridVisualizer` draws a whole batch in one picture: row after row of ``columns``
-cells, each a thumbnail under a label of up to two lines. The labels are drawn by mmengine's
-``Visualizer.draw_texts``, so the picture can go to any of its backends through
+cells, each a thumbnail under a label of up to ``label_lines`` lines. The labels are drawn by
+mmengine's ``Visualizer.draw_texts``, so the picture can go to any of its backends through
 ``add_image``.
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from mmengine.visualization import Visualizer
 
 from rga_mm.registry import VISUALIZERS
 
-LABEL_HEIGHT = 26  # pixels above each thumbnail: two lines of text
+LINE_HEIGHT = 13  # pixels per line of a label
 CELL_GAP = 4  # white pixels between cells
 LABEL_FONT_SIZE = 7
 
@@ -27,29 +27,32 @@ class BatchGridVisualizer(Visualizer):
 
     Args:
         thumbnail_size: (height, width) every image is resized to, in pixels.
+        label_lines: lines of text above each thumbnail, 1 or more.
         **kwargs: :class:`mmengine.visualization.Visualizer` arguments.
     """
 
     def __init__(self, name: str = 'batch_grid_visualizer',
-                 thumbnail_size: tuple[int, int] = (128, 64), **kwargs: Any) -> None:
+                 thumbnail_size: tuple[int, int] = (128, 64), label_lines: int = 2,
+                 **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        if min(thumbnail_size) < 8:
-            raise ValueError(f'thumbnail_size must be at least 8×8 pixels, got '
-                             f'{tuple(thumbnail_size)}')
+        if min(thumbnail_size) < 8 or label_lines < 1:
+            raise ValueError(f'thumbnail_size must be at least 8×8 pixels and label_lines 1 '
+                             f'or more, got {tuple(thumbnail_size)} and {label_lines}')
         self.thumbnail_size = tuple(thumbnail_size)
+        self.label_height = label_lines * LINE_HEIGHT
 
     def cell_origin(self, index: int, columns: int) -> tuple[int, int]:
         """(top, left) in pixels of cell ``index``'s label; its thumbnail starts
-        ``LABEL_HEIGHT`` rows lower."""
+        ``label_height`` rows lower."""
         row, column = divmod(index, columns)
         height, width = self.thumbnail_size
-        return row * (LABEL_HEIGHT + height + CELL_GAP), column * (width + CELL_GAP)
+        return row * (self.label_height + height + CELL_GAP), column * (width + CELL_GAP)
 
     def canvas_size(self, num_images: int, columns: int) -> tuple[int, int]:
         """(height, width) in pixels of the picture of ``num_images`` in ``columns``."""
         rows = -(-num_images // columns)
         height, width = self.thumbnail_size
-        return (rows * (LABEL_HEIGHT + height) + (rows - 1) * CELL_GAP,
+        return (rows * (self.label_height + height) + (rows - 1) * CELL_GAP,
                 min(columns, num_images) * (width + CELL_GAP) - CELL_GAP)
 
     def draw_grid(self, images: Sequence[np.ndarray], labels: Sequence[str],
@@ -59,7 +62,7 @@ class BatchGridVisualizer(Visualizer):
         Args:
             images: (H, W, 3) uint8 RGB images, any sizes (each is resized to
                 ``thumbnail_size``).
-            labels: one per image, at most two lines.
+            labels: one per image, at most ``label_lines`` lines.
             columns: cells per row, 1 or more.
 
         Returns:
@@ -78,7 +81,8 @@ class BatchGridVisualizer(Visualizer):
                 raise ValueError(f'draw_grid needs (H, W, 3) RGB images, got shape '
                                  f'{image.shape}')
             shrinking = image.shape[0] > height
-            canvas[top + LABEL_HEIGHT:top + LABEL_HEIGHT + height, left:left + width] = (
+            first_row = top + self.label_height
+            canvas[first_row:first_row + height, left:left + width] = (
                 cv2.resize(np.ascontiguousarray(image, dtype=np.uint8), (width, height),
                            interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR))
         self.set_image(canvas)

@@ -84,7 +84,7 @@ class RankedListVisualizer(Visualizer):
         left = self._panel_width() + QUERY_GAP
         for rank, (image, distance, match) in enumerate(zip(results, distances, matches), 1):
             self._paste(canvas, left, image, MATCH_COLOURS[match])
-            labels.append(f'#{rank}\n{distance:.3f}')
+            labels.append(f'#{rank}\n{distance:.4g}')
             lefts.append(left)
             left += self._panel_width() + RESULT_GAP
         self.set_image(canvas)

@@ -19,11 +19,25 @@ def test_a_re_id_metric_gets_ranked_lists_with_its_own_options():
     for evaluators in (metric, [metric, dict(type='DumpResults', out_file_path='r.pkl')]):
         cfg = Config(dict(test_evaluator=evaluators))
         said = enable_show_dir(cfg, 'show', 7)
-        assert said == 'the ranked lists of the first 7 queries, in show'
+        assert said == 'the ranked lists of the first 7 queries (at most), in show'
         *kept, added = cfg.test_evaluator
         assert kept == (evaluators if isinstance(evaluators, list) else [evaluators])
         assert added == dict(type='rga_mm.ReIDRankedLists', distance='euclidean',
                              rerank=True, k1=5, out_dir='show', num_queries=7)
+
+
+def test_a_test_pipeline_that_does_not_pack_the_paths_is_refused():
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='mmpretrain.PackInputs', meta_keys=('camera_id', 'is_query'))]
+    cfg = Config(dict(test_evaluator=dict(type='ReIDMetric'),
+                      test_dataloader=dict(dataset=dict(pipeline=pipeline))))
+    with pytest.raises(ConfigError, match="keep 'img_path' in the meta_keys of the test "
+                                          "pipeline's PackInputs"):
+        enable_show_dir(cfg, 'show', 7)
+    pipeline[1]['meta_keys'] += ('img_path', )
+    enable_show_dir(Config(dict(test_evaluator=dict(type='ReIDMetric'),
+                                test_dataloader=dict(dataset=dict(pipeline=pipeline)))),
+                    'show', 7)
 
 
 def test_a_segmentation_config_draws_through_mmsegs_hook_into_the_folder():
@@ -63,6 +77,11 @@ def test_the_tool_refuses_before_reading_the_checkpoint(tmp_path):
                                      f'a folder; choose another --show-dir')
     result = run_in_process(test_tool, cifar, missing, '--show-num', '0')
     assert result.returncode == 2 and '--show-num' in result.stderr
+    result = run_in_process(test_tool, cifar, missing, '--show-dir', tmp_path / 'show',
+                            '--out', tmp_path / 'show' / 'metrics.json')
+    assert result.stderr.strip() == (
+        f'--out {tmp_path / "show" / "metrics.json"} is inside --show-dir {tmp_path / "show"}, '
+        f'where the pictures and ranked_lists.json are written; write it elsewhere')
     result = run_in_process(test_tool, cifar, missing, '--show-num', '5')
     assert result.stderr.strip() == ('--show-num counts the ranked lists that --show-dir '
                                      'draws; give --show-dir DIR with it')

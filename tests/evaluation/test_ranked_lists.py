@@ -6,11 +6,13 @@ import mmcv
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmpretrain.structures import DataSample
 
 from rga_mm.errors import ConfigError
 from rga_mm.evaluation import ReIDMetric
 from rga_mm.evaluation.metrics import ReIDRankedLists
+from rga_mm.evaluation.metrics.ranked_lists import PLACEHOLDER_GREY
 from rga_mm.visualization import RankedListVisualizer
 from rga_mm.visualization.ranked_list import FRAME_WIDTH, LABEL_HEIGHT, MATCH_COLOURS
 
@@ -63,6 +65,7 @@ def test_lists_aps_and_frames_are_the_hand_worked_ones(tmp_path):
     assert lists[1]['average_precision'] == pytest.approx(100 * (1 + 2 / 3) / 2)
     assert lists[2]['average_precision'] is None
     assert [(e['identity'], e['camera']) for e in lists] == [(1, 0), (2, 0), (3, 1)]
+    assert [e['picture'] for e in lists] == ['00.png', '01.png', '02.png']
 
     picture = mmcv.imread(str(tmp_path / 'show' / '00.png'), channel_order='rgb')
     visualizer = RankedListVisualizer(thumbnail_size=THUMBNAIL)
@@ -106,8 +109,30 @@ def test_the_lists_follow_the_metrics_ranking_with_re_ranking(tmp_path):
 
 def test_samples_without_paths_and_bad_counts_are_refused(tmp_path):
     metric = ReIDRankedLists(out_dir=str(tmp_path))
-    with pytest.raises(KeyError, match="keep 'img_path' in the meta_keys"):
+    with pytest.raises(ConfigError, match="keep 'img_path' in the meta_keys"):
         metric.process({}, _samples(tmp_path, with_paths=False))
     for options in (dict(num_queries=0), dict(list_length=2.5), dict(num_queries=True)):
         with pytest.raises(ConfigError, match='must be an integer of 1 or more'):
             ReIDRankedLists(out_dir=str(tmp_path), **options)
+
+
+def test_an_image_gone_before_drawing_is_grey_and_named(tmp_path, caplog):
+    """The metrics come before the pictures: an image moved since the test read it must not
+    cost them, so it is drawn grey, with a warning naming it."""
+    metric = ReIDRankedLists(out_dir=str(tmp_path / 'show'), thumbnail_size=THUMBNAIL,
+                             distance='euclidean', list_length=3, num_queries=1)
+    metric.process({}, _samples(tmp_path))
+    gone = tmp_path / 'images' / f'{len(QUERIES) + 1:02d}.png'  # g1, query 0's first result
+    gone.unlink()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        assert metric.evaluate(len(QUERIES) + len(GALLERY)) == {}
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert f'1 images could not be read when drawn and are grey in the pictures, the first: ' \
+           f'{gone}' in caplog.text
+    picture = mmcv.imread(str(tmp_path / 'show' / '00.png'), channel_order='rgb')
+    panel = THUMBNAIL[1] + 2 * FRAME_WIDTH
+    inside = picture[LABEL_HEIGHT + FRAME_WIDTH + 4, panel + 16 + FRAME_WIDTH + 4]
+    assert tuple(inside) == (PLACEHOLDER_GREY,) * 3

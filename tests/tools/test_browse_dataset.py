@@ -2,6 +2,7 @@
 identity batches in rows, labels from the dataset, pixels as the pipeline makes them; and
 refuses what it cannot draw in one sentence."""
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,6 @@ from rga_mm.datasets import Market1501
 from rga_mm.engine.launch import load_config_with_options
 from rga_mm.testing import load_script
 from rga_mm.visualization import BatchGridVisualizer
-from rga_mm.visualization.batch_grid import LABEL_HEIGHT
 from rga_mm.visualization.image_inputs import displayed_image
 from tool_runs import run_in_process
 
@@ -67,8 +67,8 @@ def test_training_batches_are_drawn_as_the_runner_loads_them(tiny_market, tmp_pa
     for index in (0, 5):
         top, left = visualizer.cell_origin(index, 4)
         expected = cv2.resize(displayed_image(first['inputs'][index], 'bgr'), THUMBNAIL[::-1])
-        cell = picture[top + LABEL_HEIGHT:top + LABEL_HEIGHT + THUMBNAIL[0],
-                       left:left + THUMBNAIL[1]]
+        first_row = top + visualizer.label_height
+        cell = picture[first_row:first_row + THUMBNAIL[0], left:left + THUMBNAIL[1]]
         assert np.abs(cell.astype(int) - expected).max() <= 1  # PNG keeps 8 bits exactly
 
 
@@ -81,7 +81,7 @@ def test_a_test_split_is_drawn_in_the_columns_asked_with_query_flags(tiny_market
     assert [item['path'] for item in batch if item['is_query']] == queries[:len(batch)]
     picture = mmcv.imread(str(out / 'batch_0.png'))
     assert picture.shape[:2] == BatchGridVisualizer(
-        thumbnail_size=(32, 16)).canvas_size(len(batch), 5)
+        thumbnail_size=(32, 16), label_lines=3).canvas_size(len(batch), 5)
 
 
 def test_what_cannot_be_drawn_is_refused_in_one_sentence(tiny_market, tmp_path):
@@ -107,3 +107,16 @@ def test_what_cannot_be_drawn_is_refused_in_one_sentence(tiny_market, tmp_path):
     result = run_in_process(tool, CONFIG, '--split', 'val', '--out', tmp_path / 'out',
                             *_options(tiny_market), 'val_dataloader=None')
     assert result.stderr.strip() == f'the config {CONFIG} has no val_dataloader'
+
+
+def test_an_unreadable_image_stops_the_tool_with_its_sentence(tiny_market, tmp_path):
+    data_root = tmp_path / 'market'
+    shutil.copytree(tiny_market, data_root)
+    broken = sorted((data_root / 'bounding_box_train').glob('*.jpg'))[0]
+    broken.write_bytes(b'garbage!')
+    tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
+    result = run_in_process(tool, CONFIG, '--num-batches', 10, '--out', tmp_path / 'out',
+                            *_options(data_root))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f'cannot read image {broken}')
+    assert 'Traceback' not in result.stderr

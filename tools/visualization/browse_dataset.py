@@ -15,8 +15,8 @@ split, the class index 0..K−1 the dataset relabels the identities to, in ascen
 their ids) and camera (and whether it is a query, for a test split), ``--columns`` to a row,
 by default the K images per identity of the training batches, so that each row of a training
 batch is one identity.
-``DIR/batches.json`` lists every image's path, identity (as labelled), camera and query flag,
-batch by batch.
+``DIR/batches.json`` lists every image's path (null where the pipeline does not pack
+``img_path``), identity (as labelled), camera and query flag, batch by batch.
 ``DIR`` defaults to ``work_dirs/browse/<config name>``.
 
 A config whose data loader reads no re-ID dataset (CIFAR, Cityscapes) is refused in one
@@ -36,9 +36,11 @@ from mmengine.utils import track_iter_progress
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets import ReIDDataset
+from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int_arg
 from rga_mm.engine.launch import (
     CfgOptionsAction,
+    check_folder_writable,
     check_output_folder,
     load_config_with_options,
 )
@@ -64,7 +66,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="images per row (default: the identity batches' K images per "
                         f'identity, else {DEFAULT_COLUMNS})')
     parser.add_argument('--thumbnail-height', type=int_at_least(8), default=128,
-                        help='pixels; the width follows the config\'s input size')
+                        help="pixels (default: 128); the width keeps the input's aspect "
+                        'ratio, 8 at least')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. train_dataloader.batch_size=32')
     return parser.parse_args(argv)
@@ -91,13 +94,22 @@ def build_loader(cfg, split: str):
 
 
 def label(sample, split: str) -> str:
-    """Two lines under an image: its identity (the class index of a training split) and
-    camera, and whether it is a query in a test split."""
+    """The lines under an image: its identity (the class index of a training split) and
+    camera, and in a test split whether it is a query."""
     identity = 'class' if split == 'train' else 'id'
     lines = f'{identity} {int(sample.gt_label)}\ncam {int(sample.camera_id)}'
     if split != 'train' and 'is_query' in sample:
-        lines += ' query' if sample.is_query else ' gallery'
+        lines += '\nquery' if sample.is_query else '\ngallery'
     return lines
+
+
+def drawn_batches(loader, count: int):
+    """The first ``count`` batches of ``loader``, with a progress bar; an image that cannot
+    be read stops the tool with its sentence."""
+    try:
+        yield from track_iter_progress((islice(loader, count), min(count, len(loader))))
+    except UnreadableImageError as error:
+        raise SystemExit(f'\n{error}') from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -109,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     out = Path(args.out or osp.join('work_dirs', 'browse',
                                     osp.splitext(osp.basename(args.config))[0]))
     check_output_folder(str(out), '--out', 'another --out')
+    check_folder_writable(str(out), '--out', 'another --out')
     init_default_scope(cfg.get('default_scope', 'rga_mm'))
     loader = build_loader(cfg, args.split)
     batch_sampler = loader.batch_sampler
@@ -116,25 +129,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     channel_order = pipeline_channel_order(loader.dataset.pipeline.transforms)
     out.mkdir(parents=True, exist_ok=True)
     visualizer, listing = None, []
-    batches = track_iter_progress((islice(loader, args.num_batches),
-                                   min(args.num_batches, len(loader))))
-    for index, batch in enumerate(batches):
+    for index, batch in enumerate(drawn_batches(loader, args.num_batches)):
         images = [displayed_image(inputs, channel_order) for inputs in batch['inputs']]
         if visualizer is None:  # thumbnails of the input's aspect ratio
             height, width = images[0].shape[:2]
             visualizer = BatchGridVisualizer(
-                name='browse_dataset',
+                name='browse_dataset', label_lines=2 if args.split == 'train' else 3,
                 thumbnail_size=(args.thumbnail_height,
                                 max(8, round(args.thumbnail_height * width / height))))
         samples = batch['data_samples']
         picture = visualizer.draw_grid(images, [label(s, args.split) for s in samples], columns)
         mmcv.imwrite(picture[..., ::-1], str(out / f'batch_{index}.png'))
-        listing.append([dict(path=sample.img_path, identity=int(sample.gt_label),
+        listing.append([dict(path=sample.get('img_path'), identity=int(sample.gt_label),
                              camera=int(sample.camera_id),
                              is_query=bool(sample.get('is_query', False)))
                         for sample in samples])
     (out / 'batches.json').write_text(json.dumps(listing, indent=1))
-    print(f'{len(listing)} batches of {args.split}_dataloader drawn in {out}')
+    print(f'{len(listing)} batch{"" if len(listing) == 1 else "es"} of '
+          f'{args.split}_dataloader drawn in {out}')
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import copy
 from mmengine.config import Config, ConfigDict
 
 from rga_mm.errors import ConfigError
+from rga_mm.evaluation.metrics.ranked_lists import MISSING_PATHS
 
 RANKED_LISTS = 'rga_mm.ReIDRankedLists'
 
@@ -23,6 +24,16 @@ RANKED_LISTS = 'rga_mm.ReIDRankedLists'
 def _is_type(entry: object, name: str) -> bool:
     """Whether a config entry builds ``name``, written with or without a scope."""
     return isinstance(entry, dict) and str(entry.get('type', '')).split('.')[-1] == name
+
+
+def _check_paths_packed(cfg: Config) -> None:
+    """Refuse a test pipeline whose ``PackInputs`` leaves out ``img_path``, which the ranked
+    lists need to draw the images, before anything runs."""
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    for transform in dataset.get('pipeline') or []:
+        meta_keys = transform.get('meta_keys') if _is_type(transform, 'PackInputs') else None
+        if meta_keys is not None and 'img_path' not in meta_keys:
+            raise ConfigError(MISSING_PATHS)
 
 
 def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
@@ -34,17 +45,19 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
         num_queries: the re-ID queries whose ranked lists are drawn (the first ones).
 
     Raises:
-        ConfigError: the config has neither a re-ID metric nor mmseg's visualization hook.
+        ConfigError: the config has neither a re-ID metric nor mmseg's visualization hook,
+            or its re-ID test pipeline does not pack the images' paths.
     """
     evaluators = cfg.get('test_evaluator')
     evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
     metrics = [entry for entry in evaluators if _is_type(entry, 'ReIDMetric')]
     if metrics:
+        _check_paths_packed(cfg)
         ranked_lists = copy.deepcopy(metrics[0])
         ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries)
         ranked_lists.pop('prefix', None)
         cfg.test_evaluator = [*evaluators, ranked_lists]
-        return f'the ranked lists of the first {num_queries} queries, in {show_dir}'
+        return f'the ranked lists of the first {num_queries} queries (at most), in {show_dir}'
     hook = (cfg.get('default_hooks') or {}).get('visualization')
     if _is_type(hook, 'SegVisualizationHook'):
         hook.draw = True

@@ -9,10 +9,12 @@ identity from its own camera) that draws instead of scoring, so ``tools/test.py 
 adds it beside the config's metric and every picture shows the ranking the scores count.
 """
 import json
+import logging
 import os.path as osp
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import mmcv
 import numpy as np
 import torch
@@ -27,6 +29,9 @@ from ..functional import distance_topk, rank_metrics
 from .reid_metric import ReIDMetric
 
 RESULTS_FILE = 'ranked_lists.json'
+MISSING_PATHS = ("ReIDRankedLists draws the images of the test set, so it needs their paths: "
+                 "keep 'img_path' in the meta_keys of the test pipeline's PackInputs")
+PLACEHOLDER_GREY = 128  # fills the thumbnail of an image that cannot be read when drawn
 
 
 @METRICS.register_module()
@@ -39,7 +44,10 @@ class ReIDRankedLists(ReIDMetric):
     (:class:`~rga_mm.visualization.RankedListVisualizer`); and, for all of them,
     ``ranked_lists.json``: per query its path, identity, camera, average precision (None
     without a true match in the gallery) and the results' paths, distances, identities and
-    cameras. It returns no metrics, so it runs beside the ReIDMetric that scores.
+    cameras, and the name of its picture (``<stem>.png``, a query whose file stem an
+    earlier query has gets ``<stem>_2.png`` and so on). It returns no metrics, so it runs
+    beside the ReIDMetric that scores. An image that cannot be read when drawn (moved or
+    damaged since the test read it) is drawn grey, with a warning naming it.
 
     Args:
         out_dir: folder for the pictures and the JSON file (created).
@@ -72,9 +80,7 @@ class ReIDRankedLists(ReIDMetric):
         for result, sample in zip(self.results[first:], data_samples):
             img_path = sample.get('img_path')
             if img_path is None:
-                raise KeyError('ReIDRankedLists draws the images of the test set, so it needs '
-                               "their paths: keep 'img_path' in the meta_keys of the test "
-                               "pipeline's PackInputs")
+                raise ConfigError(MISSING_PATHS)
             result['img_path'] = img_path
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
@@ -87,12 +93,20 @@ class ReIDRankedLists(ReIDMetric):
         lists = self._ranked_lists(query, gallery)
         mkdir_or_exist(self.out_dir)
         stems = unique_stems([entry['query'] for entry in lists])
-        for entry, stem in zip(track_iter_progress(lists), stems):
-            mmcv.imwrite(self._picture(entry), osp.join(self.out_dir, f'{stem}.png'))
+        for entry, stem in zip(lists, stems):
+            entry['picture'] = f'{stem}.png'
         with open(osp.join(self.out_dir, RESULTS_FILE), 'w', encoding='utf-8') as file:
             json.dump(lists, file, indent=1)
+        unreadable: list[str] = []
+        for entry in track_iter_progress(lists):
+            mmcv.imwrite(self._picture(entry, unreadable),
+                         osp.join(self.out_dir, entry['picture']))
         print_log(f'ranked lists of {len(lists)} queries drawn in {self.out_dir}',
                   logger='current')
+        if unreadable:
+            print_log(f'{len(unreadable)} images could not be read when drawn and are grey in '
+                      f'the pictures, the first: {unreadable[0]}', logger='current',
+                      level=logging.WARNING)
         return {}
 
     def _ranked_lists(self, query: list[dict], gallery: list[dict]) -> list[dict]:
@@ -137,12 +151,27 @@ class ReIDRankedLists(ReIDMetric):
         return 100 * rank_metrics(distances[None], np.array([query_id]), gallery_ids,
                                   np.array([query_cam]), gallery_cams, max_rank=1)['mAP']
 
-    def _picture(self, entry: dict) -> np.ndarray:
-        """One query's ranked list, an (h, w, 3) BGR picture as ``mmcv.imwrite`` takes."""
+    def _picture(self, entry: dict, unreadable: list[str]) -> np.ndarray:
+        """One query's ranked list, an (h, w, 3) BGR picture as ``mmcv.imwrite`` takes; an
+        image that cannot be read now (moved or damaged since the test read it) is drawn
+        grey and its path added to ``unreadable``."""
         results = entry['results']
+        images = [_read_rgb(path, unreadable)
+                  for path in [entry['query'], *(result['path'] for result in results)]]
         picture = self.visualizer.draw_ranked_list(
-            mmcv.imread(entry['query'], channel_order='rgb'),
-            [mmcv.imread(result['path'], channel_order='rgb') for result in results],
-            [result['distance'] for result in results],
+            images[0], images[1:], [result['distance'] for result in results],
             [result['identity'] == entry['identity'] for result in results])
         return np.ascontiguousarray(picture[..., ::-1])
+
+
+def _read_rgb(path: str, unreadable: list[str]) -> np.ndarray:
+    """The RGB image at ``path``, or a grey square where it cannot be read (``path`` is then
+    added to ``unreadable``)."""
+    try:
+        image = mmcv.imread(path, channel_order='rgb')
+    except (OSError, ValueError, cv2.error):
+        image = None
+    if image is None:
+        unreadable.append(path)
+        return np.full((8, 8, 3), PLACEHOLDER_GREY, np.uint8)
+    return image
