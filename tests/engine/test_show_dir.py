@@ -85,3 +85,13 @@ def test_the_tool_refuses_before_reading_the_checkpoint(tmp_path):
     result = run_in_process(test_tool, cifar, missing, '--show-num', '5')
     assert result.stderr.strip() == ('--show-num counts the ranked lists that --show-dir '
                                      'draws; give --show-dir DIR with it')
+
+
+def test_show_num_with_a_segmentation_config_is_said_to_do_nothing(tmp_path):
+    test_tool = load_script(ROOT / 'tools/test.py', 'test_tool')
+    cityscapes = ROOT / 'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py'
+    result = run_in_process(test_tool, cityscapes, tmp_path / 'missing.pth', '--work-dir',
+                            tmp_path / 'work', '--show-dir', tmp_path / 'show', '--show-num', 3)
+    assert result.stdout.splitlines()[0] == ('--show-num counts re-ID ranked lists; this '
+                                             'config draws predictions')
+    assert result.returncode == 1 and 'missing.pth' in result.stderr  # then the checkpoint
