@@ -13,17 +13,18 @@ from tool_runs import run_in_process
 ROOT = Path(__file__).parents[2]
 
 
-def test_a_re_id_metric_gets_ranked_lists_with_its_own_options():
+def test_a_re_id_metric_is_replaced_by_ranked_lists_with_its_own_options():
     metric = dict(type='rga_mm.ReIDMetric', distance='euclidean', rerank=True, k1=5,
                   prefix='mine')
     for evaluators in (metric, [metric, dict(type='DumpResults', out_file_path='r.pkl')]):
         cfg = Config(dict(test_evaluator=evaluators))
         said = enable_show_dir(cfg, 'show', 7)
         assert said == 'the ranked lists of the first 7 queries (at most), in show'
-        *kept, added = cfg.test_evaluator
-        assert kept == (evaluators if isinstance(evaluators, list) else [evaluators])
-        assert added == dict(type='rga_mm.ReIDRankedLists', distance='euclidean',
-                             rerank=True, k1=5, out_dir='show', num_queries=7)
+        replaced, *kept = cfg.test_evaluator  # in the metric's place, its options kept
+        assert kept == (evaluators[1:] if isinstance(evaluators, list) else [])
+        assert replaced == dict(type='rga_mm.ReIDRankedLists', distance='euclidean',
+                                rerank=True, k1=5, prefix='mine', out_dir='show',
+                                num_queries=7)
 
 
 def test_a_test_pipeline_that_does_not_pack_the_paths_is_refused():

@@ -1,8 +1,8 @@
 """``tools/test.py --show-dir``: pictures of the test, as OpenMMLab's test tools draw them.
 
 * a re-ID config (a ``ReIDMetric`` in ``test_evaluator``): the ranked lists of the first
-  queries, drawn by :class:`~rga_mm.evaluation.metrics.ReIDRankedLists` added beside the
-  metric with the metric's own options, so the pictures show the ranking it scores;
+  queries, drawn by :class:`~rga_mm.evaluation.metrics.ReIDRankedLists` in the metric's
+  place, with its options: the same metrics, and pictures of the ranking they score;
 * a segmentation config (mmseg's ``SegVisualizationHook`` in ``default_hooks``): the test
   images of every ``interval``-th batch (the hook's setting, 50 by default) with their
   predicted classes, drawn by that hook as mmseg's own test tool has it draw them, into
@@ -50,13 +50,14 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
     """
     evaluators = cfg.get('test_evaluator')
     evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-    metrics = [entry for entry in evaluators if _is_type(entry, 'ReIDMetric')]
+    metrics = [index for index, entry in enumerate(evaluators)
+               if _is_type(entry, 'ReIDMetric')]
     if metrics:
         _check_paths_packed(cfg)
-        ranked_lists = copy.deepcopy(metrics[0])
+        ranked_lists = copy.deepcopy(evaluators[metrics[0]])
         ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries)
-        ranked_lists.pop('prefix', None)
-        cfg.test_evaluator = [*evaluators, ranked_lists]
+        evaluators[metrics[0]] = ranked_lists
+        cfg.test_evaluator = evaluators
         return f'the ranked lists of the first {num_queries} queries (at most), in {show_dir}'
     hook = (cfg.get('default_hooks') or {}).get('visualization')
     if _is_type(hook, 'SegVisualizationHook'):

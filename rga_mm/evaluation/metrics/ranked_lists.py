@@ -5,13 +5,15 @@ gallery images come first, which of them are the query's identity. torchreid dra
 (``visrank``) and fast-reid has a tool for them. Here they come from the mmengine evaluator
 itself: :class:`ReIDRankedLists` is a :class:`ReIDMetric` (same options, same distances,
 query expansion and re-ranking included, same protocol: no junk, no image of the query's
-identity from its own camera) that draws instead of scoring, so ``tools/test.py --show-dir``
-adds it beside the config's metric and every picture shows the ranking the scores count.
+identity from its own camera) that also draws, from the very distances it scores, so
+``tools/test.py --show-dir`` puts it in the place of the config's metric: the same metrics,
+the distances (and a re-ranking) computed once, and every picture shows the ranking the
+scores count.
 """
 import json
 import logging
 import os.path as osp
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import cv2
@@ -36,7 +38,7 @@ PLACEHOLDER_GREY = 128  # fills the thumbnail of an image that cannot be read wh
 
 @METRICS.register_module()
 class ReIDRankedLists(ReIDMetric):
-    """Draw the first ``num_queries`` queries' ranked lists as :class:`ReIDMetric` ranks.
+    """:class:`ReIDMetric` that also draws the first ``num_queries`` queries' ranked lists.
 
     For each of those queries (in the order of the test set) it writes ``<stem>.png`` into
     ``out_dir``: the query, then its ``list_length`` nearest gallery images with rank and
@@ -45,9 +47,10 @@ class ReIDRankedLists(ReIDMetric):
     ``ranked_lists.json``: per query its path, identity, camera, average precision (None
     without a true match in the gallery) and the results' paths, distances, identities and
     cameras, and the name of its picture (``<stem>.png``, a query whose file stem an
-    earlier query has gets ``<stem>_2.png`` and so on). It returns no metrics, so it runs
-    beside the ReIDMetric that scores. An image that cannot be read when drawn (moved or
-    damaged since the test read it) is drawn grey, with a warning naming it.
+    earlier query has gets ``<stem>_2.png`` and so on). It returns :class:`ReIDMetric`'s
+    metrics, computed from the same streamed distances the lists are cut from. An image that
+    cannot be read when drawn (moved or damaged since the test read it) is drawn grey, with a
+    warning naming it.
 
     Args:
         out_dir: folder for the pictures and the JSON file (created).
@@ -57,8 +60,6 @@ class ReIDRankedLists(ReIDMetric):
         thumbnail_size: (height, width) of every image in a picture.
         **metric_options: :class:`ReIDMetric`'s arguments, which rank the gallery.
     """
-
-    default_prefix = 'reid_ranked_lists'
 
     def __init__(self, out_dir: str, num_queries: int = 20, list_length: int = 10,
                  thumbnail_size: tuple[int, int] = (128, 64), **metric_options: Any) -> None:
@@ -72,6 +73,7 @@ class ReIDRankedLists(ReIDMetric):
         self.list_length = list_length
         self.visualizer = RankedListVisualizer(name='reid_ranked_lists',
                                                thumbnail_size=thumbnail_size)
+        self._drawn_rows: list[np.ndarray] = []  # distances of the drawn queries, by chunk
 
     def process(self, data_batch: Any, data_samples: Sequence[BaseDataElement | dict]) -> None:
         """:meth:`ReIDMetric.process`, keeping each sample's ``img_path`` as well."""
@@ -83,14 +85,13 @@ class ReIDRankedLists(ReIDMetric):
                 raise ConfigError(MISSING_PATHS)
             result['img_path'] = img_path
 
-    def compute_metrics(self, results: list[dict]) -> dict[str, float]:
-        """Write the pictures and ``ranked_lists.json``; no metrics."""
+    def _metrics(self, results: list[dict]) -> dict[str, float]:
+        """:class:`ReIDMetric`'s metrics, then the pictures and ``ranked_lists.json``."""
+        self._drawn_rows = []
+        metrics = super()._metrics(results)  # streams the distances through _distances
         query = [item for item in results if item['is_query']]
         gallery = [item for item in results if not item['is_query']]
-        if not query or not gallery:
-            raise ValueError(f'ReIDRankedLists got {len(query)} query and {len(gallery)} '
-                             f'gallery items; evaluate on a re-ID dataset with split="test"')
-        lists = self._ranked_lists(query, gallery)
+        lists = self._ranked_lists(query, gallery, np.concatenate(self._drawn_rows))
         mkdir_or_exist(self.out_dir)
         stems = unique_stems([entry['query'] for entry in lists])
         for entry, stem in zip(lists, stems):
@@ -107,23 +108,26 @@ class ReIDRankedLists(ReIDMetric):
             print_log(f'{len(unreadable)} images could not be read when drawn and are grey in '
                       f'the pictures, the first: {unreadable[0]}', logger='current',
                       level=logging.WARNING)
-        return {}
+        return metrics
 
-    def _ranked_lists(self, query: list[dict], gallery: list[dict]) -> list[dict]:
-        """The first ``num_queries`` queries' lists under the evaluation's ranking."""
-        drawn = min(self.num_queries, len(query))
+    def _distances(self, query: torch.Tensor,
+                   gallery: torch.Tensor) -> Iterable[tuple[slice, np.ndarray]]:
+        """:meth:`ReIDMetric._distances`, keeping the rows of the queries drawn as they pass
+        (the chunks come in query order)."""
+        for rows, distances in super()._distances(query, gallery):
+            if rows.start < self.num_queries:
+                self._drawn_rows.append(distances[:self.num_queries - rows.start].copy())
+            yield rows, distances
+
+    def _ranked_lists(self, query: list[dict], gallery: list[dict],
+                      distances: np.ndarray) -> list[dict]:
+        """The lists of the first queries from their (q, G) ``distances``."""
+        drawn = len(distances)
         query_ids = np.array([item['identity'] for item in query])
         gallery_ids = np.array([item['identity'] for item in gallery])
         query_cams, gallery_cams = self._cameras(
             np.array([item['camera'] for item in query]),
             np.array([item['camera'] for item in gallery]))
-        features = [torch.stack([item['feature'] for item in side]) for side in (query, gallery)]
-        rows = []  # (q, G) distance rows of the drawn queries, all queries ranked together
-        for chunk, distances in self._distances(*features):
-            rows.append(distances[:drawn - chunk.start])
-            if chunk.start + len(distances) >= drawn:
-                break  # the chunks come in query order
-        distances = np.concatenate(rows)
         kept = slice(drawn)
         top_distances, top_indices = distance_topk(
             distances, min(self.list_length, len(gallery)), query_ids[kept], gallery_ids,
