@@ -11,10 +11,10 @@ this process (``num_workers=0``: the augmentations do not depend on the worker, 
 docs/reid.md), and each of its first ``--num-batches`` batches is drawn by
 :class:`~rga_mm.visualization.BatchGridVisualizer` into ``DIR/batch_<n>.png``: every image
 after the pipeline (resized, flipped, cropped, erased), under its identity (for the train
-split, the class index 0..K−1 the dataset relabels the identities to, in ascending order of
-their ids) and camera (and whether it is a query, for a test split), ``--columns`` to a row,
-by default the K images per identity of the training batches, so that each row of a training
-batch is one identity.
+split, the class index 0..N−1 the dataset relabels its N identities to, in ascending order
+of their ids) and camera (and whether it is a query, for a test split), ``--columns`` to a
+row, by default the K images per identity of the training batches, so that each row of a
+training batch is one identity.
 ``DIR/batches.json`` lists every image's path (null where the pipeline does not pack
 ``img_path``), identity (as labelled), camera and query flag, batch by batch.
 ``DIR`` defaults to ``work_dirs/browse/<config name>``.
