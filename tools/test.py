@@ -33,9 +33,8 @@ from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import (
     add_run_arguments,
     build_checked_runner,
-    check_folder_writable,
+    check_output_dir,
     check_output_file,
-    check_output_folder,
     closing_process_group,
     explain_timeouts,
     load_run_config,
@@ -46,8 +45,7 @@ from rga_mm.engine.launch import (
 from rga_mm.engine.launch.resume import model_change_notice
 from rga_mm.engine.launch.show_dir import enable_show_dir
 from rga_mm.errors import ConfigError
-
-DEFAULT_SHOW_NUM = 20  # the re-ID ranked lists --show-dir draws
+from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -61,9 +59,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'lists, segmentation predictions')
     parser.add_argument('--show-num', type=positive_int_arg,
                         help='re-ID queries whose ranked lists --show-dir draws, the first '
-                        f'ones of the test set (default: {DEFAULT_SHOW_NUM})')
+                        f'ones of the test set (default: {DEFAULT_NUM_QUERIES})')
     add_run_arguments(parser)
-    return parse_run_args(parser, argv)
+    args = parse_run_args(parser, argv)
+    if args.show_num is not None and not args.show_dir:
+        parser.error('--show-num counts the ranked lists that --show-dir draws; give '
+                     '--show-dir DIR with it')
+    return args
 
 
 # --out suffix → (mmengine file format, its dump options)
@@ -86,11 +88,10 @@ def check_out_suffix(path: str | None) -> None:
 def check_show_dir(show_dir: str, out: str | None) -> None:
     """Stop, before any work, when ``show_dir`` cannot be made or written, or when the
     ``--out`` file would be written among its pictures."""
-    check_output_folder(show_dir, '--show-dir', 'another --show-dir')
-    check_folder_writable(show_dir, '--show-dir', 'another --show-dir')
+    check_output_dir(show_dir, '--show-dir', 'another --show-dir')
     if out and osp.abspath(out).startswith(osp.join(osp.abspath(show_dir), '')):
         raise SystemExit(f'--out {out} is inside --show-dir {show_dir}, where the pictures '
-                         f'and ranked_lists.json are written; write it elsewhere')
+                         f'are written; write it elsewhere')
 
 
 def write_metrics(metrics: dict, path: str) -> None:
@@ -107,13 +108,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     shown = None
-    if args.show_num is not None and not args.show_dir:
-        raise SystemExit('--show-num counts the ranked lists that --show-dir draws; give '
-                         '--show-dir DIR with it')
     if args.show_dir:
         check_show_dir(args.show_dir, args.out)
         try:
-            shown = enable_show_dir(cfg, args.show_dir, args.show_num or DEFAULT_SHOW_NUM)
+            shown = enable_show_dir(cfg, args.show_dir, args.show_num or DEFAULT_NUM_QUERIES)
         except ConfigError as error:
             raise SystemExit(str(error)) from None
         if args.show_num is not None and 'ranked lists' not in shown:

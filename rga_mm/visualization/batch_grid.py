@@ -10,11 +10,11 @@ mmengine's ``Visualizer.draw_texts``, so the picture can go to any of its backen
 from collections.abc import Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 from mmengine.visualization import Visualizer
 
 from rga_mm.registry import VISUALIZERS
+from .thumbnails import checked_thumbnail_size, thumbnail
 
 LINE_HEIGHT = 13  # pixels per line of a label
 CELL_GAP = 4  # white pixels between cells
@@ -35,10 +35,10 @@ class BatchGridVisualizer(Visualizer):
                  thumbnail_size: tuple[int, int] = (128, 64), label_lines: int = 2,
                  **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        if min(thumbnail_size) < 8 or label_lines < 1:
-            raise ValueError(f'thumbnail_size must be at least 8×8 pixels and label_lines 1 '
-                             f'or more, got {tuple(thumbnail_size)} and {label_lines}')
-        self.thumbnail_size = tuple(thumbnail_size)
+        if label_lines < 1:
+            raise ValueError(f'label_lines must be 1 or more, got {label_lines}')
+        self.thumbnail_size = checked_thumbnail_size(thumbnail_size)
+        self.label_lines = label_lines
         self.label_height = label_lines * LINE_HEIGHT
 
     def cell_origin(self, index: int, columns: int) -> tuple[int, int]:
@@ -73,18 +73,17 @@ class BatchGridVisualizer(Visualizer):
                              f'got {len(images)} images and {len(labels)} labels')
         if columns < 1:
             raise ValueError(f'draw_grid needs 1 or more columns, got {columns}')
+        longer = [label for label in labels if label.count('\n') >= self.label_lines]
+        if longer:
+            raise ValueError(f'draw_grid draws labels of at most {self.label_lines} lines '
+                             f'(label_lines), got {longer[0]!r}')
         canvas = np.full((*self.canvas_size(len(images), columns), 3), 255, np.uint8)
         height, width = self.thumbnail_size
         origins = [self.cell_origin(index, columns) for index in range(len(images))]
         for image, (top, left) in zip(images, origins):
-            if image.ndim != 3 or image.shape[2] != 3:
-                raise ValueError(f'draw_grid needs (H, W, 3) RGB images, got shape '
-                                 f'{image.shape}')
-            shrinking = image.shape[0] > height
             first_row = top + self.label_height
-            canvas[first_row:first_row + height, left:left + width] = (
-                cv2.resize(np.ascontiguousarray(image, dtype=np.uint8), (width, height),
-                           interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR))
+            canvas[first_row:first_row + height, left:left + width] = thumbnail(
+                image, self.thumbnail_size, 'draw_grid')
         self.set_image(canvas)
         self.draw_texts(list(labels), np.array([(left + 1, top + 1) for top, left in origins]),
                         font_sizes=LABEL_FONT_SIZE, colors='black')

@@ -21,18 +21,20 @@ from rga_mm.errors import ConfigError
 LOADING_TRANSFORMS = ('LoadImageFromFile', 'LoadAnnotations')
 
 
-def _transform_name(transform) -> str:
-    """``'mmseg.LoadAnnotations'`` or a transform object → ``'LoadAnnotations'``."""
-    if isinstance(transform, dict):
-        kind = transform.get('type', '')
+def component_name(component: object) -> str:
+    """The class name a config entry builds or an object has, without a scope:
+    ``dict(type='mmseg.LoadAnnotations')``, ``dict(type=LoadAnnotations)`` or a
+    ``LoadAnnotations`` object → ``'LoadAnnotations'``."""
+    if isinstance(component, dict):
+        kind = component.get('type', '')
         return kind.rpartition('.')[2] if isinstance(kind, str) else kind.__name__
-    return type(transform).__name__
+    return type(component).__name__
 
 
 def pipeline_channel_order(pipeline: Iterable) -> str:
     """``'bgr'`` if the pipeline (transform configs or objects) loads image files, else
     ``'rgb'`` (module docstring)."""
-    loads_files = any(_transform_name(t) == 'LoadImageFromFile' for t in pipeline)
+    loads_files = any(component_name(t) == 'LoadImageFromFile' for t in pipeline)
     return 'bgr' if loads_files else 'rgb'
 
 
@@ -61,7 +63,7 @@ def file_pipeline(test_pipeline: Sequence[dict]) -> tuple[Compose, str]:
     """A test pipeline config → (the pipeline without its loading steps, the channel order
     files must be read in). Transforms are built in the current default registry scope
     (:func:`rga_mm.apis.init_model` sets the config's)."""
-    kept = [t for t in test_pipeline if _transform_name(t) not in LOADING_TRANSFORMS]
+    kept = [t for t in test_pipeline if component_name(t) not in LOADING_TRANSFORMS]
     return Compose(kept), pipeline_channel_order(test_pipeline)
 
 

@@ -16,11 +16,11 @@ mmengine's ``Visualizer.draw_texts``, and the result can go to any of its backen
 from collections.abc import Sequence
 from typing import Any
 
-import cv2
 import numpy as np
 from mmengine.visualization import Visualizer
 
 from rga_mm.registry import VISUALIZERS
+from .thumbnails import checked_thumbnail_size, thumbnail
 
 LABEL_HEIGHT = 26  # pixels above each thumbnail: two lines of text
 FRAME_WIDTH = 3  # pixels of the coloured frame around each thumbnail
@@ -44,10 +44,7 @@ class RankedListVisualizer(Visualizer):
     def __init__(self, name: str = 'ranked_list_visualizer',
                  thumbnail_size: tuple[int, int] = (128, 64), **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
-        if min(thumbnail_size) < 8:
-            raise ValueError(f'thumbnail_size must be at least 8×8 pixels, got '
-                             f'{tuple(thumbnail_size)}')
-        self.thumbnail_size = tuple(thumbnail_size)
+        self.thumbnail_size = checked_thumbnail_size(thumbnail_size)
 
     def canvas_size(self, num_results: int) -> tuple[int, int]:
         """(height, width) in pixels of the picture of a query and ``num_results`` results."""
@@ -98,15 +95,9 @@ class RankedListVisualizer(Visualizer):
     def _paste(self, canvas: np.ndarray, left: int, image: np.ndarray,
                colour: tuple[int, int, int]) -> None:
         """Frame of ``colour`` and the resized image inside it, at column ``left``."""
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f'draw_ranked_list needs (H, W, 3) RGB images, got shape '
-                             f'{image.shape}')
+        resized = thumbnail(image, self.thumbnail_size, 'draw_ranked_list')
         thumb_height, thumb_width = self.thumbnail_size
         canvas[LABEL_HEIGHT:, left:left + self._panel_width()] = colour
-        shrinking = image.shape[0] > thumb_height
-        thumbnail = cv2.resize(np.ascontiguousarray(image, dtype=np.uint8),
-                               (thumb_width, thumb_height),
-                               interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
         top = LABEL_HEIGHT + FRAME_WIDTH
         canvas[top:top + thumb_height,
-               left + FRAME_WIDTH:left + FRAME_WIDTH + thumb_width] = thumbnail
+               left + FRAME_WIDTH:left + FRAME_WIDTH + thumb_width] = resized

@@ -131,18 +131,28 @@ def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
     model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
     checkpoint = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
-    out, show_dir = tmp_path / 'results.pkl', tmp_path / 'show'
-    test = _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test',
-                     '--out', out, '--show-dir', show_dir, '--show-num', 3,
-                     *demo_overrides(tiny_market, max_epochs=1))
+    out = tmp_path / 'results.pkl'
+    _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test', '--out',
+              out, *demo_overrides(tiny_market, max_epochs=1))
     with open(out, 'rb') as file:
         metrics = pickle.load(file)
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
     assert all(type(value) is float for value in metrics.values())
-    _assert_metrics_match(metrics, checkpoint, tiny_market)  # the drawing changes nothing
+    _assert_metrics_match(metrics, checkpoint, tiny_market)
 
-    # --show-dir: the first 3 queries' ranked lists, first the nearest gallery image that is
-    # no junk and not the query's identity from its camera, as ranked apart from the tool
+
+def test_show_dir_draws_the_lists_the_evaluation_ranks(tiny_market, tmp_path):
+    """The first 3 queries' ranked lists, first the nearest gallery image that is no junk and
+    not the query's identity from its camera, as ranked apart from the tool; the metrics
+    are those of a test without --show-dir."""
+    model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
+    checkpoint = tmp_path / 'model.pth'
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    out, show_dir = tmp_path / 'metrics.json', tmp_path / 'show'
+    test = _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test',
+                     '--out', out, '--show-dir', show_dir, '--show-num', 3,
+                     *demo_overrides(tiny_market, max_epochs=1))
+    _assert_metrics_match(json.loads(out.read_text()), checkpoint, tiny_market)
     assert (f'--show-dir draws the ranked lists of the first 3 queries (at most), in '
             f'{show_dir}') in test.stdout
     query_paths, gallery_paths, distances, query_ids, gallery_ids, query_cams, gallery_cams = (

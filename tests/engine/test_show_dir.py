@@ -7,6 +7,7 @@ from mmengine.config import Config
 
 from rga_mm.engine.launch.show_dir import enable_show_dir
 from rga_mm.errors import ConfigError
+from rga_mm.evaluation import ReIDMetric
 from rga_mm.testing import load_script
 from tool_runs import run_in_process
 
@@ -27,14 +28,24 @@ def test_a_re_id_metric_is_replaced_by_ranked_lists_with_its_own_options():
                                 num_queries=7)
 
 
+def test_a_metric_given_as_a_class_is_found_too():
+    cfg = Config(dict(test_evaluator=dict(type=ReIDMetric, distance='euclidean')))
+    enable_show_dir(cfg, 'show', 3)
+    assert cfg.test_evaluator == [dict(type='rga_mm.ReIDRankedLists', distance='euclidean',
+                                       out_dir='show', num_queries=3)]
+
+
 def test_a_test_pipeline_that_does_not_pack_the_paths_is_refused():
     pipeline = [dict(type='LoadImageFromFile'),
                 dict(type='mmpretrain.PackInputs', meta_keys=('camera_id', 'is_query'))]
     cfg = Config(dict(test_evaluator=dict(type='ReIDMetric'),
                       test_dataloader=dict(dataset=dict(pipeline=pipeline))))
-    with pytest.raises(ConfigError, match="keep 'img_path' in the meta_keys of the test "
-                                          "pipeline's PackInputs"):
-        enable_show_dir(cfg, 'show', 7)
+    wrapped = Config(dict(test_evaluator=dict(type='ReIDMetric'), test_dataloader=dict(
+        dataset=dict(type='RepeatDataset', times=2, dataset=dict(pipeline=pipeline)))))
+    for config in (cfg, wrapped):
+        with pytest.raises(ConfigError, match="keep 'img_path' in the meta_keys of the test "
+                                              "pipeline's PackInputs"):
+            enable_show_dir(config, 'show', 7)
     pipeline[1]['meta_keys'] += ('img_path', )
     enable_show_dir(Config(dict(test_evaluator=dict(type='ReIDMetric'),
                                 test_dataloader=dict(dataset=dict(pipeline=pipeline)))),
@@ -82,10 +93,11 @@ def test_the_tool_refuses_before_reading_the_checkpoint(tmp_path):
                             '--out', tmp_path / 'show' / 'metrics.json')
     assert result.stderr.strip() == (
         f'--out {tmp_path / "show" / "metrics.json"} is inside --show-dir {tmp_path / "show"}, '
-        f'where the pictures and ranked_lists.json are written; write it elsewhere')
+        f'where the pictures are written; write it elsewhere')
     result = run_in_process(test_tool, cifar, missing, '--show-num', '5')
-    assert result.stderr.strip() == ('--show-num counts the ranked lists that --show-dir '
-                                     'draws; give --show-dir DIR with it')
+    assert result.returncode == 2  # a usage error, as argparse gives for --show-num 0
+    assert result.stderr.strip().endswith('error: --show-num counts the ranked lists that '
+                                          '--show-dir draws; give --show-dir DIR with it')
 
 
 def test_show_num_with_a_segmentation_config_is_said_to_do_nothing(tmp_path):

@@ -135,7 +135,7 @@ def test_an_image_gone_before_drawing_is_grey_and_named(tmp_path, caplog):
         assert metric.evaluate(len(QUERIES) + len(GALLERY))['reid/num_query'] == 2
     finally:
         logger.removeHandler(caplog.handler)
-    assert f'1 images could not be read when drawn and are grey in the pictures, the first: ' \
+    assert f'1 image could not be read when drawn (grey in the pictures), the first: ' \
            f'{gone}' in caplog.text
     picture = mmcv.imread(str(tmp_path / 'show' / '00.png'), channel_order='rgb')
     panel = THUMBNAIL[1] + 2 * FRAME_WIDTH

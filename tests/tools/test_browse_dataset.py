@@ -10,6 +10,7 @@ import mmcv
 import numpy as np
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
+from mmpretrain.structures import DataSample
 
 from rga_mm.datasets import Market1501
 from rga_mm.engine.launch import load_config_with_options
@@ -73,6 +74,10 @@ def test_training_batches_are_drawn_as_the_runner_loads_them(tiny_market, tmp_pa
 
 
 def test_a_test_split_is_drawn_in_the_columns_asked_with_query_flags(tiny_market, tmp_path):
+    tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
+    sample = DataSample(metainfo=dict(camera_id=2, is_query=True)).set_gt_label(7)
+    assert tool.label(sample, 'test') == 'id 7\ncam 2\nquery'
+    assert tool.label(sample, 'train') == 'class 7\ncam 2'
     out = tmp_path / 'browse'
     _browse(CONFIG, '--split', 'test', '--num-batches', 1, '--columns', 5, '--out', out,
             '--thumbnail-height', 32, *_options(tiny_market))

@@ -25,14 +25,17 @@ sentence: mmpretrain and mmseg ship browse_dataset tools of their own.
 import argparse
 import json
 import os.path as osp
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 
 import mmcv
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.utils import track_iter_progress
+from mmpretrain.structures import DataSample
+from torch.utils.data import DataLoader
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets import ReIDDataset
@@ -40,8 +43,7 @@ from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int_arg
 from rga_mm.engine.launch import (
     CfgOptionsAction,
-    check_folder_writable,
-    check_output_folder,
+    check_output_dir,
     load_config_with_options,
 )
 from rga_mm.registry import DATASETS
@@ -73,7 +75,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_loader(cfg, split: str):
+def build_loader(cfg: Config, split: str) -> DataLoader:
     """The config's ``{split}_dataloader`` as the Runner builds it, loading in this process;
     stops in one sentence when there is none or its dataset is no re-ID dataset."""
     key = f'{split}_dataloader'
@@ -93,7 +95,7 @@ def build_loader(cfg, split: str):
         raise SystemExit(str(error)) from None
 
 
-def label(sample, split: str) -> str:
+def label(sample: DataSample, split: str) -> str:
     """The lines under an image: its identity (the class index of a training split) and
     camera, and in a test split whether it is a query."""
     identity = 'class' if split == 'train' else 'id'
@@ -103,7 +105,7 @@ def label(sample, split: str) -> str:
     return lines
 
 
-def drawn_batches(loader, count: int):
+def drawn_batches(loader: DataLoader, count: int) -> Iterator[dict]:
     """The first ``count`` batches of ``loader``, with a progress bar; an image that cannot
     be read stops the tool with its sentence."""
     try:
@@ -120,8 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(str(error)) from None
     out = Path(args.out or osp.join('work_dirs', 'browse',
                                     osp.splitext(osp.basename(args.config))[0]))
-    check_output_folder(str(out), '--out', 'another --out')
-    check_folder_writable(str(out), '--out', 'another --out')
+    check_output_dir(str(out), '--out', 'another --out')
     init_default_scope(cfg.get('default_scope', 'rga_mm'))
     loader = build_loader(cfg, args.split)
     batch_sampler = loader.batch_sampler

@@ -126,7 +126,7 @@ def load_config(path: str | Path) -> OnceFormattedConfig:
 def load_config_with_options(path: str | Path, options: dict | None) -> Config:
     """:func:`load_config` with a tool's ``--cfg-options`` merged (:func:`merge_cfg_options`,
     keys named as given on the command line), for the tools that build a model without a
-    Runner (get_flops.py, pytorch2onnx.py)."""
+    Runner (get_flops.py, pytorch2onnx.py, browse_dataset.py)."""
     cfg = load_config(path)
     merge_cfg_options(cfg, options)
     return cfg

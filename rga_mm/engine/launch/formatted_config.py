@@ -6,8 +6,8 @@ log's ``Config:`` block, each visualizer backend's ``add_config``, the message h
 training, and the ``meta`` of every checkpoint; ``tools/test.py`` asks again. yapf takes
 0.2 to 0.5 s per call on a 2-core machine, so a short tool run spent seconds formatting the
 same text. (mmengine's ``format_python_code=False`` would skip yapf, but its
-``Config.fromfile`` drops that argument for configs with ``_base_``, and the files written
-would lose their layout.)
+``Config.fromfile`` drops that argument for every config that is not a lazy-import one, and
+the files written would lose their layout.)
 
 :class:`OnceFormattedConfig` returns exactly the text mmengine gives: the formatted text is a
 function of the unformatted one (yapf of mmengine's rendering of ``to_dict()``), so the
@@ -31,7 +31,7 @@ class OnceFormattedConfig(Config):
         """``cfg`` (its dict, file name, text and the rest of its state) as this class: a
         shallow copy, as ``Config.copy`` makes one."""
         once_formatted = cls.__new__(cls)
-        once_formatted.__dict__.update(cfg.__dict__)
+        once_formatted.__dict__.update(cfg.copy().__dict__)
         return once_formatted
 
     @property

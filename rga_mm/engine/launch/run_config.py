@@ -86,7 +86,7 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
-    check_work_dir(cfg.work_dir)
+    check_output_dir(cfg.work_dir, 'work dir', 'another --work-dir')
     try:
         check_heads_cover_classes(cfg)
     except ConfigError as error:
@@ -95,12 +95,13 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
     return cfg
 
 
-def check_work_dir(work_dir: str) -> None:
-    """Stop now if ``work_dir`` or a folder above it is a file, or if the folder cannot be
-    created or written (no write permission, a read-only file system): the Runner could not
-    make it or write its logs there."""
-    check_output_folder(work_dir, 'work dir', 'another --work-dir')
-    check_folder_writable(work_dir, 'work dir', 'another --work-dir')
+def check_output_dir(folder: str, label: str, instead: str) -> None:
+    """Stop now if ``folder`` or a folder above it is a file, or if the folder cannot be
+    created or written (no write permission, a read-only file system): nothing could be
+    written there (the Runner's logs in a work dir, a tool's pictures). The message opens
+    with ``label`` and suggests ``instead``."""
+    check_output_folder(folder, label, instead)
+    check_folder_writable(folder, label, instead)
 
 
 def check_folder_writable(folder: str, label: str, instead: str) -> None:

@@ -17,20 +17,21 @@ from mmengine.config import Config, ConfigDict
 
 from rga_mm.errors import ConfigError
 from rga_mm.evaluation.metrics.ranked_lists import MISSING_PATHS
+from rga_mm.visualization.image_inputs import component_name, config_test_pipeline
 
 RANKED_LISTS = 'rga_mm.ReIDRankedLists'
 
 
 def _is_type(entry: object, name: str) -> bool:
-    """Whether a config entry builds ``name``, written with or without a scope."""
-    return isinstance(entry, dict) and str(entry.get('type', '')).split('.')[-1] == name
+    """Whether a config entry builds ``name``: its type written with or without a scope,
+    or the class itself."""
+    return isinstance(entry, dict) and component_name(entry) == name
 
 
 def _check_paths_packed(cfg: Config) -> None:
     """Refuse a test pipeline whose ``PackInputs`` leaves out ``img_path``, which the ranked
     lists need to draw the images, before anything runs."""
-    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    for transform in dataset.get('pipeline') or []:
+    for transform in config_test_pipeline(cfg) or []:
         meta_keys = transform.get('meta_keys') if _is_type(transform, 'PackInputs') else None
         if meta_keys is not None and 'img_path' not in meta_keys:
             raise ConfigError(MISSING_PATHS)
@@ -50,13 +51,13 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
     """
     evaluators = cfg.get('test_evaluator')
     evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
-    metrics = [index for index, entry in enumerate(evaluators)
-               if _is_type(entry, 'ReIDMetric')]
-    if metrics:
+    metric_indices = [index for index, entry in enumerate(evaluators)
+                      if _is_type(entry, 'ReIDMetric')]
+    if metric_indices:
         _check_paths_packed(cfg)
-        ranked_lists = copy.deepcopy(evaluators[metrics[0]])
+        ranked_lists = copy.deepcopy(evaluators[metric_indices[0]])
         ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries)
-        evaluators[metrics[0]] = ranked_lists
+        evaluators[metric_indices[0]] = ranked_lists
         cfg.test_evaluator = evaluators
         return f'the ranked lists of the first {num_queries} queries (at most), in {show_dir}'
     hook = (cfg.get('default_hooks') or {}).get('visualization')

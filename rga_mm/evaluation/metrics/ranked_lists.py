@@ -31,6 +31,7 @@ from ..functional import distance_topk, rank_metrics
 from .reid_metric import ReIDMetric
 
 RESULTS_FILE = 'ranked_lists.json'
+DEFAULT_NUM_QUERIES = 20
 MISSING_PATHS = ("ReIDRankedLists draws the images of the test set, so it needs their paths: "
                  "keep 'img_path' in the meta_keys of the test pipeline's PackInputs")
 PLACEHOLDER_GREY = 128  # fills the thumbnail of an image that cannot be read when drawn
@@ -61,7 +62,8 @@ class ReIDRankedLists(ReIDMetric):
         **metric_options: :class:`ReIDMetric`'s arguments, which rank the gallery.
     """
 
-    def __init__(self, out_dir: str, num_queries: int = 20, list_length: int = 10,
+    def __init__(self, out_dir: str, num_queries: int = DEFAULT_NUM_QUERIES,
+                 list_length: int = 10,
                  thumbnail_size: tuple[int, int] = (128, 64), **metric_options: Any) -> None:
         super().__init__(**metric_options)
         for name, value in (('num_queries', num_queries), ('list_length', list_length)):
@@ -105,9 +107,9 @@ class ReIDRankedLists(ReIDMetric):
         print_log(f'ranked lists of {len(lists)} queries drawn in {self.out_dir}',
                   logger='current')
         if unreadable:
-            print_log(f'{len(unreadable)} images could not be read when drawn and are grey in '
-                      f'the pictures, the first: {unreadable[0]}', logger='current',
-                      level=logging.WARNING)
+            count = '1 image' if len(unreadable) == 1 else f'{len(unreadable)} images'
+            print_log(f'{count} could not be read when drawn (grey in the pictures), the '
+                      f'first: {unreadable[0]}', logger='current', level=logging.WARNING)
         return metrics
 
     def _distances(self, query: torch.Tensor,
@@ -128,10 +130,9 @@ class ReIDRankedLists(ReIDMetric):
         query_cams, gallery_cams = self._cameras(
             np.array([item['camera'] for item in query]),
             np.array([item['camera'] for item in gallery]))
-        kept = slice(drawn)
         top_distances, top_indices = distance_topk(
-            distances, min(self.list_length, len(gallery)), query_ids[kept], gallery_ids,
-            query_cams[kept], gallery_cams)
+            distances, min(self.list_length, len(gallery)), query_ids[:drawn], gallery_ids,
+            query_cams[:drawn], gallery_cams)
         lists = []
         for row, item in enumerate(query[:drawn]):
             results = [int(i) for i in top_indices[row] if i >= 0]
@@ -139,8 +140,9 @@ class ReIDRankedLists(ReIDMetric):
                 query=item['img_path'], identity=item['identity'], camera=item['camera'],
                 average_precision=self._average_precision(
                     distances[row], query_ids[row], query_cams[row], gallery_ids, gallery_cams),
+                # a distance below 0 is rounding (1 - cos of an identical image): given as 0
                 results=[dict(path=gallery[i]['img_path'],
-                              distance=float(top_distances[row, rank]),
+                              distance=max(0.0, float(top_distances[row, rank])),
                               identity=int(gallery_ids[i]), camera=int(gallery[i]['camera']))
                          for rank, i in enumerate(results)]))
         return lists
