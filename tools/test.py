@@ -111,11 +111,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.show_dir:
         check_show_dir(args.show_dir, args.out)
         try:
-            shown = enable_show_dir(cfg, args.show_dir, args.show_num or DEFAULT_NUM_QUERIES)
+            shown = enable_show_dir(cfg, args.show_dir, args.show_num)
         except ConfigError as error:
             raise SystemExit(str(error)) from None
-        if args.show_num is not None and 'ranked lists' not in shown:
-            print('--show-num counts re-ID ranked lists; this config draws predictions')
     try:
         checkpoint = read_checkpoint(args.checkpoint)
     except (FileNotFoundError, CheckpointError) as error:

@@ -56,7 +56,7 @@ def test_a_segmentation_config_draws_through_mmsegs_hook_into_the_folder():
     cfg = Config(dict(
         default_hooks=dict(visualization=dict(type='SegVisualizationHook', _scope_='mmseg')),
         visualizer=dict(type='SegLocalVisualizer', name='visualizer')))
-    said = enable_show_dir(cfg, 'show', 7)
+    said = enable_show_dir(cfg, 'show')
     assert said == ("the predictions of one test batch in 50 (the hook's interval), in "
                     "show/vis_data/vis_image")
     assert cfg.default_hooks.visualization.draw is True
@@ -105,6 +105,10 @@ def test_show_num_with_a_segmentation_config_is_said_to_do_nothing(tmp_path):
     cityscapes = ROOT / 'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py'
     result = run_in_process(test_tool, cityscapes, tmp_path / 'missing.pth', '--work-dir',
                             tmp_path / 'work', '--show-dir', tmp_path / 'show', '--show-num', 3)
-    assert result.stdout.splitlines()[0] == ('--show-num counts re-ID ranked lists; this '
-                                             'config draws predictions')
-    assert result.returncode == 1 and 'missing.pth' in result.stderr  # then the checkpoint
+    assert result.returncode == 1 and 'missing.pth' in result.stderr  # stops at the checkpoint
+    assert result.stdout == ''  # the notice comes with the runner, after the checks
+    cfg = Config.fromfile(str(cityscapes))
+    assert enable_show_dir(cfg, 'show', 3).endswith(
+        'in show/vis_data/vis_image (--show-num counts re-ID ranked lists and changes nothing '
+        'here)')
+    assert not enable_show_dir(Config.fromfile(str(cityscapes)), 'show').endswith(')')

@@ -16,7 +16,7 @@ import copy
 from mmengine.config import Config, ConfigDict
 
 from rga_mm.errors import ConfigError
-from rga_mm.evaluation.metrics.ranked_lists import MISSING_PATHS
+from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES, MISSING_PATHS
 from rga_mm.visualization.image_inputs import component_name, config_test_pipeline
 
 RANKED_LISTS = 'rga_mm.ReIDRankedLists'
@@ -37,13 +37,15 @@ def _check_paths_packed(cfg: Config) -> None:
             raise ConfigError(MISSING_PATHS)
 
 
-def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
+def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None) -> str:
     """Set ``cfg`` up to draw its test into ``show_dir``; returns what will be drawn.
 
     Args:
         cfg: a tool's config, changed in place.
         show_dir: the folder for the pictures.
-        num_queries: the re-ID queries whose ranked lists are drawn (the first ones).
+        num_queries: the re-ID queries whose ranked lists are drawn (the first ones);
+            default ``DEFAULT_NUM_QUERIES``. Given to a segmentation config, the returned
+            text says that it counts nothing there.
 
     Raises:
         ConfigError: the config has neither a re-ID metric nor mmseg's visualization hook,
@@ -56,6 +58,7 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
     if metric_indices:
         _check_paths_packed(cfg)
         ranked_lists = copy.deepcopy(evaluators[metric_indices[0]])
+        num_queries = num_queries or DEFAULT_NUM_QUERIES
         ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries)
         evaluators[metric_indices[0]] = ranked_lists
         cfg.test_evaluator = evaluators
@@ -70,7 +73,9 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int) -> str:
         interval = hook.get('interval', 50)
         batches = ('every test batch' if interval == 1 else
                    f"one test batch in {interval} (the hook's interval)")
-        return f'the predictions of {batches}, in {show_dir}/vis_data/vis_image'
+        ignored = ('' if num_queries is None else
+                   ' (--show-num counts re-ID ranked lists and changes nothing here)')
+        return f'the predictions of {batches}, in {show_dir}/vis_data/vis_image{ignored}'
     raise ConfigError(
         f'--show-dir draws re-ID ranked lists (a ReIDMetric in test_evaluator) and '
         f"segmentation predictions (mmseg's SegVisualizationHook in default_hooks); the "
