@@ -1,6 +1,7 @@
 """The command-line handling tools/train.py and tools/test.py share (the other tools take
 ``--partial-load`` and ``--out`` with the same help and checks)."""
 import argparse
+import itertools
 import os
 import os.path as osp
 import re
@@ -295,6 +296,7 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     runs itself before training. A collective timing out on a hung rank while the Runner is
     built is explained.
     """
+    name_runs_apart(cfg)
     with explain_timeouts(cfg), stop_on_input_errors():
         runner = Runner.from_cfg(cfg)
         check_segmentor(model_of(runner.model))
@@ -303,6 +305,24 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
         stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load,
                          resuming=bool(cfg.get('resume')))
     return runner
+
+
+_RUNS_BUILT = itertools.count(1)  # Runners built by build_checked_runner in this process
+
+
+def name_runs_apart(cfg: Config) -> None:
+    """Give a run that is not the first of this process an experiment name of its own.
+
+    mmengine names a run's logger, visualizer and message hub ``<config name>_<timestamp>``,
+    to the second, and hands out an existing instance of a name: a second run of one config
+    built in the same process within the same second (a script or notebook calling a tool's
+    ``main`` twice, the tests) logs and draws into the first run's folder, which may be gone.
+    Every run after the first gets ``<config name>_run<n>`` (mmengine appends the timestamp);
+    the first keeps mmengine's name, and so does a config that sets ``experiment_name``.
+    """
+    number = next(_RUNS_BUILT)
+    if number > 1 and cfg.get('experiment_name') is None and cfg.filename:
+        cfg.experiment_name = f'{osp.splitext(osp.basename(cfg.filename))[0]}_run{number}'
 
 
 def drop_check_hooks(runner: Runner) -> None:
