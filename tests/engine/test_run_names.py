@@ -18,6 +18,8 @@ def test_every_run_after_the_first_gets_a_name_of_its_own(tmp_path):
     later = [int(re.fullmatch(r'my_config_run(\d+)', name)[1]) for name in names[1:]]
     assert later[1] == later[0] + 1 > 1
 
-    chosen = Config(dict(experiment_name='mine'), filename=str(config))
-    name_runs_apart(chosen)
+    chosen = Config(dict(experiment_name='mine', visualizer=dict(name='visualizer')),
+                    filename=str(config))
+    name_runs_apart(chosen)  # never the first run: three came before
     assert chosen.experiment_name == 'mine'
+    assert re.fullmatch(r'visualizer_run(\d+)', chosen.visualizer.name)[1] == str(later[1] + 1)

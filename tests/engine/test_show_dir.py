@@ -60,7 +60,7 @@ def test_a_segmentation_config_draws_through_mmsegs_hook_into_the_folder():
     assert said == ("the predictions of one test batch in 50 (the hook's interval), in "
                     "show/vis_data/vis_image")
     assert cfg.default_hooks.visualization.draw is True
-    assert cfg.visualizer == dict(type='SegLocalVisualizer', name='show_dir:show',
+    assert cfg.visualizer == dict(type='SegLocalVisualizer', name='visualizer',
                                   save_dir='show')
 
 

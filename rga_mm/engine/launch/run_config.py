@@ -314,15 +314,22 @@ def name_runs_apart(cfg: Config) -> None:
     """Give a run that is not the first of this process an experiment name of its own.
 
     mmengine names a run's logger, visualizer and message hub ``<config name>_<timestamp>``,
-    to the second, and hands out an existing instance of a name: a second run of one config
-    built in the same process within the same second (a script or notebook calling a tool's
-    ``main`` twice, the tests) logs and draws into the first run's folder, which may be gone.
-    Every run after the first gets ``<config name>_run<n>`` (mmengine appends the timestamp);
-    the first keeps mmengine's name, and so does a config that sets ``experiment_name``.
+    to the second, unless the config names its visualizer itself (mmseg's configs call it
+    ``visualizer``), and hands out an existing instance of a name: a later run built in the
+    same process (a script or notebook calling a tool's ``main`` twice, the tests) logs and
+    draws into an earlier run's folder, which may be gone. Every run after the first gets
+    ``<config name>_run<n>`` as its experiment name (mmengine appends the timestamp), unless
+    the config sets ``experiment_name``, and ``<name>_run<n>`` for a visualizer the config
+    names; the first run keeps mmengine's names.
     """
     number = next(_RUNS_BUILT)
-    if number > 1 and cfg.get('experiment_name') is None and cfg.filename:
+    if number == 1:
+        return
+    if cfg.get('experiment_name') is None and cfg.filename:
         cfg.experiment_name = f'{osp.splitext(osp.basename(cfg.filename))[0]}_run{number}'
+    visualizer = cfg.get('visualizer')
+    if isinstance(visualizer, dict) and visualizer.get('name') is not None:
+        visualizer.name = f'{visualizer.name}_run{number}'
 
 
 def drop_check_hooks(runner: Runner) -> None:

@@ -66,10 +66,7 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None) 
     hook = (cfg.get('default_hooks') or {}).get('visualization')
     if _is_type(hook, 'SegVisualizationHook'):
         hook.draw = True
-        # a name of its own: mmengine hands out an existing visualizer of the config's name
-        # (with its own save_dir) where the process has built one before
-        cfg.visualizer = ConfigDict(cfg.visualizer, save_dir=show_dir,
-                                    name=f'show_dir:{show_dir}')
+        cfg.visualizer = ConfigDict(cfg.visualizer, save_dir=show_dir)
         interval = hook.get('interval', 50)
         batches = ('every test batch' if interval == 1 else
                    f"one test batch in {interval} (the hook's interval)")
