@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with an rga_mm config (mmengine's test loop).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out METRICS.json|.pkl]
-                         [--show-dir DIR [--show-num N]] [--partial-load]
+                         [--show-dir DIR [--show-num N] [--show-order test|worst|best]]
+                         [--partial-load]
                          [--cfg-options k=v ...]
                          [--launcher none|pytorch|slurm|mpi]
 
@@ -11,9 +12,10 @@ mmengine's ``DumpResults`` metric it holds the metrics, not per-sample predictio
 suffix stops the tool before it evaluates.
 
 ``--show-dir`` draws the test (:mod:`rga_mm.engine.launch.show_dir`): for a re-ID config the
-ranked lists of the first ``--show-num`` queries, as the evaluation ranks them, with a
-``ranked_lists.json``; for a segmentation config the predictions that mmseg's visualization
-hook draws. The metrics are those of a run without it.
+ranked lists of ``--show-num`` queries (the first ones of the test set, or by
+``--show-order worst`` those of lowest average precision first, ``best`` highest), as the
+evaluation ranks them, with a ``ranked_lists.json``; for a segmentation config the
+predictions that mmseg's visualization hook draws. The metrics are those of a run without it.
 
 The checkpoint must fit the config's model (every tensor name and shape), or the tool stops
 before evaluating: mmengine alone would evaluate random weights for whatever is missing.
@@ -45,7 +47,7 @@ from rga_mm.engine.launch import (
 from rga_mm.engine.launch.resume import model_change_notice
 from rga_mm.engine.launch.show_dir import enable_show_dir
 from rga_mm.errors import ConfigError
-from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES
+from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES, ORDERS
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -58,13 +60,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='draw the test into this folder: re-ID ranked '
                         'lists, segmentation predictions')
     parser.add_argument('--show-num', type=positive_int_arg,
-                        help='re-ID queries whose ranked lists --show-dir draws, the first '
-                        f'ones of the test set (default: {DEFAULT_NUM_QUERIES})')
+                        help='re-ID queries whose ranked lists --show-dir draws (default: '
+                        f'{DEFAULT_NUM_QUERIES})')
+    parser.add_argument('--show-order', choices=ORDERS,
+                        help='which re-ID queries --show-dir draws: the first of the test set '
+                        '(test, the default), or those of lowest (worst) or highest (best) '
+                        'average precision first'),
     add_run_arguments(parser)
     args = parse_run_args(parser, argv)
-    if args.show_num is not None and not args.show_dir:
-        parser.error('--show-num counts the ranked lists that --show-dir draws; give '
-                     '--show-dir DIR with it')
+    for flag, value in (('--show-num', args.show_num), ('--show-order', args.show_order)):
+        if value is not None and not args.show_dir:
+            parser.error(f'{flag} chooses the ranked lists that --show-dir draws; give '
+                         f'--show-dir DIR with it')
     return args
 
 
@@ -111,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.show_dir:
         check_show_dir(args.show_dir, args.out)
         try:
-            shown = enable_show_dir(cfg, args.show_dir, args.show_num)
+            shown = enable_show_dir(cfg, args.show_dir, args.show_num, args.show_order)
         except ConfigError as error:
             raise SystemExit(str(error)) from None
     try:

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-from rga_mm.engine.launch.show_dir import enable_show_dir
+from rga_mm.engine.launch.show_dir import ORDER_WORDS, enable_show_dir
 from rga_mm.errors import ConfigError
 from rga_mm.evaluation import ReIDMetric
+from rga_mm.evaluation.metrics.ranked_lists import ORDERS
 from rga_mm.testing import load_script
 from tool_runs import run_in_process
 
@@ -25,14 +26,24 @@ def test_a_re_id_metric_is_replaced_by_ranked_lists_with_its_own_options():
         assert kept == (evaluators[1:] if isinstance(evaluators, list) else [])
         assert replaced == dict(type='rga_mm.ReIDRankedLists', distance='euclidean',
                                 rerank=True, k1=5, prefix='mine', out_dir='show',
-                                num_queries=7)
+                                num_queries=7, order='test')
 
 
 def test_a_metric_given_as_a_class_is_found_too():
     cfg = Config(dict(test_evaluator=dict(type=ReIDMetric, distance='euclidean')))
     enable_show_dir(cfg, 'show', 3)
     assert cfg.test_evaluator == [dict(type='rga_mm.ReIDRankedLists', distance='euclidean',
-                                       out_dir='show', num_queries=3)]
+                                       out_dir='show', num_queries=3, order='test')]
+
+
+def test_the_order_chooses_the_queries_and_is_said():
+    for order, said in (('worst', 'the 4 queries of lowest average precision'),
+                        ('best', 'the 4 queries of highest average precision')):
+        cfg = Config(dict(test_evaluator=dict(type='ReIDMetric')))
+        assert enable_show_dir(cfg, 'show', 4, order) == \
+            f'the ranked lists of {said} (at most), in show'
+        assert cfg.test_evaluator[0].order == order
+    assert tuple(ORDER_WORDS) == ORDERS  # every order of the metric is said
 
 
 def test_a_test_pipeline_that_does_not_pack_the_paths_is_refused():
@@ -96,8 +107,15 @@ def test_the_tool_refuses_before_reading_the_checkpoint(tmp_path):
         f'where the pictures are written; write it elsewhere')
     result = run_in_process(test_tool, cifar, missing, '--show-num', '5')
     assert result.returncode == 2  # a usage error, as argparse gives for --show-num 0
-    assert result.stderr.strip().endswith('error: --show-num counts the ranked lists that '
+    assert result.stderr.strip().endswith('error: --show-num chooses the ranked lists that '
                                           '--show-dir draws; give --show-dir DIR with it')
+    result = run_in_process(test_tool, cifar, missing, '--show-order', 'worst')
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith('error: --show-order chooses the ranked lists that '
+                                          '--show-dir draws; give --show-dir DIR with it')
+    result = run_in_process(test_tool, cifar, missing, '--show-dir', tmp_path / 'show',
+                            '--show-order', 'lowest')
+    assert result.returncode == 2 and "invalid choice: 'lowest'" in result.stderr
 
 
 def test_show_num_with_a_segmentation_config_is_said_to_do_nothing(tmp_path):
@@ -109,6 +127,8 @@ def test_show_num_with_a_segmentation_config_is_said_to_do_nothing(tmp_path):
     assert result.stdout == ''  # the notice comes with the runner, after the checks
     cfg = Config.fromfile(str(cityscapes))
     assert enable_show_dir(cfg, 'show', 3).endswith(
-        'in show/vis_data/vis_image (--show-num counts re-ID ranked lists and changes nothing '
-        'here)')
+        'in show/vis_data/vis_image (--show-num chooses re-ID ranked lists and changes '
+        'nothing here)')
+    assert enable_show_dir(Config.fromfile(str(cityscapes)), 'show', 3, 'best').endswith(
+        '(--show-num and --show-order choose re-ID ranked lists and change nothing here)')
     assert not enable_show_dir(Config.fromfile(str(cityscapes)), 'show').endswith(')')

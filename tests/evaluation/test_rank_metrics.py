@@ -207,6 +207,35 @@ def test_chunks_accumulated_equal_the_whole_matrix():
     assert result == whole
 
 
+def test_each_chunk_gives_its_queries_average_precision():
+    """``add`` returns every query's AP, NaN for a skipped query: the hand-worked ones
+    (q0 0.45, q1 1/6, q2 skipped), and on a random problem split over threads and chunks,
+    the plain reference's AP of each row on its own."""
+    hand_worked = RankAccumulator(GALLERY_IDS, GALLERY_CAMS).add(DISTMAT, QUERY_IDS,
+                                                                 QUERY_CAMS)
+    np.testing.assert_allclose(hand_worked, [0.45, 1 / 6, np.nan])
+    rng = np.random.default_rng(5)
+    distmat = rng.integers(0, 40, (61, 90)) / 8
+    # identities 12 to 15 are in no gallery: those queries are skipped
+    query_ids, gallery_ids = rng.integers(0, 16, 61), rng.integers(-1, 12, 90)
+    query_cams, gallery_cams = rng.integers(0, 3, 61), rng.integers(0, 3, 90)
+    accumulator = RankAccumulator(gallery_ids, gallery_cams, max_work_bytes=2000,
+                                  num_threads=2)
+    average_precision = np.concatenate([
+        accumulator.add(distmat[rows], query_ids[rows], query_cams[rows])
+        for rows in (slice(0, 17), slice(17, 61))])
+    for row in range(61):
+        one = slice(row, row + 1)
+        try:
+            expected = plain_rank_metrics(distmat[one], query_ids[one], gallery_ids,
+                                          query_cams[one], gallery_cams)['mAP']
+        except ValueError:  # no valid match
+            expected = np.nan
+        np.testing.assert_allclose(average_precision[row], expected, rtol=1e-12)
+    assert 0 < np.isnan(average_precision).sum() < 61  # both kinds of query were checked
+    assert accumulator.result()['num_skipped_queries'] == np.isnan(average_precision).sum()
+
+
 def test_accumulator_checks_each_chunk():
     accumulator = RankAccumulator(GALLERY_IDS, GALLERY_CAMS)
     with pytest.raises(ValueError, match='gallery_ids has 7 entries but distmat has 6 '

@@ -41,7 +41,7 @@ def _samples(tmp_path, with_paths=True):
 
 def _draw(tmp_path, **options):
     """The lists drawn with ``options``; asserts that the metrics are ReIDMetric's."""
-    drawing = [name for name in ('num_queries', 'list_length') if name in options]
+    drawing = [name for name in ('num_queries', 'list_length', 'order') if name in options]
     metric = ReIDRankedLists(out_dir=str(tmp_path / 'show'), thumbnail_size=THUMBNAIL,
                              **options)
     scoring = ReIDMetric(**{k: v for k, v in options.items() if k not in drawing})
@@ -96,6 +96,23 @@ def test_only_the_first_queries_are_drawn_and_lists_stop_at_the_gallery(tmp_path
     assert [len(entry['results']) for entry in lists] == [4, 5]  # g0 left out for query 0
 
 
+@pytest.mark.parametrize('memory_mb', [256, 1e-6])  # all queries in one chunk, or one each
+def test_worst_and_best_order_the_scored_queries_by_average_precision(tmp_path, memory_mb):
+    """APs of the hand-worked case: query 0 50 %, query 1 83.3 %, query 2 none (not scored,
+    so never drawn in these orders, which choose among the scored queries)."""
+    def drawn(order, num_queries):
+        lists = _draw(tmp_path / f'{order}{num_queries}', distance='euclidean', order=order,
+                      num_queries=num_queries, memory_mb=memory_mb)
+        return [(entry['query'][-6:], entry['average_precision']) for entry in lists]
+
+    worst = [('00.png', 50.0), ('01.png', pytest.approx(100 * (1 + 2 / 3) / 2))]
+    assert drawn('worst', 5) == worst
+    assert drawn('best', 5) == worst[::-1]
+    assert drawn('worst', 1) == worst[:1]
+    assert drawn('best', 1) == worst[1:]
+    assert drawn('test', 3)[2] == ('02.png', None)
+
+
 def test_the_lists_follow_the_metrics_ranking_with_re_ranking(tmp_path):
     """Under re-ranking the order is the re-ranked one the metric scores: drawn APs of all
     queries average to the metric's mAP."""
@@ -119,6 +136,8 @@ def test_samples_without_paths_and_bad_counts_are_refused(tmp_path):
     for options in (dict(num_queries=0), dict(list_length=2.5), dict(num_queries=True)):
         with pytest.raises(ConfigError, match='must be an integer of 1 or more'):
             ReIDRankedLists(out_dir=str(tmp_path), **options)
+    with pytest.raises(ConfigError, match="order must be one of .*'worst'.*, got 'lowest'"):
+        ReIDRankedLists(out_dir=str(tmp_path), order='lowest')
 
 
 def test_an_image_gone_before_drawing_is_grey_and_named(tmp_path, caplog):

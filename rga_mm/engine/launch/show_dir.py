@@ -1,8 +1,9 @@
 """``tools/test.py --show-dir``: pictures of the test, as OpenMMLab's test tools draw them.
 
 * a re-ID config (a ``ReIDMetric`` in ``test_evaluator``): the ranked lists of the first
-  queries, drawn by :class:`~rga_mm.evaluation.metrics.ReIDRankedLists` in the metric's
-  place, with its options: the same metrics, and pictures of the ranking they score;
+  queries, or of those of lowest or highest average precision, drawn by
+  :class:`~rga_mm.evaluation.metrics.ReIDRankedLists` in the metric's place, with its
+  options: the same metrics, and pictures of the ranking they score;
 * a segmentation config (mmseg's ``SegVisualizationHook`` in ``default_hooks``): the test
   images of every ``interval``-th batch (the hook's setting, 50 by default) with their
   predicted classes, drawn by that hook as mmseg's own test tool has it draw them, into
@@ -20,6 +21,10 @@ from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES, MISSING_
 from rga_mm.visualization.image_inputs import component_name, config_test_pipeline
 
 RANKED_LISTS = 'rga_mm.ReIDRankedLists'
+# the queries each order of ReIDRankedLists draws, as the tool says it
+ORDER_WORDS = dict(test='the first {} queries',
+                   worst='the {} queries of lowest average precision',
+                   best='the {} queries of highest average precision')
 
 
 def _is_type(entry: object, name: str) -> bool:
@@ -37,15 +42,19 @@ def _check_paths_packed(cfg: Config) -> None:
             raise ConfigError(MISSING_PATHS)
 
 
-def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None) -> str:
+def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None,
+                    order: str | None = None) -> str:
     """Set ``cfg`` up to draw its test into ``show_dir``; returns what will be drawn.
 
     Args:
         cfg: a tool's config, changed in place.
         show_dir: the folder for the pictures.
-        num_queries: the re-ID queries whose ranked lists are drawn (the first ones);
-            default ``DEFAULT_NUM_QUERIES``. Given to a segmentation config, the returned
-            text says that it counts nothing there.
+        num_queries: the re-ID queries whose ranked lists are drawn; default
+            ``DEFAULT_NUM_QUERIES``.
+        order: which queries: ``'test'`` (the first ones, the default), ``'worst'`` or
+            ``'best'`` (by average precision), as ``ReIDRankedLists`` takes it.
+            ``num_queries`` or ``order`` given to a segmentation config: the returned text
+            says that they change nothing there.
 
     Raises:
         ConfigError: the config has neither a re-ID metric nor mmseg's visualization hook,
@@ -58,11 +67,13 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None) 
     if metric_indices:
         _check_paths_packed(cfg)
         ranked_lists = copy.deepcopy(evaluators[metric_indices[0]])
-        num_queries = num_queries or DEFAULT_NUM_QUERIES
-        ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries)
+        num_queries, order = num_queries or DEFAULT_NUM_QUERIES, order or 'test'
+        ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries,
+                            order=order)
         evaluators[metric_indices[0]] = ranked_lists
         cfg.test_evaluator = evaluators
-        return f'the ranked lists of the first {num_queries} queries (at most), in {show_dir}'
+        queries = ORDER_WORDS[order].format(num_queries)
+        return f'the ranked lists of {queries} (at most), in {show_dir}'
     hook = (cfg.get('default_hooks') or {}).get('visualization')
     if _is_type(hook, 'SegVisualizationHook'):
         hook.draw = True
@@ -70,8 +81,11 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None) 
         interval = hook.get('interval', 50)
         batches = ('every test batch' if interval == 1 else
                    f"one test batch in {interval} (the hook's interval)")
-        ignored = ('' if num_queries is None else
-                   ' (--show-num counts re-ID ranked lists and changes nothing here)')
+        flags = [flag for flag, value in (('--show-num', num_queries), ('--show-order', order))
+                 if value is not None]
+        verbs = 'choose re-ID ranked lists and change' if len(flags) > 1 else \
+            'chooses re-ID ranked lists and changes'
+        ignored = f' ({" and ".join(flags)} {verbs} nothing here)' if flags else ''
         return f'the predictions of {batches}, in {show_dir}/vis_data/vis_image{ignored}'
     raise ConfigError(
         f'--show-dir draws re-ID ranked lists (a ReIDMetric in test_evaluator) and '

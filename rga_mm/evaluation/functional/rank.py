@@ -120,8 +120,14 @@ class RankAccumulator:
         self.per_chunk: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.num_query = 0
 
-    def add(self, distmat: np.ndarray, query_ids: np.ndarray, query_cams: np.ndarray) -> None:
-        """Take in the (q, G) distances of q queries, their (q,) identities and cameras."""
+    def add(self, distmat: np.ndarray, query_ids: np.ndarray,
+            query_cams: np.ndarray) -> np.ndarray:
+        """Take in the (q, G) distances of q queries, their (q,) identities and cameras.
+
+        Returns:
+            (q,) float64, the average precision of each of these queries in [0, 1], NaN for
+            a query without a valid match (skipped by the scores).
+        """
         distmat = np.asarray(distmat)
         query_ids, _, query_cams, _ = _check_input(
             distmat, query_ids, self.gallery_ids, query_cams, self.gallery_cams, self.max_rank)
@@ -133,18 +139,23 @@ class RankAccumulator:
                 self.max_work_bytes // self.num_threads)
         evaluator = self.evaluators[distmat.dtype]
 
-        def evaluate(rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def evaluate(rows: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             return evaluator(distmat[rows], query_ids[rows], query_cams[rows])
 
         num_query, step = distmat.shape[0], evaluator.rows_per_chunk
         chunks = [slice(start, min(start + step, num_query))
                   for start in range(0, num_query, step)]
         if self.num_threads == 1 or len(chunks) == 1:
-            self.per_chunk += [evaluate(rows) for rows in chunks]
+            evaluated = [evaluate(rows) for rows in chunks]
         else:
             with ThreadPoolExecutor(min(self.num_threads, len(chunks))) as pool:
-                self.per_chunk += pool.map(evaluate, chunks)
+                evaluated = list(pool.map(evaluate, chunks))
+        average_precision = np.full(num_query, np.nan)
+        for rows, (valid, ap, inp, first_rank) in zip(chunks, evaluated):
+            average_precision[rows.start + valid] = ap
+            self.per_chunk.append((ap, inp, first_rank))
         self.num_query += num_query
+        return average_precision
 
     def result(self) -> dict[str, np.ndarray | float | int]:
         """The scores of all queries added (see :func:`rank_metrics`)."""
@@ -174,8 +185,8 @@ def _usable_cpus() -> int:
 
 class _ChunkEvaluator:
     """``evaluate(block, query_ids, query_cams)`` evaluates a chunk of query rows of a
-    given dtype: it returns the AP, the INP and the rank of the first match of each of the
-    chunk's valid queries, in query order.
+    given dtype: it returns the rows of the chunk's valid queries (ascending), and the AP,
+    the INP and the rank of the first match of each of them, in that order.
 
     A thread's work arrays stay within ``max_work_bytes``: half of it for the sorted rows
     of a chunk of up to ``rows_per_chunk`` rows (a buffer per thread, allocated on its
@@ -197,7 +208,8 @@ class _ChunkEvaluator:
         self.per_thread = threading.local()
 
     def __call__(self, block: np.ndarray, query_ids: np.ndarray,
-                 query_cams: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 query_cams: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         sorted_rows = getattr(self.per_thread, 'sorted_rows', None)
         if sorted_rows is None or sorted_rows.shape[0] < block.shape[0]:
             sorted_rows = np.empty((block.shape[0], self.num_kept), self.dtype)
@@ -207,12 +219,12 @@ class _ChunkEvaluator:
             block, self.columns, sorted_rows, query_ids, query_cams, self.gallery_cams,
             self.by_identity, self.max_work_bytes)
         if query.size == 0:
-            return np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int64)
         is_first = np.r_[True, query[1:] != query[:-1]]
         is_last = np.r_[query[1:] != query[:-1], True]
-        num_matches = hit[is_last]
-        ap = np.bincount(query, weights=hit / rank)[query[is_last]] / num_matches
-        return ap, num_matches / rank[is_last], rank[is_first]
+        valid, num_matches = query[is_last], hit[is_last]
+        ap = np.bincount(query, weights=hit / rank)[valid] / num_matches
+        return valid, ap, num_matches / rank[is_last], rank[is_first]
 
 
 class _IdentityIndex:

@@ -13,13 +13,12 @@ scores count.
 import json
 import logging
 import os.path as osp
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
 import mmcv
 import numpy as np
-import torch
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 from mmengine.utils import mkdir_or_exist, track_iter_progress
@@ -27,11 +26,14 @@ from mmengine.utils import mkdir_or_exist, track_iter_progress
 from rga_mm.errors import ConfigError
 from rga_mm.registry import METRICS
 from rga_mm.visualization import RankedListVisualizer, unique_stems
-from ..functional import distance_topk, rank_metrics
-from .reid_metric import ReIDMetric
+from ..functional import distance_topk
+from .reid_metric import ReIDMetric, query_and_gallery
 
 RESULTS_FILE = 'ranked_lists.json'
 DEFAULT_NUM_QUERIES = 20
+# the queries drawn: the first of the test set, or those of lowest (highest) average
+# precision first, among the queries the evaluation scores
+ORDERS = ('test', 'worst', 'best')
 MISSING_PATHS = ("ReIDRankedLists draws the images of the test set, so it needs their paths: "
                  "keep 'img_path' in the meta_keys of the test pipeline's PackInputs")
 PLACEHOLDER_GREY = 128  # fills the thumbnail of an image that cannot be read when drawn
@@ -39,9 +41,16 @@ PLACEHOLDER_GREY = 128  # fills the thumbnail of an image that cannot be read wh
 
 @METRICS.register_module()
 class ReIDRankedLists(ReIDMetric):
-    """:class:`ReIDMetric` that also draws the first ``num_queries`` queries' ranked lists.
+    """:class:`ReIDMetric` that also draws ``num_queries`` queries' ranked lists.
 
-    For each of those queries (in the order of the test set) it writes ``<stem>.png`` into
+    The queries drawn are, by ``order``: ``'test'``, the first ones of the test set;
+    ``'worst'``, those of lowest average precision first, as fast-reid's result visualiser
+    sorts them to show where a model fails; ``'best'``, highest first (equal APs in test-set
+    order). ``'worst'`` and ``'best'`` choose among the queries the evaluation scores (those
+    with a true match in the gallery), keeping each query's list and AP while the distances
+    stream past (a few numbers per query, never a (Q, G) matrix).
+
+    For each query drawn (in that order) it writes ``<stem>.png`` into
     ``out_dir``: the query, then its ``list_length`` nearest gallery images with rank and
     distance, framed green (the query's identity) or red
     (:class:`~rga_mm.visualization.RankedListVisualizer`); and, for all of them,
@@ -55,7 +64,8 @@ class ReIDRankedLists(ReIDMetric):
 
     Args:
         out_dir: folder for the pictures and the JSON file (created).
-        num_queries: the queries drawn, the first ones of the test set; 1 or more.
+        num_queries: the queries drawn; 1 or more.
+        order: which queries are drawn, one of ``ORDERS`` (above).
         list_length: results drawn per query; 1 or more (fewer when the protocol leaves
             fewer gallery images).
         thumbnail_size: (height, width) of every image in a picture.
@@ -63,19 +73,24 @@ class ReIDRankedLists(ReIDMetric):
     """
 
     def __init__(self, out_dir: str, num_queries: int = DEFAULT_NUM_QUERIES,
-                 list_length: int = 10,
+                 order: str = 'test', list_length: int = 10,
                  thumbnail_size: tuple[int, int] = (128, 64), **metric_options: Any) -> None:
         super().__init__(**metric_options)
         for name, value in (('num_queries', num_queries), ('list_length', list_length)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f'ReIDRankedLists: {name} must be an integer of 1 or more, '
                                   f'got {value!r}')
+        if order not in ORDERS:
+            raise ConfigError(f'ReIDRankedLists: order must be one of {ORDERS}, got {order!r}')
         self.out_dir = str(out_dir)
         self.num_queries = num_queries
+        self.order = order
         self.list_length = list_length
         self.visualizer = RankedListVisualizer(name='reid_ranked_lists',
                                                thumbnail_size=thumbnail_size)
-        self._drawn_rows: list[np.ndarray] = []  # distances of the drawn queries, by chunk
+        self._test_labels: tuple[np.ndarray, ...] = ()  # identities and cameras, as ranked
+        # per chunk of queries kept: (q, k) distances and gallery indices of the lists, (q,) APs
+        self._kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def process(self, data_batch: Any, data_samples: Sequence[BaseDataElement | dict]) -> None:
         """:meth:`ReIDMetric.process`, keeping each sample's ``img_path`` as well."""
@@ -89,11 +104,14 @@ class ReIDRankedLists(ReIDMetric):
 
     def _metrics(self, results: list[dict]) -> dict[str, float]:
         """:class:`ReIDMetric`'s metrics, then the pictures and ``ranked_lists.json``."""
-        self._drawn_rows = []
-        metrics = super()._metrics(results)  # streams the distances through _distances
-        query = [item for item in results if item['is_query']]
-        gallery = [item for item in results if not item['is_query']]
-        lists = self._ranked_lists(query, gallery, np.concatenate(self._drawn_rows))
+        query, gallery = query_and_gallery(results)
+        self._test_labels, self._kept = self._labels(query, gallery), []
+        metrics = super()._metrics(results)  # streams the distances through _ranked
+        top_distances, top_indices, average_precision = (
+            np.concatenate(kept) for kept in zip(*self._kept))
+        lists = [self._ranked_list(query[row], gallery, top_distances[row], top_indices[row],
+                                   average_precision[row])
+                 for row in self._drawn_queries(average_precision)]
         mkdir_or_exist(self.out_dir)
         stems = unique_stems([entry['query'] for entry in lists])
         for entry, stem in zip(lists, stems):
@@ -112,50 +130,47 @@ class ReIDRankedLists(ReIDMetric):
                       f'first: {unreadable[0]}', logger='current', level=logging.WARNING)
         return metrics
 
-    def _distances(self, query: torch.Tensor,
-                   gallery: torch.Tensor) -> Iterable[tuple[slice, np.ndarray]]:
-        """:meth:`ReIDMetric._distances`, keeping the rows of the queries drawn as they pass
-        (the chunks come in query order)."""
-        for rows, distances in super()._distances(query, gallery):
-            if rows.start < self.num_queries:
-                self._drawn_rows.append(distances[:self.num_queries - rows.start].copy())
-            yield rows, distances
-
-    def _ranked_lists(self, query: list[dict], gallery: list[dict],
-                      distances: np.ndarray) -> list[dict]:
-        """The lists of the first queries from their (q, G) ``distances``."""
-        drawn = len(distances)
-        query_ids = np.array([item['identity'] for item in query])
-        gallery_ids = np.array([item['identity'] for item in gallery])
-        query_cams, gallery_cams = self._cameras(
-            np.array([item['camera'] for item in query]),
-            np.array([item['camera'] for item in gallery]))
+    def _ranked(self, rows: slice, distances: np.ndarray,
+                average_precision: np.ndarray) -> None:
+        """Keep the lists and APs of the chunk's queries that may be drawn: all of them for
+        ``order='worst'`` or ``'best'``, those among the first ``num_queries`` for
+        ``'test'`` (the chunks come in query order)."""
+        kept = len(distances)
+        if self.order == 'test':
+            kept = max(0, min(kept, self.num_queries - rows.start))
+        query_ids, gallery_ids, query_cams, gallery_cams = self._test_labels
+        first = rows.start
         top_distances, top_indices = distance_topk(
-            distances, min(self.list_length, len(gallery)), query_ids[:drawn], gallery_ids,
-            query_cams[:drawn], gallery_cams)
-        lists = []
-        for row, item in enumerate(query[:drawn]):
-            results = [int(i) for i in top_indices[row] if i >= 0]
-            lists.append(dict(
-                query=item['img_path'], identity=item['identity'], camera=item['camera'],
-                average_precision=self._average_precision(
-                    distances[row], query_ids[row], query_cams[row], gallery_ids, gallery_cams),
-                # a distance below 0 is rounding (1 - cos of an identical image): given as 0
-                results=[dict(path=gallery[i]['img_path'],
-                              distance=max(0.0, float(top_distances[row, rank])),
-                              identity=int(gallery_ids[i]), camera=int(gallery[i]['camera']))
-                         for rank, i in enumerate(results)]))
-        return lists
+            distances[:kept], min(self.list_length, len(gallery_ids)),
+            query_ids[first:first + kept], gallery_ids, query_cams[first:first + kept],
+            gallery_cams)
+        self._kept.append((top_distances, top_indices, average_precision[:kept]))
+
+    def _drawn_queries(self, average_precision: np.ndarray) -> list[int]:
+        """The queries drawn, in drawing order, from the (q,) APs kept (NaN: no valid
+        match)."""
+        if self.order == 'test':
+            return list(range(len(average_precision)))
+        scored = np.flatnonzero(~np.isnan(average_precision))
+        key = average_precision[scored] * (1 if self.order == 'worst' else -1)
+        return scored[np.argsort(key, kind='stable')][:self.num_queries].tolist()
 
     @staticmethod
-    def _average_precision(distances: np.ndarray, query_id: int, query_cam: int,
-                           gallery_ids: np.ndarray, gallery_cams: np.ndarray) -> float | None:
-        """One query's AP in percent, as the evaluation computes it; None without a true
-        match in the gallery (an image of its identity from another camera)."""
-        if not np.any((gallery_ids == query_id) & (gallery_cams != query_cam)):
-            return None
-        return 100 * rank_metrics(distances[None], np.array([query_id]), gallery_ids,
-                                  np.array([query_cam]), gallery_cams, max_rank=1)['mAP']
+    def _ranked_list(item: dict, gallery: list[dict], top_distances: np.ndarray,
+                     top_indices: np.ndarray, average_precision: float) -> dict:
+        """One query's entry of ``ranked_lists.json`` from its (k,) list (indices -1 where
+        the protocol leaves fewer than k gallery images) and AP in [0, 1] (NaN: none)."""
+        results = [(distance, int(index))
+                   for distance, index in zip(top_distances, top_indices) if index >= 0]
+        return dict(
+            query=item['img_path'], identity=item['identity'], camera=item['camera'],
+            average_precision=(None if np.isnan(average_precision)
+                               else 100 * float(average_precision)),
+            # a distance below 0 is rounding (1 - cos of an identical image): given as 0
+            results=[dict(path=gallery[index]['img_path'], distance=max(0.0, float(distance)),
+                          identity=gallery[index]['identity'],
+                          camera=gallery[index]['camera'])
+                     for distance, index in results])
 
     def _picture(self, entry: dict, unreadable: list[str]) -> np.ndarray:
         """One query's ranked list, an (h, w, 3) BGR picture as ``mmcv.imwrite`` takes; an

@@ -175,25 +175,16 @@ class ReIDMetric(BaseMetric):
             raise DatasetError(str(error)) from error
 
     def _metrics(self, results: list[dict]) -> dict[str, float]:
-        query = [item for item in results if item['is_query']]
-        gallery = [item for item in results if not item['is_query']]
-        if not query or not gallery:
-            raise ValueError(f'ReIDMetric got {len(query)} query and {len(gallery)} gallery '
-                             f'items; evaluate on a re-ID dataset with split="test"')
-
-        def field(items: list[dict], name: str) -> np.ndarray:
-            return np.array([item[name] for item in items])
-
-        query_ids, gallery_ids = field(query, 'identity'), field(gallery, 'identity')
-        query_cams, gallery_cams = self._cameras(field(query, 'camera'),
-                                                 field(gallery, 'camera'))
+        query, gallery = query_and_gallery(results)
+        query_ids, gallery_ids, query_cams, gallery_cams = self._labels(query, gallery)
         ranking = RankAccumulator(gallery_ids, gallery_cams, max_rank=self.max_rank)
         verification = (TprAccumulator(gallery_ids, gallery_cams, len(query),
                                        self.fpr_targets) if self.fpr_targets else None)
         query_features = torch.stack([item['feature'] for item in query])
         gallery_features = torch.stack([item['feature'] for item in gallery])
         for rows, distances in self._distances(query_features, gallery_features):
-            ranking.add(distances, query_ids[rows], query_cams[rows])
+            self._ranked(rows, distances,
+                         ranking.add(distances, query_ids[rows], query_cams[rows]))
             if verification is not None:
                 verification.add(distances, query_ids[rows], query_cams[rows])
         scores = ranking.result()
@@ -208,6 +199,25 @@ class ReIDMetric(BaseMetric):
                        num_query_skipped=scores['num_skipped_queries'],
                        num_gallery=len(gallery))
         return metrics
+
+    def _labels(self, query: list[dict], gallery: list[dict]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(Q,) query and (G,) gallery identities, then (Q,) and (G,) cameras, as the
+        protocol compares them (:meth:`_cameras`)."""
+
+        def field(items: list[dict], name: str) -> np.ndarray:
+            return np.array([item[name] for item in items])
+
+        query_cams, gallery_cams = self._cameras(field(query, 'camera'),
+                                                 field(gallery, 'camera'))
+        return field(query, 'identity'), field(gallery, 'identity'), query_cams, gallery_cams
+
+    def _ranked(self, rows: slice, distances: np.ndarray,
+                average_precision: np.ndarray) -> None:
+        """Called with each chunk of final distances once it is scored: the (q, G)
+        ``distances`` of the queries ``rows`` and their (q,) average precisions in [0, 1]
+        (NaN for a query without a valid match). A subclass that draws keeps what it needs;
+        the metric itself keeps nothing, so that no (Q, G) matrix is held."""
 
     def _distances(self, query: torch.Tensor,
                    gallery: torch.Tensor) -> Iterable[tuple[slice, np.ndarray]]:
@@ -235,6 +245,16 @@ class ReIDMetric(BaseMetric):
         if cameras.size == 1:
             raise _single_camera_error(cameras[0])
         return query_cams, gallery_cams
+
+
+def query_and_gallery(results: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The processed results split into query and gallery items, both needed."""
+    query = [item for item in results if item['is_query']]
+    gallery = [item for item in results if not item['is_query']]
+    if not query or not gallery:
+        raise ValueError(f'ReIDMetric got {len(query)} query and {len(gallery)} gallery '
+                         f'items; evaluate on a re-ID dataset with split="test"')
+    return query, gallery
 
 
 def _single_camera_error(camera: int) -> ConfigError:
