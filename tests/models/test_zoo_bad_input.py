@@ -250,6 +250,35 @@ def test_any_floating_point_feature_map_passes_the_check(dtype):
     assert check_feature_map(torch.zeros(2, C, 6, 4, dtype=dtype), C, 'SE') is None
 
 
+@pytest.mark.parametrize('name', [*ZOO, 'RGA'])
+def test_a_backbones_tuple_of_maps_is_refused_with_the_way_to_attend_stages(name):
+    module = RGA(C, (6, 4)) if name == 'RGA' else ZOO[name](in_channels=C)
+    with pytest.raises(ConfigError, match=exactly(
+            f"{name} attends one feature map, got a tuple of 2 tensors, as a backbone gives "
+            f"its stages' outputs: wrap the backbone in rga_mm.StageAttentionBackbone to "
+            f"attend the stages you choose (docs/attention_zoo.md), or pass one map of the "
+            f"tuple")):
+        module((torch.randn(2, C, 6, 4), torch.randn(2, C, 6, 4)))
+
+
+@pytest.mark.parametrize('name', [*ZOO, 'RGA'])
+def test_a_map_of_another_dtype_than_the_weights_is_refused_outside_autocast(name):
+    """float32 weights and a half map (or the reverse) is a torch error deep in a conv;
+    under autocast, which casts per operation, any floating map runs; so does a module cast
+    to the map's dtype."""
+    module = (RGA(C, (6, 4)) if name == 'RGA' else ZOO[name](in_channels=C)).eval()
+    x = torch.randn(2, C, 6, 4)
+    for weights, given in ((torch.float32, torch.bfloat16), (torch.bfloat16, torch.float32)):
+        with pytest.raises(ConfigError, match=exactly(
+                f'{name} has {weights} weights but the feature map is {given}: cast one to '
+                f'the other (module.to({given}) or x.to({weights})), or run under '
+                f'torch.autocast')):
+            module.to(weights)(x.to(given))
+    with torch.autocast('cpu', torch.bfloat16):
+        assert torch.isfinite(module.float()(x.bfloat16())).all()
+    assert module.to(torch.bfloat16)(x.bfloat16()).dtype == torch.bfloat16
+
+
 # ---- the checks under a tracer and torch.compile ------------------------------------------
 
 @pytest.mark.parametrize('name', ZOO)

@@ -84,7 +84,7 @@ class FCSpatial(SpatialAttention):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence unless ``x`` is a (B, C, h, w) map of the built size
         (naming both sizes when they differ)."""
-        check_feature_map(x, self.in_channels, self.owner)
+        check_feature_map(x, self.in_channels, self.owner, self)
         check_map_size(x, self.spatial_size, self.owner, ': its fully connected layers read '
                        'exactly {built} positions; build it with {rebuild}',
                        ('hidden_reduction', self.hidden_reduction))

@@ -3,7 +3,8 @@ width of a reduced embedding, and the ``forward`` of a gate, alone or two in one
 orders.
 
 * :func:`check_feature_map`: every module takes a floating-point (B, C, H, W) tensor built
-  for C channels and says so in one sentence when it gets something else;
+  for C channels, of its weights' dtype, and says so in one sentence when it gets something
+  else;
 * :func:`checked_in_channels`: the C a module is built for, a positive int;
 * :func:`check_batch_norm_values`: refuses in one sentence the batch of one 1×1 image that
   would leave a module's BatchNorm layers one value per channel in training;
@@ -21,6 +22,7 @@ orders.
 """
 from collections.abc import Sequence
 
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -31,19 +33,33 @@ from rga_mm.errors import ConfigError, MapSizeError, type_name
 GATE_ORDERS = ('CS', 'SC', 'S//C')
 
 
-def check_feature_map(x: Tensor, in_channels: int, owner: str) -> None:
+def check_feature_map(x: Tensor, in_channels: int, owner: str,
+                      module: nn.Module | None = None) -> None:
     """Raise one clear sentence unless ``x`` is a floating-point (B, ``in_channels``, H, W)
-    tensor with H, W >= 1.
+    tensor with H, W >= 1, of the dtype of ``module``'s weights when one is given (any
+    floating dtype under ``torch.autocast``, which casts for each operation).
 
     The type and dtype tests read no size, so a traced or exported graph keeps its sizes
     free; a tensor's dtype is fixed in such a graph anyway.
     """
+    if isinstance(x, (tuple, list)) and x and all(isinstance(item, Tensor) for item in x):
+        raise ConfigError(
+            f'{owner} attends one feature map, got a {type_name(x)} of {len(x)} tensors, as '
+            f'a backbone gives its stages\' outputs: wrap the backbone in '
+            f'rga_mm.StageAttentionBackbone to attend the stages you choose '
+            f'(docs/attention_zoo.md), or pass one map of the {type_name(x)}')
     if not isinstance(x, Tensor):
         raise ConfigError(f'{owner} takes a torch.Tensor feature map, got a {type_name(x)}; '
                           f'pass torch.as_tensor(x, dtype=torch.float32)')
     if not x.is_floating_point():
         raise ConfigError(f'{owner} takes a floating-point feature map, got a {x.dtype} '
                           f'tensor; pass x.float()')
+    weight = None if module is None else next(module.parameters(), None)
+    if (weight is not None and weight.dtype != x.dtype
+            and not torch.is_autocast_enabled(x.device.type)):
+        raise ConfigError(f'{owner} has {weight.dtype} weights but the feature map is '
+                          f'{x.dtype}: cast one to the other (module.to({x.dtype}) or '
+                          f'x.to({weight.dtype})), or run under torch.autocast')
     if x.dim() != 4:
         raise ConfigError(f'{owner} expects a 4-D (B, C, H, W) feature map, got a '
                           f'{x.dim()}-D tensor of shape {plain_shape(x)}')
@@ -179,7 +195,7 @@ class ChannelAttention(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, type(self).__name__)
+        check_feature_map(x, self.in_channels, type(self).__name__, self)
         check_batch_norm_values(x, self, type(self).__name__)
         return x * self.channel_attention(x)
 
@@ -195,7 +211,7 @@ class SpatialAttention(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, type(self).__name__)
+        check_feature_map(x, self.in_channels, type(self).__name__, self)
         check_batch_norm_values(x, self, type(self).__name__)
         return x * self.spatial_attention(x)
 
@@ -228,7 +244,7 @@ class SpatialChannelAttention(BaseModule):
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, type(self).__name__)
+        check_feature_map(x, self.in_channels, type(self).__name__, self)
         check_batch_norm_values(x, self, type(self).__name__)
         channel, spatial = self.channel_gate, self.spatial_gate
         if self.mode == 'CS':

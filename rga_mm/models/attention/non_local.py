@@ -67,7 +67,7 @@ class NonLocal(NonLocal2d):
 
     def forward(self, x: Tensor) -> Tensor:
         """Refine ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, 'NonLocal')
+        check_feature_map(x, self.in_channels, 'NonLocal', self)
         if self.sub_sample and min(x.shape[-2:]) < 2:
             height, width = plain_shape(x, -2)
             raise ConfigError(f'NonLocal with sub_sample=True max-pools φ and g by 2×2, which '
