@@ -255,3 +255,47 @@ def test_an_image_size_given_as_spatial_size_is_refused_before_allocating(
         f"spatial_size is the size of the feature map RGA receives, the input size divided "
         f"by the stride of the layers before it (the paper's re-ID model: (64, 32) after "
         f"layer1 of a 256×128 image), not the size of the image")
+
+
+@pytest.mark.parametrize('saved, loaded, found, built', [
+    (dict(in_channels=32, spatial_size=(8, 4)), dict(in_channels=32, spatial_size=(16, 8)),
+     '32 channels and 32 positions', '32 channels and 16×8 = 128 positions'),
+    (dict(in_channels=32, spatial_size=(8, 4)),
+     dict(in_channels=32, spatial_size=(4, 4), variable_size=True),
+     '32 channels and 32 positions', '32 channels and 4×4 = 16 positions'),
+    (dict(in_channels=32, spatial_size=(8, 4)), dict(in_channels=64, spatial_size=(8, 4)),
+     '32 channels and 32 positions', '64 channels and 8×4 = 32 positions'),
+    # the channel gate alone tells both sizes: its nodes are channels, its features positions
+    (dict(in_channels=32, spatial_size=(8, 4), mode='C'),
+     dict(in_channels=16, spatial_size=(4, 4), mode='C'),
+     '32 channels and 32 positions', '16 channels and 4×4 = 16 positions'),
+    # without the relation term the spatial gate tells only the channels
+    (dict(in_channels=32, spatial_size=(8, 4), mode='S', use_relation=False),
+     dict(in_channels=64, spatial_size=(8, 4), mode='S', use_relation=False),
+     '32 channels', '64 channels and 8×4 = 32 positions'),
+])
+def test_a_checkpoint_of_other_sizes_is_named_first_among_torchs_errors(saved, loaded, found,
+                                                                        built):
+    """torch lists each tensor's size mismatch; the first line says what the checkpoint's
+    RGA was built for, and that variable_size cannot bridge other weights."""
+    model = torch.nn.Sequential(torch.nn.Identity(), RGA(**loaded))
+    with pytest.raises(RuntimeError) as error:
+        model.load_state_dict({f'1.{k}': v for k, v in RGA(**saved).state_dict().items()})
+    first = str(error.value).splitlines()[1].strip()
+    assert first == (
+        f"the checkpoint's RGA 1 was built for {found}, this one for {built}: RGA's "
+        f"weights fix its in_channels and the h·w of its spatial_size, so build it with the "
+        f"checkpoint's (with variable_size=True it then attends maps of any size)")
+    assert 'size mismatch for 1.' in str(error.value)  # torch's own list follows
+
+
+def test_a_checkpoint_of_the_same_positions_loads_and_a_top_level_rga_is_named_plainly():
+    saved = RGA(32, (8, 4), variable_size=True)
+    loaded = RGA(32, (4, 8))
+    with pytest.raises(RuntimeError, match=r"^Error\(s\) in loading state_dict for RGA:\n\t"
+                                           r"the checkpoint's RGA was built for 64 channels"):
+        loaded.load_state_dict(RGA(64, (8, 4)).state_dict())
+    # same h·w: every tensor fits (the grid's shape is not saved)
+    assert not loaded.load_state_dict(saved.state_dict()).missing_keys
+    assert torch.equal(loaded.spatial_gate.theta.conv.weight,
+                       saved.spatial_gate.theta.conv.weight)

@@ -196,13 +196,32 @@ class RGA(BaseModule):
 
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
-        check_feature_map(x, self.in_channels, 'RGA')
+        check_feature_map(x, self.in_channels, 'RGA', self)
         if 'S' in self.mode:  # the channel branch's nodes are the C channels, always enough
             check_batch_norm_values(x, self.spatial_gate, 'RGA')
         if not self.variable_size:
             check_map_size(x, self.spatial_size, 'RGA', '; build it with {rebuild} or set '
                            'variable_size=True to pool onto the {built} reference grid',
                            ('reduction', self.reduction))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        """torch's loading, with one sentence first among the errors when the checkpoint's
+        RGA was built for other channels or positions: torch would only list each tensor's
+        size mismatch, and mmengine's lenient loading warn and leave them untrained."""
+        *_, error_msgs = args
+        sizes = checkpoint_sizes(state_dict, prefix)
+        height, width = self.spatial_size
+        built = dict(channels=self.in_channels, positions=height * width)
+        if any(sizes.get(name, value) != value for name, value in built.items()):
+            found = ' and '.join(f'{value} {name}' for name, value in sizes.items())
+            where = f' {prefix[:-1]}' if prefix else ''
+            error_msgs.append(
+                f'the checkpoint\'s RGA{where} was built for {found}, this one for '
+                f'{self.in_channels} channels and {height}×{width} = {height * width} '
+                f'positions: RGA\'s weights fix its in_channels and the h·w of its '
+                f'spatial_size, so build it with the checkpoint\'s (with variable_size=True '
+                f'it then attends maps of any size)')
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def _warn_if_norms_frozen(self) -> None:
         """At the first training forward: warn when RGA's BatchNorms are in eval mode with
@@ -247,6 +266,25 @@ class RGA(BaseModule):
             attention = self._spatial_attention if branch == 'S' else self._channel_attention
             out = _apply_gate(out, attention(out), owned=out is not x)
         return out
+
+
+def checkpoint_sizes(state_dict: dict, prefix: str) -> dict[str, int]:
+    """The ``channels`` (C) and ``positions`` (h·w) of the RGA whose tensors ``state_dict``
+    holds under ``prefix``, those its tensors tell: a gate's embeddings read its node
+    features (C in the spatial gate, h·w in the channel gate) and its relation embedding
+    2 × its nodes (h·w, C)."""
+    sizes = {}
+    for gate, features, nodes in (('spatial_gate', 'channels', 'positions'),
+                                  ('channel_gate', 'positions', 'channels')):
+        for name in ('theta', 'appearance_embed'):
+            weight = state_dict.get(f'{prefix}{gate}.{name}.conv.weight')
+            if weight is not None and weight.dim() == 4:
+                sizes.setdefault(features, int(weight.shape[1]))
+                break
+        weight = state_dict.get(f'{prefix}{gate}.relation_embed.conv.weight')
+        if weight is not None and weight.dim() == 4:
+            sizes.setdefault(nodes, int(weight.shape[1]) // 2)
+    return dict(sorted(sizes.items()))
 
 
 def _apply_gate(x: Tensor, gate: Tensor, owned: bool) -> Tensor:
