@@ -1,7 +1,9 @@
 """rga_mm: Relation-Aware Global Attention (Zhang et al., CVPR 2020) for OpenMMLab.
 
-Importing the package registers all of its modules in the ``rga_mm`` registry scope. The RGA
-module itself is ``rga_mm.RGA`` (the same class as ``rga_mm.models.attention.RGA``).
+Importing the package registers all of its modules in the ``rga_mm`` registry scope and
+allows mmengine Runner checkpoints to ``torch.load(weights_only=True)`` for the whole process
+(docs/get_started.md, "What import rga_mm changes in your process"). The RGA module itself is
+``rga_mm.RGA`` (the same class as ``rga_mm.models.attention.RGA``).
 """
 import warnings
 

@@ -33,10 +33,12 @@ def test_the_documented_diff_gives_a_working_pspnet_with_rga(tmp_path):
     config.write_text(documented_diff_config())
     cfg = Config.fromfile(str(config))
     assert cfg.model.neck.type == 'rga_mm.RGANeck' and cfg.model.decode_head.in_channels == 4096
+    assert cfg.model.neck.norm_cfg == cfg.model.backbone.norm_cfg  # SyncBN, as the base's
     assert cfg.custom_hooks == [dict(type='rga_mm.CheckHeadsFitNeckHook')]
     # shrink for the CPU only: no pretrained download, plain BN, small head widths
     cfg.merge_from_dict({
         'model.pretrained': None, 'model.backbone.norm_cfg.type': 'BN',
+        'model.neck.norm_cfg.type': 'BN',
         'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN',
         'model.decode_head.channels': 16, 'model.auxiliary_head.channels': 8,
         'model.data_preprocessor.size': (64, 64)})
