@@ -11,11 +11,12 @@ image's. Each query's k nearest gallery images are found exactly, a block of the
 a time (``rga_mm.evaluation.functional.gallery_topk``), with the distance of the config's
 ``test_evaluator`` (``ReIDMetric``'s default: cosine); ``--rerank`` applies k-reciprocal
 re-ranking first, from the embeddings and a chunk of queries at a time (docs/benchmarks.md,
-"Re-ranking at scale"). When every file name is a Market-1501 name (``0001_c1s1_000151_01.jpg``) the
-evaluation protocol applies (docs/reid.md, "Evaluation protocol"): junk images (``-1``) and
-images of the query's identity from the query's camera are left out, and results are framed
-green (same identity as the query) or red; where a query or gallery file name is no such name,
-one line per side says that the protocol is off and names the first such file. With the
+"Re-ranking at scale"). When every file name is a Market-1501 name
+(``0001_c1s1_000151_01.jpg``, with any image suffix) the evaluation protocol applies
+(docs/reid.md, "Evaluation protocol"): junk images (``-1``) and images of the query's
+identity from the query's camera are left out, and results are framed green (same identity
+as the query) or red; where a query or gallery file name is no such name, one line per side
+says that the protocol is off and names the first such file. With the
 protocol or without, a gallery item that is the query's own file under any name (the same
 file, as ``os.path.samefile`` sees it: the query itself, a hard link or a symbolic link) is
 left out of that query's list. Distances below 0 by rounding (an identical image's cosine
@@ -23,8 +24,9 @@ distance) are given as 0. A ``--topk`` larger than the gallery lists the whole g
 notice.
 
 With ``--out DIR``: ``DIR/results.json``, per query the ranked gallery paths, their
-distances and, with the protocol, whether each is the query's identity (every path in it
-absolute), written first, then one ranked-list PNG per query (``DIR/<query name>.png``,
+distances and, with the protocol, whether each is the query's identity, and the query and
+gallery images left out as unreadable (every path in it absolute), written first, then one
+ranked-list PNG per query (``DIR/<query name>.png``,
 :class:`rga_mm.visualization.RankedListVisualizer`) of its first results, at most
 :data:`MAX_DRAWN_RESULTS` (a longer list is listed whole in results.json, with a notice).
 Each is written to ``NAME.partial`` beside it and renamed into place
@@ -108,7 +110,7 @@ from rga_mm.apis.gallery_embedding import (
     embed_images,
 )
 from rga_mm.apis.inferencer import merged_config
-from rga_mm.apis.output_files import write_bytes_whole, write_error_reason
+from rga_mm.apis.output_files import write_bytes_whole, write_error_fix, write_error_reason
 from rga_mm.apis.search_protocol import (
     apply_protocol,
     file_id,
@@ -156,7 +158,12 @@ MAX_DRAWN_RESULTS = 100
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        # the two files first: after --gallery or --query (several values each) they would
+        # be taken for more images
+        usage='%(prog)s CONFIG CHECKPOINT --gallery IMG|DIR [...] --query IMG|DIR [...] '
+              '[options]')
     parser.add_argument('config', help='config file of the model')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--gallery', required=True, nargs='+',
@@ -311,14 +318,19 @@ def draw(pngs: list[str], queries: list[str], results: list[dict],
     """The ranked list of each query, its first :data:`MAX_DRAWN_RESULTS` results, as the
     PNG file of the same position in ``pngs`` (:func:`write_output`)."""
     visualizer = RankedListVisualizer(name='search', thumbnail_size=thumbnail_size)
-    drawn = slice(MAX_DRAWN_RESULTS)
-    for query, result, png in zip(track_iter_progress(queries), results, pngs):
-        matches = result.get('matches')
-        picture = visualizer.draw_ranked_list(
-            mmcv.imread(query, channel_order='rgb'),
-            [mmcv.imread(path, channel_order='rgb') for path in result['gallery'][drawn]],
-            result['distances'][drawn], None if matches is None else matches[drawn])
-        write_output(png, png_bytes(picture))
+    shown = slice(MAX_DRAWN_RESULTS)
+    drawn = 0
+    try:
+        for query, result, png in zip(track_iter_progress(queries), results, pngs):
+            matches = result.get('matches')
+            picture = visualizer.draw_ranked_list(
+                mmcv.imread(query, channel_order='rgb'),
+                [mmcv.imread(path, channel_order='rgb') for path in result['gallery'][shown]],
+                result['distances'][shown], None if matches is None else matches[shown])
+            write_output(png, png_bytes(picture))
+            drawn += 1
+    except KeyboardInterrupt as stop:
+        raise DrawingStopped(isinstance(stop, Terminated), drawn, len(pngs)) from None
 
 
 def png_bytes(picture: np.ndarray) -> bytes:
@@ -333,9 +345,8 @@ def write_output(path: str | Path, data: bytes) -> None:
         write_bytes_whole(path, data)
     except OSError as error:
         raise SystemExit(f'cannot write {path} ({write_error_reason(error)}), so the search '
-                         f'results are incomplete: free space on that disk, raise the file-size '
-                         f'limit (ulimit -f) or give another --out, and run the search '
-                         f'again') from None
+                         f'results are incomplete: {write_error_fix(error, "give another --out")}'
+                         f', and run the search again') from None
 
 
 def not_listed(side: str, item: str) -> str:
@@ -513,6 +524,21 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where SIGINT raises KeyboardInterrupt, so both keep what is done."""
 
 
+class DrawingStopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM (``terminated``) while the ranked lists were drawn, ``drawn`` of
+    ``total`` PNGs written: the gallery is embedded and results.json complete by then."""
+
+    def __init__(self, terminated: bool, drawn: int, total: int) -> None:
+        super().__init__()
+        self.terminated, self.drawn, self.total = terminated, drawn, total
+
+    def stopped_line(self, signal_name: str) -> str:
+        """The one line printed when the search is stopped."""
+        return (f'search stopped by {signal_name} while drawing: results.json lists every '
+                f'query\'s results, {self.drawn} of the {self.total} ranked-list PNGs are '
+                f'drawn; run the same command again to draw them all')
+
+
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
@@ -542,8 +568,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         with sigterm_as_interrupt():
             return search(args, out, writer)
     except KeyboardInterrupt as stop:
-        terminated = isinstance(stop, Terminated)
-        print(writer.stopped_line('SIGTERM' if terminated else 'SIGINT (Ctrl-C)'),
+        drawing = isinstance(stop, DrawingStopped)
+        terminated = stop.terminated if drawing else isinstance(stop, Terminated)
+        name = 'SIGTERM' if terminated else 'SIGINT (Ctrl-C)'
+        sys.stdout.flush()  # a progress bar's line first, ended below
+        print('\n' + (stop.stopped_line(name) if drawing else writer.stopped_line(name)),
               file=sys.stderr)
         raise SystemExit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
 
@@ -677,7 +706,10 @@ def report_results(args: argparse.Namespace, outputs: tuple[Path | None, dict[st
     written = dict(config=absolute(args.config), checkpoint=absolute(args.checkpoint),
                    gallery=absolute_items(args.gallery), distance=ranking.distance,
                    rerank=args.rerank, flip=flip, topk=ranking.topk,
-                   evaluation_protocol=ranking.protocol, queries=ranking.results)
+                   evaluation_protocol=ranking.protocol,
+                   unreadable=dict(query=summary['skipped_queries'],
+                                   gallery=summary['skipped']),
+                   queries=ranking.results)
     summary.update(write_results(out, [pngs[path] for path in query_paths], ranking.results,
                                  written))
     return summary

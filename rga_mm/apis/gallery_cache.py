@@ -127,10 +127,12 @@ class GalleryCache:
             raise GalleryCacheError(
                 f'--cache {cache} exists and is no gallery cache of tools/search.py '
                 f'({type(error).__name__}: {reason}); search leaves it as it is: give '
-                f'another --cache file') from None
+                f'another --cache file, or delete this one if it is a cache damaged since '
+                f'(search writes its caches whole)') from None
         if saved['model_key'] != key:
             print(f'cache {cache} was made by another model (config, checkpoint or --flip '
-                  f'differ); embedding the whole gallery again')
+                  f'differ); embedding the whole gallery again, and the cache will hold this '
+                  f'model\'s embeddings only (one cache per model keeps both)')
             return None
         return saved
 

@@ -128,7 +128,7 @@ class ReIDInferencer(BaseInferencer):
 
     preprocess_kwargs: set = {'on_unreadable'}
     forward_kwargs: set = {'flip'}
-    visualize_kwargs: set = set()
+    visualize_kwargs: set = {'show'}
     postprocess_kwargs: set = set()
 
     def __init__(self,
@@ -210,7 +210,8 @@ class ReIDInferencer(BaseInferencer):
         """
         if not is_positive_int(batch_size):
             raise ValueError(f'batch_size must be an int of at least 1, got {batch_size!r}')
-        preprocess_kwargs, forward_kwargs, _, _ = self._dispatch_kwargs(**kwargs)
+        preprocess_kwargs, forward_kwargs, visualize_kwargs, _ = self._dispatch_kwargs(**kwargs)
+        self.visualize([], [], **visualize_kwargs)  # refuses show=True before any image is read
         # resolved (and a bad value refused) once, before any image is read
         forward_kwargs['flip'] = self.uses_flip(forward_kwargs.get('flip'))
         ori_inputs = self._inputs_to_list(
@@ -335,10 +336,12 @@ class ReIDInferencer(BaseInferencer):
 
     def visualize(self, inputs: list, preds: list[BaseDataElement], show: bool = False,
                   **kwargs: Any) -> None:
-        """Embeddings have no picture of their own (tools/search.py draws ranked lists)."""
+        """Embeddings have no picture of their own (tools/search.py draws ranked lists):
+        ``show=True``, as mmpretrain's inferencers take it, is refused in one sentence."""
         if show:
-            raise NotImplementedError('ReIDInferencer draws nothing; tools/search.py draws '
-                                      'ranked lists')
+            raise NotImplementedError('ReIDInferencer draws nothing (show=True): an embedding '
+                                      'has no picture of its own; tools/search.py --out DIR '
+                                      'draws the ranked lists of a gallery search')
         return None
 
     def postprocess(self, preds: list, visualization: list[np.ndarray] | None = None,

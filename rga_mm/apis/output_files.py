@@ -9,6 +9,7 @@ name as it was. A process killed while it writes leaves its temporary file, whic
 write of that file replaces (or removes, for the cache).
 """
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 
@@ -51,3 +52,19 @@ def write_error_reason(error: BaseException) -> str:
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
     return first_line(error)
+
+
+# failures of a write that more room fixes, and those that another place fixes
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def write_error_fix(error: BaseException, elsewhere: str) -> str:
+    """What to do about a failed write, as the OS's reason (:func:`write_error_reason`)
+    calls for: room for a full disk or a file-size limit, ``elsewhere`` (e.g. 'give another
+    --out') for a place the process may not write to, either for any other reason."""
+    codes = {cause.errno for cause in error_chain(error) if isinstance(cause, OSError)}
+    if codes & set(NOT_ALLOWED):
+        return f'{elsewhere}, one this process may write to'
+    room = 'free space on that disk or raise the file-size limit (ulimit -f)'
+    return room if codes & set(NO_ROOM) else f'{room}, or {elsewhere}'

@@ -1,9 +1,9 @@
 """Which gallery items a query's ranked list may hold in a gallery search (tools/search.py).
 
-* the Market-1501 evaluation protocol, where every file name is a Market-1501 name
-  (:func:`apply_protocol`): junk images are dropped from the gallery and the labels that
-  :func:`rga_mm.evaluation.functional.gallery_topk` takes leave out the images of the
-  query's identity from the query's camera;
+* the Market-1501 evaluation protocol, where every file name is a Market-1501 name, with any
+  image suffix (:func:`apply_protocol`): junk images are dropped from the gallery and the
+  labels that :func:`rga_mm.evaluation.functional.gallery_topk` takes leave out the images
+  of the query's identity from the query's camera;
 * the query's own file (:func:`own_files`, :func:`leave_out_own_files`): a gallery item that is
   the query's file under any name, the same file as ``os.path.samefile`` sees it.
 """
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from rga_mm.datasets import Market1501
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES
 from rga_mm.errors import DatasetError
 from rga_mm.evaluation.functional.rank import JUNK_ID
 
@@ -29,7 +30,10 @@ def market_labels(paths: Sequence[str]
     """
     ids, cams, others = [], [], []
     for path in paths:
-        match = Market1501.file_pattern.fullmatch(osp.basename(path))
+        # the dataset's names end in .jpg; a search takes them with any image suffix
+        stem, suffix = osp.splitext(osp.basename(path))
+        match = (Market1501.file_pattern.fullmatch(f'{stem}.jpg')
+                 if suffix.lower() in IMAGE_SUFFIXES else None)
         if match is None:
             others.append(path)
         elif not others:
@@ -41,7 +45,8 @@ def market_labels(paths: Sequence[str]
 def protocol_off_line(side: str, others: list[str], total: int) -> str:
     """The line saying that ``others`` (of ``total`` ``side`` files) turn the protocol off."""
     return (f'evaluation protocol off: {len(others)} of the {total} {side} file names are no '
-            f'Market-1501 name like 0001_c1s1_000151_01.jpg (the first: {others[0]}), so junk '
+            f'Market-1501 name like 0001_c1s1_000151_01.jpg (any image suffix; the first: '
+            f'{others[0]}), so junk '
             f'images are kept, images of the query\'s identity from its camera are not left '
             f'out and the ranked lists get no green or red frames')
 

@@ -45,7 +45,11 @@ from mmengine.config import Config
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
-from rga_mm.apis.output_files import replaced_when_written, write_error_reason
+from rga_mm.apis.output_files import (
+    replaced_when_written,
+    write_error_fix,
+    write_error_reason,
+)
 from rga_mm.errors import MapSizeError, caused_by, first_line
 from rga_mm.visualization.image_inputs import config_test_pipeline, pipeline_channel_order
 
@@ -389,8 +393,8 @@ def save_checked(program: torch.onnx.ONNXProgram, path: str | Path) -> 'onnx.Gra
     except OSError as error:
         earlier = ', the earlier file left as it was' if Path(path).exists() else ''
         raise ExportError(f'could not write {path} ({write_error_reason(error)}){earlier}: '
-                          f'free space on that disk, raise the file-size limit (ulimit -f) or '
-                          f'choose another path, and export again') from error
+                          f'{write_error_fix(error, "choose another path")}, and export '
+                          f'again') from error
 
 
 def shape_metadata(shape: Sequence[int], dynamic_batch: bool) -> dict[str, str]:

@@ -132,6 +132,12 @@ def test_bad_inputs_are_named_in_one_sentence(inferencer, tmp_path):
         inferencer(np.zeros((64, 32, 2), np.uint8))
     with pytest.raises(ValueError, match="unknown argument {'flips'}"):
         inferencer([], flips=True)
+    missing = str(tmp_path / 'missing.jpg')  # show=True is refused before any image is read
+    with pytest.raises(NotImplementedError, match=r'ReIDInferencer draws nothing \(show=True\)'
+                                                  r': an embedding has no picture'):
+        inferencer(missing, show=True)
+    image = np.full((64, 32, 3), 128, dtype=np.uint8)
+    torch.testing.assert_close(inferencer(image, show=False), inferencer(image))
 
 
 def test_arrays_the_pipeline_cannot_take_are_refused_naming_their_position(inferencer):

@@ -290,9 +290,12 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
     with pytest.raises(SystemExit, match=rf'cannot read image {broken}: the file is empty '
                        r'\(0 bytes\); remove or replace it, or pass --skip-unreadable'):
         search(*common, '--gallery', gallery_folder)
-    skipped = search(*common, '--gallery', gallery_folder, '--skip-unreadable')
+    skipped = search(*common, '--gallery', gallery_folder, '--skip-unreadable', '--out',
+                     tmp_path / 'skipped')
     assert skipped['skipped'] == [str(broken)]
     assert skipped['num_gallery'] == num_gallery - 1
+    report = json.loads((tmp_path / 'skipped' / 'results.json').read_text())
+    assert report['unreadable'] == dict(query=[], gallery=[str(broken)])
 
     few = tmp_path / 'few'
     few.mkdir()
@@ -318,6 +321,12 @@ def test_bad_input_is_named_in_one_sentence(search, market, checkpoints, tmp_pat
                                          r'cache of tools/search.py .*leaves it as it is'):
         search(*common, '--gallery', gallery_folder, '--cache', not_a_cache)
     assert not_a_cache.read_bytes() == before
+    damaged = tmp_path / 'damaged.pth'
+    damaged.write_bytes(b'')
+    with pytest.raises(SystemExit, match=r"\(EOFError: \); search leaves it as it is: give "
+                                         r"another --cache file, or delete this one if it is "
+                                         r"a cache damaged since"):
+        search(*common, '--gallery', gallery_folder, '--cache', damaged)
 
     misfit = tmp_path / 'misfit.pth'
     torch.save({'state_dict': init_model(
@@ -392,7 +401,7 @@ def test_a_name_that_is_no_market_name_turns_the_protocol_off_in_one_line(
              if line.startswith('evaluation protocol off')]
     assert lines == [
         f'evaluation protocol off: 2 of the {len(images) + 2} gallery file names are no '
-        f'Market-1501 name like 0001_c1s1_000151_01.jpg (the first: '
+        f'Market-1501 name like 0001_c1s1_000151_01.jpg (any image suffix; the first: '
         f'{gallery_folder / "IMG_0001.jpg"}), so junk images are kept, images of the '
         f'query\'s identity from its camera are not left out and the ranked lists get no '
         f'green or red frames']
@@ -406,9 +415,28 @@ def test_a_name_that_is_no_market_name_turns_the_protocol_off_in_one_line(
            odd_query, *queries[1:])
     printed = capsys.readouterr().out
     assert (f'evaluation protocol off: 1 of the {len(queries)} query file names are no '
-            f'Market-1501 name like 0001_c1s1_000151_01.jpg (the first: {odd_query})'
+            f'Market-1501 name like 0001_c1s1_000151_01.jpg (any image suffix; the first: '
+            f'{odd_query})'
             in printed)
     assert 'gallery file names' not in printed
+
+
+def test_market_names_with_another_image_suffix_keep_the_protocol(
+        search, market, checkpoints, tmp_path, capsys):
+    """The protocol reads identity and camera from the name; a gallery converted to PNG
+    keeps it (and its junk is still left out)."""
+    gallery_folder = tmp_path / 'png_gallery'
+    gallery_folder.mkdir()
+    images = sorted((market / 'bounding_box_test').glob('*.jpg'))
+    for image in images:
+        mmcv.imwrite(mmcv.imread(str(image)), str(gallery_folder / f'{image.stem}.png'))
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    summary = search(CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', query,
+                     '--topk', 200)
+    printed = capsys.readouterr().out
+    assert 'evaluation protocol off' not in printed
+    num_junk = sum(image.name.startswith('-1_') for image in images)
+    assert num_junk and summary['topk'] == len(images) - num_junk
 
 
 def _stopping_after(batches: int, stop) -> callable:
@@ -463,6 +491,42 @@ def test_a_stopped_search_keeps_the_embeddings_done(search, market, checkpoints,
     assert (again['embedded'], again['from_cache']) == (len(images) - 8, 8)
     assert (f'{len(images)} images, {len(images) - 8} embedded, 8 read from the cache'
             in capsys.readouterr().out)
+
+
+@pytest.mark.parametrize('how', ['sigint', 'sigterm'])
+def test_a_search_stopped_while_drawing_says_so(search, tool, market, checkpoints, tmp_path,
+                                                capsys, monkeypatch, how):
+    """Once drawing starts, everything is embedded and results.json written: the line says
+    how many PNGs are drawn, not that embeddings are kept for the rest."""
+    queries = sorted((market / 'query').glob('*.jpg'))[:3]
+    out = tmp_path / 'out'
+    write_output, pngs_written = tool.write_output, []
+
+    def stopping_after_one_png(path, data):
+        if str(path).endswith('.png') and pngs_written:
+            (_interrupt if how == 'sigint' else _terminate)()
+        write_output(path, data)
+        if str(path).endswith('.png'):
+            pngs_written.append(path)
+
+    monkeypatch.setattr(tool, 'write_output', stopping_after_one_png)
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query',
+               *queries, '--out', out)
+    assert stop.value.code == (130 if how == 'sigint' else 143)
+    name = 'SIGINT (Ctrl-C)' if how == 'sigint' else 'SIGTERM'
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"search stopped by {name} while drawing: results.json lists every query's results, "
+        f"1 of the 3 ranked-list PNGs are drawn; run the same command again to draw them all")
+    assert len(json.loads((out / 'results.json').read_text())['queries']) == 3
+    assert len(list(out.glob('*.png'))) == 1 and not list(out.glob('*.partial'))
+
+
+def test_the_usage_line_puts_the_two_files_first(tool, capsys):
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--gallery', 'g', '--query', 'q.jpg', 'config.py', 'model.pth'])
+    usage = capsys.readouterr().err.splitlines()[0]
+    assert usage.startswith('usage: ') and usage.split()[2:4] == ['CONFIG', 'CHECKPOINT']
 
 
 def test_an_unreadable_image_late_in_the_gallery_keeps_the_images_before_it(
@@ -958,8 +1022,8 @@ def test_writes_past_a_file_size_limit_are_named_and_leave_no_partial_file(fresh
 
     def stop(path: Path) -> str:
         return (f'cannot write {path} (File too large), so the search results are incomplete: '
-                f'free space on that disk, raise the file-size limit (ulimit -f) or give '
-                f'another --out, and run the search again')
+                f'free space on that disk or raise the file-size limit (ulimit -f), and run '
+                f'the search again')
 
     assert every_list[0] == 1
     assert every_list[2].splitlines() == [warning(folder / 'all/gallery_cache.pth'),
