@@ -128,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg.load_from = args.checkpoint
     with closing_process_group():
         prepare_cpu_distributed(cfg)
-        runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load)
+        runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load,
+                                      testing=True)
         notice = model_change_notice(cfg, checkpoint, args.checkpoint)
         if notice and runner.rank == 0:
             print(notice)

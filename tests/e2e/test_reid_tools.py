@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 
 from rga_mm.apis import ReIDInferencer, init_model
 from rga_mm.evaluation.functional import pairwise_distance
@@ -144,14 +145,20 @@ def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
 def test_show_dir_draws_the_lists_the_evaluation_ranks(tiny_market, tmp_path):
     """The first 3 queries' ranked lists, first the nearest gallery image that is no junk and
     not the query's identity from its camera, as ranked apart from the tool; the metrics
-    are those of a test without --show-dir."""
+    are those of a test without --show-dir. The test runs on the config a training run saved
+    in its work dir, as the own-data flow does, and leaves that file as it was."""
     model = init_model(CONFIG, cfg_options={'model.head.num_classes': 8})
     checkpoint = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
-    out, show_dir = tmp_path / 'metrics.json', tmp_path / 'show'
-    test = _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test',
+    out, show_dir, work_dir = tmp_path / 'metrics.json', tmp_path / 'show', tmp_path / 'run'
+    run_config = work_dir / CONFIG.name
+    work_dir.mkdir()
+    Config.fromfile(str(CONFIG)).dump(str(run_config))
+    saved = run_config.read_bytes()
+    test = _run_here('tools/test.py', run_config, checkpoint, '--work-dir', work_dir,
                      '--out', out, '--show-dir', show_dir, '--show-num', 3,
                      *demo_overrides(tiny_market, max_epochs=1))
+    assert run_config.read_bytes() == saved
     _assert_metrics_match(json.loads(out.read_text()), checkpoint, tiny_market)
     assert (f'--show-dir draws the ranked lists of the first 3 queries (at most), in '
             f'{show_dir}') in test.stdout

@@ -34,6 +34,7 @@ from rga_mm.models.unwrap import model_of
 from .class_count import check_heads_cover_classes
 from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
+from .saved_config import ConfigKeepingRunner, ConfigKeepingTestRunner
 
 PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
                      'ones or ones of other shapes: only the tensors whose names and shapes '
@@ -283,9 +284,11 @@ def file_above(folder: str) -> str | None:
 
 
 def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: str | None,
-                         partial_load: bool) -> Runner:
-    """``Runner.from_cfg(cfg)``, refusing a segmentor whose heads do not fit its RGA neck or
-    whose ``test_cfg`` names no inference mmseg runs
+                         partial_load: bool, testing: bool = False) -> Runner:
+    """``Runner.from_cfg(cfg)`` (a :class:`~.saved_config.ConfigKeepingRunner`, which does
+    not overwrite the config file it reads, nor, ``testing``, a training run's), refusing a
+    segmentor whose heads do not fit its RGA neck or whose ``test_cfg`` names no inference
+    mmseg runs
     (:func:`~rga_mm.models.segmentor_checks.check_segmentor`) and a ``checkpoint`` (read from
     ``checkpoint_path``, to be loaded by the Runner) that does not fit the Runner's model.
 
@@ -298,7 +301,7 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     """
     name_runs_apart(cfg)
     with explain_timeouts(cfg), stop_on_input_errors():
-        runner = Runner.from_cfg(cfg)
+        runner = (ConfigKeepingTestRunner if testing else ConfigKeepingRunner).from_cfg(cfg)
         check_segmentor(model_of(runner.model))
     drop_check_hooks(runner)
     if checkpoint is not None:
