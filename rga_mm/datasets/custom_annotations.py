@@ -12,7 +12,14 @@ from typing import Any
 
 from rga_mm.errors import DatasetError, first_listed
 from rga_mm.registry import DATASETS
-from .custom_reid import INT64_RANGE, CustomReIDDataset, file_key, fits_int64, parse_integer
+from .custom_reid import (
+    INT64_RANGE,
+    CustomReIDDataset,
+    file_key,
+    fits_int64,
+    integer_fix,
+    parse_integer,
+)
 from .reid_dataset import JUNK_ID, closest_choice_hint
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
@@ -287,8 +294,8 @@ class CustomReIDAnnotations(CustomReIDDataset):
             if labels[name] is None:
                 raise DatasetError(f'{self.dataset_name}: {name} {record[name]!r} on {where} '
                                    f'is not an integer; identities and cameras are whole '
-                                   f'numbers (person_id -1 for junk), and a float one is '
-                                   f'refused rather than truncated')
+                                   f'numbers (person_id -1 for junk): '
+                                   f'{integer_fix(record[name])}')
         if labels['person_id'] < JUNK_ID:
             raise DatasetError(f'{self.dataset_name}: person_id {labels["person_id"]} on '
                                f'{where} is negative; identities are 0 or more (0 for '

@@ -10,7 +10,14 @@ from mmengine.logging import print_log
 
 from rga_mm.errors import ConfigError, DatasetError, first_listed
 from rga_mm.registry import DATASETS
-from .custom_reid import INT64_RANGE, CustomReIDDataset, file_key, fits_int64, parse_integer
+from .custom_reid import (
+    INT64_RANGE,
+    CustomReIDDataset,
+    file_key,
+    first_digits,
+    fits_int64,
+    parse_integer,
+)
 from .folder_listing import (
     IMAGE_SUFFIXES,
     files_not_read_notice,
@@ -118,7 +125,8 @@ class CustomReIDFolders(CustomReIDDataset):
             identity = parse_integer(entry.name)
             if identity is None:
                 raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} is '
-                                   f'not named by an integer identity; expected {self.layout}')
+                                   f'not named by an integer identity; expected {self.layout}: '
+                                   f'rename it {first_digits(entry.name) or "by a number"}')
             if identity < JUNK_ID:
                 raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} names '
                                    f'the negative identity {identity}; identities are 0 or '

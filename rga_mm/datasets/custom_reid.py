@@ -68,6 +68,27 @@ def parse_integer(value: Any) -> int | None:
     return None
 
 
+def integer_fix(value: Any) -> str:
+    """What to write instead of ``value``, a label :func:`parse_integer` refused: a float is
+    never truncated; a name with digits ('p001', 'c1', a Market camera 'c1s2') is given by
+    its first digits; anything else is numbered."""
+    text = str(value).strip()
+    try:
+        float(text)
+        return 'a float one is refused rather than truncated'
+    except ValueError:
+        digits = first_digits(text)
+    if digits is None:
+        return 'number them 0, 1, 2, ...'
+    return f'write {digits} for {text!r} (its first digits), or number them'
+
+
+def first_digits(name: str) -> str | None:
+    """The first run of digits in ``name`` ('001' of 'p001'), None where it has none."""
+    digits = re.search(r'\d+', name)
+    return None if digits is None else digits.group()
+
+
 def fits_int64(value: int) -> bool:
     """Whether the integer ``value`` lies in :data:`INT64_RANGE`, as an identity or camera
     must; one outside loads, then overflows in the pipeline or the metric."""

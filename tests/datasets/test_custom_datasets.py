@@ -180,9 +180,16 @@ def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', imag
      r'line {line} of .*annotations{suffix} has no camera_id; every row gives img_path, '
      r'person_id'),
     (('images/x.jpg', '3.0', 1, 'train'), DatasetError,
-     r"person_id '3\.0' on line {line} of .*annotations{suffix} is not an integer"),
+     r"person_id '3\.0' on line {line} of .*annotations{suffix} is not an integer; .*: a "
+     r"float one is refused rather than truncated$"),
     (('images/x.jpg', 4, 'c1', 'train'), DatasetError,
-     r"camera_id 'c1' on line {line} of .* is not an integer"),
+     r"camera_id 'c1' on line {line} of .* is not an integer; identities and cameras are "
+     r"whole numbers \(person_id -1 for junk\): write 1 for 'c1' \(its first digits\), or "
+     r"number them$"),
+    (('images/x.jpg', 'p001', 1, 'train'), DatasetError,
+     r"person_id 'p001' on line {line} of .*: write 001 for 'p001' \(its first digits\)"),
+    (('images/x.jpg', 'alice', 1, 'train'), DatasetError,
+     r"person_id 'alice' on line {line} of .*: number them 0, 1, 2, \.\.\.$"),
     (('images/x.jpg', 4, 1, 'val'), DatasetError,
      r"split 'val' on line {line} of .*annotations{suffix} is not one of train, query, "
      r"gallery$"),
@@ -566,7 +573,11 @@ def test_folders_test_split_and_camera_zero_without_a_pattern(tmp_path):
 
 @pytest.mark.parametrize('extra, split, error, message', [
     (['train/alice/a_c1_0.jpg'], 'train', DatasetError,
-     r'the person folder .*train.alice is not named by an integer identity'),
+     r'the person folder .*train.alice is not named by an integer identity; expected .*: '
+     r'rename it by a number$'),
+    (['train/p001/a_c1_0.jpg'], 'train', DatasetError,
+     r'the person folder .*train.p001 is not named by an integer identity; .*: rename it '
+     r'001$'),
     (['train/7/0007_c1_009.jpg'], 'train', DatasetError,
      r'the person folders .*train.0007 and .*train.7 both name identity 7; merge them'),
     (['query/loose_c1_0.jpg'], 'query', DatasetError,

@@ -36,6 +36,14 @@ def test_a_metric_given_as_a_class_is_found_too():
                                        out_dir='show', num_queries=3, order='test')]
 
 
+def test_a_config_that_draws_already_draws_into_the_folder_given():
+    drawing = dict(type='rga_mm.ReIDRankedLists', out_dir='old', num_queries=3, order='worst',
+                   distance='euclidean')
+    cfg = Config(dict(test_evaluator=[drawing]))
+    enable_show_dir(cfg, 'show', 5)
+    assert cfg.test_evaluator == [dict(drawing, out_dir='show', num_queries=5, order='test')]
+
+
 def test_the_order_chooses_the_queries_and_is_said():
     for order, said in (('worst', 'the 4 queries of lowest average precision'),
                         ('best', 'the 4 queries of highest average precision')):

@@ -9,6 +9,7 @@ than the training data has identities, an input error raised in a DataLoader wor
 dir that cannot be created or written, a train_cfg count below 1, identity batches too small
 for the triplet loss, and a dist script without a GPU count or on a port in use."""
 import errno
+import logging
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import DefaultSampler
+from mmengine.logging import MMLogger
 from torch.utils.data import DataLoader, Dataset
 
 from rga_mm.apis import init_model
@@ -553,15 +555,25 @@ def _runner_of(model: torch.nn.Module, dataset, batch_sampler=None) -> SimpleNam
         dataloader=SimpleNamespace(dataset=dataset, batch_sampler=batch_sampler)))
 
 
-def test_a_classifier_with_fewer_outputs_than_training_identities_is_refused(tiny_market):
+def test_a_classifier_with_fewer_outputs_than_training_identities_is_refused(tiny_market,
+                                                                           caplog):
     """The tiny Market-1501's train split holds 8 identities (labels 0..7): a 5-way
-    classifier is refused before any batch; 8 or more outputs, a model without a re-ID head
-    and data other than a re-ID training split are not looked at further."""
+    classifier is refused before any batch, a 12-way one gets a warning; a model without a
+    re-ID head and data other than a re-ID training split are not looked at further."""
     train = Market1501(data_root=str(tiny_market), split='train')
     reid = torch.nn.Module()
-    for num_classes in (8, 12):
-        reid.head = BNNeckHead(in_channels=4, num_classes=num_classes)
-        check_classifier_size(_runner_of(reid, train))
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        for num_classes in (8, 12):
+            reid.head = BNNeckHead(in_channels=4, num_classes=num_classes)
+            check_classifier_size(_runner_of(reid, train))
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert [record.getMessage() for record in caplog.records
+            if record.levelno >= logging.WARNING] == [
+        'the re-ID classifier has 12 outputs for the 8 training identities: 4 are never a '
+        'target; set model.head.num_classes=8 unless that is meant']
     reid.head = BNNeckHead(in_channels=4, num_classes=5)
     with pytest.raises(ConfigError, match=r'^the training data has 8 identities but the re-ID '
                                           r'classifier has 5 outputs, one per identity: set '

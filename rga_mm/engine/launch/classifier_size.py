@@ -1,10 +1,14 @@
 """Checking, before the first training iteration, that a re-ID classifier has an output for
-every training identity.
+every training identity, and saying so when it has many more (a config's default for your own
+data left as it is).
 
 :class:`~rga_mm.models.reid.BNNeckHead` finds a label beyond its classifier only when a batch
 holding one arrives, which may be late in the first epoch; :func:`check_classifier_size`
 compares the two numbers as soon as the Runner's training data is loaded.
 """
+import logging
+
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 from torch import nn
 
@@ -35,7 +39,8 @@ def training_identities(dataset: object) -> int | None:
 
 def check_classifier_size(runner: Runner) -> None:
     """Refuse a re-ID model whose classifier has fewer outputs than the training data has
-    identities, before the first iteration.
+    identities, before the first iteration; warn when it has more (they train, as outputs
+    that are never a target, which the softmax of the identity loss still spreads over).
 
     Reading ``runner.train_loop`` builds the training loop and its data loader, which
     mmengine's ``Runner.train()`` would build first thing, in the same order, and then
@@ -51,3 +56,8 @@ def check_classifier_size(runner: Runner) -> None:
             raise ConfigError(f'the training data has {identities} identities but the re-ID '
                               f'classifier has {outputs} outputs, one per identity: set '
                               f'model.head.num_classes={identities}')
+        if identities is not None and identities < outputs:
+            print_log(f'the re-ID classifier has {outputs} outputs for the {identities} '
+                      f'training identities: {outputs - identities} are never a target; set '
+                      f'model.head.num_classes={identities} unless that is meant',
+                      logger='current', level=logging.WARNING)

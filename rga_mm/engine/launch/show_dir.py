@@ -62,8 +62,9 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None,
     """
     evaluators = cfg.get('test_evaluator')
     evaluators = list(evaluators) if isinstance(evaluators, (list, tuple)) else [evaluators]
+    # a config that draws already (ReIDRankedLists) draws into show_dir instead
     metric_indices = [index for index, entry in enumerate(evaluators)
-                      if _is_type(entry, 'ReIDMetric')]
+                      if _is_type(entry, 'ReIDMetric') or _is_type(entry, 'ReIDRankedLists')]
     if metric_indices:
         _check_paths_packed(cfg)
         ranked_lists = copy.deepcopy(evaluators[metric_indices[0]])
