@@ -182,8 +182,13 @@ def test_missing_folder_names_path_and_layout(market_root):
 
 
 def test_missing_root(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r'data_root .*nowhere is not a folder'):
+    with pytest.raises(FileNotFoundError, match=r'data_root .*nowhere is not a folder; '
+                                                r'expected [^~]*$'):
         Market1501(data_root=str(tmp_path / 'nowhere'))
+    with pytest.raises(FileNotFoundError, match=r"data_root ~/nowhere is not a folder; .*; a "
+                                                r"'~' is not expanded here .*: give the whole "
+                                                r"path$"):
+        Market1501(data_root='~/nowhere')
 
 
 def test_unparsable_name_names_file_and_pattern(tmp_path):

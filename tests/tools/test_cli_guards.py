@@ -596,6 +596,30 @@ def test_a_dataset_key_given_at_the_top_level_names_the_dataloader_keys():
         load_config_with_options(str(Path(__file__).parents[2] / config), {'data_root': 'x'})
 
 
+def test_a_data_root_given_to_one_loader_names_those_left_at_the_replaced_one(caplog):
+    """Setting only the training data's folder leaves validation and testing on the config's
+    folder, which they shared: a warning names them at once, not a missing folder later."""
+    config = str(Path(__file__).parents[2] / 'configs/reid/'
+                 'rga-sc_r50-ls1_1xb64-600e_custom-folders-256x128.py')
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        load_config_with_options(config, {'train_dataloader.dataset.data_root': 'mine'})
+        load_config_with_options(config, {f'{loader}.dataset.data_root': 'mine' for loader in
+                                          ('train_dataloader', 'val_dataloader',
+                                           'test_dataloader')})
+    finally:
+        logger.removeHandler(caplog.handler)
+    cfg = load_config_with_options(config, None)
+    assert [record.getMessage() for record in caplog.records
+            if record.levelno >= logging.WARNING] == [
+        f'--cfg-options train_dataloader.dataset.data_root changes the data of '
+        f'train_dataloader only: val_dataloader.dataset.data_root and '
+        f'test_dataloader.dataset.data_root still read '
+        f'{cfg.train_dataloader.dataset.data_root}; set them too where they read the same '
+        f'data']
+
+
 def test_identity_batches_too_small_for_the_triplet_loss_are_refused(tiny_market):
     """The batch-hard triplet loss needs 2 identities per batch (it used to fail at the first
     iteration) and 2 images per identity (it used to train without positive pairs)."""

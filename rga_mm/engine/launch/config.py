@@ -21,11 +21,13 @@ import argparse
 import difflib
 import importlib
 import inspect
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from rga_mm.errors import error_chain
@@ -184,7 +186,33 @@ def merge_cfg_options(cfg: Config, options: dict | None, source: str = '',
                 f'{label}: {parent} in {where} has no key {name!r}; did you mean '
                 f'{sibling!r}? (a new key this close to an existing one is taken for a '
                 f'typo; to add it on purpose, set it in a config file)')
+    warn_data_roots_left(cfg, options, option)
     cfg.merge_from_dict(options)
+
+
+def warn_data_roots_left(cfg: Config, options: dict, option: str) -> None:
+    """Warn when ``options`` give one data loader's ``dataset.data_root`` a new value and
+    leave another loader's at the value replaced (they read the same data before): likely a
+    slip, which would fail only once that loader's dataset is built, as a missing folder."""
+    keys = {loader: f'{loader}.dataset.data_root' for loader in DATALOADERS}
+    set_ones = [loader for loader, key in keys.items() if key in options]
+    for loader in set_ones:
+        replaced = _data_root(cfg, loader)
+        left = [keys[other] for other in DATALOADERS
+                if other not in set_ones and _data_root(cfg, other) == replaced]
+        if replaced is not None and left:
+            print_log(f'{option.format(keys[loader])} changes the data of {loader} only: '
+                      f'{join_names(left)} still read{"s" if len(left) == 1 else ""} '
+                      f'{replaced}; set {"it" if len(left) == 1 else "them"} too where they '
+                      f'read the same data', logger='current', level=logging.WARNING)
+            return
+
+
+def _data_root(cfg: Config, loader: str) -> Any:
+    """The ``dataset.data_root`` of the data loader ``loader`` in ``cfg``; None where it has
+    none (no such loader, a dataset wrapper)."""
+    dataset = (cfg.get(loader) or {}).get('dataset')
+    return dataset.get('data_root') if isinstance(dataset, dict) else None
 
 
 def check_known_top_level(cfg: Config, key: str, where: str, label: str) -> None:
