@@ -330,9 +330,10 @@ class CustomReIDAnnotations(CustomReIDDataset):
             return FileNotFoundError(f'{self.dataset_name}: the image {written} on {where} '
                                      f'does not exist (it is a Windows absolute path; write '
                                      f'it relative to {prefix}, or as a path on this machine)')
+        start = ('' if osp.isabs(written) else
+                 f'relative paths start at {prefix}, with / or \\ between folders; ')
         return FileNotFoundError(f'{self.dataset_name}: the image {path} on {where} does not '
-                                 f'exist (relative paths start at {prefix}, with / or \\ '
-                                 f'between folders; check the name, its case included)')
+                                 f'exist ({start}check the name, its case included)')
 
 
 class _JSONObject(dict):

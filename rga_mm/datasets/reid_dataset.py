@@ -111,6 +111,11 @@ class ReIDDataset(BaseDataset):
         for item in loaded:
             _check_integer_labels(self.dataset_name, item)
         items = [item for item in loaded if item['gt_label'] != JUNK_ID]
+        if loaded and not items:
+            count = '1 image' if len(loaded) == 1 else f'{len(loaded)} images'
+            raise DatasetError(f'{self.dataset_name}: the {split} split under '
+                               f'{self.data_root} holds junk only ({count} of identity -1, '
+                               f'left out); give it images of real identities')
         if not items:
             raise DatasetError(f'{self.dataset_name}: the {split} split under '
                                f'{self.data_root} has no images; expected {self.layout}')

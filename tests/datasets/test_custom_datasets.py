@@ -307,7 +307,9 @@ def test_an_empty_split_is_an_error(tmp_path):
                      r'.*annotations\.csv', bad_row_error(tmp_path, rows, DatasetError,
                                                           split='test'))
     junk_only = [row for row in ROWS if row[3] != 'train'] + [ROWS[3]]
-    assert 'the train split under' in bad_row_error(tmp_path, junk_only, DatasetError)
+    assert re.search(r'the train split under .* holds junk only \(1 image of identity -1, '
+                     r'left out\); give it images of real identities$',
+                     bad_row_error(tmp_path, junk_only, DatasetError))
 
 
 # the file's encoding: UTF-8, with or without the byte-order mark Excel's "CSV UTF-8" writes
@@ -392,6 +394,14 @@ def test_a_missing_image_hints_at_separators_and_case(tmp_path):
     assert re.search(r'the image .*images.absent\.jpg on line 12 of .*annotations\.csv does '
                      r'not exist \(relative paths start at .*, with / or \\ between folders; '
                      r'check the name, its case included\)', message)
+
+
+def test_a_missing_absolute_image_path_gets_no_note_on_relative_ones(tmp_path):
+    absent = str(tmp_path / 'images' / 'absent.jpg')  # written absolute, then removed
+    message = bad_row_error(tmp_path, ROWS + [(absent, 3, 1, 'train')], FileNotFoundError)
+    assert message.endswith(f'the image {absent} on line 12 of '
+                            f'{tmp_path / "annotations.csv"} does not exist (check the name, '
+                            f'its case included)')
 
 
 # JSON lines, not a JSON document
@@ -636,8 +646,8 @@ def test_folder_layout_errors(tmp_path, market_root):
         CustomReIDFolders(data_root=root, split='query')
     os.makedirs(osp.join(root, 'query', '-1'))  # only a junk person: no image kept
     (Path(root) / 'query' / '-1' / 'junk_c1_000.jpg').touch()
-    with pytest.raises(DatasetError, match='CustomReIDFolders: the query split under .* has '
-                                           'no images'):
+    with pytest.raises(DatasetError, match=r'CustomReIDFolders: the query split under .* '
+                                           r'holds junk only \(1 image of identity -1'):
         CustomReIDFolders(data_root=root, split='query')
     # each layout recognised when given to the other dataset
     with pytest.raises(FileNotFoundError, match='holds the Market-1501 layout, use Market1501'):
