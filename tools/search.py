@@ -2,7 +2,8 @@
 
     python tools/search.py CONFIG CHECKPOINT --gallery IMG|DIR [IMG|DIR ...] \
         --query IMG|DIR [IMG|DIR ...] \
-        [--topk 10] [--out DIR] [--rerank] [--flip] [--batch-size 32] [--cache FILE] \
+        [--topk 10] [--out DIR [--draw-topk 20]] [--rerank] [--flip] [--batch-size 32] \
+        [--cache FILE] \
         [--skip-unreadable] [--device cpu] [--partial-load] [--cfg-options k=v ...]
 
 Images are embedded by :class:`rga_mm.apis.ReIDInferencer` (the config's test pipeline and
@@ -27,8 +28,10 @@ With ``--out DIR``: ``DIR/results.json``, per query the ranked gallery paths, th
 distances and, with the protocol, whether each is the query's identity, and the query and
 gallery images left out as unreadable (every path in it absolute), written first, then one
 ranked-list PNG per query (``DIR/<query name>.png``,
-:class:`rga_mm.visualization.RankedListVisualizer`) of its first results, at most
-:data:`MAX_DRAWN_RESULTS` (a longer list is listed whole in results.json, with a notice).
+:class:`rga_mm.visualization.RankedListVisualizer`) of its first ``--draw-topk`` results
+(default :data:`DEFAULT_DRAWN_RESULTS`, at most :data:`MAX_DRAWN_RESULTS`; a longer list is
+listed whole in results.json, with a notice; ``--draw-topk 0`` draws none: a picture of 100
+results takes about half a second to draw on a CPU, its embedding a few milliseconds).
 Each is written to ``NAME.partial`` beside it and renamed into place
 (:mod:`rga_mm.apis.output_files`): a write that fails (a full disk, a file-size limit) stops
 the search with one sentence naming the file and the reason, and leaves no partial file. The
@@ -125,7 +128,7 @@ from rga_mm.datasets.folder_listing import (
     listed_images,
 )
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.deployment.arguments import positive_int_arg
+from rga_mm.deployment.arguments import int_at_least, positive_int_arg
 from rga_mm.engine.launch import (
     COMMAND_LINE_OPTION,
     PARTIAL_LOAD_HELP,
@@ -155,6 +158,7 @@ from rga_mm.visualization import RankedListVisualizer, unique_stems
 # results drawn in a ranked-list PNG (one row of 74-pixel panels; libpng refuses pictures
 # wider than 1,000,000 pixels, and a whole large gallery would take minutes to draw)
 MAX_DRAWN_RESULTS = 100
+DEFAULT_DRAWN_RESULTS = 20
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -174,6 +178,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'gallery file (the same file) is left out of its own ranked list')
     parser.add_argument('--topk', type=positive_int_arg, default=10, help='results per query')
     parser.add_argument('--out', help='folder for the ranked-list PNGs and results.json')
+    parser.add_argument('--draw-topk', type=int_at_least(0), default=DEFAULT_DRAWN_RESULTS,
+                        help=f'results drawn in each ranked-list PNG, the first ones (at most '
+                        f'{MAX_DRAWN_RESULTS}; 0: no PNG, results.json only)')
     parser.add_argument('--rerank', action='store_true',
                         help=f'k-reciprocal re-ranking (k1={DEFAULT_K1}, k2={DEFAULT_K2}, '
                         f'λ={DEFAULT_LAMBDA}), a chunk of queries at a time')
@@ -193,6 +200,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries')
     args = parser.parse_args(argv)
+    if args.draw_topk > MAX_DRAWN_RESULTS:
+        parser.error(f'--draw-topk {args.draw_topk} is more than the {MAX_DRAWN_RESULTS} '
+                     f'results a PNG draws (results.json lists all of --topk)')
     if args.cache and osp.isdir(args.cache):
         parser.error(f'--cache {args.cache} is a folder; give a file name, e.g. '
                      f'{osp.join(args.cache, "gallery_cache.pth")}')
@@ -313,12 +323,12 @@ def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank
     return torch.cat(distances), torch.cat(indices)
 
 
-def draw(pngs: list[str], queries: list[str], results: list[dict],
+def draw(pngs: list[str], queries: list[str], results: list[dict], num_results: int,
          thumbnail_size: tuple[int, int] = (128, 64)) -> None:
-    """The ranked list of each query, its first :data:`MAX_DRAWN_RESULTS` results, as the
-    PNG file of the same position in ``pngs`` (:func:`write_output`)."""
+    """The ranked list of each query, its first ``num_results`` results, as the PNG file of
+    the same position in ``pngs`` (:func:`write_output`)."""
     visualizer = RankedListVisualizer(name='search', thumbnail_size=thumbnail_size)
-    shown = slice(MAX_DRAWN_RESULTS)
+    shown = slice(num_results)
     drawn = 0
     try:
         for query, result, png in zip(track_iter_progress(queries), results, pngs):
@@ -710,8 +720,8 @@ def report_results(args: argparse.Namespace, outputs: tuple[Path | None, dict[st
                    unreadable=dict(query=summary['skipped_queries'],
                                    gallery=summary['skipped']),
                    queries=ranking.results)
-    summary.update(write_results(out, [pngs[path] for path in query_paths], ranking.results,
-                                 written))
+    drawn_pngs = [pngs[path] for path in query_paths] if args.draw_topk else []
+    summary.update(write_results(out, drawn_pngs, ranking.results, written, args.draw_topk))
     return summary
 
 
@@ -724,17 +734,22 @@ def print_results(results: list[dict]) -> None:
             print(f'  #{position} {distance:.4f} {path}')
 
 
-def write_results(out: Path, pngs: list[str], results: list[dict], report: dict) -> dict:
-    """Write results.json in ``out``, then draw the ranked lists, each query's as the PNG of
-    the same position in ``pngs``; {results, pngs}."""
+def write_results(out: Path, pngs: list[str], results: list[dict], report: dict,
+                  num_drawn: int) -> dict:
+    """Write results.json in ``out``, then draw the ranked lists, each query's first
+    ``num_drawn`` results as the PNG of the same position in ``pngs`` (none when ``pngs`` is
+    empty); {results, pngs}."""
     for result, png in zip(results, pngs):
         result['png'] = png
     results_file = results_path(out)
     write_output(results_file, json.dumps(report, indent=1).encode())
-    if report['topk'] > MAX_DRAWN_RESULTS:
-        print(f'the ranked-list PNGs show the first {MAX_DRAWN_RESULTS} results of each '
-              f'query; {results_file} lists all of them')
-    draw(pngs, [result['query'] for result in results], results)
+    if not pngs:
+        print(f'{len(results)} ranked lists written to {results_file} (no PNG: --draw-topk 0)')
+        return dict(results=str(results_file), pngs=pngs)
+    if report['topk'] > num_drawn:
+        print(f'the ranked-list PNGs show the first {num_drawn} results of each query '
+              f'(--draw-topk); {results_file} lists all {report["topk"]}')
+    draw(pngs, [result['query'] for result in results], results, num_drawn)
     print(f'{len(pngs)} ranked lists and {results_file} written to {out}')
     return dict(results=str(results_file), pngs=pngs)
 

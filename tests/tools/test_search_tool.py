@@ -178,20 +178,33 @@ def test_one_ranked_list_png_per_query(search, market, checkpoints, tmp_path):
 
 
 def test_a_png_draws_the_first_results_of_a_longer_list_which_results_json_holds(
-        tool, search, market, checkpoints, tmp_path, capsys, monkeypatch):
-    """A top k of a whole large gallery would be a picture wider than libpng writes: the
-    PNG draws the first MAX_DRAWN_RESULTS (3 here), results.json lists all k."""
-    monkeypatch.setattr(tool, 'MAX_DRAWN_RESULTS', 3)
+        tool, search, market, checkpoints, tmp_path, capsys):
+    """--draw-topk results are drawn (a top k of a whole large gallery would be a picture
+    wider than libpng writes, and slow to draw), results.json lists all k; 0 draws none."""
     out = tmp_path / 'out'
     query = sorted((market / 'query').glob('*.jpg'))[0]
-    search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query', query,
-           '--out', out, '--topk', 7)
-    assert (f'the ranked-list PNGs show the first 3 results of each query; '
-            f'{out / "results.json"} lists all of them') in capsys.readouterr().out
+    common = (CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query',
+              query, '--topk', 7)
+    search(*common, '--out', out, '--draw-topk', 3)
+    assert (f'the ranked-list PNGs show the first 3 results of each query (--draw-topk); '
+            f'{out / "results.json"} lists all 7') in capsys.readouterr().out
     entry, = json.loads((out / 'results.json').read_text())['queries']
     assert len(entry['gallery']) == len(entry['distances']) == len(entry['matches']) == 7
     size = RankedListVisualizer(thumbnail_size=(128, 64)).canvas_size(3)
     assert mmcv.imread(entry['png']).shape[:2] == size
+
+    listed_only = tmp_path / 'listed_only'
+    summary = search(*common, '--out', listed_only, '--draw-topk', 0)
+    assert summary['pngs'] == [] and not list(listed_only.glob('*.png'))
+    entry, = json.loads((listed_only / 'results.json').read_text())['queries']
+    assert len(entry['gallery']) == 7 and 'png' not in entry
+    assert (f'1 ranked lists written to {listed_only / "results.json"} (no PNG: --draw-topk '
+            f'0)') in capsys.readouterr().out
+    for wrong in ('101', '-1'):
+        with pytest.raises(SystemExit):
+            tool.parse_args([str(CONFIG), str(checkpoints[0]), '--gallery', 'g', '--query',
+                             'q', '--draw-topk', wrong])
+        assert '--draw-topk' in capsys.readouterr().err
 
 
 def test_a_bad_query_or_distance_stops_before_the_gallery_is_embedded(
