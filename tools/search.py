@@ -230,6 +230,7 @@ def on_unreadable(args: argparse.Namespace) -> str:
 def embed_queries(inferencer: ReIDInferencer, paths: list[str], args: argparse.Namespace,
                   flip: bool) -> tuple[list[str], torch.Tensor, list[str]]:
     """(query paths kept, their (Q, D) embeddings, the paths skipped as unreadable)."""
+    print(f'embedding {len(paths)} query image{"s" if len(paths) > 1 else ""}')
     try:
         embedded, skipped = embed_images(inferencer, paths, batch_size=args.batch_size,
                                          flip=flip, on_unreadable=on_unreadable(args))
@@ -264,6 +265,9 @@ def embed_changed(inferencer: ReIDInferencer, gallery: GalleryRows, args: argpar
                   flip: bool, writer: CacheWriter) -> EmbeddedGallery:
     """The gallery with the rows the cache does not hold embedded; a stopping error stops
     the search, saying how many gallery embeddings the cache keeps."""
+    todo, total = len(gallery.todo()), len(gallery.paths)
+    print(f'embedding {todo} of the {total} gallery images (the others read from the cache)'
+          if todo < total else f'embedding the {total} gallery images')
     try:
         return embed_gallery(inferencer, gallery, writer, batch_size=args.batch_size,
                              flip=flip, on_unreadable=on_unreadable(args))
@@ -749,6 +753,7 @@ def write_results(out: Path, pngs: list[str], results: list[dict], report: dict,
     if report['topk'] > num_drawn:
         print(f'the ranked-list PNGs show the first {num_drawn} results of each query '
               f'(--draw-topk); {results_file} lists all {report["topk"]}')
+    print(f'drawing {len(pngs)} ranked list{"s" if len(pngs) > 1 else ""}')
     draw(pngs, [result['query'] for result in results], results, num_drawn)
     print(f'{len(pngs)} ranked lists and {results_file} written to {out}')
     return dict(results=str(results_file), pngs=pngs)

@@ -244,6 +244,12 @@ def test_the_cache_embeds_only_what_changed(search, market, checkpoints, tmp_pat
     third = search(*args)
     assert (third['embedded'], third['from_cache']) == (1, num_gallery - 1)
     assert third['embedded_files'] == [str(touched)]
+    num_queries = len(list((market / 'query').glob('*.jpg')))
+    phases = [line for line in capsys.readouterr().out.splitlines()
+              if line.startswith(('embedding', 'drawing'))]  # a line before each progress bar
+    assert phases == [f'embedding {num_queries} query images',
+                      f'embedding 1 of the {num_gallery} gallery images (the others read '
+                      f'from the cache)', f'drawing {num_queries} ranked lists']
 
     # a file replaced by another image is embedded anew, not read from the cache
     replaced = sorted(gallery_folder.glob('*.jpg'))[12]
