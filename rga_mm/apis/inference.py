@@ -9,6 +9,7 @@ from mmengine.runner import load_state_dict
 from torch import nn
 
 from rga_mm.engine.launch import PYTHON_OPTION, load_config, merge_cfg_options
+from rga_mm.errors import ConfigError
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.registry import MODELS
 from .checkpoints import check_checkpoint_fits, read_checkpoint, state_dict_of
@@ -78,8 +79,20 @@ def init_model(config: str | Path | Config,
     merge_cfg_options(config, cfg_options, option=PYTHON_OPTION)
     if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does
         config.model.setdefault('data_preprocessor', config.data_preprocessor)
+    if not isinstance(config.get('model'), dict):
+        name = f' {config.filename}' if config.filename else ''
+        raise ConfigError(f'the config{name} has no model to build: it needs '
+                          f'model=dict(type=..., ...)')
     init_default_scope(config.get('default_scope', 'rga_mm'))
-    model = MODELS.build(config.model)
+    try:
+        model = MODELS.build(config.model)
+    except KeyError as error:  # a type no registry holds: mmengine's sentence, no traceback
+        message = str(error.args[0]) if error.args else ''
+        if 'is not in the' not in message:
+            raise
+        raise ConfigError(f'{message.split(". Please check")[0]}: check the type\'s '
+                          f'name, and that custom_imports imports the module that registers '
+                          f'it') from error
     check_segmentor(model)
     if checkpoint is not None:
         saved = read_checkpoint(checkpoint)

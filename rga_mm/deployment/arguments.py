@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 
 from mmengine.config import Config
 
+from rga_mm.checks import is_positive_int
+
 # where a config gives its input size: re-ID configs set input_size, segmentation configs
 # their training crop_size; the first one present is used
 CONFIG_SIZE_KEYS = ('input_size', 'crop_size')
@@ -61,8 +63,16 @@ def config_size_key(cfg: Config) -> str:
 
 def input_shape(cfg: Config, shape: Sequence[int] | None) -> tuple[int, int]:
     """(H, W) from ``--shape`` (``shape``), else from the config's ``input_size`` or
-    ``crop_size`` (:func:`config_size_key`)."""
-    return tuple(shape if shape else cfg[config_size_key(cfg)])
+    ``crop_size`` (:func:`config_size_key`), which must be two positive integers."""
+    if shape:
+        return tuple(shape)
+    key = config_size_key(cfg)
+    size = cfg[key]
+    if not (isinstance(size, (list, tuple)) and len(size) == 2
+            and all(is_positive_int(side) for side in size)):
+        raise SystemExit(f'the config\'s {key} is {size!r}, not an (H, W) pair of positive '
+                         f'integers: pass --shape H W')
+    return tuple(int(side) for side in size)
 
 
 def input_size_note(cfg: Config, shape_option: Sequence[int] | None) -> str | None:

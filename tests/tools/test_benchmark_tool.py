@@ -217,3 +217,12 @@ def test_the_other_benchmarks_command_lines_refuse_counts_and_budgets_below_thei
     result = refused_command_lines[tool]
     assert result.returncode == 2
     assert COMMAND_LINE_REFUSALS[tool][1] in result.stderr
+
+
+def test_a_config_without_a_model_is_named_in_one_sentence(tmp_path):
+    config = tmp_path / 'no_model.py'
+    config.write_text('x = 1\n')
+    result = _run_here(config)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f'the config {config} has no model to build: it needs model=dict(type=..., ...)')

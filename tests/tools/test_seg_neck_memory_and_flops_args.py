@@ -137,3 +137,28 @@ def test_get_flops_names_the_configs_input_size_the_model_cannot_run_at(tmp_path
     assert result.stderr.splitlines()[-1].startswith(
         "the config's input_size (3, 3), used as no --shape was given: the model cannot run "
         'on a 3×3 input (RuntimeError: Given input size: (150x1x1).')
+
+
+@pytest.mark.parametrize('size', ['64', 'None', '(32, 32, 3)', '(32, 0)'])
+def test_get_flops_names_a_config_size_that_is_no_pair(tmp_path, size):
+    config = tmp_path / 'cifar_size.py'
+    config.write_text(f"_base_ = ['{CIFAR}']\ninput_size = {size}\n")
+    result = run_in_process(get_flops, config)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"the config's input_size is {eval(size)!r}, not an (H, W) pair of positive integers: "
+        f"pass --shape H W")
+
+
+@pytest.mark.parametrize('text, message', [
+    ('x = 1\n', 'the config {config} has no model to build: it needs model=dict(type=..., ...)'),
+    ("model = dict(type='Nope')\n", "Nope is not in the rga_mm::model registry: check the "
+     "type's name, and that custom_imports imports the module that registers it"),
+    ('model = dict(\n', "config {config} is not valid Python: '(' was never closed on line 1"),
+])
+def test_get_flops_names_a_config_without_a_buildable_model(tmp_path, text, message):
+    config = tmp_path / 'broken.py'
+    config.write_text(text)
+    result = run_in_process(get_flops, config)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.splitlines()[-1] == message.format(config=config)

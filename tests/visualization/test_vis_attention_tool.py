@@ -146,8 +146,10 @@ def test_bad_inputs_are_named(tmp_path):
         vis_attention(REID_CONFIG, tmp_path / 'nope.pth', not_an_image, '--out',
                       tmp_path / 'out')
     image = red_blue_image(tmp_path / 'a.png', 64, 32)
-    with pytest.raises(SystemExit, match=r'--out .*notes.png is a file; give a folder'):
-        vis_attention(REID_CONFIG, checkpoint, image, '--out', not_an_image)
+    for out in (not_an_image, not_an_image / 'below'):  # refused before the model loads
+        with pytest.raises(SystemExit, match=rf'--out {re.escape(str(out))}: .*notes.png is a '
+                                             r'file, not a folder; choose another folder'):
+            vis_attention(REID_CONFIG, tmp_path / 'nope.pth', image, '--out', out)
     train_and_val_only = tmp_path / 'train_and_val_only.py'
     train_and_val_only.write_text(f"_base_ = ['{REID_CONFIG}']\ntest_dataloader = None\n")
     with pytest.raises(SystemExit, match='train_and_val_only.py has no test_dataloader.dataset'

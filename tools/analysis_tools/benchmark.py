@@ -212,10 +212,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     torch.manual_seed(0)
-    work = Workload(args.config, args.batch, args.infer_batch)
+    try:
+        work = Workload(args.config, args.batch, args.infer_batch)
+        baseline = (Workload(args.baseline, args.batch, args.infer_batch) if args.baseline
+                    else None)
+    except (FileNotFoundError, ImportError, ValueError) as error:
+        raise SystemExit(str(error)) from None
     if set_relation_path(work.model, 'factorized') == 0:
         raise SystemExit(f'{args.config} has no RGA module to benchmark')
-    baseline = Workload(args.baseline, args.batch, args.infer_batch) if args.baseline else None
     if baseline is not None:
         check_comparable(work, baseline, args.baseline)
     print(f'{args.config}: {work.height}×{work.width}, {torch.get_num_threads()} CPU threads, '

@@ -35,6 +35,7 @@ from rga_mm.engine.launch import (
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
     check_out_not_input_folder,
+    check_output_dir,
     check_spares_inputs,
 )
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
@@ -153,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     images = expand_images(args.images)
     check_outputs_spare_images(args.out, args.images, images)
+    check_output_dir(args.out, '--out', 'another folder for the PNG grids')
     try:
         model = init_model(args.config, args.checkpoint, args.device, args.cfg_options,
                            strict=not args.partial_load)
@@ -167,8 +169,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     pipeline, channel_order = file_pipeline(test_pipeline)
     visualizer = AttentionVisualizer(name='vis_attention', panel_height=args.panel_height)
     out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise SystemExit(f'--out {out_dir} is a file; give a folder for the PNG grids')
     out_dir.mkdir(parents=True, exist_ok=True)
     for path, target in zip(images, output_paths(out_dir, images)):
         try:

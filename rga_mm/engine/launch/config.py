@@ -114,6 +114,9 @@ def load_config(path: str | Path) -> OnceFormattedConfig:
                          f'.json, .yml, .yaml) configs')
     try:
         cfg = Config.fromfile(path)
+    except SyntaxError as error:
+        raise ValueError(f'config {path} is not valid Python: {error.msg} on line '
+                         f'{error.lineno}') from error
     except Exception as error:
         # an ``mmseg::`` base that cannot be resolved, a ``custom_imports`` module that
         # imports mmseg (mmengine re-raises the ImportError with a message of its own)
