@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import mmcv
 import numpy as np
+import pytest
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpretrain.structures import DataSample
@@ -125,3 +126,12 @@ def test_an_unreadable_image_stops_the_tool_with_its_sentence(tiny_market, tmp_p
     assert result.returncode == 1
     assert result.stderr.strip().startswith(f'cannot read image {broken}')
     assert 'Traceback' not in result.stderr
+
+
+def test_a_thumbnail_height_beyond_the_limit_is_refused(capsys):
+    tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['config.py', '--thumbnail-height', str(tool.MAX_THUMBNAIL_HEIGHT + 1)])
+    assert (f'--thumbnail-height {tool.MAX_THUMBNAIL_HEIGHT + 1} is more than '
+            f'{tool.MAX_THUMBNAIL_HEIGHT} pixels') in capsys.readouterr().err
+    assert tool.parse_args(['config.py', '--thumbnail-height', '1024']).thumbnail_height == 1024

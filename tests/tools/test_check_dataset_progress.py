@@ -67,3 +67,17 @@ def test_plain_progress_also_prints_when_the_interval_passed(check_dataset):
     out = io.StringIO()
     list(check_dataset.plain_progress(range(50), 50, out, interval_s=0))
     assert len(out.getvalue().splitlines()) == 50
+
+
+def test_no_process_count_and_a_config_without_datasets_are_refused(check_dataset, tmp_path,
+                                                                     capsys):
+    for nproc in ('0', '-1'):
+        with pytest.raises(SystemExit):
+            check_dataset.parse_args([str(CONFIG), '--nproc', nproc])
+        assert 'argument --nproc: must be a positive integer' in capsys.readouterr().err
+    no_data = tmp_path / 'no_data.py'
+    no_data.write_text('x = 1\n')
+    with pytest.raises(SystemExit, match=f'^the config {no_data} has no dataset in '
+                                         f'train_dataloader, val_dataloader or test_dataloader '
+                                         f'to check$'):
+        check_dataset.main([str(no_data)])

@@ -383,3 +383,11 @@ def test_a_series_of_one_point_is_drawn_with_a_marker():
     lines = draw_curves({'one': one_point, 'two': two_points}, ['loss']).axes[0].get_lines()
     assert [(line.get_label(), line.get_marker()) for line in lines] == [('one', 'o'),
                                                                         ('two', 'None')]
+
+
+@pytest.mark.parametrize('dpi, message', [('0', 'argument --dpi: must be a positive integer'),
+                                          ('601', '--dpi 601 is more than 600')])
+def test_a_dpi_outside_its_range_is_refused(dpi, message, capsys):
+    with pytest.raises(SystemExit):
+        _analyze_logs().parse_args(['log', '--out', 'curves.png', '--dpi', dpi])
+    assert message in capsys.readouterr().err

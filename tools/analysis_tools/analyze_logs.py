@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 from matplotlib.backend_bases import FigureCanvasBase
 
+from rga_mm.deployment.arguments import int_at_least
 from rga_mm.engine.launch import check_output_file
 from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
@@ -45,6 +46,9 @@ from rga_mm.visualization.log_curves import (
     plot_curves,
     run_id,
 )
+
+# print quality: a subplot of 5 × 3.5 inches at this dpi has 6 megapixels
+MAX_DPI = 600
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -61,8 +65,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='a name per LOG (default: <work dir>/<timestamp> of each log, '
                         'the work dir alone for joined runs)')
     parser.add_argument('--title', help='title of the figure')
-    parser.add_argument('--dpi', type=int, default=DEFAULT_DPI)
-    return parser.parse_args(argv)
+    parser.add_argument('--dpi', type=int_at_least(1), default=DEFAULT_DPI,
+                        help=f'dots per inch (default: {DEFAULT_DPI}, at most {MAX_DPI})')
+    args = parser.parse_args(argv)
+    if args.dpi > MAX_DPI:
+        parser.error(f'--dpi {args.dpi} is more than {MAX_DPI}: the figure would take '
+                     f'gigabytes to draw')
+    return args
 
 
 def check_out(path: str) -> str:

@@ -45,6 +45,7 @@ from torch.utils.data import Dataset
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
+from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import CfgOptionsAction, load_config, merge_cfg_options
 
 SPLITS = ('train', 'val', 'test')
@@ -74,7 +75,7 @@ class Item(NamedTuple):
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file whose datasets to check')
-    parser.add_argument('--nproc', type=int, default=1,
+    parser.add_argument('--nproc', type=positive_int_arg, default=1,
                         help='processes reading images in parallel')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. '
@@ -262,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
     init_default_scope(cfg.get('default_scope', 'rga_mm'))
+    if not split_datasets(cfg):
+        raise SystemExit(f'the config {args.config} has no dataset in train_dataloader, '
+                         f'val_dataloader or test_dataloader to check')
     items = collect_items(cfg)
     if not items:
         print('no image files to check')

@@ -52,6 +52,8 @@ from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_
 
 SPLITS = ('train', 'val', 'test')
 DEFAULT_COLUMNS = 8
+# thumbnails higher than this would make a batch's grid take gigabytes
+MAX_THUMBNAIL_HEIGHT = 1024
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -69,10 +71,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         f'identity, else {DEFAULT_COLUMNS})')
     parser.add_argument('--thumbnail-height', type=int_at_least(8), default=128,
                         help="pixels (default: 128); the width keeps the input's aspect "
-                        'ratio, 8 at least')
+                        f'ratio, 8 at least, {MAX_THUMBNAIL_HEIGHT} at most')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. train_dataloader.batch_size=32')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.thumbnail_height > MAX_THUMBNAIL_HEIGHT:
+        parser.error(f'--thumbnail-height {args.thumbnail_height} is more than '
+                     f'{MAX_THUMBNAIL_HEIGHT} pixels: a grid of a batch would take gigabytes')
+    return args
 
 
 def build_loader(cfg: Config, split: str) -> DataLoader:
