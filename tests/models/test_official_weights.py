@@ -100,6 +100,12 @@ def test_reid_model_keys():
                        match="'fc.weight' is not part of an official ResNet50_RGA_Model"):
         converter.convert_official_reid({'cls.weight': torch.zeros(1), 'fc.weight': state[
             'cls.weight']})
+    for foreign in ('backbone.fc.weight', 'backbone.layer5.0.conv1.weight',
+                    'backbone.layer1.3.conv1.weight'):  # layer1 has 3 blocks, 0 to 2
+        with pytest.raises(converter.ConversionError,
+                           match=rf"^'{re.escape(foreign)}' is not part of the official "
+                                 rf"backbone, torchvision's ResNet-50 without fc"):
+            converter.convert_official_reid({**state, foreign: torch.zeros(1)})
 
 
 def test_converter_command_line(tmp_path):

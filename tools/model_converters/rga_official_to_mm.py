@@ -113,6 +113,7 @@ def convert_official_reid(state_dict: dict) -> OrderedDict:
             or holds a key the official model does not have.
     """
     check_official(state_dict)
+    resnet = set(resnet50_keys())
     modules: dict[str, dict] = {}
     converted = OrderedDict()
     for key, value in state_dict.items():
@@ -121,6 +122,10 @@ def convert_official_reid(state_dict: dict) -> OrderedDict:
         if match:
             modules.setdefault(match[1], OrderedDict())[match[2]] = value
         elif key.startswith('backbone.'):
+            if key.removeprefix('backbone.') not in resnet:
+                raise ConversionError(f'{key!r} is not part of the official backbone, '
+                                      f'torchvision\'s ResNet-50 without fc; the converter '
+                                      f'expects {_EXPECTED}')
             converted['backbone.' + key] = value
         elif key.startswith('feat_bn.'):
             converted['head.' + key] = value
