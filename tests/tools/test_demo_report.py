@@ -1,6 +1,7 @@
 """tools/misc/demo_report.py: the trained metrics next to the chance level of a split."""
 import json
 import os.path as osp
+import re
 
 import pytest
 
@@ -44,6 +45,15 @@ def test_report_names_the_missing_reid_keys(report, tmp_path, metrics):
     with pytest.raises(SystemExit, match=rf'^the metrics {path} lack reid/rank1, reid/rank5, '
                                          r'.*reid/num_gallery; give the JSON that '
                                          r'tools/test\.py --out wrote for a re-ID config$'):
+        report.main([path, str(tmp_path)])
+
+
+@pytest.mark.parametrize('key, value', [('reid/mAP', 'n/a'), ('reid/num_query', None),
+                                        ('reid/rank1', True)])
+def test_report_names_a_metric_that_is_no_number(report, tmp_path, key, value):
+    path = write_metrics(tmp_path, {**METRICS, key: value})
+    with pytest.raises(SystemExit, match=rf'^the metrics {path} give {key} as '
+                                         rf'{re.escape(repr(value))}, not a number'):
         report.main([path, str(tmp_path)])
 
 

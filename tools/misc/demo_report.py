@@ -81,6 +81,12 @@ def read_metrics(path: str) -> dict:
     if missing:
         raise SystemExit(f'the metrics {path} lack {", ".join(missing)}; give the JSON that '
                          f'tools/test.py --out wrote for a re-ID config')
+    not_numbers = [key for key in METRIC_KEYS + COUNT_KEYS
+                   if isinstance(found[key], bool) or not isinstance(found[key], (int, float))]
+    if not_numbers:
+        key = not_numbers[0]
+        raise SystemExit(f'the metrics {path} give {key} as {found[key]!r}, not a number; give '
+                         f'the JSON that tools/test.py --out wrote')
     return metrics
 
 
