@@ -212,6 +212,18 @@ def test_converter_names_the_keys_a_split_file_lacks(converter, release_root, tm
         converter.main([release_root, str(tmp_path / 'out'), '--box-types', 'detected'])
 
 
+def test_a_bad_second_split_file_stops_before_the_first_box_type_is_written(
+        converter, release_root, tmp_path):
+    """Every split file is read before any image is written: a rerun after the fix needs no
+    --overwrite of a box type written before the stop."""
+    with open(split_path(release_root, 'detected'), 'w') as file:
+        file.write('not a mat file\n')
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit, match=r'detected\.mat is no MATLAB \.mat file'):
+        converter.main([release_root, str(out)])
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.parametrize('below', [False, True])
 def test_converter_refuses_an_out_dir_that_is_a_file(converter, release_root, tmp_path,
                                                      capsys, below):

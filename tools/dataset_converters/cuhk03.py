@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> None:
                 f'(the split files come with {SPLIT_SOURCE})')
     check_output_folder(args.out_dir, 'OUT_DIR', 'another output folder')  # before reading
     check_targets(args.out_dir, args.box_types, args.overwrite)
+    for split_path in split_paths.values():  # a bad one stops the tool before any writing
+        read_split(split_path)
     print(f'Reading {release_path}', flush=True)
     with open_release(release_path) as release:
         check_release(release, release_path, args.box_types)
