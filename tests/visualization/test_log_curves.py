@@ -194,8 +194,18 @@ def test_log_without_usable_lines_says_so(tmp_path):
         load_scalar_log(str(no_step))
     broken = tmp_path / 'broken.json'
     broken.write_text('{"lr": 0.1, "loss": 1.0, "step": 1}\n{"lr": 0.1, "lo\n')
-    with pytest.raises(ValueError, match='line 2 column 16 is not JSON'):
+    with pytest.raises(ValueError, match=r'line 2 column 13 is not JSON \(Unterminated '
+                                         r'string starting at\)'):
         load_scalar_log(str(broken))
+    broken.write_text('{"lr": 0.1, "loss": 1.0, "step": 1}\n{"a": \n')  # column on its line
+    with pytest.raises(ValueError, match=r'line 2 column 7 is not JSON \(Expecting value\)'):
+        load_scalar_log(str(broken))
+    other_file = tmp_path / 'config.py'
+    other_file.write_text("model = dict(type='RGA')\n")
+    with pytest.raises(ValueError, match=rf'^{re.escape(str(other_file))} is not an mmengine '
+                                         r'scalar log \(scalars\.json\), whose lines are JSON '
+                                         r'dicts: its first line is not JSON'):
+        load_scalar_log(str(other_file))
 
 
 def test_unknown_key_lists_the_available_keys(logs):

@@ -188,14 +188,17 @@ def module_profile_report(work: Workload, repeats: int) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
+    parser.add_argument('config', help='config of a model with RGA modules')
     parser.add_argument('--baseline', help='a config to compare the model against')
     parser.add_argument('--profile', action='store_true',
                         help='time the parts of every RGA module')
     parser.add_argument('--batch', type=int, default=8,
-                        help='training batch: identities × 4 images, at least 2 identities')
-    parser.add_argument('--infer-batch', type=int, default=32)
-    parser.add_argument('--repeats', type=int, default=3)
+                        help='training batch: identities × 4 images, at least 2 identities '
+                        '(default: 8)')
+    parser.add_argument('--infer-batch', type=int, default=32,
+                        help='inference batch (default: 32)')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed runs of each workload, the fastest reported (default: 3)')
     args = parser.parse_args(argv)
     if args.batch % IMAGES_PER_IDENTITY or args.batch < 2 * IMAGES_PER_IDENTITY:
         parser.error(f'--batch must be a multiple of {IMAGES_PER_IDENTITY} and at least '
