@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rga_mm.datasets.image_progress import plain_progress
 from rga_mm.testing import load_script
 
 ROOT = Path(__file__).parents[2]
@@ -56,16 +57,16 @@ def test_a_terminal_keeps_the_live_bar(check_dataset, tiny_market):
 
 
 @pytest.mark.parametrize('total', [1, 3, 10, 91, 100_000])
-def test_plain_progress_prints_at_most_one_line_per_tenth(check_dataset, total):
+def test_plain_progress_prints_at_most_one_line_per_tenth(total):
     out = io.StringIO()
-    assert list(check_dataset.plain_progress(range(total), total, out)) == list(range(total))
+    assert list(plain_progress(range(total), total, file=out)) == list(range(total))
     lines = out.getvalue().splitlines()
     assert len(lines) == min(total, 10) and lines[-1].startswith(f'checked {total}/{total} ')
 
 
-def test_plain_progress_also_prints_when_the_interval_passed(check_dataset):
+def test_plain_progress_also_prints_when_the_interval_passed():
     out = io.StringIO()
-    list(check_dataset.plain_progress(range(50), 50, out, interval_s=0))
+    list(plain_progress(range(50), 50, file=out, interval_s=0))
     assert len(out.getvalue().splitlines()) == 50
 
 

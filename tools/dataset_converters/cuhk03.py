@@ -16,8 +16,8 @@ image's index (1..10) within its identity in ``cuhk-03.mat``. The split files na
 (camera pair 1..5, person within the pair, view, index); that is how the two are joined.
 
 It says what it is doing at each stage (indexing ``cuhk-03.mat``, reading a split file,
-writing a box type's images, with a progress bar over them), since the real release takes
-minutes.
+writing a box type's images, with a progress bar over them: on a terminal mmengine's, in a
+log a line at each tenth), since the real release takes minutes.
 
 Each box type's tree is written into a hidden temporary folder beside its target
 (``OUT_DIR/.labeled.tmp-*``) and renamed into place only once complete, so an interrupted
@@ -34,16 +34,15 @@ import argparse
 import os
 import os.path as osp
 import shutil
-import sys
 import tempfile
 
 import h5py
 import mmcv
 import numpy as np
-from mmengine.utils import track_iter_progress
 from scipy.io import loadmat
 from scipy.io.matlab import MatReadError
 
+from rga_mm.datasets.image_progress import image_progress
 from rga_mm.engine.launch import check_output_folder
 
 BOX_TYPES = ('labeled', 'detected')
@@ -186,9 +185,9 @@ def convert_box_type(release: h5py.File, split_path: str, out_dir: str,
 
 def write_images(release: h5py.File, listed: list[tuple[str, str, h5py.Reference]],
                  tree: str) -> None:
-    """Write each listed image as ``tree/folder/out_name``, with a progress bar."""
-    # sys.stdout as it is now: mmengine's default is the one it saw when it was imported
-    for folder, out_name, image_ref in track_iter_progress(listed, file=sys.stdout):
+    """Write each listed image as ``tree/folder/out_name``, with a progress bar (plain
+    lines in a log: :func:`~rga_mm.datasets.image_progress.image_progress`)."""
+    for folder, out_name, image_ref in image_progress(listed, 'written'):
         rgb = release[image_ref][()].T  # (H, W, 3)
         mmcv.imwrite(np.ascontiguousarray(rgb[..., ::-1]), osp.join(tree, folder, out_name))
 

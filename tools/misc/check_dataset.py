@@ -29,10 +29,9 @@ instead of the bar's carriage-return update per image.
 """
 import argparse
 import sys
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing import Pool
-from typing import NamedTuple, TextIO, TypeVar
+from typing import NamedTuple
 
 import numpy as np
 from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
@@ -44,15 +43,12 @@ from mmengine.utils import track_iter_progress, track_parallel_progress
 from torch.utils.data import Dataset
 
 import rga_mm  # noqa: F401  (registers modules)
+from rga_mm.datasets.image_progress import plain_progress
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import CfgOptionsAction, load_config, merge_cfg_options
 
 SPLITS = ('train', 'val', 'test')
-PROGRESS_STEPS = 10  # plain progress lines per run, one each tenth of the images
-PROGRESS_INTERVAL_S = 60.0  # and one at least this often, for slow storage
-
-Result = TypeVar('Result')
 
 
 class LabelMaps(NamedTuple):
@@ -212,33 +208,11 @@ def checked_items(items: list[Item], nproc: int) -> Iterator[tuple]:
         yield from pool.imap(check_item, items)
 
 
-def plain_progress(results: Iterable[Result], total: int, file: TextIO | None = None,
-                   steps: int = PROGRESS_STEPS,
-                   interval_s: float = PROGRESS_INTERVAL_S) -> Iterator[Result]:
-    """Yield ``results`` and print a line 'checked <done>/<total> images (<percent> %),
-    <elapsed> s' to ``file`` (None: stdout) each time another 1/``steps`` of ``total`` is
-    done, and when ``interval_s`` seconds passed since the last line: at most ``steps`` lines
-    plus one per ``interval_s``.
-
-    For a log file or a pipe. mmengine's ``ProgressBar`` writes a carriage-return update per
-    image there, and rich's bar only its final state, so neither shows progress in a log.
-    """
-    start = last = time.monotonic()
-    next_step = 1
-    for done, result in enumerate(results, 1):
-        yield result
-        now = time.monotonic()
-        if done * steps >= next_step * total or now - last >= interval_s:
-            print(f'checked {done}/{total} images ({100 * done // total} %), '
-                  f'{now - start:.0f} s', file=file, flush=True)
-            next_step, last = done * steps // total + 1, now
-
-
 def check_all(items: list[Item], nproc: int) -> list[tuple]:
     """:func:`check_item` of each item, with mmengine's live progress bar on a terminal and
     :func:`plain_progress` lines otherwise."""
     if not sys.stdout.isatty():
-        return list(plain_progress(checked_items(items, nproc), len(items)))
+        return list(plain_progress(checked_items(items, nproc), len(items), 'checked'))
     if nproc > 1:
         return track_parallel_progress(check_item, items, nproc)
     return [check_item(item) for item in track_iter_progress(items)]
