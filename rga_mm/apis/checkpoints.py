@@ -323,6 +323,27 @@ def check_checkpoint_fits(model: nn.Module, state_dict: dict, path: str = 'check
         check_checkpoint_overlaps(model, state_dict, path)
 
 
+def partial_load_note(model: nn.Module, state_dict: dict, path: str = 'checkpoint'
+                      ) -> str | None:
+    """One line on what loading ``state_dict`` partially leaves out: how many of the model's
+    tensors it fills and which keep their initial values, and the checkpoint's tensors the
+    model has no place for (the first few of each); None when it fills the whole model. It
+    stands in for mmengine's log of every key, which runs to tens of kilobytes."""
+    state_dict = as_model_reads(model, state_dict)
+    missing, unexpected = checkpoint_key_mismatch(model, state_dict)
+    kept = missing + _reshaped_keys(model, state_dict)
+    if not kept and not unexpected:
+        return None
+    total = len(_required_keys(model.state_dict()))
+    parts = [f"{total - len(kept)} of the model's {total} tensors loaded from {path}"]
+    if kept:
+        parts.append(f'{len(kept)} keep their initial values ({_first(kept)})')
+    if unexpected:
+        parts.append(f"{len(unexpected)} of the checkpoint's are not the model's "
+                     f'({_first(unexpected)})')
+    return 'partial load: ' + '; '.join(parts)
+
+
 def check_checkpoint_overlaps(model: nn.Module, state_dict: dict,
                               path: str = 'checkpoint') -> None:
     """Raise when not one of the model's tensors has its name and shape in the state dict:

@@ -1,9 +1,11 @@
 """Building a model from an rga_mm config and loading its weights."""
 import copy
+import logging
 from pathlib import Path
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_state_dict
 from torch import nn
@@ -12,7 +14,12 @@ from rga_mm.engine.launch import PYTHON_OPTION, load_config, merge_cfg_options
 from rga_mm.errors import ConfigError
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.registry import MODELS
-from .checkpoints import check_checkpoint_fits, read_checkpoint, state_dict_of
+from .checkpoints import (
+    check_checkpoint_fits,
+    partial_load_note,
+    read_checkpoint,
+    state_dict_of,
+)
 
 
 def as_config(config: str | Path | Config) -> Config:
@@ -72,7 +79,8 @@ def init_model(config: str | Path | Config,
             unknown top-level key (a typo) is refused.
         strict: refuse a checkpoint whose tensor names or shapes differ from the model's
             (:class:`rga_mm.apis.CheckpointError`); with ``False`` only the matching tensors
-            are loaded and mmengine logs the others.
+            are loaded and one warning line sums up the others
+            (:func:`~rga_mm.apis.checkpoints.partial_load_note`).
     """
     check_device(device)
     config = as_config(config)
@@ -98,7 +106,12 @@ def init_model(config: str | Path | Config,
         saved = read_checkpoint(checkpoint)
         state_dict = state_dict_of(saved)
         check_checkpoint_fits(model, state_dict, checkpoint, strict=strict)
-        load_state_dict(model, state_dict, strict=False)
+        note = None if strict else partial_load_note(model, state_dict, checkpoint)
+        # mismatches are refused above or summed up in the note: mmengine's list of every
+        # key would repeat them at length
+        load_state_dict(model, state_dict, strict=False, logger='silent')
+        if note is not None:
+            print_log(note, logger='current', level=logging.WARNING)
         dataset_meta = (saved.get('meta') or {}).get('dataset_meta')
         if dataset_meta:
             model.dataset_meta = dataset_meta

@@ -1,10 +1,12 @@
 """rga_mm.apis.init_model: build any config's model and load weights safely."""
+import logging
 import re
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 from rga_mm.apis import CheckpointError, init_model
 
@@ -199,6 +201,34 @@ def test_partial_loading_refuses_a_checkpoint_that_fills_no_tensor(config_file, 
     partial = tmp_path / 'partial.pth'
     torch.save({'backbone.conv1.weight': model.state_dict()['backbone.conv1.weight']}, partial)
     assert not init_model(config_file, checkpoint=str(partial), strict=False).training
+
+
+def test_a_partial_load_is_summed_up_in_one_line(config_file, tmp_path, caplog):
+    """Instead of mmengine's list of every key: counts and the first few names."""
+    model = init_model(config_file)
+    state = model.state_dict()
+    count = sum(not key.endswith('num_batches_tracked') for key in state)
+    dropped = [key for key in state if not key.endswith('num_batches_tracked')][-4:]
+    partial = tmp_path / 'partial.pth'
+    torch.save({**{k: v for k, v in state.items() if k not in dropped},
+                'extra.weight': torch.zeros(2)}, partial)
+    whole = tmp_path / 'whole.pth'
+    torch.save(state, whole)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        loaded = init_model(config_file, checkpoint=str(partial), strict=False)
+        init_model(config_file, checkpoint=str(whole), strict=False)
+    finally:
+        logger.removeHandler(caplog.handler)
+    warnings = [record.getMessage() for record in caplog.records
+                if record.levelno >= logging.WARNING]
+    assert warnings == [
+        f"partial load: {count - len(dropped)} of the model's {count} tensors loaded from "
+        f"{partial}; {len(dropped)} keep their initial values ({', '.join(dropped[:3])}, "
+        f"...); 1 of the checkpoint's are not the model's (extra.weight)"]  # the whole one: no line
+    torch.testing.assert_close(loaded.state_dict()['backbone.conv1.weight'],
+                               state['backbone.conv1.weight'])
 
 
 def test_the_checkpoints_dataset_meta_reaches_the_model(config_file, tmp_path):
