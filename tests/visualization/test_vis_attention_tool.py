@@ -146,8 +146,10 @@ def test_bad_inputs_are_named(tmp_path):
         vis_attention(REID_CONFIG, tmp_path / 'nope.pth', not_an_image, '--out',
                       tmp_path / 'out')
     image = red_blue_image(tmp_path / 'a.png', 64, 32)
-    for out in (not_an_image, not_an_image / 'below'):  # refused before the model loads
-        with pytest.raises(SystemExit, match=rf'--out {re.escape(str(out))}: .*notes.png is a '
+    a_file = tmp_path / 'notes'
+    a_file.write_text('a file')
+    for out in (a_file, a_file / 'below'):  # refused before the model loads
+        with pytest.raises(SystemExit, match=rf'--out {re.escape(str(out))}: .*notes is a '
                                              r'file, not a folder; choose another folder'):
             vis_attention(REID_CONFIG, tmp_path / 'nope.pth', image, '--out', out)
     train_and_val_only = tmp_path / 'train_and_val_only.py'
@@ -302,3 +304,12 @@ def test_a_subfolder_of_an_image_folder_takes_the_grids(tmp_path):
     vis_attention(REID_CONFIG, checkpoint, images, '--out', images / 'vis',
                   '--panel-height', 32)
     assert [path.name for path in (images / 'vis').iterdir()] == ['q.png']
+
+
+def test_an_out_named_like_an_image_is_refused_in_argparse(capsys):
+    tool = load_script(ROOT / 'tools/visualization/vis_attention.py', 'vis_attention')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['config.py', 'model.pth', 'a.jpg', '--out', 'grids/vis.PNG'])
+    assert capsys.readouterr().err.strip().endswith(
+        '--out grids/vis.PNG names an image file, but vis_attention writes a folder of PNG '
+        'grids, one per image: give a folder, e.g. grids/vis')

@@ -28,7 +28,7 @@ import mmcv
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
 from rga_mm.checks import is_file_given_as_folder
-from rga_mm.datasets.folder_listing import listed_images
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_at_least, positive_int_arg
 from rga_mm.engine.launch import (
@@ -90,7 +90,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--partial-load', action='store_true', help=PARTIAL_LOAD_HELP)
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+        parser.error(f'--out {args.out} names an image file, but vis_attention writes a '
+                     f'folder of PNG grids, one per image: give a folder, e.g. '
+                     f'{out.with_suffix("")}')
+    return args
 
 
 def expand_images(paths: list[str]) -> list[Path]:
