@@ -85,12 +85,12 @@ def init_model(config: str | Path | Config,
     check_device(device)
     config = as_config(config)
     merge_cfg_options(config, cfg_options, option=PYTHON_OPTION)
-    if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does
-        config.model.setdefault('data_preprocessor', config.data_preprocessor)
     if not isinstance(config.get('model'), dict):
         name = f' {config.filename}' if config.filename else ''
         raise ConfigError(f'the config{name} has no model to build: it needs '
                           f'model=dict(type=..., ...)')
+    if config.get('data_preprocessor') is not None:  # top level, merged as the Runner does
+        config.model.setdefault('data_preprocessor', config.data_preprocessor)
     init_default_scope(config.get('default_scope', 'rga_mm'))
     try:
         model = MODELS.build(config.model)

@@ -81,8 +81,8 @@ class ReIDDataset(BaseDataset):
     def load_data_list(self) -> list[dict]:
         if not osp.isdir(self.data_root):
             tilde = ("; a '~' is not expanded here (bash expands it at the start of a word "
-                     "only, not in key=~/x): give the whole path" if '~' in self.data_root
-                     else '')
+                     "only, not in key=~/x): give the whole path"
+                     if self.data_root.startswith('~') or '/~' in self.data_root else '')
             raise FileNotFoundError(f'{self.dataset_name}: data_root {self.data_root} is '
                                     f'not a folder; expected {self.layout}{tilde}')
         if self.split == 'test':

@@ -215,15 +215,15 @@ def _json_lines(path: str) -> list:
         try:  # without its line break, so that an error's column is on this line
             values.append(json.loads(line.rstrip('\r\n')))
         except json.JSONDecodeError as error:
+            if number == 1 and not line.lstrip().startswith('{'):
+                raise ValueError(f'{path} is not an mmengine scalar log (scalars.json), whose '
+                                 f'lines are JSON dicts: its first line is not JSON '
+                                 f'({error.msg})') from None
             if number == len(lines) and not line.endswith('\n'):
                 print(f'{path}: skipped line {number}, cut short (no newline: the run stopped '
                       f'while writing it); plotting the {number - 1} lines before it',
                       file=sys.stderr)
                 break
-            if number == 1:
-                raise ValueError(f'{path} is not an mmengine scalar log (scalars.json), whose '
-                                 f'lines are JSON dicts: its first line is not JSON '
-                                 f'({error.msg})') from None
             raise ValueError(f'{path} line {number} column {error.colno} is not JSON '
                              f'({error.msg}); an mmengine scalar log has one JSON dict a '
                              f'line: repair or delete that line') from None

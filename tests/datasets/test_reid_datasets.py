@@ -189,6 +189,9 @@ def test_missing_root(tmp_path):
                                                 r"'~' is not expanded here .*: give the whole "
                                                 r"path$"):
         Market1501(data_root='~/nowhere')
+    with pytest.raises(FileNotFoundError, match=r'data_root .*run~1 is not a folder; '
+                                                r'expected [^~]*$'):  # no ~ to expand
+        Market1501(data_root=str(tmp_path / 'run~1'))
 
 
 def test_unparsable_name_names_file_and_pattern(tmp_path):

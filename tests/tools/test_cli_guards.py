@@ -603,14 +603,16 @@ def test_a_data_root_given_to_one_loader_names_those_left_at_the_replaced_one(ca
                  'rga-sc_r50-ls1_1xb64-600e_custom-folders-256x128.py')
     logger = MMLogger.get_current_instance()
     logger.addHandler(caplog.handler)
+    cfg = load_config_with_options(config, None)
     try:
+        load_config_with_options(config, {'train_dataloader.dataset.data_root':
+                                          cfg.train_dataloader.dataset.data_root})  # the same
         load_config_with_options(config, {'train_dataloader.dataset.data_root': 'mine'})
         load_config_with_options(config, {f'{loader}.dataset.data_root': 'mine' for loader in
                                           ('train_dataloader', 'val_dataloader',
                                            'test_dataloader')})
     finally:
         logger.removeHandler(caplog.handler)
-    cfg = load_config_with_options(config, None)
     assert [record.getMessage() for record in caplog.records
             if record.levelno >= logging.WARNING] == [
         f'--cfg-options train_dataloader.dataset.data_root changes the data of '

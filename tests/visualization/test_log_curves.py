@@ -201,7 +201,7 @@ def test_log_without_usable_lines_says_so(tmp_path):
     with pytest.raises(ValueError, match=r'line 2 column 7 is not JSON \(Expecting value\)'):
         load_scalar_log(str(broken))
     other_file = tmp_path / 'config.py'
-    other_file.write_text("model = dict(type='RGA')\n")
+    other_file.write_text("model = dict(type='RGA')")  # one line, no newline: no cut log
     with pytest.raises(ValueError, match=rf'^{re.escape(str(other_file))} is not an mmengine '
                                          r'scalar log \(scalars\.json\), whose lines are JSON '
                                          r'dicts: its first line is not JSON'):

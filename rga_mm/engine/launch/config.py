@@ -201,6 +201,8 @@ def warn_data_roots_left(cfg: Config, options: dict, option: str) -> None:
     set_ones = [loader for loader, key in keys.items() if key in options]
     for loader in set_ones:
         replaced = _data_root(cfg, loader)
+        if options[keys[loader]] == replaced:
+            continue
         left = [keys[other] for other in DATALOADERS
                 if other not in set_ones and _data_root(cfg, other) == replaced]
         if replaced is not None and left:
