@@ -216,14 +216,23 @@ def test_converter_names_the_keys_a_split_file_lacks(converter, release_root, tm
         converter.main([release_root, str(tmp_path / 'out'), '--box-types', 'detected'])
 
 
+@pytest.mark.parametrize('fault', ['no mat file', 'another release'])
 def test_a_bad_second_split_file_stops_before_the_first_box_type_is_written(
-        converter, release_root, tmp_path):
-    """Every split file is read before any image is written: a rerun after the fix needs no
-    --overwrite of a box type written before the stop."""
-    with open(split_path(release_root, 'detected'), 'w') as file:
-        file.write('not a mat file\n')
+        converter, release_root, tmp_path, fault):
+    """Every split file is read and checked against the release before any image is
+    written: a rerun after the fix needs no --overwrite of a box type written before."""
+    path = split_path(release_root, 'detected')
+    if fault == 'no mat file':
+        with open(path, 'w') as file:
+            file.write('not a mat file\n')
+        message = r'detected\.mat is no MATLAB \.mat file'
+    else:
+        split = loadmat(path)
+        split['filelist'][0, 0] = np.array(['9_999_1_01.png'])
+        savemat(path, {key: split[key] for key in SPLIT_KEYS})
+        message = r'detected\.mat lists 9_999_1_01\.png, which is not among the detected'
     out = tmp_path / 'out'
-    with pytest.raises(SystemExit, match=r'detected\.mat is no MATLAB \.mat file'):
+    with pytest.raises(SystemExit, match=message):
         converter.main([release_root, str(out)])
     assert not out.exists() or not any(out.iterdir())
 

@@ -161,15 +161,22 @@ def move_into_place(written: str, target: str) -> None:
         shutil.rmtree(aside)
 
 
-def convert_box_type(release: h5py.File, split_path: str, out_dir: str,
-                     box_type: str) -> dict[str, int]:
-    """Write one box type's three split folders into a temporary folder beside
-    ``out_dir/box_type``, with a progress bar over its images, and rename it into place
-    once complete (deleting it if writing fails); returns the image count per folder."""
+def listed_box_type(release: h5py.File, split_path: str,
+                    box_type: str) -> list[tuple[str, str, h5py.Reference]]:
+    """The images of one box type that its split file lists (:func:`split_images`), each
+    checked against the release."""
     print(f'{box_type}: indexing the images of {RELEASE_FILE} ...', flush=True)
     images = release_images(release, box_type)
     print(f'{box_type}: reading the splits of {osp.basename(split_path)} ...', flush=True)
-    listed = split_images(split_path, images, box_type)
+    return split_images(split_path, images, box_type)
+
+
+def convert_box_type(release: h5py.File, listed: list[tuple[str, str, h5py.Reference]],
+                     out_dir: str, box_type: str) -> dict[str, int]:
+    """Write one box type's three split folders (its ``listed`` images) into a temporary
+    folder beside ``out_dir/box_type``, with a progress bar over its images, and rename it
+    into place once complete (deleting it if writing fails); returns the image count per
+    folder."""
     target = osp.join(out_dir, box_type)
     print(f'{box_type}: writing {len(listed)} images to {target}', flush=True)
     os.makedirs(out_dir, exist_ok=True)
@@ -213,13 +220,14 @@ def main(argv: list[str] | None = None) -> None:
                 f'(the split files come with {SPLIT_SOURCE})')
     check_output_folder(args.out_dir, 'OUT_DIR', 'another output folder')  # before reading
     check_targets(args.out_dir, args.box_types, args.overwrite)
-    for split_path in split_paths.values():  # a bad one stops the tool before any writing
-        read_split(split_path)
     print(f'Reading {release_path}', flush=True)
     with open_release(release_path) as release:
         check_release(release, release_path, args.box_types)
-        for box_type, split_path in split_paths.items():
-            counts = convert_box_type(release, split_path, args.out_dir, box_type)
+        # every split file read and checked against the release before any image is written
+        listed = {box_type: listed_box_type(release, split_path, box_type)
+                  for box_type, split_path in split_paths.items()}
+        for box_type, box_listed in listed.items():
+            counts = convert_box_type(release, box_listed, args.out_dir, box_type)
             print(f'{box_type}: ' + ', '.join(f'{folder} {count} images'
                                               for folder, count in counts.items()))
 
