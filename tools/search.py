@@ -178,9 +178,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'gallery file (the same file) is left out of its own ranked list')
     parser.add_argument('--topk', type=positive_int_arg, default=10, help='results per query')
     parser.add_argument('--out', help='folder for the ranked-list PNGs and results.json')
-    parser.add_argument('--draw-topk', type=int_at_least(0), default=DEFAULT_DRAWN_RESULTS,
-                        help=f'results drawn in each ranked-list PNG, the first ones (at most '
-                        f'{MAX_DRAWN_RESULTS}; 0: no PNG, results.json only)')
+    parser.add_argument('--draw-topk', type=int_at_least(0),
+                        help=f'results drawn in each ranked-list PNG of --out, the first ones '
+                        f'(default: {DEFAULT_DRAWN_RESULTS}, at most {MAX_DRAWN_RESULTS}; 0: no '
+                        f'PNG, results.json only)')
     parser.add_argument('--rerank', action='store_true',
                         help=f'k-reciprocal re-ranking (k1={DEFAULT_K1}, k2={DEFAULT_K2}, '
                         f'λ={DEFAULT_LAMBDA}), a chunk of queries at a time')
@@ -200,6 +201,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries')
     args = parser.parse_args(argv)
+    if args.draw_topk is not None and not args.out:
+        parser.error('--draw-topk chooses what the PNGs of --out show; give --out DIR with '
+                     'it')
+    if args.draw_topk is None:
+        args.draw_topk = DEFAULT_DRAWN_RESULTS
     if args.draw_topk > MAX_DRAWN_RESULTS:
         parser.error(f'--draw-topk {args.draw_topk} is more than the {MAX_DRAWN_RESULTS} '
                      f'results a PNG draws (results.json lists all of --topk)')
@@ -344,7 +350,7 @@ def draw(pngs: list[str], queries: list[str], results: list[dict], num_results: 
             write_output(png, png_bytes(picture))
             drawn += 1
     except KeyboardInterrupt as stop:
-        raise DrawingStopped(isinstance(stop, Terminated), drawn, len(pngs)) from None
+        raise DrawingStopped(stop, drawn, len(pngs)) from None
 
 
 def png_bytes(picture: np.ndarray) -> bytes:
@@ -539,12 +545,13 @@ class Terminated(KeyboardInterrupt):
 
 
 class DrawingStopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM (``terminated``) while the ranked lists were drawn, ``drawn`` of
-    ``total`` PNGs written: the gallery is embedded and results.json complete by then."""
+    """SIGINT or SIGTERM (the interrupt ``stop``) while the ranked lists were drawn,
+    ``drawn`` of ``total`` PNGs written: the gallery is embedded and results.json complete
+    by then."""
 
-    def __init__(self, terminated: bool, drawn: int, total: int) -> None:
+    def __init__(self, stop: KeyboardInterrupt, drawn: int, total: int) -> None:
         super().__init__()
-        self.terminated, self.drawn, self.total = terminated, drawn, total
+        self.stop, self.drawn, self.total = stop, drawn, total
 
     def stopped_line(self, signal_name: str) -> str:
         """The one line printed when the search is stopped."""
@@ -574,7 +581,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> dict:
     """Run the search; returns its statistics (gallery size, images embedded and read from
     the cache, skipped files, the results file). Stopped by SIGINT or SIGTERM, it prints how
-    many gallery embeddings the cache keeps and exits with status 130 or 143."""
+    many gallery embeddings the cache keeps (stopped while drawing, how many ranked-list
+    PNGs are drawn) and exits with status 130 or 143."""
     args = parse_args(argv)
     out = Path(osp.abspath(args.out)) if args.out else None
     writer = CacheWriter(args.cache or (str(out / 'gallery_cache.pth') if out else None))
@@ -583,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             return search(args, out, writer)
     except KeyboardInterrupt as stop:
         drawing = isinstance(stop, DrawingStopped)
-        terminated = stop.terminated if drawing else isinstance(stop, Terminated)
+        terminated = isinstance(stop.stop if drawing else stop, Terminated)
         name = 'SIGTERM' if terminated else 'SIGINT (Ctrl-C)'
         sys.stdout.flush()  # a progress bar's line first, ended below
         print('\n' + (stop.stopped_line(name) if drawing else writer.stopped_line(name)),
@@ -748,7 +756,8 @@ def write_results(out: Path, pngs: list[str], results: list[dict], report: dict,
     results_file = results_path(out)
     write_output(results_file, json.dumps(report, indent=1).encode())
     if not pngs:
-        print(f'{len(results)} ranked lists written to {results_file} (no PNG: --draw-topk 0)')
+        lists = 'ranked list' if len(results) == 1 else 'ranked lists'
+        print(f'{len(results)} {lists} written to {results_file} (no PNG: --draw-topk 0)')
         return dict(results=str(results_file), pngs=pngs)
     if report['topk'] > num_drawn:
         print(f'the ranked-list PNGs show the first {num_drawn} results of each query '

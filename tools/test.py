@@ -65,7 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--show-order', choices=ORDERS,
                         help='which re-ID queries --show-dir draws: the first of the test set '
                         '(test, the default), or those of lowest (worst) or highest (best) '
-                        'average precision first'),
+                        'average precision first')
     add_run_arguments(parser)
     args = parse_run_args(parser, argv)
     for flag, value in (('--show-num', args.show_num), ('--show-order', args.show_order)):

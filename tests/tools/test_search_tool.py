@@ -198,13 +198,18 @@ def test_a_png_draws_the_first_results_of_a_longer_list_which_results_json_holds
     assert summary['pngs'] == [] and not list(listed_only.glob('*.png'))
     entry, = json.loads((listed_only / 'results.json').read_text())['queries']
     assert len(entry['gallery']) == 7 and 'png' not in entry
-    assert (f'1 ranked lists written to {listed_only / "results.json"} (no PNG: --draw-topk '
+    assert (f'1 ranked list written to {listed_only / "results.json"} (no PNG: --draw-topk '
             f'0)') in capsys.readouterr().out
     for wrong in ('101', '-1'):
         with pytest.raises(SystemExit):
             tool.parse_args([str(CONFIG), str(checkpoints[0]), '--gallery', 'g', '--query',
-                             'q', '--draw-topk', wrong])
+                             'q', '--out', 'o', '--draw-topk', wrong])
         assert '--draw-topk' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args([str(CONFIG), str(checkpoints[0]), '--gallery', 'g', '--query', 'q',
+                         '--draw-topk', '5'])
+    assert capsys.readouterr().err.strip().endswith(
+        '--draw-topk chooses what the PNGs of --out show; give --out DIR with it')
 
 
 def test_a_bad_query_or_distance_stops_before_the_gallery_is_embedded(
