@@ -225,7 +225,8 @@ def test_the_benchmark_runs_at_a_toy_size(capsys):
             if line.startswith('| market')]
     assert len(rows) == 1
     num_query, num_gallery, seconds, _, _, mean_ap, rank1 = rows[0][2:9]
-    assert (int(num_query), int(num_gallery)) == (34, 160) and float(seconds) > 0
+    # the time is printed to 0.1 s, and the toy size may take less than 0.05 s
+    assert (int(num_query), int(num_gallery)) == (34, 160) and float(seconds) >= 0
     scores = [float(value) for value in mean_ap.split('→') + rank1.split('→')]
     assert all(0 < score <= 100 for score in scores)
 

@@ -88,7 +88,6 @@ class ReIDRankedLists(ReIDMetric):
         self.list_length = list_length
         self.visualizer = RankedListVisualizer(name='reid_ranked_lists',
                                                thumbnail_size=thumbnail_size)
-        self._test_labels: tuple[np.ndarray, ...] = ()  # identities and cameras, as ranked
         # per chunk of queries kept: (q, k) distances and gallery indices of the lists, (q,) APs
         self._kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
@@ -105,7 +104,7 @@ class ReIDRankedLists(ReIDMetric):
     def _metrics(self, results: list[dict]) -> dict[str, float]:
         """:class:`ReIDMetric`'s metrics, then the pictures and ``ranked_lists.json``."""
         query, gallery = query_and_gallery(results)
-        self._test_labels, self._kept = self._labels(query, gallery), []
+        self._kept = []
         metrics = super()._metrics(results)  # streams the distances through _ranked
         top_distances, top_indices, average_precision = (
             np.concatenate(kept) for kept in zip(*self._kept))
@@ -130,21 +129,24 @@ class ReIDRankedLists(ReIDMetric):
                       f'first: {unreadable[0]}', logger='current', level=logging.WARNING)
         return metrics
 
-    def _ranked(self, rows: slice, distances: np.ndarray,
-                average_precision: np.ndarray) -> None:
+    def _ranked(self, rows: slice, distances: np.ndarray, average_precision: np.ndarray,
+                labels: tuple[np.ndarray, ...]) -> None:
         """Keep the lists and APs of the chunk's queries that may be drawn: all of them for
         ``order='worst'`` or ``'best'``, those among the first ``num_queries`` for
         ``'test'`` (the chunks come in query order)."""
         kept = len(distances)
         if self.order == 'test':
-            kept = max(0, min(kept, self.num_queries - rows.start))
-        query_ids, gallery_ids, query_cams, gallery_cams = self._test_labels
+            kept = min(kept, self.num_queries - rows.start)
+        if kept <= 0:
+            return
+        query_ids, gallery_ids, query_cams, gallery_cams = labels
         first = rows.start
         top_distances, top_indices = distance_topk(
             distances[:kept], min(self.list_length, len(gallery_ids)),
             query_ids[first:first + kept], gallery_ids, query_cams[first:first + kept],
             gallery_cams)
-        self._kept.append((top_distances, top_indices, average_precision[:kept]))
+        self._kept.append((top_distances.numpy(), top_indices.numpy(),
+                           average_precision[:kept]))
 
     def _drawn_queries(self, average_precision: np.ndarray) -> list[int]:
         """The queries drawn, in drawing order, from the (q,) APs kept (NaN: no valid

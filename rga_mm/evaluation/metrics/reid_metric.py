@@ -176,7 +176,8 @@ class ReIDMetric(BaseMetric):
 
     def _metrics(self, results: list[dict]) -> dict[str, float]:
         query, gallery = query_and_gallery(results)
-        query_ids, gallery_ids, query_cams, gallery_cams = self._labels(query, gallery)
+        labels = self._labels(query, gallery)
+        query_ids, gallery_ids, query_cams, gallery_cams = labels
         ranking = RankAccumulator(gallery_ids, gallery_cams, max_rank=self.max_rank)
         verification = (TprAccumulator(gallery_ids, gallery_cams, len(query),
                                        self.fpr_targets) if self.fpr_targets else None)
@@ -184,7 +185,7 @@ class ReIDMetric(BaseMetric):
         gallery_features = torch.stack([item['feature'] for item in gallery])
         for rows, distances in self._distances(query_features, gallery_features):
             self._ranked(rows, distances,
-                         ranking.add(distances, query_ids[rows], query_cams[rows]))
+                         ranking.add(distances, query_ids[rows], query_cams[rows]), labels)
             if verification is not None:
                 verification.add(distances, query_ids[rows], query_cams[rows])
         scores = ranking.result()
@@ -212,12 +213,13 @@ class ReIDMetric(BaseMetric):
                                                  field(gallery, 'camera'))
         return field(query, 'identity'), field(gallery, 'identity'), query_cams, gallery_cams
 
-    def _ranked(self, rows: slice, distances: np.ndarray,
-                average_precision: np.ndarray) -> None:
+    def _ranked(self, rows: slice, distances: np.ndarray, average_precision: np.ndarray,
+                labels: tuple[np.ndarray, ...]) -> None:
         """Called with each chunk of final distances once it is scored: the (q, G)
-        ``distances`` of the queries ``rows`` and their (q,) average precisions in [0, 1]
-        (NaN for a query without a valid match). A subclass that draws keeps what it needs;
-        the metric itself keeps nothing, so that no (Q, G) matrix is held."""
+        ``distances`` of the queries ``rows``, their (q,) average precisions in [0, 1]
+        (NaN for a query without a valid match) and the :meth:`_labels` of the test. A
+        subclass that draws keeps what it needs; the metric itself keeps nothing, so that no
+        (Q, G) matrix is held."""
 
     def _distances(self, query: torch.Tensor,
                    gallery: torch.Tensor) -> Iterable[tuple[slice, np.ndarray]]:
