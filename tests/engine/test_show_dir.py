@@ -40,8 +40,12 @@ def test_a_config_that_draws_already_draws_into_the_folder_given():
     drawing = dict(type='rga_mm.ReIDRankedLists', out_dir='old', num_queries=3, order='worst',
                    distance='euclidean')
     cfg = Config(dict(test_evaluator=[drawing]))
-    enable_show_dir(cfg, 'show', 5)
-    assert cfg.test_evaluator == [dict(drawing, out_dir='show', num_queries=5, order='test')]
+    enable_show_dir(cfg, 'show', 5)  # the flag given changes its count, its order stays
+    assert cfg.test_evaluator == [dict(drawing, out_dir='show', num_queries=5)]
+    cfg = Config(dict(test_evaluator=[drawing]))
+    assert enable_show_dir(cfg, 'show') == ('the ranked lists of the 3 queries of lowest '
+                                            'average precision (at most), in show')
+    assert cfg.test_evaluator == [dict(drawing, out_dir='show')]
 
 
 def test_the_order_chooses_the_queries_and_is_said():

@@ -49,10 +49,12 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None,
     Args:
         cfg: a tool's config, changed in place.
         show_dir: the folder for the pictures.
-        num_queries: the re-ID queries whose ranked lists are drawn; default
+        num_queries: the re-ID queries whose ranked lists are drawn; default: the config's
+            own where its evaluator draws already (a ``ReIDRankedLists``), else
             ``DEFAULT_NUM_QUERIES``.
-        order: which queries: ``'test'`` (the first ones, the default), ``'worst'`` or
-            ``'best'`` (by average precision), as ``ReIDRankedLists`` takes it.
+        order: which queries: ``'test'`` (the first ones), ``'worst'`` or ``'best'`` (by
+            average precision), as ``ReIDRankedLists`` takes it; default as ``num_queries``,
+            else ``'test'``.
             ``num_queries`` or ``order`` given to a segmentation config: the returned text
             says that they change nothing there.
 
@@ -68,7 +70,9 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None,
     if metric_indices:
         _check_paths_packed(cfg)
         ranked_lists = copy.deepcopy(evaluators[metric_indices[0]])
-        num_queries, order = num_queries or DEFAULT_NUM_QUERIES, order or 'test'
+        # flags first, then what a config that draws already sets, then the defaults
+        num_queries = num_queries or ranked_lists.get('num_queries') or DEFAULT_NUM_QUERIES
+        order = order or ranked_lists.get('order') or 'test'
         ranked_lists.update(type=RANKED_LISTS, out_dir=show_dir, num_queries=num_queries,
                             order=order)
         evaluators[metric_indices[0]] = ranked_lists
