@@ -9,7 +9,8 @@ has no setting for this, so the tools build a :class:`ConfigKeepingRunner` inste
 writes the config as mmengine does except
 
 * never over the file the run's config was read from (the run's config is still recorded,
-  as by every Runner, in ``<work_dir>/<timestamp>/vis_data/config.py``);
+  as by every Runner, by its visualizer's backends: mmengine's default ``LocalVisBackend``
+  writes ``<work_dir>/<timestamp>/vis_data/config.py``);
 * for a run that only tests (``replaces_saved_config=False``, tools/test.py), never over a
   config already saved in the work dir, a training run's.
 """
@@ -34,7 +35,8 @@ class ConfigKeepingRunner(Runner):
                 not self.replaces_saved_config
                 or (osp.exists(source) and osp.samefile(source, target))):
             self.logger.info(f'the config {target} is kept as it is; this run\'s config is '
-                             f'recorded in {osp.join(self.log_dir, "vis_data", "config.py")}')
+                             f'recorded by the visualizer\'s backends (a LocalVisBackend '
+                             f'writes {osp.join(self.log_dir, "vis_data", "config.py")})')
             return
         super().dump_config()
 
