@@ -283,6 +283,17 @@ LINES = ['{"lr": 0.1, "loss": 1.0, "step": 1}', '{"lr": 0.1, "loss": 0.5, "step"
          '{"reid/mAP": 3.0, "step": 1}']
 
 
+def test_cli_names_a_key_that_some_logs_lack(tmp_path, capsys):
+    with_map, without = tmp_path / 'a.json', tmp_path / 'b.json'
+    with_map.write_text('\n'.join(LINES) + '\n')
+    without.write_text('\n'.join(LINES[:2]) + '\n')
+    out = str(tmp_path / 'curves.png')
+    _analyze_logs().main([str(with_map), str(without), '--out', out, '--keys', 'loss',
+                          'reid/mAP', '--legend', 'a', 'b', '--dpi', '20'])
+    assert capsys.readouterr().err.splitlines() == [
+        'reid/mAP: not in b, so its subplot draws 1 of the 2 logs']
+
+
 def test_cli_names_a_broken_line_by_its_line_in_the_file(tmp_path):
     log = tmp_path / 'scalars.json'
     log.write_text('\n'.join([*LINES, '{"lr": 0.1, garbage', LINES[0]]) + '\n')

@@ -40,6 +40,7 @@ from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
     SCALAR_LOG_NAME,
     ScalarLog,
+    available_keys,
     default_keys,
     find_scalar_logs,
     load_resume_chain,
@@ -174,6 +175,19 @@ def load_logs(paths: Sequence[str], legend: Sequence[str] | None) -> dict[str, S
     return {name: log for name, (_, log, _) in zip(names, chains)}
 
 
+def report_missing_keys(logs: dict[str, ScalarLog], keys: Sequence[str]) -> None:
+    """One line on stderr per key that some of several logs lack: its subplot draws the
+    others only, which would otherwise look like the whole comparison."""
+    if len(logs) < 2:
+        return
+    for key in keys:
+        lacking = [name for name, log in logs.items()
+                   if key not in available_keys(log, 'train') + available_keys(log, 'val')]
+        if lacking:
+            print(f'{key}: not in {", ".join(lacking)}, so its subplot draws '
+                  f'{len(logs) - len(lacking)} of the {len(logs)} logs', file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     image_format = check_out(args.out)  # before reading any log
@@ -181,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         logs = load_logs(args.logs, args.legend)
         keys = args.keys or default_keys(logs)
         plot_curves(logs, keys, args.out, title=args.title, dpi=args.dpi)
+        report_missing_keys(logs, keys)
     except (FileNotFoundError, KeyError, ValueError) as error:
         # a KeyError's str() quotes its message
         raise SystemExit(error.args[0] if isinstance(error, KeyError) else str(error))
