@@ -42,6 +42,26 @@ def int_at_least(minimum: int, unit: str = '') -> Callable[[str], int]:
     return parse
 
 
+def int_between(minimum: int, maximum: int, unit: str = '',
+                reason: str = '') -> Callable[[str], int]:
+    """An ``argparse`` type: an integer from ``minimum`` to ``maximum``, refused in
+    argparse's one-line error naming the bound it breaks (:func:`int_at_least` below it;
+    above it ``reason``, why the bound holds, in brackets)."""
+    at_least = int_at_least(minimum, unit)
+    suffix = f' {unit}' if unit else ''
+    why = f' ({reason})' if reason else ''
+
+    def parse(text: str) -> int:
+        value = at_least(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f'must be at most {maximum}{suffix}{why}, got '
+                                             f'{value}')
+        return value
+
+    parse.__name__ = 'int'  # argparse's "invalid int value: 'x'" for a non-integer
+    return parse
+
+
 positive_int_arg = int_at_least(1)
 """An ``argparse`` type: an integer of 1 or more (a count, a size), refused in argparse's
 one-line error otherwise."""

@@ -132,6 +132,7 @@ def test_a_thumbnail_height_beyond_the_limit_is_refused(capsys):
     tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
     with pytest.raises(SystemExit):
         tool.parse_args(['config.py', '--thumbnail-height', str(tool.MAX_THUMBNAIL_HEIGHT + 1)])
-    assert (f'--thumbnail-height {tool.MAX_THUMBNAIL_HEIGHT + 1} is more than '
-            f'{tool.MAX_THUMBNAIL_HEIGHT} pixels') in capsys.readouterr().err
+    assert (f"argument --thumbnail-height: must be at most {tool.MAX_THUMBNAIL_HEIGHT} (a "
+            f"batch's grid would take gigabytes), got {tool.MAX_THUMBNAIL_HEIGHT + 1}"
+            ) in capsys.readouterr().err
     assert tool.parse_args(['config.py', '--thumbnail-height', '1024']).thumbnail_height == 1024

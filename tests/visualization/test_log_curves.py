@@ -407,7 +407,9 @@ def test_a_series_of_one_point_is_drawn_with_a_marker():
 
 
 @pytest.mark.parametrize('dpi, message', [('0', 'argument --dpi: must be a positive integer'),
-                                          ('601', '--dpi 601 is more than 600')])
+                                          ('601', 'argument --dpi: must be at most 600 (a '
+                                                  'larger figure takes gigabytes to draw), got '
+                                                  '601')])
 def test_a_dpi_outside_its_range_is_refused(dpi, message, capsys):
     with pytest.raises(SystemExit):
         _analyze_logs().parse_args(['log', '--out', 'curves.png', '--dpi', dpi])

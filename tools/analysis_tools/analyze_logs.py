@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 from matplotlib.backend_bases import FigureCanvasBase
 
-from rga_mm.deployment.arguments import int_at_least
+from rga_mm.deployment.arguments import int_between
 from rga_mm.engine.launch import check_output_file
 from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
@@ -66,13 +66,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='a name per LOG (default: <work dir>/<timestamp> of each log, '
                         'the work dir alone for joined runs)')
     parser.add_argument('--title', help='title of the figure')
-    parser.add_argument('--dpi', type=int_at_least(1), default=DEFAULT_DPI,
+    parser.add_argument('--dpi', type=int_between(1, MAX_DPI, reason='a larger figure takes '
+                                                  'gigabytes to draw'), default=DEFAULT_DPI,
                         help=f'dots per inch (default: {DEFAULT_DPI}, at most {MAX_DPI})')
-    args = parser.parse_args(argv)
-    if args.dpi > MAX_DPI:
-        parser.error(f'--dpi {args.dpi} is more than {MAX_DPI}: the figure would take '
-                     f'gigabytes to draw')
-    return args
+    return parser.parse_args(argv)
 
 
 def check_out(path: str) -> str:

@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets import ReIDDataset
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.deployment.arguments import int_at_least, positive_int_arg
+from rga_mm.deployment.arguments import int_between, positive_int_arg
 from rga_mm.engine.launch import (
     CfgOptionsAction,
     check_output_dir,
@@ -69,16 +69,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--columns', type=positive_int_arg, default=None,
                         help="images per row (default: the identity batches' K images per "
                         f'identity, else {DEFAULT_COLUMNS})')
-    parser.add_argument('--thumbnail-height', type=int_at_least(8), default=128,
+    parser.add_argument('--thumbnail-height', default=128,
+                        type=int_between(8, MAX_THUMBNAIL_HEIGHT,
+                                         reason="a batch's grid would take gigabytes"),
                         help="pixels (default: 128); the width keeps the input's aspect "
                         f'ratio, 8 at least, {MAX_THUMBNAIL_HEIGHT} at most')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. train_dataloader.batch_size=32')
-    args = parser.parse_args(argv)
-    if args.thumbnail_height > MAX_THUMBNAIL_HEIGHT:
-        parser.error(f'--thumbnail-height {args.thumbnail_height} is more than '
-                     f'{MAX_THUMBNAIL_HEIGHT} pixels: a grid of a batch would take gigabytes')
-    return args
+    return parser.parse_args(argv)
 
 
 def build_loader(cfg: Config, split: str) -> DataLoader:

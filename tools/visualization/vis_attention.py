@@ -30,7 +30,7 @@ from rga_mm.apis import init_model
 from rga_mm.checks import is_file_given_as_folder
 from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.deployment.arguments import int_at_least, positive_int_arg
+from rga_mm.deployment.arguments import int_between, positive_int_arg
 from rga_mm.engine.launch import (
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
@@ -54,17 +54,9 @@ from rga_mm.visualization.image_inputs import (
 MAX_PANEL_HEIGHT = 2048  # pixels
 
 
-def panel_height_arg(text: str) -> int:
-    """An ``argparse`` type: a panel height of ``MIN_PANEL_HEIGHT`` to ``MAX_PANEL_HEIGHT``
-    pixels, refused in argparse's one-line error naming the bound it breaks."""
-    value = int_at_least(MIN_PANEL_HEIGHT, 'pixels')(text)
-    if value > MAX_PANEL_HEIGHT:
-        raise argparse.ArgumentTypeError(f'must be at most {MAX_PANEL_HEIGHT} pixels (larger '
-                                         f'grids take too much memory), got {value}')
-    return value
-
-
-panel_height_arg.__name__ = 'int'  # argparse's "invalid int value: 'x'" for a non-integer
+# an ``argparse`` type: a panel height of MIN_PANEL_HEIGHT to MAX_PANEL_HEIGHT pixels
+panel_height_arg = int_between(MIN_PANEL_HEIGHT, MAX_PANEL_HEIGHT, 'pixels',
+                               'larger grids take too much memory')
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
