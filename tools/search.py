@@ -128,7 +128,7 @@ from rga_mm.datasets.folder_listing import (
     listed_images,
 )
 from rga_mm.datasets.transforms import UnreadableImageError
-from rga_mm.deployment.arguments import int_at_least, positive_int_arg
+from rga_mm.deployment.arguments import int_between, positive_int_arg
 from rga_mm.engine.launch import (
     COMMAND_LINE_OPTION,
     PARTIAL_LOAD_HELP,
@@ -178,7 +178,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'gallery file (the same file) is left out of its own ranked list')
     parser.add_argument('--topk', type=positive_int_arg, default=10, help='results per query')
     parser.add_argument('--out', help='folder for the ranked-list PNGs and results.json')
-    parser.add_argument('--draw-topk', type=int_at_least(0),
+    parser.add_argument('--draw-topk',
+                        type=int_between(0, MAX_DRAWN_RESULTS, reason='results.json lists all '
+                                         'of --topk'),
                         help=f'results drawn in each ranked-list PNG of --out, the first ones '
                         f'(default: {DEFAULT_DRAWN_RESULTS}, at most {MAX_DRAWN_RESULTS}; 0: no '
                         f'PNG, results.json only)')
@@ -206,9 +208,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                      'it')
     if args.draw_topk is None:
         args.draw_topk = DEFAULT_DRAWN_RESULTS
-    if args.draw_topk > MAX_DRAWN_RESULTS:
-        parser.error(f'--draw-topk {args.draw_topk} is more than the {MAX_DRAWN_RESULTS} '
-                     f'results a PNG draws (results.json lists all of --topk)')
     if args.cache and osp.isdir(args.cache):
         parser.error(f'--cache {args.cache} is a folder; give a file name, e.g. '
                      f'{osp.join(args.cache, "gallery_cache.pth")}')
@@ -732,8 +731,8 @@ def report_results(args: argparse.Namespace, outputs: tuple[Path | None, dict[st
                    unreadable=dict(query=summary['skipped_queries'],
                                    gallery=summary['skipped']),
                    queries=ranking.results)
-    drawn_pngs = [pngs[path] for path in query_paths] if args.draw_topk else []
-    summary.update(write_results(out, drawn_pngs, ranking.results, written, args.draw_topk))
+    summary.update(write_results(out, [pngs[path] for path in query_paths], ranking.results,
+                                 written, args.draw_topk))
     return summary
 
 
@@ -749,8 +748,9 @@ def print_results(results: list[dict]) -> None:
 def write_results(out: Path, pngs: list[str], results: list[dict], report: dict,
                   num_drawn: int) -> dict:
     """Write results.json in ``out``, then draw the ranked lists, each query's first
-    ``num_drawn`` results as the PNG of the same position in ``pngs`` (none when ``pngs`` is
-    empty); {results, pngs}."""
+    ``num_drawn`` results as the PNG of the same position in ``pngs`` (no PNG for
+    ``num_drawn`` 0); {results, pngs drawn}."""
+    pngs = pngs if num_drawn else []
     for result, png in zip(results, pngs):
         result['png'] = png
     results_file = results_path(out)

@@ -200,11 +200,13 @@ def test_a_png_draws_the_first_results_of_a_longer_list_which_results_json_holds
     assert len(entry['gallery']) == 7 and 'png' not in entry
     assert (f'1 ranked list written to {listed_only / "results.json"} (no PNG: --draw-topk '
             f'0)') in capsys.readouterr().out
-    for wrong in ('101', '-1'):
+    for wrong, bound in (('101', 'at most 100 (results.json lists all of --topk)'),
+                         ('-1', 'at least 0')):
         with pytest.raises(SystemExit):
             tool.parse_args([str(CONFIG), str(checkpoints[0]), '--gallery', 'g', '--query',
                              'q', '--out', 'o', '--draw-topk', wrong])
-        assert '--draw-topk' in capsys.readouterr().err
+        assert (f'argument --draw-topk: must be {bound}, got {wrong}'
+                in capsys.readouterr().err)
     with pytest.raises(SystemExit):
         tool.parse_args([str(CONFIG), str(checkpoints[0]), '--gallery', 'g', '--query', 'q',
                          '--draw-topk', '5'])
