@@ -49,6 +49,7 @@ from rga_mm.engine.launch import (
 from rga_mm.registry import DATASETS
 from rga_mm.visualization import BatchGridVisualizer
 from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
+from rga_mm.visualization.thumbnails import MIN_THUMBNAIL_SIDE
 
 SPLITS = ('train', 'val', 'test')
 DEFAULT_COLUMNS = 8
@@ -70,10 +71,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="images per row (default: the identity batches' K images per "
                         f'identity, else {DEFAULT_COLUMNS})')
     parser.add_argument('--thumbnail-height', default=128,
-                        type=int_between(8, MAX_THUMBNAIL_HEIGHT,
+                        type=int_between(MIN_THUMBNAIL_SIDE, MAX_THUMBNAIL_HEIGHT,
                                          reason="a batch's grid would take gigabytes"),
                         help="pixels (default: 128); the width keeps the input's aspect "
-                        f'ratio, 8 at least, {MAX_THUMBNAIL_HEIGHT} at most')
+                        f'ratio, {MIN_THUMBNAIL_SIDE} at least, {MAX_THUMBNAIL_HEIGHT} at most')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. train_dataloader.batch_size=32')
     return parser.parse_args(argv)
