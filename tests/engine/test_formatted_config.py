@@ -8,7 +8,7 @@ import mmengine.config.config as mmengine_config
 from mmengine.config import Config
 
 from rga_mm.engine.launch import load_config
-from rga_mm.engine.launch.formatted_config import OnceFormattedConfig
+from rga_mm.engine.launch.formatted_config import MAX_CACHED_TEXTS, OnceFormattedConfig
 
 ROOT = Path(__file__).parents[2]
 REID_CONFIG = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
@@ -29,7 +29,8 @@ def test_the_text_is_mmengines_also_after_a_change(tmp_path):
     assert (tmp_path / 'config.py').read_text() == plain.pretty_text
 
 
-def test_yapf_formats_each_content_once_in_every_copy(tmp_path):
+def test_yapf_formats_each_content_once_in_every_copy(tmp_path, monkeypatch):
+    monkeypatch.setattr(OnceFormattedConfig, '_formatted_texts', {})
     cfg = OnceFormattedConfig.of(Config(dict(work_dir=str(tmp_path), model=dict(depth=50))))
     with mock.patch.object(mmengine_config, 'FormatCode',
                            wraps=mmengine_config.FormatCode) as format_code:
@@ -42,6 +43,20 @@ def test_yapf_formats_each_content_once_in_every_copy(tmp_path):
         copies[0].model.depth = 101
         assert 'depth=101' in copies[0].pretty_text and 'depth=50' in cfg.pretty_text
         assert format_code.call_count == 2
+
+
+def test_a_full_cache_lets_only_its_oldest_text_go(tmp_path, monkeypatch):
+    monkeypatch.setattr(OnceFormattedConfig, '_formatted_texts', {})
+    configs = [OnceFormattedConfig.of(Config(dict(work_dir=str(tmp_path), depth=depth)))
+               for depth in range(MAX_CACHED_TEXTS + 1)]
+    with mock.patch.object(mmengine_config, 'FormatCode',
+                           wraps=mmengine_config.FormatCode) as format_code:
+        texts = [cfg.pretty_text for cfg in configs]
+        assert format_code.call_count == MAX_CACHED_TEXTS + 1
+        assert [cfg.pretty_text for cfg in configs[1:]] == texts[1:]
+        assert format_code.call_count == MAX_CACHED_TEXTS + 1
+        assert configs[0].pretty_text == texts[0]
+        assert format_code.call_count == MAX_CACHED_TEXTS + 2
 
 
 def test_a_config_that_is_not_formatted_stays_so(tmp_path):

@@ -12,8 +12,9 @@ the files written would lose their layout.)
 :class:`OnceFormattedConfig` returns exactly the text mmengine gives: the formatted text is a
 function of the unformatted one (yapf of mmengine's rendering of ``to_dict()``), so the
 unformatted rendering, which costs about a millisecond, keys a small cache of formatted
-texts. mmengine copies a config as its own class (``copy.deepcopy`` in the Runner, pickling
-for data-loader workers), so every copy keeps the cache.
+texts; when it is full the oldest text leaves it. mmengine copies a config as its own
+class (``copy.deepcopy`` in the Runner, pickling for data-loader workers), so every copy
+keeps the cache.
 """
 from mmengine.config import Config
 
@@ -43,6 +44,6 @@ class OnceFormattedConfig(Config):
         if text is None:
             text = super().pretty_text
             if len(self._formatted_texts) >= MAX_CACHED_TEXTS:
-                self._formatted_texts.clear()
+                del self._formatted_texts[next(iter(self._formatted_texts))]
             self._formatted_texts[key] = text
         return text
