@@ -61,6 +61,18 @@ def run_in_process(script: ModuleType, *args: object) -> subprocess.CompletedPro
                                        stdout.getvalue(), stderr.getvalue() + message)
 
 
+def run_checked_in_process(path: str, *args: object) -> subprocess.CompletedProcess:
+    """The tool at ``path`` (from the repository root) on ``args`` in this process, as
+    :func:`run_in_process` runs it; assert it exits 0, showing the tails of its stdout and
+    stderr if not. The tool is registered as a module (``<stem>_tool``), so that functions
+    it defines can be pickled for DataLoader worker processes."""
+    from rga_mm.testing import load_script
+    script = load_script(ROOT / path, f'{Path(path).stem}_tool', register=True)
+    result = run_in_process(script, *args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 def limit_file_size(limit: int) -> None:
     """Limit the files this process writes to ``limit`` bytes, as ``ulimit -f`` does, with
     SIGXFSZ ignored: its default action kills the process, which then gets no EFBIG error

@@ -1,4 +1,5 @@
-"""CIFAR-10 end to end through the real tools/train.py and tools/test.py.
+"""CIFAR-10 end to end through the real tools/train.py and tools/test.py, called in this
+process (their command lines run as subprocesses in the re-ID end-to-end tests).
 
 Generated pickles in the official format (64 train / 32 test images) and the ResNet-110 +
 RGA-SC config shrunk to a few iterations; the md5 check is turned off for the generated
@@ -6,8 +7,6 @@ files, everything else (mmpretrain's loader, pipelines, preprocessor) is the con
 """
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import mmcv
@@ -17,7 +16,7 @@ import torch
 
 from rga_mm.apis import init_model
 from cifar_files import write_cifar
-from tool_runs import run_checked
+from tool_runs import run_checked_in_process
 
 ROOT = Path(__file__).parents[2]
 CONFIG = ROOT / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'
@@ -34,10 +33,6 @@ def _overrides(data_root: Path, iters: int) -> list[str]:
             'default_hooks.logger.interval=1', f'default_hooks.checkpoint.interval={iters}']
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return run_checked(sys.executable, *args, env={'OMP_NUM_THREADS': '1'})
-
-
 def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):
     data_root = write_cifar(tmp_path / 'cifar10', 10, num_train=64, num_test=32)
     work_dir = tmp_path / 'work'
@@ -46,8 +41,8 @@ def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):
     with_hook.write_text(f"_base_ = ['{CONFIG}']\ncustom_hooks = [dict(type="
                          f"'rga_mm.AttentionVisualizationHook', interval=2, "
                          f"num_images=2, panel_height=64)]\n")
-    _run('tools/train.py', str(with_hook), '--work-dir', str(work_dir),
-         *_overrides(data_root, iters=4))
+    run_checked_in_process('tools/train.py', with_hook, '--work-dir', work_dir,
+                           *_overrides(data_root, iters=4))
     # CIFAR items have no file: named by validation index (0 and 31 of 32); input, layer1
     # gate and CAM panels of 64×64 under 30 title pixels
     images = sorted(work_dir.glob('*/vis_data/vis_image/*.png'))
@@ -67,8 +62,8 @@ def test_train_then_test_resnet_rga_sc_on_generated_cifar10(tmp_path):
     assert any('accuracy/top1' in e for e in entries)
 
     out = tmp_path / 'metrics.json'
-    _run('tools/test.py', str(CONFIG), str(checkpoint), '--work-dir', str(tmp_path / 'test'),
-         '--out', str(out), *_overrides(data_root, iters=4))
+    run_checked_in_process('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test',
+                           '--out', out, *_overrides(data_root, iters=4))
     metrics = json.loads(out.read_text())
     assert 0 <= metrics['accuracy/top1'] <= 100
     assert metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100

@@ -24,6 +24,7 @@ import torch
 from rga_mm.apis import init_model
 from rga_mm.models.reid import ReIDModel
 from demo_runs import CONFIG, ROOT, args, demo_overrides, tool
+from tool_runs import run_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -258,10 +259,8 @@ def test_a_setting_a_component_cannot_take_stops_train_in_one_sentence(tiny_mark
     """Raised as the Runner builds the evaluator, before the first training iteration (the
     classifier's size) and at it (the RGA module's map size): the sentence alone, exit
     status 1."""
-    result = subprocess.run(
-        [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path / 'work'),
-         *demo_overrides(tiny_market, 1), 'custom_hooks=[]', option],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = run_in_process(tool('tools/train.py'), CONFIG, '--work-dir', tmp_path / 'work',
+                            *demo_overrides(tiny_market, 1), 'custom_hooks=[]', option)
     assert result.returncode == 1
     assert re.fullmatch(message + r'.*\n', result.stderr), result.stderr[-3000:]
 

@@ -6,6 +6,10 @@ Every tensor of the final model and optimizer state must equal those of 4 straig
 with no data-loader workers, max |Δ| = 0, whether the interrupted run loads its data in the
 main process or in 2 (persistent) workers: every image's augmentations depend on
 (seed, epoch, draw) alone, not on the worker that loads it nor on the interruption.
+The straight run and the first half of each interrupted one call the tool in this process;
+each resume is a new process, which has nothing but the files the first half left. All of
+them compute on one thread, as the same model computes the same bits only with the same
+split of its reductions.
 The last test checks that rule on single images, without training.
 """
 import os
@@ -46,11 +50,20 @@ def _train_argv(data_root: Path, work_dir: Path, num_workers: int, max_epochs: i
         'custom_hooks=[]']  # checkpoints at the end only (save_last)
 
 
-def _train(data_root: Path, work_dir: Path, num_workers: int, max_epochs: int,
-           resume: bool = False) -> None:
+def _train_here(data_root: Path, work_dir: Path, num_workers: int, max_epochs: int) -> None:
+    """tools/train.py in this process, on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        tool('tools/train.py').main(_train_argv(data_root, work_dir, num_workers, max_epochs))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _resume_in_new_process(data_root: Path, work_dir: Path, num_workers: int) -> None:
+    """``tools/train.py --resume`` to the last epoch, a fresh interpreter on one thread."""
     command = [sys.executable, 'tools/train.py',
-               *_train_argv(data_root, work_dir, num_workers, max_epochs, resume)]
-    # one thread: on a busy machine spinning OpenMP threads slow the steps down tenfold
+               *_train_argv(data_root, work_dir, num_workers, EPOCHS, resume=True)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -79,7 +92,7 @@ def _assert_bit_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch
 def straight(tiny_market, tmp_path_factory) -> dict[str, torch.Tensor]:
     """The final state of 4 uninterrupted epochs, data loaded in the main process."""
     work_dir = tmp_path_factory.mktemp('straight')
-    _train(tiny_market, work_dir, num_workers=0, max_epochs=EPOCHS)
+    _train_here(tiny_market, work_dir, num_workers=0, max_epochs=EPOCHS)
     return _final_state(work_dir)
 
 
@@ -87,8 +100,8 @@ def straight(tiny_market, tmp_path_factory) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize('num_workers', [0, 2])
 def test_resumed_run_ends_with_the_weights_of_the_straight_run(
         straight, tiny_market, tmp_path, num_workers):
-    _train(tiny_market, tmp_path, num_workers, EPOCHS // 2)
-    _train(tiny_market, tmp_path, num_workers, EPOCHS, resume=True)
+    _train_here(tiny_market, tmp_path, num_workers, EPOCHS // 2)
+    _resume_in_new_process(tiny_market, tmp_path, num_workers)
     resumed = _final_state(tmp_path)
     assert len(resumed) > 100 and 'optimizer.0.exp_avg' in resumed  # Adam's moments
     _assert_bit_equal(resumed, straight)

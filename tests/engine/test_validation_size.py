@@ -19,6 +19,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from rga_mm.engine import check_validation_size
+from rga_mm.engine.launch import load_config
 from rga_mm.engine.validation_size import meta_forward, meta_model_from_config, network_data
 from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
@@ -41,8 +42,9 @@ def first_validation_image(data_root: Path) -> str:
 
 
 def demo_config(data_root: Path, work_dir: Path, val_height: int, **train_cfg) -> Config:
-    """The demo config on ``data_root``, validation images resized to ``val_height`` × 32."""
-    cfg = Config.fromfile(str(DEMO_CONFIG))
+    """The demo config on ``data_root``, validation images resized to ``val_height`` × 32;
+    read as the tools read it (a Runner built from it formats its text once)."""
+    cfg = load_config(DEMO_CONFIG)
     loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=str(data_root)))
     cfg.merge_from_dict(dict(
         work_dir=str(work_dir), train_dataloader=dict(batch_size=8, **loader),

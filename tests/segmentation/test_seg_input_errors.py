@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 from rga_mm.apis import init_model
+from rga_mm.engine.launch import load_config
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.necks import check_heads_fit_neck
 from rga_mm.testing import load_script
@@ -22,10 +23,11 @@ from tiny_cityscapes import CONFIG, ROOT, write_tiny_setup
 
 @pytest.fixture
 def tiny(tmp_path) -> tuple[Path, Config]:
-    """(data root of a tiny Cityscapes tree, the ResNet-18 PSPNet + RGA-SC config on it)."""
+    """(data root of a tiny Cityscapes tree, the ResNet-18 PSPNet + RGA-SC config on it),
+    the config read as the tools read it (a Runner built from it formats its text once)."""
     data_root, config = write_tiny_setup(tmp_path)
     init_default_scope('mmseg')
-    return data_root, Config.fromfile(str(config))
+    return data_root, load_config(config)
 
 
 def _build_model(cfg: Config, **options):

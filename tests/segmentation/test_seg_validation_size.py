@@ -11,6 +11,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 from rga_mm.engine import check_validation_size
+from rga_mm.engine.launch import load_config
 from rga_mm.errors import ConfigError
 from tiny_cityscapes import write_tiny_setup
 
@@ -20,10 +21,11 @@ FIXED_NECK = {'model.neck.variable_size': False, 'model.neck.spatial_size': (8, 
 
 @pytest.fixture
 def config(tmp_path) -> Config:
-    """The tiny PSPNet + RGA-SC config on a tiny Cityscapes tree, its neck built for 8×8."""
+    """The tiny PSPNet + RGA-SC config on a tiny Cityscapes tree, its neck built for 8×8; read
+    as the tools read it (a Runner built from it formats its text once)."""
     _, path = write_tiny_setup(tmp_path)
     init_default_scope('mmseg')
-    cfg = Config.fromfile(str(path))
+    cfg = load_config(path)
     cfg.merge_from_dict({**FIXED_NECK, 'work_dir': str(tmp_path / 'work')})
     return cfg
 

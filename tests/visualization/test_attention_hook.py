@@ -10,10 +10,10 @@ from pathlib import Path
 import mmcv
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from rga_mm.engine.launch import load_config
 from rga_mm.errors import ConfigError
 from rga_mm.visualization import AttentionExplanation, AttentionVisualizer
 
@@ -24,8 +24,9 @@ GATES = ('layer1', 'layer2', 'layer3', 'layer4')
 
 def build_runner(data_root: Path, work_dir: Path, hooks: list,
                  train_cfg: dict = dict(by_epoch=True, max_epochs=2, val_interval=2)) -> Runner:
-    """The demo config on ``data_root`` with batches of 8, the given hooks and loop."""
-    cfg = Config.fromfile(DEMO_CONFIG)
+    """The demo config on ``data_root`` with batches of 8, the given hooks and loop; read as
+    the tools read it (the Runner formats its text once)."""
+    cfg = load_config(DEMO_CONFIG)
     loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=str(data_root)))
     cfg.merge_from_dict(dict(
         work_dir=str(work_dir), train_dataloader=dict(batch_size=8, **loader),
