@@ -23,6 +23,15 @@ def _share_the_cores() -> None:
 _share_the_cores()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the files that hold slow tests first, each file's tests in their order. pytest-xdist
+    (``--dist loadfile --no-loadscope-reorder``, as tools/misc/run_tests.sh runs it) hands
+    files to the workers in this order, so the minute-long files start while the other worker
+    still has short ones to take, instead of one worker running the last long file alone."""
+    slow_files = {item.path for item in items if item.get_closest_marker('slow')}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Exempt what the imports and the collection made (torch, the OpenMMLab packages, the
     test modules: about a million objects) from the garbage collector's later passes, as

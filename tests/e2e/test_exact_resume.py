@@ -6,10 +6,11 @@ Every tensor of the final model and optimizer state must equal those of 4 straig
 with no data-loader workers, max |Δ| = 0, whether the interrupted run loads its data in the
 main process or in 2 (persistent) workers: every image's augmentations depend on
 (seed, epoch, draw) alone, not on the worker that loads it nor on the interruption.
-The straight run and the first half of each interrupted one call the tool in this process;
-each resume is a new process, which has nothing but the files the first half left. All of
-them compute on one thread, as the same model computes the same bits only with the same
-split of its reductions.
+The straight run and the first half that loads in the main process call the tool in this
+process (DataLoader workers forked from it take seconds each to shut down, so the first half
+with workers is a process of its own); each resume is a new process, which has nothing but
+the files the first half left. All of them compute on one thread, as the same model computes
+the same bits only with the same split of its reductions.
 The last test checks that rule on single images, without training.
 """
 import os
@@ -60,10 +61,11 @@ def _train_here(data_root: Path, work_dir: Path, num_workers: int, max_epochs: i
         torch.set_num_threads(threads)
 
 
-def _resume_in_new_process(data_root: Path, work_dir: Path, num_workers: int) -> None:
-    """``tools/train.py --resume`` to the last epoch, a fresh interpreter on one thread."""
+def _train_in_new_process(data_root: Path, work_dir: Path, num_workers: int, max_epochs: int,
+                          resume: bool = False) -> None:
+    """tools/train.py in a fresh interpreter on one thread."""
     command = [sys.executable, 'tools/train.py',
-               *_train_argv(data_root, work_dir, num_workers, EPOCHS, resume=True)]
+               *_train_argv(data_root, work_dir, num_workers, max_epochs, resume)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -100,8 +102,9 @@ def straight(tiny_market, tmp_path_factory) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize('num_workers', [0, 2])
 def test_resumed_run_ends_with_the_weights_of_the_straight_run(
         straight, tiny_market, tmp_path, num_workers):
-    _train_here(tiny_market, tmp_path, num_workers, EPOCHS // 2)
-    _resume_in_new_process(tiny_market, tmp_path, num_workers)
+    first_half = _train_here if num_workers == 0 else _train_in_new_process
+    first_half(tiny_market, tmp_path, num_workers, EPOCHS // 2)
+    _train_in_new_process(tiny_market, tmp_path, num_workers, EPOCHS, resume=True)
     resumed = _final_state(tmp_path)
     assert len(resumed) > 100 and 'optimizer.0.exp_avg' in resumed  # Adam's moments
     _assert_bit_equal(resumed, straight)
