@@ -139,10 +139,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         images = [displayed_image(inputs, channel_order) for inputs in batch['inputs']]
         if visualizer is None:  # thumbnails of the input's aspect ratio
             height, width = images[0].shape[:2]
+            thumbnail_width = round(args.thumbnail_height * width / height)
             visualizer = BatchGridVisualizer(
                 name='browse_dataset', label_lines=2 if args.split == 'train' else 3,
-                thumbnail_size=(args.thumbnail_height,
-                                max(8, round(args.thumbnail_height * width / height))))
+                thumbnail_size=(args.thumbnail_height, max(MIN_THUMBNAIL_SIDE, thumbnail_width)))
         samples = batch['data_samples']
         picture = visualizer.draw_grid(images, [label(s, args.split) for s in samples], columns)
         mmcv.imwrite(picture[..., ::-1], str(out / f'batch_{index}.png'))
