@@ -422,9 +422,12 @@ def relative_difference(reference: np.ndarray, result: np.ndarray) -> tuple[floa
 
 @dataclass(frozen=True)
 class Difference:
+    """ONNX Runtime against PyTorch on one batch: max |Δ|, that relative to the largest
+    |PyTorch output|, and that largest output."""
     batch: int
     max_abs: float
     relative: float
+    largest_output: float
 
 
 def compare_with_onnxruntime(path: str | Path, module: nn.Module,
@@ -447,5 +450,6 @@ def compare_with_onnxruntime(path: str | Path, module: nn.Module,
         if result.shape != reference.shape:
             raise ExportError(f'{path} returns shape {result.shape} for a '
                               f'{tuple(images.shape)} input, PyTorch {reference.shape}')
-        differences.append(Difference(batch, *relative_difference(reference, result)))
+        differences.append(Difference(batch, *relative_difference(reference, result),
+                                      largest_output=float(np.abs(reference).max())))
     return differences

@@ -543,7 +543,17 @@ def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
 
 def test_a_difference_above_the_target_exits_nonzero(tool, tiny, tmp_path, capsys):
     out = tmp_path / 'tiny.onnx'
-    with pytest.raises(SystemExit, match=r'differs from PyTorch by .* above the target 1e-12; '
-                                         r'the file is kept'):
+    with pytest.raises(SystemExit) as stop:
         tool(*tiny, '--out', out, '--max-relative-diff', 1e-12)
-    assert out.is_file() and 'ONNX Runtime vs PyTorch' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert out.is_file() and 'ONNX Runtime vs PyTorch' in printed
+    # the numbers of the printed line, and the output's scale they are relative to
+    max_abs, relative = re.search(r'max \|Δ\| = (\S+), relative (\S+) ', printed).groups()
+    largest = float(max_abs) / float(relative)
+    assert re.fullmatch(
+        rf'{re.escape(str(out))} differs from PyTorch by {relative} relative to the largest '
+        rf'output \(max \|Δ\| {max_abs}, largest \|output\| (\S+)\), above the target '
+        rf'1e-12; the file is kept for inspection, but do not deploy it \(outputs near 0, as '
+        rf'of untrained weights, make any relative difference large\)', str(stop.value.code))
+    stated = float(re.search(r'largest \|output\| (\S+)\)', str(stop.value.code)).group(1))
+    assert stated == pytest.approx(largest, rel=0.02)  # each printed to 3 digits
