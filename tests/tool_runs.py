@@ -15,6 +15,8 @@ from unittest import mock
 
 from mmengine.logging import MMLogger
 
+from rga_mm.testing import load_script
+
 ROOT = Path(__file__).parents[1]
 
 
@@ -66,7 +68,6 @@ def run_checked_in_process(path: str, *args: object) -> subprocess.CompletedProc
     :func:`run_in_process` runs it; assert it exits 0, showing the tails of its stdout and
     stderr if not. The tool is registered as a module (``<stem>_tool``), so that functions
     it defines can be pickled for DataLoader worker processes."""
-    from rga_mm.testing import load_script
     script = load_script(ROOT / path, f'{Path(path).stem}_tool', register=True)
     result = run_in_process(script, *args)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
