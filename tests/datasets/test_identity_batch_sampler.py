@@ -168,6 +168,23 @@ def test_fewer_identities_than_p_is_an_error():
         build(batch_size=64, num_instances=4)
 
 
+def test_a_dataset_of_one_identity_is_refused_at_any_batch_size():
+    """With one identity no batch size helps (a batch of one identity has no negative for
+    the triplet loss), so the fix is more data, not the batch size."""
+    class OneIdentity(Identities):
+        def load_data_list(self):
+            return [dict(gt_label=7)] * 8
+
+    sampler = DefaultSampler(OneIdentity(), shuffle=True)
+    for batch_size in (4, 8):
+        with pytest.raises(ValueError, match=r'^IdentityBatchSampler needs training data of '
+                                             r'at least 2 identities \(a re-ID model learns '
+                                             r'to tell identities apart\), but the dataset '
+                                             r'has 1: add the images of another identity '
+                                             r'to it$'):
+            IdentityBatchSampler(sampler, batch_size=batch_size, num_instances=4)
+
+
 def test_fewer_batches_than_ranks_is_an_error(ranks):
     for built in ranks(3):
         with pytest.raises(ValueError, match='10 identities give 2 batches of 4 identities, '

@@ -70,6 +70,11 @@ class IdentityBatchSampler(BatchSampler):
         identities, groups = np.unique(labels, return_inverse=True)
         self.indices_of_identity = np.split(np.argsort(groups, kind='stable'),
                                             np.cumsum(np.bincount(groups))[:-1])
+        if len(identities) < 2:
+            raise ConfigError(
+                f'IdentityBatchSampler needs training data of at least 2 identities (a re-ID '
+                f'model learns to tell identities apart), but the dataset has '
+                f'{len(identities)}: add the images of another identity to it')
         num_batches = len(identities) // self.num_identities_per_batch
         if num_batches == 0:
             raise ConfigError(
