@@ -1,4 +1,5 @@
 """The re-ID metric of the mmengine evaluator: gathers embeddings, ranks the gallery."""
+import logging
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
@@ -199,7 +200,18 @@ class ReIDMetric(BaseMetric):
         metrics.update(num_query=scores['num_valid_queries'],
                        num_query_skipped=scores['num_skipped_queries'],
                        num_gallery=len(gallery))
+        if scores['num_skipped_queries']:
+            self._warn_skipped(scores['num_skipped_queries'], len(query))
         return metrics
+
+    def _warn_skipped(self, skipped: int, num_query: int) -> None:
+        """Log that ``skipped`` of the ``num_query`` queries have no valid match and are left
+        out of every score (the public benchmarks have none: custom data can)."""
+        match = ('gallery image of their identity from another camera'
+                 if self.exclude_same_camera else 'gallery image of their identity')
+        print_log(f'ReIDMetric: {skipped} of {num_query} queries have no {match}, so they are '
+                  f'left out of every score (reid/num_query_skipped)', logger='current',
+                  level=logging.WARNING)
 
     def _labels(self, query: list[dict], gallery: list[dict]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
