@@ -8,7 +8,6 @@ the tools' ``main(argv)`` in the test's process (no interpreter start-up each).
 import json
 import pickle
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from rga_mm.apis import ReIDInferencer, init_model
 from rga_mm.evaluation.functional import pairwise_distance
 from rga_mm.testing import plain_rank_metrics
 from demo_runs import CONFIG, demo_overrides, tool
-from tool_runs import run_checked, run_in_process
+from tool_runs import run_checked, run_checked_in_process, run_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -83,13 +82,6 @@ def _assert_metrics_match(metrics: dict, checkpoint: Path, data_root: Path) -> N
         assert metrics[key] == pytest.approx(expected[key], abs=1e-4), key
 
 
-def _run_here(path: str, *args: object) -> subprocess.CompletedProcess:
-    """The tool at ``path`` on ``args`` in this process; asserts exit status 0."""
-    result = run_in_process(tool(path), *args)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 def test_train_test_and_resume(tiny_market, tmp_path):
     work_dir = tmp_path / 'work'
     run_checked(sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(work_dir),
@@ -101,8 +93,8 @@ def test_train_test_and_resume(tiny_market, tmp_path):
 
     # resume: the schedule continues with the second epoch of the warm-up (mmengine's
     # LinearLR, begin=0, end=3, factor 0.1 → 1 reached at the third epoch)
-    _run_here('tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
-              *demo_overrides(tiny_market, max_epochs=2))
+    run_checked_in_process('tools/train.py', CONFIG, '--work-dir', work_dir, '--resume',
+                           *demo_overrides(tiny_market, max_epochs=2))
     resumed = [entry for entry in _scalars(work_dir) if 'loss' in entry]
     assert [entry['step'] for entry in resumed] == list(
         range(iters_per_epoch + 1, 2 * iters_per_epoch + 1))
@@ -112,8 +104,9 @@ def test_train_test_and_resume(tiny_market, tmp_path):
     assert checkpoint['meta']['epoch'] == 2
 
     out = tmp_path / 'metrics.json'
-    _run_here('tools/test.py', CONFIG, work_dir / 'epoch_2.pth', '--work-dir',
-              tmp_path / 'test', '--out', out, *demo_overrides(tiny_market, max_epochs=2))
+    run_checked_in_process('tools/test.py', CONFIG, work_dir / 'epoch_2.pth', '--work-dir',
+                           tmp_path / 'test', '--out', out,
+                           *demo_overrides(tiny_market, max_epochs=2))
     metrics = json.loads(out.read_text())
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
     assert 0 <= metrics['reid/mAP'] <= 100 and 'reid/rank1' in metrics
@@ -133,8 +126,8 @@ def test_out_pkl_is_a_pickle_as_mmengine_writes_it(tiny_market, tmp_path):
     checkpoint = tmp_path / 'model.pth'
     torch.save({'state_dict': model.state_dict()}, checkpoint)
     out = tmp_path / 'results.pkl'
-    _run_here('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test', '--out',
-              out, *demo_overrides(tiny_market, max_epochs=1))
+    run_checked_in_process('tools/test.py', CONFIG, checkpoint, '--work-dir', tmp_path / 'test',
+                           '--out', out, *demo_overrides(tiny_market, max_epochs=1))
     with open(out, 'rb') as file:
         metrics = pickle.load(file)
     assert metrics['reid/num_query'] == _num_queries(tiny_market)
@@ -155,9 +148,9 @@ def test_show_dir_draws_the_lists_the_evaluation_ranks(tiny_market, tmp_path):
     work_dir.mkdir()
     Config.fromfile(str(CONFIG)).dump(str(run_config))
     saved = run_config.read_bytes()
-    test = _run_here('tools/test.py', run_config, checkpoint, '--work-dir', work_dir,
-                     '--out', out, '--show-dir', show_dir, '--show-num', 3,
-                     *demo_overrides(tiny_market, max_epochs=1))
+    test = run_checked_in_process('tools/test.py', run_config, checkpoint, '--work-dir',
+                                  work_dir, '--out', out, '--show-dir', show_dir, '--show-num',
+                                  3, *demo_overrides(tiny_market, max_epochs=1))
     assert run_config.read_bytes() == saved
     _assert_metrics_match(json.loads(out.read_text()), checkpoint, tiny_market)
     assert (f'--show-dir draws the ranked lists of the first 3 queries (at most), in '
