@@ -23,6 +23,14 @@ or label map and each label map that does not fit, with the reason; the exit sta
 there is one, else 0. Datasets whose pipeline loads no image files (CIFAR's arrays) are
 skipped.
 
+Each ``val_evaluator`` and ``test_evaluator`` is built and given its dataset's metainfo, as
+mmengine's loops give it before the first epoch, so what a metric refuses there (``ReIDMetric``
+under its camera rule, given a test split whose images all come from one camera) is listed
+too, and counts as a problem. For your own re-ID data (``CustomReIDAnnotations``,
+``CustomReIDFolders``), identities of the train split that the test split of the same
+annotations also holds are named in a warning, which does not change the exit status: the
+public benchmarks keep them apart, so that the scores count people the model has not seen.
+
 On a terminal the progress is mmengine's live bar; written to a file or a pipe (a CI log,
 ``| tee``, nohup) it is a plain line at each tenth of the images, and at least once a minute,
 instead of the bar's carriage-return update per image.
@@ -38,17 +46,23 @@ from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
-from mmengine.registry import DATASETS, init_default_scope
+from mmengine.evaluator import Evaluator
+from mmengine.registry import DATASETS, EVALUATOR, init_default_scope
 from mmengine.utils import track_iter_progress, track_parallel_progress
 from torch.utils.data import Dataset
 
 import rga_mm  # noqa: F401  (registers modules)
+from rga_mm.datasets.custom_reid import CustomReIDDataset
 from rga_mm.datasets.image_progress import plain_progress
+from rga_mm.datasets.reid_dataset import JUNK_ID
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch import CfgOptionsAction, load_config, merge_cfg_options
+from rga_mm.errors import first_listed
 
 SPLITS = ('train', 'val', 'test')
+# shared identities named in the warning
+MAX_LISTED_IDS = 10
 
 
 class LabelMaps(NamedTuple):
@@ -170,15 +184,23 @@ def check_item(item: Item) -> tuple[str | None, str | None, str | None]:
     return image_problem, None, label_problem(label, image, item.image, item.maps)
 
 
-def collect_items(cfg: Config) -> list[Item]:
-    """One item per distinct image of the config's datasets, with its label map for
-    segmentation datasets; prints each dataset's counts."""
-    items: dict[str, Item] = {}
+def build_datasets(cfg: Config) -> list[tuple[str, Dataset]]:
+    """(split names, dataset) for each distinct dataset of the config, built as the Runner
+    builds it; a wrong data root or a bad layout stops with its message."""
+    built = []
     for splits, dataset_cfg in split_datasets(cfg):
         try:
-            dataset = DATASETS.build(dataset_cfg)
+            built.append((splits, DATASETS.build(dataset_cfg)))
         except (FileNotFoundError, ValueError) as error:  # a wrong data_root, a bad layout
             raise SystemExit(f'{splits}: {error}') from None
+    return built
+
+
+def collect_items(datasets: list[tuple[str, Dataset]]) -> list[Item]:
+    """One item per distinct image of the datasets, with its label map for segmentation
+    datasets; prints each dataset's counts."""
+    items: dict[str, Item] = {}
+    for splits, dataset in datasets:
         reader = image_reader(dataset)
         if reader is None:
             print(f'{splits}: {type(dataset).__name__} loads no image files; skipped')
@@ -197,6 +219,57 @@ def collect_items(cfg: Config) -> list[Item]:
             items.setdefault(info['img_path'], Item(info['img_path'], reader, label,
                                                     maps if label else None))
     return list(items.values())
+
+
+def build_evaluator(metrics: dict | list) -> Evaluator:
+    """The evaluator of a ``val_evaluator`` or ``test_evaluator`` config, by the rule of
+    mmengine's ``Runner.build_evaluator``: a dict with ``metrics`` is a registered evaluator,
+    anything else the metric configs of the default ``Evaluator``."""
+    if isinstance(metrics, dict) and 'metrics' in metrics:
+        return EVALUATOR.build(dict(metrics, type=metrics.get('type', 'Evaluator')))
+    return Evaluator(metrics)
+
+
+def evaluator_refusals(cfg: Config, datasets: list[tuple[str, Dataset]]) -> list[str]:
+    """'<split>: <why>' for each evaluator of the config that refuses its dataset's metainfo,
+    given as mmengine's validation and test loops give it when they are built."""
+    refusals = []
+    for splits, dataset in datasets:
+        for split in splits.split('/'):
+            metrics = cfg.get(f'{split}_evaluator')
+            if split == 'train' or not metrics:
+                continue
+            try:
+                build_evaluator(metrics).dataset_meta = getattr(dataset, 'metainfo', None)
+            except ValueError as error:  # rga_mm's ConfigError included
+                refusals.append(f'{split}: {error}')
+    return refusals
+
+
+def shared_identity_warnings(datasets: list[tuple[str, Dataset]]) -> list[str]:
+    """A warning for each test split of your own re-ID data that holds identities of the train
+    split of the same annotations (the same dataset type and source), naming them."""
+    trains = [dataset for splits, dataset in datasets
+              if isinstance(dataset, CustomReIDDataset) and dataset.split == 'train']
+    warnings = []
+    for splits, dataset in datasets:
+        if not isinstance(dataset, CustomReIDDataset) or dataset.split == 'train':
+            continue
+        for train in trains:
+            if type(train) is not type(dataset) or train.source() != dataset.source():
+                continue
+            train_ids = {item['gt_label'] for item in train.load_split('train')}
+            shared = sorted(train_ids & {dataset.get_data_info(i)['gt_label']
+                                         for i in range(len(dataset))} - {JUNK_ID})
+            if shared:
+                count = ('1 identity' if len(shared) == 1 else f'{len(shared)} identities')
+                warnings.append(
+                    f'warning: {splits}: {count} of the train split also in the '
+                    f'{dataset.split} split of {dataset.source()} '
+                    f'({first_listed(shared, MAX_LISTED_IDS)}): their scores count people the '
+                    f'model was trained on; the public benchmarks keep the identities of '
+                    f'training and testing apart')
+    return warnings
 
 
 def checked_items(items: list[Item], nproc: int) -> Iterator[tuple]:
@@ -229,6 +302,23 @@ def report(paths: list[str], problems: Sequence[str | None], what: str) -> bool:
     return bool(listed)
 
 
+def report_items(items: list[Item], nproc: int) -> bool:
+    """Check every item, print what cannot be read or does not fit, or that all can be
+    read; True if something cannot."""
+    image_problems, label_unreadable, label_unfit = zip(*check_all(items, nproc))
+    labelled = [index for index, item in enumerate(items) if item.label]
+    labels = [items[index].label for index in labelled]
+    bad = report([item.image for item in items], image_problems, 'images cannot be read')
+    bad |= report(labels, [label_unreadable[index] for index in labelled],
+                  'label maps cannot be read')
+    bad |= report(labels, [label_unfit[index] for index in labelled],
+                  'label maps do not fit their image or the classes')
+    if not bad:
+        print(f'all {len(items)} images' + (f' and {len(labels)} label maps' if labels else '')
+              + ' can be read' + (' and fit' if labels else ''))
+    return bad
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -240,23 +330,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not split_datasets(cfg):
         raise SystemExit(f'the config {args.config} has no dataset in train_dataloader, '
                          f'val_dataloader or test_dataloader to check')
-    items = collect_items(cfg)
-    if not items:
+    datasets = build_datasets(cfg)
+    items = collect_items(datasets)
+    bad = False
+    if items:
+        bad = report_items(items, args.nproc)
+    else:
         print('no image files to check')
-        return 0
-    image_problems, label_unreadable, label_unfit = zip(*check_all(items, args.nproc))
-    labelled = [index for index, item in enumerate(items) if item.label]
-    labels = [items[index].label for index in labelled]
-    bad = report([item.image for item in items], image_problems, 'images cannot be read')
-    bad |= report(labels, [label_unreadable[index] for index in labelled],
-                  'label maps cannot be read')
-    bad |= report(labels, [label_unfit[index] for index in labelled],
-                  'label maps do not fit their image or the classes')
-    if bad:
-        return 1
-    print(f'all {len(items)} images' + (f' and {len(labels)} label maps' if labels else '')
-          + ' can be read' + (' and fit' if labels else ''))
-    return 0
+    for warning in shared_identity_warnings(datasets):
+        print(warning)
+    refusals = evaluator_refusals(cfg, datasets)
+    for refusal in refusals:
+        print(refusal)
+    return int(bad or bool(refusals))
 
 
 if __name__ == '__main__':
