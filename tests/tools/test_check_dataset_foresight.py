@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from reid_trees import write_image
 from rga_mm.testing import load_script
+from reid_trees import write_image
 
 ROOT = Path(__file__).parents[2]
 FOLDERS_CONFIG = ROOT / 'configs/reid/rga-sc_r50-ls1_1xb64-600e_custom-folders-256x128.py'
