@@ -111,14 +111,18 @@ def test_missing_imagenet_checkpoint_is_named(tmp_path):
         model.init_weights()
 
 
-def test_imagenet_weights_load_from_a_torchvision_checkpoint(tmp_path):
+@pytest.mark.parametrize('written', ['absolute', 'from ~'])
+def test_imagenet_weights_load_from_a_torchvision_checkpoint(tmp_path, written, monkeypatch):
+    """A path from the home folder ('~/...') is expanded as mmengine expands it to load."""
     reference = torchvision.models.resnet18()
     path = tmp_path / 'resnet18.pth'
     torch.save(reference.state_dict(), path)
+    monkeypatch.setenv('HOME', str(tmp_path))
+    checkpoint = str(path) if written == 'absolute' else '~/resnet18.pth'
     cfg = dict(TINY_MODEL)
     cfg['backbone'] = dict(TINY_MODEL['backbone'], backbone=dict(
         TINY_MODEL['backbone']['backbone'],
-        init_cfg=dict(type='Pretrained', checkpoint=str(path))))
+        init_cfg=dict(type='Pretrained', checkpoint=checkpoint)))
     model = MODELS.build(cfg)
     model.init_weights()
     ours = model.backbone.backbone.state_dict()

@@ -63,7 +63,7 @@ class ReIDModel(BaseModel):
     def init_weights(self) -> None:
         """Initialise, failing clearly when an ImageNet checkpoint file is missing."""
         for path in _local_pretrained_checkpoints(self):
-            if not Path(path).is_file():
+            if not Path(path).expanduser().is_file():  # mmengine expands '~' as it loads
                 raise FileNotFoundError(
                     f'ImageNet checkpoint {path} does not exist: put torchvision\'s ResNet '
                     f'weights there, point the backbone\'s init_cfg checkpoint elsewhere, or '
