@@ -23,26 +23,29 @@ from rga_mm.datasets import IdentityBatchSampler
 IMAGES_PER_IDENTITY = {0: 5, 1: 4, 2: 7, 3: 4, 4: 6, 5: 4, 6: 2, 7: 9, 8: 4, 9: 5}
 # what every rank builds in the process groups: name → build()'s arguments
 ON_RANKS = {'plan': dict(batch_size=4, num_instances=2, seed=7),  # P = 2: 5 batches
-            'too few batches': dict(batch_size=16, num_instances=4)}  # 2 batches
+            'too few batches': dict(batch_size=16, num_instances=4),  # 2 batches
+            'three identities': dict(batch_size=8, num_instances=4, num_identities=3)}
 GROUP_TIMEOUT_S = 60
 
 
 class Identities(BaseDataset):
     """A dataset of bare identities (no images), interleaved as files on disk would be;
-    not serialized (mmengine's serialization runs a full garbage collection, 0.3 s here)."""
+    not serialized (mmengine's serialization runs a full garbage collection, 0.3 s here).
+    ``num_identities`` keeps the first of ``IMAGES_PER_IDENTITY``."""
 
-    def __init__(self):
+    def __init__(self, num_identities=len(IMAGES_PER_IDENTITY)):
+        self.num_identities = num_identities
         super().__init__(serialize_data=False)
 
     def load_data_list(self):
         labels = [label for label, count in IMAGES_PER_IDENTITY.items()
-                  for _ in range(count)]
+                  for _ in range(count) if label < self.num_identities]
         return [dict(gt_label=label) for label in sorted(labels, key=lambda x: (x * 7) % 10)]
 
 
-def build(batch_size=8, num_instances=4, seed=0):
+def build(batch_size=8, num_instances=4, seed=0, num_identities=len(IMAGES_PER_IDENTITY)):
     """The sampler as this process's rank in its process group (if any) builds it."""
-    sampler = DefaultSampler(Identities(), shuffle=True, seed=seed)
+    sampler = DefaultSampler(Identities(num_identities), shuffle=True, seed=seed)
     return IdentityBatchSampler(sampler, batch_size=batch_size, num_instances=num_instances)
 
 
@@ -192,6 +195,15 @@ def test_fewer_batches_than_ranks_is_an_error(ranks):
                                              'train_dataloader.batch_size to at most 12, or '
                                              'run fewer processes$'):
             outcome(built, 'too few batches')
+
+
+def test_fewer_identities_than_two_per_rank_ask_for_fewer_processes(ranks):
+    """A batch size of one identity per rank would be refused by the triplet loss's check,
+    which needs 2 identities per batch: the fix is fewer processes."""
+    for built in ranks(2):
+        with pytest.raises(ValueError, match='^3 identities give 1 batch of 2 identities, '
+                                             'fewer than the 2 ranks: run at most 1 process$'):
+            outcome(built, 'three identities')
 
 
 def test_batch_size_must_be_a_multiple_of_k():

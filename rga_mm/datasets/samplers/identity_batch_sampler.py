@@ -84,11 +84,12 @@ class IdentityBatchSampler(BatchSampler):
                 f'train_dataloader.batch_size to at most {len(identities) * num_instances} '
                 f'({len(identities)} × {num_instances})')
         if num_batches < sampler.world_size:
-            fix = _fewer_batches_fix(len(identities), sampler.world_size, num_instances)
+            fix = _fewer_batches_fix(len(identities), sampler.world_size,
+                                     self.num_identities_per_batch, num_instances)
             raise ConfigError(
-                f'{len(identities)} identities give {num_batches} batches of '
-                f'{self.num_identities_per_batch} identities, fewer than the '
-                f'{sampler.world_size} ranks: {fix}')
+                f'{len(identities)} identities give {num_batches} '
+                f'batch{"es" if num_batches > 1 else ""} of {self.num_identities_per_batch} '
+                f'identities, fewer than the {sampler.world_size} ranks: {fix}')
         self.num_batches_per_rank = num_batches // sampler.world_size
 
     def epoch_plan(self, epoch: int) -> list[list[int]]:
@@ -136,12 +137,16 @@ def check_batch_counts_positive(num_instances: int, batch_size: int) -> None:
                           f'of {num_instances} images each), e.g. {4 * num_instances}')
 
 
-def _fewer_batches_fix(num_identities: int, world_size: int, num_instances: int) -> str:
+def _fewer_batches_fix(num_identities: int, world_size: int, identities_per_batch: int,
+                       num_instances: int) -> str:
     """What gives each of ``world_size`` ranks a batch of ``num_instances`` images per
-    identity from ``num_identities`` identities: a smaller train_dataloader.batch_size
-    where one exists, else fewer processes."""
+    identity from ``num_identities`` identities: a smaller train_dataloader.batch_size where
+    one of at least 2 identities per batch exists (the batch-hard triplet loss needs 2; 1
+    where the config asks for 1), else fewer processes."""
+    least = min(identities_per_batch, 2)
     identities_per_rank = num_identities // world_size
-    if identities_per_rank == 0:
-        return f'run at most {num_identities} processes'
+    if identities_per_rank < least:
+        most = num_identities // least
+        return f'run at most {most} process{"es" if most > 1 else ""}'
     return (f'set train_dataloader.batch_size to at most '
             f'{identities_per_rank * num_instances}, or run fewer processes')
