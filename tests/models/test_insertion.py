@@ -1,5 +1,7 @@
 """RGA after named stages of an mm backbone, as an mmcv plugin, and as a plain module."""
+import copy
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -322,6 +324,32 @@ def test_a_stage_recomputed_by_activation_checkpointing_is_attended_once():
         gradients.append(image.grad)
         image = image.detach()
     torch.testing.assert_close(*gradients)
+
+
+def test_a_data_parallel_replica_attends_with_its_own_attentions():
+    """nn.DataParallel runs a shallow copy of the module per device, each in a thread of its
+    own, with copies of the submodules; the stage hooks the copies share with the original
+    must call the running copy's attentions and count its stage runs. Here the replica's
+    attentions hold other weights, and it shares the backbone, as a replica on the
+    original's device may."""
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions=STAGE_RGA)).eval()
+    replica = model._replicate_for_data_parallel()  # what torch.nn.parallel.replicate calls
+    replica.attentions = copy.deepcopy(model.attentions)
+    with torch.no_grad():
+        for parameter in replica.attentions.parameters():
+            parameter.add_(0.5)
+    image = torch.randn(2, 3, 64, 64)
+    with torch.no_grad(), ThreadPoolExecutor(1) as thread:
+        outputs = thread.submit(replica, image).result()
+        x = model.backbone.maxpool(model.backbone.relu(model.backbone.norm1(
+            model.backbone.conv1(image))))
+        for name, out in zip(('layer1', 'layer2', 'layer3', 'layer4'), outputs):
+            x = getattr(model.backbone, name).forward(x)  # forward alone runs no hooks
+            if name in replica.attentions:
+                x = replica.attentions[name](x)
+            torch.testing.assert_close(out, x)
+        assert all(not torch.equal(a, b) for a, b in zip(model(image), outputs))
 
 
 def test_a_module_list_stage_is_refused_naming_an_entry():

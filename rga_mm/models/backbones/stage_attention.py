@@ -20,6 +20,7 @@ Example::
 """
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 
@@ -29,6 +30,13 @@ from torch import Tensor, nn
 
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
+
+# The StageAttentionBackbones whose eager forward runs in this thread, by their origin (a
+# token shared by a module and the copies nn.DataParallel makes of it, each run in a thread
+# of its own): the stage hooks, which such copies share with the original, find the copy
+# that runs here, and so its own attentions and stage counts.
+_RUNNING: ContextVar[dict[object, nn.Module]] = ContextVar('running_stage_attention',
+                                                            default={})
 
 
 def _describe(output: Any) -> str:
@@ -131,21 +139,25 @@ def _check_stages_are_called(backbone: nn.Module, names: Iterable[str]) -> None:
                 f'entries{example}')
 
 
-def _attend_output(attention: nn.Module, backbone: str, stage: str, wrapper: nn.Module,
+def _attend_output(owner: nn.Module, origin: object, key: str, backbone: str, stage: str,
                    module: nn.Module, inputs: Any, output: Any) -> Tensor:
-    """Forward hook: replace a stage's (B, C, H, W) output by its attended version.
-    ``wrapper._stage_runs`` is the StageAttentionBackbone's count of stage runs in its
-    current forward (read at each call: tracers may replace the wrapper's attributes).
+    """Forward hook: replace a stage's (B, C, H, W) output by its attended version, with
+    ``attentions[key]`` of the StageAttentionBackbone of ``origin`` whose forward runs in
+    this thread (a DataParallel replica, or ``owner`` itself), else of ``owner`` (a traced
+    forward, or the stage recomputed by activation checkpointing). Its ``_stage_runs``
+    counts the stage runs of its current forward (read at each call: tracers may replace
+    the wrapper's attributes).
 
     Raises:
         ConfigError: the stage's output is not a (B, C, H, W) tensor, the stage runs twice
             in one forward, or the attention refuses its output (a wrong ``in_channels`` or
             map size); the message names the stage and the ``attentions`` key to fix.
     """
+    wrapper = _RUNNING.get().get(origin, owner)
     _count_stage_run(wrapper._stage_runs, backbone, stage)
     _check_stage_output(output, backbone, stage)
     try:
-        return attention(output)
+        return wrapper.attentions[key](output)
     except ValueError as error:
         raise _in_stage(stage, error) from error
 
@@ -288,10 +300,10 @@ class StageAttentionBackbone(BaseModule):
              for key, (name, cfg) in zip(keys, attentions.items())})
         self._stage_runs: Counter | None = None
         self._stage_names = tuple(attentions)
+        self._origin = object()  # shared with the replicas nn.DataParallel makes
         for name, key in zip(attentions, keys):
             stages[name].register_forward_hook(partial(
-                _attend_output, self.attentions[key], type(self.backbone).__name__, name,
-                self))
+                _attend_output, self, self._origin, key, type(self.backbone).__name__, name))
 
     @property
     def out_indices(self) -> Sequence[int]:
@@ -357,13 +369,16 @@ class StageAttentionBackbone(BaseModule):
         """Run the backbone; every configured stage's output passes through its attention
         (a stage that runs twice, or not at all, in an eager forward is a ConfigError
         naming it)."""
-        runs = self._stage_runs = None if _traced() else Counter()
+        if _traced():
+            return self.backbone(*args, **kwargs)
+        runs = self._stage_runs = Counter()
+        running = _RUNNING.set({**_RUNNING.get(), self._origin: self})
         try:
             output = self.backbone(*args, **kwargs)
         finally:
             self._stage_runs = None
-        if runs is not None:
-            _check_every_stage_ran(runs, self._stage_names, type(self.backbone).__name__)
+            _RUNNING.reset(running)
+        _check_every_stage_ran(runs, self._stage_names, type(self.backbone).__name__)
         return output
 
 
