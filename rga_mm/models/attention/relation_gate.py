@@ -40,7 +40,9 @@ class RelationGate(BaseModule):
         feature_dim: D, channels of the node map (C for RGA-S, h·w for RGA-C).
         grid_size: (h', w'), the node grid this gate is built for; N = h'·w' nodes.
         reduction: s1; θ, φ, ψ embed D → D // s1 and ϕ embeds 2N → N // s1.
-        gate_reduction: s2, an int >= 1; W1 maps 1 + N // s1 → max(1, (1 + N // s1) // s2).
+        gate_reduction: s2, an int >= 1; W1 maps the width of y_p, 1 + N // s1 (N // s1
+            without the appearance term, 1 without the relation term), to
+            max(1, width // s2).
         use_relation: include ϕ(r_p) in y_p (False is the paper's "w/o Rel.").
         use_appearance: include pool_c(ψ(x_p)) in y_p (False is "w/o Vis.").
         relation_path: ``'factorized'`` (default) or ``'dense'``; equal results.

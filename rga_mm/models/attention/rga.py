@@ -186,8 +186,9 @@ class RGA(BaseModule):
         """The node map of the channel branch: (B, C, H, W) → (B, h·w, g, C / g).
 
         Channel c is node (c // (C / g), c % (C / g)) and its features are its h·w values
-        (the map pooled to (h, w) first when its size differs). The view copies nothing and
-        is a channels-last tensor, which a 1×1 convolution reads as one large GEMM.
+        (the map pooled to (h, w) first when its size differs). Of a contiguous map it is a
+        view that copies nothing (another layout, such as channels-last, is copied once),
+        and a channels-last tensor, which a 1×1 convolution reads as one large GEMM.
         """
         if tuple(x.shape[-2:]) != self.spatial_size:
             x = pool_to_grid(x, self.spatial_size)
