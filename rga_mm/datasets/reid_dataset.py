@@ -29,9 +29,11 @@ class ReIDDataset(BaseDataset):
     A statistics table (identities / images / cameras per split) is logged on load.
     ``split='train'`` puts its number of identities K in the metainfo as ``num_identities``
     (tools/train.py compares it with the classifier's size), and ``split='test'`` the sorted
-    camera ids of its query and gallery images as ``cameras`` (mmengine hands them to the
-    evaluator when the validation or test loop is built, so that ``ReIDMetric`` can refuse
-    single-camera data before any epoch).
+    camera ids of its query and gallery images as ``cameras`` and the number of queries with
+    a gallery image of their identity from another camera as ``cross_camera_queries``
+    (mmengine hands them to the evaluator when the validation or test loop is built, so that
+    ``ReIDMetric`` can refuse data its camera rule leaves without a true match before any
+    epoch).
 
     An item asked for by a :class:`~rga_mm.datasets.augmentation_seed.SampleIndex` (the
     training draws of ``IdentityBatchSampler``) runs its pipeline with the random state of
@@ -89,6 +91,7 @@ class ReIDDataset(BaseDataset):
             query, gallery = self._load_nonempty('query'), self._load_nonempty('gallery')
             self._log_statistics(dict(query=query, gallery=gallery))
             self._metainfo['cameras'] = sorted({item['camera_id'] for item in query + gallery})
+            self._metainfo['cross_camera_queries'] = _cross_camera_queries(query, gallery)
             return ([dict(item, is_query=True) for item in query] +
                     [dict(item, is_query=False) for item in gallery])
         items = self._load_nonempty(self.split)
@@ -178,6 +181,16 @@ def _check_integer_labels(dataset_name: str, item: dict) -> None:
             raise DatasetError(f'{dataset_name}: {key} of {item["img_path"]} is {value!r}; '
                                f'identities and cameras must be integers, and a float one is '
                                f'refused rather than truncated')
+
+
+def _cross_camera_queries(query: list[dict], gallery: list[dict]) -> int:
+    """How many queries have a gallery image of their identity from another camera: a true
+    match under the protocol's camera rule."""
+    cameras_of = {}
+    for item in gallery:
+        cameras_of.setdefault(item['gt_label'], set()).add(item['camera_id'])
+    return sum(bool(cameras_of.get(item['gt_label'], set()) - {item['camera_id']})
+               for item in query)
 
 
 def _relabel(items: list[dict]) -> list[dict]:

@@ -557,11 +557,12 @@ def test_folders_train_with_cameras(tmp_path, logged):
 
 @pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
 def test_the_test_split_puts_its_cameras_in_the_metainfo(tmp_path, suffix):
-    """The sorted cameras of query (1, 2) and gallery (2, 3), for mmengine to hand to the
+    """The sorted cameras of query (1, 2) and gallery (2, 3), and the queries with a gallery
+    image of their identity from another camera (5, not 9), for mmengine to hand to the
     metric; other splits add nothing to the metainfo."""
     ann_file = write_annotations(tmp_path, ROWS, suffix)
     test = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split='test')
-    assert test.metainfo == dict(cameras=[1, 2, 3])
+    assert test.metainfo == dict(cameras=[1, 2, 3], cross_camera_queries=1)
     for split in ('train', 'query', 'gallery'):
         other = CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split=split)
         assert 'cameras' not in other.metainfo
@@ -579,6 +580,9 @@ def test_folders_test_split_and_camera_zero_without_a_pattern(tmp_path):
     assert [row[:2] + (0, row[3]) for row in summary(with_cameras)] == summary(without)
     assert with_cameras.metainfo['cameras'] == [1, 2, 3]  # query c1, c2; gallery c2, c3
     assert without.metainfo['cameras'] == [0]
+    # query 5 (c1) has gallery image c2; query 9 (c2) only c2; without cameras: none
+    assert (with_cameras.metainfo['cross_camera_queries'],
+            without.metainfo['cross_camera_queries']) == (1, 0)
 
 
 @pytest.mark.parametrize('extra, split, error, message', [

@@ -255,6 +255,21 @@ def test_single_camera_metainfo_is_kept_without_the_same_camera_rule():
     assert metric.dataset_meta == dict(cameras=[0])
 
 
+def test_metainfo_without_a_cross_camera_query_is_refused_under_the_camera_rule():
+    """Several cameras, but every query's identity photographed by its own camera only: the
+    run would train to its first validation and stop there."""
+    meta = dict(cameras=[1, 2, 3], cross_camera_queries=0)
+    with pytest.raises(ConfigError, match=r"^ReIDMetric: no query has a gallery image of its "
+                                          r"identity from another camera, .* set "
+                                          r"exclude_same_camera=False in val_evaluator and "
+                                          r"test_evaluator$"):
+        ReIDMetric().dataset_meta = meta
+    for kept, metric in ((dict(meta, cross_camera_queries=1), ReIDMetric()),
+                         (meta, ReIDMetric(exclude_same_camera=False))):
+        metric.dataset_meta = kept
+        assert metric.dataset_meta == kept
+
+
 def test_tpr_needs_targets_and_distances_without_nan():
     with pytest.raises(ValueError, match=r'one or more in \(0, 1\], got \[\]'):
         tpr_at_fpr(DISTMAT, **LABELS, fpr_targets=())

@@ -65,6 +65,19 @@ def test_data_without_cameras_is_refused_as_the_first_validation_would(check_dat
     assert 'ReIDMetric' not in capsys.readouterr().out
 
 
+def test_queries_seen_by_their_own_camera_only_are_refused_as_the_first_validation_would(
+        check_dataset, tmp_path, capsys):
+    """Several cameras, but person 5 is a query and in the gallery under camera 1 only, and
+    person 9 under camera 2 only: no query has a true match under the camera rule."""
+    same_camera = [path.replace('_c2_001', '_c1_001') if path.startswith('gallery/0005') else
+                   path.replace('_c1_001', '_c2_001') for path in IMAGES]
+    root = write_folders(tmp_path / 'data', same_camera)
+    assert check_dataset.main([str(FOLDERS_CONFIG), *data_options(root)]) == 1
+    assert re.findall(r'^(val|test): ReIDMetric: no query has a gallery image of its identity '
+                      r'from another camera', capsys.readouterr().out, re.MULTILINE) == [
+        'val', 'test']
+
+
 def test_train_identities_in_the_test_split_are_named_in_a_warning(check_dataset, tmp_path,
                                                                    capsys):
     root = write_folders(tmp_path / 'data', IMAGES + ['query/0007/0007_c3_002.jpg',

@@ -165,7 +165,9 @@ class RankAccumulator:
         if ap.size == 0:
             raise ValueError(f'none of the {self.num_query} queries has a match in the '
                              f'gallery outside its own camera; check that query and gallery '
-                             f'come from the same dataset split')
+                             f'come from the same dataset split, or evaluate data whose '
+                             f'identities each appear under one camera without the camera '
+                             f'rule (ReIDMetric(exclude_same_camera=False))')
         first_rank_hist = np.bincount(np.minimum(first_rank, self.max_rank + 1) - 1,
                                       minlength=self.max_rank + 1)  # last bin: beyond
         return dict(

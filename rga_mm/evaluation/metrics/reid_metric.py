@@ -140,11 +140,20 @@ class ReIDMetric(BaseMetric):
     @BaseMetric.dataset_meta.setter
     def dataset_meta(self, dataset_meta: dict | None) -> None:
         """The dataset's metainfo, which mmengine's loops set when they are built (before
-        training or inference); single-camera data (its ``cameras``, as a re-ID dataset's
-        ``split='test'`` gives them) is refused there under ``exclude_same_camera=True``."""
-        cameras = sorted(set((dataset_meta or {}).get('cameras') or ()))
+        training or inference); under ``exclude_same_camera=True`` it refuses there data from
+        a single camera (its ``cameras``) and data whose queries have no gallery image of
+        their identity from another camera (its ``cross_camera_queries`` is 0), as a re-ID
+        dataset's ``split='test'`` gives them."""
+        meta = dataset_meta or {}
+        cameras = sorted(set(meta.get('cameras') or ()))
         if self.exclude_same_camera and len(cameras) == 1:
             raise _single_camera_error(cameras[0])
+        if self.exclude_same_camera and meta.get('cross_camera_queries') == 0:
+            raise ConfigError('ReIDMetric: no query has a gallery image of its identity from '
+                              'another camera, so the protocol (no match from the query\'s own '
+                              'camera) leaves no true match; give the query identities gallery '
+                              'images from other cameras, or set exclude_same_camera=False in '
+                              'val_evaluator and test_evaluator')
         self._dataset_meta = dataset_meta
 
     def process(self, data_batch: Any, data_samples: Sequence[BaseDataElement | dict]) -> None:
