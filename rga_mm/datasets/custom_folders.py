@@ -40,7 +40,7 @@ def compile_camera_pattern(pattern: str | None, dataset_name: str) -> re.Pattern
     regular expression, or one without a group named ``camera``."""
     if pattern is None:
         return None
-    example = "r'c(?P<camera>\\d+)'"
+    example = "r'_c(?P<camera>\\d+)'"
     if not isinstance(pattern, str):
         raise ConfigError(f'{dataset_name}: camera_pattern must be a regular expression '
                           f'string like {example}, got the {type(pattern).__name__} '
@@ -79,7 +79,8 @@ class CustomReIDFolders(CustomReIDDataset):
 
     The camera of an image is read from its file name by ``camera_pattern``, a regular
     expression with a group named ``camera`` searched in the name (e.g.
-    ``r'c(?P<camera>\\d+)'`` reads 3 from ``0001_c3_000.jpg``), and kept as written; an
+    ``r'_c(?P<camera>\\d+)'`` reads 3 from ``0001_c3_000.jpg``, where ``r'c(?P<camera>\\d+)'``
+    would read 2023 from ``Dec2023_c3_000.jpg``), and kept as written; an
     image whose name it does not match is an error naming the file. Without a pattern every
     image is camera 0: the protocol then finds no match outside the query's own camera, so
     evaluate such data with ``ReIDMetric(exclude_same_camera=False)``. An identity or

@@ -824,12 +824,22 @@ def test_one_epoch_through_tools_train(tiny_market, tmp_path):
     assert evaluation[-1]['reid/num_query'] == len(list((tiny_market / 'query').glob('*.jpg')))
 
 
-EXAMPLE = "write it like r'c(?P<camera>\\d+)'"
+def test_the_configs_camera_pattern_reads_the_camera_after_an_underscore(tmp_path):
+    """A 'c' followed by digits elsewhere in the name (Dec2023, rec3) is not the camera."""
+    pattern = Config.fromfile(CONFIGS['folders']).reid_dataset.camera_pattern
+    root = write_folders(tmp_path, ['train/0001/Dec2023_c1_000.jpg',
+                                    'train/0002/rec3_c2_000.jpg', 'train/0002/0002_c4_001.jpg'])
+    dataset = CustomReIDFolders(data_root=root, camera_pattern=pattern)
+    # in name order: Dec2023_c1_000, 0002_c4_001, rec3_c2_000
+    assert [camera for *_, camera in summary(dataset)] == [1, 4, 2]
+
+
+EXAMPLE = "write it like r'_c(?P<camera>\\d+)'"
 
 
 @pytest.mark.parametrize('pattern, message', [
     (('?P<camera>\\d+',), "CustomReIDFolders: camera_pattern must be a regular expression "
-                          "string like r'c(?P<camera>\\d+)', got the tuple ('?P<camera>\\\\d+',); "
+                          "string like r'_c(?P<camera>\\d+)', got the tuple ('?P<camera>\\\\d+',); "
                           'set it in a config file, as --cfg-options reads brackets and commas '
                           'as tuples and lists'),
     (r'c(?P<camera>\d+', "CustomReIDFolders: camera_pattern r'c(?P<camera>\\d+' is no regular "
