@@ -20,7 +20,7 @@ from .custom_reid import (
     integer_fix,
     parse_integer,
 )
-from .reid_dataset import JUNK_ID, closest_choice_hint
+from .reid_dataset import JUNK_ID, check_path_setting, closest_choice_hint
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')
@@ -87,6 +87,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
                       'every path is absolute)')
 
     def __init__(self, data_root: str, ann_file: str, **kwargs: Any) -> None:
+        check_path_setting(self.dataset_name, 'ann_file', ann_file)
         self._rows_by_split = None
         super().__init__(data_root=data_root, ann_file=ann_file, **kwargs)
 

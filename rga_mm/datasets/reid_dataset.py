@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from rga_mm.checks import is_int
-from rga_mm.errors import ConfigError, DatasetError
+from rga_mm.errors import ConfigError, DatasetError, type_name
 from .augmentation_seed import SampleIndex, augmentation_random_state
 from .folder_listing import is_file, is_folder, is_image_file, is_visible
 
@@ -62,6 +62,7 @@ class ReIDDataset(BaseDataset):
         if data_root is None:
             raise ConfigError(f"{self.dataset_name}: data_root is None; set data_root to the "
                               f"dataset's folder{self.data_root_note}")
+        check_path_setting(self.dataset_name, 'data_root', data_root)
         self.split = split
         kwargs.setdefault('test_mode', split != 'train')
         super().__init__(data_root=data_root, **kwargs)
@@ -151,6 +152,17 @@ class ReIDDataset(BaseDataset):
             if type(self).holds_layout(child):
                 return f'; did you mean data_root={child}?'
         return ''
+
+
+def check_path_setting(dataset_name: str, setting: str, value: Any) -> None:
+    """A ConfigError unless ``value``, the path setting ``setting``, is a str or a path-like
+    object: a list or tuple is what ``--cfg-options`` makes of a path with commas or
+    brackets, and mmengine would fail on it with a bare assertion."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigError(f'{dataset_name}: {setting} must be a path, got the '
+                          f'{type_name(value)} {value!r}; --cfg-options reads a value with '
+                          f'commas as a list and one in brackets with commas as a tuple, so '
+                          f'set such a path in a config file')
 
 
 def check_choice(dataset_name: str, setting: str, value: Any, choices: Sequence[str]) -> None:

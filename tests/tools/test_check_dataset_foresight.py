@@ -111,3 +111,18 @@ def test_annotations_compare_identities_of_one_file_only(check_dataset, tmp_path
     assert check_dataset.main([str(ANNOTATIONS_CONFIG), *data_options(root),
                                f'train_dataloader.dataset.ann_file={root}/other.csv']) == 0
     assert 'warning' not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('config, key', [(FOLDERS_CONFIG, 'data_root'),
+                                         (ANNOTATIONS_CONFIG, 'ann_file')])
+def test_a_path_that_the_command_line_splits_at_a_comma_is_refused(check_dataset, tmp_path,
+                                                                   config, key):
+    """--cfg-options reads ``/data/reid,v2`` as a list, on which mmengine fails a bare
+    assertion: the dataset names the setting and where such a path belongs."""
+    root = write_folders(tmp_path / 'data', IMAGES)
+    with pytest.raises(SystemExit, match=rf"^train: CustomReID\w+: {key} must be a path, got "
+                                         rf"the list \['{tmp_path}/reid', 'v2'\]; "
+                                         r'--cfg-options reads a value with commas as a list '
+                                         r'.* set such a path in a config file$'):
+        check_dataset.main([str(config), *data_options(root),
+                            f'train_dataloader.dataset.{key}={tmp_path}/reid,v2'])

@@ -487,10 +487,11 @@ def test_a_plain_cfg_option_keeps_its_spaces_and_is_typed_as_mmengine_types_it()
     lists, tuples and scalars read as DictAction reads them."""
     options = _train_tool().parse_args([
         'x.py', '--cfg-options', 'train_dataloader.dataset.data_root=/data/my data ü',
-        "work_dir='/runs/run 1'", 'a=[1, 2]', 'b=0.5', 'c=None', 'd=true ', 'e= 3']).cfg_options
+        "work_dir='/runs/run 1'", 'a=[1, 2]', 'b=0.5', 'c=None', 'd=true ', 'e= 3',
+        'f=/data/(old) reid', 'g=c(?P<camera>\\d+)']).cfg_options
     assert options == {'train_dataloader.dataset.data_root': '/data/my data ü',
                        'work_dir': '/runs/run 1', 'a': [1, 2], 'b': 0.5, 'c': None, 'd': True,
-                       'e': 3}
+                       'e': 3, 'f': '/data/(old) reid', 'g': 'c(?P<camera>\\d+)'}
 
 
 @pytest.mark.parametrize('tool', ['test.py', 'search.py', 'visualization/vis_attention.py',

@@ -51,11 +51,14 @@ class CfgOptionsAction(DictAction):
 
     @staticmethod
     def _parse_iterable(val: str) -> Any:
-        """A value without commas and brackets as it is written (spaces around it and then
-        quotes stripped; an int, float, bool or None where it reads as one); others as
-        ``DictAction`` reads them."""
+        """A value that ``DictAction`` reads as a list or tuple (it has commas or brackets) as
+        it reads it; any other as it is written (spaces around it and then quotes stripped;
+        an int, float, bool or None where it reads as one), so that ``/data/(old) reid``,
+        which ``DictAction`` reads as ``/data/(old)reid``, keeps its space."""
         if any(mark in val for mark in ',()[]'):
-            return DictAction._parse_iterable(val)
+            parsed = DictAction._parse_iterable(val)
+            if not isinstance(parsed, str):
+                return parsed
         return DictAction._parse_int_float_bool(val.strip().strip('\'"'))
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
