@@ -2,7 +2,9 @@
 fix. The tools print them alone, without a traceback through mmengine; both are
 ``ValueError``\\ s, so code that catches those keeps working. :func:`first_listed` shortens
 the lists such a message names; :func:`first_line` quotes another error in one,
-:func:`type_name` names a value's type and :func:`caused_by` looks through an error's chain."""
+:func:`type_name` names a value's type, :func:`working_folder_note` where a relative path
+starts, and :func:`caused_by` looks through an error's chain."""
+import os
 from collections.abc import Iterator, Sequence
 
 
@@ -59,6 +61,12 @@ def type_name(value: object) -> str:
     kind = type(value)
     return kind.__qualname__ if kind.__module__ == 'builtins' else (
         f'{kind.__module__}.{kind.__qualname__}')
+
+
+def working_folder_note(path: str) -> str:
+    """``' (relative to <working folder>)'`` for a relative ``path``, so that a message
+    naming a missing file says where it was looked for; ``''`` for an absolute one."""
+    return '' if os.path.isabs(os.path.expanduser(path)) else f' (relative to {os.getcwd()})'
 
 
 def caused_by(error: BaseException, kind: type[BaseException]) -> bool:

@@ -45,6 +45,7 @@ from rga_mm.checks import is_file_given_as_folder, is_flag, is_positive_int
 from rga_mm.datasets.folder_listing import image_paths
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import PYTHON_OPTION, merge_cfg_options
+from rga_mm.errors import working_folder_note
 from rga_mm.visualization.image_inputs import file_pipeline, required_test_pipeline
 from .image_arrays import checked_array
 from .inference import as_config, init_model
@@ -95,9 +96,9 @@ def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
         raise FileNotFoundError(f'input {index} is {path}, a file, not a folder: drop the '
                                 f'trailing {path[-1]!r}')
     if refuse_missing and not os.path.exists(path):
-        where = '' if os.path.isabs(path) else f' (relative to {os.getcwd()})'
-        raise FileNotFoundError(f'input {index} is {path}, which does not exist{where}; '
-                                f'give an existing image file or folder')
+        raise FileNotFoundError(f'input {index} is {path}, which does not exist'
+                                f'{working_folder_note(path)}; give an existing image file or '
+                                f'folder')
 
 
 class ReIDInferencer(BaseInferencer):

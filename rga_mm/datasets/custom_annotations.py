@@ -88,6 +88,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
 
     def __init__(self, data_root: str, ann_file: str, **kwargs: Any) -> None:
         check_path_setting(self.dataset_name, 'ann_file', ann_file)
+        self._given_ann_file = os.fspath(ann_file)  # mmengine joins a relative one to data_root
         self._rows_by_split = None
         super().__init__(data_root=data_root, ann_file=ann_file, **kwargs)
 
@@ -146,6 +147,14 @@ class CustomReIDAnnotations(CustomReIDDataset):
         if osp.isdir(self.ann_file):
             return DatasetError(f'{self.dataset_name}: ann_file {self.ann_file} is a folder; '
                                 f'name the annotation file, e.g. annotations.csv, and {where}')
+        given = self._given_ann_file
+        if not osp.isabs(given) and osp.isfile(given):
+            return FileNotFoundError(
+                f'{self.dataset_name}: ann_file {self.ann_file} not found: a relative ann_file '
+                f'is read from data_root ({self.data_root}), but {given} is a file of the '
+                f'working folder {os.getcwd()}; give ann_file='
+                f'{osp.relpath(given, self.data_root)} or the absolute path '
+                f'{osp.abspath(given)}')
         folder = osp.dirname(self.ann_file) or '.'
         try:
             others = sorted(name for name in os.listdir(folder) if not name.startswith('.')

@@ -11,7 +11,7 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from rga_mm.checks import is_int
-from rga_mm.errors import ConfigError, DatasetError, type_name
+from rga_mm.errors import ConfigError, DatasetError, type_name, working_folder_note
 from .augmentation_seed import SampleIndex, augmentation_random_state
 from .folder_listing import is_file, is_folder, is_image_file, is_visible
 
@@ -87,7 +87,8 @@ class ReIDDataset(BaseDataset):
                      "only, not in key=~/x): give the whole path"
                      if self.data_root.startswith('~') or '/~' in self.data_root else '')
             raise FileNotFoundError(f'{self.dataset_name}: data_root {self.data_root} is '
-                                    f'not a folder; expected {self.layout}{tilde}')
+                                    f'not a folder{working_folder_note(self.data_root)}; '
+                                    f'expected {self.layout}{tilde}')
         if self.split == 'test':
             query, gallery = self._load_nonempty('query'), self._load_nonempty('gallery')
             self._log_statistics(dict(query=query, gallery=gallery))

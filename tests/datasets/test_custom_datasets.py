@@ -289,6 +289,20 @@ def test_file_level_errors(tmp_path):
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file='nothing.csv')
 
 
+def test_an_ann_file_given_from_the_working_folder_is_named_with_both_fixes(tmp_path,
+                                                                          monkeypatch):
+    """ann_file='my_reid/annotations.csv' beside data_root='my_reid': mmengine reads
+    my_reid/my_reid/annotations.csv."""
+    write_annotations(tmp_path / 'my_reid', ROWS)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match='^' + re.escape(
+            f'CustomReIDAnnotations: ann_file my_reid/my_reid/annotations.csv not found: a '
+            f'relative ann_file is read from data_root (my_reid), but my_reid/annotations.csv '
+            f'is a file of the working folder {tmp_path}; give ann_file=annotations.csv or the '
+            f'absolute path {tmp_path}/my_reid/annotations.csv') + '$'):
+        CustomReIDAnnotations(data_root='my_reid', ann_file='my_reid/annotations.csv')
+
+
 def test_queries_absent_from_the_gallery_are_counted_and_named(tmp_path):
     rows = ROWS + [('images/q11.jpg', 11, 1, 'query'), ('images/q12.jpg', 12, 1, 'query'),
                    ('images/q12b.jpg', 12, 2, 'query')]

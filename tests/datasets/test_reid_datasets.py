@@ -181,7 +181,7 @@ def test_missing_folder_names_path_and_layout(market_root):
         Market1501(data_root=market_root, split='query')
 
 
-def test_missing_root(tmp_path):
+def test_missing_root(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match=r'data_root .*nowhere is not a folder; '
                                                 r'expected [^~]*$'):
         Market1501(data_root=str(tmp_path / 'nowhere'))
@@ -192,6 +192,11 @@ def test_missing_root(tmp_path):
     with pytest.raises(FileNotFoundError, match=r'data_root .*run~1 is not a folder; '
                                                 r'expected [^~]*$'):  # no ~ to expand
         Market1501(data_root=str(tmp_path / 'run~1'))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match='^' + re.escape(
+            f'Market-1501: data_root data/nowhere is not a folder (relative to {tmp_path}); '
+            f'expected')):
+        Market1501(data_root='data/nowhere')
 
 
 def test_unparsable_name_names_file_and_pattern(tmp_path):

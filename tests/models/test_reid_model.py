@@ -1,4 +1,5 @@
 """The re-ID model of paper §4.1: BNNeck head, losses, modes, official weights."""
+import re
 from pathlib import Path
 
 import pytest
@@ -107,8 +108,21 @@ def test_missing_imagenet_checkpoint_is_named(tmp_path):
         TINY_MODEL['backbone']['backbone'],
         init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'resnet18.pth'))))
     model = MODELS.build(cfg)
-    with pytest.raises(FileNotFoundError, match='ImageNet checkpoint .*resnet18.pth does not'):
+    with pytest.raises(FileNotFoundError, match='ImageNet checkpoint .*resnet18.pth does not '
+                                                'exist: put'):
         model.init_weights()
+
+
+def test_a_missing_relative_imagenet_checkpoint_names_the_working_folder(tmp_path, monkeypatch):
+    cfg = dict(TINY_MODEL)
+    cfg['backbone'] = dict(TINY_MODEL['backbone'], backbone=dict(
+        TINY_MODEL['backbone']['backbone'],
+        init_cfg=dict(type='Pretrained', checkpoint='checkpoints/resnet18.pth')))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f'ImageNet checkpoint checkpoints/resnet18.pth does not exist (relative to '
+            f'{tmp_path}): put')):
+        MODELS.build(cfg).init_weights()
 
 
 @pytest.mark.parametrize('written', ['absolute', 'from ~'])

@@ -6,7 +6,7 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from rga_mm.checks import flag
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, working_folder_note
 from rga_mm.registry import MODELS
 
 
@@ -65,9 +65,9 @@ class ReIDModel(BaseModel):
         for path in _local_pretrained_checkpoints(self):
             if not Path(path).expanduser().is_file():  # mmengine expands '~' as it loads
                 raise FileNotFoundError(
-                    f'ImageNet checkpoint {path} does not exist: put torchvision\'s ResNet '
-                    f'weights there, point the backbone\'s init_cfg checkpoint elsewhere, or '
-                    f'set that init_cfg to None to train from scratch')
+                    f'ImageNet checkpoint {path} does not exist{working_folder_note(path)}: '
+                    f'put torchvision\'s ResNet weights there, point the backbone\'s init_cfg '
+                    f'checkpoint elsewhere, or set that init_cfg to None to train from scratch')
         super().init_weights()
 
     def pooled_features(self, inputs: Tensor) -> Tensor:
