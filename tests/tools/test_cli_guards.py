@@ -612,6 +612,11 @@ def test_a_data_root_given_to_one_loader_names_those_left_at_the_replaced_one(ca
         load_config_with_options(config, {f'{loader}.dataset.data_root': 'mine' for loader in
                                           ('train_dataloader', 'val_dataloader',
                                            'test_dataloader')})
+        # training without validation or testing: the other loaders read nothing
+        load_config_with_options(config, {
+            'train_dataloader.dataset.data_root': 'mine', 'val_dataloader': None,
+            'val_cfg': None, 'val_evaluator': None, 'test_dataloader': None, 'test_cfg': None,
+            'test_evaluator': None})
     finally:
         logger.removeHandler(caplog.handler)
     assert [record.getMessage() for record in caplog.records

@@ -207,13 +207,20 @@ def warn_data_roots_left(cfg: Config, options: dict, option: str) -> None:
         if options[keys[loader]] == replaced:
             continue
         left = [keys[other] for other in DATALOADERS
-                if other not in set_ones and _data_root(cfg, other) == replaced]
+                if other not in set_ones and not _replaced(other, options)
+                and _data_root(cfg, other) == replaced]
         if replaced is not None and left:
             print_log(f'{option.format(keys[loader])} changes the data of {loader} only: '
                       f'{join_names(left)} still read{"s" if len(left) == 1 else ""} '
                       f'{replaced}; set {"it" if len(left) == 1 else "them"} too where they '
                       f'read the same data', logger='current', level=logging.WARNING)
             return
+
+
+def _replaced(loader: str, options: dict) -> bool:
+    """Whether ``options`` replace the data loader ``loader`` or its dataset as a whole
+    (``val_dataloader=None`` to train without validation, for one)."""
+    return loader in options or f'{loader}.dataset' in options
 
 
 def _data_root(cfg: Config, loader: str) -> Any:
