@@ -22,6 +22,7 @@ from .folder_listing import (
     IMAGE_SUFFIXES,
     files_not_read_notice,
     holds_image,
+    is_dangling_link,
     is_file,
     is_folder,
     is_unlisted_image,
@@ -115,8 +116,11 @@ class CustomReIDFolders(CustomReIDDataset):
         folder = osp.join(self.data_root, split)
         if not osp.isdir(folder):
             raise self.missing_path_error(folder)
-        items, folder_of, unread = [], {}, UnreadEntries([], [])
+        items, folder_of, unread = [], {}, UnreadEntries([], [], [])
         for entry in _visible_entries(folder):
+            if is_dangling_link(entry):
+                unread.dangling_links.append(entry.path)
+                continue
             if not is_folder(entry):
                 if entry.name.lower().endswith(self.suffixes):
                     raise DatasetError(f'{self.dataset_name}: the image {entry.path} lies '
@@ -160,13 +164,15 @@ class CustomReIDFolders(CustomReIDDataset):
                                        [entry.name for entry in entries if is_folder(entry)])
         unread.images.extend(entry.path for entry in entries
                              if is_unlisted_image(entry, self.suffixes))
+        unread.dangling_links.extend(entry.path for entry in entries if is_dangling_link(entry))
         unread.subfolders.extend(entry.path for entry in entries
                                  if is_folder(entry) and holds_image(entry.path))
         return images
 
     def _warn_of_unread(self, split_folder: str, unread: 'UnreadEntries') -> None:
-        """Log one warning each for images of the person folders under ``split_folder``
-        that are not read: those under another suffix, and those in subfolders."""
+        """Log one warning each for what the person folders under ``split_folder`` hold
+        and is not read: images under another suffix, images in subfolders, and links (to a
+        person folder or an image) that lead nowhere."""
         where = f'{self.dataset_name}, the person folders of {split_folder}'
         notices = [files_not_read_notice(unread.images, self.suffixes, where)]
         if unread.subfolders:
@@ -174,6 +180,11 @@ class CustomReIDFolders(CustomReIDDataset):
                            f'read (the first: {unread.subfolders[0]}); only the images '
                            f'directly in a person folder are read: move them up into it '
                            f"(camera_pattern reads each image's camera from its file name)")
+        if unread.dangling_links:
+            first = unread.dangling_links[0]
+            notices.append(f'{where}: {len(unread.dangling_links)} link(s) that lead nowhere '
+                           f'not read (the first: {first} → {os.readlink(first)}); mount or '
+                           f'restore what they point to, or remove them')
         for notice in filter(None, notices):
             print_log(notice, logger='current', level=logging.WARNING)
 
@@ -210,11 +221,12 @@ class CustomReIDFolders(CustomReIDDataset):
 
 
 class UnreadEntries(NamedTuple):
-    """Paths in the person folders of a split that are not read: ``images`` under another
+    """Paths of a split that are not read: in its person folders, ``images`` under another
     suffix (:func:`~rga_mm.datasets.folder_listing.is_unlisted_image`) and ``subfolders``
-    holding images."""
+    holding images; person folders and images that are ``dangling_links``."""
     images: list[str]
     subfolders: list[str]
+    dangling_links: list[str]
 
 
 def _check_each_file_once(items: list[dict], dataset_name: str) -> None:

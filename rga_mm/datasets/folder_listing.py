@@ -37,6 +37,12 @@ def is_folder(entry: os.DirEntry) -> bool:
         return False
 
 
+def is_dangling_link(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a symbolic link that leads nowhere (to a missing path, such as
+    an unmounted drive, or into a loop of links)."""
+    return entry.is_symlink() and not (is_file(entry) or is_folder(entry))
+
+
 def is_image_file(entry: os.DirEntry, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> bool:
     """Whether ``entry`` is a visible (:func:`is_visible`) image file, by suffix in any
     case (``suffixes`` in lower case), following links (:func:`is_file`)."""

@@ -157,3 +157,23 @@ def test_person_folders_name_the_images_they_do_not_read(tmp_path, monkeypatch):
         f'{where}: 1 subfolder(s) of images not read (the first: {train / "0003" / "cam2"}); '
         f'only the images directly in a person folder are read: move them up into it '
         f"(camera_pattern reads each image's camera from its file name)"]
+
+
+def test_person_folders_name_the_links_that_lead_nowhere(tmp_path, monkeypatch):
+    """A person folder linked from an unmounted drive, or images linked to missing files:
+    the identity or images are left out, so one warning says how many and the first."""
+    warnings = []
+    monkeypatch.setattr('rga_mm.datasets.custom_folders.print_log',
+                        lambda message, logger=None, level=logging.INFO:
+                        warnings.append(message) if level == logging.WARNING else None)
+    train = tmp_path / 'train'
+    (train / '0001').mkdir(parents=True)
+    write_image(str(train / '0001' / '0001_c1_0.jpg'))
+    add_links_that_lead_nowhere(train / '0001')  # dangling.jpg, a loop of loopA and loopB.jpg
+    (train / '0005').symlink_to(tmp_path / 'unmounted' / '0005')
+    dataset = CustomReIDFolders(data_root=str(tmp_path))
+    assert dataset_items(dataset) == [('0001_c1_0.jpg', 0, 0)]
+    assert warnings == [
+        f'CustomReIDFolders, the person folders of {train}: 4 link(s) that lead nowhere not '
+        f'read (the first: {train / "0001" / "dangling.jpg"} → nowhere.jpg); mount or restore '
+        f'what they point to, or remove them']
