@@ -56,8 +56,13 @@ def test_an_unknown_stage_is_a_config_error_naming_it():
     with pytest.raises(ConfigError) as error:
         MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
                           attentions=dict(layer9=STAGE_RGA['layer1'])))
-    assert str(error.value) == (f"ResNet has no stage named ['layer9']; its top-level "
-                                f"submodules are {RESNET18_TOP_LEVEL}")
+    assert str(error.value) == (f"StageAttentionBackbone: ResNet has no stage named 'layer9'; "
+                                f"its top-level submodules are {RESNET18_TOP_LEVEL}")
+    with pytest.raises(ConfigError, match=r"^StageAttentionBackbone: ResNet has no stages "
+                                          r"named 'layer8', 'layer9'; "):
+        MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                          attentions=dict(layer9=STAGE_RGA['layer1'],
+                                          layer8=STAGE_RGA['layer1'])))
 
 
 def test_an_empty_stage_name_is_a_config_error():
@@ -350,6 +355,24 @@ def test_a_data_parallel_replica_attends_with_its_own_attentions():
                 x = replica.attentions[name](x)
             torch.testing.assert_close(out, x)
         assert all(not torch.equal(a, b) for a, b in zip(model(image), outputs))
+
+
+def test_torch_compile_traces_the_wrapper_in_one_graph():
+    """The stage hooks run inside the compiled graph: under torch.compile they take the
+    wrapper's own attentions without the bookkeeping of eager forwards, which dynamo cannot
+    trace (it would break the graph at every stage and leave the backbone uncompiled)."""
+    model = MODELS.build(dict(
+        type='StageAttentionBackbone',
+        backbone=dict(type='mmpretrain.ResNet', depth=18, num_stages=2, out_indices=(1, ),
+                      strides=(1, 2), dilations=(1, 1)),
+        attentions={'layer2': dict(type='RGA', in_channels=128, spatial_size=(4, 4),
+                                   reduction=2)})).eval()
+    image = torch.randn(2, 3, 32, 32)
+    explained = torch._dynamo.explain(model)(image)
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0), (
+        [reason.reason for reason in explained.break_reasons])
+    compiled = torch.compile(model, backend='eager')
+    torch.testing.assert_close(compiled(image), model(image))
 
 
 def test_a_module_list_stage_is_refused_naming_an_entry():

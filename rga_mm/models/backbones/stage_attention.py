@@ -153,7 +153,7 @@ def _attend_output(owner: nn.Module, origin: object, key: str, backbone: str, st
             in one forward, or the attention refuses its output (a wrong ``in_channels`` or
             map size); the message names the stage and the ``attentions`` key to fix.
     """
-    wrapper = _RUNNING.get().get(origin, owner)
+    wrapper = owner if _traced() else _RUNNING.get().get(origin, owner)
     _count_stage_run(wrapper._stage_runs, backbone, stage)
     _check_stage_output(output, backbone, stage)
     try:
@@ -233,8 +233,10 @@ def _check_stage_names(backbone: nn.Module, names: Iterable[str]) -> None:
         inside = ''.join(f', and those of {parent} are '
                          f'{[name for name, _ in modules[parent].named_children()]}'
                          for parent in parents)
-        raise ConfigError(f'{type(backbone).__name__} has no stage named {unknown}; '
-                          f'its top-level submodules are {top_level}{inside}')
+        stages = 'stage' if len(unknown) == 1 else 'stages'
+        raise ConfigError(f'StageAttentionBackbone: {type(backbone).__name__} has no {stages} '
+                          f'named {", ".join(map(repr, unknown))}; its top-level submodules '
+                          f'are {top_level}{inside}')
 
 
 def _check_no_backbone_arguments(others: Mapping[str, Any], backbone: object) -> None:
