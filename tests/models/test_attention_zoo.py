@@ -13,6 +13,7 @@ from mmcv.cnn import build_plugin_layer
 import rga_mm  # noqa: F401  (registers rga_mm's modules)
 from rga_mm.models.attention import (
     CBAM,
+    RGA,
     SE,
     CBAMChannel,
     CBAMSpatial,
@@ -309,6 +310,9 @@ def test_bad_arguments_say_what_is_wrong():
         CBAMSpatial(C, kernel_size=6)
     with pytest.raises(ValueError, match=r"CBAM mode must be one of \('CS', 'SC', 'S//C'\)"):
         CBAM(C, mode='C')
+    with pytest.raises(ValueError, match=r"FCSpatialChannel mode must be one of .* got None$"):
+        FCSpatialChannel(C, spatial_size=(4, 4), mode=None)
+    assert (CBAM(C, mode='s//c').mode, RGA(C, (4, 4), mode='cs').mode) == ('S//C', 'CS')
 
 
 def test_as_an_mmcv_plugin():

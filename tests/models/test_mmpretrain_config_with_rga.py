@@ -77,7 +77,8 @@ def test_a_block_past_the_stages_last_lists_the_blocks_it_has(tmp_path):
     with pytest.raises(ConfigError) as error:
         init_model(_config(tmp_path, text))
     assert str(error.value) == (
-        "ResNet has no stage named ['layer4.3']; its top-level submodules are ['conv1', 'bn1', "
+        "StageAttentionBackbone: ResNet has no stage named 'layer4.3'; its top-level "
+        "submodules are ['conv1', 'bn1', "
         "'relu', 'maxpool', 'layer1', 'layer2', 'layer3', 'layer4'], and those of layer4 are "
         "['0', '1', '2']")
 

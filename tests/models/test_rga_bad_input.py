@@ -87,7 +87,8 @@ def test_a_gate_reduction_that_is_not_a_positive_int_is_one_clear_error(gate_red
 @pytest.mark.parametrize('mode', [None, 1, ('S', 'C')])
 def test_a_mode_that_is_not_a_str_is_one_clear_error(mode):
     with pytest.raises(ConfigError, match=rf"^RGA mode must be one of \('S', 'C', 'SC', 'CS', "
-                                          rf"'S//C'\), got {re.escape(repr(mode))}$"):
+                                          rf"'S//C'\) \(in any case\), got "
+                                          rf"{re.escape(repr(mode))}$"):
         RGA(64, 8, mode=mode)
 
 

@@ -228,17 +228,17 @@ class SpatialChannelAttention(BaseModule):
         in_channels: C.
         channel_gate: the module whose ``channel_attention`` gives a_c.
         spatial_gate: the module whose ``spatial_attention`` gives a_s.
-        mode: ``'CS'``, ``'SC'`` or ``'S//C'``.
+        mode: ``'CS'``, ``'SC'`` or ``'S//C'``, in any case (as RGA's).
     """
 
     def __init__(self, in_channels: int, channel_gate: nn.Module, spatial_gate: nn.Module,
                  mode: str, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
-        if mode not in GATE_ORDERS:
-            raise ConfigError(f'{type(self).__name__} mode must be one of {GATE_ORDERS}, '
-                              f'got {mode!r}')
+        if not isinstance(mode, str) or mode.upper() not in GATE_ORDERS:
+            raise ConfigError(f'{type(self).__name__} mode must be one of {GATE_ORDERS} (in '
+                              f'any case), got {mode!r}')
         self.in_channels = in_channels
-        self.mode = mode
+        self.mode = mode.upper()
         self.channel_gate = channel_gate
         self.spatial_gate = spatial_gate
 

@@ -133,7 +133,7 @@ class RGA(BaseModule):
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
         if not isinstance(mode, str) or mode.upper() not in MODES:
-            raise ConfigError(f'RGA mode must be one of {MODES}, got {mode!r}')
+            raise ConfigError(f'RGA mode must be one of {MODES} (in any case), got {mode!r}')
         mode = mode.upper()
         in_channels = checked_in_channels(in_channels, 'RGA')
         self.in_channels = in_channels
