@@ -102,7 +102,7 @@ def test_runner_checkpoints_load_with_weights_only(tmp_path):
 
     dataset = [dict(inputs=torch.randn(2)) for _ in range(4)]
     runner = Runner(
-        model=Regressor(), work_dir=str(tmp_path),
+        model=Regressor(), work_dir=str(tmp_path), experiment_name=f'regressor_{tmp_path.name}',
         train_dataloader=dict(dataset=dataset, batch_size=2,
                               sampler=dict(type='DefaultSampler', shuffle=False),
                               collate_fn=dict(type='default_collate')),

@@ -248,7 +248,8 @@ def test_built_from_a_dataloader_config_and_epoch_set_by_the_hook(tmp_path):
     trains two epochs with it."""
     model = RecordLabels()
     runner = Runner(
-        model=model, work_dir=str(tmp_path), train_dataloader=dict(
+        model=model, work_dir=str(tmp_path), experiment_name=f'sampler_{tmp_path.name}',
+        train_dataloader=dict(
             batch_size=8, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=True),
             batch_sampler=dict(type='rga_mm.IdentityBatchSampler', num_instances=4),

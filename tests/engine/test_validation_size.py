@@ -20,6 +20,7 @@ from mmengine.runner import Runner
 
 from rga_mm.engine import check_validation_size
 from rga_mm.engine.launch import load_config
+from rga_mm.engine.launch.run_config import name_runs_apart
 from rga_mm.engine.validation_size import meta_forward, meta_model_from_config, network_data
 from rga_mm.errors import ConfigError
 from rga_mm.registry import DATASETS
@@ -52,6 +53,7 @@ def demo_config(data_root: Path, work_dir: Path, val_height: int, **train_cfg) -
         custom_hooks=[], visualizer=dict(vis_backends=[dict(type='LocalVisBackend')])))
     cfg.val_dataloader.dataset.pipeline[1].scale = (32, val_height)
     cfg.train_cfg.update(train_cfg)
+    name_runs_apart(cfg)  # Runners built in one second would share mmengine's visualizer
     return cfg
 
 
@@ -140,6 +142,7 @@ def module_runner(data_root: Path, work_dir: Path, val_height: int) -> Runner:
     """A Runner given a model module (no model config) and the demo's data."""
     cfg = demo_config(data_root, work_dir, val_height)
     return Runner(model=ItemReadingModel(), work_dir=str(work_dir),
+                  experiment_name=f'validation_size_{work_dir.name}',
                   train_dataloader=cfg.train_dataloader, val_dataloader=cfg.val_dataloader,
                   val_evaluator=cfg.val_evaluator, train_cfg=cfg.train_cfg, val_cfg=dict(),
                   optim_wrapper=cfg.optim_wrapper, default_scope='rga_mm')

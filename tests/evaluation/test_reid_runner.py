@@ -58,7 +58,7 @@ def test_runner_test_loop_reports_the_hand_worked_metrics(tmp_path):
     root = write_market(tmp_path / 'Market-1501-v15.09.15')
     runner = Runner(
         model=MeanColour(),
-        work_dir=str(tmp_path / 'work'),
+        work_dir=str(tmp_path / 'work'), experiment_name=f'reid_runner_{tmp_path.name}',
         test_dataloader=dict(
             batch_size=3, num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False),

@@ -15,6 +15,7 @@ from PIL import Image
 
 from rga_mm.apis import init_model
 from rga_mm.engine.launch import load_config
+from rga_mm.engine.launch.run_config import name_runs_apart
 from rga_mm.errors import ConfigError, DatasetError
 from rga_mm.models.necks import check_heads_fit_neck
 from rga_mm.testing import load_script
@@ -181,6 +182,7 @@ def test_the_shipped_hook_checks_the_heads_in_any_runner(tiny, tmp_path, run):
         dict(type='rga_mm.CheckHeadsFitNeckHook')]
     cfg.merge_from_dict({'model.decode_head.in_channels': 2048, 'work_dir': str(tmp_path),
                          'custom_hooks': [dict(type='rga_mm.CheckHeadsFitNeckHook')]})
+    name_runs_apart(cfg)  # Runners built in one second would share mmengine's visualizer
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ConfigError, match='^model.decode_head.in_channels=2048 but the map'):
         getattr(runner, run)()

@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 
 from rga_mm.engine import check_validation_size
 from rga_mm.engine.launch import load_config
+from rga_mm.engine.launch.run_config import name_runs_apart
 from rga_mm.errors import ConfigError
 from tiny_cityscapes import write_tiny_setup
 
@@ -27,6 +28,7 @@ def config(tmp_path) -> Config:
     init_default_scope('mmseg')
     cfg = load_config(path)
     cfg.merge_from_dict({**FIXED_NECK, 'work_dir': str(tmp_path / 'work')})
+    name_runs_apart(cfg)  # Runners built in one second would share mmengine's visualizer
     return cfg
 
 

@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rga_mm.engine.launch import load_config
+from rga_mm.engine.launch.run_config import name_runs_apart
 from rga_mm.errors import ConfigError
 from rga_mm.visualization import AttentionExplanation, AttentionVisualizer
 
@@ -34,6 +35,7 @@ def build_runner(data_root: Path, work_dir: Path, hooks: list,
         default_hooks=dict(logger=dict(interval=1), checkpoint=dict(interval=2))))
     cfg.train_cfg = train_cfg
     cfg.custom_hooks = hooks
+    name_runs_apart(cfg)  # Runners built in one second would share mmengine's visualizer
     return Runner.from_cfg(cfg)
 
 
