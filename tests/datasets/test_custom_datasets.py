@@ -838,6 +838,40 @@ def test_one_epoch_through_tools_train(tiny_market, tmp_path):
     assert evaluation[-1]['reid/num_query'] == len(list((tiny_market / 'query').glob('*.jpg')))
 
 
+@pytest.mark.slow
+def test_a_train_split_alone_trains_without_validation(tiny_market, tmp_path):
+    """An annotation file of train rows only, with the options docs/reid.md gives for it
+    ("Training without a test split"): the run trains and saves, and evaluates nothing."""
+    data_root = Path(as_annotations(tiny_market, tmp_path / 'data'))
+    rows = (data_root / 'annotations.csv').read_text().splitlines()
+    (data_root / 'annotations.csv').write_text(
+        '\n'.join(row for row in rows if not row.endswith((',query', ',gallery'))) + '\n')
+    config = tmp_path / 'custom_demo.py'
+    dataset = "dict(type='CustomReIDAnnotations', data_root='x', ann_file='annotations.csv')"
+    config.write_text(f"_base_ = [{str(DEMO_CONFIG)!r}]\n"
+                      f"train_dataloader = dict(dataset={dataset})\n"
+                      f"val_dataloader = dict(dataset={dataset})\n"
+                      f"test_dataloader = val_dataloader\n")
+    work_dir = tmp_path / 'work'
+    train = load_script(ROOT / 'tools/train.py', 'train_tool')
+    options = [f'train_dataloader.dataset.data_root={data_root}',
+               'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
+               'train_dataloader.persistent_workers=False', 'model.head.num_classes=8',
+               'train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1', 'custom_hooks=[]']
+    validation = [f'{loader}.dataset.data_root={data_root}'
+                  for loader in ('val_dataloader', 'test_dataloader')]
+    with pytest.raises(SystemExit, match=r'CustomReIDAnnotations: the query split under .* has '
+                                         r'no images'):
+        train.main([str(config), '--work-dir', str(tmp_path / 'refused'), '--cfg-options',
+                    *options, *validation])
+    train.main([str(config), '--work-dir', str(work_dir), '--cfg-options', *options,
+                'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None',
+                'test_dataloader=None', 'test_cfg=None', 'test_evaluator=None'])
+    assert (work_dir / 'epoch_1.pth').is_file()
+    [scalars] = work_dir.glob('*/vis_data/scalars.json')
+    assert 'reid/' not in scalars.read_text()
+
+
 def test_the_configs_camera_pattern_reads_the_camera_after_an_underscore(tmp_path):
     """A 'c' followed by digits elsewhere in the name (Dec2023, rec3) is not the camera."""
     pattern = Config.fromfile(CONFIGS['folders']).reid_dataset.camera_pattern
