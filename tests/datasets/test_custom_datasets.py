@@ -808,18 +808,23 @@ def test_config_datasets_load_the_layout(tmp_path, name):
     assert {test.get_data_info(i)['camera_id'] for i in range(len(test))} == {1, 2, 3}
 
 
-@pytest.mark.slow
-def test_one_epoch_through_tools_train(tiny_market, tmp_path):
-    """tools/train.py trains and evaluates on an annotation file: the demo's small network
-    with the dataset swapped for CustomReIDAnnotations (the 256×128 ResNet-50 would be slow)."""
-    data_root = as_annotations(tiny_market, tmp_path / 'data')
-    config = tmp_path / 'custom_demo.py'
+def annotations_demo_config(path: Path, data_root: str) -> Path:
+    """The demo config (its small network: the 256×128 ResNet-50 would be slow) with the
+    dataset of its three data loaders swapped for CustomReIDAnnotations on ``data_root``."""
     dataset = (f"dict(type='CustomReIDAnnotations', data_root={data_root!r}, "
                f"ann_file='annotations.csv')")
-    config.write_text(f"_base_ = [{str(DEMO_CONFIG)!r}]\n"
-                      f"train_dataloader = dict(dataset={dataset})\n"
-                      f"val_dataloader = dict(dataset={dataset})\n"
-                      f"test_dataloader = val_dataloader\n")
+    path.write_text(f"_base_ = [{str(DEMO_CONFIG)!r}]\n"
+                    f"train_dataloader = dict(dataset={dataset})\n"
+                    f"val_dataloader = dict(dataset={dataset})\n"
+                    f"test_dataloader = val_dataloader\n")
+    return path
+
+
+@pytest.mark.slow
+def test_one_epoch_through_tools_train(tiny_market, tmp_path):
+    """tools/train.py trains and evaluates on an annotation file."""
+    data_root = as_annotations(tiny_market, tmp_path / 'data')
+    config = annotations_demo_config(tmp_path / 'custom_demo.py', data_root)
     work_dir = tmp_path / 'work'
     train = load_script(ROOT / 'tools/train.py', 'train_tool')
     train.main([  # in this process: the claim is the dataset's, not the interpreter's
@@ -846,12 +851,7 @@ def test_a_train_split_alone_trains_without_validation(tiny_market, tmp_path):
     rows = (data_root / 'annotations.csv').read_text().splitlines()
     (data_root / 'annotations.csv').write_text(
         '\n'.join(row for row in rows if not row.endswith((',query', ',gallery'))) + '\n')
-    config = tmp_path / 'custom_demo.py'
-    dataset = "dict(type='CustomReIDAnnotations', data_root='x', ann_file='annotations.csv')"
-    config.write_text(f"_base_ = [{str(DEMO_CONFIG)!r}]\n"
-                      f"train_dataloader = dict(dataset={dataset})\n"
-                      f"val_dataloader = dict(dataset={dataset})\n"
-                      f"test_dataloader = val_dataloader\n")
+    config = annotations_demo_config(tmp_path / 'custom_demo.py', 'given_below')
     work_dir = tmp_path / 'work'
     train = load_script(ROOT / 'tools/train.py', 'train_tool')
     options = [f'train_dataloader.dataset.data_root={data_root}',
