@@ -249,26 +249,24 @@ def evaluator_refusals(cfg: Config, datasets: list[tuple[str, Dataset]]) -> list
 def shared_identity_warnings(datasets: list[tuple[str, Dataset]]) -> list[str]:
     """A warning for each test split of your own re-ID data that holds identities of the train
     split of the same annotations (the same dataset type and source), naming them."""
-    trains = [dataset for splits, dataset in datasets
-              if isinstance(dataset, CustomReIDDataset) and dataset.split == 'train']
+    train_ids = {(type(dataset), dataset.source()):  # original ids: the train split relabels
+                 {item['gt_label'] for item in dataset.load_split('train')}
+                 for _, dataset in datasets
+                 if isinstance(dataset, CustomReIDDataset) and dataset.split == 'train'}
     warnings = []
     for splits, dataset in datasets:
         if not isinstance(dataset, CustomReIDDataset) or dataset.split == 'train':
             continue
-        for train in trains:
-            if type(train) is not type(dataset) or train.source() != dataset.source():
-                continue
-            train_ids = {item['gt_label'] for item in train.load_split('train')}
-            shared = sorted(train_ids & {dataset.get_data_info(i)['gt_label']
-                                         for i in range(len(dataset))} - {JUNK_ID})
-            if shared:
-                count = ('1 identity' if len(shared) == 1 else f'{len(shared)} identities')
-                warnings.append(
-                    f'warning: {splits}: {count} of the train split also in the '
-                    f'{dataset.split} split of {dataset.source()} '
-                    f'({first_listed(shared, MAX_LISTED_IDS)}): their scores count people the '
-                    f'model was trained on; the public benchmarks keep the identities of '
-                    f'training and testing apart')
+        trained = train_ids.get((type(dataset), dataset.source()), set())
+        shared = sorted(trained & {dataset.get_data_info(i)['gt_label']
+                                   for i in range(len(dataset))} - {JUNK_ID})
+        if shared:
+            count = '1 identity' if len(shared) == 1 else f'{len(shared)} identities'
+            warnings.append(
+                f'warning: {splits}: {count} of the train split also in the {dataset.split} '
+                f'split of {dataset.source()} ({first_listed(shared, MAX_LISTED_IDS)}): their '
+                f'scores count people the model was trained on; the public benchmarks keep the '
+                f'identities of training and testing apart')
     return warnings
 
 
