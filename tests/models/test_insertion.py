@@ -1,10 +1,12 @@
 """RGA after named stages of an mm backbone, as an mmcv plugin, and as a plain module."""
 import copy
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
+from torch import nn
 
 import rga_mm  # noqa: F401  (registers rga_mm's modules)
 from rga_mm.errors import ConfigError
@@ -355,6 +357,32 @@ def test_a_data_parallel_replica_attends_with_its_own_attentions():
                 x = replica.attentions[name](x)
             torch.testing.assert_close(out, x)
         assert all(not torch.equal(a, b) for a, b in zip(model(image), outputs))
+
+
+def test_threads_sharing_one_model_count_their_own_stage_runs():
+    """A served model is called from several threads at once. Here two forwards meet inside
+    layer1's attention, so each attends its later stages while the other's forward is open:
+    each counts its own stage runs and gives the output of a forward alone."""
+    model = MODELS.build(dict(type='StageAttentionBackbone', backbone=RESNET18,
+                              attentions=STAGE_RGA)).eval()
+    meeting = threading.Barrier(2, timeout=60)
+
+    class Meeting(nn.Module):
+        def forward(self, x):
+            meeting.wait()
+            return x
+
+    model.attentions['layer1'] = Meeting()
+    image = torch.randn(2, 3, 64, 64)
+    with torch.no_grad(), ThreadPoolExecutor(2) as threads:
+        calls = [threads.submit(model, image) for _ in range(2)]
+        outputs = [call.result() for call in calls]
+    model.attentions['layer1'] = nn.Identity()
+    with torch.no_grad():
+        alone = model(image)
+    for output in outputs:
+        for out, ref in zip(output, alone, strict=True):
+            torch.testing.assert_close(out, ref)
 
 
 def test_torch_compile_traces_the_wrapper_in_one_graph():

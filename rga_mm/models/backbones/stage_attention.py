@@ -33,10 +33,12 @@ from rga_mm.registry import MODELS
 
 # The StageAttentionBackbones whose eager forward runs in this thread, by their origin (a
 # token shared by a module and the copies nn.DataParallel makes of it, each run in a thread
-# of its own): the stage hooks, which such copies share with the original, find the copy
-# that runs here, and so its own attentions and stage counts.
-_RUNNING: ContextVar[dict[object, nn.Module]] = ContextVar('running_stage_attention',
-                                                            default={})
+# of its own), each with the stage runs of that forward: the stage hooks, which such copies
+# share with the original, find the copy that runs here and count the runs of this call, so
+# threads that share one model (a server's workers, DataParallel's replicas) never see each
+# other's counts.
+_RUNNING: ContextVar[dict[object, tuple[nn.Module, Counter]]] = ContextVar(
+    'running_stage_attention', default={})
 
 
 def _describe(output: Any) -> str:
@@ -143,18 +145,17 @@ def _attend_output(owner: nn.Module, origin: object, key: str, backbone: str, st
                    module: nn.Module, inputs: Any, output: Any) -> Tensor:
     """Forward hook: replace a stage's (B, C, H, W) output by its attended version, with
     ``attentions[key]`` of the StageAttentionBackbone of ``origin`` whose forward runs in
-    this thread (a DataParallel replica, or ``owner`` itself), else of ``owner`` (a traced
-    forward, or the stage recomputed by activation checkpointing). Its ``_stage_runs``
-    counts the stage runs of its current forward (read at each call: tracers may replace
-    the wrapper's attributes).
+    this thread (a DataParallel replica, or ``owner`` itself), counted among the stage runs
+    of that forward; else of ``owner``, uncounted (a traced forward, or the stage recomputed
+    by activation checkpointing).
 
     Raises:
         ConfigError: the stage's output is not a (B, C, H, W) tensor, the stage runs twice
             in one forward, or the attention refuses its output (a wrong ``in_channels`` or
             map size); the message names the stage and the ``attentions`` key to fix.
     """
-    wrapper = owner if _traced() else _RUNNING.get().get(origin, owner)
-    _count_stage_run(wrapper._stage_runs, backbone, stage)
+    wrapper, runs = (owner, None) if _traced() else _RUNNING.get().get(origin, (owner, None))
+    _count_stage_run(runs, backbone, stage)
     _check_stage_output(output, backbone, stage)
     try:
         return wrapper.attentions[key](output)
@@ -300,7 +301,6 @@ class StageAttentionBackbone(BaseModule):
         self.attentions = ModuleDict(
             {key: _build_attention(cfg, name)
              for key, (name, cfg) in zip(keys, attentions.items())})
-        self._stage_runs: Counter | None = None
         self._stage_names = tuple(attentions)
         self._origin = object()  # shared with the replicas nn.DataParallel makes
         for name, key in zip(attentions, keys):
@@ -373,12 +373,11 @@ class StageAttentionBackbone(BaseModule):
         naming it)."""
         if _traced():
             return self.backbone(*args, **kwargs)
-        runs = self._stage_runs = Counter()
-        running = _RUNNING.set({**_RUNNING.get(), self._origin: self})
+        runs = Counter()
+        running = _RUNNING.set({**_RUNNING.get(), self._origin: (self, runs)})
         try:
             output = self.backbone(*args, **kwargs)
         finally:
-            self._stage_runs = None
             _RUNNING.reset(running)
         _check_every_stage_ran(runs, self._stage_names, type(self.backbone).__name__)
         return output
