@@ -20,6 +20,8 @@ predictions that mmseg's visualization hook draws. The metrics are those of a ru
 The checkpoint must fit the config's model (every tensor name and shape), or the tool stops
 before evaluating: mmengine alone would evaluate random weights for whatever is missing.
 ``--partial-load`` accepts a checkpoint that fills the model only in part, on purpose.
+A ``--cfg-options`` key under ``val_dataloader``, ``val_evaluator`` or ``val_cfg`` stops the
+tool: the test reads their ``test_`` counterparts.
 A checkpoint whose saved config gives other model settings than the config's (another RGA
 ``mode``, same tensor shapes) is tested as the config says, with a notice naming them.
 """
@@ -101,6 +103,25 @@ def check_show_dir(show_dir: str, out: str | None) -> None:
                          f'are written; write it elsewhere')
 
 
+# the parts of a config that only the validation during training reads
+VALIDATION_KEYS = ('val_dataloader', 'val_evaluator', 'val_cfg')
+
+
+def check_options_reach_the_test(cfg_options: dict | None) -> None:
+    """Stop, before any work, at a ``--cfg-options`` key under one of
+    :data:`VALIDATION_KEYS`: this tool runs the test loop, which reads ``test_dataloader``,
+    ``test_evaluator`` and ``test_cfg`` (a config's ``test_evaluator = val_evaluator`` copies
+    the value when the file is read), so the key would change nothing, silently."""
+    for key in cfg_options or {}:
+        top, dot, rest = key.partition('.')
+        if top in VALIDATION_KEYS:
+            instead = f'test{top[3:]}{dot}{rest}'
+            raise SystemExit(f'--cfg-options {key}: tools/test.py evaluates with '
+                             f'test_dataloader, test_evaluator and test_cfg, which the config '
+                             f'fixed when it was read, so {top} changes nothing here; set '
+                             f'{instead} instead')
+
+
 def write_metrics(metrics: dict, path: str) -> None:
     """Write ``metrics`` (name → number) to ``path`` as floats, in the format its suffix
     names (:data:`OUT_FORMATS`)."""
@@ -112,6 +133,7 @@ def write_metrics(metrics: dict, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     check_out_suffix(args.out)
+    check_options_reach_the_test(args.cfg_options)
     check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     shown = None

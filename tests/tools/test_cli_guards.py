@@ -167,6 +167,22 @@ def test_an_out_suffix_that_names_no_format_stops_test_before_anything_is_read(c
             test.main([config_file, str(missing), '--out', str(tmp_path / name)])
 
 
+def test_options_of_the_validation_stop_test_naming_their_test_counterpart(config_file,
+                                                                          tmp_path):
+    """tools/test.py runs the test loop: a validation key would change nothing."""
+    test = load_script(Path(__file__).parents[2] / 'tools/test.py', 'test_tool')
+    missing = tmp_path / 'missing.pth'  # never read: the options are checked first
+    for key, instead in (('val_evaluator.rerank', 'test_evaluator.rerank'),
+                         ('val_dataloader.batch_size', 'test_dataloader.batch_size'),
+                         ('val_cfg', 'test_cfg')):
+        with pytest.raises(SystemExit, match=rf'^--cfg-options {key}: tools/test.py evaluates '
+                                             rf'.* so {key.split(".")[0]} changes nothing '
+                                             rf'here; set {instead} instead$'):
+            test.main([config_file, str(missing), '--cfg-options', f'{key}=1'])
+    with pytest.raises(SystemExit, match=rf'{missing}'):  # a test key goes on to the checkpoint
+        test.main([config_file, str(missing), '--cfg-options', 'test_evaluator.rerank=True'])
+
+
 def _train_tool():
     path = Path(__file__).parents[2] / 'tools/train.py'
     return load_script(path, 'train_tool')
