@@ -28,3 +28,5 @@ test_dataloader = val_dataloader
 # the heads must take the neck's 2·C channels: checked before the first forward also
 # when mmseg's own tools run this config
 custom_hooks = [dict(type='rga_mm.CheckHeadsFitNeckHook')]
+# checkpoints that a kill at any moment cannot take away (mmseg's options kept)
+default_hooks = dict(checkpoint=dict(type='rga_mm.AtomicCheckpointHook'))
