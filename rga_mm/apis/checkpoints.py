@@ -7,7 +7,10 @@ One path for every tool that takes weights (``tools/test.py``, ``tools/train.py`
 1. :func:`read_checkpoint` reads the file with ``torch.load(weights_only=True)`` (a file
    from elsewhere cannot run pickled code; ``rga_mm.utils.setup_env`` allowlists what the
    Runner's own checkpoints need) and names the file in one sentence when it is empty,
-   truncated, no checkpoint at all, or holds no state dict.
+   truncated, no checkpoint at all, or holds no state dict; it tells mmengine's
+   ``last_checkpoint`` (a text file naming the last checkpoint) and a run's folder from a
+   checkpoint, naming the file to give, and a URL that cannot be downloaded from one that
+   holds no checkpoint.
 2. :func:`check_resumable` refuses, for ``--resume``, a file that holds weights only.
 3. :func:`check_checkpoint_fits` refuses a state dict whose tensor names or shapes differ
    from the model's. mmengine's Runner loads ``load_from`` with ``strict=False``: it logs
@@ -26,6 +29,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.error import HTTPError, URLError
 
 import torch
 from mmengine.runner import CheckpointLoader
@@ -41,6 +45,10 @@ PARTIAL_HINT = ('if it is meant to fill only part of the model, pass --partial-l
 # the first bytes of the files torch.save writes: a zip archive, or the legacy format's
 # pickled magic number
 TORCH_FILE_HEADS = (b'PK\x03\x04', b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19')
+# the text file in a work dir that names the Runner's last checkpoint, and the largest
+# size read as such a pointer (a path, not a checkpoint)
+POINTER_NAME = 'last_checkpoint'
+POINTER_MAX_BYTES = 4096
 # BatchNorm counters that torch itself fills in when a checkpoint lacks them
 OPTIONAL_KEY_SUFFIXES = ('num_batches_tracked', )
 
@@ -101,6 +109,9 @@ def _torch_load(path: str) -> object:
                 f'checkpoint {path} holds Python objects that safe loading refuses, because '
                 f'rebuilding them could run code (Weights only load failed: {unsafe}); load '
                 f'only checkpoints from a source you trust, saved as tensors') from None
+        pointer = _pointer_refusal(path)
+        if pointer:
+            raise CheckpointError(pointer) from None
         with open(path, 'rb') as file:
             head = file.read(len(TORCH_FILE_HEADS[1]))
         reason = _load_failure(error)
@@ -114,6 +125,64 @@ def _torch_load(path: str) -> object:
             f'a .pth file written by torch.save or by the Runner') from None
 
 
+def _pointer_target(path: str) -> str | None:
+    """The checkpoint path a pointer file ``path`` holds: the one line of mmengine's
+    ``last_checkpoint``, or of any small text file whose line names an existing ``.pth``
+    file; None for any other file."""
+    try:
+        if os.path.getsize(path) > POINTER_MAX_BYTES:
+            return None
+        with open(path, encoding='utf-8') as file:
+            named = file.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not named or '\n' in named or '\0' in named:
+        return None
+    if Path(path).name == POINTER_NAME:
+        return named
+    is_checkpoint = named.lower().endswith('.pth') and Path(named).is_file()
+    return named if is_checkpoint else None
+
+
+def _pointer_refusal(path: str) -> str | None:
+    """The sentence refusing ``path`` as a pointer to a checkpoint (:func:`_pointer_target`),
+    naming the file it points to; None when it is none."""
+    target = _pointer_target(path)
+    if target is None:
+        return None
+    what = ("mmengine's pointer to the last checkpoint" if Path(path).name == POINTER_NAME
+            else "a text file naming a checkpoint, as mmengine's last_checkpoint does")
+    if Path(target).is_file():
+        return f'{path} is {what}, not a checkpoint: give {target}, the file it names, instead'
+    return (f'{path} is {what}, not a checkpoint, and the file it names, {target}, does not '
+            f'exist: give a checkpoint file (.pth) instead')
+
+
+def _download_failure(error: OSError) -> str:
+    """Why a download failed, in a few words: the HTTP status ('HTTP Error 404: Not
+    Found'), the OS's reason for a failed connection ('Connection refused') or for a failed
+    write to the download folder, else the first line of ``error``."""
+    if isinstance(error, HTTPError):
+        return str(error)
+    reason = error.reason if isinstance(error, URLError) else error
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason).strip().splitlines()[0] if str(reason).strip() else type(error).__name__
+
+
+def _download_checkpoint(url: str) -> object:
+    """The checkpoint at ``url`` (``https://``, ``torchvision://`` ...), fetched by
+    mmengine's ``CheckpointLoader``; a download that fails (no network, a refused
+    connection, an HTTP error) is a :class:`CheckpointError` naming the URL and why."""
+    try:
+        return CheckpointLoader.load_checkpoint(url, map_location='cpu')
+    except OSError as error:  # URLError and HTTPError are OSErrors
+        raise CheckpointError(
+            f'could not download checkpoint {url} ({_download_failure(error)}): download the '
+            f'file where it can be reached (a browser, curl) and give its path '
+            f'instead') from None
+
+
 def state_dict_of(checkpoint: dict) -> dict:
     """The state dict of a checkpoint dict (``checkpoint['state_dict']``, or the dict itself
     when it is a bare state dict), with a ``module.`` prefix (a data-parallel wrapper's)
@@ -123,8 +192,15 @@ def state_dict_of(checkpoint: dict) -> dict:
 
 
 def check_checkpoint_file(path: str) -> None:
-    """A FileNotFoundError naming ``path`` unless it is a file: a folder or nothing."""
+    """A FileNotFoundError naming ``path`` unless it is a file: a folder (with the
+    checkpoint its ``last_checkpoint`` names, where it has one naming a file) or nothing."""
     if Path(path).is_dir():
+        pointer = Path(path) / POINTER_NAME
+        latest = _pointer_target(str(pointer)) if pointer.is_file() else None
+        if latest and Path(latest).is_file():
+            raise FileNotFoundError(f'checkpoint {path} is a folder; give a checkpoint file '
+                                    f'instead, e.g. {latest}, the last checkpoint its '
+                                    f'{POINTER_NAME} names')
         raise FileNotFoundError(f'checkpoint {path} is a folder; give a checkpoint file '
                                 f'(.pth) in it')
     if not Path(path).is_file():
@@ -139,14 +215,16 @@ def read_checkpoint(path: str) -> dict:
     ``torchvision://`` ...) is fetched by mmengine's ``CheckpointLoader``.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file, or a folder (named with the checkpoint its
+            ``last_checkpoint`` names, where it has one).
         CheckpointError: one sentence naming the file and what it is instead: empty,
-            truncated or corrupt, no PyTorch file, objects refused by safe loading, or no
-            state dict of tensors in it.
+            truncated or corrupt, no PyTorch file, mmengine's ``last_checkpoint`` (with the
+            file it names), objects refused by safe loading, or no state dict of tensors in
+            it; or naming the URL that could not be downloaded and why.
     """
     path = str(path)
     if '://' in path:
-        checkpoint = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        checkpoint = _download_checkpoint(path)
     else:
         check_checkpoint_file(path)
         if os.path.getsize(path) == 0:

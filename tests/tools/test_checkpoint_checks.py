@@ -1,11 +1,15 @@
 """rga_mm.apis' checkpoint checks: what a bad file is, whether it can be resumed, whether its
 tensors fit the model (names and shapes), and init_model's strict / partial loading."""
 import ctypes
+import functools
 import os
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from torch import nn
 
 from rga_mm.apis import (
     CheckpointError,
+    check_checkpoint_file,
     check_checkpoint_fits,
     check_resumable,
     get_model,
@@ -63,6 +68,97 @@ def test_a_bad_file_is_named_with_what_it_is(make, what, tmp_path):
     make(path)
     with pytest.raises(CheckpointError, match=re.escape(str(path)) + r'.*' + what):
         load_state_dict_file(str(path))
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # no request lines on stderr
+        pass
+
+
+@contextmanager
+def http_server(folder: Path) -> Iterator[str]:
+    """A server on this machine of the files in ``folder`` for the block: its address."""
+    server = ThreadingHTTPServer(('127.0.0.1', 0),
+                                 functools.partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+REFUSED_URL = 'http://127.0.0.1:9/x.pth'  # the discard port, where nothing listens here
+
+
+def test_a_url_that_cannot_be_downloaded_is_named_with_the_reason(tmp_path, monkeypatch):
+    """A refused connection and a 404, without network: one sentence naming the URL, why
+    and the fix, and nothing left in torch.hub's download folder."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    served = tmp_path / 'served'
+    served.mkdir()
+    with http_server(served) as address:
+        for url, reason in ((REFUSED_URL, 'Connection refused'),
+                            (f'{address}/missing.pth', 'HTTP Error 404: File not found')):
+            with pytest.raises(CheckpointError) as error:
+                read_checkpoint(url)
+            assert str(error.value) == (
+                f'could not download checkpoint {url} ({reason}): download the file where it '
+                f'can be reached (a browser, curl) and give its path instead')
+    assert list((tmp_path / 'torch_home').rglob('*.pth*')) == []
+
+
+def _run_dir(folder: Path) -> tuple[Path, Path]:
+    """A work dir as the Runner leaves it: (its checkpoint, its last_checkpoint naming it)."""
+    folder.mkdir()
+    checkpoint = _save(folder / 'epoch_3.pth', {'state_dict': {'w': torch.zeros(2)}})
+    pointer = folder / 'last_checkpoint'
+    pointer.write_text(str(checkpoint))
+    return checkpoint, pointer
+
+
+def test_a_pointer_to_the_last_checkpoint_is_told_apart_from_a_checkpoint(tmp_path):
+    """mmengine's last_checkpoint (whatever it names) and any small text file naming an
+    existing .pth file: each said to be one, with the file it names."""
+    checkpoint, pointer = _run_dir(tmp_path / 'run')
+    with pytest.raises(CheckpointError) as error:
+        read_checkpoint(str(pointer))
+    assert str(error.value) == (f"{pointer} is mmengine's pointer to the last checkpoint, "
+                                f'not a checkpoint: give {checkpoint}, the file it names, '
+                                f'instead')
+    copy = tmp_path / 'latest.txt'
+    copy.write_text(f'{checkpoint}\n')
+    with pytest.raises(CheckpointError) as error:
+        read_checkpoint(str(copy))
+    assert str(error.value) == (f"{copy} is a text file naming a checkpoint, as mmengine's "
+                                f'last_checkpoint does, not a checkpoint: give {checkpoint}, '
+                                f'the file it names, instead')
+    stale = tmp_path / 'last_checkpoint'
+    stale.write_text(str(tmp_path / 'deleted.pth'))
+    with pytest.raises(CheckpointError) as error:
+        read_checkpoint(str(stale))
+    assert str(error.value) == (f"{stale} is mmengine's pointer to the last checkpoint, not a "
+                                f'checkpoint, and the file it names, {tmp_path / "deleted.pth"}'
+                                f', does not exist: give a checkpoint file (.pth) instead')
+
+
+def test_a_run_folder_as_checkpoint_is_told_the_checkpoint_its_pointer_names(tmp_path):
+    """A work dir with a last_checkpoint: the file it names; a folder without one (or whose
+    pointer names nothing that exists): a checkpoint file in it."""
+    checkpoint, pointer = _run_dir(tmp_path / 'run')
+    for check in (check_checkpoint_file, read_checkpoint):
+        with pytest.raises(FileNotFoundError) as error:
+            check(str(pointer.parent))
+        assert str(error.value) == (f'checkpoint {pointer.parent} is a folder; give a '
+                                    f'checkpoint file instead, e.g. {checkpoint}, the last '
+                                    f'checkpoint its last_checkpoint names')
+    checkpoint.unlink()
+    with pytest.raises(FileNotFoundError) as error:
+        check_checkpoint_file(str(pointer.parent))
+    assert str(error.value) == (f'checkpoint {pointer.parent} is a folder; give a checkpoint '
+                                f'file (.pth) in it')
 
 
 # Linux capabilities that let root read any file: CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
