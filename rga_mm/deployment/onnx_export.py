@@ -32,7 +32,7 @@ import json
 import logging
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,7 +327,8 @@ def export_onnx(module: nn.Module,
                 shape: Sequence[int],
                 dynamic_batch: bool = False,
                 opset: int | None = None,
-                metadata: dict | None = None) -> ExportedFile:
+                metadata: dict | None = None,
+                check: Callable[[str], None] | None = None) -> ExportedFile:
     """Export ``module`` for (B, 3, H, W) inputs with (H, W) = ``shape`` and save it.
 
     The batch is 1, or free with ``dynamic_batch`` (traced at 2: ``torch.export``
@@ -337,7 +338,7 @@ def export_onnx(module: nn.Module,
     converts down only some graphs; none newer than :func:`newest_opset`) is an error
     rather than a file of another opset.
     ``metadata`` goes into the file's ``metadata_props``, with :func:`shape_metadata`.
-    The file is written whole or not at all (:func:`save_checked`).
+    The file is written whole or not at all (:func:`save_checked`, which calls ``check``).
     """
     require_deploy()
     check_opset(opset)
@@ -370,26 +371,34 @@ def export_onnx(module: nn.Module,
                           f'for opset {written}')
     program.model.metadata_props.update({**(metadata or {}),
                                          **shape_metadata(shape, dynamic_batch)})
-    graph = save_checked(program, path)
+    graph = save_checked(program, path, check)
     return ExportedFile(str(path), written, _shape_of(graph.input[0]),
                         _shape_of(graph.output[0]))
 
 
-def save_checked(program: torch.onnx.ONNXProgram, path: str | Path) -> 'onnx.GraphProto':
+def save_checked(program: torch.onnx.ONNXProgram, path: str | Path,
+                 check: Callable[[str], None] | None = None) -> 'onnx.GraphProto':
     """Save the exported ``program`` as ``path``: written to ``path.partial`` beside it,
-    checked by onnx's checker and renamed into place (:mod:`rga_mm.apis.output_files`), so
-    that an earlier file is replaced by a complete one only. Returns the saved graph.
+    checked by onnx's checker and by ``check`` (called with the temporary file's path, e.g.
+    to compare it with PyTorch) and renamed into place (:mod:`rga_mm.apis.output_files`), so
+    that an earlier file is replaced by a complete one that passed both only. Returns the
+    saved graph.
 
     Raises:
         ExportError: the file could not be written (a full disk, a file-size limit, no write
             permission); ``path`` is as it was and no temporary file is left.
+        Exception: what ``check`` raises; ``path`` is as it was, and the temporary file is
+            removed unless ``check`` moved it.
     """
     import onnx
     try:
         with replaced_when_written(path) as partial:
             program.save(partial, external_data=False)  # external data only beyond 2 GB
             onnx.checker.check_model(partial)
-            return onnx.load(partial, load_external_data=False).graph
+            graph = onnx.load(partial, load_external_data=False).graph
+            if check is not None:
+                check(partial)
+            return graph
     except OSError as error:
         earlier = ', the earlier file left as it was' if Path(path).exists() else ''
         raise ExportError(f'could not write {path} ({write_error_reason(error)}){earlier}: '

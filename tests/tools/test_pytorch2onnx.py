@@ -541,19 +541,63 @@ def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
     assert not out.exists()
 
 
+def _refusal(printed: str, out: Path, rejected: Path, earlier: bool) -> str:
+    """The refusal of an export above a 1e-12 target, as the numbers ``printed`` give it."""
+    max_abs, relative = re.search(r'max \|Δ\| = (\S+), relative (\S+) ', printed).groups()
+    left = f'{out} is left as it was' if earlier else f'nothing is written to {out}'
+    return (rf'the export differs from PyTorch by {relative} relative to the largest output '
+            rf'\(max \|Δ\| {max_abs}, largest \|output\| (\S+)\), above the target 1e-12: '
+            rf'it is kept for inspection as {re.escape(str(rejected))}, and '
+            rf'{re.escape(left)}; do not deploy it \(outputs near 0, as of untrained weights, '
+            rf'make any relative difference large\)')
+
+
 def test_a_difference_above_the_target_exits_nonzero(tool, tiny, tmp_path, capsys):
     out = tmp_path / 'tiny.onnx'
+    rejected = tmp_path / 'tiny.rejected.onnx'
     with pytest.raises(SystemExit) as stop:
         tool(*tiny, '--out', out, '--max-relative-diff', 1e-12)
     printed = capsys.readouterr().out
-    assert out.is_file() and 'ONNX Runtime vs PyTorch' in printed
+    assert sorted(tmp_path.iterdir()) == [rejected] and 'ONNX Runtime vs PyTorch' in printed
+    onnx.checker.check_model(str(rejected))
     # the numbers of the printed line, and the output's scale they are relative to
     max_abs, relative = re.search(r'max \|Δ\| = (\S+), relative (\S+) ', printed).groups()
     largest = float(max_abs) / float(relative)
-    assert re.fullmatch(
-        rf'{re.escape(str(out))} differs from PyTorch by {relative} relative to the largest '
-        rf'output \(max \|Δ\| {max_abs}, largest \|output\| (\S+)\), above the target '
-        rf'1e-12; the file is kept for inspection, but do not deploy it \(outputs near 0, as '
-        rf'of untrained weights, make any relative difference large\)', str(stop.value.code))
+    assert re.fullmatch(_refusal(printed, out, rejected, earlier=False), str(stop.value.code))
     stated = float(re.search(r'largest \|output\| (\S+)\)', str(stop.value.code)).group(1))
     assert stated == pytest.approx(largest, rel=0.02)  # each printed to 3 digits
+
+
+def test_an_export_that_fails_its_check_leaves_the_earlier_file(script, tiny, tmp_path):
+    """Checked before it replaces anything: the earlier file stays byte for byte, the
+    rejected export lies beside it under a name of its own (exit status 1), and an export
+    that passes replaces the earlier file."""
+    out = tmp_path / 'tiny.onnx'
+    out.write_bytes(b'an earlier export')
+    rejected = tmp_path / 'tiny.rejected.onnx'
+    result = run_in_process(script, *tiny, '--out', out, '--max-relative-diff', 1e-12)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert re.fullmatch(_refusal(result.stdout, out, rejected, earlier=True) + '\n',
+                        result.stderr)
+    assert out.read_bytes() == b'an earlier export'
+    assert sorted(tmp_path.iterdir()) == [out, rejected]
+    onnx.checker.check_model(str(rejected))
+
+    result = run_in_process(script, *tiny, '--out', out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    onnx.checker.check_model(str(out))
+    assert out.read_bytes() != b'an earlier export'
+
+
+def test_a_checkpoint_url_that_cannot_be_downloaded_stops_in_one_sentence(script, tiny,
+                                                                          tmp_path,
+                                                                          monkeypatch):
+    """No traceback through urllib: exit status 1 and the sentence naming the URL."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    url = 'http://127.0.0.1:9/x.pth'  # the discard port, where nothing listens here
+    out = tmp_path / 'tiny.onnx'
+    result = run_in_process(script, tiny[0], url, '--out', out)
+    assert (result.returncode, result.stderr) == (
+        1, f'could not download checkpoint {url} (Connection refused): download the file where '
+           f'it can be reached (a browser, curl) and give its path instead\n')
+    assert not out.exists()

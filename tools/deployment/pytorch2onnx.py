@@ -21,19 +21,22 @@ in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), 
 4. runs the file with ONNX Runtime and the model with PyTorch on random normalised images
    (batch 1; batches 1 and 3 with ``--dynamic-batch``) and prints the largest absolute
    difference and the relative one, max |Δ| / max |PyTorch output|; it exits with status 1
-   when that exceeds ``--max-relative-diff`` (default 1e-4; the file is kept for
-   inspection).
+   when that exceeds ``--max-relative-diff`` (default 1e-4), leaving an earlier ``--out`` as
+   it was and keeping the rejected export beside it for inspection, as
+   ``NAME.rejected.onnx`` for ``NAME.onnx``.
 
 An ``--out`` that is the config or the checkpoint, or that does not end in ``.onnx`` (in
 any case), is refused before anything is read. The file is written to ``FILE.partial`` beside
-it, checked by onnx's checker and renamed into place: an earlier export is replaced only by a
-complete one, and an export that fails (a full disk, a file-size limit) says so in one
-sentence, leaving the earlier file as it was and no temporary file. A ``--shape``
+it, checked by onnx's checker and by ONNX Runtime as above, and only then renamed into
+place: an earlier export is replaced only by a complete one that passed the check, and an
+export that fails (a full disk, a file-size limit) says so in one sentence, leaving the
+earlier file as it was and no temporary file. A ``--shape``
 other than a re-ID or CIFAR config's ``input_size``, and a segmentation config exported
 without ``--shape`` (at its training crop, though it tests whole images), get a note on the
 size images must have. Needs the ``deploy`` extra: ``pip install 'rga_mm[deploy]'``.
 """
 import argparse
+import os
 import os.path as osp
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +52,7 @@ from rga_mm.deployment.arguments import (
 from rga_mm.deployment.onnx_export import (
     INPUT_NAME,
     RELATIVE_TOLERANCE,
+    Difference,
     ExportError,
     check_opset,
     compare_with_onnxruntime,
@@ -65,6 +69,7 @@ from rga_mm.engine.launch import (
     check_spares_inputs,
     load_config_with_options,
 )
+from rga_mm.errors import first_line
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -100,6 +105,48 @@ def check_onnx_suffix(out: str) -> None:
                      f'.onnx, e.g. {Path(out).with_suffix(".onnx")}')
 
 
+def rejected_path(out: str) -> str:
+    """Where an export that fails its check is kept: ``NAME.rejected.onnx`` beside
+    ``NAME.onnx`` (the suffix in its own case)."""
+    path = Path(out)
+    return str(path.with_name(f'{path.stem}.rejected{path.suffix}'))
+
+
+def print_differences(differences: Sequence[Difference], tolerance: float) -> None:
+    """Print the difference of ONNX Runtime from PyTorch for each batch size."""
+    for difference in differences:
+        print(f'ONNX Runtime vs PyTorch, batch {difference.batch}: max |Δ| = '
+              f'{difference.max_abs:.3g}, relative {difference.relative:.3g} (max |Δ| / max '
+              f'|PyTorch output|; target ≤ {tolerance:g})')
+
+
+def reject_if_different(differences: Sequence[Difference], tolerance: float, staged: str,
+                        out: str) -> None:
+    """Stop, before the checked file ``staged`` replaces ``out``, when it differs from
+    PyTorch by more than ``tolerance``: ``staged`` is kept as :func:`rejected_path` for
+    inspection and ``out`` is left as it was (or not written).
+
+    Raises:
+        ExportError: the differences and where the rejected file is.
+    """
+    worst = max(differences, key=lambda difference: difference.relative)
+    if worst.relative <= tolerance:
+        return
+    print_differences(differences, tolerance)
+    rejected = rejected_path(out)
+    try:
+        os.replace(staged, rejected)
+        kept = f'it is kept for inspection as {rejected}'
+    except OSError as error:
+        kept = f'it could not be kept as {rejected} ({error.strerror or first_line(error)})'
+    left = f'{out} is left as it was' if osp.exists(out) else f'nothing is written to {out}'
+    raise ExportError(f'the export differs from PyTorch by {worst.relative:.3g} relative to '
+                      f'the largest output (max |Δ| {worst.max_abs:.3g}, largest |output| '
+                      f'{worst.largest_output:.3g}), above the target {tolerance:g}: {kept}, '
+                      f'and {left}; do not deploy it (outputs near 0, as of untrained '
+                      f'weights, make any relative difference large)')
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     check_output_file(args.out, example='model.onnx')
@@ -117,11 +164,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     preprocessing = preprocessing_of(model.cfg)
     metadata = dict(config=osp.basename(args.config), preprocessing=preprocessing.to_json(),
                     output=describe_output(module, shape))
+    differences = []
+
+    def compare_with_pytorch(staged: str) -> None:
+        """The check of the written file before it replaces ``--out``."""
+        batches = (1, 3) if args.dynamic_batch else (1, )
+        differences.extend(compare_with_onnxruntime(staged, module, shape, batches))
+        reject_if_different(differences, args.max_relative_diff, staged, args.out)
+
     try:
         exported = export_onnx(module, args.out, shape, args.dynamic_batch, args.opset,
-                               metadata)
-        differences = compare_with_onnxruntime(
-            args.out, module, shape, (1, 3) if args.dynamic_batch else (1, ))
+                               metadata, check=compare_with_pytorch)
     except ExportError as error:
         raise SystemExit(str(error)) from None
 
@@ -133,19 +186,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if note:
         print(note)
     print(f'Output: {metadata["output"]}')
-    tolerance = args.max_relative_diff
-    for difference in differences:
-        print(f'ONNX Runtime vs PyTorch, batch {difference.batch}: max |Δ| = '
-              f'{difference.max_abs:.3g}, relative {difference.relative:.3g} (max |Δ| / max '
-              f'|PyTorch output|; target ≤ {tolerance:g})')
-    worst = max(differences, key=lambda difference: difference.relative)
-    if worst.relative > tolerance:
-        raise SystemExit(f'{args.out} differs from PyTorch by {worst.relative:.3g} relative to '
-                         f'the largest output (max |Δ| {worst.max_abs:.3g}, largest |output| '
-                         f'{worst.largest_output:.3g}), above the target {tolerance:g}; the '
-                         f'file is kept for inspection, but do not deploy it (outputs near 0, '
-                         f'as of untrained weights, make any relative difference large)')
-
+    print_differences(differences, args.max_relative_diff)
 
 if __name__ == '__main__':
     main()
