@@ -2,17 +2,19 @@
 
     python tools/search.py CONFIG CHECKPOINT --gallery IMG|DIR [IMG|DIR ...] \
         --query IMG|DIR [IMG|DIR ...] \
-        [--topk 10] [--out DIR [--draw-topk 20]] [--rerank] [--flip] [--batch-size 32] \
+        [--topk 10] [--out DIR [--draw-topk 20]] [--rerank] [--flip|--no-flip] \
+        [--batch-size 32] \
         [--cache FILE] \
         [--skip-unreadable] [--device cpu] [--partial-load] [--cfg-options k=v ...]
 
 Images are embedded by :class:`rga_mm.apis.ReIDInferencer` (the config's test pipeline and
 the model's test embedding); ``--flip`` averages each image's embedding with its mirror
-image's. Each query's k nearest gallery images are found exactly, a block of the gallery at
-a time (``rga_mm.evaluation.functional.gallery_topk``), with the distance of the config's
-``test_evaluator`` (``ReIDMetric``'s default: cosine); ``--rerank`` applies k-reciprocal
-re-ranking first, from the embeddings and a chunk of queries at a time (docs/benchmarks.md,
-"Re-ranking at scale"). When every file name is a Market-1501 name
+image's and ``--no-flip`` does not; with neither, the search does as the config's
+``model.test_cfg.flip`` says. Each query's k nearest gallery images are found exactly, a
+block of the gallery at a time (``rga_mm.evaluation.functional.gallery_topk``), with the
+distance of the config's ``test_evaluator`` (``ReIDMetric``'s default: cosine); ``--rerank``
+applies k-reciprocal re-ranking first, from the embeddings and a chunk of queries at a time
+(docs/benchmarks.md, "Re-ranking at scale"). When every file name is a Market-1501 name
 (``0001_c1s1_000151_01.jpg``, with any image suffix) the evaluation protocol applies
 (docs/reid.md, "Evaluation protocol"): junk images (``-1``) and images of the query's
 identity from the query's camera are left out, and results are framed green (same identity
@@ -22,7 +24,8 @@ protocol or without, a gallery item that is the query's own file under any name 
 file, as ``os.path.samefile`` sees it: the query itself, a hard link or a symbolic link) is
 left out of that query's list. Distances below 0 by rounding (an identical image's cosine
 distance) are given as 0. A ``--topk`` larger than the gallery lists the whole gallery, with a
-notice.
+notice; without ``--topk`` each query lists :data:`DEFAULT_TOPK` results, or the whole of a
+smaller gallery, without one.
 
 With ``--out DIR``: ``DIR/results.json``, per query the ranked gallery paths, their
 distances and, with the protocol, whether each is the query's identity, and the query and
@@ -35,7 +38,10 @@ results takes about half a second to draw on a CPU, its embedding a few millisec
 Each is written to ``NAME.partial`` beside it and renamed into place
 (:mod:`rga_mm.apis.output_files`): a write that fails (a full disk, a file-size limit) stops
 the search with one sentence naming the file and the reason, and leaves no partial file. The
-folder is created once the model is loaded. Without ``--out`` the lists are printed. An
+ranked-list PNGs an earlier search wrote in ``DIR`` (those its results.json lists: regular
+files directly in ``DIR``, none of them a query or gallery file) are removed first, so that
+the folder holds the PNGs of this search only. The folder is created once the model is
+loaded. Without ``--out`` the lists are printed. An
 ``--out`` that is the gallery folder or a query folder is refused before any work: the next
 search would take its PNGs for images to search; so is a ``--cache`` file named with an
 image suffix, and an ``--out`` where a PNG or results.json would overwrite a query or
@@ -47,8 +53,10 @@ the search before a long gallery embedding.
 
 ``--gallery`` and ``--query`` each take image files and folders. The images of a folder are
 those directly in it; subfolders are not read, and a line names how many of them hold images
-and the first. A folder of one folder per person (the own-data layout of docs/reid.md) is
-given as its person folders: ``--gallery data/my_reid/gallery/*``; a file given by name
+and the first; another line, how many symbolic links in it lead nowhere (to an unmounted
+drive, a removed file) and the first. A folder of one folder per person (the own-data layout
+of docs/reid.md) is given as its person folders: ``--gallery data/my_reid/gallery/*``, the
+fix a whole such folder is refused with, its path quoted for the shell; a file given by name
 whose name ends in no image suffix (a README.txt or Thumbs.db such a glob gives) is skipped,
 as its folder's listing skips it, and one line per side names those skipped (a side given
 only such files stops the search). A file given under several paths (a folder and a link to
@@ -61,7 +69,9 @@ than re-ranking's k1 needs stops with re-ranking's sentence once the folders are
 before anything is embedded.
 
 Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` with
-``--out``, none without), keyed by each file's path, size and modification time and by a
+``--out``, none without), keyed by each file's path, size, modification and status-change
+times and inode (:class:`~rga_mm.apis.gallery_cache.FileStamp`: a file replaced by one of the
+same size whose modification time was restored is embedded again) and by a
 hash of the model config and test pipeline (``--cfg-options`` merged), the loaded weights
 and ``--flip``: a file added or changed since is embedded, the others are read from the
 cache; a cache made by another model is noticed and the whole gallery embedded again. One
@@ -72,20 +82,23 @@ a write that fails later (a full disk, a file-size limit) is told in one line, a
 search goes on without the cache, whose file stays as it was. The cache is written whole to
 a temporary file beside it and renamed into place: every 5 minutes while the gallery is
 embedded (less often where writing a large cache would take more than a tenth of the time)
-and when the search is stopped (SIGINT, SIGTERM, an unreadable image): the next run embeds
-only the rest. A stopped search says in one line how many gallery embeddings the cache keeps
-and exits with status 130 (SIGINT) or 143 (SIGTERM). An unreadable image stops the tool,
+and when the search is stopped (SIGINT, SIGTERM, SIGHUP, an unreadable image): the next run
+embeds only the rest. A stopped search says in one line how many gallery embeddings the cache
+keeps and exits with status 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP: the terminal closed
+or the ssh connection dropped). An unreadable image stops the tool,
 named, unless ``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
 import json
 import os
 import os.path as osp
+import shlex
 import signal
+import stat
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -159,6 +172,8 @@ from rga_mm.visualization import RankedListVisualizer, unique_stems
 # wider than 1,000,000 pixels, and a whole large gallery would take minutes to draw)
 MAX_DRAWN_RESULTS = 100
 DEFAULT_DRAWN_RESULTS = 20
+# results per query without --topk (the whole gallery where it holds fewer images)
+DEFAULT_TOPK = 10
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -176,7 +191,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--query', required=True, nargs='+',
                         help='query image files or folders of them; a query that is also a '
                         'gallery file (the same file) is left out of its own ranked list')
-    parser.add_argument('--topk', type=positive_int_arg, default=10, help='results per query')
+    parser.add_argument('--topk', type=positive_int_arg,
+                        help=f'results per query (default: {DEFAULT_TOPK}, or the whole gallery '
+                        f'where it holds fewer images)')
     parser.add_argument('--out', help='folder for the ranked-list PNGs and results.json')
     parser.add_argument('--draw-topk',
                         type=int_between(0, MAX_DRAWN_RESULTS, reason='results.json lists all '
@@ -187,9 +204,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--rerank', action='store_true',
                         help=f'k-reciprocal re-ranking (k1={DEFAULT_K1}, k2={DEFAULT_K2}, '
                         f'λ={DEFAULT_LAMBDA}), a chunk of queries at a time')
-    parser.add_argument('--flip', action='store_true',
+    parser.add_argument('--flip', action=argparse.BooleanOptionalAction,
                         help='embed the mean of each image\'s and its mirror image\'s '
-                        'embedding (default: as the config\'s model.test_cfg.flip)')
+                        'embedding, or (--no-flip) not (default: as the config\'s '
+                        'model.test_cfg.flip)')
     parser.add_argument('--batch-size', type=positive_int_arg, default=32,
                         help='images per forward pass')
     parser.add_argument('--cache', help='gallery embedding cache file (default: '
@@ -210,7 +228,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.draw_topk = DEFAULT_DRAWN_RESULTS
     if args.cache and osp.isdir(args.cache):
         parser.error(f'--cache {args.cache} is a folder; give a file name, e.g. '
-                     f'{osp.join(args.cache, "gallery_cache.pth")}')
+                     f'{shlex.quote(osp.join(args.cache, "gallery_cache.pth"))}')
     if args.cache and Path(args.cache).suffix.lower() in IMAGE_SUFFIXES:
         parser.error(f'--cache {args.cache} has an image file suffix: a search of its folder '
                      f'would take it for an image; name it e.g. gallery_cache.pth')
@@ -441,9 +459,15 @@ def list_side(items: Sequence[str], side: str) -> list[str]:
             raise SystemExit(f'{side} folder {empty} holds no image directly, only '
                              f'subfolders of images (one folder per person?), which are not '
                              f'read; give them instead: --{side} '
-                             f'{osp.join(empty, "*")}') from None
+                             f'{every_entry(empty)}') from None
         raise SystemExit(str(error)) from None
     return [osp.abspath(path) for path in paths]
+
+
+def every_entry(folder: str) -> str:
+    """The shell glob of every entry of ``folder``, its path quoted for a POSIX shell
+    (``'my data/gallery'/*``) so that a suggested command can be pasted."""
+    return f'{shlex.quote(folder)}{os.sep}*'
 
 
 def check_out_folder(out: Path, args: argparse.Namespace) -> None:
@@ -512,9 +536,12 @@ def report_own_files(own: list[list[int]]) -> None:
               f'its own ranked list')
 
 
-def listed_topk(topk: int, num_gallery: int) -> int:
-    """How many results each query lists: ``--topk``, or the whole gallery where it holds
-    fewer images, with a notice."""
+def listed_topk(topk: int | None, num_gallery: int) -> int:
+    """How many results each query lists: ``--topk`` (None where it was not given:
+    :data:`DEFAULT_TOPK`), or the whole gallery where it holds fewer images, with a notice
+    only for a ``--topk`` given."""
+    if topk is None:
+        return min(DEFAULT_TOPK, num_gallery)
     if topk <= num_gallery:
         return topk
     print(f'--topk {topk} is more than the {num_gallery} gallery images: listing all of them '
@@ -539,12 +566,23 @@ def ranked_lists(query_paths: list[str], gallery_paths: list[str], distances: to
     return results
 
 
+# the signals that stop a search as SIGINT does (:func:`termination_as_interrupt`): SIGHUP
+# where the platform has it (a closed terminal, a dropped ssh connection)
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ('SIGTERM', 'SIGHUP')
+                            if hasattr(signal, name))
+
+
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where SIGINT raises KeyboardInterrupt, so both keep what is done."""
+    """SIGTERM or SIGHUP (``signum``), raised where SIGINT raises KeyboardInterrupt, so that
+    each keeps what is done."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__()
+        self.signum = signum
 
 
 class DrawingStopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM (the interrupt ``stop``) while the ranked lists were drawn,
+    """SIGINT, SIGTERM or SIGHUP (the interrupt ``stop``) while the ranked lists were drawn,
     ``drawn`` of ``total`` PNGs written: the gallery is embedded and results.json complete
     by then."""
 
@@ -560,42 +598,57 @@ class DrawingStopped(KeyboardInterrupt):
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
+    raise Terminated(signum)
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block (in the main thread) SIGTERM raises :class:`Terminated`; the previous
-    handler is restored after it."""
+def termination_as_interrupt() -> Iterator[None]:
+    """Within the block (in the main thread) each of the :data:`TERMINATING_SIGNALS` raises
+    :class:`Terminated`, unless it is ignored (a search started with ``nohup`` ignores
+    SIGHUP, and goes on when the terminal closes); the previous handlers are restored after
+    it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {signum: signal.signal(signum, _raise_terminated)
+                for signum in TERMINATING_SIGNALS
+                if signal.getsignal(signum) != signal.SIG_IGN}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def stopping_signal(stop: KeyboardInterrupt) -> tuple[int, str]:
+    """The signal that stopped the search (``stop`` as :func:`main` catches it) and its name
+    for the stopped line."""
+    cause = stop.stop if isinstance(stop, DrawingStopped) else stop
+    if isinstance(cause, Terminated):
+        return cause.signum, signal.Signals(cause.signum).name
+    return signal.SIGINT, 'SIGINT (Ctrl-C)'
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Run the search; returns its statistics (gallery size, images embedded and read from
-    the cache, skipped files, the results file). Stopped by SIGINT or SIGTERM, it prints how
-    many gallery embeddings the cache keeps (stopped while drawing, how many ranked-list
-    PNGs are drawn) and exits with status 130 or 143."""
+    the cache, skipped files, the results file). Stopped by SIGINT, SIGTERM or SIGHUP, it
+    prints how many gallery embeddings the cache keeps (stopped while drawing, how many
+    ranked-list PNGs are drawn) and exits with status 128 + the signal's number: 130, 143 or
+    129."""
     args = parse_args(argv)
     out = Path(osp.abspath(args.out)) if args.out else None
     writer = CacheWriter(args.cache or (str(out / 'gallery_cache.pth') if out else None))
     try:
-        with sigterm_as_interrupt():
+        with termination_as_interrupt():
             return search(args, out, writer)
     except KeyboardInterrupt as stop:
-        drawing = isinstance(stop, DrawingStopped)
-        terminated = isinstance(stop.stop if drawing else stop, Terminated)
-        name = 'SIGTERM' if terminated else 'SIGINT (Ctrl-C)'
-        sys.stdout.flush()  # a progress bar's line first, ended below
-        print('\n' + (stop.stopped_line(name) if drawing else writer.stopped_line(name)),
-              file=sys.stderr)
-        raise SystemExit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
+        signum, name = stopping_signal(stop)
+        line = (stop.stopped_line(name) if isinstance(stop, DrawingStopped)
+                else writer.stopped_line(name))
+        with suppress(OSError):  # after SIGHUP the terminal may be gone
+            sys.stdout.flush()  # a progress bar's line first, ended below
+            print('\n' + line, file=sys.stderr)
+        raise SystemExit(128 + signum) from None
 
 
 class Ranking(NamedTuple):
@@ -618,7 +671,7 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
     inferencer = load_inferencer(args)
     metric = evaluation_distance(inferencer)
     make_out_folder(out, args)
-    flip = inferencer.uses_flip(True if args.flip else None)
+    flip = inferencer.uses_flip(args.flip)
     query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
     gallery_paths, gallery, stats = embed_search_gallery(inferencer, gallery_paths, files,
                                                          args, flip, writer)
@@ -626,6 +679,8 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
                            files)
     summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped,
                    topk=ranking.topk, distance=ranking.distance, results=None, pngs=[])
+    if out is not None:
+        remove_earlier_pngs(out, files.values())
     return report_results(args, (out, pngs), flip, query_paths, ranking, summary)
 
 
@@ -766,6 +821,49 @@ def write_results(out: Path, pngs: list[str], results: list[dict], report: dict,
     draw(pngs, [result['query'] for result in results], results, num_drawn)
     print(f'{len(pngs)} ranked lists and {results_file} written to {out}')
     return dict(results=str(results_file), pngs=pngs)
+
+
+def earlier_pngs(out: Path) -> list[Path]:
+    """The ranked-list PNGs that the results.json of an earlier search in ``out`` lists and
+    that lie directly in ``out`` (named by their path there); none where there is no
+    results.json or one this tool did not write."""
+    try:
+        listed = [entry['png'] for entry in json.loads(results_path(out).read_text())['queries']
+                  if 'png' in entry]
+    except (OSError, ValueError, KeyError, TypeError):  # none, or not ours
+        return []
+    found = []
+    for png in listed:
+        if not (isinstance(png, str) and png.endswith('.png')):
+            continue
+        with suppress(OSError):  # a folder gone or moved: not this one
+            if osp.samefile(osp.dirname(png), out):
+                found.append(out / osp.basename(png))
+    return found
+
+
+def remove_earlier_pngs(out: Path, inputs: Iterable[os.stat_result]) -> None:
+    """Remove the ranked-list PNGs of an earlier search in ``out`` (:func:`earlier_pngs`),
+    so that it holds the PNGs of this search only: each a regular file (a link or a folder
+    under such a name was not written by this tool), and none of the query and gallery files
+    (their ``os.stat``, ``inputs``). One line says how many remain where some cannot be
+    removed."""
+    kept = {file_id(input_stat) for input_stat in inputs}
+    remaining = []
+    for png in dict.fromkeys(earlier_pngs(out)):
+        try:
+            png_stat = os.lstat(png)
+            if stat.S_ISREG(png_stat.st_mode) and file_id(png_stat) not in kept:
+                os.remove(png)
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            remaining.append((png, error))
+    if remaining:
+        png, error = remaining[0]
+        print(f'{len(remaining)} ranked-list PNG(s) of an earlier search remain in {out}, '
+              f'which are no part of these results (the first: {png}, {error.strerror}); '
+              f'remove them by hand')
 
 
 def absolute_items(items: Sequence[str]) -> list[str]:

@@ -1,6 +1,7 @@
-"""The gallery embedding cache of tools/search.py: embeddings keyed by each file's path,
-size and modification time and by a hash of the model that made them, written whole to a
-temporary file beside the cache and renamed into place, while a gallery is embedded.
+"""The gallery embedding cache of tools/search.py: embeddings keyed by each file's path and
+:class:`FileStamp` (size, modification and status-change times, inode) and by a hash of the
+model that made them, written whole to a temporary file beside the cache and renamed into
+place, while a gallery is embedded.
 
 One cache file serves every gallery searched with one model: a write keeps the rows of the
 other galleries it holds, less those of files removed or changed since, so that searching
@@ -36,7 +37,11 @@ from rga_mm.visualization.image_inputs import config_test_pipeline
 from .inferencer import ReIDInferencer
 from .output_files import replaced_when_written, write_error_reason
 
-CACHE_FORMAT = 'rga_mm gallery embeddings 1'
+CACHE_FORMAT = 'rga_mm gallery embeddings 2'
+# caches of earlier versions, whose rows were keyed by size and modification time alone (a
+# file replaced by one of the same size, its modification time restored, kept its row): read
+# as holding no row, so that the gallery is embedded again and the cache rewritten
+EARLIER_FORMATS = ('rga_mm gallery embeddings 1',)
 # while the gallery is embedded its cache is written every SAVE_INTERVAL_S seconds, or less
 # often where writing a large cache would take more than SAVE_MAX_SHARE of the time
 SAVE_INTERVAL_S = 300
@@ -65,13 +70,30 @@ def model_key(inferencer: ReIDInferencer, flip: bool) -> str:
     return digest.hexdigest()
 
 
-def file_stamp(stat: os.stat_result) -> tuple[int, int]:
-    """(size in bytes, modification time in ns) of a file's ``os.stat`` result: a changed
-    file changes its stamp."""
-    return stat.st_size, stat.st_mtime_ns
+class FileStamp(NamedTuple):
+    """What tells that a file changed since its embedding, from its ``os.stat`` result.
+
+    The status-change time (``st_ctime_ns``) is set by the system on every write and cannot
+    be set back, so a file replaced by another of the same size whose modification time is
+    restored (``cp`` then ``touch -r``, ``rsync -a``, ``tar x``, BMP files of one size)
+    changes its stamp; the inode changes where a file is replaced by renaming another onto
+    it. A ``chmod`` or a new hard link changes the status-change time too: that file is
+    embedded again, needlessly but correctly."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
 
 
-def current_stamp(path: str) -> tuple[int, int] | None:
+def file_stamp(stat: os.stat_result) -> FileStamp:
+    """The :class:`FileStamp` of a file's ``os.stat`` result; the inode as a signed 64-bit
+    integer (a file system may give inodes of up to 2**64 - 1), as the cache stores it."""
+    inode = stat.st_ino - 2**64 if stat.st_ino >= 2**63 else stat.st_ino
+    return FileStamp(stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, inode)
+
+
+def current_stamp(path: str) -> FileStamp | None:
     """The :func:`file_stamp` of the file ``path`` as it is now; None where it is gone."""
     try:
         return file_stamp(os.stat(path))
@@ -84,7 +106,7 @@ class CacheRows(NamedTuple):
     embeddings."""
 
     paths: list[str]
-    stamps: list[tuple[int, int]]
+    stamps: list[FileStamp]
     features: torch.Tensor
 
     def followed_by(self, other: 'CacheRows') -> 'CacheRows':
@@ -100,17 +122,18 @@ NO_ROWS = CacheRows([], [], torch.empty((0, 0)))
 
 class GalleryCache:
     """The embeddings of a cache file made with the model ``key``: ``rows`` maps a path to
-    (its file stamp, its row of ``features``); empty when there is no usable cache."""
+    (its :class:`FileStamp`, its row of ``features``); empty when there is no usable cache
+    (none, another model's, or one of the :data:`EARLIER_FORMATS`)."""
 
     def __init__(self, cache: str | None, key: str) -> None:
-        self.rows: dict[str, tuple[tuple[int, int], int]] = {}
+        self.rows: dict[str, tuple[FileStamp, int]] = {}
         self.paths: list[str] = []
         self.features: torch.Tensor | None = None
         saved = self._load(cache, key)
         if saved is not None:
             self.paths, self.features = list(saved['paths']), saved['features']
-            stamps = zip(saved['sizes'].tolist(), saved['mtimes'].tolist())
-            self.rows = {path: (tuple(stamp), row)
+            stamps = saved['stamps'].tolist()  # (N, 4): FileStamp's fields
+            self.rows = {path: (FileStamp(*stamp), row)
                          for row, (path, stamp) in enumerate(zip(self.paths, stamps))}
 
     @staticmethod
@@ -119,7 +142,8 @@ class GalleryCache:
             return None
         try:
             saved = torch.load(cache, map_location='cpu', weights_only=True)
-            if not isinstance(saved, dict) or saved.get('format') != CACHE_FORMAT:
+            if not isinstance(saved, dict) or saved.get('format') not in (CACHE_FORMAT,
+                                                                          *EARLIER_FORMATS):
                 raise ValueError('it holds something else')
         except Exception as error:  # another file: never overwritten (caches are renamed
             # into place whole, so no cache of ours is ever found truncated)
@@ -129,6 +153,11 @@ class GalleryCache:
                 f'({type(error).__name__}: {reason}); search leaves it as it is: give '
                 f'another --cache file, or delete this one if it is a cache damaged since '
                 f'(search writes its caches whole)') from None
+        if saved['format'] != CACHE_FORMAT:
+            print(f'cache {cache} was written by an earlier version of tools/search.py, which '
+                  f'missed files replaced with their modification time restored; embedding '
+                  f'the whole gallery again, and the cache will be rewritten')
+            return None
         if saved['model_key'] != key:
             print(f'cache {cache} was made by another model (config, checkpoint or --flip '
                   f'differ); embedding the whole gallery again, and the cache will hold this '
@@ -136,7 +165,7 @@ class GalleryCache:
             return None
         return saved
 
-    def holds(self, path: str, stamp: tuple[int, int]) -> bool:
+    def holds(self, path: str, stamp: FileStamp) -> bool:
         """Whether the cache has ``path``'s embedding for the file as it is now."""
         return path in self.rows and self.rows[path][0] == stamp
 
@@ -153,20 +182,20 @@ class GalleryCache:
         return CacheRows(kept_paths, stamps, self.features[rows])
 
 
-def write_cache(cache: str, key: str, paths: list[str], stamps: list[tuple[int, int]],
+def write_cache(cache: str, key: str, paths: list[str], stamps: list[FileStamp],
                 features: torch.Tensor) -> None:
-    """Write the cache to a temporary file in its folder, then rename it into place: an
-    interrupted write leaves the previous cache as it was (and the temporary files of
-    killed searches are removed, :func:`remove_dead_partials`)."""
+    """Write the cache (N paths, their :class:`FileStamp`, stored as an (N, 4) int64
+    tensor, and their (N, D) embeddings) to a temporary file in its folder, then rename it
+    into place: an interrupted write leaves the previous cache as it was (and the temporary
+    files of killed searches are removed, :func:`remove_dead_partials`)."""
     Path(cache).parent.mkdir(parents=True, exist_ok=True)
     remove_dead_partials(cache)
-    sizes, mtimes = zip(*stamps) if stamps else ((), ())
+    stamp_table = torch.tensor(stamps, dtype=torch.int64).reshape(len(stamps),
+                                                                  len(FileStamp._fields))
     # also a second Ctrl-C while writing removes the temporary file
     with replaced_when_written(cache, partial_path(cache, os.getpid())) as partial, \
             open(partial, 'wb') as file:  # a file object: a failed write is an OSError
-        torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths,
-                        sizes=torch.tensor(sizes, dtype=torch.int64),
-                        mtimes=torch.tensor(mtimes, dtype=torch.int64),
+        torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths, stamps=stamp_table,
                         features=features.contiguous()), file)
 
 
@@ -233,7 +262,7 @@ class CacheWriter:
                 and time.monotonic() - self.last >= max(SAVE_INTERVAL_S,
                                                         self.took / SAVE_MAX_SHARE))
 
-    def write(self, paths: list[str], stamps: list[tuple[int, int]],
+    def write(self, paths: list[str], stamps: list[FileStamp],
               features: torch.Tensor) -> None:
         """Write these rows (N paths, their stamps, (N, D) embeddings), then ``others``, as
         the cache; nothing without a cache file or after a write failed."""
@@ -282,7 +311,7 @@ class GalleryRows:
     """The gallery's (G, D) embeddings as they are filled in: first the rows the cache holds
     for unchanged files, then the embedded ones; ``done`` marks the rows filled."""
 
-    def __init__(self, paths: list[str], stamps: list[tuple[int, int]],
+    def __init__(self, paths: list[str], stamps: list[FileStamp],
                  cached: GalleryCache) -> None:
         self.paths, self.stamps = paths, stamps
         self.row_of = {path: row for row, path in enumerate(paths)}
@@ -318,7 +347,7 @@ class GalleryRows:
             self.embedded.append(path)
         self.skipped.extend(error.path for error in skipped)
 
-    def filled(self) -> tuple[list[str], list[tuple[int, int]], torch.Tensor]:
+    def filled(self) -> tuple[list[str], list[FileStamp], torch.Tensor]:
         """The paths, stamps and embeddings of the rows filled so far, in gallery order."""
         if self.features is None:
             return [], [], torch.empty((0, 0))

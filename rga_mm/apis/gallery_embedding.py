@@ -12,7 +12,7 @@ import torch
 
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.errors import DatasetError
-from .gallery_cache import CacheWriter, GalleryCache, GalleryRows, model_key
+from .gallery_cache import CacheWriter, FileStamp, GalleryCache, GalleryRows, model_key
 from .inferencer import ReIDInferencer
 
 # errors met while images are embedded that stop a search with one sentence: an unreadable
@@ -62,7 +62,7 @@ def embed_images(inferencer: ReIDInferencer, paths: list[str], *, batch_size: in
 
 
 def cached_gallery(inferencer: ReIDInferencer, paths: list[str],
-                   stamps: list[tuple[int, int]], writer: CacheWriter,
+                   stamps: list[FileStamp], writer: CacheWriter,
                    flip: bool) -> EmbeddedGallery | GalleryRows:
     """The gallery as ``writer``'s cache holds it for this model and ``flip``.
 

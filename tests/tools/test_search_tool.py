@@ -30,6 +30,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 from rga_mm.apis import ReIDInferencer, gallery_cache, init_model
+from rga_mm.apis.gallery_cache import FileStamp
 from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, image_files
 from rga_mm.evaluation.functional import k_reciprocal_rerank, pairwise_distance, rank_metrics
 from rga_mm.testing import load_script
@@ -43,6 +44,7 @@ from rga_mm.visualization.ranked_list import (
     RESULT_GAP,
 )
 from demo_model import calibrated_demo_checkpoint, samples_of_test_split
+from reid_trees import add_links_that_lead_nowhere
 from tool_runs import limit_file_size, run_in_process
 
 ROOT = Path(__file__).parents[2]
@@ -482,12 +484,19 @@ def _interrupt() -> None:
     raise KeyboardInterrupt
 
 
-def _terminate() -> None:
-    os.kill(os.getpid(), signal.SIGTERM)
+def _terminate(signum: int = signal.SIGTERM) -> None:
+    os.kill(os.getpid(), signum)
     time.sleep(5)  # the handler raises before this ends
 
 
-@pytest.mark.parametrize('how', ['sigint', 'sigterm'])
+# how a search is stopped → (stopping it, its exit status, its name in the stopped line)
+STOPS = {'sigint': (_interrupt, 130, 'SIGINT (Ctrl-C)'),
+         'sigterm': (_terminate, 143, 'SIGTERM'),
+         # an ssh connection that drops, a terminal closed
+         'sighup': (lambda: _terminate(signal.SIGHUP), 129, 'SIGHUP')}
+
+
+@pytest.mark.parametrize('how', ['sigint', 'sigterm', 'sighup'])
 def test_a_stopped_search_keeps_the_embeddings_done(search, market, checkpoints, tmp_path,
                                                     capsys, monkeypatch, how):
     gallery_folder = tmp_path / 'gallery'
@@ -497,18 +506,18 @@ def test_a_stopped_search_keeps_the_embeddings_done(search, market, checkpoints,
     query = sorted((market / 'query').glob('*.jpg'))[0]
     args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query', query, '--cache',
             cache, '--batch-size', 4)
-    handler = signal.getsignal(signal.SIGTERM)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    stopping, status, name = STOPS[how]
     with monkeypatch.context() as patch:
-        patch.setattr(ReIDInferencer, 'embed_batches',
-                      _stopping_after(2, _interrupt if how == 'sigint' else _terminate))
+        patch.setattr(ReIDInferencer, 'embed_batches', _stopping_after(2, stopping))
         with pytest.raises(SystemExit) as stop:
             search(*args)
-    assert stop.value.code == (130 if how == 'sigint' else 143)
-    name = 'SIGINT (Ctrl-C)' if how == 'sigint' else 'SIGTERM'
+    assert stop.value.code == status
     assert capsys.readouterr().err.splitlines()[-1] == (
         f'search stopped by {name}: 8 gallery embeddings are kept in the cache {cache}, so '
         f'the same command embeds only the rest')
-    assert signal.getsignal(signal.SIGTERM) == handler  # the tool's handler is undone
+    for signum, handler in handlers.items():  # the tool's handlers are undone
+        assert signal.getsignal(signum) == handler
     kept = torch.load(cache, weights_only=True)
     assert kept['paths'] == [str(path) for path in images[:8]]
     assert list(tmp_path.glob('*.partial')) == []
@@ -517,6 +526,18 @@ def test_a_stopped_search_keeps_the_embeddings_done(search, market, checkpoints,
     assert (again['embedded'], again['from_cache']) == (len(images) - 8, 8)
     assert (f'{len(images)} images, {len(images) - 8} embedded, 8 read from the cache'
             in capsys.readouterr().out)
+
+
+def test_a_sighup_that_is_ignored_stays_ignored(tool):
+    """A search started with ``nohup`` goes on when its terminal closes."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with tool.termination_as_interrupt():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == tool._raise_terminated
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 @pytest.mark.parametrize('how', ['sigint', 'sigterm'])
@@ -1004,7 +1025,8 @@ def fresh_interpreter(market, checkpoints, tmp_path_factory) -> FreshInterpreter
     of a search of a gallery that does not exist."""
     folder = tmp_path_factory.mktemp('fresh')
     cache = folder / 'cache.pth'
-    gallery_cache.write_cache(str(cache), 'another model', ['a.jpg'], [(1, 2)], torch.ones(1, 4))
+    gallery_cache.write_cache(str(cache), 'another model', ['a.jpg'], [FileStamp(1, 2, 3, 4)],
+                              torch.ones(1, 4))
     query = sorted((market / 'query').glob('*.jpg'))[0]
     common = [str(CONFIG), str(checkpoints[0]), '--gallery', str(market / 'bounding_box_test')]
     runs = [[*common, '--query', str(query), '--cache', str(cache), '--topk', '2'],
@@ -1061,3 +1083,129 @@ def test_writes_past_a_file_size_limit_are_named_and_leave_no_partial_file(fresh
     entry, = json.loads((folder / 'one/results.json').read_text())['queries']
     assert entry['png'] == str(png) and len(entry['gallery']) == 1
     assert sorted(os.listdir(folder)) == ['all', 'cache.pth', 'one']
+
+
+def test_a_gallery_file_replaced_with_its_mtime_restored_is_embedded_again(
+        search, market, checkpoints, tmp_path):
+    """BMP files of one image size have one byte size: one copied over another (``cp``),
+    its modification time restored (``touch -r``, ``rsync -a``), is no longer the file
+    embedded."""
+    gallery_folder = tmp_path / 'bmp'
+    gallery_folder.mkdir()
+    for image in sorted((market / 'bounding_box_test').glob('0*.jpg'))[:4]:
+        mmcv.imwrite(mmcv.imread(str(image)), str(gallery_folder / f'{image.stem}.bmp'))
+    bmps = sorted(gallery_folder.glob('*.bmp'))
+    assert len({bmp.stat().st_size for bmp in bmps}) == 1
+    cache = tmp_path / 'cache.pth'
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query',
+            sorted((market / 'query').glob('*.jpg'))[0], '--cache', cache, '--topk', 1)
+    assert search(*args)['embedded'] == 4
+    replaced, copied = bmps[0], bmps[1]
+    before = replaced.stat()
+    shutil.copyfile(copied, replaced)
+    os.utime(replaced, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (replaced.stat().st_size, replaced.stat().st_mtime_ns) == (before.st_size,
+                                                                      before.st_mtime_ns)
+    again = search(*args)
+    assert (again['embedded_files'], again['from_cache']) == ([str(replaced)], 3)
+    rows = torch.load(cache, weights_only=True)
+    features = dict(zip(rows['paths'], rows['features']))
+    torch.testing.assert_close(features[str(replaced)], features[str(copied)], rtol=1e-5,
+                               atol=1e-5)  # the same pixels
+
+
+def test_a_reused_out_folder_keeps_only_the_pngs_of_the_last_search(
+        search, market, checkpoints, tmp_path):
+    """The PNGs that the earlier results.json lists are removed; another PNG is not."""
+    queries = sorted((market / 'query').glob('*.jpg'))[:3]
+    out = tmp_path / 'out'
+    common = (CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--out', out,
+              '--topk', 2)
+    search(*common, '--query', *queries)
+    assert sorted(out.glob('*.png')) == sorted(out / f'{query.stem}.png' for query in queries)
+    (out / 'notes.png').write_bytes(b'not written by the search')
+    search(*common, '--query', queries[2])
+    assert sorted(os.listdir(out)) == sorted(['gallery_cache.pth', 'notes.png', 'results.json',
+                                              f'{queries[2].stem}.png'])
+    search(*common, '--query', queries[0], '--draw-topk', 0)
+    assert sorted(os.listdir(out)) == ['gallery_cache.pth', 'notes.png', 'results.json']
+
+
+def test_only_regular_files_that_are_no_input_are_removed_as_earlier_pngs(tool, tmp_path):
+    """Of the PNGs an earlier results.json lists: a link, a folder, a query or gallery file
+    and a file of another folder stay."""
+    out = tmp_path / 'out'
+    out.mkdir()
+    for name in ('drawn.png', 'input.png'):
+        (out / name).write_bytes(b'png')
+    (out / 'linked.png').symlink_to(out / 'input.png')
+    (out / 'folder.png').mkdir()
+    elsewhere = tmp_path / 'elsewhere.png'
+    elsewhere.write_bytes(b'png')
+    listed = [out / 'drawn.png', out / 'input.png', out / 'linked.png', out / 'folder.png',
+              elsewhere, out / 'gone.png']
+    (out / 'results.json').write_text(json.dumps(
+        dict(queries=[dict(query='q.jpg', png=str(png)) for png in listed])))
+    tool.remove_earlier_pngs(out, [os.stat(out / 'input.png')])
+    assert sorted(os.listdir(out)) == ['folder.png', 'input.png', 'linked.png', 'results.json']
+    assert elsewhere.exists()
+
+
+def test_links_that_lead_nowhere_are_named_for_each_folder(search, market, tmp_path, capsys):
+    """A gallery or query folder linked in part from an unmounted drive: its images are not
+    searched, and one line per folder says how many links lead nowhere."""
+    gallery_folder = tmp_path / 'gallery'
+    _gallery_copy(market, gallery_folder)
+    add_links_that_lead_nowhere(gallery_folder)
+    query_folder = tmp_path / 'query'
+    shutil.copytree(market / 'query', query_folder)
+    (query_folder / '0001_c1s1_000001_00.jpg').symlink_to('/unmounted/drive/0001.jpg')
+    with pytest.raises(SystemExit):  # after the listing: the model cannot be loaded
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', gallery_folder, '--query',
+               query_folder)
+    printed = capsys.readouterr().out.splitlines()
+    rest = 'mount or restore what they point to (an unmounted drive?), or remove them'
+    assert printed == [
+        f'{gallery_folder}: 3 link(s) that lead nowhere not read (the first: '
+        f'{gallery_folder / "dangling.jpg"} → nowhere.jpg); {rest}',
+        f'{query_folder}: 1 link(s) that lead nowhere not read (the first: '
+        f'{query_folder / "0001_c1s1_000001_00.jpg"} → /unmounted/drive/0001.jpg); {rest}']
+
+
+def _small_gallery(market: Path, folder: Path) -> Path:
+    """5 gallery images in ``folder`` under names that are no Market-1501 names (the
+    protocol off: every one is listed)."""
+    folder.mkdir()
+    for number, image in enumerate(sorted((market / 'bounding_box_test').glob('0*.jpg'))[:5]):
+        shutil.copy(image, folder / f'person_{number}.jpg')
+    return folder
+
+
+def test_a_gallery_smaller_than_the_default_topk_is_listed_whole_without_a_notice(
+        search, market, checkpoints, tmp_path, capsys):
+    gallery_folder = _small_gallery(market, tmp_path / 'gallery')
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query',
+            sorted((market / 'query').glob('*.jpg'))[0], '--cache', tmp_path / 'cache.pth')
+    assert search(*args)['topk'] == 5
+    printed = capsys.readouterr().out
+    assert '--topk' not in printed and printed.count('  #') == 5
+    assert search(*args, '--topk', 10)['topk'] == 5
+    assert ('--topk 10 is more than the 5 gallery images: listing all of them (less those '
+            'left out for each query)') in capsys.readouterr().out.splitlines()
+
+
+def test_no_flip_turns_off_the_flip_of_the_config(search, tool, market, checkpoints,
+                                                  tmp_path):
+    """--flip and --no-flip decide; neither: the config's model.test_cfg.flip."""
+    assert [tool.parse_args(['c.py', 'm.pth', '--gallery', 'g', '--query', 'q', *flag]).flip
+            for flag in ([], ['--flip'], ['--no-flip'])] == [None, True, False]
+    gallery_folder = _small_gallery(market, tmp_path / 'gallery')
+    args = (CONFIG, checkpoints[0], '--gallery', gallery_folder, '--query',
+            sorted((market / 'query').glob('*.jpg'))[0], '--draw-topk', 0,
+            '--cfg-options', 'model.test_cfg.flip=True')
+    flips = []
+    for flag in ([], ['--no-flip'], ['--flip']):
+        out = tmp_path / f'out{len(flips)}'
+        search(*args, '--out', out, *flag)
+        flips.append(json.loads((out / 'results.json').read_text())['flip'])
+    assert flips == [True, False, True]
