@@ -81,12 +81,37 @@ def files_not_read_notice(paths: Sequence[str], suffixes: Sequence[str],
             f'suffixes to read them')
 
 
+def dangling_links(folder: str | Path) -> list[str]:
+    """The paths of the visible entries of ``folder`` that are :func:`is_dangling_link`, in
+    name order: what they lead to (an image, a subfolder) cannot be read."""
+    with os.scandir(folder) as entries:
+        return sorted(entry.path for entry in entries
+                      if is_visible(entry.name) and is_dangling_link(entry))
+
+
+def dangling_links_notice(folder: str | Path) -> str | None:
+    """One sentence naming how many symbolic links of ``folder`` lead nowhere
+    (:func:`dangling_links`), which :func:`image_files` leaves out, and the first with
+    where it points; None where none does."""
+    links = dangling_links(folder)
+    if not links:
+        return None
+    try:
+        target = os.readlink(links[0])
+    except OSError:  # removed since
+        target = 'nowhere'
+    return (f'{folder}: {len(links)} link(s) that lead nowhere not read (the first: '
+            f'{links[0]} → {target}); mount or restore what they point to (an unmounted '
+            f'drive?), or remove them')
+
+
 def image_files(folder: str | Path) -> list[str]:
     """The visible image files of ``folder`` (by suffix, any case), paths in name order.
 
     A symbolic link is followed; one that leads nowhere (dangling, or a loop of links) is
-    left out, and so are hidden entries and OS metadata (:func:`is_visible`). Subfolders are
-    not read (:func:`unread_subfolders_notice` tells a user about their images).
+    left out (:func:`dangling_links_notice` tells a user about them), and so are hidden
+    entries and OS metadata (:func:`is_visible`). Subfolders are not read
+    (:func:`unread_subfolders_notice` tells a user about their images).
 
     Raises:
         ValueError: the folder holds no image file; where its subfolders hold images (one
@@ -134,10 +159,12 @@ def unread_subfolders_notice(folder: str | Path) -> str | None:
 
 
 def image_files_with_notice(folder: str | Path, tell: Callable[[str], object]) -> list[str]:
-    """:func:`image_files` of ``folder``, after passing :func:`unread_subfolders_notice` and
-    :func:`unlisted_images_notice` to ``tell`` (``print``, ``warnings.warn``) where its
-    subfolders hold images, or it holds images under other suffixes."""
-    for notice in (unread_subfolders_notice(folder), unlisted_images_notice(folder)):
+    """:func:`image_files` of ``folder``, after passing :func:`unread_subfolders_notice`,
+    :func:`unlisted_images_notice` and :func:`dangling_links_notice` to ``tell``
+    (``print``, ``warnings.warn``) where its subfolders hold images, it holds images under
+    other suffixes, or links of it lead nowhere."""
+    for notice in (unread_subfolders_notice(folder), unlisted_images_notice(folder),
+                   dangling_links_notice(folder)):
         if notice is not None:
             tell(notice)
     return image_files(folder)

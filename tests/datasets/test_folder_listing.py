@@ -11,6 +11,7 @@ import pytest
 from rga_mm.datasets import CustomReIDFolders, Market1501
 from rga_mm.datasets.folder_listing import (
     IMAGE_SUFFIXES,
+    dangling_links_notice,
     image_files,
     image_files_with_notice,
     unread_subfolders_notice,
@@ -47,6 +48,23 @@ def test_images_under_other_suffixes_are_named_not_read(tmp_path):
     assert told == [f'{tmp_path}: 2 image file(s) not read, their names ending in none of '
                     f'{", ".join(IMAGE_SUFFIXES)} (the first: {tmp_path / "photo"}); rename '
                     f'them to one of these suffixes to read them']
+
+
+def test_links_that_lead_nowhere_are_named_not_read(tmp_path):
+    """An image or a subfolder linked from an unmounted drive, or a loop of links: one
+    notice says how many and names the first with where it points; a hidden one is not
+    counted."""
+    write_image(str(tmp_path / 'top.jpg'))
+    told = []
+    assert image_files_with_notice(tmp_path, told.append) == [str(tmp_path / 'top.jpg')]
+    assert told == [] and dangling_links_notice(tmp_path) is None
+    add_links_that_lead_nowhere(tmp_path)  # dangling.jpg, a loop of loopA and loopB.jpg
+    (tmp_path / 'cam2').symlink_to(tmp_path / 'unmounted' / 'cam2')
+    (tmp_path / '.hidden.jpg').symlink_to('nowhere.jpg')
+    assert image_files_with_notice(tmp_path, told.append) == [str(tmp_path / 'top.jpg')]
+    assert told == [f'{tmp_path}: 4 link(s) that lead nowhere not read (the first: '
+                    f'{tmp_path / "cam2"} → {tmp_path / "unmounted" / "cam2"}); mount or '
+                    f'restore what they point to (an unmounted drive?), or remove them']
 
 
 def test_a_folder_of_hidden_images_holds_no_image(tmp_path):

@@ -68,3 +68,13 @@ def test_the_whole_folder_of_person_folders_is_refused_with_the_fix(search, chec
         search(CONFIG, checkpoint, '--gallery', gallery, '--query', data / 'query/0005')
     with pytest.raises(SystemExit, match=rf'give them instead: --query {data / "query"}/\*$'):
         search(CONFIG, checkpoint, '--gallery', gallery / '0005', '--query', data / 'query')
+
+
+def test_the_fix_for_a_folder_of_person_folders_can_be_pasted_with_spaces_in_its_path(
+        search, checkpoint, tmp_path):
+    """The folder's path is quoted for the shell, the glob after it is not."""
+    data = _person_folders(tmp_path / 'my reid')
+    gallery = data / 'gallery'
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, checkpoint, '--gallery', gallery, '--query', data / 'query/0005')
+    assert str(stop.value).endswith(f"give them instead: --gallery '{gallery}'/*")
