@@ -4,7 +4,8 @@ test pipeline can take as a BGR image with values 0-255, as ``mmcv.imread`` retu
 
 Grayscale (H, W) or (H, W, 1) and BGRA (H, W, 4) arrays are turned into (H, W, 3) BGR as
 ``mmcv.imread`` (OpenCV's ``IMREAD_COLOR``) turns a grayscale or RGBA image file: the gray
-value in all three channels, the alpha channel dropped.
+value in all three channels, the alpha channel dropped. An RGB or RGBA array (PIL's order)
+is put in BGR order first where the caller says so (:func:`in_bgr_order`).
 """
 import warnings
 
@@ -16,6 +17,25 @@ ARRAY_DTYPES = (np.uint8, np.uint16, np.int16, np.float32, np.float64)
 FLOAT_MARGIN = 1.0
 # the channel counts of the images OpenCV reads: gray, BGR, BGRA
 CHANNEL_COUNTS = (1, 3, 4)
+# the orders an array's colour channels may come in: mmcv's and OpenCV's, and PIL's
+CHANNEL_ORDERS = ('bgr', 'rgb')
+
+
+def check_channel_order(channel_order: str) -> None:
+    """Refuse a ``channel_order`` that is not one of :data:`CHANNEL_ORDERS`, in one sentence."""
+    if not isinstance(channel_order, str) or channel_order not in CHANNEL_ORDERS:
+        raise ValueError(f"channel_order must be 'bgr' (arrays as mmcv.imread or cv2.imread "
+                         f"return them) or 'rgb' (arrays from PIL), got "
+                         f"{channel_order!r}")
+
+
+def in_bgr_order(array: np.ndarray, channel_order: str) -> np.ndarray:
+    """``array``, an (H, W, 3) or (H, W, 4) image whose colour channels come in
+    ``channel_order``, with them in BGR order (an RGBA image becomes BGRA); any other array
+    (grayscale, or a shape :func:`as_bgr` refuses) as it is."""
+    if channel_order == 'bgr' or array.ndim != 3 or array.shape[2] not in (3, 4):
+        return array
+    return np.ascontiguousarray(array[..., [2, 1, 0, 3][:array.shape[2]]])
 
 
 def checked_array(index: int, array: np.ndarray) -> np.ndarray:

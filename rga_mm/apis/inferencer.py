@@ -15,17 +15,22 @@ where re-ID needs it:
 * the result is one (N, D) tensor, not a list of per-image features, and the progress bar
   is mmengine's ``ProgressBar`` over images (mmengine's ``__call__`` uses rich's ``track``
   over batches, whose number it does not know);
-* an unreadable image stops the call naming the file, or is skipped (``on_unreadable``);
-  a path that does not exist is refused before any image is embedded; errors name an input
-  by its position in the list given, and each data sample carries that position
-  (``input_idx``) beside its position among the images (``sample_idx``);
+* an unreadable image stops the call naming the file, or is skipped (``on_unreadable``;
+  refused with the default tensor result, whose rows would no longer line up with the
+  inputs, so skipping returns data samples); a path that does not exist is refused
+  before any image is embedded; errors name an input by its position in the list given,
+  and each data sample carries that position (``input_idx``) beside its position among
+  the images (``sample_idx``);
 * :meth:`ReIDInferencer.embed_batches` yields the embeddings a batch at a time, so that a
   caller can keep what is done when a long run is stopped (tools/search.py's cache);
-* ``flip=True`` embeds every image and its mirror image and averages the two.
+* ``flip=True`` embeds every image and its mirror image and averages the two;
+* arrays are BGR, as ``mmcv.imread`` returns them, unless ``channel_order='rgb'`` says they
+  are RGB (PIL → numpy, as torchreid and fast-reid read images); files are unaffected.
 """
 import logging
 import os
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -47,7 +52,7 @@ from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.engine.launch import PYTHON_OPTION, merge_cfg_options
 from rga_mm.errors import working_folder_note
 from rga_mm.visualization.image_inputs import file_pipeline, required_test_pipeline
-from .image_arrays import checked_array
+from .image_arrays import check_channel_order, checked_array, in_bgr_order
 from .inference import as_config, init_model
 from .model_index import list_models, model_config
 
@@ -101,6 +106,17 @@ def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
                                 f'folder')
 
 
+def _check_rows_line_up(return_datasamples: bool, on_unreadable: str) -> None:
+    """Refuse ``on_unreadable='skip'`` with a tensor result, whose rows would no longer
+    line up with the inputs once an image is left out, in one sentence naming the fix."""
+    if on_unreadable == 'skip' and not return_datasamples:
+        raise ValueError("on_unreadable='skip' leaves the rows of unreadable images out of "
+                         "the (N, D) tensor, so its rows would no longer line up with the "
+                         "inputs: pass return_datasamples=True (each data sample carries "
+                         "its input_idx and, for files, its img_path) or stop on unreadable "
+                         "images (on_unreadable='stop', the default)")
+
+
 class ReIDInferencer(BaseInferencer):
     """(N, D) re-ID embeddings of images, as the model's ``extract_feat`` gives them.
 
@@ -118,16 +134,18 @@ class ReIDInferencer(BaseInferencer):
             with the same checks), before the model and the pipeline are built from it:
             ``self.cfg`` is the merged config.
         strict: refuse a checkpoint whose tensor names or shapes differ from the model's.
-        show_progress: draw mmengine's progress bar over the images.
+        show_progress: draw mmengine's progress bar, on stderr, over the images of a call
+            that has more than one (a call per image, as in a loop over crops, draws none).
 
     Example:
         >>> inferencer = ReIDInferencer('configs/demo/rga-sc_r18-ls1_1xb32-80e_'
         ...                             'synthetic-market-64x32.py', 'epoch_80.pth')
         >>> embeddings = inferencer('data/query/', batch_size=64)  # (N, 512)
         >>> samples = inferencer(images, return_datasamples=True, on_unreadable='skip')
+        >>> one = inferencer(np.asarray(pil_image), channel_order='rgb')  # (1, 512)
     """
 
-    preprocess_kwargs: set = {'on_unreadable'}
+    preprocess_kwargs: set = {'on_unreadable', 'channel_order'}
     forward_kwargs: set = {'flip'}
     visualize_kwargs: set = {'show'}
     postprocess_kwargs: set = set()
@@ -153,7 +171,8 @@ class ReIDInferencer(BaseInferencer):
         Args:
             inputs: an image file, a folder (the image files directly in it, in name
                 order; subfolders are not read, with a warning where they hold images),
-                an (H, W, 3) BGR array with values 0-255 as ``mmcv.imread`` returns it
+                an (H, W, 3) BGR array (RGB with ``channel_order='rgb'``) with values
+                0-255 as ``mmcv.imread`` returns it
                 (uint8, uint16, int16, float16, float32 or float64, finite; an integer
                 array with values outside 0-255 is refused, and a float one more than 1
                 outside), a grayscale (H, W) or (H, W, 1) or BGRA (H, W, 4) array (taken
@@ -169,7 +188,17 @@ class ReIDInferencer(BaseInferencer):
                 :class:`rga_mm.datasets.transforms.UnreadableImageError` naming the first
                 file that cannot be read (a path that does not exist is refused with a
                 FileNotFoundError before any image is embedded); ``'skip'`` leaves such
-                files out with a warning naming each.
+                files out with a warning naming each, and needs
+                ``return_datasamples=True`` (each sample's ``input_idx`` says which input
+                it came from), since a tensor's rows would no longer line up with the
+                inputs.
+            channel_order: the order of the colour channels of the array inputs:
+                ``'bgr'`` (default), as ``mmcv.imread`` and ``cv2.imread`` return them, or
+                ``'rgb'``, as ``np.asarray(PIL.Image.open(path).convert('RGB'))`` gives
+                them (torchreid and fast-reid read images so); an RGBA array is taken as
+                RGB plus alpha. Files are read by the pipeline whatever
+                ``channel_order``, and grayscale arrays have no order. Any other value is
+                refused with a ValueError before any image is read.
             flip: embed each image and its horizontal mirror image and return the mean
                 of the two embeddings (the mirror images go through the data preprocessor
                 themselves). Default: as the model is evaluated, i.e. its
@@ -178,15 +207,19 @@ class ReIDInferencer(BaseInferencer):
                 before any image is read.
 
         Returns:
-            (N, D) embeddings on the CPU in the order of the inputs (N = images read), or
-            N data samples.
+            (N, D) embeddings on the CPU in the order of the inputs (N: the images the
+            inputs stand for, a folder's images each counted), or the data samples of the
+            images read.
 
         Raises:
             FileNotFoundError: an input path is empty, or (with ``on_unreadable='stop'``)
                 does not exist; raised before any image is embedded.
             ValueError: an array the pipeline cannot take as an image; like every error
-                about one input, it names the input's position in ``inputs``.
+                about one input, it names the input's position in ``inputs``. Also
+                ``on_unreadable='skip'`` without ``return_datasamples=True``, refused
+                before any image is read.
         """
+        _check_rows_line_up(return_datasamples, kwargs.get('on_unreadable', 'stop'))
         preds, num_inputs, all_skipped = [], 0, []
         for samples, skipped in self.embed_batches(inputs, batch_size, **kwargs):
             num_inputs += len(samples) + len(skipped)
@@ -217,7 +250,7 @@ class ReIDInferencer(BaseInferencer):
         forward_kwargs['flip'] = self.uses_flip(forward_kwargs.get('flip'))
         ori_inputs = self._inputs_to_list(
             inputs, refuse_missing=preprocess_kwargs.get('on_unreadable', 'stop') == 'stop')
-        progress = ProgressBar(len(ori_inputs)) if self.show_progress else None
+        progress = self._progress_bar(len(ori_inputs))
         skipped = []
         try:
             for data, batch_skipped in self.preprocess(ori_inputs, batch_size,
@@ -233,6 +266,15 @@ class ReIDInferencer(BaseInferencer):
         for error in skipped:
             print_log(f'skipped {error.path}: {error.reason}', logger='current',
                       level=logging.WARNING)
+
+    def _progress_bar(self, num_images: int) -> ProgressBar | None:
+        """mmengine's bar over ``num_images`` images, on ``sys.stderr`` (as tqdm draws, so
+        that a program's output on stdout holds no bar); None with ``show_progress=False``
+        or a single image (a call per image, as in a loop over crops, would draw a bar
+        each)."""
+        if not self.show_progress or num_images < 2:
+            return None
+        return ProgressBar(num_images, file=sys.stderr)
 
     def _embedded_samples(self, data: dict, forward_kwargs: dict) -> list[BaseDataElement]:
         """The data samples of a collated batch, each with its CPU ``pred_feature``."""
@@ -267,14 +309,19 @@ class ReIDInferencer(BaseInferencer):
         return items
 
     def preprocess(self, inputs: list[tuple[int, InputType]], batch_size: int = 16,
-                   on_unreadable: str = 'stop') -> Iterator[tuple[dict | None, list]]:
+                   on_unreadable: str = 'stop',
+                   channel_order: str = 'bgr') -> Iterator[tuple[dict | None, list]]:
         """Yield (collated batch or None, the UnreadableImageErrors of its skipped files);
-        ``inputs``: (position in the list given, file or array) of each image."""
+        ``inputs``: (position in the list given, file or array) of each image; arrays have
+        their colour channels in ``channel_order`` (``'bgr'`` or ``'rgb'``)."""
         if on_unreadable not in ON_UNREADABLE:
             raise ValueError(f'on_unreadable must be one of {ON_UNREADABLE}, '
                              f'got {on_unreadable!r}')
+        check_channel_order(channel_order)
         batch, skipped = [], []
         for sample_idx, (input_idx, item) in enumerate(inputs):
+            if isinstance(item, np.ndarray):
+                item = in_bgr_order(item, channel_order)
             try:
                 batch.append(self._packed(sample_idx, input_idx, item))
             except UnreadableImageError as error:

@@ -16,6 +16,7 @@ import pytest
 import torch
 from mmengine.dataset import pseudo_collate
 from modelindex.load_model_index import load
+from PIL import Image
 
 from rga_mm.apis import (
     CheckpointError,
@@ -116,8 +117,9 @@ def test_an_unreadable_image_stops_or_is_skipped(inferencer, tiny_market, tmp_pa
                          on_unreadable='skip')
     assert [s.sample_idx for s in samples] == [0, 1, 3, 4, 5, 6, 7]
     readable = [p for i, p in enumerate(paths) if i != 2]
-    embeddings = inferencer(str(folder), batch_size=3, on_unreadable='skip')
-    torch.testing.assert_close(embeddings, inferencer(readable, batch_size=3))
+    assert [s.img_path for s in samples] == readable
+    torch.testing.assert_close(torch.stack([s.pred_feature for s in samples]),
+                               inferencer(readable, batch_size=3))
     with pytest.raises(ValueError, match="on_unreadable must be one of"):
         inferencer(readable, on_unreadable='ignore')
 
@@ -259,7 +261,9 @@ def test_a_loop_of_links_is_left_out_like_a_dangling_link(inferencer, tiny_marke
     paths = sorted(str(p) for p in (tiny_market / 'query').glob('*.jpg'))
     assert [Path(p).name for p in image_files(folder)] == [Path(p).name for p in paths]
     for on_unreadable in ON_UNREADABLE:
-        torch.testing.assert_close(inferencer(str(folder), on_unreadable=on_unreadable),
+        samples = inferencer(str(folder), return_datasamples=True, on_unreadable=on_unreadable)
+        assert [Path(s.img_path).name for s in samples] == [Path(p).name for p in paths]
+        torch.testing.assert_close(torch.stack([s.pred_feature for s in samples]),
                                    inferencer(paths))
 
 
@@ -372,8 +376,10 @@ def test_paths_that_do_not_exist_are_named_before_anything_is_embedded(
         inferencer('missing.jpg')
     assert forwarded == []
     # skipped with a warning where unreadable files are skipped
-    embeddings = inferencer([paths[0], str(missing)], on_unreadable='skip')
-    torch.testing.assert_close(embeddings, inferencer(paths[0]))
+    samples = inferencer([paths[0], str(missing)], return_datasamples=True,
+                         on_unreadable='skip')
+    assert [s.input_idx for s in samples] == [0]
+    torch.testing.assert_close(samples[0].pred_feature[None], inferencer(paths[0]))
 
 
 def test_integer_arrays_outside_0_255_are_refused_as_mmcv_reads_16_bit_files(
@@ -444,3 +450,74 @@ def test_images_in_subfolders_are_not_read_but_named(inferencer, tiny_market, tm
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         inferencer(str(tiny_market / 'query'), batch_size=BATCH)
+
+
+def test_skipping_with_a_tensor_result_is_refused_before_any_image_is_embedded(
+        inferencer, tmp_path, monkeypatch):
+    """A tensor without the rows of the images skipped no longer lines up with the inputs
+    (zip(paths, rows) would pair the wrong rows): skipping returns data samples, each naming
+    its input; embed_batches skips as before."""
+    rng = np.random.default_rng(0)
+    paths = [str(tmp_path / name) for name in ('bad.jpg', 'ok.png', 'other.png')]
+    Path(paths[0]).write_bytes(b'not a jpeg')
+    for path in paths[1:]:
+        mmcv.imwrite(rng.integers(0, 256, (64, 32, 3), dtype=np.uint8), path)
+    forwarded = []
+    forward = inferencer.forward
+    monkeypatch.setattr(inferencer, 'forward',
+                        lambda data, **kwargs: forwarded.append(1) or forward(data, **kwargs))
+    with pytest.raises(ValueError) as error:
+        inferencer(paths, on_unreadable='skip')
+    assert str(error.value) == (
+        "on_unreadable='skip' leaves the rows of unreadable images out of the (N, D) tensor, "
+        "so its rows would no longer line up with the inputs: pass return_datasamples=True "
+        "(each data sample carries its input_idx and, for files, its img_path) or stop on "
+        "unreadable images (on_unreadable='stop', the default)")
+    assert forwarded == []
+    samples = inferencer(paths, return_datasamples=True, on_unreadable='skip')
+    assert [s.input_idx for s in samples] == [1, 2]
+    assert torch.equal(torch.stack([s.pred_feature for s in samples]), inferencer(paths[1:]))
+    batches = list(inferencer.embed_batches(paths, batch_size=2, on_unreadable='skip'))
+    assert [[s.input_idx for s in samples] for samples, _ in batches] == [[1, 2]]
+    assert [[error.path for error in skipped] for _, skipped in batches] == [[paths[0]]]
+
+
+def test_rgb_arrays_with_channel_order_rgb_give_the_embeddings_of_their_files(
+        inferencer, tmp_path):
+    """As torchreid and fast-reid hold images (PIL → numpy, RGB and RGBA); files are read
+    by the pipeline whatever the channel order, and arrays are BGR by default."""
+    rng = np.random.default_rng(0)
+    files = [str(tmp_path / 'person.png'), str(tmp_path / 'person_alpha.png')]
+    mmcv.imwrite(rng.integers(0, 256, (64, 32, 3), dtype=np.uint8), files[0])
+    mmcv.imwrite(rng.integers(0, 256, (64, 32, 4), dtype=np.uint8), files[1])
+    pil_arrays = [np.asarray(Image.open(path)) for path in files]
+    assert [array.shape[2] for array in pil_arrays] == [3, 4]
+    expected = inferencer([mmcv.imread(path) for path in files], batch_size=2)
+    assert torch.equal(inferencer(files, batch_size=2), expected)
+    assert torch.equal(inferencer(files, batch_size=2, channel_order='rgb'), expected)
+    assert torch.equal(inferencer(pil_arrays, batch_size=2, channel_order='rgb'), expected)
+    assert not torch.allclose(inferencer(pil_arrays, batch_size=2), expected, atol=1e-3)
+    with pytest.raises(ValueError, match=re.escape(
+            "channel_order must be 'bgr' (arrays as mmcv.imread or cv2.imread return them) "
+            "or 'rgb' (arrays from PIL), got 'RGB'")):
+        inferencer(pil_arrays, channel_order='RGB')
+
+
+def test_the_progress_bar_is_drawn_only_over_more_than_one_image(checkpoint, tiny_market,
+                                                                  tmp_path, capsys):
+    """A call per image (a loop over crops) draws no bar; show_progress=False draws none;
+    the bar is drawn on stderr, so that stdout holds a program's own output alone."""
+    paths = sorted(str(p) for p in (tiny_market / 'query').glob('*.jpg'))[:2]
+    (tmp_path / 'one').mkdir()
+    shutil.copy(paths[0], tmp_path / 'one')
+    shown = ReIDInferencer(CONFIG, str(checkpoint), 'cpu')
+    capsys.readouterr()
+    for one in (paths[0], [paths[0]], mmcv.imread(paths[0]), str(tmp_path / 'one')):
+        shown(one)
+        assert capsys.readouterr() == ('', '')
+    shown(paths)
+    printed = capsys.readouterr()
+    assert printed.out == '' and '] 2/2, ' in printed.err and printed.err.endswith('\n')
+    quiet = ReIDInferencer(CONFIG, str(checkpoint), 'cpu', show_progress=False)
+    quiet(paths)
+    assert capsys.readouterr() == ('', '')
