@@ -2,7 +2,8 @@
 
     python tools/search.py CONFIG CHECKPOINT --gallery IMG|DIR [IMG|DIR ...] \
         --query IMG|DIR [IMG|DIR ...] \
-        [--topk 10] [--out DIR [--draw-topk 20]] [--rerank] [--flip|--no-flip] \
+        [--topk 10] [--out DIR [--draw-topk 20]] [--protocol auto|off] [--rerank] \
+        [--flip|--no-flip] \
         [--batch-size 32] \
         [--cache FILE] \
         [--skip-unreadable] [--device cpu] [--partial-load] [--cfg-options k=v ...]
@@ -19,16 +20,26 @@ applies k-reciprocal re-ranking first, from the embeddings and a chunk of querie
 (docs/reid.md, "Evaluation protocol"): junk images (``-1``) and images of the query's
 identity from the query's camera are left out, and results are framed green (same identity
 as the query) or red; where a query or gallery file name is no such name, one line per side
-says that the protocol is off and names the first such file. With the
+says that the protocol is off and names the first such file. ``--protocol off`` turns it off
+whatever the names (data of one's own under Market-1501 names, whose same-camera matches are
+true results): every gallery image is listed, junk and same-camera ones too, without frames,
+and one line says so; ``--protocol auto``, the default, is as above. With the
 protocol or without, a gallery item that is the query's own file under any name (the same
 file, as ``os.path.samefile`` sees it: the query itself, a hard link or a symbolic link) is
 left out of that query's list. Distances below 0 by rounding (an identical image's cosine
 distance) are given as 0. A ``--topk`` larger than the gallery lists the whole gallery, with a
 notice; without ``--topk`` each query lists :data:`DEFAULT_TOPK` results, or the whole of a
-smaller gallery, without one.
+smaller gallery, without one. A query left with no result (every gallery image left out for
+it) is printed with a line saying why.
+
+Output: stdout holds lines only, the notices and the results (the ranked lists, or with
+``--out`` the line naming what was written); the progress bars of the embedding and the
+drawing, redrawn after carriage returns, go to stderr with the warnings and the sentence
+that stops the search, so that ``search.py ... > results.txt`` holds no progress bar.
 
 With ``--out DIR``: ``DIR/results.json``, per query the ranked gallery paths, their
-distances and, with the protocol, whether each is the query's identity, and the query and
+distances and, with the protocol, whether each is the query's identity, ``protocol`` (the
+``--protocol`` given), ``evaluation_protocol`` (whether the protocol applied), and the query and
 gallery images left out as unreadable (every path in it absolute), written first, then one
 ranked-list PNG per query (``DIR/<query name>.png``,
 :class:`rga_mm.visualization.RankedListVisualizer`) of its first ``--draw-topk`` results
@@ -106,7 +117,7 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmengine.utils import track_iter_progress
+from mmengine.utils import ProgressBar
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import ReIDInferencer
@@ -128,6 +139,7 @@ from rga_mm.apis.gallery_embedding import (
 from rga_mm.apis.inferencer import merged_config
 from rga_mm.apis.output_files import write_bytes_whole, write_error_fix, write_error_reason
 from rga_mm.apis.search_protocol import (
+    PROTOCOL_CHOICES,
     apply_protocol,
     file_id,
     leave_out_own_files,
@@ -201,6 +213,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help=f'results drawn in each ranked-list PNG of --out, the first ones '
                         f'(default: {DEFAULT_DRAWN_RESULTS}, at most {MAX_DRAWN_RESULTS}; 0: no '
                         f'PNG, results.json only)')
+    parser.add_argument('--protocol', choices=PROTOCOL_CHOICES, default='auto',
+                        help='auto: with Market-1501 file names everywhere, leave out junk '
+                        'images and the query\'s identity from its camera, as the evaluation '
+                        'does, and frame the results green or red; off: list every gallery '
+                        'image but the query\'s own file, unframed (default: auto)')
     parser.add_argument('--rerank', action='store_true',
                         help=f'k-reciprocal re-ranking (k1={DEFAULT_K1}, k2={DEFAULT_K2}, '
                         f'λ={DEFAULT_LAMBDA}), a chunk of queries at a time')
@@ -353,12 +370,13 @@ def rank(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str, rerank
 def draw(pngs: list[str], queries: list[str], results: list[dict], num_results: int,
          thumbnail_size: tuple[int, int] = (128, 64)) -> None:
     """The ranked list of each query, its first ``num_results`` results, as the PNG file of
-    the same position in ``pngs`` (:func:`write_output`)."""
+    the same position in ``pngs`` (:func:`write_output`), with a progress bar on stderr."""
     visualizer = RankedListVisualizer(name='search', thumbnail_size=thumbnail_size)
     shown = slice(num_results)
     drawn = 0
+    progress = ProgressBar(len(pngs), file=sys.stderr)
     try:
-        for query, result, png in zip(track_iter_progress(queries), results, pngs):
+        for query, result, png in zip(queries, results, pngs):
             matches = result.get('matches')
             picture = visualizer.draw_ranked_list(
                 mmcv.imread(query, channel_order='rgb'),
@@ -366,8 +384,11 @@ def draw(pngs: list[str], queries: list[str], results: list[dict], num_results: 
                 result['distances'][shown], None if matches is None else matches[shown])
             write_output(png, png_bytes(picture))
             drawn += 1
+            progress.update()
     except KeyboardInterrupt as stop:
         raise DrawingStopped(stop, drawn, len(pngs)) from None
+    finally:  # the bar's line ended, also before the sentence of a write that failed
+        progress.file.write('\n')
 
 
 def png_bytes(picture: np.ndarray) -> bytes:
@@ -646,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         line = (stop.stopped_line(name) if isinstance(stop, DrawingStopped)
                 else writer.stopped_line(name))
         with suppress(OSError):  # after SIGHUP the terminal may be gone
-            sys.stdout.flush()  # a progress bar's line first, ended below
+            sys.stdout.flush()  # the lines printed so far first
             print('\n' + line, file=sys.stderr)
         raise SystemExit(128 + signum) from None
 
@@ -735,8 +756,8 @@ def make_out_folder(out: Path | None, args: argparse.Namespace) -> None:
 
 
 def load_inferencer(args: argparse.Namespace) -> ReIDInferencer:
-    """The inferencer of the config and checkpoint; a model that cannot be built or loaded
-    stops the search with the error's sentence."""
+    """The inferencer of the config and checkpoint (its progress bar on stderr); a model
+    that cannot be built or loaded stops the search with the error's sentence."""
     try:
         cfg = merged_config(args.config, args.cfg_options, COMMAND_LINE_OPTION)
         return ReIDInferencer(cfg, args.checkpoint, args.device, strict=not args.partial_load)
@@ -753,7 +774,8 @@ def rank_queries(metric: str, args: argparse.Namespace,
     the query's own files left out."""
     query_paths, query = queries
     try:
-        gallery_paths, features, labels = apply_protocol(query_paths, *gallery, print)
+        gallery_paths, features, labels = apply_protocol(query_paths, *gallery, print,
+                                                         args.protocol)
     except DatasetError as error:  # every gallery image is junk
         raise SystemExit(str(error)) from None
     own = own_files(query_paths, gallery_paths, files)
@@ -777,12 +799,12 @@ def report_results(args: argparse.Namespace, outputs: tuple[Path | None, dict[st
     with the results file and the PNGs."""
     out, pngs = outputs
     if out is None:
-        print_results(ranking.results)
+        print_results(ranking.results, ranking.protocol)
         return summary
     written = dict(config=absolute(args.config), checkpoint=absolute(args.checkpoint),
                    gallery=absolute_items(args.gallery), distance=ranking.distance,
                    rerank=args.rerank, flip=flip, topk=ranking.topk,
-                   evaluation_protocol=ranking.protocol,
+                   protocol=args.protocol, evaluation_protocol=ranking.protocol,
                    unreadable=dict(query=summary['skipped_queries'],
                                    gallery=summary['skipped']),
                    queries=ranking.results)
@@ -791,13 +813,28 @@ def report_results(args: argparse.Namespace, outputs: tuple[Path | None, dict[st
     return summary
 
 
-def print_results(results: list[dict]) -> None:
-    """Each query's path, then its ranked gallery paths with their distances."""
+def print_results(results: list[dict], protocol: bool) -> None:
+    """Each query's path, then its ranked gallery paths with their distances, or a line
+    saying why it has none (``protocol``: whether the evaluation protocol applied)."""
     for result in results:
         print(result['query'])
+        if not result['gallery']:
+            print(f'  {no_results_line(protocol)}')
         for position, (path, distance) in enumerate(
                 zip(result['gallery'], result['distances']), 1):
             print(f'  #{position} {distance:.4f} {path}')
+
+
+def no_results_line(protocol: bool) -> str:
+    """The line printed for a query whose ranked list is empty: every gallery image was left
+    out for it, its own file and, with the evaluation ``protocol``, its identity's images from
+    its camera."""
+    if protocol:
+        return ('no results (every gallery image is the query\'s own file or an image of its '
+                'identity from its camera, which the evaluation protocol leaves out; '
+                '--protocol off keeps them)')
+    return ('no results (the only gallery image is the query\'s own file, which is left out '
+            'of its list)')
 
 
 def write_results(out: Path, pngs: list[str], results: list[dict], report: dict,

@@ -1,9 +1,11 @@
 """Which gallery items a query's ranked list may hold in a gallery search (tools/search.py).
 
 * the Market-1501 evaluation protocol, where every file name is a Market-1501 name, with any
-  image suffix (:func:`apply_protocol`): junk images are dropped from the gallery and the
-  labels that :func:`rga_mm.evaluation.functional.gallery_topk` takes leave out the images
-  of the query's identity from the query's camera;
+  image suffix, unless it is turned off (:func:`apply_protocol`, ``--protocol off``: data of
+  one's own under such names, whose same-camera matches are true results): junk images are
+  dropped from the gallery and the labels that
+  :func:`rga_mm.evaluation.functional.gallery_topk` takes leave out the images of the query's
+  identity from the query's camera;
 * the query's own file (:func:`own_files`, :func:`leave_out_own_files`): a gallery item that is
   the query's file under any name, the same file as ``os.path.samefile`` sees it.
 """
@@ -18,6 +20,10 @@ from rga_mm.datasets import Market1501
 from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES
 from rga_mm.errors import DatasetError
 from rga_mm.evaluation.functional.rank import JUNK_ID
+
+# the choices of tools/search.py's --protocol: 'auto' applies the evaluation protocol where
+# every file name is a Market-1501 name, 'off' never does
+PROTOCOL_CHOICES = ('auto', 'off')
 
 
 def market_labels(paths: Sequence[str]
@@ -52,20 +58,22 @@ def protocol_off_line(side: str, others: list[str], total: int) -> str:
 
 
 def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: torch.Tensor,
-                   tell: Callable[[str], None]
+                   tell: Callable[[str], None], protocol: str = 'auto'
                    ) -> tuple[list[str], torch.Tensor, tuple[np.ndarray, ...] | None]:
     """The gallery a search ranks and the labels of the evaluation protocol.
 
     With Market-1501 names everywhere, the evaluation's gallery (junk dropped, as the
     datasets drop it: re-ranking would see it) and the labels that remove same-camera
     matches, after ``tell`` says so; else all unchanged, after a line per side naming the
-    first file whose name is no Market-1501 name.
+    first file whose name is no Market-1501 name. With ``protocol`` ``'off'`` all unchanged
+    whatever the names, after a line saying so: no identity is read from a name.
 
     Args:
         query_paths: the Q query files.
         gallery_paths: the G gallery files, the rows of ``gallery``.
         gallery: (G, D) gallery embeddings.
         tell: prints a line.
+        protocol: one of :data:`PROTOCOL_CHOICES`.
 
     Returns:
         The G' gallery paths kept, their (G', D) embeddings and the labels ((Q,) query ids,
@@ -75,6 +83,11 @@ def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: to
     Raises:
         DatasetError: every gallery image is junk.
     """
+    if protocol == 'off':
+        tell('evaluation protocol off (--protocol off): junk images are kept, images of the '
+             'query\'s identity from its camera are not left out and the ranked lists get no '
+             'green or red frames')
+        return gallery_paths, gallery, None
     query_labels, query_others = market_labels(query_paths)
     gallery_labels, gallery_others = market_labels(gallery_paths)
     if query_labels is None or gallery_labels is None:

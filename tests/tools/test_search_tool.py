@@ -983,10 +983,9 @@ def searches_in_a_fresh_interpreter(runs: str, command: str) -> None:
     """(The child process of :func:`fresh_interpreter`.) Run tools/search.py's ``main`` in
     this process (:func:`run_in_process`) on each argument list of the JSON ``runs``, with
     files limited to :data:`FILE_SIZE_LIMIT` bytes (:func:`limit_file_size`), and print the
-    [exit status, stdout, stderr] of each as JSON on a line of its own (the progress bars
-    write to this process's stdout, without a newline); then run the JSON argument list
-    ``command`` as the command line runs it, the tool as ``__main__``, which ends the
-    process."""
+    [exit status, stdout, stderr] of each as JSON on a line of its own; then run the JSON
+    argument list ``command`` as the command line runs it, the tool as ``__main__``, which
+    ends the process."""
     limit_file_size(FILE_SIZE_LIMIT)
     tool = load_script(TOOL, 'search_tool')
     results = [recorded_run(tool, argv) for argv in json.loads(runs)]
@@ -1046,6 +1045,11 @@ def fresh_interpreter(market, checkpoints, tmp_path_factory) -> FreshInterpreter
     return FreshInterpreter(process, json.loads(lines[-1]), folder, earlier_cache)
 
 
+def lines_but_bars(stderr: str) -> list[str]:
+    """The lines of a search's ``stderr`` that are no progress bar."""
+    return [line for line in stderr.split('\n') if line and 'elapsed: ' not in line]
+
+
 @pytest.mark.slow  # a fresh interpreter
 @pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file-size limits')
 def test_writes_past_a_file_size_limit_are_named_and_leave_no_partial_file(fresh_interpreter,
@@ -1064,7 +1068,7 @@ def test_writes_past_a_file_size_limit_are_named_and_leave_no_partial_file(fresh
                 f'goes on, but its gallery embeddings are not kept for the next search')
 
     assert printed[0] == 0, printed[2]
-    assert printed[2].splitlines() == [warning(cache)]
+    assert lines_but_bars(printed[2]) == [warning(cache)]
     assert '  #2 ' in printed[1] and printed[1].splitlines()[-3] == str(query)
     assert cache.read_bytes() == fresh_interpreter.earlier_cache
 
@@ -1074,11 +1078,11 @@ def test_writes_past_a_file_size_limit_are_named_and_leave_no_partial_file(fresh
                 f'the search again')
 
     assert every_list[0] == 1
-    assert every_list[2].splitlines() == [warning(folder / 'all/gallery_cache.pth'),
-                                          stop(folder / 'all/results.json')]
+    assert lines_but_bars(every_list[2]) == [warning(folder / 'all/gallery_cache.pth'),
+                                             stop(folder / 'all/results.json')]
     assert os.listdir(folder / 'all') == []
     png = folder / 'one' / f'{query.stem}.png'
-    assert one_list[0] == 1 and one_list[2].splitlines()[-1] == stop(png)
+    assert one_list[0] == 1 and lines_but_bars(one_list[2])[-1] == stop(png)
     assert os.listdir(folder / 'one') == ['results.json']
     entry, = json.loads((folder / 'one/results.json').read_text())['queries']
     assert entry['png'] == str(png) and len(entry['gallery']) == 1
@@ -1209,3 +1213,79 @@ def test_no_flip_turns_off_the_flip_of_the_config(search, tool, market, checkpoi
         search(*args, '--out', out, *flag)
         flips.append(json.loads((out / 'results.json').read_text())['flip'])
     assert flips == [True, False, True]
+
+
+def _market_named(market: Path, folder: Path, names: list[str]) -> list[Path]:
+    """Copies of the first test images under the Market-1501 ``names``, in ``folder``."""
+    folder.mkdir()
+    images = sorted((market / 'bounding_box_test').glob('0*.jpg'))
+    copies = [folder / name for name in names]
+    for image, copy in zip(images, copies):
+        shutil.copy(image, copy)
+    return copies
+
+
+def test_protocol_off_keeps_the_same_camera_matches_and_the_junk(search, market, checkpoints,
+                                                                 tmp_path, capsys):
+    """Data of one's own under Market-1501 names: --protocol auto (the default) leaves out
+    junk and the query's identity from its camera, off lists every gallery image."""
+    query, = _market_named(market, tmp_path / 'query', ['0007_c1s1_000001_00.jpg'])
+    same_camera, other_camera, other_id, junk = _market_named(
+        market, tmp_path / 'gallery', ['0007_c1s1_000002_00.jpg', '0007_c2s1_000003_00.jpg',
+                                       '0008_c1s1_000004_00.jpg', '-1_c1s1_000005_00.jpg'])
+    listed = {}
+    for protocol in ('auto', 'off'):
+        out = tmp_path / protocol
+        search(CONFIG, checkpoints[1], '--gallery', tmp_path / 'gallery', '--query', query,
+               '--out', out, '--draw-topk', 0, *(['--protocol', 'off'] if protocol == 'off'
+                                                 else []))
+        report = json.loads((out / 'results.json').read_text())
+        entry, = report['queries']
+        assert report['protocol'] == protocol
+        assert report['evaluation_protocol'] is (protocol == 'auto')
+        assert ('matches' in entry) is (protocol == 'auto')
+        listed[protocol] = sorted(entry['gallery'])
+    assert listed == {'auto': sorted([str(other_camera), str(other_id)]),
+                      'off': sorted(map(str, [same_camera, other_camera, other_id, junk]))}
+    assert ('evaluation protocol off (--protocol off): junk images are kept, images of the '
+            'query\'s identity from its camera are not left out and the ranked lists get no '
+            'green or red frames') in capsys.readouterr().out.splitlines()
+
+
+def test_a_query_with_no_result_left_says_why(search, market, checkpoints, tmp_path, capsys):
+    """An empty ranked list is printed as one line saying why, not as the query's path
+    alone: the protocol left out every gallery image, or the gallery is the query's file."""
+    query, = _market_named(market, tmp_path / 'query', ['0007_c1s1_000001_00.jpg'])
+    _market_named(market, tmp_path / 'gallery', ['0007_c1s1_000002_00.jpg'])
+    search(CONFIG, checkpoints[1], '--gallery', tmp_path / 'gallery', '--query', query)
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        str(query),
+        '  no results (every gallery image is the query\'s own file or an image of its '
+        'identity from its camera, which the evaluation protocol leaves out; --protocol off '
+        'keeps them)']
+    search(CONFIG, checkpoints[1], '--gallery', query, '--query', query, '--protocol', 'off')
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        str(query), '  no results (the only gallery image is the query\'s own file, which is '
+                    'left out of its list)']
+
+
+def test_progress_bars_go_to_stderr_and_the_results_to_stdout(market, checkpoints, tmp_path):
+    """``search.py ... > results.txt`` holds lines only: the progress bars (redrawn after
+    ``\\r``) of the embedding and the drawing go to stderr, one bar each for the gallery and
+    the ranked list (a single query image draws none), and the line naming what was written
+    ends stdout."""
+    gallery_folder = _small_gallery(market, tmp_path / 'gallery')
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    out = tmp_path / 'out'
+    result = subprocess.run(
+        [sys.executable, str(TOOL), str(CONFIG), str(checkpoints[1]), '--gallery',
+         str(gallery_folder), '--query', str(query), '--out', str(out), '--draw-topk', '2'],
+        cwd=ROOT, capture_output=True, timeout=300)  # bytes: text=True would turn \r into \n
+    stdout, stderr = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0, stderr[-3000:]
+    assert '\r' not in stdout and 'elapsed' not in stdout
+    bars = [line.split('\r') for line in stderr.split('\n') if 'elapsed' in line]
+    assert [[bar[0].split(',')[0][-3:], bar[-1].split(',')[0][-3:]] for bar in bars] == [
+        ['0/5', '5/5'], ['0/1', '1/1']]
+    assert stdout.splitlines()[-1] == (f'1 ranked lists and {out / "results.json"} written to '
+                                       f'{out}')
