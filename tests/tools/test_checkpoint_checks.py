@@ -123,25 +123,22 @@ def test_a_pointer_to_the_last_checkpoint_is_told_apart_from_a_checkpoint(tmp_pa
     """mmengine's last_checkpoint (whatever it names) and any small text file naming an
     existing .pth file: each said to be one, with the file it names."""
     checkpoint, pointer = _run_dir(tmp_path / 'run')
-    with pytest.raises(CheckpointError) as error:
-        read_checkpoint(str(pointer))
-    assert str(error.value) == (f"{pointer} is mmengine's pointer to the last checkpoint, "
-                                f'not a checkpoint: give {checkpoint}, the file it names, '
-                                f'instead')
     copy = tmp_path / 'latest.txt'
     copy.write_text(f'{checkpoint}\n')
-    with pytest.raises(CheckpointError) as error:
-        read_checkpoint(str(copy))
-    assert str(error.value) == (f"{copy} is a text file naming a checkpoint, as mmengine's "
-                                f'last_checkpoint does, not a checkpoint: give {checkpoint}, '
-                                f'the file it names, instead')
     stale = tmp_path / 'last_checkpoint'
     stale.write_text(str(tmp_path / 'deleted.pth'))
-    with pytest.raises(CheckpointError) as error:
-        read_checkpoint(str(stale))
-    assert str(error.value) == (f"{stale} is mmengine's pointer to the last checkpoint, not a "
-                                f'checkpoint, and the file it names, {tmp_path / "deleted.pth"}'
-                                f', does not exist: give a checkpoint file (.pth) instead')
+    cases = {
+        pointer: (f"{pointer} is mmengine's pointer to the last checkpoint, not a checkpoint: "
+                  f'give {checkpoint}, the file it names, instead'),
+        copy: (f"{copy} is a text file naming a checkpoint, as mmengine's last_checkpoint "
+               f'does, not a checkpoint: give {checkpoint}, the file it names, instead'),
+        stale: (f"{stale} is mmengine's pointer to the last checkpoint, not a checkpoint, and "
+                f'the file it names, {tmp_path / "deleted.pth"}, does not exist: give a '
+                f'checkpoint file (.pth) instead')}
+    for path, message in cases.items():
+        with pytest.raises(CheckpointError) as error:
+            read_checkpoint(str(path))
+        assert str(error.value) == message
 
 
 def test_a_run_folder_as_checkpoint_is_told_the_checkpoint_its_pointer_names(tmp_path):
