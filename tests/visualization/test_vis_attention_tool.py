@@ -208,14 +208,30 @@ def test_cifar_files_are_read_as_rgb_like_its_arrays(tmp_path):
     (('--panel-height', 7), 'argument --panel-height: must be at least 8 pixels, got 7'),
     (('--input-size', 0, 0), 'argument --input-size: must be a positive integer, got 0'),
     (('--input-size', 64, -32), 'argument --input-size: must be a positive integer, got -32'),
+    (('--input-size', 50000, 50000), 'argument --input-size: must be at most 4096 (the side '
+                                     'of an image a model takes), got 50000'),
 ])
-def test_sizes_below_the_minimum_are_refused_by_argparse(tmp_path, capsys, option, message):
+def test_sizes_outside_the_bounds_are_refused_by_argparse(tmp_path, capsys, option, message):
     """Before anything is loaded: neither the checkpoint nor the image exists."""
     with pytest.raises(SystemExit) as exit_info:
         vis_attention(REID_CONFIG, tmp_path / 'missing.pth', tmp_path / 'missing.png',
                       '--out', tmp_path / 'out', *option)
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(f': error: {message}')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_an_input_size_a_fixed_resize_would_undo_is_refused(tmp_path):
+    """The re-ID test pipeline resizes every image to 64×32 itself: --input-size would
+    change nothing, so it is refused before any image is read or the output folder made."""
+    checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
+    not_an_image = tmp_path / 'notes.png'
+    not_an_image.write_text('not an image')
+    with pytest.raises(SystemExit, match=r"^--input-size 128 64: the config's test pipeline "
+                                         r'resizes every image to 64×32 itself, so it would '
+                                         r'change nothing; leave it out'):
+        vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out',
+                      '--input-size', 128, 64)
     assert not (tmp_path / 'out').exists()
 
 

@@ -11,8 +11,10 @@ segmentation (the CAM explains a class: ``--target-class``, default the predicte
 IMAGE may be a folder: its image files are drawn in name order. Each image gives
 ``DIR/<image name>.png``; images are fed through the config's test pipeline (see
 ``rga_mm.visualization.image_inputs``). CIFAR's pipeline has no resize step, so pass
-``--input-size 32 32`` for images of other sizes. Sizes below 1 (``--input-size``) or outside
-8–2048 (``--panel-height``) are refused before anything is loaded, and so is an ``--out`` that
+``--input-size 32 32`` for images of other sizes; a config whose test pipeline resizes to a
+fixed size (re-ID) refuses it, as it would change nothing. Sizes outside 1–4096
+(``--input-size``) or 8–2048 (``--panel-height``) are refused before anything is loaded, and
+so is an ``--out`` that
 is a folder given as IMAGE or whose grid would overwrite an input image (a subfolder of an
 IMAGE folder is taken: it is not read). Every image is read once before
 the first is drawn, so an unreadable one stops the tool at once, named with the reason. The
@@ -30,7 +32,7 @@ from rga_mm.apis import init_model
 from rga_mm.checks import is_file_given_as_folder
 from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
-from rga_mm.deployment.arguments import int_between, positive_int_arg
+from rga_mm.deployment.arguments import int_between
 from rga_mm.engine.launch import (
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
@@ -52,6 +54,8 @@ from rga_mm.visualization.image_inputs import (
 # pixels (the grid, its float heat maps and the text canvas), four times that at 4096.
 # 2048 is twice the height of a full Cityscapes image, more than any input is shown at.
 MAX_PANEL_HEIGHT = 2048  # pixels
+# the largest side --input-size takes (the whole Cityscapes images are 1024×2048)
+MAX_INPUT_SIDE = 4096  # pixels
 
 
 # an ``argparse`` type: a panel height of MIN_PANEL_HEIGHT to MAX_PANEL_HEIGHT pixels
@@ -72,9 +76,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'for re-ID models, whose CAM explains the embedding)')
     parser.add_argument('--weighting', choices=['element', 'channel'], default='element',
                         help="CAM weighting: 'element' (LayerCAM) or 'channel' (Grad-CAM)")
-    parser.add_argument('--input-size', type=positive_int_arg, nargs=2, metavar=('H', 'W'),
-                        help='resize images to H×W before the test pipeline (positive '
-                        'integers)')
+    parser.add_argument('--input-size', nargs=2, metavar=('H', 'W'),
+                        type=int_between(1, MAX_INPUT_SIDE,
+                                         reason='the side of an image a model takes'),
+                        help='resize images to H×W before the test pipeline, for pipelines '
+                        f'without a resize step such as CIFAR\'s (1 to {MAX_INPUT_SIDE})')
     parser.add_argument('--panel-height', type=panel_height_arg, default=256,
                         help='displayed height of each panel in pixels '
                         f'({MIN_PANEL_HEIGHT} to {MAX_PANEL_HEIGHT}; default %(default)s)')
@@ -148,6 +154,20 @@ def check_images_readable(images: list[Path]) -> None:
                              f'it out') from None
 
 
+def check_input_size_applies(input_size: list[int] | None, test_pipeline: list[dict]) -> None:
+    """Stop when ``--input-size`` is given for a test pipeline that resizes every image to a
+    fixed size itself (a ``Resize`` without ``keep_ratio``, as the re-ID configs'): the
+    option would change nothing."""
+    fixed = [step for step in test_pipeline if str(step.get('type', '')).endswith('Resize')
+             and 'scale' in step and not step.get('keep_ratio', False)]
+    if input_size and fixed:
+        width, height = fixed[0]['scale']
+        raise SystemExit(f'--input-size {input_size[0]} {input_size[1]}: the config\'s test '
+                         f'pipeline resizes every image to {height}×{width} itself, so it '
+                         f'would change nothing; leave it out (it is for pipelines without a '
+                         f'resize step, such as CIFAR\'s)')
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     images = expand_images(args.images)
@@ -163,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         test_pipeline = required_test_pipeline(model.cfg)
     except ValueError as error:
         raise SystemExit(str(error)) from None
+    check_input_size_applies(args.input_size, test_pipeline)
     check_images_readable(images)
     pipeline, channel_order = file_pipeline(test_pipeline)
     visualizer = AttentionVisualizer(name='vis_attention', panel_height=args.panel_height)
