@@ -21,7 +21,7 @@ The checkpoint must fit the config's model (every tensor name and shape), or the
 before evaluating: mmengine alone would evaluate random weights for whatever is missing.
 ``--partial-load`` accepts a checkpoint that fills the model only in part, on purpose.
 A ``--cfg-options`` key under ``val_dataloader``, ``val_evaluator`` or ``val_cfg`` stops the
-tool: the test reads their ``test_`` counterparts.
+tool unless its ``test_`` counterpart is given too: the test reads only that one.
 A checkpoint whose saved config gives other model settings than the config's (another RGA
 ``mode``, same tensor shapes) is tested as the config says, with a notice naming them.
 """
@@ -109,13 +109,16 @@ VALIDATION_KEYS = ('val_dataloader', 'val_evaluator', 'val_cfg')
 
 def check_options_reach_the_test(cfg_options: dict | None) -> None:
     """Stop, before any work, at a ``--cfg-options`` key under one of
-    :data:`VALIDATION_KEYS`: this tool runs the test loop, which reads ``test_dataloader``,
-    ``test_evaluator`` and ``test_cfg`` (a config's ``test_evaluator = val_evaluator`` copies
-    the value when the file is read), so the key would change nothing, silently."""
-    for key in cfg_options or {}:
+    :data:`VALIDATION_KEYS` given without its ``test_`` counterpart: this tool runs the test
+    loop, which reads ``test_dataloader``, ``test_evaluator`` and ``test_cfg`` (a config's
+    ``test_evaluator = val_evaluator`` copies the value when the file is read), so the key
+    alone would change nothing, silently. Given with it (the same options for every loader,
+    as for tools/train.py), it is left to the validation it names."""
+    options = cfg_options or {}
+    for key in options:
         top, dot, rest = key.partition('.')
-        if top in VALIDATION_KEYS:
-            instead = f'test{top[3:]}{dot}{rest}'
+        instead = f'test{top[3:]}{dot}{rest}'
+        if top in VALIDATION_KEYS and instead not in options:
             raise SystemExit(f'--cfg-options {key}: tools/test.py evaluates with '
                              f'test_dataloader, test_evaluator and test_cfg, which the config '
                              f'fixed when it was read, so {top} changes nothing here; set '

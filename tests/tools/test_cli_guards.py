@@ -169,7 +169,8 @@ def test_an_out_suffix_that_names_no_format_stops_test_before_anything_is_read(c
 
 def test_options_of_the_validation_stop_test_naming_their_test_counterpart(config_file,
                                                                           tmp_path):
-    """tools/test.py runs the test loop: a validation key would change nothing."""
+    """tools/test.py runs the test loop: a validation key alone would change nothing (given
+    with its test counterpart, as the same options for every loader, it is left alone)."""
     test = load_script(Path(__file__).parents[2] / 'tools/test.py', 'test_tool')
     missing = tmp_path / 'missing.pth'  # never read: the options are checked first
     for key, instead in (('val_evaluator.rerank', 'test_evaluator.rerank'),
@@ -179,8 +180,10 @@ def test_options_of_the_validation_stop_test_naming_their_test_counterpart(confi
                                              rf'.* so {key.split(".")[0]} changes nothing '
                                              rf'here; set {instead} instead$'):
             test.main([config_file, str(missing), '--cfg-options', f'{key}=1'])
-    with pytest.raises(SystemExit, match=rf'{missing}'):  # a test key goes on to the checkpoint
-        test.main([config_file, str(missing), '--cfg-options', 'test_evaluator.rerank=True'])
+    for options in (['test_evaluator.rerank=True'],  # on to the checkpoint
+                    ['val_evaluator.rerank=True', 'test_evaluator.rerank=True']):
+        with pytest.raises(SystemExit, match=rf'{missing}'):
+            test.main([config_file, str(missing), '--cfg-options', *options])
 
 
 def _train_tool():
