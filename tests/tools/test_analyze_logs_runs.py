@@ -5,6 +5,7 @@ of its run's scalar log. Logs are written by hand in mmengine's layout
 import json
 from pathlib import Path
 
+import mmcv
 import pytest
 
 from rga_mm.testing import load_script
@@ -132,3 +133,15 @@ def test_mmengines_text_log_is_refused_with_its_runs_scalar_log(plotted, tmp_pat
         f"{text_log} is mmengine's text log, not a scalar log, and its run has no "
         f'{_scalar_log(work_dir, "20240101_120000")}; give a scalars.json or a work dir that '
         'has one')
+
+
+def test_a_key_given_twice_is_drawn_once(tmp_path):
+    """``--keys loss lr loss`` draws the subplots of ``--keys loss lr``: an image as large."""
+    tool = load_script(TOOL, 'analyze_logs')
+    work_dir = _write_runs(tmp_path / 'run', {'20240101_000000': OLD})
+    sizes = []
+    for keys in (['loss', 'lr', 'loss'], ['loss', 'lr'], ['loss', 'lr', 'reid/mAP']):
+        out = tmp_path / f'{len(sizes)}.png'
+        tool.main([str(work_dir), '--out', str(out), '--keys', *keys])
+        sizes.append(mmcv.imread(str(out)).shape)
+    assert sizes[0] == sizes[1] != sizes[2]

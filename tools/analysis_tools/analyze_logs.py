@@ -190,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     image_format = check_out(args.out)  # before reading any log
     try:
         logs = load_logs(args.logs, args.legend)
-        keys = args.keys or default_keys(logs)
+        keys = list(dict.fromkeys(args.keys)) if args.keys else default_keys(logs)  # once
         plot_curves(logs, keys, args.out, title=args.title, dpi=args.dpi)
         report_missing_keys(logs, keys)
     except (FileNotFoundError, KeyError, ValueError) as error:
