@@ -136,3 +136,17 @@ def test_a_thumbnail_height_beyond_the_limit_is_refused(capsys):
             f"batch's grid would take gigabytes), got {tool.MAX_THUMBNAIL_HEIGHT + 1}"
             ) in capsys.readouterr().err
     assert tool.parse_args(['config.py', '--thumbnail-height', '1024']).thumbnail_height == 1024
+
+
+def test_an_out_named_like_an_image_is_refused_in_argparse(tmp_path, capsys):
+    """browse_dataset writes a folder of batch pictures: ``--out batches.png`` would be a
+    folder with an image's name."""
+    tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['config.py', '--out', str(tmp_path / 'batches.PNG')])
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f'error: --out {tmp_path / "batches.PNG"} names an image file, but browse_dataset '
+        f'writes a folder of batch pictures: give a folder, e.g. {tmp_path / "batches"}')
+    assert not (tmp_path / 'batches.PNG').exists()
+    (tmp_path / 'existing.png').mkdir()  # a folder so named is taken
+    assert tool.parse_args(['config.py', '--out', str(tmp_path / 'existing.png')]).out

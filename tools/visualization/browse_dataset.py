@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets import ReIDDataset
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import int_between, positive_int_arg
 from rga_mm.engine.launch import (
@@ -77,7 +78,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         f'ratio, {MIN_THUMBNAIL_SIDE} at least, {MAX_THUMBNAIL_HEIGHT} at most')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. train_dataloader.batch_size=32')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else None
+    if out and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+        parser.error(f'--out {args.out} names an image file, but browse_dataset writes a '
+                     f'folder of batch pictures: give a folder, e.g. {out.with_suffix("")}')
+    return args
 
 
 def build_loader(cfg: Config, split: str) -> DataLoader:
