@@ -20,6 +20,7 @@ from .custom_reid import (
 )
 from .folder_listing import (
     IMAGE_SUFFIXES,
+    dangling_links_sentence,
     files_not_read_notice,
     holds_image,
     is_dangling_link,
@@ -181,10 +182,7 @@ class CustomReIDFolders(CustomReIDDataset):
                            f'directly in a person folder are read: move them up into it '
                            f"(camera_pattern reads each image's camera from its file name)")
         if unread.dangling_links:
-            first = unread.dangling_links[0]
-            notices.append(f'{where}: {len(unread.dangling_links)} link(s) that lead nowhere '
-                           f'not read (the first: {first} → {os.readlink(first)}); mount or '
-                           f'restore what they point to, or remove them')
+            notices.append(dangling_links_sentence(where, unread.dangling_links))
         for notice in filter(None, notices):
             print_log(notice, logger='current', level=logging.WARNING)
 

@@ -89,20 +89,24 @@ def dangling_links(folder: str | Path) -> list[str]:
                       if is_visible(entry.name) and is_dangling_link(entry))
 
 
-def dangling_links_notice(folder: str | Path) -> str | None:
-    """One sentence naming how many symbolic links of ``folder`` lead nowhere
-    (:func:`dangling_links`), which :func:`image_files` leaves out, and the first with
-    where it points; None where none does."""
-    links = dangling_links(folder)
-    if not links:
-        return None
+def dangling_links_sentence(where: str | Path, links: Sequence[str]) -> str:
+    """One sentence opening with ``where`` that names how many of the symbolic ``links``
+    (at least one) lead nowhere and are not read, and the first with where it points."""
     try:
         target = os.readlink(links[0])
     except OSError:  # removed since
         target = 'nowhere'
-    return (f'{folder}: {len(links)} link(s) that lead nowhere not read (the first: '
+    return (f'{where}: {len(links)} link(s) that lead nowhere not read (the first: '
             f'{links[0]} → {target}); mount or restore what they point to (an unmounted '
             f'drive?), or remove them')
+
+
+def dangling_links_notice(folder: str | Path) -> str | None:
+    """:func:`dangling_links_sentence` for the symbolic links of ``folder`` that lead
+    nowhere (:func:`dangling_links`), which :func:`image_files` leaves out; None where none
+    does."""
+    links = dangling_links(folder)
+    return dangling_links_sentence(folder, links) if links else None
 
 
 def image_files(folder: str | Path) -> list[str]:

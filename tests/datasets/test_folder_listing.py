@@ -194,4 +194,4 @@ def test_person_folders_name_the_links_that_lead_nowhere(tmp_path, monkeypatch):
     assert warnings == [
         f'CustomReIDFolders, the person folders of {train}: 4 link(s) that lead nowhere not '
         f'read (the first: {train / "0001" / "dangling.jpg"} → nowhere.jpg); mount or restore '
-        f'what they point to, or remove them']
+        f'what they point to (an unmounted drive?), or remove them']
