@@ -39,12 +39,12 @@ from torch.utils.data import DataLoader
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.datasets import ReIDDataset
-from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import int_between, positive_int_arg
 from rga_mm.engine.launch import (
     CfgOptionsAction,
     check_output_dir,
+    image_named_folder_refusal,
     load_config_with_options,
 )
 from rga_mm.registry import DATASETS
@@ -79,10 +79,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. train_dataloader.batch_size=32')
     args = parser.parse_args(argv)
-    out = Path(args.out) if args.out else None
-    if out and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
-        parser.error(f'--out {args.out} names an image file, but browse_dataset writes a '
-                     f'folder of batch pictures: give a folder, e.g. {out.with_suffix("")}')
+    refusal = args.out and image_named_folder_refusal(args.out, 'browse_dataset',
+                                                      'a folder of batch pictures')
+    if refusal:
+        parser.error(refusal)
     return args
 
 

@@ -30,7 +30,7 @@ import mmcv
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
 from rga_mm.checks import is_file_given_as_folder
-from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, listed_images
+from rga_mm.datasets.folder_listing import listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_between
 from rga_mm.engine.launch import (
@@ -39,6 +39,7 @@ from rga_mm.engine.launch import (
     check_out_not_input_folder,
     check_output_dir,
     check_spares_inputs,
+    image_named_folder_refusal,
 )
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
@@ -89,11 +90,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries')
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    if out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
-        parser.error(f'--out {args.out} names an image file, but vis_attention writes a '
-                     f'folder of PNG grids, one per image: give a folder, e.g. '
-                     f'{out.with_suffix("")}')
+    refusal = image_named_folder_refusal(args.out, 'vis_attention',
+                                         'a folder of PNG grids, one per image')
+    if refusal:
+        parser.error(refusal)
     return args
 
 

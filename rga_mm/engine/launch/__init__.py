@@ -37,6 +37,7 @@ from .run_config import (
     check_output_folder,
     check_spares_inputs,
     check_train_counts,
+    image_named_folder_refusal,
     load_run_config,
     parse_run_args,
     stop_on_input_errors,
@@ -51,6 +52,7 @@ __all__ = [
     'check_output_dir',
     'check_output_file', 'check_output_folder', 'check_spares_inputs', 'check_train_counts',
     'check_triplet_batches', 'closing_process_group', 'dist_timeout', 'explain_timeouts',
+    'image_named_folder_refusal',
     'launched_as_rank_zero', 'load_config', 'load_config_with_options', 'load_run_config',
     'merge_cfg_options', 'parse_run_args', 'prepare_cpu_distributed', 'require_segmentation',
     'segmentation_unavailable', 'stop_on_input_errors', 'stop_unless_fits'

@@ -8,6 +8,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -21,6 +22,7 @@ from rga_mm.apis.checkpoints import (
 )
 from rga_mm.apis.search_protocol import file_id
 from rga_mm.checks import is_number
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.hooks import (
     CheckHeadsFitNeckHook,
@@ -167,6 +169,17 @@ def check_output_folder(folder: str, label: str, instead: str) -> None:
     if a_file is not None:
         raise SystemExit(f'{label} {folder}: {a_file} is a file, not a folder; choose '
                          f'{instead}')
+
+
+def image_named_folder_refusal(out: str, tool: str, writes: str) -> str | None:
+    """The sentence refusing ``--out`` ``out``, the folder ``tool`` writes ``writes`` into,
+    when it is named like an image file and is no folder yet; None otherwise (for
+    ``parser.error``, before anything is loaded)."""
+    path = Path(out)
+    if path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir():
+        return (f'--out {out} names an image file, but {tool} writes {writes}: give a '
+                f'folder, e.g. {path.with_suffix("")}')
+    return None
 
 
 def keep_workers_only_with_workers(cfg: Config) -> None:
