@@ -70,7 +70,9 @@ def _rank(rank: int, world_size: int, store: str, results) -> None:
 
 def on_ranks(world_size: int, folder: Path) -> list[dict]:
     """Per rank of a real ``world_size``-process gloo group: case → batches or error."""
-    context = multiprocessing.get_context('fork')  # the ranks need nothing re-imported
+    # spawned, not forked: a pytest-xdist worker runs execnet's threads, and a fork may copy
+    # a lock one of them holds into a rank that then waits on it for ever
+    context = multiprocessing.get_context('spawn')
     results = context.Queue()
     processes = [context.Process(target=_rank, args=(rank, world_size, folder / 'store',
                                                      results))
