@@ -61,6 +61,7 @@ BOOKKEEPING_KEYS = ('time', 'data_time', 'step', 'epoch', 'iter', 'memory', 'num
 SUBPLOT_INCHES = (5.0, 3.5)  # (width, height) of one subplot
 MAX_COLUMNS = 3
 DEFAULT_DPI = 100
+SPLIT_NAMES = {'train': 'training', 'val': 'validation'}  # in subplot titles
 
 
 def find_scalar_logs(path: str) -> list[str]:
@@ -215,6 +216,11 @@ def _json_lines(path: str) -> list:
         try:  # without its line break, so that an error's column is on this line
             values.append(json.loads(line.rstrip('\r\n')))
         except json.JSONDecodeError as error:
+            if number == 1 and _is_json_document(lines):
+                raise ValueError(f'{path} is one JSON document over {len(lines)} lines (a '
+                                 'metrics file, such as tools/test.py --out writes?), not an '
+                                 'mmengine scalar log (scalars.json), whose lines are JSON '
+                                 'dicts, one a line') from None
             if number == 1 and not line.lstrip().startswith('{'):
                 raise ValueError(f'{path} is not an mmengine scalar log (scalars.json), whose '
                                  f'lines are JSON dicts: its first line is not JSON '
@@ -228,6 +234,15 @@ def _json_lines(path: str) -> list:
                              f'({error.msg}); an mmengine scalar log has one JSON dict a '
                              f'line: repair or delete that line') from None
     return values
+
+
+def _is_json_document(lines: Sequence[str]) -> bool:
+    """Whether ``lines`` joined are one JSON value (a pretty-printed file)."""
+    try:
+        json.loads(''.join(lines))
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def is_epoch_based(log: ScalarLog) -> bool:
@@ -251,12 +266,14 @@ def default_keys(logs: dict[str, ScalarLog]) -> list[str]:
     return keys + [key for key in dict.fromkeys(metrics) if key not in keys]
 
 
-def key_split(logs: dict[str, ScalarLog], key: str) -> str:
-    """``'train'`` if any log has ``key`` in a training line, else ``'val'`` if any has it in
-    a validation line; a ``KeyError`` that lists the available keys otherwise."""
-    for split in ('train', 'val'):
-        if any(key in available_keys(log, split) for log in logs.values()):
-            return split
+def key_splits(logs: dict[str, ScalarLog], key: str) -> list[str]:
+    """The splits, of ``'train'`` and ``'val'`` in that order, in whose lines any log has
+    ``key`` (``time`` and ``data_time`` are in both); a ``KeyError`` that lists the available
+    keys when none has it."""
+    splits = [split for split in ('train', 'val')
+              if any(key in available_keys(log, split) for log in logs.values())]
+    if splits:
+        return splits
     train, val = ({k for log in logs.values() for k in available_keys(log, split)}
                   for split in ('train', 'val'))
     raise KeyError(f'no log has the key {key!r}; training keys: {sorted(train)}, '
@@ -279,16 +296,16 @@ def step_label(logs: Sequence[ScalarLog], split: str) -> str:
 
 
 def draw_subplot(ax: Axes, logs: dict[str, ScalarLog], key: str, split: str,
-                 legend: bool) -> None:
-    """One line per log that has ``key`` in its ``split`` lines, labelled by the log's name;
-    validation lines get a marker per evaluation, and so does any line of a single point (a
-    line without a marker would draw nothing)."""
+                 legend: bool, title: str) -> None:
+    """One line per log that has ``key`` in its ``split`` lines, labelled by the log's name,
+    under ``title``; validation lines get a marker per evaluation, and so does any line of a
+    single point (a line without a marker would draw nothing)."""
     with_key = {name: log for name, log in logs.items() if key in available_keys(log, split)}
     for name, log in with_key.items():
         steps, values = curve(log, split, key)
         marker = 'o' if split == 'val' or len(steps) < 2 else None
         ax.plot(steps, values, label=name, marker=marker)
-    ax.set_title(key)
+    ax.set_title(title)
     ax.set_xlabel(step_label(list(with_key.values()), split))
     ax.grid(alpha=0.3)
     if legend:
@@ -300,22 +317,28 @@ def draw_curves(logs: dict[str, ScalarLog], keys: Sequence[str],
     """A figure with one subplot per key (in order) and one line per log that has the key.
 
     ``logs`` maps a legend name to a loaded log (:func:`load_scalar_log`); the legend is
-    drawn when there is more than one log.
+    drawn when there is more than one log. A key logged both in training and in validation
+    lines (``time``, ``data_time``) gets a subplot for each, titled ``time (training)`` and
+    ``time (validation)``.
     """
     if not logs:
         raise ValueError('no log to plot')
     if not keys:
         raise ValueError('no key to plot')
-    splits = [key_split(logs, key) for key in keys]
-    columns = min(len(keys), MAX_COLUMNS)
-    rows = math.ceil(len(keys) / columns)
+    subplots = []  # (key, split, subplot title)
+    for key in keys:
+        splits = key_splits(logs, key)
+        subplots += [(key, split, key if len(splits) == 1 else f'{key} ({SPLIT_NAMES[split]})')
+                     for split in splits]
+    columns = min(len(subplots), MAX_COLUMNS)
+    rows = math.ceil(len(subplots) / columns)
     figure = Figure(figsize=(SUBPLOT_INCHES[0] * columns, SUBPLOT_INCHES[1] * rows))
     FigureCanvasAgg(figure)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(keys):]:
+    for ax in axes[len(subplots):]:
         ax.remove()
-    for ax, key, split in zip(axes, keys, splits):
-        draw_subplot(ax, logs, key, split, legend=len(logs) > 1)
+    for ax, (key, split, subplot_title) in zip(axes, subplots):
+        draw_subplot(ax, logs, key, split, legend=len(logs) > 1, title=subplot_title)
     if title:
         figure.suptitle(title)
     figure.tight_layout()

@@ -206,6 +206,20 @@ def test_log_without_usable_lines_says_so(tmp_path):
                                          r'scalar log \(scalars\.json\), whose lines are JSON '
                                          r'dicts: its first line is not JSON'):
         load_scalar_log(str(other_file))
+    metrics = tmp_path / 'metrics.json'  # what tools/test.py --out writes: indented JSON
+    metrics.write_text(json.dumps({'reid/mAP': 26.9, 'reid/rank1': 31.6}, indent=2))
+    with pytest.raises(ValueError, match=rf'^{re.escape(str(metrics))} is one JSON document '
+                                         r'over 4 lines \(a metrics file'):
+        load_scalar_log(str(metrics))
+
+
+def test_a_key_of_both_splits_gets_a_subplot_for_each(logs):
+    curves = _curves(draw_curves({'epochs': logs['epochs']}, ['time', 'reid/mAP']))
+    assert list(curves) == ['time (training)', 'time (validation)', 'reid/mAP']
+    training_label, [(_, training_steps, _)] = curves['time (training)']
+    validation_label, [(_, validation_steps, _)] = curves['time (validation)']
+    assert (training_label, training_steps) == ('iteration', [1, 2, 3, 4])
+    assert (validation_label, validation_steps) == ('epoch', [1, 2])
 
 
 def test_unknown_key_lists_the_available_keys(logs):

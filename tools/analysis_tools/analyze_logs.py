@@ -12,7 +12,9 @@ earlier one's at the same step (a resumed run logs the steps after its checkpoin
 line on stderr says how many runs were joined, and another names the runs left out and how to
 plot them. One subplot per key, one curve per LOG; training keys are plotted against the
 iteration, validation metrics against the epoch (epoch-based runs) or the iteration
-(iteration-based runs). Without ``--keys``: ``loss``, ``lr`` and every validation metric.
+(iteration-based runs); a key of both (``time``, ``data_time``) gets a subplot for each,
+titled ``time (training)`` and ``time (validation)``. Without ``--keys``: ``loss``, ``lr`` and
+every validation metric.
 Writes the image in the format its suffix names (any matplotlib writes: ``.png``, ``.pdf``,
 ``.svg``, ``.jpg``, ...) and prints its path.
 
@@ -20,7 +22,9 @@ A log line that is not JSON stops the tool, naming its line and column in the fi
 a last line without its newline: mmengine ends every line it writes with one, so that line
 was cut short by a run stopped mid-write (killed, out of memory, out of time). It is skipped
 with a notice on stderr and the complete lines before it are plotted. mmengine's text log
-(``<timestamp>/<timestamp>.log``) is refused with the path of its run's scalar log.
+(``<timestamp>/<timestamp>.log``) is refused with the path of its run's scalar log, and a
+JSON document over several lines (a metrics file, such as ``tools/test.py --out`` writes) as
+one.
 
 Usage::
 
