@@ -2,6 +2,7 @@
 identity batches in rows, labels from the dataset, pixels as the pipeline makes them; and
 refuses what it cannot draw in one sentence."""
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -74,6 +75,22 @@ def test_training_batches_are_drawn_as_the_runner_loads_them(tiny_market, tmp_pa
         assert np.abs(cell.astype(int) - expected).max() <= 1  # PNG keeps 8 bits exactly
 
 
+def test_a_rerun_leaves_one_runs_batches_and_a_count_beyond_the_loader_draws_all(
+        tiny_market, tmp_path):
+    out = tmp_path / 'browse'
+    result = _browse(CONFIG, '--out', out, '--num-batches', 1000, *_options(tiny_market))
+    count = int(re.search(r'--num-batches 1000: train_dataloader has (\d+) batches; drawing '
+                          r'every one', result.stderr).group(1))
+    assert 1 < count < 1000
+    assert f'{count} batches of train_dataloader drawn in {out}' in result.stdout
+    assert len(json.loads((out / 'batches.json').read_text())) == count
+    assert len(list(out.glob('batch_*.png'))) == count
+    (out / 'notes.txt').write_text('mine')  # not the tool's: kept
+    result = _browse(CONFIG, '--out', out, '--num-batches', 1, *_options(tiny_market))
+    assert '--num-batches' not in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ['batch_0.png', 'batches.json', 'notes.txt']
+
+
 def test_a_test_split_is_drawn_in_the_columns_asked_with_query_flags(tiny_market, tmp_path):
     tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
     sample = DataSample(metainfo=dict(camera_id=2, is_query=True)).set_gt_label(7)
@@ -124,7 +141,7 @@ def test_an_unreadable_image_stops_the_tool_with_its_sentence(tiny_market, tmp_p
     result = run_in_process(tool, CONFIG, '--num-batches', 10, '--out', tmp_path / 'out',
                             *_options(data_root))
     assert result.returncode == 1
-    assert result.stderr.strip().startswith(f'cannot read image {broken}')
+    assert result.stderr.strip().splitlines()[-1].startswith(f'cannot read image {broken}')
     assert 'Traceback' not in result.stderr
 
 

@@ -17,7 +17,10 @@ row, by default the K images per identity of the training batches, so that each 
 training batch is one identity.
 ``DIR/batches.json`` lists every image's path (null where the pipeline does not pack
 ``img_path``), identity (as labelled), camera and query flag, batch by batch.
-``DIR`` defaults to ``work_dirs/browse/<config name>``.
+``DIR`` defaults to ``work_dirs/browse/<config name>``; the batch pictures an earlier run wrote
+there beyond this run's (those its ``batches.json`` counts) are removed, so that the folder
+holds one run's batches. A ``--num-batches`` beyond the loader's length draws every batch,
+with a line on stderr saying so.
 
 A config whose data loader reads no re-ID dataset (CIFAR, Cityscapes) is refused in one
 sentence: mmpretrain and mmseg ship browse_dataset tools of their own.
@@ -25,6 +28,7 @@ sentence: mmpretrain and mmseg ship browse_dataset tools of their own.
 import argparse
 import json
 import os.path as osp
+import sys
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -120,9 +124,30 @@ def drawn_batches(loader: DataLoader, count: int) -> Iterator[dict]:
     """The first ``count`` batches of ``loader``, with a progress bar; an image that cannot
     be read stops the tool with its sentence."""
     try:
-        yield from track_iter_progress((islice(loader, count), min(count, len(loader))))
+        yield from track_iter_progress((islice(loader, count), count))
     except UnreadableImageError as error:
         raise SystemExit(f'\n{error}') from None
+
+
+def earlier_batch_pictures(out: Path) -> list[Path]:
+    """The ``batch_<n>.png`` files of an earlier run in ``out``, as many as the batches its
+    ``batches.json`` lists (none without a readable one)."""
+    try:
+        listing = json.loads((out / 'batches.json').read_text())
+    except (OSError, ValueError):
+        return []
+    count = len(listing) if isinstance(listing, list) else 0
+    return [path for path in (out / f'batch_{index}.png' for index in range(count))
+            if path.is_file()]
+
+
+def drawn_count(loader: DataLoader, split: str, requested: int) -> int:
+    """``requested``, or the loader's length when it has fewer batches (said on stderr)."""
+    if requested <= len(loader):
+        return requested
+    print(f'--num-batches {requested}: {split}_dataloader has {len(loader)} '
+          f'batch{"" if len(loader) == 1 else "es"}; drawing every one', file=sys.stderr)
+    return len(loader)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -140,8 +165,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     columns = args.columns or getattr(batch_sampler, 'num_instances', DEFAULT_COLUMNS)
     channel_order = pipeline_channel_order(loader.dataset.pipeline.transforms)
     out.mkdir(parents=True, exist_ok=True)
+    earlier = earlier_batch_pictures(out)
     visualizer, listing = None, []
-    for index, batch in enumerate(drawn_batches(loader, args.num_batches)):
+    for index, batch in enumerate(drawn_batches(loader, drawn_count(loader, args.split,
+                                                                    args.num_batches))):
         images = [displayed_image(inputs, channel_order) for inputs in batch['inputs']]
         if visualizer is None:  # thumbnails of the input's aspect ratio
             height, width = images[0].shape[:2]
@@ -157,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                              is_query=bool(sample.get('is_query', False)))
                         for sample in samples])
     (out / 'batches.json').write_text(json.dumps(listing, indent=1))
+    for picture_file in earlier[len(listing):]:
+        picture_file.unlink()
     print(f'{len(listing)} batch{"" if len(listing) == 1 else "es"} of '
           f'{args.split}_dataloader drawn in {out}')
 
