@@ -47,10 +47,13 @@ class AttentionExplanation:
 def cam_layer_candidates(model: nn.Module, layer: str | None) -> list[nn.Module]:
     """The module named ``layer`` (a dotted path), or those of ``DEFAULT_CAM_TARGETS`` the
     model has, in order of preference (:class:`GradCAM` takes the first that outputs a
-    map)."""
+    map); an empty name (which ``get_submodule`` reads as the whole model) is refused."""
     if layer is None:
         return [getattr(model, name) for name in DEFAULT_CAM_TARGETS
                 if isinstance(getattr(model, name, None), nn.Module)]
+    if not layer.strip():
+        raise ValueError(f'the CAM layer name {layer!r} is empty: give a dotted submodule '
+                         "name such as 'backbone.layer4', or none for the default")
     try:
         return [model.get_submodule(layer)]
     except AttributeError:

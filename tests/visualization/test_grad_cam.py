@@ -263,3 +263,6 @@ def test_cam_layer_by_name_and_unknown_name(top_half_reid_model):
     assert layer2.cam.shape == (8, 4)
     with pytest.raises(ValueError, match="no submodule 'backbone.layer9'.*top-level"):
         explain_attention(top_half_reid_model, images, cam_layer='backbone.layer9')
+    for empty in ('', ' '):  # get_submodule('') would give the whole model
+        with pytest.raises(ValueError, match=f"the CAM layer name '{empty}' is empty"):
+            explain_attention(top_half_reid_model, images, cam_layer=empty)

@@ -235,9 +235,10 @@ def test_an_input_size_a_fixed_resize_would_undo_is_refused(tmp_path):
     assert not (tmp_path / 'out').exists()
 
 
-def test_a_target_class_is_refused_for_a_reid_model(tmp_path):
+def test_a_target_class_or_cam_layer_the_model_cannot_take_is_refused_first(tmp_path):
     """The re-ID CAM explains the embedding norm, which has no classes: a target class is
-    refused before any image is read or the output folder is made."""
+    refused before any image is read or the output folder is made; so are an empty CAM layer
+    name and one the model lacks."""
     checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
     not_an_image = tmp_path / 'notes.png'
     not_an_image.write_text('not an image')
@@ -248,6 +249,13 @@ def test_a_target_class_is_refused_for_a_reid_model(tmp_path):
         vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out',
                       '--target-class', 5)
     assert not (tmp_path / 'out').exists()
+
+    for layer, message in (('', "the CAM layer name '' is empty"),
+                           ('backbone.layer9', "the model has no submodule 'backbone.layer9'")):
+        with pytest.raises(SystemExit, match=f'^{re.escape(message)}'):  # not per image
+            vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out',
+                          '--cam-layer', layer)
+        assert not (tmp_path / 'out').exists()
 
     model = init_model(REID_CONFIG)
     with pytest.raises(ValueError, match=r'^target_class 0 is for classification and '

@@ -43,7 +43,7 @@ from rga_mm.engine.launch import (
 )
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
-from rga_mm.visualization.explain import check_target_class
+from rga_mm.visualization.explain import cam_layer_candidates, check_target_class
 from rga_mm.visualization.image_inputs import (
     displayed_image,
     file_pipeline,
@@ -180,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(str(error)) from None
     try:
         check_target_class(model, args.target_class, '--target-class')
+        cam_layer_candidates(model, args.cam_layer)  # a name the model lacks: before any image
         test_pipeline = required_test_pipeline(model.cfg)
     except ValueError as error:
         raise SystemExit(str(error)) from None
