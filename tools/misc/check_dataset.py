@@ -86,7 +86,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='config file whose datasets to check')
     parser.add_argument('--nproc', type=positive_int_arg, default=1,
-                        help='processes reading images in parallel')
+                        help='processes reading images in parallel (default: 1)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, e.g. '
                         'train_dataloader.dataset.data_root=DIR')
