@@ -154,14 +154,14 @@ def check_validation_size(runner: Runner) -> bool:
         except ConfigError as error:
             raise ConfigError(f'validation would stop at its first image, '
                               f'{_image_name(val_batch)}{_input_size(data)}{when}: '
-                              f'{placed_message(error)}{_both_sizes_note(error)}') from None
+                              f'{placed_message(error)}{both_sizes_note(error)}') from None
         except Exception as error:  # noqa: BLE001  (left to the validation itself)
             _log_not_run('the first validation image', error)
             return False
     return True
 
 
-def _both_sizes_note(error: ConfigError) -> str:
+def both_sizes_note(error: ConfigError) -> str:
     """For a module that refused the validation map's size (a :class:`MapSizeError` in
     ``error``'s chain), after taking the training map's: rebuilding it for the validation size,
     as its own sentence offers, would refuse training instead."""

@@ -63,3 +63,21 @@ def test_the_hook_stops_any_runner_before_its_first_iteration(config):
     with pytest.raises(ConfigError, match=re.escape('RGANeck was built for a 8×8 map')):
         runner.train()
     assert runner.iter == 0
+
+
+def test_the_attention_hook_refuses_whole_images_before_the_first_iteration(config):
+    """Slide testing on crops of the training size validates, but the config's
+    AttentionVisualizationHook explains whole images: refused before training, not at its
+    first drawing (after iteration 2, before that iteration's checkpoint)."""
+    config.model.test_cfg = dict(mode='slide', crop_size=(64, 64), stride=(64, 64))
+    assert [hook['type'] for hook in config.custom_hooks] == [
+        'rga_mm.AttentionVisualizationHook']
+    runner = Runner.from_cfg(config)
+    assert check_validation_size(runner) is True
+    with pytest.raises(ConfigError) as error:
+        runner.train()
+    assert runner.iter == 0
+    assert re.fullmatch(
+        r"AttentionVisualizationHook explains whole validation images, and \S+ \(64×128 at "
+        r"the network's input\) would stop the run at its first drawing: neck: RGANeck was "
+        r"built for a 8×8 map .*variable_size=True.*; or leave the hook out", str(error.value))

@@ -13,20 +13,31 @@ the same validation images and sends each one to the runner's visualizer as the 
 ``attention_<image name>`` at that step: ``LocalVisBackend`` writes
 ``<work_dir>/<timestamp>/vis_data/vis_image/attention_<image name>_<step>.png``,
 ``TensorboardVisBackend`` an image series per name.
+
+The hook explains whole validation images, also for a segmentor that tests by sliding windows;
+before training, each image goes through the model on PyTorch's ``meta`` device (as
+:func:`rga_mm.engine.validation_size.check_validation_size` sends the first validation image),
+so that an attention built for another map size stops the run at once with its sentence,
+not at the first drawing, hours in and before that step's checkpoint is written.
 """
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from mmengine.dataset import pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.runner import EpochBasedTrainLoop, Runner
 
+from rga_mm.datasets.augmentation_seed import kept_random_states
+from rga_mm.errors import ConfigError
+from rga_mm.models.raising_module import placed_message
 from rga_mm.models.unwrap import model_of
 from rga_mm.registry import HOOKS
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item
 from rga_mm.visualization.explain import check_target_class
 from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
+from ..validation_size import META, both_sizes_note, meta_forward, meta_model
 
 
 @HOOKS.register_module()
@@ -98,6 +109,33 @@ class AttentionVisualizationHook(Hook):
         self.images = [dataset[i] for i in indices]
         self.names = [self._image_name(data, i) for data, i in zip(self.images, indices)]
         self.channel_order = pipeline_channel_order(dataset.pipeline.transforms)
+        self.check_images_fit(runner)
+
+    def check_images_fit(self, runner: Runner) -> None:
+        """Send each image of a size not yet sent through the model on the ``meta`` device,
+        whole, as :meth:`log_attention` explains it; a ``ConfigError`` naming the hook and
+        the image for an attention that refuses its map size. A forward the meta device
+        cannot run is left to the drawing."""
+        with kept_random_states():  # building the model draws initial weights
+            model = meta_model(runner)
+        preprocess = model_of(runner.model).data_preprocessor  # the meta one reads no values
+        sizes = set()
+        for name, data in zip(self.names, self.images):
+            inputs = preprocess(pseudo_collate([data]), False)['inputs']
+            if inputs.shape[-2:] in sizes:
+                continue
+            sizes.add(inputs.shape[-2:])
+            try:
+                meta_forward(model, dict(inputs=inputs.to(META)))
+            except ConfigError as error:
+                height, width = inputs.shape[-2:]
+                raise ConfigError(
+                    f'AttentionVisualizationHook explains whole validation images, and '
+                    f'{name} ({height}×{width} at the network\'s input) would stop the run at '
+                    f'its first drawing: {placed_message(error)}{both_sizes_note(error)}; '
+                    f'or leave the hook out') from None
+            except Exception:  # noqa: BLE001  (no meta implementation: left to the drawing)
+                return
 
     def after_train_epoch(self, runner: Runner) -> None:
         """Log the grids every ``interval`` epochs of an epoch-based run."""
