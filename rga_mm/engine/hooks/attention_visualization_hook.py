@@ -63,9 +63,11 @@ class AttentionVisualizationHook(Hook):
                  cam_layer: str | None = None, target_class: int | None = None,
                  weighting: str = 'element', panel_height: int = 256) -> None:
         if interval < 1:
-            raise ValueError(f'interval must be at least 1, got {interval}')
+            raise ConfigError(f'AttentionVisualizationHook interval must be at least 1, got '
+                              f'{interval}')
         if indices is None and num_images < 1:
-            raise ValueError(f'num_images must be at least 1, got {num_images}')
+            raise ConfigError(f'AttentionVisualizationHook num_images must be at least 1, got '
+                              f'{num_images}')
         self.num_images = num_images
         self.indices = None if indices is None else list(indices)
         self.interval = interval
@@ -85,7 +87,7 @@ class AttentionVisualizationHook(Hook):
         if self.by_epoch is None:
             self.by_epoch = epoch_loop
         elif self.by_epoch and not epoch_loop:
-            raise ValueError(f'AttentionVisualizationHook(by_epoch=True) needs an epoch-based '
+            raise ConfigError(f'AttentionVisualizationHook(by_epoch=True) needs an epoch-based '
                              f'training loop, but the runner has '
                              f'{type(runner.train_loop).__name__}, whose single epoch never '
                              f'ends before training does: set by_epoch=False (or leave it '
@@ -93,18 +95,19 @@ class AttentionVisualizationHook(Hook):
         check_target_class(runner.model, self.explain_options['target_class'],
                            'AttentionVisualizationHook target_class')
         if runner.val_loop is None:
-            raise ValueError('AttentionVisualizationHook draws validation images, but the '
-                             'config has no val_dataloader / val_cfg')
+            raise ConfigError('AttentionVisualizationHook draws validation images, but the '
+                              'config has no val_dataloader / val_cfg: leave the hook out of '
+                              'custom_hooks to train without validation')
         dataset = runner.val_dataloader.dataset
         if len(dataset) == 0:
-            raise ValueError('AttentionVisualizationHook: the validation set is empty')
+            raise ConfigError('AttentionVisualizationHook: the validation set is empty')
         indices = self.indices
         if indices is None:
             count = min(self.num_images, len(dataset))
             indices = np.linspace(0, len(dataset) - 1, count).round().astype(int).tolist()
         outside = [i for i in indices if not 0 <= i < len(dataset)]
         if outside:
-            raise IndexError(f'AttentionVisualizationHook indices {outside} are outside the '
+            raise ConfigError(f'AttentionVisualizationHook indices {outside} are outside the '
                              f'validation set of {len(dataset)} items')
         self.images = [dataset[i] for i in indices]
         self.names = [self._image_name(data, i) for data, i in zip(self.images, indices)]
