@@ -36,6 +36,7 @@ from rga_mm.models.unwrap import model_of
 from .class_count import check_heads_cover_classes
 from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
+from .loader_settings import check_loader_settings
 from .saved_config import ConfigKeepingRunner, ConfigKeepingTestRunner
 
 PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
@@ -302,7 +303,9 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     not overwrite the config file it reads, nor, ``testing``, a training run's), refusing a
     segmentor whose heads do not fit its RGA neck or whose ``test_cfg`` names no inference
     mmseg runs
-    (:func:`~rga_mm.models.segmentor_checks.check_segmentor`) and a ``checkpoint`` (read from
+    (:func:`~rga_mm.models.segmentor_checks.check_segmentor`), data loaders with a batch size
+    or number of workers they cannot take (:func:`.loader_settings.check_loader_settings`)
+    and a ``checkpoint`` (read from
     ``checkpoint_path``, to be loaded by the Runner) that does not fit the Runner's model.
 
     mmengine loads with ``strict=False``: it logs what does not fit and runs on with random
@@ -314,6 +317,7 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     """
     name_runs_apart(cfg)
     with explain_timeouts(cfg), stop_on_input_errors():
+        check_loader_settings(cfg)
         runner = (ConfigKeepingTestRunner if testing else ConfigKeepingRunner).from_cfg(cfg)
         check_segmentor(model_of(runner.model))
     drop_check_hooks(runner)
