@@ -7,10 +7,14 @@ decides the score the CAM explains:
 * classification (mmpretrain ``ImageClassifier``, (B, K) logits): the logit of
   ``target_class``, default the predicted class;
 * segmentation (mmseg segmentors, (B, K, h, w) logits): the mean logit of ``target_class``
-  over the pixels predicted as that class (over all pixels if there is none), default the
-  class predicted on most pixels.
+  over the pixels predicted as that class, default the class predicted on most pixels; when
+  no pixel is predicted as it, its mean logit over all pixels, which the explanation's
+  ``cam_target`` says (:data:`NOT_PREDICTED`).
 
-A target class is refused for a re-ID model: its embedding has no classes to choose from.
+A class is named by its number, and by its name too where the model's ``dataset_meta`` lists
+one per class (the ``classes`` of the dataset it was trained on, which a Runner's checkpoint
+saves). A target class is refused for a re-ID model: its embedding has no classes to choose
+from.
 """
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +32,8 @@ from .spatial_gates import SpatialGateRecorder, display_name
 # CAM target tried first to last when none is given: the neck when it outputs a map (mmseg
 # RGANeck), else the backbone's last map (after the last RGA in re-ID and CIFAR models)
 DEFAULT_CAM_TARGETS = ('neck', 'backbone')
+# what a segmentation CAM explains instead when no pixel is predicted as the target class
+NOT_PREDICTED = 'no pixel predicted as it: mean over all pixels'
 
 
 @dataclass
@@ -37,7 +43,9 @@ class AttentionExplanation:
     Attributes:
         gates: RGA module title → (H, W) spatial gate in (0, 1), at its feature map's size.
         cam: (h, w) non-negative class activation map at the target layer's size.
-        cam_target: what the CAM explains, e.g. ``'embedding norm'`` or ``'class 3'``.
+        cam_target: what the CAM explains, e.g. ``'embedding norm'``, ``'class 3'`` or
+            ``'class 2 (building; no pixel predicted as it: mean over all pixels)'``
+            (module docstring).
     """
     gates: dict[str, Tensor] = field(default_factory=dict)
     cam: Tensor | None = None
@@ -74,10 +82,42 @@ def check_target_class(model: nn.Module, target_class: int | None,
                           f'embedding norm): leave {name} out')
 
 
+def class_names(model: nn.Module, num_classes: int) -> list[str] | None:
+    """The name of each of the model's ``num_classes`` classes from its ``dataset_meta``
+    (``classes``, as mmseg's and mmpretrain's ``init_model`` and
+    :func:`rga_mm.apis.init_model` set it from a checkpoint); ``None`` when it gives none,
+    or not one per class."""
+    names = (getattr(model, 'dataset_meta', None) or {}).get('classes')
+    return list(names) if names is not None and len(names) == num_classes else None
+
+
+def class_target(chosen: int, names: list[str] | None, predicted: bool = True) -> str:
+    """What a CAM of class ``chosen`` explains, in words: ``'class 2'``, with its name and
+    :data:`NOT_PREDICTED` in brackets where they apply (``'class 2 (building)'``)."""
+    notes = []
+    if names:
+        notes.append(names[chosen])
+    if not predicted:
+        notes.append(NOT_PREDICTED)
+    return f'class {chosen} ({"; ".join(notes)})' if notes else f'class {chosen}'
+
+
+def _segmentation_score(logits: Tensor, target_class: int | None) -> tuple[Tensor, int, bool]:
+    """(K, h, w) logits of one image → (the score the CAM explains, the class it explains,
+    whether any pixel is predicted as that class); module docstring."""
+    predicted = logits.argmax(dim=0)
+    chosen = int(predicted.flatten().mode().values) if target_class is None else target_class
+    pixels = predicted == chosen
+    class_logits = logits[chosen]
+    if pixels.any():
+        return class_logits[pixels].mean(), chosen, True
+    return class_logits.mean(), chosen, False
+
+
 def _scores(model: nn.Module, inputs: Tensor, target_class: int | None,
             targets: list[str]) -> Tensor:
     """(B,) scores the CAM explains (module docstring); appends each image's description
-    to ``targets``."""
+    (:func:`class_target` for a class) to ``targets``."""
     output = model(inputs, mode='tensor')
     output = output[-1] if isinstance(output, (tuple, list)) else output
     if isinstance(model, ReIDModel):
@@ -90,20 +130,16 @@ def _scores(model: nn.Module, inputs: Tensor, target_class: int | None,
     if target_class is not None and not 0 <= target_class < num_classes:
         raise ValueError(f'target class {target_class} is outside the model\'s '
                          f'{num_classes} classes')
+    names = class_names(model, num_classes)
     scores = []
     for logits in output:
         if logits.dim() == 1:
             chosen = int(logits.argmax()) if target_class is None else target_class
-            scores.append(logits[chosen])
+            score, predicted = logits[chosen], True
         else:
-            predicted = logits.argmax(dim=0)
-            chosen = (int(predicted.flatten().mode().values) if target_class is None
-                      else target_class)
-            pixels = predicted == chosen
-            class_logits = logits[chosen]
-            scores.append(class_logits[pixels].mean() if pixels.any()
-                          else class_logits.mean())
-        targets.append(f'class {chosen}')
+            score, chosen, predicted = _segmentation_score(logits, target_class)
+        scores.append(score)
+        targets.append(class_target(chosen, names, predicted))
     return torch.stack(scores)
 
 

@@ -17,6 +17,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
+from rga_mm.apis import init_model
 from rga_mm.testing import load_script
 from tiny_cityscapes import ROOT, write_tiny_setup
 from tool_runs import run_checked, run_checked_in_process
@@ -58,6 +59,7 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
         '--cfg-options', 'model.test_cfg.mode=slide', 'model.test_cfg.crop_size=(64,64)',
         'model.test_cfg.stride=(48,48)', 'default_hooks.visualization.interval=1')
     assert 'mIoU' in slide.stdout + slide.stderr
+    assert 'will draw no prediction' not in slide.stdout  # 2 batches reach the interval of 1
     # --show-dir: mmseg's hook draws every batch (interval 1): ground truth | prediction
     assert (f'--show-dir draws the predictions of every test batch, in {show_dir}/vis_data/'
             f'vis_image') in slide.stdout
@@ -66,6 +68,23 @@ def test_train_and_test_pspnet_rga_on_a_tiny_cityscapes_tree(tmp_path):
     assert [p.name for p in drawn] == [f'test_{image.name}_0.png' for image in images]
     height, width = mmcv.imread(str(images[0])).shape[:2]
     assert all(mmcv.imread(str(p)).shape == (height, 2 * width, 3) for p in drawn)
+
+
+def test_show_dir_says_when_the_test_is_shorter_than_the_hooks_interval(tmp_path):
+    """2 test batches against the visualization hook's interval of 50: the hook draws batch
+    50, 100, …, so none here; the tool says so before testing, naming the option that draws
+    every batch."""
+    _, config = write_tiny_setup(tmp_path)
+    checkpoint = tmp_path / 'init.pth'
+    torch.save({'state_dict': init_model(config).state_dict()}, checkpoint)
+    show_dir = tmp_path / 'show'
+    result = run_checked_in_process('tools/test.py', config, checkpoint, '--work-dir',
+                                    tmp_path / 'work', '--show-dir', show_dir)
+    assert ("--show-dir will draw no prediction: the test has 2 batches, fewer than the "
+            "visualization hook's interval of 50; add --cfg-options "
+            "default_hooks.visualization.interval=1 to draw every batch"
+            ) in result.stdout.splitlines()
+    assert not list(show_dir.glob('vis_data/vis_image/*.png'))
 
 
 def _check_dataset():

@@ -7,7 +7,8 @@
   (LayerCAM) map is zero outside that region and, once upsampled to the image, strongest
   inside it;
 * the score a CAM explains: the predicted (or a chosen) class of a CIFAR classifier, and the
-  class predicted on most pixels of a segmentation-like model;
+  class predicted on most pixels of a segmentation-like model (a chosen class that no pixel
+  is predicted as: its mean logit over all pixels, which its target text says);
 * the recorded gate of each RGA module equals ``RGA.spatial_attention`` of its input
   (paper Eq. 5), also in the CS mode where the gate is taken after channel attention.
 """
@@ -212,6 +213,26 @@ def test_segmentation_cam_explains_the_class_on_most_pixels():
     expected = torch.zeros(4, 4)
     expected[:, :1] = 2.0 / 4
     torch.testing.assert_close(column.cam, expected)
+
+
+def test_a_class_no_pixel_is_predicted_as_is_explained_over_all_pixels_and_says_so():
+    """Class 1 wins no pixel: its CAM explains its mean logit over all 16 pixels, and the
+    target says so, naming the class where the model's dataset_meta gives names."""
+    model = PixelClassifier().eval()
+    image = torch.zeros(1, 3, 4, 4)
+    image[0, 2, :, 1:] = 1.0
+    image[0, 0, :, :1] = 2.0
+    image[0, 1] = 0.5  # class 1's logit everywhere, below the winner's
+    unseen, = explain_attention(model, image, target_class=1)
+    assert unseen.cam_target == 'class 1 (no pixel predicted as it: mean over all pixels)'
+    torch.testing.assert_close(unseen.cam, torch.full((4, 4), 0.5 / 16))
+    model.dataset_meta = dict(classes=('road', 'sidewalk', 'building'))
+    named, = explain_attention(model, image, target_class=1)
+    assert named.cam_target == ('class 1 (sidewalk; no pixel predicted as it: mean over all '
+                                'pixels)')
+    assert explain_attention(model, image)[0].cam_target == 'class 2 (building)'
+    model.dataset_meta = dict(classes=('road', 'sidewalk'))  # not one name per class
+    assert explain_attention(model, image)[0].cam_target == 'class 2'
 
 
 def test_a_cam_layer_that_the_score_does_not_read_is_named():

@@ -23,7 +23,11 @@ from rga_mm.synthetic import generate_synthetic_market
 from rga_mm.testing import load_script
 from rga_mm.visualization.attention_visualizer import PANEL_GAP, TITLE_HEIGHT
 from rga_mm.visualization.explain import explain_attention
-from rga_mm.visualization.image_inputs import file_pipeline, load_image_file
+from rga_mm.visualization.image_inputs import (
+    config_test_pipeline,
+    file_pipeline,
+    load_image_file,
+)
 
 ROOT = Path(__file__).parents[2]
 REID_CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -129,6 +133,29 @@ def test_segmentation_grid_has_the_neck_gate_and_a_class_cam(tmp_path, capsys):
     assert 'neck.rga; CAM of the class ' in printed
 
 
+def test_a_segmentation_class_no_pixel_is_predicted_as_is_said_by_name(tmp_path, capsys):
+    """Every pixel is predicted as class 0 (its bias dominates): the CAM of --target-class 1
+    explains that class's mean logit over all pixels, and the printed line says so, naming
+    the classes from the checkpoint's dataset_meta as a Runner saves it."""
+    from mmseg.datasets import CityscapesDataset
+    config = tmp_path / 'tiny_pspnet.py'
+    config.write_text(TINY_SEG.format(config=SEG_CONFIG))
+    state_dict = init_model(config).state_dict()
+    state_dict['decode_head.conv_seg.bias'][0] = 1e3
+    classes = list(CityscapesDataset.METAINFO['classes'])
+    checkpoint = tmp_path / 'seg.pth'
+    torch.save({'state_dict': state_dict, 'meta': {'dataset_meta': {'classes': classes}}},
+               checkpoint)
+    image = red_blue_image(tmp_path / 'street.png', 64, 128)
+    for target_class in (0, 1):
+        vis_attention(config, checkpoint, image, '--out', tmp_path / f'out{target_class}',
+                      '--panel-height', 64, '--target-class', target_class)
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split('; ', 1)[1] for line in printed] == [
+        'CAM of the class 0 (road))',
+        'CAM of the class 1 (sidewalk; no pixel predicted as it: mean over all pixels))']
+
+
 def test_bad_inputs_are_named(tmp_path):
     checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
     with pytest.raises(SystemExit, match='image .*missing.png does not exist'):
@@ -221,18 +248,39 @@ def test_sizes_outside_the_bounds_are_refused_by_argparse(tmp_path, capsys, opti
     assert not (tmp_path / 'out').exists()
 
 
-def test_an_input_size_a_fixed_resize_would_undo_is_refused(tmp_path):
-    """The re-ID test pipeline resizes every image to 64×32 itself: --input-size would
-    change nothing, so it is refused before any image is read or the output folder made."""
-    checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
+def test_an_input_size_the_test_pipeline_resizes_again_is_refused(tmp_path):
+    """The re-ID test pipeline resizes every image to 64×32, the segmentation one to fit
+    128×64 keeping the aspect ratio (the Cityscapes configs' to fit 2048×1024): after
+    --input-size, so the model would not see its size. It is refused, naming the pipeline's
+    resize, before any image is read or the output folder made."""
+    seg_config = tmp_path / 'tiny_pspnet.py'
+    seg_config.write_text(TINY_SEG.format(config=SEG_CONFIG))
     not_an_image = tmp_path / 'notes.png'
     not_an_image.write_text('not an image')
-    with pytest.raises(SystemExit, match=r"^--input-size 128 64: the config's test pipeline "
-                                         r'resizes every image to 64×32 itself, so it would '
-                                         r'change nothing; leave it out'):
-        vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out',
-                      '--input-size', 128, 64)
-    assert not (tmp_path / 'out').exists()
+    for config, input_size, resize in (
+            (REID_CONFIG, (128, 64), 'to 64×32'),
+            (seg_config, (32, 64), 'to fit 128×64 \\(long × short side\\) keeping the aspect '
+                                   'ratio')):
+        checkpoint = save_checkpoint(config, tmp_path / 'model.pth')
+        height, width = input_size
+        with pytest.raises(SystemExit, match=f"^--input-size {height} {width}: the config's "
+                                             f'test pipeline resizes every image after it, '
+                                             f'{resize}, so the model would not see '
+                                             f'{height}×{width}; leave it out'):
+            vis_attention(config, checkpoint, not_an_image, '--out', tmp_path / 'out',
+                          '--input-size', height, width)
+        assert not (tmp_path / 'out').exists()
+
+
+def test_the_resize_of_each_tasks_test_pipeline_is_said():
+    """The sentence of the refusal above for each task's config: CIFAR's pipeline has none,
+    so --input-size applies there."""
+    pipelines = {config: config_test_pipeline(Config.fromfile(str(config)))
+                 for config in (REID_CONFIG, CIFAR_CONFIG, SEG_CONFIG)}
+    resize = {config: _tool().pipeline_resize(pipeline) for config, pipeline in pipelines.items()}
+    assert resize == {REID_CONFIG: 'to 64×32', CIFAR_CONFIG: None,
+                      SEG_CONFIG: 'to fit 2048×1024 (long × short side) keeping the aspect '
+                                  'ratio'}
 
 
 def test_a_target_class_or_cam_layer_the_model_cannot_take_is_refused_first(tmp_path):

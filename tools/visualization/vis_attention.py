@@ -11,8 +11,9 @@ segmentation (the CAM explains a class: ``--target-class``, default the predicte
 IMAGE may be a folder: its image files are drawn in name order. Each image gives
 ``DIR/<image name>.png``; images are fed through the config's test pipeline (see
 ``rga_mm.visualization.image_inputs``). CIFAR's pipeline has no resize step, so pass
-``--input-size 32 32`` for images of other sizes; a config whose test pipeline resizes to a
-fixed size (re-ID) refuses it, as it would change nothing. Sizes outside 1–4096
+``--input-size 32 32`` for images of other sizes; a config whose test pipeline resizes images
+itself (re-ID to a fixed size, Cityscapes keeping the aspect ratio) refuses it, as the
+pipeline would resize them again. Sizes outside 1–4096
 (``--input-size``) or 8–2048 (``--panel-height``) are refused before anything is loaded, and
 so is an ``--out`` that
 is a folder given as IMAGE or whose grid would overwrite an input image (a subfolder of an
@@ -45,6 +46,7 @@ from rga_mm.visualization import AttentionVisualizer, explain_packed_item, uniqu
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import cam_layer_candidates, check_target_class
 from rga_mm.visualization.image_inputs import (
+    component_name,
     displayed_image,
     file_pipeline,
     load_image_file,
@@ -154,18 +156,34 @@ def check_images_readable(images: list[Path]) -> None:
                              f'it out') from None
 
 
+def pipeline_resize(test_pipeline: list[dict]) -> str | None:
+    """How the first ``Resize`` of ``test_pipeline`` that gives the size itself (its
+    ``scale``) resizes every image, in words: ``'to 64×32'`` (height × width; a ``scale`` of
+    width, height without ``keep_ratio``, as the re-ID configs'), ``'to fit 2048×1024 (long ×
+    short side) keeping the aspect ratio'`` (with it, as the Cityscapes configs'); ``None``
+    when there is no such step (CIFAR's pipeline, or a ``Resize`` by ``scale_factor``)."""
+    for step in test_pipeline:
+        scale = step.get('scale') if component_name(step) == 'Resize' else None
+        if scale is None:
+            continue
+        width, height = (scale, scale) if isinstance(scale, int) else scale
+        if step.get('keep_ratio', False):
+            return (f'to fit {max(width, height)}×{min(width, height)} (long × short side) '
+                    f'keeping the aspect ratio')
+        return f'to {height}×{width}'
+    return None
+
+
 def check_input_size_applies(input_size: list[int] | None, test_pipeline: list[dict]) -> None:
     """Stop when ``--input-size`` is given for a test pipeline that resizes every image to a
-    fixed size itself (a ``Resize`` without ``keep_ratio``, as the re-ID configs'): the
-    option would change nothing."""
-    fixed = [step for step in test_pipeline if str(step.get('type', '')).endswith('Resize')
-             and 'scale' in step and not step.get('keep_ratio', False)]
-    if input_size and fixed:
-        width, height = fixed[0]['scale']
+    size of its own (:func:`pipeline_resize`, with or without ``keep_ratio``), after the
+    option: the model would not see the size it gives."""
+    resize = pipeline_resize(test_pipeline) if input_size else None
+    if resize:
         raise SystemExit(f'--input-size {input_size[0]} {input_size[1]}: the config\'s test '
-                         f'pipeline resizes every image to {height}×{width} itself, so it '
-                         f'would change nothing; leave it out (it is for pipelines without a '
-                         f'resize step, such as CIFAR\'s)')
+                         f'pipeline resizes every image after it, {resize}, so the model '
+                         f'would not see {input_size[0]}×{input_size[1]}; leave it out (it is '
+                         f'for pipelines without a resize step, such as CIFAR\'s)')
 
 
 def main(argv: Sequence[str] | None = None) -> None:
