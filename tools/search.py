@@ -141,13 +141,13 @@ from rga_mm.apis.output_files import write_bytes_whole, write_error_fix, write_e
 from rga_mm.apis.search_protocol import (
     PROTOCOL_CHOICES,
     apply_protocol,
-    file_id,
     leave_out_own_files,
     own_files,
 )
 from rga_mm.checks import is_file_given_as_folder
 from rga_mm.datasets.folder_listing import (
     IMAGE_SUFFIXES,
+    file_id,
     holds_image,
     image_subfolders,
     listed_images,

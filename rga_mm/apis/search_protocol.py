@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from rga_mm.datasets import Market1501
-from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, file_id
 from rga_mm.errors import DatasetError
 from rga_mm.evaluation.functional.rank import JUNK_ID
 
@@ -127,11 +127,6 @@ def own_files(query_paths: list[str], gallery_paths: list[str],
     for index, path in enumerate(gallery_paths):
         indices.setdefault(file_id(stats[path]), []).append(index)
     return [indices.get(file_id(stats[path]), []) for path in query_paths]
-
-
-def file_id(stat: os.stat_result) -> tuple[int, int]:
-    """(device, inode) of a file's ``os.stat`` result: equal for two paths of one file."""
-    return stat.st_dev, stat.st_ino
 
 
 def leave_out_own_files(distances: torch.Tensor, indices: torch.Tensor,

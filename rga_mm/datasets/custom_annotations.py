@@ -15,11 +15,12 @@ from rga_mm.registry import DATASETS
 from .custom_reid import (
     INT64_RANGE,
     CustomReIDDataset,
-    file_key,
+    cross_split_clause,
     fits_int64,
     integer_fix,
     parse_integer,
 )
+from .folder_listing import file_id
 from .reid_dataset import JUNK_ID, check_path_setting, closest_choice_hint
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
@@ -67,7 +68,9 @@ class CustomReIDAnnotations(CustomReIDDataset):
 
     The whole file is checked on load, whatever the split asked for: a missing field, an
     identity or camera that is not an integer (3.0 included) or lies outside int64, an
-    unknown split, an image that does not exist or an image listed twice is an error naming
+    unknown split, an image that does not exist or an image listed twice (also under another
+    path through a symbolic or hard link, compared by device and inode; in one split or two,
+    where a query would match itself or the test score a training image) is an error naming
     the file and the line. A CSV header that repeats one of the four columns, or a JSON line
     that repeats one of the four keys, is an error naming the file (and the line) where the
     reader would silently keep the last value; repeats of other columns or keys are ignored
@@ -122,21 +125,29 @@ class CustomReIDAnnotations(CustomReIDDataset):
         text = self._text()
         records = self._csv_rows(text) if SUFFIXES[suffix] == 'csv' else self._json_rows(text)
         by_split = {split: [] for split in FILE_SPLITS}
-        first_row_of = {}  # the file's key (file_key) → (line, img_path) of its first row
-        resolved_folders = {}
+        first_row_of = {}  # the file's file_id → (line, split, img_path) of its first row
         for line, record in records:
             split, item = self._item(line, record)
-            file = file_key(item['img_path'], resolved_folders)
+            row = line, split, item['img_path']
+            file = file_id(os.stat(item['img_path']))
             if file in first_row_of:
-                first_line, first_path = first_row_of[file]
-                again = ('again' if first_path == item['img_path'] else
-                         f'(the file of {first_path}, through a link)')
-                raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} '
-                                   f'lists {record["img_path"]} {again}, first on line '
-                                   f'{first_line}; each image has one row')
-            first_row_of[file] = line, item['img_path']
+                raise self._listed_twice_error(record['img_path'], row, first_row_of[file])
+            first_row_of[file] = row
             by_split[split].append(item)
         return by_split
+
+    def _listed_twice_error(self, written: str, row: tuple[int, str, str],
+                            first_row: tuple[int, str, str]) -> DatasetError:
+        """The error for the row ``row`` (line, split, image path; its img_path as
+        ``written``) whose image file the earlier row ``first_row`` lists too: under the same
+        path, or another one through a symbolic or hard link. Where the two rows are in two
+        splits, the error says what that does to the scores."""
+        (line, split, path), (first_line, first_split, first_path) = row, first_row
+        again = ('again' if first_path == path else
+                 f'(the file of {first_path}, through a symbolic or hard link)')
+        return DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} lists '
+                            f'{written} {again}, first on line {first_line}'
+                            f'{cross_split_clause(first_split, split)}; each image has one row')
 
     def _missing_file_error(self) -> Exception:
         """The error for an ``ann_file`` that is no file: a folder, or a missing file whose

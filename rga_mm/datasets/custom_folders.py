@@ -3,7 +3,7 @@ import logging
 import os
 import os.path as osp
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from mmengine.logging import print_log
@@ -13,7 +13,7 @@ from rga_mm.registry import DATASETS
 from .custom_reid import (
     INT64_RANGE,
     CustomReIDDataset,
-    file_key,
+    cross_split_clause,
     first_digits,
     fits_int64,
     parse_integer,
@@ -21,6 +21,7 @@ from .custom_reid import (
 from .folder_listing import (
     IMAGE_SUFFIXES,
     dangling_links_sentence,
+    file_id,
     files_not_read_notice,
     holds_image,
     is_dangling_link,
@@ -78,6 +79,13 @@ class CustomReIDFolders(CustomReIDDataset):
     split and person folders are ignored: names starting with
     '.' (the ``._<image>`` AppleDouble files macOS writes beside images, ``.DS_Store``,
     ``.ipynb_checkpoints``) and ``__MACOSX`` folders.
+
+    Two paths of one image file (a person folder or an image that is a symbolic link to
+    another, or a hard link of an image) are an error naming both, within a split or across
+    two: a query that is also a gallery file would match itself, and a train image in the
+    test split would be scored after training on it. As ``CustomReIDAnnotations`` checks its
+    whole file, the images of all split folders present are compared whatever split is
+    loaded, by device and inode (one ``os.stat`` per image; no file is read).
 
     The camera of an image is read from its file name by ``camera_pattern``, a regular
     expression with a group named ``camera`` searched in the name (e.g.
@@ -149,8 +157,14 @@ class CustomReIDFolders(CustomReIDDataset):
             items.extend(dict(img_path=osp.join(entry.path, name), gt_label=identity,
                               camera_id=self._camera(entry.path, name))
                          for name in self._images(entry.path, unread))
-        _check_each_file_once(items, self.dataset_name)
         self._warn_of_unread(folder, unread)
+        return items
+
+    def load_data_list(self) -> list[dict]:
+        """The split's items, once the images of every split folder are known to be one
+        file each (:func:`_check_each_file_once`)."""
+        items = super().load_data_list()
+        _check_each_file_once(self.data_root, self.suffixes, self.dataset_name)
         return items
 
     def _images(self, person_folder: str, unread: 'UnreadEntries') -> list[str]:
@@ -158,8 +172,7 @@ class CustomReIDFolders(CustomReIDDataset):
         holds none, which would silently drop its identity. Its images under other suffixes
         and its subfolders of images are added to ``unread``."""
         entries = _visible_entries(person_folder)
-        images = [entry.name for entry in entries
-                  if is_file(entry) and entry.name.lower().endswith(self.suffixes)]
+        images = [entry.name for entry in entries if _is_image(entry, self.suffixes)]
         if not images:
             raise self._no_image_error(person_folder,
                                        [entry.name for entry in entries if is_folder(entry)])
@@ -227,17 +240,42 @@ class UnreadEntries(NamedTuple):
     dangling_links: list[str]
 
 
-def _check_each_file_once(items: list[dict], dataset_name: str) -> None:
-    """Refuse two image paths of one file (a person folder or an image that is a link to
-    another): the file would count under two identities, or twice under one."""
-    path_of, resolved_folders = {}, {}
-    for item in items:
-        file = file_key(item['img_path'], resolved_folders)
-        if file in path_of:
-            raise DatasetError(f'{dataset_name}: {item["img_path"]} and {path_of[file]} are '
-                               f'the same file (through a link); each image belongs in one '
-                               f'person folder, once')
-        path_of[file] = item['img_path']
+def _check_each_file_once(root: str, suffixes: tuple[str, ...], dataset_name: str) -> None:
+    """Refuse two image paths of one file (a person folder or an image that is a symbolic
+    link to another, or a hard link of an image) under the split folders of ``root``: in
+    one split the file would count under two identities, or twice under one; in two, a
+    query would match itself in the gallery, or the test score an image trained on
+    (:func:`~rga_mm.datasets.custom_reid.cross_split_clause`). Files are compared by device
+    and inode (:func:`~rga_mm.datasets.folder_listing.file_id`), one ``os.stat`` per image."""
+    first_of = {}  # file_id → (split, path) of the file's first image path
+    for split, path in _split_images(root, suffixes):
+        file = file_id(os.stat(path))
+        if file in first_of:
+            first_split, first_path = first_of[file]
+            raise DatasetError(f'{dataset_name}: {path} and {first_path} are the same file '
+                               f'(through a symbolic or hard link)'
+                               f'{cross_split_clause(first_split, split)}; each image belongs '
+                               f'in one person folder, once')
+        first_of[file] = split, path
+
+
+def _split_images(root: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(split, path) of the images (:func:`_is_image`) directly in the person folders of
+    every split folder of ``root`` that exists, in split, folder and name order: what
+    ``load_split`` reads, without its checks, which the loaded splits have passed."""
+    for split in SPLIT_FOLDERS:
+        folder = osp.join(root, split)
+        if not osp.isdir(folder):
+            continue
+        for person in filter(is_folder, _visible_entries(folder)):
+            yield from ((split, image.path) for image in _visible_entries(person.path)
+                        if _is_image(image, suffixes))
+
+
+def _is_image(entry: os.DirEntry, suffixes: tuple[str, ...]) -> bool:
+    """Whether ``entry`` of a person folder is an image: a file (links followed) whose name
+    ends in one of ``suffixes`` (lower case), in any case."""
+    return is_file(entry) and entry.name.lower().endswith(suffixes)
 
 
 def _visible_entries(folder: str) -> list[os.DirEntry]:

@@ -1,6 +1,6 @@
 """What the re-ID datasets for your own data share: integer parsing and its int64 bound, the
-key of an image file and the test-split check."""
-import os.path as osp
+identity of an image file with what one file under two splits does, and the test-split
+check."""
 import re
 from typing import Any
 
@@ -95,14 +95,13 @@ def fits_int64(value: int) -> bool:
     return INT64_MIN <= value <= INT64_MAX
 
 
-def file_key(path: str, resolved_folders: dict[str, str]) -> str:
-    """A key of the file ``path`` names that two paths of one file through symbolic links
-    share: the path with its folder resolved, and the path itself resolved where it is a
-    link. ``resolved_folders`` caches each folder's resolution, so that a dataset costs one
-    ``lstat`` per image and one ``realpath`` per folder, not one ``realpath`` per image."""
-    if osp.islink(path):
-        return osp.realpath(path)
-    folder, name = osp.split(path)
-    if folder not in resolved_folders:
-        resolved_folders[folder] = osp.realpath(folder)
-    return osp.join(resolved_folders[folder], name)
+def cross_split_clause(first_split: str, split: str) -> str:
+    """What one image file under both ``first_split`` and ``split`` does to the scores, as a
+    clause following "are the same file"; '' where the two are one split."""
+    if first_split == split:
+        return ''
+    effect = ('a query would match itself and raise Rank-1 and mAP'
+              if {first_split, split} == {'query', 'gallery'} else
+              'the test would score an image the model trained on')
+    first, second = sorted((first_split, split), key=ReIDDataset.SPLITS.index)
+    return f' in the {first} and {second} splits, where {effect}'

@@ -13,6 +13,13 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.bmp', '.dib', '.ti
                   '.webp', '.gif', '.avif', '.jp2', '.pbm', '.pgm', '.ppm', '.pnm')
 
 
+def file_id(stat: os.stat_result) -> tuple[int, int]:
+    """(device, inode) of a file's ``os.stat`` result (which follows symbolic links): equal
+    for two paths of one file, through a symbolic link to the file or its folder, or a hard
+    link, as ``os.path.samefile`` compares them; a copy is another file."""
+    return stat.st_dev, stat.st_ino
+
+
 def is_visible(name: str) -> bool:
     """Whether a folder entry is data rather than hidden or OS metadata: names starting
     with '.' (macOS ``._*`` AppleDouble files and ``.DS_Store``, ``.ipynb_checkpoints``)

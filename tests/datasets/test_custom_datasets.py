@@ -201,7 +201,8 @@ def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', imag
      r'exist'),
     (('images/p7_a.jpg', 7, 3, 'gallery'), DatasetError,
      r'line {line} of .*annotations{suffix} lists images/p7_a\.jpg again, first on line '
-     r'{first}; each image has one row'),
+     r'{first} in the train and gallery splits, where the test would score an image the '
+     r'model trained on; each image has one row'),
     (('images', 4, 1, 'train'), DatasetError,
      r'img_path images on line {line} of .*annotations{suffix} is the folder .*images; each '
      r'row names one image file'),
@@ -228,9 +229,36 @@ def test_a_row_of_a_file_listed_before_through_a_link_is_named(tmp_path, suffix)
             img_path='images/link.jpg', person_id=3, camera_id=2, split='train')) + '\n')
     with pytest.raises(DatasetError, match=(
             rf'line {len(ROWS) + (2 if suffix == ".csv" else 1)} of .*annotations{suffix} '
-            rf'lists images/link\.jpg \(the file of .*images.p7_a\.jpg, through a link\), first '
-            rf'on line {2 if suffix == ".csv" else 1}; each image has one row')):
+            rf'lists images/link\.jpg \(the file of .*images.p7_a\.jpg, through a symbolic or '
+            rf'hard link\), first on line {2 if suffix == ".csv" else 1}; each image has one '
+            rf'row')):
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file)
+
+
+@pytest.mark.parametrize('split', ['train', 'test'])
+@pytest.mark.parametrize('link_split, first_line, clause', [
+    ('train', 2, ''),
+    ('gallery', 6, ' in the query and gallery splits, where a query would match itself and '
+                   'raise Rank-1 and mAP'),
+], ids=['one-split', 'query-gallery'])
+def test_a_row_of_a_file_listed_before_through_a_hard_link_is_named(tmp_path, split,
+                                                                    link_split, first_line,
+                                                                    clause):
+    """A hard link shares the file's device and inode, not its real path: a gallery row
+    that is a query's file would let the query match itself; in one split, one picture
+    would count under two identities. The whole file is checked, whatever split loads."""
+    first = {'train': 'images/p7_a.jpg', 'gallery': 'images/q5.jpg'}[link_split]
+    linked = ('images/hard.jpg', 3 if link_split == 'train' else 5, 2, link_split)
+    ann_file = write_annotations(tmp_path, ROWS)
+    os.link(tmp_path / first, tmp_path / 'images/hard.jpg')
+    with open(tmp_path / ann_file, 'a') as rows:
+        rows.write(','.join(map(str, linked)) + '\n')
+    with pytest.raises(DatasetError) as error:
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file=ann_file, split=split)
+    assert str(error.value) == (
+        f'CustomReIDAnnotations: line {len(ROWS) + 2} of {tmp_path / ann_file} lists '
+        f'images/hard.jpg (the file of {tmp_path / first}, through a symbolic or hard link), '
+        f'first on line {first_line}{clause}; each image has one row')
 
 
 @pytest.mark.parametrize('separator, name', [(';', 'semicolon'), ('\t', 'tab')])
@@ -649,8 +677,83 @@ def test_a_person_folder_or_image_that_links_to_another_is_named(tmp_path, link,
     os.symlink(target, tmp_path / link)
     with pytest.raises(DatasetError, match=r'CustomReIDFolders: .*train.00(99|07).* and .*train.'
                                            r'0003.0003_c1_000\.png are the same file \(through '
-                                           r'a link\); each image belongs in one person folder'):
+                                           r'a symbolic or hard link\); each image belongs in '
+                                           r'one person folder, once$'):
         CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='train')
+
+
+def test_a_hard_link_of_an_image_in_one_split_is_named(tmp_path):
+    """A hard link is the same file under another name, with no link to see: compared by
+    device and inode, it is refused as a symbolic link is."""
+    root = write_folders(tmp_path)
+    os.link(tmp_path / 'train/0003/0003_c1_000.png', tmp_path / 'train/0007/0007_c1_005.jpg')
+    with pytest.raises(DatasetError) as error:
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='train')
+    assert str(error.value) == (
+        f'CustomReIDFolders: {tmp_path / "train/0007/0007_c1_005.jpg"} and '
+        f'{tmp_path / "train/0003/0003_c1_000.png"} are the same file (through a symbolic or '
+        f'hard link); each image belongs in one person folder, once')
+
+
+QUERY_GALLERY = (' in the query and gallery splits, where a query would match itself and raise '
+                 'Rank-1 and mAP')
+TRAIN_GALLERY = (' in the train and gallery splits, where the test would score an image the '
+                 'model trained on')
+
+
+@pytest.mark.parametrize('split', ['test', 'query', 'gallery', 'train'])
+@pytest.mark.parametrize('link, target, named, clause', [
+    (os.symlink, 'query/0009/0009_c2_000.jpg', 'gallery/0009/0009_c1_999999.jpg',
+     QUERY_GALLERY),
+    (os.link, 'query/0009/0009_c2_000.jpg', 'gallery/0009/0009_c1_999999.jpg', QUERY_GALLERY),
+    (os.link, 'train/0007/0007_c1_000.jpg', 'gallery/0007/0007_c1_000.jpg', TRAIN_GALLERY),
+    (os.symlink, 'train/0007', 'gallery/0007/0007_c1_000.jpg', TRAIN_GALLERY),
+], ids=['symlink-query-gallery', 'hard-link-query-gallery', 'hard-link-train-gallery',
+        'person-folder-symlink-train-gallery'])
+def test_one_file_under_two_splits_is_named_whatever_split_loads(tmp_path, split, link,
+                                                                  target, named, clause):
+    """docs/reid.md, "Train on your own data": a query image that is also a gallery file
+    would match itself and raise Rank-1 and mAP, a train image in the gallery be scored
+    after training on it; like an annotation file, read whole, every split folder is
+    compared whatever split is loaded. The link is the absolute path of the file, or of its
+    person folder (gallery/0007 → train/0007)."""
+    root = write_folders(tmp_path)
+    source = tmp_path / (named if target.endswith('.jpg') else 'gallery/0007')
+    source.parent.mkdir(parents=True, exist_ok=True)
+    link(tmp_path / target, source)
+    with pytest.raises(DatasetError) as error:
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split=split)
+    first = target if target.endswith('.jpg') else 'train/0007/0007_c1_000.jpg'
+    assert str(error.value) == (
+        f'CustomReIDFolders: {tmp_path / named} and {tmp_path / first} are the same file '
+        f'(through a symbolic or hard link){clause}; each image belongs in one person folder, '
+        f'once')
+
+
+def test_copies_and_links_out_of_the_tree_load_with_the_same_counts(tmp_path):
+    """Only one file under two paths is refused: a copy of a query image in the gallery
+    (another file, under the same name), an image linked from storage outside data_root,
+    and a tree with a train split alone load with their usual items."""
+    root = write_folders(tmp_path / 'data')
+    (tmp_path / 'storage').mkdir()
+    (tmp_path / 'storage/0005_c3_002.jpg').touch()
+    os.symlink(tmp_path / 'storage/0005_c3_002.jpg', tmp_path / 'data/gallery/0005/0005_c3_002.jpg')
+    (tmp_path / 'data/gallery/0009/0009_c2_000.jpg').write_bytes(
+        (tmp_path / 'data/query/0009/0009_c2_000.jpg').read_bytes())
+    test = CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='test')
+    assert [row[0] for row in summary(test)] == [
+        'query/0005/0005_c1_000.jpg', 'query/0009/0009_c2_000.jpg',
+        'gallery/0000/0000_c3_000.jpg', 'gallery/0005/0005_c2_001.jpg',
+        'gallery/0005/0005_c3_002.jpg', 'gallery/0009/0009_c2_000.jpg',
+        'gallery/0009/0009_c2_001.jpg']
+    train = CustomReIDFolders(data_root=root, camera_pattern=CAMERA, split='train')
+    train_alone = CustomReIDFolders(
+        data_root=write_folders(tmp_path / 'train-only',
+                                [path for path in FOLDERS if path.startswith('train/')]),
+        camera_pattern=CAMERA, split='train')
+    assert summary(train) == summary(train_alone) == [('train/0003/0003_c1_000.png', 0, 1),
+                                                      ('train/0007/0007_c1_000.jpg', 1, 1),
+                                                      ('train/0007/0007_c2_001.JPG', 1, 2)]
 
 
 def test_folder_layout_errors(tmp_path, market_root):

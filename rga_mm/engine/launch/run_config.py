@@ -20,9 +20,8 @@ from rga_mm.apis.checkpoints import (
     check_checkpoint_fits,
     state_dict_of,
 )
-from rga_mm.apis.search_protocol import file_id
 from rga_mm.checks import is_number
-from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES
+from rga_mm.datasets.folder_listing import IMAGE_SUFFIXES, file_id
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.hooks import (
     CheckHeadsFitNeckHook,
