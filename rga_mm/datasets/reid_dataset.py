@@ -1,5 +1,6 @@
 """The base of rga_mm's person re-ID datasets: splits, relabelling, checks, statistics."""
 import difflib
+import inspect
 import logging
 import os
 import os.path as osp
@@ -48,7 +49,10 @@ class ReIDDataset(BaseDataset):
             datasets").
         split: ``'train'``, ``'query'``, ``'gallery'``, or ``'test'``: all query items,
             then all gallery items, for one evaluation dataloader (``ReIDMetric``).
-        **kwargs: passed to mmengine's ``BaseDataset`` (``pipeline``, ``lazy_init``, ...).
+        **kwargs: passed to mmengine's ``BaseDataset`` (``pipeline``, ``lazy_init``, ...);
+            a name neither it nor the subclass takes is refused with the closest one, and so
+            is an ``ann_file`` for a dataset that reads no annotation file
+            (:func:`check_arguments`).
     """
 
     SPLITS = ('train', 'query', 'gallery', 'test')
@@ -58,6 +62,7 @@ class ReIDDataset(BaseDataset):
     data_root_note = ''
 
     def __init__(self, data_root: str, split: str = 'train', **kwargs: Any) -> None:
+        check_arguments(type(self), self.dataset_name, kwargs)
         check_choice(self.dataset_name, 'split', split, self.SPLITS)
         if data_root is None:
             raise ConfigError(f"{self.dataset_name}: data_root is None; set data_root to the "
@@ -173,6 +178,40 @@ def check_choice(dataset_name: str, setting: str, value: Any, choices: Sequence[
         return
     raise ConfigError(f'{dataset_name}: {setting} {value!r} is not one of '
                       f'{", ".join(map(repr, choices))}{closest_choice_hint(value, choices)}')
+
+
+def constructor_arguments(cls: type) -> list[str]:
+    """The named arguments of ``cls``'s constructors, following ``**kwargs`` up the class
+    hierarchy to mmengine's ``BaseDataset``, which takes none."""
+    names = []
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in parameters if p.name != 'self'
+                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return list(dict.fromkeys(names))
+
+
+def check_arguments(cls: type, dataset_name: str, kwargs: dict) -> None:
+    """A ConfigError for a keyword argument that no constructor of ``cls`` takes (a typo in
+    the config's dataset dict, which mmengine's ``BaseDataset`` would refuse with a
+    traceback), with the closest name, and for an ``ann_file`` given to a dataset that takes
+    none of its own: ``BaseDataset`` would accept it and the dataset never read it."""
+    reads_ann_file = 'ann_file' in inspect.signature(cls.__init__).parameters
+    known = [name for name in constructor_arguments(cls)
+             if name != 'ann_file' or reads_ann_file]
+    for name in kwargs:
+        if name not in known and name != 'ann_file':
+            raise ConfigError(f'{dataset_name} takes no argument {name!r} (a key of its '
+                              f'dataset dict){closest_choice_hint(name, known) or "."} It takes '
+                              f'{", ".join(known)}')
+    if kwargs.get('ann_file') and not reads_ann_file:
+        raise ConfigError(f'{dataset_name} reads no annotation file ({cls.layout}), so '
+                          f'ann_file={kwargs["ann_file"]!r} would be ignored: leave it out, or '
+                          f'use CustomReIDAnnotations to read an annotation file')
 
 
 def closest_choice_hint(value: Any, choices: Sequence[str]) -> str:

@@ -1,13 +1,14 @@
 """Own re-ID data (docs/reid.md, "Train on your own data"): an annotation file whose accented
 names are encoded otherwise than the files on disk finds them, and an empty data_root is
 refused in one sentence, as None is."""
+import re
 import unicodedata
 
 import cv2
 import numpy as np
 import pytest
 
-from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders
+from rga_mm.datasets import CustomReIDAnnotations, CustomReIDFolders, Market1501
 from rga_mm.errors import ConfigError, DatasetError
 
 HEADER = 'img_path,person_id,camera_id,split'
@@ -64,3 +65,24 @@ def test_a_missing_annotation_file_names_the_ones_beside_it(tmp_path):
                                            rf'{tmp_path}/images is a folder; name the '
                                            r'annotation file'):
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file='images')
+
+
+def test_an_argument_no_constructor_takes_is_refused_with_the_closest_one(tmp_path):
+    """mmengine's BaseDataset would refuse it with a TypeError traceback."""
+    with pytest.raises(ConfigError, match=r"^Market-1501 takes no argument 'pipline' \(a key of "
+                                          r"its dataset dict\); did you mean 'pipeline'\? It "
+                                          r"takes data_root, split, metainfo, "):
+        Market1501(data_root=str(tmp_path), pipline=[])
+    with pytest.raises(ConfigError, match=r"^CustomReIDFolders takes no argument 'ann_flie' \(a "
+                                          r"key of its dataset dict\)\. It takes data_root, "
+                                          r"camera_pattern, suffixes, split, metainfo, "):
+        CustomReIDFolders(data_root=str(tmp_path), ann_flie='x.csv')
+
+
+@pytest.mark.parametrize('dataset', [CustomReIDFolders, Market1501])
+def test_an_annotation_file_for_a_folder_layout_is_refused_not_ignored(dataset, tmp_path):
+    with pytest.raises(ConfigError, match=rf"^{re.escape(dataset.dataset_name)} reads no "
+                                          rf"annotation file \(.*\), so ann_file='x.csv' would "
+                                          rf"be ignored: leave it out, or use "
+                                          rf"CustomReIDAnnotations"):
+        dataset(data_root=str(tmp_path), ann_file='x.csv')
