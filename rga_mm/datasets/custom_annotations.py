@@ -201,6 +201,8 @@ class CustomReIDAnnotations(CustomReIDDataset):
                                f'Excel\'s "CSV UTF-8"') from None
 
     def _csv_rows(self, text: str) -> Iterator[tuple[int, dict]]:
+        """(line, row) of each row that is not blank, ``line`` the first line of the row (a
+        quoted cell may span several)."""
         reader = csv.DictReader(io.StringIO(text, newline=''))
         header = [name.strip() for name in reader.fieldnames or []]
         missing = [name for name in FIELDS if name not in header]
@@ -208,9 +210,15 @@ class CustomReIDAnnotations(CustomReIDDataset):
             raise self._header_error(missing, text.partition('\n')[0].rstrip('\r'))
         self._check_header_repeats(header)
         reader.fieldnames = header
+        lines = io.StringIO(text, newline='').readlines()  # as the reader counts them
+        row_end = reader.line_num
         for row in reader:
+            # the reader skips empty lines before a row
+            row_start = next(number for number in range(row_end + 1, reader.line_num + 1)
+                             if lines[number - 1].strip('\r\n'))
+            row_end = reader.line_num
             if not _is_blank(row):
-                yield reader.line_num, row
+                yield row_start, row
 
     def _header_error(self, missing: list[str], first_line: str) -> DatasetError:
         """The error for a header (``first_line``, as read) that lacks the ``missing``

@@ -159,6 +159,18 @@ def test_a_csv_row_with_only_an_extra_column_is_not_blank(tmp_path):
         CustomReIDAnnotations(data_root=str(tmp_path), ann_file='extra.csv')
 
 
+def test_a_bad_csv_row_is_named_by_its_first_line_across_empty_lines_and_a_quoted_break(
+        tmp_path):
+    """csv's reader counts the lines read so far: the last line of a row whose quoted cell
+    spans two lines, after empty lines that it skips."""
+    write_annotations(tmp_path, ROWS)
+    lines = (tmp_path / 'annotations.csv').read_text().splitlines()
+    text = '\n'.join(lines[:3] + ['', '', '"images/a\nb.jpg",2.5,1,train'] + lines[3:]) + '\n'
+    (tmp_path / 'quoted.csv').write_text(text)
+    with pytest.raises(DatasetError, match=r"person_id '2\.5' on line 6 of .*quoted\.csv"):
+        CustomReIDAnnotations(data_root=str(tmp_path), ann_file='quoted.csv')
+
+
 def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', images=True):
     """The message of the error, exactly of ``error_type``, that reading ``rows`` raises:
     a :class:`DatasetError` for a bad row or split, a ``FileNotFoundError`` for a row whose
