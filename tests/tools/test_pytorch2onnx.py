@@ -587,6 +587,9 @@ def test_an_export_that_fails_its_check_leaves_the_earlier_file(script, tiny, tm
     assert result.returncode == 0, result.stderr[-3000:]
     onnx.checker.check_model(str(out))
     assert out.read_bytes() != b'an earlier export'
+    # the rejected file is not this export's: removed, with a line
+    assert sorted(tmp_path.iterdir()) == [out]
+    assert f'Removed {rejected}, the export an earlier run rejected' in result.stdout
 
 
 def test_a_checkpoint_url_that_cannot_be_downloaded_stops_in_one_sentence(script, tiny,

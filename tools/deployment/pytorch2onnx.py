@@ -23,7 +23,9 @@ in, a normalised float32 batch (B, 3, H, W); out, a re-ID ``embedding`` (B, D), 
    difference and the relative one, max |Δ| / max |PyTorch output|; it exits with status 1
    when that exceeds ``--max-relative-diff`` (default 1e-4), leaving an earlier ``--out`` as
    it was and keeping the rejected export beside it for inspection, as
-   ``NAME.rejected.onnx`` for ``NAME.onnx``.
+   ``NAME.rejected.onnx`` for ``NAME.onnx``; an export that passes removes the
+   ``NAME.rejected.onnx`` an earlier one left, saying so, so that it is not taken for this
+   export's.
 
 An ``--out`` that is the config or the checkpoint, or that does not end in ``.onnx`` (in
 any case), is refused before anything is read. The file is written to ``FILE.partial`` beside
@@ -147,6 +149,15 @@ def reject_if_different(differences: Sequence[Difference], tolerance: float, sta
                       f'weights, make any relative difference large)')
 
 
+def remove_earlier_rejected(out: str) -> None:
+    """Remove the :func:`rejected_path` file an earlier export to ``out`` left, now that an
+    export passed its check, and say so."""
+    rejected = rejected_path(out)
+    if osp.isfile(rejected):
+        os.remove(rejected)
+        print(f'Removed {rejected}, the export an earlier run rejected')
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     check_output_file(args.out, example='model.onnx')
@@ -187,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(note)
     print(f'Output: {metadata["output"]}')
     print_differences(differences, args.max_relative_diff)
+    remove_earlier_rejected(args.out)
 
 if __name__ == '__main__':
     main()
