@@ -147,6 +147,7 @@ from rga_mm.apis.search_protocol import (
 from rga_mm.checks import is_file_given_as_folder
 from rga_mm.datasets.folder_listing import (
     IMAGE_SUFFIXES,
+    every_entry,
     file_id,
     holds_image,
     image_subfolders,
@@ -483,12 +484,6 @@ def list_side(items: Sequence[str], side: str) -> list[str]:
                              f'{every_entry(empty)}') from None
         raise SystemExit(str(error)) from None
     return [osp.abspath(path) for path in paths]
-
-
-def every_entry(folder: str) -> str:
-    """The shell glob of every entry of ``folder``, its path quoted for a POSIX shell
-    (``'my data/gallery'/*``) so that a suggested command can be pasted."""
-    return f'{shlex.quote(folder)}{os.sep}*'
 
 
 def check_out_folder(out: Path, args: argparse.Namespace) -> None:

@@ -1,6 +1,7 @@
 """Which entries of a folder are images: one rule for the datasets, the inferencer and the
 tools, so that a folder lists the same images wherever it is read."""
 import os
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -18,6 +19,12 @@ def file_id(stat: os.stat_result) -> tuple[int, int]:
     for two paths of one file, through a symbolic link to the file or its folder, or a hard
     link, as ``os.path.samefile`` compares them; a copy is another file."""
     return stat.st_dev, stat.st_ino
+
+
+def every_entry(folder: str | Path) -> str:
+    """The shell glob of every entry of ``folder``, its path quoted for a POSIX shell
+    (``'my data/gallery'/*``) so that a suggested command can be pasted."""
+    return f'{shlex.quote(str(folder))}{os.sep}*'
 
 
 def is_visible(name: str) -> bool:
@@ -133,9 +140,9 @@ def image_files(folder: str | Path) -> list[str]:
         message = f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)})'
         subfolders = image_subfolders(folder)
         if subfolders:
-            every_subfolder = os.path.join(folder, '*')
             message += (f', only subfolders of images (the first: {subfolders[0]}), which are '
-                        f'not read: give those subfolders instead (e.g. {every_subfolder})')
+                        f'not read: give those subfolders instead (e.g. '
+                        f'{every_entry(folder)})')
         raise ValueError(message)
     return found
 

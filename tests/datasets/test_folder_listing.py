@@ -74,15 +74,16 @@ def test_a_folder_of_hidden_images_holds_no_image(tmp_path):
 
 
 def test_a_folder_of_image_folders_is_told_to_give_them_instead(tmp_path):
+    folder = tmp_path / 'my gallery'  # the glob suggested is quoted for a shell
     for person in ('0002', '0001'):
-        (tmp_path / person).mkdir()
-        (tmp_path / person / 'a.jpg').touch()
+        (folder / person).mkdir(parents=True)
+        (folder / person / 'a.jpg').touch()
     with pytest.raises(ValueError) as error:
-        image_files(tmp_path)
+        image_files(folder)
     assert str(error.value) == (
-        f'folder {tmp_path} holds no image file ({", ".join(IMAGE_SUFFIXES)}), only '
-        f'subfolders of images (the first: {tmp_path / "0001"}), which are not read: give '
-        f'those subfolders instead (e.g. {tmp_path / "*"})')
+        f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)}), only '
+        f'subfolders of images (the first: {folder / "0001"}), which are not read: give '
+        f"those subfolders instead (e.g. '{folder}'/*)")
 
 
 def test_subfolders_of_images_are_named_not_read(tmp_path):
