@@ -8,10 +8,13 @@ count or a switch is accepted and refused alike everywhere:
   as the value (a plain bool) or one sentence: a string such as ``'False'`` would count
   as true.
 * :func:`is_file_given_as_folder`: a path to a file written with a trailing separator
-  (``imgs/base.png/``), which the system says does not exist, though the file does.
+  (``imgs/base.png/``), which the system says does not exist, though the file does;
+* :func:`constructor_arguments`: the keyword arguments a class's constructors take, to
+  name the closest to a mistyped config key.
 
 A caller whose sentence says more than the shared one keeps it around the test.
 """
+import inspect
 import numbers
 import os
 
@@ -76,3 +79,19 @@ def is_file_given_as_folder(path: str | os.PathLike) -> bool:
     text = os.fspath(path)
     separators = os.sep + (os.altsep or '')
     return text.endswith(tuple(separators)) and os.path.isfile(text.rstrip(separators))
+
+
+def constructor_arguments(cls: type) -> list[str]:
+    """The named arguments of ``cls``'s constructors, following ``**kwargs`` up the class
+    hierarchy to the first constructor without it (mmengine's ``BaseDataset`` for the
+    datasets)."""
+    names = []
+    for klass in cls.__mro__:
+        if '__init__' not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in parameters if p.name != 'self'
+                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return list(dict.fromkeys(names))

@@ -11,7 +11,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 from prettytable import PrettyTable
 
-from rga_mm.checks import is_int
+from rga_mm.checks import constructor_arguments, is_int
 from rga_mm.errors import ConfigError, DatasetError, type_name, working_folder_note
 from .augmentation_seed import SampleIndex, augmentation_random_state
 from .folder_listing import is_file, is_folder, is_image_file, is_visible
@@ -178,21 +178,6 @@ def check_choice(dataset_name: str, setting: str, value: Any, choices: Sequence[
         return
     raise ConfigError(f'{dataset_name}: {setting} {value!r} is not one of '
                       f'{", ".join(map(repr, choices))}{closest_choice_hint(value, choices)}')
-
-
-def constructor_arguments(cls: type) -> list[str]:
-    """The named arguments of ``cls``'s constructors, following ``**kwargs`` up the class
-    hierarchy to mmengine's ``BaseDataset``, which takes none."""
-    names = []
-    for klass in cls.__mro__:
-        if '__init__' not in vars(klass):
-            continue
-        parameters = inspect.signature(klass.__init__).parameters.values()
-        names += [p.name for p in parameters if p.name != 'self'
-                  and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
-    return list(dict.fromkeys(names))
 
 
 def check_arguments(cls: type, dataset_name: str, kwargs: dict) -> None:

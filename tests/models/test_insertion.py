@@ -112,7 +112,11 @@ def test_an_attention_refusing_its_config_at_build_time_names_the_stage():
     (dict(type='rga_mm.RGAA', in_channels=512, spatial_size=2),
      'rga_mm.RGAA is not in the rga_mm::model registry'),
     (dict(type='rga_mm.RGA', in_channel=512, spatial_size=2),
-     "RGA.__init__() got an unexpected keyword argument 'in_channel'"),
+     "RGA.__init__() got an unexpected keyword argument 'in_channel'; did you mean "
+     "'in_channels'?"),
+    (dict(type='rga_mm.RGA', in_channels=512, spatial_sise=2),
+     "RGA.__init__() got an unexpected keyword argument 'spatial_sise'; did you mean "
+     "'spatial_size'?"),
 ])
 def test_an_unknown_attention_type_or_argument_names_the_stage(attention, message):
     with pytest.raises(ConfigError) as error:
@@ -120,6 +124,20 @@ def test_an_unknown_attention_type_or_argument_names_the_stage(attention, messag
                           attentions={'layer4': attention}))
     assert str(error.value).startswith(
         f"StageAttentionBackbone stage 'layer4' (attentions['layer4']): {message}")
+
+
+@pytest.mark.parametrize('arguments, message', [
+    (dict(backbone=RESNET18, attention=dict(layer4=dict(type='rga_mm.SE', in_channels=512))),
+     "StageAttentionBackbone needs attentions=dict(...), not 'attention': "),
+    (dict(backbon=RESNET18, attentions={}), "StageAttentionBackbone needs backbone=dict(...), "
+                                            "not 'backbon': "),
+    (dict(backbone=RESNET18), "StageAttentionBackbone needs attentions=dict(...): "),
+])
+def test_a_missing_or_misspelt_backbone_or_attentions_is_named(arguments, message):
+    """Python's own error named the missing argument but not the key given for it."""
+    with pytest.raises(ConfigError) as error:
+        MODELS.build(dict(type='StageAttentionBackbone', **arguments))
+    assert str(error.value).startswith(message)
 
 
 def test_a_bare_rga_mm_type_in_another_scope_gets_the_scoped_name():

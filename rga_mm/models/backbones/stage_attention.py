@@ -18,6 +18,8 @@ Example::
             layer1=dict(type='rga_mm.RGA', in_channels=256, spatial_size=(64, 32)),
             layer4=dict(type='rga_mm.RGA', in_channels=2048, spatial_size=(16, 8))))
 """
+import difflib
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from contextvars import ContextVar
@@ -28,6 +30,7 @@ import torch
 from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor, nn
 
+from rga_mm.checks import constructor_arguments
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 
@@ -197,7 +200,21 @@ def _build_attention(cfg: dict, stage: str) -> nn.Module:
     except TypeError as error:  # only an argument the attention does not take is the user's
         if 'argument' not in str(error):
             raise
-        raise _in_stage(stage, error) from error
+        raise _in_stage(stage, f'{error}{_argument_hint(cfg, error)}') from error
+
+
+def _argument_hint(cfg: Mapping, error: TypeError) -> str:
+    """For a TypeError about an unexpected keyword argument of the attention ``cfg`` builds:
+    the argument it takes that is closest to the mistyped one, else ''."""
+    unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+    attention = cfg.get('type')
+    if isinstance(attention, str):
+        attention = MODELS.get(attention)
+    if unexpected is None or not isinstance(attention, type):
+        return ''
+    close = difflib.get_close_matches(unexpected.group(1), constructor_arguments(attention),
+                                      n=1)
+    return f'; did you mean {close[0]!r}?' if close else ''
 
 
 def _check_attentions_mapping(attentions: object) -> None:
@@ -240,6 +257,19 @@ def _check_stage_names(backbone: nn.Module, names: Iterable[str]) -> None:
                           f'are {top_level}{inside}')
 
 
+def _check_required_arguments(backbone: object, attentions: object,
+                              others: Mapping[str, Any]) -> None:
+    """Raise a ConfigError naming ``backbone`` or ``attentions`` when it is missing, with
+    the key of ``others`` that is a near-spelling of it (``attention=``)."""
+    for name, value in (('backbone', backbone), ('attentions', attentions)):
+        if value is None:
+            close = difflib.get_close_matches(name, list(others), n=1)
+            given = f', not {close[0]!r}' if close else ''
+            raise ConfigError(f'StageAttentionBackbone needs {name}=dict(...){given}: the '
+                              f'wrapped backbone\'s config in backbone, and a dict of stage '
+                              f'name → attention config in attentions')
+
+
 def _check_no_backbone_arguments(others: Mapping[str, Any], backbone: object) -> None:
     """Raise a ConfigError naming the keys StageAttentionBackbone got beside ``backbone``,
     ``attentions`` and ``init_cfg``. They are the wrapped backbone's: put there by hand, or
@@ -273,6 +303,8 @@ class StageAttentionBackbone(BaseModule):
             (``attentions.stages_0``), so two names that differ only there are refused.
             An unknown or empty stage name, or an attention that refuses its config,
             raises a ``ConfigError`` naming the stage at build time.
+        backbone, attentions: required; a missing one is a ``ConfigError`` naming a key of
+            ``others`` spelt like it (``attention=``).
         others: refused with a ``ConfigError`` naming them: the wrapped backbone's
             arguments (``depth``, ``out_indices``) go in ``backbone``, and a config that
             turns an inherited ``model.backbone`` into this wrapper sets ``_delete_=True``.
@@ -283,8 +315,9 @@ class StageAttentionBackbone(BaseModule):
     unchanged.
     """
 
-    def __init__(self, backbone: dict, attentions: dict[str, dict],
+    def __init__(self, backbone: dict | None = None, attentions: dict[str, dict] | None = None,
                  init_cfg: dict | None = None, **others: Any) -> None:
+        _check_required_arguments(backbone, attentions, others)
         _check_no_backbone_arguments(others, backbone)
         super().__init__(init_cfg)
         _check_attentions_mapping(attentions)
