@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from rga_mm.errors import DatasetError, first_listed
+from rga_mm.errors import DatasetError, closest_choice_hint, first_listed
 from rga_mm.registry import DATASETS
 from .custom_reid import (
     INT64_RANGE,
@@ -21,7 +21,7 @@ from .custom_reid import (
     parse_integer,
 )
 from .folder_listing import file_id
-from .reid_dataset import JUNK_ID, check_path_setting, closest_choice_hint
+from .reid_dataset import JUNK_ID, check_path_setting
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')

@@ -1,5 +1,4 @@
 """The base of rga_mm's person re-ID datasets: splits, relabelling, checks, statistics."""
-import difflib
 import inspect
 import logging
 import os
@@ -12,7 +11,13 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from rga_mm.checks import constructor_arguments, is_int
-from rga_mm.errors import ConfigError, DatasetError, type_name, working_folder_note
+from rga_mm.errors import (
+    ConfigError,
+    DatasetError,
+    closest_choice_hint,
+    type_name,
+    working_folder_note,
+)
 from .augmentation_seed import SampleIndex, augmentation_random_state
 from .folder_listing import is_file, is_folder, is_image_file, is_visible
 
@@ -197,15 +202,6 @@ def check_arguments(cls: type, dataset_name: str, kwargs: dict) -> None:
         raise ConfigError(f'{dataset_name} reads no annotation file ({cls.layout}), so '
                           f'ann_file={kwargs["ann_file"]!r} would be ignored: leave it out, or '
                           f'use CustomReIDAnnotations to read an annotation file')
-
-
-def closest_choice_hint(value: Any, choices: Sequence[str]) -> str:
-    """``"; did you mean 'CHOICE'?"`` for the choice closest to ``value`` (compared without
-    case) when one is close, else ``''``."""
-    lowered = {choice.lower(): choice for choice in choices}
-    close = (difflib.get_close_matches(value.lower(), list(lowered), n=1)
-             if isinstance(value, str) else [])
-    return f'; did you mean {lowered[close[0]]!r}?' if close else ''
 
 
 def _check_integer_labels(dataset_name: str, item: dict) -> None:

@@ -42,6 +42,22 @@ def test_unknown_mode_and_path():
         RGA(8, spatial_size=(4, 4), reduction=2, relation_path='sparse')
 
 
+@pytest.mark.parametrize('relation_path, hint', [
+    ('desne', "; did you mean 'dense'?"), ('sparse', ''), (None, '')])
+def test_an_unknown_relation_path_names_rga_the_paths_and_the_closest(relation_path, hint):
+    with pytest.raises(ConfigError, match=re.escape(
+            f"RGA relation_path must be one of ('dense', 'factorized') (in any case), got "
+            f"{relation_path!r}{hint}") + '$'):
+        RGA(64, 8, relation_path=relation_path)
+
+
+@pytest.mark.parametrize('relation_path', ['DENSE', 'Factorized'])
+def test_relation_path_is_read_in_any_case_as_mode_is(relation_path):
+    rga = RGA(64, 8, relation_path=relation_path)
+    assert {rga.spatial_gate.relation_path, rga.channel_gate.relation_path} == {
+        relation_path.lower()}
+
+
 def test_both_terms_ablated():
     with pytest.raises(ValueError, match='needs the relation term, the appearance term'):
         RGA(8, spatial_size=(4, 4), reduction=2, use_relation=False, use_appearance=False)
@@ -78,7 +94,7 @@ def test_each_gate_checks_the_map_it_reads(gate):
 @pytest.mark.parametrize('gate_reduction', [0, -2, 2.0])
 def test_a_gate_reduction_that_is_not_a_positive_int_is_one_clear_error(gate_reduction):
     """0 used to divide by zero and a negative s2 was hidden by W1's width of at least 1."""
-    with pytest.raises(ConfigError, match=rf"^gate_reduction must be a positive int \(s2, the "
+    with pytest.raises(ConfigError, match=rf"^RGA gate_reduction must be a positive int \(s2, the "
                                           rf"reduction inside the gate's W1; 1 for none\), "
                                           rf"got {re.escape(repr(gate_reduction))}$"):
         RGA(64, 8, gate_reduction=gate_reduction)

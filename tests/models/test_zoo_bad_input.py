@@ -33,7 +33,18 @@ ZOO = {
     'NonLocal': lambda **kwargs: NonLocal(**kwargs),
 }
 WITH_A_REDUCTION_OF_ITS_CHANNELS = ['SE', 'CBAMChannel', 'CBAM', 'FCSpatial', 'FCChannel',
-                                    'FCSpatialChannel']
+                                    'FCSpatialChannel', 'NonLocal']
+# the modules that build a norm from a config, and the argument that holds it
+WITH_A_NORM_CFG = {
+    'RGA': lambda **kwargs: RGA(C, (6, 4), **kwargs),
+    'CBAMSpatial': lambda norm_cfg: CBAMSpatial(C, norm_cfg=norm_cfg),
+    'CBAM': lambda norm_cfg: CBAM(C, spatial_norm_cfg=norm_cfg),
+    'FCSpatial': lambda **kwargs: ZOO['FCSpatial'](in_channels=C, **kwargs),
+    'FCChannel': lambda **kwargs: FCChannel(C, **kwargs),
+    'FCSpatialChannel': lambda **kwargs: ZOO['FCSpatialChannel'](in_channels=C, **kwargs),
+    'NonLocal': lambda **kwargs: NonLocal(C, **kwargs),
+}
+NORM_TYPES = 'BN, BN1d, BN2d, BN3d, SyncBN, GN, LN, IN, IN1d, IN2d, IN3d'
 ONE_VALUE_PER_CHANNEL = ('{name} in training mode received one image with a 1×1 map: its '
                          'BatchNorm layers need more than one value per channel; train with '
                          'batches of 2 or more images or larger inputs (eval mode takes any)')
@@ -135,15 +146,6 @@ def test_an_even_kernel_size_is_refused_naming_the_odd_ones_beside_it(name, kern
     assert ZOO[name](in_channels=C, kernel_size=1)(torch.randn(2, C, 3, 5)).shape == (2, C, 3, 5)
 
 
-@pytest.mark.parametrize('reduction', [0, -2, 2.0, '2'])
-def test_a_non_local_reduction_that_is_not_a_positive_int_is_refused(reduction):
-    """0 used to be mmcv's ZeroDivisionError."""
-    with pytest.raises(ConfigError, match=exactly(
-            f"NonLocal reduction must be a positive int (C / c', the bottleneck ratio of θ, φ "
-            f"and g; 1 for none), got {reduction!r}")):
-        NonLocal(C, reduction=reduction)
-
-
 @pytest.mark.parametrize('switch', ['use_scale', 'sub_sample'])
 @pytest.mark.parametrize('value', ['False', 0, None])
 def test_non_local_switches_must_be_bools(switch, value):
@@ -153,8 +155,77 @@ def test_non_local_switches_must_be_bools(switch, value):
         NonLocal(C, **{switch: value})
 
 
-def test_a_non_local_reduction_above_the_channels_keeps_mmcvs_one_channel_bottleneck():
-    assert NonLocal(C, reduction=64).inter_channels == 1
+@pytest.mark.parametrize('name, setting', [
+    (name, 'spatial_norm_cfg' if name == 'CBAM' else 'norm_cfg') for name in WITH_A_NORM_CFG])
+@pytest.mark.parametrize('norm_type, hint', [
+    ('BNN', "; did you mean 'BN'?"), ('bn', "; did you mean 'BN'?"),
+    ('SyncBn', "; did you mean 'SyncBN'?"), ('Foo', ''), (None, '')])
+def test_a_norm_type_no_registry_knows_names_the_module_setting_and_closest_type(
+        name, setting, norm_type, hint):
+    """mmcv's own KeyError named the type as None and the setting not at all."""
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} {setting} type {norm_type!r} is not a registered norm layer (those are '
+            f'{NORM_TYPES}){hint}')):
+        WITH_A_NORM_CFG[name](norm_cfg=dict(type=norm_type))
+
+
+@pytest.mark.parametrize('name, setting', [
+    (name, 'spatial_norm_cfg' if name == 'CBAM' else 'norm_cfg') for name in WITH_A_NORM_CFG])
+def test_a_norm_cfg_without_a_type_or_not_a_dict_names_the_module_and_setting(name, setting):
+    with pytest.raises(ConfigError, match=exactly(
+            f"{name} {setting}={{'typ': 'BN'}} has no 'type' key; name the norm layer with "
+            f"one, e.g. {setting}=dict(type='BN')")):
+        WITH_A_NORM_CFG[name](norm_cfg=dict(typ='BN'))
+    with pytest.raises(ConfigError, match=exactly(
+            f"{name} {setting} must be a dict such as dict(type='BN') or None, got 'BN'")):
+        WITH_A_NORM_CFG[name](norm_cfg='BN')
+
+
+@pytest.mark.parametrize('name', WITH_A_NORM_CFG)
+def test_a_registered_norm_type_or_class_is_built(name):
+    """GN with one group is a norm every one of these modules takes (RGA's 1-channel logits)."""
+    for norm_cfg in (dict(type='GN', num_groups=1), dict(type=torch.nn.BatchNorm2d)):
+        module = WITH_A_NORM_CFG[name](norm_cfg=norm_cfg)
+        assert module(torch.randn(2, C, 6, 4)).shape == (2, C, 6, 4)
+
+
+@pytest.mark.parametrize('argument, hint', [
+    ('redution', "; did you mean 'reduction'?"), ('use_sclae', "; did you mean 'use_scale'?"),
+    ('zero_init', "; did you mean 'zeros_init'?"), ('dropout', '')])
+def test_a_non_local_argument_mmcv_does_not_take_is_refused_with_the_closest(argument, hint):
+    """mmcv's NonLocal2d passes the keywords it does not know on to its init_weights, which
+    refused them with a TypeError naming neither NonLocal nor the closest argument."""
+    with pytest.raises(ConfigError, match=exactly(
+            f'NonLocal takes no argument {argument!r} (it takes in_channels, reduction, mode, '
+            f'use_scale, sub_sample, norm_cfg, conv_cfg, std, zeros_init){hint}')):
+        NonLocal(C, **{argument: 8})
+
+
+def test_the_non_local_arguments_mmcv_passes_to_init_weights_are_used():
+    """``std`` is the normal init of θ, φ, g and W_z's norm, ``zeros_init`` W_z's zero start
+    (Wang et al. §4.1)."""
+    module = NonLocal(C, std=0.0, zeros_init=False, conv_cfg=dict(type='Conv2d'))
+    for conv in (module.g.conv, module.theta.conv, module.phi.conv):
+        assert not conv.weight.any()
+    assert not module.conv_out.norm.weight.any()
+    assert NonLocal(C, std=1.0, zeros_init=False).conv_out.norm.weight.std() > 0.5
+
+
+@pytest.mark.parametrize('mode, hint', [
+    ('embeded_gaussian', "; did you mean 'embedded_gaussian'?"),
+    ('dot-product', "; did you mean 'dot_product'?"), ('softmax', ''), (None, '')])
+def test_an_unknown_non_local_mode_names_the_modes_and_the_closest(mode, hint):
+    with pytest.raises(ConfigError, match=exactly(
+            f"NonLocal mode must be one of ('embedded_gaussian', 'gaussian', 'dot_product', "
+            f"'concatenation') (in any case), got {mode!r}{hint}")):
+        NonLocal(C, mode=mode)
+
+
+@pytest.mark.parametrize('mode', ['Embedded_Gaussian', 'GAUSSIAN', 'Dot_Product'])
+def test_a_non_local_mode_is_read_in_any_case_as_rgas_is(mode):
+    module = NonLocal(C, mode=mode)
+    assert module.mode == mode.lower()
+    assert module(torch.randn(2, C, 6, 4)).shape == (2, C, 6, 4)
 
 
 @pytest.mark.parametrize('name', ZOO)

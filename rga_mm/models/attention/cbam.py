@@ -23,6 +23,7 @@ from .helpers import (
     ChannelAttention,
     SpatialAttention,
     SpatialChannelAttention,
+    check_norm_cfg,
     checked_in_channels,
     reduced_width,
 )
@@ -96,6 +97,7 @@ class CBAMSpatial(SpatialAttention):
         owner = owner or type(self).__name__
         self.in_channels = checked_in_channels(in_channels, owner)
         kernel_size = odd_kernel_size(kernel_size, owner)
+        check_norm_cfg(norm_cfg, owner)
         self.conv = ConvModule(2, 1, kernel_size, padding=kernel_size // 2,
                                norm_cfg=norm_cfg, act_cfg=None)
 
@@ -124,6 +126,7 @@ class CBAM(SpatialChannelAttention):
                  init_cfg: dict | None = None) -> None:
         owner = type(self).__name__
         in_channels = checked_in_channels(in_channels, owner)
+        check_norm_cfg(spatial_norm_cfg, owner, 'spatial_norm_cfg')  # CBAMSpatial's norm_cfg
         super().__init__(in_channels, CBAMChannel(in_channels, reduction, owner=owner),
                          CBAMSpatial(in_channels, kernel_size, spatial_norm_cfg, owner=owner),
                          mode, init_cfg)

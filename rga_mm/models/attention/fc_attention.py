@@ -31,6 +31,7 @@ from .helpers import (
     built_map_size,
     check_feature_map,
     check_map_size,
+    check_norm_cfg,
     checked_in_channels,
     reduced_width,
 )
@@ -40,6 +41,7 @@ def embedding(in_channels: int, reduction: int, norm_cfg: dict, owner: str) -> C
     """The 1×1 conv → BN → ReLU embedding C → C // reduction that precedes FC-S and FC-C;
     errors name ``owner``."""
     width = reduced_width(in_channels, reduction, owner, 'reduction', 'channels', 'in_channels')
+    check_norm_cfg(norm_cfg, owner)
     return ConvModule(in_channels, width, 1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
 
 

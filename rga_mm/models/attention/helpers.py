@@ -13,24 +13,33 @@ orders.
   another size in one sentence;
 * :func:`empty_batch_output`: the (0, C, H, W) output of RGA and the non-local block for a
   batch of no images;
-* :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM and the
-  FC attentions, refusing a reduction that leaves nothing, naming the module and argument;
+* :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM, the
+  FC attentions and the non-local block, refusing a reduction that leaves nothing, naming
+  the module and argument;
+* :func:`check_norm_cfg`: refuses in one sentence a ``norm_cfg`` whose type mmcv's
+  ``build_norm_layer`` would not find, naming the module, the setting and the closest
+  registered norm type;
 * :class:`ChannelAttention`, :class:`SpatialAttention`: out = x · gate(x) for a module that
   defines ``channel_attention`` (SE, CBAM-C, FC-C) or ``spatial_attention`` (CBAM-S, FC-S);
 * :class:`SpatialChannelAttention`: the ``'CS'``, ``'SC'`` and ``'S//C'`` compositions of two
   gates (paper §3.4), which CBAM and FC-S/C use.
 """
+import inspect
 from collections.abc import Sequence
 
 import torch
 from mmengine.model import BaseModule
+from mmengine.registry import MODELS as MMENGINE_MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.modules.instancenorm import _InstanceNorm
 
 from rga_mm.checks import is_int, positive_int
-from rga_mm.errors import ConfigError, MapSizeError, type_name
+from rga_mm.errors import ConfigError, MapSizeError, closest_choice_hint, type_name
 
 GATE_ORDERS = ('CS', 'SC', 'S//C')
+# the norm layers mmcv's build_norm_layer names (its infer_abbr tells these kinds apart)
+NORM_LAYERS = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
 
 
 def check_feature_map(x: Tensor, in_channels: int, owner: str,
@@ -182,6 +191,48 @@ def reduced_width(width: int, reduction: object, owner: str, argument: str, unit
                           f'({origin}): set {argument} to at most {width} or build {owner} '
                           f'for at least {reduction} {units}')
     return width // reduction
+
+
+def registered_norm_types() -> list[str]:
+    """The names of the norm layers that mmcv's ``build_norm_layer`` finds (``BN``, ``SyncBN``,
+    ``GN``, ``LN``, ``IN``, ``BN1d``, ...): those in the registry it looks in, the default
+    scope's ``MODELS``, and in its parents up to mmengine's."""
+    names = []
+    with MMENGINE_MODELS.switch_scope_and_registry(None) as registry:
+        while registry is not None:
+            names += [name for name, layer in registry.module_dict.items()
+                      if inspect.isclass(layer) and issubclass(layer, NORM_LAYERS)]
+            registry = registry.parent
+    return list(dict.fromkeys(names))
+
+
+def check_norm_cfg(norm_cfg: object, owner: str, setting: str = 'norm_cfg') -> None:
+    """Raise one sentence naming ``owner`` and ``setting`` unless ``norm_cfg`` is None or a
+    dict whose ``'type'`` is a class or a name that mmcv's ``build_norm_layer`` finds, looked
+    up as it looks it up: mmcv refuses the others with a KeyError that names neither the
+    setting nor the type.
+
+    Raises:
+        ConfigError: ``norm_cfg`` is not a dict, has no ``'type'``, or names no registered
+            norm type (the message gives the closest).
+    """
+    if norm_cfg is None:
+        return
+    if not isinstance(norm_cfg, dict):
+        raise ConfigError(f'{owner} {setting} must be a dict such as dict(type=\'BN\') or None, '
+                          f'got {norm_cfg!r}')
+    if 'type' not in norm_cfg:
+        raise ConfigError(f'{owner} {setting}={norm_cfg!r} has no \'type\' key; name the norm '
+                          f'layer with one, e.g. {setting}=dict(type=\'BN\')')
+    norm_type = norm_cfg['type']
+    if inspect.isclass(norm_type):
+        return
+    with MMENGINE_MODELS.switch_scope_and_registry(None) as registry:  # build_norm_layer's
+        found = isinstance(norm_type, str) and registry.get(norm_type) is not None
+    if not found:
+        types = registered_norm_types()
+        raise ConfigError(f'{owner} {setting} type {norm_type!r} is not a registered norm layer '
+                          f'(those are {", ".join(types)}){closest_choice_hint(norm_type, types)}')
 
 
 class ChannelAttention(BaseModule):

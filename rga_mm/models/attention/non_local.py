@@ -10,22 +10,50 @@ identity (§4.1). The computation is mmcv's ``NonLocal2d``, not re-implemented h
 mmcv's default ``use_scale=True`` divides θᵀφ by √(C/2) before the softmax (Eq. 3 has no
 scale; ``use_scale=False`` drops it).
 """
+import inspect
 from typing import Any
 
 import torch
 from mmcv.cnn import NonLocal2d
 from torch import Tensor
 
-from rga_mm.checks import flag, positive_int
-from rga_mm.errors import ConfigError
+from rga_mm.checks import constructor_arguments, flag
+from rga_mm.errors import ConfigError, closest_choice_hint
 from rga_mm.registry import MODELS
 from .helpers import (
     check_batch_norm_values,
     check_feature_map,
+    check_norm_cfg,
     checked_in_channels,
     empty_batch_output,
     plain_shape,
+    reduced_width,
 )
+
+# the pairwise functions of mmcv's NonLocal2d (Wang et al. §3.2)
+MODES = ('embedded_gaussian', 'gaussian', 'dot_product', 'concatenation')
+
+
+def checked_mode(mode: object) -> str:
+    """``mode`` in lower case, or one sentence naming NonLocal, the modes and the closest
+    unless it is one of :data:`MODES` in any case (as RGA's ``mode``)."""
+    if not isinstance(mode, str) or mode.lower() not in MODES:
+        raise ConfigError(f'NonLocal mode must be one of {MODES} (in any case), got {mode!r}'
+                          f'{closest_choice_hint(mode, MODES)}')
+    return mode.lower()
+
+
+def check_keyword_arguments(kwargs: dict[str, Any]) -> None:
+    """Raise one sentence, with the closest name, for a keyword argument that neither
+    NonLocal, mmcv's ``NonLocal2d`` constructors (``conv_cfg``) nor the ``init_weights`` they
+    pass their remaining ones to (``std`` of the normal init of θ, φ, g; ``zeros_init`` of
+    W_z) take: mmcv would fail with a TypeError naming ``init_weights``."""
+    init_weights = inspect.signature(NonLocal2d.init_weights).parameters
+    known = constructor_arguments(NonLocal) + [name for name in init_weights if name != 'self']
+    for name in kwargs:
+        if name not in known:
+            raise ConfigError(f'NonLocal takes no argument {name!r} (it takes '
+                              f'{", ".join(known)}){closest_choice_hint(name, known)}')
 
 
 @MODELS.register_module()
@@ -38,17 +66,20 @@ class NonLocal(NonLocal2d):
     ``NonLocal2d`` in mmengine's root registry with ``norm_cfg=None`` (no BN, W_z
     zero-initialised instead).
 
-    Parameters (embedded Gaussian, c' = max(1, C // reduction), as mmcv's):
-    3·(C·c' + c') + c'·C + 2·C.
+    Parameters (embedded Gaussian, c' = C // reduction): 3·(C·c' + c') + c'·C + 2·C.
 
     Args:
         in_channels: C, a positive int.
-        reduction: C / c', the bottleneck of θ, φ, g (2 in Wang et al.), a positive int.
+        reduction: C / c', the bottleneck of θ, φ, g (2 in Wang et al.), an int in [1, C]
+            (as SE's, CBAM's and RGA's; mmcv would silently keep one channel for a larger
+            one).
         mode: pairwise function, ``'embedded_gaussian'`` (Wang et al.'s default),
-            ``'gaussian'``, ``'dot_product'`` or ``'concatenation'``.
+            ``'gaussian'``, ``'dot_product'`` or ``'concatenation'``, in any case.
         use_scale: divide θᵀφ by √c' (embedded Gaussian only; mmcv's default).
         sub_sample: max-pool φ and g by 2×2 (Wang et al.'s trick for large maps).
         norm_cfg: norm after W_z (BN in Wang et al.), its scale initialised to zero.
+        kwargs: passed on to mmcv: ``conv_cfg`` of the convolutions, and ``std`` (0.01) and
+            ``zeros_init`` (True) of ``NonLocal2d.init_weights``; any other is refused.
     """
 
     _abbr_ = 'non_local'
@@ -57,13 +88,16 @@ class NonLocal(NonLocal2d):
                  mode: str = 'embedded_gaussian', use_scale: bool = True,
                  sub_sample: bool = False, norm_cfg: dict | None = dict(type='BN'),
                  **kwargs: Any) -> None:
+        check_keyword_arguments(kwargs)
         in_channels = checked_in_channels(in_channels, 'NonLocal')
-        reduction = positive_int(reduction, 'NonLocal reduction',
-                                 "C / c', the bottleneck ratio of θ, φ and g; 1 for none")
+        # refused where it leaves no channel, as SE's, CBAM's and RGA's (mmcv would keep one)
+        reduced_width(in_channels, reduction, 'NonLocal', 'reduction', 'channels', 'in_channels')
         use_scale = flag(use_scale, 'NonLocal use_scale')
         sub_sample = flag(sub_sample, 'NonLocal sub_sample')
-        super().__init__(in_channels, sub_sample=sub_sample, reduction=reduction,
-                         use_scale=use_scale, norm_cfg=norm_cfg, mode=mode, **kwargs)
+        check_norm_cfg(norm_cfg, 'NonLocal')
+        super().__init__(in_channels, sub_sample=sub_sample, reduction=int(reduction),
+                         use_scale=use_scale, norm_cfg=norm_cfg, mode=checked_mode(mode),
+                         **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
         """Refine ``x`` (B, C, H, W); returns a tensor of the same shape."""

@@ -22,15 +22,25 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.checks import positive_int
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, closest_choice_hint
 from .fused_convs import conv_over_concatenation, conv_weights, shared_input_convs
-from .helpers import reduced_width
+from .helpers import check_norm_cfg, reduced_width
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
 
 # the norms of a 1×1 conv's (B, C, H, W) output that RGA takes (GN with num_groups=1 only:
 # the gate logits have one channel); LayerNorm would normalise the last axis, W
 PER_CHANNEL_NORMS = (_BatchNorm, nn.GroupNorm)
+
+
+def checked_relation_path(relation_path: object) -> str:
+    """``relation_path`` in lower case, or one sentence naming RGA, the paths and the closest
+    unless it is one of :data:`RELATION_PATHS` in any case (as RGA's ``mode``)."""
+    if not isinstance(relation_path, str) or relation_path.lower() not in RELATION_PATHS:
+        raise ConfigError(f'RGA relation_path must be one of {tuple(RELATION_PATHS)} (in any '
+                          f'case), got {relation_path!r}'
+                          f'{closest_choice_hint(relation_path, list(RELATION_PATHS))}')
+    return relation_path.lower()
 
 
 class RelationGate(BaseModule):
@@ -45,7 +55,7 @@ class RelationGate(BaseModule):
             max(1, width // s2).
         use_relation: include ϕ(r_p) in y_p (False is the paper's "w/o Rel.").
         use_appearance: include pool_c(ψ(x_p)) in y_p (False is "w/o Vis.").
-        relation_path: ``'factorized'`` (default) or ``'dense'``; equal results.
+        relation_path: ``'factorized'`` (default) or ``'dense'``, in any case; equal results.
         norm_cfg: normalisation after every 1×1 conv.
     """
 
@@ -63,14 +73,12 @@ class RelationGate(BaseModule):
         if not (use_relation or use_appearance):
             raise ConfigError('an RGA gate needs the relation term, the appearance term or '
                               'both; got use_relation=False and use_appearance=False')
-        if relation_path not in RELATION_PATHS:
-            raise ConfigError(f'relation_path must be one of {sorted(RELATION_PATHS)}, '
-                              f'got {relation_path!r}')
-        gate_reduction = positive_int(gate_reduction, 'gate_reduction',
+        gate_reduction = positive_int(gate_reduction, 'RGA gate_reduction',
                                       "s2, the reduction inside the gate's W1; 1 for none")
+        check_norm_cfg(norm_cfg, 'RGA')
         self.grid_size = tuple(grid_size)
         self.num_nodes = self.grid_size[0] * self.grid_size[1]
-        self.relation_path = relation_path
+        self.relation_path = checked_relation_path(relation_path)
         embed_dim = reduced_width(feature_dim, reduction, 'RGA', 'reduction', 'node features',
                                   'its in_channels in the spatial gate, the h·w positions of '
                                   'spatial_size in the channel gate')

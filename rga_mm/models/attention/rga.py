@@ -111,7 +111,7 @@ class RGA(BaseModule):
         use_relation: False gives the paper's "w/o Rel." ablation.
         use_appearance: False gives the paper's "w/o Vis." ablation.
         relation_path: ``'factorized'`` (default, never forms the N×N relation matrix) or
-            ``'dense'`` (materialises it, as the paper); both give equal results.
+            ``'dense'`` (materialises it, as the paper), in any case; both give equal results.
         variable_size: accept maps of another size through the RoIAlign reference grid.
         norm_cfg: normalisation after every 1×1 conv, down to the gate's 1-channel
             logits: BN (default), SyncBN, or GN with ``num_groups=1``.

@@ -31,7 +31,7 @@ from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor, nn
 
 from rga_mm.checks import constructor_arguments
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, closest_choice_hint
 from rga_mm.registry import MODELS
 
 # The StageAttentionBackbones whose eager forward runs in this thread, by their origin (a
@@ -212,9 +212,7 @@ def _argument_hint(cfg: Mapping, error: TypeError) -> str:
         attention = MODELS.get(attention)
     if unexpected is None or not isinstance(attention, type):
         return ''
-    close = difflib.get_close_matches(unexpected.group(1), constructor_arguments(attention),
-                                      n=1)
-    return f'; did you mean {close[0]!r}?' if close else ''
+    return closest_choice_hint(unexpected.group(1), constructor_arguments(attention))
 
 
 def _check_attentions_mapping(attentions: object) -> None:
