@@ -273,6 +273,17 @@ def test_switches_take_true_or_false_only(option, value, shown):
         ReIDMetric(**{option: value})
 
 
+def test_an_option_it_does_not_take_is_named_with_the_closest():
+    """mmengine's BaseMetric refused it with a TypeError traceback through the tools."""
+    with pytest.raises(ConfigError, match=r"^ReIDMetric takes no option 'rernak'; did you mean "
+                                          r"'rerank'\? Its options: distance, rerank, k1, "):
+        ReIDMetric(rernak=True)
+    with pytest.raises(ConfigError, match=r"^ReIDMetric takes no option 'xyz'\. Its options: "
+                                          r".*, collect_device, prefix, collect_dir$"):
+        ReIDMetric(xyz=1)
+    assert ReIDMetric(prefix='market', collect_device='cpu').prefix == 'market'
+
+
 def test_switches_accept_bools_of_python_and_numpy():
     metric = ReIDMetric(rerank=np.bool_(True), aqe=False, exclude_same_camera=True)
     assert metric.rerank and not metric.aqe and metric.exclude_same_camera

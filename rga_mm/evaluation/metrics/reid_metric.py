@@ -10,8 +10,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
-from rga_mm.checks import is_flag, is_int
-from rga_mm.errors import ConfigError, DatasetError
+from rga_mm.checks import constructor_arguments, is_flag, is_int
+from rga_mm.errors import ConfigError, DatasetError, closest_choice_hint
 from rga_mm.registry import METRICS
 from ..functional import (
     RankAccumulator,
@@ -90,7 +90,9 @@ class ReIDMetric(BaseMetric):
             evaluator receives the dataset's metainfo (its ``cameras``, set by the re-ID
             datasets' ``split='test'``), i.e. before training or inference starts, else when
             the metrics are computed.
-        collect_device, prefix, collect_dir: as mmengine's ``BaseMetric``.
+        collect_device, prefix, collect_dir: as mmengine's ``BaseMetric``; any other
+            keyword is a ConfigError naming the closest option (``rernak`` → ``rerank``),
+            where ``BaseMetric`` would end in a TypeError traceback.
     """
 
     default_prefix = 'reid'
@@ -110,6 +112,7 @@ class ReIDMetric(BaseMetric):
                  tpr_at_fpr: Sequence[float] = (),
                  exclude_same_camera: bool = True,
                  **kwargs: Any) -> None:
+        _check_options(kwargs)
         super().__init__(**kwargs)
         _check_switches(rerank=rerank, aqe=aqe, exclude_same_camera=exclude_same_camera)
         topk = _checked_topk(topk, max_rank)
@@ -288,6 +291,17 @@ def _single_camera_error(camera: int) -> ConfigError:
                        f'leaves no true match; give the dataset its cameras, or set '
                        f'exclude_same_camera=False in val_evaluator and test_evaluator for '
                        f'data without them')
+
+
+def _check_options(kwargs: dict[str, Any]) -> None:
+    """A ConfigError for a keyword that neither ReIDMetric nor mmengine's ``BaseMetric``
+    takes, naming the closest option."""
+    known = constructor_arguments(ReIDMetric)
+    for name in kwargs:
+        if name not in known:
+            raise ConfigError(f'ReIDMetric takes no option {name!r}'
+                              f'{closest_choice_hint(name, known) or "."} Its options: '
+                              f'{", ".join(known)}')
 
 
 def _check_switches(**switches: Any) -> None:
