@@ -3,7 +3,8 @@ fix. The tools print them alone, without a traceback through mmengine; both are
 ``ValueError``\\ s, so code that catches those keeps working. :func:`first_listed` shortens
 the lists such a message names; :func:`first_line` quotes another error in one,
 :func:`type_name` names a value's type, :func:`working_folder_note` where a relative path
-starts, :func:`closest_choice_hint` the accepted value closest to a mistyped one, and
+starts, :func:`closest_choice` (:func:`closest_choice_hint`) the accepted value closest to a
+mistyped one, and
 :func:`caused_by` looks through an error's chain."""
 import difflib
 import os
@@ -77,10 +78,17 @@ def caused_by(error: BaseException, kind: type[BaseException]) -> bool:
     return any(isinstance(cause, kind) for cause in error_chain(error))
 
 
-def closest_choice_hint(value: Any, choices: Sequence[str]) -> str:
-    """``"; did you mean 'CHOICE'?"`` for the choice closest to ``value`` (compared without
-    case) when one is close, else ``''``."""
+def closest_choice(value: Any, choices: Sequence[str]) -> str | None:
+    """The choice closest to ``value`` (compared without case) when one is close, else
+    None."""
     lowered = {choice.lower(): choice for choice in choices}
     close = (difflib.get_close_matches(value.lower(), list(lowered), n=1)
              if isinstance(value, str) else [])
-    return f'; did you mean {lowered[close[0]]!r}?' if close else ''
+    return lowered[close[0]] if close else None
+
+
+def closest_choice_hint(value: Any, choices: Sequence[str]) -> str:
+    """``"; did you mean 'CHOICE'?"`` for the :func:`closest_choice` to ``value``, else
+    ``''``."""
+    close = closest_choice(value, choices)
+    return f'; did you mean {close!r}?' if close else ''

@@ -14,6 +14,7 @@ from rga_mm.engine.launch import PYTHON_OPTION, load_config, merge_cfg_options
 from rga_mm.errors import ConfigError
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.registry import MODELS
+from rga_mm.unregistered_type import unregistered_type_message
 from .checkpoints import (
     check_checkpoint_fits,
     partial_load_note,
@@ -94,13 +95,11 @@ def init_model(config: str | Path | Config,
     init_default_scope(config.get('default_scope', 'rga_mm'))
     try:
         model = MODELS.build(config.model)
-    except KeyError as error:  # a type no registry holds: mmengine's sentence, no traceback
-        message = str(error.args[0]) if error.args else ''
-        if 'is not in the' not in message:
+    except KeyError as error:  # a type no registry holds: one sentence, no traceback
+        message = unregistered_type_message(error)
+        if message is None:
             raise
-        raise ConfigError(f'{message.split(". Please check")[0]}: check the type\'s '
-                          f'name, and that custom_imports imports the module that registers '
-                          f'it') from error
+        raise ConfigError(message) from error
     check_segmentor(model)
     if checkpoint is not None:
         saved = read_checkpoint(checkpoint)

@@ -110,7 +110,10 @@ def test_an_attention_refusing_its_config_at_build_time_names_the_stage():
 
 @pytest.mark.parametrize('attention, message', [
     (dict(type='rga_mm.RGAA', in_channels=512, spatial_size=2),
-     'rga_mm.RGAA is not in the rga_mm::model registry'),
+     "type='rga_mm.RGAA' is not in the rga_mm::model registry; did you mean 'rga_mm.RGA'?"),
+    (dict(type='rga_mm.Nothing', in_channels=512),
+     "type='rga_mm.Nothing' is not in the rga_mm::model registry: check the spelling in the "
+     "config, or that its custom_imports import the module that registers it"),
     (dict(type='rga_mm.RGA', in_channel=512, spatial_size=2),
      "RGA.__init__() got an unexpected keyword argument 'in_channel'; did you mean "
      "'in_channels'?"),
@@ -151,12 +154,10 @@ def test_a_bare_rga_mm_type_in_another_scope_gets_the_scoped_name():
             type='rga_mm.StageAttentionBackbone', backbone=RESNET18,
             attentions={'layer4': dict(type='RGA', in_channels=512, spatial_size=2,
                                        reduction=4)}))
-    assert str(error.value).startswith(
-        "StageAttentionBackbone stage 'layer4' (attentions['layer4']): RGA is not in the "
-        "mmpretrain::model registry")
-    assert str(error.value).endswith(
-        "; RGA is rga_mm's: write type='rga_mm.RGA' in a config whose default_scope is "
-        "another package's")
+    assert str(error.value) == (
+        "StageAttentionBackbone stage 'layer4' (attentions['layer4']): type='RGA' is not in "
+        "the mmpretrain::model registry; it is rga_mm's: write type='rga_mm.RGA' in a config "
+        "whose default_scope is another package's")
 
 
 def test_init_weights_applies_an_attentions_own_init_cfg(tmp_path):

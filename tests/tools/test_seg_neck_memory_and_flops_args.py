@@ -154,8 +154,9 @@ def test_get_flops_names_a_config_size_that_is_no_pair(tmp_path, size):
     ('x = 1\n', 'the config {config} has no model to build: it needs model=dict(type=..., ...)'),
     ("data_preprocessor = dict(type='X')\n",
      'the config {config} has no model to build: it needs model=dict(type=..., ...)'),
-    ("model = dict(type='Nope')\n", "Nope is not in the rga_mm::model registry: check the "
-     "type's name, and that custom_imports imports the module that registers it"),
+    ("model = dict(type='Nope')\n", "type='Nope' is not in the rga_mm::model registry: check "
+     "the spelling in the config, or that its custom_imports import the module that "
+     "registers it"),
     ('model = dict(\n', "config {config} is not valid Python: '(' was never closed on line 1"),
 ])
 def test_get_flops_names_a_config_without_a_buildable_model(tmp_path, text, message):

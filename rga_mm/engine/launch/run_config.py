@@ -32,6 +32,7 @@ from rga_mm.errors import ConfigError, DatasetError, type_name
 from rga_mm.models.raising_module import placed_message
 from rga_mm.models.segmentor_checks import check_segmentor
 from rga_mm.models.unwrap import model_of
+from rga_mm.unregistered_type import unregistered_type_message
 from .class_count import check_heads_cover_classes
 from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
@@ -208,13 +209,20 @@ def stop_on_input_errors() -> Iterator[None]:
     :class:`~rga_mm.errors.DatasetError`'s, a :class:`~rga_mm.errors.ConfigError`'s, an
     ``UnreadableImageError``'s or a ``CheckpointWriteError``'s) names the file or setting and
     what to do, and a traceback through mmengine adds nothing
-    (nor does the worker's traceback in the message of one raised in a DataLoader worker).
+    (nor does the worker's traceback in the message of one raised in a DataLoader worker);
+    so does a config ``type`` that no registry holds
+    (:func:`~rga_mm.unregistered_type.unregistered_type_message`).
     """
     try:
         yield
     except (FileNotFoundError, DatasetError, ConfigError, UnreadableImageError,
             CheckpointWriteError) as error:
         raise SystemExit(run_error_message(error)) from None
+    except KeyError as error:  # a config type no registry holds; any other is a bug
+        message = unregistered_type_message(error)
+        if message is None:
+            raise
+        raise SystemExit(message) from None
 
 
 # how PyTorch's DataLoader begins the message of an error it re-raises from a worker process

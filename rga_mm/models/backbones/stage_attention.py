@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from rga_mm.checks import constructor_arguments
 from rga_mm.errors import ConfigError, closest_choice_hint
 from rga_mm.registry import MODELS
+from rga_mm.unregistered_type import unregistered_type_message
 
 # The StageAttentionBackbones whose eager forward runs in this thread, by their origin (a
 # token shared by a module and the copies nn.DataParallel makes of it, each run in a thread
@@ -60,16 +61,6 @@ def _in_stage(stage: str, refusal: Exception | str) -> ConfigError:
 def _key_message(error: KeyError) -> str:
     """A KeyError's message without the quotes ``str`` puts around it."""
     return str(error.args[0]) if error.args else str(error)
-
-
-def _scope_hint(cfg: Mapping) -> str:
-    """For a bare type name (``'RGA'``) that rga_mm registers but the config's default scope
-    (mmpretrain's, mmseg's) does not: the scoped name to write instead."""
-    name = cfg.get('type')
-    if isinstance(name, str) and '.' not in name and name in MODELS.module_dict:
-        return (f"; {name} is rga_mm's: write type='rga_mm.{name}' in a config whose "
-                f"default_scope is another package's")
-    return ''
 
 
 def _check_stage_output(output: Any, backbone: str, stage: str) -> None:
@@ -194,7 +185,8 @@ def _build_attention(cfg: dict, stage: str) -> nn.Module:
     try:
         return MODELS.build(cfg)
     except KeyError as error:
-        raise _in_stage(stage, f'{_key_message(error)}{_scope_hint(cfg)}') from error
+        raise _in_stage(stage, unregistered_type_message(error) or _key_message(error)) \
+            from error
     except ValueError as error:
         raise _in_stage(stage, error) from error
     except TypeError as error:  # only an argument the attention does not take is the user's
