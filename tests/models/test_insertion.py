@@ -120,6 +120,8 @@ def test_an_attention_refusing_its_config_at_build_time_names_the_stage():
     (dict(type='rga_mm.RGA', in_channels=512, spatial_sise=2),
      "RGA.__init__() got an unexpected keyword argument 'spatial_sise'; did you mean "
      "'spatial_size'?"),
+    (dict(type='rga_mm.RGA', in_channels=512, spatial_size=2, s1=4),  # the paper's symbol
+     "RGA.__init__() got an unexpected keyword argument 's1'; RGA calls s1 'reduction'"),
 ])
 def test_an_unknown_attention_type_or_argument_names_the_stage(attention, message):
     with pytest.raises(ConfigError) as error:

@@ -118,6 +118,10 @@ class RGA(BaseModule):
     """
 
     _abbr_ = 'rga'  # name stem when built by mmcv's build_plugin_layer
+    # the paper's symbols and the official code's names of two arguments, named in the
+    # error for a config that writes them
+    ARGUMENT_ALIASES = {'s1': 'reduction', 's2': 'gate_reduction', 'cha_ratio': 'reduction',
+                        'spa_ratio': 'reduction', 'down_ratio': 'gate_reduction'}
 
     def __init__(self,
                  in_channels: int,

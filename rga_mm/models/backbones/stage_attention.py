@@ -197,13 +197,18 @@ def _build_attention(cfg: dict, stage: str) -> nn.Module:
 
 def _argument_hint(cfg: Mapping, error: TypeError) -> str:
     """For a TypeError about an unexpected keyword argument of the attention ``cfg`` builds:
-    the argument it takes that is closest to the mistyped one, else ''."""
+    the argument it names that way (its ``ARGUMENT_ALIASES``: RGA's ``s1`` is
+    ``reduction``), else the argument it takes that is closest to the mistyped one, else
+    ''."""
     unexpected = re.search(r"unexpected keyword argument '(\w+)'", str(error))
     attention = cfg.get('type')
     if isinstance(attention, str):
         attention = MODELS.get(attention)
     if unexpected is None or not isinstance(attention, type):
         return ''
+    alias = getattr(attention, 'ARGUMENT_ALIASES', {}).get(unexpected.group(1))
+    if alias is not None:
+        return f'; {attention.__name__} calls {unexpected.group(1)} {alias!r}'
     return closest_choice_hint(unexpected.group(1), constructor_arguments(attention))
 
 
