@@ -150,10 +150,23 @@ def test_converter_reports_each_stage_and_a_bar_over_every_image(converter, rele
         assert sum(len(files) for _, _, files in os.walk(osp.join(out, box_type))) == listed
 
 
-def test_converter_names_a_release_file_that_is_no_hdf5(converter, release_root, tmp_path):
+def truncate(path, size):
+    """Cut the file at ``path`` to its first ``size`` bytes, as an interrupted download."""
+    with open(path, 'r+b') as file:
+        file.truncate(size)
+
+
+@pytest.mark.parametrize('fault', ['random bytes', 'cut to 100 bytes', 'cut to 4000 bytes'])
+def test_converter_names_a_release_file_that_is_no_hdf5(converter, release_root, tmp_path,
+                                                       fault):
+    """Random bytes, and truncated files: h5py refuses to open an HDF5 file shorter than its
+    superblock says."""
     release = osp.join(release_root, 'cuhk03_release', 'cuhk-03.mat')
-    with open(release, 'wb') as file:
-        file.write(np.random.default_rng(0).bytes(256))
+    if fault == 'random bytes':
+        with open(release, 'wb') as file:
+            file.write(np.random.default_rng(0).bytes(256))
+    else:
+        truncate(release, int(fault.split()[2]))
     with pytest.raises(SystemExit, match=rf'^{re.escape(release)} is not an HDF5 file '
                                          r'\(MATLAB v7\.3 \.mat\); the CUHK03 release'):
         converter.main([release_root, str(tmp_path / 'out')])
@@ -189,22 +202,40 @@ def test_converter_names_an_image_the_release_lacks(converter, release_root, tmp
         converter.main([release_root, str(tmp_path / 'out')])
 
 
-@pytest.mark.parametrize('kind', ['text', 'hdf5'])
+@pytest.mark.parametrize('kind', ['text', 'hdf5', 'cut to 100 bytes', 'cut to 400 bytes'])
 def test_converter_names_a_split_file_it_cannot_read(converter, release_root, tmp_path, kind):
-    """A file that is no .mat file, and an HDF5 (MATLAB v7.3) one, which scipy cannot read."""
+    """A file that is no .mat file, an HDF5 (MATLAB v7.3) one, which scipy cannot read, and
+    truncated ones, on which scipy fails with an IndexError (100 bytes: within the header of
+    the first array) or an OSError (400 bytes: within its data)."""
     path = split_path(release_root)
     if kind == 'text':
         with open(path, 'w') as file:
             file.write('not a mat file\n' * 20)
-    else:
+    elif kind == 'hdf5':
         with h5py.File(path, 'w') as mat:
             mat.create_dataset('filelist', data=np.zeros(3))
+    else:
+        truncate(path, int(kind.split()[2]))
     expected = 'a MATLAB v7.3 \\(HDF5\\) file' if kind == 'hdf5' else 'no MATLAB \\.mat file'
     with pytest.raises(SystemExit, match=rf'^{re.escape(path)} is {expected}; the new-protocol '
                                          r'split files are MATLAB v5 \.mat files holding '
                                          r'filelist, labels, camId, train_idx, query_idx, '
                                          r'gallery_idx: '):
         converter.main([release_root, str(tmp_path / 'out')])
+
+
+def test_every_truncation_of_a_split_file_is_named_in_one_sentence(converter, release_root):
+    """Cut at every length, a split file is either no .mat file to scipy or one that lacks
+    the arrays after the cut; never a traceback."""
+    path = split_path(release_root)
+    with open(path, 'rb') as file:
+        whole = file.read()
+    for size in range(len(whole)):
+        with open(path, 'wb') as file:
+            file.write(whole[:size])
+        with pytest.raises(SystemExit, match=rf'^{re.escape(path)} (is no MATLAB \.mat file; '
+                                             r'|lacks [\w, ]+; a new-protocol split file)'):
+            converter.read_split(path)
 
 
 def test_converter_names_the_keys_a_split_file_lacks(converter, release_root, tmp_path):

@@ -185,12 +185,46 @@ def test_a_baseline_of_another_size_or_task_is_refused_before_timing(baseline, m
     ('benchmark_search.py', ['--repeat', 0], 'argument --repeat: must be a positive integer'),
     ('benchmark_search.py', ['--num-gallery', 1000, '--topk', 2000],
      '--topk 2000 is more than --num-gallery 1000'),
-    ('benchmark_metric.py', ['--repeat', 0], 'argument --repeat: must be a positive integer')])
+    ('benchmark_metric.py', ['--repeat', 0], 'argument --repeat: must be a positive integer'),
+    ('benchmark_metric.py', ['--num-query', 10, '--num-gallery', 50, '--num-distractors', 0,
+                             '--num-ids', 5, '--num-cams', 1, '--repeat', 1],
+     "--num-cams 1 puts every image under one camera, and the protocol counts no match under "
+     "the query's own camera: give --num-cams 2 or more"),
+    ('benchmark_metric.py', ['--num-query', 1, '--num-gallery', 1, '--num-distractors', 0,
+                             '--num-ids', 100, '--repeat', 1],
+     'no query of the random problem (--seed 0) has a match in the gallery under another '
+     'camera: give more --num-query or --num-gallery, or fewer --num-ids or '
+     '--num-distractors'),
+    ('benchmark_rerank.py', ['--sizes', 'market', '--scale', 0.001],
+     '--scale 0.001 gives market 20 query and gallery images, but re-ranking with k1 = 20 '
+     'needs at least 21: give --scale 0.00101 or more'),
+    ('benchmark_rerank.py', ['--scale', 0.01, '--memory-mib', 0.001],
+     '--memory-mib 0.001 cannot hold one row of re-ranking work over the 939 query and '
+     'gallery images of msmt17 at --scale 0.01: give --memory-mib 0.115 or more (128 bytes '
+     'per image)')])
 def test_the_other_benchmarks_refuse_counts_and_budgets_below_their_minimum(tool, args,
                                                                            message):
+    """In argparse's one-line error, before any work (nothing printed)."""
     result = _run_here(*args, tool=tool)
     assert result.returncode == 2
-    assert message in result.stderr
+    assert f'{tool}: error: {message}' in result.stderr
+    assert result.stdout == ''
+
+
+def test_the_smallest_rerank_scale_and_budget_named_run():
+    """The smallest --scale of the docstring and --help, at which re-ranking (k1 = 20) gets
+    the 21 images it needs, and the smallest --memory-mib named at that scale, run."""
+    rerank = _script('benchmark_rerank.py')
+    assert [rerank.smallest_scale(size) for size in rerank.SIZES.values()] == [0.00101, 0.000207]
+    assert 'smallest ``--scale`` is 0.00101 for ``market`` and 0.000207\nfor ``msmt17``' in \
+        rerank.__doc__
+    refused = _run_here('--scale', 0.00101, '--memory-mib', 0.0115, tool='benchmark_rerank.py')
+    assert refused.returncode == 2 and 'give --memory-mib 0.0116 or more' in refused.stderr
+    result = _run_here('--scale', 0.00101, '--memory-mib', 0.0116, '--dim', 8,
+                       tool='benchmark_rerank.py')
+    assert result.returncode == 0, result.stderr
+    assert [row[:3] for row in _table_rows(result.stdout)[2:]] == [['market', '4', '17'],
+                                                                  ['msmt17', '12', '83']]
 
 
 # one refusal of each of the other benchmarks through its command line

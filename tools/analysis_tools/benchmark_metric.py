@@ -10,6 +10,11 @@ usable CPU, up to 8, or ``--num-threads``) and on one thread; the straightforwar
 one. Time is the best of ``--repeat`` runs; peak memory is measured with tracemalloc in one
 more run, so that tracing does not slow the timed runs.
 
+The protocol counts no match under the query's own camera: ``--num-cams`` must be at least 2,
+and the random problem must give some query a match under another camera (a few queries and
+gallery images spread over many ``--num-ids`` may not); the options are refused otherwise,
+before any timing.
+
 Usage::
 
     PYTHONPATH=. python tools/analysis_tools/benchmark_metric.py [--num-query 11659 \
@@ -40,6 +45,16 @@ def random_problem(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
     gallery_cams = rng.integers(0, args.num_cams, args.num_gallery)
     distmat = rng.random((args.num_query, args.num_gallery), dtype=np.float32)
     return distmat, query_ids, gallery_ids, query_cams, gallery_cams
+
+
+def has_valid_query(problem: tuple[np.ndarray, ...], num_ids: int, num_cams: int) -> bool:
+    """Whether a query of ``problem`` (:func:`random_problem`) has a match in the gallery
+    under another camera: the least that ``rank_metrics`` needs to score the ranking."""
+    _, query_ids, gallery_ids, query_cams, gallery_cams = problem
+    per_camera = np.zeros((num_ids + 1, num_cams), np.int64)  # gallery images of (id, cam)
+    np.add.at(per_camera, (gallery_ids, gallery_cams), 1)
+    other_cameras = per_camera.sum(axis=1)[query_ids] - per_camera[query_ids, query_cams]
+    return bool(other_cameras.any())
 
 
 def measure(function: Callable, problem: tuple[np.ndarray, ...],
@@ -76,8 +91,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.num_distractors >= args.num_gallery:
         parser.error(f'--num-distractors {args.num_distractors} leaves no true match in '
                      f'--num-gallery {args.num_gallery}')
+    if args.num_cams < 2:
+        parser.error(f'--num-cams {args.num_cams} puts every image under one camera, and the '
+                     f'protocol counts no match under the query\'s own camera: give '
+                     f'--num-cams 2 or more')
 
     problem = random_problem(args)
+    if not has_valid_query(problem, args.num_ids, args.num_cams):
+        parser.error(f'no query of the random problem (--seed {args.seed}) has a match in '
+                     f'the gallery under another camera: give more --num-query or '
+                     f'--num-gallery, or fewer --num-ids or --num-distractors')
     usable_cpus = len(os.sched_getaffinity(0))
     num_threads = args.num_threads or min(usable_cpus, DEFAULT_MAX_THREADS)
     print(f'problem: {args.num_query} queries × {args.num_gallery} gallery, float32 distmat '

@@ -9,6 +9,11 @@ splits:
 * ``market``: 3,368 queries and 15,913 gallery images of 750 identities, 6 cameras;
 * ``msmt17``: 11,659 queries and 82,161 gallery images of 3,060 identities, 15 cameras.
 
+``--scale`` multiplies these numbers (rounding up). Re-ranking with k1 = 20 needs more than 20
+query and gallery images, so the smallest ``--scale`` is 0.00101 for ``market`` and 0.000207
+for ``msmt17``; ``--memory-mib`` must give at least 128 bytes per image. Smaller values are
+refused before any work, naming the smallest that works.
+
 The measured run is what ``ReIDMetric(rerank=True)`` does: re-ranking from the embeddings
 (``k_reciprocal_rerank_chunks``, cosine distance, k1 = 20, k2 = 6, λ = 0.3) streamed into
 ``RankAccumulator`` a chunk of queries at a time. Peak extra memory is the rise of the
@@ -29,6 +34,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
+from decimal import ROUND_CEILING, Decimal
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +46,7 @@ from rga_mm.evaluation.functional import (
     k_reciprocal_rerank_chunks,
     pairwise_distance,
 )
+from rga_mm.evaluation.functional.rerank import DEFAULT_K1, DEFAULT_K2, MIN_BYTES_PER_ITEM
 from rga_mm.testing import process_peak_rise
 
 MIB = 2**20
@@ -48,6 +55,8 @@ MIB = 2**20
 NOISE = (3.0, 4.5)
 # queries whose plain distances are computed at once, for the plain ranking
 PLAIN_CHUNK = 1024
+# query and gallery images that re-ranking needs with the k1 and k2 of the measured run
+MIN_IMAGES = max(DEFAULT_K1 + 1, DEFAULT_K2)
 
 
 class Size(NamedTuple):
@@ -56,11 +65,18 @@ class Size(NamedTuple):
     num_ids: int
     num_cams: int
 
+    @property
+    def num_images(self) -> int:
+        """Queries and gallery images together: the items that re-ranking ranks."""
+        return self.num_query + self.num_gallery
+
 
 SIZES = {'market': Size(3368, 15913, 750, 6), 'msmt17': Size(11659, 82161, 3060, 15)}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The options; argparse's error for a ``--scale`` or ``--memory-mib`` at which
+    re-ranking one of ``--sizes`` would be refused (:func:`check_rerank_sizes`)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', nargs='+', choices=sorted(SIZES), default=list(SIZES),
                         help='problem sizes to run, in order')
@@ -69,9 +85,55 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="re-ranking's work memory budget (max_memory_bytes) in MiB")
     parser.add_argument('--scale', type=positive_float, default=1.0,
                         help='multiply the numbers of queries, gallery images and '
-                        'identities (e.g. 0.01 for a quick check)')
+                        'identities (e.g. 0.01 for a quick check; at least ' +
+                        ', '.join(f'{smallest_scale(size):g} for {name}'
+                                  for name, size in SIZES.items()) + ')')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check_rerank_sizes(parser, args)
+    return args
+
+
+def round_up(value: float) -> float:
+    """``value`` rounded up to 3 significant digits: a smallest option value to print."""
+    exact = Decimal(value)
+    step = Decimal(1).scaleb(exact.adjusted() - 2)
+    return float(exact.quantize(step, rounding=ROUND_CEILING))
+
+
+def smallest_scale(size: Size) -> float:
+    """The smallest ``--scale`` (to 3 significant digits, rounded up) at which ``size``
+    has the :data:`MIN_IMAGES` query and gallery images that re-ranking needs."""
+    too_small, enough = 0.0, 1.0  # the full sizes have thousands of images
+    for _ in range(60):  # the scaled counts grow with the scale
+        middle = (too_small + enough) / 2
+        if scaled(size, middle).num_images >= MIN_IMAGES:
+            enough = middle
+        else:
+            too_small = middle
+    return round_up(enough)
+
+
+def check_rerank_sizes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse's error, naming the option and the smallest value that works, unless each
+    of ``args.sizes`` scaled by ``args.scale`` has enough images for re-ranking's k1 and k2,
+    and ``args.memory_mib`` holds a row of its work over the largest of them."""
+    sizes = {name: scaled(SIZES[name], args.scale) for name in args.sizes}
+    too_small = [name for name, size in sizes.items() if size.num_images < MIN_IMAGES]
+    if too_small:
+        name = max(too_small, key=lambda name: smallest_scale(SIZES[name]))
+        parser.error(f'--scale {args.scale:g} gives {name} {sizes[name].num_images} query '
+                     f'and gallery images, but re-ranking with k1 = {DEFAULT_K1} needs at '
+                     f'least {MIN_IMAGES}: give --scale '
+                     f'{smallest_scale(SIZES[name]):g} or more')
+    name = max(sizes, key=lambda name: sizes[name].num_images)
+    least = MIN_BYTES_PER_ITEM * sizes[name].num_images
+    if int(args.memory_mib * MIB) < least:
+        parser.error(f'--memory-mib {args.memory_mib:g} cannot hold one row of re-ranking '
+                     f'work over the {sizes[name].num_images:,} query and gallery images of '
+                     f'{name} at --scale {args.scale:g}: give --memory-mib '
+                     f'{round_up(least / MIB):g} or more ({MIN_BYTES_PER_ITEM} bytes per '
+                     f'image)')
 
 
 class Problem(NamedTuple):
@@ -142,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         seconds = time.perf_counter() - start
         before, after = plain.result(), reranked.result()
         rise_text = 'n/a' if rise is None else f'{rise / MIB:.0f}'
-        dense = 4 * (size.num_query + size.num_gallery)**2 / MIB
+        dense = 4 * size.num_images**2 / MIB
         print(f'| {name} | {size.num_query:,} | {size.num_gallery:,} | {seconds:.1f} | '
               f'{rise_text} | {dense:,.0f} | {100 * before["mAP"]:.1f} → '
               f'{100 * after["mAP"]:.1f} | {100 * before["cmc"][0]:.1f} → '

@@ -40,7 +40,6 @@ import h5py
 import mmcv
 import numpy as np
 from scipy.io import loadmat
-from scipy.io.matlab import MatReadError
 
 from rga_mm.datasets.image_progress import image_progress
 from rga_mm.engine.launch import check_output_folder
@@ -74,15 +73,19 @@ def release_images(release: h5py.File, box_type: str) -> dict[str, h5py.Referenc
 
 def read_split(split_path: str) -> dict[str, np.ndarray]:
     """The arrays of a new-protocol split file; SystemExit naming ``split_path`` when it is
-    no MATLAB v5 .mat file or lacks one of :data:`SPLIT_KEYS`."""
-    try:
-        split = loadmat(split_path)
-    except (MatReadError, ValueError, NotImplementedError):
-        kind = ('a MATLAB v7.3 (HDF5) file' if h5py.is_hdf5(split_path)
-                else 'no MATLAB .mat file')
-        raise SystemExit(f'{split_path} is {kind}; the new-protocol split files are MATLAB '
-                         f'v5 .mat files holding {", ".join(SPLIT_KEYS)}: download it again '
-                         f'from {SPLIT_SOURCE}') from None
+    no readable MATLAB v5 .mat file (a truncated or corrupt one included) or lacks one of
+    :data:`SPLIT_KEYS`."""
+    with open(split_path, 'rb') as file:  # a file that cannot be opened is not called corrupt
+        try:
+            split = loadmat(file)
+        # scipy's reader stops on a truncated or corrupt file with whatever error its parsing
+        # meets: MatReadError, but as often IndexError, OSError, TypeError, ValueError, ...
+        except Exception:
+            kind = ('a MATLAB v7.3 (HDF5) file' if h5py.is_hdf5(split_path)
+                    else 'no MATLAB .mat file')
+            raise SystemExit(f'{split_path} is {kind}; the new-protocol split files are '
+                             f'MATLAB v5 .mat files holding {", ".join(SPLIT_KEYS)}: download '
+                             f'it again from {SPLIT_SOURCE}') from None
     missing = [key for key in SPLIT_KEYS if key not in split]
     if missing:
         raise SystemExit(f'{split_path} lacks {", ".join(missing)}; a new-protocol split '
