@@ -1,6 +1,5 @@
-"""What the re-ID datasets for your own data share: integer parsing and its int64 bound, the
-identity of an image file with what one file under two splits does, and the test-split
-check."""
+"""What the re-ID datasets for your own data share: integer parsing and its int64 bound, what
+one image file under two splits does to the scores, and the test-split check."""
 import re
 from typing import Any
 

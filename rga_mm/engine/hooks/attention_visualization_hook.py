@@ -88,10 +88,10 @@ class AttentionVisualizationHook(Hook):
             self.by_epoch = epoch_loop
         elif self.by_epoch and not epoch_loop:
             raise ConfigError(f'AttentionVisualizationHook(by_epoch=True) needs an epoch-based '
-                             f'training loop, but the runner has '
-                             f'{type(runner.train_loop).__name__}, whose single epoch never '
-                             f'ends before training does: set by_epoch=False (or leave it '
-                             f'unset) to count the interval in iterations')
+                              f'training loop, but the runner has '
+                              f'{type(runner.train_loop).__name__}, whose single epoch never '
+                              f'ends before training does: set by_epoch=False (or leave it '
+                              f'unset) to count the interval in iterations')
         check_target_class(runner.model, self.explain_options['target_class'],
                            'AttentionVisualizationHook target_class')
         if runner.val_loop is None:
@@ -108,7 +108,7 @@ class AttentionVisualizationHook(Hook):
         outside = [i for i in indices if not 0 <= i < len(dataset)]
         if outside:
             raise ConfigError(f'AttentionVisualizationHook indices {outside} are outside the '
-                             f'validation set of {len(dataset)} items')
+                              f'validation set of {len(dataset)} items')
         self.images = [dataset[i] for i in indices]
         self.names = [self._image_name(data, i) for data, i in zip(self.images, indices)]
         self.channel_order = pipeline_channel_order(dataset.pipeline.transforms)
