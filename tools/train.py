@@ -222,11 +222,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(finished)
         return
     notice = '' if resumes(cfg, checkpoint) else earlier_run_notice(cfg)
-    if notice and launched_as_rank_zero():
-        print(notice)
     with closing_process_group():
         prepare_cpu_distributed(cfg)
         with stop_on_input_errors(), exclusive_work_dir(cfg.work_dir, cfg.launcher):
+            if notice and launched_as_rank_zero():  # once the work dir is this run's
+                print(notice)
             runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
                                           args.partial_load)
             check_resume(cfg, checkpoint)

@@ -264,14 +264,17 @@ with exclusive_work_dir(sys.argv[1]):
 """
 
 
-def test_a_second_run_in_a_work_dir_where_one_trains_is_refused(config_file, tmp_path):
-    """The holder is a real process; once it is killed (SIGKILL) the work dir is free."""
+def test_a_second_run_in_a_work_dir_where_one_trains_is_refused(config_file, tmp_path,
+                                                                 capsys):
+    """The holder is a real process; once it is killed (SIGKILL) the work dir is free. The
+    refused run says nothing about replacing the running one's checkpoints."""
     train = _train_tool()
     work_dir = tmp_path / 'work'
     holder = subprocess.Popen([sys.executable, '-c', HOLD_THE_LOCK, str(work_dir)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == 'held'
+        (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
         with pytest.raises(SystemExit, match=re.escape(
                 f'another training run (process {holder.pid}) is writing to the work dir '
                 f'{work_dir}: two runs there would write the same checkpoints and logs')):
@@ -279,6 +282,8 @@ def test_a_second_run_in_a_work_dir_where_one_trains_is_refused(config_file, tmp
     finally:
         holder.kill()
         holder.wait()
+    assert 'starts anew' not in capsys.readouterr().out
+    (work_dir / 'last_checkpoint').unlink()
     assert sorted(path.name for path in work_dir.iterdir()) == ['.train.lock']  # no Runner
     with exclusive_work_dir(str(work_dir)):
         assert (work_dir / '.train.lock').read_text() == f'{os.getpid()}\n'
