@@ -13,6 +13,9 @@ orders.
   another size in one sentence;
 * :func:`empty_batch_output`: the (0, C, H, W) output of RGA and the non-local block for a
   batch of no images;
+* :func:`any_case_choice`: a string option (RGA's and the gates' ``mode``, RGA's
+  ``relation_path``, the non-local block's ``mode``) compared without case, refusing any
+  other value in one sentence with the closest choice;
 * :func:`reduced_width`: ⌊width / reduction⌋ for the bottlenecks of RGA (s1), SE, CBAM, the
   FC attentions and the non-local block, refusing a reduction that leaves nothing, naming
   the module and argument;
@@ -36,6 +39,7 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 
 from rga_mm.checks import is_int, positive_int
 from rga_mm.errors import ConfigError, MapSizeError, closest_choice_hint, type_name
+from rga_mm.unregistered_type import registered_names
 
 GATE_ORDERS = ('CS', 'SC', 'S//C')
 # the norm layers mmcv's build_norm_layer names (its infer_abbr tells these kinds apart)
@@ -169,6 +173,20 @@ def empty_batch_output(module: nn.Module, x: Tensor) -> Tensor:
     return out
 
 
+def any_case_choice(value: object, choices: Sequence[str], name: str) -> str:
+    """``value`` as ``choices`` write it, compared without case (``'sc'`` → ``'SC'``), or one
+    sentence naming ``name`` (e.g. ``'RGA mode'``), the choices and the closest of them.
+
+    Raises:
+        ConfigError: ``value`` is not a str, or none of ``choices`` in any case.
+    """
+    written = {choice.lower(): choice for choice in choices}
+    if not isinstance(value, str) or value.lower() not in written:
+        raise ConfigError(f'{name} must be one of {tuple(choices)} (in any case), got '
+                          f'{value!r}{closest_choice_hint(value, choices)}')
+    return written[value.lower()]
+
+
 def reduced_width(width: int, reduction: object, owner: str, argument: str, units: str,
                   origin: str) -> int:
     """⌊width / reduction⌋, or one sentence naming ``owner`` and ``argument`` unless
@@ -197,13 +215,9 @@ def registered_norm_types() -> list[str]:
     """The names of the norm layers that mmcv's ``build_norm_layer`` finds (``BN``, ``SyncBN``,
     ``GN``, ``LN``, ``IN``, ``BN1d``, ...): those in the registry it looks in, the default
     scope's ``MODELS``, and in its parents up to mmengine's."""
-    names = []
     with MMENGINE_MODELS.switch_scope_and_registry(None) as registry:
-        while registry is not None:
-            names += [name for name, layer in registry.module_dict.items()
-                      if inspect.isclass(layer) and issubclass(layer, NORM_LAYERS)]
-            registry = registry.parent
-    return list(dict.fromkeys(names))
+        return [name for name in registered_names(registry)
+                if inspect.isclass(layer := registry.get(name)) and issubclass(layer, NORM_LAYERS)]
 
 
 def check_norm_cfg(norm_cfg: object, owner: str, setting: str = 'norm_cfg') -> None:
@@ -285,11 +299,8 @@ class SpatialChannelAttention(BaseModule):
     def __init__(self, in_channels: int, channel_gate: nn.Module, spatial_gate: nn.Module,
                  mode: str, init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
-        if not isinstance(mode, str) or mode.upper() not in GATE_ORDERS:
-            raise ConfigError(f'{type(self).__name__} mode must be one of {GATE_ORDERS} (in '
-                              f'any case), got {mode!r}')
         self.in_channels = in_channels
-        self.mode = mode.upper()
+        self.mode = any_case_choice(mode, GATE_ORDERS, f'{type(self).__name__} mode')
         self.channel_gate = channel_gate
         self.spatial_gate = spatial_gate
 

@@ -21,6 +21,7 @@ from rga_mm.checks import constructor_arguments, flag
 from rga_mm.errors import ConfigError, closest_choice_hint
 from rga_mm.registry import MODELS
 from .helpers import (
+    any_case_choice,
     check_batch_norm_values,
     check_feature_map,
     check_norm_cfg,
@@ -32,15 +33,6 @@ from .helpers import (
 
 # the pairwise functions of mmcv's NonLocal2d (Wang et al. §3.2)
 MODES = ('embedded_gaussian', 'gaussian', 'dot_product', 'concatenation')
-
-
-def checked_mode(mode: object) -> str:
-    """``mode`` in lower case, or one sentence naming NonLocal, the modes and the closest
-    unless it is one of :data:`MODES` in any case (as RGA's ``mode``)."""
-    if not isinstance(mode, str) or mode.lower() not in MODES:
-        raise ConfigError(f'NonLocal mode must be one of {MODES} (in any case), got {mode!r}'
-                          f'{closest_choice_hint(mode, MODES)}')
-    return mode.lower()
 
 
 def check_keyword_arguments(kwargs: dict[str, Any]) -> None:
@@ -95,9 +87,9 @@ class NonLocal(NonLocal2d):
         use_scale = flag(use_scale, 'NonLocal use_scale')
         sub_sample = flag(sub_sample, 'NonLocal sub_sample')
         check_norm_cfg(norm_cfg, 'NonLocal')
+        mode = any_case_choice(mode, MODES, 'NonLocal mode')
         super().__init__(in_channels, sub_sample=sub_sample, reduction=int(reduction),
-                         use_scale=use_scale, norm_cfg=norm_cfg, mode=checked_mode(mode),
-                         **kwargs)
+                         use_scale=use_scale, norm_cfg=norm_cfg, mode=mode, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
         """Refine ``x`` (B, C, H, W); returns a tensor of the same shape."""

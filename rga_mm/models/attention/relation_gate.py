@@ -22,25 +22,15 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.checks import positive_int
-from rga_mm.errors import ConfigError, closest_choice_hint
+from rga_mm.errors import ConfigError
 from .fused_convs import conv_over_concatenation, conv_weights, shared_input_convs
-from .helpers import check_norm_cfg, reduced_width
+from .helpers import any_case_choice, check_norm_cfg, reduced_width
 from .reference_grid import pool_to_grid
 from .relation import RELATION_PATHS
 
 # the norms of a 1×1 conv's (B, C, H, W) output that RGA takes (GN with num_groups=1 only:
 # the gate logits have one channel); LayerNorm would normalise the last axis, W
 PER_CHANNEL_NORMS = (_BatchNorm, nn.GroupNorm)
-
-
-def checked_relation_path(relation_path: object) -> str:
-    """``relation_path`` in lower case, or one sentence naming RGA, the paths and the closest
-    unless it is one of :data:`RELATION_PATHS` in any case (as RGA's ``mode``)."""
-    if not isinstance(relation_path, str) or relation_path.lower() not in RELATION_PATHS:
-        raise ConfigError(f'RGA relation_path must be one of {tuple(RELATION_PATHS)} (in any '
-                          f'case), got {relation_path!r}'
-                          f'{closest_choice_hint(relation_path, list(RELATION_PATHS))}')
-    return relation_path.lower()
 
 
 class RelationGate(BaseModule):
@@ -78,7 +68,8 @@ class RelationGate(BaseModule):
         check_norm_cfg(norm_cfg, 'RGA')
         self.grid_size = tuple(grid_size)
         self.num_nodes = self.grid_size[0] * self.grid_size[1]
-        self.relation_path = checked_relation_path(relation_path)
+        self.relation_path = any_case_choice(relation_path, list(RELATION_PATHS),
+                                             'RGA relation_path')
         embed_dim = reduced_width(feature_dim, reduction, 'RGA', 'reduction', 'node features',
                                   'its in_channels in the spatial gate, the h·w positions of '
                                   'spatial_size in the channel gate')

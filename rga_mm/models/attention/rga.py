@@ -31,6 +31,7 @@ from rga_mm.checks import flag, is_positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import MODELS
 from .helpers import (
+    any_case_choice,
     built_map_size,
     check_batch_norm_values,
     check_feature_map,
@@ -136,9 +137,7 @@ class RGA(BaseModule):
                  norm_cfg: dict = dict(type='BN'),
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
-        if not isinstance(mode, str) or mode.upper() not in MODES:
-            raise ConfigError(f'RGA mode must be one of {MODES} (in any case), got {mode!r}')
-        mode = mode.upper()
+        mode = any_case_choice(mode, MODES, 'RGA mode')
         in_channels = checked_in_channels(in_channels, 'RGA')
         self.in_channels = in_channels
         self.spatial_size = built_map_size(spatial_size, 'RGA')
