@@ -30,7 +30,6 @@ import os.path as osp
 from collections.abc import Sequence
 
 from mmengine.fileio import dump
-from mmengine.runner import Runner
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import CheckpointError, read_checkpoint
@@ -48,7 +47,7 @@ from rga_mm.engine.launch import (
     stop_on_input_errors,
 )
 from rga_mm.engine.launch.resume import model_change_notice
-from rga_mm.engine.launch.show_dir import enable_show_dir
+from rga_mm.engine.launch.show_dir import enable_show_dir, undrawn_notice
 from rga_mm.errors import ConfigError
 from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES, ORDERS
 
@@ -132,31 +131,6 @@ def write_metrics(metrics: dict, path: str) -> None:
     file_format, options = OUT_FORMATS[osp.splitext(path)[1].lower()]
     dump({name: float(value) for name, value in metrics.items()}, path,
          file_format=file_format, **options)
-
-
-# the --cfg-options key of the interval of mmseg's visualization hook, which --show-dir turns on
-HOOK_INTERVAL_KEY = 'default_hooks.visualization.interval'
-
-
-def undrawn_notice(runner: Runner) -> str | None:
-    """The line saying that ``--show-dir`` will draw no segmentation prediction, and how to
-    draw them: mmseg's ``SegVisualizationHook`` draws the test batches ``interval``,
-    ``2 × interval``, … (docs/segmentation.md), so a test of fewer batches draws none.
-    ``None`` when it draws some, or draws no predictions (re-ID ranked lists are drawn
-    whatever the number of batches). The test loader counted is the one ``runner.test()``
-    runs: built here, it is not built again."""
-    hook = next((hook for hook in runner.hooks
-                 if type(hook).__name__ == 'SegVisualizationHook' and hook.draw), None)
-    if hook is None:
-        return None
-    batches = len(runner.test_dataloader)
-    if batches >= hook.interval:
-        return None
-    each = ' on each process' if runner.world_size > 1 else ''
-    return (f'--show-dir will draw no prediction: the test has {batches} '
-            f'{"batch" if batches == 1 else "batches"}{each}, fewer than the visualization '
-            f'hook\'s interval of {hook.interval}; add --cfg-options {HOOK_INTERVAL_KEY}=1 '
-            f'to draw every batch')
 
 
 def main(argv: Sequence[str] | None = None) -> None:

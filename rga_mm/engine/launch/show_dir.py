@@ -7,7 +7,8 @@
 * a segmentation config (mmseg's ``SegVisualizationHook`` in ``default_hooks``): the test
   images of every ``interval``-th batch (the hook's setting, 50 by default) with their
   predicted classes, drawn by that hook as mmseg's own test tool has it draw them, into
-  ``<DIR>/vis_data/vis_image/``.
+  ``<DIR>/vis_data/vis_image/``; :func:`undrawn_notice` says when a test has fewer
+  batches than the interval, so that none is drawn.
 
 A config with neither (the CIFAR configs) is refused in one sentence, which names the way to
 a classifier's predictions.
@@ -15,6 +16,7 @@ a classifier's predictions.
 import copy
 
 from mmengine.config import Config, ConfigDict
+from mmengine.runner import Runner
 
 from rga_mm.errors import ConfigError
 from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES, MISSING_PATHS
@@ -98,3 +100,28 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None,
         f"config {cfg.filename} has neither (a classifier's predictions on images: "
         f"mmpretrain's ImageClassificationInferencer, docs/classification.md, \"Predict on "
         f'your own images")')
+
+
+# the --cfg-options key of the interval of mmseg's visualization hook, which --show-dir turns on
+HOOK_INTERVAL_KEY = 'default_hooks.visualization.interval'
+
+
+def undrawn_notice(runner: Runner) -> str | None:
+    """The line saying that ``--show-dir`` will draw no segmentation prediction, and how to
+    draw them: mmseg's ``SegVisualizationHook`` draws the test batches ``interval``,
+    ``2 × interval``, … (docs/segmentation.md), so a test of fewer batches draws none.
+    ``None`` when it draws some, or draws no predictions (re-ID ranked lists are drawn
+    whatever the number of batches). The test loader counted is the one ``runner.test()``
+    runs: built here, it is not built again."""
+    hook = next((hook for hook in runner.hooks
+                 if type(hook).__name__ == 'SegVisualizationHook' and hook.draw), None)
+    if hook is None:
+        return None
+    batches = len(runner.test_dataloader)
+    if batches >= hook.interval:
+        return None
+    each = ' on each process' if runner.world_size > 1 else ''
+    return (f'--show-dir will draw no prediction: the test has {batches} '
+            f'{"batch" if batches == 1 else "batches"}{each}, fewer than the visualization '
+            f'hook\'s interval of {hook.interval}; add --cfg-options {HOOK_INTERVAL_KEY}=1 '
+            f'to draw every batch')
