@@ -60,6 +60,7 @@ from rga_mm.engine.launch.resume import (
     outside_run_notice,
     saved_iters_per_epoch,
 )
+from rga_mm.engine.launch.saved_config import discarded_on_error
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 from rga_mm.errors import ConfigError
 
@@ -229,15 +230,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(notice)
             runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
                                           args.partial_load)
-            check_resume(cfg, checkpoint)
-            meta = checkpoint.get('meta', {}) if resumes(cfg, checkpoint) else None
-            run_iters_per_epoch = saved_iters_per_epoch(checkpoint) if meta is not None else None
-            del checkpoint  # the Runner reads the file again, with its hooks
+            with discarded_on_error(runner):  # a run refused here leaves no run folder
+                check_resume(cfg, checkpoint)
+                meta = checkpoint.get('meta', {}) if resumes(cfg, checkpoint) else None
+                run_iters_per_epoch = (saved_iters_per_epoch(checkpoint) if meta is not None
+                                       else None)
+                del checkpoint  # the Runner reads the file again, with its hooks
+                with explain_timeouts(cfg):
+                    check_classifier_size(runner)  # builds the train loop, reused by train()
+                    check_triplet_batches(runner)
+                    check_validation_size(runner)  # builds the val loop, reused by train()
+                    check_resume_point(runner, cfg, meta, run_iters_per_epoch)
             with explain_timeouts(cfg):
-                check_classifier_size(runner)  # builds the train loop, which train() reuses
-                check_triplet_batches(runner)
-                check_validation_size(runner)  # builds the val loop, which train() reuses
-                check_resume_point(runner, cfg, meta, run_iters_per_epoch)
                 runner.train()
 
 

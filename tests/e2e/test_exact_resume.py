@@ -115,10 +115,13 @@ def test_a_resume_that_would_not_continue_the_run_is_refused(tiny_market, tmp_pa
     """mmengine restores the optimizer, the schedulers and the seed over the config's: a
     changed learning rate or milestone would be ignored and a changed seed would give
     neither run; a partial load cannot take the optimizer state. A config without a seed
-    takes the run's (16, the demo config's)."""
+    takes the run's (16, the demo config's). A refused run leaves the work dir as it was:
+    no run folder of its own, the run's saved config unchanged."""
     train = load_script(ROOT / 'tools/train.py', 'train_tool')
     train.main(_train_argv(tiny_market, tmp_path, 0, EPOCHS // 2))  # in this process
     checkpoint = tmp_path / f'epoch_{EPOCHS // 2}.pth'
+    work_dir_before = sorted(path.name for path in tmp_path.iterdir())
+    saved_config = (tmp_path / CONFIG.name).read_bytes()
     resume = _train_argv(tiny_market, tmp_path, 0, EPOCHS, resume=True)
     for change, said in (
             ('optim_wrapper.optimizer.lr=0.1', 'optim_wrapper.optimizer.lr 0.0008 → 0.1'),
@@ -149,7 +152,10 @@ def test_a_resume_that_would_not_continue_the_run_is_refused(tiny_market, tmp_pa
         train.main([str(CONFIG), '--work-dir', str(other_path.parent), '--resume',
                     str(other_path), *resume[resume.index('--cfg-options'):],
                     'randomness.seed=5'])
-    assert sorted(path.name for path in tmp_path.glob('*.pth')) == [checkpoint.name]
+    assert sorted(path.name for path in other_path.parent.iterdir()) == [
+        '.train.lock', other_path.name]  # the lock stays, as after every run
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(work_dir_before + ['other'])
+    assert (tmp_path / CONFIG.name).read_bytes() == saved_config
 
 
 @pytest.mark.slow

@@ -1,13 +1,22 @@
 """The config a run saves in its work dir never overwrites the config file the run reads,
-nor, for a test run, a training run's saved config; otherwise it is mmengine's dump."""
+nor, for a test run, a training run's saved config, and a training run saves it only when
+its training starts; otherwise it is mmengine's dump. A run that fails to build or is
+refused before it starts leaves no run folder."""
 import itertools
+from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
 from mmengine.model import BaseModel
 from torch import nn
 
-from rga_mm.engine.launch.saved_config import ConfigKeepingRunner, ConfigKeepingTestRunner
+from rga_mm.engine.launch.saved_config import (
+    ConfigKeepingRunner,
+    ConfigKeepingTestRunner,
+    ConfigKeepingTrainRunner,
+    discarded_on_error,
+)
 
 RUN_NAMES = itertools.count()
 
@@ -56,3 +65,49 @@ def test_a_test_run_keeps_a_training_runs_config_which_a_training_run_replaces(t
     fresh = tmp_path / 'test_only'
     _run(ConfigKeepingTestRunner, source, fresh, num_classes=5)  # nothing kept: as mmengine
     assert Config.fromfile(str(fresh / 'my_run.py')).num_classes == 5
+
+
+class TinyRegressor(TinyModel):
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        outputs = self.linear(inputs)
+        return {'loss': outputs.square().mean()} if mode == 'loss' else outputs
+
+
+def test_a_training_run_saves_its_config_when_training_starts(tmp_path):
+    """A run refused between building its Runner and training (tools/train.py's checks)
+    leaves the config saved by the run before it as it was."""
+    source, work_dir = tmp_path / 'configs' / 'my_run.py', tmp_path / 'work'
+    source.parent.mkdir()
+    source.write_text('num_classes = 100\n')
+    _run(ConfigKeepingRunner, source, work_dir, num_classes=4)  # an earlier run
+    saved = work_dir / 'my_run.py'
+    cfg = Config.fromfile(str(source))
+    cfg.num_classes = 9
+    runner = ConfigKeepingTrainRunner(
+        model=TinyRegressor(), work_dir=str(work_dir), cfg=cfg,
+        experiment_name=f'saved_config_{next(RUN_NAMES)}',
+        train_dataloader=dict(dataset=[dict(inputs=torch.ones(1))] * 2, batch_size=2,
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=dict(by_epoch=False, max_iters=1),
+        default_hooks=dict(checkpoint=None))
+    assert Config.fromfile(str(saved)).num_classes == 4
+    runner.train()
+    assert Config.fromfile(str(saved)).num_classes == 9
+
+
+def test_a_run_that_fails_to_build_or_is_refused_before_it_starts_leaves_no_run_folder(
+        tmp_path):
+    source = tmp_path / 'my_run.py'
+    source.write_text('num_classes = 4\n')
+    with pytest.raises(KeyError, match='NoSuchModel'):
+        ConfigKeepingRunner(model=dict(type='NoSuchModel'), work_dir=str(tmp_path / 'work'),
+                            cfg=Config.fromfile(str(source)),
+                            experiment_name=f'saved_config_{next(RUN_NAMES)}')
+    assert list((tmp_path / 'work').iterdir()) == []
+    runner = _run(ConfigKeepingTestRunner, source, tmp_path / 'refused')
+    assert Path(runner.log_dir).is_dir()
+    with pytest.raises(SystemExit, match='refused'), discarded_on_error(runner):
+        raise SystemExit('refused')
+    assert [path.name for path in (tmp_path / 'refused').iterdir()] == ['my_run.py']

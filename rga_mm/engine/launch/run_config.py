@@ -37,7 +37,7 @@ from .class_count import check_heads_cover_classes
 from .config import DATALOADERS, CfgOptionsAction, load_config, merge_cfg_options
 from .distributed import explain_timeouts
 from .loader_settings import check_loader_settings
-from .saved_config import ConfigKeepingRunner, ConfigKeepingTestRunner
+from .saved_config import ConfigKeepingTestRunner, ConfigKeepingTrainRunner, discarded_on_error
 
 PARTIAL_LOAD_HELP = ('load a checkpoint that lacks some of the model\'s tensors, has extra '
                      'ones or ones of other shapes: only the tensors whose names and shapes '
@@ -307,7 +307,8 @@ def file_above(folder: str) -> str | None:
 def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: str | None,
                          partial_load: bool, testing: bool = False) -> Runner:
     """``Runner.from_cfg(cfg)`` (a :class:`~.saved_config.ConfigKeepingRunner`, which does
-    not overwrite the config file it reads, nor, ``testing``, a training run's), refusing a
+    not overwrite the config file it reads, nor, ``testing``, a training run's, and removes
+    its run folder when it is refused here), refusing a
     segmentor whose heads do not fit its RGA neck or whose ``test_cfg`` names no inference
     mmseg runs
     (:func:`~rga_mm.models.segmentor_checks.check_segmentor`), data loaders with a batch size
@@ -325,12 +326,14 @@ def build_checked_runner(cfg: Config, checkpoint: dict | None, checkpoint_path: 
     name_runs_apart(cfg)
     with explain_timeouts(cfg), stop_on_input_errors():
         check_loader_settings(cfg)
-        runner = (ConfigKeepingTestRunner if testing else ConfigKeepingRunner).from_cfg(cfg)
-        check_segmentor(model_of(runner.model))
-    drop_check_hooks(runner)
-    if checkpoint is not None:
-        stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load,
-                         resuming=bool(cfg.get('resume')))
+        runner = (ConfigKeepingTestRunner if testing else ConfigKeepingTrainRunner).from_cfg(cfg)
+    with discarded_on_error(runner):
+        with explain_timeouts(cfg), stop_on_input_errors():
+            check_segmentor(model_of(runner.model))
+        drop_check_hooks(runner)
+        if checkpoint is not None:
+            stop_unless_fits(model_of(runner.model), checkpoint, checkpoint_path, partial_load,
+                             resuming=bool(cfg.get('resume')))
     return runner
 
 

@@ -1,4 +1,5 @@
-"""Where a run saves its config: mmengine's Runner, kept from overwriting a config it reads.
+"""What a run leaves in its work dir: mmengine's Runner, kept from overwriting a config it
+reads and from leaving the folder of a run that never started.
 
 mmengine's Runner writes the config it runs into its work dir under the config's file name.
 rga_mm's own-data flow (docs/reid.md, "Train on your own data") runs the later commands on
@@ -12,11 +13,26 @@ writes the config as mmengine does except
   as by every Runner, by its visualizer's backends: mmengine's default ``LocalVisBackend``
   writes ``<work_dir>/<timestamp>/vis_data/config.py``);
 * for a run that only tests (``replaces_saved_config=False``, tools/test.py), never over a
-  config already saved in the work dir, a training run's.
+  config already saved in the work dir, a training run's;
+* for a training run, only when its training starts (:class:`ConfigKeepingTrainRunner`):
+  a run that tools/train.py refuses after building its Runner (a resume whose config
+  changed, a classifier too small for its data) leaves the saved config of the run it
+  refused to change as it was.
+
+mmengine makes the run's folder, ``<work_dir>/<timestamp>``, first thing in the Runner's
+``__init__``; a run whose Runner fails to build, or that is refused before its training or
+testing starts (:func:`discarded_on_error`), removes it again, so that a mistyped config
+or a refused resume leaves no folder behind that looks like a run. Its log then holds no
+more than the environment and the config: the error itself is on the terminal.
 """
 import os.path as osp
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
+from torch.nn import Module
 
 
 class ConfigKeepingRunner(Runner):
@@ -24,6 +40,20 @@ class ConfigKeepingRunner(Runner):
     docstring); ``replaces_saved_config`` False for a run that only tests."""
 
     replaces_saved_config = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            self.discard_run_folder()
+            raise
+
+    def discard_run_folder(self) -> None:
+        """Remove this run's folder (``<work_dir>/<timestamp>``), if it has one, on the main
+        process: for a run that ends before training or testing starts."""
+        log_dir = getattr(self, '_log_dir', None)
+        if log_dir is not None and is_main_process():
+            shutil.rmtree(log_dir, ignore_errors=True)
 
     def dump_config(self) -> None:
         """Save the config in the work dir as mmengine does, unless that would overwrite
@@ -46,3 +76,30 @@ class ConfigKeepingTestRunner(ConfigKeepingRunner):
     work dir by a training run."""
 
     replaces_saved_config = False
+
+
+class ConfigKeepingTrainRunner(ConfigKeepingRunner):
+    """:class:`ConfigKeepingRunner` of a training run: it saves its config when training
+    starts (:meth:`train`), not when mmengine's ``__init__`` ends."""
+
+    _config_due = False
+
+    def dump_config(self) -> None:
+        self._config_due = True
+
+    def train(self) -> Module:
+        if self._config_due:
+            self._config_due = False
+            super().dump_config()
+        return super().train()
+
+
+@contextmanager
+def discarded_on_error(runner: ConfigKeepingRunner) -> Iterator[None]:
+    """Remove ``runner``'s run folder if the block raises (any exception, a refusal's
+    ``SystemExit`` included): for the checks between building a Runner and starting it."""
+    try:
+        yield
+    except BaseException:
+        runner.discard_run_folder()
+        raise
