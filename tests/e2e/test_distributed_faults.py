@@ -113,6 +113,41 @@ def test_a_hung_rank_stops_the_run_within_the_timeout(tiny_market, tmp_path):
     assert '--cfg-options env_cfg.dist_cfg.timeout=' in output
 
 
+HOLD_THE_LOCK = """
+import sys, time
+from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
+with exclusive_work_dir(sys.argv[1]):
+    print('held', flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_every_rank_stops_with_rank_0s_refusal_of_a_locked_work_dir(tiny_market, tmp_path):
+    """Only rank 0 locks the work dir; rank 1 must not run on into the Runner's first
+    collective without it (a gloo connection error, which torchrun may report as the first
+    failure) but stop with the same sentence."""
+    work_dir = tmp_path / 'work'
+    holder = subprocess.Popen([sys.executable, '-c', HOLD_THE_LOCK, str(work_dir)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        returncode, output = _run_in_own_session(
+            ['bash', 'tools/dist_train.sh', str(CONFIG), '2', '--work-dir', str(work_dir),
+             *_overrides(tiny_market)],
+            env={**os.environ, 'PYTHON': sys.executable, 'PORT': str(_free_port()),
+                 'OMP_NUM_THREADS': '1'})
+    finally:
+        holder.kill()
+        holder.wait()
+    refusal = (f'another training run (process {holder.pid}) is writing to the work dir '
+               f'{work_dir}')
+    assert returncode != 0
+    assert output.count(refusal) == 2, output[-5000:]  # one from each rank
+    assert 'RuntimeError' not in output and 'Connection' not in output, output[-5000:]
+    assert sorted(path.name for path in work_dir.iterdir()) == ['.train.lock']
+
+
 def test_timeout_default_and_bad_values():
     """The default applies to any distributed config; a bad value names the option. (Only
     the checks that come before a process group is created: none is made in this process.)"""

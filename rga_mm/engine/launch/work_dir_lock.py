@@ -13,6 +13,9 @@ import os
 import os.path as osp
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TextIO
+
+import torch.distributed as dist
 
 from rga_mm.errors import ConfigError
 
@@ -35,31 +38,55 @@ def launcher_rank(launcher: str) -> int:
 def exclusive_work_dir(work_dir: str, launcher: str = 'none') -> Iterator[None]:
     """Hold ``work_dir``'s lock within the block (creating the folder); a ``ConfigError``
     naming the process that holds it when another run does. Only the process of global rank
-    0 locks (:func:`launcher_rank`): the ranks of one distributed run share its work dir."""
-    if launcher_rank(launcher) != 0 or fcntl is None:
+    0 locks (:func:`launcher_rank`): the ranks of one distributed run share its work dir.
+    Where the process group already exists (gloo on the CPU), every rank gets rank 0's
+    refusal and stops with it, instead of running on into the Runner's first collective
+    without rank 0."""
+    lock, refusal = None, None
+    if launcher_rank(launcher) == 0 and fcntl is not None:
+        lock, refusal = _take_lock(work_dir)
+    refusal = _rank_zeros(refusal)
+    if refusal is not None:
+        raise ConfigError(refusal)
+    try:
         yield
-        return
-    os.makedirs(work_dir, exist_ok=True)
-    with open(osp.join(work_dir, LOCK_NAME), 'a+') as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or 'unknown'
-            raise ConfigError(
-                f'another training run (process {holder}) is writing to the work dir '
-                f'{work_dir}: two runs there would write the same checkpoints and logs; give '
-                f'this run another --work-dir, or let that one end first') from None
-        except OSError as error:  # ENOLCK, ENOSYS: a file system without flock
-            print(f'the work dir {work_dir} cannot be locked ({error.strerror}): a second '
-                  f'run started there would not be noticed')
-            yield
-            return
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f'{os.getpid()}\n')
-        lock.flush()
-        try:
-            yield
-        finally:
+    finally:
+        if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            lock.close()
+
+
+def _take_lock(work_dir: str) -> tuple[TextIO | None, str | None]:
+    """(the locked file, None), (None, why another run holds it) or, on a file system
+    without ``flock``, (None, None) after a notice."""
+    os.makedirs(work_dir, exist_ok=True)
+    lock = open(osp.join(work_dir, LOCK_NAME), 'a+')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or 'unknown'
+        lock.close()
+        return None, (f'another training run (process {holder}) is writing to the work dir '
+                      f'{work_dir}: two runs there would write the same checkpoints and '
+                      f'logs; give this run another --work-dir, or let that one end first')
+    except OSError as error:  # ENOLCK, ENOSYS: a file system without flock
+        lock.close()
+        print(f'the work dir {work_dir} cannot be locked ({error.strerror}): a second run '
+              f'started there would not be noticed')
+        return None, None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f'{os.getpid()}\n')
+    lock.flush()
+    return lock, None
+
+
+def _rank_zeros(refusal: str | None) -> str | None:
+    """Rank 0's ``refusal`` on every rank of an existing process group; ``refusal`` as it
+    is without one."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return refusal
+    shared = [refusal]
+    dist.broadcast_object_list(shared, src=0)
+    return shared[0]
