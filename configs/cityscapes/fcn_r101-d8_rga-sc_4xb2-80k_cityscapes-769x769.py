@@ -26,7 +26,9 @@ train_dataloader = dict(dataset=dict(type=dataset_type))
 val_dataloader = dict(dataset=dict(type=dataset_type, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # the heads must take the neck's 2·C channels: checked before the first forward also
-# when mmseg's own tools run this config
-custom_hooks = [dict(type='rga_mm.CheckHeadsFitNeckHook')]
+# when mmseg's own tools run this config; the heads' dropout drawn from (seed, iteration),
+# so that a resumed run trains bit for bit as an uninterrupted one
+custom_hooks = [dict(type='rga_mm.CheckHeadsFitNeckHook'),
+                dict(type='rga_mm.IterationSeedHook')]
 # checkpoints that a kill at any moment cannot take away (mmseg's options kept)
 default_hooks = dict(checkpoint=dict(type='rga_mm.AtomicCheckpointHook'))

@@ -179,7 +179,7 @@ def test_the_shipped_hook_checks_the_heads_in_any_runner(tiny, tmp_path, run):
     forward, with the same sentence."""
     cfg = tiny[1].copy()
     assert Config.fromfile(str(CONFIG)).custom_hooks == [
-        dict(type='rga_mm.CheckHeadsFitNeckHook')]
+        dict(type='rga_mm.CheckHeadsFitNeckHook'), dict(type='rga_mm.IterationSeedHook')]
     cfg.merge_from_dict({'model.decode_head.in_channels': 2048, 'work_dir': str(tmp_path),
                          'custom_hooks': [dict(type='rga_mm.CheckHeadsFitNeckHook')]})
     name_runs_apart(cfg)  # Runners built in one second would share mmengine's visualizer
