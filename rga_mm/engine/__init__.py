@@ -5,8 +5,9 @@ from .hooks import (
     AttentionVisualizationHook,
     CheckHeadsFitNeckHook,
     CheckValidationSizeHook,
+    IterationSeedHook,
 )
 from .validation_size import check_validation_size
 
 __all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook', 'CheckHeadsFitNeckHook',
-           'CheckValidationSizeHook', 'check_validation_size']
+           'CheckValidationSizeHook', 'IterationSeedHook', 'check_validation_size']
