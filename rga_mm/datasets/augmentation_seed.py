@@ -9,14 +9,17 @@ and a resumed run starts the workers from the seed again: its augmentations, and
 weights, differ from those of the same epochs in an uninterrupted run. Neither mmengine nor
 PyTorch seeds per sample, hence this module.
 
-:class:`IdentityBatchSampler` hands out :class:`SampleIndex` items: dataset indices that
-also carry the seed, the epoch and the draw (the position in the epoch's plan), and
-:class:`~rga_mm.datasets.ReIDDataset` runs its pipeline inside
-:func:`augmentation_random_state` of that key, wherever the item is loaded.
+:class:`IdentityBatchSampler` (re-ID) and :class:`DrawSeededSampler` (mmengine's
+``DefaultSampler``, for the CIFAR configs) hand out :class:`SampleIndex` items: dataset
+indices that also carry the seed, the epoch and the draw (the position in the epoch's
+order), and a dataset with :class:`DrawSeededPipeline` (:class:`~rga_mm.datasets.ReIDDataset`,
+rga_mm's CIFAR datasets) runs its pipeline inside :func:`augmentation_random_state` of that
+key, wherever the item is loaded.
 """
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,3 +75,15 @@ def augmentation_random_state(seed: int, epoch: int, draw: int) -> Iterator[None
         # only the CPU generator: torch.manual_seed would also reseed every CUDA device
         torch.default_generator.manual_seed(int(words[0]) << 32 | int(words[1]))
         yield
+
+
+class DrawSeededPipeline:
+    """Mixin for an mmengine ``BaseDataset``: an item asked for by a :class:`SampleIndex`
+    runs the pipeline with the random state of its (seed, epoch, draw); a plain index runs
+    it on the ambient random state, as mmengine does."""
+
+    def prepare_data(self, idx: int) -> Any:
+        if not isinstance(idx, SampleIndex):
+            return super().prepare_data(idx)
+        with augmentation_random_state(idx.seed, idx.epoch, idx.draw):
+            return super().prepare_data(int(idx))

@@ -24,6 +24,7 @@ from mmpretrain.datasets.utils import check_md5
 
 from rga_mm.errors import DatasetError
 from rga_mm.registry import DATASETS
+from .augmentation_seed import DrawSeededPipeline
 
 
 def _without_md5(entries: list) -> list:
@@ -233,14 +234,16 @@ class _OptionalMD5:
 
 
 @DATASETS.register_module()
-class CIFAR10(_OptionalMD5, _MMPretrainCIFAR10):
-    """mmpretrain's ``CIFAR10`` plus ``verify_md5`` (default True: unchanged behaviour)."""
+class CIFAR10(DrawSeededPipeline, _OptionalMD5, _MMPretrainCIFAR10):
+    """mmpretrain's ``CIFAR10`` plus ``verify_md5`` (default True: unchanged behaviour) and
+    augmentations drawn from (seed, epoch, draw) for the indices of a ``DrawSeededSampler``
+    (:class:`~rga_mm.datasets.augmentation_seed.DrawSeededPipeline`)."""
 
     wider_type = 'rga_mm.CIFAR100'
 
 
 @DATASETS.register_module()
-class CIFAR100(_OptionalMD5, _MMPretrainCIFAR100):
-    """mmpretrain's ``CIFAR100`` plus ``verify_md5`` (default True: unchanged behaviour)."""
+class CIFAR100(DrawSeededPipeline, _OptionalMD5, _MMPretrainCIFAR100):
+    """mmpretrain's ``CIFAR100`` as :class:`CIFAR10` extends ``CIFAR10``."""
 
     labels_key = 'fine_labels'

@@ -18,13 +18,13 @@ from rga_mm.errors import (
     type_name,
     working_folder_note,
 )
-from .augmentation_seed import SampleIndex, augmentation_random_state
+from .augmentation_seed import DrawSeededPipeline
 from .folder_listing import is_file, is_folder, is_image_file, is_visible
 
 JUNK_ID = -1
 
 
-class ReIDDataset(BaseDataset):
+class ReIDDataset(DrawSeededPipeline, BaseDataset):
     """A person re-ID dataset on disk (paper §4.1), one split per instance.
 
     Every item is a dict with ``img_path``, ``gt_label`` (the identity) and ``camera_id``
@@ -43,8 +43,9 @@ class ReIDDataset(BaseDataset):
 
     An item asked for by a :class:`~rga_mm.datasets.augmentation_seed.SampleIndex` (the
     training draws of ``IdentityBatchSampler``) runs its pipeline with the random state of
-    (seed, epoch, draw), so its augmentations are the same for any number of data-loader
-    workers and after a resume; a plain index runs it on the ambient random state.
+    (seed, epoch, draw) (:class:`~rga_mm.datasets.augmentation_seed.DrawSeededPipeline`), so
+    its augmentations are the same for any number of data-loader workers and after a
+    resume; a plain index runs it on the ambient random state.
 
     Subclasses set ``dataset_name`` and ``layout`` (one line describing the folder layout,
     used in error messages) and implement :meth:`load_split` and :meth:`holds_layout`.
@@ -112,14 +113,6 @@ class ReIDDataset(BaseDataset):
             self._metainfo['num_identities'] = len({item['gt_label'] for item in items})
         self._log_statistics({self.split: items})
         return items
-
-    def prepare_data(self, idx: int) -> Any:
-        """Item ``idx`` through the pipeline, with the random state of its draw if it
-        names one (a ``SampleIndex``)."""
-        if not isinstance(idx, SampleIndex):
-            return super().prepare_data(idx)
-        with augmentation_random_state(idx.seed, idx.epoch, idx.draw):
-            return super().prepare_data(int(idx))
 
     def _load_nonempty(self, split: str) -> list[dict]:
         loaded = self.load_split(split)

@@ -3,7 +3,9 @@
 # rga_mm.CIFAR10 is mmpretrain's CIFAR10 with an optional md5 check; the real
 # files pass it, so it stays on. Augmentation of He et al. and Huang et al.: random 32×32
 # crop from the image padded by 4 pixels, horizontal flip; per-channel normalisation (RGB
-# statistics of the training set, as mmpretrain) happens in the data preprocessor.
+# statistics of the training set, as mmpretrain) happens in the data preprocessor. Every
+# training image's crop and flip are drawn from (seed, epoch, draw) (rga_mm.DrawSeededSampler),
+# so a resumed run trains bit for bit as an uninterrupted one, with any number of workers.
 dataset_type = 'rga_mm.CIFAR10'
 data_preprocessor = dict(
     type='ClsDataPreprocessor', num_classes=10,
@@ -23,7 +25,7 @@ train_dataloader = dict(
     persistent_workers=True,
     dataset=dict(type=dataset_type, data_root='data/cifar10', split='train',
                  verify_md5=True, pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True))
+    sampler=dict(type='rga_mm.DrawSeededSampler', shuffle=True))
 val_dataloader = dict(
     batch_size=128,
     num_workers=2,
