@@ -62,9 +62,12 @@ NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)
 def write_error_fix(error: BaseException, elsewhere: str) -> str:
     """What to do about a failed write, as the OS's reason (:func:`write_error_reason`)
     calls for: room for a full disk or a file-size limit, ``elsewhere`` (e.g. 'give another
-    --out') for a place the process may not write to, either for any other reason."""
+    --out') for a place the process may not write to or a path too long for the file
+    system, either for any other reason."""
     codes = {cause.errno for cause in error_chain(error) if isinstance(cause, OSError)}
     if codes & set(NOT_ALLOWED):
         return f'{elsewhere}, one this process may write to'
+    if errno.ENAMETOOLONG in codes:
+        return f'{elsewhere}, with a shorter path'
     room = 'free space on that disk or raise the file-size limit (ulimit -f)'
     return room if codes & set(NO_ROOM) else f'{room}, or {elsewhere}'

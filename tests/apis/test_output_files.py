@@ -38,3 +38,11 @@ def test_another_reason_offers_both():
         'path')
     assert write_error_fix(ValueError('no OS reason'), 'choose another path').endswith(
         ', or choose another path')
+
+
+def test_a_name_too_long_for_the_file_system_asks_for_a_shorter_path(tmp_path):
+    with pytest.raises(OSError) as raised:
+        open(tmp_path / ('x' * 300), 'wb')
+    assert raised.value.errno == errno.ENAMETOOLONG
+    assert write_error_fix(raised.value, 'give another --out') == (
+        'give another --out, with a shorter path')
