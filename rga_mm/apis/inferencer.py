@@ -87,9 +87,10 @@ URL = re.compile(r'[a-zA-Z][a-zA-Z0-9+.-]+://')
 
 
 def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
-    """Refuse an empty input path or a URL, and with ``refuse_missing`` one that does not exist (or
-    names a file with a trailing separator, ``base.png/``), naming the input's position in
-    the list given and the path (relative paths: from the working folder)."""
+    """Refuse an empty input path, a URL, one that names something other than a file or a
+    folder (a FIFO), and with ``refuse_missing`` one that does not exist (or names a file
+    with a trailing separator, ``base.png/``), naming the input's position in the list
+    given and the path (relative paths: from the working folder)."""
     if not path:
         raise FileNotFoundError(f"input {index} is an empty path (''); give an image file, "
                                 f"a folder of images or an (H, W, 3) BGR array")
@@ -104,6 +105,10 @@ def check_path(index: int, path: str, refuse_missing: bool = True) -> None:
         raise FileNotFoundError(f'input {index} is {path}, which does not exist'
                                 f'{working_folder_note(path)}; give an existing image file or '
                                 f'folder')
+    if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+        raise ValueError(f'input {index} is {path}, which exists but is neither a regular '
+                         f'file nor a folder (a device, a FIFO or a socket, which reading '
+                         f'could wait on forever); give an image file or a folder of images')
 
 
 def _check_rows_line_up(return_datasamples: bool, on_unreadable: str) -> None:

@@ -5,8 +5,10 @@ batch the config's test pipeline makes of the same images (as the test dataloade
 it), whatever form the images come in; flipping must average an image's and its mirror's
 embedding; bad input is refused in one sentence naming what is wrong.
 """
+import os
 import re
 import shutil
+import threading
 import warnings
 from pathlib import Path
 
@@ -187,6 +189,30 @@ def test_a_file_with_a_trailing_slash_is_named_a_file(inferencer, tiny_market):
     with pytest.raises(FileNotFoundError, match=re.escape(
             f"input 0 is {path}/, a file, not a folder: drop the trailing '/'")):
         inferencer(f'{path}/')
+
+
+def _open_and_close_for_writing(fifo: Path) -> None:
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:  # ENXIO: no process has it open for reading
+        pass
+
+
+def test_a_fifo_is_refused_instead_of_waited_on(inferencer, tmp_path):
+    """Opening a FIFO for reading waits for a writer: before this check the inferencer
+    hung for good on ``mkfifo f.jpg``."""
+    fifo = tmp_path / 'f.jpg'
+    os.mkfifo(fifo)
+    # were the FIFO opened, a writer's open and close after 10 s would end the wait (an
+    # empty read) and this test would fail instead of hanging; a refusal leaves no reader
+    unblock = threading.Timer(10, _open_and_close_for_writing, [fifo])
+    unblock.daemon = True
+    unblock.start()
+    for on_unreadable in ('stop', 'skip'):  # skip: a missing file is skipped, not refused
+        with pytest.raises(ValueError, match=re.escape(
+                f'input 0 is {fifo}, which exists but is neither a regular file nor a folder '
+                f'(a device, a FIFO or a socket')):
+            inferencer(str(fifo), on_unreadable=on_unreadable, return_datasamples=True)
 
 
 def test_gray_and_bgra_arrays_give_the_embeddings_of_their_files(inferencer, tmp_path):
