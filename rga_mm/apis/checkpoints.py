@@ -45,6 +45,9 @@ PARTIAL_HINT = ('if it is meant to fill only part of the model, pass --partial-l
 # the first bytes of the files torch.save writes: a zip archive, or the legacy format's
 # pickled magic number
 TORCH_FILE_HEADS = (b'PK\x03\x04', b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19')
+# the suffixes of config files: a config's text given as the checkpoint (the two arguments
+# swapped) fails as an unsafe pickle when its first character is a pickle opcode ('c')
+CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
 # the text file in a work dir that names the Runner's last checkpoint, and the largest
 # size read as such a pointer (a path, not a checkpoint)
 POINTER_NAME = 'last_checkpoint'
@@ -103,6 +106,10 @@ def _torch_load(path: str) -> object:
         if _out_of_memory(error):
             raise MemoryError(f'cannot allocate the memory to read checkpoint {path} '
                               f'({_load_failure(error)})') from error
+        if Path(path).suffix.lower() in CONFIG_SUFFIXES and not _has_torch_head(path):
+            raise CheckpointError(
+                f'{path} is a config file, not a checkpoint: give the config first and the '
+                f'checkpoint (.pth) second') from None
         unsafe = _unsafe_detail(error)
         if unsafe:
             raise CheckpointError(
@@ -112,10 +119,8 @@ def _torch_load(path: str) -> object:
         pointer = _pointer_refusal(path)
         if pointer:
             raise CheckpointError(pointer) from None
-        with open(path, 'rb') as file:
-            head = file.read(len(TORCH_FILE_HEADS[1]))
         reason = _load_failure(error)
-        if any(head.startswith(magic) for magic in TORCH_FILE_HEADS):
+        if _has_torch_head(path):
             raise CheckpointError(
                 f'checkpoint {path} ({os.path.getsize(path)} bytes) is a PyTorch file that '
                 f'is truncated or corrupt ({reason}); it was probably cut short while being '
@@ -123,6 +128,13 @@ def _torch_load(path: str) -> object:
         raise CheckpointError(
             f'{path} is not a PyTorch checkpoint: torch.load cannot read it ({reason}); give '
             f'a .pth file written by torch.save or by the Runner') from None
+
+
+def _has_torch_head(path: str) -> bool:
+    """Whether the file ``path`` starts as torch.save's files do (zip or legacy format)."""
+    with open(path, 'rb') as file:
+        head = file.read(len(TORCH_FILE_HEADS[1]))
+    return any(head.startswith(magic) for magic in TORCH_FILE_HEADS)
 
 
 def _pointer_target(path: str) -> str | None:

@@ -70,6 +70,21 @@ def test_a_bad_file_is_named_with_what_it_is(make, what, tmp_path):
         load_state_dict_file(str(path))
 
 
+@pytest.mark.parametrize('name', ['run.py', 'run.yaml'])
+def test_a_config_given_as_the_checkpoint_is_named_a_config(name, tmp_path):
+    """The config a Runner saves in its work dir sits beside the checkpoints, so the two
+    arguments get swapped; a dumped config starts with ``custom_hooks``, whose 'c' pickle
+    reads as an opcode: before this check the file was reported as an unsafe pickle."""
+    path = tmp_path / name
+    path.write_text("custom_hooks = []\nmodel = dict(type='RGA')\n")
+    with pytest.raises(CheckpointError, match=re.escape(
+            f'{path} is a config file, not a checkpoint: give the config first and the '
+            f'checkpoint (.pth) second')):
+        load_state_dict_file(str(path))
+    saved = _save(tmp_path / 'weights.py', {'state_dict': {'w': torch.zeros(1)}})
+    assert load_state_dict_file(str(saved)).keys() == {'w'}  # a checkpoint by any name
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:  # no request lines on stderr
         pass
