@@ -270,6 +270,11 @@ def test_an_input_size_the_test_pipeline_resizes_again_is_refused(tmp_path):
             vis_attention(config, checkpoint, not_an_image, '--out', tmp_path / 'out',
                           '--input-size', height, width)
         assert not (tmp_path / 'out').exists()
+    with pytest.raises(SystemExit, match="^--input-size 64 32: the config's test pipeline "
+                                         "already resizes every image to 64×32; leave it "
+                                         "out$"):
+        vis_attention(REID_CONFIG, save_checkpoint(REID_CONFIG, tmp_path / 'model.pth'),
+                      not_an_image, '--out', tmp_path / 'out', '--input-size', 64, 32)
 
 
 def test_the_resize_of_each_tasks_test_pipeline_is_said():

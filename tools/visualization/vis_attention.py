@@ -177,8 +177,12 @@ def pipeline_resize(test_pipeline: list[dict]) -> str | None:
 def check_input_size_applies(input_size: list[int] | None, test_pipeline: list[dict]) -> None:
     """Stop when ``--input-size`` is given for a test pipeline that resizes every image to a
     size of its own (:func:`pipeline_resize`, with or without ``keep_ratio``), after the
-    option: the model would not see the size it gives."""
+    option: the model would not see the size it gives (or, where the pipeline gives that
+    size, would see it anyway)."""
     resize = pipeline_resize(test_pipeline) if input_size else None
+    if resize and resize == f'to {input_size[0]}×{input_size[1]}':
+        raise SystemExit(f'--input-size {input_size[0]} {input_size[1]}: the config\'s test '
+                         f'pipeline already resizes every image {resize}; leave it out')
     if resize:
         raise SystemExit(f'--input-size {input_size[0]} {input_size[1]}: the config\'s test '
                          f'pipeline resizes every image after it, {resize}, so the model '
