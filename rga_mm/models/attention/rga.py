@@ -24,7 +24,8 @@ import warnings
 
 import torch
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.modules import module as nn_module
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from rga_mm.checks import flag, is_positive_int
@@ -268,7 +269,9 @@ class RGA(BaseModule):
         out = x
         for branch in self.mode:  # 'S', 'C', 'SC' or 'CS': each gate reads the map gated so far
             attention = self._spatial_attention if branch == 'S' else self._channel_attention
-            out = _apply_gate(out, attention(out), owned=out is not x)
+            gate = self.spatial_gate if branch == 'S' else self.channel_gate
+            # a hook on the gate may keep what it read: that map is then not overwritten
+            out = _apply_gate(out, attention(out), owned=out is not x and not _hooked(gate))
         return out
 
 
@@ -289,6 +292,14 @@ def checkpoint_sizes(state_dict: dict, prefix: str) -> dict[str, int]:
         if weight is not None and weight.dim() == 4:
             sizes.setdefault(nodes, int(weight.shape[1]) // 2)
     return dict(sorted(sizes.items()))
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether a forward hook may see what ``module`` reads: one registered on it, on one
+    of its submodules or for every module."""
+    if nn_module._global_forward_hooks or nn_module._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
 
 
 def _apply_gate(x: Tensor, gate: Tensor, owned: bool) -> Tensor:
