@@ -35,7 +35,11 @@ it) is printed with a line saying why.
 Output: stdout holds lines only, the notices and the results (the ranked lists, or with
 ``--out`` the line naming what was written); the progress bars of the embedding and the
 drawing, redrawn after carriage returns, go to stderr with the warnings and the sentence
-that stops the search, so that ``search.py ... > results.txt`` holds no progress bar.
+that stops the search, so that ``search.py ... > results.txt`` holds no progress bar. A
+file name that is no UTF-8 (``caf\\xe9.jpg`` in Latin-1, which Python gives as a surrogate
+escape) is printed with the escape written out, ``caf\\udce9.jpg``, where stdout's encoding
+cannot take it, as the sentences on stderr give it; results.json holds it as that JSON
+escape, which Python's ``json`` reads back as the path.
 
 With ``--out DIR``: ``DIR/results.json``, per query the ranked gallery paths, their
 distances and, with the protocol, whether each is the query's identity, ``protocol`` (the
@@ -54,9 +58,12 @@ files directly in ``DIR``, none of them a query or gallery file) are removed fir
 the folder holds the PNGs of this search only. The folder is created once the model is
 loaded. Without ``--out`` the lists are printed. An
 ``--out`` that is the gallery folder or a query folder is refused before any work: the next
-search would take its PNGs for images to search; so is a ``--cache`` file named with an
-image suffix, and an ``--out`` where a PNG or results.json would overwrite a query or
-gallery file (the folder of a query ``q.png``).
+search would take its PNGs for images to search; so is an ``--out`` that is the folder of a
+query or gallery file given by name (``--gallery DIR/* --out DIR``: the next ``DIR/*`` would
+give the PNGs), a ``--cache`` file named with an image suffix or that is a file the search
+writes in ``--out`` (``--cache DIR/results.json``, which results.json would replace),
+and an ``--out`` where a PNG or results.json would overwrite a query or gallery file (the
+folder of a query ``q.png``).
 
 The queries are embedded before the gallery, and a distance the evaluation does not know
 (``--cfg-options test_evaluator.distance=...``) is refused before either: a bad query stops
@@ -77,7 +84,8 @@ how many paths were left out and names the first; an item that exists but is no 
 or folder (``/dev/null``, a FIFO) is refused, named, and a file written with a trailing '/'
 (``base.png/``) is told to drop it. A ``--rerank`` search of fewer query and gallery images
 than re-ranking's k1 needs stops with re-ranking's sentence once the folders are listed,
-before anything is embedded.
+before anything is embedded; the gallery's junk images, which the evaluation protocol will
+leave out, are not counted (their names say which they are).
 
 Gallery embeddings are cached in ``--cache`` (default ``DIR/gallery_cache.pth`` with
 ``--out``, none without), keyed by each file's path, size, modification and status-change
@@ -100,6 +108,7 @@ or the ssh connection dropped). An unreadable image stops the tool,
 named, unless ``--skip-unreadable`` leaves it out (it is tried again on the next run).
 """
 import argparse
+import io
 import json
 import os
 import os.path as osp
@@ -141,6 +150,7 @@ from rga_mm.apis.output_files import write_bytes_whole, write_error_fix, write_e
 from rga_mm.apis.search_protocol import (
     PROTOCOL_CHOICES,
     apply_protocol,
+    junk_count,
     leave_out_own_files,
     own_files,
 )
@@ -155,6 +165,7 @@ from rga_mm.datasets.folder_listing import (
 )
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import int_between, positive_int_arg
+from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
 from rga_mm.engine.launch import (
     COMMAND_LINE_OPTION,
     PARTIAL_LOAD_HELP,
@@ -227,7 +238,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'embedding, or (--no-flip) not (default: as the config\'s '
                         'model.test_cfg.flip)')
     parser.add_argument('--batch-size', type=positive_int_arg, default=32,
-                        help='images per forward pass')
+                        help='images per forward pass (default: 32)')
     parser.add_argument('--cache', help='gallery embedding cache file (default: '
                         'gallery_cache.pth in --out; none without --out), written every '
                         f'{SAVE_INTERVAL_S // 60} minutes while the gallery is embedded and '
@@ -497,18 +508,45 @@ def check_out_folder(out: Path, args: argparse.Namespace) -> None:
             f'subfolder of it is not read)'))
 
 
-def rerank_stop(error: ValueError) -> SystemExit:
-    """The exit for a re-ranking refused by its own checks (too few images)."""
-    return SystemExit(f'--rerank: {error}; search without --rerank')
+def named_file_folders(items: Sequence[str]) -> dict[str, str]:
+    """The folder of each file in ``items`` given by name (a shell glob such as ``DIR/*``
+    gives a folder's files so) → the first such file, in the order given."""
+    folders: dict[str, str] = {}
+    for item in items:
+        if osp.isfile(item):
+            folders.setdefault(osp.dirname(osp.abspath(item)), item)
+    return folders
 
 
-def check_rerank_size(num_images: int) -> None:
+def check_out_not_beside_named_files(out: Path, args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that is the folder of a query or gallery file given by name: the
+    next search of that folder's files (``DIR/*``, which gave them) would take its
+    ranked-list PNGs for images to search."""
+    for side, items in (('gallery', args.gallery), ('query', args.query)):
+        folders = named_file_folders(items)
+        check_out_not_input_folder(out, folders, lambda folder, side=side: (
+            f'--out {args.out} is the folder of the {side} file {folders[folder]}, where the '
+            f'ranked-list PNGs would be searched as {side} images by a search of its files '
+            f'({every_entry(folder)}); choose another folder'))
+
+
+def rerank_stop(error: ValueError, note: str = '') -> SystemExit:
+    """The exit for a re-ranking refused by its own checks (too few images), ``note`` after
+    the error's sentence."""
+    return SystemExit(f'--rerank: {error}{note}; search without --rerank')
+
+
+def check_rerank_size(num_images: int, junk: int = 0) -> None:
     """Stop, before anything is embedded, a ``--rerank`` search of ``num_images`` query
-    and gallery images in all that re-ranking (its default k1 and k2) would refuse."""
+    and gallery images in all that re-ranking (its default k1 and k2) would refuse; the
+    ``junk`` gallery images the evaluation protocol will leave out (:func:`junk_count`) are
+    not among them, and the sentence says so."""
     try:
         check_rerank_options(num_images, DEFAULT_K1, DEFAULT_K2, DEFAULT_MAX_MEMORY_BYTES)
     except ValueError as error:
-        raise rerank_stop(error) from None
+        note = (f'; the gallery\'s {junk} junk image(s) (identity -1) are not counted, as the '
+                f'evaluation protocol leaves them out' if junk else '')
+        raise rerank_stop(error, note) from None
 
 
 def file_stats(paths: Sequence[str]) -> dict[str, os.stat_result]:
@@ -636,6 +674,26 @@ def termination_as_interrupt() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@contextmanager
+def escaped_stdout() -> Iterator[None]:
+    """Within the block a character that stdout's encoding cannot take is written as its
+    backslash escape instead of stopping the search with UnicodeEncodeError: a file name that
+    is no UTF-8 (``caf\\xe9.jpg`` in Latin-1), which Python gives as a surrogate escape,
+    prints as ``caf\\udce9.jpg``, as the sentences on stderr and results.json write it. Only a
+    strict stdout is changed (a C locale's writes the name's own bytes), and it is restored
+    after the block."""
+    stream = sys.stdout
+    if not (isinstance(stream, io.TextIOWrapper) and stream.errors == 'strict'):
+        yield
+        return
+    stream.reconfigure(errors='backslashreplace')
+    try:
+        yield
+    finally:
+        with suppress(OSError):  # after SIGHUP the terminal may be gone
+            stream.reconfigure(errors='strict')
+
+
 def stopping_signal(stop: KeyboardInterrupt) -> tuple[int, str]:
     """The signal that stopped the search (``stop`` as :func:`main` catches it) and its name
     for the stopped line."""
@@ -655,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     out = Path(osp.abspath(args.out)) if args.out else None
     writer = CacheWriter(args.cache or (str(out / 'gallery_cache.pth') if out else None))
     try:
-        with termination_as_interrupt():
+        with termination_as_interrupt(), escaped_stdout():
             return search(args, out, writer)
     except KeyboardInterrupt as stop:
         signum, name = stopping_signal(stop)
@@ -683,7 +741,7 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
     gallery_paths, query_paths, files = list_images(args, out)
     pngs = png_paths(out, query_paths) if out is not None else {}
     if out is not None:
-        check_out_files(out, pngs, list(files))
+        check_out_files(args, out, pngs, list(files))
     inferencer = load_inferencer(args)
     metric = evaluation_distance(inferencer)
     make_out_folder(out, args)
@@ -704,7 +762,8 @@ def list_images(args: argparse.Namespace, out: Path | None
                 ) -> tuple[list[str], list[str], dict[str, os.stat_result]]:
     """(gallery paths, query paths), absolute, each file once (:func:`distinct_files`), and
     the ``os.stat`` of every path listed, after the checks that stop the search before any
-    work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images."""
+    work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images (less
+    the gallery's junk, :func:`check_rerank_size`)."""
     if out is not None:
         check_output_folder(args.out, '--out', 'a folder for the ranked-list PNGs and '
                             'results.json')
@@ -715,7 +774,8 @@ def list_images(args: argparse.Namespace, out: Path | None
     gallery_paths = distinct_files(gallery_paths, files, 'gallery')
     query_paths = distinct_files(query_paths, files, 'query')
     if args.rerank:
-        check_rerank_size(len(gallery_paths) + len(query_paths))
+        junk = junk_count(query_paths, gallery_paths, args.protocol)
+        check_rerank_size(len(gallery_paths) - junk + len(query_paths), junk)
     return gallery_paths, query_paths, files
 
 
@@ -732,11 +792,33 @@ def results_path(out: Path) -> Path:
     return out / 'results.json'
 
 
-def check_out_files(out: Path, pngs: dict[str, str], inputs: Sequence[str]) -> None:
+def check_out_files(args: argparse.Namespace, out: Path, pngs: dict[str, str],
+                    inputs: Sequence[str]) -> None:
     """Refuse, before any work, an ``--out`` where a file the search writes (the PNGs
     ``pngs``, results.json) would overwrite a query or gallery file (``inputs``), e.g. the
-    folder of a query image named ``<query>.png``."""
-    check_spares_inputs([*pngs.values(), str(results_path(out))], inputs, option='--out')
+    folder of a query image named ``<query>.png``; then one that is the folder of a query
+    or gallery file given by name (:func:`check_out_not_beside_named_files`), and a
+    ``--cache`` that is one of the files written there (:func:`check_cache_not_written`)."""
+    outputs = [*pngs.values(), str(results_path(out))]
+    check_spares_inputs(outputs, inputs, option='--out')
+    check_out_not_beside_named_files(out, args)
+    check_cache_not_written(args, out, outputs)
+
+
+def check_cache_not_written(args: argparse.Namespace, out: Path, outputs: Sequence[str]
+                            ) -> None:
+    """Refuse a ``--cache`` that is one of the files the search writes in ``out``
+    (``outputs``, or the ``.partial`` file each is written to first): writing it would
+    replace the gallery cache, and the next search would refuse what replaced it."""
+    if args.cache is None:
+        return
+    cache = osp.realpath(args.cache)
+    for output in [*outputs, *(output + PARTIAL_SUFFIX for output in outputs)]:
+        if cache == osp.realpath(output):
+            raise SystemExit(
+                f'--cache {args.cache} is {output}, a file the search writes in --out '
+                f'{args.out}, so the gallery cache would be lost; give another --cache file, '
+                f'or none for the default {out / "gallery_cache.pth"}')
 
 
 def make_out_folder(out: Path | None, args: argparse.Namespace) -> None:

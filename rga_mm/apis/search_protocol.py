@@ -48,6 +48,29 @@ def market_labels(paths: Sequence[str]
     return (None if others else (np.array(ids), np.array(cams))), others
 
 
+def junk_count(query_paths: Sequence[str], gallery_paths: Sequence[str],
+               protocol: str = 'auto') -> int:
+    """How many of the gallery files :func:`apply_protocol` will drop as junk, known from the
+    file names before anything is embedded (for a check of the images a search keeps).
+
+    Args:
+        query_paths: the query files.
+        gallery_paths: the gallery files.
+        protocol: one of :data:`PROTOCOL_CHOICES`.
+
+    Returns:
+        The number of gallery files named with identity -1 where the protocol applies (every
+        file name a Market-1501 name, ``protocol`` ``'auto'``), else 0.
+    """
+    if protocol == 'off':
+        return 0
+    query_labels, _ = market_labels(query_paths)
+    gallery_labels, _ = market_labels(gallery_paths)
+    if query_labels is None or gallery_labels is None:
+        return 0
+    return int(np.count_nonzero(gallery_labels[0] == JUNK_ID))
+
+
 def protocol_off_line(side: str, others: list[str], total: int) -> str:
     """The line saying that ``others`` (of ``total`` ``side`` files) turn the protocol off."""
     return (f'evaluation protocol off: {len(others)} of the {total} {side} file names are no '

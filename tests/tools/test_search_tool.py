@@ -743,6 +743,83 @@ def test_an_out_folder_that_is_the_gallery_is_refused_before_any_work(search, ma
     assert sorted(gallery_folder.iterdir()) == sorted(before + [gallery_folder / 'lists'])
 
 
+def test_an_out_folder_that_holds_a_file_given_by_name_is_refused_before_any_work(
+        search, market, tmp_path):
+    """``--gallery gallery/*`` gives the folder's files by name: PNGs written there would be
+    gallery images of the next search of ``gallery/*`` (and a query file's folder would give
+    queries), also through a link to the folder."""
+    gallery_folder = tmp_path / 'gallery'
+    globbed = _gallery_copy(market, gallery_folder)
+    (tmp_path / 'link').symlink_to(gallery_folder)
+    before = sorted(gallery_folder.iterdir())
+    for out in (gallery_folder, tmp_path / 'link'):
+        with pytest.raises(SystemExit) as stop:
+            search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', *globbed,
+                   '--query', market / 'query', '--out', out)
+        assert str(stop.value) == (
+            f'--out {out} is the folder of the gallery file {globbed[0]}, where the ranked-list '
+            f'PNGs would be searched as gallery images by a search of its files '
+            f'({gallery_folder}/*); choose another folder')
+    assert sorted(gallery_folder.iterdir()) == before
+
+    query_folder = tmp_path / 'query'
+    query_folder.mkdir()
+    query = Path(shutil.copy(sorted((market / 'query').glob('*.jpg'))[0], query_folder))
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', gallery_folder,
+               '--query', query, '--out', query_folder)
+    assert str(stop.value) == (
+        f'--out {query_folder} is the folder of the query file {query}, where the ranked-list '
+        f'PNGs would be searched as query images by a search of its files ({query_folder}/*); '
+        f'choose another folder')
+    assert os.listdir(query_folder) == [query.name]
+
+
+@pytest.mark.parametrize('name', ['results.json', 'results.json.partial', 'QUERY.png.partial'])
+def test_a_cache_that_the_out_folder_would_overwrite_is_refused_before_any_work(
+        search, market, tmp_path, name):
+    """results.json (or a file written on the way to it or to a ranked-list PNG) would
+    replace the gallery cache, and the next search would refuse it as no cache."""
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    out = tmp_path / 'out'
+    (tmp_path / 'link').symlink_to(out, target_is_directory=True)
+    name = name.replace('QUERY', query.stem)
+    cache = tmp_path / 'link' / name
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, tmp_path / 'no_checkpoint.pth', '--gallery', market / 'bounding_box_test',
+               '--query', query, '--out', out, '--cache', cache)
+    assert str(stop.value) == (
+        f'--cache {cache} is {out / name}, a file the search writes in --out {out}, so the '
+        f'gallery cache would be lost; give another --cache file, or none for the default '
+        f'{out / "gallery_cache.pth"}')
+    assert not out.exists()
+
+
+def test_junk_images_are_not_counted_for_rerank_before_the_embedding(search, market,
+                                                                     checkpoints, tmp_path):
+    """With Market-1501 names the protocol drops the junk (identity -1) before re-ranking,
+    so 5 gallery images and 25 junk ones are too few: the search stops once the folder is
+    listed (the unreadable junk image is never read, --out not created)."""
+    images = sorted((market / 'bounding_box_test').glob('0*.jpg'))[:5]
+    gallery_folder = tmp_path / 'gallery'
+    gallery_folder.mkdir()
+    for image in images:
+        shutil.copy(image, gallery_folder)
+    for number in range(24):
+        shutil.copy(images[0], gallery_folder / f'-1_c1s1_{number:06d}_00.jpg')
+    (gallery_folder / '-1_c2s1_000099_00.jpg').write_bytes(b'not a jpeg')
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, checkpoints[0], '--query', query, '--gallery', gallery_folder,
+               '--rerank', '--out', out)
+    assert str(stop.value) == (
+        '--rerank: re-ranking needs 1 <= k1 <= 5 (the number of query and gallery images, 6, '
+        'minus one), got k1=20; the gallery\'s 25 junk image(s) (identity -1) are not '
+        'counted, as the evaluation protocol leaves them out; search without --rerank')
+    assert not out.exists()
+
+
 def test_too_few_images_to_rerank_stop_before_the_embedding(search, market, checkpoints,
                                                             tmp_path):
     """The counts are known once the folders are listed: the broken image is never read and
@@ -1289,3 +1366,41 @@ def test_progress_bars_go_to_stderr_and_the_results_to_stdout(market, checkpoint
         ['0/5', '5/5'], ['0/1', '1/1']]
     assert stdout.splitlines()[-1] == (f'1 ranked lists and {out / "results.json"} written to '
                                        f'{out}')
+
+
+def _escaped(path: Path) -> str:
+    """``path`` as a search prints it where its name is no UTF-8: the surrogate escape of
+    each such byte written as ``\\udcXX``."""
+    return str(path).encode('utf-8', 'backslashreplace').decode()
+
+
+@pytest.mark.skipif(sys.platform != 'linux', reason='file names that are no UTF-8')
+def test_file_names_that_are_no_utf8_are_printed_escaped_and_kept_in_results_json(
+        search, market, checkpoints, tmp_path):
+    """A Latin-1 name (``caf\\xe9.jpg``), which Python gives as a surrogate escape, is
+    printed as ``caf\\udce9.jpg`` on a strict UTF-8 stdout instead of stopping the search
+    with UnicodeEncodeError; results.json escapes it as JSON does, and reads back as the
+    path."""
+    gallery_folder = _small_gallery(market, tmp_path / 'gallery')
+    query = tmp_path / 'query' / os.fsdecode(b'caf\xe9.jpg')
+    query.parent.mkdir()
+    shutil.copy(sorted((market / 'query').glob('*.jpg'))[0], query)
+    latin = Path(shutil.copy(query, gallery_folder / os.fsdecode(b'caf\xe9_2.jpg')))
+    result = subprocess.run(
+        [sys.executable, str(TOOL), str(CONFIG), str(checkpoints[1]), '--gallery',
+         str(gallery_folder), '--query', str(query), '--topk', '6'],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, 'PYTHONIOENCODING': 'utf-8:strict'})
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = result.stdout.splitlines()
+    assert f'(any image suffix; the first: {_escaped(latin)})' in result.stdout
+    assert printed[-7] == _escaped(query)
+    assert any(line.endswith(f' {_escaped(latin)}') for line in printed[-6:])
+
+    out = tmp_path / 'out'
+    search(CONFIG, checkpoints[1], '--gallery', gallery_folder, '--query', query, '--out', out,
+           '--draw-topk', 1)
+    text = (out / 'results.json').read_text(encoding='ascii')
+    entry, = json.loads(text)['queries']
+    assert entry['query'] == str(query) and str(latin) in entry['gallery']
+    assert entry['png'] == str(out / os.fsdecode(b'caf\xe9.png')) and Path(entry['png']).is_file()
