@@ -187,7 +187,9 @@ def test_the_ablation_switches_must_be_bools(switch, value):
     (dict(type='GN', num_groups=2), 1, 'num_channels (1) must be divisible by num_groups (2)'),
     (dict(type='GN'), 8, 'mmcv refused the config'),
     (dict(type='LN'), 8, 'LayerNorm is neither a BatchNorm nor a GroupNorm'),
-    (dict(type='IN'), 8, 'InstanceNorm2d is neither a BatchNorm nor a GroupNorm')])
+    (dict(type='IN'), 8, 'InstanceNorm2d is neither a BatchNorm nor a GroupNorm'),
+    (dict(type='BN1d'), 8, 'BatchNorm1d: expected 2D or 3D input (got 4D input)'),
+    (dict(type='BN3d'), 8, 'BatchNorm3d: expected 5D input (got 4D input)')])
 def test_a_norm_that_cannot_normalise_a_gate_layer_names_rga_and_the_fix(norm_cfg, width,
                                                                        reason):
     """RGA(64, 8, reduction=8): θ, φ, ψ have 8 channels, the gate logits 1."""
@@ -228,6 +230,48 @@ def test_training_on_one_image_of_one_position_names_the_batch_norm_and_the_fix(
     assert rga(torch.randn(2, 64, 1, 1)).shape == (2, 64, 1, 1)
     assert rga.eval()(torch.randn(1, 64, 1, 1)).shape == (1, 64, 1, 1)
     assert RGA(64, 1, reduction=1, mode='C')(torch.randn(1, 64, 1, 1)).shape == (1, 64, 1, 1)
+
+
+@pytest.mark.parametrize('mode', ['C', 'SC', 'S//C'])
+def test_training_on_one_image_of_one_channel_names_the_batch_norm_and_the_fix(mode):
+    """The channel gate's nodes are the channels: one channel of one image leaves its
+    BatchNorm layers one value per channel, which torch refuses in training."""
+    rga = RGA(1, (2, 2), reduction=1, mode=mode)
+    with pytest.raises(ConfigError, match=r'^RGA in training mode received one image of its '
+                                          r'one channel: .* batches of 2 or more images'):
+        rga(torch.randn(1, 1, 2, 2))
+    assert rga(torch.randn(2, 1, 2, 2)).shape == (2, 1, 2, 2)
+    assert rga.eval()(torch.randn(1, 1, 2, 2)).shape == (1, 1, 2, 2)
+
+
+GROUP_NORM = dict(type='GN', num_groups=1)
+
+
+@pytest.mark.parametrize('kwargs, what, branch, nodes, other', [
+    (dict(in_channels=64, spatial_size=1), 'a 1×1 map', 'spatial', 'positions', 'C'),
+    (dict(in_channels=1, spatial_size=(2, 2), mode='C'), 'a map of one channel', 'channel',
+     'channels', 'S')])
+def test_a_group_norm_gate_of_one_node_is_refused_as_a_constant_gate(kwargs, what, branch,
+                                                                      nodes, other):
+    """GroupNorm normalises a gate's 1-channel logits over its nodes: with one node the
+    logit is always 0 (for two images torch computes it, for one it refuses), so the gate
+    is refused where it is built for one node, and at a 1×1 map where it takes any size."""
+    refusal = re.escape(
+        f'RGA with GroupNorm cannot attend {what}: GroupNorm normalises the {branch} gate\'s '
+        f'1-channel logits over its nodes, the {nodes}, so with one node the logit is always '
+        f'0 and the attention a constant 0.5 (torch refuses a single image outright); use BN '
+        f"or SyncBN in norm_cfg, or mode='{other}' to leave the {branch} gate out")
+    with pytest.raises(ConfigError, match=refusal):
+        RGA(**kwargs, reduction=1, norm_cfg=GROUP_NORM)
+    height, width = RGA(**kwargs, reduction=1).spatial_size  # with BN: any batch in eval
+    x = torch.randn(1, kwargs['in_channels'], height, width)
+    assert RGA(**kwargs, reduction=1).eval()(x).shape == x.shape
+    if branch == 'spatial':
+        rga = RGA(64, 4, variable_size=True, norm_cfg=GROUP_NORM).eval()
+        for batch in (1, 2):
+            with pytest.raises(ConfigError, match=refusal):
+                rga(torch.randn(batch, 64, 1, 1))
+        assert rga(torch.randn(1, 64, 3, 3)).shape == (1, 64, 3, 3)
 
 
 @pytest.mark.parametrize('module, kwargs, size, rebuild', [

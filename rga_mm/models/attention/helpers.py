@@ -94,6 +94,11 @@ def checked_in_channels(in_channels: object, owner: str) -> int:
                         'the channels of the attended feature map')
 
 
+def has_training_batch_norm(module: nn.Module) -> bool:
+    """Whether a BatchNorm layer in ``module`` is in training mode (takes batch statistics)."""
+    return any(isinstance(layer, _BatchNorm) and layer.training for layer in module.modules())
+
+
 def check_batch_norm_values(x: Tensor, module: nn.Module, owner: str) -> None:
     """Raise one sentence naming ``owner`` when a training BatchNorm layer of ``module``
     would see one value per channel, B·H·W = 1 in ``x``: torch refuses that in training
@@ -110,8 +115,7 @@ def check_batch_norm_values(x: Tensor, module: nn.Module, owner: str) -> None:
     a batch.
     """
     if (module.training and x.shape[0] * x.shape[2] * x.shape[3] == 1
-            and any(isinstance(layer, _BatchNorm) and layer.training
-                    for layer in module.modules())):
+            and has_training_batch_norm(module)):
         raise ConfigError(f'{owner} in training mode received one image with a 1×1 map: its '
                           f'BatchNorm layers need more than one value per channel; train '
                           f'with batches of 2 or more images or larger inputs (eval mode '

@@ -16,6 +16,7 @@ the official module's two branches compute the same function. The 1×1 convoluti
 (``fused_convs.py``; docs/architecture.md, "RGA at its FLOP share").
 """
 
+import torch
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
@@ -89,6 +90,11 @@ class RelationGate(BaseModule):
             if conv.with_norm and not isinstance(conv.norm, PER_CHANNEL_NORMS):
                 raise refusal(out_dim, f'{type(conv.norm).__name__} is neither a BatchNorm nor '
                                        f'a GroupNorm')
+            if conv.with_norm and isinstance(conv.norm, _BatchNorm):
+                try:  # BN1d and BN3d take no (B, C, H, W) map
+                    conv.norm._check_input_dim(torch.empty(1, out_dim, 1, 1, device='meta'))
+                except ValueError as error:
+                    raise refusal(out_dim, f'{type(conv.norm).__name__}: {error}') from None
             return conv
 
         gate_in = 0

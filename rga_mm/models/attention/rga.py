@@ -39,6 +39,7 @@ from .helpers import (
     check_map_size,
     checked_in_channels,
     empty_batch_output,
+    has_training_batch_norm,
 )
 from .reference_grid import pool_to_grid
 from .relation_gate import RelationGate
@@ -158,6 +159,11 @@ class RGA(BaseModule):
         if 'C' in mode:
             self.channel_gate = RelationGate(height * width, channel_node_grid(in_channels),
                                              **gate_cfg)
+        self._group_norm_spatial_gate = 'S' in mode and _has_group_norm(self.spatial_gate)
+        if self._group_norm_spatial_gate and height * width == 1:
+            raise _single_node_refusal('spatial')
+        if 'C' in mode and in_channels == 1 and _has_group_norm(self.channel_gate):
+            raise _single_node_refusal('channel')
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """RGA-S gate a_s: (B, C, H, W) → (B, 1, H, W), values in (0, 1)."""
@@ -202,8 +208,18 @@ class RGA(BaseModule):
     def check_input(self, x: Tensor) -> None:
         """Raise one clear sentence when ``x`` cannot be attended by this module."""
         check_feature_map(x, self.in_channels, 'RGA', self)
-        if 'S' in self.mode:  # the channel branch's nodes are the C channels, always enough
+        if 'S' in self.mode:
             check_batch_norm_values(x, self.spatial_gate, 'RGA')
+        if ('C' in self.mode and self.in_channels == 1 and x.shape[0] == 1
+                and self.channel_gate.training and has_training_batch_norm(self.channel_gate)):
+            raise ConfigError('RGA in training mode received one image of its one channel: '
+                              'the BatchNorm layers of its channel gate normalise over the '
+                              'channels, its nodes, and need more than one value per '
+                              'channel; train with batches of 2 or more images (eval mode '
+                              'takes any)')
+        if (self._group_norm_spatial_gate and not _traced()
+                and x.shape[2] * x.shape[3] == 1):  # a variable-size RGA at a 1×1 map
+            raise _single_node_refusal('spatial')
         if not self.variable_size:
             check_map_size(x, self.spatial_size, 'RGA', '; build it with {rebuild} or set '
                            'variable_size=True to pool onto the {built} reference grid',
@@ -234,7 +250,7 @@ class RGA(BaseModule):
         every BatchNorm below it, RGA's included. The gate logits are then the raw outputs of
         freshly initialised convolutions: the gates stay near 0.5 and barely learn. Not
         checked while a graph is traced or compiled (reading a statistic would break it)."""
-        if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        if _traced():
             return
         self._norm_modes_checked = True
         frozen = untrained_frozen_norms(self)
@@ -292,6 +308,27 @@ def checkpoint_sizes(state_dict: dict, prefix: str) -> dict[str, int]:
         if weight is not None and weight.dim() == 4:
             sizes.setdefault(nodes, int(weight.shape[1]) // 2)
     return dict(sorted(sizes.items()))
+
+
+def _has_group_norm(gate: nn.Module) -> bool:
+    return any(isinstance(layer, nn.GroupNorm) for layer in gate.modules())
+
+
+def _single_node_refusal(branch: str) -> ConfigError:
+    """The error for a GroupNorm gate of one node: GroupNorm normalises a gate's 1-channel
+    logits over its nodes, so one node's logit is always 0."""
+    nodes, what, other = (('positions', 'a 1×1 map', "'C'") if branch == 'spatial'
+                          else ('channels', 'a map of one channel', "'S'"))
+    return ConfigError(
+        f'RGA with GroupNorm cannot attend {what}: GroupNorm normalises the {branch} gate\'s '
+        f'1-channel logits over its nodes, the {nodes}, so with one node the logit is always '
+        f'0 and the attention a constant 0.5 (torch refuses a single image outright); use BN '
+        f'or SyncBN in norm_cfg, or mode={other} to leave the {branch} gate out')
+
+
+def _traced() -> bool:
+    """Whether the forward is being traced or compiled, where reading a size fixes it."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 def _hooked(module: nn.Module) -> bool:
