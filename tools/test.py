@@ -138,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     check_out_suffix(args.out)
     check_options_reach_the_test(args.cfg_options)
     check_output_file(args.out)
-    cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir,
+                          loaders=('test_dataloader',))
     shown = None
     if args.show_dir:
         check_show_dir(args.show_dir, args.out)

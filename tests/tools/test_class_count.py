@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rga_mm.engine.launch.run_config import load_run_config
+from rga_mm.testing import load_script
 
 ROOT = Path(__file__).parents[2]
 CIFAR10 = ROOT / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'
@@ -53,3 +54,26 @@ def test_classes_given_in_the_config_count_and_more_outputs_pass(tmp_path):
                          ids=lambda path: path.name)
 def test_every_shipped_config_passes(tmp_path, config):
     assert _load(config, None, tmp_path).model is not None
+
+
+def test_a_test_checks_only_the_test_data(tmp_path):
+    """tools/test.py reads only ``test_dataloader``: a CIFAR-100 config whose head was set to
+    10 outputs for a CIFAR-10 checkpoint tests on CIFAR-10 test data, and its training data
+    of 100 classes must not stop it (the fix that sentence gave, num_classes=100, would not
+    fit the checkpoint); a head too small for the test data still stops it."""
+    cifar100 = ROOT / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar100.py'
+    options = {'model.head.num_classes': 10, 'test_dataloader.dataset.type': 'rga_mm.CIFAR10'}
+    with pytest.raises(SystemExit, match='^model.head.num_classes=10 but train_dataloader'):
+        _load(cifar100, options, tmp_path)
+    cfg = load_run_config(str(cifar100), 'none', options, str(tmp_path / 'work'),
+                          loaders=('test_dataloader',))
+    assert cfg.model.head.num_classes == 10
+    with pytest.raises(SystemExit, match='^model.head.num_classes=5 but test_dataloader'):
+        load_run_config(str(CIFAR10), 'none', {'model.head.num_classes': 5},
+                        str(tmp_path / 'work'), loaders=('test_dataloader',))
+    # tools/test.py passes the class check and goes on to read its checkpoint
+    missing = tmp_path / 'cifar10.pth'
+    with pytest.raises(SystemExit, match=f'^checkpoint file {re.escape(str(missing))} does not'):
+        load_script(ROOT / 'tools/test.py', 'test_tool').main(
+            [str(cifar100), str(missing), '--work-dir', str(tmp_path / 'work'),
+             '--cfg-options', *(f'{key}={value}' for key, value in options.items())])

@@ -9,6 +9,8 @@ accuracy near zero without a word. :func:`check_heads_cover_classes` compares th
 ``metainfo.classes`` in the config, else its type's ``METAINFO``). Re-ID heads are checked
 against the training identities once the data is loaded (:mod:`.classifier_size`).
 """
+from collections.abc import Sequence
+
 from mmengine.config import Config
 from mmengine.registry import DATASETS
 
@@ -50,9 +52,10 @@ def class_heads(model_cfg: dict) -> list[tuple[str, int]]:
     return heads
 
 
-def check_heads_cover_classes(cfg: Config) -> None:
-    """Refuse a config whose heads have fewer outputs (``num_classes``) than a data
-    loader's dataset has classes; more outputs than classes are left alone (they train).
+def check_heads_cover_classes(cfg: Config, loaders: Sequence[str] = DATALOADERS) -> None:
+    """Refuse a config whose heads have fewer outputs (``num_classes``) than the dataset of
+    one of its data ``loaders`` (those the run reads: only ``test_dataloader`` for a test)
+    has classes; more outputs than classes are left alone (they train).
 
     Raises:
         ConfigError: one sentence naming the head's key, the data loader and the
@@ -61,7 +64,7 @@ def check_heads_cover_classes(cfg: Config) -> None:
     heads = class_heads(cfg.get('model') or {})
     if not heads:
         return
-    for loader in DATALOADERS:
+    for loader in loaders:
         dataset_cfg = (cfg.get(loader) or {}).get('dataset')
         if not isinstance(dataset_cfg, dict):
             continue

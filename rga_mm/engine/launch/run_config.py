@@ -67,8 +67,9 @@ def parse_run_args(parser: argparse.ArgumentParser,
 
 
 def load_run_config(config: str, launcher: str, cfg_options: dict | None,
-                    work_dir: str | None) -> Config:
-    """Load ``config`` and apply ``--launcher``, ``--cfg-options`` and ``--work-dir``.
+                    work_dir: str | None, loaders: Sequence[str] = DATALOADERS) -> Config:
+    """Load ``config`` and apply ``--launcher``, ``--cfg-options`` and ``--work-dir``;
+    ``loaders``: the data loaders the run reads (only ``test_dataloader`` for a test).
 
     Without ``--work-dir`` or a ``work_dir`` in the config, runs go to
     ``./work_dirs/<config name>``, as in OpenMMLab's tools. A ``--cfg-options`` key whose
@@ -93,7 +94,7 @@ def load_run_config(config: str, launcher: str, cfg_options: dict | None,
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     check_output_dir(cfg.work_dir, 'work dir', 'another --work-dir')
     try:
-        check_heads_cover_classes(cfg)
+        check_heads_cover_classes(cfg, loaders)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
     keep_workers_only_with_workers(cfg)
