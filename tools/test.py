@@ -26,6 +26,7 @@ A checkpoint whose saved config gives other model settings than the config's (an
 ``mode``, same tensor shapes) is tested as the config says, with a notice naming them.
 """
 import argparse
+import math
 import os.path as osp
 from collections.abc import Sequence
 
@@ -127,10 +128,14 @@ def check_options_reach_the_test(cfg_options: dict | None) -> None:
 
 def write_metrics(metrics: dict, path: str) -> None:
     """Write ``metrics`` (name → number) to ``path`` as floats, in the format its suffix
-    names (:data:`OUT_FORMATS`)."""
+    names (:data:`OUT_FORMATS`). JSON has no NaN (mmseg's IoU of a class no test pixel
+    has): it is written as ``null``, which every JSON parser reads, not as Python's
+    ``NaN``, which strict ones refuse."""
     file_format, options = OUT_FORMATS[osp.splitext(path)[1].lower()]
-    dump({name: float(value) for name, value in metrics.items()}, path,
-         file_format=file_format, **options)
+    values = {name: float(value) for name, value in metrics.items()}
+    if file_format == 'json':
+        values = {name: None if math.isnan(value) else value for name, value in values.items()}
+    dump(values, path, file_format=file_format, **options)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

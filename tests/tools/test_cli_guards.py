@@ -9,8 +9,11 @@ than the training data has identities, an input error raised in a DataLoader wor
 dir that cannot be created or written, a train_cfg count below 1, identity batches too small
 for the triplet loss, and a dist script without a GPU count or on a port in use."""
 import errno
+import json
 import logging
+import math
 import os
+import pickle
 import re
 import socket
 import subprocess
@@ -18,6 +21,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -165,6 +169,21 @@ def test_an_out_suffix_that_names_no_format_stops_test_before_anything_is_read(c
     for name in ('metrics.json', 'results.PKL', 'results.pickle'):
         with pytest.raises(SystemExit, match=rf'{missing}'):  # on to the checkpoint
             test.main([config_file, str(missing), '--out', str(tmp_path / name)])
+
+
+def test_a_nan_metric_is_written_as_json_null_and_kept_in_a_pickle(tmp_path):
+    """mmseg's IoU of a class no test pixel has is NaN; Python's json would write the bare
+    ``NaN``, which strict JSON parsers refuse."""
+    test = load_script(Path(__file__).parents[2] / 'tools/test.py', 'test_tool')
+    metrics = {'aAcc': np.float32(50.5), 'mIoU': float('nan')}
+    test.write_metrics(metrics, str(tmp_path / 'metrics.json'))
+    text = (tmp_path / 'metrics.json').read_text()
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(f'{name} in {text}')) == {
+        'aAcc': 50.5, 'mIoU': None}
+    test.write_metrics(metrics, str(tmp_path / 'metrics.pkl'))
+    with open(tmp_path / 'metrics.pkl', 'rb') as file:
+        kept = pickle.load(file)
+    assert kept['aAcc'] == 50.5 and math.isnan(kept['mIoU'])
 
 
 def test_options_of_the_validation_stop_test_naming_their_test_counterpart(config_file,
