@@ -133,7 +133,7 @@ class _OptionalMD5:
             raise self._missing_key_error(path, entry, self.labels_key, expected)
         data = np.asarray(entry['data'])
         self._check_pixels(path, data)
-        self._check_labels(path, np.ravel(entry[key]), key, len(data))
+        self._check_labels(path, np.asarray(entry[key]), key, len(data))
 
     def _check_pixels(self, path: str, data: np.ndarray) -> None:
         """``data`` must be N×3072 uint8 (32×32 pixels as R, G and B planes)."""
@@ -150,8 +150,16 @@ class _OptionalMD5:
                 f"uint8 pixels in 0..255: write 'data' as a uint8 array of values 0..255")
 
     def _check_labels(self, path: str, labels: np.ndarray, key: str, num_images: int) -> None:
-        """One integer label per image, each a class index of this dataset."""
+        """One integer label per image, each a class index of this dataset, in a flat list
+        (mmpretrain reads each label as a number: a column of them, the N×1 of MATLAB's
+        archive, would stop it with a bare TypeError)."""
         name, num_classes = type(self).__name__, self._num_classes()
+        if labels.ndim != 1:
+            raise DatasetError(
+                f"{name}: {path} holds its labels in {key!r} as an array of shape "
+                f"{'×'.join(map(str, labels.shape))}, but CIFAR holds a flat list of one label "
+                f'per image: write them as a list of N ints (labels.ravel().tolist() of a '
+                f'column)')
         if len(labels) != num_images:
             raise DatasetError(
                 f"{name}: {path} holds {num_images} images in 'data' but {len(labels)} labels "

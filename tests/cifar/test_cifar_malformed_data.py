@@ -82,6 +82,18 @@ def test_labels_that_are_no_integers_are_refused(root10):
                               f'is a class index: write them as integers 0..9')
 
 
+@pytest.mark.parametrize('labels', [np.arange(4).reshape(4, 1), [[0], [1], [2], [3]]])
+def test_labels_as_a_column_are_refused_naming_the_flat_list(root10, labels):
+    """The N×1 labels of MATLAB's archive: mmpretrain stopped on them with a bare
+    TypeError."""
+    path = root10 / BATCH[CIFAR10]
+    rewrite(path, labels=labels)
+    _refused(CIFAR10, root10, f"CIFAR10: {path} holds its labels in 'labels' as an array of "
+                              f'shape 4×1, but CIFAR holds a flat list of one label per '
+                              f'image: write them as a list of N ints (labels.ravel().tolist() '
+                              f'of a column)')
+
+
 @pytest.mark.parametrize('dtype, low, high', [
     (np.float32, 0.0, 1.0), (np.int16, -1, 300), (np.int64, 0, 255)])
 def test_pixels_other_than_uint8_name_the_dtype_and_range(root10, dtype, low, high):
