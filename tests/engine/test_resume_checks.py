@@ -86,8 +86,9 @@ MODEL_RUN = dict(model=dict(
 
 def test_a_changed_model_is_refused_but_how_it_was_initialised_is_not():
     """Weights of the same shapes load into another RGA mode: resuming would train on in
-    another network. init_cfg and pretrained only set the weights the checkpoint's replace;
-    the data preprocessor's normalisation decides what the weights see."""
+    another network. init_cfg and pretrained only set the weights the checkpoint's replace,
+    test_cfg only how the model infers; the data preprocessor's normalisation decides what
+    the weights see."""
     text = Config(MODEL_RUN).pretty_text
     changed = Config(MODEL_RUN)
     changed.merge_from_dict({'model.backbone.attentions.layer1.mode': 'CS',
@@ -111,6 +112,11 @@ def test_a_changed_model_is_refused_but_how_it_was_initialised_is_not():
     initialised = Config(MODEL_RUN)
     initialised.merge_from_dict({'model.backbone.backbone.init_cfg': None})
     check_model_unchanged(initialised, _checkpoint(text), 'e.pth')
+    # how the model infers (mmseg's whole-image or sliding-window test) trains no weight
+    tested = Config(MODEL_RUN)
+    tested.merge_from_dict({'model.test_cfg': dict(mode='slide', crop_size=(64, 64))})
+    check_model_unchanged(tested, _checkpoint(text), 'e.pth')
+    assert model_change_notice(tested, _checkpoint(text), 'e.pth') == ''
     for no_config in ('', 'not python(', text.replace('depth=18', 'depth=DEPTH')):
         check_model_unchanged(changed, _checkpoint(no_config), 'e.pth')
         assert model_change_notice(changed, _checkpoint(no_config), 'e.pth') == ''

@@ -37,11 +37,13 @@ RESTORED_ENTRIES = {'optimizer': ('optim_wrapper.optimizer', 'optim_wrapper.para
                     'param_schedulers': ('param_scheduler', )}
 # changed entries named in a refusal
 MAX_LISTED_CHANGES = 3
-# model config keys, at any depth, not compared with the saved run's: they only say how
-# weights are initialised (init_cfg, e.g. ImageNet weights to start from, and the older
-# pretrained path), and the checkpoint's weights are loaded over them. data_preprocessor
-# is compared: its mean, std and channel order decide what the trained weights see.
-INIT_ONLY_KEYS = frozenset({'init_cfg', 'pretrained'})
+# model config keys, at any depth, not compared with the saved run's: init_cfg and the older
+# pretrained path only say how weights are initialised (ImageNet weights to start from), and
+# the checkpoint's weights are loaded over them; test_cfg only says how the model infers
+# (mmseg's whole-image or sliding-window test), which validation may switch mid-run.
+# data_preprocessor is compared: its mean, std and channel order decide what the trained
+# weights see.
+UNCOMPARED_KEYS = frozenset({'init_cfg', 'pretrained', 'test_cfg'})
 
 
 def last_checkpoint(work_dir: str) -> str | None:
@@ -186,21 +188,21 @@ def model_changes(cfg: Config, checkpoint: dict) -> list[str]:
 
 def _comparable(model_cfg: Any) -> Any:
     """A copy of a ``model`` config entry as compared across runs: without the keys of
-    :data:`INIT_ONLY_KEYS`, and with BN for SyncBN, which a run distributed on the CPU gets
+    :data:`UNCOMPARED_KEYS`, and with BN for SyncBN, which a run distributed on the CPU gets
     in place of SyncBN (:func:`~rga_mm.engine.launch.distributed.sync_bn_as_bn`) and a GPU
     run of the same config keeps: the same weights and network either way."""
-    comparable = _without_init_keys(model_cfg)
+    comparable = _without_uncompared_keys(model_cfg)
     sync_bn_as_bn(comparable)
     return comparable
 
 
-def _without_init_keys(value: Any) -> Any:
-    """``value`` with the dict keys of :data:`INIT_ONLY_KEYS` left out, at any depth."""
+def _without_uncompared_keys(value: Any) -> Any:
+    """``value`` with the dict keys of :data:`UNCOMPARED_KEYS` left out, at any depth."""
     if isinstance(value, dict):
-        return {key: _without_init_keys(item) for key, item in value.items()
-                if key not in INIT_ONLY_KEYS}
+        return {key: _without_uncompared_keys(item) for key, item in value.items()
+                if key not in UNCOMPARED_KEYS}
     if isinstance(value, (list, tuple)):
-        return type(value)(_without_init_keys(item) for item in value)
+        return type(value)(_without_uncompared_keys(item) for item in value)
     return value
 
 
