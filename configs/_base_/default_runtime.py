@@ -7,9 +7,10 @@ default_hooks = dict(
     # resume from (rga_mm/engine/hooks/atomic_checkpoint_hook.py)
     checkpoint=dict(type='rga_mm.AtomicCheckpointHook', interval=50, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # average BN statistics over the ranks after every epoch, so that every rank evaluates
-    # (and saves) the same model
-    sync_buffers=dict(type='SyncBuffersHook'),
+    # average BN statistics over the ranks once training changed them, before the end of an
+    # epoch, a checkpoint or a validation, so that every rank evaluates and saves the same
+    # model (rga_mm/engine/hooks/sync_buffers_hook.py)
+    sync_buffers=dict(type='rga_mm.SyncBuffersHook'),
 )
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -29,6 +29,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.runner import Runner
 
 from rga_mm.registry import HOOKS
+from .sync_buffers_hook import SyncBuffersHook
 
 PARTIAL_SUFFIX = '.partial'
 
@@ -92,6 +93,9 @@ class AtomicCheckpointHook(CheckpointHook):
                              f'save; {hint}')
 
     def _save_checkpoint_with_step(self, runner: Runner, step: int, meta: dict) -> None:
+        for hook in runner.hooks:  # every rank: the checkpoint holds the averaged buffers
+            if isinstance(hook, SyncBuffersHook):
+                hook.sync(runner)
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
