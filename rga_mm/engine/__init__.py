@@ -6,8 +6,10 @@ from .hooks import (
     CheckHeadsFitNeckHook,
     CheckValidationSizeHook,
     IterationSeedHook,
+    SyncBuffersHook,
 )
 from .validation_size import check_validation_size
 
 __all__ = ['AtomicCheckpointHook', 'AttentionVisualizationHook', 'CheckHeadsFitNeckHook',
-           'CheckValidationSizeHook', 'IterationSeedHook', 'check_validation_size']
+           'CheckValidationSizeHook', 'IterationSeedHook', 'SyncBuffersHook',
+           'check_validation_size']
