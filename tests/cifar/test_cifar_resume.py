@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rga_mm.testing import checkpoint_tensors
 from cifar_files import write_cifar
 from tool_runs import run_checked, run_checked_in_process
 
@@ -48,11 +49,7 @@ def _final_state(work_dir: Path, unit: str = 'epoch', step: int = 4
     """The model's state dict and the optimizer's state tensors after ``unit`` ``step``."""
     checkpoint = torch.load(work_dir / f'{unit}_{step}.pth', weights_only=True)
     assert checkpoint['meta'][unit] == step
-    tensors = {f'model.{name}': tensor for name, tensor in checkpoint['state_dict'].items()}
-    for param, state in checkpoint['optimizer']['state'].items():
-        tensors.update({f'optimizer.{param}.{name}': value for name, value in state.items()
-                        if isinstance(value, torch.Tensor)})
-    return tensors
+    return checkpoint_tensors(checkpoint)
 
 
 def test_a_resumed_densenet_run_ends_with_the_weights_of_the_straight_run(tmp_path):

@@ -28,7 +28,7 @@ from mmengine.config import Config
 
 from rga_mm.datasets import Market1501
 from rga_mm.datasets.augmentation_seed import SampleIndex
-from rga_mm.testing import load_script
+from rga_mm.testing import checkpoint_tensors, load_script
 from demo_runs import demo_overrides, tool
 from tool_runs import run_in_process
 
@@ -75,10 +75,7 @@ def _final_state(work_dir: Path) -> dict[str, torch.Tensor]:
     """The model's state dict and the optimizer's state tensors of the last checkpoint."""
     checkpoint = torch.load(work_dir / f'epoch_{EPOCHS}.pth', weights_only=True)
     assert checkpoint['meta']['epoch'] == EPOCHS
-    tensors = {f'model.{name}': tensor for name, tensor in checkpoint['state_dict'].items()}
-    for param, state in checkpoint['optimizer']['state'].items():
-        tensors.update({f'optimizer.{param}.{name}': value for name, value in state.items()})
-    return tensors
+    return checkpoint_tensors(checkpoint)
 
 
 def _assert_bit_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]):

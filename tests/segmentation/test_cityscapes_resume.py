@@ -14,6 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from rga_mm.testing import checkpoint_tensors
 from tiny_cityscapes import CONFIG, ROOT, write_tiny_setup
 from tool_runs import run_checked, run_checked_in_process
 
@@ -24,11 +25,7 @@ def _final_state(work_dir) -> dict[str, torch.Tensor]:
     """The model's state dict and the optimizer's state tensors after iteration 4."""
     checkpoint = torch.load(work_dir / 'iter_4.pth', weights_only=True)
     assert checkpoint['meta']['iter'] == 4
-    tensors = {f'model.{name}': tensor for name, tensor in checkpoint['state_dict'].items()}
-    for param, state in checkpoint['optimizer']['state'].items():
-        tensors.update({f'optimizer.{param}.{name}': value for name, value in state.items()
-                        if isinstance(value, torch.Tensor)})
-    return tensors
+    return checkpoint_tensors(checkpoint)
 
 
 def test_a_resumed_cityscapes_run_ends_with_the_weights_of_the_straight_run(tmp_path):
