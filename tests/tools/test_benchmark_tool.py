@@ -198,6 +198,11 @@ def test_a_baseline_of_another_size_or_task_is_refused_before_timing(baseline, m
     ('benchmark_rerank.py', ['--sizes', 'market', '--scale', 0.001],
      '--scale 0.001 gives market 20 query and gallery images, but re-ranking with k1 = 20 '
      'needs at least 21: give --scale 0.00101 or more'),
+    ('benchmark_rga.py', ['--repeats', 0], 'argument --repeats: must be a positive integer'),
+    ('benchmark_rga.py', ['--batch', -1], 'argument --batch: must be a positive integer'),
+    ('benchmark_rga.py', ['--threads', 0], 'argument --threads: must be a positive integer'),
+    ('benchmark_reference_grid.py', ['--repeats', 0],
+     'argument --repeats: must be a positive integer'),
     ('benchmark_rerank.py', ['--scale', 0.01, '--memory-mib', 0.001],
      '--memory-mib 0.001 cannot hold one row of re-ranking work over the 939 query and '
      'gallery images of msmt17 at --scale 0.01: give --memory-mib 0.115 or more (128 bytes '
@@ -251,6 +256,18 @@ def test_the_other_benchmarks_command_lines_refuse_counts_and_budgets_below_thei
     result = refused_command_lines[tool]
     assert result.returncode == 2
     assert COMMAND_LINE_REFUSALS[tool][1] in result.stderr
+
+
+def test_a_config_of_another_task_is_refused_before_timing():
+    """A CIFAR config was benchmarked with re-ID P×K batches, a Cityscapes one crashed."""
+    config = ROOT / 'configs/cifar/resnet110_rga-sc_1xb128-64k_cifar10.py'
+    result = _run_here(config, '--repeats', 1)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f'{config} builds the model ImageClassifier, not a re-ID model: this benchmark times '
+        f're-ID training steps on P×K batches and re-ID embeddings; give a re-ID config '
+        f'(tools/analysis_tools/get_flops.py counts the FLOPs of any config)')
+    assert result.stdout == ''
 
 
 def test_a_config_without_a_model_is_named_in_one_sentence(tmp_path):

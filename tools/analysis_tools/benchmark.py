@@ -53,8 +53,19 @@ def set_relation_path(model: nn.Module, path: str) -> int:
 class Workload:
     """A model with its optimizer and inputs: times its training step and its inference."""
 
-    def __init__(self, config: str, train_batch: int, infer_batch: int) -> None:
+    def __init__(self, config: str, train_batch: int, infer_batch: int,
+                 baseline: bool = False) -> None:
+        """Raises a ValueError for a config that builds no re-ID model, naming it as
+        ``--baseline`` when it is the ``baseline``."""
         self.model = init_model(config)
+        if not isinstance(self.model, ReIDModel):
+            name, fix = ((f'--baseline {config}', 'give the re-ID config without attention to '
+                          'compare with') if baseline else
+                         (config, 'give a re-ID config (tools/analysis_tools/get_flops.py '
+                          'counts the FLOPs of any config)'))
+            raise ValueError(f'{name} builds the model {type(self.model).__name__}, not a '
+                             f're-ID model: this benchmark times re-ID training steps on P×K '
+                             f'batches and re-ID embeddings; {fix}')
         self.height, self.width = self.model.cfg.input_size
         self.optim_wrapper = build_optim_wrapper(self.model, self.model.cfg.optim_wrapper)
         self.train_data = fake_reid_batch(train_batch // IMAGES_PER_IDENTITY,
@@ -85,12 +96,8 @@ class Workload:
 
 
 def check_comparable(work: Workload, baseline: Workload, baseline_config: str) -> None:
-    """Stop unless the baseline is a re-ID model run at the model's input size: the ratios
-    would compare other workloads (the training step feeds both re-ID P×K batches)."""
-    if not isinstance(baseline.model, ReIDModel):
-        raise SystemExit(f'--baseline {baseline_config} builds the model '
-                         f'{type(baseline.model).__name__}, not a re-ID model; give the '
-                         f're-ID config without attention to compare with')
+    """Stop unless the baseline (a re-ID model, as :class:`Workload` checks) runs at the
+    model's input size: the ratios would compare other workloads."""
     if (baseline.height, baseline.width) != (work.height, work.width):
         raise SystemExit(f'--baseline {baseline_config} runs at {baseline.height}×'
                          f'{baseline.width} but the model at {work.height}×{work.width}; '
@@ -217,8 +224,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     torch.manual_seed(0)
     try:
         work = Workload(args.config, args.batch, args.infer_batch)
-        baseline = (Workload(args.baseline, args.batch, args.infer_batch) if args.baseline
-                    else None)
+        baseline = (Workload(args.baseline, args.batch, args.infer_batch, baseline=True)
+                    if args.baseline else None)
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
     if set_relation_path(work.model, 'factorized') == 0:

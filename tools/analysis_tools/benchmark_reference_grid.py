@@ -12,11 +12,13 @@ command's environment, ``pip install .[seg]``).
     python tools/analysis_tools/benchmark_reference_grid.py [--repeats 5]
 """
 import argparse
+from collections.abc import Sequence
 
 import torch
 from prettytable import PrettyTable
 from torch import Tensor
 
+from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.models.attention.reference_grid import pool_to_grid
 from rga_mm.testing import fastest_seconds
 
@@ -36,10 +38,10 @@ def whole_map_roi_align(features: Tensor, grid_size: tuple[int, int]) -> Tensor:
     return roi_align(features, boxes, grid_size, 1.0, 0, 'avg', True)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--repeats', type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument('--repeats', type=positive_int_arg, default=5)
+    args = parser.parse_args(argv)
     try:
         import mmcv.ops  # noqa: F401
     except ImportError as error:

@@ -12,10 +12,12 @@ factorized path allocates no relation-sized tensor at all).
 """
 import argparse
 import time
+from collections.abc import Sequence
 
 import torch
 from prettytable import PrettyTable
 
+from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.models.attention import RGA
 from rga_mm.testing import TensorMemoryTracker
 
@@ -46,13 +48,14 @@ def measure(module: RGA, x: torch.Tensor, repeats: int) -> dict:
     return dict(seconds=seconds, peak=tracker.peak_bytes, largest=tracker.largest_bytes)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch', type=int, default=4)
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
-    args = parser.parse_args()
-    if args.threads:
+    parser.add_argument('--batch', type=positive_int_arg, default=4)
+    parser.add_argument('--repeats', type=positive_int_arg, default=5)
+    parser.add_argument('--threads', type=positive_int_arg, default=None,
+                        help='torch CPU threads (default: torch\'s)')
+    args = parser.parse_args(argv)
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
