@@ -343,7 +343,12 @@ def export_onnx(module: nn.Module,
     require_deploy()
     check_opset(opset)
     output_name = getattr(module, 'output_name', 'output')
-    example = random_images(2 if dynamic_batch else 1, shape)
+    try:
+        example = random_images(2 if dynamic_batch else 1, shape)
+    except RuntimeError as error:  # the allocator's "can't allocate memory"
+        raise ExportError(f'cannot allocate an example input of {shape[0]}×{shape[1]} pixels '
+                          f'to trace the model with ({first_line(error)}); give a smaller '
+                          f'--shape') from error
     # an eager run first: a size the model refuses fails here with the model's own message
     run_pytorch(module, example)
     dynamic_shapes = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None

@@ -383,6 +383,18 @@ def test_a_model_that_fixes_its_batch_is_refused_for_a_dynamic_batch(tmp_path):
     assert not out.exists()
 
 
+def test_an_example_input_too_large_to_allocate_is_one_sentence(tmp_path):
+    """A 3 TB example image (--shape 500000 500000): the allocator's RuntimeError was a
+    traceback."""
+    out = tmp_path / 'model.onnx'
+    with pytest.raises(ExportError, match=r'^cannot allocate an example input of '
+                                          r'500000×500000 pixels to trace the model with '
+                                          r'\(.*\); give a smaller --shape$'):
+        export_onnx(_on_images(RGA(16, (5, 5), reduction=2, variable_size=True)), out,
+                    (500000, 500000))
+    assert not out.exists()
+
+
 def test_opset_the_exporter_cannot_write_is_refused(tmp_path, caplog):
     """In one sentence: onnxscript's warnings (the failed conversion with the traceback of
     onnx's C API, constant folding left out for RGA's Split) are not logged."""
