@@ -40,10 +40,16 @@ NEW = [*_train_lines(range(1, 5), 1.0), {'reid/mAP': 50.0, 'step': 1}]
 
 @pytest.fixture
 def plotted(monkeypatch):
-    """The tool, with ``plot_curves`` recording {legend name: log} instead of drawing."""
+    """The tool, with ``plot_curves`` recording {legend name: log} and writing an empty file
+    instead of drawing."""
     tool = load_script(TOOL, 'analyze_logs')
     logs = {}
-    monkeypatch.setattr(tool, 'plot_curves', lambda found, keys, out, **_: logs.update(found))
+
+    def record(found: dict, keys: list, out: str, **_) -> None:
+        logs.update(found)
+        Path(out).write_bytes(b'')
+
+    monkeypatch.setattr(tool, 'plot_curves', record)
     return tool, logs
 
 

@@ -4,6 +4,8 @@ each epoch) and one iteration-based run (4 iterations, validation every 2)."""
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from rga_mm.visualization.log_curves import (
     plot_curves,
     resume_break,
 )
+from tool_runs import limit_file_size
 
 ROOT = Path(__file__).parents[2]
 
@@ -400,7 +403,8 @@ def test_cli_plots_every_run_of_a_work_dir_and_says_how_many(tmp_path, capsys, m
     work_dir = _resumed_work_dir(tmp_path / 'work')
     tool = _analyze_logs()
     plotted = {}
-    monkeypatch.setattr(tool, 'plot_curves', lambda logs, keys, out, **_: plotted.update(logs))
+    monkeypatch.setattr(tool, 'plot_curves', lambda logs, keys, out, **_: (
+        plotted.update(logs), Path(out).write_bytes(b'')))  # recorded, an empty file written
     out_file = str(tmp_path / 'curves.png')
     tool.main([str(work_dir), '--out', out_file])
     captured = capsys.readouterr()
@@ -420,7 +424,8 @@ def test_a_series_of_one_point_is_drawn_with_a_marker():
                                                                         ('two', 'None')]
 
 
-@pytest.mark.parametrize('dpi, message', [('0', 'argument --dpi: must be a positive integer'),
+@pytest.mark.parametrize('dpi, message', [('0', 'argument --dpi: must be at least 10, got 0'),
+                                          ('2', 'argument --dpi: must be at least 10, got 2'),
                                           ('601', 'argument --dpi: must be at most 600 (a '
                                                   'larger figure takes gigabytes to draw), got '
                                                   '601')])
@@ -428,3 +433,21 @@ def test_a_dpi_outside_its_range_is_refused(dpi, message, capsys):
     with pytest.raises(SystemExit):
         _analyze_logs().parse_args(['log', '--out', 'curves.png', '--dpi', dpi])
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file-size limits')
+def test_a_write_that_fails_leaves_the_earlier_curves_and_says_why(work_dirs, tmp_path):
+    """A full disk, as a file-size limit makes one: one sentence, the earlier picture as it
+    was and no partial file (matplotlib wrote straight into --out before)."""
+    out = tmp_path / 'curves.png'
+    out.write_bytes(b'earlier curves')
+    result = subprocess.run(
+        [sys.executable, str(ROOT / 'tools/analysis_tools/analyze_logs.py'),
+         str(work_dirs['epochs']), '--out', str(out)], cwd=ROOT, capture_output=True,
+        text=True, timeout=300, preexec_fn=lambda: limit_file_size(2**12))
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'could not write {out} (File too large), the earlier file left as it was: free space '
+        f'on that disk or raise the file-size limit (ulimit -f)')
+    assert out.read_bytes() == b'earlier curves'
+    assert sorted(tmp_path.iterdir()) == [out]

@@ -38,7 +38,9 @@ from collections.abc import Sequence
 
 from matplotlib.backend_bases import FigureCanvasBase
 
+from rga_mm.apis.output_files import replaced_when_written, write_error_fix, write_error_reason
 from rga_mm.deployment.arguments import int_between
+from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
 from rga_mm.engine.launch import check_output_file
 from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
@@ -54,6 +56,8 @@ from rga_mm.visualization.log_curves import (
 
 # print quality: a subplot of 5 × 3.5 inches at this dpi has 6 megapixels
 MAX_DPI = 600
+# FreeType draws no text at a handful of dots per inch
+MIN_DPI = 10
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -70,9 +74,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='a name per LOG (default: <work dir>/<timestamp> of each log, '
                         'the work dir alone for joined runs)')
     parser.add_argument('--title', help='title of the figure')
-    parser.add_argument('--dpi', type=int_between(1, MAX_DPI, reason='a larger figure takes '
-                                                  'gigabytes to draw'), default=DEFAULT_DPI,
-                        help=f'dots per inch (default: {DEFAULT_DPI}, at most {MAX_DPI})')
+    parser.add_argument('--dpi', type=int_between(MIN_DPI, MAX_DPI, reason='a larger figure '
+                                                  'takes gigabytes to draw'),
+                        default=DEFAULT_DPI, help=f'dots per inch (default: {DEFAULT_DPI}, '
+                        f'from {MIN_DPI} to {MAX_DPI})')
     return parser.parse_args(argv)
 
 
@@ -189,13 +194,28 @@ def report_missing_keys(logs: dict[str, ScalarLog], keys: Sequence[str]) -> None
                   f'{len(logs) - len(lacking)} of the {len(logs)} logs', file=sys.stderr)
 
 
+def write_curves(logs: dict, keys: list[str], args: argparse.Namespace) -> None:
+    """Draw the curves into ``--out`` whole or not at all: drawn into ``<name>.partial<suffix>``
+    beside it (the suffix names the format) and renamed into place, so that Ctrl-C or a
+    failed write (a full disk) leaves an earlier ``--out`` as it was; a failed write stops
+    the tool in one sentence."""
+    root, suffix = osp.splitext(args.out)
+    earlier = ', the earlier file left as it was' if osp.exists(args.out) else ''
+    try:
+        with replaced_when_written(args.out, partial=f'{root}{PARTIAL_SUFFIX}{suffix}') as staged:
+            plot_curves(logs, keys, staged, title=args.title, dpi=args.dpi)
+    except OSError as error:
+        raise SystemExit(f'could not write {args.out} ({write_error_reason(error)}){earlier}: '
+                         f'{write_error_fix(error, "give another --out")}') from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     image_format = check_out(args.out)  # before reading any log
     try:
         logs = load_logs(args.logs, args.legend)
         keys = list(dict.fromkeys(args.keys)) if args.keys else default_keys(logs)  # once
-        plot_curves(logs, keys, args.out, title=args.title, dpi=args.dpi)
+        write_curves(logs, keys, args)
         report_missing_keys(logs, keys)
     except (FileNotFoundError, KeyError, ValueError) as error:
         # a KeyError's str() quotes its message
