@@ -145,6 +145,27 @@ def test_an_unreadable_image_stops_the_tool_with_its_sentence(tiny_market, tmp_p
     assert 'Traceback' not in result.stderr
 
 
+def test_a_run_stopped_part_way_leaves_the_earlier_runs_batches_as_they_were(tiny_market,
+                                                                            tmp_path):
+    """The test split in batches of 2, its third query unreadable: the run stops in its
+    second batch, after drawing the first, which replaced the earlier run's batch_0.png
+    beside that run's batches.json before the pictures were drawn aside."""
+    out = tmp_path / 'out'
+    _browse(CONFIG, '--out', out, '--num-batches', 3, *_options(tiny_market))
+    earlier = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert sorted(earlier) == ['batch_0.png', 'batch_1.png', 'batch_2.png', 'batches.json']
+    data_root = tmp_path / 'market'
+    shutil.copytree(tiny_market, data_root)
+    broken = sorted((data_root / 'query').glob('*.jpg'))[2]
+    broken.write_bytes(b'garbage!')
+    tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
+    result = run_in_process(tool, CONFIG, '--split', 'test', '--num-batches', 3, '--out', out,
+                            *_options(data_root), 'test_dataloader.batch_size=2')
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f'cannot read image {broken}')
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == earlier
+
+
 def test_a_thumbnail_height_beyond_the_limit_is_refused(capsys):
     tool = load_script(ROOT / 'tools/visualization/browse_dataset.py', 'browse_dataset')
     with pytest.raises(SystemExit):

@@ -17,17 +17,21 @@ row, by default the K images per identity of the training batches, so that each 
 training batch is one identity.
 ``DIR/batches.json`` lists every image's path (null where the pipeline does not pack
 ``img_path``), identity (as labelled), camera and query flag, batch by batch.
-``DIR`` defaults to ``work_dirs/browse/<config name>``; the batch pictures an earlier run wrote
-there beyond this run's (those its ``batches.json`` counts) are removed, so that the folder
-holds one run's batches. A ``--num-batches`` beyond the loader's length draws every batch,
-with a line on stderr saying so.
+``DIR`` defaults to ``work_dirs/browse/<config name>``. The pictures and ``batches.json`` are
+drawn in a hidden folder in ``DIR`` and moved into it once all are drawn, and the batch
+pictures an earlier run wrote there beyond this run's (those its ``batches.json`` counts)
+are removed, so that the folder holds one run's batches: a run stopped part way (Ctrl-C, an
+unreadable image, a full disk) leaves an earlier run's as they were. A ``--num-batches``
+beyond the loader's length draws every batch, with a line on stderr saying so.
 
 A config whose data loader reads no re-ID dataset (CIFAR, Cityscapes) is refused in one
 sentence: mmpretrain and mmseg ship browse_dataset tools of their own.
 """
 import argparse
 import json
+import os
 import os.path as osp
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -42,6 +46,7 @@ from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader
 
 import rga_mm  # noqa: F401  (registers modules)
+from rga_mm.apis.output_files import write_error_fix, write_error_reason
 from rga_mm.datasets import ReIDDataset
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import int_between, positive_int_arg
@@ -58,6 +63,8 @@ from rga_mm.visualization.thumbnails import MIN_THUMBNAIL_SIDE
 
 SPLITS = ('train', 'val', 'test')
 DEFAULT_COLUMNS = 8
+# the hidden folder in --out the pictures are drawn in before they replace an earlier run's
+STAGING_NAME = '.browse_dataset.partial'
 # thumbnails higher than this would make a batch's grid take gigabytes
 MAX_THUMBNAIL_HEIGHT = 1024
 
@@ -165,7 +172,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     columns = args.columns or getattr(batch_sampler, 'num_instances', DEFAULT_COLUMNS)
     channel_order = pipeline_channel_order(loader.dataset.pipeline.transforms)
     out.mkdir(parents=True, exist_ok=True)
-    earlier = earlier_batch_pictures(out)
+    staging = out / STAGING_NAME
+    shutil.rmtree(staging, ignore_errors=True)  # left by a run that was killed
+    staging.mkdir()
+    try:
+        count = draw_batches(loader, args, columns, channel_order, staging)
+        replace_batches(staging, out)
+    except OSError as error:
+        raise SystemExit(f'could not write the batch pictures in {out} '
+                         f'({write_error_reason(error)}), those of an earlier run there left '
+                         f'as they were: {write_error_fix(error, "give another --out")}'
+                         ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f'{count} batch{"" if count == 1 else "es"} of {args.split}_dataloader drawn in '
+          f'{out}')
+
+
+def draw_batches(loader: DataLoader, args: argparse.Namespace, columns: int,
+                 channel_order: str, folder: Path) -> int:
+    """Draw the batches into ``folder`` as ``batch_<n>.png`` with their ``batches.json``;
+    returns how many."""
     visualizer, listing = None, []
     for index, batch in enumerate(drawn_batches(loader, drawn_count(loader, args.split,
                                                                     args.num_batches))):
@@ -178,16 +205,26 @@ def main(argv: Sequence[str] | None = None) -> None:
                 thumbnail_size=(args.thumbnail_height, max(MIN_THUMBNAIL_SIDE, thumbnail_width)))
         samples = batch['data_samples']
         picture = visualizer.draw_grid(images, [label(s, args.split) for s in samples], columns)
-        mmcv.imwrite(picture[..., ::-1], str(out / f'batch_{index}.png'))
+        if not mmcv.imwrite(picture[..., ::-1], str(folder / f'batch_{index}.png')):
+            raise OSError(f'OpenCV could not write {folder / f"batch_{index}.png"}')
         listing.append([dict(path=sample.get('img_path'), identity=int(sample.gt_label),
                              camera=int(sample.camera_id),
                              is_query=bool(sample.get('is_query', False)))
                         for sample in samples])
-    (out / 'batches.json').write_text(json.dumps(listing, indent=1))
-    for picture_file in earlier[len(listing):]:
+    (folder / 'batches.json').write_text(json.dumps(listing, indent=1))
+    return len(listing)
+
+
+def replace_batches(staging: Path, out: Path) -> None:
+    """Move the pictures and ``batches.json`` drawn in ``staging`` into ``out``, the listing
+    last, and remove the pictures of an earlier run there beyond this run's."""
+    earlier = earlier_batch_pictures(out)
+    drawn = sorted(staging.glob('batch_*.png'))
+    for picture in drawn:
+        os.replace(picture, out / picture.name)
+    os.replace(staging / 'batches.json', out / 'batches.json')
+    for picture_file in earlier[len(drawn):]:
         picture_file.unlink()
-    print(f'{len(listing)} batch{"" if len(listing) == 1 else "es"} of '
-          f'{args.split}_dataloader drawn in {out}')
 
 
 if __name__ == '__main__':
