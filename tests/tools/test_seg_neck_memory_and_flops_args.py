@@ -2,6 +2,7 @@
 in one sentence: seg_neck_memory.py's sizes, relation paths and --model-config before any
 measurement, get_flops.py a model that cannot run at the input size. Both run in this
 process (``tool_runs.run_in_process``)."""
+import re
 import subprocess
 from pathlib import Path
 
@@ -118,6 +119,18 @@ def test_seg_neck_memory_names_an_image_the_model_cannot_run_on(tmp_path):
         '--image 16 16: the model cannot run on a 16×16 image (ConfigError: RGANeck was built '
         'for a 4×4 map (model.neck.spatial_size) but the backbone map at in_index=-1 is 2×2')
     assert result.stderr.splitlines()[-1].endswith('); pass an --image size it can take')
+
+
+def test_seg_neck_memory_names_maps_too_large_to_allocate():
+    """A 100000×100000 whole map of 64 channels (2.6 TB): the allocator's RuntimeError was a
+    traceback after the first lines."""
+    result = _seg_neck_memory('--channels', 64, '--grid', 8, 8, '--other-grids', 4, '--crop',
+                              9, 9, '--whole', 100000, 100000, '--paths', 'factorized')
+    assert result.returncode == 1
+    assert re.fullmatch(r'the factorized neck could not run on the maps asked for '
+                        r'\(RuntimeError: .*\); pass a smaller --whole or --crop',
+                        result.stderr.strip().splitlines()[-1])
+    assert 'Traceback' not in result.stderr
 
 
 def test_get_flops_names_a_shape_the_model_cannot_run_at():

@@ -125,26 +125,37 @@ def measure_neck(args: argparse.Namespace) -> None:
         neck = RGANeck(args.channels, tuple(args.grid), relation_path=path).eval()
         print(f'\n[{path}] grid {args.grid[0]}x{args.grid[1]}, C={args.channels}: '
               f'{count_parameters(neck):,} parameters')
-        for name, size in (('crop', args.crop), ('whole', args.whole)):
-            x = torch.randn(1, args.channels, *size)
-            flops = FlopAnalyzer(Attend(neck), (x,)).unsupported_ops_warnings(False)
-            flops = flops.uncalled_modules_warnings(False).total()
-            print(f'  {name} map {size[0]}x{size[1]}: {flops / 1e9:.2f} GFLOPs')
-        x = torch.randn(1, args.channels, *args.whole)
-        start = time.perf_counter()
-        with TensorMemoryTracker() as tracker:
-            out = neck((x,))[0]
-        seconds = time.perf_counter() - start
-        print(f'  neck forward on the whole map: peak {tracker.peak_bytes / 2**20:.0f} MiB of '
-              f'new tensors, '
-              f'largest {tracker.largest_bytes / 2**20:.0f} MiB, input '
-              f'{x.numel() * 4 / 2**20:.0f} MiB, output {out.numel() * 4 / 2**20:.0f} MiB, '
-              f'{seconds:.2f} s')
-        del out
-        with TensorMemoryTracker() as tracker:
-            neck.rga(x)
-        print(f'  RGA alone (no concatenation): peak {tracker.peak_bytes / 2**20:.0f} MiB, '
-              f'largest {tracker.largest_bytes / 2**20:.0f} MiB')
+        try:
+            measure_maps(neck, args)
+        except (MemoryError, RuntimeError) as error:  # the allocator's "can't allocate"
+            raise SystemExit(f'the {path} neck could not run on the maps asked for '
+                             f'({first_line(error, named=True)}); pass a smaller --whole '
+                             f'or --crop') from None
+
+
+def measure_maps(neck: RGANeck, args: argparse.Namespace) -> None:
+    """``neck``'s FLOPs on the crop and whole maps of ``args`` and the peak memory of one
+    forward on the whole map."""
+    for name, size in (('crop', args.crop), ('whole', args.whole)):
+        x = torch.randn(1, args.channels, *size)
+        flops = FlopAnalyzer(Attend(neck), (x,)).unsupported_ops_warnings(False)
+        flops = flops.uncalled_modules_warnings(False).total()
+        print(f'  {name} map {size[0]}x{size[1]}: {flops / 1e9:.2f} GFLOPs')
+    x = torch.randn(1, args.channels, *args.whole)
+    start = time.perf_counter()
+    with TensorMemoryTracker() as tracker:
+        out = neck((x,))[0]
+    seconds = time.perf_counter() - start
+    print(f'  neck forward on the whole map: peak {tracker.peak_bytes / 2**20:.0f} MiB of '
+          f'new tensors, '
+          f'largest {tracker.largest_bytes / 2**20:.0f} MiB, input '
+          f'{x.numel() * 4 / 2**20:.0f} MiB, output {out.numel() * 4 / 2**20:.0f} MiB, '
+          f'{seconds:.2f} s')
+    del out
+    with TensorMemoryTracker() as tracker:
+        neck.rga(x)
+    print(f'  RGA alone (no concatenation): peak {tracker.peak_bytes / 2**20:.0f} MiB, '
+          f'largest {tracker.largest_bytes / 2**20:.0f} MiB')
 
 
 def registered_class(node: Any) -> type | None:
