@@ -48,7 +48,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 __all__ = ['find_scalar_logs', 'load_scalar_log', 'join_scalar_logs', 'resume_break',
-           'load_resume_chain', 'load_scalar_logs', 'default_keys', 'draw_curves',
+           'load_resume_chain', 'load_scalar_logs', 'logged_runs', 'default_keys', 'draw_curves',
            'plot_curves']
 
 ScalarLog = dict[str, list[dict]]  # {'train': [line, ...], 'val': [line, ...]}
@@ -197,12 +197,39 @@ def load_resume_chain(paths: Sequence[str]) -> tuple[int, ScalarLog, str | None]
     return start, log, reason
 
 
+def logged_runs(paths: Sequence[str]) -> list[str]:
+    """``paths`` (runs of a work dir, oldest first) without the newest runs whose scalar log
+    has no usable line (killed before or while logging their first), each named on stderr;
+    the oldest is kept in any case, for :func:`load_scalar_log` to name."""
+    kept = list(paths)
+    while len(kept) > 1 and not _has_usable_line(kept[-1]):
+        print(f'{kept[-1]}: left out, as it has no usable line (its run stopped before logging '
+              f'one)', file=sys.stderr)
+        kept.pop()
+    return kept
+
+
+def _has_usable_line(path: str) -> bool:
+    """Whether the file ``path`` has a whole line that is a JSON dict with a ``step`` (read
+    quietly: :func:`load_scalar_log` names what is wrong with the lines)."""
+    with open(path, encoding='utf-8', errors='replace') as file:
+        for line in file:
+            try:
+                value = json.loads(line) if line.endswith('\n') else None
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict) and 'step' in value:
+                return True
+    return False
+
+
 def load_scalar_logs(paths: Sequence[str]) -> ScalarLog:
     """The newest of the scalar logs at ``paths`` (runs of a work dir, oldest first) joined
     by :func:`join_scalar_logs` with the runs it resumes; the runs before the first one not
-    resumed are left out (:func:`load_resume_chain` says which, and why). A single path loads
-    as :func:`load_scalar_log` does."""
-    return load_resume_chain(paths)[1]
+    resumed are left out (:func:`load_resume_chain` says which, and why), and so are newest
+    runs that logged nothing (:func:`logged_runs`). A single path loads as
+    :func:`load_scalar_log` does."""
+    return load_resume_chain(logged_runs(paths))[1]
 
 
 def _json_lines(path: str) -> list:

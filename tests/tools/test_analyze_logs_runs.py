@@ -96,6 +96,27 @@ def test_a_resume_chain_is_joined_and_the_runs_before_it_left_out(plotted, tmp_p
         'key, a later run winning where a step repeats\n')
 
 
+def test_newest_runs_that_logged_nothing_are_left_out_of_the_chain(plotted, tmp_path, capsys):
+    """A run killed while writing its first line (60 bytes, no newline) and one killed
+    before logging anything: the chain of the two runs before them is plotted, not
+    refused for the newest run's empty log."""
+    tool, logs = plotted
+    work_dir = _write_runs(tmp_path / 'work', {
+        '20240101_120000': OLD[:5], '20240101_130000': OLD[5:], '20240102_080000': []})
+    killed = work_dir / '20240102_090000' / 'vis_data' / 'scalars.json'
+    killed.parent.mkdir(parents=True)
+    killed.write_text(json.dumps(_train_lines([9], 5.0)[0])[:60])
+    tool.main([str(work_dir), '--out', str(tmp_path / 'c.png')])
+    assert _steps(logs['work'], 'train', 'loss') == [(step, 9.0 if step < 5 else 8.0)
+                                                     for step in range(1, 9)]
+    assert capsys.readouterr().err == (
+        f'{killed}: left out, as it has no usable line (its run stopped before logging one)\n'
+        f'{_scalar_log(work_dir, "20240102_080000")}: left out, as it has no usable line (its '
+        f'run stopped before logging one)\n'
+        f'{work_dir}: joined 2 runs (20240101_120000 to 20240101_130000) into one curve per '
+        'key, a later run winning where a step repeats\n')
+
+
 def test_a_run_that_starts_past_the_older_runs_steps_is_not_joined(plotted, tmp_path, capsys):
     """A run resumed from another work dir's checkpoint at iteration 40."""
     tool, logs = plotted

@@ -50,6 +50,7 @@ from rga_mm.visualization.log_curves import (
     default_keys,
     find_scalar_logs,
     load_resume_chain,
+    logged_runs,
     plot_curves,
     run_id,
 )
@@ -168,9 +169,9 @@ def report_left_out(path: str, left_out: Sequence[str], resumer: str, reason: st
 
 
 def load_logs(paths: Sequence[str], legend: Sequence[str] | None) -> dict[str, ScalarLog]:
-    """{legend name: loaded log} for each LOG argument, a work dir's newest run joined with
-    the runs it resumes (:func:`load_resume_chain`)."""
-    found = [scalar_log_paths(path) for path in paths]
+    """{legend name: loaded log} for each LOG argument, a work dir's newest run that logged
+    a line (:func:`logged_runs`) joined with the runs it resumes (:func:`load_resume_chain`)."""
+    found = [logged_runs(scalar_log_paths(path)) for path in paths]
     chains = [load_resume_chain(scalar_logs) for scalar_logs in found]
     names = legend_names([logs[start:] for logs, (start, _, _) in zip(found, chains)], paths,
                          legend)
