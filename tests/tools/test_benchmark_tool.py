@@ -277,3 +277,16 @@ def test_a_config_without_a_model_is_named_in_one_sentence(tmp_path):
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert result.stderr.splitlines()[-1] == (
         f'the config {config} has no model to build: it needs model=dict(type=..., ...)')
+
+
+def test_search_lists_that_differ_only_among_ties_are_the_same():
+    """benchmark_search.py compares the blockwise and the full-matrix top k: tied items in
+    another order, or another of the items tied with the k-th, are the same lists (with
+    1-d features every cosine distance is 0 or 2, and it said 'False')."""
+    same = _script('benchmark_search.py').same_lists
+    distances = torch.tensor([[0., 0., 1., 2.]])
+    listed = (distances, torch.tensor([[3, 5, 1, 7]]))
+    assert same(listed, (distances, torch.tensor([[5, 3, 1, 7]])))
+    assert same(listed, (distances, torch.tensor([[3, 5, 1, 8]])))
+    assert not same(listed, (distances, torch.tensor([[3, 6, 1, 7]])))
+    assert not same(listed, (distances + 1e-3, listed[1]))
