@@ -2,6 +2,7 @@
 (αQE, Radenović et al. TPAMI 2018), TPR at fixed FPR over query-gallery pairs, and data
 without cameras. (Flip test-time augmentation is the model's: tests/models/test_flip_test.py.)"""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -103,8 +104,16 @@ def test_aqe_options_are_checked():
     with pytest.raises(ValueError, match="aqe averages L2-normalised embeddings.*use "
                                          "distance='cosine'"):
         ReIDMetric(distance='euclidean', aqe=True)
-    with pytest.raises(ValueError, match='aqe needs aqe_k >= 1 and aqe_alpha >= 0'):
-        ReIDMetric(aqe=True, aqe_k=0)
+    for aqe_k in (0, 2.5, '5', True):  # a float reached torch.topk after the inference
+        with pytest.raises(ValueError, match=re.escape(
+                f'ReIDMetric: aqe_k is the number of gallery neighbours averaged into each '
+                f'query, an integer of 1 or more, got {aqe_k!r}')):
+            ReIDMetric(aqe=True, aqe_k=aqe_k)
+    for aqe_alpha in (-1, math.nan, math.inf):  # inf turned the expansion off silently
+        with pytest.raises(ValueError, match=re.escape(
+                f'ReIDMetric: aqe_alpha weighs the neighbours by their similarity to the '
+                f'power alpha, a finite number of 0 or more, got {aqe_alpha!r}')):
+            ReIDMetric(aqe=True, aqe_alpha=aqe_alpha)
 
 
 def test_aqe_refuses_embeddings_that_are_not_finite():
@@ -202,9 +211,42 @@ def test_metric_reports_tpr_on_the_final_distances():
 
 
 def test_tpr_targets_are_checked():
-    with pytest.raises(ValueError, match=r'tpr_at_fpr takes false positive rates in '
-                                         r'\(0, 1\], got \[0, 2\]'):
-        ReIDMetric(tpr_at_fpr=(0, 2))
+    for rates in ((0, 2), [True], '1e-3', None, 2):
+        with pytest.raises(ValueError, match=re.escape(
+                f'ReIDMetric: tpr_at_fpr takes false positive rates in (0, 1], one number or '
+                f'a list of them, got {rates!r}')):
+            ReIDMetric(tpr_at_fpr=rates)
+    # one rate, as --cfg-options test_evaluator.tpr_at_fpr=1e-3 gives it (a TypeError before)
+    assert ReIDMetric(tpr_at_fpr=1e-3).fpr_targets == (1e-3, )
+
+
+def test_rerank_ranks_and_budgets_are_checked_when_the_metric_is_built():
+    """Not after the whole inference; lambda_value outside [0, 1] gave wrong numbers with
+    exit code 0 (λ = 2: mAP 9.5 on the demo, 30.3 at 0.3)."""
+    for name, value, meaning in (
+            ('k1', 0, "the size of re-ranking's k-reciprocal neighbourhoods"),
+            ('k1', 2.5, "the size of re-ranking's k-reciprocal neighbourhoods"),
+            ('k2', '5', "the size of re-ranking's local query expansion")):
+        with pytest.raises(ValueError, match=re.escape(
+                f'ReIDMetric: {name} is {meaning}, an integer of 1 or more, got {value!r}')):
+            ReIDMetric(rerank=True, **{name: value})
+    for lambda_value in (2, -0.5, math.nan):
+        with pytest.raises(ValueError, match=re.escape(
+                f'ReIDMetric: lambda_value weighs the original distance against the Jaccard '
+                f'distance in re-ranking, a number from 0 to 1 (the paper of Zhong et al. '
+                f'uses 0.3), got {lambda_value!r}')):
+            ReIDMetric(rerank=True, lambda_value=lambda_value)
+    assert ReIDMetric(rerank=True, lambda_value=0).rerank_args['lambda_value'] == 0
+    ReIDMetric(rerank=False, k1=0)  # unused without re-ranking
+    for memory_mb in (0, -1, math.inf):
+        with pytest.raises(ValueError, match=re.escape(
+                f"ReIDMetric: memory_mb is the memory budget in MiB of the evaluation's "
+                f'chunks, a number above 0, got {memory_mb!r}')):
+            ReIDMetric(memory_mb=memory_mb)
+    with pytest.raises(ValueError, match=re.escape(
+            'ReIDMetric: max_rank is the length of the CMC curve kept, an integer of 1 or '
+            'more, got 2.5')):
+        ReIDMetric(max_rank=2.5, topk=1)
 
 
 # --- data without cameras -------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The re-ID metric of the mmengine evaluator: gathers embeddings, ranks the gallery."""
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
@@ -10,7 +11,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
-from rga_mm.checks import constructor_arguments, is_flag, is_int
+from rga_mm.checks import constructor_arguments, is_flag, is_int, is_number, is_positive_int
 from rga_mm.errors import ConfigError, DatasetError, closest_choice_hint
 from rga_mm.registry import METRICS
 from ..functional import (
@@ -78,7 +79,8 @@ class ReIDMetric(BaseMetric):
             L2-normalise (:func:`~rga_mm.evaluation.functional.average_query_expansion`);
             needs ``distance='cosine'``.
         aqe_k, aqe_alpha: its neighbours and exponent (fast-reid's defaults).
-        tpr_at_fpr: target false positive rates, e.g. ``(1e-4, 1e-3, 1e-2)``; for each one
+        tpr_at_fpr: target false positive rates, e.g. ``(1e-4, 1e-3, 1e-2)``, or one rate;
+            for each one
             ``TPR@FPR=1e-4`` (percent) is the true positive rate of query-gallery
             verification at the largest distance threshold whose FPR is at most the target,
             over the pairs the ranking keeps
@@ -109,25 +111,32 @@ class ReIDMetric(BaseMetric):
                  aqe: bool = False,
                  aqe_k: int = 5,
                  aqe_alpha: float = 3.0,
-                 tpr_at_fpr: Sequence[float] = (),
+                 tpr_at_fpr: float | Sequence[float] = (),
                  exclude_same_camera: bool = True,
                  **kwargs: Any) -> None:
         _check_options(kwargs)
         super().__init__(**kwargs)
         _check_switches(rerank=rerank, aqe=aqe, exclude_same_camera=exclude_same_camera)
+        _check_positive_int('max_rank', max_rank, 'the length of the CMC curve kept')
         topk = _checked_topk(topk, max_rank)
         check_distance(distance, 'distance')
+        if not (is_number(memory_mb) and 0 < memory_mb < math.inf):
+            raise ConfigError(f'ReIDMetric: memory_mb is the memory budget in MiB of the '
+                              f'evaluation\'s chunks, a number above 0, got {memory_mb!r}')
+        if rerank:
+            _check_rerank_numbers(k1, k2, lambda_value)
         if aqe and distance != 'cosine':
             raise ConfigError(f"ReIDMetric: aqe averages L2-normalised embeddings, which only "
                               f"the cosine distance ranks consistently; use distance='cosine' "
                               f"with it, not {distance!r}")
-        if aqe and (aqe_k < 1 or aqe_alpha < 0):
-            raise ConfigError(f'ReIDMetric: aqe needs aqe_k >= 1 and aqe_alpha >= 0, got '
-                              f'aqe_k={aqe_k} and aqe_alpha={aqe_alpha}')
-        bad_rates = [rate for rate in tpr_at_fpr if not 0 < rate <= 1]
-        if bad_rates:
-            raise ConfigError(f'ReIDMetric: tpr_at_fpr takes false positive rates in (0, 1], '
-                              f'got {bad_rates}')
+        if aqe:
+            _check_positive_int('aqe_k', aqe_k, 'the number of gallery neighbours averaged into '
+                                'each query')
+            if not (is_number(aqe_alpha) and 0 <= aqe_alpha < math.inf):
+                raise ConfigError(f'ReIDMetric: aqe_alpha weighs the neighbours by their '
+                                  f'similarity to the power alpha, a finite number of 0 or '
+                                  f'more, got {aqe_alpha!r}')
+        tpr_at_fpr = _checked_rates(tpr_at_fpr)
         self.distance = distance
         self.rerank = rerank
         self.max_memory_bytes = int(memory_mb * 2**20)
@@ -137,7 +146,7 @@ class ReIDMetric(BaseMetric):
         self.max_rank = max_rank
         self.aqe = aqe
         self.aqe_args = dict(k=aqe_k, alpha=aqe_alpha)
-        self.fpr_targets = tuple(tpr_at_fpr)
+        self.fpr_targets = tpr_at_fpr
         self.exclude_same_camera = exclude_same_camera
 
     @BaseMetric.dataset_meta.setter
@@ -323,6 +332,34 @@ def _checked_topk(topk: int | Sequence[int], max_rank: int) -> tuple[int, ...]:
         raise ConfigError(f'ReIDMetric: topk takes one or more ranks from 1 to max_rank '
                           f'({max_rank}), got {tuple(ranks)}')
     return tuple(int(k) for k in ranks)
+
+
+def _check_positive_int(name: str, value: object, meaning: str) -> None:
+    if not is_positive_int(value):
+        raise ConfigError(f'ReIDMetric: {name} is {meaning}, an integer of 1 or more, got '
+                          f'{value!r}')
+
+
+def _check_rerank_numbers(k1: object, k2: object, lambda_value: object) -> None:
+    """k1 and k2 integers of 1 or more (their bounds from the number of images are checked
+    with the data) and lambda_value a number from 0 to 1."""
+    _check_positive_int('k1', k1, "the size of re-ranking's k-reciprocal neighbourhoods")
+    _check_positive_int('k2', k2, "the size of re-ranking's local query expansion")
+    if not (is_number(lambda_value) and 0 <= lambda_value <= 1):
+        raise ConfigError(f'ReIDMetric: lambda_value weighs the original distance against '
+                          f'the Jaccard distance in re-ranking, a number from 0 to 1 (the '
+                          f'paper of Zhong et al. uses 0.3), got {lambda_value!r}')
+
+
+def _checked_rates(tpr_at_fpr: object) -> tuple[float, ...]:
+    """``tpr_at_fpr`` as a tuple of false positive rates in (0, 1]: a sequence of numbers,
+    or one number, as ``--cfg-options test_evaluator.tpr_at_fpr=1e-3`` gives it."""
+    rates = (tpr_at_fpr, ) if is_number(tpr_at_fpr) else tpr_at_fpr
+    if (isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence)
+            or not all(is_number(rate) and 0 < rate <= 1 for rate in rates)):
+        raise ConfigError(f'ReIDMetric: tpr_at_fpr takes false positive rates in (0, 1], '
+                          f'one number or a list of them, got {tpr_at_fpr!r}')
+    return tuple(float(rate) for rate in rates)
 
 
 def _rate_name(rate: float) -> str:
