@@ -319,3 +319,21 @@ def test_tpr_needs_targets_and_distances_without_nan():
     with_nan[0, 1] = np.nan
     with pytest.raises(ValueError, match='distmat contains NaN values'):
         tpr_at_fpr(with_nan, **LABELS, fpr_targets=(0.5, ))
+
+
+def test_embeddings_no_distance_ranks_are_refused_in_one_sentence():
+    """Of several lengths (a torch.stack error before), holding NaN (named only from the
+    distances before), on the meta device (a copy error before)."""
+    short = sample([1.0], 2, 1, False)
+    with pytest.raises(ValueError, match=re.escape(
+            'ReIDMetric got gallery embeddings of the shapes [(1,), (2,)]: a re-ID model '
+            'gives every image one embedding of one length')):
+        evaluate(ReIDMetric(topk=(1, ), max_rank=3), AQE_CASE + [short])
+    nan = sample([math.nan, 0.0], 2, 1, False)
+    with pytest.raises(ValueError, match=re.escape(
+            'ReIDMetric got a gallery embedding holding NaN or inf values (the first: '
+            'gallery image 3), which no distance ranks')):
+        evaluate(ReIDMetric(topk=(1, ), max_rank=3), AQE_CASE + [nan])
+    meta = dict(sample([1.0, 0.0], 2, 1, False), pred_feature=torch.empty(2, device='meta'))
+    with pytest.raises(ValueError, match='^ReIDMetric got an embedding on the meta device'):
+        ReIDMetric().process(None, [meta])

@@ -179,8 +179,13 @@ class ReIDMetric(BaseMetric):
                 raise KeyError(f'ReIDMetric needs {missing} in every data sample: the '
                                f'embedding pred_feature comes from the model, the rest '
                                f'from a re-ID dataset with split="test"')
+            feature = sample['pred_feature']
+            if isinstance(feature, torch.Tensor) and feature.is_meta:
+                raise ValueError('ReIDMetric got an embedding on the meta device, which holds '
+                                 'no values: evaluate a model whose weights are loaded on a '
+                                 'real device')
             self.results.append(dict(
-                feature=sample['pred_feature'].detach().to('cpu', torch.float32),
+                feature=feature.detach().to('cpu', torch.float32),
                 identity=_one_integer(sample, 'gt_label'),
                 camera=_one_integer(sample, 'camera_id'),
                 is_query=bool(sample['is_query'])))
@@ -203,8 +208,12 @@ class ReIDMetric(BaseMetric):
         ranking = RankAccumulator(gallery_ids, gallery_cams, max_rank=self.max_rank)
         verification = (TprAccumulator(gallery_ids, gallery_cams, len(query),
                                        self.fpr_targets) if self.fpr_targets else None)
-        query_features = torch.stack([item['feature'] for item in query])
-        gallery_features = torch.stack([item['feature'] for item in gallery])
+        query_features = stacked_features(query, 'query')
+        gallery_features = stacked_features(gallery, 'gallery')
+        if query_features.shape[1] != gallery_features.shape[1]:
+            raise ValueError(f'ReIDMetric got query embeddings of {query_features.shape[1]} '
+                             f'values and gallery embeddings of {gallery_features.shape[1]}: '
+                             f'embed the query and the gallery with the same model')
         for rows, distances in self._distances(query_features, gallery_features):
             self._ranked(rows, distances,
                          ranking.add(distances, query_ids[rows], query_cams[rows]), labels)
@@ -280,6 +289,24 @@ class ReIDMetric(BaseMetric):
         if cameras.size == 1:
             raise _single_camera_error(cameras[0])
         return query_cams, gallery_cams
+
+
+def stacked_features(items: list[dict], side: str) -> torch.Tensor:
+    """The (N, D) embeddings of ``items`` (the ``side`` images), or one sentence when they
+    are not all of one length or hold NaN or inf values (a diverged model, a float16
+    overflow), which no distance ranks."""
+    lengths = sorted({tuple(item['feature'].shape) for item in items})
+    if len(lengths) > 1 or len(lengths[0]) != 1:
+        raise ValueError(f'ReIDMetric got {side} embeddings of the shapes {lengths}: a re-ID '
+                         f'model gives every image one embedding of one length')
+    features = torch.stack([item['feature'] for item in items])
+    bad = torch.nonzero(~torch.isfinite(features).all(dim=1)).flatten()
+    if len(bad):
+        count = f'{len(bad)} {side} embeddings' if len(bad) > 1 else f'a {side} embedding'
+        raise ValueError(f'ReIDMetric got {count} holding NaN or inf values (the first: '
+                         f'{side} image {int(bad[0])}), which no distance ranks: the model\'s '
+                         f'output is not finite (a diverged training, a float16 overflow?)')
+    return features
 
 
 def query_and_gallery(results: list[dict]) -> tuple[list[dict], list[dict]]:
