@@ -106,8 +106,8 @@ def test_aqe_options_are_checked():
         ReIDMetric(distance='euclidean', aqe=True)
     for aqe_k in (0, 2.5, '5', True):  # a float reached torch.topk after the inference
         with pytest.raises(ValueError, match=re.escape(
-                f'ReIDMetric: aqe_k is the number of gallery neighbours averaged into each '
-                f'query, an integer of 1 or more, got {aqe_k!r}')):
+                f'ReIDMetric aqe_k must be a positive int (the number of gallery neighbours '
+                f'averaged into each query), got {aqe_k!r}')):
             ReIDMetric(aqe=True, aqe_k=aqe_k)
     for aqe_alpha in (-1, math.nan, math.inf):  # inf turned the expansion off silently
         with pytest.raises(ValueError, match=re.escape(
@@ -228,7 +228,7 @@ def test_rerank_ranks_and_budgets_are_checked_when_the_metric_is_built():
             ('k1', 2.5, "the size of re-ranking's k-reciprocal neighbourhoods"),
             ('k2', '5', "the size of re-ranking's local query expansion")):
         with pytest.raises(ValueError, match=re.escape(
-                f'ReIDMetric: {name} is {meaning}, an integer of 1 or more, got {value!r}')):
+                f'ReIDMetric {name} must be a positive int ({meaning}), got {value!r}')):
             ReIDMetric(rerank=True, **{name: value})
     for lambda_value in (2, -0.5, math.nan):
         with pytest.raises(ValueError, match=re.escape(
@@ -244,8 +244,8 @@ def test_rerank_ranks_and_budgets_are_checked_when_the_metric_is_built():
                 f'chunks, a number above 0, got {memory_mb!r}')):
             ReIDMetric(memory_mb=memory_mb)
     with pytest.raises(ValueError, match=re.escape(
-            'ReIDMetric: max_rank is the length of the CMC curve kept, an integer of 1 or '
-            'more, got 2.5')):
+            'ReIDMetric max_rank must be a positive int (the length of the CMC curve kept), '
+            'got 2.5')):
         ReIDMetric(max_rank=2.5, topk=1)
 
 

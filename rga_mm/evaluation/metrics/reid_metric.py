@@ -11,7 +11,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
-from rga_mm.checks import constructor_arguments, is_flag, is_int, is_number, is_positive_int
+from rga_mm.checks import constructor_arguments, is_flag, is_int, is_number, positive_int
 from rga_mm.errors import ConfigError, DatasetError, closest_choice_hint
 from rga_mm.registry import METRICS
 from ..functional import (
@@ -117,7 +117,7 @@ class ReIDMetric(BaseMetric):
         _check_options(kwargs)
         super().__init__(**kwargs)
         _check_switches(rerank=rerank, aqe=aqe, exclude_same_camera=exclude_same_camera)
-        _check_positive_int('max_rank', max_rank, 'the length of the CMC curve kept')
+        positive_int(max_rank, 'ReIDMetric max_rank', 'the length of the CMC curve kept')
         topk = _checked_topk(topk, max_rank)
         check_distance(distance, 'distance')
         if not (is_number(memory_mb) and 0 < memory_mb < math.inf):
@@ -130,8 +130,8 @@ class ReIDMetric(BaseMetric):
                               f"the cosine distance ranks consistently; use distance='cosine' "
                               f"with it, not {distance!r}")
         if aqe:
-            _check_positive_int('aqe_k', aqe_k, 'the number of gallery neighbours averaged into '
-                                'each query')
+            positive_int(aqe_k, 'ReIDMetric aqe_k',
+                         'the number of gallery neighbours averaged into each query')
             if not (is_number(aqe_alpha) and 0 <= aqe_alpha < math.inf):
                 raise ConfigError(f'ReIDMetric: aqe_alpha weighs the neighbours by their '
                                   f'similarity to the power alpha, a finite number of 0 or '
@@ -361,17 +361,11 @@ def _checked_topk(topk: int | Sequence[int], max_rank: int) -> tuple[int, ...]:
     return tuple(int(k) for k in ranks)
 
 
-def _check_positive_int(name: str, value: object, meaning: str) -> None:
-    if not is_positive_int(value):
-        raise ConfigError(f'ReIDMetric: {name} is {meaning}, an integer of 1 or more, got '
-                          f'{value!r}')
-
-
 def _check_rerank_numbers(k1: object, k2: object, lambda_value: object) -> None:
     """k1 and k2 integers of 1 or more (their bounds from the number of images are checked
     with the data) and lambda_value a number from 0 to 1."""
-    _check_positive_int('k1', k1, "the size of re-ranking's k-reciprocal neighbourhoods")
-    _check_positive_int('k2', k2, "the size of re-ranking's local query expansion")
+    positive_int(k1, 'ReIDMetric k1', "the size of re-ranking's k-reciprocal neighbourhoods")
+    positive_int(k2, 'ReIDMetric k2', "the size of re-ranking's local query expansion")
     if not (is_number(lambda_value) and 0 <= lambda_value <= 1):
         raise ConfigError(f'ReIDMetric: lambda_value weighs the original distance against '
                           f'the Jaccard distance in re-ranking, a number from 0 to 1 (the '
