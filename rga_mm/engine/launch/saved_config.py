@@ -42,11 +42,8 @@ class ConfigKeepingRunner(Runner):
     replaces_saved_config = True
 
     def __init__(self, *args, **kwargs) -> None:
-        try:
+        with discarded_on_error(self):
             super().__init__(*args, **kwargs)
-        except BaseException:
-            self.discard_run_folder()
-            raise
 
     def discard_run_folder(self) -> None:
         """Remove this run's folder (``<work_dir>/<timestamp>``), if it has one, on the main
