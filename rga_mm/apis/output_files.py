@@ -71,3 +71,13 @@ def write_error_fix(error: BaseException, elsewhere: str) -> str:
         return f'{elsewhere}, with a shorter path'
     room = 'free space on that disk or raise the file-size limit (ulimit -f)'
     return room if codes & set(NO_ROOM) else f'{room}, or {elsewhere}'
+
+
+def write_failure(path: str | os.PathLike, error: BaseException, elsewhere: str) -> str:
+    """The sentence for a write of ``path`` through :func:`replaced_when_written` that failed
+    with ``error``: the OS's reason, that an earlier file of that name is as it was (where
+    there is one), and the fix (:func:`write_error_fix`, ``elsewhere`` e.g. 'give another
+    --out')."""
+    earlier = ', the earlier file left as it was' if os.path.exists(path) else ''
+    return (f'could not write {path} ({write_error_reason(error)}){earlier}: '
+            f'{write_error_fix(error, elsewhere)}')

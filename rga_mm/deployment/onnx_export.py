@@ -45,11 +45,7 @@ from mmengine.config import Config
 from mmengine.model import BaseModel, revert_sync_batchnorm
 from torch import Tensor, nn
 
-from rga_mm.apis.output_files import (
-    replaced_when_written,
-    write_error_fix,
-    write_error_reason,
-)
+from rga_mm.apis.output_files import replaced_when_written, write_failure
 from rga_mm.errors import MapSizeError, caused_by, first_line
 from rga_mm.visualization.image_inputs import config_test_pipeline, pipeline_channel_order
 
@@ -405,9 +401,7 @@ def save_checked(program: torch.onnx.ONNXProgram, path: str | Path,
                 check(partial)
             return graph
     except OSError as error:
-        earlier = ', the earlier file left as it was' if Path(path).exists() else ''
-        raise ExportError(f'could not write {path} ({write_error_reason(error)}){earlier}: '
-                          f'{write_error_fix(error, "choose another path")}, and export '
+        raise ExportError(f'{write_failure(path, error, "choose another path")}, and export '
                           f'again') from error
 
 

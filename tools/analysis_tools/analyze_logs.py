@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 from matplotlib.backend_bases import FigureCanvasBase
 
-from rga_mm.apis.output_files import replaced_when_written, write_error_fix, write_error_reason
+from rga_mm.apis.output_files import replaced_when_written, write_failure
 from rga_mm.deployment.arguments import int_between
 from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
 from rga_mm.engine.launch import check_output_file
@@ -201,13 +201,11 @@ def write_curves(logs: dict, keys: list[str], args: argparse.Namespace) -> None:
     failed write (a full disk) leaves an earlier ``--out`` as it was; a failed write stops
     the tool in one sentence."""
     root, suffix = osp.splitext(args.out)
-    earlier = ', the earlier file left as it was' if osp.exists(args.out) else ''
     try:
         with replaced_when_written(args.out, partial=f'{root}{PARTIAL_SUFFIX}{suffix}') as staged:
             plot_curves(logs, keys, staged, title=args.title, dpi=args.dpi)
     except OSError as error:
-        raise SystemExit(f'could not write {args.out} ({write_error_reason(error)}){earlier}: '
-                         f'{write_error_fix(error, "give another --out")}') from None
+        raise SystemExit(write_failure(args.out, error, 'give another --out')) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
