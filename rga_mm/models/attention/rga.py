@@ -286,8 +286,7 @@ class RGA(BaseModule):
         for branch in self.mode:  # 'S', 'C', 'SC' or 'CS': each gate reads the map gated so far
             attention = self._spatial_attention if branch == 'S' else self._channel_attention
             gate = self.spatial_gate if branch == 'S' else self.channel_gate
-            # a hook on the gate may keep what it read: that map is then not overwritten
-            out = _apply_gate(out, attention(out), owned=out is not x and not _hooked(gate))
+            out = _apply_gate(out, attention(out), owned=out is not x, reader=gate)
         return out
 
 
@@ -339,12 +338,15 @@ def _hooked(module: nn.Module) -> bool:
     return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
 
 
-def _apply_gate(x: Tensor, gate: Tensor, owned: bool) -> Tensor:
-    """``x · gate``, in place when ``x`` is RGA's own temporary and autograd is off.
+def _apply_gate(x: Tensor, gate: Tensor, owned: bool,
+                reader: nn.Module | None = None) -> Tensor:
+    """``x · gate``, in place when ``x`` is RGA's own temporary and autograd is off, unless
+    a forward hook may have kept ``x`` from the module that read it (``reader``, a gate).
 
     Never in place under ``torch.jit.trace``: the traced graph must not depend on the grad
     mode it was traced in (the tracer's check reruns it without grad, and a graph traced
     without grad is trained with it).
     """
-    in_place = owned and not torch.is_grad_enabled() and not torch.jit.is_tracing()
+    in_place = (owned and not torch.is_grad_enabled() and not torch.jit.is_tracing()
+                and not (reader is not None and _hooked(reader)))
     return x.mul_(gate) if in_place else x * gate
