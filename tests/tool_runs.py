@@ -83,3 +83,10 @@ def limit_file_size(limit: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE,
                        (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def run_with_file_size_limit(*command: object, limit: int) -> subprocess.CompletedProcess:
+    """``command`` in the repository root, its files limited to ``limit`` bytes
+    (:func:`limit_file_size`): a full disk, as a write meets it."""
+    return subprocess.run([str(part) for part in command], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, preexec_fn=lambda: limit_file_size(limit))

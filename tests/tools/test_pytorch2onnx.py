@@ -11,7 +11,6 @@ max |Δ| / max |reference| ≤ 1e-4.
 import copy
 import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from rga_mm.deployment.onnx_export import (
 from rga_mm.models.attention import RGA
 from rga_mm.models.attention.reference_grid import pooling_matrix
 from rga_mm.testing import load_script
-from tool_runs import limit_file_size, run_in_process
+from tool_runs import run_in_process, run_with_file_size_limit
 
 ROOT = Path(__file__).parents[2]
 TOOL = ROOT / 'tools/deployment/pytorch2onnx.py'
@@ -467,9 +466,8 @@ def test_an_export_past_the_file_size_limit_leaves_the_earlier_file(tiny, tmp_pa
     the earlier export as it was and no temporary file."""
     out = tmp_path / 'tiny.onnx'
     out.write_bytes(b'an earlier export')
-    result = subprocess.run(
-        [sys.executable, str(TOOL), *map(str, tiny), '--out', str(out)], cwd=ROOT,
-        capture_output=True, text=True, timeout=300, preexec_fn=lambda: limit_file_size(2**16))
+    result = run_with_file_size_limit(sys.executable, TOOL, *tiny, '--out', out,
+                                      limit=2**16)
     assert result.returncode == 1, result.stderr[-3000:]
     assert result.stderr.strip().splitlines()[-1] == (
         f'could not write {out} (File too large), the earlier file left as it was: free space '

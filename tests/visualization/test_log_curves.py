@@ -4,7 +4,6 @@ each epoch) and one iteration-based run (4 iterations, validation every 2)."""
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from rga_mm.visualization.log_curves import (
     plot_curves,
     resume_break,
 )
-from tool_runs import limit_file_size
+from tool_runs import run_with_file_size_limit
 
 ROOT = Path(__file__).parents[2]
 
@@ -441,10 +440,8 @@ def test_a_write_that_fails_leaves_the_earlier_curves_and_says_why(work_dirs, tm
     was and no partial file (matplotlib wrote straight into --out before)."""
     out = tmp_path / 'curves.png'
     out.write_bytes(b'earlier curves')
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools/analysis_tools/analyze_logs.py'),
-         str(work_dirs['epochs']), '--out', str(out)], cwd=ROOT, capture_output=True,
-        text=True, timeout=300, preexec_fn=lambda: limit_file_size(2**12))
+    result = run_with_file_size_limit(sys.executable, 'tools/analysis_tools/analyze_logs.py',
+                                      work_dirs['epochs'], '--out', out, limit=2**12)
     assert result.returncode == 1, result.stderr[-3000:]
     assert result.stderr.strip().splitlines()[-1] == (
         f'could not write {out} (File too large), the earlier file left as it was: free space '
