@@ -148,6 +148,7 @@ from rga_mm.apis.gallery_embedding import (
 from rga_mm.apis.inferencer import merged_config
 from rga_mm.apis.output_files import write_bytes_whole, write_error_fix, write_error_reason
 from rga_mm.apis.search_protocol import (
+    ALL_JUNK,
     PROTOCOL_CHOICES,
     apply_protocol,
     junk_count,
@@ -762,8 +763,9 @@ def list_images(args: argparse.Namespace, out: Path | None
                 ) -> tuple[list[str], list[str], dict[str, os.stat_result]]:
     """(gallery paths, query paths), absolute, each file once (:func:`distinct_files`), and
     the ``os.stat`` of every path listed, after the checks that stop the search before any
-    work: the gallery folder, ``--out`` and, with ``--rerank``, the number of images (less
-    the gallery's junk, :func:`check_rerank_size`)."""
+    work: the gallery folder, ``--out``, a gallery of junk images only (known from the file
+    names) and, with ``--rerank``, the number of images (less the gallery's junk,
+    :func:`check_rerank_size`)."""
     if out is not None:
         check_output_folder(args.out, '--out', 'a folder for the ranked-list PNGs and '
                             'results.json')
@@ -773,8 +775,10 @@ def list_images(args: argparse.Namespace, out: Path | None
     files = file_stats([*gallery_paths, *query_paths])
     gallery_paths = distinct_files(gallery_paths, files, 'gallery')
     query_paths = distinct_files(query_paths, files, 'query')
+    junk = junk_count(query_paths, gallery_paths, args.protocol)
+    if junk == len(gallery_paths):
+        raise SystemExit(ALL_JUNK)
     if args.rerank:
-        junk = junk_count(query_paths, gallery_paths, args.protocol)
         check_rerank_size(len(gallery_paths) - junk + len(query_paths), junk)
     return gallery_paths, query_paths, files
 
@@ -853,7 +857,7 @@ def rank_queries(metric: str, args: argparse.Namespace,
     try:
         gallery_paths, features, labels = apply_protocol(query_paths, *gallery, print,
                                                          args.protocol)
-    except DatasetError as error:  # every gallery image is junk
+    except DatasetError as error:  # every gallery image read is junk
         raise SystemExit(str(error)) from None
     own = own_files(query_paths, gallery_paths, files)
     report_own_files(own)

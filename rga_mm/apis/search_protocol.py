@@ -48,6 +48,9 @@ def market_labels(paths: Sequence[str]
     return (None if others else (np.array(ids), np.array(cams))), others
 
 
+ALL_JUNK = 'every gallery image is junk (identity -1): nothing to search'
+
+
 def junk_count(query_paths: Sequence[str], gallery_paths: Sequence[str],
                protocol: str = 'auto') -> int:
     """How many of the gallery files :func:`apply_protocol` will drop as junk, known from the
@@ -124,7 +127,7 @@ def apply_protocol(query_paths: list[str], gallery_paths: list[str], gallery: to
     tell(f'Market-1501 file names: as in the evaluation, the gallery\'s {junk} junk image(s) '
          f'(identity -1) and the images of the query\'s identity from its camera are left out')
     if not real.size:
-        raise DatasetError('every gallery image is junk (identity -1): nothing to search')
+        raise DatasetError(ALL_JUNK)
     labels = (query_labels[0], gallery_labels[0][real], query_labels[1],
               gallery_labels[1][real])
     return [gallery_paths[i] for i in real], gallery[real], labels

@@ -820,6 +820,25 @@ def test_junk_images_are_not_counted_for_rerank_before_the_embedding(search, mar
     assert not out.exists()
 
 
+def test_a_gallery_of_junk_images_only_stops_before_the_embedding(search, market,
+                                                                  checkpoints, tmp_path):
+    """Every gallery name has identity -1: the search stops once the folder is listed (the
+    unreadable junk image is never read, --out not created)."""
+    image = sorted((market / 'bounding_box_test').glob('0*.jpg'))[0]
+    gallery_folder = tmp_path / 'gallery'
+    gallery_folder.mkdir()
+    for number in range(3):
+        shutil.copy(image, gallery_folder / f'-1_c1s1_{number:06d}_00.jpg')
+    (gallery_folder / '-1_c2s1_000099_00.jpg').write_bytes(b'not a jpeg')
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as stop:
+        search(CONFIG, checkpoints[0], '--query', query, '--gallery', gallery_folder,
+               '--out', out)
+    assert str(stop.value) == 'every gallery image is junk (identity -1): nothing to search'
+    assert not out.exists()
+
+
 def test_too_few_images_to_rerank_stop_before_the_embedding(search, market, checkpoints,
                                                             tmp_path):
     """The counts are known once the folders are listed: the broken image is never read and
