@@ -445,8 +445,9 @@ def test_out_that_would_replace_an_input_or_another_file_is_refused(tool, tmp_pa
 
 def test_out_ends_in_onnx_in_any_case(tool, tmp_path):
     """An earlier ``model.ONNX`` is replaced like any export (the tool goes on to read the
-    checkpoint); a name without the suffix is refused before anything is read, whether the
-    file exists or not, so no export writes a file that the next one refuses."""
+    checkpoint); a name without the suffix is refused before anything is read or any folder
+    made, whether the file exists or not, so no export writes a file that the next one
+    refuses."""
     missing = tmp_path / 'missing.pth'
     earlier = tmp_path / 'model.ONNX'
     earlier.write_bytes(b'an earlier export')
@@ -457,6 +458,8 @@ def test_out_ends_in_onnx_in_any_case(tool, tmp_path):
         tool(REID_CONFIG, missing, '--out', tmp_path / 'model')
     assert str(stop.value) == (f'--out {tmp_path / "model"} does not end in .onnx; give a path '
                                f'ending in .onnx, e.g. {tmp_path / "model.onnx"}')
+    with pytest.raises(SystemExit, match='does not end in .onnx'):  # its folder not made
+        tool(REID_CONFIG, missing, '--out', tmp_path / 'exports' / 'model.pt')
     assert sorted(tmp_path.iterdir()) == [earlier]
 
 

@@ -284,6 +284,8 @@ def test_cli_refuses_an_out_it_cannot_write_in_one_sentence(work_dirs, tmp_path)
     with pytest.raises(SystemExit, match=r'matplotlib writes no \.docx files; end it in one '
                                          r'of .*\.png'):
         tool.main([log, '--out', str(tmp_path / 'curves.docx')])
+    with pytest.raises(SystemExit, match='the name has no suffix'):  # its folder not made
+        tool.main([log, '--out', str(tmp_path / 'plots' / 'curves')])
     assert list(tmp_path.iterdir()) == []
 
 

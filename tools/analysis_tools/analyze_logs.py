@@ -41,7 +41,7 @@ from matplotlib.backend_bases import FigureCanvasBase
 from rga_mm.apis.output_files import replaced_when_written, write_failure
 from rga_mm.deployment.arguments import int_between
 from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
-from rga_mm.engine.launch import check_output_file
+from rga_mm.engine.launch import check_not_folder, check_output_file
 from rga_mm.visualization.log_curves import (
     DEFAULT_DPI,
     SCALAR_LOG_NAME,
@@ -86,8 +86,8 @@ def check_out(path: str) -> str:
     """The format matplotlib infers from ``--out``'s suffix (lower-cased, as it does); a
     ``SystemExit`` for a folder, a name without a suffix, a suffix matplotlib cannot write,
     and what :func:`check_output_file` refuses (a read-only folder, a file where a folder
-    should be); a missing folder is created."""
-    check_output_file(path, example='curves.png')
+    should be); a missing folder is created once the name is accepted."""
+    check_not_folder(path, example='curves.png')
     suffix = osp.splitext(path)[1][1:].lower()
     formats = sorted(FigureCanvasBase.get_supported_filetypes())
     if suffix not in formats:
@@ -95,6 +95,7 @@ def check_out(path: str) -> str:
                    'the name has no suffix to give the image format')
         raise SystemExit(f'--out {path}: {problem}; end it in one of '
                          f'{", ".join("." + name for name in formats)}')
+    check_output_file(path, example='curves.png')
     return suffix
 
 

@@ -67,6 +67,7 @@ from rga_mm.deployment.onnx_export import (
 from rga_mm.engine.launch import (
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
+    check_not_folder,
     check_output_file,
     check_spares_inputs,
     load_config_with_options,
@@ -160,9 +161,10 @@ def remove_earlier_rejected(out: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    check_output_file(args.out, example='model.onnx')
+    check_not_folder(args.out, example='model.onnx')
     check_spares_inputs([args.out], [args.config, args.checkpoint])
     check_onnx_suffix(args.out)
+    check_output_file(args.out, example='model.onnx')
     try:
         require_deploy()
         check_opset(args.opset, '--opset')

@@ -31,6 +31,7 @@ from .run_config import (
     PARTIAL_LOAD_HELP,
     add_run_arguments,
     build_checked_runner,
+    check_not_folder,
     check_out_not_input_folder,
     check_output_dir,
     check_output_file,
@@ -48,7 +49,8 @@ from .triplet_batches import check_triplet_batches
 __all__ = [
     'COMMAND_LINE_OPTION', 'DEFAULT_TIMEOUT_S', 'PARTIAL_LOAD_HELP', 'PYTHON_OPTION',
     'SEGMENTATION_EXTRA', 'CfgOptionsAction', 'CollectiveTimeoutError', 'add_run_arguments',
-    'build_checked_runner', 'check_classifier_size', 'check_out_not_input_folder',
+    'build_checked_runner', 'check_classifier_size', 'check_not_folder',
+    'check_out_not_input_folder',
     'check_output_dir',
     'check_output_file', 'check_output_folder', 'check_spares_inputs', 'check_train_counts',
     'check_triplet_batches', 'closing_process_group', 'dist_timeout', 'explain_timeouts',

@@ -252,10 +252,7 @@ def check_output_file(path: str | None, option: str = '--out',
     if path is None:
         return
     folder = osp.dirname(osp.abspath(path))
-    if osp.isdir(path) or path.endswith(('/', os.sep)):
-        kind = 'is a folder' if osp.isdir(path) else 'ends in a separator, so names a folder'
-        raise SystemExit(f'{option} {path} {kind}; give a file name in it, e.g. '
-                         f'{osp.join(path, example)}')
+    check_not_folder(path, option, example)
     a_file = file_above(folder)
     if a_file is not None:
         raise SystemExit(f'{option} {path}: {a_file} is a file, not a folder; choose another '
@@ -270,6 +267,16 @@ def check_output_file(path: str | None, option: str = '--out',
     if not os.access(folder, os.W_OK) or (osp.exists(path) and not os.access(path, os.W_OK)):
         raise SystemExit(f'{option} {path} cannot be written (no write permission); choose '
                          f'another path')
+
+
+def check_not_folder(path: str, option: str = '--out', example: str = 'metrics.json') -> None:
+    """Stop when the output file ``path`` is a folder or ends in a separator (the error
+    suggests the file ``example`` in it); nothing is created, so a tool can run it before
+    its own checks of the name and :func:`check_output_file` after them."""
+    if osp.isdir(path) or path.endswith(('/', os.sep)):
+        kind = 'is a folder' if osp.isdir(path) else 'ends in a separator, so names a folder'
+        raise SystemExit(f'{option} {path} {kind}; give a file name in it, e.g. '
+                         f'{osp.join(path, example)}')
 
 
 def check_spares_inputs(outputs: Iterable[str], inputs: Iterable[str],
