@@ -171,6 +171,7 @@ from rga_mm.engine.launch import (
     COMMAND_LINE_OPTION,
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
+    check_out_not_beside_named_files,
     check_out_not_input_folder,
     check_output_file,
     check_output_folder,
@@ -509,24 +510,13 @@ def check_out_folder(out: Path, args: argparse.Namespace) -> None:
             f'subfolder of it is not read)'))
 
 
-def named_file_folders(items: Sequence[str]) -> dict[str, str]:
-    """The folder of each file in ``items`` given by name (a shell glob such as ``DIR/*``
-    gives a folder's files so) → the first such file, in the order given."""
-    folders: dict[str, str] = {}
-    for item in items:
-        if osp.isfile(item):
-            folders.setdefault(osp.dirname(osp.abspath(item)), item)
-    return folders
-
-
-def check_out_not_beside_named_files(out: Path, args: argparse.Namespace) -> None:
+def check_out_not_beside_searched_files(out: Path, args: argparse.Namespace) -> None:
     """Refuse an ``--out`` that is the folder of a query or gallery file given by name: the
     next search of that folder's files (``DIR/*``, which gave them) would take its
     ranked-list PNGs for images to search."""
     for side, items in (('gallery', args.gallery), ('query', args.query)):
-        folders = named_file_folders(items)
-        check_out_not_input_folder(out, folders, lambda folder, side=side: (
-            f'--out {args.out} is the folder of the {side} file {folders[folder]}, where the '
+        check_out_not_beside_named_files(out, items, lambda folder, file, side=side: (
+            f'--out {args.out} is the folder of the {side} file {file}, where the '
             f'ranked-list PNGs would be searched as {side} images by a search of its files '
             f'({every_entry(folder)}); choose another folder'))
 
@@ -801,11 +791,11 @@ def check_out_files(args: argparse.Namespace, out: Path, pngs: dict[str, str],
     """Refuse, before any work, an ``--out`` where a file the search writes (the PNGs
     ``pngs``, results.json) would overwrite a query or gallery file (``inputs``), e.g. the
     folder of a query image named ``<query>.png``; then one that is the folder of a query
-    or gallery file given by name (:func:`check_out_not_beside_named_files`), and a
+    or gallery file given by name (:func:`check_out_not_beside_searched_files`), and a
     ``--cache`` that is one of the files written there (:func:`check_cache_not_written`)."""
     outputs = [*pngs.values(), str(results_path(out))]
     check_spares_inputs(outputs, inputs, option='--out')
-    check_out_not_beside_named_files(out, args)
+    check_out_not_beside_searched_files(out, args)
     check_cache_not_written(args, out, outputs)
 
 

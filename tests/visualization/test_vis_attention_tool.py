@@ -372,6 +372,23 @@ def test_a_grid_that_would_overwrite_its_image_is_refused(tmp_path):
     assert image.read_bytes() == original
 
 
+def test_the_folder_of_an_image_given_by_name_is_refused(tmp_path):
+    """A run over that folder's files (``images/*``) would draw the grids as images. Checked
+    before the model is built (the checkpoint does not exist); a subfolder is taken."""
+    images = tmp_path / 'images'
+    images.mkdir()
+    image = red_blue_image(images / 'q.jpg', 64, 32)
+    with pytest.raises(SystemExit) as exit_info:
+        vis_attention(REID_CONFIG, tmp_path / 'missing.pth', image, '--out', images)
+    assert str(exit_info.value) == (
+        f'--out {images} is the folder of the image {image}, where the PNG grids would be '
+        f'drawn as images by a run over its files ({images}/*); choose another folder (a '
+        f'subfolder of it is not read)')
+    assert [path.name for path in images.iterdir()] == ['q.jpg']
+    with pytest.raises(SystemExit, match='^checkpoint file .* does not exist$'):
+        vis_attention(REID_CONFIG, tmp_path / 'missing.pth', image, '--out', images / 'vis')
+
+
 def test_a_subfolder_of_an_image_folder_takes_the_grids(tmp_path):
     """Subfolders of an image folder are not read, so one may hold the grids."""
     checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')

@@ -16,8 +16,8 @@ itself (re-ID to a fixed size, Cityscapes keeping the aspect ratio) refuses it, 
 pipeline would resize them again. Sizes outside 1–4096
 (``--input-size``) or 8–2048 (``--panel-height``) are refused before anything is loaded, and
 so is an ``--out`` that
-is a folder given as IMAGE or whose grid would overwrite an input image (a subfolder of an
-IMAGE folder is taken: it is not read). Every image is read once before
+is a folder given as IMAGE or the folder of an IMAGE file, or whose grid would overwrite an
+input image (a subfolder of either is taken: it is not read). Every image is read once before
 the first is drawn, so an unreadable one stops the tool at once, named with the reason. The
 checkpoint must fit the config's model (every tensor name and shape) unless ``--partial-load``
 is given.
@@ -31,12 +31,13 @@ import mmcv
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
 from rga_mm.checks import is_file_given_as_folder
-from rga_mm.datasets.folder_listing import listed_images
+from rga_mm.datasets.folder_listing import every_entry, listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
 from rga_mm.deployment.arguments import int_between
 from rga_mm.engine.launch import (
     PARTIAL_LOAD_HELP,
     CfgOptionsAction,
+    check_out_not_beside_named_files,
     check_out_not_input_folder,
     check_output_dir,
     check_spares_inputs,
@@ -136,12 +137,17 @@ def check_out_folder(out: str, inputs: list[str]) -> None:
 
 
 def check_outputs_spare_images(out: str, inputs: list[str], images: list[Path]) -> None:
-    """Stop before any work when ``--out`` is an input folder (:func:`check_out_folder`)
-    or a grid the tool would write is one of the input images (the same file or a link to
-    it)."""
+    """Stop before any work when ``--out`` is an input folder (:func:`check_out_folder`),
+    a grid the tool would write is one of the input images (the same file or a link to
+    it), or ``--out`` is the folder of an image given by name, whose grids a run over that
+    folder's files would draw as images."""
     check_out_folder(out, inputs)
     check_spares_inputs([str(path) for path in output_paths(Path(out), images)],
                         [str(path) for path in images], option='--out')
+    check_out_not_beside_named_files(out, inputs, lambda folder, image: (
+        f'--out {out} is the folder of the image {image}, where the PNG grids would be drawn '
+        f'as images by a run over its files ({every_entry(folder)}); choose another folder '
+        f'(a subfolder of it is not read)'))
 
 
 def check_images_readable(images: list[Path]) -> None:

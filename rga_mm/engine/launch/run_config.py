@@ -407,3 +407,15 @@ def check_out_not_input_folder(out: str | os.PathLike, folders: Iterable[str],
     for folder in (item for item in folders if osp.isdir(item)):
         if osp.realpath(out) == osp.realpath(folder):
             raise SystemExit(message(folder))
+
+
+def check_out_not_beside_named_files(out: str | os.PathLike, items: Iterable[str],
+                                     message: Callable[[str, str], str]) -> None:
+    """Stop with ``message(folder, file)`` when ``out`` is the folder of a file in ``items``
+    given by name (``file``, the first such; a shell glob such as ``DIR/*`` gives a folder's
+    files so): the next run over ``DIR/*`` would read what the tool writes there as inputs."""
+    folders: dict[str, str] = {}
+    for item in items:
+        if osp.isfile(item):
+            folders.setdefault(osp.dirname(osp.abspath(item)), item)
+    check_out_not_input_folder(out, folders, lambda folder: message(folder, folders[folder]))
