@@ -67,9 +67,21 @@ def is_image_file(entry: os.DirEntry, suffixes: Sequence[str] = IMAGE_SUFFIXES) 
 def is_unlisted_image(entry: os.DirEntry, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> bool:
     """Whether ``entry`` is a visible file without one of ``suffixes`` whose first bytes
     OpenCV recognises as an image it decodes (``cv2.haveImageReader``: a JPEG saved as
-    ``photo``, an ``.jpg_large``): an image a listing by suffix would drop unseen."""
+    ``photo``, an ``.jpg_large``): an image a listing by suffix would drop unseen. A path
+    that is no UTF-8 (the GBK name of a file unpacked from a Windows archive, which Python
+    holds with surrogate escapes) is not looked into: OpenCV crashes the process on it."""
     return (is_visible(entry.name) and Path(entry.name).suffix.lower() not in suffixes
-            and is_file(entry) and cv2.haveImageReader(entry.path))
+            and is_file(entry) and is_utf8(entry.path) and cv2.haveImageReader(entry.path))
+
+
+def is_utf8(path: str) -> bool:
+    """Whether ``path`` is valid UTF-8, i.e. holds no surrogate escape of an undecodable
+    byte."""
+    try:
+        path.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def unlisted_images(folder: str | Path, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[str]:

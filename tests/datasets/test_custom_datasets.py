@@ -6,6 +6,8 @@ import json
 import os
 import os.path as osp
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -848,6 +850,22 @@ def test_folders_skip_hidden_entries_and_os_metadata(tmp_path, split):
                                 camera_pattern=CAMERA, split=split)
     assert summary(dataset) == summary(clean)
     assert CustomReIDFolders.holds_layout(str(tmp_path / 'mac'))
+
+
+def test_a_file_name_that_is_no_utf8_is_passed_over(tmp_path):
+    """A notes file named in GBK, as unzip leaves one from a Windows archive, beside the
+    images of a person folder: the split loads as without it (OpenCV, asked whether such a
+    path is an image, crashes the process: the load runs in a child to see that)."""
+    root = write_folders(tmp_path / 'data')
+    name = '说明.txt'.encode('gbk')
+    with open(os.fsencode(root) + b'/train/0007/' + name, 'wb') as notes:
+        notes.write(b'notes')
+    load = ('from rga_mm.datasets import CustomReIDFolders; '
+            f'print(len(CustomReIDFolders(data_root={root!r}, camera_pattern={CAMERA!r})))')
+    result = subprocess.run([sys.executable, '-c', load], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == '3'
 
 
 # --- the same images through Market1501 and both custom layouts -----------------------
