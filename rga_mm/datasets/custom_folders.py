@@ -111,7 +111,7 @@ class CustomReIDFolders(CustomReIDDataset):
     def __init__(self, data_root: str, camera_pattern: str | None = None,
                  suffixes: Sequence[str] = IMAGE_SUFFIXES, **kwargs: Any) -> None:
         self.camera_pattern = compile_camera_pattern(camera_pattern, self.dataset_name)
-        self.suffixes = tuple(suffix.lower() for suffix in suffixes)
+        self.suffixes = image_suffixes(suffixes, self.dataset_name)
         super().__init__(data_root=data_root, **kwargs)
 
     @classmethod
@@ -238,6 +238,23 @@ class UnreadEntries(NamedTuple):
     images: list[str]
     subfolders: list[str]
     dangling_links: list[str]
+
+
+def image_suffixes(suffixes: object, dataset_name: str) -> tuple[str, ...]:
+    """``suffixes`` in lower case, or one sentence unless it is a non-empty list or tuple
+    of file name suffixes each a dot and at least one character (``['.jpg', '.png']``): a
+    string would be read as its characters, and a suffix without its dot would match
+    ``xjpg`` too."""
+    example = "e.g. suffixes=['.jpg', '.png']"
+    if not isinstance(suffixes, (list, tuple)) or not suffixes:
+        raise ConfigError(f'{dataset_name}: suffixes must be a non-empty list of file name '
+                          f'suffixes ({example}), got {suffixes!r}')
+    for suffix in suffixes:
+        if not (isinstance(suffix, str) and suffix.startswith('.') and len(suffix) > 1
+                and suffix.count('.') == 1 and not any(sep in suffix for sep in '/\\')):
+            raise ConfigError(f'{dataset_name}: every suffix is a dot and a file name '
+                              f'ending ({example}), got {suffix!r} in suffixes={suffixes!r}')
+    return tuple(suffix.lower() for suffix in suffixes)
 
 
 def _check_each_file_once(root: str, suffixes: tuple[str, ...], dataset_name: str) -> None:

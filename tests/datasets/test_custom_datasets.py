@@ -852,6 +852,30 @@ def test_folders_skip_hidden_entries_and_os_metadata(tmp_path, split):
     assert CustomReIDFolders.holds_layout(str(tmp_path / 'mac'))
 
 
+@pytest.mark.parametrize('suffixes, refused', [
+    ('.jpg', None), ([], None), (['jpg'], 'jpg'), (['.jpg', '.'], '.'), ([3], 3),
+    (['.tar.gz'], '.tar.gz'), (['./jpg'], './jpg')])
+def test_suffixes_other_than_a_list_of_dotted_endings_are_refused(tmp_path, suffixes,
+                                                                  refused):
+    """A string would be read as its characters (``.``, ``j``, ``p``, ``g``: every file an
+    image), a suffix without its dot would match ``xjpg`` too."""
+    root = write_folders(tmp_path)
+    if refused is None:
+        message = (f'CustomReIDFolders: suffixes must be a non-empty list of file name '
+                   f"suffixes (e.g. suffixes=['.jpg', '.png']), got {suffixes!r}")
+    else:
+        message = (f"CustomReIDFolders: every suffix is a dot and a file name ending (e.g. "
+                   f"suffixes=['.jpg', '.png']), got {refused!r} in suffixes={suffixes!r}")
+    with pytest.raises(ConfigError) as error:
+        CustomReIDFolders(data_root=root, camera_pattern=CAMERA, suffixes=suffixes)
+    assert str(error.value) == message
+    upper = CustomReIDFolders(data_root=root, camera_pattern=CAMERA,
+                              suffixes=('.JPG', '.Png'))
+    assert summary(upper) == [('train/0003/0003_c1_000.png', 0, 1),
+                              ('train/0007/0007_c1_000.jpg', 1, 1),
+                              ('train/0007/0007_c2_001.JPG', 1, 2)]
+
+
 def test_a_file_name_that_is_no_utf8_is_passed_over(tmp_path):
     """A notes file named in GBK, as unzip leaves one from a Windows archive, beside the
     images of a person folder: the split loads as without it (OpenCV, asked whether such a
