@@ -1,5 +1,4 @@
 """Re-ID data of your own, listed in an annotation file: CSV with a header, or JSON lines."""
-import codecs
 import csv
 import io
 import json
@@ -22,13 +21,13 @@ from .custom_reid import (
 )
 from .folder_listing import file_id
 from .reid_dataset import JUNK_ID, check_path_setting
+from .text_files import read_utf8_text
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')
 SUFFIXES = {'.csv': 'csv', '.jsonl': 'json', '.json': 'json'}
 EXAMPLE_JSON = ('{"img_path": "images/0001_c1_000.jpg", "person_id": 1, "camera_id": 1, '
                 '"split": "train"}')
-UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # separators of other CSV dialects (Excel's in locales with a decimal comma; TSV), found in
 # a header that lacks the columns
 SEPARATORS = ((';', 'semicolon'), ('\t', 'tab'))
@@ -122,7 +121,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
                                f'{self.ann_file} from its extension; name it .csv (with the '
                                f'header {",".join(FIELDS)}) or .jsonl (one JSON object per '
                                f'line)')
-        text = self._text()
+        text = read_utf8_text(self.ann_file, self.dataset_name)
         records = self._csv_rows(text) if SUFFIXES[suffix] == 'csv' else self._json_rows(text)
         by_split = {split: [] for split in FILE_SPLITS}
         first_row_of = {}  # the file's file_id → (line, split, img_path) of its first row
@@ -179,26 +178,6 @@ class CustomReIDAnnotations(CustomReIDDataset):
                                  f'holds {listed}: if '
                                  f'{"it is" if len(others) == 1 else "one of them is"} '
                                  f'yours, {where}')
-
-    def _text(self) -> str:
-        """The file decoded as UTF-8, with or without a byte-order mark; an error naming the
-        file (and the line of the first bad byte) for any other encoding."""
-        with open(self.ann_file, 'rb') as file:
-            data = file.read()
-        if data.startswith(UTF16_BOMS):
-            raise DatasetError(f'{self.dataset_name}: {self.ann_file} is UTF-16 (it starts '
-                               f'with a UTF-16 byte-order mark, as Excel\'s "Unicode Text" '
-                               f'and PowerShell\'s > write); save it as UTF-8, e.g. as '
-                               f'Excel\'s "CSV UTF-8" or with Out-File -Encoding utf8')
-        try:
-            return data.decode('utf-8-sig')
-        except UnicodeDecodeError as error:
-            line = error.object[:error.start].count(b'\n') + 1
-            raise DatasetError(f'{self.dataset_name}: line {line} of {self.ann_file} is not '
-                               f'UTF-8 (byte {error.object[error.start]:#04x}, e.g. an '
-                               f'accented letter in cp1252, the encoding of Excel\'s plain '
-                               f'CSV on Western Windows); save the file as UTF-8, e.g. as '
-                               f'Excel\'s "CSV UTF-8"') from None
 
     def _csv_rows(self, text: str) -> Iterator[tuple[int, dict]]:
         """(line, row) of each row that is not blank, ``line`` the first line of the row (a

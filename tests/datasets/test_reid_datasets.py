@@ -1,4 +1,5 @@
 """The re-ID datasets on tiny trees in the real layouts (paper §4.1 datasets)."""
+import codecs
 import logging
 import os
 import os.path as osp
@@ -360,6 +361,48 @@ def test_msmt17_image_in_train_and_val_lists_names_both_files(tmp_path):
             f'{re.escape(train)}; each image has one line$')):
         MSMT17(data_root=root, split='train')
     assert len(MSMT17(data_root=root, split='train', with_val=False)) == 3
+
+
+def test_msmt17_images_listed_but_missing_are_counted_and_the_first_named(tmp_path):
+    """Before training starts, not when the sampler first draws one; a file saved as .JPG
+    where the list says .jpg is missing too."""
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    train_lines = MSMT17_LINES['train']
+    first, second = (line.split()[0] for line in train_lines[:2])
+    os.remove(osp.join(root, 'train', first))
+    os.rename(osp.join(root, 'train', second),
+              osp.join(root, 'train', second.replace('.jpg', '.JPG')))
+    path = osp.join(root, 'list_train.txt')
+    with pytest.raises(DatasetError) as error:
+        MSMT17(data_root=root, split='train', with_val=False)
+    assert str(error.value) == (f'MSMT17: 2 image(s) listed in {path} are not in '
+                                f'{osp.join(root, "train")} (the first: {first}, line 1); '
+                                f'restore them from the release')
+    shutil.rmtree(osp.join(root, 'test', MSMT17_LINES['query'][1].split('/')[0]))
+    with pytest.raises(DatasetError, match=r'^MSMT17: 1 image\(s\) listed in .*list_query'
+                                           r'\.txt are not in .*test \(the first: 0003/'):
+        MSMT17(data_root=root, split='test')
+
+
+@pytest.mark.parametrize('encode', [lambda text: text.encode('utf-16'),
+                                    lambda text: codecs.BOM_UTF8 + text.encode(),
+                                    lambda text: text.replace('\n', '\r').encode()],
+                         ids=['utf-16', 'utf-8 with a byte-order mark', 'CR line ends'])
+def test_msmt17_list_files_in_other_encodings_and_line_ends(tmp_path, encode):
+    """A UTF-16 list is named with the fix; a byte-order mark and old Mac line ends load."""
+    root = write_msmt17(tmp_path / 'MSMT17_V1')
+    path = osp.join(root, 'list_query.txt')
+    with open(path) as file:
+        text = file.read()
+    expected = summary(MSMT17(data_root=root, split='test'))
+    with open(path, 'wb') as file:
+        file.write(encode(text))
+    if text.encode('utf-16') == encode(text):
+        with pytest.raises(DatasetError, match=f'^MSMT17: {re.escape(path)} is UTF-16 .* save '
+                                               f'it as UTF-8'):
+            MSMT17(data_root=root, split='test')
+    else:
+        assert summary(MSMT17(data_root=root, split='test')) == expected
 
 
 # Market-1501's layout loads *.jpg only, as torchreid does, and says what else it leaves out
