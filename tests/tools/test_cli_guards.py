@@ -426,6 +426,26 @@ def test_train_cfg_counts_below_one_stop_training_before_the_runner(tmp_path):
     assert load({'train_cfg.val_interval': 0}).train_cfg.val_interval == 0  # tools/test.py
 
 
+@pytest.mark.parametrize('train_cfg, option, loop, own, unit', [
+    (dict(by_epoch=True, max_epochs=300), 'max_iters', 'EpochBasedTrainLoop', 'max_epochs=300',
+     'epochs'),
+    (dict(type='mmengine.IterBasedTrainLoop', max_iters=64), 'max_epochs',
+     'IterBasedTrainLoop', 'max_iters=64', 'iterations')])
+def test_the_count_of_the_other_training_loop_is_refused(tmp_path, train_cfg, option, loop,
+                                                         own, unit):
+    """A habit carried from a config trained by iterations to one trained by epochs (the
+    CIFAR ResNets and DenseNets differ so) used to end in the loop's TypeError."""
+    path = tmp_path / 'loop.py'
+    path.write_text(f'train_cfg = {train_cfg!r}\n')
+    cfg = load_run_config(str(path), 'none', {f'train_cfg.{option}': 2}, None)
+    with pytest.raises(SystemExit) as stop:
+        check_train_counts(cfg)
+    assert str(stop.value) == (f'train_cfg.{option} is set, but this config trains by {unit} '
+                               f'({loop}, train_cfg.{own}), which takes no {option}: set '
+                               f'train_cfg.{own.partition("=")[0]} instead')
+    check_train_counts(load_run_config(str(path), 'none', {}, None))
+
+
 def test_no_workers_means_no_persistent_workers(tmp_path):
     path = tmp_path / 'loaders.py'
     path.write_text(CONFIG + 'train_dataloader = dict(num_workers=2, persistent_workers=True)\n'

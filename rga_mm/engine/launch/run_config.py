@@ -133,13 +133,18 @@ def check_folder_writable(folder: str, label: str, instead: str) -> None:
 
 # train_cfg counts that must be positive: a loop of no epochs or iterations trains nothing
 TRAIN_COUNTS = ('max_epochs', 'max_iters')
+# mmengine's two training loops, each with the count it takes
+LOOP_COUNTS = {'EpochBasedTrainLoop': ('max_epochs', 'epochs'),
+               'IterBasedTrainLoop': ('max_iters', 'iterations')}
 
 
 def check_train_counts(cfg: Config) -> None:
-    """Stop, before anything is built, on a ``train_cfg`` count below 1: ``max_epochs`` or
-    ``max_iters`` (nothing would be trained) and, where the config validates,
-    ``val_interval`` (mmengine's loops divide by it after the first epoch)."""
+    """Stop, before anything is built, on a ``train_cfg`` count the loop does not take
+    (:func:`check_loop_takes_its_count`) or below 1: ``max_epochs`` or ``max_iters``
+    (nothing would be trained) and, where the config validates, ``val_interval``
+    (mmengine's loops divide by it after the first epoch)."""
     train_cfg = cfg.get('train_cfg') or {}
+    check_loop_takes_its_count(train_cfg)
     for key in TRAIN_COUNTS:
         value = train_cfg.get(key)
         if is_number(value) and value < 1:
@@ -154,6 +159,33 @@ def check_train_counts(cfg: Config) -> None:
             f'validations: set train_cfg.val_interval to a positive number (validation also '
             f'runs after the last one), or, to never validate, set val_dataloader, val_cfg '
             f'and val_evaluator to None')
+
+
+def train_loop_type(train_cfg: dict) -> str | None:
+    """The name of the mmengine loop the Runner builds from ``train_cfg``, where it is one
+    of :data:`LOOP_COUNTS`: its ``type`` (a scope prefix dropped), else
+    ``EpochBasedTrainLoop`` or ``IterBasedTrainLoop`` as its ``by_epoch`` says; else None."""
+    loop = train_cfg.get('type')
+    if isinstance(loop, str):
+        loop = loop.rpartition('.')[2]
+    elif loop is None and 'by_epoch' in train_cfg:
+        loop = 'EpochBasedTrainLoop' if train_cfg['by_epoch'] else 'IterBasedTrainLoop'
+    return loop if loop in LOOP_COUNTS else None
+
+
+def check_loop_takes_its_count(train_cfg: dict) -> None:
+    """Stop when ``train_cfg`` holds the count of the other training loop (``max_iters``
+    for a loop by epochs, ``max_epochs`` for one by iterations), which mmengine's loop
+    refuses with a TypeError once the run has started."""
+    loop = train_loop_type(train_cfg)
+    if loop is None:
+        return
+    own, unit = LOOP_COUNTS[loop]
+    for other, (other_count, _) in LOOP_COUNTS.items():
+        if other != loop and other_count in train_cfg:
+            raise SystemExit(f'train_cfg.{other_count} is set, but this config trains by '
+                             f'{unit} ({loop}, train_cfg.{own}={train_cfg.get(own)}), which '
+                             f'takes no {other_count}: set train_cfg.{own} instead')
 
 
 def runs_validation(cfg: Config) -> bool:
