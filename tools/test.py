@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(str(error)) from None
     cfg.load_from = args.checkpoint
     with closing_process_group():
-        prepare_cpu_distributed(cfg)
+        prepare_cpu_distributed(cfg, 'tools/dist_test.sh')
         runner = build_checked_runner(cfg, checkpoint, args.checkpoint, args.partial_load,
                                       testing=True)
         notice = model_change_notice(cfg, checkpoint, args.checkpoint)

@@ -325,6 +325,29 @@ def test_only_rank_0_of_a_distributed_run_locks_its_work_dir(tmp_path, monkeypat
                 pass
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='mmengine launches CUDA runs itself')
+def test_a_cpu_run_launched_other_than_by_torchrun_names_the_script(config_file, tmp_path,
+                                                                     monkeypatch):
+    """tools/test.py names dist_test.sh, tools/train.py dist_train.sh; no traceback."""
+    for variable in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+        monkeypatch.delenv(variable, raising=False)
+    checkpoint = tmp_path / 'model.pth'
+    torch.save({'state_dict': init_model(config_file).state_dict()}, checkpoint)
+    test = load_script(Path(__file__).parents[2] / 'tools/test.py', 'test_tool')
+    with pytest.raises(SystemExit) as stop:
+        test.main([config_file, str(checkpoint), '--launcher', 'pytorch', '--work-dir',
+                   str(tmp_path / 'test')])
+    assert str(stop.value) == ("--launcher pytorch expects torchrun's environment, but RANK, "
+                               "WORLD_SIZE, MASTER_ADDR, MASTER_PORT are not set: start the "
+                               "run with tools/dist_test.sh")
+    with pytest.raises(SystemExit) as stop:
+        _train_tool().main([config_file, '--launcher', 'slurm', '--work-dir',
+                            str(tmp_path / 'train')])
+    assert str(stop.value) == ('--launcher slurm: without CUDA, distributed runs take the '
+                               'pytorch launcher (torchrun) alone; start them with '
+                               'tools/dist_train.sh')
+
+
 def test_a_misspelt_nested_key_names_the_existing_one(config_file):
     for key, parent, name, existing in (
             ('default_hooks.checkpoint.intervl', 'default_hooks.checkpoint', 'intervl',

@@ -59,11 +59,21 @@ def launched_as_rank_zero() -> bool:
     return os.environ.get('RANK', '0') == '0'
 
 
-def prepare_cpu_distributed(cfg: Config) -> bool:
+def prepare_cpu_distributed(cfg: Config, launch_script: str = 'tools/dist_train.sh') -> bool:
     """Set the collective timeout of a distributed ``cfg`` and, when launched without CUDA,
     set up gloo data parallelism.
 
-    Returns True when it initialised the process group (launcher set, no CUDA device).
+    Args:
+        cfg: the run's config; its ``launcher`` says whether the run is distributed.
+        launch_script: the script that starts the tool under torchrun, named by the stop
+            for a ``--launcher pytorch`` run started without it.
+
+    Returns:
+        True when it initialised the process group (launcher set, no CUDA device).
+
+    Raises:
+        SystemExit: without CUDA, a launcher other than ``pytorch``, or ``pytorch`` without
+            torchrun's environment.
     """
     if cfg.get('launcher', 'none') == 'none':
         return False
@@ -76,14 +86,15 @@ def prepare_cpu_distributed(cfg: Config) -> bool:
     if torch.cuda.is_available():
         return False
     if cfg.launcher != 'pytorch':
-        raise ValueError(f'CPU-only distributed runs support the pytorch launcher '
-                         f'(torchrun), got launcher={cfg.launcher!r}')
+        raise SystemExit(f'--launcher {cfg.launcher}: without CUDA, distributed runs take the '
+                         f'pytorch launcher (torchrun) alone; start them with {launch_script}')
     if not dist.is_initialized():
         missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
                    if k not in os.environ]
         if missing:
-            raise RuntimeError(f'--launcher pytorch expects torchrun\'s environment; '
-                               f'{missing} not set (use tools/dist_train.sh)')
+            raise SystemExit(f'--launcher pytorch expects torchrun\'s environment, but '
+                             f'{", ".join(missing)} are not set: start the run with '
+                             f'{launch_script}')
         with explain_timeouts(cfg):  # a rank that never arrives times out here
             dist.init_process_group(backend='gloo',
                                     timeout=datetime.timedelta(seconds=timeout))
