@@ -206,7 +206,7 @@ def check_fits_the_model(cfg: Config, checkpoint: dict, partial_load: bool) -> N
     this one."""
     with stop_on_input_errors():
         model = init_model(cfg)
-    stop_unless_fits(model, checkpoint, cfg.load_from, partial_load)
+    stop_unless_fits(model, checkpoint, cfg.load_from, partial_load, resuming=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -42,6 +42,7 @@ from rga_mm.engine.launch import (
     load_run_config,
     stop_on_input_errors,
 )
+from rga_mm.engine.launch.run_config import resume_hint
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 from rga_mm.errors import ConfigError
 from rga_mm.models.reid import BNNeckHead
@@ -276,6 +277,7 @@ def test_a_checkpoint_outside_the_work_dir_or_a_folder_as_checkpoint_is_named(
 
 HOLD_THE_LOCK = """
 import sys, time
+from rga_mm.engine.launch.run_config import resume_hint
 from rga_mm.engine.launch.work_dir_lock import exclusive_work_dir
 with exclusive_work_dir(sys.argv[1]):
     print('held', flush=True)
@@ -504,10 +506,12 @@ def test_another_models_finished_run_is_refused_not_called_finished(config_file,
                     state_dict=dict(weight=torch.zeros(1))), foreign)
     with pytest.raises(SystemExit, match=rf'^checkpoint {re.escape(str(foreign))} does not '
                                          rf"fit the model built from the config: it misses "
-                                         rf"100 of the model's 100 keys"):
+                                         rf"100 of the model's 100 keys") as stop:
         train.main([config_file, '--work-dir', str(tmp_path / 'work'), '--resume',
                     str(foreign), '--cfg-options', 'train_cfg.max_epochs=4'])
     assert 'nothing is left to train' not in capsys.readouterr().out
+    # resuming refuses --partial-load, so the sentence offers what works instead
+    assert str(stop.value).endswith(resume_hint(str(foreign)))
 
 
 def test_a_malformed_dataset_or_a_full_disk_stops_with_its_sentence_alone():
