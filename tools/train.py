@@ -102,6 +102,23 @@ def latest_checkpoint(cfg: Config, or_start: bool) -> str | None:
     return latest
 
 
+def check_amp_has_cuda(cfg: Config, amp_flag: bool) -> None:
+    """Stop, before anything is built, a run whose optimizer wrapper is mmengine's
+    ``AmpOptimWrapper`` (``amp_flag``: set by ``--amp``; else the config's own, e.g. one
+    inherited from an mmseg config) where there is no CUDA device: it refuses the CPU
+    once the run has started."""
+    wrapper = (cfg.get('optim_wrapper') or {}).get('type')
+    name = wrapper if isinstance(wrapper, str) else getattr(wrapper, '__name__', '')
+    if torch.cuda.is_available() or name.rpartition('.')[2] != 'AmpOptimWrapper':
+        return
+    if amp_flag:
+        raise SystemExit('--amp needs a CUDA device: mmengine\'s AmpOptimWrapper does not run '
+                         'on the CPU')
+    raise SystemExit(f'optim_wrapper.type is {name}, which needs a CUDA device (mmengine\'s '
+                     f'AmpOptimWrapper does not run on the CPU): pass --cfg-options '
+                     f'optim_wrapper.type=OptimWrapper to train on the CPU')
+
+
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied; ``load_from`` names the checkpoint to
     resume from when there is one. With ``--resume-or-start`` and none yet, the run starts
@@ -109,11 +126,9 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     check_train_counts(cfg)
     if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit('--amp needs a CUDA device: mmengine\'s AmpOptimWrapper does '
-                             'not run on the CPU')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+    check_amp_has_cuda(cfg, args.amp)
     if args.resume not in (None, 'auto'):
         try:
             check_checkpoint_file(args.resume)

@@ -350,6 +350,24 @@ def test_a_cpu_run_launched_other_than_by_torchrun_names_the_script(config_file,
                                'tools/dist_train.sh')
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='AMP runs on CUDA')
+@pytest.mark.parametrize('options, message', [
+    (['--amp'], "--amp needs a CUDA device: mmengine's AmpOptimWrapper does not run on the CPU"),
+    (['--cfg-options', 'optim_wrapper.type=mmengine.AmpOptimWrapper'],
+     "optim_wrapper.type is mmengine.AmpOptimWrapper, which needs a CUDA device (mmengine's "
+     "AmpOptimWrapper does not run on the CPU): pass --cfg-options "
+     "optim_wrapper.type=OptimWrapper to train on the CPU")])
+def test_amp_without_cuda_stops_before_the_run(tmp_path, options, message):
+    """Set by --amp or by the config (as an inherited mmseg config may): one sentence and
+    no run folder, where mmengine's wrapper failed an assertion once the run had started."""
+    path = tmp_path / 'optimized.py'
+    path.write_text(CONFIG + "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))\n")
+    with pytest.raises(SystemExit) as stop:
+        _train_tool().main([str(path), '--work-dir', str(tmp_path / 'work'), *options])
+    assert str(stop.value) == message
+    assert not (tmp_path / 'work').exists()
+
+
 def test_a_misspelt_nested_key_names_the_existing_one(config_file):
     for key, parent, name, existing in (
             ('default_hooks.checkpoint.intervl', 'default_hooks.checkpoint', 'intervl',
