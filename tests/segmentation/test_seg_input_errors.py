@@ -142,6 +142,37 @@ SMALL_UPERNET = {'model.pretrained': None, 'model.backbone.norm_cfg.type': 'BN',
                  'model.auxiliary_head.channels': 8}
 
 
+MOBILENET_WITH_RGA = """\
+_base_ = ['mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py']
+custom_imports = dict(imports=['rga_mm'], allow_failed_imports=False)
+model = dict(neck=dict(type='rga_mm.RGANeck', in_channels=96, spatial_size=(8, 8)),
+             decode_head=dict(in_channels=640))
+"""
+SMALL_HEADS = {'model.decode_head.norm_cfg.type': 'BN', 'model.decode_head.channels': 16,
+               'model.auxiliary_head.norm_cfg.type': 'BN', 'model.auxiliary_head.channels': 8,
+               'model.backbone.norm_cfg.type': 'BN'}
+
+
+def test_a_neck_of_unchecked_channels_is_offered_as_the_other_fix(tmp_path):
+    """MobileNetV2's last map has 320 channels, which the check cannot know: the head left
+    at 2 × 320 may be right and the neck wrong, so the sentence offers both; the neck's fix,
+    followed, gives a model that runs."""
+    config = tmp_path / 'mobilenet_v2_rga-sc.py'
+    config.write_text(MOBILENET_WITH_RGA)
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(str(config))
+    with pytest.raises(ConfigError) as error:
+        check_heads_fit_neck(_build_model(cfg.copy(), **SMALL_HEADS))
+    assert str(error.value) == (
+        'model.decode_head.in_channels=640 but the map it reads (in_index=3) is the one '
+        'RGANeck attends and concatenates with its attention (2 × model.neck.in_channels=96): '
+        'set model.decode_head.in_channels=192, or, if that backbone map has 320 channels, '
+        'model.neck.in_channels=320')
+    fixed = _build_model(cfg.copy(), **SMALL_HEADS, **{'model.neck.in_channels': 320})
+    check_heads_fit_neck(fixed)
+    assert _forward(fixed).shape == (1, 19, 8, 8)
+
+
 def test_a_head_reading_several_maps_names_the_position_of_the_attended_one(tmp_path):
     """UPerHead reads all four ResNet-18 maps (in_channels [64, 128, 256, 512]); the neck
     doubles the last, so position 3 must take 1024."""

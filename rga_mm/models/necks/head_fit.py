@@ -27,8 +27,10 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
     position of that map, and DeepLabV3+'s head (``DepthwiseSeparableASPPHead``) also at the
     map 0 its c1 branch reads (``c1_in_channels``). A head reading another map must take
     that map's own channels, where the backbone is a ResNet (a head left doubled after the
-    neck moved to another map); heads of other backbones reading other maps, or heads
-    concatenating several maps into one ``in_channels``, are left to mmseg.
+    neck moved to another map). For another backbone, whose map the neck's ``in_channels``
+    may miss, the sentence for a head reading the attended map offers both fixes; its heads
+    reading other maps, and heads concatenating several maps into one ``in_channels``, are
+    left to mmseg.
     """
     neck = getattr(segmentor, 'neck', None)
     if not isinstance(neck, RGANeck):
@@ -37,19 +39,23 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
     num_maps = _num_maps(backbone)
     if num_maps:
         neck.check_index(num_maps)
-    channels = _map_channels(backbone, neck.in_index)
-    if channels is not None and channels != neck.in_channels:
+    attended = _map_channels(backbone, neck.in_index)
+    if attended is not None and attended != neck.in_channels:
         raise ConfigError(
             f'model.neck.in_channels={neck.in_channels} but the backbone map it attends '
-            f'(in_index={neck.in_index}) has {channels} channels: set '
-            f'model.neck.in_channels={channels}, and the heads that read that map '
-            f'in_channels={2 * channels}')
+            f'(in_index={neck.in_index}) has {attended} channels: set '
+            f'model.neck.in_channels={attended}, and the heads that read that map '
+            f'in_channels={2 * attended}')
     for key, head in _heads(segmentor):
         for channels_key, channels, where, index in _maps_read(key, head):
+            other_fix = ''
             if _same_map(index, neck.in_index, num_maps):
                 expected = 2 * neck.in_channels
                 what = (f'is the one RGANeck attends and concatenates with its attention '
                         f'(2 × model.neck.in_channels={neck.in_channels})')
+                if attended is None and channels % 2 == 0:  # the neck's C is unchecked
+                    other_fix = (f', or, if that backbone map has {channels // 2} channels, '
+                                 f'model.neck.in_channels={channels // 2}')
             else:
                 expected = _map_channels(backbone, index)
                 what = (f'is a backbone map of {expected} channels, which RGANeck '
@@ -57,7 +63,7 @@ def check_heads_fit_neck(segmentor: nn.Module) -> None:
             if expected is None or channels == expected:
                 continue
             raise ConfigError(f'{channels_key}={channels} but the map it reads ({where}) '
-                              f'{what}: set {channels_key}={expected}')
+                              f'{what}: set {channels_key}={expected}{other_fix}')
 
 
 def _maps_read(key: str, head: nn.Module) -> list[tuple[str, int, str, int]]:
