@@ -85,14 +85,18 @@ OUT_FORMATS = {'.json': ('json', dict(indent=2)), '.pkl': ('pkl', {}),
 
 def check_out_suffix(path: str | None) -> None:
     """Stop, before any work, when the suffix of the ``--out`` file ``path`` names no format
-    of :data:`OUT_FORMATS` (a folder is left to ``check_output_file``, which names it)."""
+    of :data:`OUT_FORMATS` (a folder is left to ``check_output_file``, which names it); a
+    name without a suffix, as mmseg's ``--out DIR`` of predictions, is told mmseg's way."""
     if path is None or osp.isdir(path) or path.endswith(('/', osp.sep)):
         return
     suffix = osp.splitext(path)[1]
     if suffix.lower() not in OUT_FORMATS:
+        folder_hint = '' if suffix else (
+            f" (mmseg's --out DIR, a folder of predicted label maps, is --cfg-options "
+            f'test_evaluator.output_dir={path} here)')
         raise SystemExit(f'--out {path}: {f"the suffix {suffix}" if suffix else "no suffix"} '
                          f'names no format tools/test.py writes; end the file name in .json '
-                         f'(JSON) or .pkl / .pickle (pickle)')
+                         f'(JSON) or .pkl / .pickle (pickle){folder_hint}')
 
 
 def check_show_dir(show_dir: str, out: str | None) -> None:

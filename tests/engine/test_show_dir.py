@@ -85,6 +85,11 @@ def test_a_segmentation_config_draws_through_mmsegs_hook_into_the_folder():
     assert cfg.default_hooks.visualization.draw is True
     assert cfg.visualizer == dict(type='SegLocalVisualizer', name='visualizer',
                                   save_dir='show')
+    cfg.default_hooks.visualization.interval = 1
+    cfg.launcher = 'pytorch'  # mmseg's hook draws on rank 0 alone
+    assert enable_show_dir(cfg, 'show') == ('the predictions of every test batch of the first '
+                                            'process (mmseg draws on rank 0 alone), in '
+                                            'show/vis_data/vis_image')
 
 
 def test_a_config_with_neither_is_refused_naming_the_classifiers_way():

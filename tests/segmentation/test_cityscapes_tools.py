@@ -87,6 +87,29 @@ def test_show_dir_says_when_the_test_is_shorter_than_the_hooks_interval(tmp_path
     assert not list(show_dir.glob('vis_data/vis_image/*.png'))
 
 
+def test_the_folder_of_label_maps_the_out_refusal_names_is_written(tmp_path):
+    """tools/test.py's --out is a metrics file; mmseg's --out DIR of predicted label maps is
+    IoUMetric's output_dir, as the refusal of an --out without a suffix says: one
+    single-channel map of the image's size per test image, the metrics computed as well."""
+    data_root, config = write_tiny_setup(tmp_path)
+    checkpoint = tmp_path / 'init.pth'
+    torch.save({'state_dict': init_model(config).state_dict()}, checkpoint)
+    predictions = tmp_path / 'predictions'
+    with pytest.raises(SystemExit, match=re.escape(
+            f'is --cfg-options test_evaluator.output_dir={predictions} here')):
+        load_script(ROOT / 'tools/test.py', 'test_tool').main(
+            [str(config), str(checkpoint), '--out', str(predictions)])
+    result = run_checked_in_process('tools/test.py', config, checkpoint, '--work-dir',
+                                    tmp_path / 'work', '--cfg-options',
+                                    f'test_evaluator.output_dir={predictions}')
+    assert 'mIoU' in result.stdout + result.stderr
+    images = sorted((data_root / 'leftImg8bit' / 'val').rglob('*.png'))
+    maps = sorted(predictions.glob('*.png'))
+    assert [path.name for path in maps] == [image.name for image in images]
+    for image, label_map in zip(images, maps):
+        assert np.asarray(Image.open(label_map)).shape == mmcv.imread(str(image)).shape[:2]
+
+
 def _check_dataset():
     """tools/misc/check_dataset.py as a module, to call its ``main(argv)``; registered, so
     that its functions can be pickled for worker processes."""

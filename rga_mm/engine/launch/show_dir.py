@@ -7,7 +7,8 @@
 * a segmentation config (mmseg's ``SegVisualizationHook`` in ``default_hooks``): the test
   images of every ``interval``-th batch (the hook's setting, 50 by default) with their
   predicted classes, drawn by that hook as mmseg's own test tool has it draw them, into
-  ``<DIR>/vis_data/vis_image/``; :func:`undrawn_notice` says when a test has fewer
+  ``<DIR>/vis_data/vis_image/`` (in a distributed test, those of the first process: the
+  hook draws on rank 0 alone); :func:`undrawn_notice` says when a test has fewer
   batches than the interval, so that none is drawn.
 
 A config with neither (the CIFAR configs) is refused in one sentence, which names the way to
@@ -88,6 +89,8 @@ def enable_show_dir(cfg: Config, show_dir: str, num_queries: int | None = None,
         interval = hook.get('interval', 50)
         batches = ('every test batch' if interval == 1 else
                    f"one test batch in {interval} (the hook's interval)")
+        if cfg.get('launcher', 'none') != 'none':  # the hook draws on rank 0 alone
+            batches += ' of the first process (mmseg draws on rank 0 alone)'
         flags = [flag for flag, value in (('--show-num', num_queries), ('--show-order', order))
                  if value is not None]
         verbs = 'choose re-ID ranked lists and change' if len(flags) > 1 else \
