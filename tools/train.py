@@ -97,7 +97,7 @@ def latest_checkpoint(cfg: Config, or_start: bool) -> str | None:
             f'last_checkpoint file); check --work-dir, give the checkpoint as --resume CKPT, '
             f'or pass --resume-or-start to start anew when there is none')
     notice = '' if latest is None else outside_run_notice(latest, cfg)
-    if notice:
+    if notice and launched_as_rank_zero():  # every rank finds the same
         print(notice)
     return latest
 
@@ -235,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     finished = nothing_left_to_train(cfg, checkpoint)
     if finished:
         check_fits_the_model(cfg, checkpoint, args.partial_load)
-        print(finished)
+        if launched_as_rank_zero():  # every rank finds the same
+            print(finished)
         return
     notice = '' if resumes(cfg, checkpoint) else earlier_run_notice(cfg)
     with closing_process_group():

@@ -515,6 +515,10 @@ def test_resuming_a_finished_run_says_so_and_builds_nothing(config_file, tmp_pat
         f'{finished} is at epoch 8 and train_cfg.max_epochs is 4: nothing is left to train; '
         f'raise train_cfg.max_epochs to train on')
     assert sorted(p.name for p in work_dir.iterdir()) == ['epoch_8.pth']  # no run started
+    with pytest.MonkeyPatch.context() as patch:  # rank 1 of a distributed run says nothing
+        patch.setenv('RANK', '1')
+        train.main(argv + ['--cfg-options', 'train_cfg.max_epochs=4'])
+    assert capsys.readouterr().out == ''
     config = train.build_config(train.parse_args(argv + ['--cfg-options',
                                                          'train_cfg.max_epochs=9']))
     assert train.nothing_left_to_train(config, torch.load(finished, weights_only=True)) == ''
