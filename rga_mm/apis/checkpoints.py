@@ -52,6 +52,9 @@ CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
 # size read as such a pointer (a path, not a checkpoint)
 POINTER_NAME = 'last_checkpoint'
 POINTER_MAX_BYTES = 4096
+# a key of the official RGA code's re-ID network (microsoft/Relation-Aware-Global-Attention-
+# Networks), which tools/model_converters/rga_official_to_mm.py converts
+OFFICIAL_RGA_KEY = re.compile(r'^(module\.)?backbone\.rga_att[1-4]\.')
 # BatchNorm counters that torch itself fills in when a checkpoint lacks them
 OPTIONAL_KEY_SUFFIXES = ('num_batches_tracked', )
 
@@ -316,9 +319,13 @@ def check_checkpoint_keys(model: nn.Module, state_dict: dict, path: str = 'check
         parts.append(f'holds {_tensors(len(reshaped))} of other shapes than the model\'s '
                      f'({_first(reshaped)})')
     listed = ', '.join(parts[:-1]) + (' and ' if len(parts) > 1 else '') + parts[-1]
+    origin = (f'it is a checkpoint of the official RGA code: convert it first with '
+              f'python tools/model_converters/rga_official_to_mm.py {path} CONVERTED.pth'
+              if any(OFFICIAL_RGA_KEY.match(key) for key in unexpected) else
+              f'it was saved from another model or config, and {fix}')
     raise CheckpointError(
-        f'checkpoint {path} does not fit the model built from the config: it {listed}; it '
-        f'was saved from another model or config, and {fix}')
+        f'checkpoint {path} does not fit the model built from the config: it {listed}; '
+        f'{origin}')
 
 
 def check_checkpoint_shapes(model: nn.Module, state_dict: dict, path: str = 'checkpoint',

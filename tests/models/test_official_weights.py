@@ -4,6 +4,7 @@ The synthetic state dicts below are written from the official module's definitio
 shapes from in_channel, in_spatial and the three ratios), independently of rga_mm's code.
 """
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import torchvision
 
 from rga_mm.models.attention import RGA
 from rga_mm.testing import load_script
+from tool_runs import run_with_file_size_limit
 
 CONVERTER = Path(__file__).parents[2] / 'tools/model_converters/rga_official_to_mm.py'
 converter = load_script(CONVERTER, 'rga_official_to_mm')
@@ -132,6 +134,10 @@ def _run(tmp_path, state, dst='mm.pth'):
     (torchvision.models.resnet50().state_dict(), 'is a plain torchvision ResNet'),
     ({'backbone.backbone.conv1.weight': torch.zeros(1), 'head.classifier.weight':
       torch.zeros(1)}, "already uses rga_mm's names"),
+    ({'backbone.conv1.weight': torch.zeros(1), 'backbone.layer4.2.bn3.weight': torch.zeros(1),
+      'head.fc.weight': torch.zeros(1), 'head.fc.bias': torch.zeros(1)},
+     "is an image classifier \\(backbone.\\* and head.fc.\\*, as mmpretrain's "
+     "ImageClassifier saves them\\) without RGA modules"),
     ({'conv1.weight': torch.zeros(1), 'linear.weight': torch.zeros(1)},
      "holds no official RGA keys \\(first key 'conv1.weight'\\)"),
     ({'backbone.conv1.weight': torch.zeros(1), 'backbone.rga_att1.zzz': torch.zeros(1)},
@@ -161,6 +167,37 @@ def test_the_source_given_as_destination_is_refused_and_kept(tmp_path):
             f'{tmp_path / "in.pth"}; choose another path')):
         _run(tmp_path, state, dst='in.pth')
     assert torch.load(tmp_path / 'in.pth', weights_only=True)['state_dict'].keys() == state.keys()
+
+
+def test_an_existing_destination_is_replaced_only_with_overwrite(tmp_path, capsys):
+    state = {'feat_bn.bias': torch.zeros(4), 'cls.weight': torch.zeros(3, 4)}
+    earlier = tmp_path / 'mm.pth'
+    earlier.write_bytes(b'a checkpoint trained for a week')
+    with pytest.raises(SystemExit) as stop:
+        _run(tmp_path, state)
+    assert str(stop.value) == (f'DST {earlier} exists; give another path, or pass '
+                               f'--overwrite to replace it')
+    assert earlier.read_bytes() == b'a checkpoint trained for a week'
+    converter.main([str(tmp_path / 'in.pth'), str(earlier), '--overwrite'])
+    assert torch.load(earlier, weights_only=True)['state_dict'].keys() == {
+        'head.feat_bn.bias', 'head.classifier.weight'}
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file-size limits')
+def test_a_write_past_the_file_size_limit_leaves_the_earlier_file(tmp_path):
+    """A full disk, as a file-size limit makes one: one sentence, the earlier DST as it
+    was and no temporary file (torch.save wrote into DST in place, leaving it cut short)."""
+    src, dst = tmp_path / 'in.pth', tmp_path / 'mm.pth'
+    torch.save({'state_dict': {'cls.weight': torch.zeros(1000, 512)}}, src)
+    dst.write_bytes(b'an earlier conversion')
+    result = run_with_file_size_limit(sys.executable, CONVERTER, src, dst, '--overwrite',
+                                      limit=2**16)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'could not write {dst} (File too large), the earlier file left as it was: free space '
+        f'on that disk or raise the file-size limit (ulimit -f)')
+    assert dst.read_bytes() == b'an earlier conversion'
+    assert sorted(path.name for path in tmp_path.iterdir()) == ['in.pth', 'mm.pth']
 
 
 def test_partial_checkpoint_is_converted_with_a_warning(tmp_path, capsys):

@@ -7,7 +7,7 @@ import torch
 import torchvision
 from mmpretrain.structures import DataSample
 
-from rga_mm.apis import init_model
+from rga_mm.apis import CheckpointError, init_model
 from rga_mm.models.reid import BatchHardTripletLoss, BNNeckHead
 from rga_mm.registry import MODELS
 from rga_mm.testing import load_script
@@ -165,6 +165,10 @@ def test_official_checkpoint_lands_in_the_reid_model(tmp_path):
     src, dst = tmp_path / 'official.pth.tar', tmp_path / 'converted.pth'
     torch.save({'state_dict': official}, src)
     torch.save({'state_dict': converter.convert_official_reid(official)}, dst)
+    with pytest.raises(CheckpointError, match=re.escape(  # unconverted: told to convert it
+            f'it is a checkpoint of the official RGA code: convert it first with python '
+            f'tools/model_converters/rga_official_to_mm.py {src} CONVERTED.pth')):
+        init_model(MARKET_RGA_SC, checkpoint=str(src))
 
     model = init_model(MARKET_RGA_SC, checkpoint=str(dst))
     state = model.state_dict()

@@ -18,13 +18,15 @@ head at ``head.feat_bn`` / ``head.classifier``. Inside one RGA module:
     W_{spatial,channel}.0 / .3        {spatial,channel}_gate.gate_mlp.0.conv / .1.conv
     (index + 1 of each conv)          ... .bn (BatchNorm2d after each conv)
 
-Usage: python tools/model_converters/rga_official_to_mm.py SRC DST
+Usage: python tools/model_converters/rga_official_to_mm.py SRC DST [--overwrite]
 
-A file that is no official checkpoint (a torchvision ResNet-50, a checkpoint already in
-rga_mm's names, another network) or holds a key the official model does not have stops the
-tool with one sentence naming it, before anything is written; so does a DST that is a
-folder, lies below a file or cannot be written (a DST whose folder is missing gets it
-created, as mmengine's ``dump`` does). A file that holds only part of the official model
+A file that is no official checkpoint (a torchvision ResNet-50, an image classifier, a
+checkpoint already in rga_mm's names, another network) or holds a key the official model
+does not have stops the tool with one sentence naming it, before anything is written; so
+does a DST that exists (unless ``--overwrite``), is a folder, lies below a file or cannot be
+written (a DST whose folder is missing gets it created, as mmengine's ``dump`` does). DST is
+written whole or not at all: a write that fails (a full disk) is one sentence, and an earlier
+DST stays as it was. A file that holds only part of the official model
 (e.g. no backbone) is converted, with a warning line saying how many of the official model's
 tensors it lacks: the full set is the torchvision ResNet-50 (without ``fc``), ``feat_bn``
 and ``cls`` and four RGA modules with the branches (spatial, channel) that the file's own
@@ -32,6 +34,7 @@ modules have; BatchNorm's ``num_batches_tracked`` counters are not counted. rga_
 refuse to load such a partial file unless given ``--partial-load``.
 """
 import argparse
+import os
 import re
 import sys
 from collections import OrderedDict
@@ -40,6 +43,7 @@ import torch
 
 from rga_mm.apis import CheckpointError, load_state_dict_file
 from rga_mm.apis.checkpoints import OPTIONAL_KEY_SUFFIXES
+from rga_mm.apis.output_files import replaced_when_written, write_failure
 from rga_mm.engine.launch.run_config import check_output_file, check_spares_inputs
 
 _EMBEDDINGS = {'theta': 'theta', 'phi': 'phi', 'gx': 'appearance_embed',
@@ -50,7 +54,8 @@ _MODULE_KEY = re.compile(r'^(theta|phi|gx|gg|W)_(spatial|channel)\.(\d+)\.(.+)$'
 _MODEL_KEY = re.compile(r'^backbone\.rga_att([1-4])\.(.+)$')
 _BN_LEAVES = ('weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')
 _RESNET50_BLOCKS = (3, 4, 6, 3)
-_RGA_MM_PREFIXES = ('backbone.backbone.', 'backbone.attentions.', 'head.')
+_RGA_MM_PREFIXES = ('backbone.backbone.', 'backbone.attentions.', 'head.feat_bn.',
+                    'head.classifier.')
 _EXPECTED = ('an official ResNet50_RGA_Model checkpoint with keys backbone.conv1/bn1/'
              'layer1..4.*, backbone.rga_att1..4.*, feat_bn.* and cls.weight')
 
@@ -90,13 +95,17 @@ def check_official(state_dict: dict) -> None:
     """
     keys = [key.removeprefix('module.') for key in state_dict]
     rga_mm_names = any(key.startswith(_RGA_MM_PREFIXES) for key in keys)
-    if not rga_mm_names and any(key.startswith(('backbone.', 'feat_bn.')) or
-                                key == 'cls.weight' for key in keys):
+    classifier = any(key.startswith('head.fc.') for key in keys)
+    if not (rga_mm_names or classifier) and any(key.startswith(('backbone.', 'feat_bn.')) or
+                                                key == 'cls.weight' for key in keys):
         return
     if not keys:
         seems = 'holds no tensors'
     elif rga_mm_names:
         seems = 'already uses rga_mm\'s names (load it directly, no conversion needed)'
+    elif classifier:
+        seems = ('is an image classifier (backbone.* and head.fc.*, as mmpretrain\'s '
+                 'ImageClassifier saves them) without RGA modules')
     elif 'conv1.weight' in keys and 'layer4.0.conv1.weight' in keys:
         seems = ('is a plain torchvision ResNet (no RGA modules; load it through '
                  '--cfg-options model.backbone.backbone.init_cfg.checkpoint=PATH instead)')
@@ -192,13 +201,29 @@ def warn_if_partial(state_dict: dict, src: str) -> None:
               f'only part of rga_mm\'s re-ID model', file=sys.stderr)
 
 
+def save_whole(checkpoint: dict, dst: str) -> None:
+    """``torch.save`` ``checkpoint`` as ``dst`` whole or not at all (written beside it and
+    renamed into place); a write that fails stops the tool in one sentence, an earlier
+    ``dst`` as it was."""
+    try:  # through a Python file, whose failed write raises the OS's reason
+        with replaced_when_written(dst) as partial, open(partial, 'wb') as file:
+            torch.save(checkpoint, file)
+    except (OSError, RuntimeError) as error:  # torch.save's RuntimeError wraps the OSError
+        raise SystemExit(write_failure(dst, error, 'give another DST')) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description='Convert an official RGA checkpoint.')
     parser.add_argument('src', help='official checkpoint ({"state_dict": ...})')
     parser.add_argument('dst', help='where to save the rga_mm checkpoint')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace DST if it exists (it is refused otherwise)')
     args = parser.parse_args(argv)
     check_output_file(args.dst, option='DST', example='rga_mm.pth')
     check_spares_inputs([args.dst], [args.src], option='DST')
+    if os.path.lexists(args.dst) and not args.overwrite:
+        raise SystemExit(f'DST {args.dst} exists; give another path, or pass --overwrite to '
+                         f'replace it')
     try:  # weights only: pickled code in a downloaded file does not run
         state_dict = load_state_dict_file(args.src)
         converted = convert_official_reid(state_dict)
@@ -207,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConversionError as error:
         raise SystemExit(f'{args.src}: {error}') from None
     warn_if_partial(state_dict, args.src)
-    torch.save({'state_dict': converted, 'meta': {'converted_from': args.src}}, args.dst)
+    save_whole({'state_dict': converted, 'meta': {'converted_from': args.src}}, args.dst)
     print(f'converted {len(converted)} tensors from {args.src} to {args.dst}')
 
 
