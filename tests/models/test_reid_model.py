@@ -109,7 +109,15 @@ def test_missing_imagenet_checkpoint_is_named(tmp_path):
         init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'resnet18.pth'))))
     model = MODELS.build(cfg)
     with pytest.raises(FileNotFoundError, match='ImageNet checkpoint .*resnet18.pth does not '
-                                                'exist: put'):
+                                                "exist: put torchvision's ResNet weights there, "
+                                                'point'):
+        model.init_weights()
+    # the official code's file, named as torchvision's server names it: where to get it
+    official = tmp_path / 'resnet50-19c8e357.pth'
+    model.backbone.backbone.init_cfg = dict(type='Pretrained', checkpoint=str(official))
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"ImageNet checkpoint {official} does not exist: put torchvision's ResNet weights "
+            f'there (from https://download.pytorch.org/models/resnet50-19c8e357.pth), point')):
         model.init_weights()
 
 

@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Print the parameters and FLOPs of the config's model at ``--shape`` (or the
     config's size)."""
     parser = argparse.ArgumentParser(description='Count parameters and FLOPs of a model.')
-    parser.add_argument('config')
+    parser.add_argument('config', help='config file of the model to count')
     add_shape_argument(parser, help="input size (default: the config's input_size, else its "
                        'crop_size)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},

@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('metrics', help='JSON written by tools/test.py --out')
     parser.add_argument('data_root', help='the Market-1501-style folder that was tested')
     parser.add_argument('--trials', type=int, default=5,
-                        help='random rankings to average for the chance row (at least 1)')
+                        help='random rankings to average for the chance row (at least 1; default '
+                        '%(default)s)')
     args = parser.parse_args(argv)
     if args.trials < 1:
         parser.error(f'--trials {args.trials}: the chance row is a mean over that many '

@@ -3,7 +3,8 @@ stride 1, global average pooling, BNNeck head (CE with label smoothing + batch-h
 
 The stage shapes below, and through them the ``spatial_size`` of every size-aware attention
 base, follow from ``input_size`` (../reid_input_size.py), which this base carries on. The backbone starts from torchvision's ImageNet ResNet-50 (the official code's
-``resnet50-19c8e357.pth``); put the file at the path below or override it with
+``resnet50-19c8e357.pth``, from https://download.pytorch.org/models/); put the file at the
+path below or override it with
 ``--cfg-options model.backbone.backbone.init_cfg.checkpoint=PATH``.
 """
 _base_ = ['../reid_input_size.py']

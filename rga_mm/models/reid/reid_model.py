@@ -1,4 +1,6 @@
 """Person re-ID model: backbone → neck (pooling) → BNNeck head, as an mmengine BaseModel."""
+import os
+import re
 from pathlib import Path
 
 import torch
@@ -20,6 +22,20 @@ def _local_pretrained_checkpoints(module: torch.nn.Module) -> list[str]:
             if checkpoint and '://' not in checkpoint:
                 paths.append(checkpoint)
     return paths
+
+
+# a file name of torchvision's ImageNet ResNet weights, as its download server names them
+TORCHVISION_RESNET_FILE = re.compile(r'resnet\d+-[0-9a-f]{8}\.pth')
+TORCHVISION_MODELS_URL = 'https://download.pytorch.org/models/'
+
+
+def download_note(path: str) -> str:
+    """Where to download ``path`` from, for a file named as torchvision names its ImageNet
+    ResNet weights (``resnet50-19c8e357.pth``, the official RGA code's); else ''."""
+    name = os.path.basename(path)
+    if not TORCHVISION_RESNET_FILE.fullmatch(name):
+        return ''
+    return f' (from {TORCHVISION_MODELS_URL}{name})'
 
 
 @MODELS.register_module()
@@ -66,8 +82,9 @@ class ReIDModel(BaseModel):
             if not Path(path).expanduser().is_file():  # mmengine expands '~' as it loads
                 raise FileNotFoundError(
                     f'ImageNet checkpoint {path} does not exist{working_folder_note(path)}: '
-                    f'put torchvision\'s ResNet weights there, point the backbone\'s init_cfg '
-                    f'checkpoint elsewhere, or set that init_cfg to None to train from scratch')
+                    f'put torchvision\'s ResNet weights there{download_note(path)}, point '
+                    f'the backbone\'s init_cfg checkpoint elsewhere, or set that init_cfg to '
+                    f'None to train from scratch')
         super().init_weights()
 
     def pooled_features(self, inputs: Tensor) -> Tensor:
