@@ -1,21 +1,20 @@
 """Parameters and FLOPs of a config's model, counted by mmengine's analysis module.
 
 FLOPs follow mmengine's (fvcore's) convention: one multiply-add counts as one FLOP.
-mmengine's warnings about the operators it does not count (elementwise ones) are shown; its
-warning that RGA's 1×1 convolution modules were never called is not: RGA runs them fused,
-through their weights, and their FLOPs are in the total.
+mmengine's warnings about the operators its FLOP counter does not count (elementwise ones)
+are shown; its warning that RGA's 1×1 convolution modules were never called is not: RGA runs
+them fused, through their weights, and their FLOPs are in the total. (Only the FLOP counter
+runs: mmengine's activation counter, whose own list of unsupported operators would name
+BatchNorm and adaptive pooling, which the FLOPs count, is not used.)
 
     python tools/analysis_tools/get_flops.py CONFIG [--shape H W] [--cfg-options k=v ...]
 """
 import argparse
-import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import torch
-from mmengine.analysis import get_model_complexity_info
+from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -39,31 +38,13 @@ class TensorForward(nn.Module):
         return self.model(inputs)
 
 
-# how mmengine's counter opens its warning about submodules the traced forward never called
-UNCALLED_WARNING = 'The following submodules of the model were never called'
-
-
-class _UncalledModulesFilter(logging.Filter):
-    """Drops mmengine's uncalled-submodules warning: RGA's gates run their 1×1 ConvModules
-    fused (one convolution over their stacked weights, the BatchNorm folded in), calling
-    their weights, not the modules, so the counter lists every such module as never called
-    although their FLOPs are counted, by operation, in the total."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.getMessage()).startswith(UNCALLED_WARNING)
-
-
-@contextmanager
-def without_uncalled_modules_warning() -> Iterator[None]:
-    """Within the block, mmengine's logger drops :class:`_UncalledModulesFilter`'s warning;
-    its warnings about operators it does not count (elementwise ones) still show."""
-    logger = MMLogger.get_current_instance()
-    uncalled = _UncalledModulesFilter()
-    logger.addFilter(uncalled)
-    try:
-        yield
-    finally:
-        logger.removeFilter(uncalled)
+def short_count(value: int) -> str:
+    """``value`` with three significant digits in thousands (K), millions (M), billions (G)
+    or trillions (T), e.g. ``5.07G``; as it is below a thousand."""
+    for prefix, scale in (('T', 10**12), ('G', 10**9), ('M', 10**6), ('K', 10**3)):
+        if abs(value) >= scale:
+            return f'{value / scale:.3g}{prefix}'
+    return str(value)
 
 
 def size_origin(cfg: Config, shape: Sequence[int] | None, height: int, width: int) -> str:
@@ -97,20 +78,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (FileNotFoundError, ImportError, ValueError) as error:
         raise SystemExit(str(error)) from None
     height, width = input_shape(model.cfg, args.shape)
+    analyzer = FlopAnalyzer(TensorForward(model), (torch.zeros(1, 3, height, width), ))
+    # RGA's gates run their 1×1 ConvModules fused (one convolution over their stacked
+    # weights, the BatchNorm folded in), calling their weights, not the modules: the counter
+    # would list each as never called, though their FLOPs are in the total
+    analyzer.uncalled_modules_warnings(False)
     try:
-        with without_uncalled_modules_warning():
-            info = get_model_complexity_info(
-                TensorForward(model), inputs=(torch.zeros(1, 3, height, width),),
-                show_table=False, show_arch=False)
+        flops = analyzer.total()
     except ValueError as error:  # e.g. a size the model's attention was not built for
         raise SystemExit(f'{size_origin(model.cfg, args.shape, height, width)}: '
                          f'{error}') from None
     except RuntimeError as error:  # e.g. a pooling that the size leaves with no output
         raise SystemExit(misfit_sentence(size_origin(model.cfg, args.shape, height, width),
                                          height, width, error)) from None
+    params = parameter_count(model)['']
     print(f'Input shape: (3, {height}, {width})')
-    print(f"Params: {info['params']} ({info['params_str']})")
-    print(f"FLOPs: {info['flops']} ({info['flops_str']}, one multiply-add = one FLOP)")
+    print(f'Params: {params} ({short_count(params)})')
+    print(f'FLOPs: {flops} ({short_count(flops)}, one multiply-add = one FLOP)')
 
 
 if __name__ == '__main__':
