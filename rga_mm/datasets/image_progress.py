@@ -21,8 +21,9 @@ Item = TypeVar('Item')
 
 def plain_progress(items: Iterable[Item], total: int, verb: str = 'checked',
                    file: TextIO | None = None, steps: int = PROGRESS_STEPS,
-                   interval_s: float = PROGRESS_INTERVAL_S) -> Iterator[Item]:
-    """Yield ``items`` and, after each, print a line '<verb> <done>/<total> images
+                   interval_s: float = PROGRESS_INTERVAL_S,
+                   unit: str = 'images') -> Iterator[Item]:
+    """Yield ``items`` and, after each, print a line '<verb> <done>/<total> <unit>
     (<percent> %), <elapsed> s' to ``file`` (None: stdout) each time another 1/``steps`` of
     ``total`` is done, and when ``interval_s`` seconds passed since the last line: at most
     ``steps`` lines plus one per ``interval_s``."""
@@ -32,15 +33,18 @@ def plain_progress(items: Iterable[Item], total: int, verb: str = 'checked',
         yield item
         now = time.monotonic()
         if done * steps >= next_step * total or now - last >= interval_s:
-            print(f'{verb} {done}/{total} images ({100 * done // total} %), '
+            print(f'{verb} {done}/{total} {unit} ({100 * done // total} %), '
                   f'{now - start:.0f} s', file=file, flush=True)
             next_step, last = done * steps // total + 1, now
 
 
-def image_progress(items: list[Item], verb: str) -> Iterator[Item]:
-    """``items`` with mmengine's live progress bar when stdout is a terminal, else with
-    :func:`plain_progress` lines ('<verb> <done>/<total> images ...')."""
+def image_progress(items: Iterable[Item], verb: str, total: int | None = None,
+                   unit: str = 'images') -> Iterator[Item]:
+    """``items`` (``total`` of them; default ``len(items)``) with mmengine's live progress
+    bar when stdout is a terminal, else with :func:`plain_progress` lines ('<verb>
+    <done>/<total> <unit> ...')."""
+    total = len(items) if total is None else total
     if sys.stdout.isatty():
         # sys.stdout as it is now: mmengine's default is the one it saw when it was imported
-        return iter(track_iter_progress(items, file=sys.stdout))
-    return plain_progress(items, len(items), verb)
+        return iter(track_iter_progress((items, total), file=sys.stdout))
+    return plain_progress(items, total, verb, unit=unit)

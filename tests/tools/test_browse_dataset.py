@@ -42,6 +42,11 @@ def test_training_batches_are_drawn_as_the_runner_loads_them(tiny_market, tmp_pa
     out = tmp_path / 'browse'
     result = _browse(CONFIG, '--out', out, '--num-batches', 2, *_options(tiny_market))
     assert f'2 batches of train_dataloader drawn in {out}' in result.stdout
+    # written to a pipe or a log: plain progress lines, no carriage-return bar
+    drawn = [line.partition(',')[0] for line in result.stdout.splitlines()
+             if line.startswith('drew ')]
+    assert drawn == ['drew 1/2 batches (50 %)', 'drew 2/2 batches (100 %)']
+    assert '\r' not in result.stdout
     batches = json.loads((out / 'batches.json').read_text())
     assert sorted(p.name for p in out.iterdir()) == ['batch_0.png', 'batch_1.png',
                                                      'batches.json']

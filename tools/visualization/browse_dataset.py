@@ -41,13 +41,13 @@ import mmcv
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmengine.utils import track_iter_progress
 from mmpretrain.structures import DataSample
 from torch.utils.data import DataLoader
 
 import rga_mm  # noqa: F401  (registers modules)
 from rga_mm.apis.output_files import write_error_fix, write_error_reason
 from rga_mm.datasets import ReIDDataset
+from rga_mm.datasets.image_progress import image_progress
 from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.deployment.arguments import int_between, positive_int_arg
 from rga_mm.engine.launch import (
@@ -128,10 +128,11 @@ def label(sample: DataSample, split: str) -> str:
 
 
 def drawn_batches(loader: DataLoader, count: int) -> Iterator[dict]:
-    """The first ``count`` batches of ``loader``, with a progress bar; an image that cannot
-    be read stops the tool with its sentence."""
+    """The first ``count`` batches of ``loader``, with a progress bar on a terminal, else
+    plain progress lines (:func:`~rga_mm.datasets.image_progress.image_progress`); an image
+    that cannot be read stops the tool with its sentence."""
     try:
-        yield from track_iter_progress((islice(loader, count), count))
+        yield from image_progress(islice(loader, count), 'drew', count, unit='batches')
     except UnreadableImageError as error:
         raise SystemExit(f'\n{error}') from None
 
