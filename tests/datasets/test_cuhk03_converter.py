@@ -202,6 +202,24 @@ def test_converter_names_an_image_the_release_lacks(converter, release_root, tmp
         converter.main([release_root, str(tmp_path / 'out')])
 
 
+@pytest.mark.parametrize('index, again', [('query_idx', 'again'),
+                                          ('gallery_idx', 'and in query_idx')])
+def test_converter_names_an_image_a_split_file_lists_twice(converter, release_root, tmp_path,
+                                                          index, again):
+    """Written twice, its count would be one more than the files (or the image both a query
+    and a gallery item); nothing is written."""
+    path = split_path(release_root)
+    split = loadmat(path)
+    split[index] = np.vstack([split[index], split['query_idx'][:1]])
+    savemat(path, {key: split[key] for key in SPLIT_KEYS})
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as stop:
+        converter.main([release_root, str(out)])
+    assert str(stop.value).startswith(f'{path} lists 1_002_1_01.png in {index} {again}; each '
+                                      f'image belongs to one split once')
+    assert not out.exists()
+
+
 @pytest.mark.parametrize('kind', ['text', 'hdf5', 'cut to 100 bytes', 'cut to 400 bytes'])
 def test_converter_names_a_split_file_it_cannot_read(converter, release_root, tmp_path, kind):
     """A file that is no .mat file, an HDF5 (MATLAB v7.3) one, which scipy cannot read, and

@@ -98,11 +98,12 @@ def split_images(split_path: str, images: dict[str, h5py.Reference],
                  box_type: str) -> list[tuple[str, str, h5py.Reference]]:
     """(split folder, output file name, image reference) of every image a split file lists,
     train first, then query, then gallery; checked against ``images`` before any is written
-    (SystemExit naming the split file and the first image the release lacks)."""
+    (SystemExit naming the split file and the first image the release lacks, or the first
+    listed twice)."""
     split = read_split(split_path)
     names = [str(np.asarray(cell).ravel()[0]) for cell in split['filelist'].ravel()]
     labels, cameras = split['labels'].ravel(), split['camId'].ravel()
-    listed = []
+    listed, first_key = [], {}
     for key, folder in SPLIT_FOLDERS.items():
         for position in split[key].ravel().astype(int) - 1:  # 1-based in MATLAB
             name = names[position]
@@ -110,6 +111,12 @@ def split_images(split_path: str, images: dict[str, h5py.Reference],
                 raise SystemExit(f'{split_path} lists {name}, which is not among the '
                                  f'{box_type} images of {RELEASE_FILE}; check that the '
                                  f'split file belongs to this release')
+            if name in first_key:  # its file would be written twice, or in two splits
+                again = 'again' if first_key[name] == key else f'and in {first_key[name]}'
+                raise SystemExit(f'{split_path} lists {name} in {key} {again}; each image '
+                                 f'belongs to one split once: use the split file of the '
+                                 f'release\'s new protocol ({SPLIT_SOURCE})')
+            first_key[name] = key
             index = int(osp.splitext(name)[0].split('_')[3])
             out_name = f'{int(labels[position]):04d}_c{int(cameras[position])}_{index}.png'
             listed.append((folder, out_name, images[name]))
