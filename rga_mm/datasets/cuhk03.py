@@ -52,4 +52,9 @@ class CUHK03(MarketStyleDataset):
             return (f'; {self.data_root} holds the original CUHK03 release, convert it '
                     f'first: python tools/dataset_converters/cuhk03.py {self.data_root} '
                     f'OUT_DIR')
+        others = [box for box in BOX_TYPES
+                  if box != self.box_type and self.names_match(osp.join(self.data_root, box))]
+        if others:
+            return (f'; {self.data_root} holds the {others[0]} boxes alone: set '
+                    f'box_type={others[0]!r}')
         return super().layout_hint()

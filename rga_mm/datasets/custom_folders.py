@@ -137,6 +137,11 @@ class CustomReIDFolders(CustomReIDDataset):
                                        f'folder, {folder}{os.sep}<person_id>{os.sep}')
                 continue
             identity = parse_integer(entry.name)
+            if identity is None and entry.name == split:
+                raise DatasetError(f'{self.dataset_name}: {folder} holds a folder of its own '
+                                   f'name, {entry.path} (unpacked one folder too deep?); '
+                                   f'the person folders lie directly in {folder}: move the '
+                                   f'content of {entry.path} up into {folder}')
             if identity is None:
                 raise DatasetError(f'{self.dataset_name}: the person folder {entry.path} is '
                                    f'not named by an integer identity; expected {self.layout}: '

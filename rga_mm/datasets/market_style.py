@@ -4,6 +4,7 @@ import os.path as osp
 import re
 
 from rga_mm.errors import DatasetError
+from .folder_listing import image_subfolders
 from .reid_dataset import ReIDDataset, scan_images, warn_of_other_images
 
 SPLIT_FOLDERS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
@@ -41,6 +42,8 @@ class MarketStyleDataset(ReIDDataset):
         names = scan_images(folder, self.suffix)
         if names is None:
             raise self.missing_path_error(folder)
+        if not names:
+            check_images_not_one_folder_down(self.dataset_name, folder)
         warn_of_other_images(self.dataset_name, folder, self.suffix)
         return [self._parse(folder, name) for name in names]
 
@@ -64,3 +67,14 @@ class MarketStyleDataset(ReIDDataset):
         """Whether the first image of the train folder under ``image_root`` parses."""
         names = scan_images(osp.join(image_root, SPLIT_FOLDERS['train']), cls.suffix)
         return bool(names) and cls.file_pattern.fullmatch(names[0]) is not None
+
+
+def check_images_not_one_folder_down(dataset_name: str, folder: str) -> None:
+    """A DatasetError when the split ``folder``, which holds no image, has a subfolder that
+    does (an archive unpacked into a folder of its own name, ``bounding_box_train/
+    bounding_box_train/``): the split is read from the images directly in ``folder``."""
+    subfolders = image_subfolders(folder)
+    if subfolders:
+        raise DatasetError(f'{dataset_name}: {folder} holds no image, but its subfolder '
+                           f'{subfolders[0]} does (unpacked one folder too deep?); the images '
+                           f'of a split lie directly in its folder: move them up into {folder}')

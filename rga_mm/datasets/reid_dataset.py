@@ -147,7 +147,8 @@ class ReIDDataset(DrawSeededPipeline, BaseDataset):
                             f'{pattern} (e.g. {example}){self.layout_hint()}')
 
     def layout_hint(self) -> str:
-        """A clause naming what ``data_root`` holds instead, or '' if nothing is known."""
+        """A clause naming what ``data_root`` holds instead (another dataset's layout, this
+        one's in a subfolder, or in the folder above it), or '' if nothing is known."""
         for other in _dataset_classes():
             if other is not type(self) and other.holds_layout(self.data_root):
                 return (f'; {self.data_root} holds the {other.dataset_name} layout, use '
@@ -155,6 +156,9 @@ class ReIDDataset(DrawSeededPipeline, BaseDataset):
         for child in _subfolders(self.data_root):
             if type(self).holds_layout(child):
                 return f'; did you mean data_root={child}?'
+        parent = osp.dirname(osp.abspath(self.data_root))
+        if parent != osp.abspath(self.data_root) and type(self).holds_layout(parent):
+            return f'; did you mean data_root={parent}?'
         return ''
 
 

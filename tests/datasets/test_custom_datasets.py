@@ -876,6 +876,21 @@ def test_suffixes_other_than_a_list_of_dotted_endings_are_refused(tmp_path, suff
                               ('train/0007/0007_c2_001.JPG', 1, 2)]
 
 
+def test_a_split_folder_holding_a_folder_of_its_own_name_is_told_to_move_it_up(tmp_path):
+    """train/train/0007/...: unpacked one folder too deep, not a person folder to rename."""
+    root = Path(write_folders(tmp_path / 'data'))
+    (root / 'train').rename(tmp_path / 'train')
+    (root / 'train').mkdir()
+    (tmp_path / 'train').rename(root / 'train' / 'train')
+    with pytest.raises(DatasetError) as error:
+        CustomReIDFolders(data_root=str(root), camera_pattern=CAMERA)
+    train = root / 'train'
+    assert str(error.value) == (
+        f'CustomReIDFolders: {train} holds a folder of its own name, {train / "train"} '
+        f'(unpacked one folder too deep?); the person folders lie directly in {train}: move '
+        f'the content of {train / "train"} up into {train}')
+
+
 def test_a_file_name_that_is_no_utf8_is_passed_over(tmp_path):
     """A notes file named in GBK, as unzip leaves one from a Windows archive, beside the
     images of a person folder: the split loads as without it (OpenCV, asked whether such a

@@ -258,6 +258,42 @@ def test_parent_folder_suggests_the_dataset_folder(market_root):
         Market1501(data_root=parent)
 
 
+def test_a_data_root_one_folder_too_deep_suggests_the_folder_above(tmp_path):
+    """CUHK03-NP given as its detected/ folder (box type and root one level off)."""
+    root = tmp_path / 'cuhk03-np'
+    write_tree(root / 'detected', CUHK03_NP)
+    deep = root / 'detected'
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f'; did you mean data_root={root}?')):
+        CUHK03(data_root=str(deep), box_type='detected')
+
+
+def test_the_other_cuhk03_box_type_is_named_when_it_is_the_one_there(tmp_path):
+    write_tree(tmp_path / 'detected', CUHK03_NP)
+    with pytest.raises(FileNotFoundError) as error:
+        CUHK03(data_root=str(tmp_path))  # box_type 'labeled' by default
+    assert str(error.value).endswith(
+        f"; {tmp_path} holds the detected boxes alone: set box_type='detected'")
+    assert len(CUHK03(data_root=str(tmp_path), box_type='detected', split='train')) == 4
+
+
+def test_split_images_one_folder_too_deep_are_named_with_the_fix(tmp_path):
+    """An archive unpacked into a folder of its own name: bounding_box_train/
+    bounding_box_train/*.jpg."""
+    write_tree(tmp_path, MARKET)
+    train = tmp_path / 'bounding_box_train'
+    nested = train / 'bounding_box_train'
+    nested.mkdir()
+    for image in list(train.glob('*.jpg')):
+        image.rename(nested / image.name)
+    with pytest.raises(DatasetError) as error:
+        Market1501(data_root=str(tmp_path), split='train')
+    assert str(error.value) == (
+        f'Market-1501: {train} holds no image, but its subfolder {nested} does (unpacked one '
+        f'folder too deep?); the images of a split lie directly in its folder: move them up '
+        f'into {train}')
+
+
 def test_original_cuhk03_release_asks_for_the_converter(tmp_path):
     (tmp_path / 'cuhk03_release').mkdir()
     (tmp_path / 'cuhk03_release' / 'cuhk-03.mat').touch()
