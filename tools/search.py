@@ -735,18 +735,18 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
         check_out_files(args, out, pngs, list(files))
     inferencer = load_inferencer(args)
     metric = evaluation_distance(inferencer)
-    make_out_folder(out, args)
-    flip = inferencer.uses_flip(args.flip)
-    query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
-    gallery_paths, gallery, stats = embed_search_gallery(inferencer, gallery_paths, files,
-                                                         args, flip, writer)
-    ranking = rank_queries(metric, args, (query_paths, query), (gallery_paths, gallery),
-                           files)
-    summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped,
-                   topk=ranking.topk, distance=ranking.distance, results=None, pngs=[])
-    if out is not None:
-        remove_earlier_pngs(out, files.values())
-    return report_results(args, (out, pngs), flip, query_paths, ranking, summary)
+    with made_out_folder(out, args):
+        flip = inferencer.uses_flip(args.flip)
+        query_paths, query, skipped = embed_queries(inferencer, query_paths, args, flip)
+        gallery_paths, gallery, stats = embed_search_gallery(inferencer, gallery_paths, files,
+                                                             args, flip, writer)
+        ranking = rank_queries(metric, args, (query_paths, query),
+                               (gallery_paths, gallery), files)
+        summary = dict(stats, num_queries=len(query_paths), skipped_queries=skipped,
+                       topk=ranking.topk, distance=ranking.distance, results=None, pngs=[])
+        if out is not None:
+            remove_earlier_pngs(out, files.values())
+        return report_results(args, (out, pngs), flip, query_paths, ranking, summary)
 
 
 def list_images(args: argparse.Namespace, out: Path | None
@@ -815,15 +815,27 @@ def check_cache_not_written(args: argparse.Namespace, out: Path, outputs: Sequen
                 f'or none for the default {out / "gallery_cache.pth"}')
 
 
-def make_out_folder(out: Path | None, args: argparse.Namespace) -> None:
-    """Create the ``--out`` folder, if one is given: once the model is loaded, so that a
-    config, checkpoint or device that fails leaves no empty folder."""
+@contextmanager
+def made_out_folder(out: Path | None, args: argparse.Namespace) -> Iterator[None]:
+    """The ``--out`` folder, if one is given, created for the block: once the model is
+    loaded, so that a config, checkpoint or device that fails leaves no empty folder; and
+    the folders it created removed again where the block stops with an error (a cache
+    refused, no readable query) and leaves them empty."""
     if out is None:
+        yield
         return
+    created = [folder for folder in (out, *out.parents) if not folder.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise SystemExit(f'--out {args.out} cannot be created ({error.strerror})') from None
+    try:
+        yield
+    except BaseException:
+        for folder in created:  # the deepest first; one that holds files stays
+            with suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def load_inferencer(args: argparse.Namespace) -> ReIDInferencer:

@@ -991,7 +991,8 @@ def test_a_gallery_file_with_a_trailing_slash_is_named_a_file(search, tmp_path):
                                f"'/'")
 
 
-def test_a_model_that_cannot_be_loaded_leaves_no_out_folder(search, market, tmp_path):
+def test_a_model_that_cannot_be_loaded_leaves_no_out_folder(search, market, checkpoints,
+                                                           tmp_path):
     """The folder is made once the model is loaded."""
     out = tmp_path / 'out'
     missing = tmp_path / 'no_checkpoint.pth'
@@ -999,6 +1000,12 @@ def test_a_model_that_cannot_be_loaded_leaves_no_out_folder(search, market, tmp_
                                          f'not exist$'):
         search(CONFIG, missing, '--gallery', market / 'bounding_box_test', '--query',
                market / 'query', '--out', out)
+    assert not out.exists()
+    # refused once the model is loaded (a checkpoint given as the cache): the folders the
+    # search made are removed again, empty as they are
+    with pytest.raises(SystemExit, match='is no gallery cache'):
+        search(CONFIG, checkpoints[0], '--gallery', market / 'bounding_box_test', '--query',
+               market / 'query', '--out', out / 'lists', '--cache', checkpoints[0])
     assert not out.exists()
 
 
@@ -1176,13 +1183,13 @@ def test_writes_past_a_file_size_limit_are_named_and_leave_no_partial_file(fresh
     assert every_list[0] == 1
     assert lines_but_bars(every_list[2]) == [warning(folder / 'all/gallery_cache.pth'),
                                              stop(folder / 'all/results.json')]
-    assert os.listdir(folder / 'all') == []
+    assert not (folder / 'all').exists()  # made by the search, and left empty: removed
     png = folder / 'one' / f'{query.stem}.png'
     assert one_list[0] == 1 and lines_but_bars(one_list[2])[-1] == stop(png)
     assert os.listdir(folder / 'one') == ['results.json']
     entry, = json.loads((folder / 'one/results.json').read_text())['queries']
     assert entry['png'] == str(png) and len(entry['gallery']) == 1
-    assert sorted(os.listdir(folder)) == ['all', 'cache.pth', 'one']
+    assert sorted(os.listdir(folder)) == ['cache.pth', 'one']
 
 
 def test_a_gallery_file_replaced_with_its_mtime_restored_is_embedded_again(
