@@ -258,11 +258,24 @@ def read_checkpoint(path: str) -> dict:
             f'from an empty model or cut down by hand: use another checkpoint')
     if (not isinstance(state_dict, dict)
             or not any(isinstance(v, torch.Tensor) for v in state_dict.values())):
-        raise CheckpointError(
-            f"{path} holds no state dict: a dict with keys ({_first(checkpoint, 5)}) instead "
+        raise CheckpointError(_no_state_dict_sentence(path, checkpoint))
+    return checkpoint
+
+
+def _no_state_dict_sentence(path: str, checkpoint: dict) -> str:
+    """Why the dict ``checkpoint`` in ``path`` holds no state dict: a checkpoint saved as
+    the ``'state_dict'`` of another, or keys of another layout (named at the level where
+    tensors were looked for)."""
+    inner = checkpoint.get('state_dict')
+    if isinstance(inner, dict) and isinstance(inner.get('state_dict'), dict):
+        return (f"{path} holds a checkpoint inside a checkpoint: its tensors are under "
+                f"['state_dict']['state_dict']; save the inner one (checkpoint['state_dict']) "
+                f'as the file')
+    where, keys = (("its 'state_dict' is", inner) if isinstance(inner, dict) else
+                   ('it is', checkpoint))
+    return (f"{path} holds no state dict: {where} a dict with keys ({_first(keys, 5)}) instead "
             f"of a 'state_dict' of tensors or a dict of tensors; convert it first (see "
             f'tools/model_converters/)')
-    return checkpoint
 
 
 def load_state_dict_file(checkpoint: str) -> dict:

@@ -57,12 +57,17 @@ def _truncated(path: Path) -> Path:
      r'is not a PyTorch checkpoint: torch.load cannot read it'),
     (lambda p: _save(p, torch.zeros(3)), r'holds a Tensor, not a checkpoint'),
     (lambda p: _save(p, {'model': {'w': torch.zeros(1)}, 'epoch': 3}),
-     r'holds no state dict: a dict with keys \(model, epoch\)'),
+     r'holds no state dict: it is a dict with keys \(model, epoch\)'),
+    (lambda p: _save(p, {'state_dict': {'model': {'w': torch.zeros(1)}}}),
+     r"holds no state dict: its 'state_dict' is a dict with keys \(model\)"),
+    (lambda p: _save(p, {'state_dict': {'state_dict': {'w': torch.zeros(1)}, 'meta': {}}}),
+     r"holds a checkpoint inside a checkpoint: its tensors are under "
+     r"\['state_dict'\]\['state_dict'\]; save the inner one"),
     (lambda p: _save(p, {'state_dict': {}}),
      r'holds an empty state dict \(no tensors at all\); it was probably saved'),
     (lambda p: _save(p, {}), r'holds an empty state dict \(no tensors at all\)'),
-], ids=['empty', 'truncated', 'text', 'tensor', 'other-layout', 'empty-state-dict',
-        'empty-dict'])
+], ids=['empty', 'truncated', 'text', 'tensor', 'other-layout', 'other-inner-layout',
+        'nested-checkpoint', 'empty-state-dict', 'empty-dict'])
 def test_a_bad_file_is_named_with_what_it_is(make, what, tmp_path):
     path = tmp_path / 'bad.pth'
     make(path)
