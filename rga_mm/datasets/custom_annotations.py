@@ -25,6 +25,8 @@ from .text_files import read_utf8_text
 
 FIELDS = ('img_path', 'person_id', 'camera_id', 'split')
 FILE_SPLITS = ('train', 'query', 'gallery')
+# split names of other toolkits for the images a re-ID test searches and searches among
+TEST_SPLIT_NAMES = ('test', 'val', 'valid', 'validation', 'eval')
 SUFFIXES = {'.csv': 'csv', '.jsonl': 'json', '.json': 'json'}
 EXAMPLE_JSON = ('{"img_path": "images/0001_c1_000.jpg", "person_id": 1, "camera_id": 1, '
                 '"split": "train"}')
@@ -277,8 +279,7 @@ class CustomReIDAnnotations(CustomReIDDataset):
         split = str(record['split']).strip()
         if split not in FILE_SPLITS:
             raise DatasetError(f'{self.dataset_name}: split {split!r} on {where} is not one '
-                               f'of {", ".join(FILE_SPLITS)}'
-                               f'{closest_choice_hint(split, FILE_SPLITS)}')
+                               f'of {", ".join(FILE_SPLITS)}{split_hint(split)}')
         if not isinstance(record['img_path'], str):
             raise DatasetError(f'{self.dataset_name}: img_path {record["img_path"]!r} on '
                                f'{where} is not a path')
@@ -378,3 +379,14 @@ def _decoder_message(error: json.JSONDecodeError) -> str:
     """json's reason and column: ``error.msg`` alone can end in a cut-off 'at'
     ('Invalid control character at')."""
     return f'{error.msg.removesuffix(" at")} at column {error.colno}'
+
+
+def split_hint(split: str) -> str:
+    """The end of the refusal of the annotation split ``split``: the FILE_SPLITS value it
+    is written like (``'Train'``, ``'queries'``), or, for a test split named as a whole
+    (``'test'``, ``'val'``), that a re-ID test is its query and gallery rows."""
+    if split.lower() in TEST_SPLIT_NAMES:
+        return ('; a re-ID test is split in two: write query for the images searched for and '
+                'gallery for the images searched among')
+    close = [choice for choice in FILE_SPLITS if choice == split.lower()]
+    return f'; did you mean {close[0]!r}?' if close else closest_choice_hint(split, FILE_SPLITS)

@@ -124,6 +124,13 @@ class CustomReIDFolders(CustomReIDDataset):
     def load_split(self, split: str) -> list[dict]:
         folder = osp.join(self.data_root, split)
         if not osp.isdir(folder):
+            cased = [entry.path for entry in _visible_entries(self.data_root)
+                     if entry.name.lower() == split and is_folder(entry)
+                     ] if osp.isdir(self.data_root) else []
+            if cased:
+                raise DatasetError(f'{self.dataset_name}: {folder} not found, but {cased[0]} '
+                                   f'is there; split folders are named in lower case: rename '
+                                   f'it {split}')
             raise self.missing_path_error(folder)
         items, folder_of, unread = [], {}, UnreadEntries([], [], [])
         for entry in _visible_entries(folder):

@@ -206,7 +206,15 @@ def bad_row_error(tmp_path, rows, error_type, suffix='.csv', split='train', imag
      r"person_id 'alice' on line {line} of .*: number them 0, 1, 2, \.\.\.$"),
     (('images/x.jpg', 4, 1, 'val'), DatasetError,
      r"split 'val' on line {line} of .*annotations{suffix} is not one of train, query, "
-     r"gallery$"),
+     r"gallery; a re-ID test is split in two: write query for the images searched for and "
+     r"gallery for the images searched among$"),
+    (('images/x.jpg', 4, 1, 'Test'), DatasetError,
+     r"split 'Test' on line {line} of .*; a re-ID test is split in two: write query"),
+    (('images/x.jpg', 4, 1, 'TRAIN'), DatasetError,
+     r"split 'TRAIN' on line {line} of .*annotations{suffix} is not one of train, query, "
+     r"gallery; did you mean 'train'\?$"),
+    (('images/x.jpg', 4, 1, 'galery'), DatasetError,
+     r"split 'galery' on line {line} of .* did you mean 'gallery'\?$"),
     (('images/x.jpg', 4, 1, 'Query'), DatasetError,
      r"split 'Query' on line {line} of .*annotations{suffix} is not one of train, query, "
      r"gallery; did you mean 'query'\?$"),
@@ -889,6 +897,16 @@ def test_a_split_folder_holding_a_folder_of_its_own_name_is_told_to_move_it_up(t
         f'CustomReIDFolders: {train} holds a folder of its own name, {train / "train"} '
         f'(unpacked one folder too deep?); the person folders lie directly in {train}: move '
         f'the content of {train / "train"} up into {train}')
+
+
+def test_a_split_folder_named_in_another_case_is_told_to_be_renamed(tmp_path):
+    root = Path(write_folders(tmp_path / 'data'))
+    (root / 'query').rename(root / 'Query')
+    with pytest.raises(DatasetError) as error:
+        CustomReIDFolders(data_root=str(root), camera_pattern=CAMERA, split='test')
+    assert str(error.value) == (f'CustomReIDFolders: {root / "query"} not found, but '
+                                f'{root / "Query"} is there; split folders are named in lower '
+                                f'case: rename it query')
 
 
 def test_a_file_name_that_is_no_utf8_is_passed_over(tmp_path):
