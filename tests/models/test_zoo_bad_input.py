@@ -181,6 +181,28 @@ def test_a_norm_cfg_without_a_type_or_not_a_dict_names_the_module_and_setting(na
         WITH_A_NORM_CFG[name](norm_cfg='BN')
 
 
+@pytest.mark.parametrize('name, setting, what', [
+    ('CBAMSpatial', 'norm_cfg', 'spatial conv'), ('CBAM', 'spatial_norm_cfg', 'spatial conv'),
+    ('FCSpatial', 'norm_cfg', 'embedding conv'), ('FCChannel', 'norm_cfg', 'embedding conv'),
+    ('FCSpatialChannel', 'norm_cfg', 'embedding conv'), ('NonLocal', 'norm_cfg', 'W_z conv')])
+@pytest.mark.parametrize('norm_cfg', [dict(type='LN'), dict(type='BN1d'), dict(type='BN3d'),
+                                      dict(type='GN', num_groups=3)],
+                         ids=['LN', 'BN1d', 'BN3d', 'GN3'])
+def test_a_norm_that_cannot_normalise_the_modules_maps_is_refused_at_build(name, setting, what,
+                                                                         norm_cfg):
+    """A LayerNorm (over the last axis), a BatchNorm of another dimension or a GN whose
+    groups do not divide the channels: refused in one sentence naming the module, the
+    setting and the conv, where they failed at every forward in torch's words (RGA refuses
+    them in its own sentence)."""
+    with pytest.raises(ConfigError) as error:
+        WITH_A_NORM_CFG[name](norm_cfg=norm_cfg)
+    message = str(error.value)
+    assert message.startswith(f'{name} {setting}={norm_cfg!r} cannot normalise the ')
+    assert f'-channel output of its {what} (' in message
+    assert re.search(r'\): use a norm of \(B, C, H, W\) maps, such as BN, SyncBN or GN with '
+                     r'num_groups dividing \d+$', message)
+
+
 @pytest.mark.parametrize('name', WITH_A_NORM_CFG)
 def test_a_registered_norm_type_or_class_is_built(name):
     """GN with one group is a norm every one of these modules takes (RGA's 1-channel logits)."""

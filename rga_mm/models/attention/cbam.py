@@ -25,6 +25,7 @@ from .helpers import (
     SpatialChannelAttention,
     check_norm_cfg,
     checked_in_channels,
+    normed_conv,
     reduced_width,
 )
 
@@ -92,14 +93,14 @@ class CBAMSpatial(SpatialAttention):
 
     def __init__(self, in_channels: int, kernel_size: int = 7,
                  norm_cfg: dict | None = None, init_cfg: dict | None = None, *,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, norm_setting: str = 'norm_cfg') -> None:
         super().__init__(init_cfg)
         owner = owner or type(self).__name__
         self.in_channels = checked_in_channels(in_channels, owner)
         kernel_size = odd_kernel_size(kernel_size, owner)
-        check_norm_cfg(norm_cfg, owner)
-        self.conv = ConvModule(2, 1, kernel_size, padding=kernel_size // 2,
-                               norm_cfg=norm_cfg, act_cfg=None)
+        check_norm_cfg(norm_cfg, owner, norm_setting)
+        self.conv = normed_conv(owner, norm_setting, norm_cfg, 'spatial conv', 2, 1,
+                                kernel_size, padding=kernel_size // 2, act_cfg=None)
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """M_s: (B, C, H, W) → (B, 1, H, W), values in (0, 1)."""
@@ -128,5 +129,6 @@ class CBAM(SpatialChannelAttention):
         in_channels = checked_in_channels(in_channels, owner)
         check_norm_cfg(spatial_norm_cfg, owner, 'spatial_norm_cfg')  # CBAMSpatial's norm_cfg
         super().__init__(in_channels, CBAMChannel(in_channels, reduction, owner=owner),
-                         CBAMSpatial(in_channels, kernel_size, spatial_norm_cfg, owner=owner),
+                         CBAMSpatial(in_channels, kernel_size, spatial_norm_cfg, owner=owner,
+                                     norm_setting='spatial_norm_cfg'),
                          mode, init_cfg)

@@ -33,6 +33,7 @@ from .helpers import (
     check_map_size,
     check_norm_cfg,
     checked_in_channels,
+    normed_conv,
     reduced_width,
 )
 
@@ -42,7 +43,8 @@ def embedding(in_channels: int, reduction: int, norm_cfg: dict, owner: str) -> C
     errors name ``owner``."""
     width = reduced_width(in_channels, reduction, owner, 'reduction', 'channels', 'in_channels')
     check_norm_cfg(norm_cfg, owner)
-    return ConvModule(in_channels, width, 1, norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))
+    return normed_conv(owner, 'norm_cfg', norm_cfg, 'embedding conv', in_channels, width, 1,
+                       act_cfg=dict(type='ReLU'))
 
 
 @MODELS.register_module()

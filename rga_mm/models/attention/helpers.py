@@ -29,8 +29,10 @@ orders.
 """
 import inspect
 from collections.abc import Sequence
+from typing import Any
 
 import torch
+from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from torch import Tensor, nn
@@ -251,6 +253,56 @@ def check_norm_cfg(norm_cfg: object, owner: str, setting: str = 'norm_cfg') -> N
         types = registered_norm_types()
         raise ConfigError(f'{owner} {setting} type {norm_type!r} is not a registered norm layer '
                           f'(those are {", ".join(types)}){closest_choice_hint(norm_type, types)}')
+
+
+def check_norm_takes_maps(norm: nn.Module | None, channels: int, owner: str, setting: str,
+                          norm_cfg: dict | None, what: str) -> None:
+    """Raise one sentence naming ``owner`` and ``setting`` unless ``norm`` (built from
+    ``norm_cfg`` after the conv ``what``; None for no norm) normalises that conv's
+    (B, ``channels``, H, W) output: tried on a 2×``channels``×2×2 map in eval mode, which
+    changes no running statistic. A LayerNorm (over the last axis) or a BatchNorm of
+    another dimension (BN1d, BN3d) would otherwise fail at every forward in torch's
+    words, naming neither the module nor the setting.
+
+    Raises:
+        ConfigError: the norm refuses such a map.
+    """
+    if norm is None:
+        return
+    training = norm.training
+    norm.eval()
+    try:
+        with torch.no_grad():
+            norm(torch.zeros(2, channels, 2, 2))
+    except (RuntimeError, ValueError) as error:
+        raise norm_refusal(owner, setting, norm_cfg, channels, what, str(error)) from None
+    finally:
+        norm.train(training)
+
+
+def normed_conv(owner: str, setting: str, norm_cfg: dict | None, what: str, in_channels: int,
+                out_channels: int, kernel_size: int, **kwargs: Any) -> ConvModule:
+    """mmcv's ``ConvModule(in_channels, out_channels, kernel_size, norm_cfg=norm_cfg,
+    **kwargs)``, ``what`` of ``owner``, whose norm (``setting``) must normalise its output
+    maps (:func:`check_norm_takes_maps`); a norm that mmcv or torch refuses to build for
+    ``out_channels`` (a GN whose num_groups does not divide them) is refused alike."""
+    try:
+        conv = ConvModule(in_channels, out_channels, kernel_size, norm_cfg=norm_cfg, **kwargs)
+    except (ValueError, AssertionError) as error:
+        raise norm_refusal(owner, setting, norm_cfg, out_channels, what, str(error)) from None
+    check_norm_takes_maps(conv.norm if conv.with_norm else None, out_channels, owner, setting,
+                          norm_cfg, what)
+    return conv
+
+
+def norm_refusal(owner: str, setting: str, norm_cfg: dict | None, channels: int, what: str,
+                 reason: str) -> ConfigError:
+    """The sentence for a ``norm_cfg`` that cannot normalise the ``channels``-channel output
+    of ``owner``'s conv ``what`` (``reason``: the norm's or mmcv's own message)."""
+    return ConfigError(f'{owner} {setting}={norm_cfg!r} cannot normalise the {channels}-channel '
+                       f'output of its {what} ({reason.strip() or "mmcv refused it"}): use a '
+                       f'norm of (B, C, H, W) maps, such as BN, SyncBN or GN with num_groups '
+                       f'dividing {channels}')
 
 
 class ChannelAttention(BaseModule):

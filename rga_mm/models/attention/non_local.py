@@ -25,8 +25,10 @@ from .helpers import (
     check_batch_norm_values,
     check_feature_map,
     check_norm_cfg,
+    check_norm_takes_maps,
     checked_in_channels,
     empty_batch_output,
+    norm_refusal,
     plain_shape,
     reduced_width,
 )
@@ -88,8 +90,14 @@ class NonLocal(NonLocal2d):
         sub_sample = flag(sub_sample, 'NonLocal sub_sample')
         check_norm_cfg(norm_cfg, 'NonLocal')
         mode = any_case_choice(mode, MODES, 'NonLocal mode')
-        super().__init__(in_channels, sub_sample=sub_sample, reduction=int(reduction),
-                         use_scale=use_scale, norm_cfg=norm_cfg, mode=mode, **kwargs)
+        try:
+            super().__init__(in_channels, sub_sample=sub_sample, reduction=int(reduction),
+                             use_scale=use_scale, norm_cfg=norm_cfg, mode=mode, **kwargs)
+        except (ValueError, AssertionError) as error:  # a norm built for no such channels
+            raise norm_refusal('NonLocal', 'norm_cfg', norm_cfg, in_channels, 'W_z conv',
+                               str(error)) from None
+        check_norm_takes_maps(self.conv_out.norm if self.conv_out.with_norm else None,
+                              in_channels, 'NonLocal', 'norm_cfg', norm_cfg, 'W_z conv')
 
     def forward(self, x: Tensor) -> Tensor:
         """Refine ``x`` (B, C, H, W); returns a tensor of the same shape."""
