@@ -203,6 +203,25 @@ def test_a_norm_that_cannot_normalise_the_modules_maps_is_refused_at_build(name,
                      r'num_groups dividing \d+$', message)
 
 
+@pytest.mark.parametrize('gate, method', [
+    (lambda: SE(C), 'channel_attention'), (lambda: CBAMChannel(C), 'channel_attention'),
+    (lambda: CBAMSpatial(C), 'spatial_attention'), (lambda: FCChannel(C), 'channel_attention'),
+    (lambda: ZOO['FCSpatial'](in_channels=C), 'spatial_attention')],
+    ids=['SE', 'CBAMChannel', 'CBAMSpatial', 'FCChannel', 'FCSpatial'])
+def test_a_gate_called_alone_checks_its_input_as_the_module_does(gate, method):
+    """The documented gate methods, which another module may call without ``forward``,
+    gave a wrong channel count a gate of the wrong size or torch's index error."""
+    module = gate()
+    name = type(module).__name__
+    with pytest.raises(ConfigError, match=exactly(
+            f'{name} was built for {C} channels but the feature map has 5 (shape (2, 5, 6, 4)); '
+            f'build it with in_channels=5')):
+        getattr(module, method)(torch.randn(2, 5, 6, 4))
+    with pytest.raises(ConfigError, match=f'^{name} expects a 4-D \\(B, C, H, W\\) feature map'):
+        getattr(module, method)(torch.randn(C, 6, 4))
+    assert getattr(module, method)(torch.randn(2, C, 6, 4)).shape[:2] in ((2, C), (2, 1))
+
+
 @pytest.mark.parametrize('name', WITH_A_NORM_CFG)
 def test_a_registered_norm_type_or_class_is_built(name):
     """GN with one group is a norm every one of these modules takes (RGA's 1-channel logits)."""

@@ -71,6 +71,7 @@ class CBAMChannel(ChannelAttention):
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """M_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
+        self.check_input(x)
         pooled_avg = x.mean(dim=(2, 3), keepdim=True)
         pooled_max = x.amax(dim=(2, 3), keepdim=True)
         return torch.sigmoid(self.shared_mlp(pooled_avg) + self.shared_mlp(pooled_max))
@@ -104,6 +105,7 @@ class CBAMSpatial(SpatialAttention):
 
     def spatial_attention(self, x: Tensor) -> Tensor:
         """M_s: (B, C, H, W) → (B, 1, H, W), values in (0, 1)."""
+        self.check_input(x)
         pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
         return torch.sigmoid(self.conv(pooled))
 

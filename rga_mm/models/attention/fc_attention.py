@@ -129,6 +129,7 @@ class FCChannel(ChannelAttention):
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """a_c: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
+        self.check_input(x)
         pooled = self.embedding(x).mean(dim=(2, 3), keepdim=True)
         return torch.sigmoid(self.channel_fc(pooled))
 

@@ -309,14 +309,19 @@ class ChannelAttention(BaseModule):
     """An attention that scales each channel: out = x · a_c(x).
 
     Subclasses set ``in_channels`` and define ``channel_attention``: (B, C, H, W) →
-    (B, C, 1, 1), values in (0, 1).
+    (B, C, 1, 1), values in (0, 1), which checks its input first (:meth:`check_input`), as
+    it is public: another module may call the gate alone.
     """
 
     in_channels: int
 
+    def check_input(self, x: Tensor) -> None:
+        """Raise one clear sentence unless ``x`` is a (B, C, H, W) map of ``in_channels``."""
+        check_feature_map(x, self.in_channels, type(self).__name__, self)
+
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, type(self).__name__, self)
+        self.check_input(x)
         check_batch_norm_values(x, self, type(self).__name__)
         return x * self.channel_attention(x)
 
@@ -325,14 +330,19 @@ class SpatialAttention(BaseModule):
     """An attention that scales each position: out = x · a_s(x).
 
     Subclasses set ``in_channels`` and define ``spatial_attention``: (B, C, H, W) →
-    (B, 1, H, W), values in (0, 1).
+    (B, 1, H, W), values in (0, 1), which checks its input first (:meth:`check_input`), as
+    it is public: another module may call the gate alone.
     """
 
     in_channels: int
 
+    def check_input(self, x: Tensor) -> None:
+        """Raise one clear sentence unless ``x`` is a (B, C, H, W) map of ``in_channels``."""
+        check_feature_map(x, self.in_channels, type(self).__name__, self)
+
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        check_feature_map(x, self.in_channels, type(self).__name__, self)
+        self.check_input(x)
         check_batch_norm_values(x, self, type(self).__name__)
         return x * self.spatial_attention(x)
 

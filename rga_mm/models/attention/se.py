@@ -46,4 +46,5 @@ class SE(ChannelAttention, SELayer):
 
     def channel_attention(self, x: Tensor) -> Tensor:
         """The excitation s: (B, C, H, W) → (B, C, 1, 1), values in (0, 1)."""
+        self.check_input(x)
         return self.conv2(self.conv1(self.global_avgpool(x)))
