@@ -242,6 +242,27 @@ def test_a_non_local_argument_mmcv_does_not_take_is_refused_with_the_closest(arg
         NonLocal(C, **{argument: 8})
 
 
+@pytest.mark.parametrize('arguments, message', [
+    (dict(zeros_init='False'), "NonLocal zeros_init must be True or False, got 'False'"),
+    (dict(std=-1), 'NonLocal std must be a number of 0 or more (the standard deviation of the '
+                   'normal init of θ, φ and g), got -1'),
+    (dict(std='0.1'), 'NonLocal std must be a number of 0 or more (the standard deviation of '
+                      "the normal init of θ, φ and g), got '0.1'"),
+    (dict(conv_cfg='Conv2d'), "NonLocal conv_cfg must be a dict with a 'type', such as "
+                              "dict(type='Conv2d'), or None, got 'Conv2d'"),
+    (dict(conv_cfg=dict(type='conv2d')), "NonLocal conv_cfg type 'conv2d' is not a registered "
+                                         "layer; did you mean 'Conv2d'?"),
+    (dict(conv_cfg=dict(type='Conv3d')), "NonLocal conv_cfg={'type': 'Conv3d'} builds a Conv3d, "
+                                         'not a 2-D convolution of the (B, C, H, W) map; use '
+                                         "dict(type='Conv2d')")])
+def test_values_of_the_arguments_passed_to_mmcv_are_checked(arguments, message):
+    """The string 'False' zero-initialised W_z as True would; mmcv asserted without a
+    message, named an unregistered type as None, or built a Conv3d that failed at every
+    forward; torch's init refused a negative std naming neither NonLocal nor std."""
+    with pytest.raises(ConfigError, match=exactly(message)):
+        NonLocal(C, **arguments)
+
+
 def test_the_non_local_arguments_mmcv_passes_to_init_weights_are_used():
     """``std`` is the normal init of θ, φ, g and W_z's norm, ``zeros_init`` W_z's zero start
     (Wang et al. §4.1)."""

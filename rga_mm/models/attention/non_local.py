@@ -14,12 +14,14 @@ import inspect
 from typing import Any
 
 import torch
-from mmcv.cnn import NonLocal2d
-from torch import Tensor
+from mmcv.cnn import NonLocal2d, build_conv_layer
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from torch import Tensor, nn
 
-from rga_mm.checks import constructor_arguments, flag
+from rga_mm.checks import constructor_arguments, flag, is_number
 from rga_mm.errors import ConfigError, closest_choice_hint
 from rga_mm.registry import MODELS
+from rga_mm.unregistered_type import registered_names
 from .helpers import (
     any_case_choice,
     check_batch_norm_values,
@@ -48,6 +50,38 @@ def check_keyword_arguments(kwargs: dict[str, Any]) -> None:
         if name not in known:
             raise ConfigError(f'NonLocal takes no argument {name!r} (it takes '
                               f'{", ".join(known)}){closest_choice_hint(name, known)}')
+
+
+def check_pass_through_values(kwargs: dict[str, Any]) -> None:
+    """Raise one sentence naming NonLocal for a value of the arguments it passes to mmcv
+    that mmcv would take wrongly or refuse in its own words: ``zeros_init`` not a bool (the
+    string 'False' counts as true), ``std`` not a number of 0 or more (torch's normal init
+    refuses it), ``conv_cfg`` neither None nor a dict whose type builds a 2-D convolution
+    (mmcv asserts a dict without a message, names an unregistered type as None, and builds a
+    Conv3d that then fails at every forward)."""
+    if 'zeros_init' in kwargs:
+        flag(kwargs['zeros_init'], 'NonLocal zeros_init')
+    std = kwargs.get('std', 0)
+    if not is_number(std) or std < 0:
+        raise ConfigError(f'NonLocal std must be a number of 0 or more (the standard deviation '
+                          f'of the normal init of θ, φ and g), got {std!r}')
+    conv_cfg = kwargs.get('conv_cfg')
+    if conv_cfg is None:
+        return
+    if not isinstance(conv_cfg, dict) or 'type' not in conv_cfg:
+        raise ConfigError(f"NonLocal conv_cfg must be a dict with a 'type', such as "
+                          f"dict(type='Conv2d'), or None, got {conv_cfg!r}")
+    try:
+        probe = build_conv_layer(conv_cfg, 1, 1, 1)
+    except KeyError:  # mmcv's registry names the type as None
+        with MMENGINE_MODELS.switch_scope_and_registry(None) as registry:
+            names = registered_names(registry)
+        raise ConfigError(f'NonLocal conv_cfg type {conv_cfg["type"]!r} is not a registered '
+                          f'layer{closest_choice_hint(conv_cfg["type"], names)}') from None
+    if not isinstance(probe, nn.Conv2d):
+        raise ConfigError(f'NonLocal conv_cfg={conv_cfg!r} builds a {type(probe).__name__}, '
+                          f'not a 2-D convolution of the (B, C, H, W) map; use '
+                          f"dict(type='Conv2d')")
 
 
 @MODELS.register_module()
@@ -83,6 +117,7 @@ class NonLocal(NonLocal2d):
                  sub_sample: bool = False, norm_cfg: dict | None = dict(type='BN'),
                  **kwargs: Any) -> None:
         check_keyword_arguments(kwargs)
+        check_pass_through_values(kwargs)
         in_channels = checked_in_channels(in_channels, 'NonLocal')
         # refused where it leaves no channel, as SE's, CBAM's and RGA's (mmcv would keep one)
         reduced_width(in_channels, reduction, 'NonLocal', 'reduction', 'channels', 'in_channels')
