@@ -95,3 +95,29 @@ def test_modules_with_different_activations_are_refused():
     without = _modules(4, [2], None, act=False)[0]
     with pytest.raises(ValueError, match='same activation'):
         shared_input_convs([with_relu, without], torch.randn(1, 4, 2, 2, dtype=torch.float64))
+
+
+def test_pruned_convs_are_read_with_their_current_mask_applied():
+    """torch's pruning recomputes weight = weight_orig · mask in a forward pre-hook, which
+    the fused paths, calling no module, run themselves: training steps on a pruned RGA
+    (theta, fused with phi and psi; relation_embed, read by the relation product) then give
+    the output of the same module with the pruning made permanent. Without it the second
+    backward failed, and eval used the weights of pruning time."""
+    from torch.nn.utils import prune
+
+    from rga_mm.models.attention import RGA
+    torch.manual_seed(0)
+    module = RGA(16, (8, 4)).double()
+    for conv in (module.spatial_gate.theta.conv, module.channel_gate.relation_embed.conv):
+        prune.l1_unstructured(conv, 'weight', amount=0.5)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    x = torch.randn(2, 16, 8, 4, dtype=torch.float64)
+    for _ in range(2):
+        optimizer.zero_grad()
+        module(x).square().sum().backward()
+        optimizer.step()
+    module.eval()
+    pruned = module(x)
+    for conv in (module.spatial_gate.theta.conv, module.channel_gate.relation_embed.conv):
+        prune.remove(conv, 'weight')
+    assert torch.equal(pruned, module(x))

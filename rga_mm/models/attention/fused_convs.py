@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.utils import prune
 
 
 def folded_conv_norm(module: ConvModule) -> tuple[Tensor, Tensor] | None:
@@ -29,7 +30,10 @@ def folded_conv_norm(module: ConvModule) -> tuple[Tensor, Tensor] | None:
 
     Returns a (C_out, C_in, 1, 1) weight and a (C_out,) bias when the module has no norm or
     an eval-mode BatchNorm with running statistics; None when the norm must run itself.
+    Every fused path reads a module's weights here first, once its pruning is applied
+    (:func:`apply_pruning`).
     """
+    apply_pruning(module.conv)
     conv, norm = module.conv, module.norm if module.with_norm else None
     if norm is None:
         return conv.weight, _conv_bias(module)
@@ -43,6 +47,16 @@ def folded_conv_norm(module: ConvModule) -> tuple[Tensor, Tensor] | None:
     if norm.affine:
         bias = bias + norm.bias
     return conv.weight * scale.view(-1, 1, 1, 1), bias
+
+
+def apply_pruning(conv: nn.Module) -> None:
+    """Recompute the pruned tensors of ``conv`` (``weight`` = ``weight_orig`` · mask), as
+    the forward pre-hooks of ``torch.nn.utils.prune`` do before each call of the module:
+    the fused paths read the weights without calling it, and would otherwise use the
+    tensor computed when the pruning was applied (stale, and freed by the first backward)."""
+    for hook in conv._forward_pre_hooks.values():
+        if isinstance(hook, prune.BasePruningMethod):
+            hook(conv, ())
 
 
 def conv_weights(module: ConvModule) -> tuple[Tensor, Tensor | None, bool]:
