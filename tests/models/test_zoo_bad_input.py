@@ -433,3 +433,19 @@ def test_the_checks_compile_into_one_graph(name, training):
     torch._dynamo.reset()
     compiled = torch.compile(module, backend='eager', fullgraph=True)
     assert compiled(torch.randn(2, C, 6, 4)).shape == (2, C, 6, 4)
+
+
+@pytest.mark.parametrize('name, arguments', [
+    *((name, {}) for name in ZOO), ('NonLocal', dict(mode='gaussian')),
+    ('NonLocal', dict(mode='dot_product')), ('NonLocal', dict(mode='concatenation')),
+    ('RGA', {})])
+def test_a_channels_last_map_gives_a_channels_last_output_of_the_same_values(name, arguments):
+    """As a convolution keeps its input's memory format (NonLocal's Gaussian mode made its
+    output contiguous)."""
+    torch.manual_seed(0)
+    build = WITH_A_NORM_CFG['RGA'] if name == 'RGA' else ZOO[name]
+    module = (build(**arguments) if name == 'RGA' else build(in_channels=C, **arguments)).eval()
+    x = torch.randn(2, C, 6, 4)
+    channels_last = module(x.contiguous(memory_format=torch.channels_last))
+    assert channels_last.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(channels_last, module(x))

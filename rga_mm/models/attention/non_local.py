@@ -145,8 +145,10 @@ class NonLocal(NonLocal2d):
         check_batch_norm_values(x, self, 'NonLocal')
         if x.shape[0] == 0:  # mmcv's reshapes to (B, C', -1) cannot infer -1 for no images
             return empty_batch_output(self, x)
-        if self.mode == 'gaussian':  # mmcv views x itself as (B, C, H·W)
-            x = x.contiguous()
+        if self.mode == 'gaussian' and not x.is_contiguous():  # mmcv views x as (B, C, H·W)
+            memory_format = (torch.channels_last if x.is_contiguous(
+                memory_format=torch.channels_last) else torch.contiguous_format)
+            return super().forward(x.contiguous()).contiguous(memory_format=memory_format)
         return super().forward(x)
 
     def concatenation(self, theta_x: Tensor, phi_x: Tensor) -> Tensor:
