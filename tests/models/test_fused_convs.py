@@ -121,3 +121,17 @@ def test_pruned_convs_are_read_with_their_current_mask_applied():
     for conv in (module.spatial_gate.theta.conv, module.channel_gate.relation_embed.conv):
         prune.remove(conv, 'weight')
     assert torch.equal(pruned, module(x))
+
+
+def test_gradients_of_convs_over_a_channels_last_map_have_the_parameters_strides():
+    """RGA's channel gate convolves a channels-last view of its nodes; the weight gradients
+    the backward returns for it, (C_in, 1, C_in, C_in) strides, made DistributedDataParallel
+    warn that grad strides do not match its buckets' and copy them on a slower path."""
+    from rga_mm.models.attention import RGA
+    module = RGA(16, (8, 4))
+    module(torch.randn(2, 16, 8, 4)).sum().backward()
+    module(torch.randn(2, 16, 8, 4).contiguous(memory_format=torch.channels_last)).sum().backward()
+    strides = {name: (param.stride(), param.grad.stride())
+               for name, param in module.named_parameters() if param.grad is not None}
+    assert len(strides) == len(list(module.parameters()))
+    assert all(param == grad for param, grad in strides.values()), strides

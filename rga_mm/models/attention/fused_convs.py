@@ -91,6 +91,18 @@ def _normalize_and_activate(module: ConvModule, response: Tensor, normalized: bo
     return module.activate(response) if module.with_activation else response
 
 
+def with_standard_grad_strides(weight: Tensor, x: Tensor) -> Tensor:
+    """``weight``, the stacked weights of 1×1 convolutions over ``x``; where ``x`` is
+    channels-last (RGA's channel nodes) and gradients flow, its gradient is given the
+    parameters' own strides: the convolution's backward returns it channels-last, (C_in, 1,
+    C_in, C_in) for a (C_out, C_in, 1, 1) weight, the same memory but strides that
+    DistributedDataParallel compares with its buckets' and warns about ("Grad strides do not
+    match bucket view strides") before copying them on a slower path."""
+    if weight.requires_grad and not x.is_contiguous():
+        weight.register_hook(lambda grad: grad.clone(memory_format=torch.contiguous_format))
+    return weight
+
+
 def shared_input_convs(modules: Sequence[ConvModule], x: Tensor) -> list[Tensor]:
     """``[module(x) for module in modules]`` as one convolution over ``x``.
 
@@ -107,10 +119,10 @@ def shared_input_convs(modules: Sequence[ConvModule], x: Tensor) -> list[Tensor]
     folded = [folded_conv_norm(m) for m in modules]
     widths = [m.conv.out_channels for m in modules]
     if all(f is not None for f in folded):
-        weight = torch.cat([w for w, _ in folded])
+        weight = with_standard_grad_strides(torch.cat([w for w, _ in folded]), x)
         stacked = F.conv2d(x, weight, torch.cat([b for _, b in folded]))
     else:
-        weight = torch.cat([m.conv.weight for m in modules])
+        weight = with_standard_grad_strides(torch.cat([m.conv.weight for m in modules]), x)
         stacked = F.conv2d(x, weight, _stacked_bias(modules))
         norms = [m.norm if m.with_norm else None for m in modules]
         if not _stackable(norms):
