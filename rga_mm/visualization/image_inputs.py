@@ -47,6 +47,21 @@ def config_test_pipeline(cfg: Config) -> list | None:
     return dataset.get('pipeline')
 
 
+def fixed_resize_size(test_pipeline: Sequence) -> tuple[int, int] | None:
+    """(height, width) that the first ``Resize`` of ``test_pipeline`` giving a ``scale``
+    resizes every image to (``scale`` is width, height; the re-ID configs'), or None: no
+    such step, or one that keeps the aspect ratio (the Cityscapes configs')."""
+    for step in test_pipeline:
+        scale = step.get('scale') if component_name(step) == 'Resize' else None
+        if scale is None:
+            continue
+        if step.get('keep_ratio', False):
+            return None
+        width, height = (scale, scale) if isinstance(scale, int) else scale
+        return int(height), int(width)
+    return None
+
+
 def required_test_pipeline(cfg: Config) -> list:
     """:func:`config_test_pipeline`, or a :class:`ConfigError` naming the config and the fix
     when it has none (a config written for training and validation only)."""

@@ -114,6 +114,25 @@ def test_the_documented_384x192_config_builds_at_that_size(tmp_path):
     assert model.backbone.attentions.layer4.spatial_size == (24, 12)
 
 
+def test_a_config_that_sets_the_input_size_alone_is_refused_when_loaded(tmp_path):
+    """Its pipelines and attentions keep the base's 256×128, which the test would use while
+    the ONNX export and the FLOP count took 64×32 without a word; the documented config,
+    which restates the derived sizes, loads (test above)."""
+    from rga_mm.engine.launch import load_config, load_run_config
+    base = CONFIGS / 'reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py'
+    path = tmp_path / 'size_alone.py'
+    path.write_text(f"_base_ = ['{base}']\ninput_size = (64, 32)\n")
+    message = (f'config {path}: input_size (64, 32) is not the size its test pipeline resizes '
+               f'images to, (256, 128); a config that inherits another and sets input_size '
+               f'alone changes neither the pipelines nor the attentions\' sizes, which were '
+               f'worked out when the base was read: restate them as docs/reid.md, "Another '
+               f'input size" shows, or leave input_size at (256, 128)')
+    with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
+        load_config(path)
+    with pytest.raises(SystemExit, match=f'^{re.escape(message)}$'):
+        load_run_config(str(path), 'none', {}, str(tmp_path / 'work'))
+
+
 def test_the_demo_states_its_size_once(tmp_path):
     text = DEMO.read_text()
     assert text.count('input_size = (64, 32)') == 1 and '(16, 8)' not in text

@@ -50,6 +50,7 @@ from rga_mm.visualization.image_inputs import (
     component_name,
     displayed_image,
     file_pipeline,
+    fixed_resize_size,
     load_image_file,
     required_test_pipeline,
 )
@@ -168,15 +169,15 @@ def pipeline_resize(test_pipeline: list[dict]) -> str | None:
     width, height without ``keep_ratio``, as the re-ID configs'), ``'to fit 2048×1024 (long ×
     short side) keeping the aspect ratio'`` (with it, as the Cityscapes configs'); ``None``
     when there is no such step (CIFAR's pipeline, or a ``Resize`` by ``scale_factor``)."""
+    fixed = fixed_resize_size(test_pipeline)
+    if fixed is not None:
+        return f'to {fixed[0]}×{fixed[1]}'
     for step in test_pipeline:
         scale = step.get('scale') if component_name(step) == 'Resize' else None
-        if scale is None:
-            continue
-        width, height = (scale, scale) if isinstance(scale, int) else scale
-        if step.get('keep_ratio', False):
+        if scale is not None:  # keeping the aspect ratio: else fixed_resize_size gives it
+            width, height = (scale, scale) if isinstance(scale, int) else scale
             return (f'to fit {max(width, height)}×{min(width, height)} (long × short side) '
                     f'keeping the aspect ratio')
-        return f'to {height}×{width}'
     return None
 
 

@@ -30,7 +30,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from rga_mm.errors import error_chain
+from rga_mm.errors import ConfigError, error_chain
+from rga_mm.visualization.image_inputs import config_test_pipeline, fixed_resize_size
 from .formatted_config import OnceFormattedConfig
 
 SEGMENTATION_EXTRA = ("pip install 'rga_mm[seg]' (mmsegmentation and mmcv with its compiled "
@@ -128,7 +129,26 @@ def load_config(path: str | Path) -> OnceFormattedConfig:
         raise
     if mentions_mmseg(cfg.to_dict()):
         require_segmentation(f'the config {path}')
+    check_input_size_is_tested(cfg, path)
     return OnceFormattedConfig.of(cfg)
+
+
+def check_input_size_is_tested(cfg: Config, path: str) -> None:
+    """Raise a ConfigError when ``cfg``'s ``input_size`` is not the size its test pipeline
+    resizes images to (a ``Resize`` to a fixed size, as the re-ID configs'): a config that
+    inherits one and sets ``input_size`` alone changes neither its pipelines nor its
+    attentions' sizes, which were worked out when the base was read, while the tools that
+    make their own input (ONNX export, FLOP count, benchmark) would take ``input_size``."""
+    size, pipeline = cfg.get('input_size'), config_test_pipeline(cfg)
+    tested = fixed_resize_size(pipeline) if pipeline else None
+    if tested is None or not isinstance(size, (list, tuple)) or tuple(size) == tested:
+        return
+    raise ConfigError(f'config {path}: input_size {tuple(size)} is not the size its test '
+                      f'pipeline resizes images to, {tested}; a config that inherits another '
+                      f'and sets input_size alone changes neither the pipelines nor the '
+                      f'attentions\' sizes, which were worked out when the base was read: '
+                      f'restate them as {input_size_doc(cfg)} shows, or leave input_size '
+                      f'at {tested}')
 
 
 def load_config_with_options(path: str | Path, options: dict | None) -> Config:
