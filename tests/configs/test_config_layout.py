@@ -133,6 +133,20 @@ def test_a_config_that_sets_the_input_size_alone_is_refused_when_loaded(tmp_path
         load_run_config(str(path), 'none', {}, str(tmp_path / 'work'))
 
 
+def test_an_rga_mm_package_base_is_refused_naming_the_path_form(tmp_path):
+    """OpenMMLab users write ``mmpretrain::...``; mmengine refuses ``rga_mm::`` with a bare
+    assertion through its traceback."""
+    from rga_mm.engine.launch import load_config
+    path = tmp_path / 'package_base.py'
+    path.write_text("_base_ = ['rga_mm::reid/rga-sc_r50-ls1_1xb64-600e_market1501-256x128.py']\n")
+    with pytest.raises(ValueError) as error:
+        load_config(path)
+    assert str(error.value) == (
+        f"config {path} inherits an rga_mm config as 'rga_mm::...', a form mmengine resolves "
+        f"only for OpenMMLab's own packages (mmseg::, mmpretrain::): inherit it by its path, "
+        f"e.g. _base_ = ['{CONFIGS}/reid/<config>.py']")
+
+
 def test_the_demo_states_its_size_once(tmp_path):
     text = DEMO.read_text()
     assert text.count('input_size = (64, 32)') == 1 and '(16, 8)' not in text

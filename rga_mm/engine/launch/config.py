@@ -31,6 +31,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from rga_mm.errors import ConfigError, error_chain
+from rga_mm.package_files import MIM_ROOTS
 from rga_mm.visualization.image_inputs import config_test_pipeline, fixed_resize_size
 from .formatted_config import OnceFormattedConfig
 
@@ -121,6 +122,10 @@ def load_config(path: str | Path) -> OnceFormattedConfig:
     except SyntaxError as error:
         raise ValueError(f'config {path} is not valid Python: {error.msg} on line '
                          f'{error.lineno}') from error
+    except AssertionError as error:  # mmengine's refusal of an 'rga_mm::' base
+        if 'rga_mm' not in str(error):
+            raise
+        raise ValueError(package_base_refusal(path)) from None
     except Exception as error:
         # an ``mmseg::`` base that cannot be resolved, a ``custom_imports`` module that
         # imports mmseg (mmengine re-raises the ImportError with a message of its own)
@@ -149,6 +154,17 @@ def check_input_size_is_tested(cfg: Config, path: str) -> None:
                       f'attentions\' sizes, which were worked out when the base was read: '
                       f'restate them as {input_size_doc(cfg)} shows, or leave input_size '
                       f'at {tested}')
+
+
+def package_base_refusal(path: str) -> str:
+    """The sentence for a config (or one of its bases) that inherits an rga_mm config as
+    ``rga_mm::<task>/<name>.py``: mmengine resolves that form only for OpenMMLab's own
+    packages, and refuses it with an assertion naming neither the file nor the fix."""
+    configs = next((root / 'configs' for root in MIM_ROOTS if (root / 'configs').is_dir()),
+                   'CONFIGS')
+    return (f"config {path} inherits an rga_mm config as 'rga_mm::...', a form mmengine "
+            f"resolves only for OpenMMLab's own packages (mmseg::, mmpretrain::): inherit it "
+            f"by its path, e.g. _base_ = ['{configs}/reid/<config>.py']")
 
 
 def load_config_with_options(path: str | Path, options: dict | None) -> Config:
