@@ -30,6 +30,7 @@ import math
 import os.path as osp
 from collections.abc import Sequence
 
+import numpy as np
 from mmengine.fileio import dump
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
@@ -131,12 +132,14 @@ def check_options_reach_the_test(cfg_options: dict | None) -> None:
 
 
 def write_metrics(metrics: dict, path: str) -> None:
-    """Write ``metrics`` (name → number) to ``path`` as floats, in the format its suffix
-    names (:data:`OUT_FORMATS`). JSON has no NaN (mmseg's IoU of a class no test pixel
-    has): it is written as ``null``, which every JSON parser reads, not as Python's
-    ``NaN``, which strict ones refuse."""
+    """Write ``metrics`` (name → number) to ``path``, counts (integers, such as
+    ``reid/num_query``) as ints and the rest as floats, in the format its suffix names
+    (:data:`OUT_FORMATS`). JSON has no NaN (mmseg's IoU of a class no test pixel has): it is
+    written as ``null``, which every JSON parser reads, not as Python's ``NaN``, which
+    strict ones refuse."""
     file_format, options = OUT_FORMATS[osp.splitext(path)[1].lower()]
-    values = {name: float(value) for name, value in metrics.items()}
+    values = {name: int(value) if isinstance(value, (int, np.integer)) else float(value)
+              for name, value in metrics.items()}
     if file_format == 'json':
         values = {name: None if math.isnan(value) else value for name, value in values.items()}
     dump(values, path, file_format=file_format, **options)

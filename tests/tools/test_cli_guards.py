@@ -178,13 +178,16 @@ def test_an_out_suffix_that_names_no_format_stops_test_before_anything_is_read(c
 
 def test_a_nan_metric_is_written_as_json_null_and_kept_in_a_pickle(tmp_path):
     """mmseg's IoU of a class no test pixel has is NaN; Python's json would write the bare
-    ``NaN``, which strict JSON parsers refuse."""
+    ``NaN``, which strict JSON parsers refuse. Counts stay integers (they were written as
+    9.0)."""
     test = load_script(Path(__file__).parents[2] / 'tools/test.py', 'test_tool')
-    metrics = {'aAcc': np.float32(50.5), 'mIoU': float('nan')}
+    metrics = {'aAcc': np.float32(50.5), 'mIoU': float('nan'), 'reid/num_query': 9,
+               'reid/num_gallery': np.int64(28)}
     test.write_metrics(metrics, str(tmp_path / 'metrics.json'))
     text = (tmp_path / 'metrics.json').read_text()
     assert json.loads(text, parse_constant=lambda name: pytest.fail(f'{name} in {text}')) == {
-        'aAcc': 50.5, 'mIoU': None}
+        'aAcc': 50.5, 'mIoU': None, 'reid/num_query': 9, 'reid/num_gallery': 28}
+    assert '"reid/num_query": 9,' in text and '"reid/num_gallery": 28' in text
     test.write_metrics(metrics, str(tmp_path / 'metrics.pkl'))
     with open(tmp_path / 'metrics.pkl', 'rb') as file:
         kept = pickle.load(file)
