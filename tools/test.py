@@ -49,6 +49,7 @@ from rga_mm.engine.launch import (
     stop_on_input_errors,
 )
 from rga_mm.engine.launch.resume import model_change_notice
+from rga_mm.engine.launch.saved_config import discarded_on_error
 from rga_mm.engine.launch.show_dir import enable_show_dir, undrawn_notice
 from rga_mm.errors import ConfigError
 from rga_mm.evaluation.metrics.ranked_lists import DEFAULT_NUM_QUERIES, ORDERS
@@ -175,8 +176,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f'--show-dir draws {shown}')
         del checkpoint  # the Runner reads the file again, with its hooks
         with explain_timeouts(cfg), stop_on_input_errors():
-            # every process builds its test loader here, where runner.test() would
-            undrawn = undrawn_notice(runner) if shown else None
+            with discarded_on_error(runner):  # a test refused here leaves no run folder
+                # every process builds its test loop (loader, evaluator) here, where
+                # runner.test() would, so that a dataset or metric refusal comes first
+                runner.test_loop  # noqa: B018 (the property builds it)
+                undrawn = undrawn_notice(runner) if shown else None
             if undrawn and runner.rank == 0:
                 print(undrawn)
             metrics = runner.test()
