@@ -75,6 +75,7 @@ class ReIDDataset(DrawSeededPipeline, BaseDataset):
                               f"dataset's folder{self.data_root_note}")
         check_path_setting(self.dataset_name, 'data_root', data_root)
         self.split = split
+        self._junk: dict[str, int] = {}  # split → junk images left out (_load_nonempty)
         kwargs.setdefault('test_mode', split != 'train')
         super().__init__(data_root=data_root, **kwargs)
 
@@ -119,6 +120,7 @@ class ReIDDataset(DrawSeededPipeline, BaseDataset):
         for item in loaded:
             _check_integer_labels(self.dataset_name, item)
         items = [item for item in loaded if item['gt_label'] != JUNK_ID]
+        self._junk[split] = len(loaded) - len(items)
         if loaded and not items:
             count = '1 image' if len(loaded) == 1 else f'{len(loaded)} images'
             raise DatasetError(f'{self.dataset_name}: the {split} split under '
@@ -130,11 +132,15 @@ class ReIDDataset(DrawSeededPipeline, BaseDataset):
         return items
 
     def _log_statistics(self, splits: dict[str, list[dict]]) -> None:
+        """Log the identities, images and cameras of each split, and how many junk images
+        (identity -1) each left out, so that the counts add up to the files."""
         table = PrettyTable(['split', 'identities', 'images', 'cameras'])
         for name, items in splits.items():
             table.add_row([name, len({item['gt_label'] for item in items}), len(items),
                            len({item['camera_id'] for item in items})])
-        print_log(f'{self.dataset_name} ({self.data_root}):\n{table}', logger='current')
+        junk = [f'{name} {self._junk[name]}' for name in splits if self._junk.get(name)]
+        note = (f'\njunk images (identity -1) left out: {", ".join(junk)}' if junk else '')
+        print_log(f'{self.dataset_name} ({self.data_root}):\n{table}{note}', logger='current')
 
     def missing_path_error(self, path: str) -> FileNotFoundError:
         """The error for a missing folder or list file of this dataset's layout."""

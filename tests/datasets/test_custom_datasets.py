@@ -83,6 +83,8 @@ def test_annotations_train_is_relabelled_and_junk_dropped(tmp_path, logged, suff
                                 ('images/p3_a.jpg', 0, 1)]
     assert not dataset.test_mode
     assert re.search(r'\| train \|\s+2\s+\|\s+3\s+\|\s+2\s+\|', logged[0])  # ids, images, cams
+    # the junk row is counted, so that the table adds up to the file's rows
+    assert logged[0].endswith('\njunk images (identity -1) left out: train 1')
 
 
 @pytest.mark.parametrize('suffix', ['.csv', '.jsonl'])
@@ -97,6 +99,7 @@ def test_annotations_test_split_is_query_then_gallery(tmp_path, logged, suffix):
     assert dataset.test_mode
     assert re.search(r'\|\s+query\s+\|\s+2\s+\|\s+2\s+\|\s+2\s+\|', logged[0])
     assert re.search(r'\|\s+gallery\s+\|\s+3\s+\|\s+3\s+\|\s+2\s+\|', logged[0])
+    assert logged[0].endswith('\njunk images (identity -1) left out: gallery 1')
 
 
 def test_absolute_paths_json_strings_and_extra_columns(tmp_path):
