@@ -477,12 +477,11 @@ def image_items(items: Sequence[str], side: str) -> list[str]:
 
 
 def list_side(items: Sequence[str], side: str) -> list[str]:
-    """The absolute paths of the image files ``items`` names (:func:`image_items`) and of
-    the images directly in its folders, in order, after a line naming the subfolders of
+    """The absolute paths of the image files ``items`` names (after :func:`image_items`) and
+    of the images directly in its folders, in order, after a line naming the subfolders of
     images a folder has, which are not read. Stops with :func:`not_listed`'s sentence for the
     first item that is no file or folder, and names a folder without images; one whose
     subfolders hold them (one folder per person) is told to give them instead."""
-    items = image_items(items, side)
     try:
         folders_normalized = [osp.normpath(item) if osp.isdir(item) else item for item in items]
         paths = listed_images(folders_normalized, print_once(),
@@ -752,7 +751,8 @@ def search(args: argparse.Namespace, out: Path | None, writer: CacheWriter) -> d
 def list_images(args: argparse.Namespace, out: Path | None
                 ) -> tuple[list[str], list[str], dict[str, os.stat_result]]:
     """(gallery paths, query paths), absolute, each file once (:func:`distinct_files`), and
-    the ``os.stat`` of every path listed, after the checks that stop the search before any
+    the ``os.stat`` of every path listed, ``args.gallery`` and ``args.query`` left with the
+    items searched (:func:`image_items`), after the checks that stop the search before any
     work: the gallery folder, ``--out``, a gallery of junk images only (known from the file
     names) and, with ``--rerank``, the number of images (less the gallery's junk,
     :func:`check_rerank_size`)."""
@@ -760,6 +760,9 @@ def list_images(args: argparse.Namespace, out: Path | None
         check_output_folder(args.out, '--out', 'a folder for the ranked-list PNGs and '
                             'results.json')
         check_out_folder(out, args)
+    # the items searched from here on, in the lines printed and results.json alike
+    args.gallery, args.query = image_items(args.gallery, 'gallery'), image_items(args.query,
+                                                                                  'query')
     gallery_paths = list_side(args.gallery, 'gallery')
     query_paths = list_side(args.query, 'query')
     files = file_stats([*gallery_paths, *query_paths])

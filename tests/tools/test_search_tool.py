@@ -1022,12 +1022,18 @@ def test_files_without_an_image_suffix_given_by_a_glob_are_skipped(
     query = sorted((market / 'query').glob('*.jpg'))[0]
     args = (CONFIG, checkpoints[0], '--query', query, '--cache', tmp_path / 'cache.pth',
             '--topk', 1)
-    summary = search(*args, '--gallery', *globbed)
+    summary = search(*args, '--gallery', *globbed, '--out', tmp_path / 'out')
     suffixes = ', '.join(IMAGE_SUFFIXES)
+    printed = capsys.readouterr().out.splitlines()
     assert (f'gallery: skipping the 2 given file(s) whose names end in no image suffix '
             f'({suffixes}): {gallery_folder / "README.txt"}, {gallery_folder / "Thumbs.db"}'
-            in capsys.readouterr().out.splitlines())
+            in printed)
     assert summary['num_gallery'] == len(images)
+    # the skipped files are neither counted in the gallery's line nor listed in results.json
+    assert any(line.startswith(f'gallery {images[0]} and {len(images) - 1} more: ')
+               for line in printed), printed
+    written = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    assert written['gallery'] == [str(image) for image in images]
 
     broken = tmp_path / 'broken.jpg'
     broken.write_text('no image')
