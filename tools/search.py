@@ -1,14 +1,16 @@
 """Search a gallery of person images for query images with a trained re-ID model.
 
-    python tools/search.py CONFIG CHECKPOINT --gallery IMG|DIR [IMG|DIR ...] \
-        --query IMG|DIR [IMG|DIR ...] \
+    python tools/search.py CONFIG CHECKPOINT --gallery IMG|DIR|@FILE [IMG|DIR ...] \
+        --query IMG|DIR|@FILE [IMG|DIR ...] \
         [--topk 10] [--out DIR [--draw-topk 20]] [--protocol auto|off] [--rerank] \
         [--flip|--no-flip] \
         [--batch-size 32] \
         [--cache FILE] \
         [--skip-unreadable] [--device cpu] [--partial-load] [--cfg-options k=v ...]
 
-Images are embedded by :class:`rga_mm.apis.ReIDInferencer` (the config's test pipeline and
+``@FILE`` stands for the paths FILE lists, one a line (argparse's ``fromfile_prefix_chars``:
+a gallery listed from an annotation file's rows, longer than a command line holds). Images
+are embedded by :class:`rga_mm.apis.ReIDInferencer` (the config's test pipeline and
 the model's test embedding); ``--flip`` averages each image's embedding with its mirror
 image's and ``--no-flip`` does not; with neither, the search does as the config's
 ``model.test_cfg.flip`` says. Each query's k nearest gallery images are found exactly, a
@@ -208,12 +210,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         # the two files first: after --gallery or --query (several values each) they would
         # be taken for more images
         usage='%(prog)s CONFIG CHECKPOINT --gallery IMG|DIR [...] --query IMG|DIR [...] '
-              '[options]')
+              '[options]',
+        # @FILE: the arguments listed in FILE, one a line (an annotation file's gallery rows,
+        # more paths than a command line holds)
+        fromfile_prefix_chars='@')
     parser.add_argument('config', help='config file of the model')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--gallery', required=True, nargs='+',
                         help='gallery image files or folders of them (the images directly '
-                        'in a folder; one folder per person: give each, e.g. gallery/*)')
+                        'in a folder; one folder per person: give each, e.g. gallery/*), or '
+                        '@FILE: those listed in FILE, one a line')
     parser.add_argument('--query', required=True, nargs='+',
                         help='query image files or folders of them; a query that is also a '
                         'gallery file (the same file) is left out of its own ranked list')

@@ -1050,6 +1050,22 @@ def test_files_without_an_image_suffix_given_by_a_glob_are_skipped(
         f'--query')
 
 
+def test_images_listed_in_a_file_are_searched(search, market, checkpoints, tmp_path):
+    """``--gallery @FILE``: the paths FILE lists, one a line, as given on the command line;
+    how an annotation file's gallery rows reach a search (docs/reid.md), however many."""
+    images = sorted((market / 'bounding_box_test').glob('0*.jpg'))[:5]
+    listed = tmp_path / 'gallery.txt'
+    listed.write_text(''.join(f'{image}\n' for image in images))
+    query = sorted((market / 'query').glob('*.jpg'))[0]
+    queries = tmp_path / 'query.txt'
+    queries.write_text(f'{query}\n')
+    summary = search(CONFIG, checkpoints[0], '--gallery', f'@{listed}', '--query',
+                     f'@{queries}', '--protocol', 'off', '--out', tmp_path / 'out')
+    assert (summary['num_gallery'], summary['num_queries']) == (5, 1)
+    written = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    assert written['gallery'] == [str(image) for image in images]
+
+
 def test_one_cache_keeps_the_embeddings_of_every_gallery_searched(search, market, checkpoints,
                                                                  tmp_path):
     """Galleries A, B, then A again: A is read from the cache; a write drops the rows of
