@@ -192,12 +192,17 @@ def image_files_with_notice(folder: str | Path, tell: Callable[[str], object]) -
     """:func:`image_files` of ``folder``, after passing :func:`unread_subfolders_notice`,
     :func:`unlisted_images_notice` and :func:`dangling_links_notice` to ``tell``
     (``print``, ``warnings.warn``) where its subfolders hold images, it holds images under
-    other suffixes, or links of it lead nowhere."""
-    for notice in (unread_subfolders_notice(folder), unlisted_images_notice(folder),
-                   dangling_links_notice(folder)):
+    other suffixes, or links of it lead nowhere. A folder without images is refused
+    (:func:`image_files`) after the last two notices but before the first: the refusal
+    names its subfolders of images itself."""
+    for notice in (unlisted_images_notice(folder), dangling_links_notice(folder)):
         if notice is not None:
             tell(notice)
-    return image_files(folder)
+    found = image_files(folder)
+    subfolders = unread_subfolders_notice(folder)
+    if subfolders is not None:
+        tell(subfolders)
+    return found
 
 
 def image_paths(path: str | Path, tell: Callable[[str], object]) -> list[str]:

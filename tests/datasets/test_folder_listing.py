@@ -84,6 +84,10 @@ def test_a_folder_of_image_folders_is_told_to_give_them_instead(tmp_path):
         f'folder {folder} holds no image file ({", ".join(IMAGE_SUFFIXES)}), only '
         f'subfolders of images (the first: {folder / "0001"}), which are not read: give '
         f"those subfolders instead (e.g. '{folder}'/*)")
+    told = []  # the refusal names the subfolders: no notice of them before it
+    with pytest.raises(ValueError):
+        image_files_with_notice(folder, told.append)
+    assert told == []
 
 
 def test_subfolders_of_images_are_named_not_read(tmp_path):
