@@ -554,6 +554,25 @@ def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
     assert not out.exists()
 
 
+def test_shape_a_fixed_size_segmentation_neck_refuses_is_named_with_the_same_note(tool,
+                                                                                  tmp_path):
+    """The RGANeck built for a 5×5 map without variable_size, asked for a 48×80 input (a
+    6×10 map): its sentence ends, as a backbone RGA module's, in the note that the
+    checkpoint's weights fit the config's sizes only."""
+    options = {**SEG_OPTIONS, 'model.neck.variable_size': False}
+    checkpoint = _save(init_model(SEG_CONFIG, cfg_options=options), tmp_path / 'pspnet.pth')
+    out = tmp_path / 'pspnet.onnx'
+    with pytest.raises(SystemExit, match=r'does not accept a 48×80 input \(1, 3, 48, 80\): '
+                                         r'.*RGANeck was built for a 5×5 map .* the checkpoint\'s '
+                                         r'weights fit the map sizes the config builds, so a '
+                                         r'module rebuilt with another spatial_size would not '
+                                         r'load them: export at the config\'s input size, or '
+                                         r'set variable_size=True on its RGA modules, which '
+                                         r'take other sizes with the same weights$'):
+        tool(SEG_CONFIG, checkpoint, '--out', out, '--shape', 48, 80, *_cli(options))
+    assert not out.exists()
+
+
 def _refusal(printed: str, out: Path, rejected: Path, earlier: bool) -> str:
     """The refusal of an export above a 1e-12 target, as the numbers ``printed`` give it."""
     max_abs, relative = re.search(r'max \|Δ\| = (\S+), relative (\S+) ', printed).groups()

@@ -16,7 +16,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from rga_mm.checks import is_int, positive_int
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, MapSizeError
 from rga_mm.registry import MODELS
 from ..attention import RGA
 from ..attention.helpers import built_map_size, plain_shape
@@ -117,7 +117,7 @@ class RGANeck(BaseModule):
             if not self.training:  # whole test images after training crops: no one size
                 fix += ('; a model trained on crops and tested on whole images needs '
                         'variable_size=True, as one spatial_size cannot fit both')
-            raise ConfigError(
+            raise MapSizeError(
                 f'RGANeck was built for a {self.rga.spatial_size[0]}×'
                 f'{self.rga.spatial_size[1]} map (model.neck.spatial_size) but the backbone '
                 f'map at in_index={self.in_index} is {height}×{width}: {fix}')
