@@ -133,6 +133,26 @@ def test_segmentation_grid_has_the_neck_gate_and_a_class_cam(tmp_path, capsys):
     assert 'neck.rga; CAM of the class ' in printed
 
 
+def test_a_segmentation_size_refusal_offers_no_input_size_and_options_read_as_given(tmp_path):
+    """A neck without variable_size refuses the whole image; --input-size, which the
+    config's resizing pipeline refuses, is not offered. A mistyped --cfg-options key is
+    named as the command line gives it."""
+    config = tmp_path / 'tiny_pspnet.py'
+    config.write_text(TINY_SEG.format(config=SEG_CONFIG))
+    options = ['--cfg-options', 'model.neck.variable_size=False']
+    checkpoint = save_checkpoint(config, tmp_path / 'seg.pth')
+    image = red_blue_image(tmp_path / 'street.png', 64, 128)
+    with pytest.raises(SystemExit) as stop:
+        vis_attention(config, checkpoint, image, '--out', tmp_path / 'out', *options)
+    assert 'RGANeck was built for a ' in str(stop.value)
+    assert '--input-size' not in str(stop.value)
+    with pytest.raises(SystemExit, match=r"^--cfg-options model\.decode_head\.num_clases: "
+                                         r"model\.decode_head in the config has no key "
+                                         r"'num_clases'; did you mean 'num_classes'\?"):
+        vis_attention(config, checkpoint, image, '--out', tmp_path / 'out', '--cfg-options',
+                      'model.decode_head.num_clases=3')
+
+
 def test_a_segmentation_class_no_pixel_is_predicted_as_is_said_by_name(tmp_path, capsys):
     """Every pixel is predicted as class 0 (its bias dominates): the CAM of --target-class 1
     explains that class's mean logit over all pixels, and the printed line says so, naming

@@ -42,7 +42,9 @@ from rga_mm.engine.launch import (
     check_output_dir,
     check_spares_inputs,
     image_named_folder_refusal,
+    load_config_with_options,
 )
+from rga_mm.errors import MapSizeError, caused_by
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item, unique_stems
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import cam_layer_candidates, check_target_class
@@ -202,9 +204,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     images = expand_images(args.images)
     check_outputs_spare_images(args.out, args.images, images)
     check_output_dir(args.out, '--out', 'another folder for the PNG grids')
-    try:
-        model = init_model(args.config, args.checkpoint, args.device, args.cfg_options,
-                           strict=not args.partial_load)
+    try:  # the options named as the command line gives them
+        cfg = load_config_with_options(args.config, args.cfg_options)
+        model = init_model(cfg, args.checkpoint, args.device, strict=not args.partial_load)
     except (FileNotFoundError, ImportError, ValueError) as error:  # ImportError: no mmseg
         raise SystemExit(str(error)) from None
     try:
@@ -226,9 +228,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                 model, data, cam_layer=args.cam_layer, target_class=args.target_class,
                 weighting=args.weighting)
         except (FileNotFoundError, ValueError) as error:
-            size_error = 'was built for a' in str(error) and not args.input_size
-            hint = ('; if the config\'s test pipeline does not resize images (CIFAR), pass '
-                    '--input-size H W') if size_error else ''
+            # a model built for one map size given an image of another, by a pipeline that
+            # does not resize (CIFAR's): --input-size resizes it
+            size_error = (caused_by(error, MapSizeError) and not args.input_size
+                          and pipeline_resize(test_pipeline) is None)
+            hint = '; pass --input-size H W to resize the image first' if size_error else ''
             raise SystemExit(f'{path}: {error}{hint}') from None
         grid = visualizer.draw_attention_grid(
             displayed_image(data['inputs'], channel_order), explanation)
