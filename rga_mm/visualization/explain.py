@@ -72,14 +72,37 @@ def cam_layer_candidates(model: nn.Module, layer: str | None) -> list[nn.Module]
 
 def check_target_class(model: nn.Module, target_class: int | None,
                        name: str = 'target_class') -> None:
-    """Refuse a ``target_class`` for a model without classes (a re-ID model, whose CAM
-    explains the embedding norm) in one sentence naming ``name``, the option that gave it;
-    ``None`` passes, and so does any class for the other models (their output tells how
-    many classes they have, see :func:`explain_attention`)."""
-    if target_class is not None and isinstance(model_of(model), ReIDModel):
+    """Refuse, in one sentence naming ``name``, the option that gave it, a ``target_class``
+    for a model without classes (a re-ID model, whose CAM explains the embedding norm) and
+    one outside the classes of a model whose head says how many it has (mmpretrain's
+    ``head.num_classes``, mmseg's ``decode_head.out_channels``), before any image runs;
+    ``None`` passes, and so does any class for other models (their output tells how many
+    classes they have, see :func:`explain_attention`)."""
+    if target_class is None:
+        return
+    if isinstance(model_of(model), ReIDModel):
         raise ConfigError(f'{name} {target_class} is for classification and segmentation '
                           f'models, but this re-ID model has no classes (its CAM explains the '
                           f'embedding norm): leave {name} out')
+    num_classes = head_class_count(model_of(model))
+    if num_classes is not None and not 0 <= target_class < num_classes:
+        raise ConfigError(class_range_refusal(target_class, num_classes, name))
+
+
+def head_class_count(model: nn.Module) -> int | None:
+    """The classes a classifier's or segmentor's head scores (mmpretrain's
+    ``head.num_classes``, mmseg's ``decode_head.out_channels``), or None."""
+    for head, attribute in (('head', 'num_classes'), ('decode_head', 'out_channels')):
+        count = getattr(getattr(model, head, None), attribute, None)
+        if isinstance(count, int):
+            return count
+    return None
+
+
+def class_range_refusal(target_class: int, num_classes: int, name: str) -> str:
+    """The sentence for a ``target_class`` (given as ``name``) outside ``num_classes``."""
+    return (f'{name} {target_class} is outside the model\'s {num_classes} classes: give one '
+            f'from 0 to {num_classes - 1}')
 
 
 def class_names(model: nn.Module, num_classes: int) -> list[str] | None:
@@ -128,8 +151,7 @@ def _scores(model: nn.Module, inputs: Tensor, target_class: int | None,
                          f'expected (B, D) embeddings, (B, K) logits or (B, K, h, w) logits')
     num_classes = output.shape[1]
     if target_class is not None and not 0 <= target_class < num_classes:
-        raise ValueError(f'target class {target_class} is outside the model\'s '
-                         f'{num_classes} classes')
+        raise ValueError(class_range_refusal(target_class, num_classes, 'target class'))
     names = class_names(model, num_classes)
     scores = []
     for logits in output:

@@ -180,7 +180,8 @@ def test_classification_cam_explains_the_predicted_or_chosen_class(cifar_classif
     assert_same_cam([e.cam for e in chosen],
                     cams_by_hand(cifar_classifier, cifar_classifier.backbone, images,
                                  [3] * 4)['element'])
-    with pytest.raises(ValueError, match="target class 10 is outside the model's 10 classes"):
+    with pytest.raises(ValueError, match="^target_class 10 is outside the model's 10 classes: "
+                                         "give one from 0 to 9$"):
         explain_attention(cifar_classifier, images, target_class=10)
 
 

@@ -322,6 +322,13 @@ def test_a_target_class_or_cam_layer_the_model_cannot_take_is_refused_first(tmp_
         vis_attention(REID_CONFIG, checkpoint, not_an_image, '--out', tmp_path / 'out',
                       '--target-class', 5)
     assert not (tmp_path / 'out').exists()
+    cifar = save_checkpoint(CIFAR_CONFIG, tmp_path / 'cifar.pth')
+    for target_class in (10, -1):  # CIFAR-10: classes 0 to 9, known from its head
+        with pytest.raises(SystemExit, match=f"^--target-class {target_class} is outside the "
+                                             f"model's 10 classes: give one from 0 to 9$"):
+            vis_attention(CIFAR_CONFIG, cifar, not_an_image, '--out', tmp_path / 'out',
+                          '--target-class', target_class)
+    assert not (tmp_path / 'out').exists()
 
     for layer, message in (('', "the CAM layer name '' is empty"),
                            ('backbone.layer9', "the model has no submodule 'backbone.layer9'")):
