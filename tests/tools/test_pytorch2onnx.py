@@ -538,18 +538,21 @@ def test_checkpoint_of_another_model_is_refused(tool, cifar, tmp_path):
         tool(REID_CONFIG, cifar[1], '--out', tmp_path / 'reid.onnx')
 
 
+# the end of an export's refusal of a size that a module built for another map size refuses
+TRAINED_SIZE_NOTE = (r' the checkpoint\'s weights fit the map sizes the config builds, so a '
+                     r'module rebuilt with another spatial_size would not load them: export at '
+                     r'the config\'s input size, or set variable_size=True on its RGA modules, '
+                     r'which take other sizes with the same weights$')
+
+
 def test_shape_a_fixed_size_rga_refuses_is_named(tool, reid, tmp_path):
     """The demo's RGA modules are built for a 64×32 input (16×8 after layer1)."""
     out = tmp_path / 'reid.onnx'
     with pytest.raises(SystemExit, match=r'does not accept a 128×64 input \(1, 3, 128, 64\): '
                                          r"StageAttentionBackbone stage 'layer1' "
                                          r"\(attentions\['layer1'\]\): RGA was built for a "
-                                         r'16×8 map but received 32×16; .* the checkpoint\'s '
-                                         r'weights fit the map sizes the config builds, so a '
-                                         r'module rebuilt with another spatial_size would not '
-                                         r'load them: export at the config\'s input size, or '
-                                         r'set variable_size=True on its RGA modules, which '
-                                         r'take other sizes with the same weights$'):
+                                         r'16×8 map but received 32×16; .*'
+                                         + TRAINED_SIZE_NOTE):
         tool(REID_CONFIG, reid[1], '--out', out, '--shape', 128, 64)
     assert not out.exists()
 
@@ -563,12 +566,8 @@ def test_shape_a_fixed_size_segmentation_neck_refuses_is_named_with_the_same_not
     checkpoint = _save(init_model(SEG_CONFIG, cfg_options=options), tmp_path / 'pspnet.pth')
     out = tmp_path / 'pspnet.onnx'
     with pytest.raises(SystemExit, match=r'does not accept a 48×80 input \(1, 3, 48, 80\): '
-                                         r'.*RGANeck was built for a 5×5 map .* the checkpoint\'s '
-                                         r'weights fit the map sizes the config builds, so a '
-                                         r'module rebuilt with another spatial_size would not '
-                                         r'load them: export at the config\'s input size, or '
-                                         r'set variable_size=True on its RGA modules, which '
-                                         r'take other sizes with the same weights$'):
+                                         r'.*RGANeck was built for a 5×5 map .*'
+                                         + TRAINED_SIZE_NOTE):
         tool(SEG_CONFIG, checkpoint, '--out', out, '--shape', 48, 80, *_cli(options))
     assert not out.exists()
 
