@@ -305,12 +305,13 @@ def norm_refusal(owner: str, setting: str, norm_cfg: dict | None, channels: int,
                        f'dividing {channels}')
 
 
-class ChannelAttention(BaseModule):
-    """An attention that scales each channel: out = x · a_c(x).
+class SingleGateAttention(BaseModule):
+    """An attention that scales its input by one gate: out = x · gate(x), the gate
+    broadcast over the map.
 
-    Subclasses set ``in_channels`` and define ``channel_attention``: (B, C, H, W) →
-    (B, C, 1, 1), values in (0, 1), which checks its input first (:meth:`check_input`), as
-    it is public: another module may call the gate alone.
+    Subclasses set ``in_channels`` and define :meth:`gate`, their public gate method
+    (``channel_attention`` or ``spatial_attention``), which checks its input first
+    (:meth:`check_input`): another module may call the gate alone.
     """
 
     in_channels: int
@@ -319,32 +320,31 @@ class ChannelAttention(BaseModule):
         """Raise one clear sentence unless ``x`` is a (B, C, H, W) map of ``in_channels``."""
         check_feature_map(x, self.in_channels, type(self).__name__, self)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
-        self.check_input(x)
-        check_batch_norm_values(x, self, type(self).__name__)
-        return x * self.channel_attention(x)
-
-
-class SpatialAttention(BaseModule):
-    """An attention that scales each position: out = x · a_s(x).
-
-    Subclasses set ``in_channels`` and define ``spatial_attention``: (B, C, H, W) →
-    (B, 1, H, W), values in (0, 1), which checks its input first (:meth:`check_input`), as
-    it is public: another module may call the gate alone.
-    """
-
-    in_channels: int
-
-    def check_input(self, x: Tensor) -> None:
-        """Raise one clear sentence unless ``x`` is a (B, C, H, W) map of ``in_channels``."""
-        check_feature_map(x, self.in_channels, type(self).__name__, self)
+    def gate(self, x: Tensor) -> Tensor:
+        """The gate of ``x``, values in (0, 1), to multiply ``x`` by."""
+        raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
         """Attend ``x`` (B, C, H, W); returns a tensor of the same shape."""
         self.check_input(x)
         check_batch_norm_values(x, self, type(self).__name__)
-        return x * self.spatial_attention(x)
+        return x * self.gate(x)
+
+
+class ChannelAttention(SingleGateAttention):
+    """An attention that scales each channel: out = x · a_c(x), ``channel_attention``:
+    (B, C, H, W) → (B, C, 1, 1)."""
+
+    def gate(self, x: Tensor) -> Tensor:
+        return self.channel_attention(x)
+
+
+class SpatialAttention(SingleGateAttention):
+    """An attention that scales each position: out = x · a_s(x), ``spatial_attention``:
+    (B, C, H, W) → (B, 1, H, W)."""
+
+    def gate(self, x: Tensor) -> Tensor:
+        return self.spatial_attention(x)
 
 
 class SpatialChannelAttention(BaseModule):
