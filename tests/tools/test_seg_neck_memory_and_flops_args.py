@@ -116,7 +116,7 @@ def test_seg_neck_memory_names_an_image_the_model_cannot_run_on(tmp_path):
                               '--image', 16, 16)
     assert result.returncode == 1 and 'whole model' not in result.stdout
     assert result.stderr.splitlines()[-1].startswith(
-        '--image 16 16: the model cannot run on a 16×16 image (ConfigError: RGANeck was built '
+        '--image 16 16: the model cannot run on a 16×16 image (MapSizeError: RGANeck was built '
         'for a 4×4 map (model.neck.spatial_size) but the backbone map at in_index=-1 is 2×2')
     assert result.stderr.splitlines()[-1].endswith('); pass an --image size it can take')
 
