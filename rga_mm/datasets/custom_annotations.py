@@ -382,11 +382,10 @@ def _decoder_message(error: json.JSONDecodeError) -> str:
 
 
 def split_hint(split: str) -> str:
-    """The end of the refusal of the annotation split ``split``: the FILE_SPLITS value it
-    is written like (``'Train'``, ``'queries'``), or, for a test split named as a whole
-    (``'test'``, ``'val'``), that a re-ID test is its query and gallery rows."""
+    """The end of the refusal of the annotation split ``split``: for a test split named as
+    a whole (``'test'``, ``'val'``), that a re-ID test is its query and gallery rows; else
+    the closest FILE_SPLITS value (``'Train'``, ``'galery'``)."""
     if split.lower() in TEST_SPLIT_NAMES:
         return ('; a re-ID test is split in two: write query for the images searched for and '
                 'gallery for the images searched among')
-    close = [choice for choice in FILE_SPLITS if choice == split.lower()]
-    return f'; did you mean {close[0]!r}?' if close else closest_choice_hint(split, FILE_SPLITS)
+    return closest_choice_hint(split, FILE_SPLITS)
