@@ -124,14 +124,7 @@ class CustomReIDFolders(CustomReIDDataset):
     def load_split(self, split: str) -> list[dict]:
         folder = osp.join(self.data_root, split)
         if not osp.isdir(folder):
-            cased = [entry.path for entry in _visible_entries(self.data_root)
-                     if entry.name.lower() == split and is_folder(entry)
-                     ] if osp.isdir(self.data_root) else []
-            if cased:
-                raise DatasetError(f'{self.dataset_name}: {folder} not found, but {cased[0]} '
-                                   f'is there; split folders are named in lower case: rename '
-                                   f'it {split}')
-            raise self.missing_path_error(folder)
+            raise self._missing_split_error(split, folder)
         items, folder_of, unread = [], {}, UnreadEntries([], [], [])
         for entry in _visible_entries(folder):
             if is_dangling_link(entry):
@@ -178,6 +171,17 @@ class CustomReIDFolders(CustomReIDDataset):
         items = super().load_data_list()
         _check_each_file_once(self.data_root, self.suffixes, self.dataset_name)
         return items
+
+    def _missing_split_error(self, split: str, folder: str) -> Exception:
+        """The error for the split ``folder`` that does not exist: one naming the folder of
+        that name in another case (``Query/``) where there is one, else the layout's."""
+        if osp.isdir(self.data_root):
+            for entry in _visible_entries(self.data_root):
+                if entry.name.lower() == split and is_folder(entry):
+                    return DatasetError(f'{self.dataset_name}: {folder} not found, but '
+                                        f'{entry.path} is there; split folders are named in '
+                                        f'lower case: rename it {split}')
+        return self.missing_path_error(folder)
 
     def _images(self, person_folder: str, unread: 'UnreadEntries') -> list[str]:
         """The names of the images directly in ``person_folder``; an error naming it if it
