@@ -47,19 +47,24 @@ def config_test_pipeline(cfg: Config) -> list | None:
     return dataset.get('pipeline')
 
 
-def fixed_resize_size(test_pipeline: Sequence) -> tuple[int, int] | None:
-    """(height, width) that the first ``Resize`` of ``test_pipeline`` giving a ``scale``
-    resizes every image to (``scale`` is width, height; the re-ID configs'), or None: no
-    such step, or one that keeps the aspect ratio (the Cityscapes configs')."""
+def resize_scale(test_pipeline: Sequence) -> tuple[int, int, bool] | None:
+    """(height, width, keep_ratio) of the first ``Resize`` of ``test_pipeline`` that gives
+    a ``scale`` (width, height, or one side for both), or None where none does (CIFAR's
+    pipeline, or a ``Resize`` by ``scale_factor``)."""
     for step in test_pipeline:
         scale = step.get('scale') if component_name(step) == 'Resize' else None
-        if scale is None:
-            continue
-        if step.get('keep_ratio', False):
-            return None
-        width, height = (scale, scale) if isinstance(scale, int) else scale
-        return int(height), int(width)
+        if scale is not None:
+            width, height = (scale, scale) if isinstance(scale, int) else scale
+            return int(height), int(width), bool(step.get('keep_ratio', False))
     return None
+
+
+def fixed_resize_size(test_pipeline: Sequence) -> tuple[int, int] | None:
+    """(height, width) that ``test_pipeline`` resizes every image to (:func:`resize_scale`
+    without ``keep_ratio``, as the re-ID configs'), or None: no such step, or one that keeps
+    the aspect ratio (the Cityscapes configs')."""
+    scale = resize_scale(test_pipeline)
+    return None if scale is None or scale[2] else scale[:2]
 
 
 def required_test_pipeline(cfg: Config) -> list:

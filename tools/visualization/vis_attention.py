@@ -49,12 +49,11 @@ from rga_mm.visualization import AttentionVisualizer, explain_packed_item, uniqu
 from rga_mm.visualization.attention_visualizer import MIN_PANEL_HEIGHT
 from rga_mm.visualization.explain import cam_layer_candidates, check_target_class
 from rga_mm.visualization.image_inputs import (
-    component_name,
     displayed_image,
     file_pipeline,
-    fixed_resize_size,
     load_image_file,
     required_test_pipeline,
+    resize_scale,
 )
 
 # Peak memory of drawing one grid grows with its area: about 3.5 GiB for a 2:1 image at 2048
@@ -171,16 +170,14 @@ def pipeline_resize(test_pipeline: list[dict]) -> str | None:
     width, height without ``keep_ratio``, as the re-ID configs'), ``'to fit 2048×1024 (long ×
     short side) keeping the aspect ratio'`` (with it, as the Cityscapes configs'); ``None``
     when there is no such step (CIFAR's pipeline, or a ``Resize`` by ``scale_factor``)."""
-    fixed = fixed_resize_size(test_pipeline)
-    if fixed is not None:
-        return f'to {fixed[0]}×{fixed[1]}'
-    for step in test_pipeline:
-        scale = step.get('scale') if component_name(step) == 'Resize' else None
-        if scale is not None:  # keeping the aspect ratio: else fixed_resize_size gives it
-            width, height = (scale, scale) if isinstance(scale, int) else scale
-            return (f'to fit {max(width, height)}×{min(width, height)} (long × short side) '
-                    f'keeping the aspect ratio')
-    return None
+    scale = resize_scale(test_pipeline)
+    if scale is None:
+        return None
+    height, width, keep_ratio = scale
+    if keep_ratio:
+        return (f'to fit {max(width, height)}×{min(width, height)} (long × short side) '
+                f'keeping the aspect ratio')
+    return f'to {height}×{width}'
 
 
 def check_input_size_applies(input_size: list[int] | None, test_pipeline: list[dict]) -> None:
