@@ -35,7 +35,7 @@ from rga_mm.datasets.transforms import UnreadableImageError
 from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX
 from rga_mm.visualization.image_inputs import config_test_pipeline
 from .inferencer import ReIDInferencer
-from .output_files import replaced_when_written, write_error_reason
+from .output_files import torch_save_whole, write_error_reason
 
 CACHE_FORMAT = 'rga_mm gallery embeddings 2'
 # caches of earlier versions, whose rows were keyed by size and modification time alone (a
@@ -193,10 +193,9 @@ def write_cache(cache: str, key: str, paths: list[str], stamps: list[FileStamp],
     stamp_table = torch.tensor(stamps, dtype=torch.int64).reshape(len(stamps),
                                                                   len(FileStamp._fields))
     # also a second Ctrl-C while writing removes the temporary file
-    with replaced_when_written(cache, partial_path(cache, os.getpid())) as partial, \
-            open(partial, 'wb') as file:  # a file object: a failed write is an OSError
-        torch.save(dict(format=CACHE_FORMAT, model_key=key, paths=paths, stamps=stamp_table,
-                        features=features.contiguous()), file)
+    torch_save_whole(dict(format=CACHE_FORMAT, model_key=key, paths=paths, stamps=stamp_table,
+                          features=features.contiguous()),
+                     cache, partial_path(cache, os.getpid()))
 
 
 def partial_path(cache: str, pid: int, host: str | None = None) -> str:

@@ -13,6 +13,8 @@ import errno
 import os
 from collections.abc import Iterator
 
+import torch
+
 from rga_mm.engine.hooks.atomic_checkpoint_hook import PARTIAL_SUFFIX, replace_durably
 from rga_mm.errors import error_chain, first_line
 
@@ -41,6 +43,19 @@ def write_bytes_whole(path: str | os.PathLike, data: bytes) -> None:
     """
     with replaced_when_written(path) as partial, open(partial, 'wb') as file:
         file.write(data)
+
+
+def torch_save_whole(obj: object, path: str | os.PathLike, partial: str | None = None) -> None:
+    """``torch.save(obj)`` as the file ``path`` (:func:`replaced_when_written`, ``partial``
+    its temporary file), through a Python file object, so that a failed write raises the
+    OS's reason (``torch.save`` given a path writes from C++ and reports only its own).
+
+    Raises:
+        OSError, RuntimeError: the write failed (torch.save's RuntimeError is raised from the
+            OSError); ``path`` is as it was before.
+    """
+    with replaced_when_written(path, partial) as staged, open(staged, 'wb') as file:
+        torch.save(obj, file)
 
 
 def write_error_reason(error: BaseException) -> str:

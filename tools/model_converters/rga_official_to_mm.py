@@ -39,11 +39,9 @@ import re
 import sys
 from collections import OrderedDict
 
-import torch
-
 from rga_mm.apis import CheckpointError, load_state_dict_file
 from rga_mm.apis.checkpoints import OPTIONAL_KEY_SUFFIXES
-from rga_mm.apis.output_files import replaced_when_written, write_failure
+from rga_mm.apis.output_files import torch_save_whole, write_failure
 from rga_mm.engine.launch.run_config import check_output_file, check_spares_inputs
 
 _EMBEDDINGS = {'theta': 'theta', 'phi': 'phi', 'gx': 'appearance_embed',
@@ -205,9 +203,8 @@ def save_whole(checkpoint: dict, dst: str) -> None:
     """``torch.save`` ``checkpoint`` as ``dst`` whole or not at all (written beside it and
     renamed into place); a write that fails stops the tool in one sentence, an earlier
     ``dst`` as it was."""
-    try:  # through a Python file, whose failed write raises the OS's reason
-        with replaced_when_written(dst) as partial, open(partial, 'wb') as file:
-            torch.save(checkpoint, file)
+    try:
+        torch_save_whole(checkpoint, dst)
     except (OSError, RuntimeError) as error:  # torch.save's RuntimeError wraps the OSError
         raise SystemExit(write_failure(dst, error, 'give another DST')) from None
 
