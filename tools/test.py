@@ -31,6 +31,7 @@ import os.path as osp
 from collections.abc import Sequence
 
 import numpy as np
+from mmengine.config import Config
 from mmengine.fileio import dump
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
@@ -80,25 +81,38 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# mmseg's metrics that write predicted label maps (their output_dir: mmseg's --out DIR)
+LABEL_MAP_METRICS = ('IoUMetric', 'CityscapesMetric')
 # --out suffix → (mmengine file format, its dump options)
 OUT_FORMATS = {'.json': ('json', dict(indent=2)), '.pkl': ('pkl', {}),
                '.pickle': ('pkl', {})}
 
 
-def check_out_suffix(path: str | None) -> None:
+def check_out_suffix(path: str | None, cfg: Config) -> None:
     """Stop, before any work, when the suffix of the ``--out`` file ``path`` names no format
-    of :data:`OUT_FORMATS` (a folder is left to ``check_output_file``, which names it); a
-    name without a suffix, as mmseg's ``--out DIR`` of predictions, is told mmseg's way."""
+    of :data:`OUT_FORMATS` (a folder is left to ``check_output_file``, which names it); for
+    a segmentation ``cfg``, a name without a suffix, as mmseg's ``--out DIR`` of
+    predictions, is told mmseg's way."""
     if path is None or osp.isdir(path) or path.endswith(('/', osp.sep)):
         return
     suffix = osp.splitext(path)[1]
     if suffix.lower() not in OUT_FORMATS:
-        folder_hint = '' if suffix else (
+        folder_hint = '' if suffix or not writes_label_maps(cfg) else (
             f" (mmseg's --out DIR, a folder of predicted label maps, is --cfg-options "
             f'test_evaluator.output_dir={path} here)')
         raise SystemExit(f'--out {path}: {f"the suffix {suffix}" if suffix else "no suffix"} '
                          f'names no format tools/test.py writes; end the file name in .json '
                          f'(JSON) or .pkl / .pickle (pickle){folder_hint}')
+
+
+def writes_label_maps(cfg: Config) -> bool:
+    """Whether ``cfg``'s test evaluator is one of mmseg's metrics that write predicted label
+    maps to an ``output_dir``."""
+    evaluators = cfg.get('test_evaluator') or []
+    evaluators = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]
+    types = [evaluator.get('type') for evaluator in evaluators if isinstance(evaluator, dict)]
+    return any(isinstance(name, str) and name.rpartition('.')[2] in LABEL_MAP_METRICS
+               for name in types)
 
 
 def check_show_dir(show_dir: str, out: str | None) -> None:
@@ -148,11 +162,11 @@ def write_metrics(metrics: dict, path: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    check_out_suffix(args.out)
     check_options_reach_the_test(args.cfg_options)
-    check_output_file(args.out)
     cfg = load_run_config(args.config, args.launcher, args.cfg_options, args.work_dir,
                           loaders=('test_dataloader',))
+    check_out_suffix(args.out, cfg)
+    check_output_file(args.out)
     shown = None
     if args.show_dir:
         check_show_dir(args.show_dir, args.out)

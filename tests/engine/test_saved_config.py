@@ -1,13 +1,14 @@
 """The config a run saves in its work dir never overwrites the config file the run reads,
 nor, for a test run, a training run's saved config, and a training run saves it only when
-its training starts; otherwise it is mmengine's dump. A run that fails to build or is
-refused before it starts leaves no run folder."""
+its training or testing starts; otherwise it is mmengine's dump. A run that fails to build
+or is refused before it starts leaves no run folder, and no work dir it made."""
 import itertools
 from pathlib import Path
 
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.evaluator import BaseMetric
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -63,8 +64,36 @@ def test_a_test_run_keeps_a_training_runs_config_which_a_training_run_replaces(t
     _run(ConfigKeepingRunner, source, work_dir, num_classes=9)  # as mmengine: replaced
     assert Config.fromfile(str(saved)).num_classes == 9
     fresh = tmp_path / 'test_only'
-    _run(ConfigKeepingTestRunner, source, fresh, num_classes=5)  # nothing kept: as mmengine
+    runner = _testing_run(source, fresh, num_classes=5)  # nothing kept: as mmengine,
+    assert not (fresh / 'my_run.py').exists()  # once testing starts
+    assert runner.test() == {'mean_output': 1.0}
     assert Config.fromfile(str(fresh / 'my_run.py')).num_classes == 5
+
+
+class MeanOutput(BaseMetric):
+    def process(self, data_batch, data_samples) -> None:
+        self.results.extend(float(output) for output in data_samples)
+
+    def compute_metrics(self, results: list) -> dict:
+        return {'mean_output': sum(results) / len(results)}
+
+
+class OneOutput(TinyModel):
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return torch.ones_like(inputs)
+
+
+def _testing_run(config_file, work_dir, **changes) -> ConfigKeepingTestRunner:
+    """A test run of two inputs whose metric is the model's mean output (1)."""
+    cfg = Config.fromfile(str(config_file))
+    cfg.merge_from_dict(changes)
+    return ConfigKeepingTestRunner(
+        model=OneOutput(), work_dir=str(work_dir), cfg=cfg,
+        experiment_name=f'saved_config_{next(RUN_NAMES)}',
+        test_dataloader=dict(dataset=[dict(inputs=torch.ones(1))] * 2, batch_size=2,
+                             sampler=dict(type='DefaultSampler', shuffle=False),
+                             collate_fn=dict(type='default_collate')),
+        test_evaluator=[MeanOutput()], test_cfg=dict())
 
 
 class TinyRegressor(TinyModel):
@@ -105,9 +134,9 @@ def test_a_run_that_fails_to_build_or_is_refused_before_it_starts_leaves_no_run_
         ConfigKeepingRunner(model=dict(type='NoSuchModel'), work_dir=str(tmp_path / 'work'),
                             cfg=Config.fromfile(str(source)),
                             experiment_name=f'saved_config_{next(RUN_NAMES)}')
-    assert list((tmp_path / 'work').iterdir()) == []
-    runner = _run(ConfigKeepingTestRunner, source, tmp_path / 'refused')
+    assert not (tmp_path / 'work').exists()
+    runner = _testing_run(source, tmp_path / 'refused')
     assert Path(runner.log_dir).is_dir()
     with pytest.raises(SystemExit, match='refused'), discarded_on_error(runner):
         raise SystemExit('refused')
-    assert [path.name for path in (tmp_path / 'refused').iterdir()] == ['my_run.py']
+    assert not (tmp_path / 'refused').exists()  # made by the Runner, left empty: removed
