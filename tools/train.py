@@ -1,7 +1,8 @@
 """Train a model from an rga_mm config with mmengine's Runner.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] | --resume-or-start]
-                                 [--partial-load] [--amp] [--cfg-options k=v ...]
+                                 [--partial-load] [--amp] [--auto-scale-lr]
+                                 [--cfg-options k=v ...]
                                  [--launcher none|pytorch|slurm|mpi]
 
 ``--resume`` without CKPT resumes from the work dir's latest checkpoint and stops if there is
@@ -35,6 +36,7 @@ from rga_mm.apis import (
     init_model,
     read_checkpoint,
 )
+from rga_mm.checks import is_positive_int
 from rga_mm.engine import check_validation_size
 from rga_mm.engine.launch import (
     add_run_arguments,
@@ -53,6 +55,7 @@ from rga_mm.engine.launch import (
 )
 from rga_mm.engine.launch.resume import (
     adopt_resumed_seed,
+    batch_change_notice,
     check_resumed_run_unchanged,
     check_resumes_at_epoch_end,
     earlier_run_notice,
@@ -79,6 +82,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='resume from the latest checkpoint in the work dir, or, if there is none, '
              'start as without the flag (from the config\'s load_from, if any)')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rate by the images of a step (processes × '
+             'train_dataloader.batch_size) over the config\'s auto_scale_lr.base_batch_size')
     add_run_arguments(parser)
     return parse_run_args(parser, argv)
 
@@ -119,6 +126,18 @@ def check_amp_has_cuda(cfg: Config, amp_flag: bool) -> None:
                      f'optim_wrapper.type=OptimWrapper to train on the CPU')
 
 
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Turn on mmengine's learning-rate scaling (``--auto-scale-lr``), which needs the batch
+    the config's learning rate is meant for; stop naming it where the config has none."""
+    scaling = cfg.get('auto_scale_lr') or {}
+    if not is_positive_int(scaling.get('base_batch_size')):
+        raise SystemExit(
+            f'--auto-scale-lr needs auto_scale_lr.base_batch_size, the images a step (all '
+            f'processes) that the config\'s learning rate is meant for, which {cfg.filename} '
+            f'does not set: pass --cfg-options auto_scale_lr.base_batch_size=N')
+    cfg.auto_scale_lr = {**scaling, 'enable': True}
+
+
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied; ``load_from`` names the checkpoint to
     resume from when there is one. With ``--resume-or-start`` and none yet, the run starts
@@ -129,6 +148,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
     check_amp_has_cuda(cfg, args.amp)
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg)
     if args.resume not in (None, 'auto'):
         try:
             check_checkpoint_file(args.resume)
@@ -174,15 +195,19 @@ def resumes(cfg: Config, checkpoint: dict | None) -> bool:
     return checkpoint is not None and bool(cfg.get('resume'))
 
 
-def check_resume(cfg: Config, checkpoint: dict | None) -> None:
+def check_resume(cfg: Config, checkpoint: dict | None, world_size: int) -> None:
     """For a resumed run whose checkpoint fits the model: a stop for what resuming would
-    silently undo (:mod:`rga_mm.engine.launch.resume`)."""
+    silently undo, and a notice for steps of another size with ``world_size`` processes
+    (:mod:`rga_mm.engine.launch.resume`)."""
     if not resumes(cfg, checkpoint):
         return
     try:
         check_resumed_run_unchanged(cfg, checkpoint, cfg.load_from)
     except ConfigError as error:
         raise SystemExit(str(error)) from None
+    notice = batch_change_notice(cfg, checkpoint, cfg.load_from, world_size)
+    if notice and launched_as_rank_zero():  # every rank finds the same
+        print(notice)
 
 
 def check_resume_point(runner: Runner, cfg: Config, meta: dict | None,
@@ -247,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             runner = build_checked_runner(cfg, checkpoint, cfg.get('load_from'),
                                           args.partial_load)
             with discarded_on_error(runner):  # a run refused here leaves no run folder
-                check_resume(cfg, checkpoint)
+                check_resume(cfg, checkpoint, runner.world_size)
                 meta = checkpoint.get('meta', {}) if resumes(cfg, checkpoint) else None
                 run_iters_per_epoch = (saved_iters_per_epoch(checkpoint) if meta is not None
                                        else None)

@@ -32,3 +32,5 @@ custom_hooks = [dict(type='rga_mm.CheckHeadsFitNeckHook'),
                 dict(type='rga_mm.IterationSeedHook')]
 # checkpoints that a kill at any moment cannot take away (mmseg's options kept)
 default_hooks = dict(checkpoint=dict(type='rga_mm.AtomicCheckpointHook'))
+# mmseg's learning rate is meant for 4 GPUs × 2 images: tools/train.py --auto-scale-lr
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -48,6 +48,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=8e-4, weight_decay=5e-4))
+auto_scale_lr = dict(enable=False, base_batch_size=32)  # the batch of lr: --auto-scale-lr
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=3),
     dict(type='MultiStepLR', by_epoch=True, milestones=[60, 72], gamma=0.1),

@@ -6,7 +6,9 @@ import re
 import pytest
 from mmengine.config import Config
 
+from rga_mm.engine.launch.distributed import check_gpu_for_local_rank
 from rga_mm.engine.launch.resume import (
+    batch_change_notice,
     check_model_unchanged,
     check_restored_settings_unchanged,
     check_resumes_at_epoch_end,
@@ -165,6 +167,59 @@ def test_the_epoch_length_is_the_saved_runs_not_the_data_loaders_of_today():
     assert saved_iters_per_epoch({}) is None
     assert saved_iters_per_epoch(dict(message_hub=dict(runtime_info=dict(max_iters=8000)))) \
         is None
+
+
+def test_a_checkpoint_recorded_as_ending_an_epoch_is_not_recounted():
+    """A run of 7 iterations an epoch for 2 epochs, resumed on 2 processes at 3 an epoch,
+    saves epoch 3 at iteration 14 + 3 = 17: no whole number of epochs of either length. The
+    hook's record says where it was saved; a checkpoint without it is counted as before."""
+    check_resumes_at_epoch_end(dict(epoch=3, iter=17, epoch_end=True), 'epoch_3.pth', 3)
+    with pytest.raises(ConfigError, match='^epoch_3.pth records epoch 3 and iteration 17'):
+        check_resumes_at_epoch_end(dict(epoch=3, iter=17), 'epoch_3.pth', 3)
+    with pytest.raises(ConfigError, match='^iter_8.pth records epoch 1 and iteration 8'):
+        check_resumes_at_epoch_end(dict(epoch=1, iter=8, epoch_end=False), 'iter_8.pth', 4)
+
+
+def _run_with_batch(batch_size: int, world_size: int | None) -> dict:
+    """A checkpoint of a run of ``world_size`` processes (not recorded: None) at
+    ``batch_size`` images a batch."""
+    checkpoint = _checkpoint(Config(dict(train_dataloader=dict(batch_size=batch_size)))
+                             .pretty_text)
+    if world_size is not None:
+        checkpoint['meta']['world_size'] = world_size
+    return checkpoint
+
+
+def test_a_resume_with_steps_of_another_size_is_noted():
+    """The images of a step are processes × batch size; the same step split otherwise is
+    the same run's step size. A checkpoint without a recorded world size (saved by another
+    hook) is taken as trained by today's, a batch size written as code is not compared."""
+    cfg = Config(dict(train_dataloader=dict(batch_size=32)))
+    assert batch_change_notice(cfg, _run_with_batch(32, 1), 'e.pth', 2) == (
+        'notice: e.pth was trained by 1 process × 32 images a batch (32 a step), this run by '
+        '2 processes × 32 (64 a step): it goes on at the learning rate restored from the '
+        'checkpoint, with larger steps and epochs of another number of iterations; resume '
+        "with the run's processes and train_dataloader.batch_size to continue it as it was")
+    assert batch_change_notice(cfg, _run_with_batch(64, None), 'e.pth', 1).startswith(
+        'notice: e.pth was trained by 1 process × 64 images a batch (64 a step), this run by '
+        '1 process × 32 (32 a step): it goes on at the learning rate restored from the '
+        'checkpoint, with smaller steps')
+    assert batch_change_notice(cfg, _run_with_batch(32, 2), 'e.pth', 2) == ''
+    assert batch_change_notice(cfg, _run_with_batch(64, 1), 'e.pth', 2) == ''
+    as_code = _checkpoint('train_dataloader = dict(batch_size=BATCH)')
+    assert batch_change_notice(cfg, as_code, 'e.pth', 4) == ''
+
+
+def test_a_rank_without_a_gpu_of_its_own_stops_naming_the_count():
+    """torchrun's LOCAL_RANK picks the GPU; mmengine's set_device fails past the last."""
+    check_gpu_for_local_rank('1', 2, 'tools/dist_train.sh')
+    check_gpu_for_local_rank(None, 0, 'tools/dist_train.sh')
+    with pytest.raises(SystemExit) as stopped:
+        check_gpu_for_local_rank('2', 2, 'tools/dist_test.sh')
+    assert str(stopped.value) == (
+        'local rank 2 has no GPU on this machine, which has 2: tools/dist_test.sh starts one '
+        'process per GPU, so give it a GPU count of 2 or fewer (CUDA_VISIBLE_DEVICES decides '
+        'which GPUs)')
 
 
 def test_syncbn_and_bn_are_the_same_model_across_gpu_and_cpu_distributed_runs():

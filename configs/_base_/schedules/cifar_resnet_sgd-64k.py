@@ -10,6 +10,7 @@ param_scheduler = [
     dict(type='ConstantLR', factor=0.1, begin=0, end=400, by_epoch=False),
     dict(type='MultiStepLR', milestones=[32000, 48000], gamma=0.1, by_epoch=False),
 ]
+auto_scale_lr = dict(enable=False, base_batch_size=128)  # the batch of lr: --auto-scale-lr
 train_cfg = dict(by_epoch=False, max_iters=64000, val_interval=4000)
 val_cfg = dict()
 test_cfg = dict()

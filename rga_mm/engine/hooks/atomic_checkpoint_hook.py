@@ -61,6 +61,9 @@ class AtomicCheckpointHook(CheckpointHook):
     does not end in ``.pth``, nothing names it, and the next save of that step writes over
     it.
 
+    Each checkpoint's ``meta`` also records whether it ends an epoch and the world size
+    that trained it (:func:`run_shape`), which ``--resume`` checks.
+
     A save that fails with an ``OSError`` (a full disk, a file-size limit such as
     ``ulimit -f``, a read-only disk) removes its ``.partial`` file and raises
     :class:`CheckpointWriteError`, whose message names the checkpoint, the reason and what
@@ -100,6 +103,7 @@ class AtomicCheckpointHook(CheckpointHook):
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
 
+        meta = {**meta, **run_shape(runner, self.by_epoch)}
         atomic = isinstance(self.file_backend, LocalBackend)
         last_checkpoint = osp.join(runner.work_dir, 'last_checkpoint')
         try:
@@ -163,6 +167,15 @@ class AtomicCheckpointHook(CheckpointHook):
             self.file_backend.remove(path)
         elif self.file_backend.isdir(path):  # checkpoints saved by DeepSpeed are folders
             self.file_backend.rmtree(path)
+
+
+def run_shape(runner: Runner, by_epoch: bool) -> dict:
+    """What a checkpoint's ``meta`` records beyond mmengine's epoch and iteration, for
+    ``tools/train.py --resume`` to check against: ``epoch_end``, whether it is saved at the
+    end of an epoch (a by-epoch hook saves nowhere else), which the iteration count cannot
+    tell once a resumed run changed the epoch's length (another world size or batch size);
+    ``world_size``, the processes that trained it, which the saved config does not name."""
+    return dict(epoch_end=by_epoch, world_size=runner.world_size)
 
 
 class CheckpointWriteError(OSError):

@@ -84,6 +84,8 @@ def prepare_cpu_distributed(cfg: Config, launch_script: str = 'tools/dist_train.
         print_log(f'distributed: a rank waits at most {timeout:g} s for the others '
                   f'({TIMEOUT_OPTION})', logger='current')
     if torch.cuda.is_available():
+        check_gpu_for_local_rank(os.environ.get('LOCAL_RANK'), torch.cuda.device_count(),
+                                 launch_script)
         return False
     if cfg.launcher != 'pytorch':
         raise SystemExit(f'--launcher {cfg.launcher}: without CUDA, distributed runs take the '
@@ -103,6 +105,19 @@ def prepare_cpu_distributed(cfg: Config, launch_script: str = 'tools/dist_train.
     dist_cfg.backend = 'gloo'
     replace_sync_bn(cfg)
     return True
+
+
+def check_gpu_for_local_rank(local_rank: str | None, device_count: int,
+                             launch_script: str) -> None:
+    """Stop a process whose ``LOCAL_RANK`` (torchrun's, a string; None without torchrun)
+    has no GPU of the ``device_count`` on its machine: mmengine would fail in
+    ``torch.cuda.set_device`` with "invalid device ordinal" on each such rank."""
+    if local_rank is None or not local_rank.isdigit() or int(local_rank) < device_count:
+        return
+    raise SystemExit(f'local rank {local_rank} has no GPU on this machine, which has '
+                     f'{device_count}: {launch_script} starts one process per GPU, so give it '
+                     f'a GPU count of {device_count} or fewer (CUDA_VISIBLE_DEVICES decides '
+                     f'which GPUs)')
 
 
 def replace_sync_bn(cfg: Config) -> None:

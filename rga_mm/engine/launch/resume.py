@@ -18,8 +18,10 @@ mmengine only logs, or not at all, are stopped here with a sentence naming the f
   ``EpochBasedTrainLoop`` restarts the epoch it was saved in from its first batch while
   the iteration count goes on from the checkpoint's, so batches would be trained twice.
 
-``tools/test.py`` only notes a changed model setting (:func:`model_change_notice`):
-testing a checkpoint under another setting can be deliberate.
+A resumed run with steps of another size (other processes or batch size) is noted, not
+stopped (:func:`batch_change_notice`). ``tools/test.py`` only notes a changed model setting
+(:func:`model_change_notice`): testing a checkpoint under another setting can be
+deliberate.
 """
 import ast
 import os.path as osp
@@ -214,6 +216,38 @@ def listed(changes: list[str]) -> str:
     return text
 
 
+def batch_change_notice(cfg: Config, checkpoint: dict, path: str, world_size: int) -> str:
+    """A line saying that resuming ``checkpoint`` (at ``path``) with ``world_size``
+    processes and ``cfg``'s ``train_dataloader.batch_size`` changes the images of a training
+    step (processes × batch size) from those of its run (the saved config's batch size,
+    and the world size its ``meta`` records; where it records none, the same as today's),
+    or ''.
+
+    mmengine's own check of a changed GPU count reads a config key that configs no longer
+    have; its intent, a changed step at the learning rate restored from the checkpoint, is
+    said here, without stopping a run that is moved to other machines on purpose."""
+    saved_batch = _lookup(saved_config(checkpoint), 'train_dataloader.batch_size')
+    batch = (cfg.get('train_dataloader') or {}).get('batch_size')
+    if not (is_positive_int(saved_batch) and is_positive_int(batch)):
+        return ''
+    saved_world = checkpoint.get('meta', {}).get('world_size')
+    if not is_positive_int(saved_world):
+        saved_world = world_size
+    before, after = saved_world * saved_batch, world_size * batch
+    if before == after:
+        return ''
+    return (f'notice: {path} was trained by {_processes(saved_world)} × {saved_batch} images '
+            f'a batch ({before} a step), this run by {_processes(world_size)} × {batch} '
+            f'({after} a step): it goes on at the learning rate restored from the checkpoint, '
+            f'with {"larger" if after > before else "smaller"} steps and epochs of another '
+            f'number of iterations; resume with the run\'s processes and '
+            f'train_dataloader.batch_size to continue it as it was')
+
+
+def _processes(count: int) -> str:
+    return f'{count} process' if count == 1 else f'{count} processes'
+
+
 def saved_iters_per_epoch(checkpoint: dict) -> int | None:
     """The iterations an epoch of the run that saved ``checkpoint``: its message hub's
     ``max_iters`` over ``max_epochs`` (mmengine's RuntimeInfoHook records both for an
@@ -234,8 +268,13 @@ def check_resumes_at_epoch_end(meta: dict, path: str, iters_per_epoch: int) -> N
     an iteration, resumed in an epoch-based loop of ``iters_per_epoch`` iterations an epoch
     (its train data loader's length), was not saved at the end of its recorded epoch:
     mmengine's ``EpochBasedTrainLoop`` goes on at the first batch of the next epoch while
-    counting iterations on from the checkpoint's."""
+    counting iterations on from the checkpoint's. Where ``meta`` says that it ends an epoch
+    (``epoch_end``, written by rga_mm's checkpoint hook) that is taken as read: a run resumed
+    with another epoch length (world size, batch size) has counted iterations of both
+    lengths. Otherwise an epoch's end is where the iteration is ``epoch`` whole epochs."""
     epoch, iteration = meta.get('epoch'), meta.get('iter')
+    if meta.get('epoch_end') is True:  # recorded by AtomicCheckpointHook when it saved
+        return
     if epoch is None or iteration is None or iteration == epoch * iters_per_epoch:
         return
     raise ConfigError(

@@ -12,7 +12,7 @@ with a notice. Written here because neither mmengine's Runner nor its hooks lock
 import os
 import os.path as osp
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TextIO
 
 import torch.distributed as dist
@@ -41,8 +41,10 @@ def exclusive_work_dir(work_dir: str, launcher: str = 'none') -> Iterator[None]:
     0 locks (:func:`launcher_rank`): the ranks of one distributed run share its work dir.
     Where the process group already exists (gloo on the CPU), every rank gets rank 0's
     refusal and stops with it, instead of running on into the Runner's first collective
-    without rank 0."""
+    without rank 0. A work dir the block made is removed again where the run left nothing
+    in it but the lock."""
     lock, refusal = None, None
+    created = not osp.isdir(work_dir)
     if launcher_rank(launcher) == 0 and fcntl is not None:
         lock, refusal = _take_lock(work_dir)
     refusal = _rank_zeros(refusal)
@@ -54,6 +56,17 @@ def exclusive_work_dir(work_dir: str, launcher: str = 'none') -> Iterator[None]:
         if lock is not None:
             fcntl.flock(lock, fcntl.LOCK_UN)
             lock.close()
+            if created:
+                _remove_if_lock_alone(work_dir)
+
+
+def _remove_if_lock_alone(work_dir: str) -> None:
+    """Remove ``work_dir``, made for a run that was stopped before it wrote anything there,
+    where it holds nothing but the lock file: a refused run leaves no folder behind."""
+    with suppress(OSError):
+        if os.listdir(work_dir) == [LOCK_NAME]:
+            os.remove(osp.join(work_dir, LOCK_NAME))
+            os.rmdir(work_dir)
 
 
 def _take_lock(work_dir: str) -> tuple[TextIO | None, str | None]:
