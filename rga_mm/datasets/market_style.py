@@ -1,5 +1,6 @@
 """Datasets in Market-1501's folder layout: one folder of images per split, identity and
 camera written in each file name."""
+import json
 import os.path as osp
 import re
 
@@ -8,6 +9,9 @@ from .folder_listing import image_subfolders
 from .reid_dataset import ReIDDataset, scan_images, warn_of_other_images
 
 SPLIT_FOLDERS = dict(train='bounding_box_train', query='query', gallery='bounding_box_test')
+# the manifest that rga_mm.synthetic writes into a folder of this layout it generates,
+# marked complete only once its last image is written
+SYNTHETIC_MANIFEST = 'synthetic_manifest.json'
 
 
 class MarketStyleDataset(ReIDDataset):
@@ -38,6 +42,7 @@ class MarketStyleDataset(ReIDDataset):
         return self.data_root
 
     def load_split(self, split: str) -> list[dict]:
+        check_generation_finished(self.dataset_name, self.image_root)
         folder = osp.join(self.image_root, SPLIT_FOLDERS[split])
         names = scan_images(folder, self.suffix)
         if names is None:
@@ -78,3 +83,24 @@ def check_images_not_one_folder_down(dataset_name: str, folder: str) -> None:
         raise DatasetError(f'{dataset_name}: {folder} holds no image, but its subfolder '
                            f'{subfolders[0]} does (unpacked one folder too deep?); the images '
                            f'of a split lie directly in its folder: move them up into {folder}')
+
+
+def check_generation_finished(dataset_name: str, image_root: str) -> None:
+    """A DatasetError when ``image_root`` holds a synthetic dataset whose writing did not
+    finish: its manifest (:data:`SYNTHETIC_MANIFEST`) does not say ``"complete": true``, as
+    after an interrupted generator. Its split folders hold part of the images, which would
+    pass for a whole, smaller dataset."""
+    path = osp.join(image_root, SYNTHETIC_MANIFEST)
+    if not osp.isfile(path):
+        return
+    try:
+        with open(path, encoding='utf-8') as file:
+            complete = json.load(file).get('complete') is True
+    except (OSError, ValueError, AttributeError):  # cut short, not JSON, not a dict
+        complete = False
+    if not complete:
+        raise DatasetError(f'{dataset_name}: {image_root} is a synthetic dataset whose writing '
+                           f'did not finish ({path} does not mark it complete: its generator '
+                           f'was interrupted or is still running); run '
+                           f'tools/misc/generate_synthetic_reid.py again with the same '
+                           f'options, which writes it anew')

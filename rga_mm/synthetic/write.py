@@ -17,12 +17,12 @@ import numpy as np
 from mmengine.logging import print_log
 
 from ..datasets.market_style import SPLIT_FOLDERS
+from ..datasets.market_style import SYNTHETIC_MANIFEST as MANIFEST_NAME
 from .plan import ImageRecord, check_parameters, plan_dataset, split_statistics
 from .render import render_record
 from .world import Appearance, Camera, sample_world
 
 DATASET_FOLDER = 'Market-1501-v15.09.15'
-MANIFEST_NAME = 'synthetic_manifest.json'
 GENERATOR_VERSION = 1
 JPEG_QUALITY = 90
 

@@ -2,6 +2,10 @@
 idempotence, and that its identities are learnable but not trivial."""
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -10,6 +14,7 @@ import numpy as np
 import pytest
 
 from rga_mm.datasets import Market1501
+from rga_mm.errors import DatasetError
 from rga_mm.synthetic import (
     DATASET_FOLDER,
     MANIFEST_NAME,
@@ -230,6 +235,32 @@ def test_market1501_reads_the_generated_tree(small):
     assert len(query) == len(entries(small, 'query'))
     gallery = Market1501(data_root=str(small), split='gallery')
     assert len(gallery) == len(entries(small, 'gallery')) - SMALL['num_junk']
+
+
+@pytest.mark.slow
+def test_a_generation_killed_half_way_is_refused_as_data_until_redone(tmp_path):
+    """The generator killed (SIGKILL) once some images are on disk: its split folders would
+    read as a smaller, whole dataset. Market1501 refuses it, naming the manifest; running
+    the generator again writes it anew, and it loads."""
+    command = [sys.executable, 'tools/misc/generate_synthetic_reid.py', str(tmp_path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    folder = tmp_path / DATASET_FOLDER
+    deadline = time.monotonic() + 120
+    while not any((folder / SPLITS['train']).glob('*.jpg')) and process.poll() is None:
+        assert time.monotonic() < deadline, 'the generator wrote no image in 2 minutes'
+        time.sleep(0.01)
+    process.kill()
+    assert process.wait() == -signal.SIGKILL, 'the generator ended before it was killed'
+    with pytest.raises(DatasetError) as refused:
+        Market1501(data_root=str(folder), split='train')
+    assert str(refused.value) == (
+        f'Market-1501: {folder} is a synthetic dataset whose writing did not finish '
+        f'({folder / MANIFEST_NAME} does not mark it complete: its generator was interrupted '
+        f'or is still running); run tools/misc/generate_synthetic_reid.py again with the same '
+        f'options, which writes it anew')
+    load_tool().main([str(tmp_path)])
+    assert len(Market1501(data_root=str(folder), split='query')) > 0
 
 
 def load_tool():
