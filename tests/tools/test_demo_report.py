@@ -64,6 +64,19 @@ def test_report_names_a_wrong_data_root(report, tmp_path):
         report.main([write_metrics(tmp_path, METRICS), missing])
 
 
+def test_report_names_a_split_without_cross_camera_matches(report, tmp_path):
+    """Every image under camera 1: the protocol leaves no query to rank at random."""
+    one_camera = {folder: [re.sub(r'_c\d', '_c1', name) for name in names]
+                  for folder, names in MARKET.items()}
+    root = write_tree(tmp_path / 'market', one_camera)
+    with pytest.raises(SystemExit) as stopped:
+        report.main([write_metrics(tmp_path, METRICS), str(root)])
+    assert str(stopped.value) == (
+        f'{root} has no chance level: none of its 2 queries has a gallery image of its '
+        f'identity from another camera, which the evaluation protocol needs; give the '
+        f'Market-1501-style folder that was tested')
+
+
 @pytest.mark.parametrize('trials', ['0', '-2'])
 def test_report_refuses_trials_below_one(report, tmp_path, capsys, trials):
     with pytest.raises(SystemExit) as stop:

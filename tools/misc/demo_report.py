@@ -35,6 +35,7 @@ def chance_metrics(data_root: str, trials: int) -> dict:
                 np.array([item['camera_id'] for item in items]))
 
     (q_ids, q_cams), (g_ids, g_cams) = fields(query), fields(gallery)
+    check_cross_camera_matches(q_ids, q_cams, g_ids, g_cams, data_root)
     rng = np.random.default_rng(0)
     runs = [rank_metrics(rng.random((len(q_ids), len(g_ids)), dtype=np.float32),
                          q_ids, g_ids, q_cams, g_cams) for _ in range(trials)]
@@ -45,6 +46,19 @@ def chance_metrics(data_root: str, trials: int) -> dict:
             'reid/mINP': 100 * np.mean([r['mINP'] for r in runs]),
             'reid/num_query': runs[0]['num_valid_queries'],
             'reid/num_query_skipped': runs[0]['num_skipped_queries']}
+
+
+def check_cross_camera_matches(q_ids: np.ndarray, q_cams: np.ndarray, g_ids: np.ndarray,
+                               g_cams: np.ndarray, data_root: str) -> None:
+    """SystemExit when no query of ``data_root`` (identities and cameras, (Q,) each) has a
+    gallery image (G,) of its identity from another camera: the evaluation protocol the
+    chance row follows (Market-1501's) then evaluates no query."""
+    matches = (q_ids[:, None] == g_ids[None]) & (q_cams[:, None] != g_cams[None])
+    if not matches.any():
+        raise SystemExit(f'{data_root} has no chance level: none of its {len(q_ids)} queries '
+                         f'has a gallery image of its identity from another camera, which '
+                         f'the evaluation protocol needs; give the Market-1501-style folder '
+                         f'that was tested')
 
 
 def query_counts(metrics: dict) -> tuple[int, int, int]:
