@@ -74,6 +74,18 @@ def test_a_mistyped_top_level_key_names_the_closest_one(config_file):
         init_model(config_file, cfg_options={'modle.backbone.depth': 34})
 
 
+def test_a_log_of_json_lines_given_as_config_is_named(tmp_path):
+    """mmengine's scalars.json holds one JSON object a line; json reads it as 'Extra data'."""
+    log = tmp_path / 'scalars.json'
+    log.write_text('{"loss": 3.2, "step": 1}\n{"loss": 3.1, "step": 2}\n')
+    with pytest.raises(SystemExit) as refused:
+        load_run_config(str(log), 'none', None, None)
+    assert str(refused.value) == (
+        f'config {log} is not one JSON object, as a .json config is (Extra data: line 2 '
+        f'column 1 (char 25)); a log such as scalars.json, one object a line, is no config: '
+        f"give the run's .py config")
+
+
 def test_new_nested_keys_and_keys_the_runner_reads_are_accepted(config_file):
     cfg = load_run_config(config_file, 'none', {
         'randomness.seed': 5,

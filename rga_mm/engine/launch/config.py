@@ -21,6 +21,7 @@ import argparse
 import difflib
 import importlib
 import inspect
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +123,10 @@ def load_config(path: str | Path) -> OnceFormattedConfig:
     except SyntaxError as error:
         raise ValueError(f'config {path} is not valid Python: {error.msg} on line '
                          f'{error.lineno}') from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f'config {path} is not one JSON object, as a .json config is '
+                         f'({error}); a log such as scalars.json, one object a line, is no '
+                         f'config: give the run\'s .py config') from None
     except AssertionError as error:  # mmengine's refusal of an 'rga_mm::' base
         if 'rga_mm' not in str(error):
             raise
