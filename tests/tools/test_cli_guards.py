@@ -38,6 +38,7 @@ from rga_mm.engine.launch import (
     check_spares_inputs,
     check_train_counts,
     check_triplet_batches,
+    launched_as_rank_zero,
     load_config_with_options,
     load_run_config,
     stop_on_input_errors,
@@ -341,6 +342,19 @@ def test_only_rank_0_of_a_distributed_run_locks_its_work_dir(tmp_path, monkeypat
         with pytest.raises(ConfigError, match='another training run'):
             with exclusive_work_dir(work_dir, launcher):
                 pass
+
+
+@pytest.mark.parametrize('variable', ['RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'])
+def test_each_launchers_rank_variable_says_who_prints_once(monkeypatch, variable):
+    """Before mmengine's init_dist sets RANK for a Slurm or MPI launch, only the launcher's
+    own variable tells rank 0, which prints the notices every rank finds alike."""
+    for name in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK'):
+        monkeypatch.delenv(name, raising=False)
+    assert launched_as_rank_zero()
+    monkeypatch.setenv(variable, '0')
+    assert launched_as_rank_zero()
+    monkeypatch.setenv(variable, '3')
+    assert not launched_as_rank_zero()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='mmengine launches CUDA runs itself')

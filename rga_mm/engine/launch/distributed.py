@@ -28,6 +28,8 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 DEFAULT_TIMEOUT_S = 600
+# where each launcher tells a process its global rank before mmengine's init_dist runs
+RANK_VARIABLES = {'pytorch': 'RANK', 'slurm': 'SLURM_PROCID', 'mpi': 'OMPI_COMM_WORLD_RANK'}
 TIMEOUT_OPTION = 'env_cfg.dist_cfg.timeout'
 # gloo raises a plain RuntimeError: "[.../unbound_buffer.cc:81] Timed out waiting 10000ms for
 # recv operation to complete"; torch's own errors are DistError subclasses
@@ -54,9 +56,10 @@ def dist_timeout(cfg: Config) -> float:
 
 def launched_as_rank_zero() -> bool:
     """Whether this process is rank 0 of its launch (or not launched distributed), read
-    from torchrun's ``RANK`` so that it holds before the process group exists: the process
-    that prints what all ranks would print alike."""
-    return os.environ.get('RANK', '0') == '0'
+    from the variable each launcher sets (:data:`RANK_VARIABLES`) so that it holds before
+    the process group exists and mmengine sets ``RANK`` for Slurm and MPI launches: the
+    process that prints what all ranks would print alike."""
+    return all(os.environ.get(variable, '0') == '0' for variable in RANK_VARIABLES.values())
 
 
 def prepare_cpu_distributed(cfg: Config, launch_script: str = 'tools/dist_train.sh') -> bool:

@@ -18,6 +18,7 @@ from typing import TextIO
 import torch.distributed as dist
 
 from rga_mm.errors import ConfigError
+from .distributed import RANK_VARIABLES
 
 try:
     import fcntl
@@ -25,8 +26,6 @@ except ImportError:  # Windows
     fcntl = None
 
 LOCK_NAME = '.train.lock'
-# where each launcher tells a process its global rank before mmengine's init_dist runs
-RANK_VARIABLES = {'pytorch': 'RANK', 'slurm': 'SLURM_PROCID', 'mpi': 'OMPI_COMM_WORLD_RANK'}
 
 
 def launcher_rank(launcher: str) -> int:
