@@ -78,14 +78,33 @@ def write_error_fix(error: BaseException, elsewhere: str) -> str:
     """What to do about a failed write, as the OS's reason (:func:`write_error_reason`)
     calls for: room for a full disk or a file-size limit, ``elsewhere`` (e.g. 'give another
     --out') for a place the process may not write to or a path too long for the file
-    system, either for any other reason."""
+    system, the missing folder for a path whose folder does not exist
+    (:func:`missing_folder_fix`), and ``elsewhere`` alone for any other reason."""
     codes = {cause.errno for cause in error_chain(error) if isinstance(cause, OSError)}
     if codes & set(NOT_ALLOWED):
         return f'{elsewhere}, one this process may write to'
     if errno.ENAMETOOLONG in codes:
         return f'{elsewhere}, with a shorter path'
-    room = 'free space on that disk or raise the file-size limit (ulimit -f)'
-    return room if codes & set(NO_ROOM) else f'{room}, or {elsewhere}'
+    if codes & set(NO_ROOM):
+        return 'free space on that disk or raise the file-size limit (ulimit -f)'
+    if errno.ENOENT in codes:
+        return missing_folder_fix(error, elsewhere)
+    return elsewhere
+
+
+def missing_folder_fix(error: BaseException, elsewhere: str) -> str:
+    """The fix for a write that failed as 'No such file or directory': create the folder of
+    the file it wrote when that folder is gone, else (a folder that takes no new files, such
+    as /proc's) ``elsewhere`` in another folder."""
+    names = [cause.filename for cause in error_chain(error)
+             if isinstance(cause, OSError) and cause.errno == errno.ENOENT
+             and isinstance(cause.filename, (str, bytes))]
+    if not names:
+        return f'{elsewhere}, in a folder that exists and takes new files'
+    folder = os.path.dirname(os.fsdecode(names[0])) or os.curdir
+    if not os.path.isdir(folder):
+        return f'create the folder {folder} or {elsewhere}'
+    return f'{elsewhere}, in a folder that takes new files ({folder} does not)'
 
 
 def write_failure(path: str | os.PathLike, error: BaseException, elsewhere: str) -> str:

@@ -198,14 +198,17 @@ def load_resume_chain(paths: Sequence[str]) -> tuple[int, ScalarLog, str | None]
 
 
 def logged_runs(paths: Sequence[str]) -> list[str]:
-    """``paths`` (runs of a work dir, oldest first) without the newest runs whose scalar log
-    has no usable line (killed before or while logging their first), each named on stderr;
-    the oldest is kept in any case, for :func:`load_scalar_log` to name."""
-    kept = list(paths)
-    while len(kept) > 1 and not _has_usable_line(kept[-1]):
-        print(f'{kept[-1]}: left out, as it has no usable line (its run stopped before logging '
-              f'one)', file=sys.stderr)
-        kept.pop()
+    """``paths`` (runs of a work dir, oldest first) without the runs whose scalar log has no
+    usable line (killed before or while logging their first, the newest or one between
+    others), each named on stderr, newest first; all of them where none has a usable line,
+    for :func:`load_scalar_log` to refuse the newest."""
+    kept = [path for path in paths if _has_usable_line(path)]
+    if not kept:
+        return list(paths)
+    for path in reversed(paths):
+        if path not in kept:
+            print(f'{path}: left out, as it has no usable line (its run stopped before '
+                  f'logging one)', file=sys.stderr)
     return kept
 
 
@@ -226,9 +229,9 @@ def _has_usable_line(path: str) -> bool:
 def load_scalar_logs(paths: Sequence[str]) -> ScalarLog:
     """The newest of the scalar logs at ``paths`` (runs of a work dir, oldest first) joined
     by :func:`join_scalar_logs` with the runs it resumes; the runs before the first one not
-    resumed are left out (:func:`load_resume_chain` says which, and why), and so are newest
-    runs that logged nothing (:func:`logged_runs`). A single path loads as
-    :func:`load_scalar_log` does."""
+    resumed are left out (:func:`load_resume_chain` says which, and why), and so are runs
+    that logged nothing (:func:`logged_runs`), so that a run that resumes the run before
+    such a one is still joined to it. A single path loads as :func:`load_scalar_log` does."""
     return load_resume_chain(logged_runs(paths))[1]
 
 

@@ -117,6 +117,66 @@ def test_newest_runs_that_logged_nothing_are_left_out_of_the_chain(plotted, tmp_
         'key, a later run winning where a step repeats\n')
 
 
+def _killed_run(work_dir: Path, timestamp: str, text: str) -> str:
+    """A run folder whose scalar log is ``text``: empty, or its first line cut short."""
+    log = work_dir / timestamp / 'vis_data' / 'scalars.json'
+    log.parent.mkdir(parents=True)
+    log.write_text(text)
+    return str(log)
+
+
+# a run logging every 7th iteration to 280, a resume killed while writing its first line,
+# and the resume of that checkpoint again, logging from 287 to 560
+CHAIN = {'20240101_120000': _train_lines(range(7, 281, 7), 9.0),
+         '20240103_120000': _train_lines(range(287, 561, 7), 1.0)}
+CUT = json.dumps(_train_lines([287], 5.0)[0])[:40]
+
+
+@pytest.mark.parametrize('text', ['', CUT])
+def test_a_run_between_others_that_logged_nothing_is_left_out_of_the_chain(
+        plotted, tmp_path, capsys, text):
+    tool, logs = plotted
+    work_dir = _write_runs(tmp_path / 'work', CHAIN)
+    killed = _killed_run(work_dir, '20240102_120000', text)
+    capsys.readouterr()
+    tool.main([str(work_dir), '--out', str(tmp_path / 'c.png')])
+    assert list(logs) == ['work']
+    assert _steps(logs['work'], 'train', 'loss') == [
+        *((step, 9.0) for step in range(7, 281, 7)), *((step, 1.0) for step in range(287, 561, 7))]
+    assert capsys.readouterr().err == (
+        f'{killed}: left out, as it has no usable line (its run stopped before logging one)\n'
+        f'{work_dir}: joined 2 runs (20240101_120000 to 20240103_120000) into one curve per '
+        'key, a later run winning where a step repeats\n')
+
+
+def test_a_fresh_run_after_one_that_logged_nothing_is_plotted_alone(plotted, tmp_path, capsys):
+    tool, logs = plotted
+    work_dir = _write_runs(tmp_path / 'work', {'20240101_120000': OLD, '20240103_120000': NEW})
+    killed = _killed_run(work_dir, '20240102_120000', '')
+    tool.main([str(work_dir), '--out', str(tmp_path / 'c.png')])
+    assert list(logs) == ['work/20240103_120000']
+    assert _steps(logs['work/20240103_120000'], 'val', 'reid/mAP') == [(1, 50.0)]
+    assert capsys.readouterr().err == (
+        f'{killed}: left out, as it has no usable line (its run stopped before logging one)\n'
+        f'{work_dir}: left out the earlier run 20240101_120000, as 20240103_120000 does not '
+        "resume 20240101_120000 (it starts at step 1, not after 20240101_120000's first step "
+        '1); to plot it, give its scalars.json as another LOG: '
+        f'{_scalar_log(work_dir, "20240101_120000")}\n')
+
+
+def test_a_work_dir_whose_runs_all_logged_nothing_is_refused(plotted, tmp_path, capsys):
+    tool, _ = plotted
+    work_dir = tmp_path / 'work'
+    _killed_run(work_dir, '20240101_120000', '')
+    newest = _killed_run(work_dir, '20240102_120000', '{"lr": 0.1}\n')
+    with pytest.raises(SystemExit) as stop:
+        tool.main([str(work_dir), '--out', str(tmp_path / 'c.png')])
+    assert stop.value.code == (f'{newest} has no usable line: mmengine writes one JSON dict '
+                               'with a "step" key per logged iteration or validation')
+    assert capsys.readouterr().err == ''
+    assert not (tmp_path / 'c.png').exists()
+
+
 def test_a_run_that_starts_past_the_older_runs_steps_is_not_joined(plotted, tmp_path, capsys):
     """A run resumed from another work dir's checkpoint at iteration 40."""
     tool, logs = plotted
@@ -137,6 +197,42 @@ def test_a_run_folder_is_read_as_its_scalar_log(plotted, tmp_path, capsys):
     assert list(logs) == ['work/20240101_120000']
     assert _steps(logs['work/20240101_120000'], 'val', 'reid/mAP') == [(1, 10.0), (2, 20.0)]
     assert capsys.readouterr().err == ''
+
+
+def test_a_log_outside_a_work_dir_is_named_by_its_file(plotted, tmp_path, capsys):
+    """Not in <work_dir>/<timestamp>/vis_data: the file's stem, or for a scalars.json its
+    folder's name, names it in the legend and in the notes."""
+    tool, logs = plotted
+    (tmp_path / 'x/logs').mkdir(parents=True)
+    (tmp_path / 'baseline').mkdir()
+    (tmp_path / 'x/logs/mmpre.json').write_text(''.join(json.dumps(line) + '\n' for line in OLD))
+    (tmp_path / 'baseline/scalars.json').write_text(
+        ''.join(json.dumps(line) + '\n' for line in OLD[:4]))
+    tool.main([str(tmp_path / 'x/logs/mmpre.json'), str(tmp_path / 'baseline'),
+               '--out', str(tmp_path / 'c.png'), '--keys', 'loss', 'reid/mAP'])
+    assert list(logs) == ['mmpre', 'baseline']
+    assert capsys.readouterr().err == (
+        'reid/mAP: not in baseline, so its subplot draws 1 of the 2 logs\n')
+
+
+def test_the_same_log_given_twice_is_refused(plotted, tmp_path):
+    """A work dir given twice (its two curves had one name), and a run folder with its own
+    scalar log, refused even with names to tell them apart."""
+    tool, _ = plotted
+    work_dir = _write_runs(tmp_path / 'work', {'20240101_120000': OLD[:5],
+                                               '20240101_130000': OLD[5:]})
+    newest = _scalar_log(work_dir, '20240101_130000')
+    run = work_dir / '20240101_130000'
+    out = ['--out', str(tmp_path / 'c.png')]
+    with pytest.raises(SystemExit) as stop:
+        tool.main([str(work_dir), str(work_dir), *out])
+    assert stop.value.code == (f'LOG {work_dir} is given twice (2 runs joined, the newest '
+                               f'{newest}); give each log once')
+    with pytest.raises(SystemExit) as stop:
+        tool.main([str(run), newest, *out, '--legend', 'a', 'b'])
+    assert stop.value.code == (f'LOGs {run} and {newest} are the same log ({newest}); give '
+                               'each log once')
+    assert not (tmp_path / 'c.png').exists()
 
 
 TEXT_LOG = '2024/01/01 12:00:00 - mmengine - INFO - Epoch(train) [1][4/4]  lr: 1.0000e-01\n'

@@ -2,6 +2,7 @@
 by a real mmengine Runner: one epoch-based run (2 epochs × 2 iterations, validation after
 each epoch) and one iteration-based run (4 iterations, validation every 2)."""
 import json
+import os
 import re
 import shutil
 import sys
@@ -450,3 +451,14 @@ def test_a_write_that_fails_leaves_the_earlier_curves_and_says_why(work_dirs, tm
         f'on that disk or raise the file-size limit (ulimit -f)')
     assert out.read_bytes() == b'earlier curves'
     assert sorted(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self') or not os.access('/proc', os.W_OK),
+                    reason='needs Linux /proc, which the check of --out lets by (as root)')
+def test_a_write_that_fails_for_no_room_reason_is_not_told_to_free_space(work_dirs):
+    """/proc passes the check of --out, yet takes no new file: 'No such file or directory'."""
+    with pytest.raises(SystemExit) as stop:
+        _analyze_logs().main([str(work_dirs['epochs']), '--out', '/proc/c.png'])
+    assert stop.value.code == ('could not write /proc/c.png (No such file or directory): give '
+                               'another --out, in a folder that takes new files (/proc does '
+                               'not)')

@@ -10,7 +10,9 @@ from the newest, an earlier run is joined only if the later one resumes it (the 
 ends the chain. The joined runs make one curve per key, a later run's point replacing an
 earlier one's at the same step (a resumed run logs the steps after its checkpoint again); a
 line on stderr says how many runs were joined, and another names the runs left out and how to
-plot them. One subplot per key, one curve per LOG; training keys are plotted against the
+plot them; runs that logged no line (killed before or while writing their first) are left out
+first, each named on stderr. One subplot per key, one curve per LOG (a LOG given twice is
+refused); training keys are plotted against the
 iteration, validation metrics against the epoch (epoch-based runs) or the iteration
 (iteration-based runs); a key of both (``time``, ``data_time``) gets a subplot for each,
 titled ``time (training)`` and ``time (validation)``. Without ``--keys``: ``loss``, ``lr`` and
@@ -72,8 +74,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--keys', nargs='+',
                         help='keys to plot (default: loss, lr and every validation metric)')
     parser.add_argument('--legend', nargs='+',
-                        help='a name per LOG (default: <work dir>/<timestamp> of each log, '
-                        'the work dir alone for joined runs)')
+                        help='a name per LOG (default: <work dir>/<timestamp> of a run, the '
+                        'work dir alone for joined runs; for a log outside <work dir>/'
+                        '<timestamp>/vis_data, its file name without the suffix, or its '
+                        "folder's name for a scalars.json)")
     parser.add_argument('--title', help='title of the figure')
     parser.add_argument('--dpi', type=int_between(MIN_DPI, MAX_DPI, reason='a larger figure '
                                                   'takes gigabytes to draw'),
@@ -99,10 +103,22 @@ def check_out(path: str) -> str:
     return suffix
 
 
+def in_run_layout(scalar_log: str) -> bool:
+    """Whether ``scalar_log`` is mmengine's ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
+    return (osp.basename(scalar_log) == SCALAR_LOG_NAME
+            and osp.basename(osp.dirname(osp.abspath(scalar_log))) == 'vis_data')
+
+
 def run_name(scalar_log: str) -> str:
-    """``<work dir name>/<timestamp>`` for ``<work_dir>/<timestamp>/vis_data/scalars.json``."""
-    work_dir = osp.dirname(osp.dirname(osp.dirname(osp.abspath(scalar_log))))
-    return osp.join(osp.basename(work_dir), run_id(scalar_log))
+    """``<work dir name>/<timestamp>`` for ``<work_dir>/<timestamp>/vis_data/scalars.json``;
+    elsewhere the name of the file's folder for a ``scalars.json``, the file's stem for
+    another name (``logs/mmpre.json`` → ``mmpre``)."""
+    if in_run_layout(scalar_log):
+        work_dir = osp.dirname(osp.dirname(osp.dirname(osp.abspath(scalar_log))))
+        return osp.join(osp.basename(work_dir), run_id(scalar_log))
+    if osp.basename(scalar_log) == SCALAR_LOG_NAME:
+        return osp.basename(osp.dirname(osp.abspath(scalar_log))) or SCALAR_LOG_NAME
+    return osp.splitext(osp.basename(scalar_log))[0]
 
 
 def runs_name(scalar_logs: Sequence[str]) -> str:
@@ -112,9 +128,28 @@ def runs_name(scalar_logs: Sequence[str]) -> str:
     return osp.dirname(run_name(scalar_logs[-1]))
 
 
+def check_logs_differ(runs: Sequence[Sequence[str]], paths: Sequence[str]) -> None:
+    """A ``ValueError`` when two LOG ``paths`` plot the same ``runs`` (the same scalar logs,
+    however named), which would draw one curve over the other."""
+    seen: dict[tuple, str] = {}
+    for path, scalar_logs in zip(paths, runs):
+        key = tuple(osp.realpath(log) for log in scalar_logs)
+        if key not in seen:
+            seen[key] = path
+            continue
+        what = (scalar_logs[0] if len(scalar_logs) == 1 else
+                f'{len(scalar_logs)} runs joined, the newest {scalar_logs[-1]}')
+        given = (f'LOG {path} is given twice' if seen[key] == path else
+                 f'LOGs {seen[key]} and {path} are the same log')
+        raise ValueError(f'{given} ({what}); give each log once')
+
+
 def legend_names(runs: Sequence[Sequence[str]], paths: Sequence[str],
                  legend: Sequence[str] | None) -> list[str]:
-    """``legend`` checked against the LOG ``paths``, or a name made from each one's runs."""
+    """``legend`` checked against the LOG ``paths``, or a name made from each one's runs
+    (:func:`runs_name`; the paths as given where two names would be the same); a
+    ``ValueError`` for two LOGs of the same runs (:func:`check_logs_differ`)."""
+    check_logs_differ(runs, paths)
     if legend is None:
         names = [runs_name(scalar_logs) for scalar_logs in runs]
         return names if len(set(names)) == len(names) else list(paths)
@@ -170,8 +205,9 @@ def report_left_out(path: str, left_out: Sequence[str], resumer: str, reason: st
 
 
 def load_logs(paths: Sequence[str], legend: Sequence[str] | None) -> dict[str, ScalarLog]:
-    """{legend name: loaded log} for each LOG argument, a work dir's newest run that logged
-    a line (:func:`logged_runs`) joined with the runs it resumes (:func:`load_resume_chain`)."""
+    """{legend name: loaded log} for each LOG argument: of a work dir's runs that logged a
+    line (:func:`logged_runs`), the newest joined with the runs it resumes
+    (:func:`load_resume_chain`)."""
     found = [logged_runs(scalar_log_paths(path)) for path in paths]
     chains = [load_resume_chain(scalar_logs) for scalar_logs in found]
     names = legend_names([logs[start:] for logs, (start, _, _) in zip(found, chains)], paths,
