@@ -8,6 +8,7 @@ colours (a red/blue image stays red on the left). Image files must also reach th
 the channel order of the dataset items it was trained on.
 """
 import re
+import sys
 from pathlib import Path
 
 import mmcv
@@ -28,6 +29,7 @@ from rga_mm.visualization.image_inputs import (
     file_pipeline,
     load_image_file,
 )
+from tool_runs import run_with_file_size_limit
 
 ROOT = Path(__file__).parents[2]
 REID_CONFIG = ROOT / 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
@@ -434,3 +436,44 @@ def test_an_out_named_like_an_image_is_refused_in_argparse(capsys):
     assert capsys.readouterr().err.strip().endswith(
         '--out grids/vis.PNG names an image file, but vis_attention writes a folder of PNG '
         'grids, one per image: give a folder, e.g. grids/vis')
+
+
+def test_a_grid_name_taken_by_a_folder_is_refused_before_the_model_loads(tmp_path):
+    """No grid is drawn (the checkpoint does not exist: it is not read)."""
+    images = tmp_path / 'images'
+    images.mkdir()
+    red_blue_image(images / 'a.png', 64, 32)
+    image = red_blue_image(images / 'b.png', 64, 32)
+    (tmp_path / 'out/b.png').mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        vis_attention(REID_CONFIG, tmp_path / 'missing.pth', images, '--out', tmp_path / 'out')
+    assert str(exit_info.value) == (
+        f'--out {tmp_path / "out"}: {tmp_path / "out/b.png"}, the grid of the image {image}, '
+        f'is a folder; move it away or choose another folder')
+    assert [path.name for path in (tmp_path / 'out').iterdir()] == ['b.png']
+
+
+@pytest.mark.skipif(sys.platform == 'win32', reason='POSIX file-size limits')
+def test_a_grid_that_cannot_be_written_stops_the_tool_and_leaves_no_cut_png(tmp_path):
+    """A full disk, as a file-size limit of 32 KiB makes one, after the first grid (about
+    20 KB, red and blue) and before the second (about 48 KB, noise): one sentence, the first
+    grid whole, an earlier second grid as it was and no partial file."""
+    checkpoint = save_checkpoint(REID_CONFIG, tmp_path / 'reid.pth')
+    images = tmp_path / 'images'
+    images.mkdir()
+    red_blue_image(images / 'a.png', 64, 32)
+    noise = np.random.default_rng(0).integers(0, 256, (64, 32, 3), dtype=np.uint8)
+    mmcv.imwrite(noise, str(images / 'b.png'))
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'b.png').write_bytes(b'earlier grid')
+    result = run_with_file_size_limit(
+        sys.executable, 'tools/visualization/vis_attention.py', REID_CONFIG, checkpoint, images,
+        '--out', out, '--panel-height', 64, limit=2**15)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'could not write {out / "b.png"} (File too large), the earlier file left as it was: '
+        f'free space on that disk or raise the file-size limit (ulimit -f)')
+    assert sorted(path.name for path in out.iterdir()) == ['a.png', 'b.png']
+    assert (out / 'b.png').read_bytes() == b'earlier grid'
+    assert mmcv.imread(str(out / 'a.png')).shape == (TITLE_HEIGHT + 64, 6 * 32 + 5 * PANEL_GAP, 3)

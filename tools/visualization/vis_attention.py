@@ -17,19 +17,22 @@ pipeline would resize them again. Sizes outside 1–4096
 (``--input-size``) or 8–2048 (``--panel-height``) are refused before anything is loaded, and
 so is an ``--out`` that
 is a folder given as IMAGE or the folder of an IMAGE file, or whose grid would overwrite an
-input image (a subfolder of either is taken: it is not read). Every image is read once before
-the first is drawn, so an unreadable one stops the tool at once, named with the reason. The
-checkpoint must fit the config's model (every tensor name and shape) unless ``--partial-load``
-is given.
+input image (a subfolder of either is taken: it is not read), or where a folder has the name of
+a grid. Each grid is written beside its name and renamed into place, so that a failed write
+(one sentence) or Ctrl-C leaves no cut PNG. Every image is read once before the first is
+drawn, so an unreadable one stops the tool at once, named with the reason. The checkpoint
+must fit the config's model (every tensor name and shape) unless ``--partial-load`` is given.
 """
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-import mmcv
+import cv2
+import numpy as np
 
 import rga_mm  # noqa: F401  (registers modules, allowlists runner checkpoints)
 from rga_mm.apis import init_model
+from rga_mm.apis.output_files import write_bytes_whole, write_failure
 from rga_mm.checks import is_file_given_as_folder
 from rga_mm.datasets.folder_listing import every_entry, listed_images
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
@@ -152,6 +155,27 @@ def check_outputs_spare_images(out: str, inputs: list[str], images: list[Path]) 
         f'(a subfolder of it is not read)'))
 
 
+def check_grids_not_folders(out: str, images: list[Path]) -> None:
+    """Stop, before the model is loaded, when the PNG grid the tool would write for an
+    image (:func:`output_paths`) is a folder, which no grid can replace."""
+    for image, target in zip(images, output_paths(Path(out), images)):
+        if target.is_dir():
+            raise SystemExit(f'--out {out}: {target}, the grid of the image {image}, is a '
+                             f'folder; move it away or choose another folder')
+
+
+def write_grid(target: Path, grid: np.ndarray) -> None:
+    """Write the RGB ``grid`` as the PNG file ``target`` whole or not at all
+    (:func:`~rga_mm.apis.output_files.write_bytes_whole`: written beside it and renamed into
+    place), so that a full disk or Ctrl-C leaves no cut PNG and an earlier one as it was; a
+    failed write stops the tool in one sentence."""
+    png = cv2.imencode('.png', np.ascontiguousarray(grid[..., ::-1]))[1].tobytes()
+    try:
+        write_bytes_whole(target, png)
+    except OSError as error:
+        raise SystemExit(write_failure(target, error, 'give another --out')) from None
+
+
 def check_images_readable(images: list[Path]) -> None:
     """Decode every image once, as the datasets' loading step does; stop with one sentence
     naming the first one that cannot be read and why (empty, undecodable, too large)."""
@@ -201,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     images = expand_images(args.images)
     check_outputs_spare_images(args.out, args.images, images)
     check_output_dir(args.out, '--out', 'another folder for the PNG grids')
+    check_grids_not_folders(args.out, images)
     try:  # the options named as the command line gives them
         cfg = load_config_with_options(args.config, args.cfg_options)
         model = init_model(cfg, args.checkpoint, args.device, strict=not args.partial_load)
@@ -233,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(f'{path}: {error}{hint}') from None
         grid = visualizer.draw_attention_grid(
             displayed_image(data['inputs'], channel_order), explanation)
-        mmcv.imwrite(grid[..., ::-1], str(target))
+        write_grid(target, grid)
         gates = ', '.join(explanation.gates) or 'no RGA spatial gate'
         print(f'{path} → {target} ({gates}; CAM of the {explanation.cam_target})')
 
