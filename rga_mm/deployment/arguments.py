@@ -4,6 +4,7 @@ config (:func:`input_shape`),
 tools/visualization/vis_attention.py checks its sizes (``--input-size H W``,
 ``--panel-height``) with the same types, and the benchmarks their counts and budgets."""
 import argparse
+import math
 from collections.abc import Callable, Sequence
 
 from mmengine.config import Config
@@ -16,11 +17,14 @@ CONFIG_SIZE_KEYS = ('input_size', 'crop_size')
 
 
 def positive_float(text: str) -> float:
-    """An ``argparse`` type: a number above 0 (a size, a memory budget, a scale), refused in
-    argparse's one-line error otherwise."""
+    """An ``argparse`` type: a finite number above 0 (a size, a memory budget, a scale),
+    refused in argparse's one-line error otherwise (``inf`` would overflow where the value
+    becomes a count of bytes or images)."""
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f'must be a number above 0, got {text}')
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f'must be a finite number above 0, got {text}')
     return value
 
 

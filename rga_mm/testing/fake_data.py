@@ -12,3 +12,15 @@ def fake_reid_batch(num_identities: int, images_per_id: int, height: int,
               for _ in range(batch)]
     samples = [DataSample().set_gt_label(i // images_per_id) for i in range(batch)]
     return dict(inputs=images, data_samples=samples)
+
+
+def batch_label_refusal(batch: int, images_per_id: int, num_classes: int, head: str) -> str:
+    """Why a :func:`fake_reid_batch` of ``batch`` images (``batch // images_per_id``
+    identities, labelled 0 … P − 1) does not fit a classifier of ``num_classes`` outputs,
+    ``head`` naming whose; '' when it fits (at most ``images_per_id × num_classes``)."""
+    most = images_per_id * num_classes
+    if batch <= most:
+        return ''
+    return (f'--batch {batch} draws {batch // images_per_id} identities of {images_per_id} '
+            f'images but {head} classifies {num_classes} (num_classes): give --batch {most} '
+            f'or less')

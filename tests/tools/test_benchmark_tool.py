@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from rga_mm.apis import init_model
 from rga_mm.testing import load_script, timing
 from tool_runs import run_in_process
 
@@ -290,3 +291,101 @@ def test_search_lists_that_differ_only_among_ties_are_the_same():
     assert same(listed, (distances, torch.tensor([[3, 5, 1, 8]])))
     assert not same(listed, (distances, torch.tensor([[3, 6, 1, 7]])))
     assert not same(listed, (distances + 1e-3, listed[1]))
+
+
+GPU_TRAIN_BATCH = ('--batch must be a multiple of 4 and at least 8 (P identities × 4 images, '
+                   'P ≥ 2 for the triplet loss), got 0')
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--iters', -1], 'argument --iters: must be a positive integer, got -1'),
+    (['--iters', 0], 'argument --iters: must be a positive integer, got 0'),
+    (['--warmup', -5], 'argument --warmup: must be at least 0, got -5'),
+    (['--batch', 0], GPU_TRAIN_BATCH),
+    (['--batch', 3008], "--batch 3008 draws 752 identities of 4 images but each model's head "
+                        'classifies 751 (num_classes): give --batch 3004 or less')])
+def test_gpu_train_benchmark_refuses_counts_it_cannot_time_before_building_a_model(args,
+                                                                                  message):
+    """A negative --iters printed a negative images/s and exited 0; --iters 0 and --batch 0
+    became the defaults; a batch of more identities than the heads classify failed after
+    the model was built and run."""
+    result = _run_here('--device', 'cpu', '--models', 'baseline', *args,
+                       tool='gpu_train_benchmark.py')
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1] == f'gpu_train_benchmark.py: error: {message}'
+
+
+@pytest.mark.parametrize('args, expected', [
+    ([], dict(batch=64, warmup=5, iters=20)),
+    (['--device', 'cpu'], dict(batch=8, warmup=1, iters=1)),
+    (['--device', 'cpu', '--warmup', 0, '--batch', 3004], dict(batch=3004, warmup=0, iters=1))])
+def test_gpu_train_benchmark_defaults_follow_the_device_and_zero_warmup_stays(args, expected):
+    args = vars(_script('gpu_train_benchmark.py').parse_args([str(arg) for arg in args]))
+    assert {key: args[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize('batch, num_classes, named', [
+    (248, None, str(DEMO)), (160, 30, '--baseline {baseline}')])
+def test_a_batch_of_more_identities_than_the_head_classifies_is_refused_before_any_step(
+        tmp_path, batch, num_classes, named):
+    """The batch labels its P = batch / 4 identities 0 … P − 1, so the demo's head of 60
+    classes takes 240 images at most; a larger one failed in the first training step."""
+    baseline = tmp_path / 'fewer_classes.py'
+    baseline.write_text(f"_base_ = ['{DEMO}']\nmodel = dict(head=dict(num_classes=30))\n")
+    extra = ['--baseline', baseline] if num_classes else []
+    result = _run_here(DEMO, '--batch', batch, '--infer-batch', 1, '--repeats', 1, *extra)
+    most = 4 * (num_classes or 60)
+    assert result.returncode == 1 and result.stdout == ''
+    assert result.stderr.strip() == (
+        f'--batch {batch} draws {batch // 4} identities of 4 images but the head of '
+        f'{named.format(baseline=baseline)} classifies {num_classes or 60} (num_classes): '
+        f'give --batch {most} or less')
+
+
+def test_the_largest_batch_the_head_classifies_passes_the_check():
+    benchmark = _script('benchmark.py')
+    benchmark.check_batch_identities(init_model(str(DEMO)), str(DEMO), 240)
+
+
+@pytest.mark.parametrize('tool, args, option', [
+    ('benchmark_search.py', ['--num-gallery', 10, '--num-query', 2, '--dim', 4,
+                             '--max-chunk-mib', 'inf'], '--max-chunk-mib'),
+    ('benchmark_rerank.py', ['--scale', 'inf'], '--scale'),
+    ('benchmark_rerank.py', ['--memory-mib', 'inf'], '--memory-mib')])
+def test_the_other_benchmarks_refuse_an_infinite_budget_or_scale(tool, args, option):
+    """``inf`` passed as a number above 0 and ended in an OverflowError."""
+    result = _run_here(*args, tool=tool)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1] == (
+        f'{tool}: error: argument {option}: must be a finite number above 0, got inf')
+
+
+@pytest.mark.parametrize('tool, args', [
+    ('benchmark_metric.py', ['--num-query', 10, '--num-gallery', 50, '--num-distractors', 0,
+                             '--num-ids', 5, '--repeat', 1]),
+    ('benchmark_rerank.py', ['--scale', 0.00101, '--memory-mib', 0.0116, '--dim', 8]),
+    ('generate_synthetic_reid.py', [])])
+def test_a_negative_seed_is_refused_in_argparse(tmp_path, tool, args):
+    """NumPy's ``expected non-negative integer`` came as a traceback or a bare line."""
+    if tool == 'generate_synthetic_reid.py':
+        script = load_script(ROOT / 'tools/misc' / tool)
+        args = [tmp_path / 'synthetic', *args]
+    else:
+        script = _script(tool)
+    result = run_in_process(script, *args, '--seed', -1)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1] == (
+        f'{tool}: error: argument --seed: must be at least 0, got -1')
+    assert not (tmp_path / 'synthetic').exists()
+
+
+def test_every_benchmark_metric_option_has_a_help_text_naming_its_default(monkeypatch):
+    parser = _script('benchmark_metric.py').build_parser()
+    helps = {action.option_strings[-1]: action.help or '' for action in parser._actions
+             if action.dest != 'help'}
+    assert [option for option, text in helps.items() if 'default' not in text] == []
+    monkeypatch.setenv('COLUMNS', '500')  # one line per option
+    result = _run_here('--help', tool='benchmark_metric.py')
+    assert result.returncode == 0
+    assert '--seed SEED seed of the random problem, 0 or more (default: 0)' in ' '.join(
+        result.stdout.split())

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rga_mm.engine.launch import segmentation_unavailable
+from rga_mm.models.attention.rga import MAX_WEIGHTS
 from rga_mm.testing import load_script
 from tool_runs import run_in_process
 
@@ -178,3 +179,43 @@ def test_get_flops_names_a_config_without_a_buildable_model(tmp_path, text, mess
     result = run_in_process(get_flops, config)
     assert result.returncode == 1 and 'Traceback' not in result.stderr
     assert result.stderr.splitlines()[-1] == message.format(config=config)
+
+
+@pytest.mark.parametrize('other_grids, most', [((), 20695), ((97, 25), 18467)])
+def test_seg_neck_memory_names_too_many_channels_and_the_most_that_fit(other_grids, most):
+    """Channels too many for any grid were blamed on the grid (RGA's spatial_size
+    sentence); the most named fit --grid 33 33 and every one of --other-grids."""
+    result = _seg_neck_memory('--channels', 10_000_000, '--other-grids', *other_grids)
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1] == (
+        'seg_neck_memory.py: error: argument --channels: an RGANeck of 10000000 channels would '
+        'hold about 62500.00 G weights even at the smallest grid, more than RGA takes (0.27 G): '
+        f'give --channels {most} or fewer')
+    grids = [(33, 33), *((side, side) for side in other_grids)]
+    assert max(seg_neck_memory.weight_count(most, grid) for grid in grids) <= MAX_WEIGHTS
+    assert max(seg_neck_memory.weight_count(most + 1, grid) for grid in grids) > MAX_WEIGHTS
+
+
+def test_seg_neck_memory_still_names_a_grid_too_large_for_its_channels():
+    result = _seg_neck_memory('--channels', 16, '--grid', 1000, 1000, '--other-grids')
+    assert result.returncode == 2 and result.stdout == ''
+    assert result.stderr.splitlines()[-1].startswith(
+        'seg_neck_memory.py: error: grid 1000x1000: RGA(in_channels=16, spatial_size=(1000, '
+        "1000), mode='SC', reduction=8) would hold about ")
+
+
+def test_seg_neck_memory_help_explains_the_neck_sizes_and_what_model_config_runs(monkeypatch):
+    monkeypatch.setenv('COLUMNS', '500')  # one line per option
+    result = _seg_neck_memory('--help')
+    assert result.returncode == 0
+    text = ' '.join(result.stdout.split())
+    for line in ("--channels CHANNELS C, the channels of the attended map (the neck's "
+                 "in_channels; default: 2048, ResNet-101's last stage)",
+                 "--grid H W the neck's spatial_size, the reference grid the map is pooled "
+                 'onto (default: 33 33)',
+                 '--other-grids [SIDE ...] square grids (SIDE×SIDE) at which to count the '
+                 'parameters of the neck of --channels; none to skip (default: 97 49 33 25)',
+                 "(slow: ResNet-101 at 1024x2048) with the config's own neck (its in_channels "
+                 'and spatial_size) instead of --channels and --grid, which size the bare neck '
+                 'only; --paths still sets its relation path'):
+        assert line in text

@@ -37,7 +37,12 @@ from torch import Tensor, nn
 from rga_mm.apis import init_model
 from rga_mm.models.attention import RGA, RelationGate
 from rga_mm.models.reid import ReIDModel
-from rga_mm.testing import TensorMemoryTracker, fake_reid_batch, fastest_seconds
+from rga_mm.testing import (
+    TensorMemoryTracker,
+    batch_label_refusal,
+    fake_reid_batch,
+    fastest_seconds,
+)
 
 IMAGES_PER_IDENTITY = 4
 
@@ -50,13 +55,27 @@ def set_relation_path(model: nn.Module, path: str) -> int:
     return len(gates)
 
 
+def check_batch_identities(model: ReIDModel, config: str, train_batch: int,
+                           baseline: bool = False) -> None:
+    """Raise a ValueError naming ``--batch`` and its maximum unless the head of ``model``
+    (built from ``config``, the ``--baseline`` one when ``baseline``) classifies the
+    identities of a training batch (:func:`~rga_mm.testing.batch_label_refusal`)."""
+    num_classes = getattr(model.head, 'num_classes', None)
+    name = f'--baseline {config}' if baseline else config
+    refusal = (batch_label_refusal(train_batch, IMAGES_PER_IDENTITY, num_classes,
+                                   f'the head of {name}') if num_classes is not None else '')
+    if refusal:
+        raise ValueError(refusal)
+
+
 class Workload:
     """A model with its optimizer and inputs: times its training step and its inference."""
 
     def __init__(self, config: str, train_batch: int, infer_batch: int,
                  baseline: bool = False) -> None:
-        """Raises a ValueError for a config that builds no re-ID model, naming it as
-        ``--baseline`` when it is the ``baseline``."""
+        """Raises a ValueError for a config that builds no re-ID model or whose head
+        classifies fewer identities than ``train_batch`` draws, naming it as ``--baseline``
+        when it is the ``baseline``."""
         self.model = init_model(config)
         if not isinstance(self.model, ReIDModel):
             name, fix = ((f'--baseline {config}', 'give the re-ID config without attention to '
@@ -66,6 +85,7 @@ class Workload:
             raise ValueError(f'{name} builds the model {type(self.model).__name__}, not a '
                              f're-ID model: this benchmark times re-ID training steps on P×K '
                              f'batches and re-ID embeddings; {fix}')
+        check_batch_identities(self.model, config, train_batch, baseline)
         self.height, self.width = self.model.cfg.input_size
         self.optim_wrapper = build_optim_wrapper(self.model, self.model.cfg.optim_wrapper)
         self.train_data = fake_reid_batch(train_batch // IMAGES_PER_IDENTITY,
@@ -201,7 +221,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='time the parts of every RGA module')
     parser.add_argument('--batch', type=int, default=8,
                         help='training batch: identities × 4 images, at least 2 identities '
-                        '(default: 8)')
+                        "and at most the head's num_classes (default: 8)")
     parser.add_argument('--infer-batch', type=int, default=32,
                         help='inference batch (default: 32)')
     parser.add_argument('--repeats', type=int, default=3,

@@ -73,20 +73,36 @@ def measure(function: Callable, problem: tuple[np.ndarray, ...],
     return min(seconds), peak, result
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The tool's options, each with its help and default (Market-1501's test split)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-query', type=positive_int_arg, default=3368)
-    parser.add_argument('--num-gallery', type=positive_int_arg, default=15913)
-    parser.add_argument('--num-distractors', type=int_at_least(0), default=2793)
-    parser.add_argument('--num-ids', type=positive_int_arg, default=750)
-    parser.add_argument('--num-cams', type=positive_int_arg, default=6)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--num-query', type=positive_int_arg, default=3368,
+                        help='query images (default: %(default)s)')
+    parser.add_argument('--num-gallery', type=positive_int_arg, default=15913,
+                        help='gallery images, distractors included (default: %(default)s)')
+    parser.add_argument('--num-distractors', type=int_at_least(0), default=2793,
+                        help='gallery images of no query identity (label 0), fewer than '
+                             '--num-gallery (default: %(default)s)')
+    parser.add_argument('--num-ids', type=positive_int_arg, default=750,
+                        help='identities the labels are drawn from (default: %(default)s)')
+    parser.add_argument('--num-cams', type=positive_int_arg, default=6,
+                        help='cameras the images are drawn from, at least 2 (default: '
+                             '%(default)s)')
+    parser.add_argument('--seed', type=int_at_least(0), default=0,
+                        help='seed of the random problem, 0 or more (default: %(default)s)')
     parser.add_argument('--repeat', type=positive_int_arg, default=3,
-                        help='timed runs (best is kept)')
+                        help='timed runs, the best kept (default: %(default)s)')
     parser.add_argument('--num-threads', type=positive_int_arg, default=None,
-                        help="rank_metrics' threads (default: one per usable CPU, up to 8)")
+                        help="rank_metrics' threads (default: one per usable CPU, up to "
+                             f"{DEFAULT_MAX_THREADS})")
     parser.add_argument('--skip-baseline', action='store_true',
-                        help='time rank_metrics only (for MSMT17-sized problems)')
+                        help='time rank_metrics only, for MSMT17-sized problems (default: '
+                             'the straightforward evaluation is timed too)')
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.num_distractors >= args.num_gallery:
         parser.error(f'--num-distractors {args.num_distractors} leaves no true match in '

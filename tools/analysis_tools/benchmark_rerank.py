@@ -40,7 +40,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from rga_mm.deployment.arguments import positive_float, positive_int_arg
+from rga_mm.deployment.arguments import (
+    int_at_least,
+    positive_float,
+    positive_int_arg,
+)
 from rga_mm.evaluation.functional import (
     RankAccumulator,
     k_reciprocal_rerank_chunks,
@@ -88,7 +92,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         'identities (e.g. 0.01 for a quick check; at least ' +
                         ', '.join(f'{smallest_scale(size):g} for {name}'
                                   for name, size in SIZES.items()) + ')')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int_at_least(0), default=0,
+                        help='seed of the random features, 0 or more (default: 0)')
     args = parser.parse_args(argv)
     check_rerank_sizes(parser, args)
     return args

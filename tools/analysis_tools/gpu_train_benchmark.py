@@ -33,7 +33,7 @@ import gc
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -42,7 +42,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
 from rga_mm.apis import init_model
-from rga_mm.testing import fake_reid_batch
+from rga_mm.deployment.arguments import int_at_least, positive_int_arg
+from rga_mm.testing import batch_label_refusal, fake_reid_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / 'configs/reid/baseline_r50-ls1_1xb64-600e_market1501-256x128.py'
@@ -53,17 +54,25 @@ MODELS = {'baseline': ('baseline', BASELINE, None),
           'dense': ('RGA-SC dense', RGA_SC, 'dense')}
 PRECISIONS = ('fp32', 'tf32', 'amp')
 IMAGES_PER_ID = 4
+# --batch, --warmup and --iters when not given
+DEVICE_DEFAULTS = {'cuda': dict(batch=64, warmup=5, iters=20),
+                   'cpu': dict(batch=8, warmup=1, iters=1)}
 
 
-def parse_args() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The tool's options; counts are checked by their types, the defaults of ``--batch``,
+    ``--warmup`` and ``--iters`` are those of ``--device`` (:data:`DEVICE_DEFAULTS`)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--device', choices=['cuda', 'cpu'], default='cuda')
-    parser.add_argument('--batch', type=int, default=None,
-                        help='images per step, a multiple of 4 (default 64; 8 on the CPU)')
-    parser.add_argument('--warmup', type=int, default=None,
-                        help='untimed steps per row (default 5; 1 on the CPU)')
-    parser.add_argument('--iters', type=int, default=None,
-                        help='timed steps per row (default 20; 1 on the CPU)')
+    parser.add_argument('--device', choices=list(DEVICE_DEFAULTS), default='cuda')
+    parser.add_argument('--batch', type=int,
+                        help=f'images per step, P identities × {IMAGES_PER_ID} images: a '
+                             f'multiple of {IMAGES_PER_ID}, at least {2 * IMAGES_PER_ID} and at '
+                             f'most {IMAGES_PER_ID} × the heads\' num_classes (default 64; 8 on '
+                             f'the CPU)')
+    parser.add_argument('--warmup', type=int_at_least(0),
+                        help='untimed steps per row, 0 or more (default 5; 1 on the CPU)')
+    parser.add_argument('--iters', type=positive_int_arg,
+                        help='timed steps per row, 1 or more (default 20; 1 on the CPU)')
     parser.add_argument('--precision', nargs='+', choices=PRECISIONS, default=['fp32', 'amp'],
                         help='precisions to time (default: fp32 amp)')
     parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS),
@@ -71,11 +80,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--compile', action='store_true',
                         help="compile each model's train_step with torch.compile, as "
                              "mmengine's compile=True does (compiled in the warm-up steps)")
-    args = parser.parse_args()
-    on_cpu = args.device == 'cpu'
-    args.batch = args.batch or (8 if on_cpu else 64)
-    args.warmup = args.warmup if args.warmup is not None else (1 if on_cpu else 5)
-    args.iters = args.iters or (1 if on_cpu else 20)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The checked options: every refusal comes before the first model is built."""
+    parser = build_parser()
+    device, _ = parser.parse_known_args(argv)  # the defaults depend on --device
+    parser.set_defaults(**DEVICE_DEFAULTS[device.device])
+    args = parser.parse_args(argv)
     if args.models[0] != 'baseline':
         parser.error('--models must start with baseline: the ratios are to it')
     if args.compile and args.warmup < 2:
@@ -86,7 +99,18 @@ def parse_args() -> argparse.Namespace:
         parser.error(f'--batch must be a multiple of {IMAGES_PER_ID} and at least '
                      f'{2 * IMAGES_PER_ID} (P identities × {IMAGES_PER_ID} images, P ≥ 2 for '
                      f'the triplet loss), got {args.batch}')
+    check_batch_identities(parser, args)
     return args
+
+
+def check_batch_identities(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse's error unless the heads of ``args.models`` classify the ``--batch`` / 4
+    identities of a step (:func:`~rga_mm.testing.batch_label_refusal`)."""
+    num_classes = min(Config.fromfile(str(MODELS[key][1])).model.head.num_classes
+                      for key in args.models)
+    refusal = batch_label_refusal(args.batch, IMAGES_PER_ID, num_classes, "each model's head")
+    if refusal:
+        parser.error(refusal)
 
 
 def benchmark_config(config: Path, relation_path: str | None) -> Config:
@@ -181,8 +205,8 @@ def format_row(row: dict, base: dict) -> str:
             f'| {ratio} |')
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
         print('gpu_train_benchmark.py: no CUDA device (torch.cuda.is_available() is False); '
               'use --device cpu for a smoke run', file=sys.stderr)

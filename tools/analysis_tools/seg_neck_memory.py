@@ -29,10 +29,14 @@ from rga_mm.deployment.arguments import positive_int_arg
 from rga_mm.engine.launch.distributed import sync_bn_as_bn
 from rga_mm.errors import ConfigError, first_line
 from rga_mm.models.attention.relation import RELATION_PATHS
+from rga_mm.models.attention.rga import MAX_WEIGHTS, largest_weight_count
 from rga_mm.models.necks import RGANeck
+from rga_mm.models.necks.rga_neck import RGA_REDUCTION
 from rga_mm.testing import TensorMemoryTracker
 
 EXAMPLE_CONFIG = 'configs/cityscapes/pspnet_r101-d8_rga-sc_4xb2-80k_cityscapes-769x769.py'
+GRID = (33, 33)  # --grid, the Cityscapes config's spatial_size
+OTHER_GRIDS = (97, 49, 33, 25)  # --other-grids
 
 
 class Attend(torch.nn.Module):
@@ -63,8 +67,12 @@ def relation_path_arg(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The tool's options; sizes are positive integers and paths RGA's relation paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--channels', type=positive_int_arg, default=2048)
-    parser.add_argument('--grid', type=int, nargs=2, default=(33, 33))
+    parser.add_argument('--channels', type=positive_int_arg, default=2048,
+                        help="C, the channels of the attended map (the neck's in_channels; "
+                             'default: %(default)s, ResNet-101\'s last stage)')
+    parser.add_argument('--grid', type=int, nargs=2, default=GRID, metavar=('H', 'W'),
+                        help="the neck's spatial_size, the reference grid the map is pooled "
+                             f"onto (default: {' '.join(map(str, GRID))})")
     parser.add_argument('--crop', type=positive_int_arg, nargs=2, default=(97, 97),
                         metavar=('H', 'W'), help='the d8 map of a training crop')
     parser.add_argument('--whole', type=positive_int_arg, nargs=2, default=(128, 256),
@@ -72,19 +80,65 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--paths', type=relation_path_arg, nargs='+',
                         default=['factorized', 'dense'],
                         help=f"relation paths to measure ({', '.join(sorted(RELATION_PATHS))})")
-    parser.add_argument('--other-grids', type=int, nargs='*', default=[97, 49, 33, 25])
+    parser.add_argument('--other-grids', type=int, nargs='*', default=list(OTHER_GRIDS),
+                        metavar='SIDE',
+                        help='square grids (SIDE×SIDE) at which to count the parameters of '
+                             'the neck of --channels; none to skip (default: '
+                             f"{' '.join(map(str, OTHER_GRIDS))})")
     parser.add_argument('--model-config', help='also run one whole-image forward of this '
                         'segmentation config, an mmseg segmentor with an RGANeck neck (slow: '
-                        'ResNet-101 at 1024x2048)')
+                        "ResNet-101 at 1024x2048) with the config's own neck (its in_channels "
+                        'and spatial_size) instead of --channels and --grid, which size the '
+                        'bare neck only; --paths still sets its relation path')
     parser.add_argument('--image', type=positive_int_arg, nargs=2, default=(1024, 2048),
                         metavar=('H', 'W'), help='the image of --model-config')
     return parser
 
 
+def weight_count(channels: int, grid: tuple[int, int]) -> int:
+    """How many weights RGA decides the size of the neck by (``largest_weight_count``):
+    the neck's RGA-SC on ``channels`` channels at ``grid``."""
+    return largest_weight_count(channels, grid, 'SC', RGA_REDUCTION)
+
+
+def most_channels(grid: tuple[int, int]) -> int:
+    """The largest channel count whose neck at ``grid`` keeps within RGA's
+    :data:`MAX_WEIGHTS` (0 when none does; the count grows with the channels)."""
+    fits, too_many = 0, 1
+    while weight_count(too_many, grid) <= MAX_WEIGHTS:
+        fits, too_many = too_many, 2 * too_many
+    while too_many - fits > 1:
+        middle = (fits + too_many) // 2
+        fits, too_many = (middle, too_many) if weight_count(middle, grid) <= MAX_WEIGHTS else (
+            fits, middle)
+    return fits
+
+
+def check_channels(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """argparse's error naming ``--channels`` and the most that fit when the neck of
+    ``--channels`` exceeds RGA's weight limit at every grid, even the smallest it takes
+    (h·w = its reduction): the channels, not ``--grid``, are then too many."""
+    smallest = (1, RGA_REDUCTION)
+    if weight_count(args.channels, smallest) <= MAX_WEIGHTS:
+        return
+    grids = [grid for grid in asked_grids(args) if min(grid) >= 1
+             and grid[0] * grid[1] >= RGA_REDUCTION and most_channels(grid) >= 1]
+    most = min(most_channels(grid) for grid in grids or [smallest])
+    parser.error(f'argument --channels: an RGANeck of {args.channels} channels would hold '
+                 f'about {weight_count(args.channels, smallest) / 1e9:.2f} G weights even at '
+                 f'the smallest grid, more than RGA takes ({MAX_WEIGHTS / 1e9:.2f} G): give '
+                 f'--channels {most} or fewer')
+
+
+def asked_grids(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """``--grid`` and the square ``--other-grids``, as (h, w) pairs."""
+    return [tuple(args.grid), *((side, side) for side in args.other_grids)]
+
+
 def check_grids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse, in RGANeck's own sentence, a ``--grid`` or ``--other-grids`` size the neck
     cannot be built for."""
-    for grid in [tuple(args.grid), *((side, side) for side in args.other_grids)]:
+    for grid in asked_grids(args):
         try:
             RGANeck(args.channels, grid, relation_path='factorized')
         except ConfigError as error:
@@ -97,6 +151,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.model_config and not os.path.isfile(args.model_config):  # before minutes of work
         parser.error(f'--model-config {args.model_config} is no config file')
+    check_channels(parser, args)
     check_grids(parser, args)
     args.model_cfg = segmentation_config(args.model_config) if args.model_config else None
     if args.model_cfg is not None:

@@ -16,6 +16,7 @@ import argparse
 import inspect
 import time
 
+from rga_mm.deployment.arguments import int_at_least
 from rga_mm.engine.launch import check_output_folder
 from rga_mm.synthetic import describe, generate_synthetic_market
 
@@ -50,8 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='gallery images of id 0000')
     parser.add_argument('--junk', type=int, default=DEFAULTS['num_junk'],
                         help='gallery images of id -1')
-    parser.add_argument('--seed', type=int, default=DEFAULTS['seed'],
-                        help='everything follows from it')
+    parser.add_argument('--seed', type=int_at_least(0), default=DEFAULTS['seed'],
+                        help='everything follows from it, 0 or more')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace split folders that this tool did not write')
     args = parser.parse_args(argv)
