@@ -10,17 +10,20 @@ from pathlib import Path
 import mmcv
 import pytest
 import torch
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rga_mm.engine.launch import load_config
 from rga_mm.engine.launch.run_config import name_runs_apart
 from rga_mm.errors import ConfigError
+from rga_mm.registry import HOOKS
 from rga_mm.visualization import AttentionExplanation, AttentionVisualizer
 
 DEMO_CONFIG = 'configs/demo/rga-sc_r18-ls1_1xb32-80e_synthetic-market-64x32.py'
 pytestmark = pytest.mark.slow
 GATES = ('layer1', 'layer2', 'layer3', 'layer4')
+HOOK_NAME = 'AttentionVisualizationHook'
 
 
 def build_runner(data_root: Path, work_dir: Path, hooks: list,
@@ -104,3 +107,56 @@ def test_a_target_class_on_a_reid_model_is_refused_before_training(tiny_market, 
                                           're-ID model has no classes'):
         runner.train()
     assert runner.iter == 0 and not list(tmp_path.glob('*.pth'))
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(interval='5'), "AttentionVisualizationHook interval must be a positive int (draw "
+                         "every that many epochs or iterations), got '5'"),
+    (dict(interval=2.5), 'AttentionVisualizationHook interval must be a positive int (draw '
+                         'every that many epochs or iterations), got 2.5'),
+    (dict(num_images=4.0), 'AttentionVisualizationHook num_images must be a positive int (the '
+                           'validation images to draw), got 4.0'),
+    (dict(indices=5), 'AttentionVisualizationHook indices must be a list of validation-set '
+                      'indices (ints), got 5'),
+    (dict(by_epoch='False'), "AttentionVisualizationHook by_epoch must be True or False, got "
+                             "'False'"),
+    (dict(weighting='elemnt'), "AttentionVisualizationHook weighting must be one of "
+                               "('element', 'channel'), got 'elemnt'"),
+    (dict(panel_height='256'), "AttentionVisualizationHook panel_height must be a positive int "
+                               "(the height of each panel in pixels), got '256'"),
+])
+def test_a_hand_written_value_the_hook_cannot_use_is_refused_when_it_is_built(options, message):
+    """A string for a number (a config written by hand), a float, a misspelt choice: each
+    would fail, or silently count as true, at the first drawing, epochs into the run."""
+    with pytest.raises(ConfigError) as refused:
+        HOOKS.build(dict(type='AttentionVisualizationHook', **options))
+    assert str(refused.value) == message
+
+
+def test_a_misspelt_cam_layer_is_refused_before_training(tiny_market, tmp_path):
+    runner = build_runner(tiny_market, tmp_path, [dict(type='AttentionVisualizationHook',
+                                                      cam_layer='backbone.layer5')])
+    with pytest.raises(ConfigError) as refused:
+        runner.train()
+    assert str(refused.value) == (
+        "AttentionVisualizationHook cam_layer: the model has no submodule 'backbone.layer5' "
+        "for the CAM; its top-level submodules are ['data_preprocessor', 'backbone', 'neck', "
+        "'head']")
+    assert runner.iter == 0 and not list(tmp_path.glob('*.pth'))
+
+
+def test_more_images_than_the_validation_set_are_drawn_as_all_of_them(tiny_market, tmp_path,
+                                                                       caplog):
+    runner = build_runner(tiny_market, tmp_path, [dict(type='AttentionVisualizationHook',
+                                                      num_images=10000)])
+    hook = next(hook for hook in runner.hooks if type(hook).__name__ == HOOK_NAME)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        hook.before_train(runner)
+    finally:
+        logger.removeHandler(caplog.handler)
+    size = len(runner.val_dataloader.dataset)
+    assert len(hook.images) == size
+    assert (f'AttentionVisualizationHook num_images is 10000, and the validation set has '
+            f'{size} items: it draws all of them every interval') in caplog.text

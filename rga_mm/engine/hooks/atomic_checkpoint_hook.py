@@ -28,6 +28,8 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.runner import Runner
 
+from rga_mm.checks import flag, is_int
+from rga_mm.errors import ConfigError
 from rga_mm.registry import HOOKS
 from .sync_buffers_hook import SyncBuffersHook
 
@@ -94,6 +96,19 @@ class AtomicCheckpointHook(CheckpointHook):
             raise ValueError(f'{type(self).__name__} (default_hooks.checkpoint) has no '
                              f'argument {unknown!r}, and the run would fail at its first '
                              f'save; {hint}')
+        self.check_values()
+
+    def check_values(self) -> None:
+        """Refuse a count that is no int or a switch that is no bool (a config written by
+        hand: ``interval='1'``), which mmengine's hook takes and fails on, or silently reads
+        as true, at the first save, the epochs before it lost."""
+        name = f'{type(self).__name__} (default_hooks.checkpoint)'
+        for count in ('interval', 'max_keep_ckpts', 'save_begin'):
+            value = getattr(self, count)
+            if not is_int(value):
+                raise ConfigError(f'{name} {count} must be an int, got {value!r}')
+        for switch in ('by_epoch', 'save_last', 'save_optimizer', 'save_param_scheduler'):
+            flag(getattr(self, switch), f'{name} {switch}')
 
     def _save_checkpoint_with_step(self, runner: Runner, step: int, meta: dict) -> None:
         for hook in runner.hooks:  # every rank: the checkpoint holds the averaged buffers

@@ -20,6 +20,7 @@ before training, each image goes through the model on PyTorch's ``meta`` device 
 so that an attention built for another map size stops the run at once with its sentence,
 not at the first drawing, hours in and before that step's checkpoint is written.
 """
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,17 +28,31 @@ import numpy as np
 from mmengine.dataset import pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, Runner
 
+from rga_mm.checks import flag, is_int, positive_int
 from rga_mm.datasets.augmentation_seed import kept_random_states
 from rga_mm.errors import ConfigError
 from rga_mm.models.raising_module import placed_message
 from rga_mm.models.unwrap import model_of
 from rga_mm.registry import HOOKS
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item
-from rga_mm.visualization.explain import check_target_class
+from rga_mm.visualization.explain import cam_layer_candidates, check_target_class
+from rga_mm.visualization.grad_cam import WEIGHTINGS
 from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
 from ..validation_size import META, both_sizes_note, meta_forward, meta_model
+
+HOOK = 'AttentionVisualizationHook'
+
+
+def checked_indices(indices: object) -> list[int]:
+    """``indices`` (validation-set indices) as a list of ints, or one sentence."""
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, Sequence) or not all(
+            is_int(index) for index in indices):
+        raise ConfigError(f'{HOOK} indices must be a list of validation-set indices (ints), '
+                          f'got {indices!r}')
+    return [int(index) for index in indices]
 
 
 @HOOKS.register_module()
@@ -62,20 +77,24 @@ class AttentionVisualizationHook(Hook):
                  interval: int = 1, by_epoch: bool | None = None,
                  cam_layer: str | None = None, target_class: int | None = None,
                  weighting: str = 'element', panel_height: int = 256) -> None:
-        if interval < 1:
-            raise ConfigError(f'AttentionVisualizationHook interval must be at least 1, got '
-                              f'{interval}')
-        if indices is None and num_images < 1:
-            raise ConfigError(f'AttentionVisualizationHook num_images must be at least 1, got '
-                              f'{num_images}')
-        self.num_images = num_images
-        self.indices = None if indices is None else list(indices)
-        self.interval = interval
-        self.by_epoch = by_epoch
+        self.interval = positive_int(interval, f'{HOOK} interval',
+                                     'draw every that many epochs or iterations')
+        self.num_images = (num_images if indices is not None else positive_int(
+            num_images, f'{HOOK} num_images', 'the validation images to draw'))
+        self.indices = None if indices is None else checked_indices(indices)
+        self.by_epoch = None if by_epoch is None else flag(by_epoch, f'{HOOK} by_epoch')
+        if weighting not in WEIGHTINGS:
+            raise ConfigError(f'{HOOK} weighting must be one of {WEIGHTINGS}, got '
+                              f'{weighting!r}')
+        if cam_layer is not None and not isinstance(cam_layer, str):
+            raise ConfigError(f"{HOOK} cam_layer must be a dotted submodule name such as "
+                              f"'backbone.layer4', or None for the default, got {cam_layer!r}")
         self.explain_options = dict(cam_layer=cam_layer, target_class=target_class,
                                     weighting=weighting)
-        self.drawer = AttentionVisualizer(name=f'attention_hook_{id(self)}',
-                                          panel_height=panel_height)
+        self.drawer = AttentionVisualizer(
+            name=f'attention_hook_{id(self)}',
+            panel_height=positive_int(panel_height, f'{HOOK} panel_height',
+                                      'the height of each panel in pixels'))
         self.images: list[dict] = []
         self.names: list[str] = []
         self.channel_order = 'bgr'
@@ -94,6 +113,10 @@ class AttentionVisualizationHook(Hook):
                               f'unset) to count the interval in iterations')
         check_target_class(runner.model, self.explain_options['target_class'],
                            'AttentionVisualizationHook target_class')
+        try:  # a misspelt layer would stop the run at its first drawing
+            cam_layer_candidates(model_of(runner.model), self.explain_options['cam_layer'])
+        except ValueError as error:
+            raise ConfigError(f'{HOOK} cam_layer: {error}') from None
         if runner.val_loop is None:
             raise ConfigError('AttentionVisualizationHook draws validation images, but the '
                               'config has no val_dataloader / val_cfg: leave the hook out of '
@@ -104,6 +127,10 @@ class AttentionVisualizationHook(Hook):
         indices = self.indices
         if indices is None:
             count = min(self.num_images, len(dataset))
+            if count < self.num_images:
+                print_log(f'{HOOK} num_images is {self.num_images}, and the validation set '
+                          f'has {len(dataset)} items: it draws all of them every interval',
+                          logger='current', level=logging.WARNING)
             indices = np.linspace(0, len(dataset) - 1, count).round().astype(int).tolist()
         outside = [i for i in indices if not 0 <= i < len(dataset)]
         if outside:
