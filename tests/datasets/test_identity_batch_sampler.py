@@ -7,9 +7,11 @@ world size needs.
 """
 import multiprocessing
 import queue
+import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
@@ -229,6 +231,32 @@ def test_no_images_per_identity_or_no_batch_is_an_error():
                                          r'needs at least one identity: set it to P × 4 '
                                          r'\(P identities of 4 images each\), e.g. 16$'):
         build(batch_size=0, num_instances=4)
+
+
+@pytest.mark.parametrize('num_instances, shown', [(4.0, '4.0'), (True, 'True'),
+                                                  ('4', "'4'")])
+def test_images_per_identity_that_are_no_int_are_refused(num_instances, shown):
+    """4.0 divided 8 and built, then broke the DataLoader's length with a TypeError."""
+    message = (f'train_dataloader.batch_sampler.num_instances is {shown}, but '
+               f'IdentityBatchSampler counts the images per identity in whole numbers: set '
+               f'it to an int, e.g. 4')
+    with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
+        build(batch_size=8, num_instances=num_instances)
+
+
+@pytest.mark.parametrize('batch_size, shown', [(8.0, '8.0'), ('8', "'8'")])
+def test_a_batch_size_that_is_no_int_is_refused(batch_size, shown):
+    message = (f'train_dataloader.batch_size is {shown}, but IdentityBatchSampler counts the '
+               f'images per batch in whole numbers: set it to an int, P × 4 (P identities of '
+               f'4 images each), e.g. 16')
+    with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
+        build(batch_size=batch_size, num_instances=4)
+
+
+def test_numpy_counts_are_taken_as_ints():
+    sampler = build(batch_size=np.int64(8), num_instances=np.int64(4))
+    assert (type(sampler.batch_size), type(sampler.num_instances)) == (int, int)
+    assert len(sampler) == 5 and all(len(batch) == 8 for batch in sampler)
 
 
 class RecordLabels(BaseModel):

@@ -2,12 +2,15 @@
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
 from mmpretrain.structures import DataSample
 
 from rga_mm.apis import CheckpointError, init_model
+from rga_mm.engine.validation_size import meta_forward, meta_model_from_config
+from rga_mm.errors import ConfigError
 from rga_mm.models.reid import BatchHardTripletLoss, BNNeckHead
 from rga_mm.registry import MODELS
 from rga_mm.testing import load_script
@@ -37,6 +40,107 @@ def test_triplet_loss_gradient_stays_finite_where_features_coincide():
 def test_triplet_loss_needs_two_identities():
     with pytest.raises(ValueError, match='at least two identities'):
         BatchHardTripletLoss()(torch.randn(4, 3), torch.tensor([2, 2, 2, 2]))
+
+
+MARGIN_REFUSAL = ("BatchHardTripletLoss: margin is how much farther than the hardest "
+                  "positive the hardest negative must be, a finite number of 0 or more, got "
+                  "{}; set it to e.g. 0.3, the paper's margin")
+WEIGHT_REFUSAL = ('BatchHardTripletLoss: loss_weight is the factor of the loss, a finite '
+                  'number of 0 or more (below 0 training would maximise the loss), got {}; '
+                  'set it to e.g. 1.0')
+
+
+@pytest.mark.parametrize('margin, shown', [(-5, '-5'), ('0.3', "'0.3'"), (None, 'None'),
+                                           (True, 'True'), (float('nan'), 'nan'),
+                                           (float('inf'), 'inf')])
+def test_triplet_loss_refuses_a_margin_that_is_no_number_of_0_or_more(margin, shown):
+    """A negative margin trains another objective without a word; a string or None built
+    and then stopped the first iteration with a bare TypeError."""
+    with pytest.raises(ConfigError, match=f'^{re.escape(MARGIN_REFUSAL.format(shown))}$'):
+        BatchHardTripletLoss(margin=margin)
+
+
+@pytest.mark.parametrize('loss_weight, shown', [(-1, '-1'), ('1', "'1'"), (None, 'None'),
+                                                (False, 'False'), (float('inf'), 'inf')])
+def test_triplet_loss_refuses_a_weight_that_is_no_number_of_0_or_more(loss_weight, shown):
+    """A negative weight makes training maximise the loss."""
+    with pytest.raises(ConfigError, match=f'^{re.escape(WEIGHT_REFUSAL.format(shown))}$'):
+        BatchHardTripletLoss(loss_weight=loss_weight)
+
+
+def test_triplet_loss_takes_a_zero_margin_and_numbers_of_any_type():
+    loss = BatchHardTripletLoss(margin=0, loss_weight=np.float32(0.5))
+    assert (loss.margin, loss.loss_weight) == (0.0, 0.5)
+    assert type(loss.loss_weight) is float
+    features = torch.tensor([[0.], [1.], [3.], [5.]])
+    torch.testing.assert_close(loss(features, torch.tensor([0, 0, 1, 1])), torch.tensor(0.))
+
+
+IN_CHANNELS_REFUSAL = ("BNNeckHead: in_channels is the width C of the (B, C) pooled features "
+                       "it takes, a positive int, got {}; set model.head.in_channels to the "
+                       "channels of the backbone's last map (512 for ResNet-18, 2048 for "
+                       "ResNet-50)")
+NUM_CLASSES_REFUSAL = ('BNNeckHead: num_classes is the number of training identities (one '
+                       'classifier output each), a positive int, got {}; set '
+                       'model.head.num_classes to the number of identities in the training '
+                       'data, as an int')
+
+
+@pytest.mark.parametrize('value, shown', [(0, '0'), (-3, '-3'), ('60', "'60'"),
+                                          (60.0, '60.0'), (True, 'True')])
+def test_bnneck_head_refuses_sizes_that_are_no_positive_int(value, shown):
+    """0 built an empty layer; '60' and 60.0 stopped in torch.empty with a TypeError."""
+    with pytest.raises(ConfigError, match=f'^{re.escape(IN_CHANNELS_REFUSAL.format(shown))}$'):
+        BNNeckHead(in_channels=value, num_classes=60)
+    with pytest.raises(ConfigError, match=f'^{re.escape(NUM_CLASSES_REFUSAL.format(shown))}$'):
+        BNNeckHead(in_channels=512, num_classes=value)
+
+
+def test_bnneck_head_takes_numpy_sizes_as_ints():
+    head = BNNeckHead(in_channels=np.int64(4), num_classes=np.int64(3))
+    assert head.num_classes == 3 and type(head.num_classes) is int
+    assert head.classifier.weight.shape == (3, 4)
+
+
+@pytest.mark.parametrize('test_feature, fix', [
+    ('postbn', "did you mean 'post_bn'?"),
+    ('mean', "set model.head.test_feature to 'post_bn' (the default) or 'pre_bn'"),
+    (None, "set model.head.test_feature to 'post_bn' (the default) or 'pre_bn'")])
+def test_bnneck_head_names_itself_and_the_fix_for_an_unknown_test_feature(test_feature, fix):
+    message = ("BNNeckHead: test_feature (model.head.test_feature) is the embedding "
+               "evaluated, 'pre_bn' (before the BatchNorm) or 'post_bn' (after it), got "
+               f"{test_feature!r}; {fix}")
+    with pytest.raises(ConfigError, match=f'^{re.escape(message)}$'):
+        BNNeckHead(in_channels=4, num_classes=3, test_feature=test_feature)
+
+
+WIDTH_REFUSAL = ('BNNeckHead was built for pooled features of 8 channels '
+                 '(model.head.in_channels=8) but the backbone and neck give it 4: set '
+                 'model.head.in_channels=4')
+
+
+def test_bnneck_head_names_in_channels_for_features_of_another_width():
+    """PyTorch's BatchNorm said only 'running_mean should contain 4 elements not 8'."""
+    head = BNNeckHead(in_channels=8, num_classes=3)
+    pooled, labels = torch.randn(4, 4), torch.tensor([0, 0, 1, 1])
+    with pytest.raises(ConfigError, match=f'^{re.escape(WIDTH_REFUSAL)}$'):
+        head.loss(pooled, labels)
+    with pytest.raises(ConfigError, match=f'^{re.escape(WIDTH_REFUSAL)}$'):
+        head.eval().embed(pooled)
+    with pytest.raises(ConfigError, match=f'^{re.escape(WIDTH_REFUSAL)}$'):
+        head.to('meta')(pooled.to('meta'))  # as the pre-training checks run it
+
+
+def test_a_model_whose_head_misses_the_backbone_width_is_refused_on_the_meta_device():
+    """The pre-training checks run the model on the meta device: the head's sentence, not a
+    BatchNorm error, is what they see."""
+    cfg = dict(TINY_MODEL, head=dict(TINY_MODEL['head'], in_channels=2048))
+    model = meta_model_from_config(cfg)
+    message = ('BNNeckHead was built for pooled features of 2048 channels '
+               '(model.head.in_channels=2048) but the backbone and neck give it 512: '
+               'set model.head.in_channels=512')
+    with pytest.raises(ConfigError, match=f'^{re.escape(message)}$'):
+        meta_forward(model, dict(inputs=torch.empty(1, 3, 64, 32, device='meta')))
 
 
 def test_bnneck_head_layers_and_losses():

@@ -27,14 +27,17 @@ HOOK_NAME = 'AttentionVisualizationHook'
 
 
 def build_runner(data_root: Path, work_dir: Path, hooks: list,
-                 train_cfg: dict = dict(by_epoch=True, max_epochs=2, val_interval=2)) -> Runner:
-    """The demo config on ``data_root`` with batches of 8, the given hooks and loop; read as
-    the tools read it (the Runner formats its text once)."""
+                 train_cfg: dict = dict(by_epoch=True, max_epochs=2, val_interval=2),
+                 **head: object) -> Runner:
+    """The demo config on ``data_root`` with batches of 8, the given hooks and loop, and a
+    head of 8 classes with the settings ``head``; read as the tools read it (the Runner
+    formats its text once)."""
     cfg = load_config(DEMO_CONFIG)
     loader = dict(num_workers=0, persistent_workers=False, dataset=dict(data_root=str(data_root)))
     cfg.merge_from_dict(dict(
         work_dir=str(work_dir), train_dataloader=dict(batch_size=8, **loader),
-        val_dataloader=loader, test_dataloader=loader, model=dict(head=dict(num_classes=8)),
+        val_dataloader=loader, test_dataloader=loader,
+        model=dict(head=dict(num_classes=8, **head)),
         default_hooks=dict(logger=dict(interval=1), checkpoint=dict(interval=2))))
     cfg.train_cfg = train_cfg
     cfg.custom_hooks = hooks
@@ -160,3 +163,17 @@ def test_more_images_than_the_validation_set_are_drawn_as_all_of_them(tiny_marke
     assert len(hook.images) == size
     assert (f'AttentionVisualizationHook num_images is 10000, and the validation set has '
             f'{size} items: it draws all of them every interval') in caplog.text
+
+
+def test_a_model_that_refuses_any_image_is_refused_with_its_own_sentence(tiny_market, tmp_path):
+    """A head built for other features: training would stop at its first image too, so the
+    sentence is the module's, not one blaming the drawing of whole validation images."""
+    runner = build_runner(tiny_market, tmp_path, [dict(type='AttentionVisualizationHook')],
+                          in_channels=2048)
+    with pytest.raises(ConfigError) as refused:
+        runner.train()
+    assert str(refused.value) == (
+        'head: BNNeckHead was built for pooled features of 2048 channels '
+        '(model.head.in_channels=2048) but the backbone and neck give it 512: set '
+        'model.head.in_channels=512')
+    assert runner.iter == 0

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 import numpy as np
 from torch.utils.data import BatchSampler, Sampler
 
+from rga_mm.checks import is_int
 from rga_mm.datasets.augmentation_seed import SampleIndex
 from rga_mm.errors import ConfigError
 from rga_mm.registry import DATA_SAMPLERS
@@ -54,6 +55,7 @@ class IdentityBatchSampler(BatchSampler):
             raise TypeError(f'IdentityBatchSampler needs a sampler with {missing} '
                             f'(mmengine DefaultSampler), got {type(sampler).__name__}')
         check_batch_counts_positive(num_instances, batch_size)
+        num_instances, batch_size = int(num_instances), int(batch_size)
         if batch_size % num_instances:
             raise ConfigError(f'batch_size {batch_size} must be a multiple of num_instances '
                               f'{num_instances}: set train_dataloader.batch_size to P × '
@@ -121,12 +123,23 @@ class IdentityBatchSampler(BatchSampler):
 
 
 def check_batch_counts_positive(num_instances: int, batch_size: int) -> None:
-    """Refuse a K (``num_instances``) or a P × K (``batch_size``) below 1, which would leave
-    no image to draw (and divide by zero further on).
+    """Refuse a K (``num_instances``) or a P × K (``batch_size``) that is not an integer
+    (``4.0`` passes the divisibility test, then breaks the DataLoader's length; a bool is
+    no count) or is below 1, which would leave no image to draw (and divide by zero further
+    on).
 
     Raises:
         ConfigError: one sentence naming the setting and a value to set.
     """
+    if not is_int(num_instances):
+        raise ConfigError(f'train_dataloader.batch_sampler.num_instances is '
+                          f'{num_instances!r}, but IdentityBatchSampler counts the images '
+                          f'per identity in whole numbers: set it to an int, e.g. 4')
+    if not is_int(batch_size):
+        raise ConfigError(f'train_dataloader.batch_size is {batch_size!r}, but '
+                          f'IdentityBatchSampler counts the images per batch in whole '
+                          f'numbers: set it to an int, P × {num_instances} (P identities of '
+                          f'{num_instances} images each), e.g. {4 * max(1, num_instances)}')
     if num_instances < 1:
         raise ConfigError(f'train_dataloader.batch_sampler.num_instances is {num_instances}, '
                           f'but an identity needs at least 1 image per batch: set it to a '

@@ -33,7 +33,7 @@ from mmengine.runner import EpochBasedTrainLoop, Runner
 
 from rga_mm.checks import flag, is_int, positive_int
 from rga_mm.datasets.augmentation_seed import kept_random_states
-from rga_mm.errors import ConfigError
+from rga_mm.errors import ConfigError, MapSizeError, caused_by
 from rga_mm.models.raising_module import placed_message
 from rga_mm.models.unwrap import model_of
 from rga_mm.registry import HOOKS
@@ -144,8 +144,9 @@ class AttentionVisualizationHook(Hook):
     def check_images_fit(self, runner: Runner) -> None:
         """Send each image of a size not yet sent through the model on the ``meta`` device,
         whole, as :meth:`log_attention` explains it; a ``ConfigError`` naming the hook and
-        the image for an attention that refuses its map size. A forward the meta device
-        cannot run is left to the drawing."""
+        the image for an attention that refuses its map size, and the module's own for any
+        other refusal (a head built for other features), which training would meet too. A
+        forward the meta device cannot run is left to the drawing."""
         with kept_random_states():  # building the model draws initial weights
             model = meta_model(runner)
         preprocess = model_of(runner.model).data_preprocessor  # the meta one reads no values
@@ -158,6 +159,8 @@ class AttentionVisualizationHook(Hook):
             try:
                 meta_forward(model, dict(inputs=inputs.to(META)))
             except ConfigError as error:
+                if not caused_by(error, MapSizeError):  # the model's own fault, hook or not
+                    raise ConfigError(placed_message(error)) from None
                 height, width = inputs.shape[-2:]
                 raise ConfigError(
                     f'AttentionVisualizationHook explains whole validation images, and '
