@@ -31,7 +31,8 @@ from mmcv.transforms import LoadAnnotations as MMCVLoadAnnotations
 from mmengine import fileio
 from mmseg.datasets import CityscapesDataset as MMSegCityscapesDataset
 
-from rga_mm.errors import DatasetError
+from rga_mm.checks import is_int, positive_int
+from rga_mm.errors import ConfigError, DatasetError, type_name
 from rga_mm.registry import DATASETS, TRANSFORMS
 from .seg_loading import name_unreadable_files
 
@@ -132,6 +133,9 @@ class CheckCityscapesLabelMap(BaseTransform):
     ``img_path`` and ``seg_map_path``, and changes nothing. The check is
     :func:`label_map_problem`, which ``tools/misc/check_dataset.py`` runs on the files.
 
+    ``num_classes`` and ``ignore_index`` are checked when the step is built: a string or a
+    count of 0 would otherwise blame every label map, or fail in numpy, at the first one.
+
     Args:
         num_classes: the classes of the dataset (19 for Cityscapes): trainIds 0..num_classes − 1.
         ignore_index: the label of ignored pixels (255).
@@ -140,8 +144,15 @@ class CheckCityscapesLabelMap(BaseTransform):
 
     def __init__(self, num_classes: int = 19, ignore_index: int = 255,
                  img_suffix: str = IMG_SUFFIX, seg_map_suffix: str = SEG_MAP_SUFFIX) -> None:
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
+        self.num_classes = positive_int(
+            num_classes, 'CheckCityscapesLabelMap num_classes',
+            "the dataset's classes, whose trainIds run 0..num_classes − 1; 19 for Cityscapes")
+        if not is_int(ignore_index):
+            raise ConfigError(f"CheckCityscapesLabelMap: ignore_index is the label of ignored "
+                              f"pixels (the dataset's ignore_index), an int such as 255 for "
+                              f"Cityscapes, got {ignore_index!r} ({type_name(ignore_index)}); "
+                              f"write it as a whole number, without quotes")
+        self.ignore_index = int(ignore_index)
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
 

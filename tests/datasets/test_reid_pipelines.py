@@ -16,6 +16,7 @@ from rga_mm.datasets import (
     ReIDRandomErasing,
 )
 from rga_mm.datasets.transforms import UnreadableImageError
+from rga_mm.errors import ConfigError
 from rga_mm.registry import TRANSFORMS
 from reid_trees import MARKET, write_tree
 
@@ -140,3 +141,66 @@ def test_unreadable_image_names_the_file(market_images):
 def test_fill_is_the_imagenet_mean_in_bgr_order():
     # mmcv loads BGR; the preprocessor's mean is in RGB order
     assert IMAGENET_MEAN_BGR == tuple(IMAGENET['mean'][::-1])
+
+
+_AREA = 'ReIDRandomErasing: area_range takes the (min, max) share of the image area to erase'
+_FILL = ('ReIDRandomErasing: fill is the value written into the erased rectangle, one finite '
+         'number or three (one per BGR channel, such as the ImageNet mean (103.53, 116.28, '
+         '123.675)), got ')
+_ATTEMPTS = ('ReIDRandomErasing max_attempts must be a positive int (how many rectangles are '
+             'drawn before an image is left unchanged, 100 by default), got ')
+
+
+_ERASING_REFUSALS = [
+    (dict(max_attempts=0), _ATTEMPTS + '0'),
+    (dict(max_attempts=-3), _ATTEMPTS + '-3'),
+    (dict(max_attempts='100'), _ATTEMPTS + "'100'"),
+    (dict(max_attempts=2.5), _ATTEMPTS + '2.5'),
+    (dict(area_range=(1.0, 1.0)),
+     'ReIDRandomErasing: area_range=(1.0, 1.0) never erases an image, as the rectangle must be '
+     'strictly smaller than the image; give a min below 1, such as (0.02, 0.4)'),
+    (dict(area_range=(0.02, 0.4, 0.9)),
+     f'{_AREA}, two numbers such as (0.02, 0.4), got (0.02, 0.4, 0.9)'),
+    (dict(area_range=0.4), f'{_AREA}, two numbers such as (0.02, 0.4), got 0.4'),
+    (dict(area_range=('0.02', 0.4)),
+     f"{_AREA}, two numbers such as (0.02, 0.4), got ('0.02', 0.4)"),
+    (dict(area_range=[0.5, 0.2]), f'{_AREA}, with 0 < min <= max <= 1, got (0.5, 0.2)'),
+    (dict(area_range=(0, 0.4)), f'{_AREA}, with 0 < min <= max <= 1, got (0, 0.4)'),
+    (dict(fill=(0, 0)), _FILL + '(0, 0)'),
+    (dict(fill=(0, 0, 0, 0)), _FILL + '(0, 0, 0, 0)'),
+    (dict(fill='random'), _FILL + "'random'"),
+    (dict(fill=(0, float('nan'), 0)), _FILL + '(0, nan, 0)'),
+    (dict(prob='0.5'),
+     "ReIDRandomErasing: prob is the probability of erasing an image, a number from 0 to 1, "
+     "got '0.5'"),
+    (dict(prob=1.5),
+     'ReIDRandomErasing: prob is the probability of erasing an image, a number from 0 to 1, '
+     'got 1.5'),
+    (dict(min_aspect='0.3'),
+     'ReIDRandomErasing: min_aspect bounds the aspect ratio (h / w) drawn from (min_aspect, '
+     "1 / min_aspect), a number in (0, 1] (0.3 by default), got '0.3'"),
+    (dict(min_aspect=0),
+     'ReIDRandomErasing: min_aspect bounds the aspect ratio (h / w) drawn from (min_aspect, '
+     '1 / min_aspect), a number in (0, 1] (0.3 by default), got 0'),
+]
+
+
+@pytest.mark.parametrize('options, message', _ERASING_REFUSALS,
+                         ids=[repr(options) for options, _ in _ERASING_REFUSALS])
+def test_erasing_refuses_settings_that_fail_or_switch_it_off_at_build(options, message):
+    """Each would erase nothing (max_attempts below 1, a rectangle as large as the image) or
+    fail only at the first erased image, inside a DataLoader worker."""
+    with pytest.raises(ConfigError) as error:
+        TRANSFORMS.build(dict(type='ReIDRandomErasing', **{'prob': 1.0, **options}))
+    assert str(error.value) == message
+
+
+def test_erasing_takes_one_fill_value_or_three_and_any_integer_type():
+    image = np.full((32, 16, 3), 200, np.uint8)
+    np.random.seed(0)
+    grey = ReIDRandomErasing(prob=1, fill=0, area_range=[0.5, 0.9], max_attempts=np.int64(10))
+    assert grey.max_attempts == 10 and type(grey.max_attempts) is int
+    assert (grey(dict(img=image.copy()))['img'] == 0).all(axis=-1).any()
+    bgr = ReIDRandomErasing(prob=1, fill=np.array([1.0, 2.0, 3.0]), area_range=(0.5, 1))
+    erased = bgr(dict(img=image.copy()))['img']
+    assert (erased == [1.0, 2.0, 3.0]).all(axis=-1).any()

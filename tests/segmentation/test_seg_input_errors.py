@@ -384,3 +384,36 @@ def test_the_pipeline_check_names_the_datasets_own_suffixes(tiny):
         f'label map {label} holds values 40, outside the classes 0..18 and the ignore_index '
         f"255: give each pixel its class index or 255, or set the dataset's metainfo classes "
         f'to those of the *_classes.png maps')
+
+
+_CLASSES = ("CheckCityscapesLabelMap num_classes must be a positive int (the dataset's "
+            'classes, whose trainIds run 0..num_classes − 1; 19 for Cityscapes), got ')
+_IGNORED = ("CheckCityscapesLabelMap: ignore_index is the label of ignored pixels (the "
+            "dataset's ignore_index), an int such as 255 for Cityscapes, got ")
+
+
+@pytest.mark.parametrize('options, message', [
+    (dict(num_classes=0), _CLASSES + '0'),
+    (dict(num_classes='19'), _CLASSES + "'19'"),
+    (dict(num_classes=19.0), _CLASSES + '19.0'),
+    (dict(ignore_index='255'),
+     _IGNORED + "'255' (str); write it as a whole number, without quotes"),
+    (dict(ignore_index=255.0),
+     _IGNORED + '255.0 (float); write it as a whole number, without quotes'),
+], ids=['num_classes=0', "num_classes='19'", 'num_classes=19.0', "ignore_index='255'",
+        'ignore_index=255.0'])
+def test_the_label_check_refuses_bad_settings_at_build(options, message):
+    """Not at the first label map, which would be blamed for them (or numpy's type error)."""
+    from rga_mm.datasets.cityscapes import CheckCityscapesLabelMap
+    with pytest.raises(ConfigError) as error:
+        CheckCityscapesLabelMap(**options)
+    assert str(error.value) == message
+
+
+def test_a_quoted_ignore_index_of_the_dataset_is_refused_at_build(tiny):
+    """The dataset hands its ignore_index to the label check it inserts."""
+    dataset_cfg = tiny[1].val_dataloader.dataset.copy()
+    dataset_cfg.ignore_index = '255'
+    with pytest.raises(ConfigError) as error:
+        _build_dataset(dataset_cfg)
+    assert str(error.value) == _IGNORED + "'255' (str); write it as a whole number, without quotes"

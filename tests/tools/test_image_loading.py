@@ -17,6 +17,7 @@ from mmengine.dataset import Compose
 
 from rga_mm.datasets import TEST_PIPELINE, TRAIN_PIPELINE
 from rga_mm.datasets.transforms import LoadImageFromFile, UnreadableImageError
+from rga_mm.errors import ConfigError
 from rga_mm.registry import TRANSFORMS
 
 ROOT = Path(__file__).parents[2]
@@ -120,3 +121,58 @@ def test_an_image_over_opencvs_pixel_limit_is_named_with_its_size(tmp_path):
         LoadImageFromFile()(dict(img_path=str(path)))
     assert error.value.reason == reason
     assert str(error.value).startswith(f'cannot read image {path}: {reason}; ')
+
+
+_FLAGS = ("'color', 'grayscale', 'unchanged', 'color_ignore_orientation', "
+          "'grayscale_ignore_orientation'")
+_BACKENDS = "'cv2', 'turbojpeg', 'pillow', 'tifffile'"
+_LOADING_REFUSALS = [
+    (dict(color_type='colour'),
+     f"LoadImageFromFile: color_type is mmcv's decoding flag, one of {_FLAGS}, got 'colour'; "
+     "did you mean 'color'?"),
+    (dict(color_type='colour', ignore_empty=True),
+     f"LoadImageFromFile: color_type is mmcv's decoding flag, one of {_FLAGS}, got 'colour'; "
+     "did you mean 'color'?"),
+    (dict(color_type=cv2.IMREAD_COLOR, imdecode_backend='pillow'),
+     f"LoadImageFromFile: color_type is mmcv's decoding flag, one of {_FLAGS}, got 1"),
+    (dict(imdecode_backend='foo'),
+     f"LoadImageFromFile: imdecode_backend is mmcv's image decoder, one of {_BACKENDS}, got "
+     "'foo'"),
+    (dict(imdecode_backend='Pillow'),
+     f"LoadImageFromFile: imdecode_backend is mmcv's image decoder, one of {_BACKENDS}, got "
+     "'Pillow'; did you mean 'pillow'?"),
+    (dict(imdecode_backend='turbojpeg', color_type='unchanged'),
+     "LoadImageFromFile: imdecode_backend='turbojpeg' takes only color_type 'color' or "
+     "'grayscale', got 'unchanged'; use one of them, or another decoder such as 'cv2'"),
+    (dict(ignore_empty='False'),
+     "LoadImageFromFile ignore_empty must be True or False, got 'False'"),
+    (dict(to_float32=1), 'LoadImageFromFile to_float32 must be True or False, got 1'),
+]
+
+
+@pytest.mark.parametrize('options, message', _LOADING_REFUSALS,
+                         ids=[repr(options) for options, _ in _LOADING_REFUSALS])
+def test_unknown_decoding_settings_are_refused_at_build(options, message):
+    """Not at the first image, as if that good file could not be decoded (or, with
+    ignore_empty=True, by skipping every image)."""
+    with pytest.raises(ConfigError) as error:
+        TRANSFORMS.build(dict(type='LoadImageFromFile', **options))
+    assert str(error.value) == message
+
+
+@pytest.mark.skipif(mmcv.image.io.tifffile is not None, reason='tifffile is installed')
+def test_a_decoder_whose_library_is_missing_is_refused_at_build():
+    with pytest.raises(ConfigError) as error:
+        LoadImageFromFile(imdecode_backend='tifffile')
+    assert str(error.value) == (
+        "LoadImageFromFile: imdecode_backend='tifffile' needs the tifffile package, which is "
+        "not installed; install it (pip install tifffile) or use imdecode_backend='cv2'")
+
+
+def test_every_mmcv_flag_and_an_opencv_flag_with_cv2_load(image):
+    for color_type in mmcv.image.io.imread_flags:
+        for backend in ('cv2', 'pillow'):
+            load = LoadImageFromFile(color_type=color_type, imdecode_backend=backend)
+            assert load(dict(img_path=str(image)))['img'].shape[:2] == (64, 32)
+    opencv = LoadImageFromFile(color_type=cv2.IMREAD_GRAYSCALE)(dict(img_path=str(image)))
+    assert opencv['img'].shape == (64, 32)

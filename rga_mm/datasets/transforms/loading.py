@@ -22,16 +22,23 @@ a file loads as it is, as in mmcv.
 An image of more pixels than OpenCV decodes (``OPENCV_IO_MAX_IMAGE_PIXELS``, 2^30 by
 default) is refused with its size, read from the header, and the two ways out, rather than
 called corrupt.
+
+The decoding settings are checked when the step is built: a ``color_type`` or
+``imdecode_backend`` that mmcv does not know would otherwise fail at the first image, as if
+that good file could not be decoded (or, with ``ignore_empty=True``, skip every image).
 """
 import io
 import os
 
 import mmcv
+import mmcv.image.io as mmcv_image_io
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from PIL import Image
 
+from rga_mm.checks import flag, is_int
+from rga_mm.errors import ConfigError, closest_choice_hint
 from rga_mm.registry import TRANSFORMS
 
 CHECK_HINT = ('replace or remove it (python tools/misc/check_dataset.py CONFIG lists every '
@@ -39,6 +46,12 @@ CHECK_HINT = ('replace or remove it (python tools/misc/check_dataset.py CONFIG l
 # what OpenCV's error says when an image has more pixels than it decodes
 PIXEL_LIMIT_ERROR = 'CV_IO_MAX_IMAGE_PIXELS'
 PIXEL_LIMIT_VARIABLE = 'OPENCV_IO_MAX_IMAGE_PIXELS'
+# the flags mmcv's turbojpeg decoder takes (the other decoders take every imread flag)
+TURBOJPEG_COLOR_TYPES = ('color', 'grayscale')
+# each of mmcv's optional decoders: the name under which mmcv imports its library (None
+# there when it is not installed) and the package to install
+DECODER_LIBRARIES = {'turbojpeg': ('TurboJPEG', 'PyTurboJPEG'), 'pillow': ('Image', 'Pillow'),
+                     'tifffile': ('tifffile', 'tifffile')}
 
 
 class UnreadableImageError(OSError):
@@ -96,7 +109,55 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
     mmcv's. With ``ignore_empty=True`` an unreadable file gives ``None`` (the item is
     skipped) instead of an error; mmcv skips only files that cannot be fetched or decoded
     with an error, and stops on those OpenCV decodes to nothing.
+
+    Unlike mmcv's, it refuses at build (:meth:`check_settings`) a ``color_type`` other than
+    mmcv's imread flags (an OpenCV ``IMREAD_*`` int too with the cv2 decoder), an
+    ``imdecode_backend`` other than mmcv's decoders or one whose library is not installed,
+    and switches that are not bools.
     """
+
+    def __init__(self,
+                 to_float32: bool = False,
+                 color_type: str = 'color',
+                 imdecode_backend: str | None = 'cv2',
+                 file_client_args: dict | None = None,
+                 ignore_empty: bool = False,
+                 *,
+                 backend_args: dict | None = None) -> None:
+        super().__init__(to_float32, color_type, imdecode_backend, file_client_args,
+                         ignore_empty, backend_args=backend_args)
+        self.check_settings()
+
+    def check_settings(self) -> None:
+        """ConfigError (one sentence naming the argument and the accepted values) unless
+        ``to_float32`` and ``ignore_empty`` are bools, ``imdecode_backend`` is one of mmcv's
+        decoders (or None, mmcv's global choice) whose library is installed, and
+        ``color_type`` is a flag that decoder takes."""
+        flag(self.to_float32, 'LoadImageFromFile to_float32')
+        flag(self.ignore_empty, 'LoadImageFromFile ignore_empty')
+        backend, color_type = self.imdecode_backend, self.color_type
+        backends = mmcv_image_io.supported_backends
+        if backend is not None and backend not in backends:
+            raise ConfigError(f"LoadImageFromFile: imdecode_backend is mmcv's image decoder, "
+                              f"one of {', '.join(map(repr, backends))}, got {backend!r}"
+                              f'{closest_choice_hint(backend, backends)}')
+        flags = list(mmcv_image_io.imread_flags)
+        known = isinstance(color_type, str) and color_type in flags
+        opencv_flag = is_int(color_type) and backend in ('cv2', None)
+        if not (known or opencv_flag):
+            raise ConfigError(f"LoadImageFromFile: color_type is mmcv's decoding flag, one of "
+                              f"{', '.join(map(repr, flags))}, got {color_type!r}"
+                              f'{closest_choice_hint(color_type, flags)}')
+        if backend == 'turbojpeg' and color_type not in TURBOJPEG_COLOR_TYPES:
+            raise ConfigError(f"LoadImageFromFile: imdecode_backend='turbojpeg' takes only "
+                              f"color_type {' or '.join(map(repr, TURBOJPEG_COLOR_TYPES))}, "
+                              f"got {color_type!r}; use one of them, or another decoder "
+                              f"such as 'cv2'")
+        library, package = DECODER_LIBRARIES.get(backend, (None, None))
+        if library is not None and getattr(mmcv_image_io, library, None) is None:
+            raise ConfigError(f'LoadImageFromFile: imdecode_backend={backend!r} needs the '
+                              f'{package} package, which is not installed; install it (pip '
+                              f"install {package}) or use imdecode_backend='cv2'")
 
     def read(self, filename: str) -> np.ndarray:
         """The decoded image of ``filename``, or :class:`UnreadableImageError`."""

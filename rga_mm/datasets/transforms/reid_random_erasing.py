@@ -6,6 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 
+from rga_mm.checks import is_number, positive_int
 from rga_mm.errors import ConfigError
 from rga_mm.registry import TRANSFORMS
 
@@ -34,12 +35,20 @@ class ReIDRandomErasing(BaseTransform):
 
     Required keys: ``img`` (H, W, C). Modified keys: ``img`` (float32).
 
+    Every argument is checked when the step is built, so that a value that would switch
+    erasing off silently (``max_attempts=0``, ``area_range=(1.0, 1.0)``: a rectangle of the
+    whole image is never drawn) or fail only at the first erased image, inside a DataLoader
+    worker, is a :class:`~rga_mm.errors.ConfigError` naming it. Whether a rectangle fits a
+    given image also depends on its size and the aspect range, which are known only then.
+
     Args:
-        prob: probability of erasing.
-        area_range: (min, max) erased area as a share of the image area.
-        min_aspect: the aspect ratio is drawn from (min_aspect, 1 / min_aspect).
-        fill: value per channel written into the rectangle.
-        max_attempts: how many rectangles to draw before giving up.
+        prob: probability of erasing, a number from 0 to 1.
+        area_range: (min, max) erased area as a share of the image area,
+            0 < min <= max <= 1 and min < 1.
+        min_aspect: the aspect ratio is drawn from (min_aspect, 1 / min_aspect); in (0, 1].
+        fill: value written into the rectangle: one number for every channel, or three,
+            one per (BGR) channel.
+        max_attempts: how many rectangles to draw before giving up, an integer of 1 or more.
     """
 
     def __init__(self,
@@ -48,16 +57,21 @@ class ReIDRandomErasing(BaseTransform):
                  min_aspect: float = 0.3,
                  fill: Sequence[float] = IMAGENET_MEAN_BGR,
                  max_attempts: int = 100) -> None:
-        if not 0 <= prob <= 1 or not 0 < area_range[0] <= area_range[1] <= 1:
-            raise ConfigError(f'need 0 <= prob <= 1 and 0 < area_range[0] <= area_range[1] '
-                              f'<= 1, got prob={prob}, area_range={area_range}')
-        if not 0 < min_aspect <= 1:
-            raise ConfigError(f'min_aspect must be in (0, 1], got {min_aspect}')
+        if not (is_number(prob) and 0 <= prob <= 1):
+            raise ConfigError(f'ReIDRandomErasing: prob is the probability of erasing an '
+                              f'image, a number from 0 to 1, got {prob!r}')
+        _check_area_range(area_range)
+        if not (is_number(min_aspect) and 0 < min_aspect <= 1):
+            raise ConfigError(f'ReIDRandomErasing: min_aspect bounds the aspect ratio (h / w) '
+                              f'drawn from (min_aspect, 1 / min_aspect), a number in (0, 1] '
+                              f'(0.3 by default), got {min_aspect!r}')
         self.prob = prob
         self.area_range = tuple(area_range)
         self.aspect_range = (min_aspect, 1 / min_aspect)
-        self.fill = np.asarray(fill, np.float32)
-        self.max_attempts = max_attempts
+        self.fill = _checked_fill(fill)
+        self.max_attempts = positive_int(
+            max_attempts, 'ReIDRandomErasing max_attempts',
+            'how many rectangles are drawn before an image is left unchanged, 100 by default')
 
     @cache_randomness
     def rectangle(self, height: int, width: int) -> tuple[int, int, int, int] | None:
@@ -87,3 +101,49 @@ class ReIDRandomErasing(BaseTransform):
         return (f'{self.__class__.__name__}(prob={self.prob}, '
                 f'area_range={self.area_range}, aspect_range={self.aspect_range}, '
                 f'fill={self.fill.tolist()}, max_attempts={self.max_attempts})')
+
+
+def _is_list(value: object) -> bool:
+    """Whether ``value`` is a list of values as a config gives one: a sequence other than a
+    string, or a one-dimensional array."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _check_area_range(area_range: object) -> None:
+    """One sentence unless ``area_range`` is two numbers with 0 < min <= max <= 1 and
+    min < 1: the drawn share is uniform in [min, max], and only one below 1 can give a
+    rectangle strictly smaller than the image, so (1, 1) would never erase anything."""
+    if not (_is_list(area_range) and len(area_range) == 2
+            and all(is_number(share) for share in area_range)):
+        raise ConfigError(f'ReIDRandomErasing: area_range takes the (min, max) share of the '
+                          f'image area to erase, two numbers such as (0.02, 0.4), got '
+                          f'{area_range!r}')
+    low, high = area_range
+    if not 0 < low <= high <= 1:
+        raise ConfigError(f'ReIDRandomErasing: area_range takes the (min, max) share of the '
+                          f'image area to erase, with 0 < min <= max <= 1, got '
+                          f'{tuple(area_range)!r}')
+    if low >= 1:
+        raise ConfigError(f'ReIDRandomErasing: area_range={tuple(area_range)!r} never erases '
+                          f'an image, as the rectangle must be strictly smaller than the '
+                          f'image; give a min below 1, such as (0.02, 0.4)')
+
+
+def _checked_fill(fill: object) -> np.ndarray:
+    """``fill`` as a float32 array (of shape () or (3, )), or one sentence unless it is one
+    finite number, written into every channel, or three, one per (BGR) channel: other
+    lengths fail only when the first rectangle of an (H, W, 3) image is filled."""
+    if is_number(fill):
+        values = (fill, )
+    elif _is_list(fill) and len(fill) == 3:
+        values = fill
+    else:
+        values = None
+    if values is None or not all(is_number(value) and math.isfinite(value)
+                                 for value in values):
+        raise ConfigError(f'ReIDRandomErasing: fill is the value written into the erased '
+                          f'rectangle, one finite number or three (one per BGR channel, '
+                          f'such as the ImageNet mean {IMAGENET_MEAN_BGR}), got {fill!r}')
+    return np.asarray(fill, np.float32)
