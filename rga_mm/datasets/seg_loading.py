@@ -75,7 +75,10 @@ def name_unreadable_files(steps: list[BaseTransform]) -> None:
 
 def _as_subclass(step: BaseTransform, subclass: type) -> BaseTransform:
     """A ``subclass`` object with the attributes of ``step``: what ``subclass`` would build
-    from the arguments ``step`` was built with, since it adds no state of its own."""
+    from the arguments ``step`` was built with, since it adds no state of its own, its
+    settings checked as its ``__init__`` checks them (``check_settings``, where it has one)."""
     named = subclass.__new__(subclass)
     vars(named).update(vars(step))
+    if hasattr(named, 'check_settings'):
+        named.check_settings()
     return named

@@ -417,3 +417,15 @@ def test_a_quoted_ignore_index_of_the_dataset_is_refused_at_build(tiny):
     with pytest.raises(ConfigError) as error:
         _build_dataset(dataset_cfg)
     assert str(error.value) == _IGNORED + "'255' (str); write it as a whole number, without quotes"
+
+
+def test_mmcvs_image_loading_step_in_a_segmentation_pipeline_is_checked_too(tiny):
+    """The dataset swaps mmcv's LoadImageFromFile for rga_mm's, with the same settings: a
+    misspelt decoding flag is refused when the dataset is built, as in a re-ID pipeline."""
+    dataset_cfg = tiny[1].val_dataloader.dataset.copy()
+    dataset_cfg.pipeline = [dict(step) for step in dataset_cfg.pipeline]
+    loading = next(step for step in dataset_cfg.pipeline if step['type'] == 'LoadImageFromFile')
+    loading['color_type'] = 'colour'
+    with pytest.raises(ConfigError, match=r"^LoadImageFromFile: color_type is mmcv's decoding "
+                                          r"flag, .*got 'colour'; did you mean 'color'\?$"):
+        _build_dataset(dataset_cfg)
