@@ -25,17 +25,21 @@ def chance_metrics(data_root: str, trials: int) -> dict:
     """Rank-1/5/10, mAP, mINP (%) of random rankings, averaged over ``trials`` seeds, and the
     split's ``reid/num_query`` and ``reid/num_query_skipped`` (the queries evaluated and those
     without a valid match, which do not depend on the ranking)."""
-    query = Market1501(data_root, split='query')
-    gallery = Market1501(data_root, split='gallery')
+    test = Market1501(data_root, split='test')
+    items = [test.get_data_info(i) for i in range(len(test))]
 
-    def fields(dataset: Market1501) -> tuple[np.ndarray, np.ndarray]:
-        """The identity and camera of every image of ``dataset``."""
-        items = [dataset.get_data_info(i) for i in range(len(dataset))]
-        return (np.array([item['gt_label'] for item in items]),
-                np.array([item['camera_id'] for item in items]))
+    def fields(is_query: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The identity and camera of every query (``is_query``) or gallery image."""
+        chosen = [item for item in items if item['is_query'] == is_query]
+        return (np.array([item['gt_label'] for item in chosen]),
+                np.array([item['camera_id'] for item in chosen]))
 
-    (q_ids, q_cams), (g_ids, g_cams) = fields(query), fields(gallery)
-    check_cross_camera_matches(q_ids, q_cams, g_ids, g_cams, data_root)
+    (q_ids, q_cams), (g_ids, g_cams) = fields(True), fields(False)
+    if test.metainfo['cross_camera_queries'] == 0:
+        raise SystemExit(f'{data_root} has no chance level: none of its {len(q_ids)} queries '
+                         f'has a gallery image of its identity from another camera, which '
+                         f'the evaluation protocol needs; give the Market-1501-style folder '
+                         f'that was tested')
     rng = np.random.default_rng(0)
     runs = [rank_metrics(rng.random((len(q_ids), len(g_ids)), dtype=np.float32),
                          q_ids, g_ids, q_cams, g_cams) for _ in range(trials)]
@@ -46,19 +50,6 @@ def chance_metrics(data_root: str, trials: int) -> dict:
             'reid/mINP': 100 * np.mean([r['mINP'] for r in runs]),
             'reid/num_query': runs[0]['num_valid_queries'],
             'reid/num_query_skipped': runs[0]['num_skipped_queries']}
-
-
-def check_cross_camera_matches(q_ids: np.ndarray, q_cams: np.ndarray, g_ids: np.ndarray,
-                               g_cams: np.ndarray, data_root: str) -> None:
-    """SystemExit when no query of ``data_root`` (identities and cameras, (Q,) each) has a
-    gallery image (G,) of its identity from another camera: the evaluation protocol the
-    chance row follows (Market-1501's) then evaluates no query."""
-    matches = (q_ids[:, None] == g_ids[None]) & (q_cams[:, None] != g_cams[None])
-    if not matches.any():
-        raise SystemExit(f'{data_root} has no chance level: none of its {len(q_ids)} queries '
-                         f'has a gallery image of its identity from another camera, which '
-                         f'the evaluation protocol needs; give the Market-1501-style folder '
-                         f'that was tested')
 
 
 def query_counts(metrics: dict) -> tuple[int, int, int]:
