@@ -20,7 +20,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rga_mm.errors import ConfigError
+
 WEIGHTINGS = ('element', 'channel')
+
+
+def check_weighting(weighting: object, name: str = 'weighting') -> None:
+    """A ``ConfigError`` (a ``ValueError``) naming ``name`` unless ``weighting`` is one of
+    :data:`WEIGHTINGS`."""
+    if weighting not in WEIGHTINGS:
+        raise ConfigError(f'{name} must be one of {WEIGHTINGS}, got {weighting!r}')
 
 
 def last_feature_map(output: Any) -> Any:
@@ -60,8 +69,7 @@ class GradCAM:
     """
 
     def __init__(self, targets: Sequence[nn.Module], weighting: str = 'element') -> None:
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f'weighting must be one of {WEIGHTINGS}, got {weighting!r}')
+        check_weighting(weighting)
         if not targets:
             raise ValueError('GradCAM needs at least one target layer')
         self.targets = list(targets)

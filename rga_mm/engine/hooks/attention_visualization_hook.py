@@ -39,7 +39,7 @@ from rga_mm.models.unwrap import model_of
 from rga_mm.registry import HOOKS
 from rga_mm.visualization import AttentionVisualizer, explain_packed_item
 from rga_mm.visualization.explain import cam_layer_candidates, check_target_class
-from rga_mm.visualization.grad_cam import WEIGHTINGS
+from rga_mm.visualization.grad_cam import check_weighting
 from rga_mm.visualization.image_inputs import displayed_image, pipeline_channel_order
 from ..validation_size import META, both_sizes_note, meta_forward, meta_model
 
@@ -83,9 +83,7 @@ class AttentionVisualizationHook(Hook):
             num_images, f'{HOOK} num_images', 'the validation images to draw'))
         self.indices = None if indices is None else checked_indices(indices)
         self.by_epoch = None if by_epoch is None else flag(by_epoch, f'{HOOK} by_epoch')
-        if weighting not in WEIGHTINGS:
-            raise ConfigError(f'{HOOK} weighting must be one of {WEIGHTINGS}, got '
-                              f'{weighting!r}')
+        check_weighting(weighting, f'{HOOK} weighting')
         if cam_layer is not None and not isinstance(cam_layer, str):
             raise ConfigError(f"{HOOK} cam_layer must be a dotted submodule name such as "
                               f"'backbone.layer4', or None for the default, got {cam_layer!r}")
