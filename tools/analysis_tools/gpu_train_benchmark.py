@@ -106,8 +106,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def check_batch_identities(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """argparse's error unless the heads of ``args.models`` classify the ``--batch`` / 4
     identities of a step (:func:`~rga_mm.testing.batch_label_refusal`)."""
-    num_classes = min(Config.fromfile(str(MODELS[key][1])).model.head.num_classes
-                      for key in args.models)
+    configs = {MODELS[key][1] for key in args.models}  # factorized and dense share one
+    num_classes = min(Config.fromfile(str(config)).model.head.num_classes
+                      for config in configs)
     refusal = batch_label_refusal(args.batch, IMAGES_PER_ID, num_classes, "each model's head")
     if refusal:
         parser.error(refusal)

@@ -121,9 +121,9 @@ def check_channels(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     smallest = (1, RGA_REDUCTION)
     if weight_count(args.channels, smallest) <= MAX_WEIGHTS:
         return
-    grids = [grid for grid in asked_grids(args) if min(grid) >= 1
-             and grid[0] * grid[1] >= RGA_REDUCTION and most_channels(grid) >= 1]
-    most = min(most_channels(grid) for grid in grids or [smallest])
+    fitting = [most_channels(grid) for grid in asked_grids(args)
+               if min(grid) >= 1 and grid[0] * grid[1] >= RGA_REDUCTION]
+    most = min([count for count in fitting if count >= 1] or [most_channels(smallest)])
     parser.error(f'argument --channels: an RGANeck of {args.channels} channels would hold '
                  f'about {weight_count(args.channels, smallest) / 1e9:.2f} G weights even at '
                  f'the smallest grid, more than RGA takes ({MAX_WEIGHTS / 1e9:.2f} G): give '
